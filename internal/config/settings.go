@@ -1,0 +1,227 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// setting describes one setting: its variable, its flag, its default as text,
+// and how to parse a raw value into the Config.
+type setting struct {
+	env    string
+	flag   string
+	def    string
+	usage  string // a `backquoted` word names the flag's argument in --help
+	isBool bool
+	apply  func(raw string) error // parses raw, checks its range, stores it
+}
+
+// settings returns the table of every setting, storing into c. SOCKET_PORT is
+// stored into port; Load turns it into c.Listen.
+func settings(c *Config, port *int) []setting {
+	return []setting{
+		{env: "SOCKET_PORT", flag: "port", def: "3000",
+			usage: "`port` to listen on when no listen address is set",
+			apply: func(v string) error {
+				n, err := parsePort(v)
+				*port = n
+				return err
+			}},
+		{env: "TABLECAST_LISTEN", flag: "listen",
+			usage: "listen `address` (host:port); wins over the port (default \":$SOCKET_PORT\")",
+			apply: func(v string) error {
+				if v == "" {
+					return nil
+				}
+				_, p, err := splitHostPort(v)
+				if err != nil {
+					return err
+				}
+				if _, err := parsePort(p); err != nil {
+					return err
+				}
+				c.Listen = v
+				return nil
+			}},
+		{env: "HEARTBEAT_INTERVAL", flag: "heartbeat-interval", def: "30",
+			usage: "server ping interval (`duration` or seconds)",
+			apply: durationInto(&c.HeartbeatInterval)},
+		{env: "CONNECTION_TIMEOUT", flag: "connection-timeout", def: "60",
+			usage: "no sign of life for this long closes a connection (`duration` or seconds)",
+			apply: durationInto(&c.ConnectionTimeout)},
+		{env: "TABLECAST_MAX_MESSAGE_SIZE", flag: "max-message-size", def: "65536",
+			usage: "largest client frame (`size`: 65536, 64KiB)",
+			apply: sizeInto(&c.MaxMessageSize, 128, 64<<20)},
+		{env: "TABLECAST_MAX_CONNECTIONS", flag: "max-connections", def: "0",
+			usage: "most connections on this node, 0 for no limit (`count`)",
+			apply: intInto(&c.MaxConnections, 0)},
+		{env: "TABLECAST_MAX_SUBSCRIPTIONS", flag: "max-subscriptions", def: "256",
+			usage: "most subscriptions per connection (`count`)",
+			apply: intInto(&c.MaxSubscriptions, 1)},
+		{env: "TABLECAST_RATE_LIMIT", flag: "rate-limit", def: "100/s,200",
+			usage: "client messages: `rate`/s or rate/m, then optional burst (100/s,200; burst defaults to twice the rate per second)",
+			apply: func(v string) error {
+				r, err := parseRate(v)
+				c.RateLimit = r
+				return err
+			}},
+		{env: "TABLECAST_SEND_QUEUE", flag: "send-queue", def: "4MiB",
+			usage: "per-connection send queue; overflow closes with 4002 (`size`: 4MiB, 512KiB, 1MB, 65536)",
+			apply: sizeInto(&c.SendQueue, 1<<10, maxSize)},
+		{env: "TABLECAST_JWT_SECRET", flag: "jwt-secret",
+			usage: "HS256 `secret` for client tokens",
+			apply: stringInto(&c.JWTSecret)},
+		{env: "TABLECAST_JWT_PUBLIC_KEY", flag: "jwt-public-key",
+			usage: "PEM `file` of the public key for RS256/ES256/EdDSA tokens",
+			apply: stringInto(&c.JWTPublicKeyFile)},
+		{env: "TABLECAST_JWT_ISSUER", flag: "jwt-issuer",
+			usage: "required token `issuer`, checked when set",
+			apply: stringInto(&c.JWTIssuer)},
+		{env: "TABLECAST_JWT_AUDIENCE", flag: "jwt-audience",
+			usage: "required token `audience`, checked when set",
+			apply: stringInto(&c.JWTAudience)},
+		{env: "TABLECAST_API_KEY", flag: "api-key",
+			usage: "admin API `key`; none turns the admin API off",
+			apply: stringInto(&c.APIKey)},
+		{env: "TABLECAST_ALLOWED_ORIGINS", flag: "allowed-origins",
+			usage: "browser `origins` allowed to open sockets (comma list of scheme://host[:port], * for any)",
+			apply: func(v string) error {
+				o, err := parseOrigins(v)
+				c.AllowedOrigins = o
+				return err
+			}},
+		{env: "TABLECAST_DATABASE_URL", flag: "database-url", def: "sqlite://./tablecast.db",
+			usage: "database `url`: sqlite://path or postgres://...",
+			apply: urlInto(&c.DatabaseURL, "sqlite", "postgres", "postgresql")},
+		{env: "TABLECAST_REDIS_URL", flag: "redis-url",
+			usage: "Redis `url` (redis:// or rediss://) for brokering across nodes; none: in-memory, one node",
+			apply: func(v string) error {
+				if v == "" {
+					return nil
+				}
+				return urlInto(&c.RedisURL, "redis", "rediss")(v)
+			}},
+		{env: "TABLECAST_REDIS_PREFIX", flag: "redis-prefix", def: "tablecast:",
+			usage: "`prefix` of every Redis key and channel",
+			apply: stringInto(&c.RedisPrefix)},
+		{env: "TABLECAST_NODE_ID", flag: "node-id",
+			usage: "`name` of this node in stats (default hostname-pid)",
+			apply: func(v string) error {
+				v = strings.TrimSpace(v)
+				if v == "" {
+					v = defaultNodeID()
+				}
+				c.NodeID = v
+				return nil
+			}},
+		{env: "TABLECAST_HISTORY_SIZE", flag: "history-size", def: "100",
+			usage: "entries kept per app channel (`count`)",
+			apply: intInto(&c.HistorySize, 0)},
+		{env: "TABLECAST_HISTORY_TTL", flag: "history-ttl", def: "5m",
+			usage: "how long app channel history is kept (`duration`)",
+			apply: durationInto(&c.HistoryTTL)},
+		{env: "TABLECAST_EVENT_RETENTION", flag: "event-retention", def: "24h",
+			usage: "how long table events are kept for replay (`duration`)",
+			apply: durationInto(&c.EventRetention)},
+		{env: "TABLECAST_DEV", flag: "dev", isBool: true,
+			usage: "insecure development mode: generated secret and API key, user_id without a token, any origin",
+			apply: func(v string) error {
+				b, err := parseBool(v)
+				c.Dev = b
+				return err
+			}},
+		{env: "TABLECAST_LOG_LEVEL", flag: "log-level", def: "info",
+			usage: "`level`: debug, info, warn or error",
+			apply: func(v string) error {
+				l, err := parseLevel(v)
+				c.LogLevel = l
+				return err
+			}},
+		{env: "TABLECAST_LOG_FORMAT", flag: "log-format", def: "text",
+			usage: "`format`: text or json",
+			apply: func(v string) error {
+				f := strings.ToLower(strings.TrimSpace(v))
+				if f != "text" && f != "json" {
+					return fmt.Errorf("%q is not text or json", v)
+				}
+				c.LogFormat = f
+				return nil
+			}},
+		{env: "TABLECAST_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: "10s",
+			usage: "how long a graceful shutdown may take (`duration` or seconds)",
+			apply: durationInto(&c.ShutdownTimeout)},
+		{env: "TABLECAST_MAX_BODY_SIZE", flag: "max-body-size", def: "1MiB",
+			usage: "largest HTTP API request body (`size`)",
+			apply: sizeInto(&c.MaxBodySize, 1, maxSize)},
+		{env: "TABLECAST_REPLAY_LIMIT", flag: "replay-limit", def: "1000",
+			usage: "most events replayed to one subscriber (`count`)",
+			apply: intInto(&c.ReplayLimit, 1)},
+	}
+}
+
+func durationInto(dst *time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := parseDuration(v)
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return fmt.Errorf("%q must be above zero", v)
+		}
+		*dst = d
+		return nil
+	}
+}
+
+func intInto(dst *int, lowest int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		if n < lowest {
+			return fmt.Errorf("%q is out of range (at least %d)", v, lowest)
+		}
+		*dst = n
+		return nil
+	}
+}
+
+func sizeInto[T int | int64](dst *T, lowest, highest int64) func(string) error {
+	return func(v string) error {
+		n, err := parseSize(v)
+		if err != nil {
+			return err
+		}
+		if n < lowest || n > highest {
+			return fmt.Errorf("%q is out of range (%s to %s)", v, formatSize(lowest), formatSize(highest))
+		}
+		*dst = T(n)
+		return nil
+	}
+}
+
+func stringInto(dst *string) func(string) error {
+	return func(v string) error { *dst = v; return nil }
+}
+
+func urlInto(dst *string, schemes ...string) func(string) error {
+	return func(v string) error {
+		if err := checkURL(v, schemes...); err != nil {
+			return err
+		}
+		*dst = v
+		return nil
+	}
+}
+
+func defaultNodeID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "tablecast"
+	}
+	return host + "-" + strconv.Itoa(os.Getpid())
+}

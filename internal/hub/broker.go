@@ -1,0 +1,38 @@
+package hub
+
+import (
+	"context"
+
+	"github.com/tablecast/tablecast/internal/stream"
+)
+
+// Broker carries publications between the nodes of a cluster and keeps the
+// history of streamed channels. The hub owns this interface; the memory broker
+// serves one node, a Redis broker several.
+//
+// Streams are named by collection: every streamed publication of a collection,
+// whatever its document, takes the next offset of the collection's stream, so a
+// collection subscriber and a document subscriber agree on offsets.
+type Broker interface {
+	// Start begins delivering every publication of the cluster to h, in offset
+	// order per stream. It does not block.
+	Start(ctx context.Context, h BrokerHandler) error
+	// Publish gives a streamed p its offset, keeps it in the stream's history
+	// and hands it to every node; other kinds are only handed on.
+	Publish(ctx context.Context, p *Publication) (stream.Position, error)
+	// History returns the publications of a stream after since, in order, and
+	// the stream's position. It wraps stream.ErrUnrecoverable when it cannot
+	// give all of them (epoch changed, pruned, more than limit).
+	History(ctx context.Context, collection string, since stream.Position, limit int) ([]*Publication, stream.Position, error)
+	// Top is the stream's current position.
+	Top(ctx context.Context, collection string) (stream.Position, error)
+	// Subscribe and Unsubscribe tell the broker which streams this node has
+	// subscribers for, so that a cluster broker forwards only those.
+	Subscribe(ctx context.Context, collection string) error
+	Unsubscribe(ctx context.Context, collection string) error
+	// Close stops delivering and releases what Start acquired.
+	Close() error
+}
+
+// BrokerHandler receives the cluster's publications.
+type BrokerHandler func(p *Publication)

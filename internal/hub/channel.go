@@ -1,0 +1,470 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tablecast/tablecast/internal/stream"
+)
+
+// channelShard holds the collections whose name hashes to it. A collection and
+// all of its documents live in one shard, so a document publication reaches
+// the collection's and the document's subscribers under one read lock.
+type channelShard struct {
+	mu          sync.RWMutex
+	collections map[string]*collection
+}
+
+type collection struct {
+	subs map[*Conn]*subscription            // subscribers of the whole collection
+	docs map[string]map[*Conn]*subscription // subscribers of single documents
+	// presence by channel key ("" for the collection itself, else the document)
+	presence map[string]map[*Conn]presenceState
+}
+
+func (col *collection) empty() bool {
+	return len(col.subs) == 0 && len(col.docs) == 0 && len(col.presence) == 0
+}
+
+// subscription is one connection's interest in a channel. Until the subscribe
+// reply is queued it is pending: publications that arrive meanwhile are held
+// and queued after the reply, so that nothing after the reply's offset is
+// missed and nothing before it is sent twice.
+type subscription struct {
+	conn       *Conn
+	collection string
+	document   string
+	live       atomic.Bool
+	mu         sync.Mutex // guards pending and the switch to live
+	pending    []*Publication
+}
+
+func channelKey(collection, document string) string {
+	if document == "" {
+		return collection
+	}
+	return collection + "." + document
+}
+
+func (h *Hub) shardFor(collection string) *channelShard {
+	return &h.shards[maphash.String(h.seed, collection)%uint64(len(h.shards))]
+}
+
+// Errors returned by Subscribe.
+var (
+	ErrTooManySubscriptions = errors.New("hub: too many subscriptions")
+	ErrNotAuthenticated     = errors.New("hub: connection not authenticated")
+)
+
+// SubscribeRequest asks for a subscription.
+type SubscribeRequest struct {
+	Collection string
+	Document   string
+	// Since, when set, asks for every publication after it first.
+	Since *stream.Position
+	// Reply renders the subscribe reply; it is queued after the replayed
+	// publications and before any live one.
+	Reply func(SubscribeResult) []byte
+}
+
+// SubscribeResult is the stream position the subscription starts from.
+type SubscribeResult struct {
+	Position  stream.Position
+	Recovered bool
+	Replayed  int
+}
+
+// Subscribe subscribes c. It is idempotent: subscribing again to the same
+// channel answers with the current position and replays what since asks for.
+func (h *Hub) Subscribe(ctx context.Context, c *Conn, req SubscribeRequest) (SubscribeResult, error) {
+	if !c.authed.Load() {
+		return SubscribeResult{}, ErrNotAuthenticated
+	}
+	key := channelKey(req.Collection, req.Document)
+	sub := &subscription{conn: c, collection: req.Collection, document: req.Document}
+
+	c.smu.Lock()
+	existing := c.subs[key]
+	if existing == nil && len(c.subs) >= h.cfg.MaxSubscriptions {
+		c.smu.Unlock()
+		return SubscribeResult{}, ErrTooManySubscriptions
+	}
+	if existing == nil {
+		if c.subs == nil {
+			c.subs = make(map[string]*subscription, 1)
+		}
+		c.subs[key] = sub
+	}
+	c.smu.Unlock()
+
+	if existing != nil {
+		return h.resubscribe(ctx, c, req)
+	}
+	first := h.addSubscription(sub)
+	if first {
+		if err := h.cfg.Broker.Subscribe(ctx, req.Collection); err != nil {
+			h.removeSubscription(c, key)
+			return SubscribeResult{}, fmt.Errorf("hub: broker subscribe: %w", err)
+		}
+	}
+	res, replay, err := h.position(ctx, req)
+	if err != nil {
+		h.removeSubscription(c, key)
+		return SubscribeResult{}, err
+	}
+	h.queueReplay(c, req, replay)
+	if req.Reply != nil {
+		c.Send(req.Reply(res))
+	}
+	h.queuePresence(c, req.Collection, req.Document)
+	sub.mu.Lock()
+	for _, p := range sub.pending {
+		if !p.Kind.Streamed() || p.Offset > res.Position.Offset {
+			h.sendOne(c, p)
+		}
+	}
+	sub.pending = nil
+	sub.live.Store(true)
+	sub.mu.Unlock()
+	return res, nil
+}
+
+// resubscribe answers a subscribe for a channel c already has: the live
+// subscription already delivers everything new, so only the replay is sent.
+// Messages already delivered may be sent again: the client's since says it
+// did not see them.
+func (h *Hub) resubscribe(ctx context.Context, c *Conn, req SubscribeRequest) (SubscribeResult, error) {
+	res, replay, err := h.position(ctx, req)
+	if err != nil {
+		return SubscribeResult{}, err
+	}
+	h.queueReplay(c, req, replay)
+	if req.Reply != nil {
+		c.Send(req.Reply(res))
+	}
+	return res, nil
+}
+
+// position reads the stream's position and, with since, what was missed.
+func (h *Hub) position(ctx context.Context, req SubscribeRequest) (SubscribeResult, []*Publication, error) {
+	if req.Since == nil {
+		top, err := h.cfg.Broker.Top(ctx, req.Collection)
+		if err != nil {
+			return SubscribeResult{}, nil, fmt.Errorf("hub: stream position: %w", err)
+		}
+		return SubscribeResult{Position: top, Recovered: true}, nil, nil
+	}
+	pubs, top, err := h.cfg.Broker.History(ctx, req.Collection, *req.Since, h.cfg.ReplayLimit)
+	if errors.Is(err, stream.ErrUnrecoverable) {
+		if top.Epoch == "" {
+			if top, err = h.cfg.Broker.Top(ctx, req.Collection); err != nil {
+				return SubscribeResult{}, nil, fmt.Errorf("hub: stream position: %w", err)
+			}
+		}
+		return SubscribeResult{Position: top, Recovered: false}, nil, nil
+	}
+	if err != nil {
+		return SubscribeResult{}, nil, fmt.Errorf("hub: stream history: %w", err)
+	}
+	return SubscribeResult{Position: top, Recovered: true}, pubs, nil
+}
+
+func (h *Hub) queueReplay(c *Conn, req SubscribeRequest, pubs []*Publication) {
+	for _, p := range pubs {
+		if req.Document != "" && p.Document != req.Document {
+			continue
+		}
+		if p.excludes(c) {
+			continue
+		}
+		h.sendOne(c, p)
+	}
+}
+
+// sendOne renders p for c alone (replay, pending): not the fan-out path.
+func (h *Hub) sendOne(c *Conn, p *Publication) {
+	r := h.cfg.Renderers[c.dialect]
+	if r == nil {
+		return
+	}
+	frame, err := r.Render(p)
+	if err != nil {
+		h.log.Error("render publication", "collection", p.Collection, "err", err)
+		return
+	}
+	c.enqueue(frame, p.Time.UnixNano())
+}
+
+// addSubscription enters sub in its channel and reports whether it is the
+// node's first subscriber of the collection.
+func (h *Hub) addSubscription(sub *subscription) bool {
+	sh := h.shardFor(sub.collection)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	col := sh.collections[sub.collection]
+	first := col == nil || (len(col.subs) == 0 && len(col.docs) == 0)
+	if col == nil {
+		col = &collection{}
+		sh.collections[sub.collection] = col
+	}
+	var set map[*Conn]*subscription
+	if sub.document == "" {
+		if col.subs == nil {
+			col.subs = make(map[*Conn]*subscription)
+		}
+		set = col.subs
+	} else {
+		if col.docs == nil {
+			col.docs = make(map[string]map[*Conn]*subscription)
+		}
+		set = col.docs[sub.document]
+		if set == nil {
+			set = make(map[*Conn]*subscription)
+			col.docs[sub.document] = set
+		}
+	}
+	if len(set) == 0 {
+		h.stats.channels.Add(1)
+	}
+	set[sub.conn] = sub
+	h.stats.subscriptions.Add(1)
+	return first
+}
+
+// Unsubscribe ends c's subscription to a channel (not subscribed is no error)
+// and its presence there.
+func (h *Hub) Unsubscribe(ctx context.Context, c *Conn, collectionName, document string) {
+	h.removeSubscription(c, channelKey(collectionName, document))
+	h.leavePresence(ctx, c, collectionName, document)
+}
+
+func (h *Hub) removeSubscription(c *Conn, key string) {
+	c.smu.Lock()
+	sub := c.subs[key]
+	delete(c.subs, key)
+	c.smu.Unlock()
+	if sub == nil {
+		return
+	}
+	h.dropSubscription(sub)
+}
+
+func (h *Hub) dropSubscription(sub *subscription) {
+	sh := h.shardFor(sub.collection)
+	sh.mu.Lock()
+	col := sh.collections[sub.collection]
+	last := false
+	if col != nil {
+		set := col.subs
+		if sub.document != "" {
+			set = col.docs[sub.document]
+		}
+		if set[sub.conn] == sub {
+			delete(set, sub.conn)
+			h.stats.subscriptions.Add(-1)
+			if len(set) == 0 {
+				h.stats.channels.Add(-1)
+				if sub.document != "" {
+					delete(col.docs, sub.document)
+				}
+			}
+		}
+		last = len(col.subs) == 0 && len(col.docs) == 0
+		if col.empty() {
+			delete(sh.collections, sub.collection)
+		}
+	}
+	sh.mu.Unlock()
+	if last {
+		_ = h.cfg.Broker.Unsubscribe(context.Background(), sub.collection)
+	}
+}
+
+func (h *Hub) unsubscribeAll(c *Conn) {
+	c.smu.Lock()
+	subs := c.subs
+	presence := c.presence
+	c.subs, c.presence = nil, nil
+	c.smu.Unlock()
+	for _, sub := range subs {
+		h.dropSubscription(sub)
+	}
+	for key := range presence {
+		col, doc := splitKey(key)
+		h.clearPresence(context.Background(), c, col, doc)
+	}
+}
+
+// Subscriptions lists c's channel keys.
+func (h *Hub) Subscriptions(c *Conn) []string {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	out := make([]string, 0, len(c.subs))
+	for k := range c.subs {
+		out = append(out, k)
+	}
+	return out
+}
+
+// handle receives the cluster's publications from the broker.
+func (h *Hub) handle(p *Publication) {
+	switch p.Kind {
+	case KindUser:
+		h.deliverUser(p)
+	case KindDisconnect:
+		h.disconnectLocal(p)
+	default:
+		h.deliver(p)
+	}
+}
+
+// deliver is the fan-out path: one render per dialect, one queue append per
+// subscriber, no allocation per subscriber.
+func (h *Hub) deliver(p *Publication) {
+	var frames [MaxDialects][]byte
+	stamp := p.Time.UnixNano()
+	sh := h.shardFor(p.Collection)
+	sh.mu.RLock()
+	col := sh.collections[p.Collection]
+	if col != nil {
+		for _, sub := range col.subs {
+			h.deliverTo(sub, p, &frames, stamp)
+		}
+		if p.Document != "" {
+			for c, sub := range col.docs[p.Document] {
+				if _, both := col.subs[c]; both {
+					continue // already had it through the collection
+				}
+				h.deliverTo(sub, p, &frames, stamp)
+			}
+		}
+	}
+	sh.mu.RUnlock()
+}
+
+func (h *Hub) deliverTo(sub *subscription, p *Publication, frames *[MaxDialects][]byte, stamp int64) {
+	c := sub.conn
+	if (len(p.Exclude) > 0 || len(p.ExcludeUsers) > 0) && p.excludes(c) {
+		return
+	}
+	if !sub.live.Load() {
+		sub.mu.Lock()
+		if !sub.live.Load() {
+			sub.pending = append(sub.pending, p)
+			sub.mu.Unlock()
+			return
+		}
+		sub.mu.Unlock()
+	}
+	frame := frames[c.dialect]
+	if frame == nil {
+		r := h.cfg.Renderers[c.dialect]
+		if r == nil {
+			return
+		}
+		var err error
+		if frame, err = r.Render(p); err != nil {
+			h.log.Error("render publication", "collection", p.Collection, "err", err)
+			return
+		}
+		frames[c.dialect] = frame
+	}
+	if c.enqueue(frame, stamp) {
+		p.delivered.Add(1)
+	}
+}
+
+// Publish hands p to the broker: it takes its offset (streamed kinds) and
+// reaches every node. p must not be modified afterwards.
+func (h *Hub) Publish(ctx context.Context, p *Publication) (stream.Position, error) {
+	if h.draining.Load() {
+		return stream.Position{}, ErrClosed
+	}
+	if p.Time.IsZero() {
+		p.Time = h.now()
+	}
+	pos, err := h.cfg.Broker.Publish(ctx, p)
+	if err != nil {
+		return pos, fmt.Errorf("hub: publish: %w", err)
+	}
+	return pos, nil
+}
+
+func (h *Hub) deliverUser(p *Publication) {
+	var frames [MaxDialects][]byte
+	stamp := p.Time.UnixNano()
+	s := h.connShardFor(p.UserID)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for c := range s.users[p.UserID] {
+		if p.excludes(c) {
+			continue
+		}
+		frame := frames[c.dialect]
+		if frame == nil {
+			r := h.cfg.Renderers[c.dialect]
+			if r == nil {
+				continue
+			}
+			f, err := r.Render(p)
+			if err != nil {
+				h.log.Error("render user message", "err", err)
+				return
+			}
+			frames[c.dialect], frame = f, f
+		}
+		if c.enqueue(frame, stamp) {
+			p.delivered.Add(1)
+		}
+	}
+}
+
+// DisconnectRequest selects connections to close through the cluster.
+type DisconnectRequest struct {
+	UserID       string
+	ConnectionID string
+	Reconnect    bool
+}
+
+// Disconnect closes (4003) the connections of a user, or one connection, on
+// every node.
+func (h *Hub) Disconnect(ctx context.Context, req DisconnectRequest) (*Publication, error) {
+	p := &Publication{Kind: KindDisconnect, UserID: req.UserID, ConnID: req.ConnectionID, Reconnect: req.Reconnect}
+	_, err := h.Publish(ctx, p)
+	return p, err
+}
+
+func (h *Hub) disconnectLocal(p *Publication) {
+	d := DisconnectKicked
+	d.Reconnect = p.Reconnect
+	var targets []*Conn
+	switch {
+	case p.ConnID != "":
+		if c := h.Conn(p.ConnID); c != nil && (p.UserID == "" || c.userID == p.UserID) {
+			targets = append(targets, c)
+		}
+	case p.UserID != "":
+		targets = h.UserConns(p.UserID)
+	}
+	for _, c := range targets {
+		c.Disconnect(d)
+		p.delivered.Add(1)
+	}
+}
+
+func splitKey(key string) (string, string) {
+	for i := 0; i < len(key); i++ {
+		if key[i] == '.' {
+			return key[:i], key[i+1:]
+		}
+	}
+	return key, ""
+}
+
+// rawNull is presence's "left".
+var rawNull = json.RawMessage("null")

@@ -1,0 +1,343 @@
+// Package hub holds the live side of tablecast: connections, channels and their
+// subscribers, the user index, presence, and the fan-out of publications to
+// sockets. It knows nothing of HTTP, SQL or JSON dialects: dialects create
+// connections, call Subscribe and Publish, and render publications through the
+// Renderer they register.
+//
+// Fan-out: a publication is rendered once per dialect and the same bytes are
+// queued on every subscriber; each connection's writer coalesces its queue into
+// one vectored write. Channels live in shards keyed by collection; a delivery
+// takes one shard's read lock and each subscriber's queue lock, never a global
+// lock. The lock order is in conn.go.
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Hub. Zero values mean the defaults.
+type Config struct {
+	NodeID            string
+	Broker            Broker // required
+	Renderers         [MaxDialects]Renderer
+	PingFrame         []byte        // written every HeartbeatInterval
+	HeartbeatInterval time.Duration // default 30s
+	ConnectionTimeout time.Duration // default 60s
+	AuthTimeout       time.Duration // time to authenticate after the upgrade; default 10s
+	SendQueue         int64         // bytes per connection; default 4 MiB
+	WriteTimeout      time.Duration // one write; default 10s
+	MaxSubscriptions  int           // per connection; default 256
+	ReplayLimit       int           // default 1000
+	Shards            int           // default 64
+	Logger            *slog.Logger
+	Observer          Observer
+	Now               func() time.Time
+}
+
+// Observer receives measurements from the hot path (the metrics package
+// implements it). Methods must be cheap and safe for concurrent use.
+type Observer interface {
+	// ObserveFanout records the time from a publication entering the server
+	// to its frame being written to one socket.
+	ObserveFanout(d time.Duration)
+}
+
+// ErrClosed is returned once the hub is shutting down.
+var ErrClosed = errors.New("hub: shutting down")
+
+// Hub is one node's set of live connections.
+type Hub struct {
+	cfg    Config
+	log    *slog.Logger
+	seed   maphash.Seed
+	start  time.Time
+	shards []channelShard
+	conns  []connShard
+
+	draining atomic.Bool
+	stats    counters
+
+	wg       sync.WaitGroup // writers, sweeper, closers
+	stopOnce sync.Once
+	stop     chan struct{}
+}
+
+type counters struct {
+	connections   atomic.Int64
+	users         atomic.Int64
+	channels      atomic.Int64
+	subscriptions atomic.Int64
+	messagesIn    atomic.Int64
+	messagesOut   atomic.Int64
+	bytesOut      atomic.Int64
+	droppedSlow   atomic.Int64
+}
+
+type connShard struct {
+	mu    sync.RWMutex
+	byID  map[string]*Conn
+	users map[string]map[*Conn]struct{}
+}
+
+// New returns a hub; Start makes it run.
+func New(cfg Config) (*Hub, error) {
+	if cfg.Broker == nil {
+		return nil, errors.New("hub: a Broker is required")
+	}
+	setDefaults(&cfg)
+	h := &Hub{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		seed:   maphash.MakeSeed(),
+		shards: make([]channelShard, cfg.Shards),
+		conns:  make([]connShard, cfg.Shards),
+		stop:   make(chan struct{}),
+	}
+	for i := range h.shards {
+		h.shards[i].collections = make(map[string]*collection)
+		h.conns[i].byID = make(map[string]*Conn)
+		h.conns[i].users = make(map[string]map[*Conn]struct{})
+	}
+	return h, nil
+}
+
+func setDefaults(cfg *Config) {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.HeartbeatInterval, 30*time.Second)
+	def(&cfg.ConnectionTimeout, 60*time.Second)
+	def(&cfg.AuthTimeout, 10*time.Second)
+	def(&cfg.WriteTimeout, 10*time.Second)
+	if cfg.SendQueue <= 0 {
+		cfg.SendQueue = 4 << 20
+	}
+	if cfg.MaxSubscriptions <= 0 {
+		cfg.MaxSubscriptions = 256
+	}
+	if cfg.ReplayLimit <= 0 {
+		cfg.ReplayLimit = 1000
+	}
+	if cfg.Shards <= 0 {
+		cfg.Shards = 64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+}
+
+func (h *Hub) now() time.Time { return h.cfg.Now() }
+
+// Config returns the hub's configuration with defaults applied.
+func (h *Hub) Config() Config { return h.cfg }
+
+// Start connects the hub to its broker and starts the sweeper.
+func (h *Hub) Start(ctx context.Context) error {
+	h.start = h.now()
+	if err := h.cfg.Broker.Start(ctx, h.handle); err != nil {
+		return fmt.Errorf("hub: start broker: %w", err)
+	}
+	h.wg.Add(1)
+	go h.sweep()
+	return nil
+}
+
+// Draining reports whether the hub refuses new connections.
+func (h *Hub) Draining() bool { return h.draining.Load() }
+
+// Shutdown refuses new connections, tells every connection to go (4000) and
+// waits for them to close, until ctx is done; what is left is closed hard.
+// Every goroutine the hub started has ended when it returns.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.draining.Store(true)
+	all := h.allConns()
+	for _, c := range all {
+		c.Disconnect(DisconnectShutdown)
+	}
+	var err error
+	for _, c := range all {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			break
+		}
+	}
+	for _, c := range h.allConns() {
+		c.Abort()
+	}
+	h.stopOnce.Do(func() { close(h.stop) })
+	h.wg.Wait()
+	return err
+}
+
+func (h *Hub) connShardFor(key string) *connShard {
+	return &h.conns[maphash.String(h.seed, key)%uint64(len(h.conns))]
+}
+
+// NewConn registers a connection that has not authenticated yet.
+func (h *Hub) NewConn(info ConnInfo) (*Conn, error) {
+	if h.draining.Load() {
+		return nil, ErrClosed
+	}
+	now := h.now().UnixNano()
+	c := &Conn{
+		hub:       h,
+		id:        info.ID,
+		dialect:   info.Dialect,
+		transport: info.Transport,
+		session:   info.Session,
+		remote:    info.Remote,
+		created:   now,
+		done:      make(chan struct{}),
+	}
+	c.lastSeen.Store(now)
+	c.lastPing = now
+	s := h.connShardFor(c.id)
+	s.mu.Lock()
+	if _, dup := s.byID[c.id]; dup {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("hub: duplicate connection id %q", c.id)
+	}
+	s.byID[c.id] = c
+	s.mu.Unlock()
+	h.stats.connections.Add(1)
+	return c, nil
+}
+
+// Authenticate gives c its identity and enters it in the user index.
+func (h *Hub) Authenticate(c *Conn, userID, sessionID string, expires time.Time) {
+	if c.authed.Load() {
+		return
+	}
+	c.userID, c.sessionID = userID, sessionID
+	c.SetExpiry(expires)
+	s := h.connShardFor(userID)
+	s.mu.Lock()
+	set := s.users[userID]
+	if set == nil {
+		set = make(map[*Conn]struct{}, 1)
+		s.users[userID] = set
+		h.stats.users.Add(1)
+	}
+	set[c] = struct{}{}
+	s.mu.Unlock()
+	c.authed.Store(true)
+}
+
+// forget removes a closed connection from every index and ends its presence.
+func (h *Hub) forget(c *Conn) {
+	h.unsubscribeAll(c)
+	s := h.connShardFor(c.id)
+	s.mu.Lock()
+	delete(s.byID, c.id)
+	s.mu.Unlock()
+	h.stats.connections.Add(-1)
+	if !c.authed.Load() {
+		return
+	}
+	u := h.connShardFor(c.userID)
+	u.mu.Lock()
+	if set := u.users[c.userID]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(u.users, c.userID)
+			h.stats.users.Add(-1)
+		}
+	}
+	u.mu.Unlock()
+}
+
+// Conn finds a local connection by id.
+func (h *Hub) Conn(id string) *Conn {
+	s := h.connShardFor(id)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.byID[id]
+}
+
+// UserConns returns the local connections of a user.
+func (h *Hub) UserConns(userID string) []*Conn {
+	s := h.connShardFor(userID)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Conn, 0, len(s.users[userID]))
+	for c := range s.users[userID] {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (h *Hub) allConns() []*Conn {
+	var out []*Conn
+	for i := range h.conns {
+		s := &h.conns[i]
+		s.mu.RLock()
+		for _, c := range s.byID {
+			out = append(out, c)
+		}
+		s.mu.RUnlock()
+	}
+	return out
+}
+
+// CountIn counts a message received from a client.
+func (h *Hub) CountIn() { h.stats.messagesIn.Add(1) }
+
+func (h *Hub) observeWrite(frames int, bytes int64, stamps []int64) {
+	h.stats.messagesOut.Add(int64(frames))
+	h.stats.bytesOut.Add(bytes)
+	if h.cfg.Observer == nil {
+		return
+	}
+	now := h.now().UnixNano()
+	for _, ts := range stamps {
+		if ts != 0 {
+			h.cfg.Observer.ObserveFanout(time.Duration(now - ts))
+		}
+	}
+}
+
+// Stats is a snapshot of the node's counters.
+type Stats struct {
+	NodeID        string  `json:"node_id"`
+	Connections   int64   `json:"connections"`
+	Users         int64   `json:"users"`
+	Channels      int64   `json:"channels"`
+	Subscriptions int64   `json:"subscriptions"`
+	MessagesIn    int64   `json:"messages_in"`
+	MessagesOut   int64   `json:"messages_out"`
+	BytesOut      int64   `json:"bytes_out"`
+	DroppedSlow   int64   `json:"dropped_slow"`
+	UptimeSeconds float64 `json:"uptime_s"`
+}
+
+// Stats returns the node's counters now.
+func (h *Hub) Stats() Stats {
+	return Stats{
+		NodeID:        h.cfg.NodeID,
+		Connections:   h.stats.connections.Load(),
+		Users:         h.stats.users.Load(),
+		Channels:      h.stats.channels.Load(),
+		Subscriptions: h.stats.subscriptions.Load(),
+		MessagesIn:    h.stats.messagesIn.Load(),
+		MessagesOut:   h.stats.messagesOut.Load(),
+		BytesOut:      h.stats.bytesOut.Load(),
+		DroppedSlow:   h.stats.droppedSlow.Load(),
+		UptimeSeconds: h.now().Sub(h.start).Seconds(),
+	}
+}

@@ -1,0 +1,114 @@
+package hub
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Kind says what a publication is and how the hub routes it.
+type Kind uint8
+
+const (
+	// KindMessage is an app-channel message (admin broadcast/publish). Streamed.
+	KindMessage Kind = iota + 1
+	// KindOp is a document operation. Streamed.
+	KindOp
+	// KindPresence is a presence change in a channel. Not streamed.
+	KindPresence
+	// KindUser is a message to every connection of one user. Not streamed.
+	KindUser
+	// KindDisconnect asks every node to close matching connections. Not streamed.
+	KindDisconnect
+)
+
+// Streamed reports whether publications of this kind take an offset and are
+// kept for recovery.
+func (k Kind) Streamed() bool { return k == KindMessage || k == KindOp }
+
+// Publication is one thing to deliver. It is created by whoever publishes,
+// given its offset by the Broker, and rendered by each dialect once: every
+// subscriber of a dialect receives the same bytes. A Publication is immutable
+// once published.
+type Publication struct {
+	Kind       Kind            `json:"k"`
+	Collection string          `json:"c,omitempty"`
+	Document   string          `json:"d,omitempty"`
+	Offset     uint64          `json:"o,omitempty"`
+	Data       json.RawMessage `json:"p,omitempty"`
+	// UserID: the target of KindUser and KindDisconnect, the author of
+	// KindPresence and KindOp.
+	UserID string `json:"u,omitempty"`
+	// SessionID and ConnID identify the author of a presence change, and the
+	// target of a KindDisconnect by connection.
+	SessionID string `json:"s,omitempty"`
+	ConnID    string `json:"i,omitempty"`
+	// Exclude lists connection ids left out of the delivery; ExcludeUsers user ids.
+	Exclude      []string `json:"x,omitempty"`
+	ExcludeUsers []string `json:"xu,omitempty"`
+	// Reconnect is carried by KindDisconnect.
+	Reconnect bool `json:"r,omitempty"`
+	// Time is when the change entered the server: the start of the latency
+	// the metrics report, and the timestamp clients see.
+	Time time.Time `json:"t"`
+
+	delivered atomic.Int64 // local deliveries, for the admin API's answer
+}
+
+// Delivered reports how many local connections this publication was written
+// to (queued for) on this node.
+func (p *Publication) Delivered() int64 { return p.delivered.Load() }
+
+// Channel is the subscription key a publication is addressed to.
+func (p *Publication) Channel() string {
+	if p.Document == "" {
+		return p.Collection
+	}
+	return p.Collection + "." + p.Document
+}
+
+func (p *Publication) excludes(c *Conn) bool {
+	for _, id := range p.Exclude {
+		if id == c.id {
+			return true
+		}
+	}
+	for _, u := range p.ExcludeUsers {
+		if u == c.userID {
+			return true
+		}
+	}
+	return false
+}
+
+// MarshalPublication encodes p for a broker or a history.
+func MarshalPublication(p *Publication) ([]byte, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("hub: encode publication: %w", err)
+	}
+	return b, nil
+}
+
+// UnmarshalPublication decodes what MarshalPublication produced.
+func UnmarshalPublication(b []byte) (*Publication, error) {
+	p := new(Publication)
+	if err := json.Unmarshal(b, p); err != nil {
+		return nil, fmt.Errorf("hub: decode publication: %w", err)
+	}
+	return p, nil
+}
+
+// Dialect indexes the renderers: each connection speaks one.
+type Dialect uint8
+
+// MaxDialects bounds the Dialect values a hub accepts.
+const MaxDialects = 4
+
+// Renderer turns a publication into the bytes one dialect writes to a socket
+// (a complete WebSocket frame). It is called once per publication per dialect
+// on the fan-out path, and once per connection when replaying history.
+type Renderer interface {
+	Render(p *Publication) ([]byte, error)
+}

@@ -1,0 +1,104 @@
+package transport
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// Sink receives what a watched connection reads. Feed is never called
+// concurrently for one connection. ReadClosed is called once, when the read
+// side ends by itself (EOF, a read error, or an error returned by Feed); it is
+// not called after the connection was closed through Conn.Close.
+type Sink interface {
+	Feed(data []byte) error
+	ReadClosed(err error)
+}
+
+// Conn is a server-side WebSocket connection after the upgrade. Writes are
+// vectored (net.Buffers, writev on Linux) so a writer can flush many queued
+// frames with one system call.
+type Conn struct {
+	nc     net.Conn
+	raw    syscall.RawConn
+	poller *Poller
+	watch  *watch // guarded by poller.mu
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Upgrade performs the WebSocket handshake on an HTTP request the caller has
+// already authorised. Bytes the client sent right after its handshake (they may
+// already sit in net/http's buffer) are returned so the caller can feed them
+// before watching the connection.
+func Upgrade(w http.ResponseWriter, r *http.Request, timeout time.Duration) (*Conn, []byte, error) {
+	u := ws.HTTPUpgrader{Timeout: timeout}
+	nc, rw, _, err := u.Upgrade(r, w)
+	if err != nil {
+		if nc != nil {
+			_ = nc.Close()
+		}
+		return nil, nil, fmt.Errorf("transport: upgrade: %w", err)
+	}
+	early := buffered(rw)
+	c, err := newConn(nc)
+	if err != nil {
+		_ = nc.Close()
+		return nil, nil, err
+	}
+	return c, early, nil
+}
+
+func newConn(nc net.Conn) (*Conn, error) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("transport: connection has no file descriptor")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("transport: raw conn: %w", err)
+	}
+	return &Conn{nc: nc, raw: raw}, nil
+}
+
+func buffered(rw *bufio.ReadWriter) []byte {
+	if rw == nil || rw.Reader == nil || rw.Reader.Buffered() == 0 {
+		return nil
+	}
+	b, _ := rw.Reader.Peek(rw.Reader.Buffered())
+	return append([]byte(nil), b...)
+}
+
+// RemoteAddr is the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// WriteBuffers writes every buffer (one writev where the platform has it)
+// within timeout. bufs is consumed.
+func (c *Conn) WriteBuffers(bufs *net.Buffers, timeout time.Duration) (int64, error) {
+	if timeout > 0 {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
+	}
+	return bufs.WriteTo(c.nc)
+}
+
+// Close stops watching the connection and closes it. It is idempotent.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		if c.poller != nil {
+			c.poller.unwatch(c)
+		}
+		c.closeErr = c.nc.Close()
+	})
+	return c.closeErr
+}

@@ -1,0 +1,209 @@
+// Package transport carries WebSocket connections for the hub: the upgrade, an
+// incremental frame parser fed by whoever reads the socket (an epoll loop on
+// Linux, a goroutine elsewhere), and server frames encoded once so that the same
+// bytes can be written to every subscriber.
+//
+// Framing itself (header layout, masking) is github.com/gobwas/ws; this package
+// only decides when enough bytes have arrived to hand a message on.
+package transport
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+// Errors reported by Parser.Feed. They decide the close code the connection
+// gets, see CloseCodeFor.
+var (
+	ErrTooLarge    = errors.New("transport: message too large")
+	ErrProtocol    = errors.New("transport: websocket protocol violation")
+	ErrInvalidUTF8 = errors.New("transport: text message is not valid UTF-8")
+)
+
+// CloseCodeFor maps a Feed error to the WebSocket close status it warrants.
+func CloseCodeFor(err error) ws.StatusCode {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return ws.StatusMessageTooBig
+	case errors.Is(err, ErrInvalidUTF8):
+		return ws.StatusInvalidFramePayloadData
+	default:
+		return ws.StatusProtocolError
+	}
+}
+
+// Message is one complete client message: a text or binary message put
+// together from its fragments, or a control frame (ping, pong, close).
+// Payload is only valid during the callback that receives it.
+type Message struct {
+	Op      ws.OpCode
+	Payload []byte
+}
+
+// Handler receives the messages a Parser finds. Returning an error stops the
+// feed and is returned by Feed.
+type Handler func(Message) error
+
+// Parser turns a stream of bytes from a client into messages. It keeps bytes
+// only while a frame or a fragmented message is incomplete, so an idle
+// connection holds no buffer. It is not safe for concurrent use: one reader
+// feeds it at a time.
+type Parser struct {
+	// MaxMessage bounds a message's payload (all fragments together).
+	MaxMessage int64
+
+	partial []byte    // bytes of an incomplete frame
+	fragOp  ws.OpCode // opcode of the fragmented message being assembled, 0 if none
+	frag    []byte    // payload assembled so far
+}
+
+// Pending reports whether the parser holds an incomplete frame or message.
+func (p *Parser) Pending() bool { return len(p.partial) > 0 || p.fragOp != 0 }
+
+// Feed consumes data and calls h for every complete message. Masked payloads
+// are unmasked in place, so data is modified. After an error the parser must
+// not be fed again: the connection is to be closed with CloseCodeFor(err).
+func (p *Parser) Feed(data []byte, h Handler) error {
+	if len(p.partial) > 0 {
+		p.partial = append(p.partial, data...)
+		data = p.partial
+	}
+	n, err := p.parse(data, h)
+	rest := data[n:]
+	switch {
+	case err != nil:
+		p.partial = nil
+		return err
+	case len(rest) == 0:
+		p.partial = p.partial[:0]
+		if cap(p.partial) > 4096 {
+			p.partial = nil
+		}
+	case len(p.partial) > 0:
+		// rest aliases p.partial: move it to the front.
+		p.partial = p.partial[:copy(p.partial, rest)]
+	default:
+		p.partial = append(make([]byte, 0, len(rest)+512), rest...)
+	}
+	return nil
+}
+
+// parse handles as many whole frames of data as there are and returns how many
+// bytes it consumed.
+func (p *Parser) parse(data []byte, h Handler) (int, error) {
+	var hdrBuf [ws.MaxHeaderSize - 2]byte
+	consumed := 0
+	for len(data) > 0 {
+		r := bytes.NewReader(data)
+		hdr, err := ws.ReadHeaderBuffer(r, hdrBuf[:])
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return consumed, nil // header incomplete
+		}
+		if err != nil {
+			return consumed, fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
+		if err := p.checkHeader(hdr); err != nil {
+			return consumed, err
+		}
+		hlen := len(data) - r.Len()
+		if int64(len(data)-hlen) < hdr.Length {
+			return consumed, nil // payload incomplete
+		}
+		payload := data[hlen : hlen+int(hdr.Length)]
+		ws.Cipher(payload, hdr.Mask, 0)
+		frameLen := hlen + int(hdr.Length)
+		data = data[frameLen:]
+		consumed += frameLen
+		if err := p.frame(hdr, payload, h); err != nil {
+			return consumed, err
+		}
+	}
+	return consumed, nil
+}
+
+func (p *Parser) checkHeader(hdr ws.Header) error {
+	switch {
+	case hdr.Rsv != 0:
+		return fmt.Errorf("%w: reserved bits set", ErrProtocol)
+	case !hdr.Masked:
+		return fmt.Errorf("%w: client frame not masked", ErrProtocol)
+	case hdr.OpCode.IsReserved():
+		return fmt.Errorf("%w: reserved opcode %d", ErrProtocol, hdr.OpCode)
+	case hdr.OpCode.IsControl() && (!hdr.Fin || hdr.Length > 125):
+		return fmt.Errorf("%w: bad control frame", ErrProtocol)
+	case hdr.OpCode.IsControl():
+		return nil
+	case hdr.OpCode == ws.OpContinuation && p.fragOp == 0:
+		return fmt.Errorf("%w: continuation without a message", ErrProtocol)
+	case hdr.OpCode != ws.OpContinuation && p.fragOp != 0:
+		return fmt.Errorf("%w: new message inside a fragmented one", ErrProtocol)
+	case int64(len(p.frag))+hdr.Length > p.MaxMessage:
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, int64(len(p.frag))+hdr.Length, p.MaxMessage)
+	}
+	return nil
+}
+
+func (p *Parser) frame(hdr ws.Header, payload []byte, h Handler) error {
+	if hdr.OpCode.IsControl() {
+		return h(Message{Op: hdr.OpCode, Payload: payload})
+	}
+	if hdr.OpCode != ws.OpContinuation {
+		if hdr.Fin {
+			return deliver(hdr.OpCode, payload, h)
+		}
+		p.fragOp = hdr.OpCode
+		p.frag = append(p.frag[:0], payload...)
+		return nil
+	}
+	p.frag = append(p.frag, payload...)
+	if !hdr.Fin {
+		return nil
+	}
+	op, msg := p.fragOp, p.frag
+	p.fragOp, p.frag = 0, nil
+	return deliver(op, msg, h)
+}
+
+func deliver(op ws.OpCode, payload []byte, h Handler) error {
+	if op == ws.OpText && !utf8.Valid(payload) {
+		return ErrInvalidUTF8
+	}
+	return h(Message{Op: op, Payload: payload})
+}
+
+// TextFrame returns payload as one unmasked server text frame: header and
+// payload in a single slice, ready to be shared by every socket it goes to.
+func TextFrame(payload []byte) []byte {
+	return frame(ws.OpText, payload)
+}
+
+// CloseFrame returns a server close frame with code and reason (trimmed to fit
+// a control frame).
+func CloseFrame(code ws.StatusCode, reason string) []byte {
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	return frame(ws.OpClose, ws.NewCloseFrameBody(code, reason))
+}
+
+// PingFrame and friends are shared, immutable control frames.
+var (
+	PingFrame = frame(ws.OpPing, nil)
+)
+
+// PongFrame answers a client ping with its payload.
+func PongFrame(payload []byte) []byte { return frame(ws.OpPong, payload) }
+
+func frame(op ws.OpCode, payload []byte) []byte {
+	f := ws.NewFrame(op, true, payload)
+	out, err := ws.CompileFrame(f)
+	if err != nil { // only for lengths no caller can produce
+		panic(fmt.Sprintf("transport: compile frame: %v", err))
+	}
+	return out
+}

@@ -1,0 +1,224 @@
+//go:build linux
+
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Poller watches idle connections with one epoll instance and one goroutine,
+// so that an idle connection holds no goroutine and no read buffer. When a
+// connection becomes readable a goroutine is started for it; it reads until the
+// socket would block, hands the bytes to the connection's Sink, re-arms the
+// descriptor (EPOLLONESHOT: at most one reader per connection at a time) and
+// ends.
+//
+// Every goroutine the Poller starts is tracked: Close stops the loop and waits
+// for them.
+type Poller struct {
+	epfd   int
+	wakefd int
+
+	mu      sync.RWMutex
+	watches map[int32]*watch // by file descriptor
+	nextGen uint32
+
+	wg     sync.WaitGroup
+	closed atomic.Bool
+}
+
+type watch struct {
+	conn *Conn
+	sink Sink
+	fd   int32
+	gen  uint32
+}
+
+const (
+	readEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+	readBuf    = 16 << 10
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, readBuf); return &b }}
+
+// NewPoller starts an epoll loop.
+func NewPoller() (*Poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("transport: epoll_create: %w", err)
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		_ = unix.Close(epfd)
+		return nil, fmt.Errorf("transport: eventfd: %w", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+		_ = unix.Close(epfd)
+		_ = unix.Close(wakefd)
+		return nil, fmt.Errorf("transport: epoll_ctl wake: %w", err)
+	}
+	p := &Poller{epfd: epfd, wakefd: wakefd, watches: make(map[int32]*watch)}
+	p.wg.Add(1)
+	go p.loop()
+	return p, nil
+}
+
+// Watch starts delivering what c reads to s.
+func (p *Poller) Watch(c *Conn, s Sink) error {
+	if p.closed.Load() {
+		return errors.New("transport: poller closed")
+	}
+	var fd int
+	if err := c.raw.Control(func(f uintptr) { fd = int(f) }); err != nil {
+		return fmt.Errorf("transport: fd: %w", err)
+	}
+	p.mu.Lock()
+	p.nextGen++
+	w := &watch{conn: c, sink: s, fd: int32(fd), gen: p.nextGen}
+	p.watches[w.fd] = w
+	c.poller = p
+	c.watch = w
+	p.mu.Unlock()
+	ev := unix.EpollEvent{Events: readEvents, Fd: w.fd, Pad: int32(w.gen)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		p.forget(w)
+		return fmt.Errorf("transport: epoll_ctl add: %w", err)
+	}
+	return nil
+}
+
+func (p *Poller) forget(w *watch) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cur := p.watches[w.fd]; cur == w {
+		delete(p.watches, w.fd)
+		return true
+	}
+	return false
+}
+
+// unwatch removes c before it is closed, so that its descriptor number can be
+// reused safely.
+func (p *Poller) unwatch(c *Conn) {
+	p.mu.Lock()
+	w := c.watch
+	c.watch = nil
+	if w == nil || p.watches[w.fd] != w {
+		p.mu.Unlock()
+		return
+	}
+	delete(p.watches, w.fd)
+	p.mu.Unlock()
+	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(w.fd), nil)
+}
+
+func (p *Poller) loop() {
+	defer p.wg.Done()
+	events := make([]unix.EpollEvent, 256)
+	for {
+		n, err := unix.EpollWait(p.epfd, events, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || p.closed.Load() {
+			return
+		}
+		for i := 0; i < n; i++ {
+			ev := events[i]
+			if ev.Fd == int32(p.wakefd) {
+				if p.closed.Load() {
+					return
+				}
+				continue
+			}
+			p.mu.RLock()
+			w := p.watches[ev.Fd]
+			p.mu.RUnlock()
+			if w == nil || w.gen != uint32(ev.Pad) {
+				continue // closed, or the descriptor now belongs to another connection
+			}
+			p.wg.Add(1)
+			go p.serve(w)
+		}
+	}
+}
+
+// serve reads w's connection until it would block, then re-arms it.
+func (p *Poller) serve(w *watch) {
+	defer p.wg.Done()
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, err := w.conn.readNonBlocking(buf)
+		if n > 0 {
+			if ferr := w.sink.Feed(buf[:n]); ferr != nil {
+				p.end(w, ferr)
+				return
+			}
+		}
+		switch {
+		case errors.Is(err, unix.EAGAIN):
+			ev := unix.EpollEvent{Events: readEvents, Fd: w.fd, Pad: int32(w.gen)}
+			p.mu.RLock()
+			live := p.watches[w.fd] == w
+			p.mu.RUnlock()
+			if !live {
+				return
+			}
+			if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(w.fd), &ev); err != nil {
+				p.end(w, fmt.Errorf("transport: epoll_ctl mod: %w", err))
+			}
+			return
+		case err != nil:
+			p.end(w, err)
+			return
+		case n == 0:
+			p.end(w, errEOF)
+			return
+		}
+	}
+}
+
+func (p *Poller) end(w *watch, err error) {
+	if p.forget(w) {
+		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(w.fd), nil)
+		w.sink.ReadClosed(err)
+	}
+}
+
+// Close stops the loop and waits for every reader goroutine to finish. It does
+// not close the watched connections: their owner does.
+func (p *Poller) Close() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	var one = []byte{1, 0, 0, 0, 0, 0, 0, 0}
+	_, _ = unix.Write(p.wakefd, one)
+	p.wg.Wait()
+	_ = unix.Close(p.wakefd)
+	return unix.Close(p.epfd)
+}
+
+// readNonBlocking reads what the socket has without waiting for more.
+func (c *Conn) readNonBlocking(buf []byte) (int, error) {
+	var n int
+	var rerr error
+	err := c.raw.Read(func(fd uintptr) bool {
+		n, rerr = unix.Read(int(fd), buf)
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		n = 0
+	}
+	return n, rerr
+}
