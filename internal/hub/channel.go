@@ -321,6 +321,9 @@ func (h *Hub) handle(p *Publication) {
 	default:
 		h.deliver(p)
 	}
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.Delivered(p.Kind, int(p.delivered.Load()))
+	}
 }
 
 // deliver is the fan-out path: one render per dialect, one queue append per
@@ -390,6 +393,7 @@ func (h *Hub) Publish(ctx context.Context, p *Publication) (stream.Position, err
 	}
 	pos, err := h.cfg.Broker.Publish(ctx, p)
 	if err != nil {
+		h.stats.publishErrors.Add(1)
 		return pos, fmt.Errorf("hub: publish: %w", err)
 	}
 	return pos, nil

@@ -47,6 +47,10 @@ type Observer interface {
 	// ObserveFanout records the time from a publication entering the server
 	// to its frame being written to one socket.
 	ObserveFanout(d time.Duration)
+	// MessageIn counts one client message of a type.
+	MessageIn(typ string)
+	// Delivered counts the local deliveries of one publication.
+	Delivered(kind Kind, n int)
 }
 
 // ErrClosed is returned once the hub is shutting down.
@@ -78,6 +82,7 @@ type counters struct {
 	messagesOut   atomic.Int64
 	bytesOut      atomic.Int64
 	droppedSlow   atomic.Int64
+	publishErrors atomic.Int64
 }
 
 type connShard struct {
@@ -295,8 +300,26 @@ func (h *Hub) allConns() []*Conn {
 	return out
 }
 
-// CountIn counts a message received from a client.
-func (h *Hub) CountIn() { h.stats.messagesIn.Add(1) }
+// CountIn counts a message received from a client, by type.
+func (h *Hub) CountIn(typ string) {
+	h.stats.messagesIn.Add(1)
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.MessageIn(typ)
+	}
+}
+
+// PublishErrors counts publications the broker refused.
+func (h *Hub) PublishErrors() int64 { return h.stats.publishErrors.Load() }
+
+// QueuedBytes sums every connection's send queue. It visits every
+// connection: for scrapes, not for the hot path.
+func (h *Hub) QueuedBytes() int64 {
+	var n int64
+	for _, c := range h.allConns() {
+		n += c.QueuedBytes()
+	}
+	return n
+}
 
 func (h *Hub) observeWrite(frames int, bytes int64, stamps []int64) {
 	h.stats.messagesOut.Add(int64(frames))

@@ -112,3 +112,20 @@ const MaxDialects = 4
 type Renderer interface {
 	Render(p *Publication) ([]byte, error)
 }
+
+// String names a kind for logs and metrics.
+func (k Kind) String() string {
+	switch k {
+	case KindMessage:
+		return "message"
+	case KindOp:
+		return "op"
+	case KindPresence:
+		return "presence"
+	case KindUser:
+		return "user"
+	case KindDisconnect:
+		return "disconnect"
+	}
+	return "unknown"
+}

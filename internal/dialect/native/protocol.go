@@ -1,0 +1,186 @@
+// Package native speaks tablecast's native protocol (native-protocol.md) over
+// WebSocket: it authenticates the upgrade, reads client messages into hub
+// calls, and renders the hub's publications as native frames.
+package native
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tablecast/tablecast/internal/stream"
+	"github.com/tablecast/tablecast/internal/transport"
+)
+
+// Message types of the native protocol.
+const (
+	TypeConnect     = "connect"
+	TypeConnected   = "connected"
+	TypeDisconnect  = "disconnect"
+	TypeError       = "error"
+	TypePing        = "ping"
+	TypePong        = "pong"
+	TypeSubscribe   = "subscribe"
+	TypeUnsubscribe = "unsubscribe"
+	TypeQuery       = "query"
+	TypeSubmit      = "submit"
+	TypeOp          = "op"
+	TypeMessage     = "message"
+	TypePresence    = "presence"
+)
+
+// Error codes of the native protocol.
+const (
+	CodeInvalid      = 400
+	CodeUnauthorized = 401
+	CodeForbidden    = 403
+	CodeNotFound     = 404
+	CodeConflict     = 409
+	CodeTooLarge     = 413
+	CodeRateLimited  = 429
+	CodeInternal     = 500
+	CodeUnavailable  = 503
+)
+
+const (
+	maxNameLen     = 128
+	maxIDLen       = 64
+	maxSessionLen  = 64
+	maxPresenceLen = 1024
+)
+
+// inbound is a client message. Unknown fields are ignored; fields of the
+// wrong JSON type fail decoding.
+type inbound struct {
+	Type       string          `json:"type"`
+	ID         string          `json:"id"`
+	Collection string          `json:"collection"`
+	Document   string          `json:"document"`
+	Data       json.RawMessage `json:"data"`
+	Timestamp  json.RawMessage `json:"timestamp"`
+	Operation  json.RawMessage `json:"operation"`
+}
+
+// outbound is a server message.
+type outbound struct {
+	Type       string     `json:"type"`
+	ID         string     `json:"id,omitempty"`
+	Collection string     `json:"collection,omitempty"`
+	Document   string     `json:"document,omitempty"`
+	Offset     *uint64    `json:"offset,omitempty"`
+	Data       any        `json:"data,omitempty"`
+	Error      *errorBody `json:"error,omitempty"`
+	Timestamp  string     `json:"timestamp"`
+}
+
+type errorBody struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// protoError is an error a client is told about: a stable code and a message
+// written for clients, never an internal cause.
+type protoError struct {
+	code int
+	msg  string
+}
+
+func (e *protoError) Error() string { return fmt.Sprintf("%d %s", e.code, e.msg) }
+
+func errorf(code int, format string, args ...any) *protoError {
+	return &protoError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// decode parses one client frame.
+func decode(payload []byte) (*inbound, error) {
+	trimmed := bytes.TrimLeft(payload, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, errorf(CodeInvalid, "a message must be a JSON object")
+	}
+	in := new(inbound)
+	if err := json.Unmarshal(payload, in); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return in, errorf(CodeInvalid, "field %q has the wrong type: want %s", typeErr.Field, typeErr.Type)
+		}
+		return nil, errorf(CodeInvalid, "a message must be a JSON object")
+	}
+	if len(in.ID) > maxIDLen {
+		in.ID = ""
+		return in, errorf(CodeInvalid, "id is longer than %d characters", maxIDLen)
+	}
+	if in.Type == "" {
+		return in, errorf(CodeInvalid, "type is required")
+	}
+	return in, nil
+}
+
+// validName reports whether s is a collection or document name:
+// [A-Za-z0-9_:-]{1,128}.
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > maxNameLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validSessionID reports whether s is a session id: [A-Za-z0-9_-]{1,64}.
+func validSessionID(s string) bool {
+	if len(s) == 0 || len(s) > maxSessionLen {
+		return false
+	}
+	return validName(s) && !strings.Contains(s, ":")
+}
+
+func (in *inbound) channel() (collection, document string, err error) {
+	if !validName(in.Collection) {
+		return "", "", errorf(CodeInvalid, "collection must be 1-%d of [A-Za-z0-9_:-]", maxNameLen)
+	}
+	if in.Document != "" && !validName(in.Document) {
+		return "", "", errorf(CodeInvalid, "document must be 1-%d of [A-Za-z0-9_:-]", maxNameLen)
+	}
+	return in.Collection, in.Document, nil
+}
+
+// isStoreCollection reports whether a collection belongs to the table store
+// (record_T, field_T, view_T, table_W with integer ids, publicview_<slug>).
+// Everything else is an app channel.
+func isStoreCollection(name string) bool {
+	if strings.HasPrefix(name, "publicview_") {
+		return true
+	}
+	for _, prefix := range []string{"record_", "field_", "view_", "table_"} {
+		if rest, ok := strings.CutPrefix(name, prefix); ok {
+			return rest != "" && strings.Trim(rest, "0123456789") == ""
+		}
+	}
+	return false
+}
+
+type subscribeData struct {
+	Since *stream.Position `json:"since"`
+}
+
+// timestamp formats t as the protocol does: RFC 3339, UTC, milliseconds.
+func timestamp(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// encode renders one server message as a WebSocket frame.
+func encode(m *outbound) []byte {
+	b, err := json.Marshal(m)
+	if err != nil {
+		// Only values this package builds are encoded; a failure is a bug.
+		b, _ = json.Marshal(&outbound{Type: TypeError, ID: m.ID, Error: &errorBody{Code: CodeInternal, Message: "internal error"}, Timestamp: m.Timestamp})
+	}
+	return transport.TextFrame(b)
+}

@@ -1,0 +1,244 @@
+package native
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tablecast/tablecast/internal/auth"
+	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/ratelimit"
+	"github.com/tablecast/tablecast/internal/transport"
+)
+
+// DialectID is the native dialect's index among the hub's renderers.
+const DialectID hub.Dialect = 0
+
+// Config configures the native endpoint. Zero values mean the defaults of
+// config.md.
+type Config struct {
+	Hub      *hub.Hub
+	Poller   *transport.Poller
+	Verifier *auth.Verifier // required
+
+	Dev               bool     // accept user_id without a token
+	AllowedOrigins    []string // "*" allows any; a request without Origin is always allowed
+	MaxConnections    int      // per node; 0: no limit
+	MaxMessageSize    int      // default 65536
+	HeartbeatInterval time.Duration
+	RatePerSecond     float64 // default 100
+	RateBurst         int     // default 200
+	AbuseFactor       float64 // default 10
+	AbuseWindow       time.Duration
+	// ConnectRate limits connection attempts per client address (default 50/s,
+	// burst 500); negative disables it.
+	ConnectRate  float64
+	ConnectBurst int
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// Server is the native protocol's WebSocket endpoint.
+type Server struct {
+	cfg      Config
+	hub      *hub.Hub
+	log      *slog.Logger
+	attempts *ratelimit.Keyed
+	origins  map[string]bool
+	anyOrig  bool
+}
+
+// NewServer returns the endpoint; mount it at /api/ws/socket.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Hub == nil || cfg.Poller == nil || cfg.Verifier == nil {
+		return nil, errors.New("native: Hub, Poller and Verifier are required")
+	}
+	if cfg.MaxMessageSize <= 0 {
+		cfg.MaxMessageSize = 65536
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 30 * time.Second
+	}
+	if cfg.RatePerSecond <= 0 {
+		cfg.RatePerSecond = 100
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = 200
+	}
+	if cfg.AbuseFactor <= 0 {
+		cfg.AbuseFactor = 10
+	}
+	if cfg.AbuseWindow <= 0 {
+		cfg.AbuseWindow = 10 * time.Second
+	}
+	if cfg.ConnectRate == 0 {
+		cfg.ConnectRate, cfg.ConnectBurst = 50, 500
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{
+		cfg:      cfg,
+		hub:      cfg.Hub,
+		log:      cfg.Logger,
+		attempts: ratelimit.NewKeyed(cfg.ConnectRate, cfg.ConnectBurst),
+		origins:  make(map[string]bool),
+	}
+	for _, o := range cfg.AllowedOrigins {
+		if o == "*" {
+			s.anyOrig = true
+		}
+		s.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
+	}
+	return s, nil
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+// Renderer returns the native renderer, to register with the hub.
+func Renderer() hub.Renderer { return renderer{} }
+
+// ServeHTTP authenticates and upgrades a socket request. Refusals are HTTP
+// answers with a JSON body, before any upgrade.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if !s.originAllowed(r.Header.Get("Origin")) {
+		refuse(w, http.StatusForbidden, "origin_not_allowed", "origin not allowed")
+		return
+	}
+	if !s.attempts.Allow(clientIP(r), s.now()) {
+		refuse(w, http.StatusTooManyRequests, "too_many_attempts", "too many connection attempts")
+		return
+	}
+	if s.hub.Draining() {
+		refuse(w, http.StatusServiceUnavailable, "draining", "server shutting down")
+		return
+	}
+	if max := s.cfg.MaxConnections; max > 0 && s.hub.Stats().Connections >= int64(max) {
+		refuse(w, http.StatusServiceUnavailable, "connection_limit", "connection limit reached")
+		return
+	}
+	sessionID := q.Get("session_id")
+	if sessionID != "" && !validSessionID(sessionID) {
+		refuse(w, http.StatusBadRequest, "invalid_session_id", "session_id must be 1-64 of [A-Za-z0-9_-]")
+		return
+	}
+	claims, status, code, msg := s.authenticateRequest(r)
+	if status != 0 {
+		refuse(w, status, code, msg)
+		return
+	}
+	tc, early, err := transport.Upgrade(w, r, 5*time.Second)
+	if err != nil {
+		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	s.attach(tc, early, r.RemoteAddr, claims, sessionID)
+}
+
+// authenticateRequest reads the token from the query (token, jwt_token) or
+// the Authorization header. No token is not a refusal: the connection then
+// waits for a connect message (or, in dev mode, takes user_id as is).
+func (s *Server) authenticateRequest(r *http.Request) (claims *auth.Claims, status int, code, msg string) {
+	q := r.URL.Query()
+	token := q.Get("token")
+	if token == "" {
+		token = q.Get("jwt_token")
+	}
+	if token == "" {
+		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			token = strings.TrimSpace(h[7:])
+		}
+	}
+	userID := q.Get("user_id")
+	if token == "" {
+		switch {
+		case userID == "":
+			return nil, 0, "", ""
+		case s.cfg.Dev:
+			return &auth.Claims{Subject: userID, Name: userID, Channels: []string{"*"}}, 0, "", ""
+		default:
+			return nil, http.StatusUnauthorized, "token_required", "user_id alone is accepted only in dev mode: send a token"
+		}
+	}
+	claims, err := s.cfg.Verifier.Verify(token)
+	if err != nil {
+		if errors.Is(err, auth.ErrTokenExpired) {
+			return nil, http.StatusUnauthorized, "token_expired", "token expired"
+		}
+		return nil, http.StatusUnauthorized, "invalid_token", "invalid token"
+	}
+	if userID != "" && userID != claims.Subject {
+		return nil, http.StatusForbidden, "user_mismatch", "user_id does not match the token"
+	}
+	return claims, 0, "", ""
+}
+
+func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims *auth.Claims, sessionID string) {
+	sess := &session{srv: s, tconn: tc}
+	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
+	sess.bucket = ratelimit.NewBucket(s.cfg.RatePerSecond, s.cfg.RateBurst, s.now())
+	sess.windowStart = s.now().UnixNano()
+	c, err := s.hub.NewConn(hub.ConnInfo{ID: newConnID(), Dialect: DialectID, Transport: tc, Session: sess, Remote: remote})
+	if err != nil {
+		_ = tc.Close()
+		return
+	}
+	sess.conn = c
+	if claims != nil {
+		sess.authenticate(claims, sessionID)
+	}
+	if len(early) > 0 {
+		if err := sess.Feed(early); err != nil {
+			sess.ReadClosed(err)
+			return
+		}
+	}
+	if err := s.cfg.Poller.Watch(tc, sess); err != nil {
+		s.log.Error("watch connection", "err", err)
+		c.Abort()
+	}
+}
+
+func (s *Server) originAllowed(origin string) bool {
+	if origin == "" || s.anyOrig {
+		return true
+	}
+	return s.origins[strings.ToLower(strings.TrimRight(origin, "/"))]
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// refuse writes the HTTP API's error shape.
+func refuse(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})
+}
+
+var connIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newConnID returns "c_" and 16 random characters.
+func newConnID() string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("native: crypto/rand: %v", err)) // the runtime never returns an error here
+	}
+	return "c_" + connIDEncoding.EncodeToString(b[:])
+}

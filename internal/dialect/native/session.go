@@ -1,0 +1,361 @@
+package native
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/tablecast/tablecast/internal/auth"
+	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/ratelimit"
+	"github.com/tablecast/tablecast/internal/transport"
+)
+
+// session is one native connection: the parser of its frames, its identity
+// and its rate limit. Feed is called by one reader at a time, so the fields
+// below mu are only touched by the reader.
+type session struct {
+	srv    *Server
+	conn   *hub.Conn
+	tconn  *transport.Conn
+	parser transport.Parser
+
+	mu     sync.Mutex // guards claims (read by other goroutines through authorize)
+	claims *auth.Claims
+
+	bucket      ratelimit.Bucket
+	windowStart int64 // abuse detection: start of the current second
+	windowCount int
+	abusiveFor  int // consecutive seconds over AbuseFactor times the limit
+	closing     bool
+}
+
+var _ transport.Sink = (*session)(nil)
+var _ hub.Session = (*session)(nil)
+
+// Feed implements transport.Sink.
+func (s *session) Feed(data []byte) error {
+	s.conn.Touch()
+	return s.parser.Feed(data, s.onMessage)
+}
+
+// ReadClosed implements transport.Sink.
+func (s *session) ReadClosed(err error) {
+	switch {
+	case transport.IsPeerClosed(err):
+		s.conn.Abort()
+	case errors.Is(err, transport.ErrTooLarge):
+		s.conn.Send(s.errorFrame("", CodeTooLarge, "message larger than max_message_size"))
+		s.conn.Disconnect(hub.Disconnect{Code: int(ws.StatusMessageTooBig), Reason: "message too large"})
+	case errors.Is(err, transport.ErrProtocol), errors.Is(err, transport.ErrInvalidUTF8):
+		s.conn.Disconnect(hub.Disconnect{Code: int(transport.CloseCodeFor(err)), Reason: "protocol error"})
+	case errors.Is(err, errClientClose):
+		s.conn.Disconnect(hub.Disconnect{Code: int(ws.StatusNormalClosure), Reason: "bye"})
+	case errors.Is(err, errAbuse):
+		s.conn.Disconnect(hub.DisconnectRateAbuse)
+	default:
+		s.conn.Abort()
+	}
+}
+
+var (
+	errClientClose = errors.New("native: client closed")
+	errAbuse       = errors.New("native: rate limit abused")
+)
+
+// DisconnectFrames implements hub.Session: a disconnect message for the
+// application close codes (4000-4999), then the close frame.
+func (s *session) DisconnectFrames(d hub.Disconnect) []byte {
+	closeFrame := transport.CloseFrame(ws.StatusCode(d.Code), d.Reason)
+	if d.Code < 4000 {
+		return closeFrame
+	}
+	msg := encode(&outbound{
+		Type:      TypeDisconnect,
+		Data:      map[string]any{"code": d.Code, "reason": d.Reason, "reconnect": d.Reconnect},
+		Timestamp: timestamp(s.srv.now()),
+	})
+	return append(msg, closeFrame...)
+}
+
+func (s *session) onMessage(m transport.Message) error {
+	switch m.Op {
+	case ws.OpPing:
+		s.conn.Send(transport.PongFrame(append([]byte(nil), m.Payload...)))
+		return nil
+	case ws.OpPong:
+		return nil
+	case ws.OpClose:
+		return errClientClose
+	case ws.OpBinary:
+		s.srv.hub.CountIn("binary")
+		s.conn.Send(s.errorFrame("", CodeInvalid, "binary frames are not supported: send JSON text frames"))
+		return nil
+	}
+	if s.closing {
+		return nil
+	}
+	if !s.allow() {
+		if s.closing {
+			return errAbuse
+		}
+		s.conn.Send(s.errorFrame("", CodeRateLimited, "rate limit exceeded"))
+		return nil
+	}
+	in, err := decode(m.Payload)
+	s.srv.hub.CountIn(metricType(in, err))
+	if err != nil {
+		id := ""
+		if in != nil {
+			id = in.ID
+		}
+		s.reply(id, err)
+		return nil
+	}
+	if err := s.dispatch(in); err != nil {
+		if errors.Is(err, errClientClose) {
+			return err
+		}
+		s.reply(in.ID, err)
+	}
+	return nil
+}
+
+// allow applies the rate limit and watches for abuse: a connection sending
+// more than AbuseFactor times its limit for AbuseWindow is closed (4004).
+func (s *session) allow() bool {
+	now := s.srv.now()
+	n := now.UnixNano()
+	if n-s.windowStart >= int64(time.Second) {
+		if s.windowCount > int(s.srv.cfg.RatePerSecond*s.srv.cfg.AbuseFactor) {
+			s.abusiveFor++
+		} else {
+			s.abusiveFor = 0
+		}
+		s.windowStart, s.windowCount = n, 0
+	}
+	s.windowCount++
+	if s.abusiveFor > 0 && time.Duration(s.abusiveFor)*time.Second >= s.srv.cfg.AbuseWindow {
+		s.closing = true
+		return false
+	}
+	return s.bucket.Allow(now)
+}
+
+func (s *session) reply(id string, err error) {
+	var pe *protoError
+	if !errors.As(err, &pe) {
+		s.srv.log.Error("native request failed", "conn", s.conn.ID(), "err", err)
+		pe = errorf(CodeInternal, "internal error")
+	}
+	s.conn.Send(s.errorFrame(id, pe.code, pe.msg))
+}
+
+func (s *session) errorFrame(id string, code int, msg string) []byte {
+	return encode(&outbound{Type: TypeError, ID: id, Error: &errorBody{Code: code, Message: msg}, Timestamp: timestamp(s.srv.now())})
+}
+
+func (s *session) send(m *outbound) {
+	m.Timestamp = timestamp(s.srv.now())
+	s.conn.Send(encode(m))
+}
+
+func (s *session) dispatch(in *inbound) error {
+	if !s.conn.Authenticated() {
+		if in.Type == TypeConnect {
+			return s.connect(in)
+		}
+		return errorf(CodeUnauthorized, "authenticate first: send a connect message with a token")
+	}
+	ctx := context.Background()
+	switch in.Type {
+	case TypePing:
+		ts := in.Timestamp
+		if len(ts) == 0 {
+			ts = json.RawMessage("null")
+		}
+		s.send(&outbound{Type: TypePong, ID: in.ID, Data: map[string]json.RawMessage{"timestamp": ts}})
+		return nil
+	case TypeSubscribe:
+		return s.subscribe(ctx, in)
+	case TypeUnsubscribe:
+		col, doc, err := in.channel()
+		if err != nil {
+			return err
+		}
+		s.srv.hub.Unsubscribe(ctx, s.conn, col, doc)
+		s.send(&outbound{Type: TypeUnsubscribe, ID: in.ID, Collection: col, Document: doc})
+		return nil
+	case TypePresence:
+		return s.presence(ctx, in)
+	case TypeQuery, TypeSubmit:
+		col, _, err := in.channel()
+		if err != nil {
+			return err
+		}
+		if isStoreCollection(col) {
+			return errorf(CodeNotFound, "unknown collection %q", col)
+		}
+		return errorf(CodeInvalid, "%s works on store collections; %q is an app channel", in.Type, col)
+	case TypeConnect:
+		return errorf(CodeInvalid, "already connected")
+	case TypeDisconnect:
+		return errClientClose
+	default:
+		return errorf(CodeInvalid, "unknown message type %q", in.Type)
+	}
+}
+
+// connect authenticates a connection opened without a token.
+func (s *session) connect(in *inbound) error {
+	var data struct {
+		Token     string `json:"token"`
+		SessionID string `json:"session_id"`
+	}
+	if len(in.Data) > 0 {
+		if err := json.Unmarshal(in.Data, &data); err != nil {
+			return s.refuse(in.ID, "connect data must be {\"token\":\"...\"}")
+		}
+	}
+	if data.SessionID != "" && !validSessionID(data.SessionID) {
+		return errorf(CodeInvalid, "session_id must be 1-64 of [A-Za-z0-9_-]")
+	}
+	claims, err := s.srv.cfg.Verifier.Verify(data.Token)
+	if err != nil {
+		msg := "invalid token"
+		if errors.Is(err, auth.ErrTokenExpired) {
+			msg = "token expired"
+		}
+		return s.refuse(in.ID, msg)
+	}
+	s.authenticate(claims, data.SessionID)
+	return nil
+}
+
+// refuse answers a failed connect with 401 and closes (4001).
+func (s *session) refuse(id, msg string) error {
+	s.conn.Send(s.errorFrame(id, CodeUnauthorized, msg))
+	s.closing = true
+	s.conn.Disconnect(hub.Disconnect{Code: 4001, Reason: msg, Reconnect: true})
+	return nil
+}
+
+func (s *session) authenticate(claims *auth.Claims, sessionID string) {
+	if sessionID == "" {
+		sessionID = s.conn.ID()
+	}
+	s.mu.Lock()
+	s.claims = claims
+	s.mu.Unlock()
+	s.srv.hub.Authenticate(s.conn, claims.Subject, sessionID, claims.ExpiresAt)
+	s.send(&outbound{Type: TypeConnected, Data: map[string]any{
+		"connection_id":      s.conn.ID(),
+		"user_id":            claims.Subject,
+		"session_id":         sessionID,
+		"heartbeat_interval": int(s.srv.cfg.HeartbeatInterval / time.Second),
+		"max_message_size":   s.srv.cfg.MaxMessageSize,
+	}})
+}
+
+// authorize checks that the user may use a channel.
+func (s *session) authorize(collection string) error {
+	if isStoreCollection(collection) {
+		return errorf(CodeNotFound, "unknown collection %q", collection)
+	}
+	s.mu.Lock()
+	claims := s.claims
+	s.mu.Unlock()
+	if claims == nil || !claims.AllowsChannel(collection) {
+		return errorf(CodeForbidden, "not allowed to use channel %q", collection)
+	}
+	return nil
+}
+
+func (s *session) subscribe(ctx context.Context, in *inbound) error {
+	col, doc, err := in.channel()
+	if err != nil {
+		return err
+	}
+	var data subscribeData
+	if len(in.Data) > 0 && string(in.Data) != "null" {
+		if err := json.Unmarshal(in.Data, &data); err != nil {
+			return errorf(CodeInvalid, "data.since must be {\"offset\":N,\"epoch\":\"...\"}")
+		}
+	}
+	if err := s.authorize(col); err != nil {
+		return err
+	}
+	_, err = s.srv.hub.Subscribe(ctx, s.conn, hub.SubscribeRequest{
+		Collection: col,
+		Document:   doc,
+		Since:      data.Since,
+		Reply: func(r hub.SubscribeResult) []byte {
+			return encode(&outbound{Type: TypeSubscribe, ID: in.ID, Collection: col, Document: doc,
+				Data:      map[string]any{"offset": r.Position.Offset, "epoch": r.Position.Epoch, "recovered": r.Recovered},
+				Timestamp: timestamp(s.srv.now())})
+		},
+	})
+	switch {
+	case errors.Is(err, hub.ErrTooManySubscriptions):
+		return errorf(CodeRateLimited, "too many subscriptions (at most %d)", s.srv.hub.Config().MaxSubscriptions)
+	case errors.Is(err, hub.ErrClosed):
+		return errorf(CodeUnavailable, "server shutting down")
+	case err != nil:
+		return err
+	}
+	return nil
+}
+
+func (s *session) presence(ctx context.Context, in *inbound) error {
+	col, doc, err := in.channel()
+	if err != nil {
+		return err
+	}
+	state := in.Data
+	if len(state) > maxPresenceLen {
+		return errorf(CodeTooLarge, "presence state larger than %d bytes", maxPresenceLen)
+	}
+	isNull := len(state) == 0 || string(state) == "null"
+	if !isNull && !isJSONObject(state) {
+		return errorf(CodeInvalid, "presence data must be a JSON object, or null to leave")
+	}
+	if err := s.authorize(col); err != nil {
+		return err
+	}
+	if err := s.srv.hub.SetPresence(ctx, s.conn, col, doc, state); err != nil {
+		return err
+	}
+	s.send(&outbound{Type: TypePresence, ID: in.ID, Collection: col, Document: doc})
+	return nil
+}
+
+func isJSONObject(b json.RawMessage) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// metricType names a message for the messages_in metric without letting a
+// client invent label values.
+func metricType(in *inbound, err error) string {
+	if err != nil || in == nil {
+		return "invalid"
+	}
+	switch in.Type {
+	case TypeConnect, TypeDisconnect, TypePing, TypeSubscribe, TypeUnsubscribe, TypeQuery, TypeSubmit, TypePresence:
+		return in.Type
+	}
+	return "unknown"
+}

@@ -1,0 +1,199 @@
+// Package server assembles a tablecast node from its configuration: the hub,
+// the broker, the socket endpoints, the HTTP API. The CLI, the black-box tests
+// and `tablecast bench` all start nodes through it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tablecast/tablecast/internal/auth"
+	"github.com/tablecast/tablecast/internal/config"
+	"github.com/tablecast/tablecast/internal/dialect/native"
+	"github.com/tablecast/tablecast/internal/httpapi"
+	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/metrics"
+	"github.com/tablecast/tablecast/internal/stream"
+	"github.com/tablecast/tablecast/internal/transport"
+)
+
+// Options are what a node needs beyond config.Config.
+type Options struct {
+	Logger *slog.Logger
+	// ConnectRate overrides the per-address connection attempt limit
+	// (negative: off), for load generators on one machine.
+	ConnectRate float64
+	// AbuseWindow overrides how long a flood must last before 4004 (tests).
+	AbuseWindow time.Duration
+	// AuthTimeout overrides the time allowed for a connect message (tests).
+	AuthTimeout time.Duration
+}
+
+// Node is one running tablecast server.
+type Node struct {
+	cfg     config.Config
+	log     *slog.Logger
+	hub     *hub.Hub
+	history *stream.MemoryHistory
+	broker  hub.Broker
+	poller  *transport.Poller
+	metrics *metrics.Metrics
+	http    *http.Server
+	ln      net.Listener
+
+	serveErr chan error
+	stopOnce sync.Once
+}
+
+// New builds a node; nothing listens until Start.
+func New(cfg config.Config, opts Options) (*Node, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pem, err := cfg.ReadJWTPublicKey()
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{
+		Secret:       []byte(cfg.JWTSecret),
+		PublicKeyPEM: pem,
+		Issuer:       cfg.JWTIssuer,
+		Audience:     cfg.JWTAudience,
+		Leeway:       30 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	historySize := cfg.HistorySize
+	if historySize == 0 {
+		historySize = -1 // stream.MemoryHistory: negative keeps nothing, zero is the default
+	}
+	history := stream.NewMemoryHistory(stream.MemoryHistoryConfig{Size: historySize, TTL: cfg.HistoryTTL})
+	broker := hub.NewMemoryBroker(history)
+	m := metrics.New()
+	h, err := hub.New(hub.Config{
+		NodeID:            cfg.NodeID,
+		Broker:            broker,
+		Renderers:         [hub.MaxDialects]hub.Renderer{native.DialectID: native.Renderer()},
+		PingFrame:         transport.PingFrame,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		ConnectionTimeout: cfg.ConnectionTimeout,
+		AuthTimeout:       opts.AuthTimeout,
+		SendQueue:         cfg.SendQueue,
+		MaxSubscriptions:  cfg.MaxSubscriptions,
+		ReplayLimit:       cfg.ReplayLimit,
+		Logger:            log,
+		Observer:          m,
+	})
+	if err != nil {
+		history.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	m.RegisterHub(h)
+	poller, err := transport.NewPoller()
+	if err != nil {
+		history.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	nativeSrv, err := native.NewServer(native.Config{
+		Hub:               h,
+		Poller:            poller,
+		Verifier:          verifier,
+		Dev:               cfg.Dev,
+		AllowedOrigins:    cfg.AllowedOrigins,
+		MaxConnections:    cfg.MaxConnections,
+		MaxMessageSize:    cfg.MaxMessageSize,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		RatePerSecond:     cfg.RateLimit.PerSecond,
+		RateBurst:         cfg.RateLimit.Burst,
+		AbuseWindow:       opts.AbuseWindow,
+		ConnectRate:       opts.ConnectRate,
+		Logger:            log,
+	})
+	if err != nil {
+		_ = poller.Close()
+		history.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/ws/socket", nativeSrv)
+	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
+	(&httpapi.Ops{
+		Checks:   map[string]httpapi.Check{"broker": func(context.Context) error { return nil }},
+		Draining: h.Draining,
+		Metrics:  m.Handler(),
+	}).Register(mux)
+
+	return &Node{
+		cfg:     cfg,
+		log:     log,
+		hub:     h,
+		history: history,
+		broker:  broker,
+		poller:  poller,
+		metrics: m,
+		http: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		},
+		serveErr: make(chan error, 1),
+	}, nil
+}
+
+// Hub is the node's hub (tests and bench read its stats).
+func (n *Node) Hub() *hub.Hub { return n.hub }
+
+// Addr is where the node listens, once started.
+func (n *Node) Addr() net.Addr { return n.ln.Addr() }
+
+// Start listens on cfg.Listen (or on ln when given) and serves in the
+// background.
+func (n *Node) Start(ctx context.Context, ln net.Listener) error {
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", n.cfg.Listen); err != nil {
+			return fmt.Errorf("server: listen: %w", err)
+		}
+	}
+	n.ln = ln
+	if err := n.hub.Start(ctx); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	go func() {
+		err := n.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		n.serveErr <- err
+	}()
+	n.log.Info("tablecast listening", "addr", ln.Addr().String(), "node_id", n.cfg.NodeID, "dev", n.cfg.Dev)
+	return nil
+}
+
+// Shutdown stops accepting, tells every socket to go (4000), waits for them
+// until ctx is done, and releases everything. It is safe to call twice.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var err error
+	n.stopOnce.Do(func() {
+		// The hub first: while it drains, new sockets are refused with 503 and
+		// /readyz says draining, so a load balancer moves clients elsewhere.
+		hubErr := n.hub.Shutdown(ctx)
+		httpErr := n.http.Shutdown(ctx)
+		pollErr := n.poller.Close()
+		_ = n.broker.Close()
+		n.history.Close()
+		serveErr := <-n.serveErr
+		err = errors.Join(httpErr, hubErr, pollErr, serveErr)
+	})
+	return err
+}
