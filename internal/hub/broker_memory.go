@@ -64,7 +64,7 @@ func (b *MemoryBroker) Publish(ctx context.Context, p *Publication) (stream.Posi
 	if err != nil {
 		return stream.Position{}, fmt.Errorf("hub: memory broker: %w", err)
 	}
-	p.Offset = top.Offset + 1
+	p.Offset, p.Epoch = top.Offset+1, top.Epoch
 	payload, err := MarshalPublication(p)
 	if err != nil {
 		return stream.Position{}, err
@@ -73,7 +73,7 @@ func (b *MemoryBroker) Publish(ctx context.Context, p *Publication) (stream.Posi
 	if err != nil {
 		return stream.Position{}, fmt.Errorf("hub: memory broker: %w", err)
 	}
-	if pos.Offset != p.Offset {
+	if pos.Offset != p.Offset || pos.Epoch != p.Epoch {
 		// Only this broker appends to its history, under the stream's lock.
 		return stream.Position{}, fmt.Errorf("hub: memory broker: offset %d, expected %d", pos.Offset, p.Offset)
 	}

@@ -42,6 +42,15 @@ type subscription struct {
 	live       atomic.Bool
 	mu         sync.Mutex // guards pending and the switch to live
 	pending    []*Publication
+	// start is the position the subscribe reply announced: a streamed
+	// publication at or before it was replayed or predates the subscription.
+	// Written before live is set, read after live is seen.
+	start stream.Position
+}
+
+// covers reports whether p is at or before the subscription's start.
+func (s *subscription) covers(p *Publication) bool {
+	return p.Kind.Streamed() && p.Offset <= s.start.Offset && p.Epoch == s.start.Epoch
 }
 
 func channelKey(collection, document string) string {
@@ -123,8 +132,9 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, req SubscribeRequest) (Sub
 	}
 	h.queuePresence(c, req.Collection, req.Document)
 	sub.mu.Lock()
+	sub.start = res.Position
 	for _, p := range sub.pending {
-		if !p.Kind.Streamed() || p.Offset > res.Position.Offset {
+		if !sub.covers(p) {
 			h.sendOne(c, p)
 		}
 	}
@@ -363,6 +373,9 @@ func (h *Hub) deliverTo(sub *subscription, p *Publication, frames *[MaxDialects]
 			return
 		}
 		sub.mu.Unlock()
+	}
+	if sub.covers(p) {
+		return
 	}
 	frame := frames[c.dialect]
 	if frame == nil {

@@ -90,6 +90,7 @@ type Conn struct {
 	writing bool
 	state   connState
 	final   []byte
+	wbufs   net.Buffers // the writer's own; kept here so a write does not allocate
 
 	// subscriptions and presence, guarded by smu
 	smu      sync.Mutex
@@ -140,8 +141,9 @@ func (c *Conn) enqueue(frame []byte, stamp int64) bool {
 	}
 	if c.qbytes+int64(len(frame)) > c.hub.cfg.SendQueue {
 		c.qmu.Unlock()
-		c.hub.stats.droppedSlow.Add(1)
-		c.disconnect(DisconnectSlow, true)
+		if c.disconnect(DisconnectSlow, true) {
+			c.hub.stats.droppedSlow.Add(1)
+		}
 		return false
 	}
 	c.queue = append(c.queue, frame)
@@ -169,12 +171,14 @@ func (c *Conn) startWriterLocked() bool {
 // once what is queued before it has been written.
 func (c *Conn) Disconnect(d Disconnect) { c.disconnect(d, false) }
 
-func (c *Conn) disconnect(d Disconnect, dropQueued bool) {
+// disconnect reports whether it started closing the connection (false: it
+// was already closing).
+func (c *Conn) disconnect(d Disconnect, dropQueued bool) bool {
 	final := c.session.DisconnectFrames(d)
 	c.qmu.Lock()
 	if c.state != stateOpen {
 		c.qmu.Unlock()
-		return
+		return false
 	}
 	c.state = stateClosing
 	if dropQueued {
@@ -188,6 +192,7 @@ func (c *Conn) disconnect(d Disconnect, dropQueued bool) {
 	if start {
 		go c.writeLoop()
 	}
+	return true
 }
 
 // Abort closes the connection at once, without a goodbye: the client went away
@@ -231,8 +236,9 @@ func (c *Conn) writeLoop() {
 		c.queue, c.stamps, c.qbytes = c.spare[:0], c.spareTs[:0], 0
 		c.qmu.Unlock()
 
-		bufs := net.Buffers(batch)
-		_, err := c.transport.WriteBuffers(&bufs, c.hub.cfg.WriteTimeout)
+		c.wbufs = batch
+		_, err := c.transport.WriteBuffers(&c.wbufs, c.hub.cfg.WriteTimeout)
+		c.wbufs = nil
 		c.hub.observeWrite(len(batch), n, stamps)
 		clear(batch)
 

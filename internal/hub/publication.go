@@ -36,6 +36,7 @@ type Publication struct {
 	Collection string          `json:"c,omitempty"`
 	Document   string          `json:"d,omitempty"`
 	Offset     uint64          `json:"o,omitempty"`
+	Epoch      string          `json:"e,omitempty"`
 	Data       json.RawMessage `json:"p,omitempty"`
 	// UserID: the target of KindUser and KindDisconnect, the author of
 	// KindPresence and KindOp.

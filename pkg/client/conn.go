@@ -253,24 +253,29 @@ func (cn *conn) noteDisconnect(m Message) {
 }
 
 // endError turns the reader's final error into the error the client
-// reports: a *CloseError when the server closed the connection, the local
-// cause when the client tore it down, else the I/O error.
+// reports: a *CloseError when the server closed the connection, else an
+// error wrapping ErrConnectionLost and the cause (the local reason the
+// client tore the connection down, or the I/O error).
 func (cn *conn) endError(err error) error {
 	if f := cn.failure(); f != nil {
-		return f
-	}
-	var ce *CloseError
-	if errors.As(err, &ce) {
-		if d := cn.disconnect; d != nil && d.Code == ce.Code {
+		err = f
+	} else {
+		var ce *CloseError
+		if errors.As(err, &ce) {
+			if d := cn.disconnect; d != nil && d.Code == ce.Code {
+				return d
+			}
+			ce.Reconnect = defaultReconnect(ce.Code)
+			return ce
+		}
+		if d := cn.disconnect; d != nil {
 			return d
 		}
-		ce.Reconnect = defaultReconnect(ce.Code)
-		return ce
 	}
-	if d := cn.disconnect; d != nil {
-		return d
+	if errors.Is(err, ErrClosed) || errors.Is(err, ErrConnectionLost) {
+		return err
 	}
-	return err
+	return fmt.Errorf("%w: %w", ErrConnectionLost, err)
 }
 
 // refusal builds a *HandshakeError from a non-101 response. resp reads the
