@@ -91,6 +91,9 @@ type Conn struct {
 	state   connState
 	final   []byte
 	wbufs   net.Buffers // the writer's own; kept here so a write does not allocate
+	// writeFn is writeLoop bound once: `go c.writeFn()` starts the writer
+	// without allocating, where `go c.writeLoop()` allocates a wrapper each time.
+	writeFn func()
 
 	// subscriptions and presence, guarded by smu
 	smu      sync.Mutex
@@ -152,7 +155,7 @@ func (c *Conn) enqueue(frame []byte, stamp int64) bool {
 	start := c.startWriterLocked()
 	c.qmu.Unlock()
 	if start {
-		go c.writeLoop()
+		go c.writeFn()
 	}
 	return true
 }
@@ -190,7 +193,7 @@ func (c *Conn) disconnect(d Disconnect, dropQueued bool) bool {
 	start := c.startWriterLocked()
 	c.qmu.Unlock()
 	if start {
-		go c.writeLoop()
+		go c.writeFn()
 	}
 	return true
 }

@@ -210,6 +210,7 @@ func (h *Hub) NewConn(info ConnInfo) (*Conn, error) {
 		created:   now,
 		done:      make(chan struct{}),
 	}
+	c.writeFn = c.writeLoop
 	c.lastSeen.Store(now)
 	c.lastPing = now
 	s := h.connShardFor(c.id)
