@@ -1,0 +1,41 @@
+# tablecast: the commands a developer and CI run.
+GO ?= go
+PKGS := ./...
+
+.PHONY: all build run test test-short vet bench fuzz clean
+
+all: vet test
+
+build:
+	$(GO) build -o bin/tablecast ./cmd/tablecast
+
+run:
+	$(GO) run ./cmd/tablecast serve --dev
+
+# The test command of the README and of CI: vet, then every test with the
+# race detector. Tests that need PostgreSQL or Redis read TABLECAST_TEST_POSTGRES
+# and TABLECAST_TEST_REDIS (.ci/run sets them).
+test: vet
+	$(GO) test -race -count=1 -timeout 8m $(PKGS)
+
+test-short:
+	$(GO) test -count=1 -short $(PKGS)
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# Go benchmarks of the hot paths (see docs/benchmarks.md for the figures).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/hub/ ./internal/stream/ ./internal/dialect/native/
+
+# A short run of every fuzz target.
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParser -fuzztime $(FUZZTIME) ./internal/transport/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/dialect/native/
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./internal/auth/
+
+clean:
+	rm -rf bin
