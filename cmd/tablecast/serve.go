@@ -43,13 +43,7 @@ func serve(args []string, stderr io.Writer) error {
 		}
 	}
 	log.Info("configuration", "config", cfg)
-	opts := server.Options{Logger: log}
-	if os.Getenv("TABLECAST_BENCH_CONNECT_RATE") == "off" {
-		// Set by `tablecast bench` for the server it starts: thousands of
-		// connections from a handful of loopback addresses.
-		opts.ConnectRate = -1
-	}
-	node, err := server.New(cfg, opts)
+	node, err := server.New(cfg, server.Options{Logger: log})
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ type Config struct {
 	MaxConnections    int           // per node; 0 means no limit
 	MaxSubscriptions  int           // per connection
 	RateLimit         RateLimit     // client messages
+	ConnectRate       RateLimit     // connection attempts per client address; zero: off
 	SendQueue         int64         // bytes queued per connection before it is closed with 4002
 
 	JWTSecret        string // HS256 secret; never logged

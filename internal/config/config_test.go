@@ -56,6 +56,7 @@ func TestDefaults(t *testing.T) {
 		ShutdownTimeout:   10 * time.Second,
 		MaxBodySize:       1 << 20,
 		ReplayLimit:       1000,
+		ConnectRate:       RateLimit{PerSecond: 50, Burst: 500},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -113,6 +114,8 @@ func TestEnvAndFlags(t *testing.T) {
 		{"body size", nil, []string{"TABLECAST_MAX_BODY_SIZE", "10MB"},
 			func(c Config) any { return c.MaxBodySize }, int64(10e6)},
 		{"replay limit", []string{"--replay-limit", "50"}, nil, func(c Config) any { return c.ReplayLimit }, 50},
+		{"connect rate off", nil, []string{"TABLECAST_CONNECT_RATE", "off"}, func(c Config) any { return c.ConnectRate }, RateLimit{}},
+		{"connect rate", []string{"--connect-rate", "10/s,20"}, nil, func(c Config) any { return c.ConnectRate }, RateLimit{PerSecond: 10, Burst: 20}},
 		{"public key alone", []string{"--jwt-public-key", "/etc/tc/key.pem"}, nil,
 			func(c Config) any { return c.JWTPublicKeyFile }, "/etc/tc/key.pem"},
 		{"issuer audience api key", []string{"--jwt-issuer=iss", "--jwt-audience=aud", "--api-key=k"}, nil,

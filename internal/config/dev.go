@@ -88,6 +88,7 @@ func (c Config) Redacted() map[string]any {
 		"shutdown-timeout":   c.ShutdownTimeout.String(),
 		"max-body-size":      c.MaxBodySize,
 		"replay-limit":       c.ReplayLimit,
+		"connect-rate":       c.ConnectRate.String(),
 	}
 }
 

@@ -61,6 +61,17 @@ func settings(c *Config, port *int) []setting {
 		{env: "TABLECAST_MAX_SUBSCRIPTIONS", flag: "max-subscriptions", def: "256",
 			usage: "most subscriptions per connection (`count`)",
 			apply: intInto(&c.MaxSubscriptions, 1)},
+		{env: "TABLECAST_CONNECT_RATE", flag: "connect-rate", def: "50/s,500",
+			usage: "socket connection attempts per client address: `rate` like 50/s,500, or off",
+			apply: func(v string) error {
+				if strings.EqualFold(strings.TrimSpace(v), "off") {
+					c.ConnectRate = RateLimit{}
+					return nil
+				}
+				r, err := parseRate(v)
+				c.ConnectRate = r
+				return err
+			}},
 		{env: "TABLECAST_RATE_LIMIT", flag: "rate-limit", def: "100/s,200",
 			usage: "client messages: `rate`/s or rate/m, then optional burst (100/s,200; burst defaults to twice the rate per second)",
 			apply: func(v string) error {

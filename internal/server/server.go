@@ -26,9 +26,6 @@ import (
 // Options are what a node needs beyond config.Config.
 type Options struct {
 	Logger *slog.Logger
-	// ConnectRate overrides the per-address connection attempt limit
-	// (negative: off), for load generators on one machine.
-	ConnectRate float64
 	// AbuseWindow overrides how long a flood must last before 4004 (tests).
 	AbuseWindow time.Duration
 	// AuthTimeout overrides the time allowed for a connect message (tests).
@@ -114,7 +111,8 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		RatePerSecond:     cfg.RateLimit.PerSecond,
 		RateBurst:         cfg.RateLimit.Burst,
 		AbuseWindow:       opts.AbuseWindow,
-		ConnectRate:       opts.ConnectRate,
+		ConnectRate:       connectRate(cfg.ConnectRate),
+		ConnectBurst:      cfg.ConnectRate.Burst,
 		Logger:            log,
 	})
 	if err != nil {
@@ -196,4 +194,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		err = errors.Join(httpErr, hubErr, pollErr, serveErr)
 	})
 	return err
+}
+
+// connectRate maps the setting to the endpoint's knob: zero (off) is negative there.
+func connectRate(r config.RateLimit) float64 {
+	if r.PerSecond <= 0 {
+		return -1
+	}
+	return r.PerSecond
 }
