@@ -13,6 +13,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/tablecast/tablecast/pkg/client"
 )
@@ -32,8 +33,13 @@ func main() {
 		TokenMode: client.TokenInConnect, // the token never appears in a URL
 		Reconnect: true,
 		OnEvent: func(e client.Event) {
-			if e.Type != client.EventConnected {
-				log.Printf("event: %+v", e)
+			switch e.Type {
+			case client.EventDisconnected:
+				log.Printf("disconnected: %d %s", e.Code, e.Reason)
+			case client.EventReconnecting:
+				log.Printf("reconnecting in %s (attempt %d)", e.Delay.Round(time.Millisecond), e.Attempt)
+			case client.EventRecovered, client.EventNotRecovered:
+				log.Printf("resubscribed to %s at offset %d: recovered=%v", e.Collection, e.Result.Offset, e.Result.Recovered)
 			}
 		},
 	})
