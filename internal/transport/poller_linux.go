@@ -165,15 +165,18 @@ func (p *Poller) serve(w *watch) {
 		}
 		switch {
 		case errors.Is(err, unix.EAGAIN):
+			// Re-arm under the read lock: Conn.Close must take the write lock
+			// (unwatch) before it closes the descriptor, so while w is still
+			// registered here its number cannot belong to another connection.
 			ev := unix.EpollEvent{Events: readEvents, Fd: w.fd, Pad: int32(w.gen)}
 			p.mu.RLock()
-			live := p.watches[w.fd] == w
-			p.mu.RUnlock()
-			if !live {
-				return
+			var merr error
+			if p.watches[w.fd] == w {
+				merr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(w.fd), &ev)
 			}
-			if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(w.fd), &ev); err != nil {
-				p.end(w, fmt.Errorf("transport: epoll_ctl mod: %w", err))
+			p.mu.RUnlock()
+			if merr != nil {
+				p.end(w, fmt.Errorf("transport: epoll_ctl mod: %w", merr))
 			}
 			return
 		case err != nil:

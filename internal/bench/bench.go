@@ -1,0 +1,337 @@
+// Package bench is `tablecast bench`, the load generator of performance.md.
+//
+// A scenario starts the server under test (a child process running
+// `tablecast serve` by default, in-process for tests and small runs, or an
+// existing server given by --url), opens client connections from several
+// loopback source addresses, measures, and returns a Report.
+//
+// The server runs as a separate process by default because 10,000
+// connections with both ends in one process need 20,000 descriptors, the
+// hard limit here, and because the figures (RSS, CPU) are the server's
+// alone that way. The child is `tablecast serve` with the environment
+// variable TABLECAST_BENCH_CONNECT_RATE=off, which serve turns into
+// server.Options{ConnectRate: -1}: the per-address connect limit would
+// otherwise refuse a load generator.
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Options are the flags of `tablecast bench`. Zero values mean the defaults
+// of ParseArgs, except where noted.
+type Options struct {
+	Scenario string // idle or fanout
+
+	Conns    int           // connections (idle) or subscribers (fanout)
+	Messages int           // fanout: messages published
+	Size     int           // fanout: bytes of each message's payload
+	Rate     float64       // fanout: messages per second; 0 means as fast as the server accepts
+	Baseline bool          // fanout: also measure a raw TCP fan-out of the same frames
+	Timeout  time.Duration // bounds each run (tablecast's, then the baseline's)
+	Hold     time.Duration // idle: how long to stay connected before measuring
+
+	URL       string // an existing server (http://host:port) instead of a child
+	APIKey    string // with URL: the server's admin API key
+	JWTSecret string // with URL: the server's HS256 secret
+	ServerPID int    // with URL: its process, for RSS and CPU figures
+	InProcess bool   // run the server in this process (tests; stay under ~9,000 connections)
+
+	JSONFile string
+	HTMLFile string
+
+	SourceAddrs   []string // source IPs of client connections, round-robin; empty: the system's choice
+	Dialers       int      // connections opened at once
+	Channel       string   // the channel subscribed to
+	SendQueue     string   // child server's --send-queue; empty: its default
+	ReadBuffer    int      // client socket read buffer, bytes
+	MessageBuffer int      // client Messages channel capacity
+
+	Stdout io.Writer // progress and the table; default os.Stdout
+	Stderr io.Writer // default os.Stderr
+}
+
+// Defaults of the flags.
+const (
+	DefaultConns    = 10000
+	DefaultMessages = 1000
+	DefaultSize     = 100
+	DefaultTimeout  = 120 * time.Second
+	DefaultDialers  = 64
+	DefaultChannel  = "bench"
+	defaultSources  = "127.0.0.2-127.0.0.9"
+	// minSize fits the payload's timestamp, sequence number and padding.
+	minSize = 64
+	maxSize = 512 << 10
+)
+
+// baselineSenderScenario is the hidden scenario the baseline's sending
+// side runs as, in a child process of its own.
+const baselineSenderScenario = "baseline-sender"
+
+const usage = `usage: tablecast bench SCENARIO [flags]
+
+scenarios:
+  idle     N connections, each authenticated and subscribed to one channel, then idle:
+           server RSS, heap and goroutines per connection, connect rate
+  fanout   N subscribers on one channel, M messages of S bytes published through the
+           admin API: deliveries/s, latency, server CPU per million deliveries,
+           slow-consumer disconnects; --baseline adds a raw TCP fan-out for reference
+
+The server runs as a child process (tablecast serve) unless --url or --in-process
+is given. Client connections come from --source-addrs, round-robin.
+
+flags:
+`
+
+func newFlagSet(o *Options) *flag.FlagSet {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.IntVar(&o.Conns, "n", DefaultConns, "connections (idle) or subscribers (fanout)")
+	fs.IntVar(&o.Messages, "m", DefaultMessages, "fanout: messages to publish")
+	fs.IntVar(&o.Size, "s", DefaultSize, fmt.Sprintf("fanout: payload bytes per message (%d to %d)", minSize, maxSize))
+	fs.Float64Var(&o.Rate, "rate", 0, "fanout: messages per second (0: as fast as the server accepts)")
+	fs.BoolVar(&o.Baseline, "baseline", false, "fanout: also run a raw TCP fan-out of the same frames (the machine's limit)")
+	fs.DurationVar(&o.Timeout, "timeout", DefaultTimeout, "bound on each run (tablecast's, then the baseline's)")
+	fs.DurationVar(&o.Hold, "hold", 0, "idle: stay connected this long before measuring")
+	fs.StringVar(&o.URL, "url", "", "measure an existing server at `http://host:port` instead of starting one")
+	fs.StringVar(&o.APIKey, "api-key", "", "with --url: the server's admin API key (fanout, stats)")
+	fs.StringVar(&o.JWTSecret, "jwt-secret", "", "with --url: the server's HS256 secret, to sign client tokens")
+	fs.IntVar(&o.ServerPID, "server-pid", 0, "with --url: the server's process id, for RSS and CPU figures")
+	fs.BoolVar(&o.InProcess, "in-process", false, "run the server in this process (below ~9,000 connections)")
+	fs.StringVar(&o.JSONFile, "json", "", "write the figures to this `file` as JSON")
+	fs.StringVar(&o.HTMLFile, "html", "", "write a report with a latency histogram to this `file`")
+	fs.Func("source-addrs", "client source `addresses`: a comma list of IPs or first-last ranges, or none (default "+defaultSources+")",
+		func(v string) error {
+			addrs, err := parseAddrs(v)
+			o.SourceAddrs = addrs
+			return err
+		})
+	fs.IntVar(&o.Dialers, "dialers", DefaultDialers, "connections opened at once")
+	fs.StringVar(&o.Channel, "channel", DefaultChannel, "channel to subscribe to")
+	fs.StringVar(&o.SendQueue, "send-queue", "", "the child server's per-connection send queue (default: serve's)")
+	fs.IntVar(&o.ReadBuffer, "read-buffer", 2048, "client socket read buffer, bytes")
+	fs.IntVar(&o.MessageBuffer, "message-buffer", 8, "client message channel capacity")
+	return fs
+}
+
+// ParseArgs parses the arguments after `bench`: the scenario and flags, in
+// either order. -h and --help return an error wrapping flag.ErrHelp.
+func ParseArgs(args []string) (Options, error) {
+	o := Options{}
+	fs := newFlagSet(&o)
+	addrs, _ := parseAddrs(defaultSources)
+	o.SourceAddrs = addrs
+	if err := fs.Parse(args); err != nil {
+		return Options{}, err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return Options{}, errors.New("no scenario: give idle or fanout")
+	}
+	o.Scenario = rest[0]
+	if err := fs.Parse(rest[1:]); err != nil {
+		return Options{}, err
+	}
+	if fs.NArg() > 0 {
+		return Options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, o.validate()
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	switch o.Scenario {
+	case "idle", "fanout", baselineSenderScenario:
+	default:
+		errs = append(errs, fmt.Errorf("unknown scenario %q: want idle or fanout", o.Scenario))
+	}
+	if o.Conns < 1 {
+		errs = append(errs, errors.New("-n must be at least 1"))
+	}
+	if o.Messages < 1 {
+		errs = append(errs, errors.New("-m must be at least 1"))
+	}
+	if o.Size < minSize || o.Size > maxSize {
+		errs = append(errs, fmt.Errorf("-s must be %d to %d bytes", minSize, maxSize))
+	}
+	if o.Rate < 0 {
+		errs = append(errs, errors.New("--rate must not be negative"))
+	}
+	if o.Timeout <= 0 {
+		errs = append(errs, errors.New("--timeout must be above zero"))
+	}
+	if o.Dialers < 1 {
+		errs = append(errs, errors.New("--dialers must be at least 1"))
+	}
+	if o.ReadBuffer < 128 || o.MessageBuffer < 1 {
+		errs = append(errs, errors.New("--read-buffer must be at least 128 and --message-buffer at least 1"))
+	}
+	if !validChannel(o.Channel) {
+		errs = append(errs, fmt.Errorf("--channel %q: want 1-128 of [A-Za-z0-9_:-]", o.Channel))
+	}
+	if o.URL != "" {
+		if o.InProcess {
+			errs = append(errs, errors.New("--url and --in-process exclude each other"))
+		}
+		u, err := url.Parse(o.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--url %q: want http://host:port", o.URL))
+		}
+		if o.JWTSecret == "" {
+			errs = append(errs, errors.New("--url needs --jwt-secret, to sign the clients' tokens"))
+		}
+		if o.Scenario == "fanout" && o.APIKey == "" {
+			errs = append(errs, errors.New("fanout with --url needs --api-key, to publish"))
+		}
+	} else if o.APIKey != "" || o.JWTSecret != "" || o.ServerPID != 0 {
+		errs = append(errs, errors.New("--api-key, --jwt-secret and --server-pid go with --url"))
+	}
+	return errors.Join(errs...)
+}
+
+func validChannel(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseAddrs reads "none", or a comma list of IPv4 addresses and ranges
+// such as 127.0.0.2-127.0.0.9 (the last byte varies).
+func parseAddrs(v string) ([]string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "none" {
+		return nil, nil
+	}
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		first, last, isRange := strings.Cut(part, "-")
+		a := net.ParseIP(strings.TrimSpace(first)).To4()
+		if a == nil {
+			return nil, fmt.Errorf("%q is not an IPv4 address", first)
+		}
+		if !isRange {
+			out = append(out, a.String())
+			continue
+		}
+		b := net.ParseIP(strings.TrimSpace(last)).To4()
+		if b == nil || !a[:3].Equal(b[:3]) || b[3] < a[3] {
+			return nil, fmt.Errorf("%q is not a range like 127.0.0.2-127.0.0.9", part)
+		}
+		for i := int(a[3]); i <= int(b[3]); i++ {
+			out = append(out, net.IPv4(a[0], a[1], a[2], byte(i)).String())
+		}
+	}
+	return out, nil
+}
+
+// Main runs `tablecast bench` with the arguments after `bench`: it parses
+// them, runs the scenario, prints the table and writes the files asked for.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := ParseArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		fs := newFlagSet(new(Options))
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	o.Stdout, o.Stderr = stdout, stderr
+	raiseFileLimit()
+	if o.Scenario == baselineSenderScenario {
+		return runSenderChild(ctx, o, os.Stdin, stdout)
+	}
+	rep, runErr := Run(ctx, o)
+	if rep == nil {
+		return runErr
+	}
+	if err := rep.WriteTable(stdout); err != nil {
+		return err
+	}
+	if o.JSONFile != "" {
+		if err := writeFile(o.JSONFile, rep.WriteJSON); err != nil {
+			return fmt.Errorf("--json: %w", err)
+		}
+	}
+	if o.HTMLFile != "" {
+		if err := writeFile(o.HTMLFile, rep.WriteHTML); err != nil {
+			return fmt.Errorf("--html: %w", err)
+		}
+	}
+	return runErr
+}
+
+// Run runs o's scenario and returns its report. An error with a report
+// means the run was cut short (a timeout, failed connections): the report
+// holds what was measured until then.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	prog := newProgress(o.Stdout)
+	start := time.Now()
+	tgt, err := startTarget(ctx, o, prog)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Scenario: o.Scenario, Started: start, Server: tgt.describe(), Params: o.params()}
+	switch o.Scenario {
+	case "idle":
+		err = runIdle(ctx, o, tgt, prog, rep)
+	case "fanout":
+		err = runFanout(ctx, o, tgt, prog, rep)
+	}
+	if stopErr := tgt.stop(); stopErr != nil {
+		rep.problem("stopping the server: %v", stopErr)
+	}
+	rep.ServerLog = tgt.logTail()
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, err
+}
+
+// params lists the run's parameters for the report.
+func (o *Options) params() map[string]any {
+	p := map[string]any{"n": o.Conns, "timeout": o.Timeout.String(), "source_addrs": len(o.SourceAddrs),
+		"dialers": o.Dialers, "channel": o.Channel, "read_buffer": o.ReadBuffer, "message_buffer": o.MessageBuffer}
+	if o.Scenario == "fanout" {
+		p["m"], p["s"], p["baseline"] = o.Messages, o.Size, o.Baseline
+		rate := "max"
+		if o.Rate > 0 {
+			rate = strconv.FormatFloat(o.Rate, 'g', -1, 64) + "/s"
+		}
+		p["rate"] = rate
+	}
+	if o.SendQueue != "" {
+		p["send_queue"] = o.SendQueue
+	}
+	if o.Hold > 0 {
+		p["hold"] = o.Hold.String()
+	}
+	return p
+}
