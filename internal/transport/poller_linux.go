@@ -79,17 +79,19 @@ func (p *Poller) Watch(c *Conn, s Sink) error {
 		return fmt.Errorf("transport: fd: %w", err)
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.closed.Load() {
+		return errors.New("transport: connection closed")
+	}
 	p.nextGen++
 	w := &watch{conn: c, sink: s, fd: int32(fd), gen: p.nextGen}
+	ev := unix.EpollEvent{Events: readEvents, Fd: w.fd, Pad: int32(w.gen)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return fmt.Errorf("transport: epoll_ctl add: %w", err)
+	}
 	p.watches[w.fd] = w
 	c.poller = p
 	c.watch = w
-	p.mu.Unlock()
-	ev := unix.EpollEvent{Events: readEvents, Fd: w.fd, Pad: int32(w.gen)}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		p.forget(w)
-		return fmt.Errorf("transport: epoll_ctl add: %w", err)
-	}
 	return nil
 }
 
