@@ -8,10 +8,9 @@
 // The server runs as a separate process by default because 10,000
 // connections with both ends in one process need 20,000 descriptors, the
 // hard limit here, and because the figures (RSS, CPU) are the server's
-// alone that way. The child is `tablecast serve` with the environment
-// variable TABLECAST_BENCH_CONNECT_RATE=off, which serve turns into
-// server.Options{ConnectRate: -1}: the per-address connect limit would
-// otherwise refuse a load generator.
+// alone that way. The child is `tablecast serve --connect-rate off`: the
+// per-address limit on connection attempts would otherwise refuse a load
+// generator.
 package bench
 
 import (
@@ -28,18 +27,19 @@ import (
 	"time"
 )
 
-// Options are the flags of `tablecast bench`. Zero values mean the defaults
-// of ParseArgs, except where noted.
+// Options are the flags of `tablecast bench`. ParseArgs fills in the
+// defaults; Run checks the values.
 type Options struct {
 	Scenario string // idle or fanout
 
-	Conns    int           // connections (idle) or subscribers (fanout)
-	Messages int           // fanout: messages published
-	Size     int           // fanout: bytes of each message's payload
-	Rate     float64       // fanout: messages per second; 0 means as fast as the server accepts
-	Baseline bool          // fanout: also measure a raw TCP fan-out of the same frames
-	Timeout  time.Duration // bounds each run (tablecast's, then the baseline's)
-	Hold     time.Duration // idle: how long to stay connected before measuring
+	Conns      int           // connections (idle) or subscribers (fanout)
+	Messages   int           // fanout: messages published
+	Size       int           // fanout: bytes of each message's payload
+	Rate       float64       // fanout: messages per second; 0 means as fast as the server accepts
+	Publishers int           // fanout: publishing requests in flight at once (the issue's scenario: 1)
+	Baseline   bool          // fanout: also measure a raw TCP fan-out of the same frames
+	Timeout    time.Duration // bounds each run (tablecast's, then the baseline's)
+	Hold       time.Duration // idle: how long to stay connected before measuring
 
 	URL       string // an existing server (http://host:port) instead of a child
 	APIKey    string // with URL: the server's admin API key
@@ -101,6 +101,7 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	fs.IntVar(&o.Messages, "m", DefaultMessages, "fanout: messages to publish")
 	fs.IntVar(&o.Size, "s", DefaultSize, fmt.Sprintf("fanout: payload bytes per message (%d to %d)", minSize, maxSize))
 	fs.Float64Var(&o.Rate, "rate", 0, "fanout: messages per second (0: as fast as the server accepts)")
+	fs.IntVar(&o.Publishers, "publishers", 1, "fanout: publishing requests in flight at once")
 	fs.BoolVar(&o.Baseline, "baseline", false, "fanout: also run a raw TCP fan-out of the same frames (the machine's limit)")
 	fs.DurationVar(&o.Timeout, "timeout", DefaultTimeout, "bound on each run (tablecast's, then the baseline's)")
 	fs.DurationVar(&o.Hold, "hold", 0, "idle: stay connected this long before measuring")
@@ -164,6 +165,9 @@ func (o *Options) validate() error {
 	}
 	if o.Size < minSize || o.Size > maxSize {
 		errs = append(errs, fmt.Errorf("-s must be %d to %d bytes", minSize, maxSize))
+	}
+	if o.Publishers < 1 {
+		errs = append(errs, errors.New("--publishers must be at least 1"))
 	}
 	if o.Rate < 0 {
 		errs = append(errs, errors.New("--rate must not be negative"))
@@ -268,6 +272,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := rep.WriteTable(stdout); err != nil {
 		return err
 	}
+	if err := writeOutputs(o, rep); err != nil {
+		return err
+	}
+	return runErr
+}
+
+// writeOutputs writes the --json and --html files asked for.
+func writeOutputs(o Options, rep *Report) error {
 	if o.JSONFile != "" {
 		if err := writeFile(o.JSONFile, rep.WriteJSON); err != nil {
 			return fmt.Errorf("--json: %w", err)
@@ -278,7 +290,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--html: %w", err)
 		}
 	}
-	return runErr
+	return nil
 }
 
 // Run runs o's scenario and returns its report. An error with a report
@@ -320,7 +332,7 @@ func (o *Options) params() map[string]any {
 	p := map[string]any{"n": o.Conns, "timeout": o.Timeout.String(), "source_addrs": len(o.SourceAddrs),
 		"dialers": o.Dialers, "channel": o.Channel, "read_buffer": o.ReadBuffer, "message_buffer": o.MessageBuffer}
 	if o.Scenario == "fanout" {
-		p["m"], p["s"], p["baseline"] = o.Messages, o.Size, o.Baseline
+		p["m"], p["s"], p["baseline"], p["publishers"] = o.Messages, o.Size, o.Baseline, o.Publishers
 		rate := "max"
 		if o.Rate > 0 {
 			rate = strconv.FormatFloat(o.Rate, 'g', -1, 64) + "/s"
