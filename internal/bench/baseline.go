@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,8 +197,8 @@ func runSenderChild(ctx context.Context, o Options, stdin io.Reader, stdout io.W
 	defer s.close()
 	fmt.Fprintf(stdout, "listening %s\n", s.addr())
 	in := bufio.NewScanner(stdin)
-	if !in.Scan() || in.Text() != "go" {
-		return errors.New("baseline-sender: no go on stdin")
+	if err := awaitGo(baselineSenderScenario, in); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
@@ -247,66 +245,34 @@ func startLocalSender(ctx context.Context, o Options) (*senderHandle, error) {
 }
 
 func startChildSender(o Options) (*senderHandle, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(exe, "bench", baselineSenderScenario,
+	c, err := startChildProc("baseline sender", []string{baselineSenderScenario,
 		"-n", strconv.Itoa(o.Conns), "-m", strconv.Itoa(o.Messages), "-s", strconv.Itoa(o.Size),
 		"--rate", strconv.FormatFloat(o.Rate, 'g', -1, 64), "--channel", o.Channel,
-		"--timeout", o.Timeout.String())
-	stdin, err := cmd.StdinPipe()
+		"--timeout", o.Timeout.String()}, nil)
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
+	addr, ok := strings.CutPrefix(c.ready, "listening ")
+	if !ok {
+		return nil, c.fail()
 	}
-	logs := newTailBuffer(20)
-	cmd.Stderr = logs
-	cmd.SysProcAttr = childAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the baseline sender: %w", err)
-	}
-	exited := make(chan error, 1)
-	stopChild := func() error {
-		_ = stdin.Close()
-		select {
-		case err := <-exited:
-			return err
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			return errors.New("the baseline sender did not exit; killed")
-		}
-	}
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "listening ") {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("the baseline sender did not start: %s", strings.Join(logs.lines(), "\n"))
-	}
-	h := &senderHandle{addr: strings.TrimPrefix(lines.Text(), "listening "), pid: cmd.Process.Pid,
-		done: make(chan senderDone, 1), stop: stopChild, log: logs.lines}
+	h := &senderHandle{addr: addr, pid: c.pid, begin: c.begin, done: make(chan senderDone, 1),
+		stop: c.stop, log: c.logs.lines}
 	go func() {
+		line := <-c.result
 		d := senderDone{err: errors.New("the baseline sender ended without a result")}
-		if lines.Scan() {
-			f := strings.SplitN(lines.Text(), " ", 3)
-			if len(f) >= 2 {
-				d.published, _ = strconv.Atoi(f[1])
-			}
-			switch {
-			case f[0] == "published":
-				d.err = nil
-			case len(f) == 3:
-				d.err = errors.New(f[2])
-			}
+		f := strings.SplitN(line, " ", 3)
+		if len(f) >= 2 {
+			d.published, _ = strconv.Atoi(f[1])
+		}
+		switch {
+		case f[0] == "published":
+			d.err = nil
+		case len(f) == 3:
+			d.err = errors.New(f[2])
 		}
 		h.done <- d
-		_, _ = io.Copy(io.Discard, stdout)
-		exited <- cmd.Wait()
 	}()
-	h.begin = func() { _, _ = io.WriteString(stdin, "go\n") }
 	return h, nil
 }
 

@@ -11,6 +11,12 @@
 // alone that way. The child is `tablecast serve --connect-rate off`: the
 // per-address limit on connection attempts would otherwise refuse a load
 // generator.
+//
+// In fanout, what sends runs in a child process of its own too, unless
+// --in-process is given: tablecast's publisher (`tablecast bench
+// fanout-publisher`) and the baseline's sender (`tablecast bench
+// baseline-sender`). In the bench process they would queue for the CPU
+// behind the thousands of goroutines that receive.
 package bench
 
 import (
@@ -76,7 +82,8 @@ const (
 )
 
 // baselineSenderScenario is the hidden scenario the baseline's sending
-// side runs as, in a child process of its own.
+// side runs as, in a child process of its own (tablecast's publisher runs
+// as publisherScenario).
 const baselineSenderScenario = "baseline-sender"
 
 const usage = `usage: tablecast bench SCENARIO [flags]
@@ -153,7 +160,7 @@ func ParseArgs(args []string) (Options, error) {
 func (o *Options) validate() error {
 	var errs []error
 	switch o.Scenario {
-	case "idle", "fanout", baselineSenderScenario:
+	case "idle", "fanout", baselineSenderScenario, publisherScenario:
 	default:
 		errs = append(errs, fmt.Errorf("unknown scenario %q: want idle or fanout", o.Scenario))
 	}
@@ -192,12 +199,14 @@ func (o *Options) validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("--url %q: want http://host:port", o.URL))
 		}
-		if o.JWTSecret == "" {
+		if o.JWTSecret == "" && o.Scenario != publisherScenario {
 			errs = append(errs, errors.New("--url needs --jwt-secret, to sign the clients' tokens"))
 		}
 		if o.Scenario == "fanout" && o.APIKey == "" {
 			errs = append(errs, errors.New("fanout with --url needs --api-key, to publish"))
 		}
+	} else if o.Scenario == publisherScenario {
+		errs = append(errs, errors.New(publisherScenario+" needs --url"))
 	} else if o.APIKey != "" || o.JWTSecret != "" || o.ServerPID != 0 {
 		errs = append(errs, errors.New("--api-key, --jwt-secret and --server-pid go with --url"))
 	}
@@ -262,8 +271,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	o.Stdout, o.Stderr = stdout, stderr
 	raiseFileLimit()
-	if o.Scenario == baselineSenderScenario {
+	switch o.Scenario {
+	case baselineSenderScenario:
 		return runSenderChild(ctx, o, os.Stdin, stdout)
+	case publisherScenario:
+		o.APIKey = os.Getenv(publisherKeyEnv)
+		return runPublisherChild(ctx, o, os.Stdin, stdout)
 	}
 	rep, runErr := Run(ctx, o)
 	if rep == nil {
@@ -338,6 +351,10 @@ func (o *Options) params() map[string]any {
 			rate = strconv.FormatFloat(o.Rate, 'g', -1, 64) + "/s"
 		}
 		p["rate"] = rate
+		p["publisher"] = "child process"
+		if o.InProcess {
+			p["publisher"] = "in-process"
+		}
 	}
 	if o.SendQueue != "" {
 		p["send_queue"] = o.SendQueue

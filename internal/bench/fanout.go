@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -165,6 +165,7 @@ type runResult struct {
 	receivers  int
 	published  int
 	pubTook    time.Duration
+	pubCalls   *LatencyReport // admin API calls (tablecast's run); nil otherwise
 	delivered  int64
 	expected   int64
 	start      time.Time // just before the first publish
@@ -215,6 +216,9 @@ func runFanout(ctx context.Context, o Options, t *target, prog *progress, rep *R
 	rep.add("subscribers", "subscribers", float64(res.receivers), "")
 	rep.add("published", "messages published", float64(res.published), "")
 	rep.add("publish_rate", "publish rate (admin API)", rate(res.published, res.pubTook), "messages/s")
+	rep.add("publish_latency_p50_ms", "publish latency p50 (admin API call)", callMillis(res.pubCalls, 0.50), "ms")
+	rep.add("publish_latency_p99_ms", "publish latency p99 (admin API call)", callMillis(res.pubCalls, 0.99), "ms")
+	rep.PublishLatency = res.pubCalls
 	rep.add("deliveries", "deliveries", float64(res.delivered), "").goal(strconv.FormatInt(res.expected, 10),
 		func(v float64) bool { return int64(v) >= res.expected })
 	rep.add("deliveries_per_s", "deliveries/s", res.perSecond(), "deliveries/s")
@@ -243,6 +247,19 @@ func runFanout(ctx context.Context, o Options, t *target, prog *progress, rep *R
 	rep.BaselineLatency = latencyReport(base.hist)
 	base.report(rep, "baseline", o.Timeout)
 	return err
+}
+
+// callMillis returns the 0.50 or 0.99 quantile of l in milliseconds, NaN
+// when there is none.
+func callMillis(l *LatencyReport, q float64) float64 {
+	if l == nil {
+		return math.NaN()
+	}
+	us := l.P50US
+	if q > 0.5 {
+		us = l.P99US
+	}
+	return us / 1000
 }
 
 func addLatency(rep *Report, keyPrefix, label string, h *Histogram) {
@@ -334,13 +351,33 @@ func fanoutTablecast(ctx context.Context, o Options, t *target, prog *progress, 
 			}
 		}()
 	}
+	// The publisher starts before the clock: a child process takes a moment.
+	pub, err := startPublisher(ctx, o, t)
+	if err != nil {
+		return nil, math.NaN(), fmt.Errorf("fanout: %w", err)
+	}
+	defer func() {
+		if err := pub.stop(); err != nil {
+			rep.problem("fanout publisher: %v", err)
+		}
+	}()
+	prog.notef("publisher: %s", pub.where)
+
 	statsBefore, statsErr := t.stats(ctx)
 	res := &runResult{receivers: p.connected(), cpu: math.NaN()}
 	cpu0 := cpuOf(t.pid)
 	end := prog.phase("delivering", int64(res.receivers*o.Messages), s.rec.Count)
 	res.start = time.Now()
-	res.published, res.publishErr = publishAll(ctx, t, o)
-	res.pubTook = time.Since(res.start)
+	pub.begin()
+	pr := pub.await(ctx, s.mostReceived)
+	res.pubTook, res.pubCalls = pr.took, pr.calls
+	if res.pubTook <= 0 {
+		res.pubTook = time.Since(res.start)
+	}
+	if log := pub.log(); pr.err != nil && len(log) > 0 {
+		pr.err = fmt.Errorf("%w; publisher output: %s", pr.err, strings.Join(log, " | "))
+	}
+	res.published, res.publishErr = pr.published, pr.err
 	res.waitErr = s.waitDelivered(ctx, live, res.published)
 	end()
 	res.cpu = cpuOf(t.pid) - cpu0
@@ -361,52 +398,4 @@ func fanoutTablecast(ctx context.Context, o Options, t *target, prog *progress, 
 		return res, slow, fmt.Errorf("fanout: %w", err)
 	}
 	return res, slow, nil
-}
-
-// publishAll publishes o.Messages messages to the channel through the
-// admin API, one request at a time per publisher (o.Publishers of them),
-// at o.Rate in all or as fast as the server answers. Each payload's
-// timestamp is taken just before its request. It stops at the first
-// failed request: a message that may or may not have gone out makes the
-// expected count unknowable.
-func publishAll(ctx context.Context, t *target, o Options) (int, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	prefix := []byte(`{"channel":"` + o.Channel + `","message":`)
-	pace := newPacer(o.Rate)
-	var next, published atomic.Int64
-	var errOnce sync.Once
-	var firstErr error
-	var wg sync.WaitGroup
-	for range max(o.Publishers, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			body := make([]byte, 0, len(prefix)+o.Size+64)
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= o.Messages {
-					return
-				}
-				pace.wait(ctx, i)
-				if ctx.Err() != nil {
-					return
-				}
-				body = append(body[:0], prefix...)
-				body = makePayload(body, time.Now().UnixNano(), i, o.Size)
-				body = append(body, '}')
-				if err := t.do(ctx, http.MethodPost, "/api/ws/broadcast/channel", body, nil); err != nil {
-					errOnce.Do(func() { firstErr = fmt.Errorf("message %d: %w", i, err) })
-					cancel()
-					return
-				}
-				published.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr == nil && int(published.Load()) < o.Messages {
-		firstErr = ctx.Err()
-	}
-	return int(published.Load()), firstErr
 }

@@ -26,6 +26,9 @@ type Report struct {
 	// fan-out's (fanout --baseline).
 	Latency         *LatencyReport `json:"latency,omitempty"`
 	BaselineLatency *LatencyReport `json:"baseline_latency,omitempty"`
+	// PublishLatency is how long the fanout publisher's admin API calls
+	// took, from the payload's timestamp to the answer.
+	PublishLatency *LatencyReport `json:"publish_latency,omitempty"`
 	// Problems are what went wrong or missed a goal, in words.
 	Problems []string `json:"problems,omitempty"`
 	// ServerLog is the tail of the server child's output, when it wrote any.

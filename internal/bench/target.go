@@ -47,10 +47,7 @@ type target struct {
 func startTarget(ctx context.Context, o Options, prog *progress) (*target, error) {
 	t := &target{
 		sources: o.SourceAddrs,
-		httpc: &http.Client{Transport: &http.Transport{
-			MaxIdleConnsPerHost: max(4, o.Publishers),
-			DisableCompression:  true,
-		}},
+		httpc:   adminClient(o.Publishers),
 	}
 	var err error
 	switch {

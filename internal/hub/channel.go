@@ -94,36 +94,32 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, req SubscribeRequest) (Sub
 	if !c.authed.Load() {
 		return SubscribeResult{}, ErrNotAuthenticated
 	}
-	key := channelKey(req.Collection, req.Document)
 	sub := &subscription{conn: c, collection: req.Collection, document: req.Document}
 
 	c.smu.Lock()
-	existing := c.subs[key]
-	if existing == nil && len(c.subs) >= h.cfg.MaxSubscriptions {
+	existing := c.findSubLocked(req.Collection, req.Document) >= 0
+	if !existing && len(c.subs) >= h.cfg.MaxSubscriptions {
 		c.smu.Unlock()
 		return SubscribeResult{}, ErrTooManySubscriptions
 	}
-	if existing == nil {
-		if c.subs == nil {
-			c.subs = make(map[string]*subscription, 1)
-		}
-		c.subs[key] = sub
+	if !existing {
+		c.subs = append(c.subs, sub)
 	}
 	c.smu.Unlock()
 
-	if existing != nil {
+	if existing {
 		return h.resubscribe(ctx, c, req)
 	}
 	first := h.addSubscription(sub)
 	if first {
 		if err := h.cfg.Broker.Subscribe(ctx, req.Collection); err != nil {
-			h.removeSubscription(c, key)
+			h.removeSubscription(c, req.Collection, req.Document)
 			return SubscribeResult{}, fmt.Errorf("hub: broker subscribe: %w", err)
 		}
 	}
 	res, replay, err := h.position(ctx, req)
 	if err != nil {
-		h.removeSubscription(c, key)
+		h.removeSubscription(c, req.Collection, req.Document)
 		return SubscribeResult{}, err
 	}
 	h.queueReplay(c, req, replay)
@@ -249,14 +245,13 @@ func (h *Hub) addSubscription(sub *subscription) bool {
 // Unsubscribe ends c's subscription to a channel (not subscribed is no error)
 // and its presence there.
 func (h *Hub) Unsubscribe(ctx context.Context, c *Conn, collectionName, document string) {
-	h.removeSubscription(c, channelKey(collectionName, document))
+	h.removeSubscription(c, collectionName, document)
 	h.leavePresence(ctx, c, collectionName, document)
 }
 
-func (h *Hub) removeSubscription(c *Conn, key string) {
+func (h *Hub) removeSubscription(c *Conn, collectionName, document string) {
 	c.smu.Lock()
-	sub := c.subs[key]
-	delete(c.subs, key)
+	sub := c.takeSubLocked(collectionName, document)
 	c.smu.Unlock()
 	if sub == nil {
 		return
@@ -304,7 +299,7 @@ func (h *Hub) unsubscribeAll(c *Conn) {
 	for _, sub := range subs {
 		h.dropSubscription(sub)
 	}
-	for key := range presence {
+	for _, key := range presence {
 		col, doc := splitKey(key)
 		h.clearPresence(context.Background(), c, col, doc)
 	}
@@ -315,8 +310,8 @@ func (h *Hub) Subscriptions(c *Conn) []string {
 	c.smu.Lock()
 	defer c.smu.Unlock()
 	out := make([]string, 0, len(c.subs))
-	for k := range c.subs {
-		out = append(out, k)
+	for _, sub := range c.subs {
+		out = append(out, channelKey(sub.collection, sub.document))
 	}
 	return out
 }
@@ -418,15 +413,15 @@ func (h *Hub) deliverUser(p *Publication) {
 	s := h.connShardFor(p.UserID)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for c := range s.users[p.UserID] {
+	s.users[p.UserID].each(func(c *Conn) {
 		if p.excludes(c) {
-			continue
+			return
 		}
 		frame := frames[c.dialect]
 		if frame == nil {
 			r := h.cfg.Renderers[c.dialect]
 			if r == nil {
-				continue
+				return
 			}
 			f, err := r.Render(p)
 			if err != nil {
@@ -438,7 +433,7 @@ func (h *Hub) deliverUser(p *Publication) {
 		if c.enqueue(frame, stamp) {
 			p.delivered.Add(1)
 		}
-	}
+	})
 }
 
 // DisconnectRequest selects connections to close through the cluster.

@@ -9,7 +9,10 @@ import (
 
 // Transport is what the hub writes to: a WebSocket connection in production.
 type Transport interface {
-	// WriteBuffers writes every buffer (vectored where possible) within timeout.
+	// TryWriteBuffers writes what the socket accepts now without waiting and
+	// removes it from bufs.
+	TryWriteBuffers(bufs *net.Buffers) (int64, error)
+	// WriteBuffers writes every buffer within timeout, removing what it wrote.
 	WriteBuffers(bufs *net.Buffers, timeout time.Duration) (int64, error)
 	Close() error
 }
@@ -81,27 +84,31 @@ type Conn struct {
 	lastPing int64        // sweeper only
 
 	// write side, guarded by qmu
-	qmu     sync.Mutex
-	queue   [][]byte
-	stamps  []int64 // publication time per queued frame, 0 for replies
-	spare   [][]byte
-	spareTs []int64
-	qbytes  int64
-	writing bool
-	state   connState
-	final   []byte
-	wbufs   net.Buffers // the writer's own; kept here so a write does not allocate
-	// writeFn is writeLoop bound once: `go c.writeFn()` starts the writer
-	// without allocating, where `go c.writeLoop()` allocates a wrapper each time.
-	writeFn func()
+	qmu       sync.Mutex
+	queue     [][]byte
+	stamps    []int64 // publication time per queued frame, 0 for replies
+	spare     [][]byte
+	spareTs   []int64
+	qbytes    int64
+	scheduled bool // on a writer's list, being flushed, or draining slowly
+	state     connState
+	final     []byte
+
+	// owned by whoever flushes (one at a time, see scheduled)
+	wbatch    [][]byte    // the batch being written, as taken from the queue
+	wbufs     net.Buffers // what of it is not written yet
+	wstamps   []int64
+	writer    *writer
+	nextFlush *Conn // link in the writer's list
 
 	// subscriptions and presence, guarded by smu
 	smu      sync.Mutex
-	subs     map[string]*subscription // by channel key
-	presence map[string]struct{}      // channel keys where this connection has presence
+	subs     []*subscription // a few per connection: a slice costs less than a map
+	presence []string        // channel keys where this connection has presence
 
 	finishOnce sync.Once
-	done       chan struct{}
+	finished   atomic.Bool
+	done       chan struct{} // made on demand by Done, guarded by smu
 }
 
 // ID is the connection id (native `connection_id`).
@@ -116,8 +123,19 @@ func (c *Conn) SessionID() string { return c.sessionID }
 // Authenticated reports whether Authenticate has been called.
 func (c *Conn) Authenticated() bool { return c.authed.Load() }
 
-// Done is closed once the connection is closed and forgotten by the hub.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+// Done is closed once the connection is closed and forgotten by the hub. The
+// channel is made on first use: most connections are never waited for.
+func (c *Conn) Done() <-chan struct{} {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.finished.Load() {
+			close(c.done)
+		}
+	}
+	return c.done
+}
 
 // Touch records a sign of life (any frame from the client).
 func (c *Conn) Touch() { c.lastSeen.Store(c.hub.now().UnixNano()) }
@@ -152,21 +170,12 @@ func (c *Conn) enqueue(frame []byte, stamp int64) bool {
 	c.queue = append(c.queue, frame)
 	c.stamps = append(c.stamps, stamp)
 	c.qbytes += int64(len(frame))
-	start := c.startWriterLocked()
+	schedule := !c.scheduled
+	c.scheduled = true
 	c.qmu.Unlock()
-	if start {
-		go c.writeFn()
+	if schedule {
+		c.writer.push(c)
 	}
-	return true
-}
-
-// startWriterLocked reports whether the caller must start the writer. qmu must be held.
-func (c *Conn) startWriterLocked() bool {
-	if c.writing {
-		return false
-	}
-	c.writing = true
-	c.hub.wg.Add(1)
 	return true
 }
 
@@ -190,10 +199,11 @@ func (c *Conn) disconnect(d Disconnect, dropQueued bool) bool {
 		c.queue, c.stamps, c.qbytes = c.queue[:0], c.stamps[:0], 0
 	}
 	c.final = final
-	start := c.startWriterLocked()
+	schedule := !c.scheduled
+	c.scheduled = true
 	c.qmu.Unlock()
-	if start {
-		go c.writeFn()
+	if schedule {
+		c.writer.push(c)
 	}
 	return true
 }
@@ -208,59 +218,145 @@ func (c *Conn) Abort() {
 	c.finish()
 }
 
-// writeLoop drains the queue: every frame queued since the last write goes out
-// in one vectored write. It ends when the queue is empty, so that an idle
-// connection has no goroutine.
-func (c *Conn) writeLoop() {
-	defer c.hub.wg.Done()
+// flush runs on the connection's writer: it takes everything queued and
+// writes what the socket accepts without waiting. It never blocks: a socket
+// that cannot take it all, and a connection to close, continue on a goroutine
+// of their own.
+func (c *Conn) flush() {
+	c.qmu.Lock()
+	if len(c.queue) == 0 {
+		if c.state == stateOpen {
+			c.scheduled = false
+			c.qmu.Unlock()
+			return
+		}
+		c.qmu.Unlock()
+		c.hub.goTracked(c.closeOut)
+		return
+	}
+	c.takeQueueLocked()
+	c.qmu.Unlock()
+
+	frames, bytes, stamps := len(c.wbatch), c.pendingBytes(), c.wstamps
+	_, err := c.transport.TryWriteBuffers(&c.wbufs)
+	if err != nil {
+		c.writeFailed()
+		c.hub.goTracked(c.closeOut)
+		return
+	}
+	if len(c.wbufs) > 0 {
+		c.hub.goTracked(c.drainSlow)
+		return
+	}
+	c.hub.observeWrite(frames, bytes, stamps)
+	c.recycle()
+
+	c.qmu.Lock()
+	more := len(c.queue) > 0 || c.state != stateOpen
+	if !more {
+		c.scheduled = false
+	}
+	c.qmu.Unlock()
+	if more {
+		c.writer.push(c) // again, behind the others: one write per turn
+	}
+}
+
+// takeQueueLocked moves the queue to the flusher. qmu must be held; the
+// previous batch must be written.
+func (c *Conn) takeQueueLocked() {
+	c.wbatch, c.wstamps = c.queue, c.stamps
+	c.wbufs = c.wbatch
+	c.queue, c.stamps, c.qbytes = c.spare[:0], c.spareTs[:0], 0
+	c.spare, c.spareTs = nil, nil
+}
+
+func (c *Conn) pendingBytes() int64 {
+	var n int64
+	for _, b := range c.wbufs {
+		n += int64(len(b))
+	}
+	return n
+}
+
+// recycle hands the written batch's backing arrays back to the queue side,
+// so that a busy connection does not allocate a queue per write.
+func (c *Conn) recycle() {
+	clear(c.wbatch)
+	batch, stamps := c.wbatch[:0], c.wstamps[:0]
+	c.wbatch, c.wbufs, c.wstamps = nil, nil, nil
+	c.qmu.Lock()
+	if c.spare == nil {
+		c.spare, c.spareTs = batch, stamps
+	}
+	c.qmu.Unlock()
+}
+
+// drainSlow writes, waiting up to WriteTimeout for each write, until the
+// queue is empty; then the connection goes back to its writer.
+func (c *Conn) drainSlow() {
 	for {
+		frames, bytes, stamps := len(c.wbatch), c.pendingBytes(), c.wstamps
+		if _, err := c.transport.WriteBuffers(&c.wbufs, c.hub.cfg.WriteTimeout); err != nil {
+			c.writeFailed()
+			c.closeOut()
+			return
+		}
+		c.hub.observeWrite(frames, bytes, stamps)
+		c.recycle()
 		c.qmu.Lock()
 		if len(c.queue) == 0 {
 			if c.state == stateOpen {
-				c.writing = false
+				c.scheduled = false
 				c.qmu.Unlock()
 				return
 			}
-			final := c.final
-			c.final = nil
-			closed := c.state == stateClosed
-			c.state = stateClosed
-			c.writing = false
 			c.qmu.Unlock()
-			if !closed && len(final) > 0 {
-				bufs := net.Buffers{final}
-				_, _ = c.transport.WriteBuffers(&bufs, c.hub.cfg.WriteTimeout)
-			}
-			_ = c.transport.Close()
-			c.finish()
+			c.closeOut()
 			return
 		}
-		batch, stamps, n := c.queue, c.stamps, c.qbytes
-		c.queue, c.stamps, c.qbytes = c.spare[:0], c.spareTs[:0], 0
-		c.qmu.Unlock()
-
-		c.wbufs = batch
-		_, err := c.transport.WriteBuffers(&c.wbufs, c.hub.cfg.WriteTimeout)
-		c.wbufs = nil
-		c.hub.observeWrite(len(batch), n, stamps)
-		clear(batch)
-
-		c.qmu.Lock()
-		c.spare, c.spareTs = batch[:0], stamps[:0]
-		if err != nil {
-			c.state = stateClosed
-			clear(c.queue)
-			c.queue, c.stamps, c.qbytes, c.final = c.queue[:0], c.stamps[:0], 0, nil
-		}
+		c.takeQueueLocked()
 		c.qmu.Unlock()
 	}
+}
+
+// writeFailed drops everything: the socket is gone.
+func (c *Conn) writeFailed() {
+	c.qmu.Lock()
+	c.state = stateClosed
+	clear(c.queue)
+	c.queue, c.stamps, c.qbytes, c.final = nil, nil, 0, nil
+	c.qmu.Unlock()
+	c.wbatch, c.wbufs, c.wstamps = nil, nil, nil
+}
+
+// closeOut writes the goodbye frames (if the socket still works), closes it
+// and forgets the connection. It runs once the queue is empty.
+func (c *Conn) closeOut() {
+	c.qmu.Lock()
+	final := c.final
+	c.final = nil
+	wasClosed := c.state == stateClosed
+	c.state = stateClosed
+	c.qmu.Unlock()
+	if !wasClosed && len(final) > 0 {
+		bufs := net.Buffers{final}
+		_, _ = c.transport.WriteBuffers(&bufs, c.hub.cfg.WriteTimeout)
+	}
+	_ = c.transport.Close()
+	c.finish()
 }
 
 // finish forgets the connection everywhere, once.
 func (c *Conn) finish() {
 	c.finishOnce.Do(func() {
 		c.hub.forget(c)
-		close(c.done)
+		c.smu.Lock()
+		c.finished.Store(true)
+		if c.done != nil {
+			close(c.done)
+		}
+		c.smu.Unlock()
 	})
 }
 
@@ -269,4 +365,28 @@ func (c *Conn) QueuedBytes() int64 {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	return c.qbytes
+}
+
+// findSubLocked returns the index of c's subscription to a channel, or -1.
+// smu must be held.
+func (c *Conn) findSubLocked(collection, document string) int {
+	for i, s := range c.subs {
+		if s.collection == collection && s.document == document {
+			return i
+		}
+	}
+	return -1
+}
+
+// takeSubLocked removes and returns c's subscription to a channel. smu must be held.
+func (c *Conn) takeSubLocked(collection, document string) *subscription {
+	i := c.findSubLocked(collection, document)
+	if i < 0 {
+		return nil
+	}
+	sub := c.subs[i]
+	last := len(c.subs) - 1
+	c.subs[i], c.subs[last] = c.subs[last], nil
+	c.subs = c.subs[:last]
+	return sub
 }

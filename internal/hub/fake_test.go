@@ -47,6 +47,19 @@ func (t *fakeTransport) WriteBuffers(bufs *net.Buffers, _ time.Duration) (int64,
 	return n, nil
 }
 
+// TryWriteBuffers writes nothing while the client is blocked (a full
+// socket), everything otherwise.
+func (t *fakeTransport) TryWriteBuffers(bufs *net.Buffers) (int64, error) {
+	if t.block != nil {
+		select {
+		case <-t.block:
+		default:
+			return 0, nil
+		}
+	}
+	return t.WriteBuffers(bufs, 0)
+}
+
 func (t *fakeTransport) Close() error {
 	t.mu.Lock()
 	t.closed = true

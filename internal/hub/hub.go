@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,7 @@ type Config struct {
 	MaxSubscriptions  int           // per connection; default 256
 	ReplayLimit       int           // default 1000
 	Shards            int           // default 64
+	Writers           int           // flushing goroutines; default GOMAXPROCS
 	Logger            *slog.Logger
 	Observer          Observer
 	Now               func() time.Time
@@ -67,6 +69,8 @@ type Hub struct {
 
 	draining atomic.Bool
 	stats    counters
+	writers  []writer
+	connSeq  atomic.Uint64
 
 	wg       sync.WaitGroup // writers, sweeper, closers
 	stopOnce sync.Once
@@ -88,7 +92,56 @@ type counters struct {
 type connShard struct {
 	mu    sync.RWMutex
 	byID  map[string]*Conn
-	users map[string]map[*Conn]struct{}
+	users map[string]userConns
+}
+
+// userConns is one user's connections on this node. Most users have one, kept
+// inline; a set is made for the second.
+type userConns struct {
+	one  *Conn
+	more map[*Conn]struct{}
+}
+
+func (u userConns) len() int {
+	if u.one == nil {
+		return len(u.more)
+	}
+	return 1 + len(u.more)
+}
+
+func (u userConns) each(f func(*Conn)) {
+	if u.one != nil {
+		f(u.one)
+	}
+	for c := range u.more {
+		f(c)
+	}
+}
+
+func (u userConns) add(c *Conn) userConns {
+	if u.one == nil {
+		u.one = c
+		return u
+	}
+	if u.more == nil {
+		u.more = make(map[*Conn]struct{}, 1)
+	}
+	u.more[c] = struct{}{}
+	return u
+}
+
+func (u userConns) remove(c *Conn) userConns {
+	if u.one == c {
+		u.one = nil
+		for m := range u.more { // promote one, so a lone connection stays inline
+			u.one = m
+			delete(u.more, m)
+			break
+		}
+		return u
+	}
+	delete(u.more, c)
+	return u
 }
 
 // New returns a hub; Start makes it run.
@@ -98,17 +151,21 @@ func New(cfg Config) (*Hub, error) {
 	}
 	setDefaults(&cfg)
 	h := &Hub{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		seed:   maphash.MakeSeed(),
-		shards: make([]channelShard, cfg.Shards),
-		conns:  make([]connShard, cfg.Shards),
-		stop:   make(chan struct{}),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		seed:    maphash.MakeSeed(),
+		shards:  make([]channelShard, cfg.Shards),
+		conns:   make([]connShard, cfg.Shards),
+		stop:    make(chan struct{}),
+		writers: make([]writer, cfg.Writers),
+	}
+	for i := range h.writers {
+		h.writers[i].wake = make(chan struct{}, 1)
 	}
 	for i := range h.shards {
 		h.shards[i].collections = make(map[string]*collection)
 		h.conns[i].byID = make(map[string]*Conn)
-		h.conns[i].users = make(map[string]map[*Conn]struct{})
+		h.conns[i].users = make(map[string]userConns)
 	}
 	return h, nil
 }
@@ -135,6 +192,9 @@ func setDefaults(cfg *Config) {
 	if cfg.Shards <= 0 {
 		cfg.Shards = 64
 	}
+	if cfg.Writers <= 0 {
+		cfg.Writers = runtime.GOMAXPROCS(0)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -156,7 +216,20 @@ func (h *Hub) Start(ctx context.Context) error {
 	}
 	h.wg.Add(1)
 	go h.sweep()
+	for i := range h.writers {
+		h.wg.Add(1)
+		go h.writers[i].run(h.stop, h.wg.Done)
+	}
 	return nil
+}
+
+// goTracked runs f on a goroutine the hub waits for at shutdown.
+func (h *Hub) goTracked(f func()) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		f()
+	}()
 }
 
 // Draining reports whether the hub refuses new connections.
@@ -174,7 +247,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	var err error
 	for _, c := range all {
 		select {
-		case <-c.done:
+		case <-c.Done():
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
@@ -208,9 +281,8 @@ func (h *Hub) NewConn(info ConnInfo) (*Conn, error) {
 		session:   info.Session,
 		remote:    info.Remote,
 		created:   now,
-		done:      make(chan struct{}),
 	}
-	c.writeFn = c.writeLoop
+	c.writer = &h.writers[h.connSeq.Add(1)%uint64(len(h.writers))]
 	c.lastSeen.Store(now)
 	c.lastPing = now
 	s := h.connShardFor(c.id)
@@ -235,12 +307,10 @@ func (h *Hub) Authenticate(c *Conn, userID, sessionID string, expires time.Time)
 	s := h.connShardFor(userID)
 	s.mu.Lock()
 	set := s.users[userID]
-	if set == nil {
-		set = make(map[*Conn]struct{}, 1)
-		s.users[userID] = set
+	if set.len() == 0 {
 		h.stats.users.Add(1)
 	}
-	set[c] = struct{}{}
+	s.users[userID] = set.add(c)
 	s.mu.Unlock()
 	c.authed.Store(true)
 }
@@ -258,11 +328,13 @@ func (h *Hub) forget(c *Conn) {
 	}
 	u := h.connShardFor(c.userID)
 	u.mu.Lock()
-	if set := u.users[c.userID]; set != nil {
-		delete(set, c)
-		if len(set) == 0 {
+	if set, ok := u.users[c.userID]; ok {
+		set = set.remove(c)
+		if set.len() == 0 {
 			delete(u.users, c.userID)
 			h.stats.users.Add(-1)
+		} else {
+			u.users[c.userID] = set
 		}
 	}
 	u.mu.Unlock()
@@ -281,10 +353,9 @@ func (h *Hub) UserConns(userID string) []*Conn {
 	s := h.connShardFor(userID)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]*Conn, 0, len(s.users[userID]))
-	for c := range s.users[userID] {
-		out = append(out, c)
-	}
+	set := s.users[userID]
+	out := make([]*Conn, 0, set.len())
+	set.each(func(c *Conn) { out = append(out, c) })
 	return out
 }
 

@@ -215,6 +215,7 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	big := `"` + strings.Repeat("x", 200) + `"`
 	for i := 0; i < 10; i++ {
 		h.publish(t, msg("firehose", "", big))
+		trFast.waitLines(t, 2+i) // the fast client reads each one
 	}
 	release()
 	select {
@@ -375,5 +376,33 @@ func TestShutdownDisconnectsEveryoneAndStopsGoroutines(t *testing.T) {
 	}
 	if st := h.Stats(); st.Connections != 0 || st.Subscriptions != 0 || st.Channels != 0 {
 		t.Fatalf("stats after shutdown: %+v", st)
+	}
+}
+
+func TestUserIndexKeepsTheRemainingConnections(t *testing.T) {
+	h := newTestHub(t, nil)
+	first, _ := h.conn(t, "zoe")
+	_, tr2 := h.conn(t, "zoe")
+	third, tr3 := h.conn(t, "zoe")
+	if got := h.Stats().Users; got != 1 {
+		t.Fatalf("users %d, want 1", got)
+	}
+	first.Abort() // the one kept inline: another takes its place
+	p := &Publication{Kind: KindUser, UserID: "zoe", Data: []byte(`1`)}
+	h.publish(t, p)
+	tr2.waitLines(t, 1)
+	tr3.waitLines(t, 1)
+	if p.Delivered() != 2 || len(h.Online("zoe")) != 2 {
+		t.Fatalf("delivered %d, online %d; want 2 and 2", p.Delivered(), len(h.Online("zoe")))
+	}
+	third.Abort()
+	if got := len(h.UserConns("zoe")); got != 1 {
+		t.Fatalf("%d connections left, want 1", got)
+	}
+	for _, c := range h.UserConns("zoe") {
+		c.Abort()
+	}
+	if st := h.Stats(); st.Users != 0 || st.Connections != 0 {
+		t.Fatalf("after everyone left: %+v", st)
 	}
 }

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 )
 
@@ -51,10 +52,9 @@ func (h *Hub) SetPresence(ctx context.Context, c *Conn, collectionName, document
 	sh.mu.Unlock()
 
 	c.smu.Lock()
-	if c.presence == nil {
-		c.presence = make(map[string]struct{}, 1)
+	if !slices.Contains(c.presence, key) {
+		c.presence = append(c.presence, key)
 	}
-	c.presence[key] = struct{}{}
 	c.smu.Unlock()
 	return h.publishPresence(ctx, c, collectionName, document, state)
 }
@@ -76,8 +76,11 @@ func (h *Hub) publishPresence(ctx context.Context, c *Conn, collectionName, docu
 func (h *Hub) leavePresence(ctx context.Context, c *Conn, collectionName, document string) {
 	key := channelKey(collectionName, document)
 	c.smu.Lock()
-	_, had := c.presence[key]
-	delete(c.presence, key)
+	i := slices.Index(c.presence, key)
+	had := i >= 0
+	if had {
+		c.presence = slices.Delete(c.presence, i, i+1)
+	}
 	c.smu.Unlock()
 	if had {
 		h.clearPresence(ctx, c, collectionName, document)

@@ -37,6 +37,20 @@ type Conn struct {
 	closeErr  error
 }
 
+// consume drops the first n bytes from v.
+func consume(v *net.Buffers, n int64) {
+	for len(*v) > 0 {
+		first := int64(len((*v)[0]))
+		if first > n {
+			(*v)[0] = (*v)[0][n:]
+			return
+		}
+		n -= first
+		(*v)[0] = nil
+		*v = (*v)[1:]
+	}
+}
+
 // Upgrade performs the WebSocket handshake on an HTTP request the caller has
 // already authorised. Bytes the client sent right after its handshake (they may
 // already sit in net/http's buffer) are returned so the caller can feed them

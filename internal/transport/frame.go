@@ -80,15 +80,12 @@ func (p *Parser) Feed(data []byte, h Handler) error {
 		p.partial = nil
 		return err
 	case len(rest) == 0:
-		p.partial = p.partial[:0]
-		if cap(p.partial) > 4096 {
-			p.partial = nil
-		}
+		p.partial = nil // an idle connection holds no buffer
 	case len(p.partial) > 0:
 		// rest aliases p.partial: move it to the front.
 		p.partial = p.partial[:copy(p.partial, rest)]
 	default:
-		p.partial = append(make([]byte, 0, len(rest)+512), rest...)
+		p.partial = append([]byte(nil), rest...)
 	}
 	return nil
 }

@@ -1,0 +1,111 @@
+package bench
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// childProc is a helper process of bench, `tablecast bench SCENARIO ...`
+// for a hidden scenario (the baseline sender, the fanout publisher), so
+// that the side of a run that sends does not compete for the scheduler
+// with the thousands of goroutines that receive. The protocol on its
+// pipes: it prints one line when it is ready, waits for "go" on stdin,
+// does its work, prints one result line, and exits when its stdin closes
+// (closing it early asks it to stop). Its stderr is kept for error
+// messages.
+type childProc struct {
+	name   string // for messages
+	cmd    *exec.Cmd
+	pid    int
+	ready  string      // the first line it printed
+	result chan string // its result line; "" when it ended without one
+	exited chan error  // its Wait result, once
+	stdin  io.WriteCloser
+	logs   *tailBuffer
+}
+
+// startChildProc starts this program as `bench args...`, with env added to
+// its environment, and waits for the line saying it is ready.
+func startChildProc(name string, args, env []string) (*childProc, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding this program to start the %s: %w", name, err)
+	}
+	cmd := exec.Command(exe, append([]string{"bench"}, args...)...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	c := &childProc{name: name, cmd: cmd, result: make(chan string, 1), exited: make(chan error, 1),
+		stdin: stdin, logs: newTailBuffer(20)}
+	cmd.Stderr = c.logs
+	cmd.SysProcAttr = childAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the %s: %w", name, err)
+	}
+	c.pid = cmd.Process.Pid
+	lines := bufio.NewScanner(stdout)
+	lines.Buffer(make([]byte, 64<<10), 1<<20)
+	started := lines.Scan()
+	c.ready = lines.Text()
+	go func() {
+		line := ""
+		if started && lines.Scan() {
+			line = lines.Text()
+		}
+		c.result <- line
+		_, _ = io.Copy(io.Discard, stdout) // Wait closes stdout: read it all first
+		c.exited <- cmd.Wait()
+	}()
+	if !started {
+		return nil, c.fail()
+	}
+	return c, nil
+}
+
+// fail kills a child that did not start as expected and returns an error
+// holding what it wrote on stderr.
+func (c *childProc) fail() error {
+	_ = c.cmd.Process.Kill()
+	_ = c.stdin.Close()
+	<-c.exited
+	return fmt.Errorf("the %s did not start: %s", c.name, strings.Join(c.logs.lines(), " | "))
+}
+
+// begin tells the child to start its work.
+func (c *childProc) begin() { _, _ = io.WriteString(c.stdin, "go\n") }
+
+// stop closes the child's stdin and waits for it to exit (killing it after
+// 10s).
+func (c *childProc) stop() error {
+	_ = c.stdin.Close()
+	select {
+	case err := <-c.exited:
+		return err
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+		return fmt.Errorf("the %s did not exit; killed", c.name)
+	}
+}
+
+// awaitGo reads "go" from a child's stdin; what follows is left in in.
+func awaitGo(name string, in *bufio.Scanner) error {
+	if !in.Scan() || in.Text() != "go" {
+		return errors.New(name + ": no go on stdin")
+	}
+	return nil
+}
