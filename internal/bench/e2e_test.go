@@ -78,6 +78,12 @@ func TestFanoutEndToEnd(t *testing.T) {
 	if rep.BaselineLatency == nil || rep.BaselineLatency.Count != 400 {
 		t.Errorf("baseline latency: %+v", rep.BaselineLatency)
 	}
+	if rep.PublishLatency == nil || rep.PublishLatency.Count != 20 || value(t, rep, "publish_latency_p50_ms") <= 0 {
+		t.Errorf("publish latency: %+v", rep.PublishLatency)
+	}
+	if rep.Params["publisher"] != "in-process" {
+		t.Errorf("with --in-process the publisher runs in-process: %v", rep.Params)
+	}
 	if value(t, rep, "percent_of_baseline") <= 0 {
 		t.Error("no percentage of the baseline")
 	}

@@ -30,27 +30,29 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// startTestServer starts an in-process server for a test.
-func startTestServer(t *testing.T) *target {
+// startTestServer starts an in-process server for a test; stop ends it.
+func startTestServer(t *testing.T) (srv *target, stop func()) {
 	t.Helper()
 	tgt, err := startTarget(context.Background(), Options{InProcess: true, Publishers: 1}, newProgress(io.Discard))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	return tgt, func() {
 		if err := tgt.stop(); err != nil {
 			t.Error(err)
 		}
-	})
-	return tgt
+	}
 }
 
 // TestFanoutChildProcesses runs fanout the default way, with the publisher
 // and the baseline sender in child processes, against a server given by
 // --url.
 func TestFanoutChildProcesses(t *testing.T) {
+	// A race-enabled child would sleep 1s at exit.
+	t.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	srv := startTestServer(t)
+	srv, stop := startTestServer(t)
+	defer stop()
 	o, err := ParseArgs([]string{"fanout", "-n", "10", "-m", "15", "--publishers", "2", "--baseline",
 		"--url", srv.base.String(), "--api-key", srv.apiKey, "--jwt-secret", srv.jwtSecret, "--timeout", "20s"})
 	if err != nil {
@@ -112,7 +114,8 @@ func publisherChild(t *testing.T, srv *target, args ...string) (io.WriteCloser, 
 
 func TestPublisherChild(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	srv := startTestServer(t)
+	srv, stop := startTestServer(t)
+	defer stop()
 
 	// A whole run: every message, and a duration for each call.
 	in, lines, done := publisherChild(t, srv, "-m", "5", "--publishers", "2")
