@@ -126,12 +126,20 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, req SubscribeRequest) (Sub
 	if req.Reply != nil {
 		c.Send(req.Reply(res))
 	}
-	h.queuePresence(c, req.Collection, req.Document)
+	present := h.queuePresence(c, req.Collection, req.Document)
 	sub.mu.Lock()
 	sub.start = res.Position
 	for _, p := range sub.pending {
-		if !sub.covers(p) {
-			h.sendOne(c, p)
+		if sub.covers(p) || (p.Kind == KindPresence && present.has(p)) {
+			continue
+		}
+		if h.sendOne(c, p) {
+			// A live publication, held while the reply was prepared: count it
+			// as delivered like the others.
+			p.delivered.Add(1)
+			if h.cfg.Observer != nil {
+				h.cfg.Observer.Delivered(p.Kind, 1)
+			}
 		}
 	}
 	sub.pending = nil
@@ -193,17 +201,18 @@ func (h *Hub) queueReplay(c *Conn, req SubscribeRequest, pubs []*Publication) {
 }
 
 // sendOne renders p for c alone (replay, pending): not the fan-out path.
-func (h *Hub) sendOne(c *Conn, p *Publication) {
+// It reports whether the frame was queued.
+func (h *Hub) sendOne(c *Conn, p *Publication) bool {
 	r := h.cfg.Renderers[c.dialect]
 	if r == nil {
-		return
+		return false
 	}
 	frame, err := r.Render(p)
 	if err != nil {
 		h.log.Error("render publication", "collection", p.Collection, "err", err)
-		return
+		return false
 	}
-	c.enqueue(frame, p.Time.UnixNano())
+	return c.enqueue(frame, p.Time.UnixNano())
 }
 
 // addSubscription enters sub in its channel and reports whether it is the
@@ -457,15 +466,17 @@ func (h *Hub) disconnectLocal(p *Publication) {
 	var targets []*Conn
 	switch {
 	case p.ConnID != "":
-		if c := h.Conn(p.ConnID); c != nil && (p.UserID == "" || c.userID == p.UserID) {
+		// userID is written before authed is set: read it only after.
+		if c := h.Conn(p.ConnID); c != nil && (p.UserID == "" || (c.authed.Load() && c.userID == p.UserID)) {
 			targets = append(targets, c)
 		}
 	case p.UserID != "":
 		targets = h.UserConns(p.UserID)
 	}
 	for _, c := range targets {
-		c.Disconnect(d)
-		p.delivered.Add(1)
+		if c.Disconnect(d) {
+			p.delivered.Add(1)
+		}
 	}
 }
 

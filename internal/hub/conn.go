@@ -14,6 +14,11 @@ type Transport interface {
 	TryWriteBuffers(bufs *net.Buffers) (int64, error)
 	// WriteBuffers writes every buffer within timeout, removing what it wrote.
 	WriteBuffers(bufs *net.Buffers, timeout time.Duration) (int64, error)
+	// CloseAfter closes after a goodbye: it stops writing and discards what
+	// the client still sends for up to linger, so the goodbye is not lost to
+	// a connection reset.
+	CloseAfter(linger time.Duration) error
+	// Close closes at once.
 	Close() error
 }
 
@@ -41,6 +46,10 @@ var (
 	DisconnectTimeout    = Disconnect{Code: 4005, Reason: "heartbeat timeout", Reconnect: true}
 	DisconnectAuthExpiry = Disconnect{Code: 4001, Reason: "no connect message in time", Reconnect: true}
 )
+
+// closeLinger bounds how long a closing connection waits for the client to
+// read its goodbye and go.
+const closeLinger = time.Second
 
 type connState uint8
 
@@ -180,8 +189,9 @@ func (c *Conn) enqueue(frame []byte, stamp int64) bool {
 }
 
 // Disconnect sends the dialect's disconnect message and closes the connection
-// once what is queued before it has been written.
-func (c *Conn) Disconnect(d Disconnect) { c.disconnect(d, false) }
+// once what is queued before it has been written. It reports false when the
+// connection was already closing.
+func (c *Conn) Disconnect(d Disconnect) bool { return c.disconnect(d, false) }
 
 // disconnect reports whether it started closing the connection (false: it
 // was already closing).
@@ -341,7 +351,11 @@ func (c *Conn) closeOut() {
 	c.qmu.Unlock()
 	if !wasClosed && len(final) > 0 {
 		bufs := net.Buffers{final}
-		_, _ = c.transport.WriteBuffers(&bufs, c.hub.cfg.WriteTimeout)
+		if _, err := c.transport.WriteBuffers(&bufs, c.hub.cfg.WriteTimeout); err == nil {
+			c.finish() // gone for the hub now, while the socket lingers
+			_ = c.transport.CloseAfter(closeLinger)
+			return
+		}
 	}
 	_ = c.transport.Close()
 	c.finish()

@@ -60,6 +60,8 @@ func (t *fakeTransport) TryWriteBuffers(bufs *net.Buffers) (int64, error) {
 	return t.WriteBuffers(bufs, 0)
 }
 
+func (t *fakeTransport) CloseAfter(time.Duration) error { return t.Close() }
+
 func (t *fakeTransport) Close() error {
 	t.mu.Lock()
 	t.closed = true

@@ -26,7 +26,8 @@ func (d *discardTransport) WriteBuffers(bufs *net.Buffers, _ time.Duration) (int
 func (d *discardTransport) TryWriteBuffers(bufs *net.Buffers) (int64, error) {
 	return d.WriteBuffers(bufs, 0)
 }
-func (d *discardTransport) Close() error { return nil }
+func (d *discardTransport) CloseAfter(time.Duration) error { return nil }
+func (d *discardTransport) Close() error                   { return nil }
 
 type frameRenderer struct{ frame []byte }
 

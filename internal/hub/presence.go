@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"slices"
@@ -15,6 +16,7 @@ type presenceState struct {
 
 // PresenceInfo is one connection's presence in a channel.
 type PresenceInfo struct {
+	Document     string          `json:"document,omitempty"`
 	UserID       string          `json:"user_id"`
 	SessionID    string          `json:"session_id"`
 	ConnectionID string          `json:"connection_id"`
@@ -124,7 +126,7 @@ func (h *Hub) Presence(collectionName, document string) []PresenceInfo {
 				continue
 			}
 			for c, st := range set {
-				out = append(out, PresenceInfo{UserID: st.userID, SessionID: st.sessionID, ConnectionID: c.id, State: st.state})
+				out = append(out, PresenceInfo{Document: doc, UserID: st.userID, SessionID: st.sessionID, ConnectionID: c.id, State: st.state})
 			}
 		}
 	}
@@ -133,18 +135,36 @@ func (h *Hub) Presence(collectionName, document string) []PresenceInfo {
 	return out
 }
 
-// queuePresence sends a new subscriber who is already present in the channel.
-func (h *Hub) queuePresence(c *Conn, collectionName, document string) {
-	for _, info := range h.Presence(collectionName, document) {
+// queuePresence sends a new subscriber who is already present in the channel,
+// and returns what it sent.
+func (h *Hub) queuePresence(c *Conn, collectionName, document string) presenceSnapshot {
+	list := h.Presence(collectionName, document)
+	for _, info := range list {
 		if info.ConnectionID == c.id {
 			continue
 		}
 		h.sendOne(c, &Publication{
-			Kind: KindPresence, Collection: collectionName, Document: document,
+			Kind: KindPresence, Collection: collectionName, Document: info.Document,
 			Data: info.State, UserID: info.UserID, SessionID: info.SessionID, ConnID: info.ConnectionID,
 			Time: h.now(),
 		})
 	}
+	return presenceSnapshot(list)
+}
+
+// presenceSnapshot is the presence a new subscriber was sent.
+type presenceSnapshot []PresenceInfo
+
+// has reports whether presence change p is already reflected in the snapshot
+// (the same state of the same connection, or a leave of one not in it), so
+// that a change held while subscribing is not delivered twice.
+func (s presenceSnapshot) has(p *Publication) bool {
+	for _, info := range s {
+		if info.ConnectionID == p.ConnID && info.Document == p.Document {
+			return bytes.Equal(info.State, p.Data)
+		}
+	}
+	return len(p.Data) == 0 || string(p.Data) == "null"
 }
 
 // Session is one connection of an online user.

@@ -23,6 +23,9 @@ import (
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
+// tokenLeeway is the clock skew allowed on a token's exp, nbf and iat.
+const tokenLeeway = 30 * time.Second
+
 // Options are what a node needs beyond config.Config.
 type Options struct {
 	Logger *slog.Logger
@@ -63,7 +66,7 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		PublicKeyPEM: pem,
 		Issuer:       cfg.JWTIssuer,
 		Audience:     cfg.JWTAudience,
-		Leeway:       30 * time.Second,
+		Leeway:       tokenLeeway,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -103,6 +106,7 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		Hub:               h,
 		Poller:            poller,
 		Verifier:          verifier,
+		TokenLeeway:       tokenLeeway,
 		Dev:               cfg.Dev,
 		AllowedOrigins:    cfg.AllowedOrigins,
 		MaxConnections:    cfg.MaxConnections,

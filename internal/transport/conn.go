@@ -29,7 +29,7 @@ type Sink interface {
 type Conn struct {
 	nc     net.Conn
 	raw    syscall.RawConn
-	poller *Poller
+	poller atomic.Pointer[Poller]
 	watch  *watch // guarded by poller.mu
 
 	closed    atomic.Bool
@@ -108,9 +108,38 @@ func (c *Conn) WriteBuffers(bufs *net.Buffers, timeout time.Duration) (int64, er
 // Close stops watching the connection and closes it. It is idempotent.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
-		c.closed.Store(true)
-		if c.poller != nil {
-			c.poller.unwatch(c)
+		c.stopWatching()
+		c.closeErr = c.nc.Close()
+	})
+	return c.closeErr
+}
+
+// stopWatching marks the connection closed and takes it off its poller.
+// Watch re-checks closed after publishing the poller, so one of the two
+// always sees the other.
+func (c *Conn) stopWatching() {
+	c.closed.Store(true)
+	if p := c.poller.Load(); p != nil {
+		p.unwatch(c)
+	}
+}
+
+// CloseAfter closes the connection the way RFC 6455 asks a server to: it
+// stops writing (the close frame has been written), then reads and discards
+// what the client still sends for up to linger, so that unread data does not
+// make the kernel reset the connection and lose the frames just written.
+func (c *Conn) CloseAfter(linger time.Duration) error {
+	c.closeOnce.Do(func() {
+		c.stopWatching()
+		if tc, ok := c.nc.(*net.TCPConn); ok && linger > 0 {
+			_ = tc.CloseWrite()
+			_ = tc.SetReadDeadline(time.Now().Add(linger))
+			var buf [512]byte
+			for {
+				if _, err := tc.Read(buf[:]); err != nil {
+					break
+				}
+			}
 		}
 		c.closeErr = c.nc.Close()
 	})

@@ -90,8 +90,14 @@ func (p *Poller) Watch(c *Conn, s Sink) error {
 		return fmt.Errorf("transport: epoll_ctl add: %w", err)
 	}
 	p.watches[w.fd] = w
-	c.poller = p
 	c.watch = w
+	c.poller.Store(p)
+	if c.closed.Load() { // Close ran meanwhile without seeing the poller
+		delete(p.watches, w.fd)
+		c.watch = nil
+		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+		return errors.New("transport: connection closed")
+	}
 	return nil
 }
 

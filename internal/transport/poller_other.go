@@ -29,7 +29,7 @@ func (p *Poller) Watch(c *Conn, s Sink) error {
 	if p.closed {
 		return errors.New("transport: poller closed")
 	}
-	c.poller = p
+	c.poller.Store(p)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()

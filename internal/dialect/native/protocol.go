@@ -101,16 +101,17 @@ func decode(payload []byte) (*inbound, error) {
 		return nil, errorf(CodeInvalid, "a message must be a JSON object")
 	}
 	in := new(inbound)
-	if err := json.Unmarshal(payload, in); err != nil {
+	err := json.Unmarshal(payload, in)
+	if len(in.ID) > maxIDLen { // checked first: a reply never repeats such an id
+		in.ID = ""
+		return in, errorf(CodeInvalid, "id is longer than %d characters", maxIDLen)
+	}
+	if err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
 			return in, errorf(CodeInvalid, "field %q has the wrong type: want %s", typeErr.Field, typeErr.Type)
 		}
 		return nil, errorf(CodeInvalid, "a message must be a JSON object")
-	}
-	if len(in.ID) > maxIDLen {
-		in.ID = ""
-		return in, errorf(CodeInvalid, "id is longer than %d characters", maxIDLen)
 	}
 	if in.Type == "" {
 		return in, errorf(CodeInvalid, "type is required")

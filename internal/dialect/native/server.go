@@ -27,6 +27,9 @@ type Config struct {
 	Hub      *hub.Hub
 	Poller   *transport.Poller
 	Verifier *auth.Verifier // required
+	// TokenLeeway is the clock skew the verifier allows; a connection whose
+	// token expires is closed this long after exp.
+	TokenLeeway time.Duration
 
 	Dev               bool     // accept user_id without a token
 	AllowedOrigins    []string // "*" allows any; a request without Origin is always allowed

@@ -99,20 +99,23 @@ func (s *session) onMessage(m transport.Message) error {
 	if s.closing {
 		return nil
 	}
+	// Decoded before the rate limit, so that a refused request still gets a
+	// reply with its id (a client waiting on that id is not left hanging).
+	// Decoding is bounded by max_message_size.
+	in, err := decode(m.Payload)
+	s.srv.hub.CountIn(metricType(in, err))
+	id := ""
+	if in != nil {
+		id = in.ID
+	}
 	if !s.allow() {
 		if s.closing {
 			return errAbuse
 		}
-		s.conn.Send(s.errorFrame("", CodeRateLimited, "rate limit exceeded"))
+		s.conn.Send(s.errorFrame(id, CodeRateLimited, "rate limit exceeded"))
 		return nil
 	}
-	in, err := decode(m.Payload)
-	s.srv.hub.CountIn(metricType(in, err))
 	if err != nil {
-		id := ""
-		if in != nil {
-			id = in.ID
-		}
 		s.reply(id, err)
 		return nil
 	}
@@ -251,7 +254,13 @@ func (s *session) authenticate(claims *auth.Claims, sessionID string) {
 	s.mu.Lock()
 	s.claims = claims
 	s.mu.Unlock()
-	s.srv.hub.Authenticate(s.conn, claims.Subject, sessionID, claims.ExpiresAt)
+	// The connection ends when the verifier would refuse the token: at exp
+	// plus the same leeway.
+	expires := claims.ExpiresAt
+	if !expires.IsZero() {
+		expires = expires.Add(s.srv.cfg.TokenLeeway)
+	}
+	s.srv.hub.Authenticate(s.conn, claims.Subject, sessionID, expires)
 	s.send(&outbound{Type: TypeConnected, Data: map[string]any{
 		"connection_id":      s.conn.ID(),
 		"user_id":            claims.Subject,
