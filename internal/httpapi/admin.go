@@ -105,7 +105,7 @@ func (a *Admin) broadcastChannel(r *http.Request, w http.ResponseWriter) (any, e
 		return nil, err
 	}
 	details := map[string]string{}
-	col, doc, ok := splitChannel(body.Channel)
+	col, doc, ok := hub.SplitChannel(body.Channel)
 	if !ok {
 		details["channel"] = "must be a collection or collection.document of [A-Za-z0-9_:-]{1,128}"
 	}
@@ -148,10 +148,10 @@ func (a *Admin) publishDocument(r *http.Request, w http.ResponseWriter) (any, er
 		return nil, err
 	}
 	details := map[string]string{}
-	if !validName(body.Collection) {
+	if !hub.ValidName(body.Collection) {
 		details["collection"] = "is required: 1-128 of [A-Za-z0-9_:-]"
 	}
-	if !validName(body.Document) {
+	if !hub.ValidName(body.Document) {
 		details["document"] = "is required: 1-128 of [A-Za-z0-9_:-]"
 	}
 	requireArray(details, "operation", body.Operation)
@@ -179,7 +179,7 @@ func (a *Admin) publishTableDoc(kind, docField string) func(*http.Request, http.
 		doc := idField(details, docField, raw[docField])
 		requireArray(details, "operation", raw["operation"])
 		collection := kind + "_" + table
-		if table != "" && !validName(collection) {
+		if table != "" && !hub.ValidName(collection) {
 			details["table_id"] = "makes a collection name outside [A-Za-z0-9_:-]{1,128}"
 		}
 		if len(details) > 0 {
@@ -196,7 +196,7 @@ func opPublication(collection, document string, op json.RawMessage) *hub.Publica
 
 func (a *Admin) presence(r *http.Request, _ http.ResponseWriter) (any, error) {
 	channel := r.URL.Query().Get("channel")
-	col, doc, ok := splitChannel(channel)
+	col, doc, ok := hub.SplitChannel(channel)
 	if !ok {
 		return nil, badRequest(map[string]string{"channel": "query parameter required: a collection or collection.document"})
 	}
@@ -270,7 +270,7 @@ func checkIDs(details map[string]string, field string, ids []string) {
 func idField(details map[string]string, field string, v json.RawMessage) string {
 	var s string
 	if err := json.Unmarshal(v, &s); err == nil && s != "" {
-		if !validName(s) {
+		if !hub.ValidName(s) {
 			details[field] = "must be 1-128 of [A-Za-z0-9_:-]"
 			return ""
 		}
@@ -284,25 +284,4 @@ func idField(details map[string]string, field string, v json.RawMessage) string 
 	}
 	details[field] = "is required: a string or an integer id"
 	return ""
-}
-
-func splitChannel(ch string) (collection, document string, ok bool) {
-	col, doc, hasDoc := strings.Cut(ch, ".")
-	if !validName(col) || (hasDoc && !validName(doc)) {
-		return "", "", false
-	}
-	return col, doc, true
-}
-
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

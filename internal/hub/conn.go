@@ -233,19 +233,13 @@ func (c *Conn) Abort() {
 // that cannot take it all, and a connection to close, continue on a goroutine
 // of their own.
 func (c *Conn) flush() {
-	c.qmu.Lock()
-	if len(c.queue) == 0 {
-		if c.state == stateOpen {
-			c.scheduled = false
-			c.qmu.Unlock()
-			return
-		}
-		c.qmu.Unlock()
+	switch c.nextBatch() {
+	case stepIdle:
+		return
+	case stepClose:
 		c.hub.goTracked(c.closeOut)
 		return
 	}
-	c.takeQueueLocked()
-	c.qmu.Unlock()
 
 	frames, bytes, stamps := len(c.wbatch), c.pendingBytes(), c.wstamps
 	_, err := c.transport.TryWriteBuffers(&c.wbufs)
@@ -269,6 +263,31 @@ func (c *Conn) flush() {
 	c.qmu.Unlock()
 	if more {
 		c.writer.push(c) // again, behind the others: one write per turn
+	}
+}
+
+// flushStep is what a flusher does next.
+type flushStep uint8
+
+const (
+	stepWrite flushStep = iota // a batch was taken into wbufs
+	stepIdle                   // nothing queued: the connection is unscheduled
+	stepClose                  // nothing queued and the connection is closing
+)
+
+// nextBatch takes the queue for writing, or says why there is nothing to write.
+func (c *Conn) nextBatch() flushStep {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	switch {
+	case len(c.queue) > 0:
+		c.takeQueueLocked()
+		return stepWrite
+	case c.state == stateOpen:
+		c.scheduled = false
+		return stepIdle
+	default:
+		return stepClose
 	}
 }
 
@@ -314,19 +333,13 @@ func (c *Conn) drainSlow() {
 		}
 		c.hub.observeWrite(frames, bytes, stamps)
 		c.recycle()
-		c.qmu.Lock()
-		if len(c.queue) == 0 {
-			if c.state == stateOpen {
-				c.scheduled = false
-				c.qmu.Unlock()
-				return
-			}
-			c.qmu.Unlock()
+		switch c.nextBatch() {
+		case stepIdle:
+			return
+		case stepClose:
 			c.closeOut()
 			return
 		}
-		c.takeQueueLocked()
-		c.qmu.Unlock()
 	}
 }
 

@@ -33,32 +33,38 @@ type frameRenderer struct{ frame []byte }
 
 func (r frameRenderer) Render(*Publication) ([]byte, error) { return r.frame, nil }
 
+// benchHub starts a hub whose n connections are subscribed to "bench" and
+// write into discarding transports; every publication renders as frame.
+func benchHub(b *testing.B, n int, frame []byte) *Hub {
+	b.Helper()
+	hist := stream.NewMemoryHistory(stream.MemoryHistoryConfig{Size: 100, TTL: time.Minute})
+	b.Cleanup(hist.Close)
+	h, err := New(Config{Broker: NewMemoryBroker(hist), Renderers: [MaxDialects]Renderer{frameRenderer{frame}}, SendQueue: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = h.Shutdown(context.Background()) })
+	th := &testHub{Hub: h}
+	for i := 0; i < n; i++ {
+		c, err := h.NewConn(ConnInfo{ID: fmt.Sprintf("b%d", i), Transport: &discardTransport{}, Session: lineSession{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.Authenticate(c, "u", "s", time.Time{})
+		th.sub(b, c, "bench", "", nil)
+	}
+	return h
+}
+
 // BenchmarkFanout measures one publication reaching every subscriber of a
-// channel: the broker, one render, and a queue append per subscriber. The
-// allocs/delivery figure is the fan-out path's own cost per subscriber.
+// channel: the broker, one render, and a queue append per subscriber.
 func BenchmarkFanout(b *testing.B) {
 	for _, subs := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) {
-			hist := stream.NewMemoryHistory(stream.MemoryHistoryConfig{Size: 100, TTL: time.Minute})
-			defer hist.Close()
-			frame := make([]byte, 100)
-			h, err := New(Config{Broker: NewMemoryBroker(hist), Renderers: [MaxDialects]Renderer{frameRenderer{frame}}, SendQueue: 1 << 30})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := h.Start(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = h.Shutdown(context.Background()) }()
-			th := &testHub{Hub: h}
-			for i := 0; i < subs; i++ {
-				c, err := h.NewConn(ConnInfo{ID: fmt.Sprintf("b%d", i), Transport: &discardTransport{}, Session: lineSession{}})
-				if err != nil {
-					b.Fatal(err)
-				}
-				h.Authenticate(c, "u", "s", time.Time{})
-				th.sub(b, c, "bench", "", nil)
-			}
+			h := benchHub(b, subs, make([]byte, 100))
 			data := []byte(`{"n":1}`)
 			ctx := context.Background()
 			b.ReportAllocs()
@@ -80,26 +86,7 @@ func BenchmarkFanout(b *testing.B) {
 // allocation per delivery, which must be zero.
 func BenchmarkDeliver(b *testing.B) {
 	const subs = 1000
-	hist := stream.NewMemoryHistory(stream.MemoryHistoryConfig{Size: 1, TTL: time.Minute})
-	defer hist.Close()
-	frame := make([]byte, 100)
-	h, err := New(Config{Broker: NewMemoryBroker(hist), Renderers: [MaxDialects]Renderer{frameRenderer{frame}}, SendQueue: 1 << 30})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := h.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = h.Shutdown(context.Background()) }()
-	th := &testHub{Hub: h}
-	for i := 0; i < subs; i++ {
-		c, err := h.NewConn(ConnInfo{ID: fmt.Sprintf("d%d", i), Transport: &discardTransport{}, Session: lineSession{}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		h.Authenticate(c, "u", "s", time.Time{})
-		th.sub(b, c, "bench", "", nil)
-	}
+	h := benchHub(b, subs, make([]byte, 100))
 	p := &Publication{Kind: KindMessage, Collection: "bench", Offset: 1 << 40, Epoch: "x", Time: time.Now()}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/stream"
 	"github.com/tablecast/tablecast/internal/transport"
 )
@@ -46,7 +47,7 @@ const (
 )
 
 const (
-	maxNameLen     = 128
+	maxNameLen     = hub.MaxNameLen
 	maxIDLen       = 64
 	maxSessionLen  = 64
 	maxPresenceLen = 1024
@@ -119,20 +120,7 @@ func decode(payload []byte) (*inbound, error) {
 	return in, nil
 }
 
-// validName reports whether s is a collection or document name:
-// [A-Za-z0-9_:-]{1,128}.
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > maxNameLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validName(s string) bool { return hub.ValidName(s) }
 
 // validSessionID reports whether s is a session id: [A-Za-z0-9_-]{1,64}.
 func validSessionID(s string) bool {
