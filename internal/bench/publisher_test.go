@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/auth"
+	"github.com/tablecast/tablecast/pkg/client"
 	"io"
 	"os"
 	"strings"
@@ -133,9 +135,15 @@ func TestPublisherChild(t *testing.T) {
 	}
 
 	// Closing stdin while it publishes stops it, with what it did so far.
+	watcher := subscribeWatcher(t, srv)
+	defer watcher.Close()
 	in, lines, done = publisherChild(t, srv, "-m", "1000", "--rate", "50")
 	_, _ = io.WriteString(in, "go\n")
-	time.Sleep(100 * time.Millisecond)
+	select { // stop it once it has published something
+	case <-watcher.Messages():
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing published")
+	}
 	_ = in.Close()
 	if !lines.Scan() {
 		t.Fatalf("no result: %v", lines.Err())
@@ -203,4 +211,24 @@ func TestPublishWire(t *testing.T) {
 	if callMillis(calls, 0.5) != 0.12 || callMillis(calls, 0.99) != 0.9 {
 		t.Errorf("callMillis: %v %v", callMillis(calls, 0.5), callMillis(calls, 0.99))
 	}
+}
+
+// subscribeWatcher connects a client to srv subscribed to the bench channel.
+func subscribeWatcher(t *testing.T, srv *target) *client.Client {
+	t.Helper()
+	tok, err := auth.Sign([]byte(srv.jwtSecret), auth.Claims{Subject: "watcher", Channels: []string{DefaultChannel}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := *srv.base
+	ws.Scheme, ws.Path = "ws", "/api/ws/socket"
+	c, err := client.Dial(context.Background(), client.Config{URL: ws.String(), Token: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if _, err := c.Subscribe(context.Background(), DefaultChannel, ""); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
