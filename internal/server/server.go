@@ -145,7 +145,12 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		http: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+			// Body and idle limits for the HTTP API. A socket is unaffected:
+			// the upgrade clears the connection's deadlines.
+			ReadTimeout:    30 * time.Second,
+			IdleTimeout:    2 * time.Minute,
+			MaxHeaderBytes: 64 << 10,
+			ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		},
 		serveErr: make(chan error, 1),
 	}, nil
