@@ -1,0 +1,301 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Both engines run the same Go code (sql_reader.go, sql_writer.go,
+// sql_events.go) through a querier and a dialect. Most statements are written
+// once, in SQLite's syntax with ? placeholders and a few macros that the
+// dialect expands:
+//
+//	{ord}   the row order column as read, named ord_text: ord (SQLite, padded
+//	        text) / ord::text (PostgreSQL). The alias matters: PostgreSQL's
+//	        ORDER BY ord would otherwise sort by the text output column.
+//	{ordp}  an order parameter: ? / ?::text::numeric
+//	{json}  a JSON parameter stored as queryable JSON: json(?) / ?::jsonb
+//	{id_in} id is in a list given as one parameter (the dialect's ids):
+//	        id IN (SELECT value FROM json_each(?)) / id = ANY(?::bigint[])
+//	{+}     + / nothing: in SQLite a unary plus keeps a column's index out of
+//	        the plan, so that rows are looked up by id, not by scanning the
+//	        table's index
+//	{T} {F} boolean literals: 1 0 / TRUE FALSE
+//
+// and PostgreSQL's placeholders are then renumbered $1, $2... Statements whose
+// shape differs (merging values, removing a key from every row, marking
+// events published) are the dialect's own.
+
+// scanner is what database/sql and pgx rows have in common.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// rowsIter is a result set of either driver.
+type rowsIter interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// querier runs statements on a pool, a connection or a transaction.
+type querier interface {
+	exec(ctx context.Context, sql string, args ...any) (int64, error)
+	query(ctx context.Context, sql string, args ...any) (rowsIter, error)
+	queryRow(ctx context.Context, sql string, args ...any) scanner
+}
+
+// dialect is what differs between the engines.
+type dialect struct {
+	name   string
+	macros *strings.Replacer
+	rebind bool // ? -> $n
+
+	ts    func(time.Time) any // a time parameter
+	order func(*big.Int) any  // an order parameter, for {ordp}
+	ids   func([]int64) any   // an id list parameter, for {id_in}
+	// valueKey is the parameter naming a field's key in a row's values.
+	valueKey func(fieldID int64) any
+	// mergeValues returns the expression of the new values of a row after
+	// merging patch (a validated JSON object) into vals, and its parameters.
+	mergeValues func(patch json.RawMessage) (string, []any, error)
+	// removeValue: parameters (valueKey, table_id, valueKey).
+	removeValue string
+	// shiftRows: parameters (table_id, order, id); adds 1 to the order of the
+	// rows at or after (order, id).
+	shiftRows string
+	// appendEvent, when set, takes the next offset and writes the event in
+	// one statement (one round trip); parameters (kind, id, kind, id, type,
+	// payload, created_at), result the offset. Otherwise streamNext and
+	// eventInsert run one after the other.
+	appendEvent string
+	// markPublished and its parameters.
+	markPublished     string
+	markPublishedArgs func([]EventKey) []any
+
+	isUnique     func(error) bool
+	isForeignKey func(error) bool
+	isNoRows     func(error) bool
+	isRetryable  func(error) bool
+
+	q queries
+}
+
+// sql expands a statement for this dialect.
+func (d *dialect) sql(s string) string {
+	s = d.macros.Replace(s)
+	if !d.rebind {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// queries holds the expanded shared statements.
+type queries struct {
+	wsInsert, wsGet, wsOfUser, wsRename, wsDelete                 string
+	memberInsert, memberUpdate, memberDelete, memberRole, members string
+
+	tableNextPos, tableInsert, tableGet, tables, tableUpdate, tableDelete string
+
+	fieldNextPos, fieldInsert, fieldGet, fields, fieldUpdate, fieldDelete string
+
+	viewNextPos, viewInsert, viewGet, viewBySlug, views, viewUpdate, viewDelete string
+
+	rowGet, rowsAfter, rowsByIDs, rowLast, rowOrder, rowPrev, rowVersion, rowsDelete string
+
+	streamTop, streamNext, eventInsert, events, eventOldest string
+	unpublished, pruneBoundary, prune                       string
+	removeValue, shiftRows, markPublished, appendEvent      string
+}
+
+const (
+	wsCols    = `id, name, created_at`
+	tableCols = `id, workspace_id, name, position, created_at`
+	fieldCols = `id, table_id, name, type, is_primary, position, options`
+	viewCols  = `id, table_id, name, type, position, filter_type, filters, sorts, hidden_field_ids, is_public, COALESCE(slug, ''), password_hash`
+	rowCols   = `id, table_id, {ord}, version, vals, created_at, updated_at`
+	eventCols = `stream_kind, stream_id, stream_offset, type, payload, created_at, published`
+)
+
+func (d *dialect) build() {
+	x := d.sql
+	d.q = queries{
+		wsInsert: x(`INSERT INTO workspaces (name, created_at) VALUES (?, ?) RETURNING ` + wsCols),
+		wsGet:    x(`SELECT ` + wsCols + ` FROM workspaces WHERE id = ?`),
+		wsOfUser: x(`SELECT w.id, w.name, w.created_at FROM workspaces w
+			JOIN members m ON m.workspace_id = w.id WHERE m.user_id = ? ORDER BY w.id`),
+		wsRename: x(`UPDATE workspaces SET name = ? WHERE id = ? RETURNING ` + wsCols),
+		wsDelete: x(`DELETE FROM workspaces WHERE id = ?`),
+
+		memberInsert: x(`INSERT INTO members (workspace_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`),
+		memberUpdate: x(`UPDATE members SET role = ? WHERE workspace_id = ? AND user_id = ?`),
+		memberDelete: x(`DELETE FROM members WHERE workspace_id = ? AND user_id = ?`),
+		memberRole:   x(`SELECT role FROM members WHERE workspace_id = ? AND user_id = ?`),
+		members:      x(`SELECT workspace_id, user_id, role FROM members WHERE workspace_id = ? ORDER BY user_id`),
+
+		tableNextPos: x(`SELECT COALESCE(MAX(position), 0) + 1 FROM tables WHERE workspace_id = ?`),
+		tableInsert: x(`INSERT INTO tables (workspace_id, name, position, created_at) VALUES (?, ?, ?, ?)
+			RETURNING ` + tableCols),
+		tableGet: x(`SELECT ` + tableCols + ` FROM tables WHERE id = ?`),
+		tables:   x(`SELECT ` + tableCols + ` FROM tables WHERE workspace_id = ? ORDER BY position, id`),
+		tableUpdate: x(`UPDATE tables SET name = ?, position = CASE WHEN ? > 0 THEN ? ELSE position END
+			WHERE id = ? RETURNING ` + tableCols),
+		tableDelete: x(`DELETE FROM tables WHERE id = ?`),
+
+		fieldNextPos: x(`SELECT COALESCE(MAX(position), 0) + 1 FROM fields WHERE table_id = ?`),
+		fieldInsert: x(`INSERT INTO fields (table_id, name, type, is_primary, position, options)
+			VALUES (?, ?, ?, ?, ?, {json}) RETURNING ` + fieldCols),
+		fieldGet: x(`SELECT ` + fieldCols + ` FROM fields WHERE id = ?`),
+		fields:   x(`SELECT ` + fieldCols + ` FROM fields WHERE table_id = ? ORDER BY position, id`),
+		fieldUpdate: x(`UPDATE fields SET name = ?, type = ?, is_primary = ?, options = {json},
+			position = CASE WHEN ? > 0 THEN ? ELSE position END WHERE id = ? RETURNING ` + fieldCols),
+		fieldDelete: x(`DELETE FROM fields WHERE id = ?`),
+
+		viewNextPos: x(`SELECT COALESCE(MAX(position), 0) + 1 FROM views WHERE table_id = ?`),
+		viewInsert: x(`INSERT INTO views (table_id, name, type, position, filter_type, filters, sorts,
+			hidden_field_ids, is_public, slug, password_hash)
+			VALUES (?, ?, ?, ?, ?, {json}, {json}, {json}, ?, NULLIF(?, ''), ?) RETURNING ` + viewCols),
+		viewGet:    x(`SELECT ` + viewCols + ` FROM views WHERE id = ?`),
+		viewBySlug: x(`SELECT ` + viewCols + ` FROM views WHERE slug = ?`),
+		views:      x(`SELECT ` + viewCols + ` FROM views WHERE table_id = ? ORDER BY position, id`),
+		viewUpdate: x(`UPDATE views SET name = ?, type = ?, position = CASE WHEN ? > 0 THEN ? ELSE position END,
+			filter_type = ?, filters = {json}, sorts = {json}, hidden_field_ids = {json}, is_public = ?,
+			slug = NULLIF(?, ''), password_hash = ? WHERE id = ? RETURNING ` + viewCols),
+		viewDelete: x(`DELETE FROM views WHERE id = ?`),
+
+		rowGet: x(`SELECT ` + rowCols + ` FROM table_rows WHERE table_id = ? AND id = ?`),
+		rowsAfter: x(`SELECT ` + rowCols + ` FROM table_rows
+			WHERE table_id = ? AND (ord, id) > ({ordp}, ?) ORDER BY ord, id LIMIT ?`),
+		rowsByIDs: x(`SELECT ` + rowCols + ` FROM table_rows
+			WHERE {id_in} AND {+}table_id = ? ORDER BY ord, id`),
+		rowLast:  x(`SELECT {ord} FROM table_rows WHERE table_id = ? ORDER BY ord DESC, id DESC LIMIT 1`),
+		rowOrder: x(`SELECT {ord} FROM table_rows WHERE table_id = ? AND id = ?`),
+		rowPrev: x(`SELECT {ord} FROM table_rows WHERE table_id = ? AND (ord, id) < ({ordp}, ?)
+			ORDER BY ord DESC, id DESC LIMIT 1`),
+		rowVersion: x(`SELECT version FROM table_rows WHERE table_id = ? AND id = ?`),
+		rowsDelete: x(`DELETE FROM table_rows WHERE {id_in} AND {+}table_id = ? RETURNING id`),
+
+		streamTop: x(`SELECT last_offset FROM streams WHERE kind = ? AND id = ?`),
+		streamNext: x(`INSERT INTO streams (kind, id, last_offset) VALUES (?, ?, 1)
+			ON CONFLICT (kind, id) DO UPDATE SET last_offset = streams.last_offset + 1
+			RETURNING last_offset`),
+		eventInsert: x(`INSERT INTO events (stream_kind, stream_id, stream_offset, type, payload, created_at, published)
+			VALUES (?, ?, ?, ?, ?, ?, {F})`),
+		events: x(`SELECT ` + eventCols + ` FROM events
+			WHERE stream_kind = ? AND stream_id = ? AND stream_offset > ? ORDER BY stream_offset LIMIT ?`),
+		eventOldest: x(`SELECT COALESCE(
+			(SELECT MIN(stream_offset) FROM events WHERE stream_kind = ? AND stream_id = ?),
+			(SELECT last_offset + 1 FROM streams WHERE kind = ? AND id = ?),
+			1)`),
+		unpublished: x(`SELECT ` + eventCols + ` FROM events WHERE published = {F} ORDER BY seq LIMIT ?`),
+		// The first event, in append order, that is too young to prune: every
+		// event before it is a candidate (in each stream, a run of offsets
+		// from the front).
+		pruneBoundary: x(`SELECT COALESCE(
+			(SELECT seq FROM events WHERE created_at >= ? ORDER BY seq LIMIT 1),
+			(SELECT MAX(seq) + 1 FROM events),
+			0)`),
+		// Candidates that are published and have no unpublished event before
+		// them in their stream, a batch at a time.
+		prune: x(`DELETE FROM events WHERE seq IN (
+			SELECT e.seq FROM events e
+			WHERE e.seq < ? AND e.published = {T} AND NOT EXISTS (
+				SELECT 1 FROM events u
+				WHERE u.published = {F} AND u.stream_kind = e.stream_kind
+				AND u.stream_id = e.stream_id AND u.stream_offset < e.stream_offset)
+			ORDER BY e.seq LIMIT ?)`),
+
+		removeValue:   x(d.removeValue),
+		shiftRows:     x(d.shiftRows),
+		markPublished: x(d.markPublished),
+		appendEvent:   x(d.appendEvent),
+	}
+}
+
+// jsonObject checks that v is a JSON object and returns it as a string, {} for
+// an empty v. what names it in the error.
+func jsonObject(v json.RawMessage, what string) (string, error) {
+	t := bytes.TrimSpace(v)
+	if len(t) == 0 {
+		return "{}", nil
+	}
+	if t[0] != '{' || !json.Valid(t) {
+		return "", fmt.Errorf("%w: %s must be a JSON object", ErrInvalid, what)
+	}
+	return string(t), nil
+}
+
+// jsonArray checks that v is a JSON array and returns it as a string, [] for
+// an empty v.
+func jsonArray(v json.RawMessage, what string) (string, error) {
+	t := bytes.TrimSpace(v)
+	if len(t) == 0 {
+		return "[]", nil
+	}
+	if t[0] != '[' || !json.Valid(t) {
+		return "", fmt.Errorf("%w: %s must be a JSON array", ErrInvalid, what)
+	}
+	return string(t), nil
+}
+
+// objectMembers returns the members of a validated JSON object, in order.
+func objectMembers(obj json.RawMessage) (keys []string, values []json.RawMessage, err error) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if _, err := dec.Token(); err != nil { // {
+		return nil, nil, err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, err
+		}
+		keys = append(keys, key)
+		values = append(values, v)
+	}
+	return keys, values, nil
+}
+
+// mapErr turns a driver error into the store's vocabulary: a unique violation
+// is ErrConflict, a foreign key violation ErrNotFound, each with what (which
+// the caller words as "field name \"x\" in table 3"); other errors keep their
+// cause. All of them keep the driver's error in the chain.
+func (d *dialect) mapErr(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrInvalid):
+		return err
+	case d.isNoRows(err):
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	case d.isUnique(err):
+		return fmt.Errorf("%w: %s: already taken: %w", ErrConflict, what, err)
+	case d.isForeignKey(err):
+		return fmt.Errorf("%w: %s: what it refers to does not exist: %w", ErrNotFound, what, err)
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
+}

@@ -1,0 +1,489 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+)
+
+// sqlTx implements Tx for both engines over a transaction's querier.
+type sqlTx struct {
+	sqlReader
+	st *txQuerier
+}
+
+func newSQLTx(q querier, d *dialect) *sqlTx {
+	st := &txQuerier{q: q, d: d}
+	return &sqlTx{sqlReader: sqlReader{q: st, d: d}, st: st}
+}
+
+// failed is the error that aborted the transaction, if a statement failed.
+func (t *sqlTx) failed() error {
+	if t.st.err == nil {
+		return nil
+	}
+	return fmt.Errorf("store: a statement failed, so the transaction was rolled back: %w", t.st.err)
+}
+
+// txQuerier gives both engines PostgreSQL's rule: once a statement fails
+// (a constraint violated, a lock not obtained...; not a query that found no
+// row), the transaction is aborted. Later statements fail at once, and Update
+// rolls back even if fn returns nil. SQLite alone would let the transaction
+// go on; the contract must not depend on the engine.
+type txQuerier struct {
+	q   querier
+	d   *dialect
+	err error
+}
+
+func (t *txQuerier) note(err error) error {
+	if err != nil && t.err == nil && !t.d.isNoRows(err) {
+		t.err = err
+	}
+	return err
+}
+
+func (t *txQuerier) aborted() error {
+	return fmt.Errorf("store: transaction aborted by an earlier error: %w", t.err)
+}
+
+func (t *txQuerier) exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	if t.err != nil {
+		return 0, t.aborted()
+	}
+	n, err := t.q.exec(ctx, sql, args...)
+	return n, t.note(err)
+}
+
+func (t *txQuerier) query(ctx context.Context, sql string, args ...any) (rowsIter, error) {
+	if t.err != nil {
+		return nil, t.aborted()
+	}
+	rows, err := t.q.query(ctx, sql, args...)
+	if err != nil {
+		return nil, t.note(err)
+	}
+	return txRows{rows, t}, nil
+}
+
+func (t *txQuerier) queryRow(ctx context.Context, sql string, args ...any) scanner {
+	if t.err != nil {
+		return errScanner{t.aborted()}
+	}
+	return txRow{t.q.queryRow(ctx, sql, args...), t}
+}
+
+type txRows struct {
+	rowsIter
+	t *txQuerier
+}
+
+func (r txRows) Scan(dest ...any) error { return r.t.note(r.rowsIter.Scan(dest...)) }
+func (r txRows) Err() error             { return r.t.note(r.rowsIter.Err()) }
+
+type txRow struct {
+	scanner
+	t *txQuerier
+}
+
+func (r txRow) Scan(dest ...any) error { return r.t.note(r.scanner.Scan(dest...)) }
+
+type errScanner struct{ err error }
+
+func (e errScanner) Scan(...any) error { return e.err }
+
+// insertChunk is the most rows one INSERT statement carries (6 parameters
+// each: well under both engines' limits).
+const insertChunk = 500
+
+func (t *sqlTx) CreateWorkspace(ctx context.Context, name string) (Workspace, error) {
+	w, err := scanWorkspace(t.q.queryRow(ctx, t.d.q.wsInsert, name, t.d.ts(now())))
+	return w, t.d.mapErr(err, "create workspace")
+}
+
+func (t *sqlTx) RenameWorkspace(ctx context.Context, id int64, name string) (Workspace, error) {
+	w, err := scanWorkspace(t.q.queryRow(ctx, t.d.q.wsRename, name, id))
+	return w, t.d.mapErr(err, fmt.Sprintf("workspace %d", id))
+}
+
+func (t *sqlTx) DeleteWorkspace(ctx context.Context, id int64) error {
+	return t.deleteOne(ctx, t.d.q.wsDelete, id, fmt.Sprintf("workspace %d", id))
+}
+
+// deleteOne runs a DELETE that must remove exactly one row.
+func (t *sqlTx) deleteOne(ctx context.Context, sql string, id int64, what string) error {
+	n, err := t.q.exec(ctx, sql, id)
+	if err != nil {
+		return t.d.mapErr(err, what)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	}
+	return nil
+}
+
+func checkRole(r Role) error {
+	if !r.Valid() {
+		return fmt.Errorf("%w: role %q: want admin, editor or viewer", ErrInvalid, r)
+	}
+	return nil
+}
+
+func (t *sqlTx) AddMember(ctx context.Context, m Member) error {
+	if err := checkRole(m.Role); err != nil {
+		return err
+	}
+	if m.UserID == "" {
+		return fmt.Errorf("%w: empty user id", ErrInvalid)
+	}
+	_, err := t.q.exec(ctx, t.d.q.memberInsert, m.WorkspaceID, m.UserID, string(m.Role), t.d.ts(now()))
+	return t.d.mapErr(err, fmt.Sprintf("member %q of workspace %d", m.UserID, m.WorkspaceID))
+}
+
+func (t *sqlTx) UpdateMember(ctx context.Context, m Member) error {
+	if err := checkRole(m.Role); err != nil {
+		return err
+	}
+	what := fmt.Sprintf("member %q of workspace %d", m.UserID, m.WorkspaceID)
+	n, err := t.q.exec(ctx, t.d.q.memberUpdate, string(m.Role), m.WorkspaceID, m.UserID)
+	if err != nil {
+		return t.d.mapErr(err, what)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	}
+	return nil
+}
+
+func (t *sqlTx) RemoveMember(ctx context.Context, workspaceID int64, userID string) error {
+	what := fmt.Sprintf("member %q of workspace %d", userID, workspaceID)
+	n, err := t.q.exec(ctx, t.d.q.memberDelete, workspaceID, userID)
+	if err != nil {
+		return t.d.mapErr(err, what)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	}
+	return nil
+}
+
+// nextPosition returns pos if it is positive, else the position after the
+// last one of the parent.
+func (t *sqlTx) nextPosition(ctx context.Context, sql string, parent int64, pos int) (int, error) {
+	if pos > 0 {
+		return pos, nil
+	}
+	err := t.q.queryRow(ctx, sql, parent).Scan(&pos)
+	return pos, err
+}
+
+func (t *sqlTx) CreateTable(ctx context.Context, tb Table) (Table, error) {
+	what := fmt.Sprintf("table %q in workspace %d", tb.Name, tb.WorkspaceID)
+	pos, err := t.nextPosition(ctx, t.d.q.tableNextPos, tb.WorkspaceID, tb.Order)
+	if err != nil {
+		return Table{}, t.d.mapErr(err, what)
+	}
+	out, err := scanTable(t.q.queryRow(ctx, t.d.q.tableInsert, tb.WorkspaceID, tb.Name, pos, t.d.ts(now())))
+	return out, t.d.mapErr(err, what)
+}
+
+func (t *sqlTx) UpdateTable(ctx context.Context, tb Table) (Table, error) {
+	out, err := scanTable(t.q.queryRow(ctx, t.d.q.tableUpdate, tb.Name, tb.Order, tb.Order, tb.ID))
+	return out, t.d.mapErr(err, fmt.Sprintf("table %d", tb.ID))
+}
+
+func (t *sqlTx) DeleteTable(ctx context.Context, id int64) error {
+	return t.deleteOne(ctx, t.d.q.tableDelete, id, fmt.Sprintf("table %d", id))
+}
+
+func (t *sqlTx) CreateField(ctx context.Context, f Field) (Field, error) {
+	what := fmt.Sprintf("field %q in table %d", f.Name, f.TableID)
+	opts, err := jsonObject(f.Options, "field options")
+	if err != nil {
+		return Field{}, err
+	}
+	pos, err := t.nextPosition(ctx, t.d.q.fieldNextPos, f.TableID, f.Order)
+	if err != nil {
+		return Field{}, t.d.mapErr(err, what)
+	}
+	out, err := scanField(t.q.queryRow(ctx, t.d.q.fieldInsert, f.TableID, f.Name, f.Type, f.Primary, pos, opts))
+	return out, t.d.mapErr(err, what)
+}
+
+func (t *sqlTx) UpdateField(ctx context.Context, f Field) (Field, error) {
+	opts, err := jsonObject(f.Options, "field options")
+	if err != nil {
+		return Field{}, err
+	}
+	out, err := scanField(t.q.queryRow(ctx, t.d.q.fieldUpdate, f.Name, f.Type, f.Primary, opts, f.Order, f.Order, f.ID))
+	return out, t.d.mapErr(err, fmt.Sprintf("field %d (%q)", f.ID, f.Name))
+}
+
+func (t *sqlTx) DeleteField(ctx context.Context, id int64) error {
+	what := fmt.Sprintf("field %d", id)
+	f, err := t.Field(ctx, id)
+	if err != nil {
+		return err
+	}
+	key := t.d.valueKey(id)
+	if _, err := t.q.exec(ctx, t.d.q.removeValue, key, f.TableID, key); err != nil {
+		return t.d.mapErr(err, what+": removing its values")
+	}
+	return t.deleteOne(ctx, t.d.q.fieldDelete, id, what)
+}
+
+// InsertRows computes the new rows' orders from their neighbours, then
+// inserts them with multi-row INSERTs. Engines do not promise that RETURNING
+// lists rows in VALUES order, so each returned row is matched to its input by
+// its order, which is distinct within the batch.
+func (t *sqlTx) InsertRows(ctx context.Context, in NewRows) (InsertedRows, error) {
+	what := fmt.Sprintf("rows of table %d", in.TableID)
+	n := len(in.Values)
+	if n == 0 {
+		return InsertedRows{Rows: []Row{}}, nil
+	}
+	vals := make([]string, n)
+	for i, v := range in.Values {
+		s, err := jsonObject(v, fmt.Sprintf("values of new row %d", i))
+		if err != nil {
+			return InsertedRows{}, err
+		}
+		vals[i] = s
+	}
+	orders, shifted, err := t.newOrders(ctx, in.TableID, in.BeforeID, n)
+	if err != nil {
+		return InsertedRows{}, t.d.mapErr(err, what)
+	}
+
+	ts := now()
+	out := InsertedRows{Rows: make([]Row, n), Shifted: shifted}
+	index := make(map[string]int, n) // canonical order -> input index
+	for i := range orders {
+		index[formatOrder(orders[i])] = i
+	}
+	for start := 0; start < n; start += insertChunk {
+		end := min(start+insertChunk, n)
+		var b strings.Builder
+		b.WriteString(`INSERT INTO table_rows (table_id, ord, version, vals, created_at, updated_at) VALUES `)
+		args := make([]any, 0, (end-start)*5)
+		for i := start; i < end; i++ {
+			if i > start {
+				b.WriteString(", ")
+			}
+			b.WriteString(`(?, {ordp}, 1, {json}, ?, ?)`)
+			args = append(args, in.TableID, t.d.order(orders[i]), vals[i], t.d.ts(ts), t.d.ts(ts))
+		}
+		b.WriteString(` RETURNING id, {ord}, vals`)
+		rows, err := t.q.query(ctx, t.d.sql(b.String()), args...)
+		if err != nil {
+			return InsertedRows{}, t.d.mapErr(err, what)
+		}
+		got := 0
+		for rows.Next() {
+			var id int64
+			var ord string
+			var v []byte
+			if err := rows.Scan(&id, &ord, &v); err != nil {
+				rows.Close()
+				return InsertedRows{}, t.d.mapErr(err, what)
+			}
+			ord, err := canonicalOrder(ord)
+			if err != nil {
+				rows.Close()
+				return InsertedRows{}, err
+			}
+			i, ok := index[ord]
+			if !ok {
+				rows.Close()
+				return InsertedRows{}, fmt.Errorf("store: %s: inserted row %d has unexpected order %s", what, id, ord)
+			}
+			out.Rows[i] = Row{ID: id, TableID: in.TableID, Order: ord, Version: 1, Values: v, CreatedAt: ts, UpdatedAt: ts}
+			got++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return InsertedRows{}, t.d.mapErr(err, what)
+		}
+		if got != end-start {
+			return InsertedRows{}, fmt.Errorf("store: %s: inserted %d rows, want %d", what, got, end-start)
+		}
+	}
+	return out, nil
+}
+
+// newOrders returns n increasing orders for new rows: after the last row when
+// beforeID is 0, else between beforeID's predecessor and beforeID. When that
+// gap is too narrow, beforeID and every row after it move up by 1 first
+// (shifted).
+func (t *sqlTx) newOrders(ctx context.Context, tableID, beforeID int64, n int) (orders []*big.Int, shifted bool, err error) {
+	last, _, err := t.orderOf(ctx, t.d.q.rowLast, tableID)
+	if err != nil {
+		return nil, false, err
+	}
+	if beforeID == 0 {
+		orders, err = ordersAfter(last, n)
+		return orders, false, err
+	}
+	hi, found, err := t.orderOf(ctx, t.d.q.rowOrder, tableID, beforeID)
+	if err != nil {
+		return nil, false, err
+	}
+	if !found {
+		return nil, false, fmt.Errorf("%w: row %d of table %d (to insert before)", ErrNotFound, beforeID, tableID)
+	}
+	lo, _, err := t.orderOf(ctx, t.d.q.rowPrev, tableID, t.d.order(hi), beforeID)
+	if err != nil {
+		return nil, false, err
+	}
+	if orders = ordersBetween(lo, hi, n); orders != nil {
+		return orders, false, nil
+	}
+	if new(big.Int).Add(last, orderUnit).Cmp(orderLimit) >= 0 {
+		return nil, false, fmt.Errorf("%w: row orders exhausted", ErrInvalid)
+	}
+	if _, err := t.q.exec(ctx, t.d.q.shiftRows, tableID, t.d.order(hi), beforeID); err != nil {
+		return nil, false, err
+	}
+	return ordersBetween(lo, new(big.Int).Add(hi, orderUnit), n), true, nil
+}
+
+// orderOf reads one order; when there is no such row it returns 0 and false.
+func (t *sqlTx) orderOf(ctx context.Context, sql string, args ...any) (*big.Int, bool, error) {
+	var s string
+	if err := t.q.queryRow(ctx, sql, args...).Scan(&s); err != nil {
+		if t.d.isNoRows(err) {
+			return new(big.Int), false, nil
+		}
+		return nil, false, err
+	}
+	o, err := parseOrder(s)
+	return o, err == nil, err
+}
+
+func (t *sqlTx) UpdateRows(ctx context.Context, tableID int64, updates []RowUpdate) ([]Row, error) {
+	out := make([]Row, 0, len(updates))
+	for i, u := range updates {
+		row, err := t.updateRow(ctx, tableID, u)
+		if err != nil {
+			if len(updates) > 1 {
+				return nil, fmt.Errorf("update %d of %d: %w", i, len(updates), err)
+			}
+			return nil, err
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate) (Row, error) {
+	what := fmt.Sprintf("row %d of table %d", u.ID, tableID)
+	patch, err := jsonObject(u.Values, "values of "+what)
+	if err != nil {
+		return Row{}, err
+	}
+	var expr string
+	var args []any
+	if u.Replace {
+		expr, args = `{json}`, []any{patch}
+	} else if expr, args, err = t.d.mergeValues(json.RawMessage(patch)); err != nil {
+		return Row{}, fmt.Errorf("%w: values of %s: %w", ErrInvalid, what, err)
+	}
+	sql := `UPDATE table_rows SET vals = ` + expr + `, version = version + 1, updated_at = ?
+		WHERE table_id = ? AND id = ?`
+	args = append(args, t.d.ts(now()), tableID, u.ID)
+	if u.ExpectedVersion != 0 {
+		sql += ` AND version = ?`
+		args = append(args, u.ExpectedVersion)
+	}
+	row, err := scanRow(t.q.queryRow(ctx, t.d.sql(sql+` RETURNING `+rowCols), args...))
+	if err == nil || !t.d.isNoRows(err) {
+		return row, t.d.mapErr(err, what)
+	}
+	var version int64
+	if err := t.q.queryRow(ctx, t.d.q.rowVersion, tableID, u.ID).Scan(&version); err != nil {
+		return Row{}, t.d.mapErr(err, what)
+	}
+	return Row{}, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, what, version, u.ExpectedVersion)
+}
+
+func (t *sqlTx) DeleteRows(ctx context.Context, tableID int64, ids []int64) ([]int64, error) {
+	if len(ids) == 0 {
+		return []int64{}, nil
+	}
+	deleted, err := queryAll(ctx, t.q, func(s scanner) (id int64, err error) {
+		err = s.Scan(&id)
+		return id, err
+	}, t.d.q.rowsDelete, t.d.ids(ids), tableID)
+	if err != nil {
+		return nil, t.d.mapErr(err, fmt.Sprintf("rows of table %d", tableID))
+	}
+	slices.Sort(deleted)
+	return deleted, nil
+}
+
+// viewArgs checks and encodes a view's stored properties.
+func viewArgs(v View) (filterType, filters, sorts, hidden string, err error) {
+	if filters, err = jsonArray(v.Filters, "view filters"); err != nil {
+		return
+	}
+	if sorts, err = jsonArray(v.Sorts, "view sorts"); err != nil {
+		return
+	}
+	ids := v.HiddenFieldIDs
+	if ids == nil {
+		ids = []int64{}
+	}
+	b, _ := json.Marshal(ids)
+	filterType = v.FilterType
+	if filterType == "" {
+		filterType = "AND"
+	}
+	return filterType, filters, sorts, string(b), nil
+}
+
+func (t *sqlTx) CreateView(ctx context.Context, v View) (View, error) {
+	what := fmt.Sprintf("view %q in table %d", v.Name, v.TableID)
+	ft, filters, sorts, hidden, err := viewArgs(v)
+	if err != nil {
+		return View{}, err
+	}
+	pos, err := t.nextPosition(ctx, t.d.q.viewNextPos, v.TableID, v.Order)
+	if err != nil {
+		return View{}, t.d.mapErr(err, what)
+	}
+	typ := v.Type
+	if typ == "" {
+		typ = "grid"
+	}
+	out, err := scanView(t.q.queryRow(ctx, t.d.q.viewInsert, v.TableID, v.Name, typ, pos, ft, filters, sorts,
+		hidden, v.Public, v.Slug, v.PasswordHash))
+	return out, t.d.mapErr(err, what+slugNote(v.Slug))
+}
+
+func slugNote(slug string) string {
+	if slug == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (slug %q)", slug)
+}
+
+func (t *sqlTx) UpdateView(ctx context.Context, v View) (View, error) {
+	ft, filters, sorts, hidden, err := viewArgs(v)
+	if err != nil {
+		return View{}, err
+	}
+	typ := v.Type
+	if typ == "" {
+		typ = "grid"
+	}
+	out, err := scanView(t.q.queryRow(ctx, t.d.q.viewUpdate, v.Name, typ, v.Order, v.Order, ft, filters, sorts,
+		hidden, v.Public, v.Slug, v.PasswordHash, v.ID))
+	return out, t.d.mapErr(err, fmt.Sprintf("view %d%s", v.ID, slugNote(v.Slug)))
+}
+
+func (t *sqlTx) DeleteView(ctx context.Context, id int64) error {
+	return t.deleteOne(ctx, t.d.q.viewDelete, id, fmt.Sprintf("view %d", id))
+}

@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+)
+
+// go test -run '^$' -bench . -benchmem ./internal/store/
+// (with TABLECAST_TEST_POSTGRES set for the PostgreSQL figures)
+
+func benchEngines(b *testing.B, fn func(b *testing.B, open func(b *testing.B) Store)) {
+	b.Run("sqlite", func(b *testing.B) {
+		fn(b, func(b *testing.B) Store { return openSQLiteTest(b) })
+	})
+	b.Run("sqlite_sync_normal", func(b *testing.B) {
+		fn(b, func(b *testing.B) Store {
+			return openMigrated(b, "sqlite://"+filepath.Join(b.TempDir(), "test.db")+"?synchronous=normal")
+		})
+	})
+	b.Run("postgres", func(b *testing.B) {
+		admin := postgresAdminURL(b)
+		fn(b, func(b *testing.B) Store { return openPostgresTest(b, admin) })
+	})
+}
+
+// benchTable creates a table with two fields and n rows.
+func benchTable(b *testing.B, s Store, n int) (tableID int64, fieldKey string, rows []Row) {
+	b.Helper()
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx Tx) error {
+		ws, err := tx.CreateWorkspace(ctx, "bench")
+		if err != nil {
+			return err
+		}
+		t, err := tx.CreateTable(ctx, Table{WorkspaceID: ws.ID, Name: "t"})
+		if err != nil {
+			return err
+		}
+		f, err := tx.CreateField(ctx, Field{TableID: t.ID, Name: "Name", Type: "text", Primary: true})
+		if err != nil {
+			return err
+		}
+		tableID, fieldKey = t.ID, strconv.FormatInt(f.ID, 10)
+		vals := make([]json.RawMessage, n)
+		for i := range vals {
+			vals[i] = json.RawMessage(fmt.Sprintf(`{"%s": "row %d"}`, fieldKey, i))
+		}
+		ins, err := tx.InsertRows(ctx, NewRows{TableID: t.ID, Values: vals})
+		rows = ins.Rows
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tableID, fieldKey, rows
+}
+
+// BenchmarkUpdateRowWithEvent: one transaction per operation that updates one
+// cell of one row and appends its event, as a REST cell edit does. "serial"
+// is one writer; "parallel" runs GOMAXPROCS writers on the same table (the
+// stream counter serialises them).
+func BenchmarkUpdateRowWithEvent(b *testing.B) {
+	benchEngines(b, func(b *testing.B, open func(b *testing.B) Store) {
+		s := open(b)
+		tableID, key, rows := benchTable(b, s, 1000)
+		st := TableStream(tableID)
+		ctx := context.Background()
+		var n atomic.Int64
+		op := func() error {
+			i := n.Add(1)
+			row := rows[int(i)%len(rows)]
+			patch := json.RawMessage(fmt.Sprintf(`{"%s": "value %d"}`, key, i))
+			return s.Update(ctx, func(tx Tx) error {
+				up, err := tx.UpdateRows(ctx, tableID, []RowUpdate{{ID: row.ID, Values: patch}})
+				if err != nil {
+					return err
+				}
+				payload, _ := json.Marshal(map[string]any{"row_id": row.ID, "version": up[0].Version, "fields": patch})
+				_, err = tx.AppendEvent(ctx, st, "rows_updated", payload)
+				return err
+			})
+		}
+		b.Run("serial", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := op(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := op(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	})
+}
+
+// BenchmarkInsertRowsBatch1000: one transaction per operation inserting 1000
+// rows at the end of a table, with one event for the batch.
+func BenchmarkInsertRowsBatch1000(b *testing.B) {
+	benchEngines(b, func(b *testing.B, open func(b *testing.B) Store) {
+		s := open(b)
+		tableID, key, _ := benchTable(b, s, 0)
+		st := TableStream(tableID)
+		ctx := context.Background()
+		vals := make([]json.RawMessage, 1000)
+		for i := range vals {
+			vals[i] = json.RawMessage(fmt.Sprintf(`{"%s": "row %d", "99": %d}`, key, i, i))
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			err := s.Update(ctx, func(tx Tx) error {
+				ins, err := tx.InsertRows(ctx, NewRows{TableID: tableID, Values: vals})
+				if err != nil {
+					return err
+				}
+				_, err = tx.AppendEvent(ctx, st, "rows_created", json.RawMessage(fmt.Sprintf(`{"count":%d}`, len(ins.Rows))))
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/row")
+	})
+}

@@ -1,0 +1,291 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+)
+
+func contractDeleteFieldRemovesValues(t *testing.T, s Store) {
+	f := newFixture(t, s)
+	rows := insertRows(t, s, f.table.ID, 0,
+		`{"`+f.nameKey+`":"a","`+f.countKey+`":1}`,
+		`{"`+f.nameKey+`":"b","`+f.countKey+`":null}`,
+		`{"`+f.nameKey+`":"c"}`,
+	).Rows
+	update(t, s, func(ctx context.Context, tx Tx) error { return tx.DeleteField(ctx, f.n.ID) })
+	for i, r := range allRows(t, s, f.table.ID) {
+		jsonEqual(t, r.Values, json.RawMessage(`{"`+f.nameKey+`":"`+string(rune('a'+i))+`"}`), "values after the field's deletion")
+		if r.Version != rows[i].Version {
+			t.Fatalf("row %d version %d changed by the field's deletion", r.ID, r.Version)
+		}
+	}
+}
+
+func contractInsertRows(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	f := newFixture(t, s)
+	start := time.Now().Add(-time.Second)
+	ins := insertRows(t, s, f.table.ID, 0, `{"`+f.nameKey+`": "first", "`+f.countKey+`": 1.5}`, ``, `{}`)
+	if ins.Shifted || len(ins.Rows) != 3 {
+		t.Fatalf("InsertRows = %+v", ins)
+	}
+	wantOrders := []string{"1.00000000000000000000", "2.00000000000000000000", "3.00000000000000000000"}
+	for i, r := range ins.Rows {
+		if r.Order != wantOrders[i] || r.Version != 1 || r.TableID != f.table.ID || r.CreatedAt.Before(start) ||
+			!r.UpdatedAt.Equal(r.CreatedAt) || (i > 0 && r.ID <= ins.Rows[i-1].ID) {
+			t.Fatalf("row %d = %+v", i, r)
+		}
+	}
+	jsonEqual(t, ins.Rows[0].Values, json.RawMessage(`{"`+f.nameKey+`":"first","`+f.countKey+`":1.5}`), "values")
+	jsonEqual(t, ins.Rows[1].Values, json.RawMessage(`{}`), "empty values")
+	got := must(s.Row(ctx, f.table.ID, ins.Rows[0].ID)).get(t)
+	jsonEqual(t, got.Values, ins.Rows[0].Values, "read values")
+	got.Values, ins.Rows[0].Values = nil, nil
+	if !reflect.DeepEqual(got, ins.Rows[0]) {
+		t.Fatalf("Row = %+v, want %+v", got, ins.Rows[0])
+	}
+	_, err := s.Row(ctx, f.table.ID+1000, ins.Rows[0].ID)
+	wantErr(t, err, ErrNotFound, "a row through another table")
+
+	// The next batch goes after the last row, at the next integer.
+	more := insertRows(t, s, f.table.ID, 0, `{}`)
+	if more.Rows[0].Order != "4.00000000000000000000" {
+		t.Fatalf("appended order %s", more.Rows[0].Order)
+	}
+	// A large batch keeps its input order (several INSERT statements).
+	vals := make([]string, 1234)
+	for i := range vals {
+		vals[i] = fmt.Sprintf(`{"%s": %d}`, f.countKey, i)
+	}
+	batch := insertRows(t, s, f.table.ID, 0, vals...).Rows
+	for i, r := range batch {
+		jsonEqual(t, r.Values, json.RawMessage(vals[i]), "batch values")
+		if i > 0 && cmpOrder(t, batch[i-1].Order, r.Order) >= 0 {
+			t.Fatalf("batch orders not increasing at %d: %s then %s", i, batch[i-1].Order, r.Order)
+		}
+	}
+	all := allRows(t, s, f.table.ID)
+	if len(all) != 4+1234 || !slices.Equal(rowIDs(all[4:]), rowIDs(batch)) {
+		t.Fatalf("listing has %d rows / wrong order", len(all))
+	}
+
+	err = s.Update(ctx, func(tx Tx) error {
+		_, err := tx.InsertRows(ctx, NewRows{TableID: 999999, Values: []json.RawMessage{json.RawMessage(`{}`)}})
+		return err
+	})
+	wantErr(t, err, ErrNotFound, "rows of a missing table")
+	err = s.Update(ctx, func(tx Tx) error {
+		_, err := tx.InsertRows(ctx, NewRows{TableID: f.table.ID, BeforeID: 999999, Values: []json.RawMessage{nil}})
+		return err
+	})
+	wantErr(t, err, ErrNotFound, "before a missing row")
+	// All or nothing: one bad item stores nothing.
+	err = s.Update(ctx, func(tx Tx) error {
+		_, err := tx.InsertRows(ctx, NewRows{TableID: f.table.ID, Values: []json.RawMessage{
+			json.RawMessage(`{}`), json.RawMessage(`[1]`)}})
+		return err
+	})
+	wantErr(t, err, ErrInvalid, "values that are not an object")
+	if n := len(allRows(t, s, f.table.ID)); n != len(all) {
+		t.Fatalf("a failed batch stored rows: %d, want %d", n, len(all))
+	}
+}
+
+func contractInsertRowsBefore(t *testing.T, s Store) {
+	f := newFixture(t, s)
+	base := insertRows(t, s, f.table.ID, 0, `{}`, `{}`, `{}`).Rows // orders 1, 2, 3
+	two := insertRows(t, s, f.table.ID, base[2].ID, `{"x":1}`, `{"x":2}`).Rows
+	if two[0].Order != "2.33333333333333333333" || two[1].Order != "2.66666666666666666666" {
+		t.Fatalf("orders between 2 and 3: %s, %s", two[0].Order, two[1].Order)
+	}
+	first := insertRows(t, s, f.table.ID, base[0].ID, `{}`).Rows[0]
+	if first.Order != "0.50000000000000000000" {
+		t.Fatalf("order before the first row: %s", first.Order)
+	}
+	want := []int64{first.ID, base[0].ID, base[1].ID, two[0].ID, two[1].ID, base[2].ID}
+	if got := rowIDs(allRows(t, s, f.table.ID)); !slices.Equal(got, want) {
+		t.Fatalf("order = %v, want %v", got, want)
+	}
+
+	// Inserting before the same row again and again halves the gap each time
+	// until there is no room: then the rows from there on move up by one, and
+	// the order stays what the inserts asked for.
+	target := base[1].ID
+	want = slices.Clone(want[:2]) // first, base0
+	var inserted []int64
+	shifted := 0
+	for i := range 80 {
+		ins := insertRows(t, s, f.table.ID, target, fmt.Sprintf(`{"i":%d}`, i))
+		if ins.Shifted {
+			shifted++
+		}
+		inserted = append(inserted, ins.Rows[0].ID)
+	}
+	if shifted == 0 {
+		t.Fatalf("80 inserts before one row never ran out of room")
+	}
+	want = append(want, inserted...)
+	want = append(want, base[1].ID, two[0].ID, two[1].ID, base[2].ID)
+	rows := allRows(t, s, f.table.ID)
+	if got := rowIDs(rows); !slices.Equal(got, want) {
+		t.Fatalf("order after %d shifts = %v, want %v", shifted, got, want)
+	}
+	for i := 1; i < len(rows); i++ {
+		if cmpOrder(t, rows[i-1].Order, rows[i].Order) >= 0 {
+			t.Fatalf("orders not strictly increasing: %s then %s", rows[i-1].Order, rows[i].Order)
+		}
+	}
+}
+
+func cmpOrder(t *testing.T, a, b string) int {
+	t.Helper()
+	x, err := parseOrder(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := parseOrder(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x.Cmp(y)
+}
+
+func contractRowPagination(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	f := newFixture(t, s)
+	vals := make([]string, 25)
+	for i := range vals {
+		vals[i] = fmt.Sprintf(`{"n":%d}`, i)
+	}
+	rows := insertRows(t, s, f.table.ID, 0, vals...).Rows
+	other := newFixture(t, s)
+	insertRows(t, s, other.table.ID, 0, `{}`, `{}`) // another table's rows never show
+
+	// Pages of 7 cover the table exactly once, while rows are inserted
+	// between pages before and after the cursor.
+	var seen []int64
+	var cursor RowCursor
+	var added []int64
+	for page := 0; ; page++ {
+		got := must(s.Rows(ctx, f.table.ID, cursor, 7)).get(t)
+		if len(got) == 0 {
+			break
+		}
+		seen = append(seen, rowIDs(got)...)
+		cursor = got[len(got)-1].Cursor()
+		if page == 1 {
+			// One before the cursor (not to be seen), one after it (to be seen).
+			insertRows(t, s, f.table.ID, rows[2].ID, `{"late":"before"}`)
+			added = append(added, insertRows(t, s, f.table.ID, rows[20].ID, `{"late":"after"}`).Rows[0].ID)
+		}
+	}
+	var want []int64
+	for i, r := range rows {
+		if i == 20 {
+			want = append(want, added...)
+		}
+		want = append(want, r.ID)
+	}
+	if !slices.Equal(seen, want) {
+		t.Fatalf("paged ids = %v, want %v", seen, want)
+	}
+
+	byIDs := must(s.RowsByIDs(ctx, f.table.ID, []int64{rows[5].ID, rows[1].ID, 999999})).get(t)
+	if got := rowIDs(byIDs); !slices.Equal(got, []int64{rows[1].ID, rows[5].ID}) {
+		t.Fatalf("RowsByIDs = %v", got)
+	}
+	if got := must(s.RowsByIDs(ctx, f.table.ID, nil)).get(t); len(got) != 0 {
+		t.Fatalf("RowsByIDs(nil) = %v", got)
+	}
+	_, err := s.Rows(ctx, f.table.ID, RowCursor{Order: "one"}, 10)
+	wantErr(t, err, ErrInvalid, "a malformed cursor")
+}
+
+func contractUpdateRows(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	f := newFixture(t, s)
+	n, c := f.nameKey, f.countKey
+	rows := insertRows(t, s, f.table.ID, 0, `{"`+n+`":"a","`+c+`":1}`, `{"`+n+`":"b"}`).Rows
+	var got []Row
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		got = must(tx.UpdateRows(ctx, f.table.ID, []RowUpdate{
+			{ID: rows[0].ID, Values: json.RawMessage(`{"` + c + `": null, "99": [1, 2]}`)},
+			{ID: rows[1].ID, Values: json.RawMessage(`{"` + c + `": 7}`), Replace: true, ExpectedVersion: 1},
+		})).get(t)
+		return nil
+	})
+	jsonEqual(t, got[0].Values, json.RawMessage(`{"`+n+`":"a","`+c+`":null,"99":[1,2]}`), "merged values (null kept)")
+	jsonEqual(t, got[1].Values, json.RawMessage(`{"`+c+`":7}`), "replaced values")
+	if got[0].Version != 2 || got[1].Version != 2 || got[0].UpdatedAt.Before(got[0].CreatedAt) ||
+		got[0].Order != rows[0].Order || got[0].ID != rows[0].ID {
+		t.Fatalf("updated rows %+v", got)
+	}
+	r := must(s.Row(ctx, f.table.ID, rows[0].ID)).get(t)
+	jsonEqual(t, r.Values, got[0].Values, "stored merged values")
+
+	// A stale version conflicts, and the whole batch is rolled back.
+	err := s.Update(ctx, func(tx Tx) error {
+		if _, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(`{"` + c + `":8}`)}}); err != nil {
+			return err
+		}
+		_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[0].ID, Values: json.RawMessage(`{}`), ExpectedVersion: 1}})
+		return err
+	})
+	wantErr(t, err, ErrConflict, "a stale version")
+	if r := must(s.Row(ctx, f.table.ID, rows[1].ID)).get(t); r.Version != 2 {
+		t.Fatalf("rolled back update left version %d", r.Version)
+	}
+	err = s.Update(ctx, func(tx Tx) error {
+		_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: 999999, Values: json.RawMessage(`{}`), ExpectedVersion: 3}})
+		return err
+	})
+	wantErr(t, err, ErrNotFound, "update a missing row")
+	other := newFixture(t, s)
+	err = s.Update(ctx, func(tx Tx) error {
+		_, err := tx.UpdateRows(ctx, other.table.ID, []RowUpdate{{ID: rows[0].ID, Values: json.RawMessage(`{}`)}})
+		return err
+	})
+	wantErr(t, err, ErrNotFound, "update a row through another table")
+	err = s.Update(ctx, func(tx Tx) error {
+		_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[0].ID, Values: json.RawMessage(`"x"`)}})
+		return err
+	})
+	wantErr(t, err, ErrInvalid, "values that are not an object")
+	// The right version passes.
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		u := must(tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[0].ID, Values: json.RawMessage(`{"` + n + `":"z"}`), ExpectedVersion: 2}})).get(t)
+		if u[0].Version != 3 {
+			t.Errorf("version %d, want 3", u[0].Version)
+		}
+		return nil
+	})
+}
+
+func contractDeleteRows(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	f := newFixture(t, s)
+	rows := insertRows(t, s, f.table.ID, 0, `{}`, `{}`, `{}`, `{}`).Rows
+	other := newFixture(t, s)
+	otherRow := insertRows(t, s, other.table.ID, 0, `{}`).Rows[0]
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		del := must(tx.DeleteRows(ctx, f.table.ID, []int64{rows[3].ID, rows[1].ID, 999999, otherRow.ID})).get(t)
+		if !slices.Equal(del, []int64{rows[1].ID, rows[3].ID}) {
+			t.Errorf("DeleteRows = %v", del)
+		}
+		if del := must(tx.DeleteRows(ctx, f.table.ID, nil)).get(t); len(del) != 0 {
+			t.Errorf("DeleteRows(nil) = %v", del)
+		}
+		return nil
+	})
+	if got := rowIDs(allRows(t, s, f.table.ID)); !slices.Equal(got, []int64{rows[0].ID, rows[2].ID}) {
+		t.Fatalf("rows left %v", got)
+	}
+	if _, err := s.Row(ctx, other.table.ID, otherRow.ID); err != nil {
+		t.Fatalf("another table's row was deleted: %v", err)
+	}
+}
