@@ -12,9 +12,9 @@ import (
 func TestRun(t *testing.T) {
 	t.Setenv("TABLECAST_JWT_SECRET", "")
 	for _, tt := range []struct {
-		name       string
-		args       []string
-		code       int
+		name        string
+		args        []string
+		code        int
 		out, errOut string
 	}{
 		{"no command", nil, 2, "", "usage:"},
@@ -54,5 +54,23 @@ func TestTokenIsVerifiable(t *testing.T) {
 	}
 	if d := time.Until(c.ExpiresAt); d < 59*time.Minute || d > time.Hour {
 		t.Fatalf("expires in %v, want an hour", d)
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	t.Setenv("TABLECAST_JWT_SECRET", "")
+	db := "sqlite://" + t.TempDir() + "/tc.db"
+	for i := 0; i < 2; i++ { // the second run finds nothing to do
+		var out, errOut bytes.Buffer
+		if code := run([]string{"migrate", "--database-url", db}, &out, &errOut); code != 0 {
+			t.Fatalf("run %d: exit %d: %s", i, code, errOut.String())
+		}
+		if !strings.Contains(out.String(), "is up to date") {
+			t.Fatalf("run %d: %q", i, out.String())
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"migrate", "--database-url", "mysql://x"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "TABLECAST_DATABASE_URL") {
+		t.Fatalf("bad url: exit %d, %q", code, errOut.String())
 	}
 }

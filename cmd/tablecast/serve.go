@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -43,12 +44,12 @@ func serve(args []string, stderr io.Writer) error {
 		}
 	}
 	log.Info("configuration", "config", cfg)
-	node, err := server.New(cfg, server.Options{Logger: log})
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	node, err := server.New(ctx, cfg, server.Options{Logger: log})
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	if err := node.Start(ctx, nil); err != nil {
 		return err
 	}
@@ -72,8 +73,30 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func migrate(_ []string, stdout io.Writer) error {
-	// The table store (and its migrations) is not part of this build yet.
-	fmt.Fprintln(stdout, "tablecast migrate: this build has no table store, so there is nothing to migrate")
+func migrate(args []string, stdout io.Writer) error {
+	cfg, err := config.Load(args, os.Getenv)
+	if errors.Is(err, config.ErrNoJWTKey) {
+		// Migrating needs no key: load again with a placeholder so that the
+		// other settings are still checked.
+		cfg, err = config.Load(append(args, "--jwt-secret", "unused-by-migrate"), os.Getenv)
+	}
+	if err != nil {
+		return err
+	}
+	st, err := server.OpenStore(context.Background(), cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintf(stdout, "tablecast migrate: %s is up to date\n", redactedURL(cfg.DatabaseURL))
 	return nil
+}
+
+// redactedURL hides a password in a database URL.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
 }

@@ -97,7 +97,8 @@ func (t *target) reach(ctx context.Context, o Options) error {
 
 func (t *target) startInProcess(ctx context.Context, o Options) error {
 	t.apiKey, t.jwtSecret = randomHex(16), randomHex(32)
-	args := []string{"--jwt-secret", t.jwtSecret, "--api-key", t.apiKey, "--log-level", "warn", "--connect-rate", "off"}
+	args := []string{"--jwt-secret", t.jwtSecret, "--api-key", t.apiKey, "--log-level", "warn", "--connect-rate", "off",
+		"--database-url", "sqlite://:memory:"}
 	if o.SendQueue != "" {
 		args = append(args, "--send-queue", o.SendQueue)
 	}
@@ -105,7 +106,7 @@ func (t *target) startInProcess(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	node, err := server.New(cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
+	node, err := server.New(ctx, cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
@@ -147,7 +148,8 @@ func (t *target) startChild(ctx context.Context, o Options) error {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	// --connect-rate off: the per-address limit on connection attempts
 	// would refuse a load generator.
-	args := []string{"serve", "--listen", addr, "--log-level", "warn", "--connect-rate", "off"}
+	args := []string{"serve", "--listen", addr, "--log-level", "warn", "--connect-rate", "off",
+		"--database-url", "sqlite://:memory:"}
 	if o.SendQueue != "" {
 		args = append(args, "--send-queue", o.SendQueue)
 	}

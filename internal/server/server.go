@@ -19,6 +19,7 @@ import (
 	"github.com/tablecast/tablecast/internal/httpapi"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/metrics"
+	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/stream"
 	"github.com/tablecast/tablecast/internal/transport"
 )
@@ -40,6 +41,7 @@ type Node struct {
 	cfg     config.Config
 	log     *slog.Logger
 	hub     *hub.Hub
+	store   store.Store
 	history *stream.MemoryHistory
 	broker  hub.Broker
 	poller  *transport.Poller
@@ -52,7 +54,7 @@ type Node struct {
 }
 
 // New builds a node; nothing listens until Start.
-func New(cfg config.Config, opts Options) (*Node, error) {
+func New(ctx context.Context, cfg config.Config, opts Options) (*Node, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -71,6 +73,33 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	st, err := OpenStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	node, err := assemble(cfg, opts, log, verifier, st)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return node, nil
+}
+
+// OpenStore opens the table store and applies its migrations (`serve` and
+// `tablecast migrate` both do).
+func OpenStore(ctx context.Context, url string) (store.Store, error) {
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("server: open store: %w", err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("server: migrate store: %w", err)
+	}
+	return st, nil
+}
+
+func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.Verifier, st store.Store) (*Node, error) {
 	historySize := cfg.HistorySize
 	if historySize == 0 {
 		historySize = -1 // stream.MemoryHistory: negative keeps nothing, zero is the default
@@ -129,7 +158,10 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 	mux.Handle("GET /api/ws/socket", nativeSrv)
 	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	(&httpapi.Ops{
-		Checks:   map[string]httpapi.Check{"broker": func(context.Context) error { return nil }},
+		Checks: map[string]httpapi.Check{
+			"broker": func(context.Context) error { return nil },
+			"store":  st.Ping,
+		},
 		Draining: h.Draining,
 		Metrics:  m.Handler(),
 	}).Register(mux)
@@ -138,6 +170,7 @@ func New(cfg config.Config, opts Options) (*Node, error) {
 		cfg:     cfg,
 		log:     log,
 		hub:     h,
+		store:   st,
 		history: history,
 		broker:  broker,
 		poller:  poller,
@@ -199,8 +232,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		pollErr := n.poller.Close()
 		_ = n.broker.Close()
 		n.history.Close()
-		serveErr := <-n.serveErr
-		err = errors.Join(httpErr, hubErr, pollErr, serveErr)
+		storeErr := n.store.Close()
+		var serveErr error
+		if n.ln != nil { // started
+			serveErr = <-n.serveErr
+		}
+		err = errors.Join(httpErr, hubErr, pollErr, storeErr, serveErr)
 	})
 	return err
 }

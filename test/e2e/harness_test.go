@@ -100,7 +100,7 @@ func startNode(t *testing.T, opts ...nodeOption) *testNode {
 	for _, o := range opts {
 		o(&s)
 	}
-	args := []string{"--jwt-secret", testSecret, "--node-id", testNodeID}
+	args := []string{"--jwt-secret", testSecret, "--node-id", testNodeID, "--database-url", "sqlite://:memory:"}
 	if !s.noAPIKey {
 		args = append(args, "--api-key", testAPIKey)
 	}
@@ -120,7 +120,7 @@ func startNode(t *testing.T, opts ...nodeOption) *testNode {
 			cfg.APIKey = ""
 		}
 	}
-	node, err := server.New(cfg, s.opts)
+	node, err := server.New(context.Background(), cfg, s.opts)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
