@@ -1,0 +1,198 @@
+// Package relay moves committed events from the table store's outbox to the
+// broker. A write commits its change and its event together; right after the
+// commit the writer hands the event to Relay.Publish. If that fails, or the
+// process dies between commit and publish, the event stays unpublished in
+// the outbox and Relay.Run publishes it on its next pass, with the offset it
+// was given at commit: late, but never lost. Run also prunes published events
+// past the retention.
+//
+// Several nodes may run a relay on one database: an event can then be
+// published twice, and subscribers drop the duplicate offset (the hub's
+// sequencer does). No event is published zero times.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tablecast/tablecast/internal/store"
+)
+
+// Outbox is what the relay needs from the store.
+type Outbox interface {
+	Unpublished(ctx context.Context, limit int) ([]store.Event, error)
+	MarkPublished(ctx context.Context, keys ...store.EventKey) error
+	PruneEvents(ctx context.Context, olderThan time.Time) (int64, error)
+}
+
+// Sink hands events to the broker, in order per stream.
+type Sink func(ctx context.Context, events []store.Event) error
+
+// Config configures a Relay. Zero values mean the defaults.
+type Config struct {
+	Outbox     Outbox        // required
+	Sink       Sink          // required
+	Interval   time.Duration // between passes over the outbox; default 1s
+	Batch      int           // events per pass; default 500
+	Retention  time.Duration // default 24h (TABLECAST_EVENT_RETENTION)
+	PruneEvery time.Duration // default 10m
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Relay publishes the outbox. Its goroutine is started by Start and stopped
+// by Stop.
+type Relay struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex // serialises publishing, so one stream's events keep their order
+	cancel  context.CancelFunc
+	done    chan struct{}
+	pending chan struct{}
+}
+
+// New returns a relay.
+func New(cfg Config) (*Relay, error) {
+	if cfg.Outbox == nil || cfg.Sink == nil {
+		return nil, errors.New("relay: Outbox and Sink are required")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 500
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 24 * time.Hour
+	}
+	if cfg.PruneEvery <= 0 {
+		cfg.PruneEvery = 10 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Relay{cfg: cfg, log: cfg.Logger, pending: make(chan struct{}, 1)}, nil
+}
+
+// Publish hands events committed just now to the sink and marks them
+// published. On failure they stay in the outbox for the next pass, so the
+// caller (the write that committed them) need not fail.
+func (r *Relay) Publish(ctx context.Context, events []store.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.publishLocked(ctx, events); err != nil {
+		r.wake()
+		return err
+	}
+	return nil
+}
+
+func (r *Relay) publishLocked(ctx context.Context, events []store.Event) error {
+	if err := r.cfg.Sink(ctx, events); err != nil {
+		return fmt.Errorf("relay: publish: %w", err)
+	}
+	keys := make([]store.EventKey, len(events))
+	for i, e := range events {
+		keys[i] = e.Key()
+	}
+	if err := r.cfg.Outbox.MarkPublished(ctx, keys...); err != nil {
+		// Published but not marked: the next pass publishes them again and
+		// subscribers drop the duplicates.
+		return fmt.Errorf("relay: mark published: %w", err)
+	}
+	return nil
+}
+
+func (r *Relay) wake() {
+	select {
+	case r.pending <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the relay's passes until Stop.
+func (r *Relay) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan struct{})
+	go r.run(ctx)
+}
+
+// Stop ends the passes and waits for the one running.
+func (r *Relay) Stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	<-r.done
+}
+
+func (r *Relay) run(ctx context.Context) {
+	defer close(r.done)
+	tick := time.NewTicker(r.cfg.Interval)
+	defer tick.Stop()
+	prune := time.NewTicker(r.cfg.PruneEvery)
+	defer prune.Stop()
+	r.Drain(ctx) // what an earlier process left behind
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			r.Drain(ctx)
+		case <-r.pending:
+			r.Drain(ctx)
+		case <-prune.C:
+			r.Prune(ctx)
+		}
+	}
+}
+
+// Drain publishes every unpublished event, oldest first, and reports how
+// many it published.
+func (r *Relay) Drain(ctx context.Context) int {
+	total := 0
+	for ctx.Err() == nil {
+		r.mu.Lock()
+		events, err := r.cfg.Outbox.Unpublished(ctx, r.cfg.Batch)
+		if err == nil && len(events) > 0 {
+			err = r.publishLocked(ctx, events)
+		}
+		r.mu.Unlock()
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("relay pass failed; retrying on the next one", "err", err)
+			}
+			return total
+		}
+		total += len(events)
+		if len(events) < r.cfg.Batch {
+			return total
+		}
+	}
+	return total
+}
+
+// Prune deletes published events older than the retention.
+func (r *Relay) Prune(ctx context.Context) {
+	n, err := r.cfg.Outbox.PruneEvents(ctx, r.cfg.Now().Add(-r.cfg.Retention))
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("pruning events failed", "err", err)
+		}
+		return
+	}
+	if n > 0 {
+		r.log.Debug("pruned events", "count", n)
+	}
+}
