@@ -83,14 +83,16 @@ func (s *Sequencer) sequence(stream string) *sequence {
 	return q
 }
 
-// Start sets where a stream begins on this node: the next offset expected
-// is top+1. Items at or before top are dropped as already seen. A stream
-// never started begins at the first item pushed.
+// Start sets where a stream begins on this node, if it has not begun: the
+// next offset expected is top+1, and items at or before top are dropped as
+// already seen. A stream that has begun is left alone: the items it still
+// holds are owed to earlier subscribers. A stream never started begins at the
+// first item pushed.
 func (s *Sequencer) Start(stream string, top uint64) {
 	q := s.sequence(stream)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.next == 0 || top+1 > q.next {
+	if q.next == 0 {
 		q.next = top + 1
 		for off := range q.pending {
 			if off < q.next {

@@ -199,3 +199,19 @@ func TestSequencerCloseStopsPendingFills(t *testing.T) {
 		t.Fatal("Close waited for a scheduled fill")
 	}
 }
+
+// A new subscriber starting a stream that is already running (it read top 5
+// from the store while 2 and 3 are still in flight) must not make the
+// sequencer skip what earlier subscribers are owed.
+func TestSequencerStartOnARunningStream(t *testing.T) {
+	r := newRecorder()
+	s := NewSequencer(SequencerConfig{Deliver: r.deliver, Fill: noFill, Wait: time.Hour})
+	defer s.Close()
+	s.Push("t", Item{Offset: 1})
+	s.Push("t", Item{Offset: 3})
+	s.Start("t", 5)
+	s.Push("t", Item{Offset: 2})
+	if got := r.wait(t, "t", 3); fmt.Sprint(got) != "[1 2 3]" {
+		t.Fatalf("delivered %v", got)
+	}
+}
