@@ -51,9 +51,9 @@ func (b *MemoryBroker) deliver(p *Publication) {
 
 // Publish implements Broker.
 func (b *MemoryBroker) Publish(ctx context.Context, p *Publication) (stream.Position, error) {
-	if !p.Kind.Streamed() {
+	if !p.Kind.OffsetFromBroker() {
 		b.deliver(p)
-		return stream.Position{}, nil
+		return stream.Position{Offset: p.Offset, Epoch: p.Epoch}, nil
 	}
 	l := &b.locks[maphash.String(b.seed, p.Collection)%uint64(len(b.locks))]
 	l.Lock()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"sync"
 	"sync/atomic"
 
@@ -61,7 +60,7 @@ func channelKey(collection, document string) string {
 }
 
 func (h *Hub) shardFor(collection string) *channelShard {
-	return &h.shards[maphash.String(h.seed, collection)%uint64(len(h.shards))]
+	return h.shardForStream(h.shardKey(collection))
 }
 
 // Errors returned by Subscribe.
@@ -112,7 +111,7 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, req SubscribeRequest) (Sub
 	}
 	first := h.addSubscription(sub)
 	if first {
-		if err := h.cfg.Broker.Subscribe(ctx, req.Collection); err != nil {
+		if err := h.cfg.Broker.Subscribe(ctx, h.shardKey(req.Collection)); err != nil {
 			h.removeSubscription(c, req.Collection, req.Document)
 			return SubscribeResult{}, fmt.Errorf("hub: broker subscribe: %w", err)
 		}
@@ -133,7 +132,13 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, req SubscribeRequest) (Sub
 		if sub.covers(p) || (p.Kind == KindPresence && present.has(p)) {
 			continue
 		}
-		if h.sendOne(c, p) {
+		var sent bool
+		if p.Kind == KindEvent {
+			sent = h.sendEvent(c, p, sub.collection, sub.document)
+		} else {
+			sent = h.sendOne(c, p)
+		}
+		if sent {
 			// A live publication, held while the reply was prepared: count it
 			// as delivered like the others.
 			p.delivered.Add(1)
@@ -166,6 +171,9 @@ func (h *Hub) resubscribe(ctx context.Context, c *Conn, req SubscribeRequest) (S
 
 // position reads the stream's position and, with since, what was missed.
 func (h *Hub) position(ctx context.Context, req SubscribeRequest) (SubscribeResult, []*Publication, error) {
+	if streamName, ok := h.external(req.Collection); ok {
+		return h.externalPosition(ctx, streamName, req)
+	}
 	if req.Since == nil {
 		top, err := h.cfg.Broker.Top(ctx, req.Collection)
 		if err != nil {
@@ -190,6 +198,12 @@ func (h *Hub) position(ctx context.Context, req SubscribeRequest) (SubscribeResu
 
 func (h *Hub) queueReplay(c *Conn, req SubscribeRequest, pubs []*Publication) {
 	for _, p := range pubs {
+		if p.Kind == KindEvent {
+			if !p.excludes(c) {
+				h.sendEvent(c, p, req.Collection, req.Document)
+			}
+			continue
+		}
 		if req.Document != "" && p.Document != req.Document {
 			continue
 		}
@@ -294,7 +308,9 @@ func (h *Hub) dropSubscription(sub *subscription) {
 		}
 	}
 	sh.mu.Unlock()
-	if last {
+	if _, ext := h.external(sub.collection); last && !ext {
+		// Several collections share an external stream; its broker interest
+		// is kept for the node's life (cheap, and never wrong).
 		_ = h.cfg.Broker.Unsubscribe(context.Background(), sub.collection)
 	}
 }
@@ -332,6 +348,11 @@ func (h *Hub) handle(p *Publication) {
 		h.deliverUser(p)
 	case KindDisconnect:
 		h.disconnectLocal(p)
+	case KindEvent:
+		if h.seq != nil {
+			h.seq.Push(p.Stream, stream.Item{Offset: p.Offset, Value: p})
+		}
+		return // deliverEvent reports its deliveries
 	default:
 		h.deliver(p)
 	}

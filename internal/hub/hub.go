@@ -21,12 +21,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tablecast/tablecast/internal/stream"
 )
 
 // Config configures a Hub. Zero values mean the defaults.
 type Config struct {
 	NodeID            string
-	Broker            Broker // required
+	Broker            Broker          // required
+	Streams           ExternalStreams // streams with offsets from elsewhere (the table store); optional
 	Renderers         [MaxDialects]Renderer
 	PingFrame         []byte        // written every HeartbeatInterval
 	HeartbeatInterval time.Duration // default 30s
@@ -71,6 +74,7 @@ type Hub struct {
 	stats    counters
 	writers  []writer
 	connSeq  atomic.Uint64
+	seq      *stream.Sequencer // orders external streams; nil without Streams
 
 	wg       sync.WaitGroup // writers, sweeper, closers
 	stopOnce sync.Once
@@ -161,6 +165,9 @@ func New(cfg Config) (*Hub, error) {
 	}
 	for i := range h.writers {
 		h.writers[i].wake = make(chan struct{}, 1)
+	}
+	if cfg.Streams != nil {
+		h.seq = h.newSequencer()
 	}
 	for i := range h.shards {
 		h.shards[i].collections = make(map[string]*collection)
@@ -259,6 +266,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		c.Abort()
 	}
 	h.stopOnce.Do(func() { close(h.stop) })
+	if h.seq != nil {
+		h.seq.Close()
+	}
 	h.wg.Wait()
 	return err
 }

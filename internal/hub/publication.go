@@ -21,18 +21,28 @@ const (
 	KindUser
 	// KindDisconnect asks every node to close matching connections. Not streamed.
 	KindDisconnect
+	// KindEvent is an event of an external stream (a table's outbox): its
+	// offset was given at commit, and each dialect renders it (EventRenderer).
+	KindEvent
 )
 
-// Streamed reports whether publications of this kind take an offset and are
-// kept for recovery.
-func (k Kind) Streamed() bool { return k == KindMessage || k == KindOp }
+// Streamed reports whether publications of this kind have an offset and can
+// be recovered.
+func (k Kind) Streamed() bool { return k == KindMessage || k == KindOp || k == KindEvent }
+
+// OffsetFromBroker reports whether the broker gives publications of this kind
+// their offset (app channels); events come with theirs.
+func (k Kind) OffsetFromBroker() bool { return k == KindMessage || k == KindOp }
 
 // Publication is one thing to deliver. It is created by whoever publishes,
 // given its offset by the Broker, and rendered by each dialect once: every
 // subscriber of a dialect receives the same bytes. A Publication is immutable
 // once published.
 type Publication struct {
-	Kind       Kind            `json:"k"`
+	Kind Kind `json:"k"`
+	// Stream names the offsets' stream: the collection for app channels,
+	// "table:T" or "workspace:W" for events.
+	Stream     string          `json:"st,omitempty"`
 	Collection string          `json:"c,omitempty"`
 	Document   string          `json:"d,omitempty"`
 	Offset     uint64          `json:"o,omitempty"`
@@ -127,6 +137,8 @@ func (k Kind) String() string {
 		return "user"
 	case KindDisconnect:
 		return "disconnect"
+	case KindEvent:
+		return "event"
 	}
 	return "unknown"
 }
