@@ -48,6 +48,9 @@ type Publication struct {
 	Offset     uint64          `json:"o,omitempty"`
 	Epoch      string          `json:"e,omitempty"`
 	Data       json.RawMessage `json:"p,omitempty"`
+	// Event is the type of a KindEvent publication (rows_created, ...); Data
+	// is its payload.
+	Event string `json:"ev,omitempty"`
 	// UserID: the target of KindUser and KindDisconnect, the author of
 	// KindPresence and KindOp.
 	UserID string `json:"u,omitempty"`

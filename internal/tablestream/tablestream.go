@@ -1,0 +1,265 @@
+// Package tablestream joins the table store's outbox to the hub: it tells the
+// hub which collections belong to which table or workspace stream, reads
+// positions and missed events from the outbox (hub.ExternalStreams), and
+// turns committed events into hub publications (the relay's sink).
+//
+// Store collections and their streams:
+//
+//	record_T, field_T, view_T  ->  table:T      (offsets of table T's outbox)
+//	table_W                    ->  workspace:W
+//
+// Recovery reads the outbox, so it reaches back as far as
+// TABLECAST_EVENT_RETENTION, not the app channels' short history. Reads of
+// the same range by many recovering clients at once are shared: the store is
+// asked once per range, not once per client.
+package tablestream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/store"
+	"github.com/tablecast/tablecast/internal/stream"
+)
+
+// Epoch names the outbox's offsets. They never restart for a database, so
+// one epoch serves every stream.
+const Epoch = "outbox1"
+
+// Outbox is what the adapter reads from the store.
+type Outbox interface {
+	StreamTop(ctx context.Context, s store.Stream) (uint64, error)
+	Events(ctx context.Context, s store.Stream, afterOffset uint64, limit int) ([]store.Event, error)
+	OldestEventOffset(ctx context.Context, s store.Stream) (uint64, error)
+}
+
+// Streams implements hub.ExternalStreams over the store's outbox.
+type Streams struct {
+	outbox Outbox
+
+	mu      sync.Mutex
+	flight  map[flightKey]*flight // reads in progress, shared by their callers
+	reads   int64                 // store reads made, for `bench recover`
+	sharers int64                 // callers that joined a read in progress
+	onJoin  func()                // tests: told when a caller joins a read
+}
+
+var _ hub.ExternalStreams = (*Streams)(nil)
+
+// New returns the adapter.
+func New(o Outbox) *Streams {
+	return &Streams{outbox: o, flight: make(map[flightKey]*flight)}
+}
+
+// StreamOf implements hub.ExternalStreams.
+func (s *Streams) StreamOf(collection string) (string, bool) {
+	st, ok := parseCollection(collection)
+	if !ok {
+		return "", false
+	}
+	return st.String(), true
+}
+
+func parseCollection(collection string) (store.Stream, bool) {
+	for _, k := range []struct {
+		prefix string
+		kind   store.StreamKind
+	}{{"record_", store.StreamTable}, {"field_", store.StreamTable}, {"view_", store.StreamTable}, {"table_", store.StreamWorkspace}} {
+		if rest, ok := strings.CutPrefix(collection, k.prefix); ok {
+			id, err := strconv.ParseInt(rest, 10, 64)
+			if err != nil || id <= 0 || strconv.FormatInt(id, 10) != rest {
+				return store.Stream{}, false
+			}
+			return store.Stream{Kind: k.kind, ID: id}, true
+		}
+	}
+	return store.Stream{}, false
+}
+
+func parseStream(name string) (store.Stream, error) {
+	kind, id, ok := strings.Cut(name, ":")
+	n, err := strconv.ParseInt(id, 10, 64)
+	if !ok || err != nil {
+		return store.Stream{}, fmt.Errorf("tablestream: bad stream %q", name)
+	}
+	switch kind {
+	case store.StreamTable.String():
+		return store.TableStream(n), nil
+	case store.StreamWorkspace.String():
+		return store.WorkspaceStream(n), nil
+	}
+	return store.Stream{}, fmt.Errorf("tablestream: bad stream %q", name)
+}
+
+// Top implements hub.ExternalStreams.
+func (s *Streams) Top(ctx context.Context, name string) (stream.Position, error) {
+	st, err := parseStream(name)
+	if err != nil {
+		return stream.Position{}, err
+	}
+	top, err := s.outbox.StreamTop(ctx, st)
+	if err != nil {
+		return stream.Position{}, fmt.Errorf("tablestream: top of %s: %w", name, err)
+	}
+	return stream.Position{Offset: top, Epoch: Epoch}, nil
+}
+
+// Since implements hub.ExternalStreams.
+func (s *Streams) Since(ctx context.Context, name string, since stream.Position, limit int) ([]*hub.Publication, stream.Position, error) {
+	top, err := s.Top(ctx, name)
+	if err != nil {
+		return nil, top, err
+	}
+	switch {
+	case since.Epoch != Epoch:
+		return nil, top, fmt.Errorf("%w: epoch %q is not this database's", stream.ErrUnrecoverable, since.Epoch)
+	case since.Offset > top.Offset:
+		return nil, top, fmt.Errorf("%w: offset %d is ahead of the stream (%d)", stream.ErrUnrecoverable, since.Offset, top.Offset)
+	case since.Offset == top.Offset:
+		return nil, top, nil
+	case limit >= 0 && top.Offset-since.Offset > uint64(limit):
+		return nil, top, fmt.Errorf("%w: %d events missed, more than %d", stream.ErrUnrecoverable, top.Offset-since.Offset, limit)
+	}
+	pubs, err := s.read(ctx, name, since.Offset+1, top.Offset)
+	if errors.Is(err, store.ErrPruned) {
+		return nil, top, fmt.Errorf("%w: %v", stream.ErrUnrecoverable, err)
+	}
+	if err != nil {
+		return nil, top, err
+	}
+	if len(pubs) == 0 || pubs[0].Offset != since.Offset+1 {
+		return nil, top, fmt.Errorf("%w: events after %d are no longer kept", stream.ErrUnrecoverable, since.Offset)
+	}
+	return pubs, top, nil
+}
+
+// Fill implements hub.ExternalStreams.
+func (s *Streams) Fill(ctx context.Context, name string, from, to uint64) ([]*hub.Publication, error) {
+	if to < from {
+		return nil, nil
+	}
+	pubs, err := s.read(ctx, name, from, to)
+	if errors.Is(err, store.ErrPruned) {
+		return nil, nil // gone: the sequencer says so and moves on
+	}
+	return pubs, err
+}
+
+type flightKey struct {
+	stream   string
+	from, to uint64
+}
+
+type flight struct {
+	done chan struct{}
+	pubs []*hub.Publication
+	err  error
+}
+
+// read returns the events [from, to] of a stream. Concurrent reads of the
+// same range wait for one store query.
+func (s *Streams) read(ctx context.Context, name string, from, to uint64) ([]*hub.Publication, error) {
+	key := flightKey{name, from, to}
+	s.mu.Lock()
+	if f, ok := s.flight[key]; ok {
+		s.sharers++
+		if s.onJoin != nil {
+			s.onJoin()
+		}
+		s.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.pubs, f.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	s.flight[key] = f
+	s.reads++
+	s.mu.Unlock()
+
+	f.pubs, f.err = s.query(ctx, name, from, to)
+	s.mu.Lock()
+	delete(s.flight, key)
+	s.mu.Unlock()
+	close(f.done)
+	return f.pubs, f.err
+}
+
+func (s *Streams) query(ctx context.Context, name string, from, to uint64) ([]*hub.Publication, error) {
+	st, err := parseStream(name)
+	if err != nil {
+		return nil, err
+	}
+	var out []*hub.Publication
+	after := from - 1
+	for after < to {
+		n := int(min(to-after, 1000))
+		events, err := s.outbox.Events(ctx, st, after, n)
+		if err != nil {
+			return nil, fmt.Errorf("tablestream: read %s after %d: %w", name, after, err)
+		}
+		if len(events) == 0 {
+			break
+		}
+		for _, e := range events {
+			if e.Offset > to {
+				break
+			}
+			out = append(out, Publication(e))
+			after = e.Offset
+		}
+		if len(events) < n {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Reads reports how many store queries recovery and gap filling made.
+func (s *Streams) Reads() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads
+}
+
+// Publication turns a committed event into what the hub delivers. The
+// request's origin socket (X-WebSocket-Id), kept in the payload, is left
+// out of the delivery.
+func Publication(e store.Event) *hub.Publication {
+	p := &hub.Publication{
+		Kind:   hub.KindEvent,
+		Stream: e.Stream.String(),
+		Offset: e.Offset,
+		Epoch:  Epoch,
+		Event:  e.Type,
+		Data:   e.Payload,
+		Time:   e.CreatedAt,
+	}
+	var meta struct {
+		Origin string `json:"origin"`
+	}
+	if json.Unmarshal(e.Payload, &meta) == nil && meta.Origin != "" {
+		p.Exclude = []string{meta.Origin}
+	}
+	return p
+}
+
+// Sink hands committed events to the hub, for the relay.
+func Sink(h *hub.Hub) func(ctx context.Context, events []store.Event) error {
+	return func(ctx context.Context, events []store.Event) error {
+		for _, e := range events {
+			if _, err := h.Publish(ctx, Publication(e)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
