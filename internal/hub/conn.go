@@ -27,6 +27,9 @@ type Session interface {
 	// DisconnectFrames returns the bytes to write before closing: the
 	// dialect's disconnect message and the close frame.
 	DisconnectFrames(d Disconnect) []byte
+	// RevokedFrame tells the client it lost a subscription because it may no
+	// longer see the channel (native: unsubscribe with reason "forbidden").
+	RevokedFrame(collection, document string) []byte
 }
 
 // Disconnect says why the server ends a connection.

@@ -104,6 +104,10 @@ func (lineRenderer) Render(p *Publication) ([]byte, error) {
 
 type lineSession struct{}
 
+func (lineSession) RevokedFrame(collection, document string) []byte {
+	return []byte("revoked " + channelKey(collection, document) + "\n")
+}
+
 func (lineSession) DisconnectFrames(d Disconnect) []byte {
 	return []byte(fmt.Sprintf("disconnect %d\n", d.Code))
 }

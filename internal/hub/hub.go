@@ -27,9 +27,12 @@ import (
 
 // Config configures a Hub. Zero values mean the defaults.
 type Config struct {
-	NodeID            string
-	Broker            Broker          // required
-	Streams           ExternalStreams // streams with offsets from elsewhere (the table store); optional
+	NodeID  string
+	Broker  Broker          // required
+	Streams ExternalStreams // streams with offsets from elsewhere (the table store); optional
+	// EventHook sees every external stream event on this node, in order,
+	// after its delivery: the place to act on permission changes.
+	EventHook         func(p *Publication)
 	Renderers         [MaxDialects]Renderer
 	PingFrame         []byte        // written every HeartbeatInterval
 	HeartbeatInterval time.Duration // default 30s

@@ -140,6 +140,9 @@ func (h *Hub) deliverEvent(p *Publication) {
 	if h.cfg.Observer != nil {
 		h.cfg.Observer.Delivered(p.Kind, int(p.delivered.Load()))
 	}
+	if h.cfg.EventHook != nil {
+		h.cfg.EventHook(p)
+	}
 }
 
 func (h *Hub) deliverEventTo(sub *subscription, p *Publication, frame []byte, stamp int64) {
@@ -188,14 +191,10 @@ func (h *Hub) sendEvent(c *Conn, p *Publication, collection, document string) bo
 	return sent
 }
 
-// RevokeFunc renders the notice a connection gets when it loses a
-// subscription (native: unsubscribe with reason "forbidden").
-type RevokeFunc func(collection, document string) []byte
-
 // Revoke ends every subscription of a user's local connections whose
-// collection drop selects, and tells each connection with notice. Used when
-// permissions change (a member removed, a view made private).
-func (h *Hub) Revoke(userID string, drop func(collection string) bool, notice RevokeFunc) int {
+// collection drop selects, and tells each connection through its dialect.
+// Used when permissions change (a member removed, a view made private).
+func (h *Hub) Revoke(userID string, drop func(collection string) bool) int {
 	n := 0
 	for _, c := range h.UserConns(userID) {
 		c.smu.Lock()
@@ -212,9 +211,7 @@ func (h *Hub) Revoke(userID string, drop func(collection string) bool, notice Re
 		for _, sub := range gone {
 			h.dropSubscription(sub)
 			h.leavePresence(context.Background(), c, sub.collection, sub.document)
-			if notice != nil {
-				c.Send(notice(sub.collection, sub.document))
-			}
+			c.Send(c.session.RevokedFrame(sub.collection, sub.document))
 			n++
 		}
 	}

@@ -205,8 +205,7 @@ func TestRevokeEndsSubscriptions(t *testing.T) {
 	c, tr := h.conn(t, "ex-member")
 	h.sub(t, c, "rec_1", "", nil)
 	h.sub(t, c, "news", "", nil)
-	n := h.Revoke("ex-member", func(col string) bool { return strings.HasPrefix(col, "rec_") },
-		func(col, doc string) []byte { return []byte("revoked " + col + "\n") })
+	n := h.Revoke("ex-member", func(col string) bool { return strings.HasPrefix(col, "rec_") })
 	if n != 1 {
 		t.Fatalf("revoked %d, want 1", n)
 	}

@@ -82,6 +82,12 @@ func (s *session) DisconnectFrames(d hub.Disconnect) []byte {
 	return append(msg, closeFrame...)
 }
 
+// RevokedFrame implements hub.Session.
+func (s *session) RevokedFrame(collection, document string) []byte {
+	return encode(&outbound{Type: TypeUnsubscribe, Collection: collection, Document: document,
+		Data: map[string]string{"reason": "forbidden"}, Timestamp: timestamp(s.srv.now())})
+}
+
 func (s *session) onMessage(m transport.Message) error {
 	switch m.Op {
 	case ws.OpPing:
