@@ -27,6 +27,8 @@ type Config struct {
 	Hub      *hub.Hub
 	Poller   *transport.Poller
 	Verifier *auth.Verifier // required
+	// Store serves the store collections; nil: they are unknown (404).
+	Store Store
 	// TokenLeeway is the clock skew the verifier allows; a connection whose
 	// token expires is closed this long after exp.
 	TokenLeeway time.Duration

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -201,15 +203,20 @@ func (s *session) dispatch(in *inbound) error {
 		return nil
 	case TypePresence:
 		return s.presence(ctx, in)
-	case TypeQuery, TypeSubmit:
+	case TypeQuery:
+		return s.query(ctx, in)
+	case TypeSubmit:
 		col, _, err := in.channel()
 		if err != nil {
 			return err
 		}
-		if isStoreCollection(col) {
-			return errorf(CodeNotFound, "unknown collection %q", col)
+		if !isStoreCollection(col) {
+			return errorf(CodeInvalid, "submit works on store collections; %q is an app channel", col)
 		}
-		return errorf(CodeInvalid, "%s works on store collections; %q is an app channel", in.Type, col)
+		if err := s.authorize(col); err != nil {
+			return err
+		}
+		return errorf(CodeInvalid, "submit is not available yet: change records through the REST API")
 	case TypeConnect:
 		return errorf(CodeInvalid, "already connected")
 	case TypeDisconnect:
@@ -279,7 +286,14 @@ func (s *session) authenticate(claims *auth.Claims, sessionID string) {
 // authorize checks that the user may use a channel.
 func (s *session) authorize(collection string) error {
 	if isStoreCollection(collection) {
-		return errorf(CodeNotFound, "unknown collection %q", collection)
+		st := s.srv.cfg.Store
+		if st == nil || strings.HasPrefix(collection, "publicview_") {
+			return errorf(CodeNotFound, "unknown collection %q", collection)
+		}
+		if err := st.AuthorizeCollection(context.Background(), s.conn.UserID(), collection); err != nil {
+			return storeError(err)
+		}
+		return nil
 	}
 	s.mu.Lock()
 	claims := s.claims
@@ -373,4 +387,38 @@ func metricType(in *inbound, err error) string {
 		return in.Type
 	}
 	return "unknown"
+}
+
+// query answers `query` on record_T with the REST listing's options.
+func (s *session) query(ctx context.Context, in *inbound) error {
+	col, _, err := in.channel()
+	if err != nil {
+		return err
+	}
+	if !isStoreCollection(col) {
+		return errorf(CodeInvalid, "query works on store collections; %q is an app channel", col)
+	}
+	rest, ok := strings.CutPrefix(col, "record_")
+	if !ok {
+		return errorf(CodeInvalid, "query works on record_<table id> collections")
+	}
+	if err := s.authorize(col); err != nil {
+		return err
+	}
+	tableID, _ := strconv.ParseInt(rest, 10, 64)
+	var q RecordQuery
+	if len(in.Data) > 0 && string(in.Data) != "null" {
+		if err := json.Unmarshal(in.Data, &q); err != nil {
+			return errorf(CodeInvalid, "query data must be {\"filter\"?,\"sort\"?,\"limit\"?,\"cursor\"?,\"view_id\"?}")
+		}
+	}
+	page, err := s.srv.cfg.Store.QueryRecords(ctx, s.conn.UserID(), tableID, q)
+	if err != nil {
+		return storeError(err)
+	}
+	if page.Results == nil {
+		page.Results = []Snapshot{}
+	}
+	s.send(&outbound{Type: TypeQuery, ID: in.ID, Collection: col, Data: page})
+	return nil
 }

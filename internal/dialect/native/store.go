@@ -1,0 +1,72 @@
+package native
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+)
+
+// Store is what the native dialect needs from the table store: who may see a
+// store collection, and the records a `query` asks for. The server wires it
+// to the store's service; without it store collections are unknown (404).
+type Store interface {
+	// AuthorizeCollection reports whether userID may subscribe to a store
+	// collection (record_T, field_T, view_T, table_W): nil, or an error
+	// wrapping ErrForbidden or ErrNotFound. A table the user cannot see is
+	// ErrNotFound, never a hint that it exists.
+	AuthorizeCollection(ctx context.Context, userID, collection string) error
+	// QueryRecords answers `query` on record_T.
+	QueryRecords(ctx context.Context, userID string, tableID int64, q RecordQuery) (RecordPage, error)
+}
+
+// Errors a Store wraps.
+var (
+	ErrForbidden = errors.New("native: forbidden")
+	ErrNotFound  = errors.New("native: not found")
+)
+
+// InvalidQueryError is a query the store refused, with a message for the
+// client.
+type InvalidQueryError struct{ Message string }
+
+func (e *InvalidQueryError) Error() string { return "native: invalid query: " + e.Message }
+
+// RecordQuery is the data of a `query` message.
+type RecordQuery struct {
+	Filter json.RawMessage `json:"filter"`
+	Sort   json.RawMessage `json:"sort"`
+	Search string          `json:"search"`
+	Limit  int             `json:"limit"`
+	Cursor string          `json:"cursor"`
+	ViewID int64           `json:"view_id"`
+}
+
+// RecordPage is a query's answer: snapshots, where to continue, and the
+// table stream's offset at which they were read, so that a client can
+// subscribe from exactly there.
+type RecordPage struct {
+	Results    []Snapshot `json:"results"`
+	NextCursor *string    `json:"next_cursor"`
+	Offset     uint64     `json:"offset"`
+}
+
+// Snapshot is a document at a version.
+type Snapshot struct {
+	Document string `json:"document"`
+	V        int64  `json:"v"`
+	Data     any    `json:"data"`
+}
+
+// storeError maps a Store error to what the client is told.
+func storeError(err error) error {
+	var iq *InvalidQueryError
+	switch {
+	case errors.Is(err, ErrForbidden):
+		return errorf(CodeForbidden, "not allowed")
+	case errors.Is(err, ErrNotFound):
+		return errorf(CodeNotFound, "unknown collection or document")
+	case errors.As(err, &iq):
+		return errorf(CodeInvalid, "%s", iq.Message)
+	}
+	return err
+}
