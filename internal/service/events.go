@@ -1,0 +1,234 @@
+package service
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/tablecast/tablecast/internal/store"
+	"github.com/tablecast/tablecast/internal/table"
+)
+
+// The event types, Baserow's names where Baserow has the event. Row, field
+// and view events and table_deleted (as the stream's last event) go to the
+// table's stream; table, workspace and member events to the workspace's.
+const (
+	EventRowsCreated      = "rows_created"
+	EventRowsUpdated      = "rows_updated"
+	EventRowsDeleted      = "rows_deleted"
+	EventFieldCreated     = "field_created"
+	EventFieldUpdated     = "field_updated"
+	EventFieldDeleted     = "field_deleted"
+	EventViewCreated      = "view_created"
+	EventViewUpdated      = "view_updated"
+	EventViewDeleted      = "view_deleted"
+	EventTableCreated     = "table_created"
+	EventTableUpdated     = "table_updated"
+	EventTableDeleted     = "table_deleted"
+	EventWorkspaceCreated = "workspace_created"
+	EventWorkspaceUpdated = "workspace_updated"
+	EventWorkspaceDeleted = "workspace_deleted"
+	EventMemberAdded      = "member_added"
+	EventMemberUpdated    = "member_updated"
+	EventMemberRemoved    = "member_removed"
+)
+
+// Event payloads are self-contained: a renderer never needs to read the
+// store to turn one into a message. Rows are whole (every field of the
+// table, empty cells with their default value), fields and views are their
+// REST shapes (a view without its password hash).
+
+// TableMeta heads every event about a table.
+type TableMeta struct {
+	TableID     int64  `json:"table_id"`
+	WorkspaceID int64  `json:"workspace_id"`
+	Actor       string `json:"actor"`  // the user id who made the change
+	Origin      string `json:"origin"` // the X-WebSocket-Id of the request, "" if none
+}
+
+// WorkspaceMeta heads every event about a workspace.
+type WorkspaceMeta struct {
+	WorkspaceID int64  `json:"workspace_id"`
+	Actor       string `json:"actor"`
+	Origin      string `json:"origin"`
+}
+
+// RowsCreated is rows_created: one event for a whole batch.
+type RowsCreated struct {
+	TableMeta
+	Rows []Row `json:"rows"`
+	// BeforeRowID is the row they were placed before; nil at the end.
+	BeforeRowID *int64 `json:"before_row_id"`
+	// OrdersShifted is true when the store renumbered the rows from
+	// BeforeRowID on to make room: clients holding row orders refetch them.
+	OrdersShifted bool `json:"orders_shifted"`
+}
+
+// RowsUpdated is rows_updated: the rows after and before the change, in the
+// same order, and the ids of the fields given in the request (or converted,
+// for a field change), ascending.
+type RowsUpdated struct {
+	TableMeta
+	Rows            []Row   `json:"rows"`
+	RowsBefore      []Row   `json:"rows_before"`
+	UpdatedFieldIDs []int64 `json:"updated_field_ids"`
+	// FieldConversion is set when the rows changed because field
+	// updated_field_ids[0] changed type or options.
+	FieldConversion bool `json:"field_conversion,omitempty"`
+}
+
+// RowsDeleted is rows_deleted: the ids, ascending, and the rows as they were.
+type RowsDeleted struct {
+	TableMeta
+	RowIDs []int64 `json:"row_ids"`
+	Rows   []Row   `json:"rows"`
+}
+
+// FieldCreated is field_created.
+type FieldCreated struct {
+	TableMeta
+	Field table.Field `json:"field"`
+}
+
+// FieldUpdated is field_updated. RelatedFields holds the other fields the
+// change updated (the former primary field when this one became primary);
+// ViewsChanged the views whose filters or hidden fields were reconciled
+// with the field's new type or options. Rows whose values were converted
+// follow as rows_updated events (field_conversion) in the same transaction.
+type FieldUpdated struct {
+	TableMeta
+	Field         table.Field   `json:"field"`
+	FieldBefore   table.Field   `json:"field_before"`
+	RelatedFields []table.Field `json:"related_fields"`
+	ViewsChanged  []table.View  `json:"views_changed"`
+	RowsConverted int           `json:"rows_converted"`
+}
+
+// FieldDeleted is field_deleted: the field as it was, and the views that
+// were updated because they filtered, sorted on or hid it.
+type FieldDeleted struct {
+	TableMeta
+	FieldID      int64        `json:"field_id"`
+	Field        table.Field  `json:"field"`
+	ViewsChanged []table.View `json:"views_changed"`
+}
+
+// ViewCreated is view_created.
+type ViewCreated struct {
+	TableMeta
+	View table.View `json:"view"`
+}
+
+// ViewUpdated is view_updated, with the view before (a projection needs it
+// to tell a filter change from a rename, or a view made private).
+type ViewUpdated struct {
+	TableMeta
+	View       table.View `json:"view"`
+	ViewBefore table.View `json:"view_before"`
+}
+
+// ViewDeleted is view_deleted, with the view as it was (its slug, so that
+// public pages of it can be closed).
+type ViewDeleted struct {
+	TableMeta
+	ViewID int64      `json:"view_id"`
+	View   table.View `json:"view"`
+}
+
+// TableCreated is table_created, with the table's fields.
+type TableCreated struct {
+	TableMeta
+	Table  Table         `json:"table"`
+	Fields []table.Field `json:"fields"`
+}
+
+// TableUpdated is table_updated.
+type TableUpdated struct {
+	TableMeta
+	Table       Table `json:"table"`
+	TableBefore Table `json:"table_before"`
+}
+
+// TableDeleted is table_deleted. It goes to the workspace's stream and, as
+// its last event, to the table's own stream, so that table subscribers learn
+// in order that the stream has ended.
+type TableDeleted struct {
+	TableMeta
+	Table Table `json:"table"`
+}
+
+// WorkspaceCreated is workspace_created; the creator is its first admin.
+type WorkspaceCreated struct {
+	WorkspaceMeta
+	Workspace Workspace `json:"workspace"`
+}
+
+// WorkspaceUpdated is workspace_updated (a rename).
+type WorkspaceUpdated struct {
+	WorkspaceMeta
+	Workspace       Workspace `json:"workspace"`
+	WorkspaceBefore Workspace `json:"workspace_before"`
+}
+
+// WorkspaceDeleted is workspace_deleted; each of its tables also gets
+// table_deleted on its own stream.
+type WorkspaceDeleted struct {
+	WorkspaceMeta
+	Workspace Workspace `json:"workspace"`
+	TableIDs  []int64   `json:"table_ids"`
+}
+
+// MemberChanged is member_added, member_updated and member_removed: the
+// member's user id and role (for a removal, the role they had; for an
+// update, RoleBefore is the role they had).
+type MemberChanged struct {
+	WorkspaceMeta
+	UserID     string     `json:"user_id"`
+	Role       store.Role `json:"role"`
+	RoleBefore store.Role `json:"role_before,omitempty"`
+}
+
+// DecodeEvent decodes an event's payload into its type's struct (a pointer:
+// *RowsCreated, *FieldUpdated, ...).
+func DecodeEvent(e store.Event) (any, error) {
+	var v any
+	switch e.Type {
+	case EventRowsCreated:
+		v = &RowsCreated{}
+	case EventRowsUpdated:
+		v = &RowsUpdated{}
+	case EventRowsDeleted:
+		v = &RowsDeleted{}
+	case EventFieldCreated:
+		v = &FieldCreated{}
+	case EventFieldUpdated:
+		v = &FieldUpdated{}
+	case EventFieldDeleted:
+		v = &FieldDeleted{}
+	case EventViewCreated:
+		v = &ViewCreated{}
+	case EventViewUpdated:
+		v = &ViewUpdated{}
+	case EventViewDeleted:
+		v = &ViewDeleted{}
+	case EventTableCreated:
+		v = &TableCreated{}
+	case EventTableUpdated:
+		v = &TableUpdated{}
+	case EventTableDeleted:
+		v = &TableDeleted{}
+	case EventWorkspaceCreated:
+		v = &WorkspaceCreated{}
+	case EventWorkspaceUpdated:
+		v = &WorkspaceUpdated{}
+	case EventWorkspaceDeleted:
+		v = &WorkspaceDeleted{}
+	case EventMemberAdded, EventMemberUpdated, EventMemberRemoved:
+		v = &MemberChanged{}
+	default:
+		return nil, fmt.Errorf("service: unknown event type %q", e.Type)
+	}
+	if err := json.Unmarshal(e.Payload, v); err != nil {
+		return nil, fmt.Errorf("service: decode %s event %s@%d: %w", e.Type, e.Stream, e.Offset, err)
+	}
+	return v, nil
+}

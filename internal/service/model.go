@@ -1,0 +1,262 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tablecast/tablecast/internal/store"
+	"github.com/tablecast/tablecast/internal/table"
+)
+
+// Workspace is a workspace as the API shows it; Role is the caller's.
+type Workspace struct {
+	ID        int64      `json:"id"`
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+	Role      store.Role `json:"role,omitempty"`
+}
+
+// Member is a membership: {"user_id","role"}.
+type Member struct {
+	UserID string     `json:"user_id"`
+	Role   store.Role `json:"role"`
+}
+
+// Table is a table as the API shows it. Fields is set by CreateTable only.
+type Table struct {
+	ID          int64         `json:"id"`
+	WorkspaceID int64         `json:"workspace_id"`
+	Name        string        `json:"name"`
+	Order       int           `json:"order"`
+	CreatedAt   time.Time     `json:"created_at"`
+	Fields      []table.Field `json:"fields,omitempty"`
+}
+
+// Row is a row as the API and the events show it. Fields holds a value for
+// every field of the table (an empty cell holds its field's default value);
+// public view rows hold only the visible fields.
+type Row struct {
+	ID        int64        `json:"id"`
+	Order     string       `json:"order"`
+	Version   int64        `json:"version"`
+	Fields    table.Values `json:"fields"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+}
+
+func workspaceOut(w store.Workspace, role store.Role) Workspace {
+	return Workspace{ID: w.ID, Name: w.Name, CreatedAt: w.CreatedAt, Role: role}
+}
+
+func tableOut(t store.Table) Table {
+	return Table{ID: t.ID, WorkspaceID: t.WorkspaceID, Name: t.Name, Order: t.Order, CreatedAt: t.CreatedAt}
+}
+
+// storedOptions is how field options are kept in the store's JSON column.
+type storedOptions struct {
+	Decimals    int            `json:"decimals,omitempty"`
+	IncludeTime bool           `json:"include_time,omitempty"`
+	Choices     []table.Choice `json:"choices,omitempty"`
+}
+
+// FieldFromStore reads a stored field.
+func FieldFromStore(f store.Field) (*table.Field, error) {
+	var o storedOptions
+	if len(f.Options) > 0 {
+		if err := json.Unmarshal(f.Options, &o); err != nil {
+			return nil, fmt.Errorf("service: field %d: options: %w", f.ID, err)
+		}
+	}
+	return &table.Field{
+		ID: f.ID, TableID: f.TableID, Name: f.Name, Type: table.FieldType(f.Type), Primary: f.Primary, Order: f.Order,
+		Options: table.FieldOptions{Decimals: o.Decimals, IncludeTime: o.IncludeTime, Choices: o.Choices},
+	}, nil
+}
+
+func fieldToStore(f *table.Field) store.Field {
+	o := storedOptions{Decimals: f.Options.Decimals, IncludeTime: f.Options.IncludeTime, Choices: f.Options.Choices}
+	b, _ := json.Marshal(o)
+	return store.Field{ID: f.ID, TableID: f.TableID, Name: f.Name, Type: string(f.Type), Primary: f.Primary, Order: f.Order, Options: b}
+}
+
+// ViewFromStore reads a stored view (without its password hash; HasPassword
+// tells whether it has one).
+func ViewFromStore(v store.View) (*table.View, error) {
+	out := &table.View{
+		ID: v.ID, TableID: v.TableID, Name: v.Name, Type: v.Type, Order: v.Order, FilterType: v.FilterType,
+		HiddenFieldIDs: v.HiddenFieldIDs, Public: v.Public, Slug: v.Slug, HasPassword: v.PasswordHash != "",
+	}
+	if len(v.Filters) > 0 {
+		if err := json.Unmarshal(v.Filters, &out.Filters); err != nil {
+			return nil, fmt.Errorf("service: view %d: filters: %w", v.ID, err)
+		}
+	}
+	if len(v.Sorts) > 0 {
+		if err := json.Unmarshal(v.Sorts, &out.Sorts); err != nil {
+			return nil, fmt.Errorf("service: view %d: sorts: %w", v.ID, err)
+		}
+	}
+	if out.Filters == nil {
+		out.Filters = []table.Filter{}
+	}
+	if out.Sorts == nil {
+		out.Sorts = []table.Sort{}
+	}
+	if out.HiddenFieldIDs == nil {
+		out.HiddenFieldIDs = []int64{}
+	}
+	return out, nil
+}
+
+func viewToStore(v *table.View, passwordHash string) store.View {
+	filters := v.Filters
+	if filters == nil {
+		filters = []table.Filter{}
+	}
+	sorts := v.Sorts
+	if sorts == nil {
+		sorts = []table.Sort{}
+	}
+	fb, _ := json.Marshal(filters)
+	sb, _ := json.Marshal(sorts)
+	return store.View{
+		ID: v.ID, TableID: v.TableID, Name: v.Name, Type: v.Type, Order: v.Order, FilterType: v.FilterType,
+		Filters: fb, Sorts: sb, HiddenFieldIDs: v.HiddenFieldIDs, Public: v.Public, Slug: v.Slug,
+		PasswordHash: passwordHash,
+	}
+}
+
+// schema is a table's fields, in field order and by id.
+type schema struct {
+	list []*table.Field
+	byID map[int64]*table.Field
+}
+
+func loadSchema(ctx context.Context, r store.Reader, tableID int64) (*schema, error) {
+	fs, err := r.Fields(ctx, tableID)
+	if err != nil {
+		return nil, err
+	}
+	sc := &schema{list: make([]*table.Field, 0, len(fs)), byID: make(map[int64]*table.Field, len(fs))}
+	for _, f := range fs {
+		tf, err := FieldFromStore(f)
+		if err != nil {
+			return nil, err
+		}
+		sc.list = append(sc.list, tf)
+		sc.byID[tf.ID] = tf
+	}
+	return sc, nil
+}
+
+func (sc *schema) fieldsOut() []table.Field {
+	out := make([]table.Field, len(sc.list))
+	for i, f := range sc.list {
+		out[i] = *f
+	}
+	return out
+}
+
+func (sc *schema) primary() *table.Field {
+	for _, f := range sc.list {
+		if f.Primary {
+			return f
+		}
+	}
+	return nil
+}
+
+// decodeValues reads a row's stored values.
+func decodeValues(raw json.RawMessage) (table.Values, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("service: row values: %w", err)
+	}
+	v := make(table.Values, len(m))
+	for k, val := range m {
+		id, err := strconv.ParseInt(k, 10, 64)
+		if err != nil {
+			continue
+		}
+		v[id] = val
+	}
+	return v, nil
+}
+
+// rowOut shows a row with a value for each of fields (the default for a
+// missing one), and nothing for other keys.
+func rowOut(r store.Row, vals table.Values, fields []*table.Field) Row {
+	out := make(table.Values, len(fields))
+	for _, f := range fields {
+		if v, ok := vals[f.ID]; ok {
+			out[f.ID] = v
+		} else {
+			out[f.ID] = f.DefaultValue()
+		}
+	}
+	return Row{ID: r.ID, Order: r.Order, Version: r.Version, Fields: out, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+// rowsOut shows stored rows with every field of the schema.
+func rowsOut(rows []store.Row, sc *schema) ([]Row, error) {
+	out := make([]Row, len(rows))
+	for i, r := range rows {
+		vals, err := decodeValues(r.Values)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = rowOut(r, vals, sc.list)
+	}
+	return out, nil
+}
+
+// encodeValues writes values as the store's JSON object.
+func encodeValues(v table.Values) json.RawMessage {
+	ids := make([]int64, 0, len(v))
+	for id := range v {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(strconv.FormatInt(id, 10))
+		b.WriteString(`":`)
+		b.Write(v[id])
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+// Limits of names the service checks itself (fields and views are checked
+// by package table with the same limit).
+const maxNameLength = table.MaxNameLength
+
+// checkName validates a workspace or table name under key; names are
+// trimmed.
+func checkName(e *table.ValidationError, key string, name string) *table.ValidationError {
+	switch {
+	case name == "":
+		return e.Add(key, "must not be empty")
+	case utf8.RuneCountInString(name) > maxNameLength:
+		return e.Add(key, "at most "+strconv.Itoa(maxNameLength)+" characters")
+	case strings.IndexByte(name, 0) >= 0:
+		return e.Add(key, "must not contain NUL characters")
+	}
+	return e
+}
+
+func validation(key, msg string) error {
+	return (*table.ValidationError)(nil).Add(key, msg)
+}

@@ -1,0 +1,333 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tablecast/tablecast/internal/store"
+)
+
+// Publisher hands committed events to the broker. The service calls it once
+// after each write commits, with that write's events in the order they were
+// appended: in offset order within each stream (a write may touch several
+// streams: deleting a workspace ends each of its tables' streams and appends
+// to the workspace's). CreatedAt is the service's clock at the write, not
+// the stored created_at. An error is logged and nothing else: the relay
+// publishes every committed event that is not marked published, so a failed
+// Publish delays the events, it does not lose them. Marking events published
+// (store.MarkPublished) is the Publisher's business.
+type Publisher interface {
+	Publish(ctx context.Context, events []store.Event) error
+}
+
+// Config configures a Service. Zero values mean the defaults.
+type Config struct {
+	Store store.Store
+	// Publisher receives the events of each committed write; nil leaves
+	// them to the relay.
+	Publisher Publisher
+	Logger    *slog.Logger
+	// Now is the clock of tokens and event times; nil is time.Now.
+	Now func() time.Time
+	// Secret keys the public view tokens and the row list cursors (HMAC-SHA256
+	// and AES-256-GCM under keys derived from it). Give every node the same
+	// secret, at least 32 bytes; empty means a random one per process, with
+	// which tokens and cursors do not survive a restart or cross nodes.
+	Secret []byte
+	// ViewTokenTTL is how long a public view token is valid; default 1 hour.
+	ViewTokenTTL time.Duration
+	// MaxSortRows caps the rows a sorted listing reads: a sort (or a view's
+	// sort) on a table with more rows is refused; default 100,000.
+	MaxSortRows int
+	// PasswordIterations is the PBKDF2-HMAC-SHA256 work factor of view
+	// passwords; default 600,000 (OWASP's figure). Tests lower it.
+	PasswordIterations int
+}
+
+// Service is the table store's application layer: every REST operation as
+// one method that checks the caller's role, validates with package table,
+// writes in one store transaction together with its events, and publishes
+// the events after the commit. It is safe for concurrent use.
+type Service struct {
+	store      store.Store
+	pub        Publisher
+	log        *slog.Logger
+	now        func() time.Time
+	tokenKey   []byte
+	cursorKey  []byte
+	tokenTTL   time.Duration
+	maxSort    int
+	iterations int
+}
+
+// Defaults of Config.
+const (
+	DefaultViewTokenTTL       = time.Hour
+	DefaultMaxSortRows        = 100_000
+	DefaultPasswordIterations = 600_000
+)
+
+// New returns a Service; Config.Store is required.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("service: Config.Store is required")
+	}
+	s := &Service{
+		store:      cfg.Store,
+		pub:        cfg.Publisher,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		tokenTTL:   cfg.ViewTokenTTL,
+		maxSort:    cfg.MaxSortRows,
+		iterations: cfg.PasswordIterations,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.tokenTTL <= 0 {
+		s.tokenTTL = DefaultViewTokenTTL
+	}
+	if s.maxSort <= 0 {
+		s.maxSort = DefaultMaxSortRows
+	}
+	if s.iterations <= 0 {
+		s.iterations = DefaultPasswordIterations
+	}
+	secret := cfg.Secret
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, fmt.Errorf("service: random secret: %w", err)
+		}
+	}
+	s.tokenKey = deriveKey(secret, "tablecast public view token")
+	s.cursorKey = deriveKey(secret, "tablecast row cursor")
+	return s, nil
+}
+
+// Actor is who makes a request: the JWT subject and, for writes, the id of
+// the caller's own socket (the X-WebSocket-Id or WebSocketId header, "" if
+// none), recorded in the events as their origin so that the dialects leave
+// that socket out of the broadcast.
+type Actor struct {
+	UserID string
+	Origin string
+}
+
+// Errors of the service; test with errors.Is. Every error the service
+// returns is one of these (as an *Error with a message for the caller), a
+// *table.ValidationError, or an unexpected failure (a 500).
+var (
+	// ErrNotFound: the thing does not exist, or belongs to a workspace the
+	// caller is not a member of (existence is never revealed).
+	ErrNotFound = errors.New("not found")
+	// ErrForbidden: a member whose role does not allow the operation.
+	ErrForbidden = errors.New("forbidden")
+	// ErrConflict: the change conflicts with the current state (a row's
+	// version, the last admin, the primary field, a concurrent change).
+	ErrConflict = errors.New("conflict")
+	// ErrUnauthorized: a wrong view password, or a missing or invalid view
+	// token.
+	ErrUnauthorized = errors.New("unauthorized")
+)
+
+// Error is a service error with a message that is safe to show the caller.
+type Error struct {
+	Kind    error // ErrNotFound, ErrForbidden, ErrConflict or ErrUnauthorized
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+func (e *Error) Unwrap() error { return e.Kind }
+
+func errorf(kind error, format string, args ...any) error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// storeErr maps a store error that the service did not handle itself
+// (typically a race with another writer) to a service error.
+func storeErr(err error) error {
+	var se *Error
+	switch {
+	case err == nil || errors.As(err, &se):
+		return err
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Kind: ErrConflict, Message: "the change conflicts with a concurrent change; retry"}
+	case errors.Is(err, store.ErrNotFound):
+		return &Error{Kind: ErrNotFound, Message: "not found (it may have just been deleted)"}
+	}
+	return err
+}
+
+// rank orders roles: a role may do what any lower rank may.
+func rank(r store.Role) int {
+	switch r {
+	case store.RoleAdmin:
+		return 3
+	case store.RoleEditor:
+		return 2
+	case store.RoleViewer:
+		return 1
+	}
+	return 0
+}
+
+// workspaceRole returns the user's role in the workspace, checking that it
+// is at least need. Not being a member, or the workspace not existing, is
+// ErrNotFound.
+func workspaceRole(ctx context.Context, r store.Reader, user string, wsID int64, need store.Role) (store.Role, error) {
+	role, err := r.MemberRole(ctx, wsID, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", errorf(ErrNotFound, "workspace %d does not exist", wsID)
+	}
+	if err != nil {
+		return "", err
+	}
+	if rank(role) < rank(need) {
+		return role, errorf(ErrForbidden, "your role in workspace %d (%s) does not allow this; it needs %s", wsID, role, need)
+	}
+	return role, nil
+}
+
+// tableAccess reads the table and checks the user's role in its workspace.
+// A table of a workspace the user is not in is ErrNotFound.
+func tableAccess(ctx context.Context, r store.Reader, user string, tableID int64, need store.Role) (store.Table, store.Role, error) {
+	t, err := r.Table(ctx, tableID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Table{}, "", errorf(ErrNotFound, "table %d does not exist", tableID)
+	}
+	if err != nil {
+		return store.Table{}, "", err
+	}
+	role, err := r.MemberRole(ctx, t.WorkspaceID, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Table{}, "", errorf(ErrNotFound, "table %d does not exist", tableID)
+	}
+	if err != nil {
+		return store.Table{}, "", err
+	}
+	if rank(role) < rank(need) {
+		return t, role, errorf(ErrForbidden, "your role (%s) does not allow this on table %d; it needs %s", role, tableID, need)
+	}
+	if w, ok := r.(*writeTx); ok {
+		if err := w.lockTable(t.ID); err != nil {
+			return store.Table{}, "", err
+		}
+	}
+	return t, role, nil
+}
+
+// TableLocker is an optional ability of a store.Tx: LockTable holds a lock
+// on the table until the transaction ends, so that writers to one table run
+// one after another from their first read (the schema they validate
+// against) to their commit. Every table write of the service calls it
+// right after the role check when the store's Tx has it. SQLite needs no
+// lock (one writer at a time); on PostgreSQL at READ COMMITTED, without
+// it, a row write racing a field change may validate against the schema
+// from before the change (writers are otherwise serialised only from
+// their AppendEvent on).
+type TableLocker interface {
+	LockTable(ctx context.Context, tableID int64) error
+}
+
+func (w *writeTx) lockTable(id int64) error {
+	if l, ok := w.Tx.(TableLocker); ok {
+		return l.LockTable(w.ctx, id)
+	}
+	return nil
+}
+
+// TableRole returns the user's role for a table, or ErrNotFound when the
+// table does not exist or the user is not a member of its workspace. The
+// dialects authorise subscriptions with it.
+func (s *Service) TableRole(ctx context.Context, userID string, tableID int64) (store.Role, error) {
+	_, role, err := tableAccess(ctx, s.store, userID, tableID, store.RoleViewer)
+	return role, err
+}
+
+// WorkspaceRole returns the user's role in a workspace, or ErrNotFound.
+func (s *Service) WorkspaceRole(ctx context.Context, userID string, workspaceID int64) (store.Role, error) {
+	return workspaceRole(ctx, s.store, userID, workspaceID, store.RoleViewer)
+}
+
+// writeTx is one write transaction of the service: the store's Tx and the
+// events appended so far.
+type writeTx struct {
+	store.Tx
+	ctx    context.Context
+	actor  Actor
+	at     time.Time
+	events []store.Event
+}
+
+// emit appends an event to the stream in the transaction.
+func (w *writeTx) emit(s store.Stream, typ string, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("service: encode %s event: %w", typ, err)
+	}
+	off, err := w.AppendEvent(w.ctx, s, typ, b)
+	if err != nil {
+		return err
+	}
+	w.events = append(w.events, store.Event{Stream: s, Offset: off, Type: typ, Payload: b, CreatedAt: w.at})
+	return nil
+}
+
+func (w *writeTx) tableMeta(t store.Table) TableMeta {
+	return TableMeta{TableID: t.ID, WorkspaceID: t.WorkspaceID, Actor: w.actor.UserID, Origin: w.actor.Origin}
+}
+
+func (w *writeTx) workspaceMeta(wsID int64) WorkspaceMeta {
+	return WorkspaceMeta{WorkspaceID: wsID, Actor: w.actor.UserID, Origin: w.actor.Origin}
+}
+
+// write runs fn in one store transaction and, once it has committed,
+// publishes the events fn appended. fn may run more than once (the store
+// retries transient conflicts); only the events of the run that committed
+// are published, and a rolled-back write publishes nothing.
+func (s *Service) write(ctx context.Context, a Actor, fn func(w *writeTx) error) error {
+	var committed []store.Event
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		w := &writeTx{Tx: tx, ctx: ctx, actor: a, at: s.now().UTC()}
+		committed = nil
+		if err := fn(w); err != nil {
+			return err
+		}
+		committed = w.events
+		return nil
+	})
+	if err != nil {
+		return storeErr(err)
+	}
+	s.publish(ctx, committed)
+	return nil
+}
+
+// publish hands committed events to the Publisher; a failure is only
+// logged (the relay republishes what was not marked published).
+func (s *Service) publish(ctx context.Context, events []store.Event) {
+	if s.pub == nil || len(events) == 0 {
+		return
+	}
+	// The request may be cancelled as soon as its answer is written; the
+	// events are committed and should go out regardless.
+	ctx = context.WithoutCancel(ctx)
+	if err := s.pub.Publish(ctx, events); err != nil {
+		s.log.Warn("publishing committed events failed; the relay will publish them",
+			"stream", events[0].Stream.String(), "first_offset", events[0].Offset, "events", len(events), "err", err)
+	}
+}
+
+// read runs fn in one read transaction (one snapshot).
+func (s *Service) read(ctx context.Context, fn func(r store.Reader) error) error {
+	return storeErr(s.store.Read(ctx, fn))
+}
