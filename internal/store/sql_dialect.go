@@ -77,6 +77,10 @@ type dialect struct {
 	// payload, created_at), result the offset. Otherwise streamNext and
 	// eventInsert run one after the other.
 	appendEvent string
+	// lockTable, when set, locks a table's row until the transaction ends
+	// (parameter: table id), so that writes to one table see its fields as
+	// they are; SQLite's single writer needs none.
+	lockTable string
 	// markPublished and its parameters.
 	markPublished     string
 	markPublishedArgs func([]EventKey) []any

@@ -487,3 +487,17 @@ func (t *sqlTx) UpdateView(ctx context.Context, v View) (View, error) {
 func (t *sqlTx) DeleteView(ctx context.Context, id int64) error {
 	return t.deleteOne(ctx, t.d.q.viewDelete, id, fmt.Sprintf("view %d", id))
 }
+
+// LockTable holds a table's row until the transaction ends, so that a write
+// validated against the table's fields cannot race a change of those fields
+// (the service calls it first in every table write). SQLite has one writer:
+// nothing to lock.
+func (t *sqlTx) LockTable(ctx context.Context, tableID int64) error {
+	if t.d.lockTable == "" {
+		return nil
+	}
+	if _, err := t.st.exec(ctx, t.d.lockTable, tableID); err != nil {
+		return fmt.Errorf("store: lock table %d: %w", tableID, err)
+	}
+	return nil
+}

@@ -203,6 +203,7 @@ var postgresDialect = func() *dialect {
 			WHERE table_id = ? AND vals -> ?::text IS NOT NULL`,
 		shiftRows: `UPDATE table_rows SET ord = ord + 1
 			WHERE table_id = ? AND (ord, id) >= (?::text::numeric, ?)`,
+		lockTable: `SELECT id FROM tables WHERE id = $1 FOR UPDATE`,
 		appendEvent: `WITH next AS (
 				INSERT INTO streams (kind, id, last_offset) VALUES (?::smallint, ?::bigint, 1)
 				ON CONFLICT (kind, id) DO UPDATE SET last_offset = streams.last_offset + 1
