@@ -139,10 +139,14 @@ func TestPublisherChild(t *testing.T) {
 	defer watcher.Close()
 	in, lines, done = publisherChild(t, srv, "-m", "1000", "--rate", "50")
 	_, _ = io.WriteString(in, "go\n")
-	select { // stop it once it has published something
-	case <-watcher.Messages():
-	case <-time.After(10 * time.Second):
-		t.Fatal("nothing published")
+	// Stop it once it has published something: a second message means the
+	// first call returned (one publisher publishes one message at a time).
+	for i := 0; i < 2; i++ {
+		select {
+		case <-watcher.Messages():
+		case <-time.After(10 * time.Second):
+			t.Fatal("nothing published")
+		}
 	}
 	_ = in.Close()
 	if !lines.Scan() {

@@ -19,8 +19,11 @@ import (
 	"github.com/tablecast/tablecast/internal/httpapi"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/metrics"
+	"github.com/tablecast/tablecast/internal/relay"
+	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/stream"
+	"github.com/tablecast/tablecast/internal/tablestream"
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
@@ -42,6 +45,7 @@ type Node struct {
 	log     *slog.Logger
 	hub     *hub.Hub
 	store   store.Store
+	relay   *relay.Relay
 	history *stream.MemoryHistory
 	broker  hub.Broker
 	poller  *transport.Poller
@@ -107,7 +111,11 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	history := stream.NewMemoryHistory(stream.MemoryHistoryConfig{Size: historySize, TTL: cfg.HistoryTTL})
 	broker := hub.NewMemoryBroker(history)
 	m := metrics.New()
+	var h *hub.Hub
+	rev := revoker{hub: func() *hub.Hub { return h }, store: st, log: log}
 	h, err := hub.New(hub.Config{
+		Streams:           tablestream.New(st),
+		EventHook:         rev.event,
 		NodeID:            cfg.NodeID,
 		Broker:            broker,
 		Renderers:         [hub.MaxDialects]hub.Renderer{native.DialectID: native.Renderer()},
@@ -126,6 +134,16 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	m.RegisterHub(h)
+	rel, err := relay.New(relay.Config{Outbox: st, Sink: tablestream.Sink(h), Retention: cfg.EventRetention, Logger: log})
+	if err != nil {
+		history.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	svc, err := service.New(service.Config{Store: st, Publisher: rel, Logger: log, Secret: serviceSecret(cfg)})
+	if err != nil {
+		history.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	poller, err := transport.NewPoller()
 	if err != nil {
 		history.Close()
@@ -135,6 +153,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		Hub:               h,
 		Poller:            poller,
 		Verifier:          verifier,
+		Store:             nativeStore{svc: svc},
 		TokenLeeway:       tokenLeeway,
 		Dev:               cfg.Dev,
 		AllowedOrigins:    cfg.AllowedOrigins,
@@ -157,6 +176,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/ws/socket", nativeSrv)
 	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
+	(&httpapi.StoreAPI{Service: svc, Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	(&httpapi.Ops{
 		Checks: map[string]httpapi.Check{
 			"broker": func(context.Context) error { return nil },
@@ -171,6 +191,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		log:     log,
 		hub:     h,
 		store:   st,
+		relay:   rel,
 		history: history,
 		broker:  broker,
 		poller:  poller,
@@ -209,6 +230,7 @@ func (n *Node) Start(ctx context.Context, ln net.Listener) error {
 		_ = ln.Close()
 		return err
 	}
+	n.relay.Start() // publishes what an earlier process committed and did not publish
 	go func() {
 		err := n.http.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -229,6 +251,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		// /readyz says draining, so a load balancer moves clients elsewhere.
 		hubErr := n.hub.Shutdown(ctx)
 		httpErr := n.http.Shutdown(ctx)
+		n.relay.Stop()
 		pollErr := n.poller.Close()
 		_ = n.broker.Close()
 		n.history.Close()

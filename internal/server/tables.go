@@ -1,0 +1,154 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/tablecast/tablecast/internal/config"
+	"github.com/tablecast/tablecast/internal/dialect/native"
+	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/store"
+	"github.com/tablecast/tablecast/internal/table"
+)
+
+// serviceSecret keys the service's view tokens and row cursors. It is
+// derived from the JWT secret (or the API key) so that every node of a
+// cluster, and a restarted node, agree; with neither (public-key auth and no
+// admin API), it is random and tokens and cursors last as long as the
+// process.
+func serviceSecret(cfg config.Config) []byte {
+	base := cfg.JWTSecret
+	if base == "" {
+		base = cfg.APIKey
+	}
+	if base == "" {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		return b
+	}
+	m := hmac.New(sha256.New, []byte(base))
+	m.Write([]byte("tablecast service secret v1"))
+	return m.Sum(nil)
+}
+
+// nativeStore gives the native dialect the table service (native.Store).
+type nativeStore struct{ svc *service.Service }
+
+var _ native.Store = nativeStore{}
+
+func (n nativeStore) AuthorizeCollection(ctx context.Context, userID, collection string) error {
+	kind, id, ok := storeCollection(collection)
+	if !ok {
+		return native.ErrNotFound
+	}
+	var err error
+	if kind == "table" {
+		_, err = n.svc.WorkspaceRole(ctx, userID, id)
+	} else {
+		_, err = n.svc.TableRole(ctx, userID, id)
+	}
+	return nativeErr(err)
+}
+
+func (n nativeStore) QueryRecords(ctx context.Context, userID string, tableID int64, q native.RecordQuery) (native.RecordPage, error) {
+	in := service.ListRowsInput{ViewID: q.ViewID, Search: q.Search, Limit: q.Limit, Cursor: q.Cursor}
+	if len(q.Filter) > 0 && string(q.Filter) != "null" {
+		in.Filter = string(q.Filter)
+	}
+	if len(q.Sort) > 0 && string(q.Sort) != "null" {
+		in.Sort = string(q.Sort)
+	}
+	page, err := n.svc.ListRows(ctx, service.Actor{UserID: userID}, tableID, in)
+	if err != nil {
+		return native.RecordPage{}, nativeErr(err)
+	}
+	out := native.RecordPage{NextCursor: page.NextCursor, Offset: page.Offset, Results: make([]native.Snapshot, len(page.Rows))}
+	for i, r := range page.Rows {
+		out.Results[i] = native.Snapshot{
+			Document: strconv.FormatInt(r.ID, 10),
+			V:        r.Version,
+			Data:     map[string]any{"id": r.ID, "order": r.Order, "fields": r.Fields},
+		}
+	}
+	return out, nil
+}
+
+// storeCollection reads record_T, field_T, view_T ("record", T...) and
+// table_W ("table", W).
+func storeCollection(collection string) (kind string, id int64, ok bool) {
+	kind, rest, found := strings.Cut(collection, "_")
+	if !found {
+		return "", 0, false
+	}
+	switch kind {
+	case "record", "field", "view", "table":
+	default:
+		return "", 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return kind, id, err == nil && id > 0
+}
+
+func nativeErr(err error) error {
+	var ve *table.ValidationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, service.ErrNotFound):
+		return fmt.Errorf("%w: %v", native.ErrNotFound, err)
+	case errors.Is(err, service.ErrForbidden):
+		return fmt.Errorf("%w: %v", native.ErrForbidden, err)
+	case errors.As(err, &ve):
+		return &native.InvalidQueryError{Message: ve.Error()}
+	}
+	return err
+}
+
+// revoker ends the subscriptions of a member removed from a workspace, on
+// every node: it runs on each node's hub as the event passes (hub.EventHook).
+type revoker struct {
+	hub   func() *hub.Hub
+	store store.Reader
+	log   *slog.Logger
+}
+
+func (r revoker) event(p *hub.Publication) {
+	if p.Event != service.EventMemberRemoved {
+		return
+	}
+	var ev struct {
+		WorkspaceID int64  `json:"workspace_id"`
+		UserID      string `json:"user_id"`
+	}
+	if err := json.Unmarshal(p.Data, &ev); err != nil || ev.UserID == "" {
+		r.log.Error("member_removed event without a user", "stream", p.Stream, "offset", p.Offset)
+		return
+	}
+	tables, err := r.store.Tables(context.Background(), ev.WorkspaceID)
+	if err != nil {
+		r.log.Error("revoke: list tables", "workspace", ev.WorkspaceID, "err", err)
+	}
+	ids := make(map[int64]bool, len(tables))
+	for _, t := range tables {
+		ids[t.ID] = true
+	}
+	r.hub().Revoke(ev.UserID, func(collection string) bool {
+		kind, id, ok := storeCollection(collection)
+		if !ok {
+			return false
+		}
+		if kind == "table" {
+			return id == ev.WorkspaceID
+		}
+		return ids[id]
+	})
+}

@@ -1,0 +1,220 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/tablecast/tablecast/pkg/client"
+)
+
+// rest calls the store's REST API as a user; origin, when set, is sent as
+// X-WebSocket-Id.
+func (tn *testNode) rest(t *testing.T, user, method, path string, body any, origin string, out any) int {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(mustJSON(t, body))
+	}
+	req, err := http.NewRequestWithContext(ctxFor(t, waitTimeout), method, tn.httpURL+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tokenFor(t, user))
+	if origin != "" {
+		req.Header.Set("X-WebSocket-Id", origin)
+	}
+	resp, err := tn.hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+	if resp.StatusCode >= 300 && out != nil {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return resp.StatusCode
+}
+
+// tableFixture is a workspace owned by "owner" with one table; it returns
+// the workspace id, the table id and the primary field id.
+func tableFixture(t *testing.T, tn *testNode) (ws, tbl, field int64) {
+	t.Helper()
+	var w struct{ ID int64 }
+	tn.rest(t, "owner", "POST", "/api/workspaces", map[string]any{"name": "acme"}, "", &w)
+	var tb struct{ ID int64 }
+	tn.rest(t, "owner", "POST", fmt.Sprintf("/api/workspaces/%d/tables", w.ID), map[string]any{"name": "tasks"}, "", &tb)
+	var fields struct {
+		Results []struct {
+			ID      int64
+			Primary bool
+		}
+	}
+	tn.rest(t, "owner", "GET", fmt.Sprintf("/api/tables/%d/fields", tb.ID), nil, "", &fields)
+	for _, f := range fields.Results {
+		if f.Primary {
+			return w.ID, tb.ID, f.ID
+		}
+	}
+	t.Fatalf("table %d has no primary field", tb.ID)
+	return
+}
+
+func opData(t *testing.T, m client.Message) map[string]json.RawMessage {
+	t.Helper()
+	if m.Type != "op" {
+		t.Fatalf("got %s %s, want an op", m.Type, m.Data)
+	}
+	var d map[string]json.RawMessage
+	if err := json.Unmarshal(m.Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestRESTWritesReachRecordSubscribers: create, cell change and delete made
+// through REST arrive as ops on record_T with versions and table offsets;
+// the writer's own socket (X-WebSocket-Id) is left out.
+func TestRESTWritesReachRecordSubscribers(t *testing.T) {
+	t.Parallel()
+	tn := startNode(t)
+	ws, tbl, name := tableFixture(t, tn)
+	col := fmt.Sprintf("record_%d", tbl)
+	reader := tn.dialUser(t, "owner")
+	writer := tn.dialUser(t, "owner")
+	sub := subscribe(t, reader, col, "")
+	subscribe(t, writer, col, "")
+	_ = ws
+
+	var row struct {
+		ID      int64
+		Version int64
+	}
+	tn.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl),
+		map[string]any{"fields": map[string]any{strconv.FormatInt(name, 10): "first"}}, writer.Info().ConnectionID, &row)
+	m := recv(t, reader)
+	d := opData(t, m)
+	if m.Document != strconv.FormatInt(row.ID, 10) || string(d["v"]) != "0" || m.Offset == nil || *m.Offset != sub.Offset+1 {
+		t.Fatalf("create op %+v %s", m, m.Data)
+	}
+	if !jsonEqual(t, d["create"], map[string]any{"id": row.ID, "order": "1.00000000000000000000",
+		"fields": map[string]any{strconv.FormatInt(name, 10): "first"}}) {
+		t.Fatalf("create snapshot %s", d["create"])
+	}
+
+	tn.rest(t, "owner", "PATCH", fmt.Sprintf("/api/tables/%d/rows/%d", tbl, row.ID),
+		map[string]any{"fields": map[string]any{strconv.FormatInt(name, 10): "second"}}, "", &row)
+	m = recv(t, reader)
+	d = opData(t, m)
+	want := []map[string]any{{"p": []any{"fields", strconv.FormatInt(name, 10)}, "od": "first", "oi": "second"}}
+	if string(d["v"]) != "1" || !jsonEqual(t, d["op"], want) || *m.Offset != sub.Offset+2 {
+		t.Fatalf("update op %s", m.Data)
+	}
+
+	if st := tn.rest(t, "owner", "DELETE", fmt.Sprintf("/api/tables/%d/rows/%d", tbl, row.ID), nil, "", nil); st != http.StatusNoContent {
+		t.Fatalf("delete: %d", st)
+	}
+	d = opData(t, recv(t, reader))
+	if string(d["del"]) != "true" || string(d["v"]) != "2" {
+		t.Fatalf("delete op %v", d)
+	}
+	// The writer's socket missed only the create it caused.
+	if d := opData(t, recv(t, writer)); d["op"] == nil {
+		t.Fatalf("writer's first message is not the update: %v", d)
+	}
+}
+
+// TestQueryThenSubscribeFromItsOffset: a query's offset is where a
+// subscription picks up, and a client that was away replays from the outbox.
+func TestQueryThenSubscribeFromItsOffset(t *testing.T) {
+	t.Parallel()
+	tn := startNode(t)
+	_, tbl, name := tableFixture(t, tn)
+	col := fmt.Sprintf("record_%d", tbl)
+	key := strconv.FormatInt(name, 10)
+	for _, v := range []string{"a", "b"} {
+		tn.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl), map[string]any{"fields": map[string]any{key: v}}, "", &struct{}{})
+	}
+	c := tn.dialUser(t, "owner")
+	reply, err := c.Request(ctxFor(t, waitTimeout), client.Message{Type: "query", Collection: col, Data: mustJSON(t, map[string]any{"limit": 10})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Results []struct {
+			Document string
+			V        int64
+			Data     struct{ Fields map[string]string }
+		}
+		Offset uint64
+	}
+	if err := json.Unmarshal(reply.Data, &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Results) != 2 || page.Results[1].Data.Fields[key] != "b" || page.Results[0].V != 1 {
+		t.Fatalf("query %s", reply.Data)
+	}
+	// Written after the query, before the subscription: replayed from the outbox.
+	tn.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl), map[string]any{"fields": map[string]any{key: "c"}}, "", &struct{}{})
+	res, err := c.SubscribeFrom(ctxFor(t, waitTimeout), col, "", client.Position{Offset: page.Offset, Epoch: "outbox1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Recovered || res.Offset != page.Offset+1 {
+		t.Fatalf("subscribe from %d: %+v", page.Offset, res)
+	}
+	m := recv(t, c)
+	if d := opData(t, m); *m.Offset != page.Offset+1 || d["create"] == nil {
+		t.Fatalf("replayed %s", m.Data)
+	}
+}
+
+func TestStoreCollectionsNeedMembership(t *testing.T) {
+	t.Parallel()
+	tn := startNode(t)
+	ws, tbl, _ := tableFixture(t, tn)
+	col := fmt.Sprintf("record_%d", tbl)
+	stranger := tn.dialUser(t, "stranger")
+	_, err := stranger.Subscribe(ctxFor(t, waitTimeout), col, "")
+	var se *client.ServerError
+	if !asServerError(err, &se) || se.Code != 404 {
+		t.Fatalf("stranger subscribing: %v, want 404 (not a hint that the table exists)", err)
+	}
+	tn.rest(t, "owner", "POST", fmt.Sprintf("/api/workspaces/%d/members", ws), map[string]any{"user_id": "guest", "role": "viewer"}, "", &struct{}{})
+	guest := tn.dialUser(t, "guest")
+	subscribe(t, guest, col, "")
+	subscribe(t, guest, fmt.Sprintf("table_%d", ws), "")
+
+	// Removing the member ends their subscriptions at once.
+	if st := tn.rest(t, "owner", "DELETE", fmt.Sprintf("/api/workspaces/%d/members/guest", ws), nil, "", nil); st >= 300 {
+		t.Fatalf("remove member: %d", st)
+	}
+	got := map[string]bool{}
+	for i := 0; i < 2; i++ {
+		m := recv(t, guest)
+		if m.Type != "unsubscribe" || string(dataField(t, m.Data, "reason")) != `"forbidden"` {
+			t.Fatalf("got %s %s, want unsubscribe forbidden", m.Type, m.Data)
+		}
+		got[m.Collection] = true
+	}
+	if !got[col] || !got[fmt.Sprintf("table_%d", ws)] {
+		t.Fatalf("unsubscribed from %v", got)
+	}
+	if _, err := guest.Subscribe(ctxFor(t, waitTimeout), col, ""); !asServerError(err, &se) || se.Code != 404 {
+		t.Fatalf("resubscribing after removal: %v", err)
+	}
+}
+
+func asServerError(err error, target **client.ServerError) bool {
+	return errors.As(err, target)
+}
