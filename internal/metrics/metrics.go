@@ -97,3 +97,21 @@ func (m *Metrics) Delivered(kind hub.Kind, n int) {
 		m.deliveries.WithLabelValues(kind.String()).Add(float64(n))
 	}
 }
+
+// RegisterCounterFunc adds a counter read from f at scrape time.
+func (m *Metrics) RegisterCounterFunc(name, help string, f func() float64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, f))
+}
+
+// StoreTxHistogram returns the histogram of store transaction durations,
+// labelled by kind ("write", "read").
+func (m *Metrics) StoreTxHistogram() *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace,
+		Name:      "store_tx_seconds",
+		Help:      "Duration of table store transactions, commit included.",
+		Buckets:   []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+	}, []string{"kind"})
+	m.reg.MustRegister(h)
+	return h
+}

@@ -111,10 +111,15 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	history := stream.NewMemoryHistory(stream.MemoryHistoryConfig{Size: historySize, TTL: cfg.HistoryTTL})
 	broker := hub.NewMemoryBroker(history)
 	m := metrics.New()
+	timed := newTimedStore(st, m.StoreTxHistogram())
+	streams := tablestream.New(st)
+	m.RegisterCounterFunc("stream_store_reads_total",
+		"Outbox reads made to replay table events or fill gaps (shared by clients recovering together).",
+		func() float64 { return float64(streams.Reads()) })
 	var h *hub.Hub
 	rev := revoker{hub: func() *hub.Hub { return h }, store: st, log: log}
 	h, err := hub.New(hub.Config{
-		Streams:           tablestream.New(st),
+		Streams:           streams,
 		EventHook:         rev.event,
 		NodeID:            cfg.NodeID,
 		Broker:            broker,
@@ -139,7 +144,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		history.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	svc, err := service.New(service.Config{Store: st, Publisher: rel, Logger: log, Secret: serviceSecret(cfg)})
+	svc, err := service.New(service.Config{Store: timed, Publisher: rel, Logger: log, Secret: serviceSecret(cfg)})
 	if err != nil {
 		history.Close()
 		return nil, fmt.Errorf("server: %w", err)

@@ -177,6 +177,13 @@ func TestQueryThenSubscribeFromItsOffset(t *testing.T) {
 	if d := opData(t, m); *m.Offset != page.Offset+1 || d["create"] == nil {
 		t.Fatalf("replayed %s", m.Data)
 	}
+	text := tn.metricsText(t)
+	if v := metricValue(text, `tablecast_store_tx_seconds_count{kind="write"}`); v < 3 {
+		t.Errorf("store write transactions counted: %v, want at least 3", v)
+	}
+	if v := metricValue(text, "tablecast_stream_store_reads_total"); v < 1 {
+		t.Errorf("outbox reads counted: %v, want at least the replay's", v)
+	}
 }
 
 func TestStoreCollectionsNeedMembership(t *testing.T) {
