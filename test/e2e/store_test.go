@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/tablecast/tablecast/pkg/client"
@@ -86,142 +87,196 @@ func opData(t *testing.T, m client.Message) map[string]json.RawMessage {
 // through REST arrive as ops on record_T with versions and table offsets;
 // the writer's own socket (X-WebSocket-Id) is left out.
 func TestRESTWritesReachRecordSubscribers(t *testing.T) {
-	t.Parallel()
-	tn := startNode(t)
-	ws, tbl, name := tableFixture(t, tn)
-	col := fmt.Sprintf("record_%d", tbl)
-	reader := tn.dialUser(t, "owner")
-	writer := tn.dialUser(t, "owner")
-	sub := subscribe(t, reader, col, "")
-	subscribe(t, writer, col, "")
-	_ = ws
+	engines(t, func(t *testing.T, db nodeOption) {
+		tn := startNode(t, db)
+		ws, tbl, name := tableFixture(t, tn)
+		col := fmt.Sprintf("record_%d", tbl)
+		reader := tn.dialUser(t, "owner")
+		writer := tn.dialUser(t, "owner")
+		sub := subscribe(t, reader, col, "")
+		subscribe(t, writer, col, "")
+		_ = ws
 
-	var row struct {
-		ID      int64
-		Version int64
-	}
-	tn.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl),
-		map[string]any{"fields": map[string]any{strconv.FormatInt(name, 10): "first"}}, writer.Info().ConnectionID, &row)
-	m := recv(t, reader)
-	d := opData(t, m)
-	if m.Document != strconv.FormatInt(row.ID, 10) || string(d["v"]) != "0" || m.Offset == nil || *m.Offset != sub.Offset+1 {
-		t.Fatalf("create op %+v %s", m, m.Data)
-	}
-	if !jsonEqual(t, d["create"], map[string]any{"id": row.ID, "order": "1.00000000000000000000",
-		"fields": map[string]any{strconv.FormatInt(name, 10): "first"}}) {
-		t.Fatalf("create snapshot %s", d["create"])
-	}
+		var row struct {
+			ID      int64
+			Version int64
+		}
+		tn.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl),
+			map[string]any{"fields": map[string]any{strconv.FormatInt(name, 10): "first"}}, writer.Info().ConnectionID, &row)
+		m := recv(t, reader)
+		d := opData(t, m)
+		if m.Document != strconv.FormatInt(row.ID, 10) || string(d["v"]) != "0" || m.Offset == nil || *m.Offset != sub.Offset+1 {
+			t.Fatalf("create op %+v %s", m, m.Data)
+		}
+		if !jsonEqual(t, d["create"], map[string]any{"id": row.ID, "order": "1.00000000000000000000",
+			"fields": map[string]any{strconv.FormatInt(name, 10): "first"}}) {
+			t.Fatalf("create snapshot %s", d["create"])
+		}
 
-	tn.rest(t, "owner", "PATCH", fmt.Sprintf("/api/tables/%d/rows/%d", tbl, row.ID),
-		map[string]any{"fields": map[string]any{strconv.FormatInt(name, 10): "second"}}, "", &row)
-	m = recv(t, reader)
-	d = opData(t, m)
-	want := []map[string]any{{"p": []any{"fields", strconv.FormatInt(name, 10)}, "od": "first", "oi": "second"}}
-	if string(d["v"]) != "1" || !jsonEqual(t, d["op"], want) || *m.Offset != sub.Offset+2 {
-		t.Fatalf("update op %s", m.Data)
-	}
+		tn.rest(t, "owner", "PATCH", fmt.Sprintf("/api/tables/%d/rows/%d", tbl, row.ID),
+			map[string]any{"fields": map[string]any{strconv.FormatInt(name, 10): "second"}}, "", &row)
+		m = recv(t, reader)
+		d = opData(t, m)
+		want := []map[string]any{{"p": []any{"fields", strconv.FormatInt(name, 10)}, "od": "first", "oi": "second"}}
+		if string(d["v"]) != "1" || !jsonEqual(t, d["op"], want) || *m.Offset != sub.Offset+2 {
+			t.Fatalf("update op %s", m.Data)
+		}
 
-	if st := tn.rest(t, "owner", "DELETE", fmt.Sprintf("/api/tables/%d/rows/%d", tbl, row.ID), nil, "", nil); st != http.StatusNoContent {
-		t.Fatalf("delete: %d", st)
-	}
-	d = opData(t, recv(t, reader))
-	if string(d["del"]) != "true" || string(d["v"]) != "2" {
-		t.Fatalf("delete op %v", d)
-	}
-	// The writer's socket missed only the create it caused.
-	if d := opData(t, recv(t, writer)); d["op"] == nil {
-		t.Fatalf("writer's first message is not the update: %v", d)
-	}
+		if st := tn.rest(t, "owner", "DELETE", fmt.Sprintf("/api/tables/%d/rows/%d", tbl, row.ID), nil, "", nil); st != http.StatusNoContent {
+			t.Fatalf("delete: %d", st)
+		}
+		d = opData(t, recv(t, reader))
+		if string(d["del"]) != "true" || string(d["v"]) != "2" {
+			t.Fatalf("delete op %v", d)
+		}
+		// The writer's socket missed only the create it caused.
+		if d := opData(t, recv(t, writer)); d["op"] == nil {
+			t.Fatalf("writer's first message is not the update: %v", d)
+		}
+	})
 }
 
 // TestQueryThenSubscribeFromItsOffset: a query's offset is where a
 // subscription picks up, and a client that was away replays from the outbox.
 func TestQueryThenSubscribeFromItsOffset(t *testing.T) {
-	t.Parallel()
-	tn := startNode(t)
-	_, tbl, name := tableFixture(t, tn)
-	col := fmt.Sprintf("record_%d", tbl)
-	key := strconv.FormatInt(name, 10)
-	for _, v := range []string{"a", "b"} {
-		tn.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl), map[string]any{"fields": map[string]any{key: v}}, "", &struct{}{})
-	}
-	c := tn.dialUser(t, "owner")
-	reply, err := c.Request(ctxFor(t, waitTimeout), client.Message{Type: "query", Collection: col, Data: mustJSON(t, map[string]any{"limit": 10})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var page struct {
-		Results []struct {
-			Document string
-			V        int64
-			Data     struct{ Fields map[string]string }
+	engines(t, func(t *testing.T, db nodeOption) {
+		tn := startNode(t, db)
+		_, tbl, name := tableFixture(t, tn)
+		col := fmt.Sprintf("record_%d", tbl)
+		key := strconv.FormatInt(name, 10)
+		for _, v := range []string{"a", "b"} {
+			tn.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl), map[string]any{"fields": map[string]any{key: v}}, "", &struct{}{})
 		}
-		Offset uint64
-	}
-	if err := json.Unmarshal(reply.Data, &page); err != nil {
-		t.Fatal(err)
-	}
-	if len(page.Results) != 2 || page.Results[1].Data.Fields[key] != "b" || page.Results[0].V != 1 {
-		t.Fatalf("query %s", reply.Data)
-	}
-	// Written after the query, before the subscription: replayed from the outbox.
-	tn.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl), map[string]any{"fields": map[string]any{key: "c"}}, "", &struct{}{})
-	res, err := c.SubscribeFrom(ctxFor(t, waitTimeout), col, "", client.Position{Offset: page.Offset, Epoch: "outbox1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.Recovered || res.Offset != page.Offset+1 {
-		t.Fatalf("subscribe from %d: %+v", page.Offset, res)
-	}
-	m := recv(t, c)
-	if d := opData(t, m); *m.Offset != page.Offset+1 || d["create"] == nil {
-		t.Fatalf("replayed %s", m.Data)
-	}
-	text := tn.metricsText(t)
-	if v := metricValue(text, `tablecast_store_tx_seconds_count{kind="write"}`); v < 3 {
-		t.Errorf("store write transactions counted: %v, want at least 3", v)
-	}
-	if v := metricValue(text, "tablecast_stream_store_reads_total"); v < 1 {
-		t.Errorf("outbox reads counted: %v, want at least the replay's", v)
-	}
+		c := tn.dialUser(t, "owner")
+		reply, err := c.Request(ctxFor(t, waitTimeout), client.Message{Type: "query", Collection: col, Data: mustJSON(t, map[string]any{"limit": 10})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Results []struct {
+				Document string
+				V        int64
+				Data     struct{ Fields map[string]string }
+			}
+			Offset uint64
+		}
+		if err := json.Unmarshal(reply.Data, &page); err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Results) != 2 || page.Results[1].Data.Fields[key] != "b" || page.Results[0].V != 1 {
+			t.Fatalf("query %s", reply.Data)
+		}
+		// Written after the query, before the subscription: replayed from the outbox.
+		tn.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl), map[string]any{"fields": map[string]any{key: "c"}}, "", &struct{}{})
+		res, err := c.SubscribeFrom(ctxFor(t, waitTimeout), col, "", client.Position{Offset: page.Offset, Epoch: "outbox1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Recovered || res.Offset != page.Offset+1 {
+			t.Fatalf("subscribe from %d: %+v", page.Offset, res)
+		}
+		m := recv(t, c)
+		if d := opData(t, m); *m.Offset != page.Offset+1 || d["create"] == nil {
+			t.Fatalf("replayed %s", m.Data)
+		}
+		text := tn.metricsText(t)
+		if v := metricValue(text, `tablecast_store_tx_seconds_count{kind="write"}`); v < 3 {
+			t.Errorf("store write transactions counted: %v, want at least 3", v)
+		}
+		if v := metricValue(text, "tablecast_stream_store_reads_total"); v < 1 {
+			t.Errorf("outbox reads counted: %v, want at least the replay's", v)
+		}
+	})
 }
 
 func TestStoreCollectionsNeedMembership(t *testing.T) {
-	t.Parallel()
-	tn := startNode(t)
-	ws, tbl, _ := tableFixture(t, tn)
-	col := fmt.Sprintf("record_%d", tbl)
-	stranger := tn.dialUser(t, "stranger")
-	_, err := stranger.Subscribe(ctxFor(t, waitTimeout), col, "")
-	var se *client.ServerError
-	if !asServerError(err, &se) || se.Code != 404 {
-		t.Fatalf("stranger subscribing: %v, want 404 (not a hint that the table exists)", err)
-	}
-	tn.rest(t, "owner", "POST", fmt.Sprintf("/api/workspaces/%d/members", ws), map[string]any{"user_id": "guest", "role": "viewer"}, "", &struct{}{})
-	guest := tn.dialUser(t, "guest")
-	subscribe(t, guest, col, "")
-	subscribe(t, guest, fmt.Sprintf("table_%d", ws), "")
-
-	// Removing the member ends their subscriptions at once.
-	if st := tn.rest(t, "owner", "DELETE", fmt.Sprintf("/api/workspaces/%d/members/guest", ws), nil, "", nil); st >= 300 {
-		t.Fatalf("remove member: %d", st)
-	}
-	got := map[string]bool{}
-	for i := 0; i < 2; i++ {
-		m := recv(t, guest)
-		if m.Type != "unsubscribe" || string(dataField(t, m.Data, "reason")) != `"forbidden"` {
-			t.Fatalf("got %s %s, want unsubscribe forbidden", m.Type, m.Data)
+	engines(t, func(t *testing.T, db nodeOption) {
+		tn := startNode(t, db)
+		ws, tbl, _ := tableFixture(t, tn)
+		col := fmt.Sprintf("record_%d", tbl)
+		stranger := tn.dialUser(t, "stranger")
+		_, err := stranger.Subscribe(ctxFor(t, waitTimeout), col, "")
+		var se *client.ServerError
+		if !asServerError(err, &se) || se.Code != 404 {
+			t.Fatalf("stranger subscribing: %v, want 404 (not a hint that the table exists)", err)
 		}
-		got[m.Collection] = true
-	}
-	if !got[col] || !got[fmt.Sprintf("table_%d", ws)] {
-		t.Fatalf("unsubscribed from %v", got)
-	}
-	if _, err := guest.Subscribe(ctxFor(t, waitTimeout), col, ""); !asServerError(err, &se) || se.Code != 404 {
-		t.Fatalf("resubscribing after removal: %v", err)
-	}
+		tn.rest(t, "owner", "POST", fmt.Sprintf("/api/workspaces/%d/members", ws), map[string]any{"user_id": "guest", "role": "viewer"}, "", &struct{}{})
+		guest := tn.dialUser(t, "guest")
+		subscribe(t, guest, col, "")
+		subscribe(t, guest, fmt.Sprintf("table_%d", ws), "")
+
+		// Removing the member ends their subscriptions at once.
+		if st := tn.rest(t, "owner", "DELETE", fmt.Sprintf("/api/workspaces/%d/members/guest", ws), nil, "", nil); st >= 300 {
+			t.Fatalf("remove member: %d", st)
+		}
+		got := map[string]bool{}
+		for i := 0; i < 2; i++ {
+			m := recv(t, guest)
+			if m.Type != "unsubscribe" || string(dataField(t, m.Data, "reason")) != `"forbidden"` {
+				t.Fatalf("got %s %s, want unsubscribe forbidden", m.Type, m.Data)
+			}
+			got[m.Collection] = true
+		}
+		if !got[col] || !got[fmt.Sprintf("table_%d", ws)] {
+			t.Fatalf("unsubscribed from %v", got)
+		}
+		if _, err := guest.Subscribe(ctxFor(t, waitTimeout), col, ""); !asServerError(err, &se) || se.Code != 404 {
+			t.Fatalf("resubscribing after removal: %v", err)
+		}
+	})
 }
 
 func asServerError(err error, target **client.ServerError) bool {
 	return errors.As(err, target)
+}
+
+// TestRacingWritersAreDeliveredInOffsetOrder: two writers on one table,
+// concurrently; every subscriber receives every event once, offsets
+// consecutive.
+func TestRacingWritersAreDeliveredInOffsetOrder(t *testing.T) {
+	engines(t, func(t *testing.T, db nodeOption) {
+		tn := startNode(t, db)
+		_, tbl, name := tableFixture(t, tn)
+		subs := []*client.Client{tn.dialUser(t, "owner"), tn.dialUser(t, "owner")}
+		var start uint64
+		for _, c := range subs {
+			start = subscribe(t, c, fmt.Sprintf("record_%d", tbl), "").Offset
+		}
+		const perWriter = 15
+		token := tokenFor(t, "owner") // the writers run off the test goroutine: no t there
+		errs := make(chan error, 2)
+		for w := 0; w < 2; w++ {
+			go func(w int) {
+				for i := 0; i < perWriter; i++ {
+					body := fmt.Sprintf(`{"fields":{"%d":"w%d-%d"}}`, name, w, i)
+					req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/tables/%d/rows", tn.httpURL, tbl), strings.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+token)
+					resp, err := tn.hc.Do(req)
+					if err != nil {
+						errs <- err
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						errs <- fmt.Errorf("write: %d", resp.StatusCode)
+						return
+					}
+				}
+				errs <- nil
+			}(w)
+		}
+		for i := 0; i < 2; i++ {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, c := range subs {
+			for i := uint64(1); i <= 2*perWriter; i++ {
+				m := recv(t, c)
+				if m.Type != "op" || m.Offset == nil || *m.Offset != start+i {
+					t.Fatalf("message %d: %s offset %v, want op at %d", i, m.Type, m.Offset, start+i)
+				}
+			}
+		}
+	})
 }
