@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/store"
+	"github.com/tablecast/tablecast/internal/table"
 	"github.com/tablecast/tablecast/pkg/client"
 )
 
@@ -278,5 +281,73 @@ func TestRacingWritersAreDeliveredInOffsetOrder(t *testing.T) {
 				}
 			}
 		}
+	})
+}
+
+// TestEventCommittedButNeverPublished: the process dies between a commit and
+// its publish (here: the event is committed straight into the outbox while
+// no server runs). After a restart the relay publishes it, and a client that
+// was away receives it with the offset it was committed with.
+func TestEventCommittedButNeverPublished(t *testing.T) {
+	t.Parallel()
+	dbURL := "sqlite://" + t.TempDir() + "/crash.db"
+	first := startNode(t, withDatabase(dbURL))
+	_, tbl, name := tableFixture(t, first)
+	key := strconv.FormatInt(name, 10)
+	var row service.Row
+	first.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl),
+		map[string]any{"fields": map[string]any{key: "before"}}, "", &row)
+	if err := first.shutdown(ctxFor(t, waitTimeout)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The write whose publish never happened.
+	ctx := ctxFor(t, waitTimeout)
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := row
+	after.Version++
+	after.Fields = table.Values{name: json.RawMessage(`"after"`)}
+	payload := mustJSON(t, service.RowsUpdated{
+		TableMeta:       service.TableMeta{TableID: tbl, Actor: "owner"},
+		Rows:            []service.Row{after},
+		RowsBefore:      []service.Row{row},
+		UpdatedFieldIDs: []int64{name},
+	})
+	var lost uint64
+	err = st.Update(ctx, func(tx store.Tx) error {
+		lost, err = tx.AppendEvent(ctx, store.TableStream(tbl), service.EventRowsUpdated, payload)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := startNode(t, withDatabase(dbURL))
+	c := second.dialUser(t, "owner")
+	res, err := c.SubscribeFrom(ctxFor(t, waitTimeout), fmt.Sprintf("record_%d", tbl), "", client.Position{Offset: lost - 1, Epoch: "outbox1"})
+	if err != nil || !res.Recovered || res.Offset != lost {
+		t.Fatalf("subscribe: %+v, %v", res, err)
+	}
+	m := recv(t, c)
+	d := opData(t, m)
+	want := []map[string]any{{"p": []any{"fields", key}, "od": "before", "oi": "after"}}
+	if *m.Offset != lost || !jsonEqual(t, d["op"], want) {
+		t.Fatalf("got %s at %v, want the lost change at %d", m.Data, m.Offset, lost)
+	}
+	// And the relay published it when the server came back.
+	waitUntil(t, waitTimeout, "the outbox to have nothing unpublished", func() bool {
+		st, err := store.Open(ctxFor(t, waitTimeout), dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		ev, err := st.Unpublished(ctxFor(t, waitTimeout), 10)
+		return err == nil && len(ev) == 0
 	})
 }
