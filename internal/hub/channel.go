@@ -385,23 +385,35 @@ func (h *Hub) deliver(p *Publication) {
 	sh.mu.RUnlock()
 }
 
-func (h *Hub) deliverTo(sub *subscription, p *Publication, frames *[MaxDialects][]byte, stamp int64) {
-	c := sub.conn
-	if (len(p.Exclude) > 0 || len(p.ExcludeUsers) > 0) && p.excludes(c) {
-		return
+// admit decides whether p is written to the subscription now: not when its
+// connection is excluded, not when the subscription is still pending (p is
+// then held, once, for the flush after the subscribe reply), not when the
+// reply's position already covers it.
+func (sub *subscription) admit(p *Publication) bool {
+	if (len(p.Exclude) > 0 || len(p.ExcludeUsers) > 0) && p.excludes(sub.conn) {
+		return false
 	}
 	if !sub.live.Load() {
 		sub.mu.Lock()
 		if !sub.live.Load() {
-			sub.pending = append(sub.pending, p)
+			// An event may reach one subscription through several of its
+			// outputs: hold it once; the flush renders what concerns it.
+			if n := len(sub.pending); n == 0 || sub.pending[n-1] != p {
+				sub.pending = append(sub.pending, p)
+			}
 			sub.mu.Unlock()
-			return
+			return false
 		}
 		sub.mu.Unlock()
 	}
-	if sub.covers(p) {
+	return !sub.covers(p)
+}
+
+func (h *Hub) deliverTo(sub *subscription, p *Publication, frames *[MaxDialects][]byte, stamp int64) {
+	if !sub.admit(p) {
 		return
 	}
+	c := sub.conn
 	frame := frames[c.dialect]
 	if frame == nil {
 		r := h.cfg.Renderers[c.dialect]

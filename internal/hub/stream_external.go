@@ -146,26 +146,7 @@ func (h *Hub) deliverEvent(p *Publication) {
 }
 
 func (h *Hub) deliverEventTo(sub *subscription, p *Publication, frame []byte, stamp int64) {
-	c := sub.conn
-	if (len(p.Exclude) > 0 || len(p.ExcludeUsers) > 0) && p.excludes(c) {
-		return
-	}
-	if !sub.live.Load() {
-		sub.mu.Lock()
-		if !sub.live.Load() {
-			// Held whole, once: the flush renders what concerns this subscription.
-			if n := len(sub.pending); n == 0 || sub.pending[n-1] != p {
-				sub.pending = append(sub.pending, p)
-			}
-			sub.mu.Unlock()
-			return
-		}
-		sub.mu.Unlock()
-	}
-	if sub.covers(p) {
-		return
-	}
-	if c.enqueue(frame, stamp) {
+	if sub.admit(p) && sub.conn.enqueue(frame, stamp) {
 		p.delivered.Add(1)
 	}
 }
