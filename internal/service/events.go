@@ -90,26 +90,35 @@ type FieldCreated struct {
 }
 
 // FieldUpdated is field_updated. RelatedFields holds the other fields the
-// change updated (the former primary field when this one became primary);
-// ViewsChanged the views whose filters or hidden fields were reconciled
-// with the field's new type or options. Rows whose values were converted
-// follow as rows_updated events (field_conversion) in the same transaction.
+// change updated (the former primary field when this one became primary),
+// as they are after it, and RelatedBefore the same fields as they were, in
+// the same order; ViewsChanged the views whose filters or hidden
+// fields were reconciled with the field's new type or options, as they are
+// after, and ViewsBefore the same views as they were, in the same order.
+// Every field and view carries its version after the change. Rows whose
+// values were converted follow as rows_updated events (field_conversion) in
+// the same transaction.
 type FieldUpdated struct {
 	TableMeta
 	Field         table.Field   `json:"field"`
 	FieldBefore   table.Field   `json:"field_before"`
 	RelatedFields []table.Field `json:"related_fields"`
+	RelatedBefore []table.Field `json:"related_before"`
 	ViewsChanged  []table.View  `json:"views_changed"`
+	ViewsBefore   []table.View  `json:"views_before"`
 	RowsConverted int           `json:"rows_converted"`
 }
 
-// FieldDeleted is field_deleted: the field as it was, and the views that
-// were updated because they filtered, sorted on or hid it.
+// FieldDeleted is field_deleted: the field as it was (with its last
+// version), and the views that were updated because they filtered, sorted
+// on or hid it: as they are after (their new versions) and, in the same
+// order, as they were (ViewsBefore).
 type FieldDeleted struct {
 	TableMeta
 	FieldID      int64        `json:"field_id"`
 	Field        table.Field  `json:"field"`
 	ViewsChanged []table.View `json:"views_changed"`
+	ViewsBefore  []table.View `json:"views_before"`
 }
 
 // ViewCreated is view_created.

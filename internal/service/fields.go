@@ -171,7 +171,7 @@ func (s *Service) CreateField(ctx context.Context, a Actor, tableID int64, in Fi
 		if err != nil {
 			return err
 		}
-		f.ID, f.Order = sf.ID, sf.Order
+		f.ID, f.Order, f.Version = sf.ID, sf.Order, sf.Version
 		out = *f
 		return w.emit(store.TableStream(t.ID), EventFieldCreated, FieldCreated{TableMeta: w.tableMeta(t), Field: out})
 	})
@@ -225,7 +225,7 @@ func (s *Service) UpdateField(ctx context.Context, a Actor, fieldID int64, in Fi
 		}
 		numberChoices(f, before)
 
-		related := []table.Field{}
+		related, relatedBefore := []table.Field{}, []table.Field{}
 		after := &schema{byID: make(map[int64]*table.Field, len(sc.list))}
 		for _, g := range sc.list {
 			switch {
@@ -234,11 +234,14 @@ func (s *Service) UpdateField(ctx context.Context, a Actor, fieldID int64, in Fi
 			case g.Primary && f.Primary && !before.Primary:
 				// the former primary field steps down first: a table has
 				// at most one primary field at any time
+				relatedBefore = append(relatedBefore, *g)
 				g = g.Clone()
 				g.Primary = false
-				if _, err := w.UpdateField(ctx, fieldToStore(g)); err != nil {
+				sg, err := w.UpdateField(ctx, fieldToStore(g))
+				if err != nil {
 					return err
 				}
+				g.Order, g.Version = sg.Order, sg.Version
 				related = append(related, *g)
 			}
 			after.list = append(after.list, g)
@@ -248,25 +251,12 @@ func (s *Service) UpdateField(ctx context.Context, a Actor, fieldID int64, in Fi
 		if err != nil {
 			return err
 		}
-		f.Order = sf.Order
+		f.Order, f.Version = sf.Order, sf.Version
 		out = *f
 
-		views, err := w.Views(ctx, t.ID)
+		changed, changedBefore, err := reconcileViews(w, t.ID, func(v *table.View) bool { return v.ReconcileField(f) })
 		if err != nil {
 			return err
-		}
-		changed := []table.View{}
-		for _, sv := range views {
-			v, err := ViewFromStore(sv)
-			if err != nil {
-				return err
-			}
-			if v.ReconcileField(f) {
-				if _, err := w.UpdateView(ctx, viewToStore(v, sv.PasswordHash)); err != nil {
-					return err
-				}
-				changed = append(changed, *v)
-			}
 		}
 
 		var conv *conversion
@@ -277,7 +267,7 @@ func (s *Service) UpdateField(ctx context.Context, a Actor, fieldID int64, in Fi
 		}
 		ev := FieldUpdated{
 			TableMeta: w.tableMeta(t), Field: out, FieldBefore: *before,
-			RelatedFields: related, ViewsChanged: changed,
+			RelatedFields: related, RelatedBefore: relatedBefore, ViewsChanged: changed, ViewsBefore: changedBefore,
 		}
 		if conv != nil {
 			ev.RowsConverted = len(conv.ids)
@@ -306,28 +296,47 @@ func (s *Service) DeleteField(ctx context.Context, a Actor, fieldID int64) error
 		if f.Primary {
 			return errorf(ErrConflict, "field %d is the table's primary field: make another field primary first", fieldID)
 		}
-		views, err := w.Views(ctx, t.ID)
+		changed, changedBefore, err := reconcileViews(w, t.ID, func(v *table.View) bool { return v.RemoveField(fieldID) })
 		if err != nil {
 			return err
-		}
-		changed := []table.View{}
-		for _, sv := range views {
-			v, err := ViewFromStore(sv)
-			if err != nil {
-				return err
-			}
-			if v.RemoveField(fieldID) {
-				if _, err := w.UpdateView(ctx, viewToStore(v, sv.PasswordHash)); err != nil {
-					return err
-				}
-				changed = append(changed, *v)
-			}
 		}
 		if err := w.DeleteField(ctx, fieldID); err != nil {
 			return err
 		}
 		return w.emit(store.TableStream(t.ID), EventFieldDeleted, FieldDeleted{
 			TableMeta: w.tableMeta(t), FieldID: fieldID, Field: *f, ViewsChanged: changed,
+			ViewsBefore: changedBefore,
 		})
 	})
+}
+
+// reconcileViews applies change to each view of the table and stores the
+// views it changed (change reports whether it did). It returns them as
+// stored (with their new versions) and as they were, in the same order.
+func reconcileViews(w *writeTx, tableID int64, change func(v *table.View) bool) (after, before []table.View, err error) {
+	views, err := w.Views(w.ctx, tableID)
+	if err != nil {
+		return nil, nil, err
+	}
+	after, before = []table.View{}, []table.View{}
+	for _, sv := range views {
+		old, err := ViewFromStore(sv)
+		if err != nil {
+			return nil, nil, err
+		}
+		v := old.Clone()
+		if !change(v) {
+			continue
+		}
+		saved, err := w.UpdateView(w.ctx, viewToStore(v, sv.PasswordHash))
+		if err != nil {
+			return nil, nil, err
+		}
+		nv, err := ViewFromStore(saved)
+		if err != nil {
+			return nil, nil, err
+		}
+		after, before = append(after, *nv), append(before, *old)
+	}
+	return after, before, nil
 }

@@ -30,12 +30,15 @@ type Member struct {
 }
 
 // Table is a table as the API shows it. Fields is set by CreateTable only.
+// Version is 1 when created, +1 on each update (the native protocol's
+// document version of table_W).
 type Table struct {
 	ID          int64         `json:"id"`
 	WorkspaceID int64         `json:"workspace_id"`
 	Name        string        `json:"name"`
 	Order       int           `json:"order"`
 	CreatedAt   time.Time     `json:"created_at"`
+	Version     int64         `json:"version"`
 	Fields      []table.Field `json:"fields,omitempty"`
 }
 
@@ -56,7 +59,8 @@ func workspaceOut(w store.Workspace, role store.Role) Workspace {
 }
 
 func tableOut(t store.Table) Table {
-	return Table{ID: t.ID, WorkspaceID: t.WorkspaceID, Name: t.Name, Order: t.Order, CreatedAt: t.CreatedAt}
+	return Table{ID: t.ID, WorkspaceID: t.WorkspaceID, Name: t.Name, Order: t.Order, CreatedAt: t.CreatedAt,
+		Version: t.Version}
 }
 
 // storedOptions is how field options are kept in the store's JSON column.
@@ -77,13 +81,15 @@ func FieldFromStore(f store.Field) (*table.Field, error) {
 	return &table.Field{
 		ID: f.ID, TableID: f.TableID, Name: f.Name, Type: table.FieldType(f.Type), Primary: f.Primary, Order: f.Order,
 		Options: table.FieldOptions{Decimals: o.Decimals, IncludeTime: o.IncludeTime, Choices: o.Choices},
+		Version: f.Version,
 	}, nil
 }
 
 func fieldToStore(f *table.Field) store.Field {
 	o := storedOptions{Decimals: f.Options.Decimals, IncludeTime: f.Options.IncludeTime, Choices: f.Options.Choices}
 	b, _ := json.Marshal(o)
-	return store.Field{ID: f.ID, TableID: f.TableID, Name: f.Name, Type: string(f.Type), Primary: f.Primary, Order: f.Order, Options: b}
+	return store.Field{ID: f.ID, TableID: f.TableID, Name: f.Name, Type: string(f.Type), Primary: f.Primary, Order: f.Order,
+		Options: b, Version: f.Version}
 }
 
 // ViewFromStore reads a stored view (without its password hash; HasPassword
@@ -92,6 +98,7 @@ func ViewFromStore(v store.View) (*table.View, error) {
 	out := &table.View{
 		ID: v.ID, TableID: v.TableID, Name: v.Name, Type: v.Type, Order: v.Order, FilterType: v.FilterType,
 		HiddenFieldIDs: v.HiddenFieldIDs, Public: v.Public, Slug: v.Slug, HasPassword: v.PasswordHash != "",
+		Version: v.Version,
 	}
 	if len(v.Filters) > 0 {
 		if err := json.Unmarshal(v.Filters, &out.Filters); err != nil {
@@ -129,7 +136,7 @@ func viewToStore(v *table.View, passwordHash string) store.View {
 	return store.View{
 		ID: v.ID, TableID: v.TableID, Name: v.Name, Type: v.Type, Order: v.Order, FilterType: v.FilterType,
 		Filters: fb, Sorts: sb, HiddenFieldIDs: v.HiddenFieldIDs, Public: v.Public, Slug: v.Slug,
-		PasswordHash: passwordHash,
+		PasswordHash: passwordHash, Version: v.Version,
 	}
 }
 

@@ -156,6 +156,7 @@ func TestService(t *testing.T) {
 		t.Run("field_delete_views", func(t *testing.T) { testFieldDeleteViews(t, newFixture(t, open(t), service.Config{})) })
 		t.Run("field_conversion", func(t *testing.T) { testFieldConversion(t, newFixture(t, open(t), service.Config{})) })
 		t.Run("primary_field", func(t *testing.T) { testPrimaryField(t, newFixture(t, open(t), service.Config{})) })
+		t.Run("versions", func(t *testing.T) { testVersions(t, newFixture(t, open(t), service.Config{})) })
 		t.Run("list_rows", func(t *testing.T) { testListRows(t, newFixture(t, open(t), service.Config{MaxSortRows: 50})) })
 		t.Run("public_view", func(t *testing.T) { testPublicView(t, open(t)) })
 		t.Run("members", func(t *testing.T) { testMembers(t, newFixture(t, open(t), service.Config{})) })

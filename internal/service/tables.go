@@ -115,7 +115,7 @@ func (s *Service) CreateTable(ctx context.Context, a Actor, wsID int64, in Table
 			if err != nil {
 				return err
 			}
-			f.ID, f.Order = sf.ID, sf.Order
+			f.ID, f.Order, f.Version = sf.ID, sf.Order, sf.Version
 			out.Fields[i] = *f
 		}
 		return w.emit(store.WorkspaceStream(wsID), EventTableCreated, TableCreated{

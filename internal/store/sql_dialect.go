@@ -134,9 +134,9 @@ type queries struct {
 
 const (
 	wsCols    = `id, name, created_at`
-	tableCols = `id, workspace_id, name, position, created_at`
-	fieldCols = `id, table_id, name, type, is_primary, position, options`
-	viewCols  = `id, table_id, name, type, position, filter_type, filters, sorts, hidden_field_ids, is_public, COALESCE(slug, ''), password_hash`
+	tableCols = `id, workspace_id, name, position, created_at, version`
+	fieldCols = `id, table_id, name, type, is_primary, position, options, version`
+	viewCols  = `id, table_id, name, type, position, filter_type, filters, sorts, hidden_field_ids, is_public, COALESCE(slug, ''), password_hash, version`
 	rowCols   = `id, table_id, {ord}, version, vals, created_at, updated_at`
 	eventCols = `stream_kind, stream_id, stream_offset, type, payload, created_at, published`
 )
@@ -162,8 +162,8 @@ func (d *dialect) build() {
 			RETURNING ` + tableCols),
 		tableGet: x(`SELECT ` + tableCols + ` FROM tables WHERE id = ?`),
 		tables:   x(`SELECT ` + tableCols + ` FROM tables WHERE workspace_id = ? ORDER BY position, id`),
-		tableUpdate: x(`UPDATE tables SET name = ?, position = CASE WHEN ? > 0 THEN ? ELSE position END
-			WHERE id = ? RETURNING ` + tableCols),
+		tableUpdate: x(`UPDATE tables SET name = ?, position = CASE WHEN ? > 0 THEN ? ELSE position END,
+			version = version + 1 WHERE id = ? RETURNING ` + tableCols),
 		tableDelete: x(`DELETE FROM tables WHERE id = ?`),
 
 		fieldNextPos: x(`SELECT COALESCE(MAX(position), 0) + 1 FROM fields WHERE table_id = ?`),
@@ -172,7 +172,8 @@ func (d *dialect) build() {
 		fieldGet: x(`SELECT ` + fieldCols + ` FROM fields WHERE id = ?`),
 		fields:   x(`SELECT ` + fieldCols + ` FROM fields WHERE table_id = ? ORDER BY position, id`),
 		fieldUpdate: x(`UPDATE fields SET name = ?, type = ?, is_primary = ?, options = {json},
-			position = CASE WHEN ? > 0 THEN ? ELSE position END WHERE id = ? RETURNING ` + fieldCols),
+			position = CASE WHEN ? > 0 THEN ? ELSE position END, version = version + 1
+			WHERE id = ? RETURNING ` + fieldCols),
 		fieldDelete: x(`DELETE FROM fields WHERE id = ?`),
 
 		viewNextPos: x(`SELECT COALESCE(MAX(position), 0) + 1 FROM views WHERE table_id = ?`),
@@ -184,7 +185,7 @@ func (d *dialect) build() {
 		views:      x(`SELECT ` + viewCols + ` FROM views WHERE table_id = ? ORDER BY position, id`),
 		viewUpdate: x(`UPDATE views SET name = ?, type = ?, position = CASE WHEN ? > 0 THEN ? ELSE position END,
 			filter_type = ?, filters = {json}, sorts = {json}, hidden_field_ids = {json}, is_public = ?,
-			slug = NULLIF(?, ''), password_hash = ? WHERE id = ? RETURNING ` + viewCols),
+			slug = NULLIF(?, ''), password_hash = ?, version = version + 1 WHERE id = ? RETURNING ` + viewCols),
 		viewDelete: x(`DELETE FROM views WHERE id = ?`),
 
 		rowGet: x(`SELECT ` + rowCols + ` FROM table_rows WHERE table_id = ? AND id = ?`),

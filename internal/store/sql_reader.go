@@ -48,13 +48,13 @@ func scanWorkspace(s scanner) (w Workspace, err error) {
 }
 
 func scanTable(s scanner) (t Table, err error) {
-	err = s.Scan(&t.ID, &t.WorkspaceID, &t.Name, &t.Order, tsDest{&t.CreatedAt})
+	err = s.Scan(&t.ID, &t.WorkspaceID, &t.Name, &t.Order, tsDest{&t.CreatedAt}, &t.Version)
 	return t, err
 }
 
 func scanField(s scanner) (f Field, err error) {
 	var opts []byte
-	err = s.Scan(&f.ID, &f.TableID, &f.Name, &f.Type, &f.Primary, &f.Order, &opts)
+	err = s.Scan(&f.ID, &f.TableID, &f.Name, &f.Type, &f.Primary, &f.Order, &opts, &f.Version)
 	f.Options = opts
 	return f, err
 }
@@ -62,7 +62,7 @@ func scanField(s scanner) (f Field, err error) {
 func scanView(s scanner) (v View, err error) {
 	var filters, sorts, hidden []byte
 	err = s.Scan(&v.ID, &v.TableID, &v.Name, &v.Type, &v.Order, &v.FilterType, &filters, &sorts,
-		&hidden, &v.Public, &v.Slug, &v.PasswordHash)
+		&hidden, &v.Public, &v.Slug, &v.PasswordHash, &v.Version)
 	if err != nil {
 		return v, err
 	}

@@ -61,6 +61,9 @@ type Table struct {
 	// with Order <= 0, a table goes after the last one.
 	Order     int
 	CreatedAt time.Time
+	// Version is 1 when the table is created and grows by one on each
+	// UpdateTable; it is read back, never written by callers.
+	Version int64
 }
 
 // Field is a column of a table. Names are unique within a table (ErrConflict),
@@ -76,6 +79,9 @@ type Field struct {
 	Order int
 	// Options is the type's options as JSON (an object); nil is kept as {}.
 	Options json.RawMessage
+	// Version is 1 when the field is created and grows by one on each
+	// UpdateField; it is read back, never written by callers.
+	Version int64
 }
 
 // Row is a record of a table.
@@ -159,6 +165,9 @@ type View struct {
 	// Slug is unique across all views (ErrConflict); "" means none.
 	Slug         string
 	PasswordHash string // "" means no password
+	// Version is 1 when the view is created and grows by one on each
+	// UpdateView; it is read back, never written by callers.
+	Version int64
 }
 
 // StreamKind tells table streams from workspace streams.
@@ -295,16 +304,20 @@ type Tx interface {
 	UpdateMember(ctx context.Context, m Member) error
 	RemoveMember(ctx context.Context, workspaceID int64, userID string) error
 
+	// CreateTable creates a table at version 1.
 	CreateTable(ctx context.Context, t Table) (Table, error)
-	// UpdateTable sets the table's Name and Order (Order <= 0 keeps it).
+	// UpdateTable sets the table's Name and Order (Order <= 0 keeps it) and
+	// returns it as it is after, its version increased by one.
 	UpdateTable(ctx context.Context, t Table) (Table, error)
 	// DeleteTable deletes the table with its fields, rows and views. Its
 	// stream's counter and events stay (ids are never reused).
 	DeleteTable(ctx context.Context, id int64) error
 
+	// CreateField creates a field at version 1.
 	CreateField(ctx context.Context, f Field) (Field, error)
 	// UpdateField sets Name, Type, Primary, Options and Order (Order <= 0
-	// keeps it). Converting the rows' values to a new type is the caller's
+	// keeps it) and returns the field as it is after, its version increased
+	// by one (even when nothing else changed). Converting the rows' values to a new type is the caller's
 	// business (UpdateRows).
 	UpdateField(ctx context.Context, f Field) (Field, error)
 	// DeleteField deletes the field and removes its key from the values of
@@ -322,8 +335,11 @@ type Tx interface {
 	// it deleted, ascending; ids that are not rows of the table are ignored.
 	DeleteRows(ctx context.Context, tableID int64, ids []int64) ([]int64, error)
 
+	// CreateView creates a view at version 1.
 	CreateView(ctx context.Context, v View) (View, error)
-	// UpdateView sets every property but ID and TableID (Order <= 0 keeps it).
+	// UpdateView sets every property but ID, TableID and Version (Order <= 0
+	// keeps it) and returns the view as it is after, its version increased by
+	// one (even when nothing else changed).
 	UpdateView(ctx context.Context, v View) (View, error)
 	DeleteView(ctx context.Context, id int64) error
 

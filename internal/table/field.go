@@ -73,6 +73,10 @@ type Field struct {
 	Primary bool // the field that names a row; a table has exactly one
 	Order   int  // position among the table's fields
 	Options FieldOptions
+	// Version is the stored field's version: 1 when created, +1 on each
+	// update (the native protocol's document version). 0 for a field not
+	// stored yet.
+	Version int64
 }
 
 // Choice returns the choice with the given id.
@@ -104,6 +108,7 @@ type fieldJSON struct {
 	Primary bool         `json:"primary"`
 	Order   int          `json:"order"`
 	Options *optionsJSON `json:"options,omitempty"`
+	Version int64        `json:"version"`
 }
 
 type optionsJSON struct {
@@ -112,11 +117,12 @@ type optionsJSON struct {
 	Choices     *[]Choice `json:"choices,omitempty"`
 }
 
-// MarshalJSON writes {"id","table_id","name","type","primary","order","options"?}
+// MarshalJSON writes {"id","table_id","name","type","primary","order","options"?,"version"}
 // where options holds decimals (number), include_time (date) or choices
 // (selects) and is left out for text types.
 func (f Field) MarshalJSON() ([]byte, error) {
-	j := fieldJSON{ID: f.ID, TableID: f.TableID, Name: f.Name, Type: f.Type, Primary: f.Primary, Order: f.Order}
+	j := fieldJSON{ID: f.ID, TableID: f.TableID, Name: f.Name, Type: f.Type, Primary: f.Primary, Order: f.Order,
+		Version: f.Version}
 	switch f.Type {
 	case TypeNumber:
 		d := f.Options.Decimals
@@ -135,8 +141,8 @@ func (f Field) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads the REST shape {name, type, options?}; id, table_id,
-// primary and order are read too, so that a field written by MarshalJSON
-// reads back. Unknown keys are an error, and so is an option that the type
+// primary, order and version are read too, so that a field written by
+// MarshalJSON reads back. Unknown keys are an error, and so is an option that the type
 // does not have (a *ValidationError naming it). Values are checked by
 // ValidateField.
 func (f *Field) UnmarshalJSON(b []byte) error {
@@ -146,7 +152,8 @@ func (f *Field) UnmarshalJSON(b []byte) error {
 	if err := dec.Decode(&j); err != nil {
 		return err
 	}
-	*f = Field{ID: j.ID, TableID: j.TableID, Name: j.Name, Type: j.Type, Primary: j.Primary, Order: j.Order}
+	*f = Field{ID: j.ID, TableID: j.TableID, Name: j.Name, Type: j.Type, Primary: j.Primary, Order: j.Order,
+		Version: j.Version}
 	if j.Options == nil {
 		return nil
 	}

@@ -23,7 +23,7 @@ func TestFieldJSON(t *testing.T) {
 		}
 	}
 	b, _ := json.Marshal(testFields()[fNum])
-	if string(b) != `{"id":3,"table_id":1,"name":"Price","type":"number","primary":false,"order":2,"options":{"decimals":2}}` {
+	if string(b) != `{"id":3,"table_id":1,"name":"Price","type":"number","primary":false,"order":2,"options":{"decimals":2},"version":0}` {
 		t.Errorf("number field JSON = %s", b)
 	}
 	b, _ = json.Marshal(&Field{ID: 1, Name: "S", Type: TypeSingleSelect})
@@ -173,5 +173,24 @@ func TestValidationError(t *testing.T) {
 	}
 	if AsValidation(errors.New("x"), "") != nil || ((*ValidationError)(nil)).Prefixed("x") != nil {
 		t.Error("AsValidation of another error")
+	}
+}
+
+// The version is written and read back, so that event payloads keep it.
+func TestFieldJSONVersion(t *testing.T) {
+	f := Field{ID: 5, TableID: 1, Name: "N", Type: TypeNumber, Order: 1, Options: FieldOptions{Decimals: 1}, Version: 4}
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"id":5,"table_id":1,"name":"N","type":"number","primary":false,"order":1,"options":{"decimals":1},"version":4}`; string(b) != want {
+		t.Fatalf("JSON = %s\nwant %s", b, want)
+	}
+	var back Field
+	if err := json.Unmarshal(b, &back); err != nil || back.Version != 4 {
+		t.Fatalf("read back: %+v, %v", back, err)
+	}
+	if c := f.Clone(); c.Version != 4 {
+		t.Fatalf("Clone lost the version: %+v", c)
 	}
 }

@@ -25,6 +25,10 @@ type View struct {
 	Public         bool     `json:"public"`
 	Slug           string   `json:"slug,omitempty"`
 	HasPassword    bool     `json:"has_password"`
+	// Version is the stored view's version: 1 when created, +1 on each
+	// update (the native protocol's document version). 0 for a view not
+	// stored yet.
+	Version int64 `json:"version"`
 }
 
 // MarshalJSON writes empty lists as [] and an empty filter_type as AND.

@@ -148,12 +148,30 @@ func TestViewJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"id":2,"table_id":1,"name":"All","type":"grid","order":0,"filter_type":"AND","filters":[],"sorts":[],"hidden_field_ids":[],"public":false,"has_password":false}`
+	want := `{"id":2,"table_id":1,"name":"All","type":"grid","order":0,"filter_type":"AND","filters":[],"sorts":[],"hidden_field_ids":[],"public":false,"has_password":false,"version":0}`
 	if string(b) != want {
 		t.Errorf("JSON = %s\nwant %s", b, want)
 	}
 	var v View
 	if err := json.Unmarshal([]byte(`{"name":"x","filters":[{"field_id":3,"type":"higher_than","value":5}],"sorts":[{"field_id":1,"order":"asc"}]}`), &v); err != nil || v.Filters[0].Value != "5" {
 		t.Errorf("decode: %+v, %v", v, err)
+	}
+}
+
+func TestViewJSONVersion(t *testing.T) {
+	v := View{ID: 2, TableID: 1, Name: "All", Type: ViewGrid, Version: 3}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(b), `"has_password":false,"version":3}`) {
+		t.Fatalf("JSON = %s", b)
+	}
+	var back View
+	if err := json.Unmarshal(b, &back); err != nil || back.Version != 3 {
+		t.Fatalf("read back: %+v, %v", back, err)
+	}
+	if c := v.Clone(); c.Version != 3 {
+		t.Fatalf("Clone lost the version: %+v", c)
 	}
 }

@@ -19,9 +19,13 @@ var _ hub.EventRenderer = renderer{}
 //   - rows: record_T; a created row is {"v":0,"create":<snapshot>}, a
 //     changed cell is a json0 od/oi on ["fields","<field id>"] against the
 //     row's version before the change, a deleted row is {"v":N,"del":true};
-//   - fields and views: field_T and view_T, created with their REST shape,
-//     replaced whole on update (json0 od/oi at the root), deleted;
-//   - tables: table_W.
+//   - fields and views: field_T and view_T, created with their REST shape
+//     ({"v":0,"create":...}), replaced whole on update (json0 od/oi at the
+//     root, v the version before), deleted ({"v":<last version>,"del":true});
+//     a field_updated also replaces the other fields it changed (the former
+//     primary field), and field_updated and field_deleted the views they
+//     rewrote, each at its own version;
+//   - tables: table_W, the same way.
 //
 // Events that change no document (membership) render nothing.
 func (renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
@@ -123,7 +127,7 @@ func (r *eventRender) rowsUpdated() error {
 		for _, fid := range ev.UpdatedFieldIDs {
 			oldV, hadOld := old.Fields[fid]
 			newV, hasNew := row.Fields[fid]
-			if hadOld && hasNew && string(oldV) == string(newV) {
+			if (hadOld && hasNew && string(oldV) == string(newV)) || (!hadOld && !hasNew) {
 				continue
 			}
 			c := json0{P: []any{"fields", strconv.FormatInt(fid, 10)}}
@@ -155,120 +159,177 @@ func (r *eventRender) rowsDeleted() error {
 	return nil
 }
 
-// whole renders a create, a whole replacement or a delete of a document that
-// has no version of its own yet (fields, views, tables).
-func (r *eventRender) whole(col, doc string, before, after any, created, deleted bool, meta service.TableMeta) error {
-	switch {
-	case created:
-		r.add(col, doc, opData{V: version(0), Create: after}, meta)
-	case deleted:
-		r.add(col, doc, opData{Del: true}, meta)
-	default:
+// Fields, views and tables have versions as rows do (1 when created, +1 on
+// each update), so their ops are versioned the same way: a create applies to
+// v 0, a whole replacement to the version before it (the version after - 1),
+// a delete to the last version. An event written before versions existed
+// (still in the outbox after an upgrade) carries version 0: its update and
+// delete ops are then sent without v rather than with a wrong one.
+
+// versionBefore is the v of an update that left the document at version
+// after; nil when after is unknown.
+func versionBefore(after int64) *int64 {
+	if after < 1 {
+		return nil
+	}
+	return version(after - 1)
+}
+
+// versionLast is the v of a delete of a document last at version last; nil
+// when it is unknown.
+func versionLast(last int64) *int64 {
+	if last < 1 {
+		return nil
+	}
+	return version(last)
+}
+
+// created renders a document's creation: {"v":0,"create":<data>}.
+func (r *eventRender) created(col, doc string, after any, meta service.TableMeta) {
+	r.add(col, doc, opData{V: version(0), Create: after}, meta)
+}
+
+// replaced renders a document replaced whole by an update that left it at
+// version after: one json0 component at the root, od the document before
+// (left out when before is nil: not known) and oi the document after.
+func (r *eventRender) replaced(col, doc string, after int64, before, data any, meta service.TableMeta) error {
+	c := json0{P: []any{}}
+	if before != nil {
 		od, err := json.Marshal(before)
 		if err != nil {
 			return err
 		}
-		oi, err := json.Marshal(after)
-		if err != nil {
-			return err
-		}
-		r.add(col, doc, opData{Op: []json0{{P: []any{}, OD: od, OI: oi}}}, meta)
+		c.OD = od
 	}
+	oi, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	c.OI = oi
+	r.add(col, doc, opData{V: versionBefore(after), Op: []json0{c}}, meta)
 	return nil
 }
 
+// deleted renders a document's deletion at its last version.
+func (r *eventRender) deleted(col, doc string, last int64, meta service.TableMeta) {
+	r.add(col, doc, opData{V: versionLast(last), Del: true}, meta)
+}
+
+func docID(n int64) string { return strconv.FormatInt(n, 10) }
+
 func (r *eventRender) field() error {
-	col := func(meta service.TableMeta) string { return "field_" + strconv.FormatInt(meta.TableID, 10) }
+	col := func(meta service.TableMeta) string { return "field_" + docID(meta.TableID) }
 	switch r.p.Event {
 	case service.EventFieldCreated:
 		var ev service.FieldCreated
 		if err := json.Unmarshal(r.p.Data, &ev); err != nil {
 			return err
 		}
-		return r.whole(col(ev.TableMeta), strconv.FormatInt(ev.Field.ID, 10), nil, ev.Field, true, false, ev.TableMeta)
+		r.created(col(ev.TableMeta), docID(ev.Field.ID), ev.Field, ev.TableMeta)
+		return nil
 	case service.EventFieldUpdated:
 		var ev service.FieldUpdated
 		if err := json.Unmarshal(r.p.Data, &ev); err != nil {
 			return err
 		}
-		if err := r.whole(col(ev.TableMeta), strconv.FormatInt(ev.Field.ID, 10), ev.FieldBefore, ev.Field, false, false, ev.TableMeta); err != nil {
+		c := col(ev.TableMeta)
+		if err := r.replaced(c, docID(ev.Field.ID), ev.Field.Version, ev.FieldBefore, ev.Field, ev.TableMeta); err != nil {
 			return err
 		}
-		return r.viewsChanged(ev.ViewsChanged, ev.TableMeta)
+		// The other fields the change updated (the former primary field).
+		was := make(map[int64]table.Field, len(ev.RelatedBefore))
+		for _, f := range ev.RelatedBefore {
+			was[f.ID] = f
+		}
+		for _, f := range ev.RelatedFields {
+			var old any
+			if b, ok := was[f.ID]; ok {
+				old = b
+			}
+			if err := r.replaced(c, docID(f.ID), f.Version, old, f, ev.TableMeta); err != nil {
+				return err
+			}
+		}
+		return r.viewsChanged(ev.ViewsChanged, ev.ViewsBefore, ev.TableMeta)
 	default:
 		var ev service.FieldDeleted
 		if err := json.Unmarshal(r.p.Data, &ev); err != nil {
 			return err
 		}
-		if err := r.whole(col(ev.TableMeta), strconv.FormatInt(ev.FieldID, 10), nil, nil, false, true, ev.TableMeta); err != nil {
-			return err
-		}
-		return r.viewsChanged(ev.ViewsChanged, ev.TableMeta)
+		r.deleted(col(ev.TableMeta), docID(ev.FieldID), ev.Field.Version, ev.TableMeta)
+		return r.viewsChanged(ev.ViewsChanged, ev.ViewsBefore, ev.TableMeta)
 	}
 }
 
-// viewsChanged renders the views a field change rewrote, replaced whole (a
-// json0 oi at the root; the event does not carry their previous state).
-func (r *eventRender) viewsChanged(views []table.View, meta service.TableMeta) error {
-	col := "view_" + strconv.FormatInt(meta.TableID, 10)
+// viewsChanged renders the views a field change rewrote as updates, replaced
+// whole at their new versions: od is the view as it was when the event
+// carries it (views_before), else left out.
+func (r *eventRender) viewsChanged(views, before []table.View, meta service.TableMeta) error {
+	col := "view_" + docID(meta.TableID)
+	was := make(map[int64]table.View, len(before))
+	for _, v := range before {
+		was[v.ID] = v
+	}
 	for _, v := range views {
-		r.add(col, strconv.FormatInt(v.ID, 10), opData{Op: []json0{{P: []any{}, OI: mustJSON(v)}}}, meta)
+		var old any
+		if b, ok := was[v.ID]; ok {
+			old = b
+		}
+		if err := r.replaced(col, docID(v.ID), v.Version, old, v, meta); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 func (r *eventRender) view() error {
-	col := func(meta service.TableMeta) string { return "view_" + strconv.FormatInt(meta.TableID, 10) }
+	col := func(meta service.TableMeta) string { return "view_" + docID(meta.TableID) }
 	switch r.p.Event {
 	case service.EventViewCreated:
 		var ev service.ViewCreated
 		if err := json.Unmarshal(r.p.Data, &ev); err != nil {
 			return err
 		}
-		return r.whole(col(ev.TableMeta), strconv.FormatInt(ev.View.ID, 10), nil, ev.View, true, false, ev.TableMeta)
+		r.created(col(ev.TableMeta), docID(ev.View.ID), ev.View, ev.TableMeta)
+		return nil
 	case service.EventViewUpdated:
 		var ev service.ViewUpdated
 		if err := json.Unmarshal(r.p.Data, &ev); err != nil {
 			return err
 		}
-		return r.whole(col(ev.TableMeta), strconv.FormatInt(ev.View.ID, 10), ev.ViewBefore, ev.View, false, false, ev.TableMeta)
+		return r.replaced(col(ev.TableMeta), docID(ev.View.ID), ev.View.Version, ev.ViewBefore, ev.View, ev.TableMeta)
 	default:
 		var ev service.ViewDeleted
 		if err := json.Unmarshal(r.p.Data, &ev); err != nil {
 			return err
 		}
-		return r.whole(col(ev.TableMeta), strconv.FormatInt(ev.ViewID, 10), nil, nil, false, true, ev.TableMeta)
+		r.deleted(col(ev.TableMeta), docID(ev.ViewID), ev.View.Version, ev.TableMeta)
+		return nil
 	}
 }
 
 func (r *eventRender) table() error {
-	col := func(meta service.TableMeta) string { return "table_" + strconv.FormatInt(meta.WorkspaceID, 10) }
+	col := func(meta service.TableMeta) string { return "table_" + docID(meta.WorkspaceID) }
 	switch r.p.Event {
 	case service.EventTableCreated:
 		var ev service.TableCreated
 		if err := json.Unmarshal(r.p.Data, &ev); err != nil {
 			return err
 		}
-		return r.whole(col(ev.TableMeta), strconv.FormatInt(ev.Table.ID, 10), nil, ev.Table, true, false, ev.TableMeta)
+		r.created(col(ev.TableMeta), docID(ev.Table.ID), ev.Table, ev.TableMeta)
+		return nil
 	case service.EventTableUpdated:
 		var ev service.TableUpdated
 		if err := json.Unmarshal(r.p.Data, &ev); err != nil {
 			return err
 		}
-		return r.whole(col(ev.TableMeta), strconv.FormatInt(ev.Table.ID, 10), ev.TableBefore, ev.Table, false, false, ev.TableMeta)
+		return r.replaced(col(ev.TableMeta), docID(ev.Table.ID), ev.Table.Version, ev.TableBefore, ev.Table, ev.TableMeta)
 	default:
 		var ev service.TableDeleted
 		if err := json.Unmarshal(r.p.Data, &ev); err != nil {
 			return err
 		}
-		return r.whole(col(ev.TableMeta), strconv.FormatInt(ev.Table.ID, 10), nil, nil, false, true, ev.TableMeta)
+		r.deleted(col(ev.TableMeta), docID(ev.Table.ID), ev.Table.Version, ev.TableMeta)
+		return nil
 	}
-}
-
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return json.RawMessage("null")
-	}
-	return b
 }

@@ -1,0 +1,382 @@
+package native
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/table"
+)
+
+// wantOp is one `op` message RenderEvent must produce.
+type wantOp struct {
+	col, doc string
+	// v is data.v; noV says it must be absent (an event from before
+	// versions existed).
+	v   int64
+	noV bool
+	// Exactly one of create, op (the json0 components) and del.
+	create any
+	op     []json0
+	del    bool
+}
+
+func mj(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// root is the json0 component replacing a whole document: od before (none
+// when nil), oi after.
+func root(t *testing.T, before, after any) []json0 {
+	c := json0{P: []any{}, OI: mj(t, after)}
+	if before != nil {
+		c.OD = mj(t, before)
+	}
+	return []json0{c}
+}
+
+// sameJSON compares two JSON texts by meaning.
+func sameJSON(t *testing.T, got, want json.RawMessage) bool {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("%s: %v", got, err)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatalf("%s: %v", want, err)
+	}
+	return reflect.DeepEqual(g, w)
+}
+
+// opFrame is an `op` message as a client reads it.
+type opFrame struct {
+	Type       string  `json:"type"`
+	Collection string  `json:"collection"`
+	Document   string  `json:"document"`
+	Offset     *uint64 `json:"offset"`
+	Timestamp  string  `json:"timestamp"`
+	Data       struct {
+		V      *int64          `json:"v"`
+		Op     json.RawMessage `json:"op"`
+		Create json.RawMessage `json:"create"`
+		Del    *bool           `json:"del"`
+		Source string          `json:"source"`
+		UserID string          `json:"user_id"`
+	} `json:"data"`
+}
+
+func readFrame(t *testing.T, b []byte) opFrame {
+	t.Helper()
+	f, err := ws.ReadFrame(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not a WebSocket frame: %v", err)
+	}
+	if f.Header.OpCode != ws.OpText || !f.Header.Fin || f.Header.Masked {
+		t.Fatalf("frame header %+v, want one unmasked text frame", f.Header)
+	}
+	var m opFrame
+	if err := json.Unmarshal(f.Payload, &m); err != nil {
+		t.Fatalf("frame %s: %v", f.Payload, err)
+	}
+	return m
+}
+
+func TestRenderStoreEvents(t *testing.T) {
+	const tableID, wsID = 12, 3
+	meta := service.TableMeta{TableID: tableID, WorkspaceID: wsID, Actor: "alice", Origin: "c_sock"}
+	rec, fld, vw, tbl := "record_12", "field_12", "view_12", "table_3"
+	at := time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.UTC)
+
+	name := table.Field{ID: 7, TableID: tableID, Name: "Name", Type: table.TypeText, Primary: true, Order: 1, Version: 1}
+	price := table.Field{ID: 8, TableID: tableID, Name: "Price", Type: table.TypeNumber, Order: 2,
+		Options: table.FieldOptions{Decimals: 2}, Version: 1}
+	row := func(id, version int64, fields table.Values) service.Row {
+		return service.Row{ID: id, Order: "1.00000000000000000000", Version: version, Fields: fields,
+			CreatedAt: at, UpdatedAt: at}
+	}
+	grid := table.View{ID: 4, TableID: tableID, Name: "Grid", Type: table.ViewGrid, FilterType: table.FilterAnd,
+		Filters: []table.Filter{{FieldID: 8, Type: "lower_than", Value: "10"}}, Sorts: []table.Sort{},
+		HiddenFieldIDs: []int64{8}, Version: 1}
+	with := func(v table.View, version int64, change func(*table.View)) table.View {
+		c := *v.Clone()
+		c.Version = version
+		if change != nil {
+			change(&c)
+		}
+		return c
+	}
+	withField := func(f table.Field, version int64, change func(*table.Field)) table.Field {
+		c := *f.Clone()
+		c.Version = version
+		if change != nil {
+			change(&c)
+		}
+		return c
+	}
+	tab := service.Table{ID: tableID, WorkspaceID: wsID, Name: "Tasks", Order: 1, CreatedAt: at, Version: 1}
+	tabV := func(version int64, name string) service.Table {
+		c := tab
+		c.Version, c.Name = version, name
+		return c
+	}
+
+	// field_updated: Price renamed (3 -> 4); the former primary field steps
+	// down (5 -> 6, as related_fields); the view filtering on Price is
+	// rewritten (1 -> 2).
+	priceBefore := withField(price, 3, nil)
+	priceAfter := withField(price, 4, func(f *table.Field) { f.Name = "Cost"; f.Primary = true })
+	nameBefore := withField(name, 5, nil)
+	nameAfter := withField(name, 6, func(f *table.Field) { f.Primary = false })
+	gridBefore := with(grid, 1, nil)
+	gridAfter := with(grid, 2, func(v *table.View) { v.Filters = []table.Filter{} })
+	gridNoHidden := with(grid, 3, func(v *table.View) { v.Filters, v.HiddenFieldIDs = []table.Filter{}, []int64{} })
+
+	tests := []struct {
+		name    string
+		event   string
+		payload any
+		want    []wantOp
+	}{
+		{
+			name: "rows_created", event: service.EventRowsCreated,
+			payload: service.RowsCreated{TableMeta: meta, Rows: []service.Row{
+				row(30, 1, table.Values{7: json.RawMessage(`"a"`)}), row(31, 1, table.Values{7: json.RawMessage(`"b"`)}),
+			}},
+			want: []wantOp{
+				{col: rec, doc: "30", v: 0, create: recordSnapshot{ID: 30, Order: "1.00000000000000000000", Fields: table.Values{7: json.RawMessage(`"a"`)}}},
+				{col: rec, doc: "31", v: 0, create: recordSnapshot{ID: 31, Order: "1.00000000000000000000", Fields: table.Values{7: json.RawMessage(`"b"`)}}},
+			},
+		},
+		{
+			name: "rows_updated", event: service.EventRowsUpdated,
+			payload: service.RowsUpdated{TableMeta: meta,
+				Rows: []service.Row{
+					row(30, 3, table.Values{7: json.RawMessage(`"A"`), 8: json.RawMessage(`"1.00"`)}),
+					row(31, 2, table.Values{7: json.RawMessage(`"b"`)}), // the value given was the one it had
+				},
+				RowsBefore: []service.Row{
+					row(30, 2, table.Values{7: json.RawMessage(`"a"`), 8: json.RawMessage(`"1.00"`)}),
+					row(31, 1, table.Values{7: json.RawMessage(`"b"`)}),
+				},
+				UpdatedFieldIDs: []int64{7, 8},
+			},
+			want: []wantOp{{col: rec, doc: "30", v: 2, op: []json0{
+				{P: []any{"fields", "7"}, OD: json.RawMessage(`"a"`), OI: json.RawMessage(`"A"`)},
+			}}},
+		},
+		{
+			name: "rows_deleted", event: service.EventRowsDeleted,
+			payload: service.RowsDeleted{TableMeta: meta, RowIDs: []int64{30, 31},
+				Rows: []service.Row{row(30, 4, table.Values{}), row(31, 1, table.Values{})}},
+			want: []wantOp{{col: rec, doc: "30", v: 4, del: true}, {col: rec, doc: "31", v: 1, del: true}},
+		},
+		{
+			name: "field_created", event: service.EventFieldCreated,
+			payload: service.FieldCreated{TableMeta: meta, Field: price},
+			want:    []wantOp{{col: fld, doc: "8", v: 0, create: price}},
+		},
+		{
+			name: "field_updated with related fields and views_changed", event: service.EventFieldUpdated,
+			payload: service.FieldUpdated{TableMeta: meta, Field: priceAfter, FieldBefore: priceBefore,
+				RelatedFields: []table.Field{nameAfter}, RelatedBefore: []table.Field{nameBefore},
+				ViewsChanged: []table.View{gridAfter}, ViewsBefore: []table.View{gridBefore}},
+			want: []wantOp{
+				{col: fld, doc: "8", v: 3, op: root(t, priceBefore, priceAfter)},
+				{col: fld, doc: "7", v: 5, op: root(t, nameBefore, nameAfter)},
+				{col: vw, doc: "4", v: 1, op: root(t, gridBefore, gridAfter)},
+			},
+		},
+		{
+			name: "field_updated alone", event: service.EventFieldUpdated,
+			payload: service.FieldUpdated{TableMeta: meta, Field: withField(price, 2, func(f *table.Field) { f.Name = "Cost" }),
+				FieldBefore: price, RelatedFields: []table.Field{}, RelatedBefore: []table.Field{},
+				ViewsChanged: []table.View{}, ViewsBefore: []table.View{}},
+			want: []wantOp{{col: fld, doc: "8", v: 1,
+				op: root(t, price, withField(price, 2, func(f *table.Field) { f.Name = "Cost" }))}},
+		},
+		{
+			// An event without views_before (written before it existed): the
+			// views are replaced with oi only.
+			name: "field_updated without views_before", event: service.EventFieldUpdated,
+			payload: service.FieldUpdated{TableMeta: meta, Field: priceAfter, FieldBefore: priceBefore,
+				ViewsChanged: []table.View{gridAfter}},
+			want: []wantOp{
+				{col: fld, doc: "8", v: 3, op: root(t, priceBefore, priceAfter)},
+				{col: vw, doc: "4", v: 1, op: root(t, nil, gridAfter)},
+			},
+		},
+		{
+			name: "field_deleted with views_changed", event: service.EventFieldDeleted,
+			payload: service.FieldDeleted{TableMeta: meta, FieldID: 8, Field: priceBefore,
+				ViewsChanged: []table.View{gridNoHidden}, ViewsBefore: []table.View{gridAfter}},
+			want: []wantOp{
+				{col: fld, doc: "8", v: 3, del: true},
+				{col: vw, doc: "4", v: 2, op: root(t, gridAfter, gridNoHidden)},
+			},
+		},
+		{
+			name: "view_created", event: service.EventViewCreated,
+			payload: service.ViewCreated{TableMeta: meta, View: grid},
+			want:    []wantOp{{col: vw, doc: "4", v: 0, create: grid}},
+		},
+		{
+			name: "view_updated", event: service.EventViewUpdated,
+			payload: service.ViewUpdated{TableMeta: meta, View: gridAfter, ViewBefore: gridBefore},
+			want:    []wantOp{{col: vw, doc: "4", v: 1, op: root(t, gridBefore, gridAfter)}},
+		},
+		{
+			name: "view_deleted", event: service.EventViewDeleted,
+			payload: service.ViewDeleted{TableMeta: meta, ViewID: 4, View: gridNoHidden},
+			want:    []wantOp{{col: vw, doc: "4", v: 3, del: true}},
+		},
+		{
+			name: "table_created", event: service.EventTableCreated,
+			payload: service.TableCreated{TableMeta: meta, Table: tab, Fields: []table.Field{name}},
+			want:    []wantOp{{col: tbl, doc: "12", v: 0, create: tab}},
+		},
+		{
+			name: "table_updated", event: service.EventTableUpdated,
+			payload: service.TableUpdated{TableMeta: meta, Table: tabV(3, "Jobs"), TableBefore: tabV(2, "Tasks")},
+			want:    []wantOp{{col: tbl, doc: "12", v: 2, op: root(t, tabV(2, "Tasks"), tabV(3, "Jobs"))}},
+		},
+		{
+			name: "table_deleted", event: service.EventTableDeleted,
+			payload: service.TableDeleted{TableMeta: meta, Table: tabV(3, "Jobs")},
+			want:    []wantOp{{col: tbl, doc: "12", v: 3, del: true}},
+		},
+		{
+			// Events written before versions existed carry version 0: their
+			// updates and deletes go out without v rather than a wrong one.
+			name: "legacy view_updated without versions", event: service.EventViewUpdated,
+			payload: service.ViewUpdated{TableMeta: meta, View: with(grid, 0, func(v *table.View) { v.Name = "G" }), ViewBefore: with(grid, 0, nil)},
+			want: []wantOp{{col: vw, doc: "4", noV: true,
+				op: root(t, with(grid, 0, nil), with(grid, 0, func(v *table.View) { v.Name = "G" }))}},
+		},
+		{
+			name: "legacy field_deleted without versions", event: service.EventFieldDeleted,
+			payload: service.FieldDeleted{TableMeta: meta, FieldID: 8, Field: withField(price, 0, nil)},
+			want:    []wantOp{{col: fld, doc: "8", noV: true, del: true}},
+		},
+		{
+			name: "member_added renders nothing", event: service.EventMemberAdded,
+			payload: service.MemberChanged{WorkspaceMeta: service.WorkspaceMeta{WorkspaceID: wsID, Actor: "alice"}, UserID: "bob", Role: "editor"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &hub.Publication{Kind: hub.KindEvent, Stream: "table:12", Offset: 41, Event: tc.event,
+				Data: mj(t, tc.payload), Time: at}
+			outs, err := renderer{}.RenderEvent(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(outs) != len(tc.want) {
+				t.Fatalf("%d outputs, want %d", len(outs), len(tc.want))
+			}
+			for i, w := range tc.want {
+				o := outs[i]
+				if o.Collection != w.col || o.Document != w.doc {
+					t.Errorf("output %d is %s.%s, want %s.%s", i, o.Collection, o.Document, w.col, w.doc)
+				}
+				m := readFrame(t, o.Frame)
+				if m.Type != TypeOp || m.Collection != w.col || m.Document != w.doc || m.Offset == nil || *m.Offset != 41 ||
+					m.Timestamp != "2026-01-02T03:04:05.600Z" {
+					t.Errorf("output %d envelope = %+v", i, m)
+				}
+				if m.Data.Source != "c_sock" || m.Data.UserID != "alice" {
+					t.Errorf("output %d source %q user %q", i, m.Data.Source, m.Data.UserID)
+				}
+				switch {
+				case w.noV && m.Data.V != nil:
+					t.Errorf("output %d: v = %d, want none", i, *m.Data.V)
+				case !w.noV && m.Data.V == nil:
+					t.Errorf("output %d: no v, want %d", i, w.v)
+				case !w.noV && *m.Data.V != w.v:
+					t.Errorf("output %d (%s.%s): v = %d, want %d", i, w.col, w.doc, *m.Data.V, w.v)
+				}
+				kinds := 0
+				if m.Data.Create != nil {
+					kinds++
+				}
+				if m.Data.Op != nil {
+					kinds++
+				}
+				if m.Data.Del != nil {
+					kinds++
+				}
+				if kinds != 1 {
+					t.Errorf("output %d has %d of create, op and del: %+v", i, kinds, m.Data)
+				}
+				switch {
+				case w.create != nil:
+					if m.Data.Create == nil || !sameJSON(t, m.Data.Create, mj(t, w.create)) {
+						t.Errorf("output %d: create = %s\nwant %s", i, m.Data.Create, mj(t, w.create))
+					}
+				case w.op != nil:
+					if m.Data.Op == nil || !sameJSON(t, m.Data.Op, mj(t, w.op)) {
+						t.Errorf("output %d: op = %s\nwant %s", i, m.Data.Op, mj(t, w.op))
+					}
+				case w.del:
+					if m.Data.Del == nil || !*m.Data.Del {
+						t.Errorf("output %d: del = %v, want true", i, m.Data.Del)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Every update of a field, a view or a table is one op at the version the
+// document had: a client applying the ops of a document in order sees v
+// grow by one each time, from the create (v 0) to the delete (the last v).
+func TestRenderVersionsChain(t *testing.T) {
+	meta := service.TableMeta{TableID: 5, WorkspaceID: 1, Actor: "u"}
+	v := table.View{ID: 9, TableID: 5, Name: "V0", Type: table.ViewGrid, Version: 1}
+	events := []struct {
+		typ     string
+		payload any
+	}{{service.EventViewCreated, service.ViewCreated{TableMeta: meta, View: v}}}
+	for i := int64(2); i <= 4; i++ {
+		before := v
+		v.Version, v.Name = i, "V"+strconv.FormatInt(i, 10)
+		events = append(events, struct {
+			typ     string
+			payload any
+		}{service.EventViewUpdated, service.ViewUpdated{TableMeta: meta, View: v, ViewBefore: before}})
+	}
+	events = append(events, struct {
+		typ     string
+		payload any
+	}{service.EventViewDeleted, service.ViewDeleted{TableMeta: meta, ViewID: v.ID, View: v}})
+
+	doc := int64(0) // the client's version of the document
+	for i, e := range events {
+		outs, err := renderer{}.RenderEvent(&hub.Publication{Kind: hub.KindEvent, Offset: uint64(i + 1), Event: e.typ,
+			Data: mj(t, e.payload), Time: time.Now()})
+		if err != nil || len(outs) != 1 {
+			t.Fatalf("%s: %d outputs, %v", e.typ, len(outs), err)
+		}
+		m := readFrame(t, outs[0].Frame)
+		if m.Data.V == nil || *m.Data.V != doc {
+			t.Fatalf("%s: v = %v, want %d (the client's version)", e.typ, m.Data.V, doc)
+		}
+		if m.Data.Del == nil {
+			doc++
+		}
+	}
+	if doc != 4 {
+		t.Fatalf("the view ended at version %d, want 4", doc)
+	}
+}

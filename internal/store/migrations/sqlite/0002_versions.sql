@@ -1,0 +1,7 @@
+-- Versions of fields, views and tables, as rows have: 1 when created, +1 on
+-- each update (the native protocol's document version `v`). Keep its meaning
+-- identical to postgres/0002_versions.sql.
+
+ALTER TABLE fields ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE views  ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE tables ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
