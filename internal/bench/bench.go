@@ -36,16 +36,26 @@ import (
 // Options are the flags of `tablecast bench`. ParseArgs fills in the
 // defaults; Run checks the values.
 type Options struct {
-	Scenario string // idle or fanout
+	Scenario string // idle, fanout, rows or recover
 
-	Conns      int           // connections (idle) or subscribers (fanout)
+	Conns      int           // connections (idle) or subscribers (fanout, rows, recover)
 	Messages   int           // fanout: messages published
 	Size       int           // fanout: bytes of each message's payload
-	Rate       float64       // fanout: messages per second; 0 means as fast as the server accepts
+	Rate       float64       // fanout: messages/s, rows: cell updates/s; 0 means as fast as the server accepts
 	Publishers int           // fanout: publishing requests in flight at once (the issue's scenario: 1)
 	Baseline   bool          // fanout: also measure a raw TCP fan-out of the same frames
 	Timeout    time.Duration // bounds each run (tablecast's, then the baseline's)
 	Hold       time.Duration // idle: how long to stay connected before measuring
+
+	Writers  int           // rows: REST writers, each one request at a time
+	Rows     int           // rows, recover: rows created before the run, whose cells are updated
+	Writes   int           // rows: cell updates in all; 0: as many as Duration allows
+	Duration time.Duration // rows: how long to write when Writes is 0
+	Events   int           // recover: events missed while the clients are away
+
+	// DatabaseURL is the started server's store (--database-url); empty:
+	// SQLite in a temporary file removed at the end.
+	DatabaseURL string
 
 	URL       string // an existing server (http://host:port) instead of a child
 	APIKey    string // with URL: the server's admin API key
@@ -75,7 +85,15 @@ const (
 	DefaultTimeout  = 120 * time.Second
 	DefaultDialers  = 64
 	DefaultChannel  = "bench"
-	defaultSources  = "127.0.0.2-127.0.0.9"
+	// The table scenarios' defaults (performance.md).
+	DefaultTableConns = 1000
+	DefaultRowsRate   = 1000
+	DefaultWriters    = 4
+	DefaultRows       = 100
+	DefaultDuration   = 20 * time.Second
+	DefaultEvents     = 100
+	defaultDatabase   = "sqlite://:memory:" // a private temporary file, removed on close
+	defaultSources    = "127.0.0.2-127.0.0.9"
 	// minSize fits the payload's timestamp, sequence number and padding.
 	minSize = 64
 	maxSize = 512 << 10
@@ -94,9 +112,17 @@ scenarios:
   fanout   N subscribers on one channel, M messages of S bytes published through the
            admin API: deliveries/s, latency, server CPU per million deliveries,
            slow-consumer disconnects; --baseline adds a raw TCP fan-out for reference
+  rows     N subscribers (default 1,000) on one table; --writers update random cells of
+           --rows rows through REST at --rate (default 1,000/s) for --duration or
+           --writes: write-to-socket latency, writes/s, deliveries/s, and a check that
+           every subscriber saw every write once, in gapless offset order
+  recover  N clients (default 1,000) on one table disconnect together, -e events are
+           written, all reconnect together with since: time until all recovered,
+           events replayed per client, outbox reads made by the server
 
 The server runs as a child process (tablecast serve) unless --url or --in-process
-is given. Client connections come from --source-addrs, round-robin.
+is given; --database-url chooses its store (default: SQLite in a temporary file).
+Client connections come from --source-addrs, round-robin.
 
 flags:
 `
@@ -104,14 +130,20 @@ flags:
 func newFlagSet(o *Options) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.IntVar(&o.Conns, "n", DefaultConns, "connections (idle) or subscribers (fanout)")
+	fs.IntVar(&o.Conns, "n", DefaultConns, fmt.Sprintf("connections (idle) or subscribers (fanout; rows and recover default to %d)", DefaultTableConns))
 	fs.IntVar(&o.Messages, "m", DefaultMessages, "fanout: messages to publish")
 	fs.IntVar(&o.Size, "s", DefaultSize, fmt.Sprintf("fanout: payload bytes per message (%d to %d)", minSize, maxSize))
-	fs.Float64Var(&o.Rate, "rate", 0, "fanout: messages per second (0: as fast as the server accepts)")
+	fs.Float64Var(&o.Rate, "rate", 0, fmt.Sprintf("fanout: messages per second; rows: cell updates per second, default %d (0: as fast as the server accepts)", DefaultRowsRate))
 	fs.IntVar(&o.Publishers, "publishers", 1, "fanout: publishing requests in flight at once")
 	fs.BoolVar(&o.Baseline, "baseline", false, "fanout: also run a raw TCP fan-out of the same frames (the machine's limit)")
 	fs.DurationVar(&o.Timeout, "timeout", DefaultTimeout, "bound on each run (tablecast's, then the baseline's)")
 	fs.DurationVar(&o.Hold, "hold", 0, "idle: stay connected this long before measuring")
+	fs.IntVar(&o.Writers, "writers", DefaultWriters, "rows: REST writers, one request in flight each")
+	fs.IntVar(&o.Rows, "rows", DefaultRows, "rows, recover: rows created first, whose cells the writes update")
+	fs.IntVar(&o.Writes, "writes", 0, "rows: cell updates in all (0: write for --duration)")
+	fs.DurationVar(&o.Duration, "duration", DefaultDuration, "rows: how long to write, unless --writes is given")
+	fs.IntVar(&o.Events, "e", DefaultEvents, "recover: events written while the clients are away")
+	fs.StringVar(&o.DatabaseURL, "database-url", "", "the started server's store: sqlite://path or `postgres://...` (default: SQLite in a temporary file)")
 	fs.StringVar(&o.URL, "url", "", "measure an existing server at `http://host:port` instead of starting one")
 	fs.StringVar(&o.APIKey, "api-key", "", "with --url: the server's admin API key (fanout, stats)")
 	fs.StringVar(&o.JWTSecret, "jwt-secret", "", "with --url: the server's HS256 secret, to sign client tokens")
@@ -145,7 +177,7 @@ func ParseArgs(args []string) (Options, error) {
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		return Options{}, errors.New("no scenario: give idle or fanout")
+		return Options{}, errors.New("no scenario: give idle, fanout, rows or recover")
 	}
 	o.Scenario = rest[0]
 	if err := fs.Parse(rest[1:]); err != nil {
@@ -154,15 +186,35 @@ func ParseArgs(args []string) (Options, error) {
 	if fs.NArg() > 0 {
 		return Options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if o.Scenario == "rows" || o.Scenario == "recover" {
+		if !given["n"] {
+			o.Conns = DefaultTableConns
+		}
+		if !given["rate"] && o.Scenario == "rows" {
+			o.Rate = DefaultRowsRate
+		}
+	}
 	return o, o.validate()
 }
 
 func (o *Options) validate() error {
 	var errs []error
 	switch o.Scenario {
-	case "idle", "fanout", baselineSenderScenario, publisherScenario:
+	case "idle", "fanout", "rows", "recover", baselineSenderScenario, publisherScenario, rowsWriterScenario:
 	default:
-		errs = append(errs, fmt.Errorf("unknown scenario %q: want idle or fanout", o.Scenario))
+		errs = append(errs, fmt.Errorf("unknown scenario %q: want idle, fanout, rows or recover", o.Scenario))
+	}
+	if o.Writers < 1 || o.Rows < 1 || o.Events < 1 {
+		errs = append(errs, errors.New("--writers, --rows and -e must be at least 1"))
+	}
+	if o.Writes < 0 || o.Duration <= 0 {
+		errs = append(errs, errors.New("--writes must not be negative and --duration must be above zero"))
+	}
+	if o.DatabaseURL != "" && !strings.HasPrefix(o.DatabaseURL, "sqlite://") &&
+		!strings.HasPrefix(o.DatabaseURL, "postgres://") && !strings.HasPrefix(o.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("--database-url: want sqlite://path or postgres://..."))
 	}
 	if o.Conns < 1 {
 		errs = append(errs, errors.New("-n must be at least 1"))
@@ -199,14 +251,17 @@ func (o *Options) validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("--url %q: want http://host:port", o.URL))
 		}
-		if o.JWTSecret == "" && o.Scenario != publisherScenario {
+		if o.JWTSecret == "" && o.Scenario != publisherScenario && o.Scenario != rowsWriterScenario {
 			errs = append(errs, errors.New("--url needs --jwt-secret, to sign the clients' tokens"))
 		}
 		if o.Scenario == "fanout" && o.APIKey == "" {
 			errs = append(errs, errors.New("fanout with --url needs --api-key, to publish"))
 		}
-	} else if o.Scenario == publisherScenario {
-		errs = append(errs, errors.New(publisherScenario+" needs --url"))
+		if o.DatabaseURL != "" {
+			errs = append(errs, errors.New("--database-url is for the server bench starts, not with --url"))
+		}
+	} else if o.Scenario == publisherScenario || o.Scenario == rowsWriterScenario {
+		errs = append(errs, errors.New(o.Scenario+" needs --url"))
 	} else if o.APIKey != "" || o.JWTSecret != "" || o.ServerPID != 0 {
 		errs = append(errs, errors.New("--api-key, --jwt-secret and --server-pid go with --url"))
 	}
@@ -277,6 +332,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case publisherScenario:
 		o.APIKey = os.Getenv(publisherKeyEnv)
 		return runPublisherChild(ctx, o, os.Stdin, stdout)
+	case rowsWriterScenario:
+		return runWriterChild(ctx, o, os.Getenv(writerSpecEnv), os.Stdin, stdout)
 	}
 	rep, runErr := Run(ctx, o)
 	if rep == nil {
@@ -331,6 +388,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		err = runIdle(ctx, o, tgt, prog, rep)
 	case "fanout":
 		err = runFanout(ctx, o, tgt, prog, rep)
+	case "rows":
+		err = runRows(ctx, o, tgt, prog, rep)
+	case "recover":
+		err = runRecover(ctx, o, tgt, prog, rep)
 	}
 	if stopErr := tgt.stop(); stopErr != nil {
 		rep.problem("stopping the server: %v", stopErr)
@@ -356,6 +417,28 @@ func (o *Options) params() map[string]any {
 			p["publisher"] = "in-process"
 		}
 	}
+	switch o.Scenario {
+	case "rows":
+		p["writers"], p["rows"] = o.Writers, o.Rows
+		p["rate"] = "max"
+		if o.Rate > 0 {
+			p["rate"] = strconv.FormatFloat(o.Rate, 'g', -1, 64) + "/s"
+		}
+		if o.Writes > 0 {
+			p["writes"] = o.Writes
+		} else {
+			p["duration"] = o.Duration.String()
+		}
+		p["writer"] = "child process"
+		if o.InProcess {
+			p["writer"] = "in-process"
+		}
+	case "recover":
+		p["e"], p["rows"] = o.Events, o.Rows
+	}
+	if o.Scenario == "rows" || o.Scenario == "recover" {
+		p["database"] = o.databaseLabel()
+	}
 	if o.SendQueue != "" {
 		p["send_queue"] = o.SendQueue
 	}
@@ -363,4 +446,26 @@ func (o *Options) params() map[string]any {
 		p["hold"] = o.Hold.String()
 	}
 	return p
+}
+
+// databaseURL is the store of the server bench starts.
+func (o *Options) databaseURL() string {
+	if o.DatabaseURL == "" {
+		return defaultDatabase
+	}
+	return o.DatabaseURL
+}
+
+// databaseLabel names the store for the report, without a password.
+func (o *Options) databaseLabel() string {
+	switch {
+	case o.URL != "":
+		return "the --url server's"
+	case o.DatabaseURL == "":
+		return "sqlite (temporary file)"
+	}
+	if u, err := url.Parse(o.DatabaseURL); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable URL)"
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,17 +84,24 @@ type clientConfig struct {
 	readBuffer    int
 	messageBuffer int
 	tokenTTL      time.Duration
+	user          string            // every connection's user; empty: bench-<i> for connection i
+	clientLog     *clientLogCounter // counts what the clients drop; nil: nothing
 }
 
-// signTokens makes one token per connection: user bench-<i>, allowed the
-// channel. It is done before the clock starts, so the connect rate counts
-// the server's JWT check and not the signing.
-func signTokens(secret, channel string, n int, ttl time.Duration) ([]string, error) {
+// signTokens makes one token per connection: user bench-<i> (or user for
+// all when not empty), allowed the channel. It is done before the clock
+// starts, so the connect rate counts the server's JWT check and not the
+// signing.
+func signTokens(secret, channel, user string, n int, ttl time.Duration) ([]string, error) {
 	now := time.Now()
 	toks := make([]string, n)
 	for i := range toks {
+		sub := user
+		if sub == "" {
+			sub = "bench-" + strconv.Itoa(i)
+		}
 		tok, err := auth.Sign([]byte(secret), auth.Claims{
-			Subject:   "bench-" + strconv.Itoa(i),
+			Subject:   sub,
 			Channels:  []string{channel},
 			ExpiresAt: now.Add(ttl),
 		}, now)
@@ -131,7 +139,7 @@ func forEach(ctx context.Context, n, workers int, f func(i int)) {
 // connected, that is after the upgrade and the token check. Failures are
 // tallied, not fatal.
 func openPool(ctx context.Context, cc clientConfig, n, dialers int, prog *progress) (*pool, time.Duration, error) {
-	toks, err := signTokens(cc.secret, cc.channel, n, cc.tokenTTL)
+	toks, err := signTokens(cc.secret, cc.channel, cc.user, n, cc.tokenTTL)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -144,6 +152,9 @@ func openPool(ctx context.Context, cc clientConfig, n, dialers int, prog *progre
 			Token:          toks[i],
 			ReadBufferSize: cc.readBuffer,
 			MessageBuffer:  cc.messageBuffer,
+		}
+		if cc.clientLog != nil {
+			cfg.Logger = slog.New(cc.clientLog)
 		}
 		if len(cc.sources) > 0 {
 			cfg.LocalAddr = cc.sources[i%len(cc.sources)]
@@ -217,3 +228,35 @@ func (p *pool) reportErrors(r *Report) {
 		}
 	}
 }
+
+// What pkg/client logs when it drops a message: an op or message whose
+// offset it already delivered (at debug level), or a frame it could not
+// decode. The client hides both from Messages, so the table scenarios
+// count them from its log: a server that sent a duplicate must not pass
+// the exactly-once check, and a frame lost in the client must not pass for
+// a gap left by the server.
+const (
+	duplicateMessage   = "tablecast: dropping a duplicate"
+	undecodableMessage = "tablecast: ignoring an undecodable message"
+)
+
+// clientLogCounter is a slog.Handler that only counts those two messages.
+type clientLogCounter struct {
+	duplicates  atomic.Int64
+	undecodable atomic.Int64
+}
+
+func (d *clientLogCounter) Enabled(context.Context, slog.Level) bool { return true }
+
+func (d *clientLogCounter) Handle(_ context.Context, r slog.Record) error {
+	switch r.Message {
+	case duplicateMessage:
+		d.duplicates.Add(1)
+	case undecodableMessage:
+		d.undecodable.Add(1)
+	}
+	return nil
+}
+
+func (d *clientLogCounter) WithAttrs([]slog.Attr) slog.Handler { return d }
+func (d *clientLogCounter) WithGroup(string) slog.Handler      { return d }

@@ -29,6 +29,13 @@ type Report struct {
 	// PublishLatency is how long the fanout publisher's admin API calls
 	// took, from the payload's timestamp to the answer.
 	PublishLatency *LatencyReport `json:"publish_latency,omitempty"`
+	// WriteLatency is how long the rows scenario's REST writes took, from
+	// the cell's timestamp to the answer.
+	WriteLatency *LatencyReport `json:"write_latency,omitempty"`
+	// RecoveryTime is, per client of the recover scenario, the time from
+	// the release of the reconnected clients' subscribes to that client
+	// holding its reply and every replayed event.
+	RecoveryTime *LatencyReport `json:"recovery_time,omitempty"`
 	// Problems are what went wrong or missed a goal, in words.
 	Problems []string `json:"problems,omitempty"`
 	// ServerLog is the tail of the server child's output, when it wrote any.
@@ -301,6 +308,14 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		charts = append(charts, c)
 	}
 	if c := newChart("Delivery latency (raw TCP baseline)", r.BaselineLatency); c != nil {
+		charts = append(charts, c)
+	}
+	if c := newChart("REST write latency", r.WriteLatency); c != nil {
+		c.Summary = strings.Replace(c.Summary, "deliveries", "requests", 1)
+		charts = append(charts, c)
+	}
+	if c := newChart("Time to recover, per client", r.RecoveryTime); c != nil {
+		c.Summary = strings.Replace(c.Summary, "deliveries", "clients", 1)
 		charts = append(charts, c)
 	}
 	return htmlPage.Execute(w, struct {

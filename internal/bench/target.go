@@ -98,7 +98,7 @@ func (t *target) reach(ctx context.Context, o Options) error {
 func (t *target) startInProcess(ctx context.Context, o Options) error {
 	t.apiKey, t.jwtSecret = randomHex(16), randomHex(32)
 	args := []string{"--jwt-secret", t.jwtSecret, "--api-key", t.apiKey, "--log-level", "warn", "--connect-rate", "off",
-		"--database-url", "sqlite://:memory:"}
+		"--database-url", o.databaseURL()}
 	if o.SendQueue != "" {
 		args = append(args, "--send-queue", o.SendQueue)
 	}
@@ -148,17 +148,18 @@ func (t *target) startChild(ctx context.Context, o Options) error {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	// --connect-rate off: the per-address limit on connection attempts
 	// would refuse a load generator.
-	args := []string{"serve", "--listen", addr, "--log-level", "warn", "--connect-rate", "off",
-		"--database-url", "sqlite://:memory:"}
+	args := []string{"serve", "--listen", addr, "--log-level", "warn", "--connect-rate", "off"}
 	if o.SendQueue != "" {
 		args = append(args, "--send-queue", o.SendQueue)
 	}
 	cmd := exec.Command(exe, args...)
-	// The secrets go through the environment rather than the command line,
-	// which every user of the machine can read.
+	// The secrets (and the database URL, which may hold a password) go
+	// through the environment rather than the command line, which every
+	// user of the machine can read.
 	cmd.Env = append(os.Environ(),
 		"TABLECAST_JWT_SECRET="+t.jwtSecret,
-		"TABLECAST_API_KEY="+t.apiKey)
+		"TABLECAST_API_KEY="+t.apiKey,
+		"TABLECAST_DATABASE_URL="+o.databaseURL())
 	t.log = newTailBuffer(40)
 	cmd.Stdout, cmd.Stderr = t.log, t.log
 	cmd.SysProcAttr = childAttr()

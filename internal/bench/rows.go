@@ -1,0 +1,448 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tablecast/tablecast/pkg/client"
+)
+
+// Goal of the rows scenario (issue 3): REST commit to socket, p99, on SQLite.
+const goalRowsP99 = 10 * time.Millisecond
+
+// rowSub is what one subscriber of the rows scenario saw. Its consumer
+// goroutine alone writes the plain fields; they are read once it ended.
+type rowSub struct {
+	live  bool          // subscribed when the run began
+	start uint64        // the offset its subscription began at
+	last  atomic.Uint64 // the offset of the latest op it read
+	ended atomic.Bool   // its connection ended during the run
+	count int           // ops read
+	gaps  int           // ops whose offset was not the previous one's + 1
+	gap   [2]uint64     // the first gap: the offset expected, the one read
+	bad   int           // ops without a readable cell
+	again int           // ops carrying a write it had already seen
+	seen  bitset        // the writes' sequence numbers it saw
+}
+
+// bitset is a growable set of small non-negative integers.
+type bitset []uint64
+
+// set adds i and reports whether it was there already.
+func (b *bitset) set(i int) bool {
+	w := i / 64
+	for w >= len(*b) {
+		*b = append(*b, 0)
+	}
+	had := (*b)[w]&(1<<(i%64)) != 0
+	(*b)[w] |= 1 << (i % 64)
+	return had
+}
+
+func (b bitset) has(i int) bool {
+	w := i / 64
+	return w < len(b) && b[w]&(1<<(i%64)) != 0
+}
+
+// consume reads client c's messages until its connection ends. What it
+// reads once closing is set is not counted: a client being closed drops
+// the frames that arrive while its Messages channel is full, and would
+// show gaps that the server did not leave.
+func (s *rowSub) consume(i int, c *client.Client, col string, rec *Recorder, closing *atomic.Bool) {
+	prev := s.start
+	for m := range c.Messages() {
+		if m.Type != client.TypeOp || m.Collection != col || m.Offset == nil || closing.Load() {
+			continue
+		}
+		off := *m.Offset
+		if off != prev+1 {
+			if s.gaps == 0 {
+				s.gap = [2]uint64{prev + 1, off}
+			}
+			s.gaps++
+		}
+		prev = off
+		s.count++
+		seq, stamp, ok := parseCell(m.Data)
+		if !ok {
+			s.bad++
+			s.last.Store(off)
+			continue
+		}
+		now := time.Now().UnixNano()
+		rec.Record(i, time.Duration(now-stamp), now)
+		if s.seen.set(seq) {
+			s.again++
+		}
+		s.last.Store(off)
+	}
+}
+
+// rowsCheck is the exactly-once check over every subscriber that stayed
+// connected.
+type rowsCheck struct {
+	subscribers int // checked
+	exact       int // saw every confirmed write once, offsets gapless to the top
+	gaps        int // offset jumps, all subscribers
+	again       int // writes seen twice
+	missing     int // confirmed writes not seen, all subscribers
+	short       int // subscribers whose last offset is below the top
+	bad         int // ops without a readable cell
+	examples    []string
+}
+
+func checkRows(subs []rowSub, w writeResult, top uint64) rowsCheck {
+	unchecked := make(map[int]bool, len(w.unsent)+len(w.unconfirmed))
+	for _, l := range [][]int{w.unsent, w.unconfirmed} {
+		for _, i := range l {
+			unchecked[i] = true
+		}
+	}
+	var c rowsCheck
+	for i := range subs {
+		s := &subs[i]
+		if !s.live || s.ended.Load() {
+			continue
+		}
+		c.subscribers++
+		missing := 0
+		for seq := range w.taken {
+			if !unchecked[seq] && !s.seen.has(seq) {
+				missing++
+			}
+		}
+		last := s.last.Load()
+		if last < top {
+			c.short++
+		}
+		c.gaps += s.gaps
+		if s.gaps > 0 && len(c.examples) < 3 {
+			c.examples = append(c.examples, fmt.Sprintf("subscriber %d: %d gaps, the first: offset %d came where %d was due",
+				i, s.gaps, s.gap[1], s.gap[0]))
+		}
+		c.again += s.again
+		c.missing += missing
+		c.bad += s.bad
+		if missing == 0 && s.gaps == 0 && s.again == 0 && s.bad == 0 && last == top && uint64(s.count) == top-s.start {
+			c.exact++
+		}
+	}
+	return c
+}
+
+// streamTop asks, with a query on the table's collection, for the offset
+// of the table's stream: where every subscriber must end up.
+func streamTop(ctx context.Context, c *client.Client, col string) (uint64, error) {
+	reply, err := c.Request(ctx, client.Message{Type: client.TypeQuery, Collection: col, Data: json.RawMessage(`{"limit":1}`)})
+	if err != nil {
+		return 0, fmt.Errorf("query %s: %w", col, err)
+	}
+	var page struct {
+		Offset uint64 `json:"offset"`
+	}
+	if err := json.Unmarshal(reply.Data, &page); err != nil {
+		return 0, fmt.Errorf("query %s: %w", col, err)
+	}
+	return page.Offset, nil
+}
+
+// waitTop waits until every subscriber still connected has read up to top,
+// or ctx ends.
+func waitTop(ctx context.Context, subs []rowSub, top uint64) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		behind := 0
+		for i := range subs {
+			s := &subs[i]
+			if s.live && !s.ended.Load() && s.last.Load() < top {
+				behind++
+			}
+		}
+		if behind == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d subscribers had not reached offset %d: %w", behind, top, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// runRows subscribes N clients to one table's records, updates random
+// cells through REST and measures how the changes reach the sockets.
+func runRows(ctx context.Context, o Options, t *target, prog *progress, rep *Report) error {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	ttl := o.Timeout + time.Hour
+	token, err := userToken(t.jwtSecret, benchOwner, ttl)
+	if err != nil {
+		return err
+	}
+	owner := &restClient{base: t.base, httpc: t.httpc, token: token}
+	setup, err := setupTable(ctx, owner, o.Rows)
+	if err != nil {
+		return fmt.Errorf("rows: making the table: %w", err)
+	}
+	col := setup.collection()
+	prog.notef("table %d: %d rows, %d text fields; subscribers are the workspace's viewer %s", setup.Table, len(setup.Rows), len(setup.Fields), benchViewer)
+
+	var clog clientLogCounter
+	cc := clientConfig{
+		url: t.wsURL(), secret: t.jwtSecret, channel: o.Channel, sources: t.sources,
+		readBuffer: o.ReadBuffer, messageBuffer: o.MessageBuffer, tokenTTL: ttl,
+		user: benchViewer, clientLog: &clog,
+	}
+	p, _, err := openPool(ctx, cc, o.Conns, o.Dialers, prog)
+	if p == nil {
+		return err
+	}
+	var closing atomic.Bool
+	var wg sync.WaitGroup
+	closeAll := sync.OnceFunc(func() {
+		closing.Store(true)
+		p.close()
+		wg.Wait()
+	})
+	defer closeAll()
+	defer p.reportErrors(rep)
+	if err == nil {
+		_, err = p.subscribe(ctx, col, o.Dialers, prog)
+	}
+	if err != nil {
+		return fmt.Errorf("rows: %w", err)
+	}
+	n := p.connected()
+	if n == 0 {
+		return errors.New("rows: no client connected")
+	}
+
+	subs := make([]rowSub, len(p.clients))
+	var rec Recorder
+	var slow4002 atomic.Int64
+	var asker *client.Client // a subscriber that also asks for the stream's top
+	for i, c := range p.clients {
+		if c == nil {
+			continue
+		}
+		pos, _ := c.Position(col)
+		s := &subs[i]
+		s.live, s.start = true, pos.Offset
+		s.last.Store(pos.Offset)
+		if asker == nil {
+			asker = c
+		}
+		wg.Go(func() {
+			s.consume(i, c, col, &rec, &closing)
+			if !closing.Load() {
+				s.ended.Store(true)
+				var ce *client.CloseError
+				if errors.As(c.Err(), &ce) && ce.Code == client.CloseSlowConsumer {
+					slow4002.Add(1)
+				}
+			}
+		})
+	}
+
+	writer, err := startWriters(ctx, o, t, token, setup)
+	if err != nil {
+		return fmt.Errorf("rows: %w", err)
+	}
+	defer func() {
+		if err := writer.stop(); err != nil {
+			rep.problem("rows writer: %v", err)
+		}
+	}()
+	prog.notef("writers: %d, %s", o.Writers, writer.where)
+
+	statsBefore, statsErr := t.stats(ctx)
+	cpu0, benchCPU0 := cpuOf(t.pid), cpuOf(os.Getpid())
+	planned := o.Writes
+	if planned == 0 {
+		planned = int(o.Rate * o.Duration.Seconds())
+	}
+	end := prog.phase("delivering", int64(planned*n), rec.Count)
+	queuePeak := t.watchQueue(ctx)
+	start := time.Now()
+	writer.begin()
+	wr := writer.await(ctx)
+	if log := writer.log(); wr.err != nil && len(log) > 0 {
+		wr.err = fmt.Errorf("%w; writer output: %s", wr.err, strings.Join(log, " | "))
+	}
+	var top uint64
+	var waitErr error
+	if asker.Err() == nil {
+		// Asked even when the run's time is up: the check needs the top.
+		qctx, qcancel := afterCtx(ctx)
+		top, waitErr = streamTop(qctx, asker, col)
+		qcancel()
+	} else {
+		waitErr = fmt.Errorf("the subscriber asking for the stream's top lost its connection: %w", asker.Err())
+	}
+	if waitErr == nil {
+		waitErr = waitTop(ctx, subs, top)
+	}
+	end()
+	out := rowsOutcome{subscribers: n, writes: wr, top: top, waitErr: waitErr, start: start,
+		queuePeak: queuePeak(), duplicates: clog.duplicates.Load(), undecodable: clog.undecodable.Load()}
+	out.serverCPU, out.benchCPU = cpuOf(t.pid)-cpu0, cpuOf(os.Getpid())-benchCPU0
+	out.seconds = time.Since(start).Seconds()
+	out.slow = math.NaN()
+	actx, acancel := afterCtx(ctx)
+	defer acancel()
+	if statsAfter, err := t.stats(actx); err == nil && statsErr == nil {
+		out.slow = float64(statsAfter.DroppedSlow - statsBefore.DroppedSlow)
+	} else {
+		out.slow = float64(slow4002.Load())
+	}
+	closeAll() // the consumers end: their counts can be read
+	out.hist, out.delivered, out.last = rec.Snapshot(), rec.Count(), rec.Last()
+	out.check = checkRows(subs, wr, top)
+	for i := range subs {
+		if subs[i].ended.Load() {
+			out.ended++
+		}
+	}
+	out.report(rep, o, t.node == nil)
+	if err := errors.Join(wr.err, waitErr); err != nil {
+		return fmt.Errorf("rows: %w", err)
+	}
+	return nil
+}
+
+// rowsOutcome is what a rows run measured.
+type rowsOutcome struct {
+	subscribers int
+	writes      writeResult
+	top         uint64 // the table stream's offset after the writes
+	waitErr     error  // not every subscriber reached top
+	start       time.Time
+	seconds     float64 // from start to the last delivery checked
+	hist        *Histogram
+	delivered   int64
+	last        time.Time // the latest delivery
+	serverCPU   float64   // CPU-seconds; NaN: unknown
+	benchCPU    float64
+	queuePeak   float64 // bytes
+	slow        float64 // slow-consumer disconnects
+	ended       int     // subscribers whose connection ended
+	duplicates  int64   // dropped by the clients as already delivered
+	undecodable int64   // frames the clients could not decode
+	check       rowsCheck
+}
+
+func (r *rowsOutcome) report(rep *Report, o Options, separateServer bool) {
+	wr, chk := r.writes, r.check
+	confirmed := wr.confirmed()
+	rep.add("subscribers", "subscribers", float64(r.subscribers), "")
+	rep.add("writes", "writes committed (REST PATCH answered)", float64(confirmed), "")
+	rep.add("writes_per_s", "writes/s", rate(confirmed, wr.took), "writes/s")
+	rep.add("write_latency_p50_ms", "REST write latency p50", callMillis(wr.calls, 0.50), "ms")
+	rep.add("write_latency_p99_ms", "REST write latency p99", callMillis(wr.calls, 0.99), "ms")
+	rep.WriteLatency = wr.calls
+	want := confirmed * chk.subscribers
+	rep.add("deliveries", "deliveries", float64(r.delivered), "").goal(strconv.Itoa(want),
+		func(v float64) bool { return int(v) >= want })
+	perSec := math.NaN()
+	if d := r.last.Sub(r.start); r.delivered > 0 && d > 0 {
+		perSec = float64(r.delivered) / d.Seconds()
+	}
+	rep.add("deliveries_per_s", "deliveries/s", perSec, "deliveries/s")
+	addLatency(rep, "", "write-to-socket latency", r.hist)
+	for i := range rep.Figures {
+		if f := &rep.Figures[i]; f.Key == "latency_p99_ms" {
+			f.goal("< 10", func(v float64) bool { return v < float64(goalRowsP99)/float64(time.Millisecond) })
+		}
+	}
+	rep.Latency = latencyReport(r.hist)
+	cpuPerM := math.NaN()
+	if r.delivered > 0 {
+		cpuPerM = r.serverCPU / float64(r.delivered) * 1e6
+	}
+	rep.add("cpu_per_million", "server CPU per million deliveries", cpuPerM, "CPU-s")
+	rep.add("server_cores", "server CPU use", r.serverCPU/r.seconds, "cores")
+	if separateServer {
+		rep.add("bench_cores", "bench CPU use (subscribers; writers too with --in-process)", r.benchCPU/r.seconds, "cores")
+	}
+	rep.add("server_queue_peak", "server send queues, largest total seen (sampled each second)", r.queuePeak/1024, "KiB")
+	zero := func(v float64) bool { return v == 0 }
+	rep.add("slow_consumer_disconnects", "slow-consumer disconnects (server)", r.slow, "").goal("0", zero)
+	rep.add("clients_disconnected", "clients disconnected during the run", float64(r.ended), "").goal("0", zero)
+	rep.add("exactly_once", "subscribers that saw every write once, in gapless offset order", float64(chk.exact), "").
+		goal(strconv.Itoa(chk.subscribers), func(v float64) bool { return int(v) == chk.subscribers && chk.subscribers > 0 })
+	rep.add("offset_gaps", "offset gaps or reorderings seen", float64(chk.gaps), "").goal("0", zero)
+	rep.add("duplicates", "duplicates (same offset again, or the same write at two offsets)",
+		float64(r.duplicates)+float64(chk.again), "").goal("0", zero)
+	rep.add("missing", "committed writes a subscriber did not see", float64(chk.missing), "").goal("0", zero)
+	rep.add("stream_top", "table stream offset at the end", float64(r.top), "")
+
+	switch {
+	case errors.Is(wr.err, context.DeadlineExceeded):
+		rep.problem("rows: --timeout %s reached after %d writes", o.Timeout, confirmed)
+	case wr.err != nil:
+		rep.problem("rows: writing stopped: %v", wr.err)
+	}
+	if len(wr.unconfirmed) > 0 {
+		rep.problem("rows: %d writes may or may not have been committed (their requests failed or were cut short); they are not checked", len(wr.unconfirmed))
+	}
+	if r.waitErr != nil {
+		rep.problem("rows: %v", r.waitErr)
+	}
+	for _, e := range chk.examples {
+		rep.problem("rows: %s", e)
+	}
+	if r.undecodable > 0 {
+		rep.problem("rows: the clients could not decode %d frames", r.undecodable)
+	}
+	if chk.bad > 0 {
+		rep.problem("rows: %d ops had no readable cell value", chk.bad)
+	}
+	if chk.short > 0 {
+		rep.problem("rows: %d subscribers ended below the stream's offset %d", chk.short, r.top)
+	}
+	if r.ended > 0 {
+		rep.problem("rows: %d subscribers lost their connection during the run", r.ended)
+	}
+}
+
+// watchQueue samples the server's send queues (all connections' bytes,
+// from /metrics) every second until the returned function is called, which
+// returns the largest sample, NaN when there was none. It tells where a
+// backlog sits: in the server's queues, or past them in the sockets and
+// the clients.
+func (t *target) watchQueue(ctx context.Context) func() float64 {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan float64, 1)
+	go func() {
+		peak := math.NaN()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				done <- peak
+				return
+			case <-tick.C:
+			}
+			if m, err := t.metrics(ctx); err == nil {
+				if v, ok := m["tablecast_send_queue_bytes"]; ok && !(v <= peak) {
+					peak = v
+				}
+			}
+		}
+	}()
+	return func() float64 {
+		cancel()
+		return <-done
+	}
+}

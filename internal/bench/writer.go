@@ -1,0 +1,144 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// runWriterChild is `tablecast bench rows-writer --url URL ...` with its
+// writerSpec in $TABLECAST_BENCH_WRITER_SPEC: it opens its connections,
+// prints "ready", waits for "go" on stdin, writes, prints its writeWire as
+// one JSON line, and exits when stdin closes. Stdin closing while it
+// writes stops it.
+func runWriterChild(ctx context.Context, o Options, specJSON string, stdin io.Reader, stdout io.Writer) error {
+	var spec writerSpec
+	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil || spec.Token == "" || len(spec.Setup.Rows) == 0 {
+		return fmt.Errorf("%s: no usable spec in $%s", rowsWriterScenario, writerSpecEnv)
+	}
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		return err
+	}
+	t := &target{base: &url.URL{Scheme: u.Scheme, Host: u.Host}, httpc: adminClient(o.Writers)}
+	defer t.httpc.CloseIdleConnections()
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	err = t.warmUp(wctx, o.Writers)
+	wcancel()
+	if err != nil {
+		return fmt.Errorf("%s: reaching %s: %w", rowsWriterScenario, t.base, err)
+	}
+	fmt.Fprintln(stdout, "ready")
+	in := bufio.NewScanner(stdin)
+	if err := awaitGo(rowsWriterScenario, in); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	closed := make(chan struct{})
+	go func() {
+		for in.Scan() { // until the parent closes stdin
+		}
+		cancel()
+		close(closed)
+	}()
+	rc := &restClient{base: t.base, httpc: t.httpc, token: spec.Token}
+	b, err := json.Marshal(writeCells(ctx, rc, o.cellPlan(&spec.Setup)).wire())
+	if err != nil {
+		return err
+	}
+	if _, err := stdout.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	<-closed
+	return nil
+}
+
+// writerHandle drives the rows writers, here or in a child process.
+type writerHandle struct {
+	where  string           // for people: "in-process", "child process pid N"
+	begin  func()           // start writing
+	cancel func()           // ask them to stop early
+	done   chan writeResult // one value once writing ended
+	stop   func() error     // release everything
+	log    func() []string  // the child's stderr
+}
+
+func startWriters(ctx context.Context, o Options, t *target, token string, s *tableSetup) (*writerHandle, error) {
+	if o.InProcess {
+		return startLocalWriters(ctx, o, t, token, s), nil
+	}
+	return startChildWriters(o, t, token, s)
+}
+
+func startLocalWriters(ctx context.Context, o Options, t *target, token string, s *tableSetup) *writerHandle {
+	ctx, cancel := context.WithCancel(ctx)
+	finished := make(chan struct{})
+	began := false
+	h := &writerHandle{where: "in-process", cancel: cancel, done: make(chan writeResult, 1),
+		log: func() []string { return nil }}
+	rc := &restClient{base: t.base, httpc: adminClient(o.Writers), token: token}
+	h.begin = func() {
+		began = true
+		go func() {
+			defer close(finished)
+			h.done <- writeCells(ctx, rc, o.cellPlan(s))
+		}()
+	}
+	h.stop = func() error {
+		cancel()
+		if began {
+			<-finished
+		}
+		rc.httpc.CloseIdleConnections()
+		return nil
+	}
+	return h
+}
+
+func startChildWriters(o Options, t *target, token string, s *tableSetup) (*writerHandle, error) {
+	spec, err := json.Marshal(writerSpec{Token: token, Setup: *s})
+	if err != nil {
+		return nil, err
+	}
+	args := []string{rowsWriterScenario, "--url", t.base.String(), "--writers", strconv.Itoa(o.Writers),
+		"--rate", strconv.FormatFloat(o.Rate, 'g', -1, 64), "--writes", strconv.Itoa(o.Writes),
+		"--duration", o.Duration.String(), "--timeout", o.Timeout.String()}
+	c, err := startChildProc("rows writer", args, []string{writerSpecEnv + "=" + string(spec)})
+	if err != nil {
+		return nil, err
+	}
+	if c.ready != "ready" {
+		return nil, c.fail()
+	}
+	h := &writerHandle{where: "child process pid " + strconv.Itoa(c.pid),
+		begin: c.begin, cancel: func() { _ = c.stdin.Close() }, done: make(chan writeResult, 1),
+		stop: c.stop, log: c.logs.lines}
+	go func() { h.done <- parseWriteLine(<-c.result) }()
+	return h, nil
+}
+
+// await returns the writers' result. When ctx ends first, it asks them to
+// stop and waits a little for their account.
+func (h *writerHandle) await(ctx context.Context) writeResult {
+	select {
+	case r := <-h.done:
+		return r
+	case <-ctx.Done():
+	}
+	h.cancel()
+	select {
+	case r := <-h.done:
+		if r.err == nil {
+			r.err = ctx.Err()
+		}
+		return r
+	case <-time.After(5 * time.Second):
+		return writeResult{err: fmt.Errorf("%w; the writers did not account for their writes", ctx.Err())}
+	}
+}
