@@ -28,7 +28,7 @@ vet:
 
 # Go benchmarks of the hot paths (see docs/benchmarks.md for the figures).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/hub/ ./internal/stream/ ./internal/dialect/native/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/hub/ ./internal/stream/ ./internal/dialect/native/ ./internal/table/
 
 # A short run of every fuzz target.
 FUZZTIME ?= 20s
@@ -36,6 +36,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParser -fuzztime $(FUZZTIME) ./internal/transport/
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/dialect/native/
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./internal/auth/
+	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime $(FUZZTIME) ./internal/table/
+	$(GO) test -run '^$$' -fuzz FuzzFilterCompile -fuzztime $(FUZZTIME) ./internal/table/
 
 clean:
 	rm -rf bin
