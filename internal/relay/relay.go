@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/store"
@@ -54,6 +55,15 @@ type Relay struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	pending chan struct{}
+
+	// Events published but not yet marked so. Marking is a write of its own
+	// (an fsync on SQLite); batching it off the request path halves what a
+	// write waits for. Events published and not marked when the process dies
+	// are published again at start: subscribers drop the duplicate offsets.
+	markMu  sync.Mutex
+	toMark  []store.EventKey
+	marking chan struct{}
+	running atomic.Bool
 }
 
 // New returns a relay.
@@ -79,7 +89,7 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Relay{cfg: cfg, log: cfg.Logger, pending: make(chan struct{}, 1)}, nil
+	return &Relay{cfg: cfg, log: cfg.Logger, pending: make(chan struct{}, 1), marking: make(chan struct{}, 1)}, nil
 }
 
 // Publish hands events committed just now to the sink and marks them
@@ -102,13 +112,37 @@ func (r *Relay) publishLocked(ctx context.Context, events []store.Event) error {
 	if err := r.cfg.Sink(ctx, events); err != nil {
 		return fmt.Errorf("relay: publish: %w", err)
 	}
-	keys := make([]store.EventKey, len(events))
-	for i, e := range events {
-		keys[i] = e.Key()
+	r.markMu.Lock()
+	for _, e := range events {
+		r.toMark = append(r.toMark, e.Key())
+	}
+	n := len(r.toMark)
+	r.markMu.Unlock()
+	if n >= r.cfg.Batch || !r.running.Load() { // not running: mark now
+		return r.flushMarks(ctx)
+	}
+	select {
+	case r.marking <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// flushMarks records the published events in the outbox.
+func (r *Relay) flushMarks(ctx context.Context) error {
+	r.markMu.Lock()
+	keys := r.toMark
+	r.toMark = nil
+	r.markMu.Unlock()
+	if len(keys) == 0 {
+		return nil
 	}
 	if err := r.cfg.Outbox.MarkPublished(ctx, keys...); err != nil {
-		// Published but not marked: the next pass publishes them again and
-		// subscribers drop the duplicates.
+		// Kept for the next flush. Should the process end first, they are
+		// published again at start and subscribers drop the duplicates.
+		r.markMu.Lock()
+		r.toMark = append(keys, r.toMark...)
+		r.markMu.Unlock()
 		return fmt.Errorf("relay: mark published: %w", err)
 	}
 	return nil
@@ -125,6 +159,7 @@ func (r *Relay) wake() {
 func (r *Relay) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan struct{})
+	r.running.Store(true)
 	go r.run(ctx)
 }
 
@@ -135,6 +170,7 @@ func (r *Relay) Stop() {
 	}
 	r.cancel()
 	<-r.done
+	r.running.Store(false)
 }
 
 func (r *Relay) run(ctx context.Context) {
@@ -147,7 +183,17 @@ func (r *Relay) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			// Stopping: record what was published, with a fresh context.
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := r.flushMarks(fctx); err != nil {
+				r.log.Warn("relay: marking published events at stop", "err", err)
+			}
+			cancel()
 			return
+		case <-r.marking:
+			if err := r.flushMarks(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("relay: marking published events", "err", err)
+			}
 		case <-tick.C:
 			r.Drain(ctx)
 		case <-r.pending:
@@ -164,7 +210,11 @@ func (r *Relay) Drain(ctx context.Context) int {
 	total := 0
 	for ctx.Err() == nil {
 		r.mu.Lock()
-		events, err := r.cfg.Outbox.Unpublished(ctx, r.cfg.Batch)
+		err := r.flushMarks(ctx) // else the events awaiting their mark look unpublished
+		var events []store.Event
+		if err == nil {
+			events, err = r.cfg.Outbox.Unpublished(ctx, r.cfg.Batch)
+		}
 		if err == nil && len(events) > 0 {
 			err = r.publishLocked(ctx, events)
 		}
