@@ -119,8 +119,11 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	var h *hub.Hub
 	rev := revoker{hub: func() *hub.Hub { return h }, store: st, log: log}
 	h, err := hub.New(hub.Config{
-		Streams:           streams,
-		EventHook:         rev.event,
+		Streams: streams,
+		EventHook: func(p *hub.Publication) {
+			streams.Remember(p) // recovering clients read recent events from memory
+			rev.event(p)
+		},
 		NodeID:            cfg.NodeID,
 		Broker:            broker,
 		Renderers:         [hub.MaxDialects]hub.Renderer{native.DialectID: native.Renderer()},

@@ -9,9 +9,11 @@
 //	table_W                    ->  workspace:W
 //
 // Recovery reads the outbox, so it reaches back as far as
-// TABLECAST_EVENT_RETENTION, not the app channels' short history. Reads of
-// the same range by many recovering clients at once are shared: the store is
-// asked once per range, not once per client.
+// TABLECAST_EVENT_RETENTION, not the app channels' short history. The latest
+// events of each stream (up to 1024 per stream, 32 MiB in all) are kept in
+// memory as they are delivered, so a short absence is recovered without the
+// store; reads of the same range by many recovering clients at once are
+// shared: the store is asked once per range, not once per client.
 package tablestream
 
 import (
@@ -43,6 +45,8 @@ type Outbox interface {
 type Streams struct {
 	outbox Outbox
 
+	recent *recent // the latest events delivered on this node
+
 	mu      sync.Mutex
 	flight  map[flightKey]*flight // reads in progress, shared by their callers
 	reads   int64                 // store reads made, for `bench recover`
@@ -54,7 +58,7 @@ var _ hub.ExternalStreams = (*Streams)(nil)
 
 // New returns the adapter.
 func New(o Outbox) *Streams {
-	return &Streams{outbox: o, flight: make(map[flightKey]*flight)}
+	return &Streams{outbox: o, flight: make(map[flightKey]*flight), recent: newRecent(1024, 32<<20)}
 }
 
 // StreamOf implements hub.ExternalStreams.
@@ -162,9 +166,17 @@ type flight struct {
 	err  error
 }
 
-// read returns the events [from, to] of a stream. Concurrent reads of the
-// same range wait for one store query.
+// Remember keeps an event this node delivered (the hub's event hook calls it,
+// in offset order), so that recovering clients are served from memory.
+func (s *Streams) Remember(p *hub.Publication) { s.recent.remember(p) }
+
+// read returns the events [from, to] of a stream: from the recent events
+// when they hold the whole range, else from the store, where concurrent
+// reads of the same range wait for one query.
 func (s *Streams) read(ctx context.Context, name string, from, to uint64) ([]*hub.Publication, error) {
+	if pubs, ok := s.recent.span(name, from, to); ok {
+		return pubs, nil
+	}
 	key := flightKey{name, from, to}
 	s.mu.Lock()
 	if f, ok := s.flight[key]; ok {

@@ -186,8 +186,12 @@ func TestQueryThenSubscribeFromItsOffset(t *testing.T) {
 		if v := metricValue(text, `tablecast_store_tx_seconds_count{kind="write"}`); v < 3 {
 			t.Errorf("store write transactions counted: %v, want at least 3", v)
 		}
-		if v := metricValue(text, "tablecast_stream_store_reads_total"); v < 1 {
-			t.Errorf("outbox reads counted: %v, want at least the replay's", v)
+		// The missed event was delivered on this node a moment ago: it is
+		// replayed from memory, without reading the outbox.
+		if !strings.Contains(text, "tablecast_stream_store_reads_total") {
+			t.Error("no tablecast_stream_store_reads_total in /metrics")
+		} else if v := metricValue(text, "tablecast_stream_store_reads_total"); v != 0 {
+			t.Errorf("outbox reads: %v, want 0 (served from the recent events)", v)
 		}
 	})
 }
