@@ -75,11 +75,10 @@ func TestRecoverEndToEnd(t *testing.T) {
 	if value(t, rep, "recover_seconds") <= 0 || rep.RecoveryTime == nil || rep.RecoveryTime.Count != 30 {
 		t.Errorf("recovery time: %+v", rep.RecoveryTime)
 	}
-	// The server shares reads between clients recovering the same range at
-	// once; how many it shares depends on timing, so only the bounds are
-	// certain: at least one read, at most one per client.
-	if reads := value(t, rep, "store_reads"); reads < 1 || reads > 30 {
-		t.Errorf("store reads = %v, want 1 to 30", reads)
+	// The server serves recent events from memory, and shares the reads of
+	// clients recovering the same range at once: never one read per client.
+	if reads := value(t, rep, "store_reads"); reads < 0 || reads >= 30 {
+		t.Errorf("store reads = %v, want fewer than one per client (30)", reads)
 	}
 	if len(rep.Problems) != 0 {
 		t.Errorf("problems: %v\n%s", rep.Problems, out)
