@@ -32,7 +32,8 @@ type session struct {
 	bucket      ratelimit.Bucket
 	windowStart int64 // abuse detection: start of the current second
 	windowCount int
-	abusiveFor  int // consecutive seconds over AbuseFactor times the limit
+	abusiveFor  int   // consecutive seconds over AbuseFactor times the limit
+	lastLimited int64 // unix nanos of the last 429 sent for a message without id
 	closing     bool
 }
 
@@ -120,7 +121,14 @@ func (s *session) onMessage(m transport.Message) error {
 		if s.closing {
 			return errAbuse
 		}
-		s.conn.Send(s.errorFrame(id, CodeRateLimited, "rate limit exceeded"))
+		// A request with an id is answered: its sender waits for that id.
+		// Excess without an id is answered at most every 100 ms, so that a
+		// flood is not mirrored frame for frame (a client flooding without
+		// reading would bury its own disconnect under our answers).
+		if now := s.srv.now().UnixNano(); id != "" || now-s.lastLimited >= int64(100*time.Millisecond) {
+			s.lastLimited = now
+			s.conn.Send(s.errorFrame(id, CodeRateLimited, "rate limit exceeded"))
+		}
 		return nil
 	}
 	if err != nil {
