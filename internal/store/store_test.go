@@ -2,18 +2,14 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/url"
+	"github.com/tablecast/tablecast/internal/testsupport/pgtest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
 )
 
@@ -22,9 +18,7 @@ func TestMain(m *testing.M) {
 }
 
 // The contract runs on SQLite always and on PostgreSQL when
-// TABLECAST_TEST_POSTGRES names a server (an admin URL: the tests create and
-// drop databases named tablecast_test_<random> on it).
-const postgresEnv = "TABLECAST_TEST_POSTGRES"
+// TABLECAST_TEST_POSTGRES names a server (see internal/testsupport/pgtest).
 
 func TestSQLiteContract(t *testing.T) {
 	testStoreContract(t, func(t *testing.T) Store { return openSQLiteTest(t) })
@@ -65,80 +59,11 @@ func openMigrated(tb testing.TB, u string) Store {
 	return s
 }
 
-// postgresAdminURL returns the server to test against, or skips (fails on CI)
-// when there is none.
-func postgresAdminURL(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv(postgresEnv)
-	if u == "" {
-		msg := postgresEnv + " is not set: the PostgreSQL store is not tested. Set it to an admin URL, " +
-			"for example " + postgresEnv + "='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'"
-		if os.Getenv("CI") == "true" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
-	}
-	return u
-}
+// postgresAdminURL returns the server to test against, or skips (fails on CI).
+func postgresAdminURL(tb testing.TB) string { return pgtest.AdminURL(tb) }
 
-var (
-	runIDOnce sync.Once
-	runID     string
-)
-
-// testRunID names this test process's databases.
-func testRunID() string {
-	runIDOnce.Do(func() {
-		b := make([]byte, 5)
-		_, _ = rand.Read(b)
-		runID = hex.EncodeToString(b)
-	})
-	return runID
-}
-
-var pgDBSeq struct {
-	sync.Mutex
-	n int
-}
-
-// createPostgresDB creates an empty database for tb and drops it when tb ends;
-// it returns the database's URL.
-func createPostgresDB(tb testing.TB, admin string) string {
-	tb.Helper()
-	ctx := testCtx(tb)
-	pgDBSeq.Lock()
-	pgDBSeq.n++
-	name := "tablecast_test_" + testRunID() + "_" + strconv.Itoa(pgDBSeq.n)
-	pgDBSeq.Unlock()
-
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		tb.Fatalf("connect to %s: %v", redactURL(admin), err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("create database %s: %v", name, err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	pu, err := url.Parse(admin)
-	if err != nil {
-		tb.Fatalf("parse %s: %v", postgresEnv, err)
-	}
-	pu.Path = "/" + name
-	return pu.String()
-}
+// createPostgresDB creates an empty database for tb and drops it when tb ends.
+func createPostgresDB(tb testing.TB, _ string) string { return pgtest.FreshDatabase(tb) }
 
 // openPostgresTest opens a migrated store on a fresh database.
 func openPostgresTest(tb testing.TB, admin string) Store {

@@ -5,19 +5,13 @@ package servicetest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/url"
-	"os"
+	"github.com/tablecast/tablecast/internal/testsupport/pgtest"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/store"
@@ -71,74 +65,13 @@ func openMigrated(tb testing.TB, u string) store.Store {
 
 // PostgresAdminURL returns PostgresEnv, or skips the test (fails it when
 // CI=true) when it is not set.
-func PostgresAdminURL(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv(PostgresEnv)
-	if u == "" {
-		msg := PostgresEnv + " is not set: the PostgreSQL store is not tested. Set it to an admin URL, for example " +
-			PostgresEnv + "='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'"
-		if os.Getenv("CI") == "true" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
-	}
-	return u
-}
-
-var (
-	runOnce sync.Once
-	runID   string
-	dbSeq   struct {
-		sync.Mutex
-		n int
-	}
-)
+func PostgresAdminURL(tb testing.TB) string { return pgtest.AdminURL(tb) }
 
 // OpenPostgres creates a fresh database on the admin server, migrates it,
-// and drops it when tb ends.
-func OpenPostgres(tb testing.TB, admin string) store.Store {
+// and drops it when tb ends (the store, registered after it, closes first).
+func OpenPostgres(tb testing.TB, _ string) store.Store {
 	tb.Helper()
-	runOnce.Do(func() {
-		b := make([]byte, 5)
-		_, _ = rand.Read(b)
-		runID = hex.EncodeToString(b)
-	})
-	dbSeq.Lock()
-	dbSeq.n++
-	name := "tablecast_svc_" + runID + "_" + strconv.Itoa(dbSeq.n)
-	dbSeq.Unlock()
-
-	ctx := Ctx(tb)
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		tb.Fatalf("connect to %s: %v", PostgresEnv, err)
-	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
-	_ = conn.Close(ctx)
-	if err != nil {
-		tb.Fatalf("create database %s: %v", name, err)
-	}
-	pu, err := url.Parse(admin)
-	if err != nil {
-		tb.Fatalf("parse %s: %v", PostgresEnv, err)
-	}
-	pu.Path = "/" + name
-	// Cleanups run last-in first-out: the store (registered next) closes
-	// before the database is dropped.
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	return openMigrated(tb, pu.String())
+	return openMigrated(tb, pgtest.FreshDatabase(tb))
 }
 
 // Recorder is a Publisher that records what it is given. Fail makes
