@@ -57,36 +57,60 @@ type Parser struct {
 	// MaxMessage bounds a message's payload (all fragments together).
 	MaxMessage int64
 
+	st *parserState // only while a frame or a message is incomplete
+}
+
+// parserState is what a parser holds between reads. It exists only while
+// something is incomplete, so an idle connection's parser is two words.
+type parserState struct {
 	partial []byte    // bytes of an incomplete frame
 	fragOp  ws.OpCode // opcode of the fragmented message being assembled, 0 if none
 	frag    []byte    // payload assembled so far
 }
 
 // Pending reports whether the parser holds an incomplete frame or message.
-func (p *Parser) Pending() bool { return len(p.partial) > 0 || p.fragOp != 0 }
+func (p *Parser) Pending() bool { return p.st != nil && (len(p.st.partial) > 0 || p.st.fragOp != 0) }
+
+func (p *Parser) state() *parserState {
+	if p.st == nil {
+		p.st = new(parserState)
+	}
+	return p.st
+}
+
+// release drops the state once nothing is incomplete.
+func (p *Parser) release() {
+	if p.st != nil && len(p.st.partial) == 0 && p.st.fragOp == 0 {
+		p.st = nil
+	}
+}
 
 // Feed consumes data and calls h for every complete message. Masked payloads
 // are unmasked in place, so data is modified. After an error the parser must
 // not be fed again: the connection is to be closed with CloseCodeFor(err).
 func (p *Parser) Feed(data []byte, h Handler) error {
-	if len(p.partial) > 0 {
-		p.partial = append(p.partial, data...)
-		data = p.partial
+	buffered := p.st != nil && len(p.st.partial) > 0
+	if buffered {
+		p.st.partial = append(p.st.partial, data...)
+		data = p.st.partial
 	}
 	n, err := p.parse(data, h)
 	rest := data[n:]
 	switch {
 	case err != nil:
-		p.partial = nil
+		p.st = nil
 		return err
 	case len(rest) == 0:
-		p.partial = nil // an idle connection holds no buffer
-	case len(p.partial) > 0:
-		// rest aliases p.partial: move it to the front.
-		p.partial = p.partial[:copy(p.partial, rest)]
+		if p.st != nil {
+			p.st.partial = nil // an idle connection holds no buffer
+		}
+	case buffered:
+		// rest aliases the partial buffer: move it to the front.
+		p.st.partial = p.st.partial[:copy(p.st.partial, rest)]
 	default:
-		p.partial = append([]byte(nil), rest...)
+		p.state().partial = append([]byte(nil), rest...)
 	}
+	p.release()
 	return nil
 }
 
@@ -135,12 +159,19 @@ func (p *Parser) checkHeader(hdr ws.Header) error {
 		return fmt.Errorf("%w: bad control frame", ErrProtocol)
 	case hdr.OpCode.IsControl():
 		return nil
-	case hdr.OpCode == ws.OpContinuation && p.fragOp == 0:
+	}
+	var fragOp ws.OpCode
+	var fragLen int64
+	if p.st != nil {
+		fragOp, fragLen = p.st.fragOp, int64(len(p.st.frag))
+	}
+	switch {
+	case hdr.OpCode == ws.OpContinuation && fragOp == 0:
 		return fmt.Errorf("%w: continuation without a message", ErrProtocol)
-	case hdr.OpCode != ws.OpContinuation && p.fragOp != 0:
+	case hdr.OpCode != ws.OpContinuation && fragOp != 0:
 		return fmt.Errorf("%w: new message inside a fragmented one", ErrProtocol)
-	case int64(len(p.frag))+hdr.Length > p.MaxMessage:
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, int64(len(p.frag))+hdr.Length, p.MaxMessage)
+	case fragLen+hdr.Length > p.MaxMessage:
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, fragLen+hdr.Length, p.MaxMessage)
 	}
 	return nil
 }
@@ -153,16 +184,18 @@ func (p *Parser) frame(hdr ws.Header, payload []byte, h Handler) error {
 		if hdr.Fin {
 			return deliver(hdr.OpCode, payload, h)
 		}
-		p.fragOp = hdr.OpCode
-		p.frag = append(p.frag[:0], payload...)
+		st := p.state()
+		st.fragOp = hdr.OpCode
+		st.frag = append(st.frag[:0], payload...)
 		return nil
 	}
-	p.frag = append(p.frag, payload...)
+	st := p.state() // checkHeader saw a message in progress
+	st.frag = append(st.frag, payload...)
 	if !hdr.Fin {
 		return nil
 	}
-	op, msg := p.fragOp, p.frag
-	p.fragOp, p.frag = 0, nil
+	op, msg := st.fragOp, st.frag
+	st.fragOp, st.frag = 0, nil
 	return deliver(op, msg, h)
 }
 
