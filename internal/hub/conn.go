@@ -107,9 +107,7 @@ type Conn struct {
 	final     []byte
 
 	// owned by whoever flushes (one at a time, see scheduled)
-	wbatch    [][]byte    // the batch being written, as taken from the queue
-	wbufs     net.Buffers // what of it is not written yet
-	wstamps   []int64
+	w         *flushing // the batch being written; nil when none (pooled)
 	writer    *writer
 	nextFlush *Conn // link in the writer's list
 
@@ -244,14 +242,14 @@ func (c *Conn) flush() {
 		return
 	}
 
-	frames, bytes, stamps := len(c.wbatch), c.pendingBytes(), c.wstamps
-	_, err := c.transport.TryWriteBuffers(&c.wbufs)
+	frames, bytes, stamps := len(c.w.batch), c.pendingBytes(), c.w.stamps
+	_, err := c.transport.TryWriteBuffers(&c.w.bufs)
 	if err != nil {
 		c.writeFailed()
 		c.hub.goTracked(c.closeOut)
 		return
 	}
-	if len(c.wbufs) > 0 {
+	if len(c.w.bufs) > 0 {
 		c.hub.goTracked(c.drainSlow)
 		return
 	}
@@ -297,15 +295,16 @@ func (c *Conn) nextBatch() flushStep {
 // takeQueueLocked moves the queue to the flusher. qmu must be held; the
 // previous batch must be written.
 func (c *Conn) takeQueueLocked() {
-	c.wbatch, c.wstamps = c.queue, c.stamps
-	c.wbufs = c.wbatch
+	c.w = flushPool.Get().(*flushing)
+	c.w.batch, c.w.stamps = c.queue, c.stamps
+	c.w.bufs = c.w.batch
 	c.queue, c.stamps, c.qbytes = c.spare[:0], c.spareTs[:0], 0
 	c.spare, c.spareTs = nil, nil
 }
 
 func (c *Conn) pendingBytes() int64 {
 	var n int64
-	for _, b := range c.wbufs {
+	for _, b := range c.w.bufs {
 		n += int64(len(b))
 	}
 	return n
@@ -314,9 +313,10 @@ func (c *Conn) pendingBytes() int64 {
 // recycle hands the written batch's backing arrays back to the queue side,
 // so that a busy connection does not allocate a queue per write.
 func (c *Conn) recycle() {
-	clear(c.wbatch)
-	batch, stamps := c.wbatch[:0], c.wstamps[:0]
-	c.wbatch, c.wbufs, c.wstamps = nil, nil, nil
+	clear(c.w.batch)
+	batch, stamps := c.w.batch[:0], c.w.stamps[:0]
+	c.w.release()
+	c.w = nil
 	c.qmu.Lock()
 	if c.spare == nil {
 		c.spare, c.spareTs = batch, stamps
@@ -328,8 +328,8 @@ func (c *Conn) recycle() {
 // queue is empty; then the connection goes back to its writer.
 func (c *Conn) drainSlow() {
 	for {
-		frames, bytes, stamps := len(c.wbatch), c.pendingBytes(), c.wstamps
-		if _, err := c.transport.WriteBuffers(&c.wbufs, c.hub.cfg.WriteTimeout); err != nil {
+		frames, bytes, stamps := len(c.w.batch), c.pendingBytes(), c.w.stamps
+		if _, err := c.transport.WriteBuffers(&c.w.bufs, c.hub.cfg.WriteTimeout); err != nil {
 			c.writeFailed()
 			c.closeOut()
 			return
@@ -353,7 +353,10 @@ func (c *Conn) writeFailed() {
 	clear(c.queue)
 	c.queue, c.stamps, c.qbytes, c.final = nil, nil, 0, nil
 	c.qmu.Unlock()
-	c.wbatch, c.wbufs, c.wstamps = nil, nil, nil
+	if c.w != nil {
+		c.w.release()
+		c.w = nil
+	}
 }
 
 // closeOut writes the goodbye frames (if the socket still works), closes it
@@ -419,4 +422,19 @@ func (c *Conn) takeSubLocked(collection, document string) *subscription {
 	c.subs[i], c.subs[last] = c.subs[last], nil
 	c.subs = c.subs[:last]
 	return sub
+}
+
+// flushing is a batch on its way to the socket. It lives only while a
+// connection is being written to, so an idle connection carries none.
+type flushing struct {
+	batch  [][]byte    // as taken from the queue
+	bufs   net.Buffers // what of it is not written yet
+	stamps []int64
+}
+
+var flushPool = sync.Pool{New: func() any { return new(flushing) }}
+
+func (f *flushing) release() {
+	*f = flushing{}
+	flushPool.Put(f)
 }
