@@ -318,7 +318,10 @@ func (h *Hub) dropSubscription(sub *subscription) {
 func (h *Hub) unsubscribeAll(c *Conn) {
 	c.smu.Lock()
 	subs := c.subs
-	presence := c.presence
+	var presence []string
+	if c.presence != nil {
+		presence = *c.presence
+	}
 	c.subs, c.presence = nil, nil
 	c.smu.Unlock()
 	for _, sub := range subs {

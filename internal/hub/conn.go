@@ -112,9 +112,11 @@ type Conn struct {
 	nextFlush *Conn // link in the writer's list
 
 	// subscriptions and presence, guarded by smu
-	smu      sync.Mutex
-	subs     []*subscription // a few per connection: a slice costs less than a map
-	presence []string        // channel keys where this connection has presence
+	smu  sync.Mutex
+	subs []*subscription // a few per connection: a slice costs less than a map
+	// presence lists the channel keys where this connection has presence;
+	// behind a pointer because most connections never set any.
+	presence *[]string
 
 	finishOnce sync.Once
 	finished   atomic.Bool

@@ -54,8 +54,11 @@ func (h *Hub) SetPresence(ctx context.Context, c *Conn, collectionName, document
 	sh.mu.Unlock()
 
 	c.smu.Lock()
-	if !slices.Contains(c.presence, key) {
-		c.presence = append(c.presence, key)
+	if c.presence == nil {
+		c.presence = new([]string)
+	}
+	if !slices.Contains(*c.presence, key) {
+		*c.presence = append(*c.presence, key)
 	}
 	c.smu.Unlock()
 	return h.publishPresence(ctx, c, collectionName, document, state)
@@ -78,10 +81,12 @@ func (h *Hub) publishPresence(ctx context.Context, c *Conn, collectionName, docu
 func (h *Hub) leavePresence(ctx context.Context, c *Conn, collectionName, document string) {
 	key := channelKey(collectionName, document)
 	c.smu.Lock()
-	i := slices.Index(c.presence, key)
-	had := i >= 0
-	if had {
-		c.presence = slices.Delete(c.presence, i, i+1)
+	had := false
+	if c.presence != nil {
+		if i := slices.Index(*c.presence, key); i >= 0 {
+			had = true
+			*c.presence = slices.Delete(*c.presence, i, i+1)
+		}
 	}
 	c.smu.Unlock()
 	if had {
