@@ -2,9 +2,12 @@ package bench
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -107,5 +110,56 @@ func awaitGo(name string, in *bufio.Scanner) error {
 	if !in.Scan() || in.Text() != "go" {
 		return errors.New(name + ": no go on stdin")
 	}
+	return nil
+}
+
+// childRun says what a load-generating child process connects to.
+type childRun struct {
+	name    string // the hidden scenario, for errors
+	url     string
+	apiKey  string
+	conns   int // keep-alive connections to open before "ready"
+	timeout time.Duration
+}
+
+// runChild is the child side of the protocol every helper process speaks:
+// it opens and warms its connections, prints "ready", waits for "go" on
+// stdin, runs work, prints work's result as one JSON line, and returns once
+// stdin closes. Stdin closing while work runs cancels work's context.
+func runChild(ctx context.Context, r childRun, stdin io.Reader, stdout io.Writer, work func(context.Context, *target) any) error {
+	u, err := url.Parse(r.url)
+	if err != nil {
+		return err
+	}
+	t := &target{base: &url.URL{Scheme: u.Scheme, Host: u.Host}, apiKey: r.apiKey, httpc: adminClient(r.conns)}
+	defer t.httpc.CloseIdleConnections()
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	err = t.warmUp(wctx, r.conns)
+	wcancel()
+	if err != nil {
+		return fmt.Errorf("%s: reaching %s: %w", r.name, t.base, err)
+	}
+	fmt.Fprintln(stdout, "ready")
+	in := bufio.NewScanner(stdin)
+	if err := awaitGo(r.name, in); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	closed := make(chan struct{})
+	go func() {
+		for in.Scan() { // until the parent closes stdin
+		}
+		cancel()
+		close(closed)
+	}()
+	b, err := json.Marshal(work(ctx, t))
+	if err != nil {
+		return err
+	}
+	if _, err := stdout.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	<-closed
 	return nil
 }

@@ -1,14 +1,12 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -166,41 +164,8 @@ func runPublisherChild(ctx context.Context, o Options, stdin io.Reader, stdout i
 	if o.APIKey == "" {
 		return fmt.Errorf("%s: no admin API key in $%s", publisherScenario, publisherKeyEnv)
 	}
-	u, err := url.Parse(o.URL)
-	if err != nil {
-		return err
-	}
-	t := &target{base: &url.URL{Scheme: u.Scheme, Host: u.Host}, apiKey: o.APIKey, httpc: adminClient(o.Publishers)}
-	defer t.httpc.CloseIdleConnections()
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	err = t.warmUp(wctx, o.Publishers)
-	wcancel()
-	if err != nil {
-		return fmt.Errorf("%s: reaching %s: %w", publisherScenario, t.base, err)
-	}
-	fmt.Fprintln(stdout, "ready")
-	in := bufio.NewScanner(stdin)
-	if err := awaitGo(publisherScenario, in); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	closed := make(chan struct{})
-	go func() {
-		for in.Scan() { // until the parent closes stdin
-		}
-		cancel()
-		close(closed)
-	}()
-	b, err := json.Marshal(publishAll(ctx, t, o).wire())
-	if err != nil {
-		return err
-	}
-	if _, err := stdout.Write(append(b, '\n')); err != nil {
-		return err
-	}
-	<-closed
-	return nil
+	return runChild(ctx, childRun{name: publisherScenario, url: o.URL, apiKey: o.APIKey, conns: o.Publishers, timeout: o.Timeout},
+		stdin, stdout, func(ctx context.Context, t *target) any { return publishAll(ctx, t, o).wire() })
 }
 
 // publisherHandle drives a publisher, here or in a child process.

@@ -1,12 +1,10 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"strconv"
 	"time"
 )
@@ -21,42 +19,11 @@ func runWriterChild(ctx context.Context, o Options, specJSON string, stdin io.Re
 	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil || spec.Token == "" || len(spec.Setup.Rows) == 0 {
 		return fmt.Errorf("%s: no usable spec in $%s", rowsWriterScenario, writerSpecEnv)
 	}
-	u, err := url.Parse(o.URL)
-	if err != nil {
-		return err
-	}
-	t := &target{base: &url.URL{Scheme: u.Scheme, Host: u.Host}, httpc: adminClient(o.Writers)}
-	defer t.httpc.CloseIdleConnections()
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	err = t.warmUp(wctx, o.Writers)
-	wcancel()
-	if err != nil {
-		return fmt.Errorf("%s: reaching %s: %w", rowsWriterScenario, t.base, err)
-	}
-	fmt.Fprintln(stdout, "ready")
-	in := bufio.NewScanner(stdin)
-	if err := awaitGo(rowsWriterScenario, in); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	closed := make(chan struct{})
-	go func() {
-		for in.Scan() { // until the parent closes stdin
-		}
-		cancel()
-		close(closed)
-	}()
-	rc := &restClient{base: t.base, httpc: t.httpc, token: spec.Token}
-	b, err := json.Marshal(writeCells(ctx, rc, o.cellPlan(&spec.Setup)).wire())
-	if err != nil {
-		return err
-	}
-	if _, err := stdout.Write(append(b, '\n')); err != nil {
-		return err
-	}
-	<-closed
-	return nil
+	return runChild(ctx, childRun{name: rowsWriterScenario, url: o.URL, conns: o.Writers, timeout: o.Timeout},
+		stdin, stdout, func(ctx context.Context, t *target) any {
+			rc := &restClient{base: t.base, httpc: t.httpc, token: spec.Token}
+			return writeCells(ctx, rc, o.cellPlan(&spec.Setup)).wire()
+		})
 }
 
 // writerHandle drives the rows writers, here or in a child process.
