@@ -84,7 +84,6 @@ type SubscribeRequest struct {
 type SubscribeResult struct {
 	Position  stream.Position
 	Recovered bool
-	Replayed  int
 }
 
 // Subscribe subscribes c. It is idempotent: subscribing again to the same
@@ -331,17 +330,6 @@ func (h *Hub) unsubscribeAll(c *Conn) {
 		col, doc := splitKey(key)
 		h.clearPresence(context.Background(), c, col, doc)
 	}
-}
-
-// Subscriptions lists c's channel keys.
-func (h *Hub) Subscriptions(c *Conn) []string {
-	c.smu.Lock()
-	defer c.smu.Unlock()
-	out := make([]string, 0, len(c.subs))
-	for _, sub := range c.subs {
-		out = append(out, channelKey(sub.collection, sub.document))
-	}
-	return out
 }
 
 // handle receives the cluster's publications from the broker.

@@ -117,7 +117,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		"Outbox reads made to replay table events or fill gaps (shared by clients recovering together).",
 		func() float64 { return float64(streams.Reads()) })
 	var h *hub.Hub
-	rev := revoker{hub: func() *hub.Hub { return h }, store: st, log: log}
+	rev := revoker{hub: func() *hub.Hub { return h }, log: log}
 	h, err := hub.New(hub.Config{
 		Streams: streams,
 		EventHook: func(p *hub.Publication) {

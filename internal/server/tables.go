@@ -16,7 +16,6 @@ import (
 	"github.com/tablecast/tablecast/internal/dialect/native"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/service"
-	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
@@ -115,31 +114,24 @@ func nativeErr(err error) error {
 
 // revoker ends the subscriptions of a member removed from a workspace, on
 // every node: it runs on each node's hub as the event passes (hub.EventHook).
+// The event names the workspace's tables, so nothing is read here.
 type revoker struct {
-	hub   func() *hub.Hub
-	store store.Reader
-	log   *slog.Logger
+	hub func() *hub.Hub
+	log *slog.Logger
 }
 
 func (r revoker) event(p *hub.Publication) {
 	if p.Event != service.EventMemberRemoved {
 		return
 	}
-	var ev struct {
-		WorkspaceID int64  `json:"workspace_id"`
-		UserID      string `json:"user_id"`
-	}
+	var ev service.MemberChanged
 	if err := json.Unmarshal(p.Data, &ev); err != nil || ev.UserID == "" {
 		r.log.Error("member_removed event without a user", "stream", p.Stream, "offset", p.Offset)
 		return
 	}
-	tables, err := r.store.Tables(context.Background(), ev.WorkspaceID)
-	if err != nil {
-		r.log.Error("revoke: list tables", "workspace", ev.WorkspaceID, "err", err)
-	}
-	ids := make(map[int64]bool, len(tables))
-	for _, t := range tables {
-		ids[t.ID] = true
+	ids := make(map[int64]bool, len(ev.TableIDs))
+	for _, id := range ev.TableIDs {
+		ids[id] = true
 	}
 	r.hub().Revoke(ev.UserID, func(collection string) bool {
 		kind, id, ok := storeCollection(collection)

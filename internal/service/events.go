@@ -194,6 +194,9 @@ type MemberChanged struct {
 	UserID     string     `json:"user_id"`
 	Role       store.Role `json:"role"`
 	RoleBefore store.Role `json:"role_before,omitempty"`
+	// TableIDs, on member_removed, are the workspace's tables: the
+	// subscriptions every node must end, without asking the store.
+	TableIDs []int64 `json:"table_ids,omitempty"`
 }
 
 // DecodeEvent decodes an event's payload into its type's struct (a pointer:

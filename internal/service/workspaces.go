@@ -269,8 +269,16 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, wsID int64, userID 
 		if err := w.RemoveMember(ctx, wsID, userID); err != nil {
 			return err
 		}
+		tables, err := w.Tables(ctx, wsID)
+		if err != nil {
+			return err
+		}
+		ids := make([]int64, len(tables))
+		for i, t := range tables {
+			ids[i] = t.ID
+		}
 		return w.emit(store.WorkspaceStream(wsID), EventMemberRemoved, MemberChanged{
-			WorkspaceMeta: w.workspaceMeta(wsID), UserID: userID, Role: role,
+			WorkspaceMeta: w.workspaceMeta(wsID), UserID: userID, Role: role, TableIDs: ids,
 		})
 	})
 }

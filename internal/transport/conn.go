@@ -93,9 +93,6 @@ func buffered(rw *bufio.ReadWriter) []byte {
 	return append([]byte(nil), b...)
 }
 
-// RemoteAddr is the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
-
 // WriteBuffers writes every buffer (one writev where the platform has it)
 // within timeout. bufs is consumed.
 func (c *Conn) WriteBuffers(bufs *net.Buffers, timeout time.Duration) (int64, error) {
