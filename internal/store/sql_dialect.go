@@ -81,6 +81,10 @@ type dialect struct {
 	// (parameter: table id), so that writes to one table see its fields as
 	// they are; SQLite's single writer needs none.
 	lockTable string
+	// bumpRowID, when set, moves the row id sequence to at least its
+	// parameter, before rows are inserted with ids of their own (SQLite's
+	// AUTOINCREMENT follows by itself).
+	bumpRowID string
 	// markPublished and its parameters.
 	markPublished     string
 	markPublishedArgs func([]EventKey) []any
@@ -130,6 +134,7 @@ type queries struct {
 	streamTop, streamNext, eventInsert, events, eventOldest string
 	unpublished, pruneBoundary, prune                       string
 	removeValue, shiftRows, markPublished, appendEvent      string
+	docOps, pruneDocOps, bumpRowID                          string
 }
 
 const (
@@ -229,6 +234,11 @@ func (d *dialect) build() {
 				WHERE u.published = {F} AND u.stream_kind = e.stream_kind
 				AND u.stream_id = e.stream_id AND u.stream_offset < e.stream_offset)
 			ORDER BY e.seq LIMIT ?)`),
+
+		docOps: x(`SELECT collection, doc_id, version, op, src, seq, stream_offset, created_at FROM doc_ops
+			WHERE collection = ? AND doc_id = ? AND version >= ? ORDER BY version LIMIT ?`),
+		pruneDocOps: x(`DELETE FROM doc_ops WHERE created_at < ?`),
+		bumpRowID:   x(d.bumpRowID),
 
 		removeValue:   x(d.removeValue),
 		shiftRows:     x(d.shiftRows),

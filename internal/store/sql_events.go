@@ -82,9 +82,14 @@ func (r relay) prune(ctx context.Context, olderThan time.Time) (int64, error) {
 			return total, r.d.mapErr(err, "prune events")
 		}
 		if n < pruneBatch {
-			return total, nil
+			break
 		}
 	}
+	// The op log is kept as long as events; it has no publication state.
+	if _, err := r.q.exec(ctx, r.d.q.pruneDocOps, r.d.ts(olderThan.UTC())); err != nil {
+		return total, r.d.mapErr(err, "prune op log")
+	}
+	return total, nil
 }
 
 // maxAttempts bounds Update's retries of transient conflicts.

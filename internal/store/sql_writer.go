@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -253,27 +254,51 @@ func (t *sqlTx) InsertRows(ctx context.Context, in NewRows) (InsertedRows, error
 		}
 		vals[i] = s
 	}
-	orders, shifted, err := t.newOrders(ctx, in.TableID, in.BeforeID, n)
+	orders, shifted, err := t.insertOrders(ctx, in)
 	if err != nil {
+		return InsertedRows{}, t.d.mapErr(err, what)
+	}
+	if err := t.checkRowIDs(ctx, in.IDs, n); err != nil {
 		return InsertedRows{}, t.d.mapErr(err, what)
 	}
 
 	ts := now()
 	out := InsertedRows{Rows: make([]Row, n), Shifted: shifted}
-	index := make(map[string]int, n) // canonical order -> input index
+	// Each returned row is matched to its input by its id when the ids were
+	// given, else by its order (distinct within the batch).
+	index := make(map[string]int, n)
+	key := func(id int64, ord string) string {
+		if len(in.IDs) > 0 {
+			return strconv.FormatInt(id, 10)
+		}
+		return ord
+	}
 	for i := range orders {
-		index[formatOrder(orders[i])] = i
+		var id int64
+		if len(in.IDs) > 0 {
+			id = in.IDs[i]
+		}
+		index[key(id, formatOrder(orders[i]))] = i
 	}
 	for start := 0; start < n; start += insertChunk {
 		end := min(start+insertChunk, n)
 		var b strings.Builder
-		b.WriteString(`INSERT INTO table_rows (table_id, ord, version, vals, created_at, updated_at) VALUES `)
-		args := make([]any, 0, (end-start)*5)
+		if len(in.IDs) > 0 {
+			b.WriteString(`INSERT INTO table_rows (id, table_id, ord, version, vals, created_at, updated_at) {override} VALUES `)
+		} else {
+			b.WriteString(`INSERT INTO table_rows (table_id, ord, version, vals, created_at, updated_at) VALUES `)
+		}
+		args := make([]any, 0, (end-start)*6)
 		for i := start; i < end; i++ {
 			if i > start {
 				b.WriteString(", ")
 			}
-			b.WriteString(`(?, {ordp}, 1, {json}, ?, ?)`)
+			if len(in.IDs) > 0 {
+				b.WriteString(`(?, ?, {ordp}, 1, {json}, ?, ?)`)
+				args = append(args, in.IDs[i])
+			} else {
+				b.WriteString(`(?, {ordp}, 1, {json}, ?, ?)`)
+			}
 			args = append(args, in.TableID, t.d.order(orders[i]), vals[i], t.d.ts(ts), t.d.ts(ts))
 		}
 		b.WriteString(` RETURNING id, {ord}, vals`)
@@ -295,7 +320,7 @@ func (t *sqlTx) InsertRows(ctx context.Context, in NewRows) (InsertedRows, error
 				rows.Close()
 				return InsertedRows{}, err
 			}
-			i, ok := index[ord]
+			i, ok := index[key(id, ord)]
 			if !ok {
 				rows.Close()
 				return InsertedRows{}, fmt.Errorf("store: %s: inserted row %d has unexpected order %s", what, id, ord)
@@ -312,6 +337,53 @@ func (t *sqlTx) InsertRows(ctx context.Context, in NewRows) (InsertedRows, error
 		}
 	}
 	return out, nil
+}
+
+// insertOrders returns the new rows' orders: the given ones, or placed by
+// newOrders.
+func (t *sqlTx) insertOrders(ctx context.Context, in NewRows) ([]*big.Int, bool, error) {
+	n := len(in.Values)
+	if len(in.Orders) == 0 {
+		return t.newOrders(ctx, in.TableID, in.BeforeID, n)
+	}
+	if len(in.Orders) != n || in.BeforeID != 0 {
+		return nil, false, fmt.Errorf("%w: %d orders for %d new rows (and before row %d)", ErrInvalid, len(in.Orders), n, in.BeforeID)
+	}
+	out := make([]*big.Int, n)
+	for i, o := range in.Orders {
+		v, err := parseOrder(o)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: order of new row %d: %w", ErrInvalid, i, err)
+		}
+		out[i] = v
+	}
+	return out, false, nil
+}
+
+// checkRowIDs checks ids given to new rows and, where the engine needs it,
+// moves the id sequence past them before they are inserted, so that a row
+// numbered by the sequence never takes one of them.
+func (t *sqlTx) checkRowIDs(ctx context.Context, ids []int64, n int) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if len(ids) != n {
+		return fmt.Errorf("%w: %d ids for %d new rows", ErrInvalid, len(ids), n)
+	}
+	seen := make(map[int64]bool, n)
+	var top int64
+	for _, id := range ids {
+		if id <= 0 || seen[id] {
+			return fmt.Errorf("%w: row id %d is not positive or given twice", ErrInvalid, id)
+		}
+		seen[id] = true
+		top = max(top, id)
+	}
+	if t.d.q.bumpRowID == "" {
+		return nil
+	}
+	var v int64
+	return t.q.queryRow(ctx, t.d.q.bumpRowID, top).Scan(&v)
 }
 
 // newOrders returns n increasing orders for new rows: after the last row when
@@ -391,9 +463,18 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate) (Row,
 	} else if expr, args, err = t.d.mergeValues(json.RawMessage(patch)); err != nil {
 		return Row{}, fmt.Errorf("%w: values of %s: %w", ErrInvalid, what, err)
 	}
-	sql := `UPDATE table_rows SET vals = ` + expr + `, version = version + 1, updated_at = ?
-		WHERE table_id = ? AND id = ?`
-	args = append(args, t.d.ts(now()), tableID, u.ID)
+	sql := `UPDATE table_rows SET vals = ` + expr + `, version = version + 1, updated_at = ?`
+	args = append(args, t.d.ts(now()))
+	if u.Order != "" {
+		ord, err := parseOrder(u.Order)
+		if err != nil {
+			return Row{}, fmt.Errorf("%w: order of %s: %w", ErrInvalid, what, err)
+		}
+		sql += `, ord = {ordp}`
+		args = append(args, t.d.order(ord))
+	}
+	sql += ` WHERE table_id = ? AND id = ?`
+	args = append(args, tableID, u.ID)
 	if u.ExpectedVersion != 0 {
 		sql += ` AND version = ?`
 		args = append(args, u.ExpectedVersion)

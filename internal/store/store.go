@@ -119,6 +119,14 @@ type NewRows struct {
 	BeforeID int64
 	// Values holds one JSON object per new row (nil is {}).
 	Values []json.RawMessage
+	// IDs, when not empty, gives each new row its id (one per value,
+	// positive, distinct): a client that names its documents (a ShareDB
+	// create) chooses the row id. An id in use by any row is ErrConflict;
+	// later ids from the store's own sequence go past the largest given.
+	IDs []int64
+	// Orders, when not empty, gives each new row its order (one per value, in
+	// the Row.Order format) instead of placing them; BeforeID must then be 0.
+	Orders []string
 }
 
 // InsertedRows is what Tx.InsertRows did.
@@ -142,6 +150,9 @@ type RowUpdate struct {
 	// absent are untouched), or replaces them entirely when Replace is set.
 	Values  json.RawMessage
 	Replace bool
+	// Order, when not "", moves the row to that order (the Row.Order
+	// format); the row's values may be left unchanged (Values nil).
+	Order string
 	// ExpectedVersion, when not 0, makes the update fail with ErrConflict
 	// unless the row's current version equals it.
 	ExpectedVersion int64
@@ -230,6 +241,29 @@ type EventKey struct {
 	Offset uint64
 }
 
+// DocOp is one change of a versioned document (a row, field, view or table
+// as the document dialects name them: record_12/5), kept in the op log so
+// that an op submitted against an older version can be transformed against
+// what happened since, and a resent op recognised by its Src and Seq.
+type DocOp struct {
+	Collection string // "record_12", "field_12", "view_12", "table_3"
+	DocID      int64
+	// Version is the version the op applies to: the document is at
+	// Version+1 after it (a create applies to 0).
+	Version int64
+	// Op is the change as JSON: {"op":[json0 components]}, {"create":data}
+	// or {"del":true}.
+	Op json.RawMessage
+	// Src and Seq identify a client's submission ("" and 0 for a change not
+	// made by a submit).
+	Src string
+	Seq uint64
+	// Offset is the offset, in the table's (or workspace's) stream, of the
+	// event that carried the change.
+	Offset    uint64
+	CreatedAt time.Time
+}
+
 // Reader is every read, on the Store (each call its own snapshot) and inside
 // Read and Update (all calls one transaction).
 type Reader interface {
@@ -277,6 +311,11 @@ type Reader interface {
 	// if since+1 >= OldestEventOffset: the kept events of a stream are always a
 	// contiguous run ending at StreamTop (PruneEvents only cuts from the front).
 	OldestEventOffset(ctx context.Context, s Stream) (uint64, error)
+	// DocOps returns at most limit ops of the document with Version >=
+	// fromVersion, in version order. Ops are kept as long as events
+	// (PruneEvents removes both), so the result may start after
+	// fromVersion: the caller compares.
+	DocOps(ctx context.Context, collection string, docID int64, fromVersion int64, limit int) ([]DocOp, error)
 }
 
 // Tx is one write transaction: every write, and every read of Reader seeing
@@ -343,6 +382,11 @@ type Tx interface {
 	UpdateView(ctx context.Context, v View) (View, error)
 	DeleteView(ctx context.Context, id int64) error
 
+	// AppendDocOps records document changes in the op log, in this
+	// transaction. A (Collection, DocID, Version) taken already is
+	// ErrConflict.
+	AppendDocOps(ctx context.Context, ops []DocOp) error
+
 	// AppendEvent appends an event to the stream in this transaction and
 	// returns its offset: the stream's previous top + 1. The event is seen by
 	// others, and by Unpublished, once the transaction commits.
@@ -371,7 +415,8 @@ type Store interface {
 	// one statement. Unknown keys are ignored.
 	MarkPublished(ctx context.Context, keys ...EventKey) error
 	// PruneEvents deletes published events created before olderThan and
-	// returns how many. It never deletes an unpublished event, nor any event
+	// returns how many; it also deletes the op log's entries created before
+	// olderThan. It never deletes an unpublished event, nor any event
 	// after an unpublished one in the same stream, so what is kept of a
 	// stream stays contiguous.
 	PruneEvents(ctx context.Context, olderThan time.Time) (int64, error)

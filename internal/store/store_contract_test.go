@@ -41,6 +41,8 @@ func testStoreContract(t *testing.T, open func(t *testing.T) Store) {
 		{"Unpublished", contractUnpublished},
 		{"PruneEvents", contractPruneEvents},
 		{"InvalidArguments", contractInvalidArguments},
+		{"DocOps", contractDocOps},
+		{"RowIDsAndOrders", contractRowIDsAndOrders},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -284,6 +284,7 @@ var sqliteDialect = func() *dialect {
 			"{+}", "+",
 			"{T}", "1",
 			"{F}", "0",
+			"{override}", "",
 		),
 		ts:    func(t time.Time) any { return t.UnixMicro() },
 		order: func(n *big.Int) any { return paddedOrder(n) },

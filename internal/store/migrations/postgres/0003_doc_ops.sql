@@ -1,0 +1,19 @@
+-- The op log: every change of a versioned document (a row, field, view or
+-- table as the document dialects name it) with the version it applied to,
+-- so that a stale submit is transformed against what happened since and a
+-- resent one is recognised by (src, seq). Kept as long as events. Keep its
+-- meaning identical to sqlite/0003_doc_ops.sql.
+
+CREATE TABLE doc_ops (
+    collection    TEXT        NOT NULL,
+    doc_id        BIGINT      NOT NULL,
+    version       BIGINT      NOT NULL,
+    op            JSON        NOT NULL,
+    src           TEXT        NOT NULL,
+    seq           BIGINT      NOT NULL,
+    stream_offset BIGINT      NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (collection, doc_id, version)
+);
+
+CREATE INDEX doc_ops_created ON doc_ops (created_at);
