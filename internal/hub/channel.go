@@ -20,8 +20,12 @@ type channelShard struct {
 }
 
 type collection struct {
-	subs map[*Conn]*subscription            // subscribers of the whole collection
-	docs map[string]map[*Conn]*subscription // subscribers of single documents
+	// stream is the collection's stream (h.shardKey): events are delivered
+	// only to collections of the event's own stream, even when another
+	// stream's collections share the shard.
+	stream string
+	subs   map[*Conn]*subscription            // subscribers of the whole collection
+	docs   map[string]map[*Conn]*subscription // subscribers of single documents
 	// presence by channel key ("" for the collection itself, else the document)
 	presence map[string]map[*Conn]presenceState
 }
@@ -50,6 +54,10 @@ type subscription struct {
 // covers reports whether p is at or before the subscription's start.
 func (s *subscription) covers(p *Publication) bool {
 	return p.Kind.Streamed() && p.Offset <= s.start.Offset && p.Epoch == s.start.Epoch
+}
+
+func (h *Hub) newCollection(name string) *collection {
+	return &collection{stream: h.shardKey(name)}
 }
 
 func channelKey(collection, document string) string {
@@ -237,7 +245,7 @@ func (h *Hub) addSubscription(sub *subscription) bool {
 	col := sh.collections[sub.collection]
 	first := col == nil || (len(col.subs) == 0 && len(col.docs) == 0)
 	if col == nil {
-		col = &collection{}
+		col = h.newCollection(sub.collection)
 		sh.collections[sub.collection] = col
 	}
 	var set map[*Conn]*subscription

@@ -386,6 +386,9 @@ func (c *Conn) closeOut() {
 func (c *Conn) finish() {
 	c.finishOnce.Do(func() {
 		c.hub.forget(c)
+		if cl, ok := c.session.(SessionCloser); ok {
+			cl.Closed()
+		}
 		c.smu.Lock()
 		c.finished.Store(true)
 		if c.done != nil {

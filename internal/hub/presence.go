@@ -39,7 +39,7 @@ func (h *Hub) SetPresence(ctx context.Context, c *Conn, collectionName, document
 	sh.mu.Lock()
 	col := sh.collections[collectionName]
 	if col == nil {
-		col = &collection{}
+		col = h.newCollection(collectionName)
 		sh.collections[collectionName] = col
 	}
 	if col.presence == nil {

@@ -118,7 +118,10 @@ func (h *Hub) deliverEvent(p *Publication) {
 	for d := range outs {
 		for _, o := range outs[d] {
 			col := sh.collections[o.Collection]
-			if col == nil {
+			if col == nil || col.stream != p.Stream {
+				// Another stream's collection in the same shard: a renderer
+				// that names it (the native table_W for a table_deleted on
+				// the table's stream) must not reach it with this offset.
 				continue
 			}
 			for c, sub := range col.subs {

@@ -1,0 +1,112 @@
+package hub
+
+import (
+	"encoding/json"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestEventsStayInTheirStream: with every collection in one shard, an event
+// of table:1 whose renderer names a collection of table:2 does not reach
+// that collection's subscribers (it would carry table 1's offset).
+func TestEventsStayInTheirStream(t *testing.T) {
+	ob := &outbox{}
+	h := newTestHub(t, func(c *Config) {
+		c.Streams = ob
+		c.Renderers[0] = eventLines{}
+		c.Shards = 1
+	})
+	one, trOne := h.conn(t, "u1")
+	h.sub(t, one, "rec_1", "", nil)
+	two, trTwo := h.conn(t, "u2")
+	h.sub(t, two, "rec_2", "", nil)
+
+	stray := ob.commit(1, "a")
+	stray.Data, _ = json.Marshal(map[string]any{"table": 2, "docs": []string{"a"}})
+	h.publish(t, stray)
+	h.publish(t, ob.commit(1, "b"))
+	h.publish(t, ob.commit(2, "c"))
+
+	if got := strings.Join(trOne.waitLines(t, 2), "|"); got != "subscribed rec_1 0 true|ev 2 rec_1.b" {
+		t.Errorf("table 1's subscriber got %q", got)
+	}
+	if got := strings.Join(trTwo.waitLines(t, 2), "|"); got != "subscribed rec_2 0 true|ev 1 rec_2.c" {
+		t.Errorf("table 2's subscriber got %q", got)
+	}
+}
+
+func TestRevokeChannel(t *testing.T) {
+	h, ob := newStreamHub(t)
+	docA1, trA1 := h.conn(t, "u1")
+	h.sub(t, docA1, "rec_1", "a", nil)
+	docA2, trA2 := h.conn(t, "u2")
+	h.sub(t, docA2, "rec_1", "a", nil)
+	h.sub(t, docA2, "rec_1", "b", nil)
+	whole, trWhole := h.conn(t, "u3")
+	h.sub(t, whole, "rec_1", "", nil)
+	other, trOther := h.conn(t, "u4")
+	h.sub(t, other, "rec_2", "", nil)
+
+	if n := h.RevokeChannel("rec_1", "a"); n != 2 {
+		t.Fatalf("RevokeChannel(rec_1, a) = %d, want 2", n)
+	}
+	if n := h.RevokeChannel("rec_1", "a"); n != 0 {
+		t.Fatalf("again: %d, want 0", n)
+	}
+	h.publish(t, ob.commit(1, "a", "b"))
+	if got := strings.Join(trA1.waitLines(t, 2), "|"); got != "subscribed rec_1.a 0 true|revoked rec_1.a" {
+		t.Errorf("u1 got %q", got)
+	}
+	if got := strings.Join(trA2.waitLines(t, 4), "|"); got != "subscribed rec_1.a 0 true|subscribed rec_1.b 0 true|revoked rec_1.a|ev 1 rec_1.b" {
+		t.Errorf("u2 got %q", got)
+	}
+	trWhole.waitLines(t, 3)
+
+	// The whole collection: its subscribers and every document's.
+	if n := h.RevokeChannel("rec_1", ""); n != 2 {
+		t.Fatalf("RevokeChannel(rec_1) = %d, want 2", n)
+	}
+	h.publish(t, ob.commit(1, "b"))
+	h.publish(t, ob.commit(2, "z"))
+	if got := strings.Join(trOther.waitLines(t, 2), "|"); got != "subscribed rec_2 0 true|ev 1 rec_2.z" {
+		t.Errorf("table 2's subscriber got %q", got)
+	}
+	if got := strings.Join(trWhole.lines(), "|"); got != "subscribed rec_1 0 true|ev 1 rec_1.a|ev 1 rec_1.b|revoked rec_1" {
+		t.Errorf("the collection's subscriber got %q", got)
+	}
+	if got := trA2.lines(); got[len(got)-1] != "revoked rec_1.b" {
+		t.Errorf("u2 got %q", got)
+	}
+	if s := h.Stats(); s.Subscriptions != 1 {
+		t.Errorf("subscriptions left: %d, want 1", s.Subscriptions)
+	}
+}
+
+type closingSession struct {
+	lineSession
+	closed atomic.Int32
+}
+
+func (s *closingSession) Closed() { s.closed.Add(1) }
+
+func TestSessionCloserIsToldOnce(t *testing.T) {
+	h, _ := newStreamHub(t)
+	sess := &closingSession{}
+	c, err := h.NewConn(ConnInfo{ID: "closer", Transport: newFakeTransport(), Session: sess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Authenticate(c, "u", "closer", time.Time{})
+	h.sub(t, c, "rec_1", "", nil)
+	c.Disconnect(DisconnectKicked)
+	<-c.Done()
+	c.Abort()
+	if n := sess.closed.Load(); n != 1 {
+		t.Fatalf("Closed called %d times, want 1", n)
+	}
+	if s := h.Stats(); s.Subscriptions != 0 {
+		t.Fatalf("subscriptions left: %d", s.Subscriptions)
+	}
+}
