@@ -43,6 +43,11 @@ type TableMeta struct {
 	WorkspaceID int64  `json:"workspace_id"`
 	Actor       string `json:"actor"`  // the user id who made the change
 	Origin      string `json:"origin"` // the X-WebSocket-Id of the request, "" if none
+	// Src and Seq identify the submit that made the change ("" and 0 for
+	// a REST write): the op log keeps them so that a resent op is
+	// recognised.
+	Src string `json:"src,omitempty"`
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // WorkspaceMeta heads every event about a workspace.
@@ -74,6 +79,9 @@ type RowsUpdated struct {
 	// FieldConversion is set when the rows changed because field
 	// updated_field_ids[0] changed type or options.
 	FieldConversion bool `json:"field_conversion,omitempty"`
+	// Op, on a change made by a submit (one row), is the json0 op as it
+	// was applied: the document dialects send it rather than a diff.
+	Op json.RawMessage `json:"op,omitempty"`
 }
 
 // RowsDeleted is rows_deleted: the ids, ascending, and the rows as they were.
@@ -107,6 +115,9 @@ type FieldUpdated struct {
 	ViewsChanged  []table.View  `json:"views_changed"`
 	ViewsBefore   []table.View  `json:"views_before"`
 	RowsConverted int           `json:"rows_converted"`
+	// Op, on a change made by a submit, is the json0 op as applied to the
+	// field's document.
+	Op json.RawMessage `json:"op,omitempty"`
 }
 
 // FieldDeleted is field_deleted: the field as it was (with its last
@@ -133,6 +144,9 @@ type ViewUpdated struct {
 	TableMeta
 	View       table.View `json:"view"`
 	ViewBefore table.View `json:"view_before"`
+	// Op, on a change made by a submit, is the json0 op as applied to the
+	// view's document.
+	Op json.RawMessage `json:"op,omitempty"`
 }
 
 // ViewDeleted is view_deleted, with the view as it was (its slug, so that

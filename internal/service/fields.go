@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 
@@ -191,6 +192,18 @@ func (s *Service) UpdateField(ctx context.Context, a Actor, fieldID int64, in Fi
 		if err != nil {
 			return err
 		}
+		out, err = w.updateField(t, sc, before, in, nil)
+		return err
+	})
+	return out, err
+}
+
+// updateField is UpdateField in w, after the access check; op, when not
+// nil, is the submitted json0 op that made the change (for the event).
+func (w *writeTx) updateField(t store.Table, sc *schema, before *table.Field, in FieldPatch, op json.RawMessage) (table.Field, error) {
+	ctx := w.ctx
+	var out table.Field
+	err := func() error {
 		f := before.Clone()
 		var e *table.ValidationError
 		if in.Name != nil {
@@ -268,6 +281,7 @@ func (s *Service) UpdateField(ctx context.Context, a Actor, fieldID int64, in Fi
 		ev := FieldUpdated{
 			TableMeta: w.tableMeta(t), Field: out, FieldBefore: *before,
 			RelatedFields: related, RelatedBefore: relatedBefore, ViewsChanged: changed, ViewsBefore: changedBefore,
+			Op: op,
 		}
 		if conv != nil {
 			ev.RowsConverted = len(conv.ids)
@@ -279,7 +293,7 @@ func (s *Service) UpdateField(ctx context.Context, a Actor, fieldID int64, in Fi
 			return nil
 		}
 		return conv.apply(w, t, sc, after)
-	})
+	}()
 	return out, err
 }
 
@@ -293,20 +307,25 @@ func (s *Service) DeleteField(ctx context.Context, a Actor, fieldID int64) error
 		if err != nil {
 			return err
 		}
-		if f.Primary {
-			return errorf(ErrConflict, "field %d is the table's primary field: make another field primary first", fieldID)
-		}
-		changed, changedBefore, err := reconcileViews(w, t.ID, func(v *table.View) bool { return v.RemoveField(fieldID) })
-		if err != nil {
-			return err
-		}
-		if err := w.DeleteField(ctx, fieldID); err != nil {
-			return err
-		}
-		return w.emit(store.TableStream(t.ID), EventFieldDeleted, FieldDeleted{
-			TableMeta: w.tableMeta(t), FieldID: fieldID, Field: *f, ViewsChanged: changed,
-			ViewsBefore: changedBefore,
-		})
+		return w.deleteField(t, f)
+	})
+}
+
+// deleteField is DeleteField in w, after the access check.
+func (w *writeTx) deleteField(t store.Table, f *table.Field) error {
+	if f.Primary {
+		return errorf(ErrConflict, "field %d is the table's primary field: make another field primary first", f.ID)
+	}
+	changed, changedBefore, err := reconcileViews(w, t.ID, func(v *table.View) bool { return v.RemoveField(f.ID) })
+	if err != nil {
+		return err
+	}
+	if err := w.DeleteField(w.ctx, f.ID); err != nil {
+		return err
+	}
+	return w.emit(store.TableStream(t.ID), EventFieldDeleted, FieldDeleted{
+		TableMeta: w.tableMeta(t), FieldID: f.ID, Field: *f, ViewsChanged: changed,
+		ViewsBefore: changedBefore,
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/store"
@@ -141,12 +142,21 @@ var (
 
 // Error is a service error with a message that is safe to show the caller.
 type Error struct {
-	Kind    error // ErrNotFound, ErrForbidden, ErrConflict or ErrUnauthorized
+	Kind error // ErrNotFound, ErrForbidden, ErrConflict or ErrUnauthorized
+	// Reason, when set, says more precisely what Kind is about (the
+	// submit conflicts: ErrDocExists, ErrDocDeleted, ErrVersionAhead,
+	// ErrOpsPruned); errors.Is finds both.
+	Reason  error
 	Message string
 }
 
 func (e *Error) Error() string { return e.Message }
-func (e *Error) Unwrap() error { return e.Kind }
+func (e *Error) Unwrap() []error {
+	if e.Reason == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Reason}
+}
 
 func errorf(kind error, format string, args ...any) error {
 	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
@@ -266,6 +276,9 @@ type writeTx struct {
 	actor  Actor
 	at     time.Time
 	events []store.Event
+	// src and seq identify the submit being written, if any.
+	src string
+	seq uint64
 }
 
 // emit appends an event to the stream in the transaction.
@@ -278,12 +291,50 @@ func (w *writeTx) emit(s store.Stream, typ string, payload any) error {
 	if err != nil {
 		return err
 	}
+	if err := w.logDocOps(s, payload, off); err != nil {
+		return err
+	}
 	w.events = append(w.events, store.Event{Stream: s, Offset: off, Type: typ, Payload: b, CreatedAt: w.at})
 	return nil
 }
 
+// submitted is implemented by the events that carry TableMeta: the submit
+// that made the change, if any.
+type submitted interface {
+	submitID() (src string, seq uint64)
+}
+
+func (m TableMeta) submitID() (string, uint64) { return m.Src, m.Seq }
+
+// logDocOps records in the op log, in the event's transaction, the
+// document changes the event carries. A table's document (table_W) is
+// logged with the workspace's stream, the others with the table's (a
+// table_deleted goes to both streams, and is logged once).
+func (w *writeTx) logDocOps(s store.Stream, payload any, off uint64) error {
+	changes, err := docChanges(payload)
+	if err != nil || len(changes) == 0 {
+		return err
+	}
+	var src string
+	var seq uint64
+	if s, ok := payload.(submitted); ok {
+		src, seq = s.submitID()
+	}
+	ops := make([]store.DocOp, 0, len(changes))
+	for _, c := range changes {
+		isTable := strings.HasPrefix(c.Collection, "table_")
+		if !c.HasV || isTable != (s.Kind == store.StreamWorkspace) {
+			continue
+		}
+		ops = append(ops, store.DocOp{Collection: c.Collection, DocID: c.DocID, Version: c.V, Op: c.LogOp(),
+			Src: src, Seq: seq, Offset: off})
+	}
+	return w.AppendDocOps(w.ctx, ops)
+}
+
 func (w *writeTx) tableMeta(t store.Table) TableMeta {
-	return TableMeta{TableID: t.ID, WorkspaceID: t.WorkspaceID, Actor: w.actor.UserID, Origin: w.actor.Origin}
+	return TableMeta{TableID: t.ID, WorkspaceID: t.WorkspaceID, Actor: w.actor.UserID, Origin: w.actor.Origin,
+		Src: w.src, Seq: w.seq}
 }
 
 func (w *writeTx) workspaceMeta(wsID int64) WorkspaceMeta {

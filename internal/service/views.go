@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -192,6 +193,18 @@ func (s *Service) UpdateView(ctx context.Context, a Actor, viewID int64, in View
 		if err != nil {
 			return err
 		}
+		out, err = s.updateView(w, t, sv, in, nil)
+		return err
+	})
+	return out, err
+}
+
+// updateView is UpdateView in w, after the access check; op, when not nil,
+// is the submitted json0 op that made the change (for the event).
+func (s *Service) updateView(w *writeTx, t store.Table, sv store.View, in ViewPatch, op json.RawMessage) (table.View, error) {
+	ctx := w.ctx
+	var out table.View
+	err := func() error {
 		sc, err := loadSchema(ctx, w, t.ID)
 		if err != nil {
 			return err
@@ -236,9 +249,9 @@ func (s *Service) UpdateView(ctx context.Context, a Actor, viewID int64, in View
 		}
 		out = *after
 		return w.emit(store.TableStream(t.ID), EventViewUpdated, ViewUpdated{
-			TableMeta: w.tableMeta(t), View: out, ViewBefore: *before,
+			TableMeta: w.tableMeta(t), View: out, ViewBefore: *before, Op: op,
 		})
-	})
+	}()
 	return out, err
 }
 
@@ -249,16 +262,21 @@ func (s *Service) DeleteView(ctx context.Context, a Actor, viewID int64) error {
 		if err != nil {
 			return err
 		}
-		v, err := ViewFromStore(sv)
-		if err != nil {
-			return err
-		}
-		if err := w.DeleteView(ctx, viewID); err != nil {
-			return err
-		}
-		return w.emit(store.TableStream(t.ID), EventViewDeleted, ViewDeleted{
-			TableMeta: w.tableMeta(t), ViewID: viewID, View: *v,
-		})
+		return w.deleteView(t, sv)
+	})
+}
+
+// deleteView is DeleteView in w, after the access check.
+func (w *writeTx) deleteView(t store.Table, sv store.View) error {
+	v, err := ViewFromStore(sv)
+	if err != nil {
+		return err
+	}
+	if err := w.DeleteView(w.ctx, sv.ID); err != nil {
+		return err
+	}
+	return w.emit(store.TableStream(t.ID), EventViewDeleted, ViewDeleted{
+		TableMeta: w.tableMeta(t), ViewID: sv.ID, View: *v,
 	})
 }
 

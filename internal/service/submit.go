@@ -1,0 +1,337 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tablecast/tablecast/internal/ot/json0"
+	"github.com/tablecast/tablecast/internal/store"
+	"github.com/tablecast/tablecast/internal/table"
+)
+
+// Submit is the document side of writes: a client sends a json0 op (or a
+// create, or a delete) against the version of a document it holds; the
+// op is transformed against what happened since, applied, validated as a
+// REST write would be, and stored with its event and its op log entry in
+// one transaction. See docchanges.go for the documents' data.
+
+// The reasons of submit conflicts (with ErrConflict), for the dialects
+// that tell them apart (ShareDB's error codes).
+var (
+	// ErrDocExists: a create of a document that exists.
+	ErrDocExists = errors.New("document already exists")
+	// ErrDocDeleted: an op on a document that was deleted.
+	ErrDocDeleted = errors.New("document was deleted")
+	// ErrVersionAhead: an op for a version the document has not reached.
+	ErrVersionAhead = errors.New("version ahead of the document")
+	// ErrOpsPruned: the ops since the op's version are no longer kept (or
+	// too many): the client must fetch the document again.
+	ErrOpsPruned = errors.New("ops since the version are not kept")
+)
+
+// Limits of a submit.
+const (
+	// MaxOpComponents is the most components one op may have.
+	MaxOpComponents = 1000
+	// MaxTransformOps is the most ops a stale op is transformed against;
+	// older is ErrOpsPruned.
+	MaxTransformOps = 1000
+)
+
+// Submission is one document change sent by a client.
+type Submission struct {
+	Collection string // record_T, field_T or view_T
+	DocID      int64
+	// V is the version the change was made against. HasV false (the
+	// seed's form) applies it to the current version.
+	V    int64
+	HasV bool
+	// Exactly one of Op (a JSON array of json0 components), Create (a new
+	// record's data: {"fields":{...},"order"?}) and Del.
+	Op     json.RawMessage
+	Create json.RawMessage
+	Del    bool
+	// Src and Seq identify the submission: resent with the same pair, it
+	// is acknowledged and not applied twice.
+	Src string
+	Seq uint64
+}
+
+// SubmitResult is what a submit did.
+type SubmitResult struct {
+	// V is the version the change applied to: the document is at V+1.
+	V int64
+	// Offset is the offset of the change's event in the table's stream.
+	Offset uint64
+	// Duplicate: the same Src and Seq had been applied (at V); nothing was
+	// done now.
+	Duplicate bool
+	// Transformed is how many concurrent ops the change was transformed
+	// against.
+	Transformed int
+}
+
+type docKind int
+
+const (
+	docRecord docKind = iota + 1
+	docField
+	docView
+)
+
+// parseDocCollection reads record_T, field_T or view_T.
+func parseDocCollection(col string) (docKind, int64, error) {
+	prefix, id, ok := strings.Cut(col, "_")
+	n, err := strconv.ParseInt(id, 10, 64)
+	if !ok || err != nil || n <= 0 || strconv.FormatInt(n, 10) != id {
+		return 0, 0, validation("collection", "must be record_<table id>, field_<table id> or view_<table id>")
+	}
+	switch prefix {
+	case "record":
+		return docRecord, n, nil
+	case "field":
+		return docField, n, nil
+	case "view":
+		return docView, n, nil
+	}
+	return 0, 0, validation("collection", "documents of "+prefix+"_ collections cannot be changed by ops: use the REST API")
+}
+
+// Submit applies one document change (editor of the document's table).
+// Errors: ErrNotFound for a table or document the user cannot see (or
+// that does not exist), ErrForbidden for a viewer, a *table.ValidationError
+// for an op that does not apply or a value the field refuses, ErrConflict
+// with a Reason for version conflicts.
+func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitResult, error) {
+	kind, tableID, err := parseDocCollection(sub.Collection)
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	if sub.DocID <= 0 {
+		return SubmitResult{}, validation("document", "must be a positive integer id")
+	}
+	if sub.HasV && sub.V < 0 {
+		return SubmitResult{}, validation("v", "must be 0 or more")
+	}
+	var op json0.Op
+	switch {
+	case sub.Op != nil && sub.Create == nil && !sub.Del:
+		if op, err = decodeOp(sub.Op); err != nil {
+			return SubmitResult{}, err
+		}
+	case sub.Create != nil && sub.Op == nil && !sub.Del:
+		if kind != docRecord {
+			return SubmitResult{}, validation("create", "fields and views are created through the REST API")
+		}
+	case sub.Del && sub.Op == nil && sub.Create == nil:
+	default:
+		return SubmitResult{}, validation("data", "must hold exactly one of op, create and del")
+	}
+	var res SubmitResult
+	err = s.write(ctx, a, func(w *writeTx) error {
+		t, _, err := tableAccess(ctx, w, a.UserID, tableID, store.RoleEditor)
+		if err != nil {
+			return err
+		}
+		w.src, w.seq = sub.Src, sub.Seq
+		sd := submitDoc{w: w, t: t, sub: sub, op: op}
+		switch kind {
+		case docRecord:
+			res, err = sd.record()
+		case docField:
+			res, err = sd.field()
+		default:
+			res, err = sd.view(s)
+		}
+		return err
+	})
+	return res, err
+}
+
+// decodeOp reads and checks a json0 op.
+func decodeOp(raw json.RawMessage) (json0.Op, error) {
+	var op json0.Op
+	if err := json.Unmarshal(raw, &op); err != nil {
+		return nil, validation("op", "is not a json0 op: "+jsonMessage(err))
+	}
+	if op == nil {
+		return nil, validation("op", "must be a list of json0 components")
+	}
+	if len(op) > MaxOpComponents {
+		return nil, validation("op", "has more than "+strconv.Itoa(MaxOpComponents)+" components")
+	}
+	if err := op.Validate(); err != nil {
+		return nil, validation("op", err.Error())
+	}
+	return op, nil
+}
+
+// jsonMessage is a decoding error's message without Go type names.
+func jsonMessage(err error) string {
+	var je *json0.Error
+	if errors.As(err, &je) {
+		return je.Error()
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return "malformed JSON"
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.HasPrefix(msg, "json:") {
+		return msg[i+2:]
+	}
+	return msg
+}
+
+// submitDoc is one submit inside its transaction.
+type submitDoc struct {
+	w   *writeTx
+	t   store.Table
+	sub Submission
+	op  json0.Op
+}
+
+func conflict(reason error, format string, args ...any) error {
+	return &Error{Kind: ErrConflict, Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// catchUp brings the submission from its version to cur, the document's
+// current version: it finds a resent submission (dup), or transforms the op
+// against the ops since (none when the submission is a delete). v is the
+// version the change will apply to.
+func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed int, err error) {
+	sub := sd.sub
+	if !sub.HasV {
+		return cur, nil, 0, nil
+	}
+	if sub.V > cur {
+		return 0, nil, 0, conflict(ErrVersionAhead, "%s/%d is at version %d: the op is for version %d", sub.Collection, sub.DocID, cur, sub.V)
+	}
+	if sub.V == cur {
+		return cur, nil, 0, nil
+	}
+	if cur-sub.V > MaxTransformOps {
+		return 0, nil, 0, conflict(ErrOpsPruned, "%s/%d is %d versions past the op's: fetch it again", sub.Collection, sub.DocID, cur-sub.V)
+	}
+	logged, err := sd.w.DocOps(sd.w.ctx, sub.Collection, sub.DocID, sub.V, int(cur-sub.V))
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	if int64(len(logged)) != cur-sub.V || logged[0].Version != sub.V {
+		return 0, nil, 0, conflict(ErrOpsPruned, "the ops of %s/%d since version %d are no longer kept: fetch it again", sub.Collection, sub.DocID, sub.V)
+	}
+	if sub.Src != "" {
+		for _, l := range logged {
+			if l.Src == sub.Src && l.Seq == sub.Seq {
+				return 0, &SubmitResult{V: l.Version, Offset: l.Offset, Duplicate: true}, 0, nil
+			}
+		}
+	}
+	op := sd.op
+	for _, l := range logged {
+		var entry struct {
+			Op     json0.Op        `json:"op"`
+			Create json.RawMessage `json:"create"`
+			Del    bool            `json:"del"`
+		}
+		if err := json.Unmarshal(l.Op, &entry); err != nil {
+			return 0, nil, 0, fmt.Errorf("service: op log of %s/%d@%d: %w", sub.Collection, sub.DocID, l.Version, err)
+		}
+		switch {
+		case entry.Del:
+			return 0, nil, 0, conflict(ErrDocDeleted, "%s/%d was deleted", sub.Collection, sub.DocID)
+		case entry.Create != nil:
+			return 0, nil, 0, conflict(ErrVersionAhead, "%s/%d was created after version %d", sub.Collection, sub.DocID, sub.V)
+		}
+		if op == nil { // a delete needs no transform
+			continue
+		}
+		if op, err = json0.Transform(op, entry.Op, json0.Left); err != nil {
+			return 0, nil, 0, validation("op", "cannot be transformed against the changes since version "+
+				strconv.FormatInt(sub.V, 10)+": "+err.Error())
+		}
+		transformed++
+	}
+	sd.op = op
+	return cur, nil, transformed, nil
+}
+
+// missing is the error of a submission on a document that is not there:
+// deleted when the op log knows it, else not found.
+func (sd *submitDoc) missing() error {
+	logged, err := sd.w.DocOps(sd.w.ctx, sd.sub.Collection, sd.sub.DocID, 0, 1)
+	if err != nil {
+		return err
+	}
+	if len(logged) > 0 {
+		return conflict(ErrDocDeleted, "%s/%d was deleted", sd.sub.Collection, sd.sub.DocID)
+	}
+	return errorf(ErrNotFound, "%s/%d does not exist", sd.sub.Collection, sd.sub.DocID)
+}
+
+// lastEvent is the offset of the event the submit appended last.
+func (sd *submitDoc) lastEvent() uint64 {
+	if n := len(sd.w.events); n > 0 {
+		return sd.w.events[n-1].Offset
+	}
+	return 0
+}
+
+// asDoc turns a value into a json0 document (the types encoding/json
+// decodes into any).
+func asDoc(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var d any
+	return d, json.Unmarshal(b, &d)
+}
+
+// applyOp applies the op to doc, as a validation error when it does not
+// apply.
+func applyOp(doc any, op json0.Op) (any, error) {
+	out, err := json0.Apply(doc, op)
+	if err != nil {
+		return nil, validation("op", "does not apply to the document: "+err.Error())
+	}
+	return out, nil
+}
+
+// opJSON is the op as applied, for the event and the op log.
+func opJSON(op json0.Op) (json.RawMessage, error) {
+	if len(op) == 0 {
+		return json.RawMessage(`[]`), nil
+	}
+	return json.Marshal(op)
+}
+
+// topLevelKeys checks that every component of op touches one of the
+// allowed members of the document, and returns the members it touches.
+func topLevelKeys(op json0.Op, allowed []string, what string) (map[string]bool, error) {
+	touched := map[string]bool{}
+	for i, c := range op {
+		key, _ := firstKey(c.P)
+		ok := false
+		for _, a := range allowed {
+			ok = ok || key == a
+		}
+		if !ok || len(c.P) == 0 {
+			return nil, validation(table.ItemKey("op", i)+".p", "an op on "+what+" may change "+strings.Join(allowed, ", ")+" only")
+		}
+		touched[key] = true
+	}
+	return touched, nil
+}
+
+func firstKey(p []any) (string, bool) {
+	if len(p) == 0 {
+		return "", false
+	}
+	s, ok := p[0].(string)
+	return s, ok
+}

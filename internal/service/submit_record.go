@@ -1,0 +1,249 @@
+package service
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"github.com/tablecast/tablecast/internal/ot/json0"
+	"github.com/tablecast/tablecast/internal/store"
+	"github.com/tablecast/tablecast/internal/table"
+)
+
+// orderForm is a row order as documents hold it: a decimal with 20
+// fraction digits.
+var orderForm = regexp.MustCompile(`^[0-9]{1,20}\.[0-9]{20}$`)
+
+// record submits to a record_T document.
+func (sd *submitDoc) record() (SubmitResult, error) {
+	w, sub, ctx := sd.w, sd.sub, sd.w.ctx
+	sc, err := loadSchema(ctx, w, sd.t.ID)
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	row, err := w.Row(ctx, sd.t.ID, sub.DocID)
+	exists := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return SubmitResult{}, err
+	}
+	if sub.Create != nil {
+		return sd.createRecord(sc, exists)
+	}
+	if !exists {
+		return SubmitResult{}, sd.missing()
+	}
+	v, dup, n, err := sd.catchUp(row.Version)
+	if err != nil || dup != nil {
+		return deref(dup), err
+	}
+	outs, err := rowsOut([]store.Row{row}, sc)
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	before := outs[0]
+	if sub.Del {
+		if _, err := w.DeleteRows(ctx, sd.t.ID, []int64{row.ID}); err != nil {
+			return SubmitResult{}, err
+		}
+		err := w.emit(store.TableStream(sd.t.ID), EventRowsDeleted, RowsDeleted{
+			TableMeta: w.tableMeta(sd.t), RowIDs: []int64{row.ID}, Rows: []Row{before},
+		})
+		return SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n}, err
+	}
+
+	if err := checkRecordPaths(sd.op, sc); err != nil {
+		return SubmitResult{}, err
+	}
+	doc, err := asDoc(recordDoc(before))
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	after, err := applyOp(doc, sd.op)
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	upd, changed, err := recordUpdate(doc.(map[string]any), after.(map[string]any), sc, before.Order)
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	upd.ID, upd.ExpectedVersion = row.ID, row.Version
+	rows, err := w.UpdateRows(ctx, sd.t.ID, []store.RowUpdate{upd})
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	out, err := rowsOut(rows, sc)
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	opRaw, err := opJSON(sd.op)
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	err = w.emit(store.TableStream(sd.t.ID), EventRowsUpdated, RowsUpdated{
+		TableMeta: w.tableMeta(sd.t), Rows: out, RowsBefore: []Row{before}, UpdatedFieldIDs: changed, Op: opRaw,
+	})
+	return SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n}, err
+}
+
+func deref(r *SubmitResult) SubmitResult {
+	if r == nil {
+		return SubmitResult{}
+	}
+	return *r
+}
+
+// checkRecordPaths checks that every component of an op on a record
+// touches ["fields", "<id of a field of the table>", ...] or replaces
+// ["order"].
+func checkRecordPaths(op json0.Op, sc *schema) error {
+	var e *table.ValidationError
+	for i, c := range op {
+		key := table.ItemKey("op", i) + ".p"
+		first, _ := firstKey(c.P)
+		switch {
+		case first == "order" && len(c.P) == 1:
+		case first == "fields" && len(c.P) >= 2:
+			name, _ := c.P[1].(string)
+			id, err := strconv.ParseInt(name, 10, 64)
+			if err != nil || sc.byID[id] == nil || strconv.FormatInt(id, 10) != name {
+				e = e.Add(key, "field "+strconv.Quote(name)+" does not exist in the table")
+			}
+		default:
+			e = e.Add(key, `an op on a record may change ["fields","<field id>",...] and ["order"] only`)
+		}
+	}
+	return e.Err()
+}
+
+// recordUpdate turns a record's data before and after an op into the
+// store's update: the cells that changed, each valid for its field and
+// already in the form it is stored in (else the clients, which applied the
+// op as sent, would hold a value the store does not), and the new order.
+func recordUpdate(before, after map[string]any, sc *schema, oldOrder string) (store.RowUpdate, []int64, error) {
+	var e *table.ValidationError
+	oldFields, _ := before["fields"].(map[string]any)
+	newFields, ok := after["fields"].(map[string]any)
+	if !ok {
+		return store.RowUpdate{}, nil, validation("op", "fields must stay an object")
+	}
+	vals := table.Values{}
+	var changed []int64
+	for key, nv := range newFields {
+		id, err := strconv.ParseInt(key, 10, 64)
+		f := sc.byID[id]
+		if err != nil || f == nil {
+			e = e.Add("fields."+key, "no such field")
+			continue
+		}
+		if ov, had := oldFields[key]; had && json0.Equal(ov, nv) {
+			continue
+		}
+		raw, err := json.Marshal(nv)
+		if err != nil {
+			return store.RowUpdate{}, nil, err
+		}
+		canon, err := f.Normalize(raw)
+		if err != nil {
+			var ve *table.ValueError
+			if errors.As(err, &ve) {
+				e = e.Add("fields."+key, ve.Reason)
+				continue
+			}
+			return store.RowUpdate{}, nil, err
+		}
+		var cv any
+		if err := json.Unmarshal(canon, &cv); err != nil {
+			return store.RowUpdate{}, nil, err
+		}
+		if !json0.Equal(cv, nv) {
+			e = e.Add("fields."+key, "is stored as "+string(bytes.TrimSpace(canon))+": send the value in that form")
+			continue
+		}
+		vals[id] = canon
+		changed = append(changed, id)
+	}
+	for key := range oldFields {
+		if _, ok := newFields[key]; !ok {
+			e = e.Add("fields."+key, "a cell cannot be removed: set it to null")
+		}
+	}
+	upd := store.RowUpdate{Values: encodeValues(vals)}
+	newOrder, _ := after["order"].(string)
+	if newOrder != oldOrder {
+		if !orderForm.MatchString(newOrder) {
+			e = e.Add("order", `must be a decimal with 20 fraction digits, such as "1.50000000000000000000"`)
+		}
+		upd.Order = newOrder
+	}
+	if err := e.Err(); err != nil {
+		return store.RowUpdate{}, nil, err
+	}
+	slices.Sort(changed)
+	return upd, changed, nil
+}
+
+// newRecord is the data of a record create.
+type newRecord struct {
+	ID     *int64                     `json:"id"`
+	Fields map[string]json.RawMessage `json:"fields"`
+	Order  *string                    `json:"order"`
+}
+
+// createRecord creates the row the submission names, with that id.
+func (sd *submitDoc) createRecord(sc *schema, exists bool) (SubmitResult, error) {
+	w, sub, ctx := sd.w, sd.sub, sd.w.ctx
+	logged, err := w.DocOps(ctx, sub.Collection, sub.DocID, 0, 1)
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	if exists {
+		if sub.Src != "" && len(logged) == 1 && logged[0].Src == sub.Src && logged[0].Seq == sub.Seq {
+			return SubmitResult{V: 0, Offset: logged[0].Offset, Duplicate: true}, nil
+		}
+		return SubmitResult{}, conflict(ErrDocExists, "%s/%d already exists", sub.Collection, sub.DocID)
+	}
+	if len(logged) > 0 {
+		return SubmitResult{}, conflict(ErrDocDeleted, "%s/%d was deleted; its id is not reused", sub.Collection, sub.DocID)
+	}
+	if sub.HasV && sub.V != 0 {
+		return SubmitResult{}, conflict(ErrVersionAhead, "%s/%d does not exist: a create is for version 0, not %d", sub.Collection, sub.DocID, sub.V)
+	}
+	var in newRecord
+	dec := json.NewDecoder(bytes.NewReader(sub.Create))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return SubmitResult{}, validation("create", `must be {"fields":{...},"order"?}: `+jsonMessage(err))
+	}
+	var e *table.ValidationError
+	if in.ID != nil && *in.ID != sub.DocID {
+		e = e.Add("create.id", "must be the document's id")
+	}
+	vals, ve := table.NormalizeRow(sc.byID, in.Fields)
+	e = e.Merge("create", ve)
+	nr := store.NewRows{TableID: sd.t.ID, IDs: []int64{sub.DocID}, Values: []json.RawMessage{encodeValues(vals)}}
+	if in.Order != nil {
+		if !orderForm.MatchString(*in.Order) {
+			e = e.Add("create.order", `must be a decimal with 20 fraction digits, such as "1.50000000000000000000"`)
+		}
+		nr.Orders = []string{*in.Order}
+	}
+	if err := e.Err(); err != nil {
+		return SubmitResult{}, err
+	}
+	ins, err := w.InsertRows(ctx, nr)
+	if errors.Is(err, store.ErrConflict) {
+		return SubmitResult{}, validation("document", "id "+strconv.FormatInt(sub.DocID, 10)+" is not available")
+	}
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	rows, err := rowsOut(ins.Rows, sc)
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	err = w.emit(store.TableStream(sd.t.ID), EventRowsCreated, RowsCreated{TableMeta: w.tableMeta(sd.t), Rows: rows})
+	return SubmitResult{V: 0, Offset: sd.lastEvent()}, err
+}
