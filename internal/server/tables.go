@@ -81,6 +81,17 @@ func (n nativeStore) QueryRecords(ctx context.Context, userID string, tableID in
 	return out, nil
 }
 
+func (n nativeStore) Submit(ctx context.Context, userID, origin string, s native.Submission) (native.SubmitAck, error) {
+	res, err := n.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, service.Submission{
+		Collection: s.Collection, DocID: s.DocID, V: s.V, HasV: s.HasV,
+		Op: s.Op, Create: s.Create, Del: s.Del, Src: s.Src, Seq: s.Seq,
+	})
+	if err != nil {
+		return native.SubmitAck{}, nativeErr(err)
+	}
+	return native.SubmitAck{V: res.V, Offset: res.Offset, Duplicate: res.Duplicate}, nil
+}
+
 // storeCollection reads record_T, field_T, view_T ("record", T...) and
 // table_W ("table", W).
 func storeCollection(collection string) (kind string, id int64, ok bool) {
@@ -107,7 +118,14 @@ func nativeErr(err error) error {
 	case errors.Is(err, service.ErrForbidden):
 		return fmt.Errorf("%w: %v", native.ErrForbidden, err)
 	case errors.As(err, &ve):
-		return &native.InvalidQueryError{Message: ve.Error()}
+		return &native.RefusedError{Code: native.CodeInvalid, Message: ve.Error()}
+	case errors.Is(err, service.ErrConflict):
+		var se *service.Error
+		msg := "conflict"
+		if errors.As(err, &se) {
+			msg = se.Message
+		}
+		return &native.RefusedError{Code: native.CodeConflict, Message: msg}
 	}
 	return err
 }

@@ -83,9 +83,17 @@ func testSubmitConcurrent(t *testing.T, fx *fixture) {
 		t.Fatalf("resent op applied again: %+v", got)
 	}
 	// The seed's form has no version: it applies to the current one.
-	seed := service.Submission{Collection: fx.records(), DocID: r.ID, Op: json.RawMessage(`[{"p":["fields","` + fx.id("Done") + `"],"od":false,"oi":true}]`)}
+	seed := service.Submission{Collection: fx.records(), DocID: r.ID, Op: json.RawMessage(`[{"p":["fields","` + fx.id("Done") + `"],"t":"string","o":true}]`)}
 	if e := ok(fx.svc.Submit(ctx, fx.admin, seed))(t); e.V != 5 {
 		t.Fatalf("seed form applied at %d, want 5", e.V)
+	}
+	if got := fx.row(r.ID); fx.cell(got, "Done") != "true" {
+		t.Fatalf("seed form set Done to %s", fx.cell(got, "Done"))
+	}
+	// Its op, as logged and sent, is a plain od/oi.
+	if logged := ok(fx.st.DocOps(ctx, fx.records(), r.ID, 5, 1))(t); string(logged[0].Op) != `{"op":[{"p":["fields","`+fx.id("Done")+`"],"od":false,"oi":true}]}` &&
+		!jsonSame(logged[0].Op, `{"op":[{"p":["fields","`+fx.id("Done")+`"],"od":false,"oi":true}]}`) {
+		t.Errorf("seed form logged as %s", logged[0].Op)
 	}
 	// Moving a row through its order.
 	got = fx.row(r.ID)
@@ -294,4 +302,9 @@ func testSubmitSchemaDocs(t *testing.T, fx *fixture) {
 	if views := ok(fx.svc.ListViews(ctx, fx.admin, fx.tbl.ID))(t); len(views) != 0 {
 		t.Fatalf("views after delete: %+v", views)
 	}
+}
+
+func jsonSame(a json.RawMessage, b string) bool {
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal([]byte(b), &y) == nil && fmt.Sprint(x) == fmt.Sprint(y)
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -118,11 +119,17 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 		return SubmitResult{}, validation("v", "must be 0 or more")
 	}
 	var op json0.Op
+	var sets bool
 	switch {
 	case sub.Op != nil && sub.Create == nil && !sub.Del:
-		if op, err = decodeOp(sub.Op); err != nil {
+		raw, n, err := seedSets(sub.Op)
+		if err != nil {
 			return SubmitResult{}, err
 		}
+		if op, err = decodeOp(raw); err != nil {
+			return SubmitResult{}, err
+		}
+		sets = n > 0
 	case sub.Create != nil && sub.Op == nil && !sub.Del:
 		if kind != docRecord {
 			return SubmitResult{}, validation("create", "fields and views are created through the REST API")
@@ -138,7 +145,7 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 			return err
 		}
 		w.src, w.seq = sub.Src, sub.Seq
-		sd := submitDoc{w: w, t: t, sub: sub, op: op}
+		sd := submitDoc{w: w, t: t, sub: sub, op: op, sets: sets}
 		switch kind {
 		case docRecord:
 			res, err = sd.record()
@@ -193,6 +200,10 @@ type submitDoc struct {
 	t   store.Table
 	sub Submission
 	op  json0.Op
+	// sets: the op came in the seed's form ({p, t:"string", o}): its
+	// components set values whatever they were, so each oi without od
+	// gets the current value as its od when applied.
+	sets bool
 }
 
 func conflict(reason error, format string, args ...any) error {
@@ -290,6 +301,80 @@ func asDoc(v any) (any, error) {
 	}
 	var d any
 	return d, json.Unmarshal(b, &d)
+}
+
+// seedSets rewrites the components of the seed's form {"p":[...],
+// "t":"string","o":value} ("set the value at p to o") into {"p","oi"}, and
+// counts them.
+func seedSets(raw json.RawMessage) (json.RawMessage, int, error) {
+	if !bytes.Contains(raw, []byte(`"t"`)) {
+		return raw, 0, nil
+	}
+	var comps []map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &comps); err != nil {
+		return raw, 0, nil // decodeOp says what is wrong
+	}
+	n := 0
+	for i, c := range comps {
+		if string(bytes.TrimSpace(c["t"])) != `"string"` {
+			continue
+		}
+		o, ok := c["o"]
+		if !ok || len(c) != 3 || c["p"] == nil {
+			return nil, 0, validation(table.ItemKey("op", i), `the form {"p":[...],"t":"string","o":value} takes exactly p, t and o`)
+		}
+		comps[i] = map[string]json.RawMessage{"p": c["p"], "oi": o}
+		n++
+	}
+	if n == 0 {
+		return raw, 0, nil
+	}
+	out, err := json.Marshal(comps)
+	return out, n, err
+}
+
+// apply applies the submission's op to doc.
+func (sd *submitDoc) apply(doc any) (any, error) {
+	op := sd.op
+	if sd.sets {
+		op = make(json0.Op, len(sd.op))
+		for i, c := range sd.op {
+			if c.OI.Present() && !c.OD.Present() {
+				if cur, ok := lookup(doc, c.P); ok {
+					c.OD = json0.Some(cur)
+				}
+			}
+			op[i] = c
+		}
+		sd.op = op
+	}
+	return applyOp(doc, op)
+}
+
+// lookup returns the value at path p of doc.
+func lookup(doc any, p []any) (any, bool) {
+	cur := doc
+	for _, k := range p {
+		switch c := cur.(type) {
+		case map[string]any:
+			key, ok := k.(string)
+			if !ok {
+				return nil, false
+			}
+			if cur, ok = c[key]; !ok {
+				return nil, false
+			}
+		case []any:
+			i, ok := k.(int)
+			if !ok || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
 }
 
 // applyOp applies the op to doc, as a validation error when it does not

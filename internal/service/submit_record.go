@@ -61,7 +61,7 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 	if err != nil {
 		return SubmitResult{}, err
 	}
-	after, err := applyOp(doc, sd.op)
+	after, err := sd.apply(doc)
 	if err != nil {
 		return SubmitResult{}, err
 	}

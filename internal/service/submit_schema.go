@@ -120,7 +120,7 @@ func (sd *submitDoc) patch(data json.RawMessage, allowed []string, what string) 
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, nil, nil, err
 	}
-	after, err := applyOp(doc, sd.op)
+	after, err := sd.apply(doc)
 	if err != nil {
 		return nil, nil, nil, err
 	}

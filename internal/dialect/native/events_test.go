@@ -24,8 +24,40 @@ type wantOp struct {
 	noV bool
 	// Exactly one of create, op (the json0 components) and del.
 	create any
-	op     []json0
+	op     []comp
+	raw    string // op as JSON, for the forms comp does not have
 	del    bool
+}
+
+// comp is one json0 component of the forms events produce.
+type comp struct {
+	P  []any           `json:"p"`
+	OD json.RawMessage `json:"od,omitempty"`
+	OI json.RawMessage `json:"oi,omitempty"`
+}
+
+// set is the component replacing member key of a document.
+func set(key, od, oi string) comp {
+	c := comp{P: []any{key}}
+	if od != "" {
+		c.OD = json.RawMessage(od)
+	}
+	if oi != "" {
+		c.OI = json.RawMessage(oi)
+	}
+	return c
+}
+
+// docOf is a field's, view's or table's document data: its JSON without
+// "version".
+func docOf(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(mj(t, v), &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "version")
+	return mj(t, m)
 }
 
 func mj(t *testing.T, v any) json.RawMessage {
@@ -35,16 +67,6 @@ func mj(t *testing.T, v any) json.RawMessage {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// root is the json0 component replacing a whole document: od before (none
-// when nil), oi after.
-func root(t *testing.T, before, after any) []json0 {
-	c := json0{P: []any{}, OI: mj(t, after)}
-	if before != nil {
-		c.OD = mj(t, before)
-	}
-	return []json0{c}
 }
 
 // sameJSON compares two JSON texts by meaning.
@@ -155,8 +177,8 @@ func TestRenderStoreEvents(t *testing.T) {
 				row(30, 1, table.Values{7: json.RawMessage(`"a"`)}), row(31, 1, table.Values{7: json.RawMessage(`"b"`)}),
 			}},
 			want: []wantOp{
-				{col: rec, doc: "30", v: 0, create: recordSnapshot{ID: 30, Order: "1.00000000000000000000", Fields: table.Values{7: json.RawMessage(`"a"`)}}},
-				{col: rec, doc: "31", v: 0, create: recordSnapshot{ID: 31, Order: "1.00000000000000000000", Fields: table.Values{7: json.RawMessage(`"b"`)}}},
+				{col: rec, doc: "30", v: 0, create: service.RecordDoc{ID: 30, Order: "1.00000000000000000000", Fields: table.Values{7: json.RawMessage(`"a"`)}}},
+				{col: rec, doc: "31", v: 0, create: service.RecordDoc{ID: 31, Order: "1.00000000000000000000", Fields: table.Values{7: json.RawMessage(`"b"`)}}},
 			},
 		},
 		{
@@ -172,9 +194,22 @@ func TestRenderStoreEvents(t *testing.T) {
 				},
 				UpdatedFieldIDs: []int64{7, 8},
 			},
-			want: []wantOp{{col: rec, doc: "30", v: 2, op: []json0{
-				{P: []any{"fields", "7"}, OD: json.RawMessage(`"a"`), OI: json.RawMessage(`"A"`)},
-			}}},
+			want: []wantOp{
+				{col: rec, doc: "30", v: 2, op: []comp{{P: []any{"fields", "7"}, OD: json.RawMessage(`"a"`), OI: json.RawMessage(`"A"`)}}},
+				// The version moved with nothing visible changed: an empty op
+				// keeps the clients' versions in step.
+				{col: rec, doc: "31", v: 1, op: []comp{}},
+			},
+		},
+		{
+			name: "rows_updated by a submit", event: service.EventRowsUpdated,
+			payload: service.RowsUpdated{TableMeta: meta,
+				Rows:            []service.Row{row(30, 3, table.Values{7: json.RawMessage(`"ab"`)})},
+				RowsBefore:      []service.Row{row(30, 2, table.Values{7: json.RawMessage(`"a"`)})},
+				UpdatedFieldIDs: []int64{7},
+				Op:              json.RawMessage(`[{"p":["fields","7",1],"si":"b"}]`),
+			},
+			want: []wantOp{{col: rec, doc: "30", v: 2, raw: `[{"p":["fields","7",1],"si":"b"}]`}},
 		},
 		{
 			name: "rows_deleted", event: service.EventRowsDeleted,
@@ -185,7 +220,7 @@ func TestRenderStoreEvents(t *testing.T) {
 		{
 			name: "field_created", event: service.EventFieldCreated,
 			payload: service.FieldCreated{TableMeta: meta, Field: price},
-			want:    []wantOp{{col: fld, doc: "8", v: 0, create: price}},
+			want:    []wantOp{{col: fld, doc: "8", v: 0, create: docOf(t, price)}},
 		},
 		{
 			name: "field_updated with related fields and views_changed", event: service.EventFieldUpdated,
@@ -193,9 +228,9 @@ func TestRenderStoreEvents(t *testing.T) {
 				RelatedFields: []table.Field{nameAfter}, RelatedBefore: []table.Field{nameBefore},
 				ViewsChanged: []table.View{gridAfter}, ViewsBefore: []table.View{gridBefore}},
 			want: []wantOp{
-				{col: fld, doc: "8", v: 3, op: root(t, priceBefore, priceAfter)},
-				{col: fld, doc: "7", v: 5, op: root(t, nameBefore, nameAfter)},
-				{col: vw, doc: "4", v: 1, op: root(t, gridBefore, gridAfter)},
+				{col: fld, doc: "8", v: 3, op: []comp{set("name", `"Price"`, `"Cost"`), set("primary", "false", "true")}},
+				{col: fld, doc: "7", v: 5, op: []comp{set("primary", "true", "false")}},
+				{col: vw, doc: "4", v: 1, op: []comp{set("filters", `[{"field_id":8,"type":"lower_than","value":"10"}]`, "[]")}},
 			},
 		},
 		{
@@ -203,19 +238,7 @@ func TestRenderStoreEvents(t *testing.T) {
 			payload: service.FieldUpdated{TableMeta: meta, Field: withField(price, 2, func(f *table.Field) { f.Name = "Cost" }),
 				FieldBefore: price, RelatedFields: []table.Field{}, RelatedBefore: []table.Field{},
 				ViewsChanged: []table.View{}, ViewsBefore: []table.View{}},
-			want: []wantOp{{col: fld, doc: "8", v: 1,
-				op: root(t, price, withField(price, 2, func(f *table.Field) { f.Name = "Cost" }))}},
-		},
-		{
-			// An event without views_before (written before it existed): the
-			// views are replaced with oi only.
-			name: "field_updated without views_before", event: service.EventFieldUpdated,
-			payload: service.FieldUpdated{TableMeta: meta, Field: priceAfter, FieldBefore: priceBefore,
-				ViewsChanged: []table.View{gridAfter}},
-			want: []wantOp{
-				{col: fld, doc: "8", v: 3, op: root(t, priceBefore, priceAfter)},
-				{col: vw, doc: "4", v: 1, op: root(t, nil, gridAfter)},
-			},
+			want: []wantOp{{col: fld, doc: "8", v: 1, op: []comp{set("name", `"Price"`, `"Cost"`)}}},
 		},
 		{
 			name: "field_deleted with views_changed", event: service.EventFieldDeleted,
@@ -223,18 +246,18 @@ func TestRenderStoreEvents(t *testing.T) {
 				ViewsChanged: []table.View{gridNoHidden}, ViewsBefore: []table.View{gridAfter}},
 			want: []wantOp{
 				{col: fld, doc: "8", v: 3, del: true},
-				{col: vw, doc: "4", v: 2, op: root(t, gridAfter, gridNoHidden)},
+				{col: vw, doc: "4", v: 2, op: []comp{set("hidden_field_ids", "[8]", "[]")}},
 			},
 		},
 		{
 			name: "view_created", event: service.EventViewCreated,
 			payload: service.ViewCreated{TableMeta: meta, View: grid},
-			want:    []wantOp{{col: vw, doc: "4", v: 0, create: grid}},
+			want:    []wantOp{{col: vw, doc: "4", v: 0, create: docOf(t, grid)}},
 		},
 		{
 			name: "view_updated", event: service.EventViewUpdated,
 			payload: service.ViewUpdated{TableMeta: meta, View: gridAfter, ViewBefore: gridBefore},
-			want:    []wantOp{{col: vw, doc: "4", v: 1, op: root(t, gridBefore, gridAfter)}},
+			want:    []wantOp{{col: vw, doc: "4", v: 1, op: []comp{set("filters", `[{"field_id":8,"type":"lower_than","value":"10"}]`, "[]")}}},
 		},
 		{
 			name: "view_deleted", event: service.EventViewDeleted,
@@ -244,12 +267,12 @@ func TestRenderStoreEvents(t *testing.T) {
 		{
 			name: "table_created", event: service.EventTableCreated,
 			payload: service.TableCreated{TableMeta: meta, Table: tab, Fields: []table.Field{name}},
-			want:    []wantOp{{col: tbl, doc: "12", v: 0, create: tab}},
+			want:    []wantOp{{col: tbl, doc: "12", v: 0, create: docOf(t, tab)}},
 		},
 		{
 			name: "table_updated", event: service.EventTableUpdated,
 			payload: service.TableUpdated{TableMeta: meta, Table: tabV(3, "Jobs"), TableBefore: tabV(2, "Tasks")},
-			want:    []wantOp{{col: tbl, doc: "12", v: 2, op: root(t, tabV(2, "Tasks"), tabV(3, "Jobs"))}},
+			want:    []wantOp{{col: tbl, doc: "12", v: 2, op: []comp{set("name", `"Tasks"`, `"Jobs"`)}}},
 		},
 		{
 			name: "table_deleted", event: service.EventTableDeleted,
@@ -261,8 +284,7 @@ func TestRenderStoreEvents(t *testing.T) {
 			// updates and deletes go out without v rather than a wrong one.
 			name: "legacy view_updated without versions", event: service.EventViewUpdated,
 			payload: service.ViewUpdated{TableMeta: meta, View: with(grid, 0, func(v *table.View) { v.Name = "G" }), ViewBefore: with(grid, 0, nil)},
-			want: []wantOp{{col: vw, doc: "4", noV: true,
-				op: root(t, with(grid, 0, nil), with(grid, 0, func(v *table.View) { v.Name = "G" }))}},
+			want: []wantOp{{col: vw, doc: "4", noV: true, op: []comp{set("name", `"Grid"`, `"G"`)}}},
 		},
 		{
 			name: "legacy field_deleted without versions", event: service.EventFieldDeleted,
@@ -327,6 +349,10 @@ func TestRenderStoreEvents(t *testing.T) {
 				case w.op != nil:
 					if m.Data.Op == nil || !sameJSON(t, m.Data.Op, mj(t, w.op)) {
 						t.Errorf("output %d: op = %s\nwant %s", i, m.Data.Op, mj(t, w.op))
+					}
+				case w.raw != "":
+					if string(m.Data.Op) != w.raw {
+						t.Errorf("output %d: op = %s\nwant %s", i, m.Data.Op, w.raw)
 					}
 				case w.del:
 					if m.Data.Del == nil || !*m.Data.Del {

@@ -214,17 +214,7 @@ func (s *session) dispatch(in *inbound) error {
 	case TypeQuery:
 		return s.query(ctx, in)
 	case TypeSubmit:
-		col, _, err := in.channel()
-		if err != nil {
-			return err
-		}
-		if !isStoreCollection(col) {
-			return errorf(CodeInvalid, "submit works on store collections; %q is an app channel", col)
-		}
-		if err := s.authorize(col); err != nil {
-			return err
-		}
-		return errorf(CodeInvalid, "submit is not available yet: change records through the REST API")
+		return s.submit(ctx, in)
 	case TypeConnect:
 		return errorf(CodeInvalid, "already connected")
 	case TypeDisconnect:

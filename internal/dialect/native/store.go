@@ -17,19 +17,48 @@ type Store interface {
 	AuthorizeCollection(ctx context.Context, userID, collection string) error
 	// QueryRecords answers `query` on record_T.
 	QueryRecords(ctx context.Context, userID string, tableID int64, q RecordQuery) (RecordPage, error)
+	// Submit applies a document change for userID; origin is the
+	// submitting connection's id (left out of the `op` broadcast). Errors
+	// wrap ErrForbidden or ErrNotFound, or are a *RefusedError.
+	Submit(ctx context.Context, userID, origin string, s Submission) (SubmitAck, error)
 }
+
+// Submission is a `submit` message's change of one document.
+type Submission struct {
+	Collection string
+	DocID      int64
+	V          int64
+	HasV       bool // false in the seed's form (operation at the top level)
+	Op         json.RawMessage
+	Create     json.RawMessage
+	Del        bool
+	Src        string
+	Seq        uint64
+}
+
+// SubmitAck is what a submit did: the version the change applied to (the
+// document is at V+1), its event's offset, and whether it was a resent
+// change already applied.
+type SubmitAck struct {
+	V         int64
+	Offset    uint64
+	Duplicate bool
+}
+
+// RefusedError is a change the store refused, with the code (400 or 409)
+// and a message for the client.
+type RefusedError struct {
+	Code    int
+	Message string
+}
+
+func (e *RefusedError) Error() string { return "native: refused: " + e.Message }
 
 // Errors a Store wraps.
 var (
 	ErrForbidden = errors.New("native: forbidden")
 	ErrNotFound  = errors.New("native: not found")
 )
-
-// InvalidQueryError is a query the store refused, with a message for the
-// client.
-type InvalidQueryError struct{ Message string }
-
-func (e *InvalidQueryError) Error() string { return "native: invalid query: " + e.Message }
 
 // RecordQuery is the data of a `query` message.
 type RecordQuery struct {
@@ -59,14 +88,14 @@ type Snapshot struct {
 
 // storeError maps a Store error to what the client is told.
 func storeError(err error) error {
-	var iq *InvalidQueryError
+	var re *RefusedError
 	switch {
+	case errors.As(err, &re):
+		return errorf(re.Code, "%s", re.Message)
 	case errors.Is(err, ErrForbidden):
 		return errorf(CodeForbidden, "not allowed")
 	case errors.Is(err, ErrNotFound):
 		return errorf(CodeNotFound, "unknown collection or document")
-	case errors.As(err, &iq):
-		return errorf(CodeInvalid, "%s", iq.Message)
 	}
 	return err
 }

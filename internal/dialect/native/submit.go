@@ -1,0 +1,78 @@
+package native
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// submitData is a submit's data: {"v","op"|"create"|"del","src"?,"seq"?}.
+type submitData struct {
+	V      *int64          `json:"v"`
+	Op     json.RawMessage `json:"op"`
+	Create json.RawMessage `json:"create"`
+	Del    bool            `json:"del"`
+	Src    string          `json:"src"`
+	Seq    uint64          `json:"seq"`
+}
+
+// submit changes a document of a store collection: the reply carries the
+// version after the change; everyone else subscribed gets the `op`.
+func (s *session) submit(ctx context.Context, in *inbound) error {
+	col, doc, err := in.channel()
+	if err != nil {
+		return err
+	}
+	if !isStoreCollection(col) {
+		return errorf(CodeInvalid, "submit works on store collections; %q is an app channel", col)
+	}
+	st := s.srv.cfg.Store
+	if st == nil || strings.HasPrefix(col, "publicview_") {
+		return errorf(CodeNotFound, "unknown collection %q", col)
+	}
+	docID, err := strconv.ParseInt(doc, 10, 64)
+	if err != nil || docID <= 0 || strconv.FormatInt(docID, 10) != doc {
+		// A collection the user cannot see is not found, whatever else is
+		// wrong with the message.
+		if err := s.authorize(col); err != nil {
+			return err
+		}
+		return errorf(CodeInvalid, "submit needs a document: the id of a row, field or view")
+	}
+	var d submitData
+	if len(in.Data) > 0 && string(bytes.TrimSpace(in.Data)) != "null" {
+		if err := json.Unmarshal(in.Data, &d); err != nil {
+			return errorf(CodeInvalid, `submit data must be {"v":N,"op":[...]} or {"v":N,"create":{...}} or {"v":N,"del":true}`)
+		}
+	}
+	sub := Submission{Collection: col, DocID: docID, Op: d.Op, Create: d.Create, Del: d.Del, Src: d.Src, Seq: d.Seq}
+	if d.V != nil {
+		sub.V, sub.HasV = *d.V, true
+	}
+	if len(in.Operation) > 0 {
+		// The seed's form: the op at the top level, applied to the
+		// current version.
+		if sub.Op != nil || sub.Create != nil || sub.Del {
+			return errorf(CodeInvalid, "submit takes data.op or operation, not both")
+		}
+		sub.Op, sub.HasV = in.Operation, false
+	}
+	if sub.Op != nil && string(bytes.TrimSpace(sub.Op)) == "null" {
+		sub.Op = nil
+	}
+	if sub.Create != nil && string(bytes.TrimSpace(sub.Create)) == "null" {
+		sub.Create = nil
+	}
+	ack, err := st.Submit(ctx, s.conn.UserID(), s.conn.ID(), sub)
+	if err != nil {
+		return storeError(err)
+	}
+	data := map[string]any{"v": ack.V + 1}
+	if ack.Duplicate {
+		data["duplicate"] = true
+	}
+	s.send(&outbound{Type: TypeSubmit, ID: in.ID, Collection: col, Document: doc, Offset: &ack.Offset, Data: data})
+	return nil
+}
