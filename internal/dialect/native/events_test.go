@@ -284,7 +284,7 @@ func TestRenderStoreEvents(t *testing.T) {
 			// updates and deletes go out without v rather than a wrong one.
 			name: "legacy view_updated without versions", event: service.EventViewUpdated,
 			payload: service.ViewUpdated{TableMeta: meta, View: with(grid, 0, func(v *table.View) { v.Name = "G" }), ViewBefore: with(grid, 0, nil)},
-			want: []wantOp{{col: vw, doc: "4", noV: true, op: []comp{set("name", `"Grid"`, `"G"`)}}},
+			want:    []wantOp{{col: vw, doc: "4", noV: true, op: []comp{set("name", `"Grid"`, `"G"`)}}},
 		},
 		{
 			name: "legacy field_deleted without versions", event: service.EventFieldDeleted,
