@@ -106,7 +106,7 @@ var schemaScenarios = []scenario{
 		want: []string{`"message":"table 999999999 does not exist"`}},
 	{name: "table id not a number", method: "GET", path: "/api/tables/abc", user: "alice", status: 404},
 	{name: "update table", method: "PATCH", path: "/api/tables/{t}", body: `{"name":"Jobs","order":3}`, user: "alice", status: 200,
-		want: []string{`"name":"Jobs"`, `"order":3`}, wsEvents: []string{"table_updated"}, events: none},
+		want: []string{`"name":"Jobs"`, `"order":3`}, wsEvents: []string{"table_updated"}, events: []string{"table_updated"}},
 	{name: "update table as editor", method: "PATCH", path: "/api/tables/{t}", body: `{"name":"x"}`, user: "bob", status: 403, wsEvents: none},
 	{name: "update table with an empty name", method: "PATCH", path: "/api/tables/{t}", body: `{"name":" "}`, user: "alice", status: 400,
 		want: []string{`"name":"must not be empty"`}},

@@ -9,8 +9,9 @@ import (
 )
 
 // The event types, Baserow's names where Baserow has the event. Row, field
-// and view events and table_deleted (as the stream's last event) go to the
-// table's stream; table, workspace and member events to the workspace's.
+// and view events, table_updated and table_deleted (as the stream's last
+// event) go to the table's stream; table, workspace and member events to
+// the workspace's.
 const (
 	EventRowsCreated      = "rows_created"
 	EventRowsUpdated      = "rows_updated"
@@ -144,6 +145,10 @@ type ViewUpdated struct {
 	TableMeta
 	View       table.View `json:"view"`
 	ViewBefore table.View `json:"view_before"`
+	// PasswordChanged is set when the update set or changed the view's
+	// password: the tokens of the old one are void, and public pages held
+	// with them end.
+	PasswordChanged bool `json:"password_changed,omitempty"`
 	// Op, on a change made by a submit, is the json0 op as applied to the
 	// view's document.
 	Op json.RawMessage `json:"op,omitempty"`
@@ -164,7 +169,9 @@ type TableCreated struct {
 	Fields []table.Field `json:"fields"`
 }
 
-// TableUpdated is table_updated.
+// TableUpdated is table_updated. It goes to the workspace's stream and to
+// the table's own, whose subscribers (Baserow's table page) show the
+// table's name.
 type TableUpdated struct {
 	TableMeta
 	Table       Table `json:"table"`

@@ -153,9 +153,13 @@ func (s *Service) UpdateTable(ctx context.Context, a Actor, tableID int64, in Ta
 			return err
 		}
 		out = tableOut(t)
-		return w.emit(store.WorkspaceStream(t.WorkspaceID), EventTableUpdated, TableUpdated{
-			TableMeta: w.tableMeta(t), Table: out, TableBefore: tableOut(before),
-		})
+		ev := TableUpdated{TableMeta: w.tableMeta(t), Table: out, TableBefore: tableOut(before)}
+		// The table's own stream gets it too, as table_deleted: the
+		// Baserow dialect's table page receives table_updated.
+		if err := w.emit(store.TableStream(t.ID), EventTableUpdated, ev); err != nil {
+			return err
+		}
+		return w.emit(store.WorkspaceStream(t.WorkspaceID), EventTableUpdated, ev)
 	})
 	return out, err
 }

@@ -250,6 +250,7 @@ func (s *Service) updateView(w *writeTx, t store.Table, sv store.View, in ViewPa
 		out = *after
 		return w.emit(store.TableStream(t.ID), EventViewUpdated, ViewUpdated{
 			TableMeta: w.tableMeta(t), View: out, ViewBefore: *before, Op: op,
+			PasswordChanged: hash != "" && hash != sv.PasswordHash,
 		})
 	}()
 	return out, err
