@@ -15,6 +15,7 @@ import (
 
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/config"
+	"github.com/tablecast/tablecast/internal/dialect/baserow"
 	"github.com/tablecast/tablecast/internal/dialect/native"
 	"github.com/tablecast/tablecast/internal/httpapi"
 	"github.com/tablecast/tablecast/internal/hub"
@@ -118,15 +119,26 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		func() float64 { return float64(streams.Reads()) })
 	var h *hub.Hub
 	rev := revoker{hub: func() *hub.Hub { return h }, log: log}
-	h, err := hub.New(hub.Config{
-		Streams: streams,
+	brStore := &baserowStore{st: timed}
+	brRender, err := baserow.NewRenderer(baserow.RendererConfig{Store: brStore, Logger: log})
+	if err != nil {
+		history.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	var brSrv *baserow.Server // set below, before the hub starts
+	h, err = hub.New(hub.Config{
+		Streams: pageStreams{streams},
 		EventHook: func(p *hub.Publication) {
 			streams.Remember(p) // recovering clients read recent events from memory
 			rev.event(p)
+			brSrv.HandleEvent(p)
 		},
-		NodeID:            cfg.NodeID,
-		Broker:            broker,
-		Renderers:         [hub.MaxDialects]hub.Renderer{native.DialectID: native.Renderer()},
+		NodeID: cfg.NodeID,
+		Broker: broker,
+		Renderers: [hub.MaxDialects]hub.Renderer{
+			native.DialectID:  native.Renderer(),
+			baserow.DialectID: brRender,
+		},
 		PingFrame:         transport.PingFrame,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		ConnectionTimeout: cfg.ConnectionTimeout,
@@ -152,6 +164,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		history.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	brStore.svc = svc
 	poller, err := transport.NewPoller()
 	if err != nil {
 		history.Close()
@@ -181,8 +194,40 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		return nil, fmt.Errorf("server: %w", err)
 	}
 
+	brSrv, err = baserow.NewServer(baserow.Config{
+		Hub:            h,
+		Poller:         poller,
+		Verifier:       verifier,
+		Renderer:       brRender,
+		Store:          brStore,
+		EventEpoch:     tablestream.Epoch,
+		TokenLeeway:    tokenLeeway,
+		AllowedOrigins: cfg.AllowedOrigins,
+		MaxConnections: cfg.MaxConnections,
+		MaxMessageSize: cfg.MaxMessageSize,
+		RatePerSecond:  cfg.RateLimit.PerSecond,
+		RateBurst:      cfg.RateLimit.Burst,
+		AbuseWindow:    opts.AbuseWindow,
+		ConnectRate:    connectRate(cfg.ConnectRate),
+		ConnectBurst:   cfg.ConnectRate.Burst,
+		Logger:         log,
+	})
+	if err != nil {
+		_ = poller.Close()
+		history.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	m.RegisterCounterFunc("baserow_view_projections_total",
+		"Public view projections computed: one per watched view per table event, whatever the number of sockets on the view.",
+		func() float64 { return float64(brRender.Projections()) })
+	m.RegisterCounterFunc("baserow_view_definition_reads_total",
+		"Reads of a table's public view definitions by the Baserow renderer (a view page's first, and after field and view events).",
+		func() float64 { return float64(brRender.DefinitionReads()) })
+
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/ws/socket", nativeSrv)
+	mux.Handle("GET /ws/core/{$}", brSrv)
+	mux.Handle("GET /ws/core", brSrv)
 	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	(&httpapi.StoreAPI{Service: svc, Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	(&httpapi.Ops{

@@ -1,0 +1,250 @@
+package baserow
+
+import (
+	"slices"
+
+	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/table"
+)
+
+// project renders the event for the pages of one public view: the view's
+// projection, computed here once and shared by every socket of the view.
+// It returns nil when the view sees nothing of the event.
+//
+//   - Rows: only the rows the view's filters match, with only the fields
+//     the view shows. An update that moves a row into the filter is a
+//     rows_created, out of it a rows_deleted; table_id is 0, metadata {}.
+//   - A change of the view's filters or sorts, or of a field its filters
+//     or sorts read: force_view_rows_refresh. A change of the view itself
+//     (name, hidden fields) or of a field it shows, a new field:
+//     force_view_refresh. Both name the view by its slug.
+//   - A view made private, given a new password or deleted is not
+//     rendered: its pages are discarded (Server.HandleEvent).
+//
+// vd is the view as it was before the event (nil: not public then).
+func (ev *event) project(vd *viewDef, slug string) []byte {
+	if vd == nil {
+		return nil
+	}
+	switch {
+	case ev.rowsCreated != nil:
+		return ev.projectCreated(vd)
+	case ev.rowsUpdated != nil:
+		return ev.projectUpdated(vd)
+	case ev.rowsDeleted != nil:
+		return ev.projectDeleted(vd)
+	}
+	switch ev.refreshFor(vd) {
+	case refreshView:
+		return ev.forceFrame(TypeForceViewRefresh, slug)
+	case refreshRows:
+		return ev.forceFrame(TypeForceRowsRefresh, slug)
+	}
+	return nil
+}
+
+type refresh uint8
+
+const (
+	refreshNone refresh = iota
+	refreshRows
+	refreshView
+)
+
+// refreshFor decides what a field or view event means for a view.
+func (ev *event) refreshFor(vd *viewDef) refresh {
+	id := vd.view.ID
+	switch {
+	case ev.fieldCreate != nil:
+		return refreshView // a new field is shown: no view hides a field before it exists
+	case ev.fieldUpdate != nil:
+		e := ev.fieldUpdate
+		after, changed := findView(e.ViewsChanged, id)
+		touched := append([]int64{e.Field.ID}, fieldIDs(e.RelatedFields)...)
+		for _, f := range touched {
+			if vd.shown[f] || (changed && after.Visible(f)) {
+				return refreshView
+			}
+		}
+		if changed {
+			return max(viewChange(vd.view, after), refreshRows)
+		}
+		for _, f := range touched {
+			if vd.reads(f) {
+				return refreshRows // a renamed choice, a new type: the filter may match other rows
+			}
+		}
+	case ev.fieldDelete != nil:
+		e := ev.fieldDelete
+		if vd.shown[e.FieldID] {
+			return refreshView
+		}
+		if after, changed := findView(e.ViewsChanged, id); changed {
+			return viewChange(vd.view, after)
+		}
+	case ev.viewUpdate != nil:
+		e := ev.viewUpdate
+		if e.View.ID != id || !e.View.Public {
+			return refreshNone
+		}
+		return viewChange(e.ViewBefore, e.View)
+	}
+	return refreshNone
+}
+
+// viewChange compares a view before and after a change.
+func viewChange(before, after table.View) refresh {
+	if before.Name != after.Name || before.Type != after.Type || !slices.Equal(before.HiddenFieldIDs, after.HiddenFieldIDs) {
+		return refreshView
+	}
+	if before.FilterType != after.FilterType || !slices.Equal(before.Filters, after.Filters) || !slices.Equal(before.Sorts, after.Sorts) {
+		return refreshRows
+	}
+	return refreshNone
+}
+
+// reads reports whether the view's filters or sorts read a field.
+func (vd *viewDef) reads(fieldID int64) bool {
+	if slices.Contains(vd.pred.Fields(), fieldID) {
+		return true
+	}
+	for _, s := range vd.sorts {
+		if s.FieldID == fieldID {
+			return true
+		}
+	}
+	return false
+}
+
+func findView(views []table.View, id int64) (table.View, bool) {
+	for _, v := range views {
+		if v.ID == id {
+			return v, true
+		}
+	}
+	return table.View{}, false
+}
+
+func fieldIDs(fs []table.Field) []int64 {
+	ids := make([]int64, len(fs))
+	for i, f := range fs {
+		ids[i] = f.ID
+	}
+	return ids
+}
+
+func (ev *event) forceFrame(typ, slug string) []byte {
+	var w buf
+	w.open(typ)
+	w.key("view_id")
+	w.str(slug)
+	w.eventID(ev.p.Offset)
+	return w.frame()
+}
+
+func (ev *event) projectCreated(vd *viewDef) []byte {
+	var in []service.Row
+	for i := range ev.rowsCreated.Rows {
+		if vd.pred.Match(ev.rowsCreated.Rows[i].Fields) {
+			in = append(in, ev.rowsCreated.Rows[i])
+		}
+	}
+	if len(in) == 0 {
+		return nil
+	}
+	return ev.publicCreated(vd, in)
+}
+
+func (ev *event) publicCreated(vd *viewDef, rows []service.Row) []byte {
+	var w buf
+	w.open(service.EventRowsCreated)
+	w.raw(`,"table_id":0,"rows":`)
+	ev.rw.rows(&w, rows, vd.visible)
+	w.raw(`,"metadata":{},"before_row_id":null`)
+	w.eventID(ev.p.Offset)
+	return w.frame()
+}
+
+func (ev *event) publicDeleted(vd *viewDef, rows []service.Row) []byte {
+	ids := make([]int64, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].ID
+	}
+	var w buf
+	w.open(service.EventRowsDeleted)
+	w.raw(`,"table_id":0,"row_ids":`)
+	w.ids(ids)
+	w.key("rows")
+	ev.rw.rows(&w, rows, vd.visible)
+	w.eventID(ev.p.Offset)
+	return w.frame()
+}
+
+func (ev *event) projectDeleted(vd *viewDef) []byte {
+	var in []service.Row
+	for i := range ev.rowsDeleted.Rows {
+		if vd.pred.Match(ev.rowsDeleted.Rows[i].Fields) {
+			in = append(in, ev.rowsDeleted.Rows[i])
+		}
+	}
+	if len(in) == 0 {
+		return nil
+	}
+	return ev.publicDeleted(vd, in)
+}
+
+// projectUpdated sorts the updated rows by where they were and are: out of
+// the filter (rows_deleted), still in it with a shown field changed
+// (rows_updated), into it (rows_created). A row that stays out, or stays
+// in with only hidden fields changed, is not mentioned.
+func (ev *event) projectUpdated(vd *viewDef) []byte {
+	e := ev.rowsUpdated
+	var shownIDs []int64
+	for _, id := range e.UpdatedFieldIDs {
+		if vd.shown[id] {
+			shownIDs = append(shownIDs, id)
+		}
+	}
+	var left, stayedBefore, stayed, entered []service.Row
+	for i := range e.Rows {
+		after := &e.Rows[i]
+		var before *service.Row
+		if i < len(e.RowsBefore) && e.RowsBefore[i].ID == after.ID {
+			before = &e.RowsBefore[i]
+		}
+		wasIn := before != nil && vd.pred.Match(before.Fields)
+		isIn := vd.pred.Match(after.Fields)
+		switch {
+		case wasIn && isIn:
+			if len(shownIDs) > 0 {
+				stayedBefore = append(stayedBefore, *before)
+				stayed = append(stayed, *after)
+			}
+		case wasIn:
+			left = append(left, *before)
+		case isIn:
+			entered = append(entered, *after)
+		}
+	}
+	var frames []byte
+	if len(left) > 0 {
+		frames = append(frames, ev.publicDeleted(vd, left)...)
+	}
+	if len(stayed) > 0 {
+		var w buf
+		w.open(service.EventRowsUpdated)
+		w.raw(`,"table_id":0,"rows_before_update":`)
+		ev.rw.rows(&w, stayedBefore, vd.visible)
+		w.key("rows")
+		ev.rw.rows(&w, stayed, vd.visible)
+		w.raw(`,"metadata":{}`)
+		w.key("updated_field_ids")
+		w.ids(shownIDs)
+		w.eventID(ev.p.Offset)
+		frames = append(frames, w.frame()...)
+	}
+	if len(entered) > 0 {
+		frames = append(frames, ev.publicCreated(vd, entered)...)
+	}
+	return frames
+}

@@ -1,0 +1,262 @@
+package baserow
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/table"
+)
+
+// event is one decoded store event of a table's stream, with what every
+// page's rendering shares.
+type event struct {
+	p       *hub.Publication
+	tableID int64
+
+	rowsCreated *service.RowsCreated
+	rowsUpdated *service.RowsUpdated
+	rowsDeleted *service.RowsDeleted
+	fieldCreate *service.FieldCreated
+	fieldUpdate *service.FieldUpdated
+	fieldDelete *service.FieldDeleted
+	viewCreate  *service.ViewCreated
+	viewUpdate  *viewUpdated
+	viewDelete  *service.ViewDeleted
+	tableUpdate *service.TableUpdated
+	tableDelete *service.TableDeleted
+
+	rw rowWriter
+}
+
+// viewUpdated is view_updated, read with password_changed: set when the
+// update gave the view a new password (tokens of the old one are void).
+type viewUpdated struct {
+	service.ViewUpdated
+	PasswordChanged bool `json:"password_changed"`
+}
+
+// decodeEvent reads the payload of an event this dialect renders; known is
+// false for the others (membership, workspaces).
+func decodeEvent(p *hub.Publication, tableID int64) (ev *event, known bool, err error) {
+	ev = &event{p: p, tableID: tableID}
+	var v any
+	switch p.Event {
+	case service.EventRowsCreated:
+		ev.rowsCreated = new(service.RowsCreated)
+		v = ev.rowsCreated
+	case service.EventRowsUpdated:
+		ev.rowsUpdated = new(service.RowsUpdated)
+		v = ev.rowsUpdated
+	case service.EventRowsDeleted:
+		ev.rowsDeleted = new(service.RowsDeleted)
+		v = ev.rowsDeleted
+	case service.EventFieldCreated:
+		ev.fieldCreate = new(service.FieldCreated)
+		v = ev.fieldCreate
+	case service.EventFieldUpdated:
+		ev.fieldUpdate = new(service.FieldUpdated)
+		v = ev.fieldUpdate
+	case service.EventFieldDeleted:
+		ev.fieldDelete = new(service.FieldDeleted)
+		v = ev.fieldDelete
+	case service.EventViewCreated:
+		ev.viewCreate = new(service.ViewCreated)
+		v = ev.viewCreate
+	case service.EventViewUpdated:
+		ev.viewUpdate = new(viewUpdated)
+		v = ev.viewUpdate
+	case service.EventViewDeleted:
+		ev.viewDelete = new(service.ViewDeleted)
+		v = ev.viewDelete
+	case service.EventTableUpdated:
+		ev.tableUpdate = new(service.TableUpdated)
+		v = ev.tableUpdate
+	case service.EventTableDeleted:
+		ev.tableDelete = new(service.TableDeleted)
+		v = ev.tableDelete
+	default:
+		return nil, false, nil
+	}
+	if err := json.Unmarshal(p.Data, v); err != nil {
+		return nil, true, err
+	}
+	return ev, true, nil
+}
+
+// tableFrame renders the event for the table page: Baserow's message for
+// it, and for a field change that rewrote views, a view_updated for each
+// (one output: the frames of one event reach a socket together).
+func (ev *event) tableFrame() ([]byte, error) {
+	var w buf
+	off := ev.p.Offset
+	switch {
+	case ev.rowsCreated != nil:
+		e := ev.rowsCreated
+		w.open(service.EventRowsCreated)
+		w.key("table_id")
+		w.int(ev.tableID)
+		w.key("rows")
+		ev.rw.rows(&w, e.Rows, nil)
+		w.raw(`,"metadata":{},"before_row_id":`)
+		if e.BeforeRowID != nil {
+			w.int(*e.BeforeRowID)
+		} else {
+			w.raw("null")
+		}
+		w.eventID(off)
+	case ev.rowsUpdated != nil:
+		ev.rowsUpdatedMsg(&w, ev.rowsUpdated.RowsBefore, ev.rowsUpdated.Rows)
+	case ev.rowsDeleted != nil:
+		ev.rowsDeletedMsg(&w, ev.rowsDeleted.RowIDs, ev.rowsDeleted.Rows)
+	case ev.fieldCreate != nil:
+		w.open(service.EventFieldCreated)
+		w.key("field")
+		if err := w.value(fieldOut(ev.fieldCreate.Field)); err != nil {
+			return nil, err
+		}
+		w.raw(`,"related_fields":[]`)
+		w.eventID(off)
+	case ev.fieldUpdate != nil:
+		e := ev.fieldUpdate
+		w.open(service.EventFieldUpdated)
+		w.key("field_id")
+		w.int(e.Field.ID)
+		w.key("field")
+		if err := w.value(fieldOut(e.Field)); err != nil {
+			return nil, err
+		}
+		w.key("related_fields")
+		if err := w.value(fieldsOut(e.RelatedFields)); err != nil {
+			return nil, err
+		}
+		w.eventID(off)
+		return ev.withViews(w.frame(), e.ViewsChanged)
+	case ev.fieldDelete != nil:
+		e := ev.fieldDelete
+		w.open(service.EventFieldDeleted)
+		w.key("table_id")
+		w.int(ev.tableID)
+		w.key("field_id")
+		w.int(e.FieldID)
+		w.raw(`,"related_fields":[]`)
+		w.eventID(off)
+		return ev.withViews(w.frame(), e.ViewsChanged)
+	case ev.viewCreate != nil:
+		w.open(service.EventViewCreated)
+		w.key("view")
+		if err := w.value(viewOut(ev.viewCreate.View)); err != nil {
+			return nil, err
+		}
+		w.eventID(off)
+	case ev.viewUpdate != nil:
+		return ev.withViews(nil, []table.View{ev.viewUpdate.View})
+	case ev.viewDelete != nil:
+		w.open(service.EventViewDeleted)
+		w.key("table_id")
+		w.int(ev.tableID)
+		w.key("view_id")
+		w.int(ev.viewDelete.ViewID)
+		w.eventID(off)
+	case ev.tableUpdate != nil:
+		w.open(service.EventTableUpdated)
+		w.key("table_id")
+		w.int(ev.tableID)
+		w.key("table")
+		if err := w.value(tableOut(ev.tableUpdate.Table)); err != nil {
+			return nil, err
+		}
+		w.eventID(off)
+	case ev.tableDelete != nil:
+		w.open(service.EventTableDeleted)
+		w.key("table_id")
+		w.int(ev.tableID)
+		w.key("database_id")
+		w.int(ev.tableDelete.WorkspaceID)
+		w.eventID(off)
+	default:
+		return nil, nil
+	}
+	return w.frame(), nil
+}
+
+// withViews appends a view_updated frame for each view to frames.
+func (ev *event) withViews(frames []byte, views []table.View) ([]byte, error) {
+	for _, v := range views {
+		var w buf
+		w.open(service.EventViewUpdated)
+		w.key("view_id")
+		w.int(v.ID)
+		w.key("view")
+		if err := w.value(viewOut(v)); err != nil {
+			return nil, err
+		}
+		w.eventID(ev.p.Offset)
+		frames = append(frames, w.frame()...)
+	}
+	return frames, nil
+}
+
+// rowsUpdatedMsg writes rows_updated for the table's rows (before and after,
+// in the same order).
+func (ev *event) rowsUpdatedMsg(w *buf, before, after []service.Row) {
+	w.open(service.EventRowsUpdated)
+	w.key("table_id")
+	w.int(ev.tableID)
+	w.key("rows_before_update")
+	ev.rw.rows(w, before, nil)
+	w.key("rows")
+	ev.rw.rows(w, after, nil)
+	w.raw(`,"metadata":{}`)
+	w.key("updated_field_ids")
+	w.ids(ev.rowsUpdated.UpdatedFieldIDs)
+	w.eventID(ev.p.Offset)
+}
+
+func (ev *event) rowsDeletedMsg(w *buf, ids []int64, rows []service.Row) {
+	w.open(service.EventRowsDeleted)
+	w.key("table_id")
+	w.int(ev.tableID)
+	w.key("row_ids")
+	w.ids(ids)
+	w.key("rows")
+	ev.rw.rows(w, rows, nil)
+	w.eventID(ev.p.Offset)
+}
+
+// rowOutputs renders the event for the row pages held (rows): each
+// updated or deleted row's own rows_updated or rows_deleted, restricted to
+// it, on br/row/T, document <row id>.
+func (ev *event) rowOutputs(rows map[int64]int, outs []hub.Output) []hub.Output {
+	col := rowCollection(ev.tableID)
+	switch {
+	case ev.rowsUpdated != nil:
+		e := ev.rowsUpdated
+		for i := range e.Rows {
+			id := e.Rows[i].ID
+			if rows[id] == 0 {
+				continue
+			}
+			var before []service.Row
+			if i < len(e.RowsBefore) && e.RowsBefore[i].ID == id {
+				before = e.RowsBefore[i : i+1]
+			}
+			var w buf
+			ev.rowsUpdatedMsg(&w, before, e.Rows[i:i+1])
+			outs = append(outs, hub.Output{Collection: col, Document: strconv.FormatInt(id, 10), Frame: w.frame()})
+		}
+	case ev.rowsDeleted != nil:
+		e := ev.rowsDeleted
+		for i := range e.Rows {
+			id := e.Rows[i].ID
+			if rows[id] == 0 {
+				continue
+			}
+			var w buf
+			ev.rowsDeletedMsg(&w, []int64{id}, e.Rows[i:i+1])
+			outs = append(outs, hub.Output{Collection: col, Document: strconv.FormatInt(id, 10), Frame: w.frame()})
+		}
+	}
+	return outs
+}

@@ -1,0 +1,288 @@
+package baserow
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tablecast/tablecast/internal/auth"
+	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/ratelimit"
+	"github.com/tablecast/tablecast/internal/transport"
+)
+
+// DialectID is the Baserow dialect's index among the hub's renderers.
+const DialectID hub.Dialect = 1
+
+// Config configures the endpoint. Zero values mean the defaults of
+// config.md (the same as the native endpoint's).
+type Config struct {
+	Hub      *hub.Hub
+	Poller   *transport.Poller
+	Verifier *auth.Verifier // required
+	Renderer *Renderer      // required: the one registered with the hub at DialectID
+	Store    Store          // required
+	// EventEpoch is the epoch of the table streams' offsets
+	// (tablestream.Epoch): replay_events asks for events after
+	// {last_seen_id, EventEpoch}.
+	EventEpoch string
+	// TokenLeeway is the clock skew the verifier allows; a socket whose
+	// token expires gets force_disconnect this long after exp.
+	TokenLeeway time.Duration
+
+	AllowedOrigins []string // "*" allows any; a request without Origin is always allowed
+	MaxConnections int      // per node, both dialects; 0: no limit
+	MaxMessageSize int      // default 65536
+	RatePerSecond  float64  // default 100
+	RateBurst      int      // default 200
+	AbuseFactor    float64  // default 10
+	AbuseWindow    time.Duration
+	// ConnectRate limits connection attempts per client address (default
+	// 50/s, burst 500); negative disables it.
+	ConnectRate  float64
+	ConnectBurst int
+	// StoreTimeout bounds each Store call made for a page (default 10s).
+	StoreTimeout time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// Server is the page protocol's WebSocket endpoint.
+type Server struct {
+	cfg      Config
+	hub      *hub.Hub
+	render   *Renderer
+	log      *slog.Logger
+	attempts *ratelimit.Keyed
+	origins  map[string]bool
+	anyOrig  bool
+}
+
+// NewServer returns the endpoint; mount it at /ws/core/.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Hub == nil || cfg.Poller == nil || cfg.Verifier == nil || cfg.Renderer == nil || cfg.Store == nil {
+		return nil, errors.New("baserow: Hub, Poller, Verifier, Renderer and Store are required")
+	}
+	if cfg.EventEpoch == "" {
+		return nil, errors.New("baserow: EventEpoch is required")
+	}
+	if cfg.MaxMessageSize <= 0 {
+		cfg.MaxMessageSize = 65536
+	}
+	if cfg.RatePerSecond <= 0 {
+		cfg.RatePerSecond = 100
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = 200
+	}
+	if cfg.AbuseFactor <= 0 {
+		cfg.AbuseFactor = 10
+	}
+	if cfg.AbuseWindow <= 0 {
+		cfg.AbuseWindow = 10 * time.Second
+	}
+	if cfg.ConnectRate == 0 {
+		cfg.ConnectRate, cfg.ConnectBurst = 50, 500
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{
+		cfg:      cfg,
+		hub:      cfg.Hub,
+		render:   cfg.Renderer,
+		log:      cfg.Logger,
+		attempts: ratelimit.NewKeyed(cfg.ConnectRate, cfg.ConnectBurst),
+		origins:  make(map[string]bool),
+	}
+	for _, o := range cfg.AllowedOrigins {
+		if o == "*" {
+			s.anyOrig = true
+		}
+		s.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
+	}
+	return s, nil
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+// Anonymous is the jwt_token of a socket without a user.
+const Anonymous = "anonymous"
+
+// ServeHTTP upgrades a socket request. What stops a connection before any
+// identity matters (origin, limits, draining) is an HTTP refusal, as on
+// the native endpoint; a bad token is not: Baserow's client expects the
+// upgrade, then authentication with success false and close 4001.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.originAllowed(r.Header.Get("Origin")) {
+		refuse(w, http.StatusForbidden, "origin_not_allowed", "origin not allowed")
+		return
+	}
+	if !s.attempts.Allow(clientIP(r), s.now()) {
+		refuse(w, http.StatusTooManyRequests, "too_many_attempts", "too many connection attempts")
+		return
+	}
+	if s.hub.Draining() {
+		refuse(w, http.StatusServiceUnavailable, "draining", "server shutting down")
+		return
+	}
+	if max := s.cfg.MaxConnections; max > 0 && s.hub.Stats().Connections >= int64(max) {
+		refuse(w, http.StatusServiceUnavailable, "connection_limit", "connection limit reached")
+		return
+	}
+	q := r.URL.Query()
+	id := q.Get("web_socket_id")
+	if !validUUID(id) {
+		id = newUUID()
+	}
+	claims, anonymous, ok := s.authenticate(q.Get("jwt_token"))
+	tc, early, err := transport.Upgrade(w, r, 5*time.Second)
+	if err != nil {
+		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	s.attach(tc, early, r.RemoteAddr, id, claims, anonymous, ok)
+}
+
+// authenticate reads jwt_token: a valid token, or "anonymous".
+func (s *Server) authenticate(token string) (claims *auth.Claims, anonymous, ok bool) {
+	if token == Anonymous {
+		return nil, true, true
+	}
+	if token == "" {
+		return nil, false, false
+	}
+	c, err := s.cfg.Verifier.Verify(token)
+	if err != nil {
+		return nil, false, false
+	}
+	return c, false, true
+}
+
+// authFailed closes a socket whose token was refused, after its
+// authentication message.
+var authFailed = hub.Disconnect{Code: 4001, Reason: "authentication failed"}
+
+func (s *Server) attach(tc *transport.Conn, early []byte, remote, id string, claims *auth.Claims, anonymous, ok bool) {
+	sess := &session{srv: s, anonymous: anonymous}
+	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
+	sess.bucket = ratelimit.NewBucket(s.cfg.RatePerSecond, s.cfg.RateBurst, s.now())
+	sess.windowStart = s.now().UnixNano()
+	info := hub.ConnInfo{ID: id, Dialect: DialectID, Transport: tc, Session: sess, Remote: remote}
+	c, err := s.hub.NewConn(info)
+	if err != nil && !errors.Is(err, hub.ErrClosed) {
+		// The client's web_socket_id is another live socket's: it gets one
+		// of its own.
+		info.ID = newUUID()
+		c, err = s.hub.NewConn(info)
+	}
+	if err != nil {
+		_ = tc.Close()
+		return
+	}
+	sess.conn = c
+	if !ok {
+		c.Send(authenticationFrame(false, ""))
+		c.Disconnect(authFailed)
+		return
+	}
+	var expires time.Time
+	if claims != nil {
+		sess.userID = claims.Subject
+		// force_disconnect when the verifier would start refusing the
+		// token: at exp plus the same leeway.
+		if !claims.ExpiresAt.IsZero() {
+			expires = claims.ExpiresAt.Add(s.cfg.TokenLeeway)
+		}
+	}
+	// An anonymous socket is the user "": no token has an empty subject.
+	s.hub.Authenticate(c, sess.userID, c.ID(), expires)
+	c.Send(authenticationFrame(true, c.ID()))
+	if len(early) > 0 {
+		if err := sess.Feed(early); err != nil {
+			sess.ReadClosed(err)
+			return
+		}
+	}
+	if err := s.cfg.Poller.Watch(tc, sess); err != nil {
+		s.log.Error("watch connection", "err", err)
+		c.Abort()
+	}
+}
+
+func (s *Server) originAllowed(origin string) bool {
+	if origin == "" || s.anyOrig {
+		return true
+	}
+	return s.origins[strings.ToLower(strings.TrimRight(origin, "/"))]
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// refuse writes the HTTP API's error shape.
+func refuse(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})
+}
+
+// validUUID reports whether s is a UUID in its text form
+// (8-4-4-4-12 hex digits, either case).
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("baserow: crypto/rand: %v", err)) // the runtime never returns an error here
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	j := 0
+	for i, x := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = hexDigits[x>>4], hexDigits[x&0xf]
+		j += 2
+	}
+	return string(out[:])
+}

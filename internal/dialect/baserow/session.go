@@ -1,0 +1,289 @@
+package baserow
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/ratelimit"
+	"github.com/tablecast/tablecast/internal/transport"
+)
+
+// session is one Baserow socket: its parser, identity, rate limit and the
+// pages it holds. Feed is called by one reader at a time; the fields below
+// mu are also touched by the hub (RevokedFrame, Closed).
+type session struct {
+	srv       *Server
+	conn      *hub.Conn
+	parser    transport.Parser
+	userID    string // "" when anonymous
+	anonymous bool
+
+	mu     sync.Mutex
+	pages  []*page // a few per socket: a slice costs less than a map
+	closed bool    // the hub forgot the connection: no page may be added
+
+	bucket      ratelimit.Bucket
+	windowStart int64
+	windowCount int
+	abusiveFor  int
+	closing     bool
+}
+
+var (
+	_ transport.Sink    = (*session)(nil)
+	_ hub.Session       = (*session)(nil)
+	_ hub.SessionCloser = (*session)(nil)
+)
+
+// Feed implements transport.Sink.
+func (s *session) Feed(data []byte) error {
+	s.conn.Touch()
+	return s.parser.Feed(data, s.onMessage)
+}
+
+var (
+	errClientClose = errors.New("baserow: client closed")
+	errAbuse       = errors.New("baserow: rate limit abused")
+)
+
+// ReadClosed implements transport.Sink.
+func (s *session) ReadClosed(err error) {
+	switch {
+	case transport.IsPeerClosed(err):
+		s.conn.Abort()
+	case errors.Is(err, transport.ErrTooLarge), errors.Is(err, transport.ErrProtocol), errors.Is(err, transport.ErrInvalidUTF8):
+		s.conn.Disconnect(hub.Disconnect{Code: int(transport.CloseCodeFor(err)), Reason: "protocol error"})
+	case errors.Is(err, errClientClose):
+		s.conn.Disconnect(hub.Disconnect{Code: int(ws.StatusNormalClosure), Reason: "bye"})
+	case errors.Is(err, errAbuse):
+		s.conn.Disconnect(hub.DisconnectRateAbuse)
+	default:
+		s.conn.Abort()
+	}
+}
+
+// DisconnectFrames implements hub.Session: force_disconnect with a reason
+// for the server's own closes (4000-4005), then the close frame.
+func (s *session) DisconnectFrames(d hub.Disconnect) []byte {
+	closeFrame := transport.CloseFrame(ws.StatusCode(d.Code), d.Reason)
+	var reason string
+	switch {
+	case d == hub.DisconnectExpired:
+		reason = ReasonTokenExpired
+	case d.Code == hub.DisconnectShutdown.Code:
+		reason = ReasonShutdown
+	case d.Code == hub.DisconnectSlow.Code:
+		reason = ReasonSlowConsumer
+	case d.Code == hub.DisconnectKicked.Code:
+		reason = ReasonDisconnected
+	case d.Code == hub.DisconnectRateAbuse.Code:
+		reason = ReasonRateLimited
+	case d.Code == hub.DisconnectTimeout.Code:
+		reason = ReasonHeartbeatLapse
+	default:
+		return closeFrame
+	}
+	return append(forceDisconnectFrame(reason), closeFrame...)
+}
+
+// RevokedFrame implements hub.Session: the page lost (its member removed,
+// its view made private) is discarded.
+func (s *session) RevokedFrame(collection, document string) []byte {
+	s.mu.Lock()
+	var gone *page
+	for i, p := range s.pages {
+		if p.collection == collection && p.document == document {
+			gone = p
+			s.pages = append(s.pages[:i], s.pages[i+1:]...)
+			break
+		}
+	}
+	s.mu.Unlock()
+	if gone == nil {
+		return nil // already removed by the client
+	}
+	s.srv.render.release(gone)
+	name := gone.typ.name()
+	return pageFrame(TypePageDiscard, &name, gone.echo, "")
+}
+
+// Closed implements hub.SessionCloser: the socket's pages are no longer
+// counted.
+func (s *session) Closed() {
+	s.mu.Lock()
+	pages := s.pages
+	s.pages, s.closed = nil, true
+	s.mu.Unlock()
+	for _, p := range pages {
+		s.srv.render.release(p)
+	}
+}
+
+func (s *session) onMessage(m transport.Message) error {
+	switch m.Op {
+	case ws.OpPing:
+		s.conn.Send(transport.PongFrame(append([]byte(nil), m.Payload...)))
+		return nil
+	case ws.OpPong:
+		return nil
+	case ws.OpClose:
+		return errClientClose
+	case ws.OpBinary:
+		s.srv.hub.CountIn("binary")
+		return nil // not a message of this protocol: no effect
+	}
+	if s.closing {
+		return nil
+	}
+	msg := decodeMessage(m.Payload)
+	kind := messageKind(msg)
+	s.srv.hub.CountIn(kind)
+	if !s.allow() {
+		if s.closing {
+			return errAbuse
+		}
+		if kind == "page_add" {
+			s.refusePage(msg, errorWordPage(ErrWordRateLimited))
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.StoreTimeout)
+	defer cancel()
+	switch kind {
+	case "page_add":
+		s.addPage(ctx, msg)
+	case "remove_page":
+		s.removePage(ctx, msg)
+	case TypeReplayEvents:
+		s.replay(ctx, msg)
+	}
+	// Anything else (not JSON, unknown keys) has no effect, as in Baserow.
+	return nil
+}
+
+// messageKind names a message for the messages_in metric and dispatch.
+func messageKind(m message) string {
+	switch {
+	case m == nil:
+		return "invalid"
+	case m.present("page"):
+		return "page_add"
+	case m.present("remove_page"):
+		return "remove_page"
+	}
+	if t, _ := m.str("type"); t == TypeReplayEvents {
+		return TypeReplayEvents
+	}
+	return "unknown"
+}
+
+// allow applies the rate limit and watches for abuse: a socket sending
+// more than AbuseFactor times its limit for AbuseWindow is closed (4004).
+func (s *session) allow() bool {
+	now := s.srv.now()
+	n := now.UnixNano()
+	if n-s.windowStart >= int64(time.Second) {
+		if s.windowCount > int(s.srv.cfg.RatePerSecond*s.srv.cfg.AbuseFactor) {
+			s.abusiveFor++
+		} else {
+			s.abusiveFor = 0
+		}
+		s.windowStart, s.windowCount = n, 0
+	}
+	s.windowCount++
+	if s.abusiveFor > 0 && time.Duration(s.abusiveFor)*time.Second >= s.srv.cfg.AbuseWindow {
+		s.closing = true
+		return false
+	}
+	return s.bucket.Allow(now)
+}
+
+func errorWordPage(word string) error { return &pageError{word} }
+
+// refusePage answers page_add_failed with the page's name and parameters
+// as far as they can be read.
+func (s *session) refusePage(m message, err error) {
+	var name *string
+	var echo []byte
+	if n, ok := m.str("page"); ok {
+		name = &n
+		if typ := pageTypes[n]; typ != nil {
+			p := &page{typ: typ}
+			typ.parse(m, p)
+			echo = p.echo
+		}
+	}
+	if echo == nil {
+		echo = []byte("{}")
+	}
+	s.conn.Send(pageFrame(TypePageAddFailed, name, echo, errorWord(err)))
+}
+
+func (s *session) env() pageEnv {
+	return pageEnv{store: s.srv.cfg.Store, userID: s.userID, anonymous: s.anonymous}
+}
+
+// find returns the page held under key.
+func (s *session) find(key string) *page {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.pages {
+		if p.key == key {
+			return p
+		}
+	}
+	return nil
+}
+
+// take removes p from the pages held and reports whether it was there.
+func (s *session) take(p *page) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, q := range s.pages {
+		if q == p {
+			s.pages = append(s.pages[:i], s.pages[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// holds reports whether p is still among the pages held.
+func (s *session) holds(p *page) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range s.pages {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// hold adds p to the pages held and counts it; false once closed.
+func (s *session) hold(p *page) bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	s.pages = append(s.pages, p)
+	s.mu.Unlock()
+	s.srv.render.hold(p)
+	return true
+}
+
+// drop ends a page the socket holds: its subscription and its count.
+func (s *session) drop(ctx context.Context, p *page) bool {
+	if !s.take(p) {
+		return false
+	}
+	s.srv.hub.Unsubscribe(ctx, s.conn, p.collection, p.document)
+	s.srv.render.release(p)
+	return true
+}

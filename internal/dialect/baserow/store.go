@@ -1,0 +1,48 @@
+package baserow
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tablecast/tablecast/internal/table"
+)
+
+// Store is what the dialect needs from the table store. The server
+// implements it over the service and the store. Its methods are called
+// when a page is added (and once more right after, see session.addPage)
+// and, for TableViews, when the renderer (re)reads a watched table's
+// definitions: never once per subscriber per event.
+type Store interface {
+	// TableAccess reports whether userID may see the table: nil, or an
+	// error wrapping ErrNotFound (no such table, or not a member of its
+	// workspace: both look the same).
+	TableAccess(ctx context.Context, userID string, tableID int64) error
+	// RowAccess is TableAccess and the row exists (ErrNotFound otherwise).
+	RowAccess(ctx context.Context, userID string, tableID, rowID int64) error
+	// OpenPublicView checks that a public view may be read with token (only
+	// needed when the view has a password): ErrNotFound when no public
+	// view has the slug, ErrForbidden when the token is missing or wrong.
+	OpenPublicView(ctx context.Context, slug, token string) (PublicView, error)
+	// TableViews reads a table's fields and its public views, and the
+	// table stream's offset they were read at, in one snapshot.
+	TableViews(ctx context.Context, tableID int64) (TableViews, error)
+}
+
+// Errors a Store wraps.
+var (
+	ErrNotFound  = errors.New("baserow: not found")
+	ErrForbidden = errors.New("baserow: forbidden")
+)
+
+// PublicView is a public view a page may be added for.
+type PublicView struct {
+	ID      int64
+	TableID int64
+}
+
+// TableViews is what the projections of one table need.
+type TableViews struct {
+	Fields []table.Field
+	Views  []table.View // the public ones
+	Offset uint64       // the table stream's offset at which both were read
+}
