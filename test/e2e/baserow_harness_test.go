@@ -267,7 +267,10 @@ func (c *brConn) addPageFails(name any, params map[string]any, word string) brMs
 }
 
 // tablePage adds the table page of tbl.
-func (c *brConn) tablePage(tbl int64) { c.t.Helper(); c.addPage("table", map[string]any{"table_id": tbl}) }
+func (c *brConn) tablePage(tbl int64) {
+	c.t.Helper()
+	c.addPage("table", map[string]any{"table_id": tbl})
+}
 
 // restAs calls the REST API as user with the WebSocketId header (Baserow's
 // spelling) when wsID is set.

@@ -26,8 +26,8 @@ type pagesIndex struct {
 // stored.
 type tablePages struct {
 	table int
-	rows  map[int64]int   // row id -> row pages
-	views map[int64]int   // view id -> view pages
+	rows  map[int64]int    // row id -> row pages
+	views map[int64]int    // view id -> view pages
 	slugs map[int64]string // view id -> slug (force_* frames name the view by it)
 }
 
