@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/service"
@@ -45,20 +46,26 @@ func (renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 		meta.Origin = "server"
 	}
 	ts := timestamp(p.Time)
-	outs := make([]hub.Output, len(changes))
-	for i, c := range changes {
+	outs := make([]hub.Output, 0, len(changes))
+	for _, c := range changes {
+		// A table's document belongs to its workspace's stream; an event
+		// that also goes to the table's own stream (table_updated,
+		// table_deleted) renders it from the workspace's only.
+		if strings.HasPrefix(c.Collection, "table_") != strings.HasPrefix(p.Stream, "workspace:") {
+			continue
+		}
 		d := opData{Op: c.Op, Create: c.Create, Del: c.Del, Source: meta.Origin, UserID: meta.Actor}
 		if c.HasV {
 			v := c.V
 			d.V = &v
 		}
 		doc := strconv.FormatInt(c.DocID, 10)
-		outs[i] = hub.Output{
+		outs = append(outs, hub.Output{
 			Collection: c.Collection,
 			Document:   doc,
 			Frame: encode(&outbound{Type: TypeOp, Collection: c.Collection, Document: doc,
 				Offset: &p.Offset, Data: d, Timestamp: ts}),
-		}
+		})
 	}
 	return outs, nil
 }

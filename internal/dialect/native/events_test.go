@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,6 +171,9 @@ func TestRenderStoreEvents(t *testing.T) {
 		event   string
 		payload any
 		want    []wantOp
+		// tableStream: the event as it goes to the table's own stream
+		// (table events go to the workspace's by default).
+		tableStream bool
 	}{
 		{
 			name: "rows_created", event: service.EventRowsCreated,
@@ -275,6 +279,14 @@ func TestRenderStoreEvents(t *testing.T) {
 			want:    []wantOp{{col: tbl, doc: "12", v: 2, op: []comp{set("name", `"Tasks"`, `"Jobs"`)}}},
 		},
 		{
+			// table_updated also goes to the table's stream (for the
+			// Baserow table page): table_W is rendered from the
+			// workspace's stream only, so never twice.
+			name: "table_updated on the table's stream renders nothing", event: service.EventTableUpdated,
+			payload:     service.TableUpdated{TableMeta: meta, Table: tabV(3, "Jobs"), TableBefore: tabV(2, "Tasks")},
+			tableStream: true,
+		},
+		{
 			name: "table_deleted", event: service.EventTableDeleted,
 			payload: service.TableDeleted{TableMeta: meta, Table: tabV(3, "Jobs")},
 			want:    []wantOp{{col: tbl, doc: "12", v: 3, del: true}},
@@ -298,7 +310,11 @@ func TestRenderStoreEvents(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &hub.Publication{Kind: hub.KindEvent, Stream: "table:12", Offset: 41, Event: tc.event,
+			stream := "table:12"
+			if strings.HasPrefix(tc.event, "table_") && !tc.tableStream {
+				stream = "workspace:3"
+			}
+			p := &hub.Publication{Kind: hub.KindEvent, Stream: stream, Offset: 41, Event: tc.event,
 				Data: mj(t, tc.payload), Time: at}
 			outs, err := renderer{}.RenderEvent(p)
 			if err != nil {
