@@ -36,7 +36,7 @@ import (
 // Options are the flags of `tablecast bench`. ParseArgs fills in the
 // defaults; Run checks the values.
 type Options struct {
-	Scenario string // idle, fanout, rows or recover
+	Scenario string // idle, fanout, rows, recover or ops
 
 	Conns      int           // connections (idle) or subscribers (fanout, rows, recover)
 	Messages   int           // fanout: messages published
@@ -52,6 +52,10 @@ type Options struct {
 	Writes   int           // rows: cell updates in all; 0: as many as Duration allows
 	Duration time.Duration // rows: how long to write when Writes is 0
 	Events   int           // recover: events missed while the clients are away
+	Docs     int           // ops: documents the clients edit
+	Warmup   time.Duration // ops: first part of the run whose acks are not counted
+	// SharedbPeer is the ShareDB peer's run.js (ops); empty: not run.
+	SharedbPeer string
 
 	// DatabaseURL is the started server's store (--database-url); empty:
 	// SQLite in a temporary file removed at the end.
@@ -92,6 +96,10 @@ const (
 	DefaultRows       = 100
 	DefaultDuration   = 20 * time.Second
 	DefaultEvents     = 100
+	DefaultOpsConns   = 100
+	DefaultDocs       = 10
+	DefaultOpsTime    = 10 * time.Second
+	DefaultWarmup     = 2 * time.Second
 	defaultDatabase   = "sqlite://:memory:" // a private temporary file, removed on close
 	defaultSources    = "127.0.0.2-127.0.0.9"
 	// minSize fits the payload's timestamp, sequence number and padding.
@@ -119,6 +127,11 @@ scenarios:
   recover  N clients (default 1,000) on one table disconnect together, -e events are
            written, all reconnect together with since: time until all recovered,
            events replayed per client, outbox reads made by the server
+  ops      N clients (default 100) edit --docs documents (default 10) with json0 ops
+           through submit, one op in flight each, for --warmup + --duration (2s + 10s):
+           acked ops/s, transforms/s, submit-to-ack p50/p99, and a check that every
+           client's copy equals the stored row; then the ShareDB peer (--sharedb) runs
+           the same load for comparison
 
 The server runs as a child process (tablecast serve) unless --url or --in-process
 is given; --database-url chooses its store (default: SQLite in a temporary file).
@@ -143,6 +156,9 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	fs.IntVar(&o.Writes, "writes", 0, "rows: cell updates in all (0: write for --duration)")
 	fs.DurationVar(&o.Duration, "duration", DefaultDuration, "rows: how long to write, unless --writes is given")
 	fs.IntVar(&o.Events, "e", DefaultEvents, "recover: events written while the clients are away")
+	fs.IntVar(&o.Docs, "docs", DefaultDocs, "ops: documents the clients edit")
+	fs.DurationVar(&o.Warmup, "warmup", DefaultWarmup, "ops: first part of the run, not counted")
+	fs.StringVar(&o.SharedbPeer, "sharedb", defaultSharedbPeer, "ops: the ShareDB peer's `run.js` (empty: do not run it)")
 	fs.StringVar(&o.DatabaseURL, "database-url", "", "the started server's store: sqlite://path or `postgres://...` (default: SQLite in a temporary file)")
 	fs.StringVar(&o.URL, "url", "", "measure an existing server at `http://host:port` instead of starting one")
 	fs.StringVar(&o.APIKey, "api-key", "", "with --url: the server's admin API key (fanout, stats)")
@@ -177,7 +193,7 @@ func ParseArgs(args []string) (Options, error) {
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		return Options{}, errors.New("no scenario: give idle, fanout, rows or recover")
+		return Options{}, errors.New("no scenario: give idle, fanout, rows, recover or ops")
 	}
 	o.Scenario = rest[0]
 	if err := fs.Parse(rest[1:]); err != nil {
@@ -188,6 +204,14 @@ func ParseArgs(args []string) (Options, error) {
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if o.Scenario == "ops" {
+		if !given["n"] {
+			o.Conns = DefaultOpsConns
+		}
+		if !given["duration"] {
+			o.Duration = DefaultOpsTime
+		}
+	}
 	if o.Scenario == "rows" || o.Scenario == "recover" {
 		if !given["n"] {
 			o.Conns = DefaultTableConns
@@ -202,9 +226,12 @@ func ParseArgs(args []string) (Options, error) {
 func (o *Options) validate() error {
 	var errs []error
 	switch o.Scenario {
-	case "idle", "fanout", "rows", "recover", baselineSenderScenario, publisherScenario, rowsWriterScenario:
+	case "idle", "fanout", "rows", "recover", "ops", baselineSenderScenario, publisherScenario, rowsWriterScenario:
 	default:
-		errs = append(errs, fmt.Errorf("unknown scenario %q: want idle, fanout, rows or recover", o.Scenario))
+		errs = append(errs, fmt.Errorf("unknown scenario %q: want idle, fanout, rows, recover or ops", o.Scenario))
+	}
+	if o.Docs < 1 || o.Warmup < 0 {
+		errs = append(errs, errors.New("--docs must be at least 1 and --warmup not negative"))
 	}
 	if o.Writers < 1 || o.Rows < 1 || o.Events < 1 {
 		errs = append(errs, errors.New("--writers, --rows and -e must be at least 1"))
@@ -392,6 +419,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		err = runRows(ctx, o, tgt, prog, rep)
 	case "recover":
 		err = runRecover(ctx, o, tgt, prog, rep)
+	case "ops":
+		err = runOps(ctx, o, tgt, prog, rep)
 	}
 	if stopErr := tgt.stop(); stopErr != nil {
 		rep.problem("stopping the server: %v", stopErr)
@@ -435,8 +464,10 @@ func (o *Options) params() map[string]any {
 		}
 	case "recover":
 		p["e"], p["rows"] = o.Events, o.Rows
+	case "ops":
+		p["docs"], p["duration"], p["warmup"], p["sharedb_peer"] = o.Docs, o.Duration.String(), o.Warmup.String(), o.SharedbPeer
 	}
-	if o.Scenario == "rows" || o.Scenario == "recover" {
+	if o.Scenario == "rows" || o.Scenario == "recover" || o.Scenario == "ops" {
 		p["database"] = o.databaseLabel()
 	}
 	if o.SendQueue != "" {

@@ -239,13 +239,12 @@ function issue(c) {
   }
   const doc = c.doc;
   let op;
-  if (c.next === 0) {
-    const len = doc.data.fields['1'].length;
-    const k = Math.floor(Math.random() * (len + 1)); // 0..len inclusive
-    op = [{ p: ['fields', '1', k], si: 'x' }];
-  } else {
-    op = [{ p: ['fields', '2'], na: 1 }];
-  }
+  // Alternately into the two text fields, as tablecast's side does (its
+  // number cells are decimal strings, which na cannot add to).
+  const key = c.next === 0 ? '1' : '2';
+  const len = doc.data.fields[key].length;
+  const k = Math.floor(Math.random() * (len + 1)); // 0..len inclusive
+  op = [{ p: ['fields', key, k], si: 'x' }];
   c.next ^= 1;
   issued++;
   c.inflight = true;

@@ -109,7 +109,7 @@ function createDocs(callback) {
     const data = {
       id: n,
       order: `${n}.00000000000000000000`,
-      fields: { 1: '', 2: 0 },
+      fields: { 1: '', 2: '' },
     };
     doc.create(data, 'json0', (err) => {
       if (failed) return;

@@ -1,0 +1,361 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tablecast/tablecast/internal/ot/json0"
+	"github.com/tablecast/tablecast/pkg/client"
+)
+
+// bench ops: C clients (--n, default 100) edit D documents (--docs, default
+// 10) of one table through native submits, C/D clients per document so
+// that their ops conflict. Each client is an OT client (client.OTDoc) in a
+// closed loop: one op in flight, the next submitted when the previous is
+// acknowledged, ops of others applied as they arrive. The ops alternate
+// between a one-character insert at a random place of the row's first and
+// second text cells, which ShareDB's peer (bench/peers/sharedb) does too.
+// Ops acknowledged in the first --warmup are not counted. At the end,
+// every client's copy must equal the stored row.
+
+// opsClient is one client of the run.
+type opsClient struct {
+	c      *client.Client
+	doc    *client.OTDoc
+	col    string
+	id     string
+	fields [2]string
+	rng    *rand.Rand
+	next   int
+
+	hist        Histogram
+	acked       int // counted (after the warm-up)
+	stale       int // counted acks of ops that were transformed
+	pairs       int // counted transforms (versions the op was behind)
+	err         error
+	lastVersion int64
+}
+
+type opsAck struct {
+	ack  client.SubmitAck
+	v    int64
+	sent time.Time
+	err  error
+}
+
+func (o *opsClient) onMessage(m client.Message) error {
+	if m.Type != client.TypeOp || m.Collection != o.col || m.Document != o.id {
+		return nil
+	}
+	var d struct {
+		V  int64    `json:"v"`
+		Op json0.Op `json:"op"`
+	}
+	if err := json.Unmarshal(m.Data, &d); err != nil {
+		return fmt.Errorf("op %s: %w", m.Data, err)
+	}
+	return o.doc.Remote(d.V, d.Op)
+}
+
+// localOp inserts one character into a text cell.
+func (o *opsClient) localOp() error {
+	key := o.fields[o.next]
+	o.next ^= 1
+	fields, _ := o.doc.Data().(map[string]any)["fields"].(map[string]any)
+	s, _ := fields[key].(string)
+	n := len(s) // ASCII: one UTF-16 unit (json0's offsets) per byte
+	return o.doc.Apply(json0.Op{json0.StringInsert([]any{"fields", key}, o.rng.IntN(n+1), "x")})
+}
+
+// run submits ops until stop is closed, then until nothing is pending.
+func (o *opsClient) run(ctx context.Context, stop <-chan struct{}, countFrom time.Time) error {
+	acks := make(chan opsAck, 1)
+	inflight := false
+	stopping := false
+	for {
+		if !stopping {
+			select {
+			case <-stop:
+				stopping = true
+			default:
+			}
+		}
+		if !inflight && !stopping {
+			if err := o.localOp(); err != nil {
+				return err
+			}
+		}
+		if !inflight {
+			if op, v, ok := o.doc.Flush(); ok {
+				raw, err := json.Marshal(op)
+				if err != nil {
+					return err
+				}
+				inflight = true
+				sent := time.Now()
+				go func() {
+					ack, err := o.c.Submit(ctx, o.col, o.id, client.Submission{V: v, Op: raw})
+					acks <- opsAck{ack: ack, v: v, sent: sent, err: err}
+				}()
+			}
+		}
+		if stopping && !inflight && !o.doc.Pending() {
+			return nil
+		}
+		select {
+		case m, ok := <-o.c.Messages():
+			if !ok {
+				return fmt.Errorf("connection ended: %w", o.c.Err())
+			}
+			if err := o.onMessage(m); err != nil {
+				return err
+			}
+		case a := <-acks:
+			inflight = false
+			if a.err != nil {
+				return fmt.Errorf("submit: %w", a.err)
+			}
+			if err := o.doc.Acked(a.ack.V - 1); err != nil {
+				return err
+			}
+			now := time.Now()
+			if now.After(countFrom) && !stopping {
+				o.hist.Record(now.Sub(a.sent))
+				o.acked++
+				if behind := a.ack.V - 1 - a.v; behind > 0 {
+					o.stale++
+					o.pairs += int(behind)
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// catchUp applies what the client has not seen yet until its copy is at
+// version v.
+func (o *opsClient) catchUp(ctx context.Context, v int64) error {
+	for o.doc.Version() < v {
+		select {
+		case m, ok := <-o.c.Messages():
+			if !ok {
+				return fmt.Errorf("connection ended: %w", o.c.Err())
+			}
+			if err := o.onMessage(m); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("copy at version %d, stored %d: %w", o.doc.Version(), v, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// rowDoc reads a row as its document and version.
+func rowDoc(ctx context.Context, rc *restClient, table, row int64) (any, int64, error) {
+	var r struct {
+		ID      int64           `json:"id"`
+		Order   string          `json:"order"`
+		Version int64           `json:"version"`
+		Fields  json.RawMessage `json:"fields"`
+	}
+	path := "/api/tables/" + strconv.FormatInt(table, 10) + "/rows/" + strconv.FormatInt(row, 10)
+	if err := rc.call(ctx, http.MethodGet, path, nil, &r); err != nil {
+		return nil, 0, err
+	}
+	b, err := json.Marshal(map[string]any{"id": r.ID, "order": r.Order, "fields": r.Fields})
+	if err != nil {
+		return nil, 0, err
+	}
+	var doc any
+	return doc, r.Version, json.Unmarshal(b, &doc)
+}
+
+func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Report) error {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	ttl := o.Timeout + time.Hour
+	token, err := userToken(t.jwtSecret, benchOwner, ttl)
+	if err != nil {
+		return err
+	}
+	owner := &restClient{base: t.base, httpc: t.httpc, token: token}
+	setup, err := setupTable(ctx, owner, o.Docs)
+	if err != nil {
+		return fmt.Errorf("ops: making the table: %w", err)
+	}
+	col := setup.collection()
+	second := strconv.FormatInt(setup.Fields[1], 10)
+	for _, row := range setup.Rows { // the second cell starts as text, so that inserts apply
+		body := map[string]any{"fields": map[string]any{second: "-"}}
+		if err := owner.callJSON(ctx, http.MethodPatch, "/api/tables/"+strconv.FormatInt(setup.Table, 10)+"/rows/"+strconv.FormatInt(row, 10), body, nil); err != nil {
+			return fmt.Errorf("ops: %w", err)
+		}
+	}
+	prog.notef("table %d: %d documents, %d clients editing them as %s", setup.Table, len(setup.Rows), o.Conns, benchOwner)
+
+	cc := clientConfig{url: t.wsURL(), secret: t.jwtSecret, channel: o.Channel, sources: t.sources,
+		readBuffer: o.ReadBuffer, messageBuffer: 256, tokenTTL: ttl, user: benchOwner}
+	p, _, err := openPool(ctx, cc, o.Conns, o.Dialers, prog)
+	if p == nil {
+		return err
+	}
+	defer p.close()
+	defer p.reportErrors(rep)
+	if err != nil {
+		return fmt.Errorf("ops: %w", err)
+	}
+	if p.connected() != o.Conns {
+		return fmt.Errorf("ops: %d of %d clients connected", p.connected(), o.Conns)
+	}
+	clients := make([]*opsClient, o.Conns)
+	fieldKeys := [2]string{strconv.FormatInt(setup.Fields[0], 10), second}
+	for i, c := range p.clients {
+		row := setup.Rows[i%len(setup.Rows)]
+		doc := strconv.FormatInt(row, 10)
+		if _, err := c.Subscribe(ctx, col, doc); err != nil {
+			return fmt.Errorf("ops: subscribe: %w", err)
+		}
+		clients[i] = &opsClient{c: c, col: col, id: doc, fields: fieldKeys, rng: rand.New(rand.NewPCG(uint64(i), 1))}
+	}
+	// Nothing writes yet: each document's snapshot, read once, is every
+	// subscriber's starting copy.
+	for d, row := range setup.Rows {
+		data, v, err := rowDoc(ctx, owner, setup.Table, row)
+		if err != nil {
+			return fmt.Errorf("ops: %w", err)
+		}
+		for i := d; i < len(clients); i += len(setup.Rows) {
+			copyData, _ := deepCopy(data)
+			clients[i].doc = client.NewOTDoc(copyData, v)
+		}
+	}
+
+	cpu0, benchCPU0 := cpuOf(t.pid), cpuOf(os.Getpid())
+	start := time.Now()
+	countFrom := start.Add(o.Warmup)
+	stop := make(chan struct{})
+	var done atomic.Int64
+	end := prog.phase("submitting", int64(len(clients)), done.Load)
+	var wg sync.WaitGroup
+	for _, oc := range clients {
+		wg.Go(func() {
+			oc.err = oc.run(ctx, stop, countFrom)
+			done.Add(1)
+		})
+	}
+	timer := time.NewTimer(o.Warmup + o.Duration)
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	stopAt := time.Now()
+	close(stop)
+	wg.Wait()
+	end()
+	serverCPU, benchCPU := cpuOf(t.pid)-cpu0, cpuOf(os.Getpid())-benchCPU0
+
+	out := opsOutcome{clients: len(clients), docs: len(setup.Rows), window: stopAt.Sub(countFrom), seconds: time.Since(start).Seconds(),
+		serverCPU: serverCPU, benchCPU: benchCPU}
+	var errs []error
+	for i, oc := range clients {
+		out.hist.Merge(&oc.hist)
+		out.acked += oc.acked
+		out.stale += oc.stale
+		out.pairs += oc.pairs
+		if oc.err != nil {
+			errs = append(errs, fmt.Errorf("client %d: %w", i, oc.err))
+		}
+	}
+	// The final check: every copy equals the stored document.
+	if len(errs) == 0 {
+		cctx, ccancel := afterCtx(ctx)
+		defer ccancel()
+		for d, row := range setup.Rows {
+			want, v, err := rowDoc(cctx, owner, setup.Table, row)
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
+			out.versions += v
+			for i := d; i < len(clients); i += len(setup.Rows) {
+				if err := clients[i].catchUp(cctx, v); err != nil {
+					errs = append(errs, fmt.Errorf("client %d: %w", i, err))
+					out.mismatches++
+					continue
+				}
+				if !json0.Equal(clients[i].doc.Data(), want) {
+					out.mismatches++
+				}
+			}
+		}
+	}
+	out.checked = len(errs) == 0
+	out.report(rep, o)
+	if peer := o.SharedbPeer; peer != "" {
+		runSharedbPeer(ctx, o, peer, prog, rep, out)
+	}
+	return errors.Join(errs...)
+}
+
+func deepCopy(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	return out, json.Unmarshal(b, &out)
+}
+
+// opsOutcome is what an ops run measured.
+type opsOutcome struct {
+	clients, docs int
+	window        time.Duration // the counted part of the run
+	seconds       float64
+	hist          Histogram
+	acked         int
+	stale, pairs  int
+	versions      int64
+	mismatches    int
+	checked       bool
+	serverCPU     float64
+	benchCPU      float64
+}
+
+func (r *opsOutcome) ackedPerSec() float64 { return rate(r.acked, r.window) }
+
+func (r *opsOutcome) report(rep *Report, o Options) {
+	rep.add("clients", "clients", float64(r.clients), "")
+	rep.add("documents", "documents", float64(r.docs), "")
+	rep.add("acked_ops", "ops acknowledged (after the warm-up)", float64(r.acked), "")
+	rep.add("acked_ops_per_s", "acked ops/s", r.ackedPerSec(), "ops/s")
+	rep.add("transformed_ops_per_s", "acked ops/s that were transformed (stale on arrival)", rate(r.stale, r.window), "ops/s")
+	rep.add("transforms_per_s", "transforms/s (ops transformed against, summed)", rate(r.pairs, r.window), "transforms/s")
+	addLatency(rep, "", "submit-to-ack latency", &r.hist)
+	rep.Latency = latencyReport(&r.hist)
+	rep.add("server_cores", "server CPU use", r.serverCPU/r.seconds, "cores")
+	rep.add("bench_cores", "bench CPU use (the clients)", r.benchCPU/r.seconds, "cores")
+	cpuPerK := math.NaN()
+	if r.acked > 0 {
+		cpuPerK = r.serverCPU / float64(r.acked) * 1000
+	}
+	rep.add("server_cpu_ms_per_op", "server CPU per acked op", cpuPerK, "ms")
+	rep.add("stored_versions", "document versions stored (all documents)", float64(r.versions), "")
+	zero := func(v float64) bool { return v == 0 }
+	mism := float64(r.mismatches)
+	if !r.checked {
+		mism = math.NaN()
+	}
+	rep.add("copies_differing", "client copies differing from the stored document", mism, "").goal("0", zero)
+}

@@ -1,0 +1,94 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The ShareDB peer (bench/peers/sharedb/run.js) runs the same load through
+// the sharedb npm package and its own client, with its in-memory database,
+// in the same run, so that tablecast's figures stand beside the engine
+// Teable used. It prints one JSON object.
+type sharedbResult struct {
+	Version      string  `json:"sharedb_version"`
+	Node         string  `json:"node_version"`
+	Duration     float64 `json:"duration_s"`
+	Acked        int     `json:"acked_ops"`
+	AckedPerSec  float64 `json:"acked_ops_per_s"`
+	TransPerSec  float64 `json:"transforms_per_s"`
+	P50          float64 `json:"p50_ms"`
+	P99          float64 `json:"p99_ms"`
+	Max          float64 `json:"max_ms"`
+	Converged    bool    `json:"converged"`
+	Mismatches   int     `json:"mismatches"`
+	ServerCPU    float64 `json:"server_cpu_s"`
+	TransformsPr int     `json:"transform_pairs"`
+}
+
+// defaultSharedbPeer is where the peer is, from the repository's root.
+const defaultSharedbPeer = "bench/peers/sharedb/run.js"
+
+// Goals of bench ops (issue: at least 3x ShareDB's acked ops/s, with p99
+// below ShareDB's).
+const goalOpsRatio = 3
+
+func runSharedbPeer(ctx context.Context, o Options, peer string, prog *progress, rep *Report, ours opsOutcome) {
+	if _, err := os.Stat(peer); err != nil {
+		rep.problem("ShareDB peer not run: %v (run from the repository's root, or give --sharedb)", err)
+		return
+	}
+	if _, err := os.Stat(peer[:strings.LastIndex(peer, "/")+1] + "node_modules"); err != nil {
+		rep.problem("ShareDB peer not run: its dependencies are not installed (cd %s && npm ci)", peer[:strings.LastIndex(peer, "/")])
+		return
+	}
+	total := o.Warmup + o.Duration
+	args := []string{peer, "--clients", strconv.Itoa(o.Conns), "--docs", strconv.Itoa(o.Docs),
+		"--duration", strconv.FormatFloat(total.Seconds(), 'f', -1, 64),
+		"--warmup", strconv.FormatFloat(o.Warmup.Seconds(), 'f', -1, 64)}
+	ctx, cancel := context.WithTimeout(ctx, total+60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	end := prog.phase("sharedb peer", 0, func() int64 { return 0 })
+	err := cmd.Run()
+	end()
+	var res sharedbResult
+	if jerr := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); jerr != nil {
+		rep.problem("ShareDB peer failed: %v %v: %s", err, jerr, tail(stderr.String(), 400))
+		return
+	}
+	if err != nil {
+		rep.problem("ShareDB peer: %v", err)
+	}
+	rep.add("sharedb_acked_ops_per_s", fmt.Sprintf("ShareDB %s (node %s, in-memory) acked ops/s", res.Version, res.Node), res.AckedPerSec, "ops/s")
+	rep.add("sharedb_transforms_per_s", "ShareDB transformed ops/s", res.TransPerSec, "ops/s")
+	rep.add("sharedb_latency_p50_ms", "ShareDB submit-to-ack latency p50", res.P50, "ms")
+	rep.add("sharedb_latency_p99_ms", "ShareDB submit-to-ack latency p99", res.P99, "ms")
+	rep.add("sharedb_server_cores", "ShareDB server CPU use", res.ServerCPU/res.Duration, "cores")
+	conv := 0.0
+	if !res.Converged {
+		conv = float64(res.Mismatches)
+	}
+	rep.add("sharedb_copies_differing", "ShareDB client copies differing from its stored document", conv, "")
+	ratio := ours.ackedPerSec() / res.AckedPerSec
+	rep.add("acked_ops_ratio", "tablecast acked ops/s ÷ ShareDB's", ratio, "x").
+		goal(">= "+strconv.Itoa(goalOpsRatio), func(v float64) bool { return v >= goalOpsRatio })
+	p99 := float64(ours.hist.Quantile(0.99)) / float64(time.Millisecond)
+	rep.add("latency_p99_vs_sharedb", "tablecast p99 ÷ ShareDB's p99", p99/res.P99, "x").
+		goal("< 1", func(v float64) bool { return v < 1 })
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
