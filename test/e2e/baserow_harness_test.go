@@ -362,3 +362,21 @@ func (tn *testNode) publicRows(t *testing.T, slug, token string) (map[int64]map[
 }
 
 func fieldKey(id int64) string { return fmt.Sprintf("field_%d", id) }
+
+// subtests runs subtests of t whose steps use conns: each subtest's
+// helpers fail the subtest, not t.
+func subtests(t *testing.T, conns ...*brConn) func(name string, f func(t *testing.T)) {
+	return func(name string, f func(t *testing.T)) {
+		t.Run(name, func(st *testing.T) {
+			for _, c := range conns {
+				c.t = st
+			}
+			defer func() {
+				for _, c := range conns {
+					c.t = t
+				}
+			}()
+			f(st)
+		})
+	}
+}

@@ -51,7 +51,10 @@ const (
 	refreshView
 )
 
-// refreshFor decides what a field or view event means for a view.
+// refreshFor decides what a field or view event means for a view. It reads
+// the view as the event carries it (views_before, views_changed,
+// view_before) and, for a view the event did not change, vd's: the
+// definitions may already be those after the event.
 func (ev *event) refreshFor(vd *viewDef) refresh {
 	id := vd.view.ID
 	switch {
@@ -59,28 +62,33 @@ func (ev *event) refreshFor(vd *viewDef) refresh {
 		return refreshView // a new field is shown: no view hides a field before it exists
 	case ev.fieldUpdate != nil:
 		e := ev.fieldUpdate
-		after, changed := findView(e.ViewsChanged, id)
+		before, after, changed := viewAround(vd, e.ViewsBefore, e.ViewsChanged)
 		touched := append([]int64{e.Field.ID}, fieldIDs(e.RelatedFields)...)
 		for _, f := range touched {
-			if vd.shown[f] || (changed && after.Visible(f)) {
+			if before.Visible(f) || after.Visible(f) {
 				return refreshView
 			}
 		}
 		if changed {
-			return max(viewChange(vd.view, after), refreshRows)
+			return max(viewChange(before, after), refreshRows)
 		}
 		for _, f := range touched {
-			if vd.reads(f) {
+			if readsField(before, f) {
 				return refreshRows // a renamed choice, a new type: the filter may match other rows
 			}
 		}
 	case ev.fieldDelete != nil:
 		e := ev.fieldDelete
-		if vd.shown[e.FieldID] {
+		before, after, changed := viewAround(vd, e.ViewsBefore, e.ViewsChanged)
+		if before.Visible(e.FieldID) {
 			return refreshView
 		}
-		if after, changed := findView(e.ViewsChanged, id); changed {
-			return viewChange(vd.view, after)
+		if changed {
+			// The deleted field leaves the hidden list: not a change of what
+			// the view shows. Its filters and sorts going is one of its rows.
+			b := before.Clone()
+			b.HiddenFieldIDs = slices.DeleteFunc(b.HiddenFieldIDs, func(f int64) bool { return f == e.FieldID })
+			return viewChange(*b, after)
 		}
 	case ev.viewUpdate != nil:
 		e := ev.viewUpdate
@@ -90,6 +98,20 @@ func (ev *event) refreshFor(vd *viewDef) refresh {
 		return viewChange(e.ViewBefore, e.View)
 	}
 	return refreshNone
+}
+
+// viewAround returns the view before and after a field event: as the
+// event carries it when it changed the view, else vd's.
+func viewAround(vd *viewDef, before, after []table.View) (table.View, table.View, bool) {
+	a, changed := findView(after, vd.view.ID)
+	if !changed {
+		return vd.view, vd.view, false
+	}
+	b, ok := findView(before, vd.view.ID)
+	if !ok {
+		b = vd.view
+	}
+	return b, a, true
 }
 
 // viewChange compares a view before and after a change.
@@ -103,12 +125,14 @@ func viewChange(before, after table.View) refresh {
 	return refreshNone
 }
 
-// reads reports whether the view's filters or sorts read a field.
-func (vd *viewDef) reads(fieldID int64) bool {
-	if slices.Contains(vd.pred.Fields(), fieldID) {
-		return true
+// readsField reports whether a view's filters or sorts read a field.
+func readsField(v table.View, fieldID int64) bool {
+	for _, f := range v.Filters {
+		if f.FieldID == fieldID {
+			return true
+		}
 	}
-	for _, s := range vd.sorts {
+	for _, s := range v.Sorts {
 		if s.FieldID == fieldID {
 			return true
 		}
