@@ -133,7 +133,10 @@ func (m message) id(key string) (int64, bool) {
 		}
 		n = n*10 + int64(c-'0')
 	}
-	return n, n > 0 && n <= maxID
+	if n <= 0 || n > maxID {
+		return 0, false
+	}
+	return n, true
 }
 
 // buf builds one server message. Messages are JSON objects written by
