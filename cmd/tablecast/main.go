@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
+	"strconv"
 )
 
 const usage = `tablecast: real-time collaboration for table databases
@@ -21,7 +23,34 @@ Run 'tablecast COMMAND --help' for a command's flags.
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	stop := cpuProfile(os.Getenv("TABLECAST_CPU_PROFILE"))
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// cpuProfile writes a CPU profile of the whole process to path.<pid> (the
+// TABLECAST_CPU_PROFILE variable, for measuring; see docs/benchmarks.md;
+// the pid tells `bench` from the server it starts) until the returned
+// function is called. An empty path does nothing.
+func cpuProfile(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path + "." + strconv.Itoa(os.Getpid()))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tablecast: TABLECAST_CPU_PROFILE: %v\n", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintf(os.Stderr, "tablecast: TABLECAST_CPU_PROFILE: %v\n", err)
+		_ = f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

@@ -32,3 +32,9 @@ func (t *timedStore) Read(ctx context.Context, fn func(store.Reader) error) erro
 	t.reads.Observe(time.Since(start).Seconds())
 	return err
 }
+
+// SingleWriter passes the store's store.SingleWriter on (group commit).
+func (t *timedStore) SingleWriter() bool {
+	sw, ok := t.Store.(store.SingleWriter)
+	return ok && sw.SingleWriter()
+}

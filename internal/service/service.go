@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
 )
 
@@ -64,6 +65,12 @@ type Service struct {
 	tokenTTL   time.Duration
 	maxSort    int
 	iterations int
+	// grouped: the store has one writer; writes are committed in groups
+	// (commit.go).
+	grouped bool
+	group   committer
+	// ops caches recent op log entries (opcache.go).
+	ops *opCache
 }
 
 // Defaults of Config.
@@ -90,6 +97,10 @@ func New(cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if sw, ok := cfg.Store.(store.SingleWriter); ok && sw.SingleWriter() {
+		s.grouped = true
+	}
+	s.ops = newOpCache()
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -279,6 +290,13 @@ type writeTx struct {
 	// src and seq identify the submit being written, if any.
 	src string
 	seq uint64
+	// applied is the submit's op as applied, for the op log cache.
+	applied json0.Op
+	// logged are the op log entries written (cached once committed);
+	// batch, in group commit, those of the transaction's earlier writes.
+	logged []loggedEntry
+	batch  *txOps
+	cache  *opCache
 }
 
 // emit appends an event to the stream in the transaction.
@@ -321,13 +339,25 @@ func (w *writeTx) logDocOps(s store.Stream, payload any, off uint64) error {
 		src, seq = s.submitID()
 	}
 	ops := make([]store.DocOp, 0, len(changes))
+	applied := w.applied
 	for _, c := range changes {
 		isTable := strings.HasPrefix(c.Collection, "table_")
 		if !c.HasV || isTable != (s.Kind == store.StreamWorkspace) {
 			continue
 		}
-		ops = append(ops, store.DocOp{Collection: c.Collection, DocID: c.DocID, Version: c.V, Op: c.LogOp(),
+		raw := c.LogOp()
+		ops = append(ops, store.DocOp{Collection: c.Collection, DocID: c.DocID, Version: c.V, Op: raw,
 			Src: src, Seq: seq, Offset: off})
+		l := loggedOp{docID: c.DocID, version: c.V, raw: raw, create: c.Create != nil, del: c.Del,
+			src: src, seq: seq, offset: off}
+		switch {
+		case c.Create != nil || c.Del:
+			l.decoded = true
+		case applied != nil:
+			// The submit's own document comes first.
+			l.op, l.decoded, applied, w.applied = applied, true, nil, nil
+		}
+		w.logged = append(w.logged, loggedEntry{col: c.Collection, op: l})
 	}
 	return w.AppendDocOps(w.ctx, ops)
 }
@@ -346,20 +376,24 @@ func (w *writeTx) workspaceMeta(wsID int64) WorkspaceMeta {
 // retries transient conflicts); only the events of the run that committed
 // are published, and a rolled-back write publishes nothing.
 func (s *Service) write(ctx context.Context, a Actor, fn func(w *writeTx) error) error {
-	var committed []store.Event
+	if s.grouped {
+		return s.writeGrouped(ctx, a, fn)
+	}
+	var committed *writeTx
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		w := &writeTx{Tx: tx, ctx: ctx, actor: a, at: s.now().UTC()}
+		w := &writeTx{Tx: tx, ctx: ctx, actor: a, at: s.now().UTC(), cache: s.ops}
 		committed = nil
 		if err := fn(w); err != nil {
 			return err
 		}
-		committed = w.events
+		committed = w
 		return nil
 	})
 	if err != nil {
 		return storeErr(err)
 	}
-	s.publish(ctx, committed)
+	s.ops.add(committed.logged)
+	s.publish(ctx, committed.events)
 	return nil
 }
 

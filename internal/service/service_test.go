@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 // fixture is a service over a fresh store with a workspace and a table
 // holding one field of every type.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	st    store.Store
 	svc   *service.Service
@@ -39,7 +39,7 @@ type fixture struct {
 
 var testSecret = []byte("service-test-secret-0123456789abcdef")
 
-func newFixture(t *testing.T, st store.Store, cfg service.Config) *fixture {
+func newFixture(t testing.TB, st store.Store, cfg service.Config) *fixture {
 	t.Helper()
 	fx := &fixture{t: t, ctx: servicetest.Ctx(t), st: st, pub: &servicetest.Recorder{}, now: time.Now(),
 		admin: service.Actor{UserID: "alice", Origin: "sock-alice"}, f: map[string]table.Field{}}

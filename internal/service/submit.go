@@ -228,40 +228,32 @@ func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed
 	if cur-sub.V > MaxTransformOps {
 		return 0, nil, 0, conflict(ErrOpsPruned, "%s/%d is %d versions past the op's: fetch it again", sub.Collection, sub.DocID, cur-sub.V)
 	}
-	logged, err := sd.w.DocOps(sd.w.ctx, sub.Collection, sub.DocID, sub.V, int(cur-sub.V))
+	logged, err := sd.opsSince(sub.V, cur)
 	if err != nil {
 		return 0, nil, 0, err
 	}
-	if int64(len(logged)) != cur-sub.V || logged[0].Version != sub.V {
-		return 0, nil, 0, conflict(ErrOpsPruned, "the ops of %s/%d since version %d are no longer kept: fetch it again", sub.Collection, sub.DocID, sub.V)
-	}
 	if sub.Src != "" {
 		for _, l := range logged {
-			if l.Src == sub.Src && l.Seq == sub.Seq {
-				return 0, &SubmitResult{V: l.Version, Offset: l.Offset, Duplicate: true}, 0, nil
+			if l.src == sub.Src && l.seq == sub.Seq {
+				return 0, &SubmitResult{V: l.version, Offset: l.offset, Duplicate: true}, 0, nil
 			}
 		}
 	}
 	op := sd.op
 	for _, l := range logged {
-		var entry struct {
-			Op     json0.Op        `json:"op"`
-			Create json.RawMessage `json:"create"`
-			Del    bool            `json:"del"`
-		}
-		if err := json.Unmarshal(l.Op, &entry); err != nil {
-			return 0, nil, 0, fmt.Errorf("service: op log of %s/%d@%d: %w", sub.Collection, sub.DocID, l.Version, err)
-		}
 		switch {
-		case entry.Del:
+		case l.del:
 			return 0, nil, 0, conflict(ErrDocDeleted, "%s/%d was deleted", sub.Collection, sub.DocID)
-		case entry.Create != nil:
+		case l.create:
 			return 0, nil, 0, conflict(ErrVersionAhead, "%s/%d was created after version %d", sub.Collection, sub.DocID, sub.V)
 		}
 		if op == nil { // a delete needs no transform
 			continue
 		}
-		if op, err = json0.Transform(op, entry.Op, json0.Left); err != nil {
+		if l, err = l.decode(sub.Collection); err != nil {
+			return 0, nil, 0, err
+		}
+		if op, err = json0.Transform(op, l.op, json0.Left); err != nil {
 			return 0, nil, 0, validation("op", "cannot be transformed against the changes since version "+
 				strconv.FormatInt(sub.V, 10)+": "+err.Error())
 		}
@@ -269,6 +261,33 @@ func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed
 	}
 	sd.op = op
 	return cur, nil, transformed, nil
+}
+
+// opsSince returns the document's ops of versions from..to-1: from the
+// cache and the transaction's own writes when they hold them all, else
+// from the op log.
+func (sd *submitDoc) opsSince(from, to int64) ([]loggedOp, error) {
+	sub := sd.sub
+	if ops, ok := sd.w.cache.opsSince(sd.w.batch, sub.Collection, sub.DocID, from, to); ok {
+		return ops, nil
+	}
+	logged, err := sd.w.DocOps(sd.w.ctx, sub.Collection, sub.DocID, from, int(to-from))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(logged)) != to-from || logged[0].Version != from {
+		return nil, conflict(ErrOpsPruned, "the ops of %s/%d since version %d are no longer kept: fetch it again", sub.Collection, sub.DocID, from)
+	}
+	out := make([]loggedOp, len(logged))
+	for i, l := range logged {
+		out[i] = loggedOp{docID: l.DocID, version: l.Version, raw: l.Op, src: l.Src, seq: l.Seq, offset: l.Offset}
+		if !bytes.HasPrefix(l.Op, []byte(`{"op":`)) { // a create or a delete: tell which now
+			if out[i], err = decodeLogged(l); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // missing is the error of a submission on a document that is not there:

@@ -82,6 +82,7 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 	if err != nil {
 		return SubmitResult{}, err
 	}
+	w.applied = sd.op
 	err = w.emit(store.TableStream(sd.t.ID), EventRowsUpdated, RowsUpdated{
 		TableMeta: w.tableMeta(sd.t), Rows: out, RowsBefore: []Row{before}, UpdatedFieldIDs: changed, Op: opRaw,
 	})

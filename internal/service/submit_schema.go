@@ -54,6 +54,7 @@ func (sd *submitDoc) field() (SubmitResult, error) {
 	if err := strictDecode(patch, &in); err != nil {
 		return SubmitResult{}, err
 	}
+	w.applied = sd.op
 	out, err := w.updateField(sd.t, sc, f, in, opRaw)
 	if err != nil {
 		return SubmitResult{}, err
@@ -99,6 +100,7 @@ func (sd *submitDoc) view(s *Service) (SubmitResult, error) {
 	if err := strictDecode(patch, &in); err != nil {
 		return SubmitResult{}, err
 	}
+	w.applied = sd.op
 	out, err := s.updateView(w, sd.t, sv, in, opRaw)
 	if err != nil {
 		return SubmitResult{}, err

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -19,6 +20,38 @@ type sqlTx struct {
 func newSQLTx(q querier, d *dialect) *sqlTx {
 	st := &txQuerier{q: q, d: d}
 	return &sqlTx{sqlReader: sqlReader{q: st, d: d}, st: st}
+}
+
+// Savepoint implements Tx.Savepoint with SAVEPOINT, RELEASE and ROLLBACK
+// TO, which both engines have. Savepoints do not nest here: fn runs the
+// writes of one request.
+func (t *sqlTx) Savepoint(ctx context.Context, fn func() error) error {
+	if t.st.err != nil {
+		return t.st.aborted()
+	}
+	if _, err := t.st.exec(ctx, "SAVEPOINT tc_write"); err != nil {
+		return err
+	}
+	err := fn()
+	failed := t.st.err
+	if err == nil && failed == nil {
+		_, err := t.st.exec(ctx, "RELEASE SAVEPOINT tc_write")
+		return err
+	}
+	if err == nil {
+		err = t.failed()
+	}
+	if failed != nil && t.d.isRetryable(failed) {
+		return err // the transaction stays aborted: Update retries it
+	}
+	t.st.err = nil
+	if _, rerr := t.st.exec(ctx, "ROLLBACK TO SAVEPOINT tc_write"); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	if _, rerr := t.st.exec(ctx, "RELEASE SAVEPOINT tc_write"); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
 }
 
 // failed is the error that aborted the transaction, if a statement failed.

@@ -382,6 +382,14 @@ type Tx interface {
 	UpdateView(ctx context.Context, v View) (View, error)
 	DeleteView(ctx context.Context, id int64) error
 
+	// Savepoint runs fn as a nested transaction: when fn returns an error,
+	// or a statement in it fails, what it did is undone and the
+	// transaction goes on as it was before fn; fn's error is returned. A
+	// transient conflict (see Update) is not undone: it aborts the
+	// transaction, so that Update retries it whole. Group commit runs
+	// several writes in one transaction this way.
+	Savepoint(ctx context.Context, fn func() error) error
+
 	// AppendDocOps records document changes in the op log, in this
 	// transaction. A (Collection, DocID, Version) taken already is
 	// ErrConflict.
@@ -426,6 +434,13 @@ type Store interface {
 	Migrate(ctx context.Context) error
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// SingleWriter is implemented by stores that run one write transaction at
+// a time (SQLite): their writers gain from group commit, several writes in
+// one transaction, one sync to disk.
+type SingleWriter interface {
+	SingleWriter() bool
 }
 
 // Open opens the store that url names: sqlite://path (sqlite://:memory: is a

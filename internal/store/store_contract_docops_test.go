@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -162,5 +163,66 @@ func contractRowIDsAndOrders(t *testing.T, s Store) {
 	})
 	if !errors.Is(err, ErrInvalid) {
 		t.Errorf("bad order: %v, want ErrInvalid", err)
+	}
+}
+
+// contractSavepoint: a savepoint whose function fails, by its error or by
+// a failing statement, is undone and the transaction goes on; one that
+// succeeds is kept.
+func contractSavepoint(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	f := newFixture(t, s)
+	insert := func(tx Tx, v string) error {
+		_, err := tx.InsertRows(ctx, NewRows{TableID: f.table.ID, Values: []json.RawMessage{json.RawMessage(`{"k":"` + v + `"}`)}})
+		return err
+	}
+	var keptID int64
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		if err := insert(tx, "a"); err != nil {
+			return err
+		}
+		err := tx.Savepoint(ctx, func() error {
+			if err := insert(tx, "b"); err != nil {
+				return err
+			}
+			return errors.New("changed my mind")
+		})
+		if err == nil || err.Error() != "changed my mind" {
+			t.Errorf("savepoint error = %v", err)
+		}
+		// A failing statement (a view slug taken) inside: undone too, and
+		// the transaction is usable afterwards.
+		must(tx.CreateView(ctx, View{TableID: f.table.ID, Name: "v1", Public: true, Slug: "taken"})).get(t)
+		err = tx.Savepoint(ctx, func() error {
+			_, err := tx.CreateView(ctx, View{TableID: f.table.ID, Name: "v2", Public: true, Slug: "taken"})
+			return err
+		})
+		if !errors.Is(err, ErrConflict) {
+			t.Errorf("savepoint with a failing statement: %v, want ErrConflict", err)
+		}
+		err = tx.Savepoint(ctx, func() error {
+			if err := insert(tx, "c"); err != nil {
+				return err
+			}
+			v := must(tx.CreateView(ctx, View{TableID: f.table.ID, Name: "v3"})).get(t)
+			keptID = v.ID
+			return nil
+		})
+		if err != nil {
+			t.Errorf("successful savepoint: %v", err)
+		}
+		return nil
+	})
+	rows := must(s.Rows(ctx, f.table.ID, RowCursor{}, 10)).get(t)
+	var got []string
+	for _, r := range rows {
+		got = append(got, string(r.Values))
+	}
+	if len(rows) != 2 || !strings.Contains(got[0], `"a"`) || !strings.Contains(got[1], `"c"`) {
+		t.Errorf("rows after the savepoints: %v, want a and c", got)
+	}
+	views := must(s.Views(ctx, f.table.ID)).get(t)
+	if len(views) != 2 || views[1].ID != keptID {
+		t.Errorf("views: %+v, want v1 and v3", views)
 	}
 }

@@ -43,6 +43,7 @@ func testStoreContract(t *testing.T, open func(t *testing.T) Store) {
 		{"InvalidArguments", contractInvalidArguments},
 		{"DocOps", contractDocOps},
 		{"RowIDsAndOrders", contractRowIDsAndOrders},
+		{"Savepoint", contractSavepoint},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

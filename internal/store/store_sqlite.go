@@ -40,7 +40,9 @@ type SQLiteStore struct {
 	sqlReader // reads on the read pool
 
 	rd, wr  *sql.DB
-	path    string
+	// The prepared statements of each pool (see stmtcache.go).
+	rdStmts, wrStmts *stmtCache
+	path             string
 	tempDir string // set for :memory:, removed on Close
 
 	closeOnce sync.Once
@@ -127,12 +129,18 @@ func OpenSQLite(ctx context.Context, rawURL string) (*SQLiteStore, error) {
 	s.rd.SetMaxOpenConns(readConns)
 	s.rd.SetMaxIdleConns(readConns)
 	s.rd.SetConnMaxIdleTime(0)
-	s.sqlReader = sqlReader{q: sqlQuerier{s.rd}, d: sqliteDialect}
+	s.wrStmts, s.rdStmts = newStmtCache(s.wr), newStmtCache(s.rd)
+	s.sqlReader = sqlReader{q: cachedQuerier{cache: s.rdStmts}, d: sqliteDialect}
 	return s, nil
 }
 
 func (s *SQLiteStore) cleanup() error {
 	var errs []error
+	for _, c := range []*stmtCache{s.rdStmts, s.wrStmts} {
+		if c != nil {
+			errs = append(errs, c.close())
+		}
+	}
 	if s.rd != nil {
 		errs = append(errs, s.rd.Close())
 	}
@@ -162,6 +170,9 @@ func (s *SQLiteStore) Ping(ctx context.Context) error {
 	return nil
 }
 
+// SingleWriter reports that SQLite runs one write transaction at a time.
+func (s *SQLiteStore) SingleWriter() bool { return true }
+
 // Update runs fn in a BEGIN IMMEDIATE transaction on the write connection.
 func (s *SQLiteStore) Update(ctx context.Context, fn func(tx Tx) error) error {
 	return retryTx(ctx, s.d.isRetryable, func() error {
@@ -185,6 +196,14 @@ func (s *SQLiteStore) Read(ctx context.Context, fn func(r Reader) error) error {
 // inTx runs fn in a transaction of db and commits it if fn returns nil; a
 // panic in fn rolls back and goes on.
 func (s *SQLiteStore) inTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(q querier) error) (err error) {
+	cache := s.rdStmts
+	if db == s.wr {
+		cache = s.wrStmts
+	}
+	var missed []string
+	// Deferred first, so run last: after the commit or the rollback, when
+	// the pool's connection is free to prepare on.
+	defer func() { cache.prepare(context.WithoutCancel(ctx), missed) }()
 	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return s.d.mapErr(err, "begin transaction")
@@ -195,7 +214,7 @@ func (s *SQLiteStore) inTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions,
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(sqlQuerier{tx}); err != nil {
+	if err := fn(cachedQuerier{tx: tx, cache: cache, missed: &missed}); err != nil {
 		return err
 	}
 	done = true

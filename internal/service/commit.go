@@ -1,0 +1,119 @@
+package service
+
+import (
+	"context"
+	"sync"
+
+	"github.com/tablecast/tablecast/internal/store"
+)
+
+// Group commit. A store with one writer (SQLite) runs one write
+// transaction at a time, each ending in a sync to disk; under load most of
+// a write's time is that sync and the wait for the writer. So concurrent
+// writes are committed together: the first to arrive leads, and runs
+// every write waiting at that moment in one transaction, each in a
+// savepoint (a write that fails undoes only itself, as alone it would have
+// rolled back alone), then publishes their events in order and wakes
+// them. Writes arriving meanwhile wait for the next batch, led by the
+// first of them. No goroutine is started: a leader is a caller.
+//
+// Without load a batch holds one write and runs as before, without a
+// savepoint.
+
+// maxGroup bounds a batch, so that one transaction stays short.
+const maxGroup = 128
+
+type committer struct {
+	mu      sync.Mutex
+	queue   []*writeReq
+	leading bool
+}
+
+type writeReq struct {
+	ctx    context.Context
+	actor  Actor
+	fn     func(w *writeTx) error
+	err    error
+	w      *writeTx // the write's transaction state, once it succeeded
+	done   chan struct{} // closed when the write has committed or failed
+	lead   chan struct{} // closed when this write leads the next batch
+}
+
+// writeGrouped is write for single-writer stores.
+func (s *Service) writeGrouped(ctx context.Context, a Actor, fn func(w *writeTx) error) error {
+	req := &writeReq{ctx: ctx, actor: a, fn: fn, done: make(chan struct{}), lead: make(chan struct{})}
+	c := &s.group
+	c.mu.Lock()
+	c.queue = append(c.queue, req)
+	if c.leading {
+		c.mu.Unlock()
+		select {
+		case <-req.done:
+			return req.err
+		case <-req.lead:
+		}
+		c.mu.Lock()
+	}
+	c.leading = true
+	n := min(len(c.queue), maxGroup)
+	batch := c.queue[:n:n]
+	c.queue = append([]*writeReq(nil), c.queue[n:]...)
+	c.mu.Unlock()
+
+	s.runGroup(batch)
+
+	c.mu.Lock()
+	if len(c.queue) > 0 {
+		close(c.queue[0].lead)
+	} else {
+		c.leading = false
+	}
+	c.mu.Unlock()
+	return req.err
+}
+
+// runGroup commits a batch of writes in one transaction and publishes
+// their events.
+func (s *Service) runGroup(batch []*writeReq) {
+	// The batch's statements do not stop when one caller gives up: the
+	// others' writes share the transaction.
+	ctx := context.WithoutCancel(batch[0].ctx)
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		seen := &txOps{} // what the batch's writes have logged so far
+		for _, r := range batch {
+			r.err, r.w = nil, nil
+			if err := r.ctx.Err(); err != nil {
+				r.err = err
+				continue
+			}
+			w := &writeTx{Tx: tx, ctx: ctx, actor: r.actor, at: s.now().UTC(), cache: s.ops, batch: seen}
+			if len(batch) == 1 {
+				if err := r.fn(w); err != nil {
+					r.err = err
+					return err
+				}
+			} else if err := tx.Savepoint(ctx, func() error { return r.fn(w) }); err != nil {
+				r.err = err
+				continue
+			}
+			r.w = w
+			seen.add(w.logged)
+		}
+		return nil
+	})
+	var events []store.Event
+	for _, r := range batch {
+		switch {
+		case err != nil && r.err == nil:
+			r.err, r.w = err, nil
+		case r.err == nil && r.w != nil:
+			s.ops.add(r.w.logged)
+			events = append(events, r.w.events...)
+		}
+		r.err = storeErr(r.err)
+	}
+	s.publish(ctx, events)
+	for _, r := range batch {
+		close(r.done)
+	}
+}
