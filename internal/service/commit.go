@@ -30,13 +30,13 @@ type committer struct {
 }
 
 type writeReq struct {
-	ctx    context.Context
-	actor  Actor
-	fn     func(w *writeTx) error
-	err    error
-	w      *writeTx // the write's transaction state, once it succeeded
-	done   chan struct{} // closed when the write has committed or failed
-	lead   chan struct{} // closed when this write leads the next batch
+	ctx   context.Context
+	actor Actor
+	fn    func(w *writeTx) error
+	err   error
+	w     *writeTx      // the write's transaction state, once it succeeded
+	done  chan struct{} // closed when the write has committed or failed
+	lead  chan struct{} // closed when this write leads the next batch
 }
 
 // writeGrouped is write for single-writer stores.

@@ -39,11 +39,11 @@ import (
 type SQLiteStore struct {
 	sqlReader // reads on the read pool
 
-	rd, wr  *sql.DB
+	rd, wr *sql.DB
 	// The prepared statements of each pool (see stmtcache.go).
 	rdStmts, wrStmts *stmtCache
 	path             string
-	tempDir string // set for :memory:, removed on Close
+	tempDir          string // set for :memory:, removed on Close
 
 	closeOnce sync.Once
 	closeErr  error
