@@ -51,6 +51,10 @@ func testSubmitConcurrent(t *testing.T, fx *fixture) {
 	if b.V != 2 || b.Transformed != 1 || b.Offset != top+1 {
 		t.Fatalf("stale submit = %+v (top was %d)", b, top)
 	}
+	// What B had not seen: A's op at version 1.
+	if len(b.Missed) != 1 || b.Missed[0].V != 1 || !jsonSame(b.Missed[0].Change, `{"op":[{"p":["fields","`+name+`",1],"si":"b"}]}`) {
+		t.Fatalf("missed = %+v", b.Missed)
+	}
 	got := fx.row(r.ID)
 	if fx.cell(got, "Name") != `"abcd"` || got.Version != 3 {
 		t.Fatalf("after both: %s at version %d, want \"abcd\" at 3", fx.cell(got, "Name"), got.Version)

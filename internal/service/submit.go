@@ -74,6 +74,17 @@ type SubmitResult struct {
 	// Transformed is how many concurrent ops the change was transformed
 	// against.
 	Transformed int
+	// Missed are those ops, in version order: what a client that sent
+	// the change at its version had not seen. ShareDB's protocol sends
+	// them to the submitter before the acknowledgement.
+	Missed []MissedOp
+}
+
+// MissedOp is an op of the op log: the version it applied to and the
+// change ({"op":[...]}, {"create":data} or {"del":true}).
+type MissedOp struct {
+	V      int64
+	Change json.RawMessage
 }
 
 type docKind int
@@ -154,6 +165,9 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 		default:
 			res, err = sd.view(s)
 		}
+		if err == nil && !res.Duplicate {
+			res.Missed = sd.missed
+		}
 		return err
 	})
 	return res, err
@@ -204,6 +218,8 @@ type submitDoc struct {
 	// components set values whatever they were, so each oi without od
 	// gets the current value as its od when applied.
 	sets bool
+	// missed are the ops catchUp transformed against.
+	missed []MissedOp
 }
 
 func conflict(reason error, format string, args ...any) error {
@@ -240,6 +256,10 @@ func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed
 		}
 	}
 	op := sd.op
+	sd.missed = make([]MissedOp, len(logged))
+	for i, l := range logged {
+		sd.missed[i] = MissedOp{V: l.version, Change: l.raw}
+	}
 	for _, l := range logged {
 		switch {
 		case l.del:
