@@ -52,10 +52,11 @@ type Publication struct {
 	// is its payload.
 	Event string `json:"ev,omitempty"`
 	// UserID: the target of KindUser and KindDisconnect, the author of
-	// KindPresence and KindOp.
+	// KindPresence, KindOp and KindEvent.
 	UserID string `json:"u,omitempty"`
 	// SessionID and ConnID identify the author of a presence change, and the
-	// target of a KindDisconnect by connection.
+	// target of a KindDisconnect by connection; ConnID of a KindEvent is
+	// the connection whose request caused it ("" if none).
 	SessionID string `json:"s,omitempty"`
 	ConnID    string `json:"i,omitempty"`
 	// Exclude lists connection ids left out of the delivery; ExcludeUsers user ids.

@@ -162,6 +162,25 @@ func docChanges(payload any) ([]DocChange, error) {
 // EventDocChanges decodes a stored event and returns the changes of the
 // documents it touches (none for membership and workspace events).
 func EventDocChanges(typ string, data []byte) ([]DocChange, error) {
+	if typ == EventRowsUpdated {
+		// A submit's event carries its op: the rows' cells need not be
+		// decoded (the common case when clients edit through ops).
+		var sub struct {
+			TableID int64           `json:"table_id"`
+			Op      json.RawMessage `json:"op"`
+			Rows    []struct {
+				ID      int64 `json:"id"`
+				Version int64 `json:"version"`
+			} `json:"rows"`
+		}
+		if err := json.Unmarshal(data, &sub); err != nil {
+			return nil, fmt.Errorf("service: decode %s event: %w", typ, err)
+		}
+		if sub.Op != nil && len(sub.Rows) == 1 {
+			r := sub.Rows[0]
+			return []DocChange{{Collection: RecordCollection(sub.TableID), DocID: r.ID, V: r.Version - 1, HasV: r.Version > 0, Op: sub.Op}}, nil
+		}
+	}
 	v, err := DecodeEvent(store.Event{Type: typ, Payload: data})
 	if err != nil {
 		return nil, err

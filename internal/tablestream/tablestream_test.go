@@ -173,3 +173,27 @@ func TestRecoveringClientsShareReads(t *testing.T) {
 		t.Fatalf("%d store reads for %d recovering clients, want 1", got, clients)
 	}
 }
+
+func TestPublicationReadsActorAndOrigin(t *testing.T) {
+	tests := []struct {
+		name, payload, actor, origin string
+	}{
+		{"table event", `{"table_id":3,"workspace_id":1,"actor":"alice","origin":"c_9","rows":[{"id":1}]}`, "alice", "c_9"},
+		{"no origin", `{"table_id":3,"workspace_id":1,"actor":"bob","origin":"","rows":[]}`, "bob", ""},
+		{"workspace event", `{"workspace_id":1,"actor":"carol","origin":"c_1","user_id":"x"}`, "carol", "c_1"},
+		// Only the leading scalar members are read: an "origin" inside the
+		// rows is not the event's.
+		{"meta missing", `{"table_id":3,"rows":[{"origin":"nope"}],"origin":"late"}`, "", ""},
+		{"not an object", `[1,2]`, "", ""},
+		{"junk", `{"actor":`, "", ""},
+	}
+	for _, tc := range tests {
+		p := Publication(store.Event{Stream: store.TableStream(3), Offset: 1, Type: "rows_updated", Payload: []byte(tc.payload)})
+		if p.UserID != tc.actor || p.ConnID != tc.origin {
+			t.Errorf("%s: actor %q origin %q, want %q %q", tc.name, p.UserID, p.ConnID, tc.actor, tc.origin)
+		}
+		if (tc.origin != "") != (len(p.Exclude) == 1 && p.Exclude[0] == tc.origin) {
+			t.Errorf("%s: exclude %v", tc.name, p.Exclude)
+		}
+	}
+}

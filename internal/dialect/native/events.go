@@ -35,15 +35,11 @@ func (renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	if len(changes) == 0 {
 		return nil, nil
 	}
-	var meta struct {
-		Actor  string `json:"actor"`
-		Origin string `json:"origin"`
-	}
-	if err := json.Unmarshal(p.Data, &meta); err != nil {
-		return nil, fmt.Errorf("native: render %s: %w", p.Event, err)
-	}
-	if meta.Origin == "" {
-		meta.Origin = "server"
+	// The actor and the origin were read from the payload once, for every
+	// dialect (tablestream.Publication).
+	source := p.ConnID
+	if source == "" {
+		source = "server"
 	}
 	ts := timestamp(p.Time)
 	outs := make([]hub.Output, 0, len(changes))
@@ -54,7 +50,7 @@ func (renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 		if strings.HasPrefix(c.Collection, "table_") != strings.HasPrefix(p.Stream, "workspace:") {
 			continue
 		}
-		d := opData{Op: c.Op, Create: c.Create, Del: c.Del, Source: meta.Origin, UserID: meta.Actor}
+		d := opData{Op: c.Op, Create: c.Create, Del: c.Del, Source: source, UserID: p.UserID}
 		if c.HasV {
 			v := c.V
 			d.V = &v
