@@ -3,6 +3,7 @@ package service
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/tablecast/tablecast/internal/ot/json0"
@@ -151,6 +152,32 @@ func decodeLogged(l store.DocOp) (loggedOp, error) {
 // cached. They are dropped with the transaction.
 type txOps struct {
 	docs map[docKey][]loggedOp // contiguous runs, by version
+
+	// What the batch's submits read that its writes rarely change: a
+	// user's access to a table and a table's schema. Dropped as soon as a
+	// write of the batch emits an event that may change them (fields,
+	// tables, workspaces, members).
+	access  map[accessKey]accessMemo
+	schemas map[int64]*schema
+}
+
+type accessKey struct {
+	user  string
+	table int64
+}
+
+type accessMemo struct {
+	t    store.Table
+	role store.Role
+}
+
+// forget drops the memos after an event of type typ, when it may change
+// them.
+func (t *txOps) forget(typ string) {
+	if t == nil || strings.HasPrefix(typ, "rows_") || strings.HasPrefix(typ, "view_") {
+		return
+	}
+	t.access, t.schemas = nil, nil
 }
 
 func (t *txOps) add(entries []loggedEntry) {

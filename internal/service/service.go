@@ -246,6 +246,53 @@ func tableAccess(ctx context.Context, r store.Reader, user string, tableID int64
 	return t, role, nil
 }
 
+// tableAccessMemo is tableAccess, remembered for the rest of a group
+// commit's transaction (txOps): the batch's other writes by the same user
+// to the same table do not read it again.
+func (w *writeTx) tableAccessMemo(user string, tableID int64, need store.Role) (store.Table, error) {
+	if w.batch == nil {
+		t, _, err := tableAccess(w.ctx, w, user, tableID, need)
+		return t, err
+	}
+	k := accessKey{user, tableID}
+	m, ok := w.batch.access[k]
+	if !ok {
+		t, role, err := tableAccess(w.ctx, w, user, tableID, store.RoleViewer)
+		if err != nil {
+			return store.Table{}, err
+		}
+		m = accessMemo{t: t, role: role}
+		if w.batch.access == nil {
+			w.batch.access = make(map[accessKey]accessMemo)
+		}
+		w.batch.access[k] = m
+	}
+	if rank(m.role) < rank(need) {
+		return m.t, errorf(ErrForbidden, "your role (%s) does not allow this on table %d; it needs %s", m.role, tableID, need)
+	}
+	return m.t, nil
+}
+
+// schemaMemo is loadSchema, remembered like tableAccessMemo. Callers must
+// not change the fields it returns.
+func (w *writeTx) schemaMemo(tableID int64) (*schema, error) {
+	if w.batch == nil {
+		return loadSchema(w.ctx, w, tableID)
+	}
+	if sc, ok := w.batch.schemas[tableID]; ok {
+		return sc, nil
+	}
+	sc, err := loadSchema(w.ctx, w, tableID)
+	if err != nil {
+		return nil, err
+	}
+	if w.batch.schemas == nil {
+		w.batch.schemas = make(map[int64]*schema)
+	}
+	w.batch.schemas[tableID] = sc
+	return sc, nil
+}
+
 // TableLocker is an optional ability of a store.Tx: LockTable holds a lock
 // on the table until the transaction ends, so that writers to one table run
 // one after another from their first read (the schema they validate
@@ -312,6 +359,7 @@ func (w *writeTx) emit(s store.Stream, typ string, payload any) error {
 	if err := w.logDocOps(s, payload, off); err != nil {
 		return err
 	}
+	w.batch.forget(typ)
 	w.events = append(w.events, store.Event{Stream: s, Offset: off, Type: typ, Payload: b, CreatedAt: w.at})
 	return nil
 }

@@ -151,7 +151,7 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 	}
 	var res SubmitResult
 	err = s.write(ctx, a, func(w *writeTx) error {
-		t, _, err := tableAccess(ctx, w, a.UserID, tableID, store.RoleEditor)
+		t, err := w.tableAccessMemo(a.UserID, tableID, store.RoleEditor)
 		if err != nil {
 			return err
 		}

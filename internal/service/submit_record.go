@@ -20,7 +20,7 @@ var orderForm = regexp.MustCompile(`^[0-9]{1,20}\.[0-9]{20}$`)
 // record submits to a record_T document.
 func (sd *submitDoc) record() (SubmitResult, error) {
 	w, sub, ctx := sd.w, sd.sub, sd.w.ctx
-	sc, err := loadSchema(ctx, w, sd.t.ID)
+	sc, err := w.schemaMemo(sd.t.ID)
 	if err != nil {
 		return SubmitResult{}, err
 	}
@@ -65,11 +65,12 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 	if err != nil {
 		return SubmitResult{}, err
 	}
-	upd, changed, err := recordUpdate(doc.(map[string]any), after.(map[string]any), sc, before.Order)
+	upd, changed, err := recordUpdate(doc.(map[string]any), after.(map[string]any), sc, before)
 	if err != nil {
 		return SubmitResult{}, err
 	}
 	upd.ID, upd.ExpectedVersion = row.ID, row.Version
+
 	rows, err := w.UpdateRows(ctx, sd.t.ID, []store.RowUpdate{upd})
 	if err != nil {
 		return SubmitResult{}, err
@@ -120,10 +121,12 @@ func checkRecordPaths(op json0.Op, sc *schema) error {
 }
 
 // recordUpdate turns a record's data before and after an op into the
-// store's update: the cells that changed, each valid for its field and
-// already in the form it is stored in (else the clients, which applied the
-// op as sent, would hold a value the store does not), and the new order.
-func recordUpdate(before, after map[string]any, sc *schema, oldOrder string) (store.RowUpdate, []int64, error) {
+// store's update: the row's values with the cells that changed, each valid
+// for its field and already in the form it is stored in (else the clients,
+// which applied the op as sent, would hold a value the store does not),
+// and the new order. It returns the ids of the changed fields.
+func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowUpdate, []int64, error) {
+	oldOrder := row.Order
 	var e *table.ValidationError
 	oldFields, _ := before["fields"].(map[string]any)
 	newFields, ok := after["fields"].(map[string]any)
@@ -171,7 +174,17 @@ func recordUpdate(before, after map[string]any, sc *schema, oldOrder string) (st
 			e = e.Add("fields."+key, "a cell cannot be removed: set it to null")
 		}
 	}
-	upd := store.RowUpdate{Values: encodeValues(vals)}
+	upd := store.RowUpdate{}
+	if len(vals) > 0 {
+		// The row's whole values, replaced: cheaper for the store than
+		// merging a patch into the stored JSON.
+		for k, v := range row.Fields {
+			if _, ok := vals[k]; !ok {
+				vals[k] = v
+			}
+		}
+		upd.Values, upd.Replace = encodeValues(vals), true
+	}
 	newOrder, _ := after["order"].(string)
 	if newOrder != oldOrder {
 		if !orderForm.MatchString(newOrder) {
