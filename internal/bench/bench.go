@@ -36,7 +36,7 @@ import (
 // Options are the flags of `tablecast bench`. ParseArgs fills in the
 // defaults; Run checks the values.
 type Options struct {
-	Scenario string // idle, fanout, rows, recover or ops
+	Scenario string // idle, fanout, rows, recover, ops or pages
 
 	Conns      int           // connections (idle) or subscribers (fanout, rows, recover)
 	Messages   int           // fanout: messages published
@@ -56,6 +56,9 @@ type Options struct {
 	Warmup   time.Duration // ops: first part of the run whose acks are not counted
 	// SharedbPeer is the ShareDB peer's run.js (ops); empty: not run.
 	SharedbPeer string
+	// TablePages (pages) is the sockets on the plain table page, beside
+	// the N on the public view.
+	TablePages int
 
 	// DatabaseURL is the started server's store (--database-url); empty:
 	// SQLite in a temporary file removed at the end.
@@ -132,6 +135,10 @@ scenarios:
            acked ops/s, transforms/s, submit-to-ack p50/p99, and a check that every
            client's copy equals the stored row; then the ShareDB peer (--sharedb) runs
            the same load for comparison
+  pages    N page-protocol sockets (default 1,000) on one public view with a filter and
+           a hidden field, --table-pages (default 100) on the table page; writers update
+           random cells at --rate (default 500/s): projections per event, each page's
+           write-to-socket latency and the ratio of their p99s
 
 The server runs as a child process (tablecast serve) unless --url or --in-process
 is given; --database-url chooses its store (default: SQLite in a temporary file).
@@ -156,6 +163,7 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	fs.IntVar(&o.Writes, "writes", 0, "rows: cell updates in all (0: write for --duration)")
 	fs.DurationVar(&o.Duration, "duration", DefaultDuration, "rows: how long to write, unless --writes is given")
 	fs.IntVar(&o.Events, "e", DefaultEvents, "recover: events written while the clients are away")
+	fs.IntVar(&o.TablePages, "table-pages", DefaultTablePages, "pages: sockets on the table page (the reference)")
 	fs.IntVar(&o.Docs, "docs", DefaultDocs, "ops: documents the clients edit")
 	fs.DurationVar(&o.Warmup, "warmup", DefaultWarmup, "ops: first part of the run, not counted")
 	fs.StringVar(&o.SharedbPeer, "sharedb", defaultSharedbPeer, "ops: the ShareDB peer's `run.js` (empty: do not run it)")
@@ -193,7 +201,7 @@ func ParseArgs(args []string) (Options, error) {
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		return Options{}, errors.New("no scenario: give idle, fanout, rows, recover or ops")
+		return Options{}, errors.New("no scenario: give idle, fanout, rows, recover, ops or pages")
 	}
 	o.Scenario = rest[0]
 	if err := fs.Parse(rest[1:]); err != nil {
@@ -212,12 +220,18 @@ func ParseArgs(args []string) (Options, error) {
 			o.Duration = DefaultOpsTime
 		}
 	}
-	if o.Scenario == "rows" || o.Scenario == "recover" {
+	if o.Scenario == "rows" || o.Scenario == "recover" || o.Scenario == "pages" {
 		if !given["n"] {
 			o.Conns = DefaultTableConns
 		}
 		if !given["rate"] && o.Scenario == "rows" {
 			o.Rate = DefaultRowsRate
+		}
+		if !given["rate"] && o.Scenario == "pages" {
+			o.Rate = DefaultPagesRate
+		}
+		if !given["read-buffer"] && o.Scenario == "pages" {
+			o.ReadBuffer = DefaultPagesReadBuffer
 		}
 	}
 	return o, o.validate()
@@ -226,15 +240,15 @@ func ParseArgs(args []string) (Options, error) {
 func (o *Options) validate() error {
 	var errs []error
 	switch o.Scenario {
-	case "idle", "fanout", "rows", "recover", "ops", baselineSenderScenario, publisherScenario, rowsWriterScenario:
+	case "idle", "fanout", "rows", "recover", "ops", "pages", baselineSenderScenario, publisherScenario, rowsWriterScenario:
 	default:
-		errs = append(errs, fmt.Errorf("unknown scenario %q: want idle, fanout, rows, recover or ops", o.Scenario))
+		errs = append(errs, fmt.Errorf("unknown scenario %q: want idle, fanout, rows, recover, ops or pages", o.Scenario))
 	}
 	if o.Docs < 1 || o.Warmup < 0 {
 		errs = append(errs, errors.New("--docs must be at least 1 and --warmup not negative"))
 	}
-	if o.Writers < 1 || o.Rows < 1 || o.Events < 1 {
-		errs = append(errs, errors.New("--writers, --rows and -e must be at least 1"))
+	if o.Writers < 1 || o.Rows < 1 || o.Events < 1 || o.TablePages < 1 {
+		errs = append(errs, errors.New("--writers, --rows, -e and --table-pages must be at least 1"))
 	}
 	if o.Writes < 0 || o.Duration <= 0 {
 		errs = append(errs, errors.New("--writes must not be negative and --duration must be above zero"))
@@ -421,6 +435,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		err = runRecover(ctx, o, tgt, prog, rep)
 	case "ops":
 		err = runOps(ctx, o, tgt, prog, rep)
+	case "pages":
+		err = runPages(ctx, o, tgt, prog, rep)
 	}
 	if stopErr := tgt.stop(); stopErr != nil {
 		rep.problem("stopping the server: %v", stopErr)
@@ -447,8 +463,11 @@ func (o *Options) params() map[string]any {
 		}
 	}
 	switch o.Scenario {
-	case "rows":
+	case "rows", "pages":
 		p["writers"], p["rows"] = o.Writers, o.Rows
+		if o.Scenario == "pages" {
+			p["table_pages"] = o.TablePages
+		}
 		p["rate"] = "max"
 		if o.Rate > 0 {
 			p["rate"] = strconv.FormatFloat(o.Rate, 'g', -1, 64) + "/s"
@@ -467,7 +486,7 @@ func (o *Options) params() map[string]any {
 	case "ops":
 		p["docs"], p["duration"], p["warmup"], p["sharedb_peer"] = o.Docs, o.Duration.String(), o.Warmup.String(), o.SharedbPeer
 	}
-	if o.Scenario == "rows" || o.Scenario == "recover" || o.Scenario == "ops" {
+	if o.Scenario == "rows" || o.Scenario == "recover" || o.Scenario == "ops" || o.Scenario == "pages" {
 		p["database"] = o.databaseLabel()
 	}
 	if o.SendQueue != "" {
