@@ -111,3 +111,21 @@ func TestFanoutPublishersAndRate(t *testing.T) {
 		t.Errorf("publish rate %v/s is above --rate 300", got)
 	}
 }
+
+func TestOpsEndToEnd(t *testing.T) {
+	rep, _ := runInProcess(t, "ops", "-n", "6", "--docs", "2", "--duration", "1s", "--warmup", "200ms", "--sharedb", "")
+	if got := value(t, rep, "clients"); got != 6 {
+		t.Errorf("clients = %v, want 6", got)
+	}
+	if value(t, rep, "acked_ops") <= 0 {
+		t.Error("no op acknowledged")
+	}
+	if got := value(t, rep, "copies_differing"); got != 0 {
+		t.Errorf("copies differing = %v, want 0", got)
+	}
+	// Versions stored: one per acknowledged op (some before the warm-up),
+	// plus the setup's writes.
+	if value(t, rep, "stored_versions") < value(t, rep, "acked_ops") {
+		t.Errorf("stored versions %v below acked ops %v", value(t, rep, "stored_versions"), value(t, rep, "acked_ops"))
+	}
+}
