@@ -80,7 +80,7 @@ func row(id int64, name, status, secret string) service.Row {
 		Fields: table.Values{fName: q(name), fStatus: q(status), fSecret: q(secret)}}
 }
 
-func pub(t *testing.T, offset uint64, typ string, payload any) *hub.Publication {
+func pub(t testing.TB, offset uint64, typ string, payload any) *hub.Publication {
 	t.Helper()
 	b, err := json.Marshal(payload)
 	if err != nil {
