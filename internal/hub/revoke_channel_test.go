@@ -73,10 +73,10 @@ func TestRevokeChannel(t *testing.T) {
 	if got := strings.Join(trOther.waitLines(t, 2), "|"); got != "subscribed rec_2 0 true|ev 1 rec_2.z" {
 		t.Errorf("table 2's subscriber got %q", got)
 	}
-	if got := strings.Join(trWhole.lines(), "|"); got != "subscribed rec_1 0 true|ev 1 rec_1.a|ev 1 rec_1.b|revoked rec_1" {
+	if got := strings.Join(trWhole.waitLines(t, 4), "|"); got != "subscribed rec_1 0 true|ev 1 rec_1.a|ev 1 rec_1.b|revoked rec_1" {
 		t.Errorf("the collection's subscriber got %q", got)
 	}
-	if got := trA2.lines(); got[len(got)-1] != "revoked rec_1.b" {
+	if got := trA2.waitLines(t, 5); got[len(got)-1] != "revoked rec_1.b" {
 		t.Errorf("u2 got %q", got)
 	}
 	if s := h.Stats(); s.Subscriptions != 1 {
