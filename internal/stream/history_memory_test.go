@@ -16,14 +16,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func TestMemoryHistoryContract(t *testing.T) {
-	testHistoryContract(t, func(t *testing.T) History {
-		h := NewMemoryHistory(MemoryHistoryConfig{Size: contractSize, TTL: time.Hour})
-		t.Cleanup(h.Close)
-		return h
-	})
-}
-
 // fakeClock is a clock the test moves by hand. It is safe for concurrent use,
 // since the history's pruning goroutine reads it too.
 type fakeClock struct {

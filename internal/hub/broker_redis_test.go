@@ -1,0 +1,264 @@
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tablecast/tablecast/internal/stream"
+	"github.com/tablecast/tablecast/internal/stream/streamtest"
+)
+
+// RedisEnv names the Redis the tests use (redis://127.0.0.1:6379/0 in
+// .ci/run). Each test takes keys under a prefix of its own.
+const RedisEnv = "TABLECAST_TEST_REDIS"
+
+// testRedis returns a client and a fresh key prefix, or skips (fails under
+// CI=true) without Redis.
+func testRedis(t *testing.T) (*redis.Client, string) {
+	t.Helper()
+	url := os.Getenv(RedisEnv)
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set (CI=true)", RedisEnv)
+		}
+		t.Skipf("set %s=redis://127.0.0.1:6379/0 to run the Redis tests", RedisEnv)
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("%s: %v", RedisEnv, err)
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Redis at %s: %v", url, err)
+		}
+		t.Skipf("Redis at %s: %v", url, err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "tctest:" + os.Getenv("TABLECAST_TEST_RUN_ID") + ":" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+	})
+	return c, prefix
+}
+
+func TestRedisHistoryContract(t *testing.T) {
+	c, prefix := testRedis(t)
+	var n int
+	var mu sync.Mutex
+	streamtest.HistoryContract(t, func(t *testing.T) stream.History {
+		mu.Lock()
+		n++
+		p := prefix + strings.Repeat("h", n) + ":"
+		mu.Unlock()
+		return NewRedisHistory(c, p, streamtest.ContractSize, time.Hour)
+	})
+}
+
+// recorder collects what a broker hands to its node.
+type recorder struct {
+	mu   sync.Mutex
+	pubs []*Publication
+	got  chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{got: make(chan struct{}, 1000)} }
+
+func (r *recorder) handle(p *Publication) {
+	r.mu.Lock()
+	r.pubs = append(r.pubs, p)
+	r.mu.Unlock()
+	r.got <- struct{}{}
+}
+
+// wait returns once n publications have arrived in all.
+func (r *recorder) wait(t *testing.T, n int) []*Publication {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		r.mu.Lock()
+		if len(r.pubs) >= n {
+			out := append([]*Publication(nil), r.pubs...)
+			r.mu.Unlock()
+			return out
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.got:
+		case <-deadline:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("%d publications after 5s, want %d", len(r.pubs), n)
+		}
+	}
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pubs)
+}
+
+// brokerFactory makes a node's broker for a test.
+type brokerFactory func(t *testing.T) Broker
+
+func memoryBroker(t *testing.T) Broker {
+	h := stream.NewMemoryHistory(stream.MemoryHistoryConfig{Size: 100, TTL: time.Hour})
+	t.Cleanup(h.Close)
+	return NewMemoryBroker(h)
+}
+
+func redisNode(t *testing.T, c *redis.Client, prefix, node string) *RedisBroker {
+	t.Helper()
+	b, err := NewRedisBroker(RedisBrokerConfig{Client: c, Prefix: prefix, NodeID: node, HistorySize: 100, HistoryTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func startBroker(t *testing.T, b Broker) *recorder {
+	t.Helper()
+	r := newRecorder()
+	if err := b.Start(context.Background(), r.handle); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return r
+}
+
+// TestBrokerContract: what the hub relies on, from the memory broker (one
+// node) and the Redis broker (one node, then two sharing Redis).
+func TestBrokerContract(t *testing.T) {
+	factories := map[string]func(t *testing.T) brokerFactory{
+		"memory": func(*testing.T) brokerFactory { return memoryBroker },
+		"redis": func(t *testing.T) brokerFactory {
+			c, prefix := testRedis(t)
+			return func(t *testing.T) Broker { return redisNode(t, c, prefix, "n1") }
+		},
+	}
+	for name, factory := range factories {
+		t.Run(name, func(t *testing.T) {
+			newBroker := factory(t)
+			ctx := context.Background()
+			b := newBroker(t)
+			rec := startBroker(t, b)
+			if err := b.Subscribe(ctx, "chat"); err != nil {
+				t.Fatal(err)
+			}
+			top, err := b.Top(ctx, "chat")
+			if err != nil || top.Offset != 0 || top.Epoch == "" {
+				t.Fatalf("Top of a new stream = %+v, %v", top, err)
+			}
+			for i := 1; i <= 3; i++ {
+				pos, err := b.Publish(ctx, &Publication{Kind: KindMessage, Collection: "chat", Data: []byte(`{"i":` + string(rune('0'+i)) + `}`)})
+				if err != nil || pos.Offset != uint64(i) || pos.Epoch != top.Epoch {
+					t.Fatalf("publish %d: %+v %v (epoch %s)", i, pos, err, top.Epoch)
+				}
+			}
+			got := rec.wait(t, 3)
+			for i, p := range got {
+				if p.Offset != uint64(i+1) || p.Epoch != top.Epoch || p.Collection != "chat" {
+					t.Fatalf("delivery %d: %+v", i, p)
+				}
+			}
+			hist, pos, err := b.History(ctx, "chat", stream.Position{Offset: 1, Epoch: top.Epoch}, 10)
+			if err != nil || len(hist) != 2 || hist[0].Offset != 2 || string(hist[1].Data) != `{"i":3}` || pos.Offset != 3 {
+				t.Fatalf("History since 1: %+v %+v %v", hist, pos, err)
+			}
+			if _, _, err := b.History(ctx, "chat", stream.Position{Offset: 1, Epoch: "other"}, 10); err == nil {
+				t.Fatal("History with another epoch: no error")
+			}
+			// Unstreamed kinds reach the node too.
+			if _, err := b.Publish(ctx, &Publication{Kind: KindUser, UserID: "u1", Data: []byte(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+			if p := rec.wait(t, 4)[3]; p.Kind != KindUser || p.UserID != "u1" {
+				t.Fatalf("user publication: %+v", p)
+			}
+		})
+	}
+}
+
+// TestRedisBrokerAcrossNodes: two nodes sharing a Redis. A node receives
+// the streams it subscribed to and user-targeted publications, never its
+// own unstreamed publications twice, and nothing of streams it did not
+// subscribe to.
+func TestRedisBrokerAcrossNodes(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := context.Background()
+	a, b := redisNode(t, c, prefix, "A"), redisNode(t, c, prefix, "B")
+	ra, rb := startBroker(t, a), startBroker(t, b)
+	if err := a.Subscribe(ctx, "room"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Subscribe(ctx, "table:7"); err != nil {
+		t.Fatal(err)
+	}
+	// B publishes on a stream only A has subscribers for.
+	pos, err := b.Publish(ctx, &Publication{Kind: KindMessage, Collection: "room", Data: []byte(`"hi"`)})
+	if err != nil || pos.Offset != 1 {
+		t.Fatalf("publish: %+v %v", pos, err)
+	}
+	if p := ra.wait(t, 1)[0]; p.Offset != 1 || p.Epoch != pos.Epoch || string(p.Data) != `"hi"` {
+		t.Fatalf("A received %+v", p)
+	}
+	// An event from B: B's node has it at once, A through Redis, once each.
+	ev := &Publication{Kind: KindEvent, Stream: "table:7", Offset: 42, Epoch: "outbox1", Event: "rows_created", Data: []byte(`{}`)}
+	if _, err := b.Publish(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if p := ra.wait(t, 2)[1]; p.Kind != KindEvent || p.Offset != 42 || p.Stream != "table:7" {
+		t.Fatalf("A received %+v", p)
+	}
+	// A user-targeted publication reaches every node once.
+	if _, err := b.Publish(ctx, &Publication{Kind: KindUser, UserID: "u", Data: []byte(`1`)}); err != nil {
+		t.Fatal(err)
+	}
+	ra.wait(t, 3)
+	// B got its event and its user publication, each once, and nothing of
+	// "room": a marker published after them arrives third.
+	if _, err := b.Publish(ctx, &Publication{Kind: KindUser, UserID: "marker", Data: []byte(`2`)}); err != nil {
+		t.Fatal(err)
+	}
+	got := rb.wait(t, 3)
+	if got[0].Kind != KindEvent || got[1].UserID != "u" || got[2].UserID != "marker" {
+		t.Fatalf("B received %+v %+v %+v", got[0], got[1], got[2])
+	}
+	ra.wait(t, 4)
+	// The marker came last: had B received anything else, it would be there.
+	if n := rb.count(); n != 3 {
+		t.Fatalf("B received %d publications, want 3", n)
+	}
+	// After A unsubscribes, a publication on the stream reaches no node,
+	// but still takes its offset.
+	if err := a.Unsubscribe(ctx, "room"); err != nil {
+		t.Fatal(err)
+	}
+	if pos, err := b.Publish(ctx, &Publication{Kind: KindMessage, Collection: "room", Data: []byte(`"later"`)}); err != nil || pos.Offset != 2 {
+		t.Fatalf("publish after unsubscribe: %+v %v", pos, err)
+	}
+	if _, err := b.Publish(ctx, &Publication{Kind: KindUser, UserID: "marker2", Data: []byte(`3`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ra.wait(t, 5); got[4].UserID != "marker2" {
+		t.Fatalf("A received %+v after unsubscribing", got[4])
+	}
+}
