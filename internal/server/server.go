@@ -48,7 +48,7 @@ type Node struct {
 	store   store.Store
 	relay   *relay.Relay
 	history *stream.MemoryHistory
-	broker  hub.Broker
+	broker  nodeBroker
 	poller  *transport.Poller
 	metrics *metrics.Metrics
 	http    *http.Server
@@ -105,12 +105,16 @@ func OpenStore(ctx context.Context, url string) (store.Store, error) {
 }
 
 func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.Verifier, st store.Store) (*Node, error) {
-	historySize := cfg.HistorySize
-	if historySize == 0 {
-		historySize = -1 // stream.MemoryHistory: negative keeps nothing, zero is the default
+	history := stream.NewMemoryHistory(stream.MemoryHistoryConfig{Size: historySize(cfg), TTL: cfg.HistoryTTL})
+	broker, err := newBroker(cfg, history, log)
+	if err != nil {
+		history.Close()
+		return nil, err
 	}
-	history := stream.NewMemoryHistory(stream.MemoryHistoryConfig{Size: historySize, TTL: cfg.HistoryTTL})
-	broker := hub.NewMemoryBroker(history)
+	release := func() { // on the error paths below
+		history.Close()
+		broker.close()
+	}
 	m := metrics.New()
 	timed := newTimedStore(st, m.StoreTxHistogram())
 	streams := tablestream.New(st)
@@ -122,7 +126,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	brStore := &baserowStore{st: timed}
 	brRender, err := baserow.NewRenderer(baserow.RendererConfig{Store: brStore, Logger: log})
 	if err != nil {
-		history.Close()
+		release()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	var brSrv *baserow.Server // set below, before the hub starts
@@ -134,7 +138,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 			brSrv.HandleEvent(p)
 		},
 		NodeID: cfg.NodeID,
-		Broker: broker,
+		Broker: broker.Broker,
 		Renderers: [hub.MaxDialects]hub.Renderer{
 			native.DialectID:  native.Renderer(),
 			baserow.DialectID: brRender,
@@ -150,24 +154,24 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		Observer:          m,
 	})
 	if err != nil {
-		history.Close()
+		release()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	m.RegisterHub(h)
 	rel, err := relay.New(relay.Config{Outbox: st, Sink: tablestream.Sink(h), Retention: cfg.EventRetention, Logger: log})
 	if err != nil {
-		history.Close()
+		release()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	svc, err := service.New(service.Config{Store: timed, Publisher: rel, Logger: log, Secret: serviceSecret(cfg)})
 	if err != nil {
-		history.Close()
+		release()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	brStore.svc = svc
 	poller, err := transport.NewPoller()
 	if err != nil {
-		history.Close()
+		release()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	nativeSrv, err := native.NewServer(native.Config{
@@ -190,7 +194,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	})
 	if err != nil {
 		_ = poller.Close()
-		history.Close()
+		release()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 
@@ -214,7 +218,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	})
 	if err != nil {
 		_ = poller.Close()
-		history.Close()
+		release()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	m.RegisterCounterFunc("baserow_view_projections_total",
@@ -232,7 +236,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	(&httpapi.StoreAPI{Service: svc, Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	(&httpapi.Ops{
 		Checks: map[string]httpapi.Check{
-			"broker": func(context.Context) error { return nil },
+			"broker": broker.ready,
 			"store":  st.Ping,
 		},
 		Draining: h.Draining,
@@ -307,6 +311,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.relay.Stop()
 		pollErr := n.poller.Close()
 		_ = n.broker.Close()
+		n.broker.close()
 		n.history.Close()
 		storeErr := n.store.Close()
 		var serveErr error

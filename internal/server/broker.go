@@ -1,0 +1,62 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tablecast/tablecast/internal/config"
+	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/stream"
+)
+
+// nodeBroker is the broker a node runs: the memory broker (one node), or
+// the Redis broker when TABLECAST_REDIS_URL is set.
+type nodeBroker struct {
+	hub.Broker
+	// ready is the /readyz check of the broker.
+	ready func(context.Context) error
+	// close releases what the broker needs beyond Broker.Close (the Redis
+	// client).
+	close func()
+}
+
+func newBroker(cfg config.Config, history *stream.MemoryHistory, log *slog.Logger) (nodeBroker, error) {
+	if cfg.RedisURL == "" {
+		return nodeBroker{
+			Broker: hub.NewMemoryBroker(history),
+			ready:  func(context.Context) error { return nil },
+			close:  func() {},
+		}, nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nodeBroker{}, fmt.Errorf("server: TABLECAST_REDIS_URL: %w", err)
+	}
+	client := redis.NewClient(opts)
+	rb, err := hub.NewRedisBroker(hub.RedisBrokerConfig{
+		Client:      client,
+		Prefix:      cfg.RedisPrefix,
+		NodeID:      cfg.NodeID,
+		HistorySize: historySize(cfg),
+		HistoryTTL:  cfg.HistoryTTL,
+		Logger:      log,
+	})
+	if err != nil {
+		_ = client.Close()
+		return nodeBroker{}, fmt.Errorf("server: %w", err)
+	}
+	return nodeBroker{Broker: rb, ready: rb.Ping, close: func() { _ = client.Close() }}, nil
+}
+
+// historySize is the configured history size in the histories' terms:
+// zero in the setting keeps nothing, which they spell negative (their zero
+// is the default).
+func historySize(cfg config.Config) int {
+	if cfg.HistorySize == 0 {
+		return -1
+	}
+	return cfg.HistorySize
+}

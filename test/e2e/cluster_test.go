@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tablecast/tablecast/pkg/client"
+)
+
+// The cluster tests run three nodes in this process, sharing a fresh
+// PostgreSQL database and a Redis key prefix of their own: what crosses
+// nodes goes through Redis exactly as between processes. (The suite in
+// test/cluster runs real processes, for what needs killing one.)
+
+const redisEnv = "TABLECAST_TEST_REDIS"
+
+// redisPrefix returns the test Redis's URL and a fresh key prefix, or
+// skips (fails under CI=true).
+func redisPrefix(t *testing.T) (string, string) {
+	t.Helper()
+	url := os.Getenv(redisEnv)
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set (CI=true)", redisEnv)
+		}
+		t.Skipf("set %s=redis://127.0.0.1:6379/0 to run the cluster tests", redisEnv)
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Redis at %s: %v", url, err)
+		}
+		t.Skipf("Redis at %s: %v", url, err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "tce2e:" + os.Getenv("TABLECAST_TEST_RUN_ID") + ":" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		c := redis.NewClient(opts)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+	})
+	return url, prefix
+}
+
+// startCluster starts n nodes on one PostgreSQL database and one Redis
+// prefix.
+func startCluster(t *testing.T, n int) []*testNode {
+	t.Helper()
+	url, prefix := redisPrefix(t)
+	db := freshPostgres(t)
+	nodes := make([]*testNode, n)
+	for i := range nodes {
+		nodes[i] = startNode(t, withDatabase(db),
+			withArgs("--redis-url", url, "--redis-prefix", prefix, "--node-id", "node-"+string(rune('A'+i))))
+	}
+	return nodes
+}
+
+// TestClusterWritesThroughOtherNodesArriveInOrder: a subscriber on A
+// receives, in offset order with no gap or duplicate, the writes made
+// through B and C at once.
+func TestClusterWritesThroughOtherNodesArriveInOrder(t *testing.T) {
+	nodes := startCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	_, tbl, name := tableFixture(t, b)
+	col := fmt.Sprintf("record_%d", tbl)
+	sub := a.dialUser(t, "owner")
+	res := subscribe(t, sub, col, "")
+	const perNode = 20
+	var wg sync.WaitGroup
+	for _, n := range []*testNode{b, c} {
+		wg.Go(func() {
+			for i := range perNode {
+				n.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl),
+					map[string]any{"fields": map[string]any{strconv.FormatInt(name, 10): "r" + strconv.Itoa(i)}}, "", nil)
+			}
+		})
+	}
+	wg.Wait()
+	next := res.Offset + 1
+	for range 2 * perNode {
+		m := recv(t, sub)
+		if m.Type != "op" || m.Offset == nil || *m.Offset != next {
+			t.Fatalf("got %s at offset %v, want an op at %d", m.Type, m.Offset, next)
+		}
+		next++
+	}
+}
+
+// TestClusterUserBroadcastAndAppChannels: a user connected to A and C gets
+// a broadcast sent through B once per connection; an app channel message
+// published through B reaches A with its offset, and a client that moves
+// to C recovers what it missed from the Redis history.
+func TestClusterUserBroadcastAndAppChannels(t *testing.T) {
+	nodes := startCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	onA, onC := a.dialUser(t, "ann", "news"), c.dialUser(t, "ann", "news")
+	b.adminOK(t, http.MethodPost, "/api/ws/broadcast/user", map[string]any{"user_id": "ann", "message": map[string]any{"hi": 1}}, nil)
+	for _, cl := range []*client.Client{onA, onC} {
+		if m := recv(t, cl); !jsonEqual(t, m.Data, map[string]any{"hi": 1}) {
+			t.Fatalf("user broadcast: %+v %s", m, m.Data)
+		}
+	}
+	res := subscribe(t, onA, "news", "")
+	first := b.broadcast(t, "news", map[string]any{"n": 1})
+	if m := recvMessage(t, onA, "news", map[string]any{"n": 1}); m.Offset == nil || first.Offset == nil || *m.Offset != *first.Offset || *m.Offset != res.Offset+1 {
+		t.Fatalf("message on A at %v, published at %v, subscribed at %d", m.Offset, first.Offset, res.Offset)
+	}
+	// Two more while nobody listens on A; then ann resumes on C.
+	b.broadcast(t, "news", map[string]any{"n": 2})
+	b.broadcast(t, "news", map[string]any{"n": 3})
+	rec, err := onC.SubscribeFrom(ctxFor(t, waitTimeout), "news", "", client.Position{Offset: *first.Offset, Epoch: first.Epoch})
+	if err != nil || !rec.Recovered {
+		t.Fatalf("resume on C: %+v %v", rec, err)
+	}
+	recvMessage(t, onC, "news", map[string]any{"n": 2})
+	recvMessage(t, onC, "news", map[string]any{"n": 3})
+}
+
+// TestClusterDisconnectAcrossNodes: the admin API of one node disconnects
+// a user's connections on every node.
+func TestClusterDisconnectAcrossNodes(t *testing.T) {
+	nodes := startCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	cl := a.dialUser(t, "bob")
+	b.adminOK(t, http.MethodPost, "/api/ws/disconnect", map[string]any{"user_id": "bob"}, nil)
+	err := waitDone(t, cl)
+	var ce *client.CloseError
+	if !errors.As(err, &ce) || ce.Code != client.CloseKicked {
+		t.Fatalf("bob's connection on A ended with %v, want close %d", err, client.CloseKicked)
+	}
+}
