@@ -16,6 +16,9 @@ import (
 // session is one Baserow socket: its parser, identity, rate limit and the
 // pages it holds. Feed is called by one reader at a time; the fields below
 // mu are also touched by the hub (RevokedFrame, Closed).
+//
+// Lock order: session.mu -> pagesIndex.mu. No hub lock is held when the
+// hub calls RevokedFrame or Closed.
 type session struct {
 	srv       *Server
 	conn      *hub.Conn
@@ -265,15 +268,16 @@ func (s *session) holds(p *page) bool {
 	return false
 }
 
-// hold adds p to the pages held and counts it; false once closed.
+// hold adds p to the pages held and counts it; false once closed. It
+// counts under mu, so that Closed, which releases what it finds held,
+// never releases a page before it was counted.
 func (s *session) hold(p *page) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
 		return false
 	}
 	s.pages = append(s.pages, p)
-	s.mu.Unlock()
 	s.srv.render.hold(p)
 	return true
 }
