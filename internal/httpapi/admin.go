@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/tablecast/tablecast/internal/auth"
@@ -31,6 +32,7 @@ func (a *Admin) Register(mux *http.ServeMux) {
 	}
 	routes := map[string]func(*http.Request, http.ResponseWriter) (any, error){
 		"GET /api/ws/stats":              a.stats,
+		"GET /api/ws/channels":           a.channels,
 		"POST /api/ws/broadcast/channel": a.broadcastChannel,
 		"POST /api/ws/broadcast/user":    a.broadcastUser,
 		"POST /api/ws/publish/document":  a.publishDocument,
@@ -69,8 +71,53 @@ func (a *Admin) guard(h func(*http.Request, http.ResponseWriter) (any, error)) h
 	})
 }
 
-func (a *Admin) stats(*http.Request, http.ResponseWriter) (any, error) {
-	return a.Hub.Stats(), nil
+// clusterStats is /api/ws/stats with a cluster: the totals of every live
+// node, this node's id and uptime, and one row per node.
+type clusterStats struct {
+	hub.Stats
+	Nodes []hub.Stats `json:"nodes"`
+}
+
+func (a *Admin) stats(r *http.Request, _ http.ResponseWriter) (any, error) {
+	if !a.Hub.Clustered() {
+		return a.Hub.Stats(), nil
+	}
+	nodes, err := a.Hub.NodesStats(r.Context())
+	if err != nil {
+		a.Logger.Warn("cluster stats unavailable; answering with this node's", "err", err)
+	}
+	out := clusterStats{Stats: nodes[0], Nodes: nodes}
+	for _, n := range nodes[1:] {
+		out.Connections += n.Connections
+		out.Users += n.Users // a user on two nodes counts twice
+		out.Channels += n.Channels
+		out.Subscriptions += n.Subscriptions
+		out.MessagesIn += n.MessagesIn
+		out.MessagesOut += n.MessagesOut
+		out.BytesOut += n.BytesOut
+		out.DroppedSlow += n.DroppedSlow
+	}
+	return out, nil
+}
+
+// channelsLimitMax bounds GET /api/ws/channels?limit=.
+const channelsLimitMax = 1000
+
+// channels lists this node's channels with the most subscribers.
+func (a *Admin) channels(r *http.Request, _ http.ResponseWriter) (any, error) {
+	limit := 10
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > channelsLimitMax {
+			return nil, badRequest(map[string]string{"limit": "must be an integer from 1 to 1000"})
+		}
+		limit = n
+	}
+	top := a.Hub.TopChannels(limit)
+	if top == nil {
+		top = []hub.ChannelCount{}
+	}
+	return map[string]any{"node_id": a.Hub.Stats().NodeID, "channels": top}, nil
 }
 
 // publishResult is every publishing endpoint's answer.
@@ -200,7 +247,7 @@ func (a *Admin) presence(r *http.Request, _ http.ResponseWriter) (any, error) {
 	if !ok {
 		return nil, badRequest(map[string]string{"channel": "query parameter required: a collection or collection.document"})
 	}
-	list := a.Hub.Presence(col, doc)
+	list := a.Hub.PresenceAll(r.Context(), col, doc)
 	if list == nil {
 		list = []hub.PresenceInfo{}
 	}
@@ -212,7 +259,7 @@ func (a *Admin) online(r *http.Request, _ http.ResponseWriter) (any, error) {
 	if user == "" {
 		return nil, badRequest(map[string]string{"user_id": "query parameter required"})
 	}
-	sessions := a.Hub.Online(user)
+	sessions := a.Hub.OnlineAll(r.Context(), user)
 	return map[string]any{"user_id": user, "online": len(sessions) > 0, "sessions": sessions}, nil
 }
 

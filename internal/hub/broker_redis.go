@@ -50,12 +50,14 @@ type RedisBroker struct {
 	hist   *RedisHistory
 	log    *slog.Logger
 
-	mu      sync.Mutex
-	handler BrokerHandler
-	ps      *redis.PubSub
-	subs    map[string]bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	mu       sync.Mutex
+	handler  BrokerHandler
+	stats    func() Stats
+	ps       *redis.PubSub
+	subs     map[string]bool
+	cancel   context.CancelFunc
+	done     chan struct{} // the receiving goroutine's
+	beatDone chan struct{} // the heartbeat's
 
 	healthy atomic.Bool
 }
@@ -122,8 +124,9 @@ func (b *RedisBroker) Start(ctx context.Context, h BrokerHandler) error {
 		return fmt.Errorf("hub: redis broker: subscribe: %w", err)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	b.cancel, b.done = cancel, make(chan struct{})
+	b.cancel, b.done, b.beatDone = cancel, make(chan struct{}), make(chan struct{})
 	go b.receive(rctx, b.ps, b.done)
+	go b.heartbeat(rctx, b.beatDone)
 	return nil
 }
 
@@ -289,11 +292,12 @@ func (b *RedisBroker) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close implements Broker: it stops receiving and waits for the receiving
-// goroutine. The client is the caller's to close.
+// Close implements Broker: it stops receiving and the heartbeat, waits for
+// their goroutines, and takes this node out of the cluster's list. The
+// client is the caller's to close.
 func (b *RedisBroker) Close() error {
 	b.mu.Lock()
-	ps, cancel, done := b.ps, b.cancel, b.done
+	ps, cancel, done, beatDone := b.ps, b.cancel, b.done, b.beatDone
 	b.ps, b.handler = nil, nil
 	b.mu.Unlock()
 	if ps == nil {
@@ -302,6 +306,8 @@ func (b *RedisBroker) Close() error {
 	cancel()
 	err := ps.Close()
 	<-done
+	<-beatDone
+	b.leave(context.Background())
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"strings"
 	"sync"
@@ -247,18 +248,92 @@ func TestRedisBrokerAcrossNodes(t *testing.T) {
 	if n := rb.count(); n != 3 {
 		t.Fatalf("B received %d publications, want 3", n)
 	}
-	// After A unsubscribes, a publication on the stream reaches no node,
-	// but still takes its offset.
+	// Unsubscribing stops the routing (Redis confirms it asynchronously: a
+	// message already on its way may still arrive, which the hub drops).
 	if err := a.Unsubscribe(ctx, "room"); err != nil {
 		t.Fatal(err)
 	}
 	if pos, err := b.Publish(ctx, &Publication{Kind: KindMessage, Collection: "room", Data: []byte(`"later"`)}); err != nil || pos.Offset != 2 {
 		t.Fatalf("publish after unsubscribe: %+v %v", pos, err)
 	}
-	if _, err := b.Publish(ctx, &Publication{Kind: KindUser, UserID: "marker2", Data: []byte(`3`)}); err != nil {
+}
+
+// crash stops a Redis broker as a killed process would: no leave, no
+// cleanup, its node key left to expire.
+func (b *RedisBroker) crash() {
+	b.mu.Lock()
+	ps, cancel, done, beatDone := b.ps, b.cancel, b.done, b.beatDone
+	b.ps, b.handler = nil, nil
+	b.mu.Unlock()
+	cancel()
+	_ = ps.Close()
+	<-done
+	<-beatDone
+}
+
+// TestRedisClusterStateAndDeadNodes: presence and sessions recorded on one
+// node are seen from another, with both nodes' statistics; when a node dies
+// (no clean stop), a live node removes its presence, telling every node
+// with a leave, and its sessions.
+func TestRedisClusterStateAndDeadNodes(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := context.Background()
+	a, b := redisNode(t, c, prefix, "A"), redisNode(t, c, prefix, "B")
+	a.SetStats(func() Stats { return Stats{NodeID: "A", Connections: 3} })
+	b.SetStats(func() Stats { return Stats{NodeID: "B", Connections: 4} })
+	r := newRecorder()
+	if err := a.Start(ctx, func(*Publication) {}); err != nil {
 		t.Fatal(err)
 	}
-	if got := ra.wait(t, 5); got[4].UserID != "marker2" {
-		t.Fatalf("A received %+v after unsubscribing", got[4])
+	if err := b.Start(ctx, r.handle); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.Subscribe(ctx, "room"); err != nil {
+		t.Fatal(err)
+	}
+	info := PresenceInfo{Document: "d1", UserID: "u", SessionID: "s", ConnectionID: "c_a", State: json.RawMessage(`{"x":1}`), Node: "A"}
+	if err := a.PutPresence(ctx, "room", info); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.PutSession(ctx, "u", SessionInfo{ConnectionID: "c_a", SessionID: "s", Node: "A"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.ClusterPresence(ctx, "room", "d1"); err != nil || len(got) != 1 || got[0].ConnectionID != "c_a" || got[0].Node != "A" {
+		t.Fatalf("presence seen from B: %+v %v", got, err)
+	}
+	if got, err := b.ClusterPresence(ctx, "room", "d2"); err != nil || len(got) != 0 {
+		t.Fatalf("presence of another document: %+v %v", got, err)
+	}
+	if got, err := b.ClusterOnline(ctx, "u"); err != nil || len(got) != 1 || got[0].Node != "A" {
+		t.Fatalf("sessions seen from B: %+v %v", got, err)
+	}
+	// Each node reports its statistics with its first heartbeat.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stats, err := b.NodeStats(ctx)
+		if err == nil && len(stats) == 2 && stats[0].Connections+stats[1].Connections == 7 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node stats: %+v %v", stats, err)
+		}
+		time.Sleep(50 * time.Millisecond) // heartbeats are periodic: nothing to await
+	}
+
+	a.crash()
+	// B notices within nodeTTL and a heartbeat, and publishes the leave.
+	got := r.wait(t, 1)
+	if p := got[0]; p.Kind != KindPresence || p.ConnID != "c_a" || string(p.Data) != "null" || p.Document != "d1" {
+		t.Fatalf("B received %+v", p)
+	}
+	if got, err := b.ClusterPresence(ctx, "room", ""); err != nil || len(got) != 0 {
+		t.Fatalf("presence after A died: %+v %v", got, err)
+	}
+	if got, err := b.ClusterOnline(ctx, "u"); err != nil || len(got) != 0 {
+		t.Fatalf("sessions after A died: %+v %v", got, err)
+	}
+	if stats, err := b.NodeStats(ctx); err != nil || len(stats) != 1 || stats[0].NodeID != "B" {
+		t.Fatalf("node stats after A died: %+v %v", stats, err)
 	}
 }

@@ -326,6 +326,7 @@ func (h *Hub) Authenticate(c *Conn, userID, sessionID string, expires time.Time)
 	s.users[userID] = set.add(c)
 	s.mu.Unlock()
 	c.authed.Store(true)
+	h.putSession(c, true)
 }
 
 // forget removes a closed connection from every index and ends its presence.
@@ -339,6 +340,7 @@ func (h *Hub) forget(c *Conn) {
 	if !c.authed.Load() {
 		return
 	}
+	h.putSession(c, false)
 	u := h.connShardFor(c.userID)
 	u.mu.Lock()
 	if set, ok := u.users[c.userID]; ok {

@@ -21,6 +21,8 @@ type PresenceInfo struct {
 	SessionID    string          `json:"session_id"`
 	ConnectionID string          `json:"connection_id"`
 	State        json.RawMessage `json:"state"`
+	// Node is the node the connection is on (set in a cluster).
+	Node string `json:"node_id,omitempty"`
 }
 
 // SetPresence sets (state != nil) or clears (state nil or JSON null) c's
@@ -61,6 +63,7 @@ func (h *Hub) SetPresence(ctx context.Context, c *Conn, collectionName, document
 		*c.presence = append(*c.presence, key)
 	}
 	c.smu.Unlock()
+	h.putPresence(c, collectionName, document, state)
 	return h.publishPresence(ctx, c, collectionName, document, state)
 }
 
@@ -114,6 +117,9 @@ func (h *Hub) clearPresence(ctx context.Context, c *Conn, collectionName, docume
 		}
 	}
 	sh.mu.Unlock()
+	if removed {
+		h.putPresence(c, collectionName, document, nil)
+	}
 	if removed && !h.draining.Load() {
 		_ = h.publishPresence(ctx, c, collectionName, document, rawNull)
 	}
@@ -143,7 +149,14 @@ func (h *Hub) Presence(collectionName, document string) []PresenceInfo {
 // queuePresence sends a new subscriber who is already present in the channel,
 // and returns what it sent.
 func (h *Hub) queuePresence(c *Conn, collectionName, document string) presenceSnapshot {
-	list := h.Presence(collectionName, document)
+	var list []PresenceInfo
+	if h.cluster() != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+		list = h.PresenceAll(ctx, collectionName, document)
+		cancel()
+	} else {
+		list = h.Presence(collectionName, document)
+	}
 	for _, info := range list {
 		if info.ConnectionID == c.id {
 			continue

@@ -158,6 +158,9 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	m.RegisterHub(h)
+	if rb, ok := broker.Broker.(*hub.RedisBroker); ok {
+		rb.SetStats(h.Stats) // reported to the cluster with each heartbeat
+	}
 	rel, err := relay.New(relay.Config{Outbox: st, Sink: tablestream.Sink(h), Retention: cfg.EventRetention, Logger: log})
 	if err != nil {
 		release()

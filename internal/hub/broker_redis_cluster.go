@@ -1,0 +1,289 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var _ Cluster = (*RedisBroker)(nil)
+
+// The cluster state in Redis:
+//
+//	<prefix>p:{<collection>}  hash: connection id -> PresenceInfo (its node included)
+//	<prefix>np:<node>         set: the collections a node has presence in
+//	<prefix>u:{<user>}        hash: connection id -> SessionInfo
+//	<prefix>nu:<node>         set: the users a node has sessions of
+//	<prefix>node:<node>       the node's last Stats, expiring after nodeTTL
+//	<prefix>nodes             set: the nodes seen
+//
+// Each node refreshes its node key every heartbeat. A node whose key has
+// expired is dead: the first live node to see it takes a short lock,
+// removes its presence (publishing the leaves, so every node tells its
+// subscribers) and its sessions, and forgets it.
+
+const (
+	heartbeatEvery = time.Second
+	nodeTTL        = 4 * time.Second
+)
+
+func (b *RedisBroker) presenceKey(collection string) string {
+	return b.prefix + "p:{" + collection + "}"
+}
+func (b *RedisBroker) sessionsKey(user string) string { return b.prefix + "u:{" + user + "}" }
+func (b *RedisBroker) nodeKey(node string) string     { return b.prefix + "node:" + node }
+func (b *RedisBroker) nodesKey() string               { return b.prefix + "nodes" }
+
+// SetStats gives the broker what it reports as this node's statistics.
+func (b *RedisBroker) SetStats(f func() Stats) {
+	b.mu.Lock()
+	b.stats = f
+	b.mu.Unlock()
+}
+
+// PutPresence implements Cluster.
+func (b *RedisBroker) PutPresence(ctx context.Context, collection string, info PresenceInfo) error {
+	key := b.presenceKey(collection)
+	if len(info.State) == 0 || string(info.State) == "null" {
+		return b.rdb.HDel(ctx, key, info.ConnectionID).Err()
+	}
+	v, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	_, err = b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, info.ConnectionID, v)
+		p.SAdd(ctx, b.prefix+"np:"+info.Node, collection)
+		return nil
+	})
+	return err
+}
+
+// ClusterPresence implements Cluster.
+func (b *RedisBroker) ClusterPresence(ctx context.Context, collection, document string) ([]PresenceInfo, error) {
+	all, err := b.rdb.HGetAll(ctx, b.presenceKey(collection)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PresenceInfo, 0, len(all))
+	for _, v := range all {
+		var info PresenceInfo
+		if err := json.Unmarshal([]byte(v), &info); err != nil {
+			continue
+		}
+		if document == "" || info.Document == document {
+			out = append(out, info)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ConnectionID < out[j].ConnectionID })
+	return out, nil
+}
+
+// PutSession implements Cluster.
+func (b *RedisBroker) PutSession(ctx context.Context, userID string, s SessionInfo, online bool) error {
+	key := b.sessionsKey(userID)
+	if !online {
+		return b.rdb.HDel(ctx, key, s.ConnectionID).Err()
+	}
+	v, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	_, err = b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, s.ConnectionID, v)
+		p.SAdd(ctx, b.prefix+"nu:"+s.Node, userID)
+		return nil
+	})
+	return err
+}
+
+// ClusterOnline implements Cluster.
+func (b *RedisBroker) ClusterOnline(ctx context.Context, userID string) ([]SessionInfo, error) {
+	all, err := b.rdb.HGetAll(ctx, b.sessionsKey(userID)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SessionInfo, 0, len(all))
+	for _, v := range all {
+		var s SessionInfo
+		if json.Unmarshal([]byte(v), &s) == nil {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ConnectionID < out[j].ConnectionID })
+	return out, nil
+}
+
+// NodeStats implements Cluster.
+func (b *RedisBroker) NodeStats(ctx context.Context) ([]Stats, error) {
+	nodes, err := b.rdb.SMembers(ctx, b.nodesKey()).Result()
+	if err != nil || len(nodes) == 0 {
+		return nil, err
+	}
+	sort.Strings(nodes)
+	keys := make([]string, len(nodes))
+	for i, n := range nodes {
+		keys[i] = b.nodeKey(n)
+	}
+	vals, err := b.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []Stats
+	for _, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue // expired: the node is gone
+		}
+		var st Stats
+		if json.Unmarshal([]byte(s), &st) == nil {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// heartbeat refreshes this node's key and reaps dead nodes until ctx ends.
+func (b *RedisBroker) heartbeat(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	for {
+		b.beat(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (b *RedisBroker) beat(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, heartbeatEvery)
+	defer cancel()
+	b.mu.Lock()
+	statsFn := b.stats
+	b.mu.Unlock()
+	st := Stats{NodeID: b.node}
+	if statsFn != nil {
+		st = statsFn()
+	}
+	v, _ := json.Marshal(st)
+	if _, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, b.nodeKey(b.node), v, nodeTTL)
+		p.SAdd(ctx, b.nodesKey(), b.node)
+		return nil
+	}); err != nil {
+		return // Redis is away: the receiving loop reports it
+	}
+	nodes, err := b.rdb.SMembers(ctx, b.nodesKey()).Result()
+	if err != nil {
+		return
+	}
+	for _, n := range nodes {
+		if n == b.node {
+			continue
+		}
+		alive, err := b.rdb.Exists(ctx, b.nodeKey(n)).Result()
+		if err != nil || alive == 1 {
+			continue
+		}
+		if err := b.reap(ctx, n); err != nil {
+			b.log.Warn("redis broker: cleaning up after a dead node failed", "node", n, "err", err)
+		}
+	}
+}
+
+// reap removes a dead node's presence (telling every node) and sessions.
+func (b *RedisBroker) reap(ctx context.Context, node string) error {
+	ok, err := b.rdb.SetNX(ctx, b.prefix+"reap:"+node, b.node, 10*time.Second).Result()
+	if err != nil || !ok {
+		return err // another node is on it
+	}
+	b.log.Info("redis broker: a node stopped answering; removing its presence and sessions", "node", node)
+	// Sessions first, presence second: when the leaves arrive, the rest
+	// is clean.
+	var errs []error
+	users, err := b.rdb.SMembers(ctx, b.prefix+"nu:"+node).Result()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, u := range users {
+		list, err := b.ClusterOnline(ctx, u)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, s := range list {
+			if s.Node == node {
+				errs = append(errs, b.rdb.HDel(ctx, b.sessionsKey(u), s.ConnectionID).Err())
+			}
+		}
+	}
+	cols, err := b.rdb.SMembers(ctx, b.prefix+"np:"+node).Result()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, col := range cols {
+		list, err := b.ClusterPresence(ctx, col, "")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, info := range list {
+			if info.Node != node {
+				continue
+			}
+			if err := b.rdb.HDel(ctx, b.presenceKey(col), info.ConnectionID).Err(); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			leave := &Publication{Kind: KindPresence, Collection: col, Document: info.Document, Data: rawNull,
+				UserID: info.UserID, SessionID: info.SessionID, ConnID: info.ConnectionID, Time: time.Now()}
+			if err := b.publishToAll(ctx, b.channel(col), leave); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	_, err = b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, b.prefix+"np:"+node, b.prefix+"nu:"+node)
+		p.SRem(ctx, b.nodesKey(), node)
+		return nil
+	})
+	return err
+}
+
+// publishToAll publishes p on a channel for every node, this one included.
+func (b *RedisBroker) publishToAll(ctx context.Context, channel string, p *Publication) error {
+	payload, err := MarshalPublication(p)
+	if err != nil {
+		return err
+	}
+	env, err := json.Marshal(envelope{Pub: payload})
+	if err != nil {
+		return err
+	}
+	if err := b.rdb.Publish(ctx, channel, env).Err(); err != nil {
+		return fmt.Errorf("hub: redis broker: publish: %w", err)
+	}
+	return nil
+}
+
+// leave removes this node from the cluster state on a clean stop.
+func (b *RedisBroker) leave(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, _ = b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, b.nodeKey(b.node))
+		p.SRem(ctx, b.nodesKey(), b.node)
+		return nil
+	})
+}
