@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -153,4 +154,55 @@ func TestClusterDisconnectAcrossNodes(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != client.CloseKicked {
 		t.Fatalf("bob's connection on A ended with %v, want close %d", err, client.CloseKicked)
 	}
+}
+
+// TestClusterAdminViews: /api/ws/stats has the totals of every node and a
+// row per node; presence and online sessions are the cluster's, whichever
+// node answers.
+func TestClusterAdminViews(t *testing.T) {
+	nodes := startCluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	onA := a.dialUser(t, "carl", "lobby")
+	b.dialUser(t, "dana", "lobby")
+	subscribe(t, onA, "lobby", "")
+	if err := onA.Presence(ctxFor(t, waitTimeout), "lobby", "", map[string]any{"here": true}); err != nil {
+		t.Fatal(err)
+	}
+	var pres struct {
+		Presence []struct {
+			ConnectionID string `json:"connection_id"`
+			Node         string `json:"node_id"`
+		} `json:"presence"`
+	}
+	b.adminOK(t, http.MethodGet, "/api/ws/presence?channel=lobby", nil, &pres)
+	if len(pres.Presence) != 1 || pres.Presence[0].ConnectionID != onA.Info().ConnectionID || pres.Presence[0].Node != "node-A" {
+		t.Fatalf("presence asked of B: %+v", pres)
+	}
+	var online struct {
+		Online   bool `json:"online"`
+		Sessions []struct {
+			Node string `json:"node_id"`
+		} `json:"sessions"`
+	}
+	b.adminOK(t, http.MethodGet, "/api/ws/online?user_id=carl", nil, &online)
+	if !online.Online || len(online.Sessions) != 1 || online.Sessions[0].Node != "node-A" {
+		t.Fatalf("online asked of B: %+v", online)
+	}
+	// Statistics travel with the heartbeats (every second).
+	waitUntil(t, 5*time.Second, "both nodes in /api/ws/stats", func() bool {
+		var st struct {
+			Connections int64 `json:"connections"`
+			NodeID      string
+			Nodes       []struct {
+				NodeID      string `json:"node_id"`
+				Connections int64  `json:"connections"`
+			} `json:"nodes"`
+		}
+		status, body := a.admin(t, http.MethodGet, "/api/ws/stats", nil)
+		if status != http.StatusOK || json.Unmarshal(body, &st) != nil {
+			return false
+		}
+		return len(st.Nodes) == 2 && st.Nodes[0].NodeID == "node-A" && st.Nodes[1].NodeID == "node-B" &&
+			st.Connections == st.Nodes[0].Connections+st.Nodes[1].Connections && st.Connections >= 2
+	})
 }
