@@ -56,6 +56,11 @@ type Options struct {
 	Warmup   time.Duration // ops: first part of the run whose acks are not counted
 	// SharedbPeer is the ShareDB peer's run.js (ops); empty: not run.
 	SharedbPeer string
+	// Nodes > 1 starts a cluster of child servers on RedisURL (fanout,
+	// rows; rows needs a PostgreSQL --database-url): clients spread over
+	// the nodes, publishing and writing go through the first.
+	Nodes    int
+	RedisURL string
 	// TablePages (pages) is the sockets on the plain table page, beside
 	// the N on the public view.
 	TablePages int
@@ -167,6 +172,8 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	fs.IntVar(&o.Docs, "docs", DefaultDocs, "ops: documents the clients edit")
 	fs.DurationVar(&o.Warmup, "warmup", DefaultWarmup, "ops: first part of the run, not counted")
 	fs.StringVar(&o.SharedbPeer, "sharedb", defaultSharedbPeer, "ops: the ShareDB peer's `run.js` (empty: do not run it)")
+	fs.IntVar(&o.Nodes, "nodes", 1, "fanout, rows: start this many nodes on --redis-url; clients spread over them")
+	fs.StringVar(&o.RedisURL, "redis-url", "", "with --nodes: the Redis the nodes share (`redis://host:port/db`)")
 	fs.StringVar(&o.DatabaseURL, "database-url", "", "the started server's store: sqlite://path or `postgres://...` (default: SQLite in a temporary file)")
 	fs.StringVar(&o.URL, "url", "", "measure an existing server at `http://host:port` instead of starting one")
 	fs.StringVar(&o.APIKey, "api-key", "", "with --url: the server's admin API key (fanout, stats)")
@@ -243,6 +250,12 @@ func (o *Options) validate() error {
 	case "idle", "fanout", "rows", "recover", "ops", "pages", baselineSenderScenario, publisherScenario, rowsWriterScenario:
 	default:
 		errs = append(errs, fmt.Errorf("unknown scenario %q: want idle, fanout, rows, recover, ops or pages", o.Scenario))
+	}
+	if o.Nodes < 1 || (o.Nodes > 1 && (o.RedisURL == "" || o.URL != "" || o.InProcess)) {
+		errs = append(errs, errors.New("--nodes N > 1 needs --redis-url, and starts child servers (not with --url or --in-process)"))
+	}
+	if o.Nodes > 1 && o.Scenario == "rows" && !strings.HasPrefix(o.DatabaseURL, "postgres") {
+		errs = append(errs, errors.New("rows with --nodes needs a PostgreSQL --database-url: the nodes share the store"))
 	}
 	if o.Docs < 1 || o.Warmup < 0 {
 		errs = append(errs, errors.New("--docs must be at least 1 and --warmup not negative"))
@@ -491,6 +504,10 @@ func (o *Options) params() map[string]any {
 	}
 	if o.SendQueue != "" {
 		p["send_queue"] = o.SendQueue
+	}
+	if o.Nodes > 1 {
+		p["nodes"] = o.Nodes
+		p["broker"] = "redis"
 	}
 	if o.Hold > 0 {
 		p["hold"] = o.Hold.String()

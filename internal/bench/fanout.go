@@ -171,6 +171,7 @@ type runResult struct {
 	start      time.Time // just before the first publish
 	last       time.Time // the latest delivery
 	cpu        float64   // server (or sender) CPU-seconds during the run; NaN: unknown
+	redisCmds  float64   // Redis commands per published message (--nodes); NaN otherwise
 	hist       *Histogram
 	ended      int   // receivers whose connection ended during the run
 	bad        int64 // messages without a readable timestamp
@@ -224,6 +225,9 @@ func runFanout(ctx context.Context, o Options, t *target, prog *progress, rep *R
 	rep.add("deliveries_per_s", "deliveries/s", res.perSecond(), "deliveries/s")
 	addLatency(rep, "", "latency", res.hist)
 	rep.add("cpu_per_million", "server CPU per million deliveries", res.cpuPerMillion(), "CPU-s")
+	if o.Nodes > 1 {
+		rep.add("redis_commands_per_message", "Redis commands per published message (all nodes; heartbeats included)", res.redisCmds, "")
+	}
 	rep.add("slow_consumer_disconnects", "slow-consumer disconnects (server)", slow, "").goal("0",
 		func(v float64) bool { return v == 0 })
 	rep.add("clients_disconnected", "clients disconnected during the run", float64(res.ended), "")
@@ -303,7 +307,7 @@ func fanoutTablecast(ctx context.Context, o Options, t *target, prog *progress, 
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	cc := clientConfig{
-		url: t.wsURL(), secret: t.jwtSecret, channel: o.Channel, sources: t.sources,
+		url: t.wsURL(), urls: t.wsURLs(), secret: t.jwtSecret, channel: o.Channel, sources: t.sources,
 		readBuffer: o.ReadBuffer, messageBuffer: o.MessageBuffer, tokenTTL: o.Timeout + time.Hour,
 	}
 	p, _, err := openPool(ctx, cc, o.Conns, o.Dialers, prog)
@@ -365,7 +369,8 @@ func fanoutTablecast(ctx context.Context, o Options, t *target, prog *progress, 
 
 	statsBefore, statsErr := t.stats(ctx)
 	res := &runResult{receivers: p.connected(), cpu: math.NaN()}
-	cpu0 := cpuOf(t.pid)
+	cpu0 := t.cpu()
+	cmds0 := redisCommands(ctx, o)
 	end := prog.phase("delivering", int64(res.receivers*o.Messages), s.rec.Count)
 	res.start = time.Now()
 	pub.begin()
@@ -380,7 +385,8 @@ func fanoutTablecast(ctx context.Context, o Options, t *target, prog *progress, 
 	res.published, res.publishErr = pr.published, pr.err
 	res.waitErr = s.waitDelivered(ctx, live, res.published)
 	end()
-	res.cpu = cpuOf(t.pid) - cpu0
+	res.cpu = t.cpu() - cpu0
+	res.redisCmds = commandsPer(cmds0, redisCommands(ctx, o), res.published)
 	res.last = s.rec.Last()
 	res.delivered, res.expected = s.rec.Count(), s.expected(live, res.published)
 	res.hist = s.rec.Snapshot()

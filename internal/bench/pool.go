@@ -78,6 +78,7 @@ func (e *errorTally) count() int {
 // clientConfig is what every connection of a pool shares.
 type clientConfig struct {
 	url           string
+	urls          []string // several nodes: connection i goes to urls[i % len]
 	secret        string
 	channel       string
 	sources       []string
@@ -147,8 +148,12 @@ func openPool(ctx context.Context, cc clientConfig, n, dialers int, prog *progre
 	end := prog.phase("connecting", int64(n), p.done.Load)
 	start := time.Now()
 	forEach(ctx, n, dialers, func(i int) {
+		u := cc.url
+		if len(cc.urls) > 0 {
+			u = cc.urls[i%len(cc.urls)]
+		}
 		cfg := client.Config{
-			URL:            cc.url,
+			URL:            u,
 			Token:          toks[i],
 			ReadBufferSize: cc.readBuffer,
 			MessageBuffer:  cc.messageBuffer,

@@ -199,7 +199,7 @@ func runRows(ctx context.Context, o Options, t *target, prog *progress, rep *Rep
 
 	var clog clientLogCounter
 	cc := clientConfig{
-		url: t.wsURL(), secret: t.jwtSecret, channel: o.Channel, sources: t.sources,
+		url: t.wsURL(), urls: t.wsURLs(), secret: t.jwtSecret, channel: o.Channel, sources: t.sources,
 		readBuffer: o.ReadBuffer, messageBuffer: o.MessageBuffer, tokenTTL: ttl,
 		user: benchViewer, clientLog: &clog,
 	}
@@ -266,7 +266,7 @@ func runRows(ctx context.Context, o Options, t *target, prog *progress, rep *Rep
 	prog.notef("writers: %d, %s", o.Writers, writer.where)
 
 	statsBefore, statsErr := t.stats(ctx)
-	cpu0, benchCPU0 := cpuOf(t.pid), cpuOf(os.Getpid())
+	cpu0, benchCPU0 := t.cpu(), cpuOf(os.Getpid())
 	planned := o.Writes
 	if planned == 0 {
 		planned = int(o.Rate * o.Duration.Seconds())
@@ -295,7 +295,7 @@ func runRows(ctx context.Context, o Options, t *target, prog *progress, rep *Rep
 	end()
 	out := rowsOutcome{subscribers: n, writes: wr, top: top, waitErr: waitErr, start: start,
 		queuePeak: queuePeak(), duplicates: clog.duplicates.Load(), undecodable: clog.undecodable.Load()}
-	out.serverCPU, out.benchCPU = cpuOf(t.pid)-cpu0, cpuOf(os.Getpid())-benchCPU0
+	out.serverCPU, out.benchCPU = t.cpu()-cpu0, cpuOf(os.Getpid())-benchCPU0
 	out.seconds = time.Since(start).Seconds()
 	out.slow = math.NaN()
 	actx, acancel := afterCtx(ctx)

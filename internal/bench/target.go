@@ -41,6 +41,11 @@ type target struct {
 	cmd  *exec.Cmd    // child process
 	exit chan error   // the child's Wait result
 	log  *tailBuffer  // the child's output
+
+	// peers are the other nodes of a --nodes N cluster (child processes
+	// sharing the secrets, the database and Redis); clients spread over
+	// this node and them.
+	peers []*target
 }
 
 // startTarget starts (or reaches) the server the scenario measures.
@@ -56,7 +61,7 @@ func startTarget(ctx context.Context, o Options, prog *progress) (*target, error
 	case o.InProcess:
 		err = t.startInProcess(ctx, o)
 	default:
-		err = t.startChild(ctx, o)
+		err = t.startCluster(ctx, o)
 	}
 	if err != nil {
 		return nil, err
@@ -135,7 +140,54 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (t *target) startChild(ctx context.Context, o Options) error {
+// startCluster starts the child server, and with --nodes N the N-1 other
+// nodes of a cluster on --redis-url (a fresh key prefix per run).
+func (t *target) startCluster(ctx context.Context, o Options) error {
+	t.apiKey, t.jwtSecret = randomHex(16), randomHex(32)
+	if o.Nodes <= 1 {
+		return t.startChild(ctx, o, nil)
+	}
+	prefix := "tcbench:" + randomHex(6) + ":"
+	env := func(i int) []string {
+		return []string{"TABLECAST_REDIS_URL=" + o.RedisURL, "TABLECAST_REDIS_PREFIX=" + prefix,
+			"TABLECAST_NODE_ID=bench-" + strconv.Itoa(i)}
+	}
+	if err := t.startChild(ctx, o, env(0)); err != nil {
+		return err
+	}
+	for i := 1; i < o.Nodes; i++ {
+		p := &target{sources: t.sources, httpc: adminClient(1), apiKey: t.apiKey, jwtSecret: t.jwtSecret}
+		if err := p.startChild(ctx, o, env(i)); err != nil {
+			_ = t.stop()
+			return err
+		}
+		t.peers = append(t.peers, p)
+	}
+	t.kind = fmt.Sprintf("%d child processes on Redis (%s and %d more)", o.Nodes, t.base.Host, o.Nodes-1)
+	return nil
+}
+
+// wsURLs are the socket addresses of every node: clients take them in
+// turn.
+func (t *target) wsURLs() []string {
+	out := []string{t.wsURL()}
+	for _, p := range t.peers {
+		out = append(out, p.wsURL())
+	}
+	return out
+}
+
+// cpu is the CPU time of every node's process, in seconds (NaN when
+// unknown).
+func (t *target) cpu() float64 {
+	sum := cpuOf(t.pid)
+	for _, p := range t.peers {
+		sum += cpuOf(p.pid)
+	}
+	return sum
+}
+
+func (t *target) startChild(ctx context.Context, o Options, extraEnv []string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding this program to start the server: %w", err)
@@ -144,7 +196,6 @@ func (t *target) startChild(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	t.apiKey, t.jwtSecret = randomHex(16), randomHex(32)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	// --connect-rate off: the per-address limit on connection attempts
 	// would refuse a load generator.
@@ -160,6 +211,7 @@ func (t *target) startChild(ctx context.Context, o Options) error {
 		"TABLECAST_JWT_SECRET="+t.jwtSecret,
 		"TABLECAST_API_KEY="+t.apiKey,
 		"TABLECAST_DATABASE_URL="+o.databaseURL())
+	cmd.Env = append(cmd.Env, extraEnv...)
 	t.log = newTailBuffer(40)
 	cmd.Stdout, cmd.Stderr = t.log, t.log
 	cmd.SysProcAttr = childAttr()
@@ -213,6 +265,14 @@ func (t *target) waitHealthy(ctx context.Context, exited <-chan error) error {
 // wait (and SIGKILL after 20s); Shutdown in-process. A --url server is
 // left alone.
 func (t *target) stop() error {
+	var peerErrs []error
+	for _, p := range t.peers {
+		peerErrs = append(peerErrs, p.stop())
+	}
+	t.peers = nil
+	if err := errors.Join(peerErrs...); err != nil {
+		return errors.Join(err, t.stop())
+	}
 	t.httpc.CloseIdleConnections()
 	switch {
 	case t.node != nil:

@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -205,6 +204,11 @@ func (b *RedisBroker) reap(ctx context.Context, node string) error {
 	if err != nil || !ok {
 		return err // another node is on it
 	}
+	// A node that stopped cleanly left the list (and its state) itself
+	// between our listing and its key's check.
+	if known, err := b.rdb.SIsMember(ctx, b.nodesKey(), node).Result(); err != nil || !known {
+		return err
+	}
 	b.log.Info("redis broker: a node stopped answering; removing its presence and sessions", "node", node)
 	// Sessions first, presence second: when the leaves arrive, the rest
 	// is clean.
@@ -214,6 +218,9 @@ func (b *RedisBroker) reap(ctx context.Context, node string) error {
 		errs = append(errs, err)
 	}
 	for _, u := range users {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		list, err := b.ClusterOnline(ctx, u)
 		if err != nil {
 			errs = append(errs, err)
@@ -230,6 +237,9 @@ func (b *RedisBroker) reap(ctx context.Context, node string) error {
 		errs = append(errs, err)
 	}
 	for _, col := range cols {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		list, err := b.ClusterPresence(ctx, col, "")
 		if err != nil {
 			errs = append(errs, err)
@@ -250,8 +260,8 @@ func (b *RedisBroker) reap(ctx context.Context, node string) error {
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
+	if len(errs) > 0 {
+		return fmt.Errorf("%d failures, the first: %w", len(errs), errs[0])
 	}
 	_, err = b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, b.prefix+"np:"+node, b.prefix+"nu:"+node)
@@ -277,13 +287,14 @@ func (b *RedisBroker) publishToAll(ctx context.Context, channel string, p *Publi
 	return nil
 }
 
-// leave removes this node from the cluster state on a clean stop.
+// leave removes this node from the cluster state on a clean stop (its
+// connections' presence and sessions were removed as they closed).
 func (b *RedisBroker) leave(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, _ = b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, b.nodeKey(b.node))
 		p.SRem(ctx, b.nodesKey(), b.node)
+		p.Del(ctx, b.nodeKey(b.node), b.prefix+"np:"+b.node, b.prefix+"nu:"+b.node)
 		return nil
 	})
 }
