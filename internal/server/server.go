@@ -26,6 +26,7 @@ import (
 	"github.com/tablecast/tablecast/internal/stream"
 	"github.com/tablecast/tablecast/internal/tablestream"
 	"github.com/tablecast/tablecast/internal/transport"
+	"github.com/tablecast/tablecast/internal/web"
 )
 
 // tokenLeeway is the clock skew allowed on a token's exp, nbf and iat.
@@ -237,6 +238,9 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	mux.Handle("GET /ws/core", brSrv)
 	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	(&httpapi.StoreAPI{Service: svc, Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
+	// POST /api/dev/token (dev mode only) and the web pages at / and /admin.
+	(&httpapi.DevTokens{Enabled: cfg.Dev, Secret: []byte(cfg.JWTSecret), Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
+	web.Register(mux)
 	(&httpapi.Ops{
 		Checks: map[string]httpapi.Check{
 			"broker": broker.ready,

@@ -1,0 +1,113 @@
+package web
+
+import (
+	"bytes"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestClientCopy: the page's copy of the JavaScript client is the package's.
+func TestClientCopy(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("..", "..", "clients", "js", "src", "tablecast.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fs.ReadFile(Static(), "tablecast.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("internal/web/static/tablecast.js differs from clients/js/src/tablecast.js: run go generate ./internal/web")
+	}
+}
+
+func TestPages(t *testing.T) {
+	mux := http.NewServeMux()
+	Register(mux)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "api", http.StatusTeapot) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	cases := []struct {
+		method, path string
+		status       int
+		contentType  string
+		contains     string
+	}{
+		{"GET", "/", 200, "text/html; charset=utf-8", `<script type="module" src="/static/app.js">`},
+		{"HEAD", "/", 200, "text/html; charset=utf-8", ""},
+		{"GET", "/?token=x&table=3", 200, "text/html; charset=utf-8", `role="grid"`},
+		{"GET", "/admin", 200, "text/html; charset=utf-8", `<script type="module" src="/static/admin.js">`},
+		{"GET", "/admin/", 200, "text/html; charset=utf-8", "API key"},
+		{"GET", "/static/app.js", 200, "text/javascript; charset=utf-8", "X-WebSocket-Id"},
+		{"GET", "/static/admin.js", 200, "text/javascript; charset=utf-8", "/api/ws/stats"},
+		{"GET", "/static/tablecast.js", 200, "text/javascript; charset=utf-8", "export class TablecastClient"},
+		{"GET", "/static/app.css", 200, "text/css; charset=utf-8", "role=\"grid\""},
+		{"GET", "/static/favicon.svg", 200, "image/svg+xml", "<svg"},
+		{"GET", "/static/index.html", 404, "", ""},
+		{"GET", "/static/missing.js", 404, "", ""},
+		{"GET", "/static/..%2fweb.go", 404, "", ""},
+		{"GET", "/static/", 404, "", ""},
+		{"GET", "/nothing", 404, "", ""},
+		{"POST", "/", 405, "", ""},
+		{"GET", "/api/anything", 418, "", ""}, // API paths stay the API's
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.status)
+			continue
+		}
+		if tc.status != 200 {
+			continue
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != tc.contentType {
+			t.Errorf("%s %s: Content-Type %q, want %q", tc.method, tc.path, ct, tc.contentType)
+		}
+		if !strings.Contains(string(body), tc.contains) {
+			t.Errorf("%s %s: body lacks %q", tc.method, tc.path, tc.contains)
+		}
+		for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy"} {
+			if resp.Header.Get(h) == "" {
+				t.Errorf("%s %s: no %s header", tc.method, tc.path, h)
+			}
+		}
+		if got := resp.Header.Get("Referrer-Policy"); got != "no-referrer" {
+			t.Errorf("Referrer-Policy %q: a deep link's token could leak", got)
+		}
+	}
+}
+
+// TestNoExternalResources: the pages load nothing from other origins.
+func TestNoExternalResources(t *testing.T) {
+	err := fs.WalkDir(Static(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(Static(), path)
+		if err != nil {
+			return err
+		}
+		for _, bad := range []string{"http://", "https://", "//cdn", "@import"} {
+			if strings.Contains(string(b), bad) && !(path == "favicon.svg" && bad == "http://") {
+				t.Errorf("%s mentions %q", path, bad)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
