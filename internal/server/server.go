@@ -17,6 +17,7 @@ import (
 	"github.com/tablecast/tablecast/internal/config"
 	"github.com/tablecast/tablecast/internal/dialect/baserow"
 	"github.com/tablecast/tablecast/internal/dialect/native"
+	"github.com/tablecast/tablecast/internal/dialect/sharedb"
 	"github.com/tablecast/tablecast/internal/httpapi"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/metrics"
@@ -51,6 +52,7 @@ type Node struct {
 	history *stream.MemoryHistory
 	broker  nodeBroker
 	poller  *transport.Poller
+	sharedb *sharedb.Server
 	metrics *metrics.Metrics
 	http    *http.Server
 	ln      net.Listener
@@ -131,18 +133,22 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	var brSrv *baserow.Server // set below, before the hub starts
+	sdbRender := sharedb.NewRenderer(log)
+	var sdbSrv *sharedb.Server // set below, before the hub starts
 	h, err = hub.New(hub.Config{
-		Streams: pageStreams{streams},
+		Streams: sharedbStreams{pageStreams{streams}},
 		EventHook: func(p *hub.Publication) {
 			streams.Remember(p) // recovering clients read recent events from memory
 			rev.event(p)
 			brSrv.HandleEvent(p)
+			sdbSrv.HandleEvent(p)
 		},
 		NodeID: cfg.NodeID,
 		Broker: broker.Broker,
 		Renderers: [hub.MaxDialects]hub.Renderer{
 			native.DialectID:  native.Renderer(),
 			baserow.DialectID: brRender,
+			sharedb.DialectID: sdbRender,
 		},
 		PingFrame:         transport.PingFrame,
 		HeartbeatInterval: cfg.HeartbeatInterval,
@@ -225,6 +231,33 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		release()
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	sdbSrv, err = sharedb.NewServer(sharedb.Config{
+		Hub:            h,
+		Poller:         poller,
+		Verifier:       verifier,
+		Renderer:       sdbRender,
+		Store:          sharedbStore{svc: svc},
+		EventEpoch:     tablestream.Epoch,
+		TokenLeeway:    tokenLeeway,
+		Dev:            cfg.Dev,
+		AllowedOrigins: cfg.AllowedOrigins,
+		MaxConnections: cfg.MaxConnections,
+		MaxMessageSize: cfg.MaxMessageSize,
+		RatePerSecond:  cfg.RateLimit.PerSecond,
+		RateBurst:      cfg.RateLimit.Burst,
+		AbuseWindow:    opts.AbuseWindow,
+		ConnectRate:    connectRate(cfg.ConnectRate),
+		ConnectBurst:   cfg.ConnectRate.Burst,
+		Logger:         log,
+	})
+	if err != nil {
+		_ = poller.Close()
+		release()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	m.RegisterCounterFunc("sharedb_op_frames_total",
+		"ShareDB op messages rendered from store events (each shared by the sockets that receive it).",
+		func() float64 { return float64(sdbRender.Frames()) })
 	m.RegisterCounterFunc("baserow_view_projections_total",
 		"Public view projections computed: one per watched view per table event, whatever the number of sockets on the view.",
 		func() float64 { return float64(brRender.Projections()) })
@@ -236,6 +269,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	mux.Handle("GET /api/ws/socket", nativeSrv)
 	mux.Handle("GET /ws/core/{$}", brSrv)
 	mux.Handle("GET /ws/core", brSrv)
+	mux.Handle("GET /sharedb", sdbSrv)
 	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	(&httpapi.StoreAPI{Service: svc, Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	// POST /api/dev/token (dev mode only) and the web pages at / and /admin.
@@ -259,6 +293,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		history: history,
 		broker:  broker,
 		poller:  poller,
+		sharedb: sdbSrv,
 		metrics: m,
 		http: &http.Server{
 			Handler:           mux,
@@ -314,6 +349,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		// The hub first: while it drains, new sockets are refused with 503 and
 		// /readyz says draining, so a load balancer moves clients elsewhere.
 		hubErr := n.hub.Shutdown(ctx)
+		n.sharedb.Close() // its query workers; the sockets are gone
 		httpErr := n.http.Shutdown(ctx)
 		n.relay.Stop()
 		pollErr := n.poller.Close()

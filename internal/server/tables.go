@@ -14,6 +14,7 @@ import (
 
 	"github.com/tablecast/tablecast/internal/config"
 	"github.com/tablecast/tablecast/internal/dialect/native"
+	"github.com/tablecast/tablecast/internal/dialect/sharedb"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/table"
@@ -152,6 +153,9 @@ func (r revoker) event(p *hub.Publication) {
 		ids[id] = true
 	}
 	r.hub().Revoke(ev.UserID, func(collection string) bool {
+		if c, ok := sharedb.StoreCollectionOf(collection); ok {
+			collection = c // the ShareDB dialect's documents and table presence channels
+		}
 		kind, id, ok := storeCollection(collection)
 		if !ok {
 			return false

@@ -1,0 +1,315 @@
+package sharedb
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+
+	"github.com/tablecast/tablecast/internal/transport"
+)
+
+// The actions of ShareDB's wire protocol (sharedb/lib/message-actions.js).
+const (
+	actInit           = "init"
+	actHandshake      = "hs"
+	actQueryFetch     = "qf"
+	actQuerySubscribe = "qs"
+	actQueryUnsub     = "qu"
+	actQueryUpdate    = "q"
+	actBulkFetch      = "bf"
+	actBulkSubscribe  = "bs"
+	actBulkUnsub      = "bu"
+	actFetch          = "f"
+	actSubscribe      = "s"
+	actUnsubscribe    = "u"
+	actOp             = "op"
+	actSnapshotFetch  = "nf"
+	actSnapshotAtTime = "nt"
+	actPing           = "pp"
+	actPresence       = "p"
+	actPresenceSub    = "ps"
+	actPresenceUnsub  = "pu"
+	actPresenceReq    = "pr"
+)
+
+// Protocol is what the server announces in init and hs.
+const (
+	protocolMajor = 1
+	protocolMinor = 2
+	// typeJSON0 is json0's URI, ShareDB's default (and here only) type.
+	typeJSON0 = "http://sharejs.org/types/JSONv0"
+)
+
+// ShareDB's error codes (sharedb/lib/error.js), and the few this server
+// adds where ShareDB has none (documented in docs/protocol.md).
+const (
+	CodeBadMessage        = "ERR_MESSAGE_BADLY_FORMED"
+	CodeUnknown           = "ERR_UNKNOWN_ERROR"
+	CodeSubmitRejected    = "ERR_OP_SUBMIT_REJECTED"
+	CodeDocExists         = "ERR_DOC_ALREADY_CREATED"
+	CodeDocDeleted        = "ERR_DOC_WAS_DELETED"
+	CodeDocMissing        = "ERR_DOC_DOES_NOT_EXIST"
+	CodeDocType           = "ERR_DOC_TYPE_NOT_RECOGNIZED"
+	CodeVersionNewer      = "ERR_OP_VERSION_NEWER_THAN_CURRENT_SNAPSHOT"
+	CodeOpsNotFound       = "ERR_SUBMIT_TRANSFORM_OPS_NOT_FOUND"
+	CodeSnapshotRejected  = "ERR_SNAPSHOT_READS_REJECTED"
+	CodeBadOp             = "ERR_OT_OP_BADLY_FORMED"
+	CodeNoPresence        = "ERR_TYPE_DOES_NOT_SUPPORT_PRESENCE"
+	CodeProtocol          = "ERR_PROTOCOL_VERSION_NOT_SUPPORTED"
+	CodeUnknownCollection = "ERR_UNKNOWN_COLLECTION"     // tablecast: not a store collection
+	CodeForbidden         = "ERR_FORBIDDEN"              // tablecast: a presence channel the user may not use
+	CodeRateLimited       = "ERR_RATE_LIMITED"           // tablecast: over the message rate limit
+	CodeTooMany           = "ERR_TOO_MANY_SUBSCRIPTIONS" // tablecast: subscriptions or queries over the limit
+	CodeTooLarge          = "ERR_MESSAGE_TOO_LARGE"      // tablecast: presence or message over its size limit
+)
+
+// Limits of messages.
+const (
+	maxIDLen       = 128  // presence ids, the hs id (src)
+	maxPresenceLen = 4096 // a presence value, as JSON
+	maxBulk        = 1000 // ids in one bf/bs/bu
+)
+
+// inbound is a client message. Members whose JSON type varies in ShareDB
+// (ids that are numbers for queries and strings for presence, versions
+// that may be null, b that is a list or a map) stay raw until the action
+// says what they must be. A member of a fixed type sent with another
+// fails the decoding: ERR_MESSAGE_BADLY_FORMED naming it.
+type inbound struct {
+	A   string          `json:"a"`
+	C   *string         `json:"c"`
+	D   *string         `json:"d"`
+	V   json.RawMessage `json:"v"`
+	ID  json.RawMessage `json:"id"`
+	Src *string         `json:"src"`
+	Seq *float64        `json:"seq"`
+
+	Op     json.RawMessage `json:"op"`
+	Create json.RawMessage `json:"create"`
+	Del    json.RawMessage `json:"del"`
+
+	B  json.RawMessage `json:"b"`
+	Q  json.RawMessage `json:"q"`
+	R  json.RawMessage `json:"r"`
+	Ts json.RawMessage `json:"ts"`
+
+	Ch *string         `json:"ch"`
+	P  json.RawMessage `json:"p"`
+	Pv *float64        `json:"pv"`
+	T  json.RawMessage `json:"t"` // presence: the document's type (c, d and v ride in C, D and V)
+
+	Protocol      json.RawMessage `json:"protocol"`
+	ProtocolMinor json.RawMessage `json:"protocolMinor"`
+
+	raw []byte // the message as received, echoed with "error" on failure
+}
+
+// protoError is an error the client is told: a ShareDB code and a message
+// written for clients, never an internal cause.
+type protoError struct {
+	code string
+	msg  string
+}
+
+func (e *protoError) Error() string { return e.code + ": " + e.msg }
+
+func errorf(code, msg string) *protoError { return &protoError{code: code, msg: msg} }
+
+var errNotObject = errorf(CodeBadMessage, "a message must be a JSON object")
+
+// decode parses one client frame. A frame that is not a JSON object is
+// errNotObject (nothing to echo); a member of the wrong type is an error
+// naming it, with what was readable of the message.
+func decode(payload []byte) (*inbound, error) {
+	trimmed := bytes.TrimLeft(payload, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, errNotObject
+	}
+	in := &inbound{raw: payload}
+	if err := json.Unmarshal(payload, in); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return in, errorf(CodeBadMessage, "invalid "+typeErr.Field+": want "+typeErr.Type.String())
+		}
+		return nil, errNotObject
+	}
+	return in, nil
+}
+
+// present reports whether a raw member was sent (null counts as sent).
+func present(r json.RawMessage) bool { return len(r) > 0 }
+
+// isNull reports whether a raw member is absent or null.
+func isNull(r json.RawMessage) bool {
+	return len(r) == 0 || string(bytes.TrimSpace(r)) == "null"
+}
+
+// version reads a version member: absent or null is (0, false); anything
+// else must be an integer from 0 to 2^53.
+func version(r json.RawMessage, what string) (int64, bool, error) {
+	if isNull(r) {
+		return 0, false, nil
+	}
+	var f float64
+	if err := json.Unmarshal(r, &f); err != nil || f < 0 || f != math.Trunc(f) || f > 1<<53 {
+		return 0, false, errorf(CodeBadMessage, "invalid "+what+": want an integer >= 0 or null")
+	}
+	return int64(f), true, nil
+}
+
+// queryID reads a query's or a snapshot request's id: a number, kept as
+// its JSON text (the key of the session's queries and what replies carry).
+func queryID(r json.RawMessage) (string, error) {
+	var f float64
+	if isNull(r) || json.Unmarshal(r, &f) != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return "", errorf(CodeBadMessage, "missing query ID")
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64), nil
+}
+
+// seqOf reads seq: an integer from 0 to 2^53 (0 when absent).
+func seqOf(in *inbound) (uint64, error) {
+	if in.Seq == nil {
+		return 0, nil
+	}
+	f := *in.Seq
+	if f < 0 || f != math.Trunc(f) || f > 1<<53 {
+		return 0, errorf(CodeBadMessage, "invalid seq")
+	}
+	return uint64(f), nil
+}
+
+// errorReply echoes the request with "error": {code, message}, as
+// ShareDB's agent does, so that the client routes it to the doc, query or
+// presence that asked. A request that could not be read is answered with
+// the error alone.
+func errorReply(in *inbound, pe *protoError) []byte {
+	body := map[string]json.RawMessage{}
+	if in != nil && len(in.raw) > 0 {
+		_ = json.Unmarshal(in.raw, &body) // a map of raw members: fails only on what decode refused
+	}
+	e, _ := json.Marshal(map[string]string{"code": pe.code, "message": pe.msg})
+	body["error"] = e
+	return frameOf(body)
+}
+
+// frameOf encodes a server message as a text frame. Only values this
+// package builds are encoded; a failure is a bug, answered as an unknown
+// error rather than a broken frame.
+func frameOf(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"error":{"code":"` + CodeUnknown + `","message":"internal error"}}`)
+	}
+	return transport.TextFrame(b)
+}
+
+// snapshotJSON is a document snapshot as ShareDB sends it: {v, data} for a
+// json0 document (the default type goes unsaid), {v, type: null} for one
+// that does not exist; d carries the id in query results.
+type snapshotJSON struct {
+	D    string          `json:"d,omitempty"`
+	V    int64           `json:"v"`
+	Data json.RawMessage `json:"data,omitempty"`
+	Type *string         `json:"type,omitempty"`
+}
+
+var nullType = new(string) // marks {"type":null}; see MarshalJSON
+
+func (s snapshotJSON) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	if s.D != "" {
+		b.WriteString(`"d":`)
+		b.WriteString(strconv.Quote(s.D))
+		b.WriteByte(',')
+	}
+	b.WriteString(`"v":`)
+	b.WriteString(strconv.FormatInt(s.V, 10))
+	if s.Type == nullType {
+		b.WriteString(`,"type":null`)
+	} else if len(s.Data) > 0 {
+		b.WriteString(`,"data":`)
+		b.Write(s.Data)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func snapshotOf(s Snapshot, withID bool) snapshotJSON {
+	out := snapshotJSON{V: s.V}
+	if withID {
+		out.D = strconv.FormatInt(s.ID, 10)
+	}
+	if s.Exists {
+		out.Data = s.Data
+	} else {
+		out.Type = nullType
+	}
+	return out
+}
+
+// opMessage is an op as ShareDB sends it, for a change of the op log or of
+// an event: exactly one of op, create ({type, data}) and del.
+type opMessage struct {
+	A      string          `json:"a"`
+	C      string          `json:"c"`
+	D      string          `json:"d"`
+	V      int64           `json:"v"`
+	Src    string          `json:"src,omitempty"`
+	Seq    uint64          `json:"seq,omitempty"`
+	Op     json.RawMessage `json:"op,omitempty"`
+	Create *createJSON     `json:"create,omitempty"`
+	Del    bool            `json:"del,omitempty"`
+}
+
+type createJSON struct {
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+// changeJSON is a change as the op log keeps it.
+type changeJSON struct {
+	Op     json.RawMessage `json:"op"`
+	Create json.RawMessage `json:"create"`
+	Del    bool            `json:"del"`
+}
+
+// opFrame renders one logged change of a document as an op message.
+func opFrame(col, doc string, o Op) ([]byte, error) {
+	var ch changeJSON
+	if err := json.Unmarshal(o.Change, &ch); err != nil {
+		return nil, err
+	}
+	m := opMessage{A: actOp, C: col, D: doc, V: o.V, Src: o.Src, Seq: o.Seq}
+	switch {
+	case ch.Del:
+		m.Del = true
+	case ch.Create != nil:
+		m.Create = &createJSON{Type: typeJSON0, Data: ch.Create}
+	default:
+		m.Op = ch.Op
+		if m.Op == nil {
+			m.Op = json.RawMessage(`[]`)
+		}
+	}
+	if m.Src == "" {
+		m.Seq = 0
+	}
+	return frameOf(&m), nil
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// quoteForMessage quotes a client-given name for an error message, cut to
+// 64 bytes.
+func quoteForMessage(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return strconv.Quote(s)
+}

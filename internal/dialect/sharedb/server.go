@@ -1,0 +1,308 @@
+package sharedb
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tablecast/tablecast/internal/auth"
+	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/ratelimit"
+	"github.com/tablecast/tablecast/internal/transport"
+)
+
+// DialectID is the ShareDB dialect's index among the hub's renderers.
+const DialectID hub.Dialect = 2
+
+// Config configures the endpoint. Zero values mean the defaults of
+// config.md (the native endpoint's).
+type Config struct {
+	Hub      *hub.Hub
+	Poller   *transport.Poller
+	Verifier *auth.Verifier // required
+	Renderer *Renderer      // required: the one registered with the hub at DialectID
+	Store    Store          // required
+	// EventEpoch is the epoch of the table streams' offsets
+	// (tablestream.Epoch): a document read at offset O is followed by the
+	// events after {O, EventEpoch}.
+	EventEpoch string
+	// TokenLeeway is the clock skew the verifier allows; a socket whose
+	// token expires is closed (4001) this long after exp.
+	TokenLeeway time.Duration
+
+	Dev            bool     // accept user_id without a token
+	AllowedOrigins []string // "*" allows any; a request without Origin is always allowed
+	MaxConnections int      // per node, all dialects; 0: no limit
+	MaxMessageSize int      // default 65536
+	RatePerSecond  float64  // default 100
+	RateBurst      int      // default 200
+	AbuseFactor    float64  // default 10
+	AbuseWindow    time.Duration
+	// ConnectRate limits connection attempts per client address (default
+	// 50/s, burst 500); negative disables it.
+	ConnectRate  float64
+	ConnectBurst int
+	// MaxQueries bounds the live queries of one socket (default 100).
+	MaxQueries int
+	// QueryWorkers re-run live queries after events (default GOMAXPROCS).
+	QueryWorkers int
+	// StoreTimeout bounds each Store call (default 10s).
+	StoreTimeout time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// Server is the ShareDB endpoint: it upgrades sockets, speaks ShareDB's
+// protocol on them, and re-runs their live queries as events pass.
+type Server struct {
+	cfg      Config
+	hub      *hub.Hub
+	render   *Renderer
+	log      *slog.Logger
+	attempts *ratelimit.Keyed
+	origins  map[string]bool
+	anyOrig  bool
+
+	live *liveQueries
+}
+
+// NewServer returns the endpoint; mount it at /sharedb. Close stops its
+// query workers.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Hub == nil || cfg.Poller == nil || cfg.Verifier == nil || cfg.Renderer == nil || cfg.Store == nil {
+		return nil, errors.New("sharedb: Hub, Poller, Verifier, Renderer and Store are required")
+	}
+	if cfg.EventEpoch == "" {
+		return nil, errors.New("sharedb: EventEpoch is required")
+	}
+	if cfg.MaxMessageSize <= 0 {
+		cfg.MaxMessageSize = 65536
+	}
+	if cfg.RatePerSecond <= 0 {
+		cfg.RatePerSecond = 100
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = 200
+	}
+	if cfg.AbuseFactor <= 0 {
+		cfg.AbuseFactor = 10
+	}
+	if cfg.AbuseWindow <= 0 {
+		cfg.AbuseWindow = 10 * time.Second
+	}
+	if cfg.ConnectRate == 0 {
+		cfg.ConnectRate, cfg.ConnectBurst = 50, 500
+	}
+	if cfg.MaxQueries <= 0 {
+		cfg.MaxQueries = 100
+	}
+	if cfg.QueryWorkers <= 0 {
+		cfg.QueryWorkers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{
+		cfg:      cfg,
+		hub:      cfg.Hub,
+		render:   cfg.Renderer,
+		log:      cfg.Logger,
+		attempts: ratelimit.NewKeyed(cfg.ConnectRate, cfg.ConnectBurst),
+		origins:  make(map[string]bool),
+	}
+	s.live = newLiveQueries(s, cfg.QueryWorkers)
+	for _, o := range cfg.AllowedOrigins {
+		if o == "*" {
+			s.anyOrig = true
+		}
+		s.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
+	}
+	return s, nil
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+// Close stops the query workers and waits for them. Call it after the hub
+// has shut down (the sockets are gone).
+func (s *Server) Close() { s.live.close() }
+
+// HandleEvent is the hub's event hook for this dialect: live queries of the
+// event's stream are re-run (by the workers; the hook never waits on the
+// store).
+func (s *Server) HandleEvent(p *hub.Publication) {
+	if p.Kind == hub.KindEvent {
+		s.live.touch(p.Stream)
+	}
+}
+
+// ServeHTTP authenticates and upgrades a socket request. Refusals are HTTP
+// answers with the HTTP API's error body, before any upgrade, as on the
+// native endpoint: a ShareDB client has no way to authenticate after it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.originAllowed(r.Header.Get("Origin")) {
+		refuse(w, http.StatusForbidden, "origin_not_allowed", "origin not allowed")
+		return
+	}
+	if !s.attempts.Allow(clientIP(r), s.now()) {
+		refuse(w, http.StatusTooManyRequests, "too_many_attempts", "too many connection attempts")
+		return
+	}
+	if s.hub.Draining() {
+		refuse(w, http.StatusServiceUnavailable, "draining", "server shutting down")
+		return
+	}
+	if max := s.cfg.MaxConnections; max > 0 && s.hub.Stats().Connections >= int64(max) {
+		refuse(w, http.StatusServiceUnavailable, "connection_limit", "connection limit reached")
+		return
+	}
+	claims, status, code, msg := s.authenticate(r)
+	if status != 0 {
+		refuse(w, status, code, msg)
+		return
+	}
+	tc, early, err := transport.Upgrade(w, r, 5*time.Second)
+	if err != nil {
+		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	s.attach(tc, early, r.RemoteAddr, claims)
+}
+
+// TokenCookie is the cookie a browser may carry the token in.
+const TokenCookie = "tablecast_token"
+
+// authenticate reads the token from ?token= (or ?jwt_token=), the
+// Authorization header or the tablecast_token cookie.
+func (s *Server) authenticate(r *http.Request) (claims *auth.Claims, status int, code, msg string) {
+	q := r.URL.Query()
+	token := q.Get("token")
+	if token == "" {
+		token = q.Get("jwt_token")
+	}
+	if token == "" {
+		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			token = strings.TrimSpace(h[7:])
+		}
+	}
+	if token == "" {
+		if c, err := r.Cookie(TokenCookie); err == nil {
+			token = c.Value
+		}
+	}
+	userID := q.Get("user_id")
+	if token == "" {
+		if s.cfg.Dev && userID != "" {
+			return &auth.Claims{Subject: userID, Name: userID, Channels: []string{"*"}}, 0, "", ""
+		}
+		return nil, http.StatusUnauthorized, "token_required", "send a token: ?token=, Authorization: Bearer or the tablecast_token cookie"
+	}
+	claims, err := s.cfg.Verifier.Verify(token)
+	if err != nil {
+		if errors.Is(err, auth.ErrTokenExpired) {
+			return nil, http.StatusUnauthorized, "token_expired", "token expired"
+		}
+		return nil, http.StatusUnauthorized, "invalid_token", "invalid token"
+	}
+	if userID != "" && userID != claims.Subject {
+		return nil, http.StatusForbidden, "user_mismatch", "user_id does not match the token"
+	}
+	return claims, 0, "", ""
+}
+
+func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims *auth.Claims) {
+	sess := newSession(s, claims)
+	c, err := s.hub.NewConn(hub.ConnInfo{ID: newConnID(), Dialect: DialectID, Transport: tc, Session: sess, Remote: remote})
+	if err != nil {
+		_ = tc.Close()
+		return
+	}
+	sess.conn = c
+	// The connection ends when the verifier would refuse the token: at exp
+	// plus the same leeway.
+	expires := claims.ExpiresAt
+	if !expires.IsZero() {
+		expires = expires.Add(s.cfg.TokenLeeway)
+	}
+	s.hub.Authenticate(c, claims.Subject, c.ID(), expires)
+	// ShareDB's server speaks first: the legacy init, which 1.1+ clients
+	// answer with hs.
+	c.Send(frameOf(sess.initMessage(actInit)))
+	if len(early) > 0 {
+		if err := sess.Feed(early); err != nil {
+			sess.ReadClosed(err)
+			return
+		}
+	}
+	if err := s.cfg.Poller.Watch(tc, sess); err != nil {
+		s.log.Error("watch connection", "err", err)
+		c.Abort()
+	}
+}
+
+func (s *Server) originAllowed(origin string) bool {
+	if origin == "" || s.anyOrig {
+		return true
+	}
+	return s.origins[strings.ToLower(strings.TrimRight(origin, "/"))]
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// refuse writes the HTTP API's error shape.
+func refuse(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})
+}
+
+var connIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newConnID returns "c_" and 16 random characters, like the native
+// dialect's connection ids.
+func newConnID() string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("sharedb: crypto/rand: %v", err)) // the runtime never returns an error here
+	}
+	return "c_" + connIDEncoding.EncodeToString(b[:])
+}
+
+// newSrc returns a client id (ShareDB's agent id): 32 hex digits.
+func newSrc() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("sharedb: crypto/rand: %v", err))
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// goTracked is for the server's own goroutines (the query workers).
+func goTracked(wg *sync.WaitGroup, f func()) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f()
+	}()
+}

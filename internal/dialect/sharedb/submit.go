@@ -1,0 +1,224 @@
+package sharedb
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"slices"
+
+	"github.com/tablecast/tablecast/internal/ot/json0"
+)
+
+// submit answers an op message: create, op or del on a document.
+//
+//   - The change is applied by the store: a stale op is transformed
+//     against the ops since its version; the ops it missed are sent to the
+//     submitter before the ack, as ShareDB's server does, so that the ack's
+//     v is the client's version.
+//   - A resent op (same src and seq, after a reconnect) is acknowledged,
+//     not applied again (ShareDB's ERR_OP_ALREADY_SUBMITTED turned into an
+//     ack); the ops before it are sent first, so its ack fits.
+//   - A create's data is the client's; the stored document has every field
+//     (defaults for those not given), the id and an order. The ack carries
+//     a fixup (ShareDB's own mechanism for a server that changed a
+//     submitted op) that turns the creator's copy into the stored one.
+//   - The submitter gets no echo of its op: the hub leaves its connection
+//     out of the broadcast.
+func (s *session) submit(in *inbound) error {
+	c, d, err := s.docTarget(in)
+	if err != nil {
+		return err
+	}
+	v, hasV, err := version(in.V, "version")
+	if err != nil {
+		return err
+	}
+	seq, err := seqOf(in)
+	if err != nil {
+		return err
+	}
+	src := s.src
+	if in.Src != nil && *in.Src != "" {
+		if !validID(*in.Src) {
+			return errorf(CodeBadMessage, "invalid src")
+		}
+		src = *in.Src
+	}
+	sub := Submission{Collection: c.canonical, V: v, HasV: hasV, Src: src, Seq: seq}
+	var createData json.RawMessage
+	switch {
+	case present(in.Op):
+		if isNull(in.Op) {
+			return errorf(CodeBadOp, "op must be a list of json0 components")
+		}
+		sub.Op = in.Op
+	case !isNull(in.Create):
+		var cr struct {
+			Type *string         `json:"type"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(in.Create, &cr); err != nil {
+			return errorf(CodeBadMessage, "create must be {type, data}")
+		}
+		if cr.Type == nil || (*cr.Type != typeJSON0 && *cr.Type != "json0") {
+			return errorf(CodeDocType, "unknown type: this server keeps json0 documents only")
+		}
+		createData = cr.Data
+		if isNull(createData) {
+			createData = json.RawMessage(`{}`)
+		}
+		sub.Create = createData
+	case truthy(in.Del):
+		sub.Del = true
+	default:
+		return errorf(CodeBadMessage, "invalid op message: it needs op, create or del")
+	}
+	id, ok := docID(d)
+	if !ok {
+		if sub.Create != nil {
+			return errorf(CodeSubmitRejected, "a document id must be a positive integer (the row's id)")
+		}
+		return errorf(CodeDocMissing, "document "+quoteForMessage(d)+" does not exist")
+	}
+	sub.DocID = id
+
+	ctx, cancel := s.storeCtx()
+	defer cancel()
+	res, err := s.srv.cfg.Store.Submit(ctx, s.userID, s.conn.ID(), sub)
+	if err != nil {
+		return submitError(err)
+	}
+	for _, o := range res.Missed {
+		f, err := opFrame(c.name, d, o)
+		if err != nil {
+			return err
+		}
+		s.conn.Send(f)
+	}
+	if res.Duplicate && hasV && res.V > v {
+		// What happened before the resent op: the client has not seen it.
+		log, err := s.srv.cfg.Store.Ops(ctx, s.userID, c.canonical, id, v, int(res.V-v))
+		if err != nil {
+			return readError(c, err)
+		}
+		for _, o := range log.Ops {
+			f, err := opFrame(c.name, d, o)
+			if err != nil {
+				return err
+			}
+			s.conn.Send(f)
+		}
+	}
+	ack := map[string]any{"a": actOp, "c": c.name, "d": d, "src": src, "seq": seq, "v": res.V}
+	if sub.Create != nil {
+		fix, err := s.createFixup(c, id, createData)
+		if err != nil {
+			s.srv.log.Warn("sharedb create fixup failed", "conn", s.conn.ID(), "collection", c.name, "doc", d, "err", err)
+		} else if len(fix) > 0 {
+			ack["fixup"] = []any{map[string]any{"src": src, "seq": seq, "v": res.V, "op": fix}}
+		}
+	}
+	s.send(ack)
+	return nil
+}
+
+// truthy reads del: true (ShareDB tests truthiness; true is what clients send).
+func truthy(r json.RawMessage) bool {
+	t := bytes.TrimSpace(r)
+	return len(t) > 0 && string(t) != "false" && string(t) != "null" && string(t) != "0" && string(t) != `""`
+}
+
+// submitError maps a Store error of a submit. A refusal the user cannot
+// get past by retrying (not allowed, invalid op or value) is
+// ERR_OP_SUBMIT_REJECTED: the ShareDB client then rolls its op back
+// without an error.
+func submitError(err error) error {
+	switch {
+	case errors.Is(err, ErrForbidden):
+		return errorf(CodeSubmitRejected, message(err, "not allowed: your role cannot change this table"))
+	case errors.Is(err, ErrInvalid):
+		return errorf(CodeSubmitRejected, message(err, "the change is not valid"))
+	case errors.Is(err, ErrNotFound):
+		return errorf(CodeDocMissing, message(err, "the document does not exist"))
+	case errors.Is(err, ErrDocExists):
+		return errorf(CodeDocExists, message(err, "the document already exists"))
+	case errors.Is(err, ErrDocDeleted):
+		return errorf(CodeDocDeleted, message(err, "the document was deleted"))
+	case errors.Is(err, ErrVersionAhead):
+		return errorf(CodeVersionNewer, message(err, "the op's version is newer than the document's"))
+	case errors.Is(err, ErrOpsPruned):
+		return errorf(CodeOpsNotFound, message(err, "the ops since the op's version are no longer kept"))
+	case errors.Is(err, ErrConflict):
+		return errorf(CodeUnknown, message(err, "the change conflicts with a concurrent change; retry"))
+	}
+	return err
+}
+
+// createFixup is the op that turns the creator's copy (its create data)
+// into the stored document (the create the op log keeps).
+func (s *session) createFixup(c collection, id int64, sent json.RawMessage) (json0.Op, error) {
+	ctx, cancel := s.storeCtx()
+	defer cancel()
+	log, err := s.srv.cfg.Store.Ops(ctx, s.userID, c.canonical, id, 0, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(log.Ops) == 0 || log.Ops[0].V != 0 {
+		return nil, errors.New("the create is not in the op log")
+	}
+	var ch changeJSON
+	if err := json.Unmarshal(log.Ops[0].Change, &ch); err != nil {
+		return nil, err
+	}
+	var have, want any
+	if err := json.Unmarshal(sent, &have); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(ch.Create, &want); err != nil {
+		return nil, err
+	}
+	return docDiff(nil, have, want), nil
+}
+
+// docDiff returns json0 components that turn have into want: objects are
+// compared member by member (in name order), anything else is replaced.
+func docDiff(path []any, have, want any) json0.Op {
+	if json0.Equal(have, want) {
+		return nil
+	}
+	hm, hok := have.(map[string]any)
+	wm, wok := want.(map[string]any)
+	if !hok || !wok {
+		c := json0.Component{P: append([]any{}, path...)}
+		if have != nil || path == nil {
+			c.OD = json0.Some(have)
+		}
+		c.OI = json0.Some(want)
+		return json0.Op{c}
+	}
+	keys := make([]string, 0, len(hm)+len(wm))
+	for k := range hm {
+		keys = append(keys, k)
+	}
+	for k := range wm {
+		if _, ok := hm[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var op json0.Op
+	for _, k := range keys {
+		hv, had := hm[k]
+		wv, has := wm[k]
+		p := append(slices.Clone(path), k)
+		switch {
+		case had && has:
+			op = append(op, docDiff(p, hv, wv)...)
+		case had:
+			op = append(op, json0.Component{P: p, OD: json0.Some(hv)})
+		default:
+			op = append(op, json0.Component{P: p, OI: json0.Some(wv)})
+		}
+	}
+	return op
+}
