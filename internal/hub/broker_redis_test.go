@@ -2,10 +2,7 @@ package hub
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,50 +12,11 @@ import (
 
 	"github.com/tablecast/tablecast/internal/stream"
 	"github.com/tablecast/tablecast/internal/stream/streamtest"
+	"github.com/tablecast/tablecast/internal/testsupport/redistest"
 )
 
-// RedisEnv names the Redis the tests use (redis://127.0.0.1:6379/0 in
-// .ci/run). Each test takes keys under a prefix of its own.
-const RedisEnv = "TABLECAST_TEST_REDIS"
-
-// testRedis returns a client and a fresh key prefix, or skips (fails under
-// CI=true) without Redis.
-func testRedis(t *testing.T) (*redis.Client, string) {
-	t.Helper()
-	url := os.Getenv(RedisEnv)
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set (CI=true)", RedisEnv)
-		}
-		t.Skipf("set %s=redis://127.0.0.1:6379/0 to run the Redis tests", RedisEnv)
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("%s: %v", RedisEnv, err)
-	}
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { _ = c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis at %s: %v", url, err)
-		}
-		t.Skipf("Redis at %s: %v", url, err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "tctest:" + os.Getenv("TABLECAST_TEST_RUN_ID") + ":" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-	})
-	return c, prefix
-}
+// testRedis returns a client of the test Redis and a fresh key prefix.
+func testRedis(t *testing.T) (*redis.Client, string) { return redistest.Client(t) }
 
 func TestRedisHistoryContract(t *testing.T) {
 	c, prefix := testRedis(t)
@@ -89,10 +47,11 @@ func (r *recorder) handle(p *Publication) {
 	r.got <- struct{}{}
 }
 
-// wait returns once n publications have arrived in all.
+// wait returns once n publications have arrived in all. The bound covers
+// a dead node's detection (its key's TTL and a heartbeat) with room.
 func (r *recorder) wait(t *testing.T, n int) []*Publication {
 	t.Helper()
-	deadline := time.After(5 * time.Second)
+	deadline := time.After(15 * time.Second)
 	for {
 		r.mu.Lock()
 		if len(r.pubs) >= n {
@@ -106,7 +65,7 @@ func (r *recorder) wait(t *testing.T, n int) []*Publication {
 		case <-deadline:
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			t.Fatalf("%d publications after 5s, want %d", len(r.pubs), n)
+			t.Fatalf("%d publications after 15s, want %d", len(r.pubs), n)
 		}
 	}
 }

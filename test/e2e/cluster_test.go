@@ -1,21 +1,16 @@
 package e2e
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/json"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/tablecast/tablecast/internal/testsupport/redistest"
 	"github.com/tablecast/tablecast/pkg/client"
 )
 
@@ -24,54 +19,11 @@ import (
 // nodes goes through Redis exactly as between processes. (The suite in
 // test/cluster runs real processes, for what needs killing one.)
 
-const redisEnv = "TABLECAST_TEST_REDIS"
-
-// redisPrefix returns the test Redis's URL and a fresh key prefix, or
-// skips (fails under CI=true).
-func redisPrefix(t *testing.T) (string, string) {
-	t.Helper()
-	url := os.Getenv(redisEnv)
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set (CI=true)", redisEnv)
-		}
-		t.Skipf("set %s=redis://127.0.0.1:6379/0 to run the cluster tests", redisEnv)
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opts)
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis at %s: %v", url, err)
-		}
-		t.Skipf("Redis at %s: %v", url, err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "tce2e:" + os.Getenv("TABLECAST_TEST_RUN_ID") + ":" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		c := redis.NewClient(opts)
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-	})
-	return url, prefix
-}
-
 // startCluster starts n nodes on one PostgreSQL database and one Redis
 // prefix.
 func startCluster(t *testing.T, n int) []*testNode {
 	t.Helper()
-	url, prefix := redisPrefix(t)
+	url, prefix := redistest.Prefix(t)
 	db := freshPostgres(t)
 	nodes := make([]*testNode, n)
 	for i := range nodes {
