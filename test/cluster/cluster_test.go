@@ -7,8 +7,6 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/testsupport/pgtest"
+	"github.com/tablecast/tablecast/internal/testsupport/redistest"
 	"github.com/tablecast/tablecast/pkg/client"
 )
 
@@ -74,12 +73,6 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func randomHex() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // proc is a process the test started; it is killed when the test ends.
@@ -273,10 +266,8 @@ func addRow(t *testing.T, n *node, tbl int64, field, v string) {
 // is killed (SIGKILL); A's client resumes on B with since and receives
 // everything written meanwhile through C, in order.
 func TestKilledNode(t *testing.T) {
-	redisURL := need(t, "TABLECAST_TEST_REDIS")
-	need(t, "TABLECAST_TEST_POSTGRES")
+	redisURL, prefix := redistest.Prefix(t)
 	db := pgtest.FreshDatabase(t)
-	prefix := "tccluster:" + randomHex() + ":"
 	a, b, c := startNode(t, "A", db, redisURL, prefix), startNode(t, "B", db, redisURL, prefix), startNode(t, "C", db, redisURL, prefix)
 	tbl, field := table(t, b)
 	col := fmt.Sprintf("record_%d", tbl)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tablecast/tablecast/internal/testsupport/pgtest"
+	"github.com/tablecast/tablecast/internal/testsupport/redistest"
 	"github.com/tablecast/tablecast/pkg/client"
 )
 
@@ -37,10 +38,8 @@ func TestSoak(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	redisURL := need(t, "TABLECAST_TEST_REDIS")
-	need(t, "TABLECAST_TEST_POSTGRES")
+	redisURL, prefix := redistest.Prefix(t)
 	db := pgtest.FreshDatabase(t)
-	prefix := "tcsoak:" + randomHex() + ":"
 	nodes := []*node{startNode(t, "A", db, redisURL, prefix), startNode(t, "B", db, redisURL, prefix), startNode(t, "C", db, redisURL, prefix)}
 	tbl, field := table(t, nodes[0])
 	col := fmt.Sprintf("record_%d", tbl)
