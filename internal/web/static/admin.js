@@ -129,7 +129,7 @@ function draw() {
     g.moveTo(left, Math.round(y) + 0.5);
     g.lineTo(left + pw, Math.round(y) + 0.5);
     g.stroke();
-    g.fillText(fmtRate((max * i) / 4), left - 6, y);
+    g.fillText(String(Number(((max * i) / 4).toPrecision(3))), left - 6, y);
   }
   g.textAlign = 'left';
   g.textBaseline = 'alphabetic';

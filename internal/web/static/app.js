@@ -458,8 +458,9 @@ class TableView {
     show('table-view');
     $('grid').querySelector('tbody').textContent = '';
     $('grid').querySelector('thead').textContent = '';
-    this.table = await api('GET', `/api/tables/${this.id}`);
-    this.setFields(this.table.fields);
+    const [table, fields] = await Promise.all([api('GET', `/api/tables/${this.id}`), api('GET', `/api/tables/${this.id}/fields`)]);
+    this.table = table;
+    this.setFields(fields.results);
     $('table-name').textContent = this.table.name;
     document.title = `${this.table.name} · tablecast`;
     const wss = await api('GET', '/api/workspaces');
@@ -636,35 +637,37 @@ class TableView {
       return;
     }
     if (m.collection !== this.records) return;
-    if (this.catchingUp) this.missed++;
     if (!this.loaded) {
       this.early.push(m);
       return;
     }
-    this.applyOp(m, true);
+    // While catching up, count what the replay changed (a resume also
+    // replays this page's own writes, which are here already).
+    if (this.applyOp(m, true) && this.catchingUp) this.missed++;
   }
 
+  /** Applies an op of record_T by row version; false if it changed nothing here. */
   applyOp(m, flash) {
     const id = Number(m.document);
     const d = m.data || {};
     const row = this.rows.get(id);
     if (d.create) {
-      if (row) return;
+      if (row) return false;
       this.rows.set(id, { id, order: d.create.order, version: d.v + 1, fields: { ...(d.create.fields || {}) } });
       this.placeRow(id, flash);
-      return;
+      return true;
     }
     if (d.del) {
-      if (!row) return;
+      if (!row) return false;
       this.rows.delete(id);
       this.removeRow(id);
-      return;
+      return true;
     }
-    if (!row) { this.refetch(id); return; }
-    if (d.v < row.version) return; // already in what was read
-    if (d.v > row.version) { this.refetch(id); return; } // a change in between is missing
+    if (!row) { this.refetch(id); return true; }
+    if (d.v < row.version) return false; // already in what was read
+    if (d.v > row.version) { this.refetch(id); return true; } // a change in between is missing
     const next = structuredClone(row);
-    if (!Array.isArray(d.op) || !applyJSON0(next, d.op)) { this.refetch(id); return; }
+    if (!Array.isArray(d.op) || !applyJSON0(next, d.op)) { this.refetch(id); return true; }
     next.version = d.v + 1;
     this.rows.set(id, next);
     if (next.order !== row.order) this.placeRow(id, false);
@@ -675,6 +678,7 @@ class TableView {
         if (td) { td.classList.remove('changed'); void td.offsetWidth; td.classList.add('changed'); }
       }
     }
+    return true;
   }
 
   async refetch(id) {
