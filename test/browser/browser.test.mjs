@@ -245,6 +245,7 @@ test('the admin page shows the two connections', async () => {
     await http('PATCH', `/api/tables/${s.table}/rows/${s.rows[0]}`, { token: s.aliceToken, body: { fields: { [s.field]: `Count ${i}` } } });
   }
   await page.waitForFunction(() => parseFloat(document.getElementById('s-out-rate').textContent) > 0, null, { timeout: WAIT });
+  await page.locator('#chart[data-samples="3"]').waitFor({ timeout: WAIT }); // a line to look at
   await page.screenshot({ path: join(SHOTS, '07-admin.png'), fullPage: true });
   noErrors(page);
   await page.context().close();

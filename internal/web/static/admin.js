@@ -137,8 +137,16 @@ function draw() {
   g.textAlign = 'right';
   g.fillText('now', left + pw, h - 4);
 
+  canvas.dataset.samples = String(series.length);
   const line = (key, color) => {
-    if (series.length < 2) return;
+    if (series.length === 0) return;
+    if (series.length === 1) { // one sample: a dot at "now"
+      g.fillStyle = color;
+      g.beginPath();
+      g.arc(left + pw, top + ph - (ph * series[0][key]) / max, 3, 0, 2 * Math.PI);
+      g.fill();
+      return;
+    }
     g.strokeStyle = color;
     g.lineWidth = 2;
     g.beginPath();
