@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,11 +51,16 @@ type RedisBroker struct {
 	hist   *RedisHistory
 	log    *slog.Logger
 
-	mu       sync.Mutex
-	handler  BrokerHandler
-	stats    func() Stats
-	ps       *redis.PubSub
-	subs     map[string]bool
+	mu      sync.Mutex
+	handler BrokerHandler
+	stats   func() Stats
+	ps      *redis.PubSub
+	subs    map[string]bool
+	// last is the position of the last streamed publication received per
+	// stream, resync the streams to check once the subscription is back
+	// after a break (both touched by the receiving goroutine only).
+	last     map[string]stream.Position
+	resync   map[string]bool
 	cancel   context.CancelFunc
 	done     chan struct{} // the receiving goroutine's
 	beatDone chan struct{} // the heartbeat's
@@ -88,6 +94,7 @@ func NewRedisBroker(cfg RedisBrokerConfig) (*RedisBroker, error) {
 		rdb: cfg.Client, prefix: cfg.Prefix, node: cfg.NodeID, log: cfg.Logger,
 		hist: NewRedisHistory(cfg.Client, cfg.Prefix, cfg.HistorySize, cfg.HistoryTTL),
 		subs: map[string]bool{},
+		last: map[string]stream.Position{}, resync: map[string]bool{},
 	}
 	b.healthy.Store(true)
 	return b, nil
@@ -143,6 +150,7 @@ func (b *RedisBroker) receive(ctx context.Context, ps *redis.PubSub, done chan s
 			if b.healthy.Swap(false) {
 				b.log.Warn("redis broker: subscription lost; reconnecting", "err", err)
 			}
+			b.markResync()
 			select { // the client's reconnection has its own backoff; do not spin
 			case <-ctx.Done():
 				return
@@ -154,6 +162,9 @@ func (b *RedisBroker) receive(ctx context.Context, ps *redis.PubSub, done chan s
 		case *redis.Subscription:
 			if !b.healthy.Swap(true) {
 				b.log.Info("redis broker: subscribed again", "channel", m.Channel)
+			}
+			if m.Kind == "subscribe" {
+				b.resyncChannel(ctx, m.Channel)
 			}
 		case *redis.Message:
 			b.healthy.Store(true)
@@ -178,8 +189,64 @@ func (b *RedisBroker) dispatch(payload string) {
 	}
 	if env.Offset != 0 {
 		p.Offset, p.Epoch = env.Offset, env.Epoch
+		last, seen := b.last[p.Collection]
+		switch {
+		case seen && last.Epoch == p.Epoch && p.Offset <= last.Offset:
+			return // already delivered (by a resync)
+		case seen && last.Epoch != p.Epoch:
+			// The stream started again (Redis lost it): its subscribers
+			// hold positions of the old epoch.
+			b.deliver(&Publication{Kind: KindReset, Collection: p.Collection})
+		}
+		b.last[p.Collection] = stream.Position{Offset: p.Offset, Epoch: p.Epoch}
 	}
 	b.deliver(p)
+}
+
+// markResync notes, when the subscription breaks, every stream to check
+// once it is back.
+func (b *RedisBroker) markResync() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for name := range b.subs {
+		b.resync[name] = true
+	}
+}
+
+// resyncChannel makes up, once a channel's subscription is back after a
+// break, for what may have been published meanwhile: an app channel's
+// publications are read from its history and delivered in order (or its
+// subscribers reset when the history cannot give them); a table stream is
+// caught up from its store by the hub.
+func (b *RedisBroker) resyncChannel(ctx context.Context, channel string) {
+	name, ok := strings.CutPrefix(channel, b.prefix+"c:")
+	if !ok {
+		return
+	}
+	b.mu.Lock()
+	pending := b.resync[name]
+	delete(b.resync, name)
+	b.mu.Unlock()
+	if !pending {
+		return
+	}
+	last, streamed := b.last[name]
+	if !streamed {
+		b.deliver(&Publication{Kind: KindResync, Stream: name})
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	pubs, _, err := b.History(hctx, name, last, 1000)
+	if err != nil {
+		b.deliver(&Publication{Kind: KindReset, Collection: name})
+		delete(b.last, name)
+		return
+	}
+	for _, p := range pubs {
+		b.last[name] = stream.Position{Offset: p.Offset, Epoch: p.Epoch}
+		b.deliver(p)
+	}
 }
 
 func (b *RedisBroker) deliver(p *Publication) {

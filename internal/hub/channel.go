@@ -352,6 +352,12 @@ func (h *Hub) handle(p *Publication) {
 			h.seq.Push(p.Stream, stream.Item{Offset: p.Offset, Value: p})
 		}
 		return // deliverEvent reports its deliveries
+	case KindResync:
+		h.catchUp(p.Stream)
+		return
+	case KindReset:
+		h.resetChannel(p.Collection)
+		return
 	default:
 		h.deliver(p)
 	}

@@ -24,6 +24,16 @@ const (
 	// KindEvent is an event of an external stream (a table's outbox): its
 	// offset was given at commit, and each dialect renders it (EventRenderer).
 	KindEvent
+	// KindResync tells a node that its link to the cluster was broken and
+	// is back (the broker reconnected): the external stream named by Stream
+	// may have lost events on the way, which the hub reads back from the
+	// stream's store. Local only, never published.
+	KindResync
+	// KindReset tells a node that an app channel (Collection) lost
+	// publications it cannot give back (its history is gone): the hub
+	// closes its subscribers' connections with 4002, so that they resume
+	// with since and learn they cannot recover. Local only.
+	KindReset
 )
 
 // Streamed reports whether publications of this kind have an offset and can
@@ -143,6 +153,10 @@ func (k Kind) String() string {
 		return "disconnect"
 	case KindEvent:
 		return "event"
+	case KindResync:
+		return "resync"
+	case KindReset:
+		return "reset"
 	}
 	return "unknown"
 }

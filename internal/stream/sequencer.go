@@ -103,6 +103,19 @@ func (s *Sequencer) Start(stream string, top uint64) {
 	}
 }
 
+// Next is the next offset the stream expects, 0 when it has not begun.
+func (s *Sequencer) Next(stream string) uint64 {
+	s.mu.Lock()
+	q := s.streams[stream]
+	s.mu.Unlock()
+	if q == nil {
+		return 0
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.next
+}
+
 // Forget drops a stream's state (no subscriber left on this node).
 func (s *Sequencer) Forget(stream string) {
 	s.mu.Lock()

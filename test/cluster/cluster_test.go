@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/testsupport/pgtest"
 	"github.com/tablecast/tablecast/internal/testsupport/redistest"
@@ -360,6 +362,14 @@ func TestRedisGoesAway(t *testing.T) {
 	addRow(t, b, tbl, field, "first")
 	next(t, onA, "op")
 	next(t, onB, "op")
+	// An app channel's subscriber on A, who has seen a message.
+	lobby := a.dial(t, "owner")
+	if _, err := lobby.Subscribe(ctx(t), "lobby", ""); err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, "", "POST", "/api/ws/broadcast/channel", map[string]any{"channel": "lobby", "message": map[string]any{"n": 1}}, nil)
+	seen := next(t, lobby, "message")
+	seenPos, _ := lobby.Position("lobby")
 
 	rs.stop(syscall.SIGTERM)
 	deadline := time.Now().Add(wait)
@@ -389,8 +399,37 @@ func TestRedisGoesAway(t *testing.T) {
 	if m := next(t, onA, "op"); *m.Offset != resA.Offset+5 {
 		t.Fatalf("A's subscriber got offset %d after Redis came back, want %d", *m.Offset, resA.Offset+5)
 	}
-	if st, body := a.get("/readyz"); st != http.StatusOK {
-		t.Fatalf("/readyz after Redis came back: %d %s", st, body)
+	deadline = time.Now().Add(wait)
+	for st, body := a.get("/readyz"); st != http.StatusOK; st, body = a.get("/readyz") {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz after Redis came back: %d %s", st, body)
+		}
+		time.Sleep(50 * time.Millisecond) // polling
+	}
+	// The new Redis lost the channel's history: A closes its subscriber's
+	// connection with 4002, and resuming from its position says it cannot
+	// recover, rather than going on as if nothing was missed.
+	err = waitEnd(t, lobby)
+	var ce *client.CloseError
+	if !errors.As(err, &ce) || ce.Code != client.CloseSlowConsumer {
+		t.Fatalf("the lobby subscriber ended with %v, want close 4002", err)
+	}
+	again := a.dial(t, "owner")
+	res, err := again.SubscribeFrom(ctx(t), "lobby", "", seenPos)
+	if err != nil || res.Recovered {
+		t.Fatalf("resuming from %+v (message at %d) after the history was lost: %+v %v", seenPos, *seen.Offset, res, err)
+	}
+}
+
+// waitEnd waits for c to end and returns why.
+func waitEnd(t *testing.T, c *client.Client) error {
+	t.Helper()
+	select {
+	case <-c.Done():
+		return c.Err()
+	case <-time.After(wait):
+		t.Fatalf("client still connected after %v", wait)
+		return nil
 	}
 }
 
@@ -407,5 +446,100 @@ func waitRedis(t *testing.T, port string) {
 			t.Fatalf("redis on %s: %v", port, errors.Unwrap(err))
 		}
 		time.Sleep(20 * time.Millisecond) // polling a process's port
+	}
+}
+
+// ownRedis starts a Redis of the test's own, which it may stop, restart or
+// disconnect clients from.
+func ownRedis(t *testing.T) (url string, args []string, p *proc) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server is not installed (CI=true)")
+		}
+		t.Skip("redis-server is not installed")
+	}
+	port := strconv.Itoa(freePort(t))
+	args = []string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}
+	p = start(t, "redis-server", args)
+	waitRedis(t, port)
+	return "redis://127.0.0.1:" + port + "/0", args, p
+}
+
+// TestBrokerLinkBreaks: a node whose Redis subscription breaks while
+// messages are published gets them back when it reconnects: app-channel
+// messages from the Redis history, table events from the outbox, each
+// once, in order.
+func TestBrokerLinkBreaks(t *testing.T) {
+	need(t, "TABLECAST_TEST_POSTGRES")
+	redisURL, _, _ := ownRedis(t)
+	db := pgtest.FreshDatabase(t)
+	a, b := startNode(t, "A", db, redisURL, "tc:"), startNode(t, "B", db, redisURL, "tc:")
+	tbl, field := table(t, b)
+	col := fmt.Sprintf("record_%d", tbl)
+	onA := a.dial(t, "owner")
+	resT, err := onA.Subscribe(ctx(t), col, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resL, err := onA.Subscribe(ctx(t), "lobby", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, "", "POST", "/api/ws/broadcast/channel", map[string]any{"channel": "lobby", "message": map[string]any{"n": 0}}, nil)
+	next(t, onA, "message")
+
+	// A stops; its Redis connections are cut; B publishes; A goes on.
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	opts, _ := redis.ParseURL(redisURL)
+	rc := redis.NewClient(opts)
+	defer rc.Close()
+	if err := rc.Do(context.Background(), "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		b.do(t, "", "POST", "/api/ws/broadcast/channel", map[string]any{"channel": "lobby", "message": map[string]any{"n": i}}, nil)
+		addRow(t, b, tbl, field, "while A was cut off "+strconv.Itoa(i))
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	wantMsg, wantOp := resL.Offset+2, resT.Offset+1
+	for wantMsg <= resL.Offset+4 || wantOp <= resT.Offset+3 {
+		m := next2(t, onA)
+		switch m.Type {
+		case "message":
+			if *m.Offset != wantMsg {
+				t.Fatalf("message at offset %d, want %d", *m.Offset, wantMsg)
+			}
+			wantMsg++
+		case "op":
+			if *m.Offset != wantOp {
+				t.Fatalf("op at offset %d, want %d", *m.Offset, wantOp)
+			}
+			wantOp++
+		}
+	}
+}
+
+// next2 returns c's next message or op.
+func next2(t *testing.T, c *client.Client) client.Message {
+	t.Helper()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case m, ok := <-c.Messages():
+			if !ok {
+				t.Fatalf("client ended: %v", c.Err())
+			}
+			if m.Type == "message" || m.Type == "op" {
+				return m
+			}
+		case <-timer.C:
+			t.Fatalf("nothing within %v", wait)
+		}
 	}
 }
