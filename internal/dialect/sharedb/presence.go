@@ -33,20 +33,28 @@ import (
 // ShareDB's doc presence needs a type with presence support, which json0
 // is not: a p with t is refused as ShareDB refuses it.
 
-// channelAuthTTL is how long a channel's authorisation is remembered by a
-// socket (a p per cursor move should not read the store each time). A
-// subscription is ended at once by a permission change; a remembered
-// authorisation lets the socket submit presence for at most this long.
+// channelAuthTTL is how long a socket remembers that it may publish on a
+// channel (a p per cursor move should not read the store each time). What
+// reads presence (ps, pr) is checked every time; a permission change
+// forgets what was remembered when it ends one of the socket's
+// subscriptions, and otherwise lets the socket publish for at most this
+// long.
 const channelAuthTTL = 30 * time.Second
 
-// authorizeChannel checks that the user may use a presence channel.
-func (s *session) authorizeChannel(ch string) error {
+// authorizeChannel checks that the user may use a presence channel;
+// publishing may use what was checked before.
+func (s *session) authorizeChannel(ch string, publishing bool) error {
 	if !hub.ValidName(ch) {
 		return errorf(CodeBadMessage, "invalid presence channel: want 1 to 128 of [A-Za-z0-9_:-]")
 	}
 	now := s.srv.now()
-	if until, ok := s.channels[ch]; ok && now.Before(until) {
-		return nil
+	if publishing {
+		s.mu.Lock()
+		until, ok := s.channels[ch]
+		s.mu.Unlock()
+		if ok && now.Before(until) {
+			return nil
+		}
 	}
 	allowed := s.claims.AllowsChannel(ch)
 	if !allowed {
@@ -62,7 +70,10 @@ func (s *session) authorizeChannel(ch string) error {
 			}
 		}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !allowed {
+		delete(s.channels, ch)
 		return errorf(CodeForbidden, "not allowed to use presence channel "+quoteForMessage(ch))
 	}
 	if len(s.channels) > 256 {
@@ -72,16 +83,16 @@ func (s *session) authorizeChannel(ch string) error {
 	return nil
 }
 
-func (s *session) presenceChannel(in *inbound) (string, error) {
+func (s *session) presenceChannel(in *inbound, publishing bool) (string, error) {
 	if in.Ch == nil {
 		return "", errorf(CodeBadMessage, "invalid presence channel")
 	}
-	return *in.Ch, s.authorizeChannel(*in.Ch)
+	return *in.Ch, s.authorizeChannel(*in.Ch, publishing)
 }
 
 // presenceSubscribe answers ps.
 func (s *session) presenceSubscribe(in *inbound) error {
-	ch, err := s.presenceChannel(in)
+	ch, err := s.presenceChannel(in, false)
 	if err != nil {
 		return err
 	}
@@ -166,7 +177,7 @@ func (s *session) presenceUpdate(in *inbound) error {
 	if len(in.P) > maxPresenceLen {
 		return errorf(CodeTooLarge, "presence value larger than "+itoa(maxPresenceLen)+" bytes")
 	}
-	ch, err := s.presenceChannel(in)
+	ch, err := s.presenceChannel(in, true)
 	if err != nil {
 		return err
 	}
@@ -196,7 +207,7 @@ func (s *session) presenceUpdate(in *inbound) error {
 
 // presenceRequest answers pr: everyone else's current presence.
 func (s *session) presenceRequest(in *inbound) error {
-	ch, err := s.presenceChannel(in)
+	ch, err := s.presenceChannel(in, false)
 	if err != nil {
 		return err
 	}

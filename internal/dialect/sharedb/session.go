@@ -36,7 +36,6 @@ type session struct {
 	windowCount int
 	abusiveFor  int // consecutive seconds over AbuseFactor times the limit
 	closing     bool
-	channels    map[string]time.Time // presence channels authorised, until when
 
 	ctx    context.Context // ends when the socket does
 	cancel context.CancelFunc
@@ -49,6 +48,7 @@ type session struct {
 	colSubs  map[string]*colSub    // collection subscriptions (live queries), by spelling
 	queries  map[string]*liveQuery // live queries by id
 	presence map[string]bool       // presence channels subscribed
+	channels map[string]time.Time  // presence channels one may publish on, until when
 }
 
 // docKey is a document subscription: the collection as spelled and the id.
@@ -139,6 +139,7 @@ func (s *session) RevokedFrame(hubCol, document string) []byte {
 	var release []collection
 	var stop []*liveQuery
 	s.mu.Lock()
+	clear(s.channels) // permissions changed: check presence channels anew
 	switch {
 	case document != "" && len(hubCol) > len(docsPrefix) && hubCol[:len(docsPrefix)] == docsPrefix:
 		k := docKey{col: hubCol[len(docsPrefix):], id: document}
