@@ -161,6 +161,42 @@ test('keyboard: arrows move, Enter edits and saves, Escape cancels', async () =>
   noErrors(page);
 });
 
+test('the row helpers: order, cell text, json0 on rows', async () => {
+  const page = s.alice;
+  const got = await page.evaluate(async () => {
+    const { compareDecimal, cellText, applyJSON0 } = await import('/static/rows.js');
+    const orders = ['10.5', '2', '-1.25', '2.0001', '-1.3', '0.99999999999999999999'];
+    const sorted = [...orders].sort(compareDecimal);
+    const doc = { fields: { 1: 'ab', 2: ['x'], 3: 5 }, order: '1.0' };
+    const ok = applyJSON0(doc, [
+      { p: ['fields', '1', 1], si: 'Z' }, { p: ['fields', '2', 1], li: 'y' }, { p: ['fields', '3'], na: 2 },
+      { p: ['fields', '4'], oi: true }, { p: ['order'], od: '1.0', oi: '3.0' },
+    ]);
+    const unknown = applyJSON0({ fields: { 1: 'a' } }, [{ p: ['fields', '1'], t: 'text0', o: [] }]);
+    const sel = { type: 'multiple_select', options: { choices: [{ id: 7, value: 'red' }, { id: 8, value: 'blue' }] } };
+    return { sorted, ok, doc, unknown, texts: [cellText(sel, [8, 7]), cellText({ type: 'boolean' }, true), cellText({ type: 'text' }, null)] };
+  });
+  assert.deepEqual(got.sorted, ['-1.3', '-1.25', '0.99999999999999999999', '2', '2.0001', '10.5']);
+  assert.equal(got.ok, true);
+  assert.deepEqual(got.doc, { fields: { 1: 'aZb', 2: ['x', 'y'], 3: 7, 4: true }, order: '3.0' });
+  assert.equal(got.unknown, false, 'an op it cannot apply makes the page refetch the row');
+  assert.deepEqual(got.texts, ['blue, red', '✓', '']);
+});
+
+test('keyboard: the row delete button is reachable with the arrows', async () => {
+  const page = s.alice;
+  await cell(page, s.rows[0], s.field).click();
+  await page.keyboard.press('ArrowLeft');
+  const del = page.getByRole('button', { name: `Delete row ${s.rows[0]}` });
+  assert.equal(await del.evaluate((e) => e === document.activeElement), true);
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.getByRole('button', { name: `Delete row ${s.rows[1]}` }).evaluate((e) => e === document.activeElement), true);
+  await page.keyboard.press('ArrowRight');
+  await cell(page, s.rows[1], s.field).and(page.locator('[aria-selected="true"]')).waitFor({ timeout: WAIT });
+  assert.equal(await cell(page, s.rows[1], s.field).evaluate((e) => e === document.activeElement), true);
+  noErrors(page);
+});
+
 test('two users: an edit in one appears in the other', async () => {
   s.bob = await openTable('bob', s.table);
   const { alice, bob } = s;

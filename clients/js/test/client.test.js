@@ -167,8 +167,9 @@ describe('reconnecting', opts, () => {
     const coll = `record_${table.id}`;
     const c = await dial(t, u.token);
     await c.subscribe(coll);
+    const created = nextEvent(c, 'op', (m) => m.data.create);
     const row = await http('POST', `/api/tables/${table.id}/rows`, { token: u.token, body: { fields: { [field]: 'x' } } });
-    await nextEvent(c, 'op', (m) => m.data.create);
+    await created;
     const first = c.connectionId;
 
     const disconnected = nextEvent(c, 'disconnected');

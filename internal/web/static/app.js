@@ -5,6 +5,7 @@
 // version. Presence on record_T says which cell each person is on.
 
 import { TablecastClient } from '/static/tablecast.js';
+import { compareDecimal, cellText, applyJSON0 } from '/static/rows.js';
 
 const TOKEN_KEY = 'tablecast.token';
 const SESSION_KEY = 'tablecast.session';
@@ -356,78 +357,6 @@ async function invite(ev) {
 }
 
 // ---- values ----
-
-/** Compares two decimal strings ("1.5", "10.25", "-2"). */
-export function compareDecimal(a, b) {
-  const sa = a.startsWith('-'), sb = b.startsWith('-');
-  if (sa !== sb) return sa ? -1 : 1;
-  const [ia, fa = ''] = (sa ? a.slice(1) : a).split('.');
-  const [ib, fb = ''] = (sb ? b.slice(1) : b).split('.');
-  let c = ia.length - ib.length || (ia < ib ? -1 : ia > ib ? 1 : 0);
-  if (!c) {
-    const n = Math.max(fa.length, fb.length);
-    const pa = fa.padEnd(n, '0'), pb = fb.padEnd(n, '0');
-    c = pa < pb ? -1 : pa > pb ? 1 : 0;
-  }
-  return sa ? -c : c;
-}
-
-function choiceText(field, id) {
-  const choices = (field.options && field.options.choices) || [];
-  const c = choices.find((x) => x.id === id || String(x.id) === String(id));
-  return c ? String(c.value) : String(id);
-}
-
-function cellText(field, v) {
-  if (v === null || v === undefined) return '';
-  switch (field.type) {
-    case 'boolean': return v ? '✓' : '';
-    case 'single_select': return choiceText(field, v);
-    case 'multiple_select': return Array.isArray(v) ? v.map((x) => choiceText(field, x)).join(', ') : String(v);
-    default: return typeof v === 'object' ? JSON.stringify(v) : String(v);
-  }
-}
-
-/** Applies json0 components to a document in place; false if one is not understood. */
-export function applyJSON0(doc, op) {
-  for (const c of op) {
-    const p = c.p;
-    if (!Array.isArray(p) || p.length === 0) return false;
-    const stringOp = 'si' in c || 'sd' in c;
-    const path = stringOp ? p.slice(0, -1) : p;
-    let parent = doc;
-    for (let i = 0; i < path.length - 1; i++) {
-      parent = parent[path[i]];
-      if (parent === null || typeof parent !== 'object') return false;
-    }
-    const key = path[path.length - 1];
-    if (stringOp) {
-      const s = parent[key];
-      const at = p[p.length - 1];
-      if (typeof s !== 'string' || typeof at !== 'number') return false;
-      if ('sd' in c) parent[key] = s.slice(0, at) + s.slice(at + c.sd.length);
-      if ('si' in c) parent[key] = parent[key].slice(0, at) + c.si + parent[key].slice(at);
-    } else if ('na' in c) {
-      if (typeof parent[key] !== 'number') return false;
-      parent[key] += c.na;
-    } else if ('lm' in c) {
-      if (!Array.isArray(parent)) return false;
-      const [item] = parent.splice(key, 1);
-      parent.splice(c.lm, 0, item);
-    } else if ('li' in c || 'ld' in c) {
-      if (!Array.isArray(parent) || typeof key !== 'number') return false;
-      if ('ld' in c) parent.splice(key, 1);
-      if ('li' in c) parent.splice(key, 0, c.li);
-    } else if ('oi' in c || 'od' in c) {
-      if (Array.isArray(parent)) return false;
-      if ('oi' in c) parent[key] = c.oi;
-      else delete parent[key];
-    } else {
-      return false; // a subtype (t/o): refetch instead
-    }
-  }
-  return true;
-}
 
 function sameValue(a, b) {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -873,10 +802,26 @@ class TableView {
       else if (e.key === 'Tab') { e.preventDefault(); this.commitEdit(); this.move(0, e.shiftKey ? -1 : 1); }
       return;
     }
+    if (e.target.matches && e.target.matches('th.rowhead button')) {
+      // The row's delete button is the grid's leftmost stop (Enter or Space
+      // presses it); the arrows lead on from it.
+      const tr = e.target.closest('tr');
+      const go = { ArrowRight: tr, ArrowUp: tr.previousElementSibling, ArrowDown: tr.nextElementSibling }[e.key];
+      if (e.key === 'ArrowRight' && this.fields.length) {
+        e.preventDefault();
+        this.activate(Number(tr.dataset.row), String(this.fields[0].id));
+      } else if (go && e.key !== 'ArrowRight') {
+        e.preventDefault();
+        go.querySelector('th.rowhead button').focus();
+      }
+      return;
+    }
     if (!this.active || e.target.tagName !== 'TD') return;
+    const atFirst = this.fields.length && this.active.field === String(this.fields[0].id);
     const keys = {
       ArrowUp: () => this.move(-1, 0), ArrowDown: () => this.move(1, 0),
-      ArrowLeft: () => this.move(0, -1), ArrowRight: () => this.move(0, 1),
+      ArrowLeft: () => (atFirst ? this.rowEl(this.active.row).querySelector('th.rowhead button').focus() : this.move(0, -1)),
+      ArrowRight: () => this.move(0, 1),
       Home: () => this.move(0, 0, 'start'), End: () => this.move(0, 0, 'end'),
       Enter: () => this.startEdit(), F2: () => this.startEdit(),
       Delete: () => this.clearCell(), Backspace: () => this.clearCell(),
