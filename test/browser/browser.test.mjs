@@ -203,7 +203,10 @@ test('two users: an edit in one appears in the other', async () => {
   const target = cell(alice, s.rows[2], s.field);
   await target.dblclick();
   await target.locator('input').fill('Fix the build today');
+  const patch = alice.waitForRequest((r) => r.method() === 'PATCH', { timeout: WAIT });
   await alice.keyboard.press('Enter');
+  // The write names the page's socket, so the page is not sent its own op.
+  assert.match((await patch).headers()['x-websocket-id'] || '', /^c_/);
   await cell(bob, s.rows[2], s.field).filter({ hasText: /^Fix the build today$/ }).waitFor({ timeout: WAIT });
   assert.equal(await cell(alice, s.rows[2], s.field).textContent(), 'Fix the build today');
   await shot(bob, '03-edit-seen-by-bob');
