@@ -139,7 +139,8 @@ scenarios:
            through submit, one op in flight each, for --warmup + --duration (2s + 10s):
            acked ops/s, transforms/s, submit-to-ack p50/p99, and a check that every
            client's copy equals the stored row; then the ShareDB peer (--sharedb) runs
-           the same load for comparison
+           the same load for comparison, and its clients (the sharedb npm client) run it
+           once more against tablecast's /sharedb (sharedb_dialect_*)
   pages    N page-protocol sockets (default 1,000) on one public view with a filter and
            a hidden field, --table-pages (default 100) on the table page; writers update
            random cells at --rate (default 500/s): projections per event, each page's

@@ -305,6 +305,7 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 	out.report(rep, o)
 	if peer := o.SharedbPeer; peer != "" {
 		runSharedbPeer(ctx, o, peer, prog, rep, out)
+		runSharedbDialect(ctx, o, peer, t, setup, owner.token, prog, rep, out)
 	}
 	return errors.Join(errs...)
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -30,6 +32,8 @@ type sharedbResult struct {
 	Mismatches   int     `json:"mismatches"`
 	ServerCPU    float64 `json:"server_cpu_s"`
 	TransformsPr int     `json:"transform_pairs"`
+	AckedTotal   int     `json:"acked_ops_total"`
+	Warnings     int     `json:"sharedb_client_warnings"`
 }
 
 // defaultSharedbPeer is where the peer is, from the repository's root.
@@ -84,6 +88,76 @@ func runSharedbPeer(ctx context.Context, o Options, peer string, prog *progress,
 	p99 := float64(ours.hist.Quantile(0.99)) / float64(time.Millisecond)
 	rep.add("latency_p99_vs_sharedb", "tablecast p99 ÷ ShareDB's p99", p99/res.P99, "x").
 		goal("< 1", func(v float64) bool { return v < 1 })
+}
+
+// runSharedbDialect runs the peer's clients (the sharedb npm client, the
+// same load) against tablecast's own /sharedb endpoint, on the documents
+// of the native run, and reports them beside it (sharedb_dialect_*).
+// tablecast's CPU is read around the peer's whole run (its connecting
+// included), so the per-op figure is a little high.
+func runSharedbDialect(ctx context.Context, o Options, peer string, t *target, setup *tableSetup, token string,
+	prog *progress, rep *Report, native opsOutcome) {
+	if _, err := os.Stat(peer[:strings.LastIndex(peer, "/")+1] + "node_modules"); err != nil {
+		return // runSharedbPeer said why
+	}
+	if len(setup.Fields) < 2 {
+		rep.problem("ShareDB dialect run: the table has %d text fields, it needs 2", len(setup.Fields))
+		return
+	}
+	ids := make([]string, len(setup.Rows))
+	for i, r := range setup.Rows {
+		ids[i] = strconv.FormatInt(r, 10)
+	}
+	u := *t.base
+	u.Scheme = "ws"
+	if t.base.Scheme == "https" {
+		u.Scheme = "wss"
+	}
+	target := u.JoinPath("/sharedb").String() + "?token=" + url.QueryEscape(token)
+	total := o.Warmup + o.Duration
+	args := []string{peer, "--target", target, "--collection", setup.collection(),
+		"--doc-ids", strings.Join(ids, ","),
+		"--fields", strconv.FormatInt(setup.Fields[0], 10) + "," + strconv.FormatInt(setup.Fields[1], 10),
+		"--clients", strconv.Itoa(o.Conns),
+		"--duration", strconv.FormatFloat(total.Seconds(), 'f', -1, 64),
+		"--warmup", strconv.FormatFloat(o.Warmup.Seconds(), 'f', -1, 64)}
+	ctx, cancel := context.WithTimeout(ctx, total+60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	end := prog.phase("sharedb clients on /sharedb", 0, func() int64 { return 0 })
+	cpu0, start := t.cpu(), time.Now()
+	err := cmd.Run()
+	cpu, wall := t.cpu()-cpu0, time.Since(start).Seconds()
+	end()
+	var res sharedbResult
+	if jerr := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); jerr != nil {
+		rep.problem("ShareDB dialect run failed: %v %v: %s", err, jerr, tail(stderr.String(), 400))
+		return
+	}
+	if err != nil {
+		rep.problem("ShareDB dialect run: %v", err)
+	}
+	rep.add("sharedb_dialect_acked_ops_per_s", fmt.Sprintf("tablecast /sharedb, sharedb %s clients: acked ops/s", res.Version), res.AckedPerSec, "ops/s")
+	rep.add("sharedb_dialect_transforms_per_s", "tablecast /sharedb: acked ops/s that were transformed", res.TransPerSec, "ops/s")
+	rep.add("sharedb_dialect_latency_p50_ms", "tablecast /sharedb: submit-to-ack latency p50", res.P50, "ms")
+	rep.add("sharedb_dialect_latency_p99_ms", "tablecast /sharedb: submit-to-ack latency p99", res.P99, "ms")
+	rep.add("sharedb_dialect_server_cores", "tablecast /sharedb: server CPU use (whole client run)", cpu/wall, "cores")
+	perOp := math.NaN()
+	if res.AckedTotal > 0 {
+		perOp = cpu / float64(res.AckedTotal) * 1000
+	}
+	rep.add("sharedb_dialect_server_cpu_ms_per_op", "tablecast /sharedb: server CPU per acked op (whole client run)", perOp, "ms")
+	rep.add("sharedb_dialect_client_warnings", "tablecast /sharedb: warnings of the sharedb client (e.g. an ack at an unexpected version)", float64(res.Warnings), "").
+		goal("0", func(v float64) bool { return v == 0 })
+	conv := 0.0
+	if !res.Converged {
+		conv = float64(res.Mismatches)
+	}
+	rep.add("sharedb_dialect_copies_differing", "tablecast /sharedb: client copies differing from the stored document", conv, "").
+		goal("0", func(v float64) bool { return v == 0 })
+	rep.add("sharedb_dialect_vs_native", "acked ops/s through /sharedb ÷ through the native protocol", res.AckedPerSec/native.ackedPerSec(), "x")
 }
 
 func tail(s string, n int) string {

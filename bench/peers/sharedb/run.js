@@ -3,10 +3,13 @@
 // ShareDB peer for `tablecast bench ops`. See README.md for the contract.
 //
 //   node run.js --clients 100 --docs 10 --duration 10 --warmup 2 [--ops N] [--json out.json]
+//   node run.js --target ws://host:port/sharedb?token=T --collection record_7 --doc-ids 3,4 --fields 11,12 ...
 //
 // The ShareDB server (server.js) runs in a forked child process; this process
-// runs the clients. Human-readable progress goes to stderr, one JSON object
-// to stdout (and to --json FILE).
+// runs the clients. With --target there is no child: the same clients run
+// against another ShareDB server (tablecast's /sharedb), on the documents
+// named. Human-readable progress goes to stderr, one JSON object to stdout
+// (and to --json FILE).
 
 const path = require('path');
 const fs = require('fs');
@@ -17,15 +20,17 @@ const WebSocket = require('ws');
 const ShareDBClient = require('sharedb/lib/client');
 
 const SHAREDB_VERSION = require('sharedb/package.json').version;
-const COLLECTION = 'record_1';
 const T0 = Date.now();
 
 // ---------------------------------------------------------------- arguments
 
-const USAGE = 'usage: node run.js [--clients 100] [--docs 10] [--duration 10] [--warmup 2] [--ops N] [--json FILE]';
+const USAGE = 'usage: node run.js [--clients 100] [--docs 10] [--duration 10] [--warmup 2] [--ops N] [--json FILE]\n' +
+  '       [--target WS_URL --collection NAME --doc-ids ID,... --fields KEY,KEY]';
+const STRING_FLAGS = new Set(['json', 'target', 'collection', 'doc-ids', 'fields']);
 
 function parseArgs(argv) {
-  const o = { clients: 100, docs: 10, duration: 10, warmup: null, ops: 0, json: '' };
+  const o = { clients: 100, docs: 10, duration: 10, warmup: null, ops: 0, json: '',
+    target: '', collection: '', 'doc-ids': '', fields: '' };
   const given = new Set();
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
@@ -46,8 +51,8 @@ function parseArgs(argv) {
     }
     if (!(a in o)) throw new Error(`unknown flag --${a}`);
     given.add(a);
-    if (a === 'json') {
-      o.json = v;
+    if (STRING_FLAGS.has(a)) {
+      o[a] = v;
       continue;
     }
     const n = Number(v);
@@ -63,6 +68,20 @@ function parseArgs(argv) {
   if (o.warmup == null) o.warmup = (o.ops > 0 ? 0 : 2);
   if (!(o.warmup >= 0)) throw new Error('--warmup must be >= 0 seconds');
   if (o.warmup >= o.duration) throw new Error('--warmup must be shorter than --duration (the warm-up is part of the run)');
+  // The documents: "1".."docs" of record_1 with text cells "1" and "2" on
+  // the peer's own server; named by --doc-ids and --fields with --target.
+  if (o.target) {
+    if (!o.collection || !o['doc-ids'] || !o.fields) throw new Error('--target needs --collection, --doc-ids and --fields');
+    o.docIDs = o['doc-ids'].split(',');
+    o.fieldKeys = o.fields.split(',');
+    if (o.fieldKeys.length !== 2) throw new Error('--fields names two text cells');
+    if (given.has('docs') && o.docs !== o.docIDs.length) throw new Error('--docs and --doc-ids disagree');
+    o.docs = o.docIDs.length;
+  } else {
+    o.collection = 'record_1';
+    o.docIDs = Array.from({ length: o.docs }, (_, i) => String(i + 1));
+    o.fieldKeys = ['1', '2'];
+  }
   return o;
 }
 
@@ -172,11 +191,31 @@ function startServer() {
   });
 }
 
+// Transforms seen from the clients (with --target, where the server's own
+// counts are not at hand): an ack whose v is past the version the op was
+// sent at was transformed against that many ops.
+let clientTransforms = 0;
+let clientTransformPairs = 0;
+
 function openConnection(url) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     const conn = new ShareDBClient.Connection(ws);
     connections.push(conn);
+    const sentAt = new Map(); // seq -> the version the op was sent at
+    conn.on('send', (m) => {
+      if (m.a === 'op' && m.seq != null) sentAt.set(m.seq, m.v);
+    });
+    conn.on('receive', (req) => {
+      const m = req.data;
+      if (!m || m.a !== 'op' || m.error || 'op' in m || m.create || m.del || m.src !== conn.id) return;
+      const v = sentAt.get(m.seq);
+      sentAt.delete(m.seq);
+      if (measuring && v != null && m.v > v) {
+        clientTransforms++;
+        clientTransformPairs += m.v - v;
+      }
+    });
     const onErr = (e) => reject(new Error(`websocket: ${e && e.message || e}`));
     ws.addEventListener('error', onErr);
     ws.addEventListener('open', () => {
@@ -197,8 +236,8 @@ function docPromise(doc, method) {
 async function fetchSnapshots(url) {
   const conn = await openConnection(url);
   const out = [];
-  for (let n = 1; n <= opts.docs; n++) {
-    const doc = conn.get(COLLECTION, String(n));
+  for (const id of opts.docIDs) {
+    const doc = conn.get(opts.collection, id);
     await docPromise(doc, 'fetch');
     out.push({ v: doc.version, data: doc.data });
   }
@@ -241,7 +280,7 @@ function issue(c) {
   let op;
   // Alternately into the two text fields, as tablecast's side does (its
   // number cells are decimal strings, which na cannot add to).
-  const key = c.next === 0 ? '1' : '2';
+  const key = opts.fieldKeys[c.next];
   const len = doc.data.fields[key].length;
   const k = Math.floor(Math.random() * (len + 1)); // 0..len inclusive
   op = [{ p: ['fields', key, k], si: 'x' }];
@@ -271,20 +310,25 @@ async function main() {
   log(`sharedb ${SHAREDB_VERSION}, node ${process.version}; ${opts.clients} clients on ${opts.docs} docs, ` +
       `duration ${opts.duration} s (first ${opts.warmup} s warm-up)${opts.ops ? `, at most ${opts.ops} ops` : ''}`);
 
-  const port = await withTimeout(startServer(), 10000, 'starting the ShareDB server');
-  const url = `ws://127.0.0.1:${port}`;
-  log(`server pid ${child.pid} listening on ${url}`);
+  let url = opts.target;
+  if (!url) {
+    const port = await withTimeout(startServer(), 10000, 'starting the ShareDB server');
+    url = `ws://127.0.0.1:${port}`;
+    log(`server pid ${child.pid} listening on ${url}`);
+  } else {
+    log(`target ${url.replace(/token=[^&]*/, 'token=...')}, ${opts.collection} ${opts.docIDs.join(',')}`);
+  }
 
   // Clients: one WebSocket + Connection each, subscribed to doc (i % D) + 1.
   const clients = [];
   const setup = [];
   for (let i = 0; i < opts.clients; i++) {
-    const id = String((i % opts.docs) + 1);
+    const id = opts.docIDs[i % opts.docs];
     setup.push(openConnection(url).then(async (conn) => {
-      const doc = conn.get(COLLECTION, id);
+      const doc = conn.get(opts.collection, id);
       doc.on('error', (e) => { if (!loadError) loadError = new Error(`doc error on client ${i}: ${e.message || e}`); if (stopLoad) stopLoad('error'); });
       await docPromise(doc, 'subscribe');
-      if (!doc.type || !doc.data || typeof doc.data.fields['1'] !== 'string') {
+      if (!doc.type || !doc.data || opts.fieldKeys.some((k) => typeof doc.data.fields[k] !== 'string')) {
         throw new Error(`client ${i}: document ${id} missing or malformed after subscribe`);
       }
       clients[i] = { i, id, conn, doc, next: i % 2, running: false, inflight: false };
@@ -304,7 +348,7 @@ async function main() {
     let lastAcked = 0;
     let lastT = start;
     const openWindow = () => {
-      child.send({ type: 'mark_start' });
+      if (child) child.send({ type: 'mark_start' });
       windowStart = performance.now();
       measuring = true;
       log(`warm-up done after ${opts.warmup} s, measuring`);
@@ -341,7 +385,8 @@ async function main() {
   if (windowEnd - windowStart <= 0) throw new Error('the run ended during the warm-up: nothing was measured');
   // The window was closed the moment issuing stopped; fetch the server-side
   // figures for exactly that window.
-  marked = await childRequest({ type: 'mark_end' }, 'marked', 5000);
+  marked = child ? await childRequest({ type: 'mark_end' }, 'marked', 5000)
+    : { transforms: clientTransforms, transform_pairs: clientTransformPairs, cpu_s: null, committed: null, retries: null };
   const clientCpu = process.cpuUsage(clientCpu0);
   const windowS = (windowEnd - windowStart) / 1000;
   log(`stopped (${stopReason}) after ${issued} ops issued; draining`);
@@ -366,7 +411,7 @@ async function main() {
   const catchLimit = Math.min(10000, remainingMs(5000));
   let behind = 0;
   for (;;) {
-    behind = clients.filter((c) => c.doc.version !== server[Number(c.id) - 1].v).length;
+    behind = clients.filter((c) => c.doc.version !== server[opts.docIDs.indexOf(c.id)].v).length;
     if (behind === 0 || Date.now() - catchStart > catchLimit) break;
     await sleep(10);
   }
@@ -378,7 +423,7 @@ async function main() {
   const final = await withTimeout(fetchSnapshots(url), 5000, 'final fetch');
   let mismatches = 0;
   for (const c of clients) {
-    const snap = final[Number(c.id) - 1];
+    const snap = final[opts.docIDs.indexOf(c.id)];
     if (c.doc.version !== snap.v || !isDeepStrictEqual(c.doc.data, snap.data)) {
       mismatches++;
       if (mismatches <= 3) {
@@ -386,11 +431,12 @@ async function main() {
       }
     }
   }
-  const totals = await childRequest({ type: 'stats' }, 'stats', 5000);
+  const totals = child ? await childRequest({ type: 'stats' }, 'stats', 5000) : { transforms: null, rss_mb: null };
 
   latencies.sort((a, b) => a - b);
   const result = {
-    engine: 'sharedb',
+    engine: opts.target ? 'sharedb-client' : 'sharedb',
+    target: opts.target ? opts.target.replace(/\?.*$/, '') : undefined,
     sharedb_version: SHAREDB_VERSION,
     node_version: process.version,
     clients: opts.clients,
@@ -405,7 +451,7 @@ async function main() {
     max_ms: r3(latencies.length ? latencies[latencies.length - 1] : 0),
     converged: mismatches === 0,
     mismatches,
-    server_cpu_s: r3(marked.cpu_s),
+    server_cpu_s: marked.cpu_s == null ? null : r3(marked.cpu_s),
     // Extras (not in the minimal contract):
     warmup_s: opts.warmup,
     stop_reason: stopReason,
@@ -416,7 +462,7 @@ async function main() {
     server_commit_retries: marked.retries,
     server_transforms_total: totals.transforms,
     client_cpu_s: r3((clientCpu.user + clientCpu.system) / 1e6),
-    server_rss_mb: r3(totals.rss_mb),
+    server_rss_mb: totals.rss_mb == null ? null : r3(totals.rss_mb),
     final_versions: final.map((s) => s.v),
     sharedb_client_warnings: sharedbWarnings,
   };
@@ -424,7 +470,7 @@ async function main() {
   log(`acked ${acked} ops in ${windowS.toFixed(2)} s = ${result.acked_ops_per_s.toFixed(0)} ops/s; ` +
       `transforms ${marked.transforms} (${result.transforms_per_s.toFixed(0)}/s); ` +
       `latency p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, max ${result.max_ms} ms; ` +
-      `server cpu ${result.server_cpu_s} s; converged ${result.converged} (${mismatches} mismatching clients)`);
+      `server cpu ${result.server_cpu_s == null ? 'n/a' : result.server_cpu_s + ' s'}; converged ${result.converged} (${mismatches} mismatching clients)`);
 
   const json = JSON.stringify(result);
   if (opts.json) fs.writeFileSync(opts.json, json + '\n');
