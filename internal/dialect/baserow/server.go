@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/auth"
@@ -60,8 +59,7 @@ type Server struct {
 	render   *Renderer
 	log      *slog.Logger
 	attempts *ratelimit.Keyed
-	origins  map[string]bool
-	anyOrig  bool
+	origins  transport.Origins
 }
 
 // NewServer returns the endpoint; mount it at /ws/core/.
@@ -105,13 +103,7 @@ func NewServer(cfg Config) (*Server, error) {
 		render:   cfg.Renderer,
 		log:      cfg.Logger,
 		attempts: ratelimit.NewKeyed(cfg.ConnectRate, cfg.ConnectBurst),
-		origins:  make(map[string]bool),
-	}
-	for _, o := range cfg.AllowedOrigins {
-		if o == "*" {
-			s.anyOrig = true
-		}
-		s.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
+		origins:  transport.NewOrigins(cfg.AllowedOrigins),
 	}
 	return s, nil
 }
@@ -126,7 +118,7 @@ const Anonymous = "anonymous"
 // the native endpoint; a bad token is not: Baserow's client expects the
 // upgrade, then authentication with success false and close 4001.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.originAllowed(r.Header.Get("Origin")) {
+	if !s.origins.Allowed(r) {
 		refuse(w, http.StatusForbidden, "origin_not_allowed", "origin not allowed")
 		return
 	}
@@ -220,13 +212,6 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote, id string, cla
 		s.log.Error("watch connection", "err", err)
 		c.Abort()
 	}
-}
-
-func (s *Server) originAllowed(origin string) bool {
-	if origin == "" || s.anyOrig {
-		return true
-	}
-	return s.origins[strings.ToLower(strings.TrimRight(origin, "/"))]
 }
 
 func clientIP(r *http.Request) string {

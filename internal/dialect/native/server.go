@@ -56,8 +56,7 @@ type Server struct {
 	hub      *hub.Hub
 	log      *slog.Logger
 	attempts *ratelimit.Keyed
-	origins  map[string]bool
-	anyOrig  bool
+	origins  transport.Origins
 }
 
 // NewServer returns the endpoint; mount it at /api/ws/socket.
@@ -97,13 +96,7 @@ func NewServer(cfg Config) (*Server, error) {
 		hub:      cfg.Hub,
 		log:      cfg.Logger,
 		attempts: ratelimit.NewKeyed(cfg.ConnectRate, cfg.ConnectBurst),
-		origins:  make(map[string]bool),
-	}
-	for _, o := range cfg.AllowedOrigins {
-		if o == "*" {
-			s.anyOrig = true
-		}
-		s.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
+		origins:  transport.NewOrigins(cfg.AllowedOrigins),
 	}
 	return s, nil
 }
@@ -117,7 +110,7 @@ func Renderer() hub.Renderer { return renderer{} }
 // answers with a JSON body, before any upgrade.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if !s.originAllowed(r.Header.Get("Origin")) {
+	if !s.origins.Allowed(r) {
 		refuse(w, http.StatusForbidden, "origin_not_allowed", "origin not allowed")
 		return
 	}
@@ -213,13 +206,6 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims 
 		s.log.Error("watch connection", "err", err)
 		c.Abort()
 	}
-}
-
-func (s *Server) originAllowed(origin string) bool {
-	if origin == "" || s.anyOrig {
-		return true
-	}
-	return s.origins[strings.ToLower(strings.TrimRight(origin, "/"))]
 }
 
 func clientIP(r *http.Request) string {
