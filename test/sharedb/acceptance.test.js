@@ -395,6 +395,10 @@ test(`sharedb ${L.VERSION}: snapshots at a version and at a time`, opts, async (
   const doc = a.get(tb.rec, id);
   await L.call(doc, 'create', { fields: { [tb.f.name]: 'v1' } });
   const created = structuredClone(doc.data);
+  // A time after the create and before the op: the clock is all there is
+  // to wait on (the op log keeps times to the millisecond).
+  const between = Date.now() + 1;
+  await new Promise((r) => setTimeout(r, 3));
   await L.call(doc, 'submitOp', [{ p: ['fields', tb.f.name, 2], si: '+' }]);
   const [v1] = await L.call(a, 'fetchSnapshot', tb.rec, id, 1);
   assert.equal(v1.v, 1);
@@ -405,6 +409,12 @@ test(`sharedb ${L.VERSION}: snapshots at a version and at a time`, opts, async (
   const [byTime] = await L.call(a, 'fetchSnapshotByTimestamp', tb.rec, id, Date.now() + 1000);
   assert.equal(byTime.v, 2);
   assert.deepEqual(byTime.data, doc.data);
+  const [before] = await L.call(a, 'fetchSnapshotByTimestamp', tb.rec, id, between);
+  assert.equal(before.v, 1);
+  assert.deepEqual(before.data, created);
+  const [never] = await L.call(a, 'fetchSnapshotByTimestamp', tb.rec, id, between - 60000);
+  assert.equal(never.v, 0);
+  assert.equal(never.type, null);
   const err = await L.callErr(a, 'fetchSnapshot', tb.rec, id, 99);
   assert.equal(err.code, 'ERR_OP_VERSION_NEWER_THAN_CURRENT_SNAPSHOT');
 });
