@@ -188,6 +188,28 @@ func (n *node) do(t *testing.T, user, method, path string, body, out any) {
 	}
 }
 
+// try is do for goroutines other than the test's: it returns the error.
+func (n *node) try(user, method, path string, body any) error {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, n.http+path, bytes.NewReader(b))
+	now := time.Now()
+	tok, err := auth.Sign([]byte(secret), auth.Claims{Subject: user, ExpiresAt: now.Add(time.Hour)}, now)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		msg, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s %s on %s: %d %s", method, path, n.id, resp.StatusCode, msg)
+	}
+	return nil
+}
+
 func token(t *testing.T, user string, channels ...string) string {
 	t.Helper()
 	now := time.Now()
@@ -540,6 +562,59 @@ func next2(t *testing.T, c *client.Client) client.Message {
 			}
 		case <-timer.C:
 			t.Fatalf("nothing within %v", wait)
+		}
+	}
+}
+
+// TestWritesAndBroadcastsAcrossProcesses: a subscriber on A receives, in
+// offset order with no gap or duplicate, rows written through B and C at
+// once; a user connected to A and C receives a broadcast sent through B
+// once per connection.
+func TestWritesAndBroadcastsAcrossProcesses(t *testing.T) {
+	redisURL, prefix := redistest.Prefix(t)
+	db := pgtest.FreshDatabase(t)
+	a, b, c := startNode(t, "A", db, redisURL, prefix), startNode(t, "B", db, redisURL, prefix), startNode(t, "C", db, redisURL, prefix)
+	tbl, field := table(t, b)
+	col := fmt.Sprintf("record_%d", tbl)
+	sub := a.dial(t, "owner")
+	res, err := sub.Subscribe(ctx(t), col, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const perNode = 15
+	errs := make(chan error, 2)
+	for _, n := range []*node{b, c} {
+		go func() { // t.Fatal belongs to the test's goroutine: report instead
+			var err error
+			for i := 0; i < perNode && err == nil; i++ {
+				err = n.try("owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl),
+					map[string]any{"fields": map[string]any{field: n.id + strconv.Itoa(i)}})
+			}
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 * perNode {
+		if m := next(t, sub, "op"); *m.Offset != res.Offset+uint64(i)+1 {
+			t.Fatalf("op %d at offset %d, want %d", i, *m.Offset, res.Offset+uint64(i)+1)
+		}
+	}
+	onA, onC := a.dial(t, "erin"), c.dial(t, "erin")
+	b.do(t, "", "POST", "/api/ws/broadcast/user", map[string]any{"user_id": "erin", "message": map[string]any{"hi": 1}}, nil)
+	for _, cl := range []*client.Client{onA, onC} {
+		if m := next(t, cl, "message"); string(m.Data) != `{"hi":1}` {
+			t.Fatalf("broadcast: %s", m.Data)
+		}
+	}
+	// Once each: a second broadcast is the next message on both.
+	b.do(t, "", "POST", "/api/ws/broadcast/user", map[string]any{"user_id": "erin", "message": map[string]any{"hi": 2}}, nil)
+	for _, cl := range []*client.Client{onA, onC} {
+		if m := next(t, cl, "message"); string(m.Data) != `{"hi":2}` {
+			t.Fatalf("second broadcast: %s", m.Data)
 		}
 	}
 }
