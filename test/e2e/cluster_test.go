@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,16 +44,33 @@ func TestClusterWritesThroughOtherNodesArriveInOrder(t *testing.T) {
 	sub := a.dialUser(t, "owner")
 	res := subscribe(t, sub, col, "")
 	const perNode = 20
-	var wg sync.WaitGroup
+	token := tokenFor(t, "owner") // the writers run off the test goroutine: no t there
+	errs := make(chan error, 2)
 	for _, n := range []*testNode{b, c} {
-		wg.Go(func() {
+		go func() {
 			for i := range perNode {
-				n.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl),
-					map[string]any{"fields": map[string]any{strconv.FormatInt(name, 10): "r" + strconv.Itoa(i)}}, "", nil)
+				body := fmt.Sprintf(`{"fields":{"%d":"r%d"}}`, name, i)
+				req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/tables/%d/rows", n.httpURL, tbl), strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := n.hc.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("write through %s: %d", n.httpURL, resp.StatusCode)
+					return
+				}
 			}
-		})
+			errs <- nil
+		}()
 	}
-	wg.Wait()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 	next := res.Offset + 1
 	for range 2 * perNode {
 		m := recv(t, sub)
