@@ -109,13 +109,7 @@ func (r *Renderer) markSeen(stream string, offset uint64) {
 	if !ok {
 		v, _ = r.seen.LoadOrStore(stream, new(atomic.Uint64))
 	}
-	top := v.(*atomic.Uint64)
-	for {
-		cur := top.Load()
-		if offset <= cur || top.CompareAndSwap(cur, offset) {
-			return
-		}
-	}
+	maxOffset(v.(*atomic.Uint64), offset)
 }
 
 // seenOffset is the newest offset of the stream rendered on this node.
