@@ -104,7 +104,7 @@ func (s sharedbStore) Submit(ctx context.Context, userID, origin string, sub sha
 	}
 	out := sharedb.SubmitResult{V: res.V, Duplicate: res.Duplicate, Missed: make([]sharedb.Op, len(res.Missed))}
 	for i, m := range res.Missed {
-		out.Missed[i] = sharedb.Op{V: m.V, Src: m.Src, Seq: m.Seq, Change: m.Change, Offset: m.Offset}
+		out.Missed[i] = sharedb.Op{V: m.V, Src: m.Src, Seq: m.Seq, Change: m.Change}
 	}
 	return out, nil
 }

@@ -85,12 +85,9 @@ type SubmitResult struct {
 type MissedOp struct {
 	V      int64
 	Change json.RawMessage
-	// Src and Seq are the submission that made it ("" for a REST write);
-	// Offset is its event's in the document's stream (a dialect can tell
-	// whether its socket was already sent it).
-	Src    string
-	Seq    uint64
-	Offset uint64
+	// Src and Seq are the submission that made it ("" for a REST write).
+	Src string
+	Seq uint64
 }
 
 type docKind int
@@ -264,7 +261,7 @@ func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed
 	op := sd.op
 	sd.missed = make([]MissedOp, len(logged))
 	for i, l := range logged {
-		sd.missed[i] = MissedOp{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq, Offset: l.offset}
+		sd.missed[i] = MissedOp{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
 	}
 	for _, l := range logged {
 		switch {

@@ -109,7 +109,13 @@ func (r *Renderer) markSeen(stream string, offset uint64) {
 	if !ok {
 		v, _ = r.seen.LoadOrStore(stream, new(atomic.Uint64))
 	}
-	maxOffset(v.(*atomic.Uint64), offset)
+	top := v.(*atomic.Uint64)
+	for {
+		cur := top.Load()
+		if offset <= cur || top.CompareAndSwap(cur, offset) {
+			return
+		}
+	}
 }
 
 // seenOffset is the newest offset of the stream rendered on this node.

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/auth"
@@ -75,9 +74,6 @@ type Server struct {
 	anyOrig  bool
 
 	live *liveQueries
-	// delivered is, per stream, the newest event the hub has delivered on
-	// this node (HandleEvent runs after each delivery, in order).
-	delivered sync.Map // stream -> *atomic.Uint64
 }
 
 // NewServer returns the endpoint; mount it at /sharedb. Close stops its
@@ -150,32 +146,8 @@ func (s *Server) Close() { s.live.close() }
 // event's stream are re-run (by the workers; the hook never waits on the
 // store).
 func (s *Server) HandleEvent(p *hub.Publication) {
-	if p.Kind != hub.KindEvent {
-		return
-	}
-	v, ok := s.delivered.Load(p.Stream)
-	if !ok {
-		v, _ = s.delivered.LoadOrStore(p.Stream, new(atomic.Uint64))
-	}
-	maxOffset(v.(*atomic.Uint64), p.Offset)
-	s.live.touch(p.Stream)
-}
-
-// deliveredOffset is the newest offset of the stream delivered on this node.
-func (s *Server) deliveredOffset(stream string) uint64 {
-	if v, ok := s.delivered.Load(stream); ok {
-		return v.(*atomic.Uint64).Load()
-	}
-	return 0
-}
-
-// maxOffset raises v to offset.
-func maxOffset(v *atomic.Uint64, offset uint64) {
-	for {
-		cur := v.Load()
-		if offset <= cur || v.CompareAndSwap(cur, offset) {
-			return
-		}
+	if p.Kind == hub.KindEvent {
+		s.live.touch(p.Stream)
 	}
 }
 

@@ -55,8 +55,6 @@ type Op struct {
 	Src    string
 	Seq    uint64
 	Change json.RawMessage
-	// Offset is the change's event in the document's stream (0: unknown).
-	Offset uint64
 }
 
 // OpLog is a document's changes from a version on.

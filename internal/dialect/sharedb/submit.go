@@ -14,9 +14,11 @@ import (
 //   - The change is applied by the store: a stale op is transformed
 //     against the ops since its version; the ops it missed are sent to the
 //     submitter before the ack, as ShareDB's server does, so that the ack's
-//     v is the client's version. Those a subscription of the socket has
-//     already been given are not sent again (the hub delivered them, on
-//     this node, before the submit ended: they are queued before the ack).
+//     v is the client's version. They are sent even when the socket's
+//     subscription delivered them already: the client ignores those it
+//     has, and may have dropped them (a ShareDB client drops ops while it
+//     catches up after a gap, and a later op's broadcast can overtake an
+//     ack).
 //   - A resent op (same src and seq, after a reconnect) is acknowledged,
 //     not applied again (ShareDB's ERR_OP_ALREADY_SUBMITTED turned into an
 //     ack); the ops before it are sent first, so its ack fits.
@@ -90,12 +92,7 @@ func (s *session) submit(in *inbound) error {
 	if err != nil {
 		return submitError(err)
 	}
-	follows := s.follows(c, d)
-	delivered := s.srv.deliveredOffset(c.stream())
 	for _, o := range res.Missed {
-		if follows && o.Offset != 0 && o.Offset <= delivered {
-			continue // already queued for this socket, before this ack
-		}
 		f, err := opFrame(c.name, d, o)
 		if err != nil {
 			return err
@@ -127,18 +124,6 @@ func (s *session) submit(in *inbound) error {
 	}
 	s.send(ack)
 	return nil
-}
-
-// follows reports whether the socket holds a subscription that delivers
-// the document's ops under this spelling of its collection: an op the hub
-// has delivered on this node has then been queued for the socket.
-func (s *session) follows(c collection, d string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.docs[docKey{col: c.name, id: d}]; ok {
-		return true
-	}
-	return s.colSubs[c.name] != nil
 }
 
 // truthy reads del: true (ShareDB tests truthiness; true is what clients send).
