@@ -251,23 +251,47 @@ func snapshotOf(s Snapshot, withID bool) snapshotJSON {
 	return out
 }
 
-// opMessage is an op as ShareDB sends it, for a change of the op log or of
-// an event: exactly one of op, create ({type, data}) and del.
-type opMessage struct {
-	A      string          `json:"a"`
-	C      string          `json:"c"`
-	D      string          `json:"d"`
-	V      int64           `json:"v"`
-	Src    string          `json:"src,omitempty"`
-	Seq    uint64          `json:"seq,omitempty"`
-	Op     json.RawMessage `json:"op,omitempty"`
-	Create *createJSON     `json:"create,omitempty"`
-	Del    bool            `json:"del,omitempty"`
+// opBuilder renders op messages as ShareDB sends them, for a change of the
+// op log or of an event: {"a":"op","c","d","v","src"?,"seq"?} and exactly one
+// of "op" (json0), "create" ({type, data}) and "del". It writes the JSON
+// by hand: an event with a batch of rows renders many, on the hot path.
+type opBuilder struct{ b bytes.Buffer }
+
+func (w *opBuilder) head(col, doc string, v int64, src string, seq uint64) {
+	w.b.Reset()
+	w.b.WriteString(`{"a":"op","c":`)
+	w.b.Write(jsonString(col))
+	w.b.WriteString(`,"d":`)
+	w.b.Write(jsonString(doc))
+	w.b.WriteString(`,"v":`)
+	w.b.WriteString(strconv.FormatInt(v, 10))
+	if src != "" {
+		w.b.WriteString(`,"src":`)
+		w.b.Write(jsonString(src))
+		w.b.WriteString(`,"seq":`)
+		w.b.WriteString(strconv.FormatUint(seq, 10))
+	}
 }
 
-type createJSON struct {
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data"`
+// frame ends the message with its change and returns it as a text frame.
+// op, create and del are the event's (trusted JSON from the store).
+func (w *opBuilder) frame(op, create json.RawMessage, del bool) []byte {
+	switch {
+	case del:
+		w.b.WriteString(`,"del":true}`)
+	case create != nil:
+		w.b.WriteString(`,"create":{"type":"` + typeJSON0 + `","data":`)
+		w.b.Write(create)
+		w.b.WriteString(`}}`)
+	default:
+		if len(op) == 0 {
+			op = json.RawMessage(`[]`)
+		}
+		w.b.WriteString(`,"op":`)
+		w.b.Write(op)
+		w.b.WriteByte('}')
+	}
+	return transport.TextFrame(w.b.Bytes())
 }
 
 // changeJSON is a change as the op log keeps it.
@@ -277,28 +301,24 @@ type changeJSON struct {
 	Del    bool            `json:"del"`
 }
 
-// opFrame renders one logged change of a document as an op message.
+// opFrame renders one logged change of a document as an op message. An op
+// ({"op":[...]}, the common case) is not decoded.
 func opFrame(col, doc string, o Op) ([]byte, error) {
+	var w opBuilder
+	w.head(col, doc, o.V, o.Src, o.Seq)
+	if raw := bytes.TrimSpace(o.Change); bytes.HasPrefix(raw, []byte(`{"op":`)) && raw[len(raw)-1] == '}' {
+		w.b.WriteByte(',')
+		w.b.Write(raw[1:])
+		return transport.TextFrame(w.b.Bytes()), nil
+	}
 	var ch changeJSON
 	if err := json.Unmarshal(o.Change, &ch); err != nil {
 		return nil, err
 	}
-	m := opMessage{A: actOp, C: col, D: doc, V: o.V, Src: o.Src, Seq: o.Seq}
-	switch {
-	case ch.Del:
-		m.Del = true
-	case ch.Create != nil:
-		m.Create = &createJSON{Type: typeJSON0, Data: ch.Create}
-	default:
-		m.Op = ch.Op
-		if m.Op == nil {
-			m.Op = json.RawMessage(`[]`)
-		}
+	if !ch.Del && ch.Create == nil && ch.Op == nil {
+		return nil, errors.New("sharedb: an op log change with no op, create or del")
 	}
-	if m.Src == "" {
-		m.Seq = 0
-	}
-	return frameOf(&m), nil
+	return w.frame(ch.Op, ch.Create, ch.Del), nil
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -142,15 +142,10 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	if len(changes) == 0 {
 		return nil, nil
 	}
-	var meta struct {
-		Src string `json:"src"`
-		Seq uint64 `json:"seq"`
-	}
-	if err := json.Unmarshal(p.Data, &meta); err != nil {
-		return nil, fmt.Errorf("sharedb: render %s: %w", p.Event, err)
-	}
+	src, seq := submitMeta(p.Data)
 	workspace := strings.HasPrefix(p.Stream, "workspace:")
 	var outs []hub.Output
+	var w opBuilder
 	for _, ch := range changes {
 		// A table's document belongs to its workspace's stream (as for
 		// the native dialect); table_updated also goes to the table's.
@@ -162,19 +157,9 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 			if c.canonical != ch.Collection {
 				continue
 			}
-			m := opMessage{A: actOp, C: c.name, D: doc, V: ch.V, Src: meta.Src, Seq: meta.Seq}
-			switch {
-			case ch.Del:
-				m.Del = true
-			case ch.Create != nil:
-				m.Create = &createJSON{Type: typeJSON0, Data: ch.Create}
-			default:
-				m.Op = ch.Op
-			}
-			if m.Src == "" {
-				m.Seq = 0
-			}
-			outs = append(outs, hub.Output{Collection: c.hubName(), Document: doc, Frame: frameOf(&m)})
+			w.head(c.name, doc, ch.V, src, seq)
+			frame := w.frame(ch.Op, ch.Create, ch.Del)
+			outs = append(outs, hub.Output{Collection: c.hubName(), Document: doc, Frame: frame})
 			r.frames.Add(1)
 		}
 	}
@@ -218,4 +203,41 @@ func presenceFrame(ch, id string, state json.RawMessage) []byte {
 func jsonString(s string) []byte {
 	b, _ := json.Marshal(s) // a string always encodes
 	return b
+}
+
+// submitMeta reads the src and seq of the submit that made an event. They
+// lead its payload with the other scalar members of its meta, so the scan
+// stops at the first member that is an object or a list: an event with a
+// thousand rows is not read through for them.
+func submitMeta(payload []byte) (src string, seq uint64) {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", 0
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return src, seq
+		}
+		key, _ := t.(string)
+		v, err := dec.Token()
+		if err != nil {
+			return src, seq
+		}
+		if _, structured := v.(json.Delim); structured {
+			return src, seq
+		}
+		switch key {
+		case "src":
+			src, _ = v.(string)
+		case "seq":
+			if n, ok := v.(json.Number); ok {
+				if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
+					seq = u
+				}
+			}
+		}
+	}
+	return src, seq
 }

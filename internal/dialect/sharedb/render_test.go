@@ -114,3 +114,30 @@ func TestPresenceFrame(t *testing.T) {
 		t.Errorf("a message to a user renders as nothing: %q, %v", b, err)
 	}
 }
+
+// BenchmarkRenderEvent: a submit's event on a row, rendered for one
+// spelling held (what every op of bench ops costs the renderer).
+func BenchmarkRenderEvent(b *testing.B) {
+	r := NewRenderer(nil)
+	c, _ := parseCollection("record_5")
+	r.hold(c, 1)
+	fields := table.Values{}
+	for i := int64(1); i <= 10; i++ {
+		fields[i] = json.RawMessage(`"some text in a cell"`)
+	}
+	row := service.Row{ID: 9, Order: "1.00000000000000000000", Version: 8, Fields: fields}
+	before := row
+	before.Version = 7
+	payload, _ := json.Marshal(service.RowsUpdated{
+		TableMeta: service.TableMeta{TableID: 5, WorkspaceID: 2, Actor: "u1", Origin: "c_x", Src: "0123456789abcdef0123456789abcdef", Seq: 42},
+		Rows:      []service.Row{row}, RowsBefore: []service.Row{before}, UpdatedFieldIDs: []int64{1},
+		Op: json.RawMessage(`[{"p":["fields","1",3],"si":"x"}]`),
+	})
+	p := &hub.Publication{Kind: hub.KindEvent, Stream: "table:5", Offset: 1, Event: service.EventRowsUpdated, Data: payload}
+	b.ReportAllocs()
+	for b.Loop() {
+		if outs, err := r.RenderEvent(p); err != nil || len(outs) != 1 {
+			b.Fatal(outs, err)
+		}
+	}
+}
