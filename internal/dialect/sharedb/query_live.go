@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 )
 
@@ -71,8 +72,11 @@ func (l *liveQueries) remove(q *liveQuery) {
 	l.mu.Unlock()
 }
 
-// touch marks every query of a stream.
-func (l *liveQueries) touch(stream string) {
+// touch marks the queries of a stream that an event of that type may
+// change: a query of records any event of its table (a field or view
+// change can change a filter), of fields field events, of views view and
+// field events (a field change rewrites views), of tables table events.
+func (l *liveQueries) touch(stream, event string) {
 	l.mu.Lock()
 	m := l.byStream[stream]
 	if len(m) == 0 {
@@ -81,12 +85,26 @@ func (l *liveQueries) touch(stream string) {
 	}
 	qs := make([]*liveQuery, 0, len(m))
 	for q := range m {
-		qs = append(qs, q)
+		if affects(q.col.kind, event) {
+			qs = append(qs, q)
+		}
 	}
 	l.mu.Unlock()
 	for _, q := range qs {
 		l.enqueue(q)
 	}
+}
+
+func affects(kind, event string) bool {
+	switch kind {
+	case "field":
+		return strings.HasPrefix(event, "field_")
+	case "view":
+		return strings.HasPrefix(event, "view_") || strings.HasPrefix(event, "field_")
+	case "table":
+		return strings.HasPrefix(event, "table_")
+	}
+	return true
 }
 
 // enqueue queues a query to run, or marks it dirty if it is running.

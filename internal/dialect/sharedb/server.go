@@ -147,7 +147,7 @@ func (s *Server) Close() { s.live.close() }
 // store).
 func (s *Server) HandleEvent(p *hub.Publication) {
 	if p.Kind == hub.KindEvent {
-		s.live.touch(p.Stream)
+		s.live.touch(p.Stream, p.Event)
 	}
 }
 
