@@ -51,16 +51,52 @@ func TestShareDBStaleOp(t *testing.T) {
 		t.Fatalf("row %q at %d; want BhelloA at 3", s, v)
 	}
 
-	// Subscribed, the submitter still gets only the ack.
+	// Subscribed, the submitter's ack is its op coming back from the
+	// stream, in order after the ops before it (ShareDB's client takes an
+	// op with its src and seq for its ack).
 	a.send(map[string]any{"a": "s", "c": f.col, "d": row})
 	if s := a.expect("s"); s.M["data"] == nil {
 		t.Fatalf("subscribe reply %s", s)
 	}
-	a.send(sdbInsert(f, row, 3, 2, 0, "x"))
-	if ack := a.expect("op"); ack.num("v") != 3 || ack.M["op"] != nil {
-		t.Fatalf("got %s; want the ack alone", ack)
+	b.send(map[string]any{"a": "s", "c": f.col, "d": row})
+	b.expect("s")
+	b.send(sdbInsert(f, row, 3, 2, 0, "y")) // applied at 3
+	b.expect("op")
+	a.send(sdbInsert(f, row, 3, 2, 0, "x")) // stale: applied at 4
+	if m := a.expect("op"); m.num("v") != 3 || m.str("src") != b.src {
+		t.Fatalf("got %s; want b's op at 3 first", m)
+	}
+	if ack := a.expect("op"); ack.num("v") != 4 || ack.str("src") != a.src || ack.num("seq") != 2 || ack.M["op"] == nil {
+		t.Fatalf("got %s; want a's own op at 4, its ack", ack)
 	}
 	a.sync()
+	if m := b.expect("op"); m.num("v") != 4 || m.str("src") != a.src {
+		t.Fatalf("b got %s; want a's op", m)
+	}
+
+	// An op then an unsubscribe at once: the ack the broadcast was to be
+	// is sent explicitly before the unsubscribe's reply (after the
+	// broadcast, when that came first: the client ignores the second).
+	a.send(sdbInsert(f, row, 5, 3, 0, "z"))
+	a.send(map[string]any{"a": "u", "c": f.col, "d": row})
+	explicit := false
+	for {
+		m := a.next()
+		if m.A == "u" {
+			break
+		}
+		if m.A != "op" || m.num("v") != 5 || m.num("seq") != 3 || m.str("src") != a.src {
+			t.Fatalf("got %s; want a's op or its ack at 5", m)
+		}
+		explicit = explicit || m.M["op"] == nil
+	}
+	if !explicit {
+		t.Fatal("no explicit ack before the unsubscribe's reply")
+	}
+	a.sync()
+	if s, v := tn.rowText(t, f, f.firstRow); s != "zxyBhelloA" || v != 6 {
+		t.Fatalf("row %q at %d; want zxyBhelloA at 6", s, v)
+	}
 }
 
 // TestShareDBResentOp: after a reconnect a client resends the op it had no

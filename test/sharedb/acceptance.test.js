@@ -74,6 +74,10 @@ test(`sharedb ${L.VERSION}: concurrent edits of one cell and of different cells 
   const db = b.get(tb.col, id);
   await Promise.all([L.call(da, 'subscribe'), L.call(db, 'subscribe')]);
 
+  // Every op and ack reaches a subscribed client in version order: it
+  // never has to fetch to fill a gap.
+  const fetches = [];
+  for (const conn of [a, b]) conn.on('send', (m) => { if (m.a === 'f' || m.a === 'bf') fetches.push(m); });
   const n = 25;
   const acks = [];
   for (let i = 0; i < n; i++) {
@@ -102,6 +106,7 @@ test(`sharedb ${L.VERSION}: concurrent edits of one cell and of different cells 
   await L.call(dc, 'fetch');
   assert.deepEqual(dc.data, da.data);
   assert.deepEqual(L.warnings.filter((w) => w.includes('Invalid version')), [], 'no ack with a version the client did not expect');
+  assert.deepEqual(fetches, [], 'no fetch to fill a gap');
 });
 
 test(`sharedb ${L.VERSION}: offline with pending ops and a lost ack, then reconnected, converges`, opts, async (t) => {

@@ -193,7 +193,9 @@ function startServer() {
 
 // Transforms seen from the clients (with --target, where the server's own
 // counts are not at hand): an ack whose v is past the version the op was
-// sent at was transformed against that many ops.
+// sent at was transformed against that many ops. An ack is the first
+// message with the client's src and the op's seq: a reply without an op,
+// or the op itself coming back from the server's stream.
 let clientTransforms = 0;
 let clientTransformPairs = 0;
 
@@ -208,7 +210,7 @@ function openConnection(url) {
     });
     conn.on('receive', (req) => {
       const m = req.data;
-      if (!m || m.a !== 'op' || m.error || 'op' in m || m.create || m.del || m.src !== conn.id) return;
+      if (!m || m.a !== 'op' || m.error || m.src !== conn.id || !sentAt.has(m.seq)) return;
       const v = sentAt.get(m.seq);
       sentAt.delete(m.seq);
       if (measuring && v != null && m.v > v) {

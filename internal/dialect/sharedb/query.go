@@ -340,5 +340,6 @@ func (s *session) releaseCollection(c collection) {
 	if last {
 		s.srv.hub.Unsubscribe(s.ctx, s.conn, c.hubName(), "")
 		s.srv.render.hold(c, -1)
+		s.sendUnowed()
 	}
 }

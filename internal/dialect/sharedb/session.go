@@ -49,6 +49,7 @@ type session struct {
 	queries  map[string]*liveQuery // live queries by id
 	presence map[string]bool       // presence channels subscribed
 	channels map[string]time.Time  // presence channels one may publish on, until when
+	owed     map[docKey]owedAck    // acks that ops' broadcasts are to be (submit.go)
 }
 
 // docKey is a document subscription: the collection as spelled and the id.
@@ -81,6 +82,7 @@ func newSession(s *Server, claims *auth.Claims) *session {
 		queries:  make(map[string]*liveQuery),
 		presence: make(map[string]bool),
 		channels: make(map[string]time.Time),
+		owed:     make(map[docKey]owedAck),
 	}
 	sess.ctx, sess.cancel = context.WithCancel(context.Background())
 	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
@@ -135,6 +137,7 @@ func (s *session) DisconnectFrames(d hub.Disconnect) []byte {
 // the user may no longer see it. ShareDB has no message for that (and an
 // error a client's doc or query has no listener for would throw in the
 // application), so the subscription ends silently; its live queries stop.
+// The acks its ops' broadcasts were to be are sent instead.
 func (s *session) RevokedFrame(hubCol, document string) []byte {
 	var release []collection
 	var stop []*liveQuery
@@ -162,6 +165,7 @@ func (s *session) RevokedFrame(hubCol, document string) []byte {
 	case len(hubCol) > len(presencePrefix) && hubCol[:len(presencePrefix)] == presencePrefix:
 		delete(s.presence, hubCol[len(presencePrefix):])
 	}
+	acks := s.unowedLocked()
 	s.mu.Unlock()
 	for _, c := range release {
 		s.srv.render.hold(c, -1)
@@ -169,7 +173,7 @@ func (s *session) RevokedFrame(hubCol, document string) []byte {
 	for _, q := range stop {
 		s.srv.live.remove(q)
 	}
-	return nil
+	return acks
 }
 
 // Closed implements hub.SessionCloser: the hub has dropped the socket's
@@ -186,7 +190,7 @@ func (s *session) Closed() {
 		release = append(release, cs.c)
 	}
 	queries := s.queries
-	s.docs, s.colSubs, s.queries = nil, nil, nil
+	s.docs, s.colSubs, s.queries, s.owed = nil, nil, nil, nil
 	s.mu.Unlock()
 	for _, c := range release {
 		s.srv.render.hold(c, -1)

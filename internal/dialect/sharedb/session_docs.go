@@ -181,6 +181,7 @@ func (s *session) unsubscribeDoc(c collection, d string) {
 	}
 	s.srv.hub.Unsubscribe(s.ctx, s.conn, c.hubName(), d)
 	s.srv.render.hold(c, -1)
+	s.sendUnowed()
 }
 
 // fetch answers f: the snapshot, or with v the ops since v.

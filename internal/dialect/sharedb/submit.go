@@ -88,9 +88,27 @@ func (s *session) submit(in *inbound) error {
 
 	ctx, cancel := s.storeCtx()
 	defer cancel()
-	res, err := s.srv.cfg.Store.Submit(ctx, s.userID, s.conn.ID(), sub)
+	// A socket that follows the document gets its op back from the stream,
+	// after every op before it: that message is its ack (a ShareDB client
+	// takes an op with its src and seq for one). An ack sent from here
+	// instead would race the stream: the ops committed with it or after it
+	// (group commit publishes a batch before any of its writers returns)
+	// would reach the client first, and make it drop them and fetch. A
+	// create keeps the explicit ack, which carries its fixup.
+	follow := sub.Create == nil && s.follows(c, d)
+	origin := s.conn.ID()
+	if follow {
+		origin = "sdb:" + origin // not this connection: the hub does not leave it out
+	}
+	res, err := s.srv.cfg.Store.Submit(ctx, s.userID, origin, sub)
 	if err != nil {
 		return submitError(err)
+	}
+	if follow && !res.Duplicate {
+		if s.owe(c, d, owedAck{src: src, seq: seq, v: res.V}) {
+			return nil
+		}
+		// The subscription ended meanwhile: the ack comes from here.
 	}
 	for _, o := range res.Missed {
 		f, err := opFrame(c.name, d, o)
@@ -124,6 +142,75 @@ func (s *session) submit(in *inbound) error {
 	}
 	s.send(ack)
 	return nil
+}
+
+// owedAck is an ack a socket is owed: the op's broadcast will be it.
+type owedAck struct {
+	c   collection
+	d   string
+	src string
+	seq uint64
+	v   int64
+}
+
+func (a owedAck) frame() []byte {
+	return frameOf(map[string]any{"a": actOp, "c": a.c.name, "d": a.d, "src": a.src, "seq": a.seq, "v": a.v})
+}
+
+// follows reports whether the socket holds a subscription that delivers
+// the document's ops under this spelling of its collection.
+func (s *session) follows(c collection, d string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.followsLocked(c.name, d)
+}
+
+// followsLocked is follows; mu must be held.
+func (s *session) followsLocked(col, d string) bool {
+	if _, ok := s.docs[docKey{col: col, id: d}]; ok {
+		return true
+	}
+	return s.colSubs[col] != nil
+}
+
+// owe records that the op's broadcast is the socket's ack, if the socket
+// still follows the document (a revocation may have ended it meanwhile).
+// Only the last op of a document is kept: a ShareDB client has one op in
+// flight per document, and an ack it already had is ignored by it.
+func (s *session) owe(c collection, d string, a owedAck) bool {
+	a.c, a.d = c, d
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || !s.followsLocked(c.name, d) {
+		return false
+	}
+	s.owed[docKey{col: c.name, id: d}] = a
+	return true
+}
+
+// unowedLocked takes the acks of documents the socket no longer follows:
+// their broadcasts will not come, so they are sent as explicit acks (after
+// the broadcast, when it came first, the client ignores them). mu must be
+// held.
+func (s *session) unowedLocked() []byte {
+	var frames []byte
+	for k, a := range s.owed {
+		if !s.followsLocked(k.col, k.id) {
+			delete(s.owed, k)
+			frames = append(frames, a.frame()...)
+		}
+	}
+	return frames
+}
+
+// sendUnowed sends the acks of documents no longer followed.
+func (s *session) sendUnowed() {
+	s.mu.Lock()
+	frames := s.unowedLocked()
+	s.mu.Unlock()
+	if len(frames) > 0 {
+		s.conn.Send(frames)
+	}
 }
 
 // truthy reads del: true (ShareDB tests truthiness; true is what clients send).
