@@ -41,7 +41,7 @@ type Config struct {
 	TokenLeeway time.Duration
 
 	Dev            bool     // accept user_id without a token
-	AllowedOrigins []string // "*" allows any; a request without Origin is always allowed
+	AllowedOrigins []string // "*" allows any; a request without Origin, or from the server's own pages, is always allowed
 	MaxConnections int      // per node, all dialects; 0: no limit
 	MaxMessageSize int      // default 65536
 	RatePerSecond  float64  // default 100
@@ -70,8 +70,7 @@ type Server struct {
 	render   *Renderer
 	log      *slog.Logger
 	attempts *ratelimit.Keyed
-	origins  map[string]bool
-	anyOrig  bool
+	origins  transport.Origins
 
 	live *liveQueries
 }
@@ -124,15 +123,9 @@ func NewServer(cfg Config) (*Server, error) {
 		render:   cfg.Renderer,
 		log:      cfg.Logger,
 		attempts: ratelimit.NewKeyed(cfg.ConnectRate, cfg.ConnectBurst),
-		origins:  make(map[string]bool),
+		origins:  transport.NewOrigins(cfg.AllowedOrigins),
 	}
 	s.live = newLiveQueries(s, cfg.QueryWorkers)
-	for _, o := range cfg.AllowedOrigins {
-		if o == "*" {
-			s.anyOrig = true
-		}
-		s.origins[strings.ToLower(strings.TrimRight(o, "/"))] = true
-	}
 	return s, nil
 }
 
@@ -155,7 +148,7 @@ func (s *Server) HandleEvent(p *hub.Publication) {
 // answers with the HTTP API's error body, before any upgrade, as on the
 // native endpoint: a ShareDB client has no way to authenticate after it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.originAllowed(r.Header.Get("Origin")) {
+	if !s.origins.Allowed(r) {
 		refuse(w, http.StatusForbidden, "origin_not_allowed", "origin not allowed")
 		return
 	}
@@ -253,13 +246,6 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims 
 		s.log.Error("watch connection", "err", err)
 		c.Abort()
 	}
-}
-
-func (s *Server) originAllowed(origin string) bool {
-	if origin == "" || s.anyOrig {
-		return true
-	}
-	return s.origins[strings.ToLower(strings.TrimRight(origin, "/"))]
 }
 
 func clientIP(r *http.Request) string {
