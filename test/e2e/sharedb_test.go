@@ -247,3 +247,33 @@ func TestShareDBOtherDocuments(t *testing.T) {
 		break
 	}
 }
+
+// TestShareDBTwoSpellings: a socket holding a document under both names of
+// its collection (record_T and Teable's rec_T) gets an op made through one
+// as its ack there and as an op of another client's on the other.
+func TestShareDBTwoSpellings(t *testing.T) {
+	t.Parallel()
+	tn := startNode(t)
+	f := newSdbFixture(t, tn)
+	row := fmt.Sprint(f.firstRow)
+	rec := fmt.Sprintf("rec_%d", f.tbl)
+	c := tn.sdbUser(t, "owner")
+	c.send(map[string]any{"a": "s", "c": rec, "d": row})
+	c.expect("s")
+	c.send(map[string]any{"a": "s", "c": f.col, "d": row})
+	c.expect("s")
+	op := sdbInsert(f, row, 1, 1, 0, "x")
+	op["c"] = rec
+	c.send(op)
+	got := map[string]sdbMsg{}
+	for len(got) < 2 {
+		m := c.expect("op")
+		got[m.str("c")] = m
+	}
+	for _, col := range []string{rec, f.col} {
+		if m := got[col]; m.num("v") != 1 || m.str("src") != c.src || m.num("seq") != 1 || m.M["op"] == nil {
+			t.Fatalf("on %s: %s; want the op at 1", col, m)
+		}
+	}
+	c.sync()
+}

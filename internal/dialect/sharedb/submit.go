@@ -95,10 +95,15 @@ func (s *session) submit(in *inbound) error {
 	// (group commit publishes a batch before any of its writers returns)
 	// would reach the client first, and make it drop them and fetch. A
 	// create keeps the explicit ack, which carries its fixup.
+	//
+	// The socket is not left out of the op's broadcast (its origin names
+	// no connection), so that a document it holds under the collection's
+	// other spelling gets the op too. A create is, so that its fixup
+	// arrives with its ack.
 	follow := sub.Create == nil && s.follows(c, d)
-	origin := s.conn.ID()
-	if follow {
-		origin = "sdb:" + origin // not this connection: the hub does not leave it out
+	origin := "sdb:" + s.conn.ID()
+	if sub.Create != nil {
+		origin = s.conn.ID()
 	}
 	res, err := s.srv.cfg.Store.Submit(ctx, s.userID, origin, sub)
 	if err != nil {
