@@ -464,7 +464,11 @@ func (s *session) snapshotAt(in *inbound) error {
 		}
 	default:
 		snap, err = s.srv.cfg.Store.SnapshotAt(ctx, s.userID, c.canonical, id, v, at)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrOpsPruned):
+			// As ShareDB's server refuses a snapshot read it will not serve.
+			err = errorf(CodeSnapshotRejected, message(err, "the document's history is no longer kept"))
+		case err != nil:
 			err = readError(c, err)
 		}
 	}
