@@ -2,11 +2,10 @@ package baserow
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -54,12 +53,11 @@ type Config struct {
 
 // Server is the page protocol's WebSocket endpoint.
 type Server struct {
-	cfg      Config
-	hub      *hub.Hub
-	render   *Renderer
-	log      *slog.Logger
-	attempts *ratelimit.Keyed
-	origins  transport.Origins
+	cfg    Config
+	hub    *hub.Hub
+	render *Renderer
+	log    *slog.Logger
+	gate   *admission.Gate
 }
 
 // NewServer returns the endpoint; mount it at /ws/core/.
@@ -98,12 +96,15 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{
-		cfg:      cfg,
-		hub:      cfg.Hub,
-		render:   cfg.Renderer,
-		log:      cfg.Logger,
-		attempts: ratelimit.NewKeyed(cfg.ConnectRate, cfg.ConnectBurst),
-		origins:  transport.NewOrigins(cfg.AllowedOrigins),
+		cfg:    cfg,
+		hub:    cfg.Hub,
+		render: cfg.Renderer,
+		log:    cfg.Logger,
+		gate: admission.New(admission.Config{
+			AllowedOrigins: cfg.AllowedOrigins, ConnectRate: cfg.ConnectRate, ConnectBurst: cfg.ConnectBurst,
+			Draining: cfg.Hub.Draining, Connections: func() int64 { return cfg.Hub.Stats().Connections },
+			MaxConnections: cfg.MaxConnections, Now: cfg.Now,
+		}),
 	}
 	return s, nil
 }
@@ -118,20 +119,7 @@ const Anonymous = "anonymous"
 // the native endpoint; a bad token is not: Baserow's client expects the
 // upgrade, then authentication with success false and close 4001.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.origins.Allowed(r) {
-		refuse(w, http.StatusForbidden, "origin_not_allowed", "origin not allowed")
-		return
-	}
-	if !s.attempts.Allow(clientIP(r), s.now()) {
-		refuse(w, http.StatusTooManyRequests, "too_many_attempts", "too many connection attempts")
-		return
-	}
-	if s.hub.Draining() {
-		refuse(w, http.StatusServiceUnavailable, "draining", "server shutting down")
-		return
-	}
-	if max := s.cfg.MaxConnections; max > 0 && s.hub.Stats().Connections >= int64(max) {
-		refuse(w, http.StatusServiceUnavailable, "connection_limit", "connection limit reached")
+	if !s.gate.Admit(w, r) {
 		return
 	}
 	q := r.URL.Query()
@@ -212,21 +200,6 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote, id string, cla
 		s.log.Error("watch connection", "err", err)
 		c.Abort()
 	}
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// refuse writes the HTTP API's error shape.
-func refuse(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})
 }
 
 // validUUID reports whether s is a UUID in its text form

@@ -3,11 +3,10 @@ package native
 import (
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -52,11 +51,10 @@ type Config struct {
 
 // Server is the native protocol's WebSocket endpoint.
 type Server struct {
-	cfg      Config
-	hub      *hub.Hub
-	log      *slog.Logger
-	attempts *ratelimit.Keyed
-	origins  transport.Origins
+	cfg  Config
+	hub  *hub.Hub
+	log  *slog.Logger
+	gate *admission.Gate
 }
 
 // NewServer returns the endpoint; mount it at /api/ws/socket.
@@ -92,11 +90,14 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{
-		cfg:      cfg,
-		hub:      cfg.Hub,
-		log:      cfg.Logger,
-		attempts: ratelimit.NewKeyed(cfg.ConnectRate, cfg.ConnectBurst),
-		origins:  transport.NewOrigins(cfg.AllowedOrigins),
+		cfg: cfg,
+		hub: cfg.Hub,
+		log: cfg.Logger,
+		gate: admission.New(admission.Config{
+			AllowedOrigins: cfg.AllowedOrigins, ConnectRate: cfg.ConnectRate, ConnectBurst: cfg.ConnectBurst,
+			Draining: cfg.Hub.Draining, Connections: func() int64 { return cfg.Hub.Stats().Connections },
+			MaxConnections: cfg.MaxConnections, Now: cfg.Now,
+		}),
 	}
 	return s, nil
 }
@@ -110,30 +111,17 @@ func Renderer() hub.Renderer { return renderer{} }
 // answers with a JSON body, before any upgrade.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if !s.origins.Allowed(r) {
-		refuse(w, http.StatusForbidden, "origin_not_allowed", "origin not allowed")
-		return
-	}
-	if !s.attempts.Allow(clientIP(r), s.now()) {
-		refuse(w, http.StatusTooManyRequests, "too_many_attempts", "too many connection attempts")
-		return
-	}
-	if s.hub.Draining() {
-		refuse(w, http.StatusServiceUnavailable, "draining", "server shutting down")
-		return
-	}
-	if max := s.cfg.MaxConnections; max > 0 && s.hub.Stats().Connections >= int64(max) {
-		refuse(w, http.StatusServiceUnavailable, "connection_limit", "connection limit reached")
+	if !s.gate.Admit(w, r) {
 		return
 	}
 	sessionID := q.Get("session_id")
 	if sessionID != "" && !validSessionID(sessionID) {
-		refuse(w, http.StatusBadRequest, "invalid_session_id", "session_id must be 1-64 of [A-Za-z0-9_-]")
+		admission.Refuse(w, http.StatusBadRequest, "invalid_session_id", "session_id must be 1-64 of [A-Za-z0-9_-]")
 		return
 	}
 	claims, status, code, msg := s.authenticateRequest(r)
 	if status != 0 {
-		refuse(w, status, code, msg)
+		admission.Refuse(w, status, code, msg)
 		return
 	}
 	tc, early, err := transport.Upgrade(w, r, 5*time.Second)
@@ -206,21 +194,6 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims 
 		s.log.Error("watch connection", "err", err)
 		c.Abort()
 	}
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// refuse writes the HTTP API's error shape.
-func refuse(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})
 }
 
 var connIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -4,11 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/ratelimit"
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
@@ -65,12 +63,11 @@ type Config struct {
 // Server is the ShareDB endpoint: it upgrades sockets, speaks ShareDB's
 // protocol on them, and re-runs their live queries as events pass.
 type Server struct {
-	cfg      Config
-	hub      *hub.Hub
-	render   *Renderer
-	log      *slog.Logger
-	attempts *ratelimit.Keyed
-	origins  transport.Origins
+	cfg    Config
+	hub    *hub.Hub
+	render *Renderer
+	log    *slog.Logger
+	gate   *admission.Gate
 
 	live *liveQueries
 }
@@ -118,12 +115,15 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{
-		cfg:      cfg,
-		hub:      cfg.Hub,
-		render:   cfg.Renderer,
-		log:      cfg.Logger,
-		attempts: ratelimit.NewKeyed(cfg.ConnectRate, cfg.ConnectBurst),
-		origins:  transport.NewOrigins(cfg.AllowedOrigins),
+		cfg:    cfg,
+		hub:    cfg.Hub,
+		render: cfg.Renderer,
+		log:    cfg.Logger,
+		gate: admission.New(admission.Config{
+			AllowedOrigins: cfg.AllowedOrigins, ConnectRate: cfg.ConnectRate, ConnectBurst: cfg.ConnectBurst,
+			Draining: cfg.Hub.Draining, Connections: func() int64 { return cfg.Hub.Stats().Connections },
+			MaxConnections: cfg.MaxConnections, Now: cfg.Now,
+		}),
 	}
 	s.live = newLiveQueries(s, cfg.QueryWorkers)
 	return s, nil
@@ -148,25 +148,12 @@ func (s *Server) HandleEvent(p *hub.Publication) {
 // answers with the HTTP API's error body, before any upgrade, as on the
 // native endpoint: a ShareDB client has no way to authenticate after it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.origins.Allowed(r) {
-		refuse(w, http.StatusForbidden, "origin_not_allowed", "origin not allowed")
-		return
-	}
-	if !s.attempts.Allow(clientIP(r), s.now()) {
-		refuse(w, http.StatusTooManyRequests, "too_many_attempts", "too many connection attempts")
-		return
-	}
-	if s.hub.Draining() {
-		refuse(w, http.StatusServiceUnavailable, "draining", "server shutting down")
-		return
-	}
-	if max := s.cfg.MaxConnections; max > 0 && s.hub.Stats().Connections >= int64(max) {
-		refuse(w, http.StatusServiceUnavailable, "connection_limit", "connection limit reached")
+	if !s.gate.Admit(w, r) {
 		return
 	}
 	claims, status, code, msg := s.authenticate(r)
 	if status != 0 {
-		refuse(w, status, code, msg)
+		admission.Refuse(w, status, code, msg)
 		return
 	}
 	tc, early, err := transport.Upgrade(w, r, 5*time.Second)
@@ -246,21 +233,6 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims 
 		s.log.Error("watch connection", "err", err)
 		c.Abort()
 	}
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// refuse writes the HTTP API's error shape.
-func refuse(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})
 }
 
 var connIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
