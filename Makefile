@@ -28,7 +28,7 @@ vet:
 
 # Go benchmarks of the hot paths (see docs/benchmarks.md for the figures).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/hub/ ./internal/stream/ ./internal/dialect/native/ ./internal/table/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/hub/ ./internal/stream/ ./internal/dialect/... ./internal/table/ ./internal/ot/json0/
 
 # A short run of every fuzz target.
 FUZZTIME ?= 20s
@@ -38,6 +38,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./internal/auth/
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime $(FUZZTIME) ./internal/table/
 	$(GO) test -run '^$$' -fuzz FuzzFilterCompile -fuzztime $(FUZZTIME) ./internal/table/
+	$(GO) test -run '^$$' -fuzz FuzzClientMessage -fuzztime $(FUZZTIME) ./internal/dialect/baserow/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/dialect/sharedb/
+	$(GO) test -run '^$$' -fuzz FuzzConvergence -fuzztime $(FUZZTIME) ./internal/ot/json0/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeApply -fuzztime $(FUZZTIME) ./internal/ot/json0/
 
 clean:
 	rm -rf bin
