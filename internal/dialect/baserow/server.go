@@ -158,8 +158,7 @@ var authFailed = hub.Disconnect{Code: 4001, Reason: "authentication failed"}
 func (s *Server) attach(tc *transport.Conn, early []byte, remote, id string, claims *auth.Claims, anonymous, ok bool) {
 	sess := &session{srv: s, anonymous: anonymous}
 	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
-	sess.bucket = ratelimit.NewBucket(s.cfg.RatePerSecond, s.cfg.RateBurst, s.now())
-	sess.windowStart = s.now().UnixNano()
+	sess.guard = ratelimit.NewGuard(s.cfg.RatePerSecond, s.cfg.RateBurst, s.now())
 	info := hub.ConnInfo{ID: id, Dialect: DialectID, Transport: tc, Session: sess, Remote: remote}
 	c, err := s.hub.NewConn(info)
 	if err != nil && !errors.Is(err, hub.ErrClosed) {

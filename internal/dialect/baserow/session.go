@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/gobwas/ws"
 
@@ -30,11 +29,8 @@ type session struct {
 	pages  []*page // a few per socket: a slice costs less than a map
 	closed bool    // the hub forgot the connection: no page may be added
 
-	bucket      ratelimit.Bucket
-	windowStart int64
-	windowCount int
-	abusiveFor  int
-	closing     bool
+	guard   ratelimit.Guard // message rate and abuse
+	closing bool
 }
 
 var (
@@ -188,22 +184,12 @@ func messageKind(m message) string {
 // allow applies the rate limit and watches for abuse: a socket sending
 // more than AbuseFactor times its limit for AbuseWindow is closed (4004).
 func (s *session) allow() bool {
-	now := s.srv.now()
-	n := now.UnixNano()
-	if n-s.windowStart >= int64(time.Second) {
-		if s.windowCount > int(s.srv.cfg.RatePerSecond*s.srv.cfg.AbuseFactor) {
-			s.abusiveFor++
-		} else {
-			s.abusiveFor = 0
-		}
-		s.windowStart, s.windowCount = n, 0
-	}
-	s.windowCount++
-	if s.abusiveFor > 0 && time.Duration(s.abusiveFor)*time.Second >= s.srv.cfg.AbuseWindow {
+	cfg := &s.srv.cfg
+	ok, abusive := s.guard.Allow(s.srv.now(), int(cfg.RatePerSecond*cfg.AbuseFactor), cfg.AbuseWindow)
+	if abusive {
 		s.closing = true
-		return false
 	}
-	return s.bucket.Allow(now)
+	return ok
 }
 
 func errorWordPage(word string) error { return &pageError{word} }

@@ -173,8 +173,7 @@ func (s *Server) authenticateRequest(r *http.Request) (claims *auth.Claims, stat
 func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims *auth.Claims, sessionID string) {
 	sess := &session{srv: s, tconn: tc}
 	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
-	sess.bucket = ratelimit.NewBucket(s.cfg.RatePerSecond, s.cfg.RateBurst, s.now())
-	sess.windowStart = s.now().UnixNano()
+	sess.guard = ratelimit.NewGuard(s.cfg.RatePerSecond, s.cfg.RateBurst, s.now())
 	c, err := s.hub.NewConn(hub.ConnInfo{ID: newConnID(), Dialect: DialectID, Transport: tc, Session: sess, Remote: remote})
 	if err != nil {
 		_ = tc.Close()

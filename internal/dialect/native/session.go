@@ -29,11 +29,8 @@ type session struct {
 	mu     sync.Mutex // guards claims (read by other goroutines through authorize)
 	claims *auth.Claims
 
-	bucket      ratelimit.Bucket
-	windowStart int64 // abuse detection: start of the current second
-	windowCount int
-	abusiveFor  int   // consecutive seconds over AbuseFactor times the limit
-	lastLimited int64 // unix nanos of the last 429 sent for a message without id
+	guard       ratelimit.Guard // message rate and abuse
+	lastLimited int64           // unix nanos of the last 429 sent for a message without id
 	closing     bool
 }
 
@@ -147,22 +144,12 @@ func (s *session) onMessage(m transport.Message) error {
 // allow applies the rate limit and watches for abuse: a connection sending
 // more than AbuseFactor times its limit for AbuseWindow is closed (4004).
 func (s *session) allow() bool {
-	now := s.srv.now()
-	n := now.UnixNano()
-	if n-s.windowStart >= int64(time.Second) {
-		if s.windowCount > int(s.srv.cfg.RatePerSecond*s.srv.cfg.AbuseFactor) {
-			s.abusiveFor++
-		} else {
-			s.abusiveFor = 0
-		}
-		s.windowStart, s.windowCount = n, 0
-	}
-	s.windowCount++
-	if s.abusiveFor > 0 && time.Duration(s.abusiveFor)*time.Second >= s.srv.cfg.AbuseWindow {
+	cfg := &s.srv.cfg
+	ok, abusive := s.guard.Allow(s.srv.now(), int(cfg.RatePerSecond*cfg.AbuseFactor), cfg.AbuseWindow)
+	if abusive {
 		s.closing = true
-		return false
 	}
-	return s.bucket.Allow(now)
+	return ok
 }
 
 func (s *session) reply(id string, err error) {

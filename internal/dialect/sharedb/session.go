@@ -30,12 +30,9 @@ type session struct {
 	claims *auth.Claims
 	userID string
 
-	src         string // ShareDB's client id: the hs id, kept across reconnects
-	bucket      ratelimit.Bucket
-	windowStart int64 // abuse detection: start of the current second
-	windowCount int
-	abusiveFor  int // consecutive seconds over AbuseFactor times the limit
-	closing     bool
+	src     string          // ShareDB's client id: the hs id, kept across reconnects
+	guard   ratelimit.Guard // message rate and abuse
+	closing bool
 
 	ctx    context.Context // ends when the socket does
 	cancel context.CancelFunc
@@ -86,8 +83,7 @@ func newSession(s *Server, claims *auth.Claims) *session {
 	}
 	sess.ctx, sess.cancel = context.WithCancel(context.Background())
 	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
-	sess.bucket = ratelimit.NewBucket(s.cfg.RatePerSecond, s.cfg.RateBurst, s.now())
-	sess.windowStart = s.now().UnixNano()
+	sess.guard = ratelimit.NewGuard(s.cfg.RatePerSecond, s.cfg.RateBurst, s.now())
 	return sess
 }
 
@@ -240,22 +236,11 @@ func (s *session) onMessage(m transport.Message) error {
 // more than AbuseFactor times its limit for AbuseWindow is closed (4004).
 func (s *session) allow() bool {
 	cfg := &s.srv.cfg
-	now := s.srv.now()
-	n := now.UnixNano()
-	if n-s.windowStart >= int64(time.Second) {
-		if s.windowCount > int(cfg.RatePerSecond*cfg.AbuseFactor) {
-			s.abusiveFor++
-		} else {
-			s.abusiveFor = 0
-		}
-		s.windowStart, s.windowCount = n, 0
-	}
-	s.windowCount++
-	if s.abusiveFor > 0 && time.Duration(s.abusiveFor)*time.Second >= cfg.AbuseWindow {
+	ok, abusive := s.guard.Allow(s.srv.now(), int(cfg.RatePerSecond*cfg.AbuseFactor), cfg.AbuseWindow)
+	if abusive {
 		s.closing = true
-		return false
 	}
-	return s.bucket.Allow(now)
+	return ok
 }
 
 // replyError answers a request that failed: a protoError as it is, anything
