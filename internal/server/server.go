@@ -15,6 +15,7 @@ import (
 
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/config"
+	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"github.com/tablecast/tablecast/internal/dialect/baserow"
 	"github.com/tablecast/tablecast/internal/dialect/native"
 	"github.com/tablecast/tablecast/internal/dialect/sharedb"
@@ -184,6 +185,17 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		release()
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	// The socket endpoints' limits, the same for every dialect.
+	limits := admission.Limits{
+		AllowedOrigins: cfg.AllowedOrigins,
+		MaxConnections: cfg.MaxConnections,
+		MaxMessageSize: cfg.MaxMessageSize,
+		RatePerSecond:  cfg.RateLimit.PerSecond,
+		RateBurst:      cfg.RateLimit.Burst,
+		AbuseWindow:    opts.AbuseWindow,
+		ConnectRate:    connectRate(cfg.ConnectRate),
+		ConnectBurst:   cfg.ConnectRate.Burst,
+	}
 	nativeSrv, err := native.NewServer(native.Config{
 		Hub:               h,
 		Poller:            poller,
@@ -191,15 +203,8 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		Store:             nativeStore{svc: svc},
 		TokenLeeway:       tokenLeeway,
 		Dev:               cfg.Dev,
-		AllowedOrigins:    cfg.AllowedOrigins,
-		MaxConnections:    cfg.MaxConnections,
-		MaxMessageSize:    cfg.MaxMessageSize,
+		Limits:            limits,
 		HeartbeatInterval: cfg.HeartbeatInterval,
-		RatePerSecond:     cfg.RateLimit.PerSecond,
-		RateBurst:         cfg.RateLimit.Burst,
-		AbuseWindow:       opts.AbuseWindow,
-		ConnectRate:       connectRate(cfg.ConnectRate),
-		ConnectBurst:      cfg.ConnectRate.Burst,
 		Logger:            log,
 	})
 	if err != nil {
@@ -209,22 +214,15 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	}
 
 	brSrv, err = baserow.NewServer(baserow.Config{
-		Hub:            h,
-		Poller:         poller,
-		Verifier:       verifier,
-		Renderer:       brRender,
-		Store:          brStore,
-		EventEpoch:     tablestream.Epoch,
-		TokenLeeway:    tokenLeeway,
-		AllowedOrigins: cfg.AllowedOrigins,
-		MaxConnections: cfg.MaxConnections,
-		MaxMessageSize: cfg.MaxMessageSize,
-		RatePerSecond:  cfg.RateLimit.PerSecond,
-		RateBurst:      cfg.RateLimit.Burst,
-		AbuseWindow:    opts.AbuseWindow,
-		ConnectRate:    connectRate(cfg.ConnectRate),
-		ConnectBurst:   cfg.ConnectRate.Burst,
-		Logger:         log,
+		Hub:         h,
+		Poller:      poller,
+		Verifier:    verifier,
+		Renderer:    brRender,
+		Store:       brStore,
+		EventEpoch:  tablestream.Epoch,
+		TokenLeeway: tokenLeeway,
+		Limits:      limits,
+		Logger:      log,
 	})
 	if err != nil {
 		_ = poller.Close()
@@ -232,23 +230,16 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	sdbSrv, err = sharedb.NewServer(sharedb.Config{
-		Hub:            h,
-		Poller:         poller,
-		Verifier:       verifier,
-		Renderer:       sdbRender,
-		Store:          sharedbStore{svc: svc},
-		EventEpoch:     tablestream.Epoch,
-		TokenLeeway:    tokenLeeway,
-		Dev:            cfg.Dev,
-		AllowedOrigins: cfg.AllowedOrigins,
-		MaxConnections: cfg.MaxConnections,
-		MaxMessageSize: cfg.MaxMessageSize,
-		RatePerSecond:  cfg.RateLimit.PerSecond,
-		RateBurst:      cfg.RateLimit.Burst,
-		AbuseWindow:    opts.AbuseWindow,
-		ConnectRate:    connectRate(cfg.ConnectRate),
-		ConnectBurst:   cfg.ConnectRate.Burst,
-		Logger:         log,
+		Hub:         h,
+		Poller:      poller,
+		Verifier:    verifier,
+		Renderer:    sdbRender,
+		Store:       sharedbStore{svc: svc},
+		EventEpoch:  tablestream.Epoch,
+		TokenLeeway: tokenLeeway,
+		Dev:         cfg.Dev,
+		Limits:      limits,
+		Logger:      log,
 	})
 	if err != nil {
 		_ = poller.Close()

@@ -24,19 +24,59 @@ type Gate struct {
 	now      func() time.Time
 }
 
-// Config configures a Gate.
-type Config struct {
+// Limits are the limits every socket endpoint applies, the same settings
+// for all dialects. Zero values take the defaults (SetDefaults).
+type Limits struct {
 	AllowedOrigins []string // see transport.Origins
+	MaxConnections int      // per node, all dialects; 0: no limit
+	MaxMessageSize int      // bytes of one client frame; default 65536
+	// RatePerSecond and RateBurst limit a connection's messages (default
+	// 100/s, burst 200); one over AbuseFactor times the rate for
+	// AbuseWindow is closed (defaults 10 and 10 s).
+	RatePerSecond float64
+	RateBurst     int
+	AbuseFactor   float64
+	AbuseWindow   time.Duration
 	// ConnectRate and ConnectBurst limit connection attempts per client
-	// address; a rate <= 0 means no limit.
+	// address (default 50/s, burst 500); a negative rate disables it.
 	ConnectRate  float64
 	ConnectBurst int
+}
+
+// SetDefaults fills the zero values.
+func (l *Limits) SetDefaults() {
+	if l.MaxMessageSize <= 0 {
+		l.MaxMessageSize = 65536
+	}
+	if l.RatePerSecond <= 0 {
+		l.RatePerSecond = 100
+	}
+	if l.RateBurst <= 0 {
+		l.RateBurst = 200
+	}
+	if l.AbuseFactor <= 0 {
+		l.AbuseFactor = 10
+	}
+	if l.AbuseWindow <= 0 {
+		l.AbuseWindow = 10 * time.Second
+	}
+	if l.ConnectRate == 0 {
+		l.ConnectRate, l.ConnectBurst = 50, 500
+	}
+}
+
+// AbuseThreshold is the messages a second past which a connection counts
+// as abusive.
+func (l *Limits) AbuseThreshold() int { return int(l.RatePerSecond * l.AbuseFactor) }
+
+// Config configures a Gate.
+type Config struct {
+	Limits
 	// Draining reports that the node is shutting down; Connections counts
-	// its open sockets, against MaxConnections (0: no limit).
-	Draining       func() bool
-	Connections    func() int64
-	MaxConnections int
-	Now            func() time.Time
+	// its open sockets, against MaxConnections.
+	Draining    func() bool
+	Connections func() int64
+	Now         func() time.Time
 }
 
 // New returns a gate.

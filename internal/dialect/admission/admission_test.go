@@ -10,8 +10,8 @@ import (
 func TestAdmit(t *testing.T) {
 	now := time.Unix(1000, 0)
 	draining, open := false, int64(0)
-	g := New(Config{AllowedOrigins: []string{"https://app.example"}, ConnectRate: 1, ConnectBurst: 2,
-		Draining: func() bool { return draining }, Connections: func() int64 { return open }, MaxConnections: 3,
+	g := New(Config{Limits: Limits{AllowedOrigins: []string{"https://app.example"}, ConnectRate: 1, ConnectBurst: 2, MaxConnections: 3},
+		Draining: func() bool { return draining }, Connections: func() int64 { return open },
 		Now: func() time.Time { return now }})
 	try := func(origin, addr string) (int, string) {
 		r := httptest.NewRequest("GET", "http://tc.example/api/ws/socket", nil)

@@ -34,17 +34,8 @@ type Config struct {
 	// token expires gets force_disconnect this long after exp.
 	TokenLeeway time.Duration
 
-	AllowedOrigins []string // "*" allows any; a request without Origin is always allowed
-	MaxConnections int      // per node, both dialects; 0: no limit
-	MaxMessageSize int      // default 65536
-	RatePerSecond  float64  // default 100
-	RateBurst      int      // default 200
-	AbuseFactor    float64  // default 10
-	AbuseWindow    time.Duration
-	// ConnectRate limits connection attempts per client address (default
-	// 50/s, burst 500); negative disables it.
-	ConnectRate  float64
-	ConnectBurst int
+	// Limits are the endpoints' shared limits (zero values: defaults).
+	admission.Limits
 	// StoreTimeout bounds each Store call made for a page (default 10s).
 	StoreTimeout time.Duration
 	Logger       *slog.Logger
@@ -68,24 +59,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.EventEpoch == "" {
 		return nil, errors.New("baserow: EventEpoch is required")
 	}
-	if cfg.MaxMessageSize <= 0 {
-		cfg.MaxMessageSize = 65536
-	}
-	if cfg.RatePerSecond <= 0 {
-		cfg.RatePerSecond = 100
-	}
-	if cfg.RateBurst <= 0 {
-		cfg.RateBurst = 200
-	}
-	if cfg.AbuseFactor <= 0 {
-		cfg.AbuseFactor = 10
-	}
-	if cfg.AbuseWindow <= 0 {
-		cfg.AbuseWindow = 10 * time.Second
-	}
-	if cfg.ConnectRate == 0 {
-		cfg.ConnectRate, cfg.ConnectBurst = 50, 500
-	}
+	cfg.Limits.SetDefaults()
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 10 * time.Second
 	}
@@ -100,11 +74,8 @@ func NewServer(cfg Config) (*Server, error) {
 		hub:    cfg.Hub,
 		render: cfg.Renderer,
 		log:    cfg.Logger,
-		gate: admission.New(admission.Config{
-			AllowedOrigins: cfg.AllowedOrigins, ConnectRate: cfg.ConnectRate, ConnectBurst: cfg.ConnectBurst,
-			Draining: cfg.Hub.Draining, Connections: func() int64 { return cfg.Hub.Stats().Connections },
-			MaxConnections: cfg.MaxConnections, Now: cfg.Now,
-		}),
+		gate: admission.New(admission.Config{Limits: cfg.Limits, Draining: cfg.Hub.Draining,
+			Connections: func() int64 { return cfg.Hub.Stats().Connections }, Now: cfg.Now}),
 	}
 	return s, nil
 }

@@ -185,7 +185,7 @@ func messageKind(m message) string {
 // more than AbuseFactor times its limit for AbuseWindow is closed (4004).
 func (s *session) allow() bool {
 	cfg := &s.srv.cfg
-	ok, abusive := s.guard.Allow(s.srv.now(), int(cfg.RatePerSecond*cfg.AbuseFactor), cfg.AbuseWindow)
+	ok, abusive := s.guard.Allow(s.srv.now(), cfg.AbuseThreshold(), cfg.AbuseWindow)
 	if abusive {
 		s.closing = true
 	}

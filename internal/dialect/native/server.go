@@ -32,21 +32,12 @@ type Config struct {
 	// token expires is closed this long after exp.
 	TokenLeeway time.Duration
 
-	Dev               bool     // accept user_id without a token
-	AllowedOrigins    []string // "*" allows any; a request without Origin is always allowed
-	MaxConnections    int      // per node; 0: no limit
-	MaxMessageSize    int      // default 65536
+	Dev bool // accept user_id without a token
+	// Limits are the endpoints' shared limits (zero values: defaults).
+	admission.Limits
 	HeartbeatInterval time.Duration
-	RatePerSecond     float64 // default 100
-	RateBurst         int     // default 200
-	AbuseFactor       float64 // default 10
-	AbuseWindow       time.Duration
-	// ConnectRate limits connection attempts per client address (default 50/s,
-	// burst 500); negative disables it.
-	ConnectRate  float64
-	ConnectBurst int
-	Logger       *slog.Logger
-	Now          func() time.Time
+	Logger            *slog.Logger
+	Now               func() time.Time
 }
 
 // Server is the native protocol's WebSocket endpoint.
@@ -62,26 +53,9 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Hub == nil || cfg.Poller == nil || cfg.Verifier == nil {
 		return nil, errors.New("native: Hub, Poller and Verifier are required")
 	}
-	if cfg.MaxMessageSize <= 0 {
-		cfg.MaxMessageSize = 65536
-	}
+	cfg.Limits.SetDefaults()
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 30 * time.Second
-	}
-	if cfg.RatePerSecond <= 0 {
-		cfg.RatePerSecond = 100
-	}
-	if cfg.RateBurst <= 0 {
-		cfg.RateBurst = 200
-	}
-	if cfg.AbuseFactor <= 0 {
-		cfg.AbuseFactor = 10
-	}
-	if cfg.AbuseWindow <= 0 {
-		cfg.AbuseWindow = 10 * time.Second
-	}
-	if cfg.ConnectRate == 0 {
-		cfg.ConnectRate, cfg.ConnectBurst = 50, 500
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -93,11 +67,8 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg: cfg,
 		hub: cfg.Hub,
 		log: cfg.Logger,
-		gate: admission.New(admission.Config{
-			AllowedOrigins: cfg.AllowedOrigins, ConnectRate: cfg.ConnectRate, ConnectBurst: cfg.ConnectBurst,
-			Draining: cfg.Hub.Draining, Connections: func() int64 { return cfg.Hub.Stats().Connections },
-			MaxConnections: cfg.MaxConnections, Now: cfg.Now,
-		}),
+		gate: admission.New(admission.Config{Limits: cfg.Limits, Draining: cfg.Hub.Draining,
+			Connections: func() int64 { return cfg.Hub.Stats().Connections }, Now: cfg.Now}),
 	}
 	return s, nil
 }
