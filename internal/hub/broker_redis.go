@@ -56,16 +56,20 @@ type RedisBroker struct {
 	stats   func() Stats
 	ps      *redis.PubSub
 	subs    map[string]bool
-	// last is the position of the last streamed publication received per
-	// stream, resync the streams to check once the subscription is back
-	// after a break (both touched by the receiving goroutine only).
-	last     map[string]stream.Position
+	// resync are the streams to check once the subscription is back after
+	// a break.
 	resync   map[string]bool
 	cancel   context.CancelFunc
 	done     chan struct{} // the receiving goroutine's
 	beatDone chan struct{} // the heartbeat's
 
 	healthy atomic.Bool
+
+	// last is the position of the last streamed publication received per
+	// subscribed stream: the receiving goroutine updates it, Unsubscribe
+	// forgets.
+	lastMu sync.Mutex
+	last   map[string]stream.Position
 }
 
 // RedisBrokerConfig configures a RedisBroker.
@@ -189,16 +193,20 @@ func (b *RedisBroker) dispatch(payload string) {
 	}
 	if env.Offset != 0 {
 		p.Offset, p.Epoch = env.Offset, env.Epoch
+		b.lastMu.Lock()
 		last, seen := b.last[p.Collection]
-		switch {
-		case seen && last.Epoch == p.Epoch && p.Offset <= last.Offset:
+		b.last[p.Collection] = stream.Position{Offset: p.Offset, Epoch: p.Epoch}
+		if seen && last.Epoch == p.Epoch && p.Offset <= last.Offset {
+			b.last[p.Collection] = last
+			b.lastMu.Unlock()
 			return // already delivered (by a resync)
-		case seen && last.Epoch != p.Epoch:
+		}
+		b.lastMu.Unlock()
+		if seen && last.Epoch != p.Epoch {
 			// The stream started again (Redis lost it): its subscribers
 			// hold positions of the old epoch.
 			b.deliver(&Publication{Kind: KindReset, Collection: p.Collection})
 		}
-		b.last[p.Collection] = stream.Position{Offset: p.Offset, Epoch: p.Epoch}
 	}
 	b.deliver(p)
 }
@@ -230,7 +238,9 @@ func (b *RedisBroker) resyncChannel(ctx context.Context, channel string) {
 	if !pending {
 		return
 	}
+	b.lastMu.Lock()
 	last, streamed := b.last[name]
+	b.lastMu.Unlock()
 	if !streamed {
 		b.deliver(&Publication{Kind: KindResync, Stream: name})
 		return
@@ -239,12 +249,16 @@ func (b *RedisBroker) resyncChannel(ctx context.Context, channel string) {
 	defer cancel()
 	pubs, _, err := b.History(hctx, name, last, 1000)
 	if err != nil {
-		b.deliver(&Publication{Kind: KindReset, Collection: name})
+		b.lastMu.Lock()
 		delete(b.last, name)
+		b.lastMu.Unlock()
+		b.deliver(&Publication{Kind: KindReset, Collection: name})
 		return
 	}
 	for _, p := range pubs {
+		b.lastMu.Lock()
 		b.last[name] = stream.Position{Offset: p.Offset, Epoch: p.Epoch}
+		b.lastMu.Unlock()
 		b.deliver(p)
 	}
 }
@@ -345,6 +359,9 @@ func (b *RedisBroker) Unsubscribe(ctx context.Context, name string) error {
 		return nil
 	}
 	delete(b.subs, name)
+	b.lastMu.Lock()
+	delete(b.last, name)
+	b.lastMu.Unlock()
 	if err := b.ps.Unsubscribe(ctx, b.channel(name)); err != nil {
 		return fmt.Errorf("hub: redis broker: unsubscribe %s: %w", name, err)
 	}
