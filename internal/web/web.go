@@ -11,16 +11,17 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	jsclient "github.com/tablecast/tablecast/clients/js"
 )
 
-// static/tablecast.js is a copy of the JavaScript client; TestClientCopy
-// fails when it differs from clients/js/src/tablecast.js.
-//go:generate cp ../../clients/js/src/tablecast.js static/tablecast.js
+// The JavaScript client is served from clients/js, as /static/tablecast.js.
+const clientFile = "tablecast.js"
 
 //go:embed static
 var files embed.FS
 
-// Static returns the embedded files (tests read them).
+// Static returns the embedded files but the client (tests read them).
 func Static() fs.FS {
 	sub, _ := fs.Sub(files, "static")
 	return sub
@@ -75,6 +76,9 @@ func (h handler) asset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := fs.ReadFile(h.fs, name)
+	if name == clientFile {
+		b, err = jsclient.Module, nil
+	}
 	if err != nil {
 		http.NotFound(w, r)
 		return

@@ -1,31 +1,14 @@
 package web
 
 import (
-	"bytes"
+	jsclient "github.com/tablecast/tablecast/clients/js"
 	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// TestClientCopy: the page's copy of the JavaScript client is the package's.
-func TestClientCopy(t *testing.T) {
-	want, err := os.ReadFile(filepath.Join("..", "..", "clients", "js", "src", "tablecast.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := fs.ReadFile(Static(), "tablecast.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("internal/web/static/tablecast.js differs from clients/js/src/tablecast.js: run go generate ./internal/web")
-	}
-}
 
 func TestPages(t *testing.T) {
 	mux := http.NewServeMux()
@@ -47,7 +30,7 @@ func TestPages(t *testing.T) {
 		{"GET", "/admin/", 200, "text/html; charset=utf-8", "API key"},
 		{"GET", "/static/app.js", 200, "text/javascript; charset=utf-8", "X-WebSocket-Id"},
 		{"GET", "/static/admin.js", 200, "text/javascript; charset=utf-8", "/api/ws/stats"},
-		{"GET", "/static/tablecast.js", 200, "text/javascript; charset=utf-8", "export class TablecastClient"},
+		{"GET", "/static/tablecast.js", 200, "text/javascript; charset=utf-8", string(jsclient.Module)}, // the client, whole
 		{"GET", "/static/app.css", 200, "text/css; charset=utf-8", "role=\"grid\""},
 		{"GET", "/static/favicon.svg", 200, "image/svg+xml", "<svg"},
 		{"GET", "/static/index.html", 404, "", ""},
@@ -92,6 +75,14 @@ func TestPages(t *testing.T) {
 
 // TestNoExternalResources: the pages load nothing from other origins.
 func TestNoExternalResources(t *testing.T) {
+	check := func(path string, b []byte) {
+		for _, bad := range []string{"http://", "https://", "//cdn", "@import"} {
+			if strings.Contains(string(b), bad) && !(path == "favicon.svg" && bad == "http://") {
+				t.Errorf("%s mentions %q", path, bad)
+			}
+		}
+	}
+	check(clientFile, jsclient.Module)
 	err := fs.WalkDir(Static(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -100,11 +91,7 @@ func TestNoExternalResources(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		for _, bad := range []string{"http://", "https://", "//cdn", "@import"} {
-			if strings.Contains(string(b), bad) && !(path == "favicon.svg" && bad == "http://") {
-				t.Errorf("%s mentions %q", path, bad)
-			}
-		}
+		check(path, b)
 		return nil
 	})
 	if err != nil {

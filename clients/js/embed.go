@@ -1,0 +1,11 @@
+// Package jsclient embeds the JavaScript client, so that the server's web
+// pages use the very file the npm package publishes (internal/web serves it
+// at /static/tablecast.js). The npm package ships src/ only.
+package jsclient
+
+import _ "embed"
+
+// Module is src/tablecast.js, the client as an ES module.
+//
+//go:embed src/tablecast.js
+var Module []byte
