@@ -1,6 +1,8 @@
 package hub
 
 import (
+	"crypto/rand"
+	"encoding/base32"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -64,6 +66,8 @@ const (
 
 // ConnInfo describes a new connection.
 type ConnInfo struct {
+	// ID names the connection; empty: the hub gives it "c_" and 16 random
+	// characters (the native and ShareDB dialects' ids).
 	ID        string
 	Dialect   Dialect
 	Transport Transport
@@ -442,4 +446,13 @@ var flushPool = sync.Pool{New: func() any { return new(flushing) }}
 func (f *flushing) release() {
 	*f = flushing{}
 	flushPool.Put(f)
+}
+
+var connIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newConnID returns "c_" and 16 random characters.
+func newConnID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return "c_" + connIDEncoding.EncodeToString(b[:])
 }

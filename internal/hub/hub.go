@@ -285,6 +285,9 @@ func (h *Hub) NewConn(info ConnInfo) (*Conn, error) {
 	if h.draining.Load() {
 		return nil, ErrClosed
 	}
+	if info.ID == "" {
+		info.ID = newConnID()
+	}
 	now := h.now().UnixNano()
 	c := &Conn{
 		hub:       h,

@@ -160,13 +160,7 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote, id string, cla
 	// An anonymous socket is the user "": no token has an empty subject.
 	s.hub.Authenticate(c, sess.userID, c.ID(), expires)
 	c.Send(authenticationFrame(true, c.ID()))
-	if len(early) > 0 {
-		if err := sess.Feed(early); err != nil {
-			sess.ReadClosed(err)
-			return
-		}
-	}
-	if err := s.cfg.Poller.Watch(tc, sess); err != nil {
+	if err := s.cfg.Poller.Serve(tc, sess, early); err != nil {
 		s.log.Error("watch connection", "err", err)
 		c.Abort()
 	}

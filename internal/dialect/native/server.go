@@ -1,10 +1,7 @@
 package native
 
 import (
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
-	"fmt"
 	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"log/slog"
 	"net/http"
@@ -145,7 +142,7 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims 
 	sess := &session{srv: s, tconn: tc}
 	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
 	sess.guard = ratelimit.NewGuard(s.cfg.RatePerSecond, s.cfg.RateBurst, s.now())
-	c, err := s.hub.NewConn(hub.ConnInfo{ID: newConnID(), Dialect: DialectID, Transport: tc, Session: sess, Remote: remote})
+	c, err := s.hub.NewConn(hub.ConnInfo{Dialect: DialectID, Transport: tc, Session: sess, Remote: remote})
 	if err != nil {
 		_ = tc.Close()
 		return
@@ -154,25 +151,8 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims 
 	if claims != nil {
 		sess.authenticate(claims, sessionID)
 	}
-	if len(early) > 0 {
-		if err := sess.Feed(early); err != nil {
-			sess.ReadClosed(err)
-			return
-		}
-	}
-	if err := s.cfg.Poller.Watch(tc, sess); err != nil {
+	if err := s.cfg.Poller.Serve(tc, sess, early); err != nil {
 		s.log.Error("watch connection", "err", err)
 		c.Abort()
 	}
-}
-
-var connIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newConnID returns "c_" and 16 random characters.
-func newConnID() string {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("native: crypto/rand: %v", err)) // the runtime never returns an error here
-	}
-	return "c_" + connIDEncoding.EncodeToString(b[:])
 }

@@ -2,7 +2,6 @@ package sharedb
 
 import (
 	"crypto/rand"
-	"encoding/base32"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -178,7 +177,7 @@ func (s *Server) authenticate(r *http.Request) (claims *auth.Claims, status int,
 
 func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims *auth.Claims) {
 	sess := newSession(s, claims)
-	c, err := s.hub.NewConn(hub.ConnInfo{ID: newConnID(), Dialect: DialectID, Transport: tc, Session: sess, Remote: remote})
+	c, err := s.hub.NewConn(hub.ConnInfo{Dialect: DialectID, Transport: tc, Session: sess, Remote: remote})
 	if err != nil {
 		_ = tc.Close()
 		return
@@ -194,28 +193,10 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims 
 	// ShareDB's server speaks first: the legacy init, which 1.1+ clients
 	// answer with hs.
 	c.Send(frameOf(sess.initMessage(actInit)))
-	if len(early) > 0 {
-		if err := sess.Feed(early); err != nil {
-			sess.ReadClosed(err)
-			return
-		}
-	}
-	if err := s.cfg.Poller.Watch(tc, sess); err != nil {
+	if err := s.cfg.Poller.Serve(tc, sess, early); err != nil {
 		s.log.Error("watch connection", "err", err)
 		c.Abort()
 	}
-}
-
-var connIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newConnID returns "c_" and 16 random characters, like the native
-// dialect's connection ids.
-func newConnID() string {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("sharedb: crypto/rand: %v", err)) // the runtime never returns an error here
-	}
-	return "c_" + connIDEncoding.EncodeToString(b[:])
 }
 
 // newSrc returns a client id (ShareDB's agent id): 32 hex digits.
