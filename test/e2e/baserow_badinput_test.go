@@ -60,7 +60,7 @@ func TestBaserowBadInput(t *testing.T) {
 	run := subtests(t, c)
 	for _, tt := range refused {
 		run(tt.name, func(t *testing.T) {
-			c.sendRaw(ws.OpText, []byte(tt.msg))
+			c.mustWrite(ws.OpText, []byte(tt.msg))
 			m := c.expect("page_add_failed")
 			if string(m.M["page"]) != tt.page || !jsonEqual(t, m.M["parameters"], json.RawMessage(tt.params)) || string(m.M["error"]) != `"`+tt.word+`"` {
 				t.Fatalf("got %s; want page %s, parameters %s, error %q", m, tt.page, tt.params, tt.word)
@@ -88,7 +88,7 @@ func TestBaserowBadInput(t *testing.T) {
 	}
 	for i, tt := range ignored {
 		run(tt.name, func(t *testing.T) {
-			c.sendRaw(tt.op, []byte(tt.msg))
+			c.mustWrite(tt.op, []byte(tt.msg))
 			f.createRow(t, map[int64]any{f.name: fmt.Sprintf("after junk %d", i)}, "")
 			if m := c.expect("rows_created"); !strings.Contains(m.String(), fmt.Sprintf("after junk %d", i)) {
 				t.Fatalf("got %s", m)
@@ -104,7 +104,7 @@ func TestBaserowOversizedMessage(t *testing.T) {
 	tn := startNode(t, withArgs("--max-message-size", "1024"))
 	c := tn.brAnon(t)
 	other := tn.brAnon(t)
-	c.sendRaw(ws.OpText, []byte(`{"page":"view","slug":"`+strings.Repeat("x", 2000)+`"}`))
+	c.mustWrite(ws.OpText, []byte(`{"page":"view","slug":"`+strings.Repeat("x", 2000)+`"}`))
 	if code, before := c.expectClose(); code != ws.StatusMessageTooBig || len(before) != 0 {
 		t.Fatalf("close %d after %v; want 1009 and nothing before", code, before)
 	}
@@ -132,7 +132,7 @@ func TestBaserowRateLimit(t *testing.T) {
 	c := tn.brAnon(t)
 	const sent = 15
 	for range sent {
-		c.send(map[string]any{"page": "view", "slug": "nope"})
+		c.sendJSON(map[string]any{"page": "view", "slug": "nope"})
 	}
 	limited, answered := 0, 0
 	for range sent {

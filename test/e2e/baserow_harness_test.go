@@ -7,13 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gobwas/ws"
 )
@@ -22,9 +20,7 @@ import (
 // frame like rawConn, speaking the protocol exactly as
 // baserow-dialect.md writes it.
 type brConn struct {
-	t    *testing.T
-	nc   net.Conn
-	rd   io.Reader
+	wsFrames
 	wsID string // web_socket_id of the authentication message
 }
 
@@ -92,7 +88,7 @@ func (tn *testNode) brDialRaw(t *testing.T, query url.Values, header http.Header
 		}
 		t.Fatalf("dial %s: %v", u, err)
 	}
-	c := &brConn{t: t, nc: nc, rd: nc}
+	c := &brConn{wsFrames: wsFrames{t: t, nc: nc, rd: nc, autoPong: true}}
 	if br != nil {
 		c.rd = br
 	}
@@ -131,48 +127,10 @@ func (tn *testNode) brUser(t *testing.T, sub string) *brConn {
 // brAnon connects anonymously.
 func (tn *testNode) brAnon(t *testing.T) *brConn { t.Helper(); return tn.brDial(t, "anonymous") }
 
-func (c *brConn) send(v any) {
-	c.t.Helper()
-	c.sendRaw(ws.OpText, mustJSON(c.t, v))
-}
-
-func (c *brConn) sendRaw(op ws.OpCode, p []byte) {
-	c.t.Helper()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(waitTimeout))
-	if err := ws.WriteFrame(c.nc, ws.MaskFrameInPlace(ws.NewFrame(op, true, append([]byte(nil), p...)))); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-}
-
-// frame reads the next text or close frame, skipping pings and pongs.
-func (c *brConn) frame(timeout time.Duration) (ws.OpCode, []byte, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		_ = c.nc.SetReadDeadline(deadline)
-		h, err := ws.ReadHeader(c.rd)
-		if err != nil {
-			return 0, nil, err
-		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(c.rd, p); err != nil {
-			return 0, nil, err
-		}
-		switch h.OpCode {
-		case ws.OpPing:
-			if err := ws.WriteFrame(c.nc, ws.MaskFrameInPlace(ws.NewPongFrame(p))); err != nil {
-				return 0, nil, err
-			}
-		case ws.OpPong:
-		default:
-			return h.OpCode, p, nil
-		}
-	}
-}
-
 // next returns the next message; a close or silence fails the test.
 func (c *brConn) next() brMsg {
 	c.t.Helper()
-	op, p, err := c.frame(waitTimeout)
+	op, p, err := c.nextFrame(waitTimeout)
 	if err != nil {
 		c.t.Fatalf("reading a message: %v", err)
 	}
@@ -211,7 +169,7 @@ func (c *brConn) expectClose() (ws.StatusCode, []brMsg) {
 	c.t.Helper()
 	var before []brMsg
 	for {
-		op, p, err := c.frame(waitTimeout)
+		op, p, err := c.nextFrame(waitTimeout)
 		if err != nil {
 			c.t.Fatalf("waiting for the close frame (after %d messages): %v", len(before), err)
 		}
@@ -228,7 +186,7 @@ func (c *brConn) expectClose() (ws.StatusCode, []brMsg) {
 // read the request arrives first.
 func (c *brConn) sync() {
 	c.t.Helper()
-	c.send(map[string]any{"page": "sync-marker"})
+	c.sendJSON(map[string]any{"page": "sync-marker"})
 	m := c.next()
 	if m.Type != "page_add_failed" || string(m.M["page"]) != `"sync-marker"` {
 		c.t.Fatalf("got %s; want the sync marker's page_add_failed", m)
@@ -243,7 +201,7 @@ func (c *brConn) addPage(name string, params map[string]any) brMsg {
 	for k, v := range params {
 		msg[k] = v
 	}
-	c.send(msg)
+	c.sendJSON(msg)
 	m := c.next()
 	if m.Type != "page_add" || string(m.M["page"]) != strconv.Quote(name) {
 		c.t.Fatalf("adding page %s %v: got %s", name, params, m)
@@ -258,7 +216,7 @@ func (c *brConn) addPageFails(name any, params map[string]any, word string) brMs
 	for k, v := range params {
 		msg[k] = v
 	}
-	c.send(msg)
+	c.sendJSON(msg)
 	m := c.next()
 	if m.Type != "page_add_failed" || string(m.M["error"]) != strconv.Quote(word) {
 		c.t.Fatalf("adding page %v %v: got %s; want page_add_failed %q", name, params, m, word)

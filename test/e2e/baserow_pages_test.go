@@ -39,7 +39,7 @@ func TestBaserowTablePage(t *testing.T) {
 		// page of the same table shows, in the stream's order, that nothing
 		// came for the table page.
 		guest.addPage("row", map[string]any{"table_id": f.tbl, "row_id": r.ID})
-		guest.send(map[string]any{"remove_page": "table", "table_id": f.tbl})
+		guest.sendJSON(map[string]any{"remove_page": "table", "table_id": f.tbl})
 		m = guest.expect("page_discard")
 		if string(m.M["page"]) != `"table"` || !jsonEqual(t, m.M["parameters"], map[string]any{"table_id": f.tbl}) {
 			t.Fatalf("page_discard %s", m)
@@ -51,7 +51,7 @@ func TestBaserowTablePage(t *testing.T) {
 			t.Fatalf("row page got %s", m)
 		}
 		// remove_page of a page not held is answered too.
-		guest.send(map[string]any{"remove_page": "table", "table_id": f.tbl})
+		guest.sendJSON(map[string]any{"remove_page": "table", "table_id": f.tbl})
 		guest.expect("page_discard")
 	})
 }

@@ -357,7 +357,7 @@ func (p *property) drainMember(top uint64, what string) []brMsg {
 			// A field event's table frame may be followed by view_updated
 			// frames of the same event, written with it: a round trip
 			// reads them before its answer.
-			p.member.send(map[string]any{"page": "sync-marker"})
+			p.member.sendJSON(map[string]any{"page": "sync-marker"})
 			for {
 				m := p.member.next()
 				if m.Type == "page_add_failed" && string(m.M["page"]) == `"sync-marker"` {

@@ -27,7 +27,7 @@ func TestBaserowReplayEvents(t *testing.T) {
 		b.tablePage(f.tbl)
 		b.addPage("row", map[string]any{"table_id": f.tbl, "row_id": r.ID})
 		b.addPage("view", map[string]any{"slug": v.Slug})
-		b.send(map[string]any{"type": "replay_events", "last_seen_id": last})
+		b.sendJSON(map[string]any{"type": "replay_events", "last_seen_id": last})
 		// Each page replays in turn, in offset order.
 		want := []struct {
 			typ string
@@ -96,7 +96,7 @@ func TestBaserowReplayRefused(t *testing.T) {
 			if tt.lastSeen != nil {
 				msg["last_seen_id"] = tt.lastSeen
 			}
-			c.send(msg)
+			c.sendJSON(msg)
 			res := c.expect("replay_events_result")
 			wantLatest := strconv.FormatUint(tt.latest, 10)
 			if tt.latestNil {
@@ -111,7 +111,7 @@ func TestBaserowReplayRefused(t *testing.T) {
 	// The pages continue live after a refused replay.
 	c := tn.brUser(t, "owner")
 	c.tablePage(f.tbl)
-	c.send(map[string]any{"type": "replay_events", "last_seen_id": top})
+	c.sendJSON(map[string]any{"type": "replay_events", "last_seen_id": top})
 	c.expect("replay_events_result")
 	f.createRow(t, map[int64]any{f.name: "live"}, "")
 	if m := c.expect("rows_created"); m.eventID(t) != top+4 {

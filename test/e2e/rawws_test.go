@@ -24,12 +24,19 @@ import (
 // itself unless autoPong is set, so a test decides whether it shows signs
 // of life.
 type rawConn struct {
+	wsFrames
+	nextID int
+}
+
+// wsFrames is the frame layer of a test's own WebSocket client (rawConn
+// here, and the Baserow and ShareDB harnesses): masked frames out, the
+// server's frames in, pings counted and, with autoPong, answered.
+type wsFrames struct {
 	t        *testing.T
 	nc       net.Conn
 	rd       io.Reader
 	autoPong bool
 	pings    int // WebSocket ping frames seen
-	nextID   int
 }
 
 // wireMsg is a server message as it arrived.
@@ -116,7 +123,7 @@ func (tn *testNode) rawDial(t *testing.T, o rawOpts) (*rawConn, *refusal) {
 		}
 		t.Fatalf("raw dial %s: %v", u, err)
 	}
-	rc := &rawConn{t: t, nc: nc, rd: nc}
+	rc := &rawConn{wsFrames: wsFrames{t: t, nc: nc, rd: nc}}
 	if br != nil {
 		rc.rd = br
 	}
@@ -181,22 +188,22 @@ func (rc *rawConn) expectConnected() connectedData {
 // ---- writing ----
 
 // writeFrame sends one masked, final frame.
-func (rc *rawConn) writeFrame(op ws.OpCode, payload []byte) error {
+func (rc *wsFrames) writeFrame(op ws.OpCode, payload []byte) error {
 	p := append([]byte(nil), payload...)
 	_ = rc.nc.SetWriteDeadline(time.Now().Add(waitTimeout))
 	return ws.WriteFrame(rc.nc, ws.MaskFrameInPlace(ws.NewFrame(op, true, p)))
 }
 
-func (rc *rawConn) mustWrite(op ws.OpCode, payload []byte) {
+func (rc *wsFrames) mustWrite(op ws.OpCode, payload []byte) {
 	rc.t.Helper()
 	if err := rc.writeFrame(op, payload); err != nil {
 		rc.t.Fatalf("write %v frame: %v", op, err)
 	}
 }
 
-func (rc *rawConn) sendText(s string) { rc.t.Helper(); rc.mustWrite(ws.OpText, []byte(s)) }
+func (rc *wsFrames) sendText(s string) { rc.t.Helper(); rc.mustWrite(ws.OpText, []byte(s)) }
 
-func (rc *rawConn) sendJSON(v any) { rc.t.Helper(); rc.mustWrite(ws.OpText, mustJSON(rc.t, v)) }
+func (rc *wsFrames) sendJSON(v any) { rc.t.Helper(); rc.mustWrite(ws.OpText, mustJSON(rc.t, v)) }
 
 // request sends m (a map; an id is added when it has none) and returns the
 // next message, which should be its reply.
@@ -244,7 +251,7 @@ func (rc *rawConn) subscribe(collection, document string, data any) wireMsg {
 // ---- reading ----
 
 // readFrame reads one frame within timeout.
-func (rc *rawConn) readFrame(timeout time.Duration) (ws.Header, []byte, error) {
+func (rc *wsFrames) readFrame(timeout time.Duration) (ws.Header, []byte, error) {
 	_ = rc.nc.SetReadDeadline(time.Now().Add(timeout))
 	h, err := ws.ReadHeader(rc.rd)
 	if err != nil {
@@ -262,7 +269,7 @@ func (rc *rawConn) readFrame(timeout time.Duration) (ws.Header, []byte, error) {
 
 // nextFrame returns the next text frame or close frame, counting (and with
 // autoPong answering) pings on the way.
-func (rc *rawConn) nextFrame(timeout time.Duration) (ws.OpCode, []byte, error) {
+func (rc *wsFrames) nextFrame(timeout time.Duration) (ws.OpCode, []byte, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		h, p, err := rc.readFrame(time.Until(deadline))

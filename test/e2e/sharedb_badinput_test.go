@@ -131,7 +131,7 @@ func TestShareDBBadInput(t *testing.T) {
 
 	t.Run("binary frame", func(t *testing.T) {
 		c.t = t
-		c.sendRaw(ws.OpBinary, []byte(`{"a":"pp"}`))
+		c.mustWrite(ws.OpBinary, []byte(`{"a":"pp"}`))
 		c.expectError("", "ERR_MESSAGE_BADLY_FORMED")
 		c.sync()
 	})
@@ -147,7 +147,7 @@ func TestShareDBBadInput(t *testing.T) {
 		t.Fatalf("row after the bad input: %+v", got)
 	}
 	// The socket still works.
-	c.send(map[string]any{"a": "op", "c": f.col, "d": row, "v": f.firstRowVer, "seq": 9,
+	c.sendJSON(map[string]any{"a": "op", "c": f.col, "d": row, "v": f.firstRowVer, "seq": 9,
 		"op": []any{map[string]any{"p": []any{"fields", f.text, 5}, "si": "!"}}})
 	if ack := c.expect("op"); ack.num("v") != f.firstRowVer || ack.num("seq") != 9 || ack.str("src") != c.src {
 		t.Fatalf("ack %s", ack)
@@ -174,10 +174,10 @@ func TestShareDBRateLimit(t *testing.T) {
 	t.Parallel()
 	tn := startNode(t, withArgs("--rate-limit", "1/s,3"))
 	c := tn.sdbUser(t, "alice") // the hs took one of the three
-	c.send(map[string]any{"a": "pp"})
+	c.sendJSON(map[string]any{"a": "pp"})
 	c.expect("pp")
-	c.send(map[string]any{"a": "pp"})
+	c.sendJSON(map[string]any{"a": "pp"})
 	c.expect("pp")
-	c.send(map[string]any{"a": "f", "c": "record_1", "d": "1"})
+	c.sendJSON(map[string]any{"a": "f", "c": "record_1", "d": "1"})
 	c.expectError("f", "ERR_RATE_LIMITED")
 }

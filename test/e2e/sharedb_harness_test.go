@@ -7,12 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gobwas/ws"
 )
@@ -22,9 +20,7 @@ import (
 // suite in test/sharedb drives the real sharedb client; these tests cover
 // what it never sends.
 type sdbConn struct {
-	t   *testing.T
-	nc  net.Conn
-	rd  io.Reader
+	wsFrames
 	src string // the id of init
 }
 
@@ -94,7 +90,7 @@ func (tn *testNode) sdbDialRaw(t *testing.T, query url.Values, header http.Heade
 		}
 		t.Fatalf("dial %s: %v", u, err)
 	}
-	c := &sdbConn{t: t, nc: nc, rd: nc}
+	c := &sdbConn{wsFrames: wsFrames{t: t, nc: nc, rd: nc, autoPong: true}}
 	if br != nil {
 		c.rd = br
 	}
@@ -115,7 +111,7 @@ func (tn *testNode) sdbOpen(t *testing.T, query url.Values, header http.Header) 
 		t.Fatalf("init %s", init)
 	}
 	c.src = init.str("id")
-	c.send(map[string]any{"a": "hs", "id": nil, "protocol": 1, "protocolMinor": 2})
+	c.sendJSON(map[string]any{"a": "hs", "id": nil, "protocol": 1, "protocolMinor": 2})
 	hs := c.expect("hs")
 	if hs.str("id") != c.src {
 		t.Fatalf("hs %s: want id %q", hs, c.src)
@@ -129,50 +125,10 @@ func (tn *testNode) sdbUser(t *testing.T, sub string) *sdbConn {
 	return tn.sdbOpen(t, url.Values{"token": {tokenFor(t, sub)}}, nil)
 }
 
-func (c *sdbConn) send(v any) {
-	c.t.Helper()
-	c.sendRaw(ws.OpText, mustJSON(c.t, v))
-}
-
-func (c *sdbConn) sendText(s string) { c.t.Helper(); c.sendRaw(ws.OpText, []byte(s)) }
-
-func (c *sdbConn) sendRaw(op ws.OpCode, p []byte) {
-	c.t.Helper()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(waitTimeout))
-	if err := ws.WriteFrame(c.nc, ws.MaskFrameInPlace(ws.NewFrame(op, true, append([]byte(nil), p...)))); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-}
-
-// frame reads the next text or close frame, answering pings.
-func (c *sdbConn) frame(timeout time.Duration) (ws.OpCode, []byte, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		_ = c.nc.SetReadDeadline(deadline)
-		h, err := ws.ReadHeader(c.rd)
-		if err != nil {
-			return 0, nil, err
-		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(c.rd, p); err != nil {
-			return 0, nil, err
-		}
-		switch h.OpCode {
-		case ws.OpPing:
-			if err := ws.WriteFrame(c.nc, ws.MaskFrameInPlace(ws.NewPongFrame(p))); err != nil {
-				return 0, nil, err
-			}
-		case ws.OpPong:
-		default:
-			return h.OpCode, p, nil
-		}
-	}
-}
-
 // next returns the next message; a close or silence fails the test.
 func (c *sdbConn) next() sdbMsg {
 	c.t.Helper()
-	op, p, err := c.frame(waitTimeout)
+	op, p, err := c.nextFrame(waitTimeout)
 	if err != nil {
 		c.t.Fatalf("reading a message: %v", err)
 	}
@@ -214,7 +170,7 @@ func (c *sdbConn) expectError(action, code string) sdbMsg {
 // answer has been read once it returns, and the socket is alive.
 func (c *sdbConn) sync() {
 	c.t.Helper()
-	c.send(map[string]any{"a": "pp"})
+	c.sendJSON(map[string]any{"a": "pp"})
 	if m := c.next(); m.A != "pp" {
 		c.t.Fatalf("got %s; want the pp answer (nothing else was expected)", m)
 	}
@@ -225,7 +181,7 @@ func (c *sdbConn) expectClose() (ws.StatusCode, []sdbMsg) {
 	c.t.Helper()
 	var msgs []sdbMsg
 	for {
-		op, p, err := c.frame(waitTimeout)
+		op, p, err := c.nextFrame(waitTimeout)
 		if err != nil {
 			c.t.Fatalf("waiting for the close frame: %v (after %v)", err, msgs)
 		}

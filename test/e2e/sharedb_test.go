@@ -35,9 +35,9 @@ func TestShareDBStaleOp(t *testing.T) {
 	a := tn.sdbUser(t, "owner")
 	b := tn.sdbUser(t, "editor")
 
-	b.send(sdbInsert(f, row, 1, 1, 0, "B"))
+	b.sendJSON(sdbInsert(f, row, 1, 1, 0, "B"))
 	b.expect("op")
-	a.send(sdbInsert(f, row, 1, 1, 5, "A")) // "hello" -> "helloA", against version 1
+	a.sendJSON(sdbInsert(f, row, 1, 1, 5, "A")) // "hello" -> "helloA", against version 1
 	missed := a.expect("op")
 	if missed.num("v") != 1 || missed.M["seq"] != nil && missed.num("seq") != 1 || missed.M["op"] == nil {
 		t.Fatalf("first %s; want b's op at version 1", missed)
@@ -54,15 +54,15 @@ func TestShareDBStaleOp(t *testing.T) {
 	// Subscribed, the submitter's ack is its op coming back from the
 	// stream, in order after the ops before it (ShareDB's client takes an
 	// op with its src and seq for its ack).
-	a.send(map[string]any{"a": "s", "c": f.col, "d": row})
+	a.sendJSON(map[string]any{"a": "s", "c": f.col, "d": row})
 	if s := a.expect("s"); s.M["data"] == nil {
 		t.Fatalf("subscribe reply %s", s)
 	}
-	b.send(map[string]any{"a": "s", "c": f.col, "d": row})
+	b.sendJSON(map[string]any{"a": "s", "c": f.col, "d": row})
 	b.expect("s")
-	b.send(sdbInsert(f, row, 3, 2, 0, "y")) // applied at 3
+	b.sendJSON(sdbInsert(f, row, 3, 2, 0, "y")) // applied at 3
 	b.expect("op")
-	a.send(sdbInsert(f, row, 3, 2, 0, "x")) // stale: applied at 4
+	a.sendJSON(sdbInsert(f, row, 3, 2, 0, "x")) // stale: applied at 4
 	if m := a.expect("op"); m.num("v") != 3 || m.str("src") != b.src {
 		t.Fatalf("got %s; want b's op at 3 first", m)
 	}
@@ -77,8 +77,8 @@ func TestShareDBStaleOp(t *testing.T) {
 	// An op then an unsubscribe at once: the ack the broadcast was to be
 	// is sent explicitly before the unsubscribe's reply (after the
 	// broadcast, when that came first: the client ignores the second).
-	a.send(sdbInsert(f, row, 5, 3, 0, "z"))
-	a.send(map[string]any{"a": "u", "c": f.col, "d": row})
+	a.sendJSON(sdbInsert(f, row, 5, 3, 0, "z"))
+	a.sendJSON(map[string]any{"a": "u", "c": f.col, "d": row})
 	explicit := false
 	for {
 		m := a.next()
@@ -109,12 +109,12 @@ func TestShareDBResentOp(t *testing.T) {
 	f := newSdbFixture(t, tn)
 	row := fmt.Sprint(f.firstRow)
 	b := tn.sdbUser(t, "editor")
-	b.send(sdbInsert(f, row, 1, 1, 0, "B")) // version 1 -> 2
+	b.sendJSON(sdbInsert(f, row, 1, 1, 0, "B")) // version 1 -> 2
 	b.expect("op")
 
 	a := tn.sdbUser(t, "owner")
 	op := sdbInsert(f, row, 1, 7, 5, "A") // against version 1: transformed, applied at 2
-	a.send(op)
+	a.sendJSON(op)
 	a.expect("op") // b's op, missed
 	if ack := a.expect("op"); ack.num("v") != 2 {
 		t.Fatalf("ack %s", ack)
@@ -122,11 +122,11 @@ func TestShareDBResentOp(t *testing.T) {
 
 	// The ack was lost: a new socket, the same client id.
 	again := tn.sdbOpen(t, url.Values{"token": {tokenFor(t, "owner")}}, nil)
-	again.send(map[string]any{"a": "hs", "id": a.src, "protocol": 1, "protocolMinor": 2})
+	again.sendJSON(map[string]any{"a": "hs", "id": a.src, "protocol": 1, "protocolMinor": 2})
 	if hs := again.expect("hs"); hs.str("id") != a.src {
 		t.Fatalf("hs %s; want the client's id %q kept", hs, a.src)
 	}
-	again.send(op)
+	again.sendJSON(op)
 	before := again.expect("op")
 	if before.num("v") != 1 || before.M["op"] == nil {
 		t.Fatalf("got %s; want b's op at version 1 first", before)
@@ -150,17 +150,17 @@ func TestShareDBRevoked(t *testing.T) {
 	f := newSdbFixture(t, tn)
 	row := fmt.Sprint(f.firstRow)
 	ed := tn.sdbUser(t, "editor")
-	ed.send(map[string]any{"a": "s", "c": f.col, "d": row})
+	ed.sendJSON(map[string]any{"a": "s", "c": f.col, "d": row})
 	ed.expect("s")
-	ed.send(map[string]any{"a": "qs", "id": 1, "c": fmt.Sprintf("rec_%d", f.tbl), "q": map[string]any{}})
+	ed.sendJSON(map[string]any{"a": "qs", "id": 1, "c": fmt.Sprintf("rec_%d", f.tbl), "q": map[string]any{}})
 	ed.expect("qs")
 	ch := fmt.Sprintf("__col_user_%d", f.tbl)
-	ed.send(map[string]any{"a": "ps", "ch": ch, "seq": 1})
+	ed.sendJSON(map[string]any{"a": "ps", "ch": ch, "seq": 1})
 	ed.expect("ps")
 	ed.expect("pr")
 
 	own := tn.sdbUser(t, "owner")
-	own.send(map[string]any{"a": "s", "c": f.col, "d": row})
+	own.sendJSON(map[string]any{"a": "s", "c": f.col, "d": row})
 	own.expect("s")
 
 	tn.rest(t, "owner", "DELETE", fmt.Sprintf("/api/workspaces/%d/members/editor", f.ws), nil, "", nil)
@@ -172,9 +172,9 @@ func TestShareDBRevoked(t *testing.T) {
 	// Delivered to the owner: had the editor still been subscribed, the op
 	// would be queued before the answer to this pp.
 	ed.sync()
-	ed.send(map[string]any{"a": "s", "c": f.col, "d": row})
+	ed.sendJSON(map[string]any{"a": "s", "c": f.col, "d": row})
 	ed.expectError("s", "ERR_UNKNOWN_COLLECTION")
-	ed.send(map[string]any{"a": "ps", "ch": ch, "seq": 2})
+	ed.sendJSON(map[string]any{"a": "ps", "ch": ch, "seq": 2})
 	ed.expectError("ps", "ERR_FORBIDDEN")
 }
 
@@ -187,7 +187,7 @@ func TestShareDBOtherDocuments(t *testing.T) {
 	f := newSdbFixture(t, tn)
 	c := tn.sdbUser(t, "editor")
 	fld := fmt.Sprintf("fld_%d", f.tbl)
-	c.send(map[string]any{"a": "s", "c": fld, "d": f.num})
+	c.sendJSON(map[string]any{"a": "s", "c": fld, "d": f.num})
 	snap := c.expect("s")
 	var data struct {
 		V    int64
@@ -197,7 +197,7 @@ func TestShareDBOtherDocuments(t *testing.T) {
 		t.Fatalf("field snapshot %s", snap)
 	}
 	tbl := fmt.Sprintf("tbl_%d", f.ws)
-	c.send(map[string]any{"a": "bs", "c": tbl, "b": []string{fmt.Sprint(f.tbl), "987654"}})
+	c.sendJSON(map[string]any{"a": "bs", "c": tbl, "b": []string{fmt.Sprint(f.tbl), "987654"}})
 	bs := c.expect("bs")
 	var bulk map[string]struct {
 		V    int64
@@ -221,7 +221,7 @@ func TestShareDBOtherDocuments(t *testing.T) {
 	c.sync()
 
 	// A view created over REST enters a live query of view_T.
-	c.send(map[string]any{"a": "qs", "id": 4, "c": fmt.Sprintf("view_%d", f.tbl), "q": map[string]any{}})
+	c.sendJSON(map[string]any{"a": "qs", "id": 4, "c": fmt.Sprintf("view_%d", f.tbl), "q": map[string]any{}})
 	if q := c.expect("qs"); string(q.M["data"]) != "[]" {
 		t.Fatalf("views query %s", q)
 	}
@@ -258,13 +258,13 @@ func TestShareDBTwoSpellings(t *testing.T) {
 	row := fmt.Sprint(f.firstRow)
 	rec := fmt.Sprintf("rec_%d", f.tbl)
 	c := tn.sdbUser(t, "owner")
-	c.send(map[string]any{"a": "s", "c": rec, "d": row})
+	c.sendJSON(map[string]any{"a": "s", "c": rec, "d": row})
 	c.expect("s")
-	c.send(map[string]any{"a": "s", "c": f.col, "d": row})
+	c.sendJSON(map[string]any{"a": "s", "c": f.col, "d": row})
 	c.expect("s")
 	op := sdbInsert(f, row, 1, 1, 0, "x")
 	op["c"] = rec
-	c.send(op)
+	c.sendJSON(op)
 	got := map[string]sdbMsg{}
 	for len(got) < 2 {
 		m := c.expect("op")
