@@ -259,10 +259,12 @@ func cmpFold(a, b []byte) int {
 	return 0
 }
 
-// appendJSONString appends s as a JSON string literal. Unlike encoding/json
+// AppendJSONString appends s as a JSON string literal. Unlike encoding/json
 // it does not escape <, > and &, so stored text stays readable and most
-// values have no escapes at all; s must be valid UTF-8.
-func appendJSONString(dst []byte, s string) []byte {
+// values have no escapes at all. U+2028 and U+2029 are escaped (the text
+// is also valid JavaScript); invalid UTF-8 becomes U+FFFD, as encoding/json
+// does.
+func AppendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
@@ -270,6 +272,13 @@ func appendJSONString(dst []byte, s string) []byte {
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, `\ufffd`...)
+				i += n
+				start = i
+				continue
+			}
 			if r == '\u2028' || r == '\u2029' { // kept out of JavaScript sources
 				dst = append(dst, s[start:i]...)
 				dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])

@@ -120,7 +120,7 @@ func (f *Field) normText(raw []byte, limit int) (json.RawMessage, error) {
 		if len(raw) > limit {
 			return nil, f.bad("at most " + strconv.Itoa(limit) + " characters")
 		}
-		return appendJSONString(nil, string(raw)), nil
+		return AppendJSONString(nil, string(raw)), nil
 	default:
 		return nil, f.bad("must be a string")
 	}
@@ -137,7 +137,7 @@ func (f *Field) normText(raw []byte, limit int) (json.RawMessage, error) {
 	if len(s) > limit && utf8.RuneCountInString(s) > limit {
 		return nil, f.bad("at most " + strconv.Itoa(limit) + " characters")
 	}
-	return appendJSONString(make([]byte, 0, len(s)+2), s), nil
+	return AppendJSONString(make([]byte, 0, len(s)+2), s), nil
 }
 
 func (f *Field) normNumber(raw []byte) (json.RawMessage, error) {
@@ -165,7 +165,7 @@ func (f *Field) normNumber(raw []byte) (json.RawMessage, error) {
 	if !ok {
 		return nil, f.bad("must have at most " + strconv.Itoa(MaxNumberDigits) + " digits before the decimal point")
 	}
-	return appendJSONString(make([]byte, 0, len(s)+2), s), nil
+	return AppendJSONString(make([]byte, 0, len(s)+2), s), nil
 }
 
 var boolWords = map[string]bool{
@@ -220,7 +220,7 @@ func (f *Field) normDate(raw []byte) (json.RawMessage, error) {
 	if f.Options.IncludeTime {
 		layout = "2006-01-02T15:04:05Z"
 	}
-	return appendJSONString(nil, t.Format(layout)), nil
+	return AppendJSONString(nil, t.Format(layout)), nil
 }
 
 var dateTimeLayouts = []string{

@@ -234,36 +234,7 @@ func (c *brConn) tablePage(tbl int64) {
 // spelling) when wsID is set.
 func (tn *testNode) restAs(t *testing.T, user, method, path string, body any, wsID string, out any) int {
 	t.Helper()
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(mustJSON(t, body))
-	}
-	req, err := http.NewRequestWithContext(ctxFor(t, waitTimeout), method, tn.httpURL+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tokenFor(t, user))
-	if wsID != "" {
-		req.Header.Set("WebSocketId", wsID)
-	}
-	resp, err := tn.hc.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		if out != nil {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-		}
-		return resp.StatusCode
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %v in %s", method, path, err, b)
-		}
-	}
-	return resp.StatusCode
+	return tn.restHeader(t, user, method, path, body, "WebSocketId", wsID, out)
 }
 
 // publicGet reads GET /api/views/{slug}/public/rows, every page of it,

@@ -21,6 +21,14 @@ import (
 // X-WebSocket-Id.
 func (tn *testNode) rest(t *testing.T, user, method, path string, body any, origin string, out any) int {
 	t.Helper()
+	return tn.restHeader(t, user, method, path, body, "X-WebSocket-Id", origin, out)
+}
+
+// restHeader is rest with the socket's id in the header named (when id is
+// set). A 2xx answer is decoded into out; any other fails the test when out
+// is not nil, and is returned otherwise.
+func (tn *testNode) restHeader(t *testing.T, user, method, path string, body any, header, id string, out any) int {
+	t.Helper()
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(mustJSON(t, body))
@@ -30,8 +38,8 @@ func (tn *testNode) rest(t *testing.T, user, method, path string, body any, orig
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+tokenFor(t, user))
-	if origin != "" {
-		req.Header.Set("X-WebSocket-Id", origin)
+	if id != "" {
+		req.Header.Set(header, id)
 	}
 	resp, err := tn.hc.Do(req)
 	if err != nil {
@@ -39,13 +47,16 @@ func (tn *testNode) rest(t *testing.T, user, method, path string, body any, orig
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
+	if resp.StatusCode >= 300 {
+		if out != nil {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+		return resp.StatusCode
+	}
+	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
 			t.Fatalf("%s %s: %v in %s", method, path, err, b)
 		}
-	}
-	if resp.StatusCode >= 300 && out != nil {
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
 	}
 	return resp.StatusCode
 }

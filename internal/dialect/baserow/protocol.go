@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/tablecast/tablecast/internal/table"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/tablecast/tablecast/internal/transport"
 )
@@ -148,10 +148,10 @@ func (w *buf) raw(s string)    { w.b = append(w.b, s...) }
 func (w *buf) bytes(p []byte)  { w.b = append(w.b, p...) }
 func (w *buf) int(n int64)     { w.b = strconv.AppendInt(w.b, n, 10) }
 func (w *buf) uint(n uint64)   { w.b = strconv.AppendUint(w.b, n, 10) }
-func (w *buf) str(s string)    { w.b = appendString(w.b, s) }
+func (w *buf) str(s string)    { w.b = table.AppendJSONString(w.b, s) }
 func (w *buf) bool(v bool)     { w.b = strconv.AppendBool(w.b, v) }
 func (w *buf) key(k string)    { w.b = append(append(append(w.b, ',', '"'), k...), '"', ':') }
-func (w *buf) open(typ string) { w.b = appendString(append(w.b, `{"type":`...), typ) }
+func (w *buf) open(typ string) { w.b = table.AppendJSONString(append(w.b, `{"type":`...), typ) }
 
 // value writes v as JSON with encoding/json (schema shapes: rare).
 func (w *buf) value(v any) error {
@@ -187,56 +187,6 @@ func (w *buf) eventID(offset uint64) {
 func (w *buf) frame() []byte { return transport.TextFrame(w.b) }
 
 const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
-// U+2028 and U+2029 are escaped so that the text is also valid JavaScript.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
 
 // authenticationFrame is the first message of every socket.
 func authenticationFrame(success bool, webSocketID string) []byte {
