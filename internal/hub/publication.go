@@ -3,6 +3,7 @@ package hub
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -79,6 +80,39 @@ type Publication struct {
 	Time time.Time `json:"t"`
 
 	delivered atomic.Int64 // local deliveries, for the admin API's answer
+
+	memoMu sync.Mutex
+	memo   map[any]memoEntry // see Memo
+}
+
+type memoEntry struct {
+	v   any
+	err error
+}
+
+// forgetMemo drops what Memo kept.
+func (p *Publication) forgetMemo() {
+	p.memoMu.Lock()
+	p.memo = nil
+	p.memoMu.Unlock()
+}
+
+// Memo returns what derive makes of p, made once per key whatever the
+// number of callers: the dialects that derive the same thing from an event
+// (its document changes) share one derivation while the event is rendered.
+// It is local to this node; nothing of it travels with the publication.
+func (p *Publication) Memo(key any, derive func() (any, error)) (any, error) {
+	p.memoMu.Lock()
+	defer p.memoMu.Unlock()
+	if e, ok := p.memo[key]; ok {
+		return e.v, e.err
+	}
+	v, err := derive()
+	if p.memo == nil {
+		p.memo = make(map[any]memoEntry, 1)
+	}
+	p.memo[key] = memoEntry{v, err}
+	return v, err
 }
 
 // Delivered reports how many local connections this publication was written

@@ -112,6 +112,9 @@ func (h *Hub) deliverEvent(p *Publication) {
 		}
 		outs[d] = o
 	}
+	// What the dialects derived together is not kept with the event: the
+	// recent events a node keeps for replay are bounded by their payloads.
+	p.forgetMemo()
 	stamp := p.Time.UnixNano()
 	sh := h.shardForStream(p.Stream)
 	sh.mu.RLock()

@@ -3,11 +3,11 @@ package native
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/dialect/docevents"
 	"strconv"
 	"strings"
 
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/service"
 )
 
 var _ hub.EventRenderer = renderer{}
@@ -15,7 +15,8 @@ var _ hub.EventRenderer = renderer{}
 // RenderEvent implements hub.EventRenderer: the table store's events become
 // `op` messages on the documents they change, one frame per document,
 // encoded once and shared by every subscriber of that document. The changes
-// are the service's (service.EventDocChanges), the same the op log keeps:
+// are the service's (service.EventDocChanges, derived once per event for
+// every document dialect by docevents), the same the op log keeps:
 //
 //   - a created document is {"v":0,"create":<data>};
 //   - a changed one is {"v":<version before>,"op":[json0 components]}: the
@@ -28,7 +29,7 @@ var _ hub.EventRenderer = renderer{}
 // an upgrade) renders without v rather than with a wrong one. Events that
 // change no document (membership) render nothing.
 func (renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
-	changes, err := service.EventDocChanges(p.Event, p.Data)
+	changes, err := docevents.Changes(p)
 	if err != nil {
 		return nil, fmt.Errorf("native: render %s: %w", p.Event, err)
 	}

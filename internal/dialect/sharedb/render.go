@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/dialect/docevents"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -11,7 +12,6 @@ import (
 	"sync/atomic"
 
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
@@ -135,7 +135,7 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	if len(cols) == 0 {
 		return nil, nil
 	}
-	changes, err := service.EventDocChanges(p.Event, p.Data)
+	changes, err := docevents.Changes(p)
 	if err != nil {
 		return nil, fmt.Errorf("sharedb: render %s: %w", p.Event, err)
 	}

@@ -1,0 +1,19 @@
+// Package docevents gives the dialects that speak documents (native,
+// ShareDB) the document changes of a table event, derived once per event
+// on a node whatever the number of dialects rendering it.
+package docevents
+
+import (
+	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/service"
+)
+
+type key struct{}
+
+// Changes returns service.EventDocChanges of the event p carries. The
+// result is shared: callers must not modify it.
+func Changes(p *hub.Publication) ([]service.DocChange, error) {
+	v, err := p.Memo(key{}, func() (any, error) { return service.EventDocChanges(p.Event, p.Data) })
+	changes, _ := v.([]service.DocChange)
+	return changes, err
+}
