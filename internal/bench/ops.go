@@ -78,10 +78,15 @@ func (o *opsClient) localOp() error {
 }
 
 // run submits ops until stop is closed, then until nothing is pending.
+// Like the ShareDB peer's clients, a client makes its next edit only when
+// its previous op is acknowledged and in place: an acknowledgement that
+// overtook ops below its version waits for them (client.OTDoc), and the
+// op's latency runs until then.
 func (o *opsClient) run(ctx context.Context, stop <-chan struct{}, countFrom time.Time) error {
 	acks := make(chan opsAck, 1)
-	inflight := false
+	inflight := false // a Submit call is outstanding
 	stopping := false
+	var waiting *opsAck // the last op's acknowledgement, until the op is in place
 	for {
 		if !stopping {
 			select {
@@ -90,24 +95,28 @@ func (o *opsClient) run(ctx context.Context, stop <-chan struct{}, countFrom tim
 			default:
 			}
 		}
-		if !inflight && !stopping {
+		if waiting != nil && !o.doc.Pending() {
+			o.count(*waiting, stopping, countFrom)
+			waiting = nil
+		}
+		if !inflight && waiting == nil && !stopping && !o.doc.Pending() {
 			if err := o.localOp(); err != nil {
 				return err
 			}
-		}
-		if !inflight {
-			if op, v, ok := o.doc.Flush(); ok {
-				raw, err := json.Marshal(op)
-				if err != nil {
-					return err
-				}
-				inflight = true
-				sent := time.Now()
-				go func() {
-					ack, err := o.c.Submit(ctx, o.col, o.id, client.Submission{V: v, Op: raw})
-					acks <- opsAck{ack: ack, v: v, sent: sent, err: err}
-				}()
+			op, v, ok := o.doc.Flush()
+			if !ok {
+				return errors.New("no op to submit after a local edit")
 			}
+			raw, err := json.Marshal(op)
+			if err != nil {
+				return err
+			}
+			inflight = true
+			sent := time.Now()
+			go func() {
+				ack, err := o.c.Submit(ctx, o.col, o.id, client.Submission{V: v, Op: raw})
+				acks <- opsAck{ack: ack, v: v, sent: sent, err: err}
+			}()
 		}
 		if stopping && !inflight && !o.doc.Pending() {
 			return nil
@@ -128,18 +137,24 @@ func (o *opsClient) run(ctx context.Context, stop <-chan struct{}, countFrom tim
 			if err := o.doc.Acked(a.ack.V - 1); err != nil {
 				return err
 			}
-			now := time.Now()
-			if now.After(countFrom) && !stopping {
-				o.hist.Record(now.Sub(a.sent))
-				o.acked++
-				if behind := a.ack.V - 1 - a.v; behind > 0 {
-					o.stale++
-					o.pairs += int(behind)
-				}
-			}
+			waiting = &a
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+}
+
+// count records an op that is acknowledged and in place.
+func (o *opsClient) count(a opsAck, stopping bool, countFrom time.Time) {
+	now := time.Now()
+	if !now.After(countFrom) || stopping {
+		return
+	}
+	o.hist.Record(now.Sub(a.sent))
+	o.acked++
+	if behind := a.ack.V - 1 - a.v; behind > 0 {
+		o.stale++
+		o.pairs += int(behind)
 	}
 }
 

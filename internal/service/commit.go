@@ -37,24 +37,45 @@ type writeReq struct {
 	w     *writeTx      // the write's transaction state, once it succeeded
 	done  chan struct{} // closed when the write has committed or failed
 	lead  chan struct{} // closed when this write leads the next batch
+	// leads: the write found no leader and leads the next batch itself.
+	leads bool
+	// hot is the document a prepared submit (submit_hot.go) changed in
+	// memory.
+	hot *hotDoc
 }
 
 // writeGrouped is write for single-writer stores.
 func (s *Service) writeGrouped(ctx context.Context, a Actor, fn func(w *writeTx) error) error {
-	req := &writeReq{ctx: ctx, actor: a, fn: fn, done: make(chan struct{}), lead: make(chan struct{})}
+	return s.awaitWrite(s.enqueueWrite(ctx, a, fn, nil))
+}
+
+// enqueueWrite queues a write for the next batch. Writes are committed in
+// the order they are queued; a prepared submit queues while it holds its
+// document's lock, so its document's writes keep their order.
+func (s *Service) enqueueWrite(ctx context.Context, a Actor, fn func(w *writeTx) error, hot *hotDoc) *writeReq {
+	req := &writeReq{ctx: ctx, actor: a, fn: fn, hot: hot, done: make(chan struct{}), lead: make(chan struct{})}
 	c := &s.group
 	c.mu.Lock()
 	c.queue = append(c.queue, req)
-	if c.leading {
-		c.mu.Unlock()
+	if !c.leading {
+		c.leading, req.leads = true, true
+	}
+	c.mu.Unlock()
+	return req
+}
+
+// awaitWrite waits until the write has committed or failed, leading the
+// batches it is asked to lead.
+func (s *Service) awaitWrite(req *writeReq) error {
+	c := &s.group
+	if !req.leads {
 		select {
 		case <-req.done:
 			return req.err
 		case <-req.lead:
 		}
-		c.mu.Lock()
 	}
-	c.leading = true
+	c.mu.Lock()
 	n := min(len(c.queue), maxGroup)
 	batch := c.queue[:n:n]
 	c.queue = append([]*writeReq(nil), c.queue[n:]...)
@@ -69,6 +90,7 @@ func (s *Service) writeGrouped(ctx context.Context, a Actor, fn func(w *writeTx)
 		c.leading = false
 	}
 	c.mu.Unlock()
+	<-req.done
 	return req.err
 }
 
@@ -111,6 +133,7 @@ func (s *Service) runGroup(batch []*writeReq) {
 			events = append(events, r.w.events...)
 		}
 		r.err = storeErr(r.err)
+		s.hot.settle(r)
 	}
 	s.publish(ctx, events)
 	for _, r := range batch {

@@ -49,6 +49,10 @@ type Config struct {
 	// PasswordIterations is the PBKDF2-HMAC-SHA256 work factor of view
 	// passwords; default 600,000 (OWASP's figure). Tests lower it.
 	PasswordIterations int
+	// ColdSubmits turns hot documents off (hotdocs.go): every submit then
+	// reads and works out its document inside its write transaction. For
+	// comparisons in tests and benchmarks.
+	ColdSubmits bool
 }
 
 // Service is the table store's application layer: every REST operation as
@@ -71,6 +75,10 @@ type Service struct {
 	group   committer
 	// ops caches recent op log entries (opcache.go).
 	ops *opCache
+	// hot keeps the records being edited through ops (hotdocs.go), used
+	// when hotSubmits (single-writer stores).
+	hot        *hotDocs
+	hotSubmits bool
 }
 
 // Defaults of Config.
@@ -100,7 +108,9 @@ func New(cfg Config) (*Service, error) {
 	if sw, ok := cfg.Store.(store.SingleWriter); ok && sw.SingleWriter() {
 		s.grouped = true
 	}
+	s.hotSubmits = s.grouped && !cfg.ColdSubmits
 	s.ops = newOpCache()
+	s.hot = newHotDocs()
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -339,6 +349,8 @@ type writeTx struct {
 	seq uint64
 	// applied is the submit's op as applied, for the op log cache.
 	applied json0.Op
+	// ranHot: the write was a prepared submit's (submit_hot.go).
+	ranHot bool
 	// logged are the op log entries written (cached once committed);
 	// batch, in group commit, those of the transaction's earlier writes.
 	logged []loggedEntry

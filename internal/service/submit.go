@@ -152,14 +152,16 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 	default:
 		return SubmitResult{}, validation("data", "must hold exactly one of op, create and del")
 	}
-	var res SubmitResult
-	err = s.write(ctx, a, func(w *writeTx) error {
+	// slow is the submit inside its transaction, reading everything from
+	// the store.
+	slow := func(w *writeTx) (SubmitResult, error) {
 		t, err := w.tableAccessMemo(a.UserID, tableID, store.RoleEditor)
 		if err != nil {
-			return err
+			return SubmitResult{}, err
 		}
 		w.src, w.seq = sub.Src, sub.Seq
 		sd := submitDoc{w: w, t: t, sub: sub, op: op, sets: sets}
+		var res SubmitResult
 		switch kind {
 		case docRecord:
 			res, err = sd.record()
@@ -171,6 +173,17 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 		if err == nil && !res.Duplicate {
 			res.Missed = sd.missed
 		}
+		return res, err
+	}
+	if kind == docRecord && op != nil && s.hotSubmits {
+		if res, err, ok := s.submitHot(ctx, a, sub, tableID, op, sets, slow); ok {
+			return res, err
+		}
+	}
+	var res SubmitResult
+	err = s.write(ctx, a, func(w *writeTx) error {
+		var err error
+		res, err = slow(w)
 		return err
 	})
 	return res, err
@@ -377,20 +390,25 @@ func seedSets(raw json.RawMessage) (json.RawMessage, int, error) {
 
 // apply applies the submission's op to doc.
 func (sd *submitDoc) apply(doc any) (any, error) {
-	op := sd.op
 	if sd.sets {
-		op = make(json0.Op, len(sd.op))
-		for i, c := range sd.op {
-			if c.OI.Present() && !c.OD.Present() {
-				if cur, ok := lookup(doc, c.P); ok {
-					c.OD = json0.Some(cur)
-				}
-			}
-			op[i] = c
-		}
-		sd.op = op
+		sd.op = withCurrentOD(doc, sd.op)
 	}
-	return applyOp(doc, op)
+	return applyOp(doc, sd.op)
+}
+
+// withCurrentOD gives each oi without od of an op in the seed's form
+// (setting values whatever they were) the current value as its od.
+func withCurrentOD(doc any, op json0.Op) json0.Op {
+	out := make(json0.Op, len(op))
+	for i, c := range op {
+		if c.OI.Present() && !c.OD.Present() {
+			if cur, ok := lookup(doc, c.P); ok {
+				c.OD = json0.Some(cur)
+			}
+		}
+		out[i] = c
+	}
+	return out
 }
 
 // lookup returns the value at path p of doc.

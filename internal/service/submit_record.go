@@ -65,7 +65,7 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 	if err != nil {
 		return SubmitResult{}, err
 	}
-	upd, changed, err := recordUpdate(doc.(map[string]any), after.(map[string]any), sc, before)
+	upd, _, changed, err := recordUpdate(doc.(map[string]any), after.(map[string]any), sc, before)
 	if err != nil {
 		return SubmitResult{}, err
 	}
@@ -124,14 +124,15 @@ func checkRecordPaths(op json0.Op, sc *schema) error {
 // store's update: the row's values with the cells that changed, each valid
 // for its field and already in the form it is stored in (else the clients,
 // which applied the op as sent, would hold a value the store does not),
-// and the new order. It returns the ids of the changed fields.
-func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowUpdate, []int64, error) {
+// and the new order. It returns the row's values after the update (nil
+// when no cell changed) and the ids of the changed fields.
+func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowUpdate, table.Values, []int64, error) {
 	oldOrder := row.Order
 	var e *table.ValidationError
 	oldFields, _ := before["fields"].(map[string]any)
 	newFields, ok := after["fields"].(map[string]any)
 	if !ok {
-		return store.RowUpdate{}, nil, validation("op", "fields must stay an object")
+		return store.RowUpdate{}, nil, nil, validation("op", "fields must stay an object")
 	}
 	vals := table.Values{}
 	var changed []int64
@@ -147,7 +148,7 @@ func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowU
 		}
 		raw, err := json.Marshal(nv)
 		if err != nil {
-			return store.RowUpdate{}, nil, err
+			return store.RowUpdate{}, nil, nil, err
 		}
 		canon, err := f.Normalize(raw)
 		if err != nil {
@@ -156,11 +157,11 @@ func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowU
 				e = e.Add("fields."+key, ve.Reason)
 				continue
 			}
-			return store.RowUpdate{}, nil, err
+			return store.RowUpdate{}, nil, nil, err
 		}
 		var cv any
 		if err := json.Unmarshal(canon, &cv); err != nil {
-			return store.RowUpdate{}, nil, err
+			return store.RowUpdate{}, nil, nil, err
 		}
 		if !json0.Equal(cv, nv) {
 			e = e.Add("fields."+key, "is stored as "+string(bytes.TrimSpace(canon))+": send the value in that form")
@@ -184,6 +185,8 @@ func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowU
 			}
 		}
 		upd.Values, upd.Replace = encodeValues(vals), true
+	} else {
+		vals = nil
 	}
 	newOrder, _ := after["order"].(string)
 	if newOrder != oldOrder {
@@ -193,10 +196,10 @@ func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowU
 		upd.Order = newOrder
 	}
 	if err := e.Err(); err != nil {
-		return store.RowUpdate{}, nil, err
+		return store.RowUpdate{}, nil, nil, err
 	}
 	slices.Sort(changed)
-	return upd, changed, nil
+	return upd, vals, changed, nil
 }
 
 // newRecord is the data of a record create.

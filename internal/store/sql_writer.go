@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // sqlTx implements Tx for both engines over a transaction's querier.
@@ -497,7 +498,11 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate) (Row,
 		return Row{}, fmt.Errorf("%w: values of %s: %w", ErrInvalid, what, err)
 	}
 	sql := `UPDATE table_rows SET vals = ` + expr + `, version = version + 1, updated_at = ?`
-	args = append(args, t.d.ts(now()))
+	at := now()
+	if !u.At.IsZero() {
+		at = u.At.UTC().Truncate(time.Microsecond)
+	}
+	args = append(args, t.d.ts(at))
 	if u.Order != "" {
 		ord, err := parseOrder(u.Order)
 		if err != nil {

@@ -156,6 +156,10 @@ type RowUpdate struct {
 	// ExpectedVersion, when not 0, makes the update fail with ErrConflict
 	// unless the row's current version equals it.
 	ExpectedVersion int64
+	// At, when not zero, is the row's new updated_at (kept to the
+	// microsecond); zero means the store's clock. A caller that builds the
+	// updated row itself (the service's document writes) gives its time.
+	At time.Time
 }
 
 // View is a saved way of looking at a table.

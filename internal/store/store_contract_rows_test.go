@@ -264,6 +264,15 @@ func contractUpdateRows(t *testing.T, s Store) {
 		}
 		return nil
 	})
+	// A caller's time becomes updated_at, to the microsecond.
+	at := time.Date(2031, 5, 6, 7, 8, 9, 123456789, time.FixedZone("X", 3600))
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		must(tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[0].ID, Values: json.RawMessage(`{}`), At: at}})).get(t)
+		return nil
+	})
+	if r := must(s.Row(ctx, f.table.ID, rows[0].ID)).get(t); !r.UpdatedAt.Equal(at.Truncate(time.Microsecond)) {
+		t.Fatalf("updated_at %v, want %v", r.UpdatedAt, at.Truncate(time.Microsecond))
+	}
 }
 
 func contractDeleteRows(t *testing.T, s Store) {

@@ -1,0 +1,28 @@
+package service
+
+// HotCommits is how many submits were written as prepared on a hot
+// document (hotdocs.go), for tests that must know which path ran.
+func HotCommits(s *Service) int64 { return s.hot.committed.Load() }
+
+// KeepHotDocs takes the hot documents of a table as they are now; the
+// returned func puts them back, live, even if a write dropped them
+// meanwhile: as if a submit had prepared on them before that write
+// committed, the race the store's checks must catch.
+func KeepHotDocs(s *Service, tableID int64) (restore func()) {
+	s.hot.mu.Lock()
+	kept := map[hotKey]*hotDoc{}
+	for k, d := range s.hot.docs {
+		if k.table == tableID {
+			kept[k] = d
+		}
+	}
+	s.hot.mu.Unlock()
+	return func() {
+		s.hot.mu.Lock()
+		defer s.hot.mu.Unlock()
+		for k, d := range kept {
+			d.dead.Store(false)
+			s.hot.docs[k] = d
+		}
+	}
+}

@@ -1,0 +1,207 @@
+package service
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tablecast/tablecast/internal/store"
+)
+
+// Hot documents. When several clients edit one record through ops, every
+// submit used to read the row back, decode it, transform, apply, validate
+// and encode its event inside the one write transaction a single-writer
+// store runs at a time: all of it serial. A hot document keeps the record
+// in memory, as it will be once the writes queued for it have committed,
+// so that a submit does that work before it queues its write, under its
+// document's lock only (submits to different documents run in parallel),
+// and its write holds just its statements (submit_hot.go).
+//
+// The store stays the judge: the prepared write updates the row only at
+// the version it was prepared against, the table's schema must be the one
+// it was prepared with, and the caller's role is checked again in the
+// transaction. When any of that does not hold, the write runs the ordinary
+// submit instead, in the same transaction, and the document is dropped
+// from memory (loaded again by the next submit). So a hot document that
+// went stale costs a fallback, never a wrong write. It goes stale when a
+// write other than a prepared submit changes the row or its table's
+// fields (settle), when a prepared write fails, or when it is evicted.
+//
+// Lock order: hotDoc.mu, then committer.mu (a prepared submit queues its
+// write while it holds its document). hotDocs.mu is taken alone.
+
+// hotDocs is the set of documents kept in memory.
+type hotDocs struct {
+	mu   sync.Mutex
+	docs map[hotKey]*hotDoc
+	// committed counts the prepared writes that committed as prepared.
+	committed atomic.Int64
+}
+
+type hotKey struct {
+	table, id int64
+}
+
+// hotDocsMax bounds the documents kept; past it one is dropped at random
+// (a dropped document only costs its next submit a load).
+const hotDocsMax = 4096
+
+// hotOpsKept is how many of its last ops a document keeps, to transform
+// stale submits against; older ones come from the op cache.
+const hotOpsKept = 128
+
+// hotDoc is one record in memory.
+type hotDoc struct {
+	key hotKey
+	// dead: the document went stale; it is out of hotDocs and its
+	// prepared writes fall back.
+	dead atomic.Bool
+
+	mu          sync.Mutex
+	workspaceID int64   // the table's
+	sc          *schema // the fields it was loaded with
+	row         Row     // the record once its queued writes commit
+	doc         any     // recordDoc(row) as a json0 document (never changed in place)
+	// ops are the document's ops from version first on, committed or
+	// queued: ops[i] applied to version first+i.
+	first int64
+	ops   []loggedOp
+	// editors are users whose prepared writes committed: their role was
+	// checked in a transaction, so their next ops are prepared without a
+	// read (the transaction checks again).
+	editors map[string]bool
+}
+
+func newHotDocs() *hotDocs { return &hotDocs{docs: make(map[hotKey]*hotDoc)} }
+
+// get returns the document, loading it when it is not in memory; ok is
+// false when the row cannot be loaded (the ordinary submit says why).
+func (h *hotDocs) get(ctx context.Context, s *Service, tableID, id int64) (*hotDoc, bool) {
+	k := hotKey{tableID, id}
+	h.mu.Lock()
+	d := h.docs[k]
+	h.mu.Unlock()
+	if d != nil {
+		return d, true
+	}
+	d = &hotDoc{key: k}
+	err := s.store.Read(ctx, func(r store.Reader) error {
+		t, err := r.Table(ctx, tableID)
+		if err != nil {
+			return err
+		}
+		sc, err := loadSchema(ctx, r, tableID)
+		if err != nil {
+			return err
+		}
+		row, err := r.Row(ctx, tableID, id)
+		if err != nil {
+			return err
+		}
+		outs, err := rowsOut([]store.Row{row}, sc)
+		if err != nil {
+			return err
+		}
+		if d.doc, err = asDoc(recordDoc(outs[0])); err != nil {
+			return err
+		}
+		d.workspaceID, d.sc, d.row, d.first = t.WorkspaceID, sc, outs[0], row.Version
+		return nil
+	})
+	if err != nil {
+		return nil, false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if cur := h.docs[k]; cur != nil {
+		return cur, true // loaded meanwhile by another submit
+	}
+	if len(h.docs) >= hotDocsMax {
+		for k, old := range h.docs {
+			old.dead.Store(true)
+			delete(h.docs, k)
+			break
+		}
+	}
+	h.docs[k] = d
+	return d, true
+}
+
+// drop marks d stale and forgets it.
+func (h *hotDocs) drop(d *hotDoc) {
+	d.dead.Store(true)
+	h.mu.Lock()
+	if h.docs[d.key] == d {
+		delete(h.docs, d.key)
+	}
+	h.mu.Unlock()
+}
+
+// dropRow forgets the record of a table, if kept.
+func (h *hotDocs) dropRow(tableID, id int64) {
+	h.mu.Lock()
+	d := h.docs[hotKey{tableID, id}]
+	h.mu.Unlock()
+	if d != nil {
+		h.drop(d)
+	}
+}
+
+// dropTable forgets every record of a table.
+func (h *hotDocs) dropTable(tableID int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, d := range h.docs {
+		if k.table == tableID {
+			d.dead.Store(true)
+			delete(h.docs, k)
+		}
+	}
+}
+
+// settle keeps the documents true to a write that has just committed or
+// failed: a prepared write that failed or fell back leaves its document
+// stale, and any other committed write drops the records it logged ops
+// for, or every record of a table whose fields or existence it changed.
+func (h *hotDocs) settle(r *writeReq) {
+	ranHot := r.err == nil && r.w != nil && r.w.ranHot
+	if r.hot != nil {
+		if !ranHot {
+			h.drop(r.hot)
+		} else {
+			h.committed.Add(1)
+			r.hot.mu.Lock()
+			if r.hot.editors == nil {
+				r.hot.editors = make(map[string]bool)
+			}
+			r.hot.editors[r.actor.UserID] = true
+			r.hot.mu.Unlock()
+		}
+	}
+	if r.err != nil || r.w == nil || ranHot {
+		return
+	}
+	h.mu.Lock()
+	empty := len(h.docs) == 0
+	h.mu.Unlock()
+	if empty {
+		return
+	}
+	for _, e := range r.w.logged {
+		prefix, rest, _ := strings.Cut(e.col, "_")
+		id, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil {
+			continue
+		}
+		switch prefix {
+		case "record":
+			h.dropRow(id, e.op.docID)
+		case "field":
+			h.dropTable(id)
+		case "table":
+			h.dropTable(e.op.docID)
+		}
+	}
+}

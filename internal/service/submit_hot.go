@@ -1,0 +1,229 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/tablecast/tablecast/internal/ot/json0"
+	"github.com/tablecast/tablecast/internal/store"
+)
+
+// A submit on a hot document (hotdocs.go): prepared in memory, written
+// with three statements.
+
+// prepared is a submit worked out on a hot document: what its write
+// stores, and its result but the offset.
+type prepared struct {
+	tableID     int64
+	workspaceID int64
+	sc          *schema
+	upd         store.RowUpdate
+	payload     json.RawMessage // the rows_updated event
+	docOp       store.DocOp     // its op log entry, but the offset
+	logged      loggedOp
+	res         SubmitResult
+}
+
+// submitHot runs an op on a record through its hot document. ok is false
+// when the document cannot take it (not loaded, stale, or an op that the
+// ordinary submit must judge: an error, a resent op, a move); the caller
+// then runs the ordinary submit. slow is that submit, which the write
+// falls back to when the store no longer matches what it was prepared
+// against.
+func (s *Service) submitHot(ctx context.Context, a Actor, sub Submission, tableID int64, op json0.Op, sets bool,
+	slow func(w *writeTx) (SubmitResult, error),
+) (res SubmitResult, err error, ok bool) {
+	d, ok := s.hot.get(ctx, s, tableID, sub.DocID)
+	if !ok {
+		return SubmitResult{}, nil, false
+	}
+	d.mu.Lock()
+	known := d.editors[a.UserID]
+	d.mu.Unlock()
+	if !known {
+		// Only an editor's op may join the document's queue: a refused op
+		// would leave the document stale for everyone's.
+		if _, role, err := tableAccess(ctx, s.store, a.UserID, tableID, store.RoleViewer); err != nil || rank(role) < rank(store.RoleEditor) {
+			return SubmitResult{}, nil, false
+		}
+	}
+	d.mu.Lock()
+	if d.dead.Load() {
+		d.mu.Unlock()
+		return SubmitResult{}, nil, false
+	}
+	p, ok := d.prepare(s, a, sub, op, sets)
+	if !ok {
+		d.mu.Unlock()
+		return SubmitResult{}, nil, false
+	}
+	req := s.enqueueWrite(ctx, a, func(w *writeTx) error {
+		r, err := p.write(w, d, slow)
+		res = r
+		return err
+	}, d)
+	d.mu.Unlock()
+	err = s.awaitWrite(req)
+	return res, err, true
+}
+
+// prepare works out the submit on the document as it will be once its
+// queued writes commit, and advances the document past it. ok is false,
+// with the document unchanged, when the ordinary submit must run instead.
+// The caller holds d.mu.
+func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op, sets bool) (*prepared, bool) {
+	col := sub.Collection
+	cur := d.row.Version
+	v := cur
+	if sub.HasV {
+		if sub.V > cur || cur-sub.V > MaxTransformOps {
+			return nil, false
+		}
+		v = sub.V
+	}
+	var since []loggedOp
+	switch {
+	case v == cur:
+	case v >= d.first:
+		since = d.ops[v-d.first:]
+	default:
+		head, ok := s.ops.get(col, sub.DocID, v, d.first)
+		if !ok {
+			return nil, false
+		}
+		since = append(head, d.ops...)
+	}
+	p := &prepared{tableID: d.key.table, workspaceID: d.workspaceID, sc: d.sc}
+	if len(since) > 0 {
+		p.res.Missed = make([]MissedOp, len(since))
+	}
+	for i, l := range since {
+		if (sub.Src != "" && l.src == sub.Src && l.seq == sub.Seq) || l.create || l.del {
+			return nil, false
+		}
+		p.res.Missed[i] = MissedOp{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
+		l, err := l.decode(col)
+		if err != nil {
+			return nil, false
+		}
+		if op, err = json0.Transform(op, l.op, json0.Left); err != nil {
+			return nil, false
+		}
+	}
+	p.res.V, p.res.Transformed = cur, len(since)
+
+	if checkRecordPaths(op, d.sc) != nil {
+		return nil, false
+	}
+	if sets {
+		op = withCurrentOD(d.doc, op)
+	}
+	after, err := json0.Apply(d.doc, op)
+	if err != nil {
+		return nil, false
+	}
+	before, _ := d.doc.(map[string]any)
+	afterMap, _ := after.(map[string]any)
+	if before == nil || afterMap == nil {
+		return nil, false
+	}
+	upd, vals, changed, err := recordUpdate(before, afterMap, d.sc, d.row)
+	if err != nil || upd.Order != "" {
+		// A move takes the store's form of the order: left to the
+		// ordinary submit.
+		return nil, false
+	}
+	at := s.now().UTC().Truncate(time.Microsecond)
+	upd.ID, upd.ExpectedVersion, upd.At = d.row.ID, cur, at
+	row := d.row
+	row.Version, row.UpdatedAt = cur+1, at
+	if vals != nil {
+		row.Fields = vals
+	}
+	opRaw, err := opJSON(op)
+	if err != nil {
+		return nil, false
+	}
+	meta := TableMeta{TableID: d.key.table, WorkspaceID: d.workspaceID, Actor: a.UserID, Origin: a.Origin,
+		Src: sub.Src, Seq: sub.Seq}
+	if p.payload, err = json.Marshal(RowsUpdated{TableMeta: meta, Rows: []Row{row}, RowsBefore: []Row{d.row},
+		UpdatedFieldIDs: changed, Op: opRaw}); err != nil {
+		return nil, false
+	}
+	p.upd = upd
+	raw := DocChange{Op: opRaw}.LogOp()
+	p.docOp = store.DocOp{Collection: col, DocID: sub.DocID, Version: cur, Op: raw, Src: sub.Src, Seq: sub.Seq}
+	p.logged = loggedOp{docID: sub.DocID, version: cur, op: op, decoded: true, raw: raw, src: sub.Src, seq: sub.Seq}
+
+	d.row, d.doc = row, after
+	d.ops = append(d.ops, p.logged)
+	if len(d.ops) > hotOpsKept {
+		n := len(d.ops) - hotOpsKept/2
+		d.ops = append(d.ops[:0:0], d.ops[n:]...)
+		d.first += int64(n)
+	}
+	return p, true
+}
+
+// write stores a prepared submit in the write transaction, or runs the
+// ordinary submit when the store is not as the submit was prepared
+// against: the document went stale, the row moved on, the fields changed.
+func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (SubmitResult, error)) (SubmitResult, error) {
+	if d.dead.Load() {
+		return slow(w)
+	}
+	t, err := w.tableAccessMemo(w.actor.UserID, p.tableID, store.RoleEditor)
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	sc, err := w.schemaMemo(p.tableID)
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	if t.WorkspaceID != p.workspaceID || !sameSchema(sc, p.sc) {
+		return slow(w)
+	}
+	_, err = w.UpdateRows(w.ctx, p.tableID, []store.RowUpdate{p.upd})
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		return slow(w)
+	}
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	stream := store.TableStream(p.tableID)
+	off, err := w.AppendEvent(w.ctx, stream, EventRowsUpdated, p.payload)
+	if err != nil {
+		return SubmitResult{}, err
+	}
+	docOp, logged := p.docOp, p.logged
+	docOp.Offset, logged.offset = off, off
+	if err := w.AppendDocOps(w.ctx, []store.DocOp{docOp}); err != nil {
+		return SubmitResult{}, err
+	}
+	w.logged = append(w.logged, loggedEntry{col: docOp.Collection, op: logged})
+	w.events = append(w.events, store.Event{Stream: stream, Offset: off, Type: EventRowsUpdated, Payload: p.payload, CreatedAt: w.at})
+	w.ranHot = true
+	res := p.res
+	res.Offset = off
+	return res, nil
+}
+
+// sameSchema reports whether two readings of a table's fields are the
+// same fields at the same versions.
+func sameSchema(a, b *schema) bool {
+	if a == b {
+		return true
+	}
+	if len(a.list) != len(b.list) {
+		return false
+	}
+	for i, f := range a.list {
+		g := b.list[i]
+		if f.ID != g.ID || f.Version != g.Version || f.Type != g.Type {
+			return false
+		}
+	}
+	return true
+}
