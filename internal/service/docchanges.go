@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -164,21 +165,9 @@ func docChanges(payload any) ([]DocChange, error) {
 func EventDocChanges(typ string, data []byte) ([]DocChange, error) {
 	if typ == EventRowsUpdated {
 		// A submit's event carries its op: the rows' cells need not be
-		// decoded (the common case when clients edit through ops).
-		var sub struct {
-			TableID int64           `json:"table_id"`
-			Op      json.RawMessage `json:"op"`
-			Rows    []struct {
-				ID      int64 `json:"id"`
-				Version int64 `json:"version"`
-			} `json:"rows"`
-		}
-		if err := json.Unmarshal(data, &sub); err != nil {
-			return nil, fmt.Errorf("service: decode %s event: %w", typ, err)
-		}
-		if sub.Op != nil && len(sub.Rows) == 1 {
-			r := sub.Rows[0]
-			return []DocChange{{Collection: RecordCollection(sub.TableID), DocID: r.ID, V: r.Version - 1, HasV: r.Version > 0, Op: sub.Op}}, nil
+		// read (the common case when clients edit through ops).
+		if ch, ok := submitChange(data); ok {
+			return []DocChange{ch}, nil
 		}
 	}
 	v, err := DecodeEvent(store.Event{Type: typ, Payload: data})
@@ -186,6 +175,77 @@ func EventDocChanges(typ string, data []byte) ([]DocChange, error) {
 		return nil, err
 	}
 	return docChanges(v)
+}
+
+// submitChange reads the document change of a submit's rows_updated from
+// the start of its JSON: the table, the op, then the one row's id and
+// version, which lead it. ok is false for any other rows_updated (or
+// members in another order), which the caller decodes whole.
+func submitChange(data []byte) (DocChange, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return DocChange{}, false
+	}
+	var tableID int64
+	var op json.RawMessage
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return DocChange{}, false
+		}
+		switch tok {
+		case "table_id":
+			err = dec.Decode(&tableID)
+		case "op":
+			err = dec.Decode(&op)
+		case "rows":
+			if op == nil || tableID <= 0 {
+				return DocChange{}, false
+			}
+			id, version, ok := firstRowID(dec)
+			if !ok {
+				return DocChange{}, false
+			}
+			return DocChange{Collection: RecordCollection(tableID), DocID: id, V: version - 1, HasV: version > 0, Op: op}, true
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return DocChange{}, false
+		}
+	}
+	return DocChange{}, false
+}
+
+// firstRowID reads the id and version that open the only row of a rows
+// list.
+func firstRowID(dec *json.Decoder) (id, version int64, ok bool) {
+	for _, want := range []json.Delim{'[', '{'} {
+		if tok, err := dec.Token(); err != nil || tok != want {
+			return 0, 0, false
+		}
+	}
+	var haveID, haveV bool
+	for !haveID || !haveV {
+		tok, err := dec.Token()
+		if err != nil {
+			return 0, 0, false
+		}
+		switch tok {
+		case "id":
+			haveID, err = true, dec.Decode(&id)
+		case "version":
+			haveV, err = true, dec.Decode(&version)
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return 0, 0, false
+		}
+	}
+	return id, version, true
 }
 
 // tableDoc is a table's document: its REST shape without its fields.

@@ -74,15 +74,17 @@ type RowsCreated struct {
 // for a field change), ascending.
 type RowsUpdated struct {
 	TableMeta
-	Rows            []Row   `json:"rows"`
-	RowsBefore      []Row   `json:"rows_before"`
-	UpdatedFieldIDs []int64 `json:"updated_field_ids"`
+	// Op, on a change made by a submit (one row), is the json0 op as it
+	// was applied: the document dialects send it rather than a diff. It
+	// comes before the rows, so that they can read it without going
+	// through the rows (EventDocChanges).
+	Op              json.RawMessage `json:"op,omitempty"`
+	Rows            []Row           `json:"rows"`
+	RowsBefore      []Row           `json:"rows_before"`
+	UpdatedFieldIDs []int64         `json:"updated_field_ids"`
 	// FieldConversion is set when the rows changed because field
 	// updated_field_ids[0] changed type or options.
 	FieldConversion bool `json:"field_conversion,omitempty"`
-	// Op, on a change made by a submit (one row), is the json0 op as it
-	// was applied: the document dialects send it rather than a diff.
-	Op json.RawMessage `json:"op,omitempty"`
 }
 
 // RowsDeleted is rows_deleted: the ids, ascending, and the rows as they were.

@@ -64,6 +64,8 @@ type hotDoc struct {
 	sc          *schema // the fields it was loaded with
 	row         Row     // the record once its queued writes commit
 	doc         any     // recordDoc(row) as a json0 document (never changed in place)
+	// rowJSON is row's JSON once encoded (nil until then).
+	rowJSON []byte
 	// ops are the document's ops from version first on, committed or
 	// queued: ops[i] applied to version first+i.
 	first int64

@@ -292,3 +292,31 @@ func testHotStale(t *testing.T, fx *fixture) {
 		t.Fatalf("after a field delete the row holds %s", stored.Values)
 	}
 }
+
+// A submit's change is read from the start of its event; an event with its
+// members in another order (as stored before the op led them) or without
+// an op reads the same through the whole decoding.
+func TestEventDocChangesSubmit(t *testing.T) {
+	row := `{"id":7,"order":"1.00000000000000000000","version":5,"fields":{"1":"abc"},"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`
+	before := strings.Replace(row, `"version":5`, `"version":4`, 1)
+	op := `[{"p":["fields","1",0],"si":"a"}]`
+	meta := `"table_id":3,"workspace_id":1,"actor":"u","origin":""`
+	for name, payload := range map[string]string{
+		"op first": `{` + meta + `,"op":` + op + `,"rows":[` + row + `],"rows_before":[` + before + `],"updated_field_ids":[1]}`,
+		"op last":  `{` + meta + `,"rows":[` + row + `],"rows_before":[` + before + `],"updated_field_ids":[1],"op":` + op + `}`,
+	} {
+		got, err := service.EventDocChanges(service.EventRowsUpdated, []byte(payload))
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%s: %v %v", name, got, err)
+		}
+		c := got[0]
+		if c.Collection != "record_3" || c.DocID != 7 || c.V != 4 || !c.HasV || string(c.Op) != op {
+			t.Errorf("%s: %+v", name, c)
+		}
+	}
+	rest := `{` + meta + `,"rows":[` + strings.Replace(row, `"abc"`, `"abd"`, 1) + `],"rows_before":[` + before + `],"updated_field_ids":[1]}`
+	got, err := service.EventDocChanges(service.EventRowsUpdated, []byte(rest))
+	if err != nil || len(got) != 1 || got[0].DocID != 7 || !strings.Contains(string(got[0].Op), `"oi":"abd"`) {
+		t.Fatalf("a REST update: %+v %v", got, err)
+	}
+}

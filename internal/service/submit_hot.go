@@ -148,8 +148,16 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op, sets 
 	}
 	meta := TableMeta{TableID: d.key.table, WorkspaceID: d.workspaceID, Actor: a.UserID, Origin: a.Origin,
 		Src: sub.Src, Seq: sub.Seq}
-	if p.payload, err = json.Marshal(RowsUpdated{TableMeta: meta, Rows: []Row{row}, RowsBefore: []Row{d.row},
-		UpdatedFieldIDs: changed, Op: opRaw}); err != nil {
+	if d.rowJSON == nil {
+		if d.rowJSON, err = json.Marshal(d.row); err != nil {
+			return nil, false
+		}
+	}
+	rowJSON, err := json.Marshal(row)
+	if err != nil {
+		return nil, false
+	}
+	if p.payload, err = submitEvent(meta, opRaw, rowJSON, d.rowJSON, changed); err != nil {
 		return nil, false
 	}
 	p.upd = upd
@@ -157,7 +165,7 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op, sets 
 	p.docOp = store.DocOp{Collection: col, DocID: sub.DocID, Version: cur, Op: raw, Src: sub.Src, Seq: sub.Seq}
 	p.logged = loggedOp{docID: sub.DocID, version: cur, op: op, decoded: true, raw: raw, src: sub.Src, seq: sub.Seq}
 
-	d.row, d.doc = row, after
+	d.row, d.doc, d.rowJSON = row, after, rowJSON
 	d.ops = append(d.ops, p.logged)
 	if len(d.ops) > hotOpsKept {
 		n := len(d.ops) - hotOpsKept/2
@@ -208,6 +216,31 @@ func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (SubmitRes
 	res := p.res
 	res.Offset = off
 	return res, nil
+}
+
+// submitEvent is json.Marshal of a submit's RowsUpdated, from the rows'
+// JSON: each row of a hot document is encoded once, as the row after one
+// op, and its JSON serves again as the row before the next.
+func submitEvent(meta TableMeta, op, row, before json.RawMessage, changed []int64) (json.RawMessage, error) {
+	head, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := json.Marshal(changed)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(head)+len(op)+len(row)+len(before)+len(ids)+64)
+	b = append(b, head[:len(head)-1]...)
+	b = append(b, `,"op":`...)
+	b = append(b, op...)
+	b = append(b, `,"rows":[`...)
+	b = append(b, row...)
+	b = append(b, `],"rows_before":[`...)
+	b = append(b, before...)
+	b = append(b, `],"updated_field_ids":`...)
+	b = append(b, ids...)
+	return append(b, '}'), nil
 }
 
 // sameSchema reports whether two readings of a table's fields are the

@@ -486,14 +486,18 @@ func (t *sqlTx) UpdateRows(ctx context.Context, tableID int64, updates []RowUpda
 
 func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate) (Row, error) {
 	what := fmt.Sprintf("row %d of table %d", u.ID, tableID)
-	patch, err := jsonObject(u.Values, "values of "+what)
-	if err != nil {
-		return Row{}, err
-	}
-	var expr string
+	var expr, patch string
 	var args []any
+	var err error
 	if u.Replace {
-		expr, args = `{json}`, []any{patch}
+		// Compacted here, the values are stored as they are: SQLite's
+		// json() would parse them again.
+		if patch, err = compactObject(u.Values, "values of "+what); err != nil {
+			return Row{}, err
+		}
+		expr, args = `{jsontext}`, []any{patch}
+	} else if patch, err = jsonObject(u.Values, "values of "+what); err != nil {
+		return Row{}, err
 	} else if expr, args, err = t.d.mergeValues(json.RawMessage(patch)); err != nil {
 		return Row{}, fmt.Errorf("%w: values of %s: %w", ErrInvalid, what, err)
 	}
