@@ -362,11 +362,16 @@ func (r *opsOutcome) report(rep *Report, o Options) {
 	rep.Latency = latencyReport(&r.hist)
 	rep.add("server_cores", "server CPU use", r.serverCPU/r.seconds, "cores")
 	rep.add("bench_cores", "bench CPU use (the clients)", r.benchCPU/r.seconds, "cores")
-	cpuPerK := math.NaN()
-	if r.acked > 0 {
-		cpuPerK = r.serverCPU / float64(r.acked) * 1000
+	// Per op: the mean CPU use over the run at the counted rate (the CPU
+	// is read around the whole run, warm-up included).
+	perOp := func(cpu float64) float64 {
+		if r.acked == 0 {
+			return math.NaN()
+		}
+		return cpu / r.seconds / r.ackedPerSec() * 1000
 	}
-	rep.add("server_cpu_ms_per_op", "server CPU per acked op", cpuPerK, "ms")
+	rep.add("server_cpu_ms_per_op", "server CPU per acked op", perOp(r.serverCPU), "ms")
+	rep.add("bench_cpu_ms_per_op", "bench CPU per acked op (the clients)", perOp(r.benchCPU), "ms")
 	rep.add("stored_versions", "document versions stored (all documents)", float64(r.versions), "")
 	zero := func(v float64) bool { return v == 0 }
 	mism := float64(r.mismatches)

@@ -31,6 +31,7 @@ type sharedbResult struct {
 	Converged    bool    `json:"converged"`
 	Mismatches   int     `json:"mismatches"`
 	ServerCPU    float64 `json:"server_cpu_s"`
+	ClientCPU    float64 `json:"client_cpu_s"`
 	TransformsPr int     `json:"transform_pairs"`
 	AckedTotal   int     `json:"acked_ops_total"`
 	Warnings     int     `json:"sharedb_client_warnings"`
@@ -77,6 +78,20 @@ func runSharedbPeer(ctx context.Context, o Options, peer string, prog *progress,
 	rep.add("sharedb_latency_p50_ms", "ShareDB submit-to-ack latency p50", res.P50, "ms")
 	rep.add("sharedb_latency_p99_ms", "ShareDB submit-to-ack latency p99", res.P99, "ms")
 	rep.add("sharedb_server_cores", "ShareDB server CPU use", res.ServerCPU/res.Duration, "cores")
+	rep.add("sharedb_client_cores", "ShareDB clients' CPU use (their Node process)", res.ClientCPU/res.Duration, "cores")
+	if res.AckedPerSec > 0 {
+		rep.add("sharedb_server_cpu_ms_per_op", "ShareDB server CPU per acked op", res.ServerCPU/res.Duration/res.AckedPerSec*1000, "ms")
+		clientPerOp := res.ClientCPU / res.Duration / res.AckedPerSec
+		rep.add("sharedb_client_cpu_ms_per_op", "ShareDB clients' CPU per acked op", clientPerOp*1000, "ms")
+		// What the goal asks of the machine before any server runs: the
+		// clients' CPU alone at 3x ShareDB's rate.
+		ourClients := ours.benchCPU / ours.seconds / ours.ackedPerSec()
+		goalRate := goalOpsRatio * res.AckedPerSec
+		rep.add("goal_client_cores", fmt.Sprintf("cores tablecast's clients alone need at %dx ShareDB's rate", goalOpsRatio),
+			goalRate*ourClients, "cores")
+		rep.add("goal_sharedb_client_cores", fmt.Sprintf("cores ShareDB's own clients need at %dx its rate", goalOpsRatio),
+			goalRate*clientPerOp, "cores")
+	}
 	conv := 0.0
 	if !res.Converged {
 		conv = float64(res.Mismatches)

@@ -136,12 +136,28 @@ func (cn *conn) writeFrame(op ws.OpCode, p []byte) error {
 	if cn.writeTimeout > 0 {
 		_ = cn.nc.SetWriteDeadline(time.Now().Add(cn.writeTimeout))
 	}
-	err := wsutil.WriteClientMessage(cn.nc, op, p)
+	err := writeClientFrame(cn.nc, op, p)
 	if err != nil {
 		cn.failLocked(fmt.Errorf("tablecast: write: %w", err))
 		return err
 	}
 	return nil
+}
+
+// writeClientFrame writes one masked frame in a single write (the
+// library's writer sends the header and the payload apart: two system
+// calls a message). p is left as it was.
+func writeClientFrame(w io.Writer, op ws.OpCode, p []byte) error {
+	frame := ws.NewFrame(op, true, append([]byte(nil), p...))
+	frame = ws.MaskFrameInPlace(frame)
+	var b bytes.Buffer
+	b.Grow(ws.MaxHeaderSize + len(frame.Payload))
+	if err := ws.WriteHeader(&b, frame.Header); err != nil {
+		return err
+	}
+	b.Write(frame.Payload)
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 func (cn *conn) writeJSON(m Message) error {
@@ -163,7 +179,7 @@ func (cn *conn) writeClose(body []byte) error {
 	if cn.writeTimeout > 0 {
 		_ = cn.nc.SetWriteDeadline(time.Now().Add(cn.writeTimeout))
 	}
-	return wsutil.WriteClientMessage(cn.nc, ws.OpClose, body)
+	return writeClientFrame(cn.nc, ws.OpClose, body)
 }
 
 // fail tears the connection down, remembering why; the reader then fails

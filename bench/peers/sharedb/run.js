@@ -339,7 +339,9 @@ async function main() {
   await withTimeout(Promise.all(setup), 20000, 'connecting and subscribing clients');
   log(`${opts.clients} clients connected and subscribed`);
 
-  const clientCpu0 = process.cpuUsage();
+  // The clients' CPU over the measured window, as the server's.
+  let clientCpu0 = process.cpuUsage();
+  let clientCpu = null;
   let marked = null;
   let stopReason = '';
 
@@ -352,6 +354,7 @@ async function main() {
     const openWindow = () => {
       if (child) child.send({ type: 'mark_start' });
       windowStart = performance.now();
+      clientCpu0 = process.cpuUsage();
       measuring = true;
       log(`warm-up done after ${opts.warmup} s, measuring`);
     };
@@ -360,6 +363,7 @@ async function main() {
       stopping = true;
       stopReason = reason;
       windowEnd = performance.now();
+      clientCpu = process.cpuUsage(clientCpu0);
       const wasMeasuring = measuring;
       measuring = false;
       clearTimeout(stopTimer);
@@ -389,7 +393,6 @@ async function main() {
   // figures for exactly that window.
   marked = child ? await childRequest({ type: 'mark_end' }, 'marked', 5000)
     : { transforms: clientTransforms, transform_pairs: clientTransformPairs, cpu_s: null, committed: null, retries: null };
-  const clientCpu = process.cpuUsage(clientCpu0);
   const windowS = (windowEnd - windowStart) / 1000;
   log(`stopped (${stopReason}) after ${issued} ops issued; draining`);
 
