@@ -15,7 +15,9 @@ import (
 // savepoint (a write that fails undoes only itself, as alone it would have
 // rolled back alone), then publishes their events in order and wakes
 // them. Writes arriving meanwhile wait for the next batch, led by the
-// first of them. No goroutine is started: a leader is a caller.
+// first of them, whose transaction starts as soon as the batch before
+// has committed (its events are published after that batch's). No
+// goroutine is started: a leader is a caller.
 //
 // Without load a batch holds one write and runs as before, without a
 // savepoint.
@@ -28,6 +30,9 @@ type committer struct {
 	queue   []*writeReq
 	leading bool
 }
+
+// Lock order: hotDoc.mu, then committer.mu (a prepared submit queues
+// under its document's lock); publishMu, then committer.mu (handOff).
 
 type writeReq struct {
 	ctx   context.Context
@@ -82,7 +87,14 @@ func (s *Service) awaitWrite(req *writeReq) error {
 	c.mu.Unlock()
 
 	s.runGroup(batch)
+	<-req.done
+	return req.err
+}
 
+// handOff passes the lead to the first write queued, if any: its batch's
+// transaction may start while this batch's events are being published.
+func (s *Service) handOff() {
+	c := &s.group
 	c.mu.Lock()
 	if len(c.queue) > 0 {
 		close(c.queue[0].lead)
@@ -90,8 +102,6 @@ func (s *Service) awaitWrite(req *writeReq) error {
 		c.leading = false
 	}
 	c.mu.Unlock()
-	<-req.done
-	return req.err
 }
 
 // runGroup commits a batch of writes in one transaction and publishes
@@ -135,7 +145,13 @@ func (s *Service) runGroup(batch []*writeReq) {
 		r.err = storeErr(r.err)
 		s.hot.settle(r)
 	}
+	// The next batch starts now, and publishes after this one: batches
+	// take publishMu in the order they commit, since the lead passes
+	// while it is held.
+	s.publishMu.Lock()
+	s.handOff()
 	s.publish(ctx, events)
+	s.publishMu.Unlock()
 	for _, r := range batch {
 		close(r.done)
 	}

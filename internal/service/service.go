@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/ot/json0"
@@ -73,6 +74,9 @@ type Service struct {
 	// (commit.go).
 	grouped bool
 	group   committer
+	// publishMu orders the publishing of group-committed batches
+	// (commit.go).
+	publishMu sync.Mutex
 	// ops caches recent op log entries (opcache.go).
 	ops *opCache
 	// hot keeps the records being edited through ops (hotdocs.go), used

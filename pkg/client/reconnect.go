@@ -50,7 +50,7 @@ func (c *Client) readLoop(cn *conn) error {
 			continue
 		}
 		var m Message
-		err = json.Unmarshal(p, &m)
+		err = m.UnmarshalJSON(p) // checks what it reads: no need for json.Unmarshal's pass
 		if err != nil {
 			c.log.Warn("tablecast: ignoring an undecodable message", "err", err)
 			continue
