@@ -118,6 +118,13 @@ func (s *Service) runGroup(batch []*writeReq) {
 				r.err = err
 				continue
 			}
+			if r.hot == nil {
+				// Rows the prepared submits left to the batch are written
+				// before any other write can read them.
+				if err := seen.flushRows(ctx, tx); err != nil {
+					return err
+				}
+			}
 			w := &writeTx{Tx: tx, ctx: ctx, actor: r.actor, at: s.now().UTC(), cache: s.ops, batch: seen}
 			if len(batch) == 1 {
 				if err := r.fn(w); err != nil {
@@ -130,8 +137,11 @@ func (s *Service) runGroup(batch []*writeReq) {
 			}
 			r.w = w
 			seen.add(w.logged)
+			if w.staged != nil {
+				seen.keep(w.staged)
+			}
 		}
-		return nil
+		return seen.flushRows(ctx, tx)
 	})
 	var events []store.Event
 	for _, r := range batch {

@@ -159,6 +159,10 @@ type txOps struct {
 	// tables, workspaces, members).
 	access  map[accessKey]accessMemo
 	schemas map[int64]*schema
+
+	// rows are the rows the batch's prepared submits changed, not all
+	// written yet (submit_hot.go).
+	rows map[hotKey]*rowWrite
 }
 
 type accessKey struct {

@@ -353,8 +353,10 @@ type writeTx struct {
 	seq uint64
 	// applied is the submit's op as applied, for the op log cache.
 	applied json0.Op
-	// ranHot: the write was a prepared submit's (submit_hot.go).
+	// ranHot: the write was a prepared submit's (submit_hot.go), which
+	// leaves its row to the batch: staged.
 	ranHot bool
+	staged *rowWrite
 	// logged are the op log entries written (cached once committed);
 	// batch, in group commit, those of the transaction's earlier writes.
 	logged []loggedEntry

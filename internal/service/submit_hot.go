@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/ot/json0"
@@ -178,9 +179,17 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op, sets 
 // write stores a prepared submit in the write transaction, or runs the
 // ordinary submit when the store is not as the submit was prepared
 // against: the document went stale, the row moved on, the fields changed.
+// The row itself is written once for all the batch's prepared submits to
+// it (rowWrite).
 func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (SubmitResult, error)) (SubmitResult, error) {
-	if d.dead.Load() {
+	fallback := func() (SubmitResult, error) {
+		if err := w.batch.flushRows(w.ctx, w.Tx); err != nil {
+			return SubmitResult{}, err
+		}
 		return slow(w)
+	}
+	if d.dead.Load() {
+		return fallback()
 	}
 	t, err := w.tableAccessMemo(w.actor.UserID, p.tableID, store.RoleEditor)
 	if err != nil {
@@ -191,14 +200,24 @@ func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (SubmitRes
 		return SubmitResult{}, err
 	}
 	if t.WorkspaceID != p.workspaceID || !sameSchema(sc, p.sc) {
-		return slow(w)
+		return fallback()
 	}
-	_, err = w.UpdateRows(w.ctx, p.tableID, []store.RowUpdate{p.upd})
-	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-		return slow(w)
-	}
-	if err != nil {
-		return SubmitResult{}, err
+	base := p.upd.ExpectedVersion
+	rw := w.batch.rowWrite(d.key)
+	if rw == nil || rw.version != base {
+		// The batch has not written the row yet (or not as this op
+		// expects): the store says where it is.
+		if err := w.batch.flushRow(w.ctx, w.Tx, d.key); err != nil {
+			return SubmitResult{}, err
+		}
+		row, err := w.Row(w.ctx, p.tableID, d.key.id)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && row.Version != base) {
+			return fallback()
+		}
+		if err != nil {
+			return SubmitResult{}, err
+		}
+		rw = &rowWrite{key: d.key, stored: base, version: base}
 	}
 	stream := store.TableStream(p.tableID)
 	off, err := w.AppendEvent(w.ctx, stream, EventRowsUpdated, p.payload)
@@ -212,10 +231,70 @@ func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (SubmitRes
 	}
 	w.logged = append(w.logged, loggedEntry{col: docOp.Collection, op: logged})
 	w.events = append(w.events, store.Event{Stream: stream, Offset: off, Type: EventRowsUpdated, Payload: p.payload, CreatedAt: w.at})
-	w.ranHot = true
+	next := &rowWrite{key: d.key, stored: rw.stored, version: base + 1, upd: p.upd}
+	if next.upd.Values == nil { // no cell changed: the values stay the last written
+		next.upd.Values, next.upd.Replace = rw.upd.Values, rw.upd.Values != nil
+	}
+	w.staged, w.ranHot = next, true
 	res := p.res
 	res.Offset = off
 	return res, nil
+}
+
+// rowWrite is a hot document's row as the batch's prepared submits left
+// it. They do not update the row one by one: the batch writes it once,
+// before anything else of the batch may read it and at the end
+// (txOps.flushRows), from the version the first of them found.
+type rowWrite struct {
+	key     hotKey
+	stored  int64           // the row's version in the store
+	version int64           // its version after the prepared submits
+	upd     store.RowUpdate // the last one's update (values, time)
+}
+
+func (t *txOps) rowWrite(k hotKey) *rowWrite { return t.rows[k] }
+
+// keep records a prepared submit's row once its write succeeded.
+func (t *txOps) keep(rw *rowWrite) {
+	if t.rows == nil {
+		t.rows = make(map[hotKey]*rowWrite)
+	}
+	t.rows[rw.key] = rw
+}
+
+// flushRow writes a row the batch's prepared submits changed.
+func (t *txOps) flushRow(ctx context.Context, tx store.Tx, k hotKey) error {
+	rw := t.rows[k]
+	if rw == nil || rw.version == rw.stored {
+		return nil
+	}
+	upd := rw.upd
+	upd.ExpectedVersion, upd.Version = rw.stored, 0
+	if rw.version > rw.stored+1 {
+		upd.Version = rw.version
+	}
+	if _, err := tx.UpdateRows(ctx, k.table, []store.RowUpdate{upd}); err != nil {
+		return fmt.Errorf("service: writing row %d of table %d after its ops: %w", k.id, k.table, err)
+	}
+	rw.stored = rw.version
+	return nil
+}
+
+// flushRows writes every row the batch's prepared submits changed, and
+// forgets them: it runs before a write that may change them otherwise (an
+// ordinary write, a submit that fell back), after which a prepared submit
+// reads its row again.
+func (t *txOps) flushRows(ctx context.Context, tx store.Tx) error {
+	if t == nil {
+		return nil
+	}
+	for k := range t.rows {
+		if err := t.flushRow(ctx, tx, k); err != nil {
+			return err
+		}
+	}
+	t.rows = nil
+	return nil
 }
 
 // submitEvent is json.Marshal of a submit's RowsUpdated, from the rows'

@@ -502,6 +502,13 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate) (Row,
 		return Row{}, fmt.Errorf("%w: values of %s: %w", ErrInvalid, what, err)
 	}
 	sql := `UPDATE table_rows SET vals = ` + expr + `, version = version + 1, updated_at = ?`
+	if u.Version != 0 {
+		if u.ExpectedVersion == 0 || u.Version <= u.ExpectedVersion {
+			return Row{}, fmt.Errorf("%w: version %d of %s: it needs an expected version below it", ErrInvalid, u.Version, what)
+		}
+		sql = `UPDATE table_rows SET vals = ` + expr + `, version = ?, updated_at = ?`
+		args = append(args, u.Version)
+	}
 	at := now()
 	if !u.At.IsZero() {
 		at = u.At.UTC().Truncate(time.Microsecond)

@@ -156,6 +156,11 @@ type RowUpdate struct {
 	// ExpectedVersion, when not 0, makes the update fail with ErrConflict
 	// unless the row's current version equals it.
 	ExpectedVersion int64
+	// Version, when not 0, is the row's version after the update instead
+	// of its version plus one: a caller that folds several changes of a
+	// row into one update (the service's document writes) gives the
+	// version of the last. It needs ExpectedVersion, and must be above it.
+	Version int64
 	// At, when not zero, is the row's new updated_at (kept to the
 	// microsecond); zero means the store's clock. A caller that builds the
 	// updated row itself (the service's document writes) gives its time.

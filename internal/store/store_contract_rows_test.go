@@ -264,6 +264,26 @@ func contractUpdateRows(t *testing.T, s Store) {
 		}
 		return nil
 	})
+	// A version given with the expected one is the row's new version.
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		u := must(tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[0].ID, Values: json.RawMessage(`{}`), ExpectedVersion: 3, Version: 7}})).get(t)
+		if u[0].Version != 7 {
+			t.Errorf("version %d, want 7", u[0].Version)
+		}
+		return nil
+	})
+	for _, bad := range []RowUpdate{{ID: rows[0].ID, Version: 9}, {ID: rows[0].ID, ExpectedVersion: 7, Version: 7}} {
+		err := s.Update(ctx, func(tx Tx) error {
+			_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{bad})
+			return err
+		})
+		wantErr(t, err, ErrInvalid, "a version without an expected one below it")
+	}
+	err = s.Update(ctx, func(tx Tx) error {
+		_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[0].ID, ExpectedVersion: 6, Version: 9}})
+		return err
+	})
+	wantErr(t, err, ErrConflict, "a version given with a stale expected one")
 	// A caller's time becomes updated_at, to the microsecond.
 	at := time.Date(2031, 5, 6, 7, 8, 9, 123456789, time.FixedZone("X", 3600))
 	update(t, s, func(ctx context.Context, tx Tx) error {
