@@ -1,11 +1,9 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -225,26 +223,7 @@ func rowsOut(rows []store.Row, sc *schema) ([]Row, error) {
 }
 
 // encodeValues writes values as the store's JSON object.
-func encodeValues(v table.Values) json.RawMessage {
-	ids := make([]int64, 0, len(v))
-	for id := range v {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('"')
-		b.WriteString(strconv.FormatInt(id, 10))
-		b.WriteString(`":`)
-		b.Write(v[id])
-	}
-	b.WriteByte('}')
-	return b.Bytes()
-}
+func encodeValues(v table.Values) json.RawMessage { return appendValues(nil, v) }
 
 // Limits of names the service checks itself (fields and views are checked
 // by package table with the same limit).

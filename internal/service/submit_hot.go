@@ -150,11 +150,11 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op, sets 
 	meta := TableMeta{TableID: d.key.table, WorkspaceID: d.workspaceID, Actor: a.UserID, Origin: a.Origin,
 		Src: sub.Src, Seq: sub.Seq}
 	if d.rowJSON == nil {
-		if d.rowJSON, err = json.Marshal(d.row); err != nil {
+		if d.rowJSON, err = appendRowJSON(nil, d.row); err != nil {
 			return nil, false
 		}
 	}
-	rowJSON, err := json.Marshal(row)
+	rowJSON, err := appendRowJSON(make([]byte, 0, len(d.rowJSON)+64), row)
 	if err != nil {
 		return nil, false
 	}

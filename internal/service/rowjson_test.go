@@ -1,0 +1,42 @@
+package service
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/tablecast/tablecast/internal/table"
+)
+
+// appendRowJSON writes what json.Marshal writes, but for the escapes of
+// <, > and & that json.Marshal adds inside cell values (the same JSON).
+func TestAppendRowJSON(t *testing.T) {
+	at := time.Date(2026, 11, 22, 5, 6, 7, 891011000, time.UTC)
+	for _, r := range []Row{
+		{},
+		{ID: 7, Order: "1.00000000000000000000", Version: 12, CreatedAt: at, UpdatedAt: at.Add(time.Second),
+			Fields: table.Values{1: json.RawMessage(`"a\"b<c>"`), 2: json.RawMessage(`null`), 10: json.RawMessage(`[1,"x"]`),
+				3: json.RawMessage(`{"a":true}`), 25: json.RawMessage(`"2.50"`)}},
+		{ID: 1, Order: "a\"<é>", Fields: table.Values{9: nil}},
+	} {
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendRowJSON(nil, r)
+		if err != nil || !json.Valid(got) {
+			t.Fatalf("appendRowJSON: %s %v", got, err)
+		}
+		var g, w any
+		_ = json.Unmarshal(got, &g)
+		_ = json.Unmarshal(want, &w)
+		gj, _ := json.Marshal(g)
+		wj, _ := json.Marshal(w)
+		if string(gj) != string(wj) {
+			t.Errorf("appendRowJSON:\n got %s\nwant %s", got, want)
+		}
+		if r.ID == 0 && string(got) != string(want) {
+			t.Errorf("appendRowJSON of the zero row:\n got %s\nwant %s", got, want)
+		}
+	}
+}
