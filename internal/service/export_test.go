@@ -26,3 +26,6 @@ func KeepHotDocs(s *Service, tableID int64) (restore func()) {
 		}
 	}
 }
+
+// HotDocBytes is about the memory the hot documents hold.
+func HotDocBytes(s *Service) int64 { return s.hot.bytes.Load() }

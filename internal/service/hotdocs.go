@@ -30,7 +30,8 @@ import (
 // fields (settle), when a prepared write fails, or when it is evicted.
 //
 // Lock order: hotDoc.mu, then committer.mu (a prepared submit queues its
-// write while it holds its document). hotDocs.mu is taken alone.
+// write while it holds its document) or hotDocs.mu (it records the
+// document's new size).
 
 // hotDocs is the set of documents kept in memory.
 type hotDocs struct {
@@ -38,15 +39,21 @@ type hotDocs struct {
 	docs map[hotKey]*hotDoc
 	// committed counts the prepared writes that committed as prepared.
 	committed atomic.Int64
+	// bytes is about the memory the documents hold (hotDoc.size).
+	bytes atomic.Int64
 }
 
 type hotKey struct {
 	table, id int64
 }
 
-// hotDocsMax bounds the documents kept; past it one is dropped at random
-// (a dropped document only costs its next submit a load).
-const hotDocsMax = 4096
+// hotDocsMax and hotDocsBytes bound the documents kept; past either,
+// documents are dropped at random (a dropped document only costs its next
+// submit a load).
+const (
+	hotDocsMax   = 4096
+	hotDocsBytes = 64 << 20
+)
 
 // hotOpsKept is how many of its last ops a document keeps, to transform
 // stale submits against; older ones come from the op cache.
@@ -58,6 +65,9 @@ type hotDoc struct {
 	// dead: the document went stale; it is out of hotDocs and its
 	// prepared writes fall back.
 	dead atomic.Bool
+	// size is about the memory it holds: three times its row's JSON (the
+	// JSON, the decoded row and the document), counted in hotDocs.bytes.
+	size atomic.Int64
 
 	mu          sync.Mutex
 	workspaceID int64   // the table's
@@ -120,15 +130,33 @@ func (h *hotDocs) get(ctx context.Context, s *Service, tableID, id int64) (*hotD
 	if cur := h.docs[k]; cur != nil {
 		return cur, true // loaded meanwhile by another submit
 	}
-	if len(h.docs) >= hotDocsMax {
-		for k, old := range h.docs {
-			old.dead.Store(true)
-			delete(h.docs, k)
+	for k, old := range h.docs {
+		if len(h.docs) < hotDocsMax && h.bytes.Load() < hotDocsBytes {
 			break
 		}
+		h.forgetLocked(k, old)
 	}
 	h.docs[k] = d
+	h.resizeLocked(d, 3*64*int64(len(d.row.Fields))) // until its JSON is known
 	return d, true
+}
+
+// resize records that d, if kept, holds about n bytes.
+func (h *hotDocs) resize(d *hotDoc, n int64) {
+	h.mu.Lock()
+	if h.docs[d.key] == d {
+		h.resizeLocked(d, n)
+	}
+	h.mu.Unlock()
+}
+
+func (h *hotDocs) resizeLocked(d *hotDoc, n int64) { h.bytes.Add(n - d.size.Swap(n)) }
+
+// forgetLocked drops d, keyed k; h.mu is held.
+func (h *hotDocs) forgetLocked(k hotKey, d *hotDoc) {
+	d.dead.Store(true)
+	delete(h.docs, k)
+	h.bytes.Add(-d.size.Swap(0))
 }
 
 // drop marks d stale and forgets it.
@@ -136,7 +164,7 @@ func (h *hotDocs) drop(d *hotDoc) {
 	d.dead.Store(true)
 	h.mu.Lock()
 	if h.docs[d.key] == d {
-		delete(h.docs, d.key)
+		h.forgetLocked(d.key, d)
 	}
 	h.mu.Unlock()
 }
@@ -157,8 +185,7 @@ func (h *hotDocs) dropTable(tableID int64) {
 	defer h.mu.Unlock()
 	for k, d := range h.docs {
 		if k.table == tableID {
-			d.dead.Store(true)
-			delete(h.docs, k)
+			h.forgetLocked(k, d)
 		}
 	}
 }

@@ -49,6 +49,7 @@ func TestSubmitHot(t *testing.T) {
 		})
 		t.Run("concurrent_with_rest", func(t *testing.T) { testHotConcurrent(t, newFixture(t, open(t), service.Config{})) })
 		t.Run("stale", func(t *testing.T) { testHotStale(t, newFixture(t, open(t), service.Config{})) })
+		t.Run("memory", func(t *testing.T) { testHotMemory(t, newFixture(t, open(t), service.Config{})) })
 	})
 }
 
@@ -318,5 +319,28 @@ func TestEventDocChangesSubmit(t *testing.T) {
 	got, err := service.EventDocChanges(service.EventRowsUpdated, []byte(rest))
 	if err != nil || len(got) != 1 || got[0].DocID != 7 || !strings.Contains(string(got[0].Op), `"oi":"abd"`) {
 		t.Fatalf("a REST update: %+v %v", got, err)
+	}
+}
+
+// testHotMemory: the memory hot documents hold is counted, grows with
+// their rows and is given back when they are dropped.
+func testHotMemory(t *testing.T, fx *fixture) {
+	ctx := fx.ctx
+	if _, single := fx.st.(store.SingleWriter); !single {
+		t.Skip("no hot documents on this store")
+	}
+	name := fx.id("Name")
+	r := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`), 0))(t)
+	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 1, "", 0, `[{"p":["fields","`+name+`",0],"si":"x"}]`)))(t)
+	small := service.HotDocBytes(fx.svc)
+	long := strings.Repeat("y", 5000)
+	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 2, "", 0, `[{"p":["fields","`+name+`",0],"si":"`+long+`"}]`)))(t)
+	if big := service.HotDocBytes(fx.svc); small <= 0 || big < small+3*5000 {
+		t.Fatalf("hot documents hold %d bytes, then %d after a 5,000-character insert", small, big)
+	}
+	renamed := "Renamed"
+	ok(fx.svc.UpdateField(ctx, fx.admin, fx.f["Name"].ID, service.FieldPatch{Name: &renamed}))(t)
+	if n := service.HotDocBytes(fx.svc); n != 0 {
+		t.Fatalf("%d bytes counted after the table's documents were dropped", n)
 	}
 }
