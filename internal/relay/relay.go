@@ -41,8 +41,13 @@ type Config struct {
 	Batch      int           // events per pass; default 500
 	Retention  time.Duration // default 24h (TABLECAST_EVENT_RETENTION)
 	PruneEvery time.Duration // default 10m
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// MarkDelay is how long published events wait to be marked so, that
+	// one write marks all published meanwhile; default 100ms. (Marking
+	// is only for a restart: what was published and not marked is
+	// published again, and subscribers drop what they had.)
+	MarkDelay time.Duration
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Relay publishes the outbox. Its goroutine is started by Start and stopped
@@ -57,12 +62,15 @@ type Relay struct {
 	pending chan struct{}
 
 	// Events published but not yet marked so. Marking is a write of its own
-	// (an fsync on SQLite); batching it off the request path halves what a
-	// write waits for. Events published and not marked when the process dies
-	// are published again at start: subscribers drop the duplicate offsets.
+	// (an fsync on SQLite, and SQLite's one writer taken from the writes);
+	// the relay's goroutine does it off the request path, at most every
+	// MarkDelay under load. Events published and not marked when the
+	// process dies are published again at start: subscribers drop the
+	// duplicate offsets.
 	markMu  sync.Mutex
 	toMark  []store.EventKey
-	marking chan struct{}
+	marking chan struct{} // some are waiting: mark within MarkDelay
+	markNow chan struct{} // a Batch of them are waiting: mark now
 	running atomic.Bool
 }
 
@@ -83,13 +91,17 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.PruneEvery <= 0 {
 		cfg.PruneEvery = 10 * time.Minute
 	}
+	if cfg.MarkDelay <= 0 {
+		cfg.MarkDelay = 100 * time.Millisecond
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Relay{cfg: cfg, log: cfg.Logger, pending: make(chan struct{}, 1), marking: make(chan struct{}, 1)}, nil
+	return &Relay{cfg: cfg, log: cfg.Logger, pending: make(chan struct{}, 1), marking: make(chan struct{}, 1),
+		markNow: make(chan struct{}, 1)}, nil
 }
 
 // Publish hands events committed just now to the sink and marks them
@@ -118,11 +130,15 @@ func (r *Relay) publishLocked(ctx context.Context, events []store.Event) error {
 	}
 	n := len(r.toMark)
 	r.markMu.Unlock()
-	if n >= r.cfg.Batch || !r.running.Load() { // not running: mark now
+	if !r.running.Load() { // no goroutine to mark them: now
 		return r.flushMarks(ctx)
 	}
+	signal := r.marking
+	if n >= r.cfg.Batch {
+		signal = r.markNow
+	}
 	select {
-	case r.marking <- struct{}{}:
+	case signal <- struct{}{}:
 	default:
 	}
 	return nil
@@ -179,6 +195,10 @@ func (r *Relay) run(ctx context.Context) {
 	defer tick.Stop()
 	prune := time.NewTicker(r.cfg.PruneEvery)
 	defer prune.Stop()
+	mark := time.NewTimer(r.cfg.MarkDelay)
+	mark.Stop()
+	defer mark.Stop()
+	markArmed := false
 	r.Drain(ctx) // what an earlier process left behind
 	for {
 		select {
@@ -191,6 +211,16 @@ func (r *Relay) run(ctx context.Context) {
 			cancel()
 			return
 		case <-r.marking:
+			if !markArmed {
+				mark.Reset(r.cfg.MarkDelay)
+				markArmed = true
+			}
+		case <-mark.C:
+			markArmed = false
+			if err := r.flushMarks(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("relay: marking published events", "err", err)
+			}
+		case <-r.markNow:
 			if err := r.flushMarks(ctx); err != nil && ctx.Err() == nil {
 				r.log.Warn("relay: marking published events", "err", err)
 			}
