@@ -1,0 +1,197 @@
+// Package jsonscan reads the plain form of small JSON messages in one
+// pass, for the decoders on hot paths (json0 ops, the Go client's
+// envelopes) that take it and leave anything else to encoding/json.
+//
+// A Scanner never says "malformed": a false result means "not the plain
+// form", and the caller decodes the ordinary way. What it accepts it reads
+// exactly as encoding/json would: strings without escapes or control
+// characters, in valid UTF-8; numbers as JSON writes them.
+package jsonscan
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// Scanner reads a JSON text from the start.
+type Scanner struct {
+	b []byte
+	i int
+}
+
+// New returns a Scanner at the start of b.
+func New(b []byte) *Scanner { return &Scanner{b: b} }
+
+func (s *Scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// Peek returns the next byte that is not white space.
+func (s *Scanner) Peek() (byte, bool) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return 0, false
+	}
+	return s.b[s.i], true
+}
+
+// Consume reads c, the next byte that is not white space, if it is.
+func (s *Scanner) Consume(c byte) bool {
+	if p, ok := s.Peek(); ok && p == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// Literal reads lit (true, false, null) if it comes next.
+func (s *Scanner) Literal(lit string) bool {
+	s.ws()
+	if bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+		s.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// End reports whether only white space is left.
+func (s *Scanner) End() bool {
+	s.ws()
+	return s.i == len(s.b)
+}
+
+// String reads a string without escapes or control characters, in valid
+// UTF-8.
+func (s *Scanner) String() (string, bool) {
+	if !s.Consume('"') {
+		return "", false
+	}
+	start := s.i
+	for ; s.i < len(s.b); s.i++ {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			v := s.b[start:s.i]
+			s.i++
+			return string(v), utf8.Valid(v)
+		case c == '\\' || c < 0x20:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// Number reads a JSON number token.
+func (s *Scanner) Number() ([]byte, bool) {
+	s.ws()
+	start := s.i
+	if s.i < len(s.b) && s.b[s.i] == '-' {
+		s.i++
+	}
+	if !s.digits(true) {
+		return nil, false
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if !s.digits(false) {
+			return nil, false
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if !s.digits(false) {
+			return nil, false
+		}
+	}
+	return s.b[start:s.i], true
+}
+
+// digits reads one or more digits; an integer part has no leading zero.
+func (s *Scanner) digits(integer bool) bool {
+	start := s.i
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+	}
+	n := s.i - start
+	return n > 0 && !(integer && n > 1 && s.b[start] == '0')
+}
+
+// Uint reads a whole number of at most maxDigits digits (no sign,
+// fraction or exponent).
+func (s *Scanner) Uint(maxDigits int) (uint64, bool) {
+	tok, ok := s.Number()
+	if !ok || len(tok) > maxDigits {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range tok {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
+}
+
+// Skip reads the value that comes next, of any kind, and returns its text.
+// It checks only where the value ends: callers check the text itself
+// (json.Valid, json.Unmarshal).
+func (s *Scanner) Skip() ([]byte, bool) {
+	c, ok := s.Peek()
+	if !ok {
+		return nil, false
+	}
+	start := s.i
+	switch {
+	case c == '{' || c == '[':
+		depth := 0
+		for ; s.i < len(s.b); s.i++ {
+			switch s.b[s.i] {
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					s.i++
+					return s.b[start:s.i], true
+				}
+			case '"':
+				if !s.skipString() {
+					return nil, false
+				}
+			}
+		}
+		return nil, false
+	case c == '"':
+		if !s.skipString() {
+			return nil, false
+		}
+		s.i++
+		return s.b[start:s.i], true
+	}
+	for s.i < len(s.b) && bytes.IndexByte([]byte(",}] \t\n\r"), s.b[s.i]) < 0 {
+		s.i++
+	}
+	return s.b[start:s.i], s.i > start
+}
+
+// skipString moves from a string's opening quote to its closing one.
+func (s *Scanner) skipString() bool {
+	for s.i++; s.i < len(s.b); s.i++ {
+		switch s.b[s.i] {
+		case '\\':
+			s.i++
+		case '"':
+			return true
+		}
+	}
+	return false
+}
