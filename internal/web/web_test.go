@@ -30,6 +30,8 @@ func TestPages(t *testing.T) {
 		{"GET", "/admin/", 200, "text/html; charset=utf-8", "API key"},
 		{"GET", "/static/app.js", 200, "text/javascript; charset=utf-8", "X-WebSocket-Id"},
 		{"GET", "/static/admin.js", 200, "text/javascript; charset=utf-8", "/api/ws/stats"},
+		{"GET", "/static/tableview.js", 200, "text/javascript; charset=utf-8", "export class TableView"},
+		{"GET", "/static/ui.js", 200, "text/javascript; charset=utf-8", "export function toast"},
 		{"GET", "/static/tablecast.js", 200, "text/javascript; charset=utf-8", string(jsclient.Module)}, // the client, whole
 		{"GET", "/static/app.css", 200, "text/css; charset=utf-8", "role=\"grid\""},
 		{"GET", "/static/favicon.svg", 200, "image/svg+xml", "<svg"},
