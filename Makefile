@@ -42,6 +42,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/dialect/sharedb/
 	$(GO) test -run '^$$' -fuzz FuzzConvergence -fuzztime $(FUZZTIME) ./internal/ot/json0/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeApply -fuzztime $(FUZZTIME) ./internal/ot/json0/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeOp -fuzztime $(FUZZTIME) ./internal/ot/json0/
+	$(GO) test -run '^$$' -fuzz FuzzMessageDecode -fuzztime $(FUZZTIME) ./pkg/client/
 
 clean:
 	rm -rf bin
