@@ -88,17 +88,21 @@ type hotDoc struct {
 
 func newHotDocs() *hotDocs { return &hotDocs{docs: make(map[hotKey]*hotDoc)} }
 
+// peek returns the document if it is in memory.
+func (h *hotDocs) peek(tableID, id int64) *hotDoc {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.docs[hotKey{tableID, id}]
+}
+
 // get returns the document, loading it when it is not in memory; ok is
 // false when the row cannot be loaded (the ordinary submit says why).
 func (h *hotDocs) get(ctx context.Context, s *Service, tableID, id int64) (*hotDoc, bool) {
 	k := hotKey{tableID, id}
-	h.mu.Lock()
-	d := h.docs[k]
-	h.mu.Unlock()
-	if d != nil {
+	if d := h.peek(tableID, id); d != nil {
 		return d, true
 	}
-	d = &hotDoc{key: k}
+	d := &hotDoc{key: k}
 	err := s.store.Read(ctx, func(r store.Reader) error {
 		t, err := r.Table(ctx, tableID)
 		if err != nil {

@@ -331,6 +331,16 @@ func testHotMemory(t *testing.T, fx *fixture) {
 	}
 	name := fx.id("Name")
 	r := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`), 0))(t)
+	// A viewer's or a stranger's op loads nothing.
+	ok(fx.svc.AddMember(ctx, fx.admin, fx.ws.ID, service.MemberInput{UserID: "vera", Role: store.RoleViewer}))(t)
+	for _, who := range []string{"vera", "mallory"} {
+		if _, err := fx.svc.Submit(ctx, service.Actor{UserID: who}, fx.rowOp(r.ID, 1, "", 0, `[{"p":["fields","`+name+`",0],"si":"x"}]`)); err == nil {
+			t.Fatalf("%s's op was applied", who)
+		}
+	}
+	if n := service.HotDocBytes(fx.svc); n != 0 {
+		t.Fatalf("refused ops loaded %d bytes of documents", n)
+	}
 	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 1, "", 0, `[{"p":["fields","`+name+`",0],"si":"x"}]`)))(t)
 	small := service.HotDocBytes(fx.svc)
 	long := strings.Repeat("y", 5000)

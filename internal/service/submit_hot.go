@@ -36,17 +36,23 @@ type prepared struct {
 func (s *Service) submitHot(ctx context.Context, a Actor, sub Submission, tableID int64, op json0.Op, sets bool,
 	slow func(w *writeTx) (SubmitResult, error),
 ) (res SubmitResult, err error, ok bool) {
-	d, ok := s.hot.get(ctx, s, tableID, sub.DocID)
-	if !ok {
-		return SubmitResult{}, nil, false
+	d := s.hot.peek(tableID, sub.DocID)
+	known := false
+	if d != nil {
+		d.mu.Lock()
+		known = d.editors[a.UserID]
+		d.mu.Unlock()
 	}
-	d.mu.Lock()
-	known := d.editors[a.UserID]
-	d.mu.Unlock()
 	if !known {
-		// Only an editor's op may join the document's queue: a refused op
-		// would leave the document stale for everyone's.
+		// Only an editor's op may join the document's queue (a refused op
+		// would leave the document stale for everyone's), and only an
+		// editor's op loads a document.
 		if _, role, err := tableAccess(ctx, s.store, a.UserID, tableID, store.RoleViewer); err != nil || rank(role) < rank(store.RoleEditor) {
+			return SubmitResult{}, nil, false
+		}
+	}
+	if d == nil {
+		if d, ok = s.hot.get(ctx, s, tableID, sub.DocID); !ok {
 			return SubmitResult{}, nil, false
 		}
 	}
