@@ -2,13 +2,13 @@ package native
 
 import (
 	"errors"
-	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/auth"
+	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/ratelimit"
 	"github.com/tablecast/tablecast/internal/transport"

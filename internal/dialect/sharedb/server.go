@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tablecast/tablecast/internal/auth"
+	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/transport"
 )
