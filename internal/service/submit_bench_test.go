@@ -12,9 +12,17 @@ import (
 // BenchmarkSubmit: submits on 10 rows from parallel goroutines, each op an
 // insert at the start of a text cell against the version it read last, so
 // that most are transformed (as in `tablecast bench ops`). SQLite in a
-// temporary file, synchronous=full.
+// temporary file, synchronous=full; hot: with hot documents (the default),
+// cold: without (Config.ColdSubmits).
 func BenchmarkSubmit(b *testing.B) {
-	benchSubmit(b, newFixture(b, servicetest.OpenSQLite(b), service.Config{}))
+	for _, c := range []struct {
+		name string
+		cold bool
+	}{{"hot", false}, {"cold", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			benchSubmit(b, newFixture(b, servicetest.OpenSQLite(b), service.Config{ColdSubmits: c.cold}))
+		})
+	}
 }
 
 func benchSubmit(b *testing.B, fx *fixture) {
