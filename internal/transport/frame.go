@@ -229,6 +229,27 @@ var (
 // PongFrame answers a client ping with its payload.
 func PongFrame(payload []byte) []byte { return frame(ws.OpPong, payload) }
 
+// ErrClientClose is what Control returns for a client's close frame: the
+// endpoint answers it with a normal closure.
+var ErrClientClose = errors.New("transport: client closed")
+
+// Control handles the frames every endpoint treats alike: it answers a
+// ping with its pong (through send), ignores a pong, and returns
+// ErrClientClose for a close. handled is false for text and binary
+// frames, which are the endpoint's.
+func Control(m Message, send func(frame []byte) bool) (handled bool, err error) {
+	switch m.Op {
+	case ws.OpPing:
+		send(PongFrame(append([]byte(nil), m.Payload...)))
+		return true, nil
+	case ws.OpPong:
+		return true, nil
+	case ws.OpClose:
+		return true, ErrClientClose
+	}
+	return false, nil
+}
+
 func frame(op ws.OpCode, payload []byte) []byte {
 	f := ws.NewFrame(op, true, payload)
 	out, err := ws.CompileFrame(f)

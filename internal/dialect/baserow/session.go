@@ -46,8 +46,7 @@ func (s *session) Feed(data []byte) error {
 }
 
 var (
-	errClientClose = errors.New("baserow: client closed")
-	errAbuse       = errors.New("baserow: rate limit abused")
+	errAbuse = errors.New("baserow: rate limit abused")
 )
 
 // ReadClosed implements transport.Sink.
@@ -57,7 +56,7 @@ func (s *session) ReadClosed(err error) {
 		s.conn.Abort()
 	case errors.Is(err, transport.ErrTooLarge), errors.Is(err, transport.ErrProtocol), errors.Is(err, transport.ErrInvalidUTF8):
 		s.conn.Disconnect(hub.Disconnect{Code: int(transport.CloseCodeFor(err)), Reason: "protocol error"})
-	case errors.Is(err, errClientClose):
+	case errors.Is(err, transport.ErrClientClose):
 		s.conn.Disconnect(hub.Disconnect{Code: int(ws.StatusNormalClosure), Reason: "bye"})
 	case errors.Is(err, errAbuse):
 		s.conn.Disconnect(hub.DisconnectRateAbuse)
@@ -124,15 +123,10 @@ func (s *session) Closed() {
 }
 
 func (s *session) onMessage(m transport.Message) error {
-	switch m.Op {
-	case ws.OpPing:
-		s.conn.Send(transport.PongFrame(append([]byte(nil), m.Payload...)))
-		return nil
-	case ws.OpPong:
-		return nil
-	case ws.OpClose:
-		return errClientClose
-	case ws.OpBinary:
+	if handled, err := transport.Control(m, s.conn.Send); handled {
+		return err
+	}
+	if m.Op == ws.OpBinary {
 		s.srv.hub.CountIn("binary")
 		return nil // not a message of this protocol: no effect
 	}

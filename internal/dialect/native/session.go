@@ -53,7 +53,7 @@ func (s *session) ReadClosed(err error) {
 		s.conn.Disconnect(hub.Disconnect{Code: int(ws.StatusMessageTooBig), Reason: "message too large"})
 	case errors.Is(err, transport.ErrProtocol), errors.Is(err, transport.ErrInvalidUTF8):
 		s.conn.Disconnect(hub.Disconnect{Code: int(transport.CloseCodeFor(err)), Reason: "protocol error"})
-	case errors.Is(err, errClientClose):
+	case errors.Is(err, transport.ErrClientClose):
 		s.conn.Disconnect(hub.Disconnect{Code: int(ws.StatusNormalClosure), Reason: "bye"})
 	case errors.Is(err, errAbuse):
 		s.conn.Disconnect(hub.DisconnectRateAbuse)
@@ -63,8 +63,7 @@ func (s *session) ReadClosed(err error) {
 }
 
 var (
-	errClientClose = errors.New("native: client closed")
-	errAbuse       = errors.New("native: rate limit abused")
+	errAbuse = errors.New("native: rate limit abused")
 )
 
 // DisconnectFrames implements hub.Session: a disconnect message for the
@@ -89,15 +88,10 @@ func (s *session) RevokedFrame(collection, document string) []byte {
 }
 
 func (s *session) onMessage(m transport.Message) error {
-	switch m.Op {
-	case ws.OpPing:
-		s.conn.Send(transport.PongFrame(append([]byte(nil), m.Payload...)))
-		return nil
-	case ws.OpPong:
-		return nil
-	case ws.OpClose:
-		return errClientClose
-	case ws.OpBinary:
+	if handled, err := transport.Control(m, s.conn.Send); handled {
+		return err
+	}
+	if m.Op == ws.OpBinary {
 		s.srv.hub.CountIn("binary")
 		s.conn.Send(s.errorFrame("", CodeInvalid, "binary frames are not supported: send JSON text frames"))
 		return nil
@@ -133,7 +127,7 @@ func (s *session) onMessage(m transport.Message) error {
 		return nil
 	}
 	if err := s.dispatch(in); err != nil {
-		if errors.Is(err, errClientClose) {
+		if errors.Is(err, transport.ErrClientClose) {
 			return err
 		}
 		s.reply(in.ID, err)
@@ -205,7 +199,7 @@ func (s *session) dispatch(in *inbound) error {
 	case TypeConnect:
 		return errorf(CodeInvalid, "already connected")
 	case TypeDisconnect:
-		return errClientClose
+		return transport.ErrClientClose
 	default:
 		return errorf(CodeInvalid, "unknown message type %q", in.Type)
 	}
