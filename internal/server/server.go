@@ -196,16 +196,14 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		ConnectRate:    connectRate(cfg.ConnectRate),
 		ConnectBurst:   cfg.ConnectRate.Burst,
 	}
+	// What the three socket endpoints share.
+	endpoint := admission.Endpoint{Hub: h, Poller: poller, Verifier: verifier, TokenLeeway: tokenLeeway,
+		Limits: limits, Logger: log}
 	nativeSrv, err := native.NewServer(native.Config{
-		Hub:               h,
-		Poller:            poller,
-		Verifier:          verifier,
+		Endpoint:          endpoint,
 		Store:             nativeStore{svc: svc},
-		TokenLeeway:       tokenLeeway,
 		Dev:               cfg.Dev,
-		Limits:            limits,
 		HeartbeatInterval: cfg.HeartbeatInterval,
-		Logger:            log,
 	})
 	if err != nil {
 		_ = poller.Close()
@@ -214,15 +212,10 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	}
 
 	brSrv, err = baserow.NewServer(baserow.Config{
-		Hub:         h,
-		Poller:      poller,
-		Verifier:    verifier,
-		Renderer:    brRender,
-		Store:       brStore,
-		EventEpoch:  tablestream.Epoch,
-		TokenLeeway: tokenLeeway,
-		Limits:      limits,
-		Logger:      log,
+		Endpoint:   endpoint,
+		Renderer:   brRender,
+		Store:      brStore,
+		EventEpoch: tablestream.Epoch,
 	})
 	if err != nil {
 		_ = poller.Close()
@@ -230,16 +223,11 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	sdbSrv, err = sharedb.NewServer(sharedb.Config{
-		Hub:         h,
-		Poller:      poller,
-		Verifier:    verifier,
-		Renderer:    sdbRender,
-		Store:       sharedbStore{svc: svc},
-		EventEpoch:  tablestream.Epoch,
-		TokenLeeway: tokenLeeway,
-		Dev:         cfg.Dev,
-		Limits:      limits,
-		Logger:      log,
+		Endpoint:   endpoint,
+		Renderer:   sdbRender,
+		Store:      sharedbStore{svc: svc},
+		EventEpoch: tablestream.Epoch,
+		Dev:        cfg.Dev,
 	})
 	if err != nil {
 		_ = poller.Close()

@@ -21,25 +21,15 @@ const DialectID hub.Dialect = 1
 // Config configures the endpoint. Zero values mean the defaults of
 // config.md (the same as the native endpoint's).
 type Config struct {
-	Hub      *hub.Hub
-	Poller   *transport.Poller
-	Verifier *auth.Verifier // required
-	Renderer *Renderer      // required: the one registered with the hub at DialectID
-	Store    Store          // required
+	admission.Endpoint
+	Renderer *Renderer // required: the one registered with the hub at DialectID
+	Store    Store     // required
 	// EventEpoch is the epoch of the table streams' offsets
 	// (tablestream.Epoch): replay_events asks for events after
 	// {last_seen_id, EventEpoch}.
 	EventEpoch string
-	// TokenLeeway is the clock skew the verifier allows; a socket whose
-	// token expires gets force_disconnect this long after exp.
-	TokenLeeway time.Duration
-
-	// Limits are the endpoints' shared limits (zero values: defaults).
-	admission.Limits
 	// StoreTimeout bounds each Store call made for a page (default 10s).
 	StoreTimeout time.Duration
-	Logger       *slog.Logger
-	Now          func() time.Time
 }
 
 // Server is the page protocol's WebSocket endpoint.
@@ -53,31 +43,19 @@ type Server struct {
 
 // NewServer returns the endpoint; mount it at /ws/core/.
 func NewServer(cfg Config) (*Server, error) {
-	if cfg.Hub == nil || cfg.Poller == nil || cfg.Verifier == nil || cfg.Renderer == nil || cfg.Store == nil {
-		return nil, errors.New("baserow: Hub, Poller, Verifier, Renderer and Store are required")
+	if err := cfg.Init("baserow"); err != nil {
+		return nil, err
+	}
+	if cfg.Renderer == nil || cfg.Store == nil {
+		return nil, errors.New("baserow: Renderer and Store are required")
 	}
 	if cfg.EventEpoch == "" {
 		return nil, errors.New("baserow: EventEpoch is required")
 	}
-	cfg.Limits.SetDefaults()
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 10 * time.Second
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	s := &Server{
-		cfg:    cfg,
-		hub:    cfg.Hub,
-		render: cfg.Renderer,
-		log:    cfg.Logger,
-		gate: admission.New(admission.Config{Limits: cfg.Limits, Draining: cfg.Hub.Draining,
-			Connections: func() int64 { return cfg.Hub.Stats().Connections }, Now: cfg.Now}),
-	}
-	return s, nil
+	return &Server{cfg: cfg, hub: cfg.Hub, render: cfg.Renderer, log: cfg.Logger, gate: cfg.Gate()}, nil
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now() }

@@ -20,21 +20,12 @@ const DialectID hub.Dialect = 0
 // Config configures the native endpoint. Zero values mean the defaults of
 // config.md.
 type Config struct {
-	Hub      *hub.Hub
-	Poller   *transport.Poller
-	Verifier *auth.Verifier // required
+	admission.Endpoint
 	// Store serves the store collections; nil: they are unknown (404).
 	Store Store
-	// TokenLeeway is the clock skew the verifier allows; a connection whose
-	// token expires is closed this long after exp.
-	TokenLeeway time.Duration
 
-	Dev bool // accept user_id without a token
-	// Limits are the endpoints' shared limits (zero values: defaults).
-	admission.Limits
+	Dev               bool // accept user_id without a token
 	HeartbeatInterval time.Duration
-	Logger            *slog.Logger
-	Now               func() time.Time
 }
 
 // Server is the native protocol's WebSocket endpoint.
@@ -47,27 +38,13 @@ type Server struct {
 
 // NewServer returns the endpoint; mount it at /api/ws/socket.
 func NewServer(cfg Config) (*Server, error) {
-	if cfg.Hub == nil || cfg.Poller == nil || cfg.Verifier == nil {
-		return nil, errors.New("native: Hub, Poller and Verifier are required")
+	if err := cfg.Init("native"); err != nil {
+		return nil, err
 	}
-	cfg.Limits.SetDefaults()
 	if cfg.HeartbeatInterval <= 0 {
 		cfg.HeartbeatInterval = 30 * time.Second
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	s := &Server{
-		cfg: cfg,
-		hub: cfg.Hub,
-		log: cfg.Logger,
-		gate: admission.New(admission.Config{Limits: cfg.Limits, Draining: cfg.Hub.Draining,
-			Connections: func() int64 { return cfg.Hub.Stats().Connections }, Now: cfg.Now}),
-	}
-	return s, nil
+	return &Server{cfg: cfg, hub: cfg.Hub, log: cfg.Logger, gate: cfg.Gate()}, nil
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now() }

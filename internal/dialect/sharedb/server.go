@@ -24,30 +24,21 @@ const DialectID hub.Dialect = 2
 // Config configures the endpoint. Zero values mean the defaults of
 // config.md (the native endpoint's).
 type Config struct {
-	Hub      *hub.Hub
-	Poller   *transport.Poller
-	Verifier *auth.Verifier // required
-	Renderer *Renderer      // required: the one registered with the hub at DialectID
-	Store    Store          // required
+	admission.Endpoint
+	Renderer *Renderer // required: the one registered with the hub at DialectID
+	Store    Store     // required
 	// EventEpoch is the epoch of the table streams' offsets
 	// (tablestream.Epoch): a document read at offset O is followed by the
 	// events after {O, EventEpoch}.
 	EventEpoch string
-	// TokenLeeway is the clock skew the verifier allows; a socket whose
-	// token expires is closed (4001) this long after exp.
-	TokenLeeway time.Duration
 
 	Dev bool // accept user_id without a token
-	// Limits are the endpoints' shared limits (zero values: defaults).
-	admission.Limits
 	// MaxQueries bounds the live queries of one socket (default 100).
 	MaxQueries int
 	// QueryWorkers re-run live queries after events (default GOMAXPROCS).
 	QueryWorkers int
 	// StoreTimeout bounds each Store call (default 10s).
 	StoreTimeout time.Duration
-	Logger       *slog.Logger
-	Now          func() time.Time
 }
 
 // Server is the ShareDB endpoint: it upgrades sockets, speaks ShareDB's
@@ -65,13 +56,15 @@ type Server struct {
 // NewServer returns the endpoint; mount it at /sharedb. Close stops its
 // query workers.
 func NewServer(cfg Config) (*Server, error) {
-	if cfg.Hub == nil || cfg.Poller == nil || cfg.Verifier == nil || cfg.Renderer == nil || cfg.Store == nil {
-		return nil, errors.New("sharedb: Hub, Poller, Verifier, Renderer and Store are required")
+	if err := cfg.Init("sharedb"); err != nil {
+		return nil, err
+	}
+	if cfg.Renderer == nil || cfg.Store == nil {
+		return nil, errors.New("sharedb: Renderer and Store are required")
 	}
 	if cfg.EventEpoch == "" {
 		return nil, errors.New("sharedb: EventEpoch is required")
 	}
-	cfg.Limits.SetDefaults()
 	if cfg.MaxQueries <= 0 {
 		cfg.MaxQueries = 100
 	}
@@ -81,20 +74,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 10 * time.Second
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	s := &Server{
-		cfg:    cfg,
-		hub:    cfg.Hub,
-		render: cfg.Renderer,
-		log:    cfg.Logger,
-		gate: admission.New(admission.Config{Limits: cfg.Limits, Draining: cfg.Hub.Draining,
-			Connections: func() int64 { return cfg.Hub.Stats().Connections }, Now: cfg.Now}),
-	}
+	s := &Server{cfg: cfg, hub: cfg.Hub, render: cfg.Renderer, log: cfg.Logger, gate: cfg.Gate()}
 	s.live = newLiveQueries(s, cfg.QueryWorkers)
 	return s, nil
 }
