@@ -1,8 +1,10 @@
 package admission
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/auth"
@@ -47,4 +49,21 @@ func (e *Endpoint) Gate() *Gate {
 	h := e.Hub
 	return New(Config{Limits: e.Limits, Draining: h.Draining,
 		Connections: func() int64 { return h.Stats().Connections }, Now: e.Now})
+}
+
+// VerifyToken checks a socket's token, and that user_id, when given, is its
+// subject. A refusal is an HTTP status (401 or 403) with a stable code and
+// a message for the client.
+func (e *Endpoint) VerifyToken(token, userID string) (claims *auth.Claims, status int, code, msg string) {
+	claims, err := e.Verifier.Verify(token)
+	if err != nil {
+		if errors.Is(err, auth.ErrTokenExpired) {
+			return nil, http.StatusUnauthorized, "token_expired", "token expired"
+		}
+		return nil, http.StatusUnauthorized, "invalid_token", "invalid token"
+	}
+	if userID != "" && userID != claims.Subject {
+		return nil, http.StatusForbidden, "user_mismatch", "user_id does not match the token"
+	}
+	return claims, 0, "", ""
 }

@@ -1,7 +1,6 @@
 package native
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -102,17 +101,7 @@ func (s *Server) authenticateRequest(r *http.Request) (claims *auth.Claims, stat
 			return nil, http.StatusUnauthorized, "token_required", "user_id alone is accepted only in dev mode: send a token"
 		}
 	}
-	claims, err := s.cfg.Verifier.Verify(token)
-	if err != nil {
-		if errors.Is(err, auth.ErrTokenExpired) {
-			return nil, http.StatusUnauthorized, "token_expired", "token expired"
-		}
-		return nil, http.StatusUnauthorized, "invalid_token", "invalid token"
-	}
-	if userID != "" && userID != claims.Subject {
-		return nil, http.StatusForbidden, "user_mismatch", "user_id does not match the token"
-	}
-	return claims, 0, "", ""
+	return s.cfg.VerifyToken(token, userID)
 }
 
 func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims *auth.Claims, sessionID string) {

@@ -142,17 +142,7 @@ func (s *Server) authenticate(r *http.Request) (claims *auth.Claims, status int,
 		}
 		return nil, http.StatusUnauthorized, "token_required", "send a token: ?token=, Authorization: Bearer or the tablecast_token cookie"
 	}
-	claims, err := s.cfg.Verifier.Verify(token)
-	if err != nil {
-		if errors.Is(err, auth.ErrTokenExpired) {
-			return nil, http.StatusUnauthorized, "token_expired", "token expired"
-		}
-		return nil, http.StatusUnauthorized, "invalid_token", "invalid token"
-	}
-	if userID != "" && userID != claims.Subject {
-		return nil, http.StatusForbidden, "user_mismatch", "user_id does not match the token"
-	}
-	return claims, 0, "", ""
+	return s.cfg.VerifyToken(token, userID)
 }
 
 func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims *auth.Claims) {
