@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/transport"
@@ -66,4 +68,34 @@ func (e *Endpoint) VerifyToken(token, userID string) (claims *auth.Claims, statu
 		return nil, http.StatusForbidden, "user_mismatch", "user_id does not match the token"
 	}
 	return claims, 0, "", ""
+}
+
+// ErrAbuse is what a dialect's message handler returns for a socket that
+// abused the rate limit: ReadClosed closes it with 4004.
+var ErrAbuse = errors.New("rate limit abused")
+
+// ReadClosed ends a socket whose reading stopped with err, alike on every
+// endpoint: a peer that went away is dropped; a message too large, a
+// protocol error or bad UTF-8 gets the matching close code; a client's
+// close a normal closure; ErrAbuse 4004. tooLarge, if not nil, is the
+// dialect's own message sent before closing a socket whose message was too
+// large.
+func ReadClosed(c *hub.Conn, err error, tooLarge func() []byte) {
+	switch {
+	case transport.IsPeerClosed(err):
+		c.Abort()
+	case errors.Is(err, transport.ErrTooLarge):
+		if tooLarge != nil {
+			c.Send(tooLarge())
+		}
+		c.Disconnect(hub.Disconnect{Code: int(transport.CloseCodeFor(err)), Reason: "message too large"})
+	case errors.Is(err, transport.ErrProtocol), errors.Is(err, transport.ErrInvalidUTF8):
+		c.Disconnect(hub.Disconnect{Code: int(transport.CloseCodeFor(err)), Reason: "protocol error"})
+	case errors.Is(err, transport.ErrClientClose):
+		c.Disconnect(hub.Disconnect{Code: int(ws.StatusNormalClosure), Reason: "bye"})
+	case errors.Is(err, ErrAbuse):
+		c.Disconnect(hub.DisconnectRateAbuse)
+	default:
+		c.Abort()
+	}
 }

@@ -2,11 +2,11 @@ package baserow
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/gobwas/ws"
 
+	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/ratelimit"
 	"github.com/tablecast/tablecast/internal/transport"
@@ -45,25 +45,8 @@ func (s *session) Feed(data []byte) error {
 	return s.parser.Feed(data, s.onMessage)
 }
 
-var (
-	errAbuse = errors.New("baserow: rate limit abused")
-)
-
 // ReadClosed implements transport.Sink.
-func (s *session) ReadClosed(err error) {
-	switch {
-	case transport.IsPeerClosed(err):
-		s.conn.Abort()
-	case errors.Is(err, transport.ErrTooLarge), errors.Is(err, transport.ErrProtocol), errors.Is(err, transport.ErrInvalidUTF8):
-		s.conn.Disconnect(hub.Disconnect{Code: int(transport.CloseCodeFor(err)), Reason: "protocol error"})
-	case errors.Is(err, transport.ErrClientClose):
-		s.conn.Disconnect(hub.Disconnect{Code: int(ws.StatusNormalClosure), Reason: "bye"})
-	case errors.Is(err, errAbuse):
-		s.conn.Disconnect(hub.DisconnectRateAbuse)
-	default:
-		s.conn.Abort()
-	}
-}
+func (s *session) ReadClosed(err error) { admission.ReadClosed(s.conn, err, nil) }
 
 // DisconnectFrames implements hub.Session: force_disconnect with a reason
 // for the server's own closes (4000-4005), then the close frame.
@@ -138,7 +121,7 @@ func (s *session) onMessage(m transport.Message) error {
 	s.srv.hub.CountIn(kind)
 	if !s.allow() {
 		if s.closing {
-			return errAbuse
+			return admission.ErrAbuse
 		}
 		if kind == "page_add" {
 			s.refusePage(msg, errorWordPage(ErrWordRateLimited))

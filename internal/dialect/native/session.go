@@ -12,6 +12,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/tablecast/tablecast/internal/auth"
+	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/ratelimit"
 	"github.com/tablecast/tablecast/internal/transport"
@@ -45,26 +46,10 @@ func (s *session) Feed(data []byte) error {
 
 // ReadClosed implements transport.Sink.
 func (s *session) ReadClosed(err error) {
-	switch {
-	case transport.IsPeerClosed(err):
-		s.conn.Abort()
-	case errors.Is(err, transport.ErrTooLarge):
-		s.conn.Send(s.errorFrame("", CodeTooLarge, "message larger than max_message_size"))
-		s.conn.Disconnect(hub.Disconnect{Code: int(ws.StatusMessageTooBig), Reason: "message too large"})
-	case errors.Is(err, transport.ErrProtocol), errors.Is(err, transport.ErrInvalidUTF8):
-		s.conn.Disconnect(hub.Disconnect{Code: int(transport.CloseCodeFor(err)), Reason: "protocol error"})
-	case errors.Is(err, transport.ErrClientClose):
-		s.conn.Disconnect(hub.Disconnect{Code: int(ws.StatusNormalClosure), Reason: "bye"})
-	case errors.Is(err, errAbuse):
-		s.conn.Disconnect(hub.DisconnectRateAbuse)
-	default:
-		s.conn.Abort()
-	}
+	admission.ReadClosed(s.conn, err, func() []byte {
+		return s.errorFrame("", CodeTooLarge, "message larger than max_message_size")
+	})
 }
-
-var (
-	errAbuse = errors.New("native: rate limit abused")
-)
 
 // DisconnectFrames implements hub.Session: a disconnect message for the
 // application close codes (4000-4999), then the close frame.
@@ -110,7 +95,7 @@ func (s *session) onMessage(m transport.Message) error {
 	}
 	if !s.allow() {
 		if s.closing {
-			return errAbuse
+			return admission.ErrAbuse
 		}
 		// A request with an id is answered: its sender waits for that id.
 		// Excess without an id is answered at most every 100 ms, so that a

@@ -9,6 +9,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/tablecast/tablecast/internal/auth"
+	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/ratelimit"
 	"github.com/tablecast/tablecast/internal/stream"
@@ -98,27 +99,11 @@ func (s *session) Feed(data []byte) error {
 	return s.parser.Feed(data, s.onMessage)
 }
 
-var (
-	errAbuse = errors.New("sharedb: rate limit abused")
-)
-
 // ReadClosed implements transport.Sink.
 func (s *session) ReadClosed(err error) {
-	switch {
-	case transport.IsPeerClosed(err):
-		s.conn.Abort()
-	case errors.Is(err, transport.ErrTooLarge):
-		s.conn.Send(errorReply(nil, errorf(CodeTooLarge, "message larger than the maximum message size")))
-		s.conn.Disconnect(hub.Disconnect{Code: int(ws.StatusMessageTooBig), Reason: "message too large"})
-	case errors.Is(err, transport.ErrProtocol), errors.Is(err, transport.ErrInvalidUTF8):
-		s.conn.Disconnect(hub.Disconnect{Code: int(transport.CloseCodeFor(err)), Reason: "protocol error"})
-	case errors.Is(err, transport.ErrClientClose):
-		s.conn.Disconnect(hub.Disconnect{Code: int(ws.StatusNormalClosure), Reason: "bye"})
-	case errors.Is(err, errAbuse):
-		s.conn.Disconnect(hub.DisconnectRateAbuse)
-	default:
-		s.conn.Abort()
-	}
+	admission.ReadClosed(s.conn, err, func() []byte {
+		return errorReply(nil, errorf(CodeTooLarge, "message larger than the maximum message size"))
+	})
 }
 
 // DisconnectFrames implements hub.Session: ShareDB has no goodbye message,
@@ -211,7 +196,7 @@ func (s *session) onMessage(m transport.Message) error {
 	s.srv.hub.CountIn(metricAction(in, err))
 	if !s.allow() {
 		if s.closing {
-			return errAbuse
+			return admission.ErrAbuse
 		}
 		s.conn.Send(errorReply(in, errorf(CodeRateLimited, "rate limit exceeded")))
 		return nil
