@@ -200,15 +200,10 @@ func rowDoc(ctx context.Context, rc *restClient, table, row int64) (any, int64, 
 func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Report) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	ttl := o.Timeout + time.Hour
-	token, err := userToken(t.jwtSecret, benchOwner, ttl)
+	ttl := tokenTTL(o)
+	owner, setup, err := ownedTable(ctx, o, t, t.httpc, o.Docs, "ops")
 	if err != nil {
 		return err
-	}
-	owner := &restClient{base: t.base, httpc: t.httpc, token: token}
-	setup, err := setupTable(ctx, owner, o.Docs)
-	if err != nil {
-		return fmt.Errorf("ops: making the table: %w", err)
 	}
 	col := setup.collection()
 	second := strconv.FormatInt(setup.Fields[1], 10)

@@ -159,19 +159,14 @@ func tableTop(ctx context.Context, rc *restClient, table int64) (uint64, error) 
 func runPages(ctx context.Context, o Options, t *target, prog *progress, rep *Report) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	ttl := o.Timeout + time.Hour
-	ownerTok, err := userToken(t.jwtSecret, benchOwner, ttl)
-	if err != nil {
-		return err
-	}
+	ttl := tokenTTL(o)
 	viewerTok, err := userToken(t.jwtSecret, benchViewer, ttl)
 	if err != nil {
 		return err
 	}
-	owner := &restClient{base: t.base, httpc: t.httpc, token: ownerTok}
-	setup, err := setupTable(ctx, owner, o.Rows)
+	owner, setup, err := ownedTable(ctx, o, t, t.httpc, o.Rows, "pages")
 	if err != nil {
-		return fmt.Errorf("pages: making the table: %w", err)
+		return err
 	}
 	ps, err := setupPagesView(ctx, owner, setup)
 	if err != nil {
@@ -261,7 +256,7 @@ func runPages(ctx context.Context, o Options, t *target, prog *progress, rep *Re
 		return errors.New("pages: no table page socket connected")
 	}
 
-	writer, err := startWriters(ctx, o, t, ownerTok, setup)
+	writer, err := startWriters(ctx, o, t, owner.token, setup)
 	if err != nil {
 		return fmt.Errorf("pages: %w", err)
 	}

@@ -81,16 +81,12 @@ func (t *target) storeReads(ctx context.Context) float64 {
 func runRecover(ctx context.Context, o Options, t *target, prog *progress, rep *Report) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	ttl := o.Timeout + time.Hour
-	token, err := userToken(t.jwtSecret, benchOwner, ttl)
+	ttl := tokenTTL(o)
+	httpc := adminClient(o.Writers)
+	defer httpc.CloseIdleConnections()
+	owner, setup, err := ownedTable(ctx, o, t, httpc, o.Rows, "recover")
 	if err != nil {
 		return err
-	}
-	owner := &restClient{base: t.base, httpc: adminClient(o.Writers), token: token}
-	defer owner.httpc.CloseIdleConnections()
-	setup, err := setupTable(ctx, owner, o.Rows)
-	if err != nil {
-		return fmt.Errorf("recover: making the table: %w", err)
 	}
 	col := setup.collection()
 	prog.notef("table %d: %d rows; clients are the workspace's viewer %s", setup.Table, len(setup.Rows), benchViewer)

@@ -184,15 +184,10 @@ func waitTop(ctx context.Context, subs []rowSub, top uint64) error {
 func runRows(ctx context.Context, o Options, t *target, prog *progress, rep *Report) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	ttl := o.Timeout + time.Hour
-	token, err := userToken(t.jwtSecret, benchOwner, ttl)
+	ttl := tokenTTL(o)
+	owner, setup, err := ownedTable(ctx, o, t, t.httpc, o.Rows, "rows")
 	if err != nil {
 		return err
-	}
-	owner := &restClient{base: t.base, httpc: t.httpc, token: token}
-	setup, err := setupTable(ctx, owner, o.Rows)
-	if err != nil {
-		return fmt.Errorf("rows: making the table: %w", err)
 	}
 	col := setup.collection()
 	prog.notef("table %d: %d rows, %d text fields; subscribers are the workspace's viewer %s", setup.Table, len(setup.Rows), len(setup.Fields), benchViewer)
@@ -254,7 +249,7 @@ func runRows(ctx context.Context, o Options, t *target, prog *progress, rep *Rep
 		})
 	}
 
-	writer, err := startWriters(ctx, o, t, token, setup)
+	writer, err := startWriters(ctx, o, t, owner.token, setup)
 	if err != nil {
 		return fmt.Errorf("rows: %w", err)
 	}

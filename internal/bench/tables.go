@@ -103,6 +103,24 @@ func (s *tableSetup) collection() string { return "record_" + strconv.FormatInt(
 
 // setupTable makes the workspace, its viewer, the table, its fields and
 // rows rows, as the owner rc acts for.
+// tokenTTL is how long the tokens a scenario makes last: past its timeout.
+func tokenTTL(o Options) time.Duration { return o.Timeout + time.Hour }
+
+// ownedTable makes a scenario's table as the bench's owner, with rows rows,
+// and returns the owner's REST client (over httpc) with it.
+func ownedTable(ctx context.Context, o Options, t *target, httpc *http.Client, rows int, scenario string) (*restClient, *tableSetup, error) {
+	token, err := userToken(t.jwtSecret, benchOwner, tokenTTL(o))
+	if err != nil {
+		return nil, nil, err
+	}
+	owner := &restClient{base: t.base, httpc: httpc, token: token}
+	setup, err := setupTable(ctx, owner, rows)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: making the table: %w", scenario, err)
+	}
+	return owner, setup, nil
+}
+
 func setupTable(ctx context.Context, rc *restClient, rows int) (*tableSetup, error) {
 	type idOnly struct {
 		ID int64 `json:"id"`
