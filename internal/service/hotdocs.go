@@ -19,10 +19,12 @@ import (
 // document's lock only (submits to different documents run in parallel),
 // and its write holds just its statements (submit_hot.go).
 //
-// The store stays the judge: the prepared write updates the row only at
-// the version it was prepared against, the table's schema must be the one
-// it was prepared with, and the caller's role is checked again in the
-// transaction. When any of that does not hold, the write runs the ordinary
+// The store stays the judge: a prepared write goes ahead only if the row
+// is at the version it was prepared against (read in the transaction, or
+// left so by the batch's earlier prepared writes; the batch then writes
+// the row once, see rowWrite), the table's fields are the ones it was
+// prepared with, and the caller's role, checked again in the transaction,
+// allows it. When any of that does not hold, the write runs the ordinary
 // submit instead, in the same transaction, and the document is dropped
 // from memory (loaded again by the next submit). So a hot document that
 // went stale costs a fallback, never a wrong write. It goes stale when a
