@@ -32,8 +32,7 @@ import (
 // fields (settle), when a prepared write fails, or when it is evicted.
 //
 // Lock order: hotDoc.mu, then committer.mu (a prepared submit queues its
-// write while it holds its document) or hotDocs.mu (it records the
-// document's new size).
+// write while it holds its document). hotDocs.mu is taken alone.
 
 // hotDocs is the set of documents kept in memory.
 type hotDocs struct {
@@ -143,20 +142,19 @@ func (h *hotDocs) get(ctx context.Context, s *Service, tableID, id int64) (*hotD
 		h.forgetLocked(k, old)
 	}
 	h.docs[k] = d
-	h.resizeLocked(d, 3*64*int64(len(d.row.Fields))) // until its JSON is known
+	h.resize(d, 3*64*int64(len(d.row.Fields))) // until its JSON is known
 	return d, true
 }
 
-// resize records that d, if kept, holds about n bytes.
+// resize records that d holds about n bytes. It takes no lock (a submit
+// calls it for every op): a document dropped meanwhile gives its bytes
+// back here, since forgetLocked marks it dead before it takes its size.
 func (h *hotDocs) resize(d *hotDoc, n int64) {
-	h.mu.Lock()
-	if h.docs[d.key] == d {
-		h.resizeLocked(d, n)
+	h.bytes.Add(n - d.size.Swap(n))
+	if d.dead.Load() {
+		h.bytes.Add(-d.size.Swap(0))
 	}
-	h.mu.Unlock()
 }
-
-func (h *hotDocs) resizeLocked(d *hotDoc, n int64) { h.bytes.Add(n - d.size.Swap(n)) }
 
 // forgetLocked drops d, keyed k; h.mu is held.
 func (h *hotDocs) forgetLocked(k hotKey, d *hotDoc) {

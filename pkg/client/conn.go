@@ -146,16 +146,18 @@ func (cn *conn) writeFrame(op ws.OpCode, p []byte) error {
 
 // writeClientFrame writes one masked frame in a single write (the
 // library's writer sends the header and the payload apart: two system
-// calls a message). p is left as it was.
+// calls a message). p is left as it was: it is masked in the frame's own
+// buffer.
 func writeClientFrame(w io.Writer, op ws.OpCode, p []byte) error {
-	frame := ws.NewFrame(op, true, append([]byte(nil), p...))
-	frame = ws.MaskFrameInPlace(frame)
+	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(p)), Masked: true, Mask: ws.NewMask()}
 	var b bytes.Buffer
-	b.Grow(ws.MaxHeaderSize + len(frame.Payload))
-	if err := ws.WriteHeader(&b, frame.Header); err != nil {
+	b.Grow(ws.MaxHeaderSize + len(p))
+	if err := ws.WriteHeader(&b, h); err != nil {
 		return err
 	}
-	b.Write(frame.Payload)
+	start := b.Len()
+	b.Write(p)
+	ws.Cipher(b.Bytes()[start:], h.Mask, 0)
 	_, err := w.Write(b.Bytes())
 	return err
 }
