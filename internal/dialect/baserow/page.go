@@ -92,6 +92,12 @@ type page struct {
 
 	collection string
 	document   string
+
+	// Under the session's mu: added, the page's page_add is queued (its
+	// subscription was made), so a page_discard sent from then on follows
+	// it; told, a revocation sent page_discard after that (recheck need
+	// not send another).
+	added, told bool
 }
 
 // echoParams writes the parameters object: each key with the value read

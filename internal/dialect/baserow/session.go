@@ -80,6 +80,7 @@ func (s *session) RevokedFrame(collection, document string) []byte {
 	for i, p := range s.pages {
 		if p.collection == collection && p.document == document {
 			gone = p
+			gone.told = gone.added
 			s.pages = append(s.pages[:i], s.pages[i+1:]...)
 			break
 		}

@@ -69,13 +69,18 @@ func (s *session) addPage(ctx context.Context, m message) {
 
 // recheck authorises a page again once its subscription exists, and ends
 // it (page_discard) when it may no longer be held. A page revoked while
-// it was being subscribed gets page_discard again, after its page_add.
+// it was being subscribed (whose page_discard may have gone before its
+// page_add) gets page_discard again, after its page_add; one revoked since
+// has had its page_discard, and gets no second.
 func (s *session) recheck(ctx context.Context, p *page) {
+	s.mu.Lock()
+	p.added = true
+	s.mu.Unlock()
 	name := p.typ.name()
 	again := page{typ: p.typ, key: p.key, tableID: p.tableID, rowID: p.rowID, slug: p.slug, token: p.token}
 	err := p.typ.authorize(ctx, s.env(), &again)
 	if err == nil && again.collection == p.collection && again.document == p.document {
-		if !s.holds(p) {
+		if !s.holds(p) && !s.told(p) {
 			s.conn.Send(pageFrame(TypePageDiscard, &name, p.echo, ""))
 		}
 		return
@@ -83,8 +88,17 @@ func (s *session) recheck(ctx context.Context, p *page) {
 	if err != nil && errorWord(err) == ErrWordUnavailable {
 		s.srv.log.Error("baserow: page re-check failed; the page is ended", "page", p.key, "err", err)
 	}
-	s.drop(ctx, p)
-	s.conn.Send(pageFrame(TypePageDiscard, &name, p.echo, ""))
+	if s.drop(ctx, p) || !s.told(p) {
+		s.conn.Send(pageFrame(TypePageDiscard, &name, p.echo, ""))
+	}
+}
+
+// told reports whether a revocation sent p's page_discard after its
+// page_add.
+func (s *session) told(p *page) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return p.told
 }
 
 // failed answers page_add_failed; a failure of the server's own is logged
