@@ -38,9 +38,16 @@ type Config struct {
 
 	JWTSecret        string // HS256 secret; never logged
 	JWTPublicKeyFile string // path of a PEM file for RS256/ES256/EdDSA
-	JWTIssuer        string // checked when set
-	JWTAudience      string // checked when set
-	APIKey           string // admin API key; empty turns the admin API off; never logged
+	// JWTJWKSURL is the http(s) URL of a JWK Set (an identity provider's
+	// jwks_uri); tokens with a kid are checked against its keys. It may be
+	// set alongside JWTSecret, not alongside JWTPublicKeyFile.
+	JWTJWKSURL string
+	// JWTLeeway is the clock skew allowed on a token's exp, nbf and iat,
+	// when it is checked and when an open connection's expiry is enforced.
+	JWTLeeway   time.Duration
+	JWTIssuer   string // checked when set
+	JWTAudience string // checked when set
+	APIKey      string // admin API key; empty turns the admin API off; never logged
 
 	// AllowedOrigins are the browser origins allowed to open sockets; "*" allows any.
 	AllowedOrigins []string
@@ -92,8 +99,9 @@ func (e *SettingError) Unwrap() error { return e.Err }
 
 // ErrNoJWTKey is returned (joined with any other errors) by Load outside dev
 // mode when neither a JWT secret nor a public key is configured.
-var ErrNoJWTKey = errors.New("config: no JWT secret or public key: " +
-	"set TABLECAST_JWT_SECRET (--jwt-secret) or TABLECAST_JWT_PUBLIC_KEY (--jwt-public-key), " +
+var ErrNoJWTKey = errors.New("config: no JWT secret, public key or JWKS URL: " +
+	"set TABLECAST_JWT_SECRET (--jwt-secret), TABLECAST_JWT_PUBLIC_KEY (--jwt-public-key) " +
+	"or TABLECAST_JWT_JWKS_URL (--jwt-jwks-url), " +
 	"or use --dev (TABLECAST_DEV=1) for local development")
 
 // FlagSet returns a FlagSet named name with a flag for every setting. Its error
@@ -160,7 +168,11 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 			Err: fmt.Errorf("%s must be less than CONNECTION_TIMEOUT (--connection-timeout) %s",
 				c.HeartbeatInterval, c.ConnectionTimeout)})
 	}
-	if !c.Dev && !failed["dev"] && c.JWTSecret == "" && c.JWTPublicKeyFile == "" {
+	if c.JWTPublicKeyFile != "" && c.JWTJWKSURL != "" {
+		errs = append(errs, &SettingError{Env: "TABLECAST_JWT_JWKS_URL", Flag: "jwt-jwks-url",
+			Err: errors.New("set either it or TABLECAST_JWT_PUBLIC_KEY (--jwt-public-key), not both")})
+	}
+	if !c.Dev && !failed["dev"] && c.JWTSecret == "" && c.JWTPublicKeyFile == "" && c.JWTJWKSURL == "" {
 		errs = append(errs, ErrNoJWTKey)
 	}
 	if len(errs) > 0 {

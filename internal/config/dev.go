@@ -71,6 +71,8 @@ func (c Config) Redacted() map[string]any {
 		"send-queue":         c.SendQueue,
 		"jwt-secret":         setOrUnset(c.JWTSecret),
 		"jwt-public-key":     c.JWTPublicKeyFile,
+		"jwt-jwks-url":       c.JWTJWKSURL,
+		"jwt-leeway":         c.JWTLeeway.String(),
 		"jwt-issuer":         c.JWTIssuer,
 		"jwt-audience":       c.JWTAudience,
 		"api-key":            setOrUnset(c.APIKey),

@@ -84,6 +84,16 @@ func TestBadValues(t *testing.T) {
 			`TABLECAST_DEV (--dev): "maybe" is not a boolean`},
 		{"bad level", nil, []string{"TABLECAST_LOG_LEVEL", "loud"},
 			`TABLECAST_LOG_LEVEL (--log-level): "loud" is not debug, info, warn or error`},
+		{"leeway negative", nil, []string{"TABLECAST_JWT_LEEWAY", "-1s"},
+			`TABLECAST_JWT_LEEWAY (--jwt-leeway): "-1s" is out of range (0 to 10m0s)`},
+		{"leeway too long", []string{"--jwt-leeway", "1h"}, nil,
+			`TABLECAST_JWT_LEEWAY (--jwt-leeway): "1h" is out of range (0 to 10m0s)`},
+		{"leeway not a duration", nil, []string{"TABLECAST_JWT_LEEWAY", "soon"},
+			`TABLECAST_JWT_LEEWAY (--jwt-leeway): "soon" is not a duration`},
+		{"jwks scheme", nil, []string{"TABLECAST_JWT_JWKS_URL", "ftp://idp/jwks"},
+			`TABLECAST_JWT_JWKS_URL (--jwt-jwks-url): scheme "ftp" is not one of https://, http://`},
+		{"jwks with public key", []string{"--jwt-public-key", "/k.pem"}, []string{"TABLECAST_JWT_JWKS_URL", "https://idp/jwks"},
+			`TABLECAST_JWT_JWKS_URL (--jwt-jwks-url): set either it or TABLECAST_JWT_PUBLIC_KEY (--jwt-public-key), not both`},
 		{"bad format", []string{"--log-format", "xml"}, nil,
 			`TABLECAST_LOG_FORMAT (--log-format): "xml" is not text or json`},
 	}
@@ -142,7 +152,7 @@ func TestNoJWTKey(t *testing.T) {
 	if !errors.Is(err, ErrNoJWTKey) {
 		t.Fatalf("err = %v, want ErrNoJWTKey", err)
 	}
-	for _, s := range []string{"TABLECAST_JWT_SECRET", "TABLECAST_JWT_PUBLIC_KEY", "--dev"} {
+	for _, s := range []string{"TABLECAST_JWT_SECRET", "TABLECAST_JWT_PUBLIC_KEY", "TABLECAST_JWT_JWKS_URL", "--dev"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("message %q does not mention %s", err, s)
 		}
@@ -153,6 +163,7 @@ func TestNoJWTKey(t *testing.T) {
 	}{
 		{nil, envOf("TABLECAST_JWT_SECRET", "x")},
 		{nil, envOf("TABLECAST_JWT_PUBLIC_KEY", "/k.pem")},
+		{nil, envOf("TABLECAST_JWT_JWKS_URL", "https://idp.example/jwks")},
 		{[]string{"--jwt-secret", "x"}, envOf()},
 		{[]string{"--dev"}, envOf()},
 		{nil, envOf("TABLECAST_DEV", "1")},
@@ -190,7 +201,7 @@ func TestFlagSetHelp(t *testing.T) {
 			t.Errorf("help lacks -%s or $%s", s.flag, s.env)
 		}
 	}
-	for _, s := range []string{`-send-queue size`, `(default 4MiB)`, `-heartbeat-interval duration`} {
+	for _, s := range []string{`-send-queue size`, `(default 4MiB)`, `-heartbeat-interval duration`, `-jwt-leeway duration`, `(default 5s)`, `-jwt-jwks-url url`} {
 		if !strings.Contains(help, s) {
 			t.Errorf("help lacks %q:\n%s", s, help)
 		}

@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// maxJWTLeeway bounds TABLECAST_JWT_LEEWAY: more is no longer clock skew.
+const maxJWTLeeway = 10 * time.Minute
+
 // setting describes one setting: its variable, its flag, its default as text,
 // and how to parse a raw value into the Config.
 type setting struct {
@@ -88,6 +91,27 @@ func settings(c *Config, port *int) []setting {
 		{env: "TABLECAST_JWT_PUBLIC_KEY", flag: "jwt-public-key",
 			usage: "PEM `file` of the public key for RS256/ES256/EdDSA tokens",
 			apply: stringInto(&c.JWTPublicKeyFile)},
+		{env: "TABLECAST_JWT_JWKS_URL", flag: "jwt-jwks-url",
+			usage: "JWK Set `url` (an identity provider's jwks_uri) for RS*/PS*/ES*/EdDSA tokens with a kid; not with --jwt-public-key",
+			apply: func(v string) error {
+				if v == "" {
+					return nil
+				}
+				return urlInto(&c.JWTJWKSURL, "https", "http")(v)
+			}},
+		{env: "TABLECAST_JWT_LEEWAY", flag: "jwt-leeway", def: "5s",
+			usage: "clock skew allowed on a token's exp, nbf and iat, at connect and while connected (`duration`, 0 to 10m)",
+			apply: func(v string) error {
+				d, err := parseDuration(v)
+				if err != nil {
+					return err
+				}
+				if d < 0 || d > maxJWTLeeway {
+					return fmt.Errorf("%q is out of range (0 to %s)", v, maxJWTLeeway)
+				}
+				c.JWTLeeway = d
+				return nil
+			}},
 		{env: "TABLECAST_JWT_ISSUER", flag: "jwt-issuer",
 			usage: "required token `issuer`, checked when set",
 			apply: stringInto(&c.JWTIssuer)},

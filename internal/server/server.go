@@ -31,9 +31,6 @@ import (
 	"github.com/tablecast/tablecast/internal/web"
 )
 
-// tokenLeeway is the clock skew allowed on a token's exp, nbf and iat.
-const tokenLeeway = 30 * time.Second
-
 // Options are what a node needs beyond config.Config.
 type Options struct {
 	Logger *slog.Logger
@@ -77,7 +74,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Node, error) {
 		PublicKeyPEM: pem,
 		Issuer:       cfg.JWTIssuer,
 		Audience:     cfg.JWTAudience,
-		Leeway:       tokenLeeway,
+		Leeway:       cfg.JWTLeeway,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -197,7 +194,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		ConnectBurst:   cfg.ConnectRate.Burst,
 	}
 	// What the three socket endpoints share.
-	endpoint := admission.Endpoint{Hub: h, Poller: poller, Verifier: verifier, TokenLeeway: tokenLeeway,
+	endpoint := admission.Endpoint{Hub: h, Poller: poller, Verifier: verifier, TokenLeeway: cfg.JWTLeeway,
 		Limits: limits, Logger: log}
 	nativeSrv, err := native.NewServer(native.Config{
 		Endpoint:          endpoint,

@@ -82,13 +82,13 @@ func TestBaserowWebSocketIDTaken(t *testing.T) {
 	}
 }
 
-// TestBaserowTokenExpiresWhileConnected: at exp (plus the 30 s leeway the
+// TestBaserowTokenExpiresWhileConnected: at exp (plus the 5 s leeway the
 // verifier allows) the socket gets force_disconnect token_expired and is
 // closed with 4001.
 func TestBaserowTokenExpiresWhileConnected(t *testing.T) {
 	t.Parallel()
 	tn := startNode(t)
-	const leeway = 30 * time.Second
+	const leeway = 5 * time.Second // TABLECAST_JWT_LEEWAY's default
 	exp := time.Now().Add(2*time.Second - leeway)
 	c := tn.brDial(t, mint(t, auth.Claims{Subject: "alice", ExpiresAt: exp}))
 	code, before := c.expectClose()

@@ -31,6 +31,7 @@ const (
 	TypeOp          = "op"
 	TypeMessage     = "message"
 	TypePresence    = "presence"
+	TypeRefresh     = "refresh"
 )
 
 // Error codes of the native protocol.

@@ -181,6 +181,8 @@ func (s *session) dispatch(in *inbound) error {
 		return s.query(ctx, in)
 	case TypeSubmit:
 		return s.submit(ctx, in)
+	case TypeRefresh:
+		return s.refresh(in)
 	case TypeConnect:
 		return errorf(CodeInvalid, "already connected")
 	case TypeDisconnect:
@@ -206,14 +208,67 @@ func (s *session) connect(in *inbound) error {
 	}
 	claims, err := s.srv.cfg.Verifier.Verify(data.Token)
 	if err != nil {
-		msg := "invalid token"
-		if errors.Is(err, auth.ErrTokenExpired) {
-			msg = "token expired"
-		}
-		return s.refuse(in.ID, msg)
+		return s.refuse(in.ID, tokenRefusal(err))
 	}
 	s.authenticate(claims, data.SessionID)
 	return nil
+}
+
+// tokenRefusal is what a client is told about a token the verifier refused.
+func tokenRefusal(err error) string {
+	if errors.Is(err, auth.ErrTokenExpired) {
+		return "token expired"
+	}
+	return "invalid token"
+}
+
+// refresh renews the token of an authenticated connection: the new token
+// is checked as a connect token is, must name the same user, and its exp
+// (plus the leeway) becomes the connection's end. Its claims replace the
+// old ones for what is authorised from now on (channels); subscriptions
+// already made stay. A refused refresh is a 401 reply and changes
+// nothing: the connection still ends at the old token's exp.
+func (s *session) refresh(in *inbound) error {
+	var data struct {
+		Token string `json:"token"`
+	}
+	if len(in.Data) == 0 || json.Unmarshal(in.Data, &data) != nil || data.Token == "" {
+		return errorf(CodeInvalid, "refresh data must be {\"token\":\"...\"}")
+	}
+	claims, err := s.srv.cfg.Verifier.Verify(data.Token)
+	if err != nil {
+		return errorf(CodeUnauthorized, "%s", tokenRefusal(err))
+	}
+	if claims.Subject != s.conn.UserID() {
+		return errorf(CodeUnauthorized, "the token is for another user")
+	}
+	s.mu.Lock()
+	s.claims = claims
+	s.mu.Unlock()
+	s.conn.SetExpiry(s.connectionEnd(claims))
+	s.send(&outbound{Type: TypeRefresh, ID: in.ID, Data: s.expiryData(claims, map[string]any{})})
+	return nil
+}
+
+// connectionEnd is when a connection authenticated by claims ends: when
+// the verifier would refuse the token, at exp plus the leeway (zero:
+// never).
+func (s *session) connectionEnd(claims *auth.Claims) time.Time {
+	if claims.ExpiresAt.IsZero() {
+		return time.Time{}
+	}
+	return claims.ExpiresAt.Add(s.srv.cfg.TokenLeeway)
+}
+
+// expiryData adds expires_in to data when the token has an exp: the
+// seconds (to the millisecond) from now to exp, so that a client can
+// refresh ahead of it whatever its own clock says.
+func (s *session) expiryData(claims *auth.Claims, data map[string]any) map[string]any {
+	if !claims.ExpiresAt.IsZero() {
+		ms := claims.ExpiresAt.Sub(s.srv.now()).Milliseconds()
+		data["expires_in"] = float64(ms) / 1000
+	}
+	return data
 }
 
 // refuse answers a failed connect with 401 and closes (4001).
@@ -231,20 +286,14 @@ func (s *session) authenticate(claims *auth.Claims, sessionID string) {
 	s.mu.Lock()
 	s.claims = claims
 	s.mu.Unlock()
-	// The connection ends when the verifier would refuse the token: at exp
-	// plus the same leeway.
-	expires := claims.ExpiresAt
-	if !expires.IsZero() {
-		expires = expires.Add(s.srv.cfg.TokenLeeway)
-	}
-	s.srv.hub.Authenticate(s.conn, claims.Subject, sessionID, expires)
-	s.send(&outbound{Type: TypeConnected, Data: map[string]any{
+	s.srv.hub.Authenticate(s.conn, claims.Subject, sessionID, s.connectionEnd(claims))
+	s.send(&outbound{Type: TypeConnected, Data: s.expiryData(claims, map[string]any{
 		"connection_id":      s.conn.ID(),
 		"user_id":            claims.Subject,
 		"session_id":         sessionID,
 		"heartbeat_interval": int(s.srv.cfg.HeartbeatInterval / time.Second),
 		"max_message_size":   s.srv.cfg.MaxMessageSize,
-	}})
+	})})
 }
 
 // authorize checks that the user may use a channel.
@@ -347,7 +396,7 @@ func metricType(in *inbound, err error) string {
 		return "invalid"
 	}
 	switch in.Type {
-	case TypeConnect, TypeDisconnect, TypePing, TypeSubscribe, TypeUnsubscribe, TypeQuery, TypeSubmit, TypePresence:
+	case TypeConnect, TypeDisconnect, TypePing, TypeSubscribe, TypeUnsubscribe, TypeQuery, TypeSubmit, TypePresence, TypeRefresh:
 		return in.Type
 	}
 	return "unknown"
