@@ -151,8 +151,8 @@ func TestNewVerifierErrors(t *testing.T) {
 		cfg     VerifierConfig
 		wantMsg string
 	}{
-		{"nothing configured", VerifierConfig{}, "neither"},
-		{"empty secret and PEM", VerifierConfig{Secret: []byte{}, PublicKeyPEM: []byte{}}, "neither"},
+		{"nothing configured", VerifierConfig{}, "no JWT secret"},
+		{"empty secret and PEM", VerifierConfig{Secret: []byte{}, PublicKeyPEM: []byte{}}, "no JWT secret"},
 		{"negative leeway", VerifierConfig{Secret: testSecret, Leeway: -time.Second}, "negative"},
 		{"not PEM", VerifierConfig{PublicKeyPEM: []byte("ssh-ed25519 AAAAC3Nza...")}, "no PEM block"},
 		{"junk in block", VerifierConfig{PublicKeyPEM: block("PUBLIC KEY", []byte("junk"))}, "parse PUBLIC KEY"},

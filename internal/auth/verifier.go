@@ -1,8 +1,10 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
@@ -13,9 +15,10 @@ import (
 // large would not pass most proxies' header limits anyway.
 const maxTokenBytes = 16 << 10
 
-// VerifierConfig configures a Verifier. At least one of Secret and
-// PublicKeyPEM must be set; zero values of the other fields mean "not
-// checked" (Issuer, Audience), time.Now (Now), and no leeway (Leeway).
+// VerifierConfig configures a Verifier. At least one of Secret,
+// PublicKeyPEM and JWKSURL must be set, and not both PublicKeyPEM and
+// JWKSURL; zero values of the other fields mean "not checked" (Issuer,
+// Audience), time.Now (Now), and no leeway (Leeway).
 type VerifierConfig struct {
 	// Secret enables HS256, HS384 and HS512.
 	Secret []byte
@@ -24,6 +27,14 @@ type VerifierConfig struct {
 	// P-521 respectively, EdDSA for Ed25519. It holds a PKIX PUBLIC KEY, a
 	// PKCS #1 RSA PUBLIC KEY, or a CERTIFICATE.
 	PublicKeyPEM []byte
+	// JWKSURL enables RS256/384/512, PS256/384/512, ES256/384/512 and
+	// EdDSA with the keys of the JWK Set at that URL, each key verifying
+	// only the algorithms of its type (see JWKSConfig for the cache). It
+	// may be set alongside Secret: an HS* token is then checked with the
+	// secret, any other with the set.
+	JWKSURL string
+	// JWKS tunes the JWK Set cache.
+	JWKS JWKSConfig
 	// Issuer, when set, must equal the token's iss.
 	Issuer string
 	// Audience, when set, must be one of the token's aud.
@@ -35,18 +46,25 @@ type VerifierConfig struct {
 	Leeway time.Duration
 }
 
-// Verifier checks tokens. It is immutable and safe for concurrent use.
+// Verifier checks tokens. It is safe for concurrent use. With a JWK Set it
+// owns a goroutine that keeps the set fresh: Close stops it.
 type Verifier struct {
 	secret    []byte
 	publicKey any
 	asymAlgs  []string
+	jwks      *jwks
 	parser    *jwt.Parser
 }
 
-// NewVerifier checks cfg, parses the public key once, and returns a Verifier.
+// NewVerifier checks cfg, parses the public key once, and returns a
+// Verifier. With a JWKS URL it starts fetching the set (without waiting for
+// it); the caller must Close the Verifier.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
-	if len(cfg.Secret) == 0 && len(cfg.PublicKeyPEM) == 0 {
-		return nil, errors.New("auth: neither a JWT secret nor a public key is configured")
+	if len(cfg.Secret) == 0 && len(cfg.PublicKeyPEM) == 0 && cfg.JWKSURL == "" {
+		return nil, errors.New("auth: no JWT secret, public key or JWKS URL is configured")
+	}
+	if len(cfg.PublicKeyPEM) > 0 && cfg.JWKSURL != "" {
+		return nil, errors.New("auth: a public key and a JWKS URL are both configured; use one")
 	}
 	if cfg.Leeway < 0 {
 		return nil, fmt.Errorf("auth: JWT leeway %v is negative", cfg.Leeway)
@@ -65,6 +83,13 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		v.publicKey, v.asymAlgs = key, algs
 		methods = append(methods, algs...)
 	}
+	if cfg.JWKSURL != "" {
+		u, err := url.Parse(cfg.JWKSURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, errors.New("auth: the JWKS URL must be an http:// or https:// URL")
+		}
+		methods = append(methods, jwksAlgs...)
+	}
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(methods),
 		jwt.WithIssuedAt(),
@@ -81,13 +106,38 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
 	v.parser = jwt.NewParser(opts...)
+	if cfg.JWKSURL != "" {
+		// Last, so that the goroutine it starts has an owner (Close).
+		k, err := newJWKS(cfg.JWKSURL, cfg.JWKS)
+		if err != nil {
+			return nil, fmt.Errorf("auth: JWKS: %w", err)
+		}
+		v.jwks = k
+	}
 	return v, nil
 }
 
-// Verify checks token's signature and claims and returns the claims. Every
-// error matches ErrTokenInvalid or ErrTokenExpired (see their docs) and
-// wraps the cause, without the token text.
+// Close stops the JWK Set's refresh goroutine, if any, and waits for it.
+// Tokens checked after Close use the keys already fetched.
+func (v *Verifier) Close() {
+	if v.jwks != nil {
+		v.jwks.close()
+	}
+}
+
+// Verify is VerifyContext without a deadline of the caller's (a fetch of
+// the JWK Set it waits for is still bounded).
 func (v *Verifier) Verify(token string) (*Claims, error) {
+	return v.VerifyContext(context.Background(), token)
+}
+
+// VerifyContext checks token's signature and claims and returns the
+// claims. Every error matches ErrTokenInvalid or ErrTokenExpired (see
+// their docs) and wraps the cause, without the token text; one that also
+// matches ErrKeysUnavailable could not be checked for want of the JWK Set.
+// A token whose kid the JWK Set lacks may wait for the set to be fetched
+// again (bounded by JWKSConfig.FetchTimeout and ctx).
+func (v *Verifier) VerifyContext(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > maxTokenBytes {
 		return nil, fmt.Errorf("%w: token is longer than %d bytes", ErrTokenInvalid, maxTokenBytes)
 	}
@@ -100,7 +150,8 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		}
 	}
 	tc := &tokenClaims{}
-	if _, err := v.parser.ParseWithClaims(token, tc, v.key); err != nil {
+	keyFor := func(t *jwt.Token) (any, error) { return v.key(ctx, t) }
+	if _, err := v.parser.ParseWithClaims(token, tc, keyFor); err != nil {
 		return nil, classify(err)
 	}
 	c := &Claims{Subject: tc.sub, Name: tc.name, Channels: tc.channels}
@@ -113,7 +164,7 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 // key is the jwt.Keyfunc. The parser has already refused algorithms outside
 // WithValidMethods; key also pairs each algorithm family with its own key, so
 // an HMAC token is never checked against public key bytes.
-func (v *Verifier) key(t *jwt.Token) (any, error) {
+func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
 	if _, ok := t.Header["crit"]; ok {
 		// RFC 7515 section 4.1.11: extensions we do not understand.
 		return nil, errors.New("crit header is not supported")
@@ -124,6 +175,9 @@ func (v *Verifier) key(t *jwt.Token) (any, error) {
 	}
 	if v.publicKey != nil && slices.Contains(v.asymAlgs, alg) {
 		return v.publicKey, nil
+	}
+	if v.jwks != nil && slices.Contains(jwksAlgs, alg) {
+		return v.jwks.key(ctx, t)
 	}
 	return nil, errors.New("no key for this algorithm")
 }
