@@ -42,18 +42,21 @@ type Options struct {
 
 // Node is one running tablecast server.
 type Node struct {
-	cfg     config.Config
-	log     *slog.Logger
-	hub     *hub.Hub
-	store   store.Store
-	relay   *relay.Relay
-	history *stream.MemoryHistory
-	broker  nodeBroker
-	poller  *transport.Poller
-	sharedb *sharedb.Server
-	metrics *metrics.Metrics
-	http    *http.Server
-	ln      net.Listener
+	cfg config.Config
+	log *slog.Logger
+	// verifier checks tokens; with a JWK Set it owns the set's refresh
+	// goroutine, stopped by Shutdown.
+	verifier *auth.Verifier
+	hub      *hub.Hub
+	store    store.Store
+	relay    *relay.Relay
+	history  *stream.MemoryHistory
+	broker   nodeBroker
+	poller   *transport.Poller
+	sharedb  *sharedb.Server
+	metrics  *metrics.Metrics
+	http     *http.Server
+	ln       net.Listener
 
 	serveErr chan error
 	stopOnce sync.Once
@@ -75,16 +78,20 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Node, error) {
 		Issuer:       cfg.JWTIssuer,
 		Audience:     cfg.JWTAudience,
 		Leeway:       cfg.JWTLeeway,
+		JWKSURL:      cfg.JWTJWKSURL,
+		JWKS:         auth.JWKSConfig{Logger: log},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	st, err := OpenStore(ctx, cfg.DatabaseURL)
 	if err != nil {
+		verifier.Close()
 		return nil, err
 	}
 	node, err := assemble(cfg, opts, log, verifier, st)
 	if err != nil {
+		verifier.Close()
 		_ = st.Close()
 		return nil, err
 	}
@@ -261,16 +268,17 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	}).Register(mux)
 
 	return &Node{
-		cfg:     cfg,
-		log:     log,
-		hub:     h,
-		store:   st,
-		relay:   rel,
-		history: history,
-		broker:  broker,
-		poller:  poller,
-		sharedb: sdbSrv,
-		metrics: m,
+		cfg:      cfg,
+		log:      log,
+		verifier: verifier,
+		hub:      h,
+		store:    st,
+		relay:    rel,
+		history:  history,
+		broker:   broker,
+		poller:   poller,
+		sharedb:  sdbSrv,
+		metrics:  m,
 		http: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -333,6 +341,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.broker.close()
 		n.history.Close()
 		storeErr := n.store.Close()
+		n.verifier.Close()
 		var serveErr error
 		if n.ln != nil { // started
 			serveErr = <-n.serveErr

@@ -54,13 +54,18 @@ func (e *Endpoint) Gate() *Gate {
 }
 
 // VerifyToken checks a socket's token, and that user_id, when given, is its
-// subject. A refusal is an HTTP status (401 or 403) with a stable code and
+// subject. A refusal is an HTTP status (401 or 403, or 503 when the JWK
+// Set that holds the token's key cannot be fetched) with a stable code and
 // a message for the client.
 func (e *Endpoint) VerifyToken(token, userID string) (claims *auth.Claims, status int, code, msg string) {
 	claims, err := e.Verifier.Verify(token)
 	if err != nil {
 		if errors.Is(err, auth.ErrTokenExpired) {
 			return nil, http.StatusUnauthorized, "token_expired", "token expired"
+		}
+		if errors.Is(err, auth.ErrKeysUnavailable) {
+			e.Logger.Warn("socket token not checked: signing keys unavailable", "err", err)
+			return nil, http.StatusServiceUnavailable, "keys_unavailable", "the token's signing keys cannot be fetched now; try again later"
 		}
 		return nil, http.StatusUnauthorized, "invalid_token", "invalid token"
 	}

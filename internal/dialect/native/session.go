@@ -216,8 +216,11 @@ func (s *session) connect(in *inbound) error {
 
 // tokenRefusal is what a client is told about a token the verifier refused.
 func tokenRefusal(err error) string {
-	if errors.Is(err, auth.ErrTokenExpired) {
+	switch {
+	case errors.Is(err, auth.ErrTokenExpired):
 		return "token expired"
+	case errors.Is(err, auth.ErrKeysUnavailable):
+		return "the token's signing keys cannot be fetched now; try again later"
 	}
 	return "invalid token"
 }
@@ -236,6 +239,9 @@ func (s *session) refresh(in *inbound) error {
 		return errorf(CodeInvalid, "refresh data must be {\"token\":\"...\"}")
 	}
 	claims, err := s.srv.cfg.Verifier.Verify(data.Token)
+	if errors.Is(err, auth.ErrKeysUnavailable) {
+		return errorf(CodeUnavailable, "%s", tokenRefusal(err))
+	}
 	if err != nil {
 		return errorf(CodeUnauthorized, "%s", tokenRefusal(err))
 	}
