@@ -34,6 +34,8 @@ type Client struct {
 
 	closeOnce sync.Once
 
+	expiry chan expiry // to the refresh goroutine: the latest token's exp
+
 	// mu guards the fields below. It is never held during I/O, while
 	// calling OnEvent, or together with conn.wmu.
 	mu      sync.Mutex
@@ -103,6 +105,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if c.cfg.PingInterval > 0 {
 		c.wg.Add(1)
 		go c.pingLoop()
+	}
+	if c.autoRefresh() {
+		c.noteExpiry(info)
+		c.wg.Add(1)
+		go c.refreshLoop()
 	}
 	return c, nil
 }

@@ -30,6 +30,7 @@ const (
 	DefaultWriteTimeout   = 10 * time.Second
 	DefaultMessageBuffer  = 32
 	DefaultReadBufferSize = 4096
+	DefaultRefreshAhead   = 30 * time.Second
 )
 
 // closeTimeout bounds how long Close waits for the server's close frame.
@@ -41,10 +42,19 @@ type Config struct {
 	URL string
 	// Token is the JWT. Empty means no token (dev mode).
 	Token string
-	// TokenFunc, when set, is called before every connection attempt
-	// (including the first) and its token replaces Token, so that a
-	// reconnect after 4001 (token expired) can present a fresh one.
+	// TokenFunc (getToken), when set, is called before every connection
+	// attempt (including the first) and its token replaces Token, so that
+	// a reconnect after 4001 (token expired) can present a fresh one. It is
+	// also called ahead of the token's exp, as the server reports it
+	// (Connected.ExpiresIn), and its token renews the open connection's
+	// (a refresh message); see RefreshAhead. It must return a token for the
+	// same user.
 	TokenFunc func(ctx context.Context) (string, error)
+	// RefreshAhead is how long before the token's exp TokenFunc is asked
+	// for a new one: RefreshAhead (default 30s), or half the time left if
+	// that is shorter. Negative turns the renewal on an open connection
+	// off.
+	RefreshAhead time.Duration
 	// TokenMode says where the token goes; TokenInQuery by default.
 	TokenMode TokenMode
 	// SessionID is sent as session_id (query parameter, or in the connect
@@ -84,7 +94,9 @@ type Config struct {
 
 	// OnEvent, when set, is told about connection state changes. It is
 	// called from the client's reader goroutine (and from Dial for the first
-	// EventConnected), so it must return quickly and must not call methods
+	// EventConnected, and from the token refresh goroutine for
+	// EventTokenRefreshed and EventTokenRefreshFailed, so it may be called
+	// concurrently), so it must return quickly and must not call methods
 	// that wait for the server (Request, Subscribe, Ping, Close...): start a
 	// goroutine for that.
 	OnEvent func(Event)
@@ -111,6 +123,9 @@ func newClient(cfg Config) (*Client, error) {
 	setDefault(&cfg.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&cfg.MessageBuffer, DefaultMessageBuffer)
 	setDefault(&cfg.ReadBufferSize, DefaultReadBufferSize)
+	if cfg.RefreshAhead == 0 {
+		cfg.RefreshAhead = DefaultRefreshAhead
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -128,6 +143,7 @@ func newClient(cfg Config) (*Client, error) {
 		pending: make(map[string]*pending),
 		subs:    make(map[subKey]struct{}),
 		streams: make(map[string]*stream),
+		expiry:  make(chan expiry, 1),
 	}, nil
 }
 

@@ -46,10 +46,19 @@
 // false (4003, kicked) ends the client instead; Err then returns a
 // *CloseError.
 //
+// # Tokens
+//
+// The server ends a connection at its token's exp (plus a leeway) with
+// 4001. With Config.TokenFunc, the client asks it for a token before each
+// connection and, ahead of exp (Connected.ExpiresIn, Config.RefreshAhead),
+// renews the open connection's token with a refresh message, so that the
+// connection outlives any one token. Client.Refresh does the same by hand.
+//
 // # Resources
 //
 // A client runs one goroutine that reads the socket and handles
-// reconnects, plus one for Config.PingInterval when it is set. Writes
+// reconnects, plus one for Config.PingInterval when it is set, and one
+// that renews the token when Config.TokenFunc is set. Writes
 // happen on the caller's goroutine, serialised by a mutex. Close stops and
 // waits for everything the client started.
 package client

@@ -24,6 +24,7 @@ const (
 	TypePresence    = "presence"
 	TypeOp          = "op"
 	TypeMessage     = "message"
+	TypeRefresh     = "refresh"
 )
 
 // Close codes the server uses in disconnect messages and close frames.
@@ -65,6 +66,16 @@ type Connected struct {
 	// MaxMessageSize is the largest frame, in bytes, the server accepts from
 	// the client. The client does not enforce it.
 	MaxMessageSize int `json:"max_message_size"`
+	// ExpiresIn is the time, in seconds, from when the server sent
+	// connected to the token's exp; 0 when the token has no exp. The
+	// server closes the connection (4001) at exp plus its leeway unless
+	// the token is renewed first (Client.Refresh, or Config.TokenFunc).
+	ExpiresIn float64 `json:"expires_in,omitempty"`
+}
+
+// refreshResult is the data of a refresh reply.
+type refreshResult struct {
+	ExpiresIn float64 `json:"expires_in,omitempty"`
 }
 
 // Position is a place in a collection's stream: the offset of the last
@@ -193,6 +204,13 @@ const (
 	// after a reconnect (Event.Err, usually a *ServerError). The client
 	// forgets the subscription.
 	EventResubscribeFailed
+	// EventTokenRefreshed: the client renewed its token on the open
+	// connection with Config.TokenFunc (Event.ExpiresIn is the new one's).
+	EventTokenRefreshed
+	// EventTokenRefreshFailed: renewing the token failed (Event.Err); the
+	// client tries again before the token expires, and reconnects with a
+	// new token if the server closes the connection at exp.
+	EventTokenRefreshFailed
 )
 
 func (t EventType) String() string {
@@ -209,6 +227,10 @@ func (t EventType) String() string {
 		return "not_recovered"
 	case EventResubscribeFailed:
 		return "resubscribe_failed"
+	case EventTokenRefreshed:
+		return "token_refreshed"
+	case EventTokenRefreshFailed:
+		return "token_refresh_failed"
 	}
 	return fmt.Sprintf("EventType(%d)", int(t))
 }
@@ -235,4 +257,7 @@ type Event struct {
 	Document   string
 	// Result is the subscribe reply (EventRecovered, EventNotRecovered).
 	Result SubscribeResult
+	// ExpiresIn is the renewed token's time to exp (EventTokenRefreshed);
+	// 0 when it has no exp.
+	ExpiresIn time.Duration
 }

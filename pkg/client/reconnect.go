@@ -199,6 +199,9 @@ func (c *Client) reconnect(cause error, attempt int) (*conn, int, error) {
 		c.conn, c.info = cn, info
 		c.mu.Unlock()
 		c.emit(Event{Type: EventConnected, Info: info})
+		if c.autoRefresh() {
+			c.noteExpiry(info)
+		}
 		c.resubscribe(cn)
 		return cn, attempt, nil
 	}

@@ -101,6 +101,9 @@ func newTablecast(t *testing.T) *tablecast {
 		"--node-id", "browser-node",
 		"--database-url", "sqlite://" + filepath.Join(dir, "tablecast.db"),
 		"--shutdown-timeout", "5s",
+		// Short: the JS client's token renewal test waits for a short
+		// token to run out.
+		"--jwt-leeway", "1s",
 	}
 	cfg, err := config.Load(args, func(string) string { return "" })
 	if err != nil {

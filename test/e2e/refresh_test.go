@@ -1,13 +1,18 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/auth"
+	"github.com/tablecast/tablecast/pkg/client"
 )
 
 // shortToken is a token for sub whose exp is the next whole second at least
@@ -167,5 +172,66 @@ func TestLeewayAtEnforcement(t *testing.T) {
 	}
 	if closed.After(exp.Add(leeway + 2*time.Second)) {
 		t.Errorf("closed at %v, more than the sweep's second after exp plus leeway %v", closed, exp.Add(leeway))
+	}
+}
+
+// TestClientRenewsToken: pkg/client with a TokenFunc renews its short
+// token on the open connection ahead of exp (refresh), so the connection
+// outlives the first token; a twin connection on a fixed token of the
+// same lifetime is closed (4001), the sign that the first exp was
+// enforced. (That it is asked again on a reconnect is TestTokenFuncOnReconnect's.)
+func TestClientRenewsToken(t *testing.T) {
+	t.Parallel()
+	tn := startNode(t, withArgs("--jwt-leeway", "0"))
+	var calls atomic.Int64
+	var mu sync.Mutex
+	var events []client.Event
+	c := tn.dialClient(t, client.Config{
+		Reconnect: true,
+		TokenFunc: func(context.Context) (string, error) {
+			calls.Add(1)
+			tok, _ := shortToken(t, "alice", time.Second)
+			return tok, nil
+		},
+		OnEvent: func(e client.Event) {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		},
+	})
+	if in := c.Info().ExpiresIn; in <= 0 || in > 2 {
+		t.Errorf("Connected.ExpiresIn = %v; want the 1-2 s to exp", in)
+	}
+	first, exp := shortToken(t, "alice", time.Second)
+	twin := tn.mustRawDial(t, rawOpts{query: url.Values{"token": {first}}})
+	twin.expectConnected()
+	twin.expectDisconnect(4001, true, time.Until(exp)+3*time.Second)
+
+	if _, err := c.Ping(ctxFor(t, waitTimeout)); err != nil {
+		t.Fatalf("ping past the first token's exp: %v", err)
+	}
+	mu.Lock()
+	var refreshed int
+	for _, e := range events {
+		switch e.Type {
+		case client.EventTokenRefreshed:
+			refreshed++
+			if e.ExpiresIn <= 0 || e.ExpiresIn > 2*time.Second {
+				t.Errorf("EventTokenRefreshed.ExpiresIn = %v", e.ExpiresIn)
+			}
+		case client.EventDisconnected, client.EventTokenRefreshFailed:
+			t.Errorf("event %v (%v)", e.Type, e.Err)
+		}
+	}
+	mu.Unlock()
+	if refreshed == 0 || calls.Load() < 2 {
+		t.Errorf("%d refreshes, %d TokenFunc calls; want the token renewed", refreshed, calls.Load())
+	}
+
+	// Refresh by hand: another user's token is a 401 ServerError.
+	other, _ := shortToken(t, "bob", time.Hour)
+	var se *client.ServerError
+	if _, err := c.Refresh(ctxFor(t, waitTimeout), other); !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
+		t.Errorf("Refresh with bob's token: %v; want ServerError 401", err)
 	}
 }

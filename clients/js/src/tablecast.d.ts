@@ -46,6 +46,17 @@ export interface ClientOptions {
   /** The JWT, or a function called before every connection attempt (so a reconnect can present a fresh token). */
   token?: string | (() => string | Promise<string>);
   /**
+   * Gives a fresh token for the same user. Called before every connection attempt (it wins
+   * over `token`) and ahead of the token's exp, whose token then renews the open connection's
+   * (a `refresh` message), so a connection outlives any one token. `token` as a function does the same.
+   */
+  getToken?: () => string | Promise<string>;
+  /**
+   * How long before the token's exp (ms) getToken is asked for the next one: this
+   * (default 30000) or half the time left if shorter. 0 turns renewal on an open connection off.
+   */
+  refreshAhead?: number;
+  /**
    * 'connect' (default): the token goes in a first `connect` message, never in a URL,
    * and a refused token is reported as auth_failed. 'query': `?token=`.
    */
@@ -77,6 +88,8 @@ export interface ConnectedInfo {
   session_id: string;
   heartbeat_interval: number;
   max_message_size: number;
+  /** Seconds from `connected` to the token's exp; absent when the token has no exp. */
+  expires_in?: number;
 }
 
 export interface Position {
@@ -188,6 +201,10 @@ export interface ClientEvents {
   unsubscribed: { collection: string; document?: string; reason: string };
   /** An error the server sent outside any request, or a failed presence restore. */
   server_error: { error: TablecastError; collection?: string; document?: string };
+  /** The token was renewed on the open connection with getToken; expiresIn in seconds. */
+  token_refreshed: { expiresIn?: number };
+  /** Renewing the token failed; it is tried again before exp, and a reconnect asks getToken anyway. */
+  token_refresh_failed: { error: unknown };
   /** The client stopped for good. */
   closed: { error: TablecastError };
 }
@@ -213,6 +230,11 @@ export declare class TablecastClient {
   presence(collection: string, document: string | undefined, state: Record<string, unknown> | null): Promise<void>;
   /** Round-trip time in ms. */
   ping(): Promise<number>;
+  /**
+   * Renews the open connection's token (same user); resolves with its seconds to exp.
+   * A refused token rejects with server_error status 401 and the old exp still applies.
+   */
+  refresh(token: string): Promise<number | undefined>;
   reconnect(): void;
   close(): void;
 }

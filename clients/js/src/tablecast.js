@@ -9,6 +9,9 @@
 //   - submits not yet acknowledged, resent in order with the same src, seq
 //     and v (the server acknowledges a resent change as a duplicate);
 //   - your presence in each channel, announced again.
+// And, given getToken, it renews the token ahead of its exp on the open
+// connection (a refresh message) and asks for a fresh one on every
+// reconnect.
 
 /** Close codes the server uses (native protocol). */
 export const CloseCode = Object.freeze({
@@ -63,7 +66,11 @@ const DEFAULTS = {
   requestTimeout: 15000,
   pingInterval: 25000,
   watchVisibility: true,
+  refreshAhead: 30000,
 };
+
+/** The least time between two token renewals, in ms. */
+const MIN_REFRESH_DELAY = 100;
 
 function randomId() {
   const c = globalThis.crypto;
@@ -146,6 +153,8 @@ export class TablecastClient {
     this._attempt = 0;
     this._retryTimer = null;
     this._pingTimer = null;
+    this._refreshTimer = null;
+    this._expiresAt = 0; // the current token's exp, by this clock (ms); 0: none
     this._waiters = []; // calls waiting for a connection: {resolve, reject}
     this._everConnected = false;
     this._closeError = null;
@@ -229,10 +238,17 @@ export class TablecastClient {
     return p;
   }
 
+  /** The function that gives a fresh token (getToken, or token as a function), or null. */
+  _tokenFn() {
+    const o = this._opts;
+    if (typeof o.getToken === 'function') return o.getToken;
+    return typeof o.token === 'function' ? o.token : null;
+  }
+
   async _token() {
-    const t = this._opts.token;
-    if (typeof t === 'function') return (await t()) || '';
-    return t || '';
+    const fn = this._tokenFn();
+    if (fn) return (await fn()) || '';
+    return this._opts.token || '';
   }
 
   async _open() {
@@ -286,7 +302,7 @@ export class TablecastClient {
     };
     if (conn.refused) {
       info.error = conn.refused;
-      info.reconnect = typeof this._opts.token === 'function'; // a fixed token will not get better
+      info.reconnect = this._tokenFn() !== null; // a fixed token will not get better
     }
     const ws = conn.ws;
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
@@ -318,6 +334,7 @@ export class TablecastClient {
       if (this._conn === conn) this._conn = null;
     }
     this._stopPing();
+    this._stopRefresh();
     const wasReady = conn && conn.ready;
     const lost = new TablecastError('connection_lost', `tablecast: connection lost${info.code ? ` (${info.code}${info.reason ? ' ' + info.reason : ''})` : ''}`, { closeCode: info.code || undefined, reason: info.reason || undefined });
     for (const [id, p] of this._pending) {
@@ -395,6 +412,7 @@ export class TablecastClient {
     this._emit('connected', { info, reconnected });
     this._restore(conn);
     this._startPing();
+    this._noteExpiry(info.expires_in);
     const waiters = this._waiters;
     this._waiters = [];
     for (const w of waiters) w.resolve(info);
@@ -460,6 +478,64 @@ export class TablecastClient {
     const f = on ? 'addEventListener' : 'removeEventListener';
     if (typeof document !== 'undefined' && document[f]) document[f]('visibilitychange', this._onVisible);
     if (typeof window !== 'undefined' && window[f]) window[f]('online', this._onVisible);
+  }
+
+  // ---- token renewal ----
+
+  /** Schedules the next renewal for a token expiring in `seconds` (none when absent). */
+  _noteExpiry(seconds) {
+    this._stopRefresh();
+    this._expiresAt = typeof seconds === 'number' && seconds !== 0 ? Date.now() + seconds * 1000 : 0;
+    if (!this._expiresAt || !this._tokenFn() || !(this._opts.refreshAhead > 0)) return;
+    const left = this._expiresAt - Date.now();
+    const ahead = Math.min(this._opts.refreshAhead, left / 2);
+    this._schedule(Math.max(left - ahead, MIN_REFRESH_DELAY));
+  }
+
+  _schedule(ms) {
+    this._stopRefresh();
+    this._refreshTimer = setTimeout(() => {
+      this._refreshTimer = null;
+      this._autoRefresh();
+    }, ms);
+  }
+
+  _stopRefresh() {
+    clearTimeout(this._refreshTimer);
+    this._refreshTimer = null;
+  }
+
+  async _autoRefresh() {
+    const conn = this._conn;
+    try {
+      const token = await this._tokenFn()();
+      if (this._conn !== conn || this._state !== State.Connected) return; // the next connection uses a new token anyway
+      const expiresIn = await this.refresh(token || '');
+      this._emit('token_refreshed', { expiresIn });
+    } catch (err) {
+      if (this._conn !== conn || this._state !== State.Connected) return;
+      this._emit('token_refresh_failed', { error: err });
+      // Again in half the time left, while there is some: past exp the
+      // server closes (4001) and the reconnect asks getToken anyway.
+      const left = this._expiresAt - Date.now();
+      if (this._expiresAt && left > 2 * MIN_REFRESH_DELAY && !this._refreshTimer) this._schedule(left / 2);
+    }
+  }
+
+  /**
+   * Renews the open connection's token (same user). Resolves with the new
+   * token's seconds to exp (undefined when it has none); a refused token
+   * rejects with server_error status 401, and the old exp still applies.
+   */
+  async refresh(token) {
+    if (typeof token !== 'string' || token === '') {
+      throw new TablecastError('invalid_argument', 'tablecast: refresh needs a token');
+    }
+    const conn = await this._connected();
+    const reply = await this._request({ type: 'refresh', data: { token } });
+    const expiresIn = reply && reply.data ? reply.data.expires_in : undefined;
+    if (this._conn === conn) this._noteExpiry(expiresIn);
+    return expiresIn;
   }
 
   // ---- ping ----
@@ -766,6 +842,7 @@ export class TablecastClient {
     this._retryTimer = null;
     this._attemptGen = null;
     this._stopPing();
+    this._stopRefresh();
     this._watch(false);
     const conn = this._conn;
     this._conn = null;

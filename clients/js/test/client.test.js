@@ -3,7 +3,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { TablecastClient, TablecastError, connect, backoffDelay, State } from '../src/tablecast.js';
-import { WS_URL, skipReason, http, newUser, newTable, admin, control, nextEvent, collect } from './helpers.js';
+import { WS_URL, JWT_SECRET, mintToken, skipReason, http, newUser, newTable, admin, control, nextEvent, collect } from './helpers.js';
 
 const opts = { skip: skipReason || false };
 
@@ -320,5 +320,52 @@ describe('presence', opts, () => {
     const left = nextEvent(cb, 'presence', (x) => x.user_id === a.id && x.state === null);
     await ca.presence(coll, undefined, null);
     await left;
+  });
+});
+
+describe('tokens', { skip: skipReason || (JWT_SECRET ? false : 'TABLECAST_TEST_JWT_SECRET is not set') }, () => {
+  let n = 0;
+  const userId = () => `tok${process.pid}x${++n}`;
+
+  test('getToken renews the token ahead of exp: the connection outlives its first token', async (t) => {
+    const id = userId();
+    let calls = 0;
+    const getToken = () => { calls++; return mintToken(id, 2); };
+    const c = await dial(t, undefined, { getToken });
+    assert.equal(calls, 1);
+    assert.ok(c.info.expires_in > 0 && c.info.expires_in <= 2, `expires_in ${c.info.expires_in}`);
+    const refreshed = collect(c, 'token_refreshed');
+    const dropped = collect(c, 'disconnected');
+    t.after(() => { refreshed.stop(); dropped.stop(); });
+
+    // A twin on a fixed token of the same lifetime: its 4001 is the sign
+    // that the first token's exp (plus the server's leeway) has passed.
+    const twin = await dial(t, mintToken(id, 2), { reconnect: false });
+    await nextEvent(twin, 'disconnected', (e) => e.code === 4001, 10000);
+
+    assert.equal(dropped.length, 0, 'the renewed connection was dropped');
+    assert.ok(refreshed.length >= 1, 'no token_refreshed event');
+    assert.ok(calls >= 2, `getToken called ${calls} times`);
+    assert.equal(c.state, State.Connected);
+    assert.ok((await c.ping()) >= 0);
+  });
+
+  test('getToken is asked again on reconnect', async (t) => {
+    const id = userId();
+    let calls = 0;
+    const c = await dial(t, undefined, { getToken: async () => { calls++; return mintToken(id, 3600); } });
+    const again = nextEvent(c, 'connected', (e) => e.reconnected);
+    c.reconnect();
+    await again;
+    assert.equal(calls, 2);
+  });
+
+  test("refresh with another user's token is refused (401) and the connection stays", async (t) => {
+    const id = userId();
+    const c = await dial(t, mintToken(id, 60));
+    await assert.rejects(c.refresh(mintToken(userId(), 60)), { code: 'server_error', status: 401 });
+    assert.ok((await c.ping()) >= 0);
+    const expiresIn = await c.refresh(mintToken(id, 3600));
+    assert.ok(expiresIn > 3500 && expiresIn <= 3600, `expires_in ${expiresIn}`);
   });
 });

@@ -1,10 +1,23 @@
 // Helpers for the client's tests: they run against a real tablecast server
 // whose addresses the Go harness (test/browser) puts in the environment.
 
+import { createHmac } from 'node:crypto';
+
 export const BASE = process.env.TABLECAST_URL || '';
 export const API_KEY = process.env.TABLECAST_API_KEY || '';
 export const CONTROL = process.env.TABLECAST_CONTROL || '';
 export const WS_URL = BASE.replace(/^http/, 'ws') + '/api/ws/socket';
+
+/** The server's HS256 secret, to mint tokens with short lifetimes. */
+export const JWT_SECRET = process.env.TABLECAST_TEST_JWT_SECRET || '';
+
+/** An HS256 token for sub that expires ttl seconds from now (exp in whole seconds). */
+export function mintToken(sub, ttl) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = b64({ alg: 'HS256', typ: 'JWT' }) + '.' + b64({ sub, iat: now, exp: now + ttl, channels: ['*'] });
+  return input + '.' + createHmac('sha256', JWT_SECRET).update(input).digest('base64url');
+}
 
 /** Why the tests cannot run, or '' when they can. */
 export const skipReason = BASE
