@@ -75,6 +75,7 @@ type jwks struct {
 	want   chan struct{} // asks the loop for a fetch now; capacity 1
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	done   chan struct{} // closed when the refresh goroutine has ended
 
 	first     chan struct{} // closed when the first fetch has ended
 	firstOnce sync.Once
@@ -115,20 +116,24 @@ func newJWKS(url string, cfg JWKSConfig) (*jwks, error) {
 		cancel: cancel,
 		next:   make(chan struct{}),
 		first:  make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 	k.wg.Add(1)
 	go k.run(ctx)
 	return k, nil
 }
 
-// close stops the refresh goroutine and waits for it.
+// close stops the refresh goroutine, waits for it, and closes the HTTP
+// client's idle connections.
 func (k *jwks) close() {
 	k.cancel()
 	k.wg.Wait()
+	k.cfg.Client.CloseIdleConnections()
 }
 
 func (k *jwks) run(ctx context.Context) {
 	defer k.wg.Done()
+	defer close(k.done)
 	timer := time.NewTimer(0) // the first fetch at once
 	defer timer.Stop()
 	for {
@@ -293,6 +298,8 @@ func (k *jwks) await(ctx context.Context, done <-chan struct{}) error {
 		return nil
 	case <-timer.C:
 		return fmt.Errorf("%w: the JWK Set fetch takes longer than %v", ErrKeysUnavailable, k.cfg.FetchTimeout)
+	case <-k.done:
+		return fmt.Errorf("%w: the JWK Set is no longer fetched (the server is stopping)", ErrKeysUnavailable)
 	case <-ctx.Done():
 		return ctx.Err()
 	}

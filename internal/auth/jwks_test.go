@@ -96,10 +96,11 @@ func jwksVerifier(t *testing.T, s *jwksServer, cfg VerifierConfig) *Verifier {
 	if cfg.JWKS.FetchTimeout == 0 {
 		cfg.JWKS.FetchTimeout = 5 * time.Second
 	}
+	before := goleak.IgnoreCurrent() // the goroutines from before the Verifier
 	v := mustVerifier(t, cfg)
 	t.Cleanup(func() {
 		v.Close()
-		goleak.VerifyNone(t, goleak.IgnoreCurrent())
+		goleak.VerifyNone(t, before)
 	})
 	return v
 }
@@ -387,5 +388,30 @@ func TestJWKSConfigErrors(t *testing.T) {
 			v.Close()
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// TestJWKSClose: Close stops the refresh goroutine (goleak, in
+// jwksVerifier's cleanup); afterwards known keys still verify, and a token
+// with an unknown kid is refused at once instead of waiting for a fetch
+// that will not come.
+func TestJWKSClose(t *testing.T) {
+	key := newECDSA(t, elliptic.P256())
+	s := newJWKSServer(t, testJWK{kid: "a", pub: &key.PublicKey})
+	before := goleak.IgnoreCurrent()
+	v := jwksVerifier(t, s, VerifierConfig{JWKS: JWKSConfig{FetchTimeout: time.Minute, MinRefetch: time.Millisecond}})
+	known := signKID(t, jwt.SigningMethodES256, key, "a", claims())
+	if _, err := v.Verify(known); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	v.Close()
+	goleak.VerifyNone(t, before)
+	if _, err := v.Verify(known); err != nil {
+		t.Errorf("a fetched key after Close: %v", err)
+	}
+	start := time.Now()
+	_, err := v.Verify(signKID(t, jwt.SigningMethodES256, key, "b", claims()))
+	if !errors.Is(err, ErrKeysUnavailable) || time.Since(start) > 5*time.Second {
+		t.Errorf("unknown kid after Close: %v after %v; want ErrKeysUnavailable at once", err, time.Since(start))
 	}
 }

@@ -183,6 +183,9 @@ func (a *StoreAPI) authenticate(r *http.Request) (service.Actor, error) {
 	switch {
 	case errors.Is(err, auth.ErrTokenExpired):
 		return service.Actor{}, unauthorized("token_expired", "the token has expired")
+	case errors.Is(err, auth.ErrKeysUnavailable):
+		return service.Actor{}, &apiError{status: http.StatusServiceUnavailable, code: "keys_unavailable",
+			message: "the token's signing keys cannot be fetched now; try again later"}
 	case err != nil:
 		return service.Actor{}, unauthorized("unauthorized", "the token is not valid")
 	}
