@@ -32,6 +32,8 @@ type fakeOptions struct {
 	autoPong bool
 	// rejectConnect answers a connect message with error 401.
 	rejectConnect bool
+	// expiresIn is the connected message's expires_in (seconds).
+	expiresIn float64
 }
 
 // fakeServer plays the server side of the native protocol, as far as each
@@ -142,6 +144,7 @@ func (fs *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		SessionID:         session,
 		HeartbeatInterval: 30,
 		MaxMessageSize:    65536,
+		ExpiresIn:         fs.opts.expiresIn,
 	})})
 	fs.conns <- sc
 }
