@@ -92,7 +92,7 @@ func settings(c *Config, port *int) []setting {
 			usage: "PEM `file` of the public key for RS256/ES256/EdDSA tokens",
 			apply: stringInto(&c.JWTPublicKeyFile)},
 		{env: "TABLECAST_JWT_JWKS_URL", flag: "jwt-jwks-url",
-			usage: "JWK Set `url` (an identity provider's jwks_uri) for RS*/PS*/ES*/EdDSA tokens with a kid; not with --jwt-public-key",
+			usage: "JWK Set `url` (an identity provider's jwks_uri) whose keys verify RS*/PS*/ES*/EdDSA tokens; not with --jwt-public-key",
 			apply: func(v string) error {
 				if v == "" {
 					return nil
