@@ -34,15 +34,9 @@ const (
 	ErrWordUnavailable = "unavailable" // the server is shutting down or the store failed
 )
 
-// The reasons of force_disconnect.
-const (
-	ReasonTokenExpired   = "token_expired"
-	ReasonShutdown       = "server_shutdown"
-	ReasonSlowConsumer   = "slow_consumer"
-	ReasonDisconnected   = "disconnected"
-	ReasonRateLimited    = "rate_limited"
-	ReasonHeartbeatLapse = "heartbeat_timeout"
-)
+// ReasonDisconnected is the reason of force_disconnect: an admin ended the
+// user's connections (the server's other closes send no force_disconnect).
+const ReasonDisconnected = "disconnected"
 
 // pageError is why a page was refused: one of the error words.
 type pageError struct{ word string }

@@ -129,8 +129,9 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote, id string, cla
 	var expires time.Time
 	if claims != nil {
 		sess.userID = claims.Subject
-		// force_disconnect when the verifier would start refusing the
-		// token: at exp plus the same leeway.
+		// Closed (4001, no force_disconnect: the front end reconnects with
+		// the token it holds by then) when the verifier would start
+		// refusing the token: at exp plus the same leeway.
 		if !claims.ExpiresAt.IsZero() {
 			expires = claims.ExpiresAt.Add(s.cfg.TokenLeeway)
 		}
