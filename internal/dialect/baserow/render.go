@@ -99,7 +99,14 @@ func typed(data json.RawMessage) bool {
 func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	tableID, ok := streamTable(p.Stream)
 	if !ok {
-		return nil, nil // workspace streams: rendered by RenderWorkspace
+		if ws, isWS := streamWorkspace(p.Stream); isWS {
+			outs, err := renderWorkspace(p, ws)
+			if err != nil {
+				return nil, fmt.Errorf("baserow: render %s: %w", p.Event, err)
+			}
+			return outs, nil
+		}
+		return nil, nil
 	}
 	pages := r.pages.of(tableID)
 	if pages == nil || (pages.table == 0 && len(pages.views) == 0) {

@@ -198,22 +198,10 @@ func (ev *event) tableFrame() ([]byte, error) {
 		w.key("view_id")
 		w.int(ev.viewDelete.ViewID)
 		w.eventID(off)
-	case ev.tableUpdate != nil:
-		w.open(service.EventTableUpdated)
-		w.key("table_id")
-		w.int(ev.tableID)
-		w.key("table")
-		if err := w.value(tableOut(ev.tableUpdate.Table)); err != nil {
-			return nil, err
-		}
-		w.eventID(off)
-	case ev.tableDelete != nil:
-		w.open(service.EventTableDeleted)
-		w.key("table_id")
-		w.int(ev.tableID)
-		w.key("database_id")
-		w.int(ev.tableDelete.WorkspaceID)
-		w.eventID(off)
+	case ev.tableUpdate != nil, ev.tableDelete != nil:
+		// Every member's socket has them from the workspace's stream
+		// (workspace.go), the table page's included: not twice.
+		return nil, nil
 	default:
 		return nil, nil
 	}

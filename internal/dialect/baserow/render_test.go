@@ -31,6 +31,8 @@ func (s *fakeStore) OpenPublicView(context.Context, string, string) (PublicView,
 	return PublicView{}, ErrNotFound
 }
 
+func (s *fakeStore) UserWorkspaces(context.Context, string) ([]int64, error) { return nil, nil }
+
 func (s *fakeStore) TableViews(context.Context, int64) (TableViews, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -94,6 +94,9 @@ func (s *session) Closed() {
 	pages := s.pages
 	s.pages, s.closed = nil, true
 	s.mu.Unlock()
+	if !s.anonymous {
+		s.srv.untrack(s)
+	}
 	for _, p := range pages {
 		s.srv.render.release(p)
 	}
@@ -130,7 +133,13 @@ func (s *session) onMessage(m transport.Message) error {
 	case "remove_page":
 		s.removePage(ctx, msg)
 	case TypeReplayEvents:
-		s.replay(ctx, msg)
+		s.replay(ctx, msg, "last_seen_id", replayResultFrame)
+	case TypeRealtimeSubscribe:
+		key := "last_seen_id"
+		if !msg.present(key) {
+			key = "last_event_id"
+		}
+		s.replay(ctx, msg, key, realtimeSubscribeResultFrame)
 	}
 	// Anything else (not JSON, unknown keys) has no effect, as in Baserow.
 	return nil
@@ -146,8 +155,8 @@ func messageKind(m message) string {
 	case m.present("remove_page"):
 		return "remove_page"
 	}
-	if t, _ := m.str("type"); t == TypeReplayEvents {
-		return TypeReplayEvents
+	if t, _ := m.str("type"); t == TypeReplayEvents || t == TypeRealtimeSubscribe {
+		return t
 	}
 	return "unknown"
 }
