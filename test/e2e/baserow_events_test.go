@@ -3,8 +3,8 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
-	"math/big"
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 	"testing"
@@ -168,15 +168,15 @@ func TestBaserowEvents(t *testing.T) {
 				map[string]any{"name": "Due", "type": "date", "options": map[string]any{"include_time": true}}, writer.wsID, &fld)
 			fieldID = fld.ID
 			f.expectEvent(t, reader, "field_created", map[string]any{
-				"field": brDateField(fld.ID, T, f.ws, "Due", fld.Order),
+				"field":          brDateField(fld.ID, T, f.ws, "Due", fld.Order),
 				"related_fields": []any{}})
 		})
 		run("field_updated", func(t *testing.T) {
 			var fld struct{ Order int }
 			tn.restAs(t, "owner", "PATCH", fmt.Sprintf("/api/fields/%d", fieldID), map[string]any{"name": "Deadline"}, writer.wsID, &fld)
 			f.expectEvent(t, reader, "field_updated", map[string]any{
-				"field_id": fieldID,
-				"field": brDateField(fieldID, T, f.ws, "Deadline", fld.Order),
+				"field_id":       fieldID,
+				"field":          brDateField(fieldID, T, f.ws, "Deadline", fld.Order),
 				"related_fields": []any{}})
 		})
 		run("field_deleted", func(t *testing.T) {
