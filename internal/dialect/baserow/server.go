@@ -42,8 +42,9 @@ type Server struct {
 	log    *slog.Logger
 	gate   *admission.Gate
 
-	usersMu sync.Mutex
-	users   map[string]map[*session]struct{} // signed-in sessions by user (workspace.go)
+	usersMu   sync.Mutex
+	users     map[string]map[*session]struct{} // signed-in sessions by user (workspace.go)
+	followers sync.WaitGroup                   // workspace follows in flight (workspace.go)
 }
 
 // NewServer returns the endpoint; mount it at /ws/core/.

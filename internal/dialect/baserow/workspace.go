@@ -57,12 +57,18 @@ func (s *session) followWorkspaces(ctx context.Context) {
 		return
 	}
 	for _, id := range ids {
-		s.follow(ctx, id)
+		s.follow(ctx, id, nil)
 	}
 }
 
-func (s *session) follow(ctx context.Context, workspaceID int64) {
-	if _, err := s.srv.hub.Subscribe(ctx, s.conn, hub.SubscribeRequest{Collection: workspaceCollection(workspaceID)}); err != nil {
+// follow subscribes the socket to a workspace; reply, when set, is sent
+// once the subscription is in place, before any message of it.
+func (s *session) follow(ctx context.Context, workspaceID int64, reply []byte) {
+	req := hub.SubscribeRequest{Collection: workspaceCollection(workspaceID)}
+	if reply != nil {
+		req.Reply = func(hub.SubscribeResult) []byte { return reply }
+	}
+	if _, err := s.srv.hub.Subscribe(ctx, s.conn, req); err != nil {
 		s.srv.log.Debug("baserow: workspace not followed", "workspace", workspaceID, "err", err)
 	}
 }
@@ -158,6 +164,12 @@ func workspaceUser(e service.MemberChanged, workspaceID int64) map[string]any {
 // member added follows the workspace on its sockets of this node, a
 // member removed stops following it, a deleted workspace is followed by
 // no one.
+//
+// The hook runs inside the stream's ordered delivery, which a new
+// subscription to the same stream waits for: the added member's sockets
+// subscribe on a goroutine of their own (the Server's, awaited by Close).
+// Each is sent group_user_added once its subscription is in place (it
+// was not following the workspace when the event was delivered).
 func (s *Server) handleWorkspaceEvent(p *hub.Publication, workspaceID int64) {
 	col := workspaceCollection(workspaceID)
 	switch p.Event {
@@ -166,11 +178,24 @@ func (s *Server) handleWorkspaceEvent(p *hub.Publication, workspaceID int64) {
 		if json.Unmarshal(p.Data, &ev) != nil || ev.UserID == "" {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
-		defer cancel()
-		for _, sess := range s.sessionsOf(ev.UserID) {
-			sess.follow(ctx, workspaceID)
+		sessions := s.sessionsOf(ev.UserID)
+		if len(sessions) == 0 {
+			return
 		}
+		outs, err := renderWorkspace(p, workspaceID)
+		if err != nil || len(outs) != 1 {
+			return
+		}
+		reply := outs[0].Frame
+		s.followers.Add(1)
+		go func() {
+			defer s.followers.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
+			defer cancel()
+			for _, sess := range sessions {
+				sess.follow(ctx, workspaceID, reply)
+			}
+		}()
 	case service.EventMemberRemoved:
 		var ev service.MemberChanged
 		if json.Unmarshal(p.Data, &ev) != nil || ev.UserID == "" {
@@ -181,6 +206,10 @@ func (s *Server) handleWorkspaceEvent(p *hub.Publication, workspaceID int64) {
 		s.hub.RevokeChannel(col, "")
 	}
 }
+
+// Close waits for the workspace follows in flight (call it after the
+// hub's shutdown: they then end at once).
+func (s *Server) Close() { s.followers.Wait() }
 
 // track and untrack keep the signed-in sessions of this node by user, for
 // a member added to a workspace.
