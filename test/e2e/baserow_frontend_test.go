@@ -56,15 +56,15 @@ func TestBaserowCellShapes(t *testing.T) {
 		r := f.createRow(t, map[int64]any{f.name: "shapes", color.ID: red.ID, tags.ID: []int64{tagBlue.ID, tagRed.ID},
 			f.amount: "3.5", due.ID: "2026-01-02"}, "")
 		want := map[string]any{
-			fieldKey(color.ID):  map[string]any{"id": red.ID, "value": "red", "color": "light-red"},
-			fieldKey(tags.ID):   []any{map[string]any{"id": tagBlue.ID, "value": "blue", "color": "dark-blue"}, map[string]any{"id": tagRed.ID, "value": "red", "color": "light-red"}},
-			fieldKey(f.amount):  "3.50",
-			fieldKey(due.ID):    "2026-01-02",
-			fieldKey(f.name):    "shapes",
-			fieldKey(f.status):  nil,
-			fieldKey(f.secret):  nil,
-			"id":                r.ID,
-			"order":             r.Order,
+			fieldKey(color.ID): map[string]any{"id": red.ID, "value": "red", "color": "light-red"},
+			fieldKey(tags.ID):  []any{map[string]any{"id": tagBlue.ID, "value": "blue", "color": "dark-blue"}, map[string]any{"id": tagRed.ID, "value": "red", "color": "light-red"}},
+			fieldKey(f.amount): "3.50",
+			fieldKey(due.ID):   "2026-01-02",
+			fieldKey(f.name):   "shapes",
+			fieldKey(f.status): nil,
+			fieldKey(f.secret): nil,
+			"id":               r.ID,
+			"order":            r.Order,
 		}
 		for name, conn := range map[string]*brConn{"table page": c, "public view page": anon} {
 			m := conn.expect("rows_created")
