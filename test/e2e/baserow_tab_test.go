@@ -266,3 +266,27 @@ func TestBaserowRealtimeSubscribe(t *testing.T) {
 		c.sync()
 	})
 }
+
+// TestBaserowForceDisconnect: force_disconnect, which Baserow's front end
+// takes for a logout, is kept for the admin API ending a user's
+// connections (Baserow sends it when a password change ends the user's
+// sessions), then close 4003; an anonymous socket disconnected by the
+// admin API is closed with nothing before (no login to be sent to).
+func TestBaserowForceDisconnect(t *testing.T) {
+	t.Parallel()
+	tn := startNode(t)
+	user := tn.brUser(t, "owner")
+	anon := tn.brAnon(t)
+	var res struct {
+		Disconnected int `json:"disconnected"`
+	}
+	tn.adminOK(t, "POST", "/api/ws/disconnect", map[string]any{"user_id": "owner"}, &res)
+	code, before := user.expectClose()
+	if code != 4003 || len(before) != 1 || before[0].Type != "force_disconnect" || string(before[0].M["reason"]) != `"disconnected"` {
+		t.Fatalf("close %d after %v; want force_disconnect disconnected, then 4003", code, before)
+	}
+	tn.adminOK(t, "POST", "/api/ws/disconnect", map[string]any{"connection_id": anon.wsID}, &res)
+	if code, before := anon.expectClose(); code != 4003 || len(before) != 0 {
+		t.Fatalf("anonymous: close %d after %v; want 4003 and nothing before it", code, before)
+	}
+}
