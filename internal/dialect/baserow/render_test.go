@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -271,5 +273,59 @@ func TestRenderUserMessage(t *testing.T) {
 	}
 	if _, err := r.Render(&hub.Publication{Kind: hub.KindMessage}); err == nil {
 		t.Error("an app channel message was rendered")
+	}
+}
+
+// TestViewChangeFrames: a view's update becomes Baserow's messages for
+// what changed; filter ids follow the filter's place.
+func TestViewChangeFrames(t *testing.T) {
+	base := table.View{ID: 7, TableID: 1, Name: "v", Type: "grid", FilterType: "AND",
+		Filters: []table.Filter{{FieldID: fName, Type: "equal", Value: "a"}, {FieldID: fStatus, Type: "equal", Value: "b"}},
+		Sorts:   []table.Sort{{FieldID: fName, Order: "asc"}}}
+	fields := testDefs(0)
+	defs, _ := compileDefs(fields)
+	types := func(before, after table.View) []string {
+		t.Helper()
+		ev := &event{p: &hub.Publication{Offset: 3}, tableID: 1}
+		frames, err := ev.viewChangeFrames(before, after, defs.fields)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range messages(t, frames) {
+			var head struct {
+				Type     string `json:"type"`
+				FilterID int64  `json:"view_filter_id"`
+				SortID   int64  `json:"view_sort_id"`
+			}
+			_ = json.Unmarshal([]byte(m), &head)
+			out = append(out, fmt.Sprintf("%s/%d", head.Type, head.FilterID+head.SortID))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(v *table.View)
+		want   []string
+	}{
+		{"nothing", func(*table.View) {}, []string{"view_updated/0"}},
+		{"rename", func(v *table.View) { v.Name = "w" }, []string{"view_updated/0"}},
+		{"first filter removed", func(v *table.View) { v.Filters = v.Filters[1:] },
+			[]string{"view_filter_updated/7001", "view_filter_deleted/7002"}},
+		{"filter added", func(v *table.View) {
+			v.Filters = append(slices.Clone(v.Filters), table.Filter{FieldID: fSecret, Type: "empty"})
+		}, []string{"view_filter_created/0"}},
+		{"sort flipped, rename", func(v *table.View) {
+			v.Sorts = []table.Sort{{FieldID: fName, Order: "desc"}}
+			v.Name = "w"
+		}, []string{"view_updated/0", "view_sort_updated/7001"}},
+		{"sorts cleared", func(v *table.View) { v.Sorts = nil }, []string{"view_sort_deleted/7001"}},
+		{"hidden", func(v *table.View) { v.HiddenFieldIDs = []int64{fSecret} }, []string{"view_field_options_updated/0"}},
+	} {
+		after := *base.Clone()
+		tc.change(&after)
+		if got := types(base, after); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s: %v; want %v", tc.name, got, tc.want)
+		}
 	}
 }

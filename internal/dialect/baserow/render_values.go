@@ -30,6 +30,10 @@ func cell(w *buf, f *table.Field, v []byte) {
 	}
 	switch f.Type {
 	case table.TypeNumber:
+		if v[0] == '"' {
+			w.bytes(v) // the store's decimal string: already Baserow's
+			return
+		}
 		if s, ok := decimalText(v, f.Options.Decimals); ok {
 			w.str(s)
 			return
