@@ -41,6 +41,18 @@ func (b *baserowStore) OpenPublicView(ctx context.Context, slug, token string) (
 	return baserow.PublicView{ID: pv.View.ID, TableID: pv.View.TableID}, nil
 }
 
+func (b *baserowStore) UserWorkspaces(ctx context.Context, userID string) ([]int64, error) {
+	ws, err := b.svc.ListWorkspaces(ctx, service.Actor{UserID: userID})
+	if err != nil {
+		return nil, baserowErr(err)
+	}
+	ids := make([]int64, len(ws))
+	for i, w := range ws {
+		ids[i] = w.ID
+	}
+	return ids, nil
+}
+
 // TableViews reads a table's fields, its public views and its stream's
 // offset in one read transaction.
 func (b *baserowStore) TableViews(ctx context.Context, tableID int64) (baserow.TableViews, error) {

@@ -54,6 +54,7 @@ type Node struct {
 	broker   nodeBroker
 	poller   *transport.Poller
 	sharedb  *sharedb.Server
+	baserow  *baserow.Server
 	metrics  *metrics.Metrics
 	http     *http.Server
 	ln       net.Listener
@@ -278,6 +279,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		broker:   broker,
 		poller:   poller,
 		sharedb:  sdbSrv,
+		baserow:  brSrv,
 		metrics:  m,
 		http: &http.Server{
 			Handler:           mux,
@@ -334,6 +336,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		// /readyz says draining, so a load balancer moves clients elsewhere.
 		hubErr := n.hub.Shutdown(ctx)
 		n.sharedb.Close() // its query workers; the sockets are gone
+		n.baserow.Close() // its workspace follows in flight
 		httpErr := n.http.Shutdown(ctx)
 		n.relay.Stop()
 		pollErr := n.poller.Close()

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -308,4 +309,59 @@ func subtests(t *testing.T, conns ...*brConn) func(name string, f func(t *testin
 			f(st)
 		})
 	}
+}
+
+// storeShape turns a cell in Baserow's shape back into the store's: a
+// select's {"id","value","color"} (or a list of them) into its choice id
+// (or ids). Other values are left as they are.
+func storeShape(v json.RawMessage) json.RawMessage {
+	var one struct {
+		ID    *int64  `json:"id"`
+		Value *string `json:"value"`
+	}
+	trimmed := bytes.TrimSpace(v)
+	switch {
+	case len(trimmed) > 0 && trimmed[0] == '{':
+		if json.Unmarshal(trimmed, &one) == nil && one.ID != nil && one.Value != nil {
+			return json.RawMessage(strconv.FormatInt(*one.ID, 10))
+		}
+	case len(trimmed) > 1 && trimmed[0] == '[' && trimmed[1] == '{':
+		var many []struct {
+			ID int64 `json:"id"`
+		}
+		if json.Unmarshal(trimmed, &many) == nil {
+			ids := make([]int64, len(many))
+			for i, c := range many {
+				ids[i] = c.ID
+			}
+			b, _ := json.Marshal(ids)
+			return b
+		}
+	}
+	return v
+}
+
+// sameCell compares two cells as values: a select in Baserow's shape
+// equals its choice id, and a number equals its decimal string ("2.50"
+// and 2.5 are the same number).
+func sameCell(a, b json.RawMessage) bool {
+	a, b = storeShape(a), storeShape(b)
+	var x, y any
+	_ = json.Unmarshal(a, &x)
+	_ = json.Unmarshal(b, &y)
+	if fmt.Sprint(x) == fmt.Sprint(y) {
+		return true
+	}
+	rat := func(v any) (*big.Rat, bool) {
+		switch n := v.(type) {
+		case string:
+			return new(big.Rat).SetString(n)
+		case float64:
+			return new(big.Rat).SetString(strconv.FormatFloat(n, 'f', -1, 64))
+		}
+		return nil, false
+	}
+	rx, okX := rat(x)
+	ry, okY := rat(y)
+	return okX && okY && rx.Cmp(ry) == 0
 }

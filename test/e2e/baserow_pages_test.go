@@ -16,6 +16,7 @@ func TestBaserowTablePage(t *testing.T) {
 		f := newBrFixture(t, tn)
 		tn.restAs(t, "owner", "POST", fmt.Sprintf("/api/workspaces/%d/members", f.ws), map[string]any{"user_id": "guest", "role": "viewer"}, "", &struct{}{})
 		T := strconv.FormatInt(f.tbl, 10)
+		v := f.publicView(t, map[string]any{})
 
 		guest := tn.brUser(t, "guest")
 		m := guest.addPage("table", map[string]any{"table_id": f.tbl})
@@ -35,10 +36,11 @@ func TestBaserowTablePage(t *testing.T) {
 		tn.brUser(t, "owner").addPageFails("table", map[string]any{"table_id": 999999}, "not_found")
 		tn.brAnon(t).addPageFails("table", map[string]any{"table_id": f.tbl}, "forbidden")
 
-		// remove_page: page_discard, and the table page is gone. The row
-		// page of the same table shows, in the stream's order, that nothing
-		// came for the table page.
-		guest.addPage("row", map[string]any{"table_id": f.tbl, "row_id": r.ID})
+		// remove_page: page_discard, and the table page is gone. A public
+		// view page of the same table shows, in the stream's order, that
+		// nothing came for the table page (an event's frames for one
+		// socket go together, the view's first).
+		guest.addPage("view", map[string]any{"slug": v.Slug})
 		guest.sendJSON(map[string]any{"remove_page": "table", "table_id": f.tbl})
 		m = guest.expect("page_discard")
 		if string(m.M["page"]) != `"table"` || !jsonEqual(t, m.M["parameters"], map[string]any{"table_id": f.tbl}) {
@@ -47,8 +49,8 @@ func TestBaserowTablePage(t *testing.T) {
 		f.patchRow(t, r.ID, map[int64]any{f.name: "after remove"}, "")
 		m = guest.expect("rows_updated")
 		guest.sync()
-		if !strings.Contains(m.String(), "after remove") {
-			t.Fatalf("row page got %s", m)
+		if !strings.Contains(m.String(), "after remove") || string(m.M["table_id"]) != "0" {
+			t.Fatalf("the view page got %s", m)
 		}
 		// remove_page of a page not held is answered too.
 		guest.sendJSON(map[string]any{"remove_page": "table", "table_id": f.tbl})
@@ -56,16 +58,20 @@ func TestBaserowTablePage(t *testing.T) {
 	})
 }
 
-// TestBaserowRowPage: the row page is for members, when the row exists; it
-// receives the row's updates and deletion, restricted to it, and nothing
-// else.
+// TestBaserowRowPage: the row page is for members, when the row exists.
+// As in Baserow, a row's changes go to the table page only: a socket
+// holding the table page and the row page (Baserow's row modal over its
+// grid) gets each update and deletion of the row once, and a socket with
+// the row page alone gets none.
 func TestBaserowRowPage(t *testing.T) {
 	engines(t, func(t *testing.T, db nodeOption) {
 		tn := startNode(t, db)
 		f := newBrFixture(t, tn)
 		a := f.createRow(t, map[int64]any{f.name: "a"}, "")
 		b := f.createRow(t, map[int64]any{f.name: "b"}, "")
+		v := f.publicView(t, map[string]any{})
 		c := tn.brUser(t, "owner")
+		c.tablePage(f.tbl)
 		m := c.addPage("row", map[string]any{"table_id": f.tbl, "row_id": a.ID})
 		if !jsonEqual(t, m.M["parameters"], map[string]any{"table_id": f.tbl, "row_id": a.ID}) {
 			t.Fatalf("page_add %s", m)
@@ -73,32 +79,33 @@ func TestBaserowRowPage(t *testing.T) {
 		c.addPageFails("row", map[string]any{"table_id": f.tbl, "row_id": 999999}, "not_found")
 		tn.brUser(t, "stranger").addPageFails("row", map[string]any{"table_id": f.tbl, "row_id": a.ID}, "not_found")
 		tn.brAnon(t).addPageFails("row", map[string]any{"table_id": f.tbl, "row_id": a.ID}, "forbidden")
+		// A socket with the row page alone, and a public view of the table
+		// on it to show the stream's order.
+		alone := tn.brUser(t, "owner")
+		alone.addPage("row", map[string]any{"table_id": f.tbl, "row_id": a.ID})
+		alone.addPage("view", map[string]any{"slug": v.Slug})
 
-		// Neither a new row nor another row's update reach it: the next
-		// message is the batch update, restricted to row a.
-		f.createRow(t, map[int64]any{f.name: "c"}, "")
-		f.patchRow(t, b.ID, map[int64]any{f.name: "b2"}, "")
-		var batch []restRow
 		var out struct{ Items []restRow }
 		tn.restAs(t, "owner", "PATCH", fmt.Sprintf("/api/tables/%d/rows", f.tbl), map[string]any{"items": []any{
 			map[string]any{"id": b.ID, "fields": cells(map[int64]any{f.status: "x"})},
 			map[string]any{"id": a.ID, "fields": cells(map[int64]any{f.status: "y"})},
 		}}, "", &out)
-		batch = out.Items
-		var aAfter restRow
-		for _, r := range batch {
-			if r.ID == a.ID {
-				aAfter = r
-			}
+		f.expectEvent(t, c, "rows_updated", map[string]any{"table_id": f.tbl,
+			"rows_before_update": []any{b.shape(), a.shape()}, "rows": []any{out.Items[0].shape(), out.Items[1].shape()},
+			"metadata": map[string]any{}, "updated_field_ids": []int64{f.status}})
+		c.sync() // once: the row page added nothing
+		if m := alone.expect("rows_updated"); string(m.M["table_id"]) != "0" {
+			t.Fatalf("the row page's socket got %s; want only the public view's rows_updated", m)
 		}
-		f.expectEvent(t, c, "rows_updated", map[string]any{"table_id": f.tbl, "rows_before_update": []any{a.shape()},
-			"rows": []any{aAfter.shape()}, "metadata": map[string]any{}, "updated_field_ids": []int64{f.status}})
+		alone.sync()
 
-		var none struct{}
-		tn.restAs(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows/delete", f.tbl), map[string]any{"ids": []int64{a.ID, b.ID}}, "", nil)
-		_ = none
-		f.expectEvent(t, c, "rows_deleted", map[string]any{"table_id": f.tbl, "row_ids": []int64{a.ID}, "rows": []any{aAfter.shape()}})
+		tn.restAs(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows/delete", f.tbl), map[string]any{"ids": []int64{a.ID}}, "", nil)
+		f.expectEvent(t, c, "rows_deleted", map[string]any{"table_id": f.tbl, "row_ids": []int64{a.ID}, "rows": []any{out.Items[1].shape()}})
 		c.sync()
+		if m := alone.expect("rows_deleted"); string(m.M["table_id"]) != "0" {
+			t.Fatalf("the row page's socket got %s; want only the public view's rows_deleted", m)
+		}
+		alone.sync()
 	})
 }
 
@@ -120,6 +127,13 @@ func TestBaserowMemberRemoved(t *testing.T) {
 
 		if st := tn.restAs(t, "owner", "DELETE", fmt.Sprintf("/api/workspaces/%d/members/guest", f.ws), nil, "", nil); st != 204 {
 			t.Fatalf("remove member: %d", st)
+		}
+		// The workspace's members are told first (the guest too), then its
+		// pages go.
+		for _, g := range []*brConn{g1, g2} {
+			if m := g.expect("group_user_deleted"); string(m.M["id"]) != `"guest"` {
+				t.Fatalf("%s; want the guest's removal", m)
+			}
 		}
 		got := map[string]bool{}
 		for range 2 {

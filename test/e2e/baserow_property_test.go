@@ -436,7 +436,7 @@ func (p *property) check(m brMsg, whole map[int64]map[string]json.RawMessage, wh
 			for k, v := range full {
 				if fid, ok := strings.CutPrefix(k, "field_"); ok {
 					n, _ := strconv.ParseInt(fid, 10, 64)
-					vals[n] = v
+					vals[n] = storeShape(v)
 				}
 			}
 			if !p.pred.Match(vals) {
@@ -486,7 +486,7 @@ func (p *property) apply(m brMsg, told *map[int64]map[string]json.RawMessage, sk
 			row := map[string]json.RawMessage{}
 			for k, v := range r {
 				if k != "id" && k != "order" {
-					row[k] = v
+					row[k] = storeShape(v)
 				}
 			}
 			(*told)[rid] = row
@@ -505,10 +505,7 @@ func rowsDiff(told, public map[int64]map[string]json.RawMessage) string {
 			return fmt.Sprintf("row %d: told %d fields, listed %d", id, len(got), len(want))
 		}
 		for k, v := range want {
-			var a, b any
-			_ = json.Unmarshal(v, &a)
-			_ = json.Unmarshal(got[k], &b)
-			if fmt.Sprint(a) != fmt.Sprint(b) {
+			if !sameCell(v, got[k]) {
 				return fmt.Sprintf("row %d: %s told %s, listed %s", id, k, got[k], v)
 			}
 		}

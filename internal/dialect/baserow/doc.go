@@ -1,8 +1,10 @@
-// Package baserow speaks the page protocol of Baserow's real-time API
-// (../shared/spec/baserow-dialect.md) at /ws/core/: a JWT (or "anonymous")
-// in the query string, the authentication message, pages added and removed
-// with flat keys, and the store's events rendered into Baserow's typed
-// messages (rows_created, field_updated, ...).
+// Package baserow speaks the page protocol of Baserow's real-time API at
+// /ws/core/, as Baserow's own web front end (release 1.35) reads it: a JWT
+// (or "anonymous") in the query string, the authentication message, pages
+// added and removed with flat keys, and the store's events rendered into
+// Baserow's typed messages (rows_created, view_filter_created,
+// table_created, group_user_added, ...) in the shapes its handlers read
+// (docs/protocol.md).
 //
 // A page is a hub subscription on a collection of this dialect's own,
 // whose names no native client can spell (they hold '/'):
@@ -13,15 +15,18 @@
 //
 // All three belong to the stream table:T (StreamOf), so a page receives
 // the table's events in offset order, replays from the outbox, and every
-// frame carries the table's offset as _event_id.
+// frame carries the table's offset as _event_id. A signed-in socket also
+// follows its user's workspaces, br/ws/W on the stream workspace:W
+// (workspace.go), for Baserow's table and workspace messages.
 //
 // The Renderer renders each event once for each page that has
 // subscribers on this node (the pages index): one frame for the table
-// page, one per row for row pages, and one projection per public view. A
-// public view's projection needs the view's definition; the renderer keeps
-// each watched table's fields and public views in memory (viewdefs.go),
-// read through the Store the server implements, reloaded after the
-// table's field and view events, never once per subscriber.
+// page and one projection per public view (row pages get no row events,
+// as in Baserow). Values and projections need the table's definitions;
+// the renderer keeps each watched table's fields and public views in
+// memory (viewdefs.go), read through the Store the server implements,
+// reloaded after the table's field and view events, never once per
+// subscriber.
 //
 // Permission changes (a member removed, a view made private or given a
 // new password, a view or table deleted) end pages through the hub:

@@ -21,9 +21,12 @@ func rowCollection(t int64) string   { return rowPrefix + strconv.FormatInt(t, 1
 func viewCollection(t int64) string  { return viewPrefix + strconv.FormatInt(t, 10) }
 
 // StreamOf names the stream of one of the dialect's collections: table:T
-// for br/table/T, br/row/T and br/view/T. The server joins it to the table
+// for br/table/T, br/row/T and br/view/T, workspace:W for br/ws/W. The server joins it to the table
 // store's hub.ExternalStreams.
 func StreamOf(collection string) (string, bool) {
+	if w, ok := workspaceOfCollection(collection); ok {
+		return "workspace:" + strconv.FormatInt(w, 10), true
+	}
 	t, ok := collectionTable(collection)
 	if !ok {
 		return "", false

@@ -82,10 +82,10 @@ func (x *pagesIndex) change(p *page, delta int) (viewPages int) {
 	return viewPages
 }
 
-// viewsOf reports whether any view page of the table is held.
-func (x *pagesIndex) viewsOf(tableID int64) bool {
+// rendersFor reports whether any table or view page of the table is held.
+func (x *pagesIndex) rendersFor(tableID int64) bool {
 	t := x.of(tableID)
-	return t != nil && len(t.views) > 0
+	return t != nil && (t.table > 0 || len(t.views) > 0)
 }
 
 func bump(m map[int64]int, id int64, delta int) map[int64]int {

@@ -36,7 +36,7 @@ func (ev *event) project(vd *viewDef, slug string) []byte {
 	}
 	switch ev.refreshFor(vd) {
 	case refreshView:
-		return ev.forceFrame(TypeForceViewRefresh, slug)
+		return ev.viewRefreshFrame(vd, slug)
 	case refreshRows:
 		return ev.forceFrame(TypeForceRowsRefresh, slug)
 	}
@@ -155,6 +155,66 @@ func fieldIDs(fs []table.Field) []int64 {
 		ids[i] = f.ID
 	}
 	return ids
+}
+
+// viewRefreshFrame is force_view_refresh as Baserow's public page reads
+// it: the view (named by its slug) and the fields it shows, both as they
+// are after the event, which the definitions held may not be yet.
+func (ev *event) viewRefreshFrame(vd *viewDef, slug string) []byte {
+	view := vd.view
+	fields := ev.fields()
+	switch {
+	case ev.viewUpdate != nil:
+		view = ev.viewUpdate.View
+	case ev.fieldCreate != nil:
+		fields = withField(fields, &ev.fieldCreate.Field)
+	case ev.fieldUpdate != nil:
+		e := ev.fieldUpdate
+		fields = withField(fields, &e.Field)
+		for i := range e.RelatedFields {
+			fields = withField(fields, &e.RelatedFields[i])
+		}
+		if v, ok := findView(e.ViewsChanged, view.ID); ok {
+			view = v
+		}
+	case ev.fieldDelete != nil:
+		e := ev.fieldDelete
+		fields = withField(fields, nil)
+		delete(fields, e.FieldID)
+		if v, ok := findView(e.ViewsChanged, view.ID); ok {
+			view = v
+		}
+	}
+	if view.Slug == "" {
+		view.Slug = slug
+	}
+	info, shown := publicInfo(view, fields)
+	var w buf
+	w.open(TypeForceViewRefresh)
+	w.key("view_id")
+	w.str(slug)
+	w.key("view")
+	if w.value(info) != nil {
+		return ev.forceFrame(TypeForceRowsRefresh, slug)
+	}
+	w.key("fields")
+	if w.value(shown) != nil {
+		return ev.forceFrame(TypeForceRowsRefresh, slug)
+	}
+	w.eventID(ev.p.Offset)
+	return w.frame()
+}
+
+// withField returns a copy of fields with f in it (nil: only the copy).
+func withField(fields map[int64]*table.Field, f *table.Field) map[int64]*table.Field {
+	out := make(map[int64]*table.Field, len(fields)+1)
+	for id, g := range fields {
+		out[id] = g
+	}
+	if f != nil {
+		out[f.ID] = f
+	}
+	return out
 }
 
 func (ev *event) forceFrame(typ, slug string) []byte {

@@ -18,6 +18,8 @@ const (
 	TypePageDiscard        = "page_discard"
 	TypeReplayEvents       = "replay_events"
 	TypeReplayEventsResult = "replay_events_result"
+	TypeRealtimeSubscribe  = "realtime_subscribe"
+	TypeRealtimeSubscribed = "realtime_subscribe_result"
 	TypeForceDisconnect    = "force_disconnect"
 	TypeForceRowsRefresh   = "force_view_rows_refresh"
 	TypeForceViewRefresh   = "force_view_refresh"
@@ -34,15 +36,9 @@ const (
 	ErrWordUnavailable = "unavailable" // the server is shutting down or the store failed
 )
 
-// The reasons of force_disconnect.
-const (
-	ReasonTokenExpired   = "token_expired"
-	ReasonShutdown       = "server_shutdown"
-	ReasonSlowConsumer   = "slow_consumer"
-	ReasonDisconnected   = "disconnected"
-	ReasonRateLimited    = "rate_limited"
-	ReasonHeartbeatLapse = "heartbeat_timeout"
-)
+// ReasonDisconnected is the reason of force_disconnect: an admin ended the
+// user's connections (the server's other closes send no force_disconnect).
+const ReasonDisconnected = "disconnected"
 
 // pageError is why a page was refused: one of the error words.
 type pageError struct{ word string }
@@ -233,6 +229,24 @@ func replayResultFrame(forceRefresh bool, latest int64) []byte {
 	w.key("force_refresh")
 	w.bool(forceRefresh)
 	w.key("latest_event_id")
+	if latest < 0 {
+		w.raw("null")
+	} else {
+		w.int(latest)
+	}
+	w.raw("}")
+	return w.frame()
+}
+
+// realtimeSubscribeResultFrame answers realtime_subscribe: outdated when
+// the missed events could not all be given (the client refetches), and
+// the table stream's offset reached (null when unknown).
+func realtimeSubscribeResultFrame(outdated bool, latest int64) []byte {
+	var w buf
+	w.open(TypeRealtimeSubscribed)
+	w.key("outdated")
+	w.bool(outdated)
+	w.key("current_latest_id")
 	if latest < 0 {
 		w.raw("null")
 	} else {

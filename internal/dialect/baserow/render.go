@@ -87,17 +87,29 @@ func typed(data json.RawMessage) bool {
 
 // RenderEvent implements hub.EventRenderer. An event of table T's stream
 // becomes, for the pages of T held on this node, in this order: one frame
-// per public view watched (its projection), one per row page of a changed
-// row, one for the table pages. A socket holding several pages of the
-// table receives them in that order, each once. Events of a table no
-// Baserow socket here watches cost one map lookup.
+// per public view watched (its projection), one for the table pages. Row
+// pages get none of the row events: in Baserow a row's changes reach the
+// table page only (a socket holding both would apply them twice), and
+// the row page carries the row's own messages (its history, its
+// comments), which tablecast does not have. Events of a table no Baserow
+// socket here watches cost one map lookup.
+//
+// Values are rendered with the table's definitions (viewdefs.go), read
+// once per schema change per node: a select's choice, a number's places.
 func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	tableID, ok := streamTable(p.Stream)
 	if !ok {
-		return nil, nil // workspace streams: nothing here is a page of them
+		if ws, isWS := streamWorkspace(p.Stream); isWS {
+			outs, err := renderWorkspace(p, ws)
+			if err != nil {
+				return nil, fmt.Errorf("baserow: render %s: %w", p.Event, err)
+			}
+			return outs, nil
+		}
+		return nil, nil
 	}
 	pages := r.pages.of(tableID)
-	if pages == nil {
+	if pages == nil || (pages.table == 0 && len(pages.views) == 0) {
 		return nil, nil
 	}
 	ev, known, err := decodeEvent(p, tableID)
@@ -107,12 +119,17 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	if !known {
 		return nil, nil
 	}
+	defs, defsErr := r.defs.forEvent(tableID, p.Offset, changesDefinitions(p.Event))
+	if defsErr != nil {
+		r.log.Error("table definitions not read; values go as stored and public views are told to refresh",
+			"table", tableID, "offset", p.Offset, "err", defsErr)
+	} else {
+		ev.defs = defs
+		ev.rw.fields = defs.fields
+	}
 	var outs []hub.Output
 	if len(pages.views) > 0 {
 		outs = r.projectViews(ev, pages, outs)
-	}
-	if len(pages.rows) > 0 {
-		outs = ev.rowOutputs(pages.rows, outs)
 	}
 	if pages.table > 0 {
 		frame, err := ev.tableFrame()
@@ -131,18 +148,16 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 // view is told to refresh: its sockets refetch rather than miss the event.
 func (r *Renderer) projectViews(ev *event, pages *tablePages, outs []hub.Output) []hub.Output {
 	col := viewCollection(ev.tableID)
-	defs, err := r.defs.forEvent(ev.tableID, ev.p.Offset, changesDefinitions(ev.p.Event))
-	if err != nil {
-		r.log.Error("public views not projected; their pages are told to refresh", "table", ev.tableID, "offset", ev.p.Offset, "err", err)
+	if ev.defs == nil {
 		for id, slug := range pages.slugs {
 			outs = append(outs, hub.Output{Collection: col, Document: strconv.FormatInt(id, 10),
-				Frame: ev.forceFrame(TypeForceViewRefresh, slug)})
+				Frame: ev.forceFrame(TypeForceRowsRefresh, slug)})
 		}
 		return outs
 	}
 	for id := range pages.views {
 		r.projections.Add(1)
-		if frame := ev.project(defs.views[id], pages.slugs[id]); frame != nil {
+		if frame := ev.project(ev.defs.views[id], pages.slugs[id]); frame != nil {
 			outs = append(outs, hub.Output{Collection: col, Document: strconv.FormatInt(id, 10), Frame: frame})
 		}
 	}

@@ -2,7 +2,6 @@ package baserow
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/table"
@@ -10,10 +9,12 @@ import (
 
 // rowWriter writes rows in Baserow's shape:
 // {"id":5,"order":"1.00000000000000000000","field_7":<value>,...}, cells in
-// ascending field id, values as the store keeps them (a single select is
-// its choice id, as in the REST API).
+// ascending field id, values in Baserow's shapes (render_values.go) for
+// the fields known; without the table's definitions (fields nil), values
+// go as the store keeps them.
 type rowWriter struct {
-	keys []int64 // reused between rows
+	fields map[int64]*table.Field
+	keys   []int64 // reused between rows
 }
 
 // row writes r with every field it has, or, when only is not nil, with
@@ -40,11 +41,7 @@ func (rw *rowWriter) row(w *buf, r *service.Row, only []int64) {
 		w.raw(`,"field_`)
 		w.int(id)
 		w.raw(`":`)
-		if len(v) == 0 {
-			w.raw("null")
-		} else {
-			w.bytes(v)
-		}
+		cell(w, rw.fields[id], v)
 	}
 	w.raw("}")
 }
@@ -59,107 +56,6 @@ func (rw *rowWriter) rows(w *buf, rows []service.Row, only []int64) {
 		rw.row(w, &rows[i], only)
 	}
 	w.raw("]")
-}
-
-// fieldShape is a field as Baserow sends it: {"id","table_id","name",
-// "type","order","primary"} and the type's options under Baserow's names
-// (number_decimal_places, date_include_time, select_options).
-type fieldShape struct {
-	ID                  int64           `json:"id"`
-	TableID             int64           `json:"table_id"`
-	Name                string          `json:"name"`
-	Type                table.FieldType `json:"type"`
-	Order               int             `json:"order"`
-	Primary             bool            `json:"primary"`
-	NumberDecimalPlaces *int            `json:"number_decimal_places,omitempty"`
-	DateIncludeTime     *bool           `json:"date_include_time,omitempty"`
-	SelectOptions       *[]table.Choice `json:"select_options,omitempty"`
-}
-
-func fieldOut(f table.Field) fieldShape {
-	s := fieldShape{ID: f.ID, TableID: f.TableID, Name: f.Name, Type: f.Type, Order: f.Order, Primary: f.Primary}
-	switch f.Type {
-	case table.TypeNumber:
-		d := f.Options.Decimals
-		s.NumberDecimalPlaces = &d
-	case table.TypeDate:
-		it := f.Options.IncludeTime
-		s.DateIncludeTime = &it
-	case table.TypeSingleSelect, table.TypeMultipleSelect:
-		cs := f.Options.Choices
-		if cs == nil {
-			cs = []table.Choice{}
-		}
-		s.SelectOptions = &cs
-	}
-	return s
-}
-
-func fieldsOut(fs []table.Field) []fieldShape {
-	out := make([]fieldShape, len(fs))
-	for i, f := range fs {
-		out[i] = fieldOut(f)
-	}
-	return out
-}
-
-// viewShape is a view as Baserow sends it, filters and sortings included,
-// and the hidden fields (tablecast's view model has them on the view;
-// Baserow sends them as field options).
-type viewShape struct {
-	ID             int64         `json:"id"`
-	TableID        int64         `json:"table_id"`
-	Name           string        `json:"name"`
-	Type           string        `json:"type"`
-	Order          int           `json:"order"`
-	FilterType     string        `json:"filter_type"`
-	Filters        []filterShape `json:"filters"`
-	Sortings       []sortShape   `json:"sortings"`
-	Public         bool          `json:"public"`
-	Slug           *string       `json:"slug"`
-	HiddenFieldIDs []int64       `json:"hidden_field_ids"`
-}
-
-type filterShape struct {
-	View  int64  `json:"view"`
-	Field int64  `json:"field"`
-	Type  string `json:"type"`
-	Value string `json:"value"`
-}
-
-type sortShape struct {
-	View  int64  `json:"view"`
-	Field int64  `json:"field"`
-	Order string `json:"order"` // ASC or DESC
-}
-
-func viewOut(v table.View) viewShape {
-	s := viewShape{ID: v.ID, TableID: v.TableID, Name: v.Name, Type: v.Type, Order: v.Order, FilterType: v.FilterType,
-		Filters: make([]filterShape, len(v.Filters)), Sortings: make([]sortShape, len(v.Sorts)), Public: v.Public,
-		HiddenFieldIDs: v.HiddenFieldIDs}
-	if s.Type == "" {
-		s.Type = table.ViewGrid
-	}
-	if s.FilterType == "" {
-		s.FilterType = table.FilterAnd
-	}
-	if v.Slug != "" {
-		slug := v.Slug
-		s.Slug = &slug
-	}
-	if s.HiddenFieldIDs == nil {
-		s.HiddenFieldIDs = []int64{}
-	}
-	for i, f := range v.Filters {
-		s.Filters[i] = filterShape{View: v.ID, Field: f.FieldID, Type: table.CanonicalFilterType(f.Type), Value: string(f.Value)}
-	}
-	for i, o := range v.Sorts {
-		s.Sortings[i] = sortShape{View: v.ID, Field: o.FieldID, Order: strings.ToUpper(o.Order)}
-		if s.Sortings[i].Order != "DESC" {
-			s.Sortings[i].Order = "ASC"
-		}
-	}
-	return s
 }
 
 // tableShape is a table as Baserow sends it; its workspace is Baserow's

@@ -2,7 +2,6 @@ package baserow
 
 import (
 	"encoding/json"
-	"strconv"
 
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/service"
@@ -27,7 +26,47 @@ type event struct {
 	tableUpdate *service.TableUpdated
 	tableDelete *service.TableDeleted
 
-	rw rowWriter
+	// defs are the table's definitions the event is rendered with (nil
+	// when they could not be read: values then go as stored).
+	defs *tableDefs
+	rw   rowWriter
+}
+
+// meta is the head of the event's payload.
+func (ev *event) meta() *service.TableMeta {
+	switch {
+	case ev.rowsCreated != nil:
+		return &ev.rowsCreated.TableMeta
+	case ev.rowsUpdated != nil:
+		return &ev.rowsUpdated.TableMeta
+	case ev.rowsDeleted != nil:
+		return &ev.rowsDeleted.TableMeta
+	case ev.fieldCreate != nil:
+		return &ev.fieldCreate.TableMeta
+	case ev.fieldUpdate != nil:
+		return &ev.fieldUpdate.TableMeta
+	case ev.fieldDelete != nil:
+		return &ev.fieldDelete.TableMeta
+	case ev.viewCreate != nil:
+		return &ev.viewCreate.TableMeta
+	case ev.viewUpdate != nil:
+		return &ev.viewUpdate.TableMeta
+	case ev.viewDelete != nil:
+		return &ev.viewDelete.TableMeta
+	case ev.tableUpdate != nil:
+		return &ev.tableUpdate.TableMeta
+	case ev.tableDelete != nil:
+		return &ev.tableDelete.TableMeta
+	}
+	return &service.TableMeta{}
+}
+
+// fields are the table's fields the event is rendered with (nil: unknown).
+func (ev *event) fields() map[int64]*table.Field {
+	if ev.defs == nil {
+		return nil
+	}
+	return ev.defs.fields
 }
 
 // viewUpdated is view_updated, read with password_changed: set when the
@@ -113,7 +152,7 @@ func (ev *event) tableFrame() ([]byte, error) {
 	case ev.fieldCreate != nil:
 		w.open(service.EventFieldCreated)
 		w.key("field")
-		if err := w.value(fieldOut(ev.fieldCreate.Field)); err != nil {
+		if err := w.value(fieldShape(ev.fieldCreate.Field, ev.meta().WorkspaceID, false)); err != nil {
 			return nil, err
 		}
 		w.raw(`,"related_fields":[]`)
@@ -124,11 +163,11 @@ func (ev *event) tableFrame() ([]byte, error) {
 		w.key("field_id")
 		w.int(e.Field.ID)
 		w.key("field")
-		if err := w.value(fieldOut(e.Field)); err != nil {
+		if err := w.value(fieldShape(e.Field, e.WorkspaceID, false)); err != nil {
 			return nil, err
 		}
 		w.key("related_fields")
-		if err := w.value(fieldsOut(e.RelatedFields)); err != nil {
+		if err := w.value(fieldShapes(e.RelatedFields, e.WorkspaceID, false)); err != nil {
 			return nil, err
 		}
 		w.eventID(off)
@@ -146,12 +185,12 @@ func (ev *event) tableFrame() ([]byte, error) {
 	case ev.viewCreate != nil:
 		w.open(service.EventViewCreated)
 		w.key("view")
-		if err := w.value(viewOut(ev.viewCreate.View)); err != nil {
+		if err := w.value(viewOut(ev.viewCreate.View, true)); err != nil {
 			return nil, err
 		}
 		w.eventID(off)
 	case ev.viewUpdate != nil:
-		return ev.withViews(nil, []table.View{ev.viewUpdate.View})
+		return ev.viewChangeFrames(ev.viewUpdate.ViewBefore, ev.viewUpdate.View, ev.fields())
 	case ev.viewDelete != nil:
 		w.open(service.EventViewDeleted)
 		w.key("table_id")
@@ -159,29 +198,21 @@ func (ev *event) tableFrame() ([]byte, error) {
 		w.key("view_id")
 		w.int(ev.viewDelete.ViewID)
 		w.eventID(off)
-	case ev.tableUpdate != nil:
-		w.open(service.EventTableUpdated)
-		w.key("table_id")
-		w.int(ev.tableID)
-		w.key("table")
-		if err := w.value(tableOut(ev.tableUpdate.Table)); err != nil {
-			return nil, err
-		}
-		w.eventID(off)
-	case ev.tableDelete != nil:
-		w.open(service.EventTableDeleted)
-		w.key("table_id")
-		w.int(ev.tableID)
-		w.key("database_id")
-		w.int(ev.tableDelete.WorkspaceID)
-		w.eventID(off)
+	case ev.tableUpdate != nil, ev.tableDelete != nil:
+		// Every member's socket has them from the workspace's stream
+		// (workspace.go), the table page's included: not twice.
+		return nil, nil
 	default:
 		return nil, nil
 	}
 	return w.frame(), nil
 }
 
-// withViews appends a view_updated frame for each view to frames.
+// withViews appends a view_updated frame for each view to frames, each
+// with its filters and sortings: a field change that rewrote views (a
+// deleted field's filters gone, a select's filters reconciled) gives the
+// lists whole, which the front end takes in place of those it holds (it
+// may already have dropped a deleted field's filters itself).
 func (ev *event) withViews(frames []byte, views []table.View) ([]byte, error) {
 	for _, v := range views {
 		var w buf
@@ -189,7 +220,7 @@ func (ev *event) withViews(frames []byte, views []table.View) ([]byte, error) {
 		w.key("view_id")
 		w.int(v.ID)
 		w.key("view")
-		if err := w.value(viewOut(v)); err != nil {
+		if err := w.value(viewOut(v, true)); err != nil {
 			return nil, err
 		}
 		w.eventID(ev.p.Offset)
@@ -223,40 +254,4 @@ func (ev *event) rowsDeletedMsg(w *buf, ids []int64, rows []service.Row) {
 	w.key("rows")
 	ev.rw.rows(w, rows, nil)
 	w.eventID(ev.p.Offset)
-}
-
-// rowOutputs renders the event for the row pages held (rows): each
-// updated or deleted row's own rows_updated or rows_deleted, restricted to
-// it, on br/row/T, document <row id>.
-func (ev *event) rowOutputs(rows map[int64]int, outs []hub.Output) []hub.Output {
-	col := rowCollection(ev.tableID)
-	switch {
-	case ev.rowsUpdated != nil:
-		e := ev.rowsUpdated
-		for i := range e.Rows {
-			id := e.Rows[i].ID
-			if rows[id] == 0 {
-				continue
-			}
-			var before []service.Row
-			if i < len(e.RowsBefore) && e.RowsBefore[i].ID == id {
-				before = e.RowsBefore[i : i+1]
-			}
-			var w buf
-			ev.rowsUpdatedMsg(&w, before, e.Rows[i:i+1])
-			outs = append(outs, hub.Output{Collection: col, Document: strconv.FormatInt(id, 10), Frame: w.frame()})
-		}
-	case ev.rowsDeleted != nil:
-		e := ev.rowsDeleted
-		for i := range e.Rows {
-			id := e.Rows[i].ID
-			if rows[id] == 0 {
-				continue
-			}
-			var w buf
-			ev.rowsDeletedMsg(&w, []int64{id}, e.Rows[i:i+1])
-			outs = append(outs, hub.Output{Collection: col, Document: strconv.FormatInt(id, 10), Frame: w.frame()})
-		}
-	}
-	return outs
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +32,8 @@ func (s *fakeStore) RowAccess(context.Context, string, int64, int64) error { ret
 func (s *fakeStore) OpenPublicView(context.Context, string, string) (PublicView, error) {
 	return PublicView{}, ErrNotFound
 }
+
+func (s *fakeStore) UserWorkspaces(context.Context, string) ([]int64, error) { return nil, nil }
 
 func (s *fakeStore) TableViews(context.Context, int64) (TableViews, error) {
 	s.mu.Lock()
@@ -139,8 +143,8 @@ func TestRenderPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(outs) != 3 {
-		t.Fatalf("%d outputs; want view, row, table", len(outs))
+	if len(outs) != 2 {
+		t.Fatalf("%d outputs; want view, table (a row page gets no row events)", len(outs))
 	}
 	// The view's projection: row 3 left, row 1 changed, row 2 entered; no
 	// Secret anywhere.
@@ -156,16 +160,8 @@ func TestRenderPages(t *testing.T) {
 	if strings.Join(view, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("view frames:\n%s\nwant:\n%s", strings.Join(view, "\n"), strings.Join(want, "\n"))
 	}
-	// The row page: row 2 alone.
-	if o := outs[1]; o.Collection != "br/row/1" || o.Document != "2" {
-		t.Fatalf("row output %s.%s", o.Collection, o.Document)
-	}
-	rowMsg := messages(t, outs[1].Frame)
-	if len(rowMsg) != 1 || !strings.Contains(rowMsg[0], `"rows":[{"id":2,`) || strings.Contains(rowMsg[0], `"id":1,`) {
-		t.Fatalf("row page frames %q", rowMsg)
-	}
 	// The table page: everything, Secret included.
-	if o := outs[2]; o.Collection != "br/table/1" || o.Document != "" || !strings.Contains(string(o.Frame), `"field_12":"s2x"`) {
+	if o := outs[1]; o.Collection != "br/table/1" || o.Document != "" || !strings.Contains(string(o.Frame), `"field_12":"s2x"`) {
 		t.Fatalf("table output %s.%s %q", o.Collection, o.Document, o.Frame)
 	}
 	if n := r.Projections(); n != 1 {
@@ -184,7 +180,7 @@ func TestRenderPages(t *testing.T) {
 	left := len(r.defs.tables)
 	r.defs.mu.Unlock()
 	if left != 0 {
-		t.Fatalf("%d tables' definitions kept with no view page", left)
+		t.Fatalf("%d tables' definitions kept with no table or view page", left)
 	}
 }
 
@@ -244,7 +240,8 @@ func TestDefinitionsFollowTheStream(t *testing.T) {
 }
 
 // TestStoreFailureRefreshesViews: without the definitions the watched
-// views are told to refresh, rather than missing the event.
+// views are told to refetch their rows, rather than missing the event
+// (force_view_refresh would need the view and its fields).
 func TestStoreFailureRefreshesViews(t *testing.T) {
 	st := &fakeStore{fail: errors.New("database gone")}
 	r := newTestRenderer(t, st)
@@ -254,7 +251,7 @@ func TestStoreFailureRefreshesViews(t *testing.T) {
 	if err != nil || len(outs) != 2 {
 		t.Fatalf("%d outputs, %v", len(outs), err)
 	}
-	if got := messages(t, outs[0].Frame); len(got) != 1 || got[0] != `{"type":"force_view_refresh","view_id":"slug5","_event_id":1}` {
+	if got := messages(t, outs[0].Frame); len(got) != 1 || got[0] != `{"type":"force_view_rows_refresh","view_id":"slug5","_event_id":1}` {
 		t.Fatalf("view output %q", got)
 	}
 }
@@ -276,5 +273,59 @@ func TestRenderUserMessage(t *testing.T) {
 	}
 	if _, err := r.Render(&hub.Publication{Kind: hub.KindMessage}); err == nil {
 		t.Error("an app channel message was rendered")
+	}
+}
+
+// TestViewChangeFrames: a view's update becomes Baserow's messages for
+// what changed; filter ids follow the filter's place.
+func TestViewChangeFrames(t *testing.T) {
+	base := table.View{ID: 7, TableID: 1, Name: "v", Type: "grid", FilterType: "AND",
+		Filters: []table.Filter{{FieldID: fName, Type: "equal", Value: "a"}, {FieldID: fStatus, Type: "equal", Value: "b"}},
+		Sorts:   []table.Sort{{FieldID: fName, Order: "asc"}}}
+	fields := testDefs(0)
+	defs, _ := compileDefs(fields)
+	types := func(before, after table.View) []string {
+		t.Helper()
+		ev := &event{p: &hub.Publication{Offset: 3}, tableID: 1}
+		frames, err := ev.viewChangeFrames(before, after, defs.fields)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range messages(t, frames) {
+			var head struct {
+				Type     string `json:"type"`
+				FilterID int64  `json:"view_filter_id"`
+				SortID   int64  `json:"view_sort_id"`
+			}
+			_ = json.Unmarshal([]byte(m), &head)
+			out = append(out, fmt.Sprintf("%s/%d", head.Type, head.FilterID+head.SortID))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(v *table.View)
+		want   []string
+	}{
+		{"nothing", func(*table.View) {}, []string{"view_updated/0"}},
+		{"rename", func(v *table.View) { v.Name = "w" }, []string{"view_updated/0"}},
+		{"first filter removed", func(v *table.View) { v.Filters = v.Filters[1:] },
+			[]string{"view_filter_updated/7001", "view_filter_deleted/7002"}},
+		{"filter added", func(v *table.View) {
+			v.Filters = append(slices.Clone(v.Filters), table.Filter{FieldID: fSecret, Type: "empty"})
+		}, []string{"view_filter_created/0"}},
+		{"sort flipped, rename", func(v *table.View) {
+			v.Sorts = []table.Sort{{FieldID: fName, Order: "desc"}}
+			v.Name = "w"
+		}, []string{"view_updated/0", "view_sort_updated/7001"}},
+		{"sorts cleared", func(v *table.View) { v.Sorts = nil }, []string{"view_sort_deleted/7001"}},
+		{"hidden", func(v *table.View) { v.HiddenFieldIDs = []int64{fSecret} }, []string{"view_field_options_updated/0"}},
+	} {
+		after := *base.Clone()
+		tc.change(&after)
+		if got := types(base, after); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s: %v; want %v", tc.name, got, tc.want)
+		}
 	}
 }

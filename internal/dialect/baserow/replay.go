@@ -23,10 +23,15 @@ import (
 // are. Events the socket received between re-adding a page and sending
 // replay_events are sent again, in their place in the order. Projections
 // of past events use the view's definitions of now.
-func (s *session) replay(ctx context.Context, m message) {
-	n, ok := m.id("last_seen_id")
+//
+// {"type":"realtime_subscribe","last_seen_id":N} (Baserow's newer
+// spelling of the same request; last_event_id is read when last_seen_id is
+// absent) is answered the same way by realtime_subscribe_result, with
+// outdated for force_refresh and current_latest_id for latest_event_id.
+func (s *session) replay(ctx context.Context, m message, key string, result func(force bool, latest int64) []byte) {
+	n, ok := m.id(key)
 	if !ok {
-		if raw := m["last_seen_id"]; string(raw) == "0" {
+		if raw := m[key]; string(raw) == "0" {
 			n, ok = 0, true
 		}
 	}
@@ -35,15 +40,15 @@ func (s *session) replay(ctx context.Context, m message) {
 	s.mu.Unlock()
 	switch {
 	case !ok:
-		s.conn.Send(replayResultFrame(true, -1))
+		s.conn.Send(result(true, -1))
 		return
 	case len(pages) == 0:
-		s.conn.Send(replayResultFrame(false, n))
+		s.conn.Send(result(false, n))
 		return
 	}
 	for _, p := range pages[1:] {
 		if p.tableID != pages[0].tableID {
-			s.conn.Send(replayResultFrame(true, -1))
+			s.conn.Send(result(true, -1))
 			return
 		}
 	}
@@ -56,7 +61,7 @@ func (s *session) replay(ctx context.Context, m message) {
 		if last {
 			req.Reply = func(r hub.SubscribeResult) []byte {
 				answered = true
-				return replayResultFrame(force || !r.Recovered, int64(max(latest, r.Position.Offset)))
+				return result(force || !r.Recovered, int64(max(latest, r.Position.Offset)))
 			}
 		}
 		s.srv.hub.Unsubscribe(ctx, s.conn, p.collection, p.document)
@@ -76,6 +81,6 @@ func (s *session) replay(ctx context.Context, m message) {
 		s.recheck(ctx, p)
 	}
 	if !answered {
-		s.conn.Send(replayResultFrame(true, int64(latest)))
+		s.conn.Send(result(true, int64(latest)))
 	}
 }

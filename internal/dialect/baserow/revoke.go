@@ -21,8 +21,14 @@ import (
 //   - view_deleted, and table_deleted on the table's stream: every page of
 //     the view, of every view of the table.
 //
+// On a workspace's stream, it also starts and ends the sockets' following
+// of the workspace (workspace.go).
+//
 // Nothing is read from the store: the events carry what is needed.
 func (s *Server) HandleEvent(p *hub.Publication) {
+	if ws, ok := streamWorkspace(p.Stream); ok {
+		s.handleWorkspaceEvent(p, ws)
+	}
 	switch p.Event {
 	case service.EventMemberRemoved:
 		var ev service.MemberChanged

@@ -1,11 +1,13 @@
 package baserow
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/auth"
@@ -39,6 +41,10 @@ type Server struct {
 	render *Renderer
 	log    *slog.Logger
 	gate   *admission.Gate
+
+	usersMu   sync.Mutex
+	users     map[string]map[*session]struct{} // signed-in sessions by user (workspace.go)
+	followers sync.WaitGroup                   // workspace follows in flight (workspace.go)
 }
 
 // NewServer returns the endpoint; mount it at /ws/core/.
@@ -55,7 +61,8 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 10 * time.Second
 	}
-	return &Server{cfg: cfg, hub: cfg.Hub, render: cfg.Renderer, log: cfg.Logger, gate: cfg.Gate()}, nil
+	return &Server{cfg: cfg, hub: cfg.Hub, render: cfg.Renderer, log: cfg.Logger, gate: cfg.Gate(),
+		users: make(map[string]map[*session]struct{})}, nil
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now() }
@@ -129,8 +136,9 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote, id string, cla
 	var expires time.Time
 	if claims != nil {
 		sess.userID = claims.Subject
-		// force_disconnect when the verifier would start refusing the
-		// token: at exp plus the same leeway.
+		// Closed (4001, no force_disconnect: the front end reconnects with
+		// the token it holds by then) when the verifier would start
+		// refusing the token: at exp plus the same leeway.
 		if !claims.ExpiresAt.IsZero() {
 			expires = claims.ExpiresAt.Add(s.cfg.TokenLeeway)
 		}
@@ -138,6 +146,12 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote, id string, cla
 	// An anonymous socket is the user "": no token has an empty subject.
 	s.hub.Authenticate(c, sess.userID, c.ID(), expires)
 	c.Send(authenticationFrame(true, c.ID()))
+	if !anonymous {
+		s.track(sess)
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
+		sess.followWorkspaces(ctx)
+		cancel()
+	}
 	if err := s.cfg.Poller.Serve(tc, sess, early); err != nil {
 		s.log.Error("watch connection", "err", err)
 		c.Abort()

@@ -48,28 +48,21 @@ func (s *session) Feed(data []byte) error {
 // ReadClosed implements transport.Sink.
 func (s *session) ReadClosed(err error) { admission.ReadClosed(s.conn, err, nil) }
 
-// DisconnectFrames implements hub.Session: force_disconnect with a reason
-// for the server's own closes (4000-4005), then the close frame.
+// DisconnectFrames implements hub.Session. Baserow's front end treats
+// force_disconnect as a forced logout (its only use in Baserow is a
+// password change ending the user's sessions) and reconnects on any close
+// without it, re-adding its pages with the token it holds then. So the
+// server's closes that a new socket mends (token expiry, shutdown, a slow
+// consumer, a lapsed heartbeat, rate abuse) are the close frame alone;
+// force_disconnect goes first only when an admin ended the user's
+// connections, and never to an anonymous socket (a public view's visitor
+// has no login to be sent to).
 func (s *session) DisconnectFrames(d hub.Disconnect) []byte {
 	closeFrame := transport.CloseFrame(ws.StatusCode(d.Code), d.Reason)
-	var reason string
-	switch {
-	case d == hub.DisconnectExpired:
-		reason = ReasonTokenExpired
-	case d.Code == hub.DisconnectShutdown.Code:
-		reason = ReasonShutdown
-	case d.Code == hub.DisconnectSlow.Code:
-		reason = ReasonSlowConsumer
-	case d.Code == hub.DisconnectKicked.Code:
-		reason = ReasonDisconnected
-	case d.Code == hub.DisconnectRateAbuse.Code:
-		reason = ReasonRateLimited
-	case d.Code == hub.DisconnectTimeout.Code:
-		reason = ReasonHeartbeatLapse
-	default:
+	if d.Code != hub.DisconnectKicked.Code || s.anonymous {
 		return closeFrame
 	}
-	return append(forceDisconnectFrame(reason), closeFrame...)
+	return append(forceDisconnectFrame(ReasonDisconnected), closeFrame...)
 }
 
 // RevokedFrame implements hub.Session: the page lost (its member removed,
@@ -101,6 +94,9 @@ func (s *session) Closed() {
 	pages := s.pages
 	s.pages, s.closed = nil, true
 	s.mu.Unlock()
+	if !s.anonymous {
+		s.srv.untrack(s)
+	}
 	for _, p := range pages {
 		s.srv.render.release(p)
 	}
@@ -137,7 +133,13 @@ func (s *session) onMessage(m transport.Message) error {
 	case "remove_page":
 		s.removePage(ctx, msg)
 	case TypeReplayEvents:
-		s.replay(ctx, msg)
+		s.replay(ctx, msg, "last_seen_id", replayResultFrame)
+	case TypeRealtimeSubscribe:
+		key := "last_seen_id"
+		if !msg.present(key) {
+			key = "last_event_id"
+		}
+		s.replay(ctx, msg, key, realtimeSubscribeResultFrame)
 	}
 	// Anything else (not JSON, unknown keys) has no effect, as in Baserow.
 	return nil
@@ -153,8 +155,8 @@ func messageKind(m message) string {
 	case m.present("remove_page"):
 		return "remove_page"
 	}
-	if t, _ := m.str("type"); t == TypeReplayEvents {
-		return TypeReplayEvents
+	if t, _ := m.str("type"); t == TypeReplayEvents || t == TypeRealtimeSubscribe {
+		return t
 	}
 	return "unknown"
 }

@@ -46,7 +46,7 @@ func (s *session) addPage(ctx context.Context, m message) {
 	if !s.hold(p) {
 		return // the socket is gone
 	}
-	if p.viewID != 0 {
+	if p.needsDefs() {
 		if err := s.srv.render.defs.ensure(ctx, p.tableID); err != nil {
 			if s.take(p) {
 				s.srv.render.release(p)
@@ -139,10 +139,20 @@ func (s *session) removePage(ctx context.Context, m message) {
 func (r *Renderer) hold(p *page) { r.pages.change(p, +1) }
 
 // release stops counting a page; the definitions of a table whose last
-// view page went are forgotten.
+// table or view page went are forgotten.
 func (r *Renderer) release(p *page) {
 	r.pages.change(p, -1)
-	if _, isView := p.typ.(viewPage); isView && !r.pages.viewsOf(p.tableID) {
+	if p.needsDefs() && !r.pages.rendersFor(p.tableID) {
 		r.defs.drop(p.tableID)
 	}
+}
+
+// needsDefs reports whether the page's events are rendered with the
+// table's definitions: table and view pages (row pages get no events).
+func (p *page) needsDefs() bool {
+	switch p.typ.(type) {
+	case tablePage, viewPage:
+		return true
+	}
+	return false
 }

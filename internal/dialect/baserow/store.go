@@ -23,6 +23,8 @@ type Store interface {
 	// needed when the view has a password): ErrNotFound when no public
 	// view has the slug, ErrForbidden when the token is missing or wrong.
 	OpenPublicView(ctx context.Context, slug, token string) (PublicView, error)
+	// UserWorkspaces lists the ids of the workspaces userID is a member of.
+	UserWorkspaces(ctx context.Context, userID string) ([]int64, error)
 	// TableViews reads a table's fields and its public views, and the
 	// table stream's offset they were read at, in one snapshot.
 	TableViews(ctx context.Context, tableID int64) (TableViews, error)
