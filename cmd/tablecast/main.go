@@ -15,7 +15,7 @@ const usage = `tablecast: real-time collaboration for table databases
 usage:
   tablecast serve [flags]      run the server (--dev for a local, insecure setup)
   tablecast token --sub USER   print a JWT signed with the configured secret
-  tablecast bench SCENARIO     load-test a server (idle, fanout)
+  tablecast bench SCENARIO     load-test a server (idle, fanout, rows, recover, ops, pages)
   tablecast migrate            apply the store's migrations and exit
   tablecast version            print version information
 
@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "serve":
-		err = serve(args[1:], stderr)
+		err = serve(args[1:], stdout, stderr)
 	case "token":
 		err = token(args[1:], stdout)
 	case "bench":
@@ -69,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "migrate":
 		err = migrate(args[1:], stdout)
 	case "version", "--version", "-v":
-		printVersion(stdout)
+		err = versionCmd(args[1:], stdout)
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 	default:
