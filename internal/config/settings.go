@@ -46,6 +46,22 @@ func settings(c *Config, port *int) []setting {
 				c.Listen = v
 				return nil
 			}},
+		{env: "TABLECAST_INTERNAL_LISTEN", flag: "internal-listen",
+			usage: "`address` (host:port) of a second listener that takes /metrics, /readyz and the admin API (/api/ws/*, /admin) off the public one; none: everything on the public listener",
+			apply: func(v string) error {
+				if v == "" {
+					return nil
+				}
+				_, p, err := splitHostPort(v)
+				if err != nil {
+					return err
+				}
+				if _, err := parsePort(p); err != nil {
+					return err
+				}
+				c.InternalListen = v
+				return nil
+			}},
 		{env: "HEARTBEAT_INTERVAL", flag: "heartbeat-interval", def: "30",
 			usage: "server ping interval (`duration` or seconds)",
 			apply: durationInto(&c.HeartbeatInterval)},
