@@ -93,15 +93,22 @@ type tablecast struct {
 
 func newTablecast(t *testing.T) *tablecast {
 	t.Helper()
+	return newTablecastWith(t, "--dev")
+}
+
+// newTablecastWith starts a node with the suite's secret, key and a file
+// database, plus extra flags of serve.
+func newTablecastWith(t *testing.T, extra ...string) *tablecast {
+	t.Helper()
 	dir := t.TempDir()
 	args := []string{
-		"--dev",
 		"--jwt-secret", testSecret,
 		"--api-key", testAPIKey,
 		"--node-id", "browser-node",
 		"--database-url", "sqlite://" + filepath.Join(dir, "tablecast.db"),
 		"--shutdown-timeout", "5s",
 	}
+	args = append(args, extra...)
 	cfg, err := config.Load(args, func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("config.Load: %v", err)
