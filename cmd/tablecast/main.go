@@ -17,6 +17,7 @@ usage:
   tablecast token --sub USER   print a JWT signed with the configured secret
   tablecast bench SCENARIO     load-test a server (idle, fanout, rows, recover, ops, pages)
   tablecast migrate            apply the store's migrations and exit
+  tablecast healthcheck        exit 0 when the server's /healthz answers (containers)
   tablecast version            print version information
 
 Run 'tablecast COMMAND --help' for a command's flags.
@@ -68,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = bench(args[1:], stdout, stderr)
 	case "migrate":
 		err = migrate(args[1:], stdout)
+	case "healthcheck":
+		err = healthcheck(args[1:], stdout)
 	case "version", "--version", "-v":
 		err = versionCmd(args[1:], stdout)
 	case "help", "--help", "-h":

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -79,7 +81,7 @@ func TestMigrate(t *testing.T) {
 
 // commands are every command of the usage text; TestHelpOfEveryCommand runs
 // each one's --help.
-var commands = []string{"serve", "token", "bench", "migrate", "version"}
+var commands = []string{"serve", "token", "bench", "migrate", "healthcheck", "version"}
 
 func TestHelpOfEveryCommand(t *testing.T) {
 	t.Setenv("TABLECAST_JWT_SECRET", "")
@@ -136,5 +138,21 @@ func TestVersionFromBuildInfo(t *testing.T) {
 	version = "v9.9.9" // -ldflags wins
 	if got := moduleVersion(&debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, true); got != "v9.9.9" {
 		t.Errorf("with -ldflags: %q", got)
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+		}
+	}))
+	defer ok.Close()
+	var out, errOut bytes.Buffer
+	if code := run([]string{"healthcheck", "--url", ok.URL + "/healthz"}, &out, &errOut); code != 0 {
+		t.Fatalf("healthy: exit %d, %s", code, errOut.String())
+	}
+	if code := run([]string{"healthcheck", "--url", ok.URL + "/readyz"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "503") {
+		t.Fatalf("unhealthy: exit %d, %s", code, errOut.String())
 	}
 }
