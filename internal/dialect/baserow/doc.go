@@ -1,5 +1,5 @@
 // Package baserow speaks the page protocol of Baserow's real-time API
-// (../shared/spec/baserow-dialect.md) at /ws/core/: a JWT (or "anonymous")
+// (docs/protocol.md, "Baserow dialect") at /ws/core/: a JWT (or "anonymous")
 // in the query string, the authentication message, pages added and removed
 // with flat keys, and the store's events rendered into Baserow's typed
 // messages (rows_created, field_updated, ...).
