@@ -46,6 +46,13 @@
 // false (4003, kicked) ends the client instead; Err then returns a
 // *CloseError.
 //
+// # Examples
+//
+// The examples (Example, ExampleClient_SubscribeFrom, ExampleClient_Request)
+// run as tests against a real server started on a loopback port, and check
+// their output: what they print is what a server sends. The protocol is
+// described in docs/protocol.md of the repository.
+//
 // # Resources
 //
 // A client runs one goroutine that reads the socket and handles
