@@ -153,6 +153,46 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 	}
 }
 
+// TestOpenAPIRefsResolve: every $ref of the document names a component
+// that exists.
+func TestOpenAPIRefsResolve(t *testing.T) {
+	var doc any
+	if err := json.Unmarshal(docs.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.(map[string]any)
+	var walk func(v any)
+	refs := 0
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok {
+				refs++
+				var at any = root
+				for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+					m, ok := at.(map[string]any)
+					if !ok || m[part] == nil {
+						t.Errorf("$ref %q does not resolve", ref)
+						return
+					}
+					at = m[part]
+				}
+			}
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(root)
+	if refs < 50 {
+		t.Fatalf("only %d $refs: is the document whole?", refs)
+	}
+}
+
 // TestOpenAPIServed: GET /api/openapi.json answers the embedded document.
 func TestOpenAPIServed(t *testing.T) {
 	n := newTestNode(t, Options{})
