@@ -2,7 +2,18 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build run test test-short vet bench fuzz clean
+.PHONY: all build run test test-short vet bench fuzz clean release release-check
+
+# The version stamped into release binaries; without it (go build, go
+# install) `tablecast version` reads the module's version from the build info.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+DIST ?= dist
+# Every platform `make release` builds: static binaries (CGO_ENABLED=0; the
+# SQLite driver is pure Go).
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+# The two `make test` cross-builds, to catch a change that breaks the
+# static build elsewhere (linux/amd64 is what the tests build anyway).
+CHECK_PLATFORMS ?= darwin/arm64 windows/arm64
 
 all: vet test
 
@@ -15,7 +26,7 @@ run:
 # The test command of the README and of CI: vet, then every test with the
 # race detector. Tests that need PostgreSQL or Redis read TABLECAST_TEST_POSTGRES
 # and TABLECAST_TEST_REDIS (.ci/run sets them).
-test: vet
+test: vet release-check
 	$(GO) test -race -count=1 -timeout 8m $(PKGS)
 
 test-short:
@@ -45,5 +56,22 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeOp -fuzztime $(FUZZTIME) ./internal/ot/json0/
 	$(GO) test -run '^$$' -fuzz FuzzMessageDecode -fuzztime $(FUZZTIME) ./pkg/client/
 
+# Static binaries for every platform in $(DIST):
+# tablecast-<version>-<os>-<arch>[.exe].
+release:
+	@mkdir -p $(DIST)
+	@set -e; for p in $(PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; ext=; [ "$$os" = windows ] && ext=.exe; \
+	  out=$(DIST)/tablecast-$(VERSION)-$$os-$$arch$$ext; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath \
+	    -ldflags "-s -w -X main.version=$(VERSION)" -o $$out ./cmd/tablecast; \
+	  echo "built $$out"; \
+	done
+
+# The release build for CHECK_PLATFORMS, into a temporary directory.
+release-check:
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(MAKE) --no-print-directory release PLATFORMS="$(CHECK_PLATFORMS)" DIST="$$tmp" VERSION=check
+
 clean:
-	rm -rf bin
+	rm -rf bin $(DIST)

@@ -1,6 +1,7 @@
 // Package jsclient embeds the JavaScript client, so that the server's web
 // pages use the very file the npm package publishes (internal/web serves it
-// at /static/tablecast.js). The npm package ships src/ only.
+// at /static/tablecast.js). The npm package ships src/, the README and the
+// LICENSE (TestNpmPack checks it).
 package jsclient
 
 import _ "embed"

@@ -15,8 +15,9 @@ const usage = `tablecast: real-time collaboration for table databases
 usage:
   tablecast serve [flags]      run the server (--dev for a local, insecure setup)
   tablecast token --sub USER   print a JWT signed with the configured secret
-  tablecast bench SCENARIO     load-test a server (idle, fanout)
+  tablecast bench SCENARIO     load-test a server (idle, fanout, rows, recover, ops, pages)
   tablecast migrate            apply the store's migrations and exit
+  tablecast healthcheck        exit 0 when the server's /healthz answers (containers)
   tablecast version            print version information
 
 Run 'tablecast COMMAND --help' for a command's flags.
@@ -61,15 +62,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "serve":
-		err = serve(args[1:], stderr)
+		err = serve(args[1:], stdout, stderr)
 	case "token":
 		err = token(args[1:], stdout)
 	case "bench":
 		err = bench(args[1:], stdout, stderr)
 	case "migrate":
 		err = migrate(args[1:], stdout)
+	case "healthcheck":
+		err = healthcheck(args[1:], stdout)
 	case "version", "--version", "-v":
-		printVersion(stdout)
+		err = versionCmd(args[1:], stdout)
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 	default:

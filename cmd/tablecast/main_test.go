@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/auth"
+	tcbench "github.com/tablecast/tablecast/internal/bench"
 )
 
 func TestRun(t *testing.T) {
@@ -72,5 +76,83 @@ func TestMigrate(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run([]string{"migrate", "--database-url", "mysql://x"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "TABLECAST_DATABASE_URL") {
 		t.Fatalf("bad url: exit %d, %q", code, errOut.String())
+	}
+}
+
+// commands are every command of the usage text; TestHelpOfEveryCommand runs
+// each one's --help.
+var commands = []string{"serve", "token", "bench", "migrate", "healthcheck", "version"}
+
+func TestHelpOfEveryCommand(t *testing.T) {
+	t.Setenv("TABLECAST_JWT_SECRET", "")
+	for _, cmd := range commands {
+		if !strings.Contains(usage, "tablecast "+cmd) {
+			t.Errorf("the usage text does not list %q", cmd)
+		}
+		for _, flag := range []string{"--help", "-h"} {
+			t.Run(cmd+flag, func(t *testing.T) {
+				var out, errOut bytes.Buffer
+				code := run([]string{cmd, flag}, &out, &errOut)
+				if code != 0 {
+					t.Fatalf("exit %d, stderr %q", code, errOut.String())
+				}
+				if first, _, _ := strings.Cut(out.String(), "\n"); !strings.HasPrefix(first, "usage: tablecast "+cmd) {
+					t.Fatalf("first line %q, want a usage line; stdout %q", first, out.String())
+				}
+			})
+		}
+	}
+	for _, cmd := range []string{"--help", "-h", "help"} {
+		var out, errOut bytes.Buffer
+		if code := run([]string{cmd}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "usage:") {
+			t.Fatalf("tablecast %s: exit %d, %q", cmd, code, out.String())
+		}
+	}
+}
+
+func TestUsageListsEveryBenchScenario(t *testing.T) {
+	for _, s := range tcbench.Scenarios {
+		if !strings.Contains(usage, s) {
+			t.Errorf("tablecast --help does not list the bench scenario %q", s)
+		}
+	}
+}
+
+func TestVersionFromBuildInfo(t *testing.T) {
+	old := version
+	defer func() { version = old }()
+	version = ""
+	for _, tt := range []struct {
+		info *debug.BuildInfo
+		ok   bool
+		want string
+	}{
+		{nil, false, "dev"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, true, "dev"},
+		{&debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, true, "v1.2.3"},
+	} {
+		if got := moduleVersion(tt.info, tt.ok); got != tt.want {
+			t.Errorf("moduleVersion(%+v) = %q, want %q", tt.info, got, tt.want)
+		}
+	}
+	version = "v9.9.9" // -ldflags wins
+	if got := moduleVersion(&debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, true); got != "v9.9.9" {
+		t.Errorf("with -ldflags: %q", got)
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+		}
+	}))
+	defer ok.Close()
+	var out, errOut bytes.Buffer
+	if code := run([]string{"healthcheck", "--url", ok.URL + "/healthz"}, &out, &errOut); code != 0 {
+		t.Fatalf("healthy: exit %d, %s", code, errOut.String())
+	}
+	if code := run([]string{"healthcheck", "--url", ok.URL + "/readyz"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "503") {
+		t.Fatalf("unhealthy: exit %d, %s", code, errOut.String())
 	}
 }

@@ -16,12 +16,34 @@ import (
 	"github.com/tablecast/tablecast/internal/server"
 )
 
-func serve(args []string, stderr io.Writer) error {
+const serveUsage = `usage: tablecast serve [flags]
+
+Runs the server. Every flag is also an environment variable (in brackets);
+the flag wins. docs/configuration.md describes each setting.
+
+flags:
+`
+
+const migrateUsage = `usage: tablecast migrate [--database-url URL]
+
+Applies the store's migrations to TABLECAST_DATABASE_URL and exits. It reads
+the settings of serve (below) but uses only the database URL.
+
+flags:
+`
+
+// printSettings prints a command's usage and the flags of every setting.
+func printSettings(w io.Writer, usage string) {
+	fmt.Fprint(w, usage)
+	fs := config.FlagSet("serve")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+func serve(args []string, stdout, stderr io.Writer) error {
 	cfg, err := config.Load(args, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
-		fs := config.FlagSet("serve")
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
+		printSettings(stdout, serveUsage)
 		return nil
 	}
 	if err != nil {
@@ -75,6 +97,10 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 
 func migrate(args []string, stdout io.Writer) error {
 	cfg, err := config.Load(args, os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		printSettings(stdout, migrateUsage)
+		return nil
+	}
 	if errors.Is(err, config.ErrNoJWTKey) {
 		// Migrating needs no key: load again with a placeholder so that the
 		// other settings are still checked.

@@ -19,8 +19,13 @@ func token(args []string, stdout io.Writer) error {
 	ttl := fs.Duration("ttl", time.Hour, "lifetime; 0 for a token that never expires")
 	channels := fs.String("channels", "", "app channels the token may subscribe to, comma separated; a trailing * matches any suffix")
 	secret := fs.String("secret", "", "HS256 secret (default: $TABLECAST_JWT_SECRET)")
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, "usage: tablecast token --sub USER [flags]\n\n"+
+				"Prints a JWT for USER signed with the HS256 secret (development and tests).\n\nflags:\n")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return nil
 		}
 		return err

@@ -2,7 +2,10 @@
 // prints every message it receives, one JSON object per line. It reconnects
 // and resumes from the last offset by itself.
 //
-//	go run ./examples/listen -token "$TOKEN" -collection news
+//	go run ./examples/listen -url ws://localhost:3000/api/ws/socket -token "$TOKEN" -collection news
+//
+// -url is the server's socket (the default is a dev server on port 3000);
+// -token defaults to $TOKEN.
 package main
 
 import (

@@ -28,6 +28,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -197,6 +198,10 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	return fs
 }
 
+// Scenarios are the scenarios a user may run, in the order of the usage
+// text (`tablecast --help` lists them; a test checks it).
+var Scenarios = []string{"idle", "fanout", "rows", "recover", "ops", "pages"}
+
 // ParseArgs parses the arguments after `bench`: the scenario and flags, in
 // either order. -h and --help return an error wrapping flag.ErrHelp.
 func ParseArgs(args []string) (Options, error) {
@@ -248,8 +253,11 @@ func ParseArgs(args []string) (Options, error) {
 func (o *Options) validate() error {
 	var errs []error
 	switch o.Scenario {
-	case "idle", "fanout", "rows", "recover", "ops", "pages", baselineSenderScenario, publisherScenario, rowsWriterScenario:
+	case baselineSenderScenario, publisherScenario, rowsWriterScenario:
 	default:
+		if slices.Contains(Scenarios, o.Scenario) {
+			break // a user's scenario
+		}
 		errs = append(errs, fmt.Errorf("unknown scenario %q: want idle, fanout, rows, recover, ops or pages", o.Scenario))
 	}
 	if o.Nodes < 1 || (o.Nodes > 1 && (o.RedisURL == "" || o.URL != "" || o.InProcess)) {

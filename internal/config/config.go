@@ -26,6 +26,10 @@ type Config struct {
 	// Listen is the listen address. TABLECAST_LISTEN wins over SOCKET_PORT
 	// (which gives ":<port>"); a flag wins over either variable.
 	Listen string
+	// InternalListen, when set, is the address of a second listener that
+	// serves /metrics, /readyz and the admin API (/api/ws/* but the socket,
+	// and the /admin page) instead of Listen.
+	InternalListen string
 
 	HeartbeatInterval time.Duration // server ping interval
 	ConnectionTimeout time.Duration // no sign of life for this long closes the connection

@@ -221,3 +221,42 @@ func TestRateForms(t *testing.T) {
 }
 
 func fmtAny(v any) string { return fmt.Sprint(v) }
+
+// TestConfigurationDocListsEverySetting: docs/configuration.md has a row
+// for every setting, naming its variable, its flag and its default, and no
+// row for a setting that does not exist.
+func TestConfigurationDocListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "| `") && strings.Contains(line, "| `--") {
+			env := strings.Split(line, "`")[1]
+			rows[env] = line
+		}
+	}
+	known := map[string]bool{}
+	for _, s := range Settings() {
+		known[s.Env] = true
+		row, ok := rows[s.Env]
+		if !ok {
+			t.Errorf("docs/configuration.md has no row for %s", s.Env)
+			continue
+		}
+		cells := strings.Split(row, "|")
+		if len(cells) < 5 || strings.TrimSpace(cells[2]) != "`--"+s.Flag+"`" {
+			t.Errorf("%s: the row does not name --%s: %s", s.Env, s.Flag, row)
+			continue
+		}
+		if s.Default != "" && !strings.Contains(cells[3], "`"+s.Default+"`") {
+			t.Errorf("%s: the row's default is %q, want `%s`", s.Env, strings.TrimSpace(cells[3]), s.Default)
+		}
+	}
+	for env := range rows {
+		if !known[env] {
+			t.Errorf("docs/configuration.md lists %s, which is no setting", env)
+		}
+	}
+}

@@ -62,6 +62,7 @@ func (c Config) Redacted() map[string]any {
 	}
 	return map[string]any{
 		"listen":             c.Listen,
+		"internal-listen":    c.InternalListen,
 		"heartbeat-interval": c.HeartbeatInterval.String(),
 		"connection-timeout": c.ConnectionTimeout.String(),
 		"max-message-size":   c.MaxMessageSize,

@@ -49,6 +49,22 @@ func settings(c *Config, port *int) []setting {
 				c.Listen = v
 				return nil
 			}},
+		{env: "TABLECAST_INTERNAL_LISTEN", flag: "internal-listen",
+			usage: "`address` (host:port) of a second listener that takes /metrics, /readyz and the admin API (/api/ws/*, /admin) off the public one; none: everything on the public listener",
+			apply: func(v string) error {
+				if v == "" {
+					return nil
+				}
+				_, p, err := splitHostPort(v)
+				if err != nil {
+					return err
+				}
+				if _, err := parsePort(p); err != nil {
+					return err
+				}
+				c.InternalListen = v
+				return nil
+			}},
 		{env: "HEARTBEAT_INTERVAL", flag: "heartbeat-interval", def: "30",
 			usage: "server ping interval (`duration` or seconds)",
 			apply: durationInto(&c.HeartbeatInterval)},
@@ -122,7 +138,7 @@ func settings(c *Config, port *int) []setting {
 			usage: "admin API `key`; none turns the admin API off",
 			apply: stringInto(&c.APIKey)},
 		{env: "TABLECAST_ALLOWED_ORIGINS", flag: "allowed-origins",
-			usage: "browser `origins` allowed to open sockets (comma list of scheme://host[:port], * for any)",
+			usage: "browser `origins` allowed to open sockets and call the HTTP API (CORS): comma list of scheme://host[:port], * for any",
 			apply: func(v string) error {
 				o, err := parseOrigins(v)
 				c.AllowedOrigins = o
@@ -259,4 +275,22 @@ func defaultNodeID() string {
 		host = "tablecast"
 	}
 	return host + "-" + strconv.Itoa(os.Getpid())
+}
+
+// Setting describes one setting for its documentation.
+type Setting struct {
+	Env     string // environment variable
+	Flag    string // flag of serve, without dashes
+	Default string // default as text; "" for none
+	Usage   string // the --help text
+}
+
+// Settings lists every setting in --help order (docs/configuration.md
+// describes each; a test checks they agree).
+func Settings() []Setting {
+	var out []Setting
+	for _, s := range settings(new(Config), new(int)) {
+		out = append(out, Setting{Env: s.env, Flag: s.flag, Default: s.def, Usage: s.usage})
+	}
+	return out
 }

@@ -23,7 +23,7 @@ type Admin struct {
 }
 
 // Register mounts the admin routes on mux.
-func (a *Admin) Register(mux *http.ServeMux) {
+func (a *Admin) Register(mux Mux) {
 	if a.MaxBody <= 0 {
 		a.MaxBody = 1 << 20
 	}
@@ -48,6 +48,15 @@ func (a *Admin) Register(mux *http.ServeMux) {
 	}
 	mux.Handle("/api/ws/", a.guard(func(*http.Request, http.ResponseWriter) (any, error) {
 		return nil, &apiError{status: http.StatusNotFound, code: "not_found", message: "no such admin endpoint"}
+	}))
+}
+
+// RegisterElsewhere answers every /api/ws/ path but the socket with a JSON
+// 404 on a listener that does not serve the admin API (the public one when
+// TABLECAST_INTERNAL_LISTEN is set).
+func RegisterElsewhere(mux Mux) {
+	mux.Handle("/api/ws/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, nil, &apiError{status: http.StatusNotFound, code: "not_found", message: "no such endpoint on this listener"})
 	}))
 }
 

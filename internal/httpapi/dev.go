@@ -32,7 +32,7 @@ type DevTokens struct {
 const devUserMax = 64
 
 // Register mounts the route on mux.
-func (d *DevTokens) Register(mux *http.ServeMux) {
+func (d *DevTokens) Register(mux Mux) {
 	if d.MaxBody <= 0 {
 		d.MaxBody = 1 << 20
 	}

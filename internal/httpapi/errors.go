@@ -102,3 +102,13 @@ func jsonTypeName(kind string) string {
 		return "a number"
 	}
 }
+
+// Mux is where handlers register their routes: an *http.ServeMux, or one
+// that also records the patterns (the server lists its routes for the
+// OpenAPI test).
+type Mux interface {
+	Handle(pattern string, handler http.Handler)
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
+var _ Mux = (*http.ServeMux)(nil)

@@ -18,10 +18,22 @@ type Ops struct {
 }
 
 // Register mounts the operations routes on mux.
-func (o *Ops) Register(mux *http.ServeMux) {
+func (o *Ops) Register(mux Mux) {
+	o.RegisterHealth(mux)
+	o.RegisterInternal(mux)
+}
+
+// RegisterHealth mounts GET /healthz, the liveness check, which every
+// listener answers.
+func (o *Ops) RegisterHealth(mux Mux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+}
+
+// RegisterInternal mounts GET /readyz and GET /metrics, which move to the
+// internal listener when there is one.
+func (o *Ops) RegisterInternal(mux Mux) {
 	mux.HandleFunc("GET /readyz", o.ready)
 	if o.Metrics != nil {
 		mux.Handle("GET /metrics", o.Metrics)

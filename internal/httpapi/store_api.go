@@ -50,7 +50,7 @@ type publicHandler func(w http.ResponseWriter, r *http.Request) (any, error)
 // Register mounts the store routes on mux, with a JSON 404 or 405 for any
 // other method or path under /api/workspaces, /api/tables, /api/fields and
 // /api/views.
-func (a *StoreAPI) Register(mux *http.ServeMux) {
+func (a *StoreAPI) Register(mux Mux) {
 	if a.MaxBody <= 0 {
 		a.MaxBody = 1 << 20
 	}

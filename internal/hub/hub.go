@@ -310,6 +310,9 @@ func (h *Hub) NewConn(info ConnInfo) (*Conn, error) {
 	s.byID[c.id] = c
 	s.mu.Unlock()
 	h.stats.connections.Add(1)
+	if h.log.Enabled(context.Background(), slog.LevelDebug) {
+		h.log.Debug("connection opened", "conn", c.id, "dialect", int(c.dialect), "remote", c.remote)
+	}
 	return c, nil
 }
 
@@ -330,6 +333,9 @@ func (h *Hub) Authenticate(c *Conn, userID, sessionID string, expires time.Time)
 	s.mu.Unlock()
 	c.authed.Store(true)
 	h.putSession(c, true)
+	if h.log.Enabled(context.Background(), slog.LevelDebug) {
+		h.log.Debug("connection authenticated", "conn", c.id, "user", userID)
+	}
 }
 
 // forget removes a closed connection from every index and ends its presence.
@@ -340,6 +346,14 @@ func (h *Hub) forget(c *Conn) {
 	delete(s.byID, c.id)
 	s.mu.Unlock()
 	h.stats.connections.Add(-1)
+	if h.log.Enabled(context.Background(), slog.LevelDebug) {
+		user := "" // the identity is set before authed, and read only after it
+		if c.authed.Load() {
+			user = c.userID
+		}
+		h.log.Debug("connection closed", "conn", c.id, "user", user,
+			"lifetime", time.Duration(h.now().UnixNano()-c.created).Round(time.Millisecond))
+	}
 	if !c.authed.Load() {
 		return
 	}

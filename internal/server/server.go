@@ -38,6 +38,10 @@ type Options struct {
 	AbuseWindow time.Duration
 	// AuthTimeout overrides the time allowed for a connect message (tests).
 	AuthTimeout time.Duration
+	// InternalListener, when given, is the internal listener (tests pass
+	// one on a free port); it turns the internal listener on as
+	// cfg.InternalListen does.
+	InternalListener net.Listener
 }
 
 // Node is one running tablecast server.
@@ -58,8 +62,17 @@ type Node struct {
 	metrics  *metrics.Metrics
 	http     *http.Server
 	ln       net.Listener
+	// internal serves /metrics, /readyz and the admin API when
+	// cfg.InternalListen is set; nil otherwise.
+	internal   *http.Server
+	internalLn net.Listener
+
+	routes []Route // every route registered, for Routes
+	// The listeners' routes (the same mux without an internal listener).
+	publicMux, internalMux *http.ServeMux
 
 	serveErr chan error
+	serving  int // listeners served, each sending once on serveErr
 	stopOnce sync.Once
 }
 
@@ -249,50 +262,86 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		"Reads of a table's public view definitions by the Baserow renderer (a view page's first, and after field and view events).",
 		func() float64 { return float64(brRender.DefinitionReads()) })
 
-	mux := http.NewServeMux()
+	// The public listener takes everything unless there is an internal one:
+	// then /metrics, /readyz and the admin API (/api/ws/* but the socket,
+	// and the /admin page) move there, and the public one answers 404.
+	var routes []Route
+	mux := routeMux{ServeMux: http.NewServeMux(), listener: "public", routes: &routes}
+	internal := mux
+	if cfg.InternalListen != "" || opts.InternalListener != nil {
+		internal = routeMux{ServeMux: http.NewServeMux(), listener: "internal", routes: &routes}
+		httpapi.RegisterElsewhere(mux)
+	}
 	mux.Handle("GET /api/ws/socket", nativeSrv)
 	mux.Handle("GET /ws/core/{$}", brSrv)
 	mux.Handle("GET /ws/core", brSrv)
 	mux.Handle("GET /sharedb", sdbSrv)
-	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
+	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log}).Register(internal)
 	(&httpapi.StoreAPI{Service: svc, Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	// POST /api/dev/token (dev mode only) and the web pages at / and /admin.
 	(&httpapi.DevTokens{Enabled: cfg.Dev, Secret: []byte(cfg.JWTSecret), Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
-	web.Register(mux)
-	(&httpapi.Ops{
+	web.RegisterApp(mux)
+	web.RegisterStatic(mux)
+	web.RegisterAdmin(internal)
+	ops := &httpapi.Ops{
 		Checks: map[string]httpapi.Check{
 			"broker": broker.ready,
 			"store":  st.Ping,
 		},
 		Draining: h.Draining,
 		Metrics:  m.Handler(),
-	}).Register(mux)
+	}
+	ops.RegisterHealth(mux)
+	ops.RegisterInternal(internal)
+	// The served OpenAPI document of the REST and admin APIs.
+	httpapi.RegisterOpenAPI(mux)
 
+	var internalSrv *http.Server
+	if internal.listener != mux.listener {
+		ops.RegisterHealth(internal)
+		web.RegisterStatic(internal) // the admin page's files
+		internalSrv = newHTTPServer(wrap(cfg, log, internal.ServeMux), log)
+	}
 	return &Node{
-		cfg:      cfg,
-		log:      log,
-		verifier: verifier,
-		hub:      h,
-		store:    st,
-		relay:    rel,
-		history:  history,
-		broker:   broker,
-		poller:   poller,
-		sharedb:  sdbSrv,
-		baserow:  brSrv,
-		metrics:  m,
-		http: &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 10 * time.Second,
-			// Body and idle limits for the HTTP API. A socket is unaffected:
-			// the upgrade clears the connection's deadlines.
-			ReadTimeout:    30 * time.Second,
-			IdleTimeout:    2 * time.Minute,
-			MaxHeaderBytes: 64 << 10,
-			ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		},
-		serveErr: make(chan error, 1),
+		cfg:         cfg,
+		log:         log,
+		verifier:    verifier,
+		hub:         h,
+		store:       st,
+		relay:       rel,
+		history:     history,
+		broker:      broker,
+		poller:      poller,
+		sharedb:     sdbSrv,
+		baserow:     brSrv,
+		metrics:     m,
+		http:        newHTTPServer(wrap(cfg, log, mux.ServeMux), log),
+		routes:      routes,
+		publicMux:   mux.ServeMux,
+		internalMux: internal.ServeMux,
+		internal:    internalSrv,
+		internalLn:  opts.InternalListener,
+		serveErr:    make(chan error, 2),
 	}, nil
+}
+
+// wrap puts the request log and CORS (TABLECAST_ALLOWED_ORIGINS, the
+// sockets' list) around a listener's routes.
+func wrap(cfg config.Config, log *slog.Logger, mux *http.ServeMux) http.Handler {
+	return httpapi.LogRequests(log, httpapi.CORS(transport.NewOrigins(cfg.AllowedOrigins), mux))
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Body and idle limits for the HTTP API. A socket is unaffected:
+		// the upgrade clears the connection's deadlines.
+		ReadTimeout:    30 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
 }
 
 // Hub is the node's hub (tests and bench read its stats).
@@ -300,6 +349,15 @@ func (n *Node) Hub() *hub.Hub { return n.hub }
 
 // Addr is where the node listens, once started.
 func (n *Node) Addr() net.Addr { return n.ln.Addr() }
+
+// InternalAddr is where the internal listener listens, once started; nil
+// without one.
+func (n *Node) InternalAddr() net.Addr {
+	if n.internal == nil || n.internalLn == nil {
+		return nil
+	}
+	return n.internalLn.Addr()
+}
 
 // Start listens on cfg.Listen (or on ln when given) and serves in the
 // background.
@@ -310,21 +368,42 @@ func (n *Node) Start(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("server: listen: %w", err)
 		}
 	}
+	if n.internal != nil && n.internalLn == nil {
+		iln, err := net.Listen("tcp", n.cfg.InternalListen)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("server: internal listen: %w", err)
+		}
+		n.internalLn = iln
+	}
 	n.ln = ln
 	if err := n.hub.Start(ctx); err != nil {
 		_ = ln.Close()
+		if n.internal != nil {
+			_ = n.internalLn.Close()
+		}
 		return err
 	}
 	n.relay.Start() // publishes what an earlier process committed and did not publish
+	n.serve(n.http, ln)
+	if n.internal != nil {
+		n.serve(n.internal, n.internalLn)
+		n.log.Info("tablecast internal listener (metrics, readiness, admin API)", "addr", n.internalLn.Addr().String())
+	}
+	n.log.Info("tablecast listening", "addr", ln.Addr().String(), "node_id", n.cfg.NodeID, "dev", n.cfg.Dev)
+	return nil
+}
+
+// serve runs srv on ln until Shutdown; its result goes to serveErr.
+func (n *Node) serve(srv *http.Server, ln net.Listener) {
+	n.serving++
 	go func() {
-		err := n.http.Serve(ln)
+		err := srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
 		n.serveErr <- err
 	}()
-	n.log.Info("tablecast listening", "addr", ln.Addr().String(), "node_id", n.cfg.NodeID, "dev", n.cfg.Dev)
-	return nil
 }
 
 // Shutdown stops accepting, tells every socket to go (4000), waits for them
@@ -338,6 +417,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.sharedb.Close() // its query workers; the sockets are gone
 		n.baserow.Close() // its workspace follows in flight
 		httpErr := n.http.Shutdown(ctx)
+		if n.internal != nil {
+			httpErr = errors.Join(httpErr, n.internal.Shutdown(ctx))
+		}
 		n.relay.Stop()
 		pollErr := n.poller.Close()
 		_ = n.broker.Close()
@@ -346,8 +428,8 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		storeErr := n.store.Close()
 		n.verifier.Close()
 		var serveErr error
-		if n.ln != nil { // started
-			serveErr = <-n.serveErr
+		for range n.serving { // the listeners Start served
+			serveErr = errors.Join(serveErr, <-n.serveErr)
 		}
 		err = errors.Join(httpErr, hubErr, pollErr, storeErr, serveErr)
 	})

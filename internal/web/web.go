@@ -34,11 +34,29 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 
 // Register mounts the pages on mux: GET /, GET /admin and GET /static/.
 // Other paths stay with the API's routes.
-func Register(mux *http.ServeMux) {
+func Register(mux Mux) {
+	RegisterApp(mux)
+	RegisterAdmin(mux)
+	RegisterStatic(mux)
+}
+
+// RegisterApp mounts the table app's page, GET /.
+func RegisterApp(mux Mux) {
 	h := handler{fs: Static()}
 	mux.Handle("GET /{$}", h.page("index.html"))
+}
+
+// RegisterAdmin mounts the admin dashboard's page, GET /admin.
+func RegisterAdmin(mux Mux) {
+	h := handler{fs: Static()}
 	mux.Handle("GET /admin", h.page("admin.html"))
 	mux.Handle("GET /admin/{$}", h.page("admin.html"))
+}
+
+// RegisterStatic mounts the files the pages load, GET /static/ (on each
+// listener that serves a page).
+func RegisterStatic(mux Mux) {
+	h := handler{fs: Static()}
 	mux.Handle("GET /static/{name}", http.HandlerFunc(h.asset))
 }
 
@@ -97,4 +115,9 @@ func (h handler) asset(w http.ResponseWriter, r *http.Request) {
 	}
 	headers(w, ct)
 	_, _ = w.Write(b)
+}
+
+// Mux is where the pages register (an *http.ServeMux).
+type Mux interface {
+	Handle(pattern string, handler http.Handler)
 }

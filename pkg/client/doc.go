@@ -54,6 +54,13 @@
 // renews the open connection's token with a refresh message, so that the
 // connection outlives any one token. Client.Refresh does the same by hand.
 //
+// # Examples
+//
+// The examples (Example, ExampleClient_SubscribeFrom, ExampleClient_Request)
+// run as tests against a real server started on a loopback port, and check
+// their output: what they print is what a server sends. The protocol is
+// described in docs/protocol.md of the repository.
+//
 // # Resources
 //
 // A client runs one goroutine that reads the socket and handles

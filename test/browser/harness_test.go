@@ -93,9 +93,15 @@ type tablecast struct {
 
 func newTablecast(t *testing.T) *tablecast {
 	t.Helper()
+	return newTablecastWith(t, "--dev")
+}
+
+// newTablecastWith starts a node with the suite's secret, key and a file
+// database, plus extra flags of serve.
+func newTablecastWith(t *testing.T, extra ...string) *tablecast {
+	t.Helper()
 	dir := t.TempDir()
 	args := []string{
-		"--dev",
 		"--jwt-secret", testSecret,
 		"--api-key", testAPIKey,
 		"--node-id", "browser-node",
@@ -105,6 +111,7 @@ func newTablecast(t *testing.T) *tablecast {
 		// token to run out.
 		"--jwt-leeway", "1s",
 	}
+	args = append(args, extra...)
 	cfg, err := config.Load(args, func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("config.Load: %v", err)

@@ -3,7 +3,8 @@
 // client (4.x to 7.x) works against tablecast: documents (f, s, u, bf, bs,
 // bu), op submits with their acks, live queries (qf, qs, qu), snapshot
 // reads (nf, nt), presence (p, ps, pu, pr) and pp, over the store's
-// documents, versions, streams and permissions (../shared/spec/sharedb-dialect.md).
+// documents, versions, streams and permissions (docs/protocol.md, "ShareDB
+// dialect").
 //
 // The documents are the store's (service/docchanges.go): record_T,
 // field_T, view_T and table_W, also under Teable's names rec_T, fld_T,
