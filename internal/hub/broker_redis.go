@@ -344,10 +344,15 @@ func (b *RedisBroker) Subscribe(ctx context.Context, name string) error {
 	if b.subs[name] {
 		return nil
 	}
-	if err := b.ps.Subscribe(ctx, b.channel(name)); err != nil {
-		return fmt.Errorf("hub: redis broker: subscribe %s: %w", name, err)
-	}
+	// The client keeps the channel even when Redis cannot be reached, and
+	// subscribes to it again on its next connection: the interest is kept,
+	// and the stream is checked (resync) once that subscription is made.
+	err := b.ps.Subscribe(ctx, b.channel(name))
 	b.subs[name] = true
+	if err != nil {
+		b.resync[name] = true
+		return fmt.Errorf("%w: redis broker: subscribe %s: %w", ErrSubscribePending, name, err)
+	}
 	return nil
 }
 
@@ -359,6 +364,7 @@ func (b *RedisBroker) Unsubscribe(ctx context.Context, name string) error {
 		return nil
 	}
 	delete(b.subs, name)
+	delete(b.resync, name)
 	b.lastMu.Lock()
 	delete(b.last, name)
 	b.lastMu.Unlock()

@@ -119,8 +119,16 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, req SubscribeRequest) (Sub
 	first := h.addSubscription(sub)
 	if first {
 		if err := h.cfg.Broker.Subscribe(ctx, h.shardKey(req.Collection)); err != nil {
-			h.removeSubscription(c, req.Collection, req.Document)
-			return SubscribeResult{}, fmt.Errorf("hub: broker subscribe: %w", err)
+			_, ext := h.external(req.Collection)
+			if !ext || !errors.Is(err, ErrSubscribePending) {
+				h.removeSubscription(c, req.Collection, req.Document)
+				return SubscribeResult{}, fmt.Errorf("%w: broker subscribe: %w", ErrUnavailable, err)
+			}
+			// A table stream's history is the store: this node delivers
+			// its own writes at once, and the broker catches up on the
+			// other nodes' (KindResync) once it is back.
+			h.log.Warn("broker subscription pending; the stream is served from the store meanwhile",
+				"stream", h.shardKey(req.Collection), "err", err)
 		}
 	}
 	res, replay, err := h.position(ctx, req)
@@ -184,7 +192,7 @@ func (h *Hub) position(ctx context.Context, req SubscribeRequest) (SubscribeResu
 	if req.Since == nil {
 		top, err := h.cfg.Broker.Top(ctx, req.Collection)
 		if err != nil {
-			return SubscribeResult{}, nil, fmt.Errorf("hub: stream position: %w", err)
+			return SubscribeResult{}, nil, fmt.Errorf("%w: stream position: %w", ErrUnavailable, err)
 		}
 		return SubscribeResult{Position: top, Recovered: true}, nil, nil
 	}
@@ -192,13 +200,13 @@ func (h *Hub) position(ctx context.Context, req SubscribeRequest) (SubscribeResu
 	if errors.Is(err, stream.ErrUnrecoverable) {
 		if top.Epoch == "" {
 			if top, err = h.cfg.Broker.Top(ctx, req.Collection); err != nil {
-				return SubscribeResult{}, nil, fmt.Errorf("hub: stream position: %w", err)
+				return SubscribeResult{}, nil, fmt.Errorf("%w: stream position: %w", ErrUnavailable, err)
 			}
 		}
 		return SubscribeResult{Position: top, Recovered: false}, nil, nil
 	}
 	if err != nil {
-		return SubscribeResult{}, nil, fmt.Errorf("hub: stream history: %w", err)
+		return SubscribeResult{}, nil, fmt.Errorf("%w: stream history: %w", ErrUnavailable, err)
 	}
 	return SubscribeResult{Position: top, Recovered: true}, pubs, nil
 }

@@ -137,7 +137,9 @@ func (s *session) reply(id string, err error) {
 		s.srv.log.Error("native request failed", "conn", s.conn.ID(), "err", err)
 		pe = errorf(CodeInternal, "internal error")
 	}
-	s.conn.Send(s.errorFrame(id, pe.code, pe.msg))
+	s.conn.Send(encode(&outbound{Type: TypeError, ID: id,
+		Error:     &errorBody{Code: pe.code, Message: pe.msg, RetryAfter: pe.retryAfter},
+		Timestamp: timestamp(s.srv.now())}))
 }
 
 func (s *session) errorFrame(id string, code int, msg string) []byte {
@@ -297,6 +299,9 @@ func (s *session) subscribe(ctx context.Context, in *inbound) error {
 		return errorf(CodeRateLimited, "too many subscriptions (at most %d)", s.srv.hub.Config().MaxSubscriptions)
 	case errors.Is(err, hub.ErrClosed):
 		return errorf(CodeUnavailable, "server shutting down")
+	case errors.Is(err, hub.ErrUnavailable):
+		s.srv.log.Warn("native subscribe refused for now", "conn", s.conn.ID(), "collection", col, "err", err)
+		return unavailable("the channel's stream")
 	case err != nil:
 		return err
 	}
