@@ -457,7 +457,7 @@ func (h *Hub) Publish(ctx context.Context, p *Publication) (stream.Position, err
 	pos, err := h.cfg.Broker.Publish(ctx, p)
 	if err != nil {
 		h.stats.publishErrors.Add(1)
-		return pos, fmt.Errorf("hub: publish: %w", err)
+		return pos, fmt.Errorf("%w: publish: %w", ErrUnavailable, err)
 	}
 	return pos, nil
 }

@@ -266,19 +266,7 @@ func (c *Client) resubscribe(cn *conn) {
 	})
 	msgs := make([]Message, 0, len(keys))
 	for _, key := range keys {
-		var since Position
-		if s := c.streams[key.collection]; s != nil {
-			since = s.pos
-		}
-		id := c.newID()
-		c.pending[id] = &pending{hook: func(m Message, err error) { c.resubscribed(key, m, err) }}
-		msgs = append(msgs, Message{
-			Type:       TypeSubscribe,
-			ID:         id,
-			Collection: key.collection,
-			Document:   key.document,
-			Data:       sinceData(since),
-		})
+		msgs = append(msgs, c.resubscribeMsgLocked(key, 1))
 	}
 	c.mu.Unlock()
 	for _, m := range msgs {
@@ -288,10 +276,53 @@ func (c *Client) resubscribe(cn *conn) {
 	}
 }
 
+// resubscribeMsgLocked is the subscribe message restoring key from its
+// collection's position; its reply goes to resubscribed. c.mu is held.
+func (c *Client) resubscribeMsgLocked(key subKey, attempt int) Message {
+	var since Position
+	if s := c.streams[key.collection]; s != nil {
+		since = s.pos
+	}
+	id := c.newID()
+	c.pending[id] = &pending{hook: func(m Message, err error) { c.resubscribed(key, attempt, m, err) }}
+	return Message{Type: TypeSubscribe, ID: id, Collection: key.collection, Document: key.document, Data: sinceData(since)}
+}
+
+// retryResubscribe sends a resubscription the server refused for now (503)
+// again after a backoff, on the connection of that time; a reconnect
+// meanwhile restores it anyway.
+func (c *Client) retryResubscribe(key subKey, attempt int, wait time.Duration) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.mu.Lock()
+		cn := c.conn
+		c.mu.Unlock()
+		if !c.sleep(wait) {
+			return
+		}
+		c.mu.Lock()
+		if _, active := c.subs[key]; !active || c.conn != cn || cn == nil {
+			c.mu.Unlock()
+			return
+		}
+		m := c.resubscribeMsgLocked(key, attempt+1)
+		c.mu.Unlock()
+		_ = cn.writeJSON(m) // a failure tears the connection down; the reconnect restores key
+	}()
+}
+
 // resubscribed handles the reply to a resubscription.
-func (c *Client) resubscribed(key subKey, m Message, err error) {
+func (c *Client) resubscribed(key subKey, attempt int, m Message, err error) {
 	if errors.Is(err, ErrConnectionLost) {
 		return // another reconnect will try again
+	}
+	var se *ServerError
+	if errors.As(err, &se) && se.Temporary() {
+		wait := max(se.RetryAfter, backoff(attempt, c.cfg.ReconnectMin, c.cfg.ReconnectMax))
+		c.log.Debug("tablecast: resubscription refused for now; retrying", "collection", key.collection, "in", wait)
+		c.retryResubscribe(key, attempt, wait)
+		return
 	}
 	var res SubscribeResult
 	if err == nil {

@@ -12,5 +12,5 @@ func TestJSClient(t *testing.T) {
 	root := repoRoot(t)
 	tc := newTablecast(t)
 	runNode(t, tc, filepath.Join(root, "clients", "js"), 2*time.Minute, nil,
-		"--experimental-websocket", "--test", "--test-reporter=tap", "test/client.test.js")
+		"--experimental-websocket", "--test", "--test-reporter=tap", "test/client.test.js", "test/retry.test.js")
 }
