@@ -354,6 +354,13 @@ func checkShareDB(t *testing.T, c *jsonConn, col string, created []int64, doc, v
 	got := map[string]bool{}
 	d := strconv.FormatInt(doc, 10)
 	next, end := v, v+int64(n)
+	ops := map[int64]string{}
+	replayed := 0
+	defer func() {
+		if replayed > 0 {
+			t.Logf("sharedb: %d document ops sent again below the client's version (dropped by ShareDB clients)", replayed)
+		}
+	}()
 	deadline := time.After(20 * time.Second)
 	for len(got) < len(want) || next < end {
 		select {
@@ -380,14 +387,22 @@ func checkShareDB(t *testing.T, c *jsonConn, col string, created []int64, doc, v
 					}
 				}
 			case str(m, "a") == "op" && str(m, "c") == col && str(m, "d") == d:
-				switch at := num(m, "v"); {
+				at := num(m, "v")
+				op := string(m["op"])
+				switch {
+				case at < next && ops[at] == op:
+					// A live query's catch-up replays its collection from
+					// the read it made: ShareDB clients drop an op below
+					// their version (by design, harmless).
+					replayed++
 				case at < next:
-					t.Logf("document op at v%d again: %s", at, mustJSON(m))
+					t.Errorf("document op at v%d again, different: %s then %s", at, ops[at], op)
 					dups++
 				case at > next:
 					t.Errorf("document op at v%d, want v%d", at, next)
 					next = at + 1
 				default:
+					ops[at] = op
 					next++
 				}
 			}
