@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/tablecast/tablecast/internal/dialect/publicview"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/transport"
 )
@@ -26,7 +27,7 @@ type RendererConfig struct {
 type Renderer struct {
 	log   *slog.Logger
 	pages *pagesIndex
-	defs  *viewDefs
+	defs  *publicview.Defs
 
 	projections atomic.Int64 // one per view per event projected
 }
@@ -44,7 +45,7 @@ func NewRenderer(cfg RendererConfig) (*Renderer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Renderer{log: cfg.Logger, pages: newPagesIndex(), defs: newViewDefs(cfg.Store, cfg.Logger)}, nil
+	return &Renderer{log: cfg.Logger, pages: newPagesIndex(), defs: publicview.NewDefs(cfg.Store, cfg.Logger)}, nil
 }
 
 // Projections counts the public view projections computed: one per view
@@ -52,7 +53,7 @@ func NewRenderer(cfg RendererConfig) (*Renderer, error) {
 func (r *Renderer) Projections() int64 { return r.projections.Load() }
 
 // DefinitionReads counts the reads of public views' definitions.
-func (r *Renderer) DefinitionReads() int64 { return r.defs.loads.Load() }
+func (r *Renderer) DefinitionReads() int64 { return r.defs.Loads() }
 
 // Render implements hub.Renderer for what is not a stream event. Only a
 // message to a user (admin broadcast/user) reaches a Baserow socket: a JSON
@@ -131,7 +132,7 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 // view is told to refresh: its sockets refetch rather than miss the event.
 func (r *Renderer) projectViews(ev *event, pages *tablePages, outs []hub.Output) []hub.Output {
 	col := viewCollection(ev.tableID)
-	defs, err := r.defs.forEvent(ev.tableID, ev.p.Offset, changesDefinitions(ev.p.Event))
+	defs, err := r.defs.ForEvent(ev.tableID, ev.p.Offset, publicview.ChangesDefinitions(ev.p.Event))
 	if err != nil {
 		r.log.Error("public views not projected; their pages are told to refresh", "table", ev.tableID, "offset", ev.p.Offset, "err", err)
 		for id, slug := range pages.slugs {
@@ -142,7 +143,7 @@ func (r *Renderer) projectViews(ev *event, pages *tablePages, outs []hub.Output)
 	}
 	for id := range pages.views {
 		r.projections.Add(1)
-		if frame := ev.project(defs.views[id], pages.slugs[id]); frame != nil {
+		if frame := ev.project(defs.Views[id], pages.slugs[id]); frame != nil {
 			outs = append(outs, hub.Output{Collection: col, Document: strconv.FormatInt(id, 10), Frame: frame})
 		}
 	}

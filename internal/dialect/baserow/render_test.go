@@ -180,9 +180,7 @@ func TestRenderPages(t *testing.T) {
 	if outs, _ := r.RenderEvent(pub(t, 2, service.EventRowsCreated, service.RowsCreated{TableMeta: meta, Rows: after})); outs != nil {
 		t.Fatalf("after release: %d outputs", len(outs))
 	}
-	r.defs.mu.Lock()
-	left := len(r.defs.tables)
-	r.defs.mu.Unlock()
+	left := r.defs.Held()
 	if left != 0 {
 		t.Fatalf("%d tables' definitions kept with no view page", left)
 	}

@@ -47,7 +47,7 @@ func (s *session) addPage(ctx context.Context, m message) {
 		return // the socket is gone
 	}
 	if p.viewID != 0 {
-		if err := s.srv.render.defs.ensure(ctx, p.tableID); err != nil {
+		if err := s.srv.render.defs.Ensure(ctx, p.tableID); err != nil {
 			if s.take(p) {
 				s.srv.render.release(p)
 			}
@@ -143,6 +143,6 @@ func (r *Renderer) hold(p *page) { r.pages.change(p, +1) }
 func (r *Renderer) release(p *page) {
 	r.pages.change(p, -1)
 	if _, isView := p.typ.(viewPage); isView && !r.pages.viewsOf(p.tableID) {
-		r.defs.drop(p.tableID)
+		r.defs.Drop(p.tableID)
 	}
 }
