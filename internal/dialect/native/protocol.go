@@ -169,6 +169,8 @@ func isStoreCollection(name string) bool {
 
 type subscribeData struct {
 	Since *stream.Position `json:"since"`
+	// Token opens a public view with a password (publicview_<slug>).
+	Token string `json:"token"`
 }
 
 // timestamp formats t as the protocol does: RFC 3339, UTC, milliseconds.
