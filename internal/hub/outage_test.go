@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tablecast/tablecast/internal/stream"
 )
@@ -99,5 +101,77 @@ func TestFailedCatchUpResumesSubscribers(t *testing.T) {
 	}
 	if got := trOther.lines(); len(got) != 1 {
 		t.Errorf("another stream's subscriber got %q", got)
+	}
+}
+
+// clusterBroker is a memory broker with a cluster whose session writes
+// wait for gate (Redis slow or away).
+type clusterBroker struct {
+	*MemoryBroker
+	gate chan struct{}
+	mu   sync.Mutex
+	puts []string // "<connection id> online|offline", as written
+}
+
+func (b *clusterBroker) PutPresence(context.Context, string, PresenceInfo) error { return nil }
+func (b *clusterBroker) ClusterPresence(context.Context, string, string) ([]PresenceInfo, error) {
+	return nil, nil
+}
+func (b *clusterBroker) ClusterOnline(context.Context, string) ([]SessionInfo, error) { return nil, nil }
+func (b *clusterBroker) NodeStats(context.Context) ([]Stats, error)                  { return nil, nil }
+
+func (b *clusterBroker) PutSession(ctx context.Context, _ string, s SessionInfo, online bool) error {
+	select {
+	case <-b.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	state := "offline"
+	if online {
+		state = "online"
+	}
+	b.puts = append(b.puts, s.ConnectionID+" "+state)
+	return nil
+}
+
+func (b *clusterBroker) written() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.puts...)
+}
+
+// TestGreetingNotHeldUpByTheCluster: authenticating a connection does not
+// wait for the cluster's session record, which is written when the cluster
+// answers; a connection gone meanwhile is not left online there (its
+// record is dropped unwritten, or followed by its end).
+func TestGreetingNotHeldUpByTheCluster(t *testing.T) {
+	var b *clusterBroker
+	h := newTestHub(t, func(c *Config) {
+		b = &clusterBroker{MemoryBroker: c.Broker.(*MemoryBroker), gate: make(chan struct{})}
+		c.Broker = b
+	})
+	start := time.Now()
+	kept, _ := h.conn(t, "u1")
+	gone, _ := h.conn(t, "u2")
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("authenticating two connections took %v with the cluster blocked", d)
+	}
+	gone.Abort()
+	<-gone.Done()
+	close(b.gate)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := strings.Join(b.written(), "|")
+		keptOnline := strings.Contains(got, kept.ID()+" online")
+		goneOK := !strings.Contains(got, gone.ID()) || strings.Contains(got, gone.ID()+" offline")
+		if keptOnline && goneOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("written %q; want %s online, and %s not left online", got, kept.ID(), gone.ID())
+		}
+		time.Sleep(10 * time.Millisecond) // polling the fake cluster
 	}
 }
