@@ -62,6 +62,9 @@ type View struct {
 
 // NewDefs returns an empty cache reading through store.
 func NewDefs(store Store, log *slog.Logger) *Defs {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Defs{store: store, log: log, timeout: 10 * time.Second, tables: make(map[int64]*defsEntry)}
 }
 
