@@ -117,8 +117,10 @@ func (b *clusterBroker) PutPresence(context.Context, string, PresenceInfo) error
 func (b *clusterBroker) ClusterPresence(context.Context, string, string) ([]PresenceInfo, error) {
 	return nil, nil
 }
-func (b *clusterBroker) ClusterOnline(context.Context, string) ([]SessionInfo, error) { return nil, nil }
-func (b *clusterBroker) NodeStats(context.Context) ([]Stats, error)                  { return nil, nil }
+func (b *clusterBroker) ClusterOnline(context.Context, string) ([]SessionInfo, error) {
+	return nil, nil
+}
+func (b *clusterBroker) NodeStats(context.Context) ([]Stats, error) { return nil, nil }
 
 func (b *clusterBroker) PutSession(ctx context.Context, _ string, s SessionInfo, online bool) error {
 	select {
