@@ -585,3 +585,35 @@ func TestSubscribeRetriesUnavailable(t *testing.T) {
 		t.Errorf("position after the retried resubscription = %+v %v", p, ok)
 	}
 }
+
+// TestServerUnsubscribeWithReconnect: an unsubscribe the server sends with
+// reconnect true (a subscription it could not keep for now) makes the
+// client subscribe again from its position; without it the subscription
+// is forgotten.
+func TestServerUnsubscribeWithReconnect(t *testing.T) {
+	noLeaks(t)
+	fs := newFakeServer(t, fakeOptions{})
+	ev := make(events, 256)
+	c := dial(t, Config{URL: fs.URL, Token: "u1", OnEvent: ev.on})
+	sc := fs.accept(t)
+	ctx := testCtx(t)
+	done := async(func() error { _, err := c.Subscribe(ctx, "publicview_s", ""); return err })
+	sc.reply(sc.expect(t, TypeSubscribe), SubscribeResult{Offset: 3, Epoch: "e"})
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	sc.send(Message{Type: TypeUnsubscribe, Collection: "publicview_s", Data: mustJSON(map[string]any{"reason": "unavailable", "reconnect": true})})
+	m := sc.expect(t, TypeSubscribe)
+	if got := since(t, m); got != (Position{Offset: 3, Epoch: "e"}) || m.Collection != "publicview_s" {
+		t.Fatalf("resubscription %+v from %+v", m, got)
+	}
+	sc.reply(m, SubscribeResult{Offset: 3, Epoch: "e", Recovered: true})
+	ev.next(t, EventRecovered)
+	sc.send(Message{Type: TypeUnsubscribe, Collection: "publicview_s", Data: mustJSON(map[string]any{"reason": "forbidden"})})
+	if m := recv(t, c); m.Type != TypeUnsubscribe {
+		t.Fatalf("got %+v", m)
+	}
+	if _, ok := c.Position("publicview_s"); ok {
+		t.Error("a revoked subscription is still tracked")
+	}
+}

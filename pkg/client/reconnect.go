@@ -81,9 +81,22 @@ func (c *Client) dispatch(cn *conn, m Message) {
 			return
 		}
 	case TypeUnsubscribe:
-		if m.ID == "" { // the server ended the subscription (access lost)
+		if m.ID == "" { // the server ended the subscription
+			var d struct {
+				Reconnect bool `json:"reconnect"`
+			}
+			_ = json.Unmarshal(m.Data, &d)
+			key := subKey{m.Collection, m.Document}
 			c.mu.Lock()
-			c.forgetLocked(subKey{m.Collection, m.Document})
+			if _, held := c.subs[key]; held && d.Reconnect {
+				// It could not be kept for now: subscribe again from the
+				// position held, as after a reconnect.
+				again := c.resubscribeMsgLocked(key, 1)
+				c.mu.Unlock()
+				_ = cn.writeJSON(again) // a failure tears the connection down; the reconnect restores key
+				return
+			}
+			c.forgetLocked(key) // access lost
 			c.mu.Unlock()
 		}
 	case TypeDisconnect:

@@ -606,10 +606,18 @@ export class TablecastClient {
           ...(m.data || {}),
         });
         return;
-      case 'unsubscribe':
-        this._forget(channelKey(m.collection, m.document));
+      case 'unsubscribe': {
+        const key = channelKey(m.collection, m.document);
+        const sub = this._subs.get(key);
+        if (sub && m.data && m.data.reconnect) {
+          // It could not be kept for now: again from the position held.
+          this._resubscribe(conn, sub, 1);
+          return;
+        }
+        this._forget(key);
         this._emit('unsubscribed', { collection: m.collection, document: m.document, reason: (m.data && m.data.reason) || 'unknown' });
         return;
+      }
       case 'disconnect':
         conn.goodbye = m.data || null;
         return;
