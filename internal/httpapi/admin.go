@@ -142,6 +142,10 @@ func (a *Admin) publish(r *http.Request, p *hub.Publication) (any, error) {
 		if errors.Is(err, hub.ErrClosed) {
 			return nil, &apiError{status: http.StatusServiceUnavailable, code: "unavailable", message: "server shutting down"}
 		}
+		if errors.Is(err, hub.ErrUnavailable) {
+			a.Logger.Warn("admin publish refused: the broker is away", "err", err)
+			return nil, unavailable("the broker is unavailable: retry")
+		}
 		return nil, err
 	}
 	res := publishResult{Delivered: p.Delivered()}

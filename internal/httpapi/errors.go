@@ -5,13 +5,18 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/tablecast/tablecast/internal/hub"
 )
 
 // apiError is an error a caller is shown: a machine word, a message written
@@ -21,6 +26,14 @@ type apiError struct {
 	code    string
 	message string
 	details map[string]string
+	// retryAfter, in seconds, is sent as Retry-After (with a 503).
+	retryAfter int
+}
+
+// unavailable answers a request the node cannot serve for now (the broker
+// or another dependency is away): 503 with Retry-After.
+func unavailable(message string) *apiError {
+	return &apiError{status: http.StatusServiceUnavailable, code: "unavailable", message: message, retryAfter: 1}
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.message }
@@ -39,9 +52,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // logged, never shown.
 func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	var ae *apiError
-	if !errors.As(err, &ae) {
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, hub.ErrUnavailable):
+		log.Warn("http request refused for now", "err", err)
+		ae = unavailable("temporarily unavailable: retry")
+	default:
 		log.Error("http request failed", "err", err)
 		ae = &apiError{status: http.StatusInternalServerError, code: "internal", message: "internal error"}
+	}
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
 	}
 	body := map[string]any{"code": ae.code, "message": ae.message}
 	if len(ae.details) > 0 {
@@ -52,8 +73,19 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 
 // decodeBody reads a JSON object into v: at most limit bytes, no unknown
 // fields, nothing after the object.
+//
+// A body that is not valid UTF-8 is refused (400), as the sockets refuse
+// such frames (1007): JSON decoding would otherwise store U+FFFD in place
+// of each bad byte.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return bodyError(err)
+	}
+	if !utf8.Valid(raw) {
+		return badRequest(map[string]string{"body": "is not valid UTF-8"})
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return bodyError(err)

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 
 	"github.com/tablecast/tablecast/internal/stream"
 )
@@ -27,12 +28,26 @@ type Broker interface {
 	// Top is the stream's current position.
 	Top(ctx context.Context, collection string) (stream.Position, error)
 	// Subscribe and Unsubscribe tell the broker which streams this node has
-	// subscribers for, so that a cluster broker forwards only those.
+	// subscribers for, so that a cluster broker forwards only those. An
+	// error wrapping ErrSubscribePending means the interest is kept and the
+	// subscription will be made when the broker can, followed by a
+	// KindResync for the stream (publications meanwhile were missed).
 	Subscribe(ctx context.Context, collection string) error
 	Unsubscribe(ctx context.Context, collection string) error
 	// Close stops delivering and releases what Start acquired.
 	Close() error
 }
+
+// ErrSubscribePending is wrapped by a Broker.Subscribe that could not reach
+// the cluster but keeps the interest: it subscribes, and asks for a resync,
+// when the cluster is back.
+var ErrSubscribePending = errors.New("hub: broker subscription pending")
+
+// ErrUnavailable is wrapped by the hub's errors that a client may retry: the
+// broker or the store could not be reached. Dialects answer it with their
+// retryable refusal (503 and retry_after, ERR_... saying to retry,
+// page_add_failed unavailable).
+var ErrUnavailable = errors.New("hub: temporarily unavailable")
 
 // BrokerHandler receives the cluster's publications.
 type BrokerHandler func(p *Publication)

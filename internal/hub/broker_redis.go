@@ -55,7 +55,7 @@ type RedisBroker struct {
 	handler BrokerHandler
 	stats   func() Stats
 	ps      *redis.PubSub
-	subs    map[string]bool
+	subs    map[string]*redisSub // the streams this node receives
 	// resync are the streams to check once the subscription is back after
 	// a break.
 	resync   map[string]bool
@@ -97,12 +97,23 @@ func NewRedisBroker(cfg RedisBrokerConfig) (*RedisBroker, error) {
 	b := &RedisBroker{
 		rdb: cfg.Client, prefix: cfg.Prefix, node: cfg.NodeID, log: cfg.Logger,
 		hist: NewRedisHistory(cfg.Client, cfg.Prefix, cfg.HistorySize, cfg.HistoryTTL),
-		subs: map[string]bool{},
+		subs: map[string]*redisSub{},
 		last: map[string]stream.Position{}, resync: map[string]bool{},
 	}
 	b.healthy.Store(true)
 	return b, nil
 }
+
+// redisSub is one stream this node subscribed to: ready is closed once
+// Redis confirmed the subscription (made again after every break).
+type redisSub struct {
+	ready     chan struct{}
+	confirmed bool
+}
+
+// subscribeConfirmTimeout bounds the wait for Redis to confirm a
+// subscription; past it the subscription is pending (ErrSubscribePending).
+const subscribeConfirmTimeout = time.Second
 
 // envelope is what goes through a Redis channel and into a history: the
 // publication and, for streamed ones, the offset and epoch the script gave
@@ -168,6 +179,7 @@ func (b *RedisBroker) receive(ctx context.Context, ps *redis.PubSub, done chan s
 				b.log.Info("redis broker: subscribed again", "channel", m.Channel)
 			}
 			if m.Kind == "subscribe" {
+				b.confirm(m.Channel)
 				b.resyncChannel(ctx, m.Channel)
 			}
 		case *redis.Message:
@@ -216,8 +228,25 @@ func (b *RedisBroker) dispatch(payload string) {
 func (b *RedisBroker) markResync() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for name := range b.subs {
+	for name, sub := range b.subs {
 		b.resync[name] = true
+		if sub.confirmed {
+			sub.confirmed, sub.ready = false, make(chan struct{})
+		}
+	}
+}
+
+// confirm marks a stream's subscription as made, when Redis says so.
+func (b *RedisBroker) confirm(channel string) {
+	name, ok := strings.CutPrefix(channel, b.prefix+"c:")
+	if !ok {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if sub := b.subs[name]; sub != nil && !sub.confirmed {
+		sub.confirmed = true
+		close(sub.ready)
 	}
 }
 
@@ -317,6 +346,7 @@ func (b *RedisBroker) History(ctx context.Context, collection string, since stre
 	if err != nil {
 		return nil, pos, err
 	}
+	b.noteTop(collection, pos)
 	out := make([]*Publication, 0, len(entries))
 	for _, e := range entries {
 		p, err := UnmarshalPublication(e.Payload)
@@ -331,34 +361,85 @@ func (b *RedisBroker) History(ctx context.Context, collection string, since stre
 
 // Top implements Broker.
 func (b *RedisBroker) Top(ctx context.Context, collection string) (stream.Position, error) {
-	return b.hist.Top(ctx, collection)
+	pos, err := b.hist.Top(ctx, collection)
+	if err == nil {
+		b.noteTop(collection, pos)
+	}
+	return pos, err
 }
 
-// Subscribe implements Broker: this node starts receiving the stream.
+// Subscribe implements Broker: this node starts receiving the stream. It
+// returns once Redis confirmed the subscription, so that whatever is
+// published after a subscriber's reply reaches this node. When Redis
+// cannot be reached (or does not confirm in time) the interest is kept:
+// the client subscribes again on its next connection, and the stream is
+// checked (resync) once that subscription is made (ErrSubscribePending).
 func (b *RedisBroker) Subscribe(ctx context.Context, name string) error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.ps == nil {
+		b.mu.Unlock()
 		return errors.New("hub: redis broker: not started")
 	}
-	if b.subs[name] {
+	sub := b.subs[name]
+	if sub == nil {
+		sub = &redisSub{ready: make(chan struct{})}
+		b.subs[name] = sub
+		if err := b.ps.Subscribe(ctx, b.channel(name)); err != nil {
+			b.resync[name] = true
+			b.mu.Unlock()
+			b.healthy.Store(false)
+			return fmt.Errorf("%w: redis broker: subscribe %s: %w", ErrSubscribePending, name, err)
+		}
+	}
+	ready, confirmed := sub.ready, sub.confirmed
+	b.mu.Unlock()
+	if confirmed {
 		return nil
 	}
-	if err := b.ps.Subscribe(ctx, b.channel(name)); err != nil {
-		return fmt.Errorf("hub: redis broker: subscribe %s: %w", name, err)
+	if !b.healthy.Load() {
+		return fmt.Errorf("%w: redis broker: subscribe %s: the subscription is being restored", ErrSubscribePending, name)
 	}
-	b.subs[name] = true
-	return nil
+	wctx, cancel := context.WithTimeout(ctx, subscribeConfirmTimeout)
+	defer cancel()
+	select {
+	case <-ready:
+		return nil
+	case <-wctx.Done():
+		b.mu.Lock()
+		if b.subs[name] == sub {
+			b.resync[name] = true
+		}
+		b.mu.Unlock()
+		return fmt.Errorf("%w: redis broker: subscribe %s: not confirmed: %w", ErrSubscribePending, name, wctx.Err())
+	}
+}
+
+// noteTop records a subscribed stream's position read for a subscriber,
+// when nothing of the stream has arrived yet: a break after it is then made
+// up for from the history, from there.
+func (b *RedisBroker) noteTop(name string, pos stream.Position) {
+	b.mu.Lock()
+	subscribed := b.subs[name] != nil
+	b.mu.Unlock()
+	if !subscribed || pos.Epoch == "" {
+		return
+	}
+	b.lastMu.Lock()
+	if _, seen := b.last[name]; !seen {
+		b.last[name] = pos
+	}
+	b.lastMu.Unlock()
 }
 
 // Unsubscribe implements Broker.
 func (b *RedisBroker) Unsubscribe(ctx context.Context, name string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.ps == nil || !b.subs[name] {
+	if b.ps == nil || b.subs[name] == nil {
 		return nil
 	}
 	delete(b.subs, name)
+	delete(b.resync, name)
 	b.lastMu.Lock()
 	delete(b.last, name)
 	b.lastMu.Unlock()

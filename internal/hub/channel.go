@@ -116,12 +116,20 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, req SubscribeRequest) (Sub
 	if existing {
 		return h.resubscribe(ctx, c, req)
 	}
-	first := h.addSubscription(sub)
-	if first {
-		if err := h.cfg.Broker.Subscribe(ctx, h.shardKey(req.Collection)); err != nil {
+	h.addSubscription(sub)
+	// Every subscriber asks the broker, not only the node's first: a second
+	// one is answered only once the first's subscription is made too.
+	if err := h.cfg.Broker.Subscribe(ctx, h.shardKey(req.Collection)); err != nil {
+		_, ext := h.external(req.Collection)
+		if !ext || !errors.Is(err, ErrSubscribePending) {
 			h.removeSubscription(c, req.Collection, req.Document)
-			return SubscribeResult{}, fmt.Errorf("hub: broker subscribe: %w", err)
+			return SubscribeResult{}, fmt.Errorf("%w: broker subscribe: %w", ErrUnavailable, err)
 		}
+		// A table stream's history is the store: this node delivers its
+		// own writes at once, and the broker catches up on the other
+		// nodes' (KindResync) once it is back.
+		h.log.Warn("broker subscription pending; the stream is served from the store meanwhile",
+			"stream", h.shardKey(req.Collection), "err", err)
 	}
 	res, replay, err := h.position(ctx, req)
 	if err != nil {
@@ -184,7 +192,7 @@ func (h *Hub) position(ctx context.Context, req SubscribeRequest) (SubscribeResu
 	if req.Since == nil {
 		top, err := h.cfg.Broker.Top(ctx, req.Collection)
 		if err != nil {
-			return SubscribeResult{}, nil, fmt.Errorf("hub: stream position: %w", err)
+			return SubscribeResult{}, nil, fmt.Errorf("%w: stream position: %w", ErrUnavailable, err)
 		}
 		return SubscribeResult{Position: top, Recovered: true}, nil, nil
 	}
@@ -192,13 +200,13 @@ func (h *Hub) position(ctx context.Context, req SubscribeRequest) (SubscribeResu
 	if errors.Is(err, stream.ErrUnrecoverable) {
 		if top.Epoch == "" {
 			if top, err = h.cfg.Broker.Top(ctx, req.Collection); err != nil {
-				return SubscribeResult{}, nil, fmt.Errorf("hub: stream position: %w", err)
+				return SubscribeResult{}, nil, fmt.Errorf("%w: stream position: %w", ErrUnavailable, err)
 			}
 		}
 		return SubscribeResult{Position: top, Recovered: false}, nil, nil
 	}
 	if err != nil {
-		return SubscribeResult{}, nil, fmt.Errorf("hub: stream history: %w", err)
+		return SubscribeResult{}, nil, fmt.Errorf("%w: stream history: %w", ErrUnavailable, err)
 	}
 	return SubscribeResult{Position: top, Recovered: true}, pubs, nil
 }
@@ -236,14 +244,12 @@ func (h *Hub) sendOne(c *Conn, p *Publication) bool {
 	return c.enqueue(frame, p.Time.UnixNano())
 }
 
-// addSubscription enters sub in its channel and reports whether it is the
-// node's first subscriber of the collection.
-func (h *Hub) addSubscription(sub *subscription) bool {
+// addSubscription enters sub in its channel.
+func (h *Hub) addSubscription(sub *subscription) {
 	sh := h.shardFor(sub.collection)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	col := sh.collections[sub.collection]
-	first := col == nil || (len(col.subs) == 0 && len(col.docs) == 0)
 	if col == nil {
 		col = h.newCollection(sub.collection)
 		sh.collections[sub.collection] = col
@@ -269,7 +275,6 @@ func (h *Hub) addSubscription(sub *subscription) bool {
 	}
 	set[sub.conn] = sub
 	h.stats.subscriptions.Add(1)
-	return first
 }
 
 // Unsubscribe ends c's subscription to a channel (not subscribed is no error)
@@ -449,7 +454,7 @@ func (h *Hub) Publish(ctx context.Context, p *Publication) (stream.Position, err
 	pos, err := h.cfg.Broker.Publish(ctx, p)
 	if err != nil {
 		h.stats.publishErrors.Add(1)
-		return pos, fmt.Errorf("hub: publish: %w", err)
+		return pos, fmt.Errorf("%w: publish: %w", ErrUnavailable, err)
 	}
 	return pos, nil
 }

@@ -51,18 +51,14 @@ func (h *Hub) putPresence(c *Conn, collectionName, document string, state []byte
 	}
 }
 
-// putSession mirrors a connection's authentication or end into the cluster.
+// putSession mirrors a connection's authentication or end into the
+// cluster, off the connection's path (runSessions writes it).
 func (h *Hub) putSession(c *Conn, online bool) {
-	cl := h.cluster()
-	if cl == nil {
+	if h.sessions == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
-	defer cancel()
-	s := SessionInfo{ConnectionID: c.id, SessionID: c.sessionID, Remote: c.remote, Node: h.cfg.NodeID}
-	if err := cl.PutSession(ctx, c.userID, s, online); err != nil {
-		h.log.Warn("cluster session not recorded", "user", c.userID, "err", err)
-	}
+	h.sessions.put(sessionRecord{userID: c.userID, online: online,
+		info: SessionInfo{ConnectionID: c.id, SessionID: c.sessionID, Remote: c.remote, Node: h.cfg.NodeID}})
 }
 
 // PresenceAll lists who is present in a channel on every node (this

@@ -78,6 +78,7 @@ type Hub struct {
 	writers  []writer
 	connSeq  atomic.Uint64
 	seq      *stream.Sequencer // orders external streams; nil without Streams
+	sessions *sessionLog       // sessions to record in the cluster; nil without one
 
 	wg       sync.WaitGroup // writers, sweeper, closers
 	stopOnce sync.Once
@@ -223,6 +224,11 @@ func (h *Hub) Start(ctx context.Context) error {
 	h.start = h.now()
 	if err := h.cfg.Broker.Start(ctx, h.handle); err != nil {
 		return fmt.Errorf("hub: start broker: %w", err)
+	}
+	if cl := h.cluster(); cl != nil {
+		h.sessions = newSessionLog()
+		h.wg.Add(1)
+		go h.runSessions(cl)
 	}
 	h.wg.Add(1)
 	go h.sweep()

@@ -210,7 +210,7 @@ func (h *Hub) externalPosition(ctx context.Context, streamName string, req Subsc
 	if req.Since == nil {
 		top, err := h.cfg.Streams.Top(ctx, streamName)
 		if err != nil {
-			return SubscribeResult{}, nil, fmt.Errorf("hub: stream position: %w", err)
+			return SubscribeResult{}, nil, fmt.Errorf("%w: stream position: %w", ErrUnavailable, err)
 		}
 		h.seq.Start(streamName, top.Offset)
 		return SubscribeResult{Position: top, Recovered: true}, nil, nil
@@ -219,14 +219,14 @@ func (h *Hub) externalPosition(ctx context.Context, streamName string, req Subsc
 	if errors.Is(err, stream.ErrUnrecoverable) {
 		if top.Epoch == "" {
 			if top, err = h.cfg.Streams.Top(ctx, streamName); err != nil {
-				return SubscribeResult{}, nil, fmt.Errorf("hub: stream position: %w", err)
+				return SubscribeResult{}, nil, fmt.Errorf("%w: stream position: %w", ErrUnavailable, err)
 			}
 		}
 		h.seq.Start(streamName, top.Offset)
 		return SubscribeResult{Position: top, Recovered: false}, nil, nil
 	}
 	if err != nil {
-		return SubscribeResult{}, nil, fmt.Errorf("hub: stream history: %w", err)
+		return SubscribeResult{}, nil, fmt.Errorf("%w: stream history: %w", ErrUnavailable, err)
 	}
 	h.seq.Start(streamName, top.Offset)
 	return SubscribeResult{Position: top, Recovered: true}, pubs, nil

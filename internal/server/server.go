@@ -154,18 +154,22 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	var brSrv *baserow.Server // set below, before the hub starts
 	sdbRender := sharedb.NewRenderer(log)
 	var sdbSrv *sharedb.Server // set below, before the hub starts
+	// The native publicview_<slug> collections read the same definitions
+	// as the Baserow view pages (publicview.Store), each dialect its own.
+	nativeViews := native.NewPublicViews(brStore, log)
 	h, err = hub.New(hub.Config{
-		Streams: sharedbStreams{pageStreams{streams}},
+		Streams: nativeViewStreams{sharedbStreams{pageStreams{streams}}},
 		EventHook: func(p *hub.Publication) {
 			streams.Remember(p) // recovering clients read recent events from memory
 			rev.event(p)
 			brSrv.HandleEvent(p)
 			sdbSrv.HandleEvent(p)
+			nativeViews.HandleEvent(h, p)
 		},
 		NodeID: cfg.NodeID,
 		Broker: broker.Broker,
 		Renderers: [hub.MaxDialects]hub.Renderer{
-			native.DialectID:  native.Renderer(),
+			native.DialectID:  native.RendererWith(nativeViews),
 			baserow.DialectID: brRender,
 			sharedb.DialectID: sdbRender,
 		},
@@ -220,6 +224,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	nativeSrv, err := native.NewServer(native.Config{
 		Endpoint:          endpoint,
 		Store:             nativeStore{svc: svc},
+		PublicViews:       nativeViews,
 		Dev:               cfg.Dev,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 	})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/dialect/native"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/dialect/sharedb"
@@ -151,6 +152,17 @@ type sharedbStreams struct{ hub.ExternalStreams }
 
 func (s sharedbStreams) StreamOf(collection string) (string, bool) {
 	if st, ok := sharedb.StreamOf(collection); ok {
+		return st, true
+	}
+	return s.ExternalStreams.StreamOf(collection)
+}
+
+// nativeViewStreams joins the native public views' hub collections
+// (npv/T) to their tables' streams.
+type nativeViewStreams struct{ hub.ExternalStreams }
+
+func (s nativeViewStreams) StreamOf(collection string) (string, bool) {
+	if st, ok := native.StreamOf(collection); ok {
 		return st, true
 	}
 	return s.ExternalStreams.StreamOf(collection)

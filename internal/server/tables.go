@@ -43,6 +43,17 @@ func serviceSecret(cfg config.Config) []byte {
 // nativeStore gives the native dialect the table service (native.Store).
 type nativeStore struct{ svc *service.Service }
 
+func (n nativeStore) OpenPublicView(ctx context.Context, slug, token string) (int64, int64, error) {
+	pv, err := n.svc.OpenPublicView(ctx, slug, token)
+	if errors.Is(err, service.ErrUnauthorized) {
+		return 0, 0, fmt.Errorf("%w: %v", native.ErrForbidden, err) // no token, or a wrong one
+	}
+	if err != nil {
+		return 0, 0, nativeErr(err)
+	}
+	return pv.View.TableID, pv.View.ID, nil
+}
+
 var _ native.Store = nativeStore{}
 
 func (n nativeStore) AuthorizeCollection(ctx context.Context, userID, collection string) error {

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -300,7 +301,31 @@ func (c *Client) SubscribeFrom(ctx context.Context, collection, document string,
 	return c.subscribe(ctx, collection, document, &since)
 }
 
+// subscribe sends the subscription, and again, after a backoff (at least
+// the server's retry_after), as long as the server refuses it for now (503).
 func (c *Client) subscribe(ctx context.Context, collection, document string, since *Position) (SubscribeResult, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := c.subscribeOnce(ctx, collection, document, since)
+		var se *ServerError
+		if !errors.As(err, &se) || !se.Temporary() {
+			return res, err
+		}
+		wait := max(se.RetryAfter, backoff(attempt, c.cfg.ReconnectMin, c.cfg.ReconnectMax))
+		c.log.Debug("tablecast: subscription refused for now; retrying", "collection", collection, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return SubscribeResult{}, err
+		case <-c.ctx.Done():
+			t.Stop()
+			return SubscribeResult{}, err
+		}
+	}
+}
+
+func (c *Client) subscribeOnce(ctx context.Context, collection, document string, since *Position) (SubscribeResult, error) {
 	m := Message{Type: TypeSubscribe, Collection: collection, Document: document}
 	if since != nil {
 		m.Data = sinceData(*since)

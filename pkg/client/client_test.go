@@ -541,3 +541,79 @@ func TestBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscribeRetriesUnavailable: a subscription refused for now (503 with
+// retry_after, the server's broker away) is sent again by the client
+// itself, after retry_after; so is a resubscription after a reconnect,
+// from the position the client holds.
+func TestSubscribeRetriesUnavailable(t *testing.T) {
+	noLeaks(t)
+	fs := newFakeServer(t, fakeOptions{})
+	ev := make(events, 256)
+	c := dial(t, Config{URL: fs.URL, Token: "u1", Reconnect: true, ReconnectMin: time.Millisecond, ReconnectMax: 5 * time.Millisecond, OnEvent: ev.on})
+	sc := fs.accept(t)
+	ctx := testCtx(t)
+	var res SubscribeResult
+	done := async(func() (err error) { res, err = c.Subscribe(ctx, "lobby", ""); return err })
+	unavailable := &ErrorBody{Code: 503, Message: "temporarily unavailable: retry", RetryAfter: 1}
+	first := sc.expect(t, TypeSubscribe)
+	refused := time.Now()
+	sc.send(Message{Type: TypeError, ID: first.ID, Error: unavailable})
+	again := sc.expect(t, TypeSubscribe)
+	if waited := time.Since(refused); waited < 900*time.Millisecond {
+		t.Errorf("retried after %v, before retry_after (1 s)", waited)
+	}
+	if again.ID == first.ID || again.Collection != "lobby" {
+		t.Errorf("retry = %+v", again)
+	}
+	sc.reply(again, SubscribeResult{Offset: 4, Epoch: "e", Recovered: true})
+	if err := wait(t, done); err != nil || res.Offset != 4 {
+		t.Fatalf("Subscribe = %+v, %v", res, err)
+	}
+
+	sc.drop()
+	sc = fs.accept(t)
+	m := sc.expect(t, TypeSubscribe)
+	sc.send(Message{Type: TypeError, ID: m.ID, Error: &ErrorBody{Code: 503, Message: "temporarily unavailable: retry"}})
+	m = sc.expect(t, TypeSubscribe)
+	if got := since(t, m); got != (Position{Offset: 4, Epoch: "e"}) {
+		t.Errorf("resubscription retried from %+v, want offset 4", got)
+	}
+	sc.reply(m, SubscribeResult{Offset: 4, Epoch: "e", Recovered: true})
+	ev.next(t, EventRecovered)
+	if p, ok := c.Position("lobby"); !ok || p.Offset != 4 {
+		t.Errorf("position after the retried resubscription = %+v %v", p, ok)
+	}
+}
+
+// TestServerUnsubscribeWithReconnect: an unsubscribe the server sends with
+// reconnect true (a subscription it could not keep for now) makes the
+// client subscribe again from its position; without it the subscription
+// is forgotten.
+func TestServerUnsubscribeWithReconnect(t *testing.T) {
+	noLeaks(t)
+	fs := newFakeServer(t, fakeOptions{})
+	ev := make(events, 256)
+	c := dial(t, Config{URL: fs.URL, Token: "u1", OnEvent: ev.on})
+	sc := fs.accept(t)
+	ctx := testCtx(t)
+	done := async(func() error { _, err := c.Subscribe(ctx, "publicview_s", ""); return err })
+	sc.reply(sc.expect(t, TypeSubscribe), SubscribeResult{Offset: 3, Epoch: "e"})
+	if err := wait(t, done); err != nil {
+		t.Fatal(err)
+	}
+	sc.send(Message{Type: TypeUnsubscribe, Collection: "publicview_s", Data: mustJSON(map[string]any{"reason": "unavailable", "reconnect": true})})
+	m := sc.expect(t, TypeSubscribe)
+	if got := since(t, m); got != (Position{Offset: 3, Epoch: "e"}) || m.Collection != "publicview_s" {
+		t.Fatalf("resubscription %+v from %+v", m, got)
+	}
+	sc.reply(m, SubscribeResult{Offset: 3, Epoch: "e", Recovered: true})
+	ev.next(t, EventRecovered)
+	sc.send(Message{Type: TypeUnsubscribe, Collection: "publicview_s", Data: mustJSON(map[string]any{"reason": "forbidden"})})
+	if m := recv(t, c); m.Type != TypeUnsubscribe {
+		t.Fatalf("got %+v", m)
+	}
+	if _, ok := c.Position("publicview_s"); ok {
+		t.Error("a revoked subscription is still tracked")
+	}
+}

@@ -54,6 +54,10 @@ type Message struct {
 type ErrorBody struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
+	// RetryAfter, in seconds, comes with a 503: the server could not serve
+	// the request for now (its broker or store is away) and it may be sent
+	// again after that long.
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 // Connected is the data of the server's connected message.
@@ -124,7 +128,14 @@ var (
 type ServerError struct {
 	Code    int
 	Message string
+	// RetryAfter is the wait the server asked for before a retry (with 503).
+	RetryAfter time.Duration
 }
+
+// Temporary reports whether the request may succeed if sent again: the
+// server refused it for now (503). Subscribe and the resubscriptions after
+// a reconnect retry such refusals by themselves.
+func (e *ServerError) Temporary() bool { return e.Code == http.StatusServiceUnavailable }
 
 func (e *ServerError) Error() string {
 	return "tablecast: server error " + strconv.Itoa(e.Code) + ": " + e.Message
@@ -178,7 +189,7 @@ func serverError(m Message) error {
 	if m.Error == nil {
 		return &ServerError{Code: 0, Message: "error message without error field"}
 	}
-	return &ServerError{Code: m.Error.Code, Message: m.Error.Message}
+	return &ServerError{Code: m.Error.Code, Message: m.Error.Message, RetryAfter: time.Duration(m.Error.RetryAfter) * time.Second}
 }
 
 // EventType tells what an Event is about.

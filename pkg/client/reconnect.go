@@ -81,9 +81,22 @@ func (c *Client) dispatch(cn *conn, m Message) {
 			return
 		}
 	case TypeUnsubscribe:
-		if m.ID == "" { // the server ended the subscription (access lost)
+		if m.ID == "" { // the server ended the subscription
+			var d struct {
+				Reconnect bool `json:"reconnect"`
+			}
+			_ = json.Unmarshal(m.Data, &d)
+			key := subKey{m.Collection, m.Document}
 			c.mu.Lock()
-			c.forgetLocked(subKey{m.Collection, m.Document})
+			if _, held := c.subs[key]; held && d.Reconnect {
+				// It could not be kept for now: subscribe again from the
+				// position held, as after a reconnect.
+				again := c.resubscribeMsgLocked(key, 1)
+				c.mu.Unlock()
+				_ = cn.writeJSON(again) // a failure tears the connection down; the reconnect restores key
+				return
+			}
+			c.forgetLocked(key) // access lost
 			c.mu.Unlock()
 		}
 	case TypeDisconnect:
@@ -269,19 +282,7 @@ func (c *Client) resubscribe(cn *conn) {
 	})
 	msgs := make([]Message, 0, len(keys))
 	for _, key := range keys {
-		var since Position
-		if s := c.streams[key.collection]; s != nil {
-			since = s.pos
-		}
-		id := c.newID()
-		c.pending[id] = &pending{hook: func(m Message, err error) { c.resubscribed(key, m, err) }}
-		msgs = append(msgs, Message{
-			Type:       TypeSubscribe,
-			ID:         id,
-			Collection: key.collection,
-			Document:   key.document,
-			Data:       sinceData(since),
-		})
+		msgs = append(msgs, c.resubscribeMsgLocked(key, 1))
 	}
 	c.mu.Unlock()
 	for _, m := range msgs {
@@ -291,10 +292,53 @@ func (c *Client) resubscribe(cn *conn) {
 	}
 }
 
+// resubscribeMsgLocked is the subscribe message restoring key from its
+// collection's position; its reply goes to resubscribed. c.mu is held.
+func (c *Client) resubscribeMsgLocked(key subKey, attempt int) Message {
+	var since Position
+	if s := c.streams[key.collection]; s != nil {
+		since = s.pos
+	}
+	id := c.newID()
+	c.pending[id] = &pending{hook: func(m Message, err error) { c.resubscribed(key, attempt, m, err) }}
+	return Message{Type: TypeSubscribe, ID: id, Collection: key.collection, Document: key.document, Data: sinceData(since)}
+}
+
+// retryResubscribe sends a resubscription the server refused for now (503)
+// again after a backoff, on the connection of that time; a reconnect
+// meanwhile restores it anyway.
+func (c *Client) retryResubscribe(key subKey, attempt int, wait time.Duration) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.mu.Lock()
+		cn := c.conn
+		c.mu.Unlock()
+		if !c.sleep(wait) {
+			return
+		}
+		c.mu.Lock()
+		if _, active := c.subs[key]; !active || c.conn != cn || cn == nil {
+			c.mu.Unlock()
+			return
+		}
+		m := c.resubscribeMsgLocked(key, attempt+1)
+		c.mu.Unlock()
+		_ = cn.writeJSON(m) // a failure tears the connection down; the reconnect restores key
+	}()
+}
+
 // resubscribed handles the reply to a resubscription.
-func (c *Client) resubscribed(key subKey, m Message, err error) {
+func (c *Client) resubscribed(key subKey, attempt int, m Message, err error) {
 	if errors.Is(err, ErrConnectionLost) {
 		return // another reconnect will try again
+	}
+	var se *ServerError
+	if errors.As(err, &se) && se.Temporary() {
+		wait := max(se.RetryAfter, backoff(attempt, c.cfg.ReconnectMin, c.cfg.ReconnectMax))
+		c.log.Debug("tablecast: resubscription refused for now; retrying", "collection", key.collection, "in", wait)
+		c.retryResubscribe(key, attempt, wait)
+		return
 	}
 	var res SubscribeResult
 	if err == nil {

@@ -13,5 +13,5 @@ func TestJSClient(t *testing.T) {
 	tc := newTablecast(t)
 	// The secret lets the tests mint tokens with short lifetimes.
 	runNode(t, tc, filepath.Join(root, "clients", "js"), 2*time.Minute, []string{"TABLECAST_TEST_JWT_SECRET=" + testSecret},
-		"--experimental-websocket", "--test", "--test-reporter=tap", "test/client.test.js")
+		"--experimental-websocket", "--test", "--test-reporter=tap", "test/client.test.js", "test/retry.test.js")
 }

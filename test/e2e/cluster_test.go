@@ -152,10 +152,11 @@ func TestClusterAdminViews(t *testing.T) {
 			Node string `json:"node_id"`
 		} `json:"sessions"`
 	}
-	b.adminOK(t, http.MethodGet, "/api/ws/online?user_id=carl", nil, &online)
-	if !online.Online || len(online.Sessions) != 1 || online.Sessions[0].Node != "node-A" {
-		t.Fatalf("online asked of B: %+v", online)
-	}
+	// Sessions are recorded in the cluster off the greeting's path.
+	waitUntil(t, 5*time.Second, "carl's session on node-A seen from B", func() bool {
+		b.adminOK(t, http.MethodGet, "/api/ws/online?user_id=carl", nil, &online)
+		return online.Online && len(online.Sessions) == 1 && online.Sessions[0].Node == "node-A"
+	})
 	// Statistics travel with the heartbeats (every second).
 	waitUntil(t, 5*time.Second, "both nodes in /api/ws/stats", func() bool {
 		var st struct {

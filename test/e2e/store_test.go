@@ -366,3 +366,36 @@ func TestEventCommittedButNeverPublished(t *testing.T) {
 		return err == nil && len(ev) == 0
 	})
 }
+
+// TestRESTRefusesInvalidUTF8: a body that is not UTF-8 is refused with 400
+// and stores nothing, as the sockets close such frames with 1007 (JSON
+// decoding would otherwise store U+FFFD for each bad byte).
+func TestRESTRefusesInvalidUTF8(t *testing.T) {
+	tn := startNode(t)
+	_, tbl, name := tableFixture(t, tn)
+	field := strconv.FormatInt(name, 10)
+	for _, body := range []string{
+		`{"fields":{"` + field + `":"bad ` + "\xff\xfe" + ` bytes"}}`,
+		`{"fields":{"` + field + "\xc3\x28" + `":"x"}}`,
+	} {
+		req, err := http.NewRequestWithContext(ctxFor(t, waitTimeout), "POST", fmt.Sprintf("%s/api/tables/%d/rows", tn.httpURL, tbl), strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tokenFor(t, "owner"))
+		resp, err := tn.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "UTF-8") {
+			t.Errorf("body %q: %d %s, want 400 naming UTF-8", body, resp.StatusCode, b)
+		}
+	}
+	var rows struct{ Results []json.RawMessage }
+	tn.rest(t, "owner", "GET", fmt.Sprintf("/api/tables/%d/rows", tbl), nil, "", &rows)
+	if len(rows.Results) != 0 {
+		t.Errorf("rows stored: %s", rows.Results)
+	}
+}

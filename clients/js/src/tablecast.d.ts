@@ -37,7 +37,9 @@ export declare class TablecastError extends Error {
   /** The close code, when the server ended the connection. */
   readonly closeCode?: number;
   readonly reason?: string;
-  constructor(code: TablecastErrorCode, message: string, extra?: { status?: number; closeCode?: number; reason?: string; cause?: unknown });
+  /** With status 503: the wait in ms the server asked for before a retry. subscribe() and the resubscriptions after a reconnect retry such refusals by themselves, with backoff. */
+  readonly retryAfter?: number;
+  constructor(code: TablecastErrorCode, message: string, extra?: { status?: number; closeCode?: number; reason?: string; retryAfter?: number; cause?: unknown });
 }
 
 export interface ClientOptions {

@@ -51,7 +51,20 @@ export class TablecastError extends Error {
     if (extra.status !== undefined) this.status = extra.status;
     if (extra.closeCode !== undefined) this.closeCode = extra.closeCode;
     if (extra.reason !== undefined) this.reason = extra.reason;
+    if (extra.retryAfter !== undefined) this.retryAfter = extra.retryAfter;
   }
+}
+
+/** The error of an error message: its code, and retry_after (in ms) with a 503. */
+function serverError(e) {
+  const extra = { status: e.code };
+  if (typeof e.retry_after === 'number') extra.retryAfter = e.retry_after * 1000;
+  return new TablecastError('server_error', `tablecast: ${e.message || 'error'} (${e.code})`, extra);
+}
+
+/** A refusal the server asks to be retried: its broker or store is away for now. */
+function retryable(err) {
+  return !!err && err.code === 'server_error' && err.status === 503;
 }
 
 const NAME_RE = /^[A-Za-z0-9_:-]{1,128}$/;
@@ -152,6 +165,7 @@ export class TablecastClient {
     this._seq = 0;
     this._attempt = 0;
     this._retryTimer = null;
+    this._subRetries = new Set(); // {timer, resolve?} of subscriptions refused for now (503)
     this._pingTimer = null;
     this._refreshTimer = null;
     this._expiresAt = 0; // the current token's exp, by this clock (ms); 0: none
@@ -422,17 +436,7 @@ export class TablecastClient {
   _restore(conn) {
     const subs = [...this._subs.values()].sort((a, b) =>
       a.collection < b.collection ? -1 : a.collection > b.collection ? 1 : (a.document || '') < (b.document || '') ? -1 : 1);
-    for (const sub of subs) {
-      const s = this._streams.get(sub.collection);
-      const data = s && s.epoch !== undefined ? { since: { offset: s.offset, epoch: s.epoch } } : undefined;
-      const msg = { type: 'subscribe', collection: sub.collection, data };
-      if (sub.document) msg.document = sub.document;
-      this._send(conn, msg, {
-        hook: (reply, err) => this._resubscribed(sub, reply, err),
-        resolve: () => {},
-        reject: () => {},
-      });
-    }
+    for (const sub of subs) this._resubscribe(conn, sub, 1);
     for (const p of this._presence.values()) {
       const msg = { type: 'presence', collection: p.collection, data: p.state };
       if (p.document) msg.document = p.document;
@@ -444,11 +448,36 @@ export class TablecastClient {
     for (const s of this._submits) this._sendSubmit(conn, s);
   }
 
-  _resubscribed(sub, reply, err) {
+  /** Restores one subscription from its collection's position. */
+  _resubscribe(conn, sub, attempt) {
+    const s = this._streams.get(sub.collection);
+    const data = s && s.epoch !== undefined ? { since: { offset: s.offset, epoch: s.epoch } } : undefined;
+    const msg = { type: 'subscribe', collection: sub.collection, data };
+    if (sub.document) msg.document = sub.document;
+    this._send(conn, msg, {
+      hook: (reply, err) => this._resubscribed(conn, sub, attempt, reply, err),
+      resolve: () => {},
+      reject: () => {},
+    });
+  }
+
+  _resubscribed(conn, sub, attempt, reply, err) {
     if (err && err.code === 'connection_lost') return; // the next connection tries again
     const key = channelKey(sub.collection, sub.document);
     if (this._subs.get(key) !== sub) return; // unsubscribed meanwhile
     const ev = { collection: sub.collection, document: sub.document || undefined };
+    if (retryable(err)) {
+      // Refused for now: again after the backoff, on this connection (a
+      // reconnect meanwhile restores it anyway).
+      const delay = Math.max(err.retryAfter || 0, backoffDelay(attempt, this._opts.reconnectMin, this._opts.reconnectMax));
+      const entry = { timer: setTimeout(() => {
+        this._subRetries.delete(entry);
+        if (this._conn !== conn || this._subs.get(key) !== sub) return;
+        this._resubscribe(conn, sub, attempt + 1);
+      }, delay) };
+      this._subRetries.add(entry);
+      return;
+    }
     if (err) {
       this._forget(key);
       ev.error = err;
@@ -633,7 +662,7 @@ export class TablecastClient {
       let err = null;
       if (m.type === 'error') {
         const e = m.error || {};
-        err = new TablecastError('server_error', `tablecast: ${e.message || 'error'} (${e.code})`, { status: e.code });
+        err = serverError(e);
       }
       if (p.hook) p.hook(m, err);
       if (err) p.reject(err);
@@ -653,16 +682,24 @@ export class TablecastClient {
           ...(m.data || {}),
         });
         return;
-      case 'unsubscribe':
-        this._forget(channelKey(m.collection, m.document));
+      case 'unsubscribe': {
+        const key = channelKey(m.collection, m.document);
+        const sub = this._subs.get(key);
+        if (sub && m.data && m.data.reconnect) {
+          // It could not be kept for now: again from the position held.
+          this._resubscribe(conn, sub, 1);
+          return;
+        }
+        this._forget(key);
         this._emit('unsubscribed', { collection: m.collection, document: m.document, reason: (m.data && m.data.reason) || 'unknown' });
         return;
+      }
       case 'disconnect':
         conn.goodbye = m.data || null;
         return;
       case 'error': {
         const e = m.error || {};
-        this._emit('server_error', { error: new TablecastError('server_error', `tablecast: ${e.message || 'error'} (${e.code})`, { status: e.code }) });
+        this._emit('server_error', { error: serverError(e) });
         return;
       }
       default:
@@ -713,16 +750,31 @@ export class TablecastClient {
     if (document) msg.document = document;
     if (options.since) msg.data = { since: { offset: options.since.offset, epoch: options.since.epoch } };
     const key = channelKey(collection, document);
-    const reply = await this._request(msg, (r, err) => {
-      if (err) return;
-      if (!this._subs.has(key)) {
-        this._subs.set(key, { collection, document: document || '' });
-        let s = this._streams.get(collection);
-        if (!s) this._streams.set(collection, (s = { offset: 0, epoch: undefined, refs: 0 }));
-        s.refs++;
+    let reply;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        reply = await this._request(msg, (r, err) => {
+          if (err) return;
+          if (!this._subs.has(key)) {
+            this._subs.set(key, { collection, document: document || '' });
+            let s = this._streams.get(collection);
+            if (!s) this._streams.set(collection, (s = { offset: 0, epoch: undefined, refs: 0 }));
+            s.refs++;
+          }
+          this._advanceTo(collection, r.data || {});
+        });
+        break;
+      } catch (err) {
+        // Refused for now (503): again after the backoff, at least retry_after.
+        if (!retryable(err) || this._state === State.Closed) throw err;
+        const delay = Math.max(err.retryAfter || 0, backoffDelay(attempt, this._opts.reconnectMin, this._opts.reconnectMax));
+        await new Promise((resolve) => {
+          const entry = { resolve, timer: setTimeout(() => { this._subRetries.delete(entry); resolve(); }, delay) };
+          this._subRetries.add(entry);
+        });
+        if (this._state === State.Closed) throw this._closeError || err;
       }
-      this._advanceTo(collection, r.data || {});
-    });
+    }
     const d = reply.data || {};
     return { offset: d.offset, epoch: d.epoch, recovered: !!d.recovered };
   }
@@ -840,6 +892,11 @@ export class TablecastClient {
     this._closeError = err;
     clearTimeout(this._retryTimer);
     this._retryTimer = null;
+    for (const r of this._subRetries) {
+      clearTimeout(r.timer);
+      if (r.resolve) r.resolve();
+    }
+    this._subRetries.clear();
     this._attemptGen = null;
     this._stopPing();
     this._stopRefresh();

@@ -56,7 +56,7 @@ const (
 // view_before) and, for a view the event did not change, vd's: the
 // definitions may already be those after the event.
 func (ev *event) refreshFor(vd *viewDef) refresh {
-	id := vd.view.ID
+	id := vd.View.ID
 	switch {
 	case ev.fieldCreate != nil:
 		return refreshView // a new field is shown: no view hides a field before it exists
@@ -103,13 +103,13 @@ func (ev *event) refreshFor(vd *viewDef) refresh {
 // viewAround returns the view before and after a field event: as the
 // event carries it when it changed the view, else vd's.
 func viewAround(vd *viewDef, before, after []table.View) (table.View, table.View, bool) {
-	a, changed := findView(after, vd.view.ID)
+	a, changed := findView(after, vd.View.ID)
 	if !changed {
-		return vd.view, vd.view, false
+		return vd.View, vd.View, false
 	}
-	b, ok := findView(before, vd.view.ID)
+	b, ok := findView(before, vd.View.ID)
 	if !ok {
-		b = vd.view
+		b = vd.View
 	}
 	return b, a, true
 }
@@ -161,7 +161,7 @@ func fieldIDs(fs []table.Field) []int64 {
 // it: the view (named by its slug) and the fields it shows, both as they
 // are after the event, which the definitions held may not be yet.
 func (ev *event) viewRefreshFrame(vd *viewDef, slug string) []byte {
-	view := vd.view
+	view := vd.View
 	fields := ev.fields()
 	switch {
 	case ev.viewUpdate != nil:
@@ -227,12 +227,7 @@ func (ev *event) forceFrame(typ, slug string) []byte {
 }
 
 func (ev *event) projectCreated(vd *viewDef) []byte {
-	var in []service.Row
-	for i := range ev.rowsCreated.Rows {
-		if vd.pred.Match(ev.rowsCreated.Rows[i].Fields) {
-			in = append(in, ev.rowsCreated.Rows[i])
-		}
-	}
+	in := vd.Matching(ev.rowsCreated.Rows)
 	if len(in) == 0 {
 		return nil
 	}
@@ -243,7 +238,7 @@ func (ev *event) publicCreated(vd *viewDef, rows []service.Row) []byte {
 	var w buf
 	w.open(service.EventRowsCreated)
 	w.raw(`,"table_id":0,"rows":`)
-	ev.rw.rows(&w, rows, vd.visible)
+	ev.rw.rows(&w, rows, vd.Visible)
 	w.raw(`,"metadata":{},"before_row_id":null`)
 	w.eventID(ev.p.Offset)
 	return w.frame()
@@ -259,18 +254,13 @@ func (ev *event) publicDeleted(vd *viewDef, rows []service.Row) []byte {
 	w.raw(`,"table_id":0,"row_ids":`)
 	w.ids(ids)
 	w.key("rows")
-	ev.rw.rows(&w, rows, vd.visible)
+	ev.rw.rows(&w, rows, vd.Visible)
 	w.eventID(ev.p.Offset)
 	return w.frame()
 }
 
 func (ev *event) projectDeleted(vd *viewDef) []byte {
-	var in []service.Row
-	for i := range ev.rowsDeleted.Rows {
-		if vd.pred.Match(ev.rowsDeleted.Rows[i].Fields) {
-			in = append(in, ev.rowsDeleted.Rows[i])
-		}
-	}
+	in := vd.Matching(ev.rowsDeleted.Rows)
 	if len(in) == 0 {
 		return nil
 	}
@@ -282,34 +272,8 @@ func (ev *event) projectDeleted(vd *viewDef) []byte {
 // (rows_updated), into it (rows_created). A row that stays out, or stays
 // in with only hidden fields changed, is not mentioned.
 func (ev *event) projectUpdated(vd *viewDef) []byte {
-	e := ev.rowsUpdated
-	var shownIDs []int64
-	for _, id := range e.UpdatedFieldIDs {
-		if vd.shown[id] {
-			shownIDs = append(shownIDs, id)
-		}
-	}
-	var left, stayedBefore, stayed, entered []service.Row
-	for i := range e.Rows {
-		after := &e.Rows[i]
-		var before *service.Row
-		if i < len(e.RowsBefore) && e.RowsBefore[i].ID == after.ID {
-			before = &e.RowsBefore[i]
-		}
-		wasIn := before != nil && vd.pred.Match(before.Fields)
-		isIn := vd.pred.Match(after.Fields)
-		switch {
-		case wasIn && isIn:
-			if len(shownIDs) > 0 {
-				stayedBefore = append(stayedBefore, *before)
-				stayed = append(stayed, *after)
-			}
-		case wasIn:
-			left = append(left, *before)
-		case isIn:
-			entered = append(entered, *after)
-		}
-	}
+	u := vd.ProjectUpdated(ev.rowsUpdated)
+	left, stayedBefore, stayed, entered, shownIDs := u.Left, u.StayedBefore, u.Stayed, u.Entered, u.ShownIDs
 	var frames []byte
 	if len(left) > 0 {
 		frames = append(frames, ev.publicDeleted(vd, left)...)
@@ -318,9 +282,9 @@ func (ev *event) projectUpdated(vd *viewDef) []byte {
 		var w buf
 		w.open(service.EventRowsUpdated)
 		w.raw(`,"table_id":0,"rows_before_update":`)
-		ev.rw.rows(&w, stayedBefore, vd.visible)
+		ev.rw.rows(&w, stayedBefore, vd.Visible)
 		w.key("rows")
-		ev.rw.rows(&w, stayed, vd.visible)
+		ev.rw.rows(&w, stayed, vd.Visible)
 		w.raw(`,"metadata":{}`)
 		w.key("updated_field_ids")
 		w.ids(shownIDs)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/tablecast/tablecast/internal/dialect/publicview"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/transport"
 )
@@ -26,7 +27,7 @@ type RendererConfig struct {
 type Renderer struct {
 	log   *slog.Logger
 	pages *pagesIndex
-	defs  *viewDefs
+	defs  *publicview.Defs
 
 	projections atomic.Int64 // one per view per event projected
 }
@@ -44,7 +45,7 @@ func NewRenderer(cfg RendererConfig) (*Renderer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Renderer{log: cfg.Logger, pages: newPagesIndex(), defs: newViewDefs(cfg.Store, cfg.Logger)}, nil
+	return &Renderer{log: cfg.Logger, pages: newPagesIndex(), defs: publicview.NewDefs(cfg.Store, cfg.Logger)}, nil
 }
 
 // Projections counts the public view projections computed: one per view
@@ -52,7 +53,7 @@ func NewRenderer(cfg RendererConfig) (*Renderer, error) {
 func (r *Renderer) Projections() int64 { return r.projections.Load() }
 
 // DefinitionReads counts the reads of public views' definitions.
-func (r *Renderer) DefinitionReads() int64 { return r.defs.loads.Load() }
+func (r *Renderer) DefinitionReads() int64 { return r.defs.Loads() }
 
 // Render implements hub.Renderer for what is not a stream event. Only a
 // message to a user (admin broadcast/user) reaches a Baserow socket: a JSON
@@ -119,13 +120,13 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	if !known {
 		return nil, nil
 	}
-	defs, defsErr := r.defs.forEvent(tableID, p.Offset, changesDefinitions(p.Event))
+	defs, defsErr := r.defs.ForEvent(tableID, p.Offset, publicview.ChangesDefinitions(p.Event))
 	if defsErr != nil {
 		r.log.Error("table definitions not read; values go as stored and public views are told to refresh",
 			"table", tableID, "offset", p.Offset, "err", defsErr)
 	} else {
 		ev.defs = defs
-		ev.rw.fields = defs.fields
+		ev.rw.fields = defs.Fields
 	}
 	var outs []hub.Output
 	if len(pages.views) > 0 {
@@ -157,7 +158,7 @@ func (r *Renderer) projectViews(ev *event, pages *tablePages, outs []hub.Output)
 	}
 	for id := range pages.views {
 		r.projections.Add(1)
-		if frame := ev.project(ev.defs.views[id], pages.slugs[id]); frame != nil {
+		if frame := ev.project(ev.defs.Views[id], pages.slugs[id]); frame != nil {
 			outs = append(outs, hub.Output{Collection: col, Document: strconv.FormatInt(id, 10), Frame: frame})
 		}
 	}

@@ -3,6 +3,7 @@ package baserow
 import (
 	"encoding/json"
 
+	"github.com/tablecast/tablecast/internal/dialect/publicview"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/table"
@@ -28,7 +29,7 @@ type event struct {
 
 	// defs are the table's definitions the event is rendered with (nil
 	// when they could not be read: values then go as stored).
-	defs *tableDefs
+	defs *publicview.TableDefs
 	rw   rowWriter
 }
 
@@ -66,7 +67,7 @@ func (ev *event) fields() map[int64]*table.Field {
 	if ev.defs == nil {
 		return nil
 	}
-	return ev.defs.fields
+	return ev.defs.Fields
 }
 
 // viewUpdated is view_updated, read with password_changed: set when the

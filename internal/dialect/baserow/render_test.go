@@ -14,6 +14,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/tablecast/tablecast/internal/dialect/publicview"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/table"
@@ -176,9 +177,7 @@ func TestRenderPages(t *testing.T) {
 	if outs, _ := r.RenderEvent(pub(t, 2, service.EventRowsCreated, service.RowsCreated{TableMeta: meta, Rows: after})); outs != nil {
 		t.Fatalf("after release: %d outputs", len(outs))
 	}
-	r.defs.mu.Lock()
-	left := len(r.defs.tables)
-	r.defs.mu.Unlock()
+	left := r.defs.Held()
 	if left != 0 {
 		t.Fatalf("%d tables' definitions kept with no table or view page", left)
 	}
@@ -283,11 +282,11 @@ func TestViewChangeFrames(t *testing.T) {
 		Filters: []table.Filter{{FieldID: fName, Type: "equal", Value: "a"}, {FieldID: fStatus, Type: "equal", Value: "b"}},
 		Sorts:   []table.Sort{{FieldID: fName, Order: "asc"}}}
 	fields := testDefs(0)
-	defs, _ := compileDefs(fields)
+	defs, _ := publicview.Compile(fields)
 	types := func(before, after table.View) []string {
 		t.Helper()
 		ev := &event{p: &hub.Publication{Offset: 3}, tableID: 1}
-		frames, err := ev.viewChangeFrames(before, after, defs.fields)
+		frames, err := ev.viewChangeFrames(before, after, defs.Fields)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -47,7 +47,7 @@ func (s *session) addPage(ctx context.Context, m message) {
 		return // the socket is gone
 	}
 	if p.needsDefs() {
-		if err := s.srv.render.defs.ensure(ctx, p.tableID); err != nil {
+		if err := s.srv.render.defs.Ensure(ctx, p.tableID); err != nil {
 			if s.take(p) {
 				s.srv.render.release(p)
 			}
@@ -143,7 +143,7 @@ func (r *Renderer) hold(p *page) { r.pages.change(p, +1) }
 func (r *Renderer) release(p *page) {
 	r.pages.change(p, -1)
 	if p.needsDefs() && !r.pages.rendersFor(p.tableID) {
-		r.defs.drop(p.tableID)
+		r.defs.Drop(p.tableID)
 	}
 }
 

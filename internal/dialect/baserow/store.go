@@ -3,8 +3,6 @@ package baserow
 import (
 	"context"
 	"errors"
-
-	"github.com/tablecast/tablecast/internal/table"
 )
 
 // Store is what the dialect needs from the table store. The server
@@ -40,11 +38,4 @@ var (
 type PublicView struct {
 	ID      int64
 	TableID int64
-}
-
-// TableViews is what the projections of one table need.
-type TableViews struct {
-	Fields []table.Field
-	Views  []table.View // the public ones
-	Offset uint64       // the table stream's offset at which both were read
 }

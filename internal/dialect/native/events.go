@@ -28,7 +28,15 @@ var _ hub.EventRenderer = renderer{}
 // An event written before documents had versions (still in the outbox after
 // an upgrade) renders without v rather than with a wrong one. Events that
 // change no document (membership) render nothing.
-func (renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
+func (r renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
+	outs, err := r.renderDocs(p)
+	if err != nil || r.pv == nil {
+		return outs, err
+	}
+	return r.pv.render(p, outs)
+}
+
+func (renderer) renderDocs(p *hub.Publication) ([]hub.Output, error) {
 	changes, err := docevents.Changes(p)
 	if err != nil {
 		return nil, fmt.Errorf("native: render %s: %w", p.Event, err)

@@ -81,13 +81,25 @@ type outbound struct {
 type errorBody struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
+	// RetryAfter, in seconds, comes with a 503 the client should retry.
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 // protoError is an error a client is told about: a stable code and a message
 // written for clients, never an internal cause.
 type protoError struct {
-	code int
-	msg  string
+	code       int
+	msg        string
+	retryAfter int // seconds; with CodeUnavailable, the request may be retried
+}
+
+// retryAfterSeconds is what a refusal for a dependency that is away (the
+// broker, the store) tells the client to wait before trying again.
+const retryAfterSeconds = 1
+
+// unavailable is the refusal of a request the node cannot serve for now.
+func unavailable(what string) *protoError {
+	return &protoError{code: CodeUnavailable, msg: what + " is temporarily unavailable: retry", retryAfter: retryAfterSeconds}
 }
 
 func (e *protoError) Error() string { return fmt.Sprintf("%d %s", e.code, e.msg) }
@@ -158,6 +170,8 @@ func isStoreCollection(name string) bool {
 
 type subscribeData struct {
 	Since *stream.Position `json:"since"`
+	// Token opens a public view with a password (publicview_<slug>).
+	Token string `json:"token"`
 }
 
 // timestamp formats t as the protocol does: RFC 3339, UTC, milliseconds.

@@ -7,8 +7,9 @@ import (
 	"github.com/tablecast/tablecast/internal/hub"
 )
 
-// renderer renders hub publications as native frames.
-type renderer struct{}
+// renderer renders hub publications as native frames; pv, when set, also
+// renders the public views' projections (publicview.go).
+type renderer struct{ pv *PublicViews }
 
 var _ hub.Renderer = renderer{}
 

@@ -22,6 +22,9 @@ type Config struct {
 	admission.Endpoint
 	// Store serves the store collections; nil: they are unknown (404).
 	Store Store
+	// PublicViews serves publicview_<slug> (with the renderer of
+	// RendererWith); nil: those collections are unknown (404).
+	PublicViews *PublicViews
 
 	Dev               bool // accept user_id without a token
 	HeartbeatInterval time.Duration

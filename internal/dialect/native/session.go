@@ -27,8 +27,9 @@ type session struct {
 	tconn  *transport.Conn
 	parser transport.Parser
 
-	mu     sync.Mutex // guards claims (read by other goroutines through authorize)
+	mu     sync.Mutex // guards claims (read by other goroutines through authorize) and views
 	claims *auth.Claims
+	views  map[string]pvSub // the publicview_<slug> subscriptions, by that name
 
 	guard       ratelimit.Guard // message rate and abuse
 	lastLimited int64           // unix nanos of the last 429 sent for a message without id
@@ -68,6 +69,9 @@ func (s *session) DisconnectFrames(d hub.Disconnect) []byte {
 
 // RevokedFrame implements hub.Session.
 func (s *session) RevokedFrame(collection, document string) []byte {
+	if name, ok := s.publicViewName(collection, document); ok {
+		collection, document = name, ""
+	}
 	return encode(&outbound{Type: TypeUnsubscribe, Collection: collection, Document: document,
 		Data: map[string]string{"reason": "forbidden"}, Timestamp: timestamp(s.srv.now())})
 }
@@ -137,7 +141,9 @@ func (s *session) reply(id string, err error) {
 		s.srv.log.Error("native request failed", "conn", s.conn.ID(), "err", err)
 		pe = errorf(CodeInternal, "internal error")
 	}
-	s.conn.Send(s.errorFrame(id, pe.code, pe.msg))
+	s.conn.Send(encode(&outbound{Type: TypeError, ID: id,
+		Error:     &errorBody{Code: pe.code, Message: pe.msg, RetryAfter: pe.retryAfter},
+		Timestamp: timestamp(s.srv.now())}))
 }
 
 func (s *session) errorFrame(id string, code int, msg string) []byte {
@@ -172,7 +178,11 @@ func (s *session) dispatch(in *inbound) error {
 		if err != nil {
 			return err
 		}
-		s.srv.hub.Unsubscribe(ctx, s.conn, col, doc)
+		if strings.HasPrefix(col, publicViewPrefix) {
+			s.unsubscribePublicView(ctx, col)
+		} else {
+			s.srv.hub.Unsubscribe(ctx, s.conn, col, doc)
+		}
 		s.send(&outbound{Type: TypeUnsubscribe, ID: in.ID, Collection: col, Document: doc})
 		return nil
 	case TypePresence:
@@ -334,6 +344,9 @@ func (s *session) subscribe(ctx context.Context, in *inbound) error {
 			return errorf(CodeInvalid, "data.since must be {\"offset\":N,\"epoch\":\"...\"}")
 		}
 	}
+	if strings.HasPrefix(col, publicViewPrefix) {
+		return s.subscribePublicView(ctx, in, col, data)
+	}
 	if err := s.authorize(col); err != nil {
 		return err
 	}
@@ -347,11 +360,19 @@ func (s *session) subscribe(ctx context.Context, in *inbound) error {
 				Timestamp: timestamp(s.srv.now())})
 		},
 	})
+	return s.subscribeError(col, err)
+}
+
+// subscribeError maps a hub subscribe failure.
+func (s *session) subscribeError(col string, err error) error {
 	switch {
 	case errors.Is(err, hub.ErrTooManySubscriptions):
 		return errorf(CodeRateLimited, "too many subscriptions (at most %d)", s.srv.hub.Config().MaxSubscriptions)
 	case errors.Is(err, hub.ErrClosed):
 		return errorf(CodeUnavailable, "server shutting down")
+	case errors.Is(err, hub.ErrUnavailable):
+		s.srv.log.Warn("native subscribe refused for now", "conn", s.conn.ID(), "collection", col, "err", err)
+		return unavailable("the channel's stream")
 	case err != nil:
 		return err
 	}

@@ -21,6 +21,11 @@ type Store interface {
 	// submitting connection's id (left out of the `op` broadcast). Errors
 	// wrap ErrForbidden or ErrNotFound, or are a *RefusedError.
 	Submit(ctx context.Context, userID, origin string, s Submission) (SubmitAck, error)
+	// OpenPublicView checks that a public view may be read with token (only
+	// needed when the view has a password) and names its table and id:
+	// ErrNotFound when no public view has the slug, ErrForbidden when the
+	// token is missing or wrong.
+	OpenPublicView(ctx context.Context, slug, token string) (tableID, viewID int64, err error)
 }
 
 // Submission is a `submit` message's change of one document.

@@ -63,6 +63,7 @@ const (
 	CodeRateLimited       = "ERR_RATE_LIMITED"           // tablecast: over the message rate limit
 	CodeTooMany           = "ERR_TOO_MANY_SUBSCRIPTIONS" // tablecast: subscriptions or queries over the limit
 	CodeTooLarge          = "ERR_MESSAGE_TOO_LARGE"      // tablecast: presence or message over its size limit
+	CodeUnavailable       = "ERR_SERVICE_UNAVAILABLE"    // tablecast: the broker or the store is away for now; retry
 )
 
 // Limits of messages.

@@ -137,7 +137,7 @@ func (s *session) query(in *inbound) error {
 	}
 	lq := &liveQuery{sess: s, id: id, col: c, q: q, ids: ids}
 	if err := s.holdCollection(c, offset); err != nil {
-		s.srv.log.Warn("sharedb query subscription failed after its reply", "conn", s.conn.ID(), "collection", c.name, "err", err)
+		s.lost("query subscription of "+c.name, err)
 		return nil
 	}
 	s.mu.Lock()
@@ -315,9 +315,8 @@ func (s *session) renewCollection(c collection, offset uint64) {
 	if !held {
 		return
 	}
-	if _, err := s.srv.hub.Subscribe(s.ctx, s.conn, hub.SubscribeRequest{Collection: c.hubName(), Since: s.position(offset)}); err != nil &&
-		!errors.Is(err, context.Canceled) {
-		s.srv.log.Warn("sharedb query catch-up failed", "conn", s.conn.ID(), "collection", c.name, "err", err)
+	if _, err := s.srv.hub.Subscribe(s.ctx, s.conn, hub.SubscribeRequest{Collection: c.hubName(), Since: s.position(offset)}); err != nil {
+		s.lost("query catch-up of "+c.name, err)
 	}
 }
 

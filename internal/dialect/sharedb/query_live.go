@@ -215,7 +215,7 @@ func (l *liveQueries) poll(q *liveQuery) {
 	results, offset, err := l.srv.cfg.Store.Query(ctx, s.userID, q.col.canonical, q.q)
 	if err != nil {
 		if s.ctx.Err() == nil && !errors.Is(err, ErrNotFound) {
-			l.srv.log.Warn("sharedb live query failed", "conn", s.conn.ID(), "collection", q.col.name, "err", err)
+			s.lost("live query of "+q.col.name, err) // its results would go stale
 		}
 		return // a lost permission ends the query through the hub (RevokedFrame)
 	}

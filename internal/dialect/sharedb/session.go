@@ -346,8 +346,23 @@ func hubError(err error) error {
 		return errorf(CodeTooMany, "too many subscriptions on this connection")
 	case errors.Is(err, hub.ErrClosed):
 		return errorf(CodeUnknown, "server shutting down")
+	case errors.Is(err, hub.ErrUnavailable):
+		return errorf(CodeUnavailable, "temporarily unavailable: retry in a second")
 	}
 	return err
+}
+
+// lost ends the socket when a subscription that was already answered
+// cannot be kept (its hub subscription or a catch-up failed): ShareDB has
+// no message to take back a reply, and a client's reconnection resubscribes
+// its documents at their versions and its queries with their results, so
+// it misses nothing. Never silence.
+func (s *session) lost(what string, err error) {
+	if errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
+		return // the socket is gone
+	}
+	s.srv.log.Warn("sharedb "+what+" failed after its reply; the socket resumes", "conn", s.conn.ID(), "err", err)
+	s.conn.Disconnect(hub.DisconnectLost)
 }
 
 // metricAction names a message for the messages_in metric without letting

@@ -155,7 +155,7 @@ func (s *session) followDoc(c collection, d string, id int64, offset uint64, v i
 	recovered, err := s.subscribeDoc(c, d, offset)
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
-			s.srv.log.Warn("sharedb subscription failed after its reply", "conn", s.conn.ID(), "collection", c.name, "doc", d, "err", err)
+			s.lost("subscription of "+c.name+"/"+d, err)
 		}
 		return
 	}
@@ -163,7 +163,7 @@ func (s *session) followDoc(c collection, d string, id int64, offset uint64, v i
 		ctx, cancel := s.storeCtx()
 		defer cancel()
 		if _, _, err := s.sendOpsSince(ctx, c, d, id, v); err != nil {
-			s.srv.log.Warn("sharedb catch-up failed", "conn", s.conn.ID(), "collection", c.name, "doc", d, "err", err)
+			s.lost("catch-up of "+c.name+"/"+d, err)
 		}
 	}
 }
