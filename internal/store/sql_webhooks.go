@@ -23,10 +23,10 @@ const (
 
 // webhookQueries are the expanded statements of sql_webhooks.go.
 type webhookQueries struct {
-	insert, get, byTable, all, update, secret, del                      string
-	claim, release, advance, advanceResume, deadInsert, pause, resume   string
-	exists, dead, redeliverAll, redeliverOne, redeliveries, dlDone      string
-	dlRetry, dlDelete                                                   string
+	insert, get, byTable, all, update, secret, del                    string
+	claim, release, advance, advanceResume, deadInsert, pause, resume string
+	exists, dead, redeliverAll, redeliverOne, redeliveries, dlDone    string
+	dlRetry, dlDelete                                                 string
 }
 
 func (d *dialect) buildWebhooks() {

@@ -311,8 +311,8 @@ var sqliteDialect = func() *dialect {
 			"{override}", "",
 		),
 		skipLocked: "",
-		ts:    func(t time.Time) any { return t.UnixMicro() },
-		order: func(n *big.Int) any { return paddedOrder(n) },
+		ts:         func(t time.Time) any { return t.UnixMicro() },
+		order:      func(n *big.Int) any { return paddedOrder(n) },
 		ids: func(ids []int64) any {
 			b, _ := json.Marshal(ids)
 			return string(b)
