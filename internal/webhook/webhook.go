@@ -58,13 +58,13 @@ type Observer interface {
 
 type nopObserver struct{}
 
-func (nopObserver) Delivered(int64, int) {}
-func (nopObserver) Failed(int64, int)                        {}
-func (nopObserver) Retried(int64)                            {}
-func (nopObserver) DeadLettered(int64, int)                  {}
-func (nopObserver) Paused(int64)                             {}
-func (nopObserver) Lag(int64, uint64)                        {}
-func (nopObserver) Gone(int64)                               {}
+func (nopObserver) Delivered(int64, int)    {}
+func (nopObserver) Failed(int64, int)       {}
+func (nopObserver) Retried(int64)           {}
+func (nopObserver) DeadLettered(int64, int) {}
+func (nopObserver) Paused(int64)            {}
+func (nopObserver) Lag(int64, uint64)       {}
+func (nopObserver) Gone(int64)              {}
 
 // Announcer tells the table's subscribers that a webhook paused.
 type Announcer func(ctx context.Context, w store.Webhook, reason string) error

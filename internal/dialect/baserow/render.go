@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
@@ -99,6 +100,9 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	pages := r.pages.of(tableID)
 	if pages == nil {
 		return nil, nil
+	}
+	if p.Event == service.EventWebhookPaused {
+		return webhookPaused(p, tableID, pages)
 	}
 	ev, known, err := decodeEvent(p, tableID)
 	if err != nil {
