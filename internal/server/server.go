@@ -29,6 +29,7 @@ import (
 	"github.com/tablecast/tablecast/internal/tablestream"
 	"github.com/tablecast/tablecast/internal/transport"
 	"github.com/tablecast/tablecast/internal/web"
+	"github.com/tablecast/tablecast/internal/webhook"
 )
 
 // tokenLeeway is the clock skew allowed on a token's exp, nbf and iat.
@@ -50,6 +51,7 @@ type Node struct {
 	hub     *hub.Hub
 	store   store.Store
 	relay   *relay.Relay
+	hooks   *webhook.Dispatcher
 	history *stream.MemoryHistory
 	broker  nodeBroker
 	poller  *transport.Poller
@@ -135,7 +137,8 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	}
 	var brSrv *baserow.Server // set below, before the hub starts
 	sdbRender := sharedb.NewRenderer(log)
-	var sdbSrv *sharedb.Server // set below, before the hub starts
+	var sdbSrv *sharedb.Server    // set below, before the hub starts
+	var hooks *webhook.Dispatcher // set below, before the hub starts
 	h, err = hub.New(hub.Config{
 		Streams: sharedbStreams{pageStreams{streams}},
 		EventHook: func(p *hub.Publication) {
@@ -143,6 +146,9 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 			rev.event(p)
 			brSrv.HandleEvent(p)
 			sdbSrv.HandleEvent(p)
+			if t, ok := streamTable(p.Stream); ok {
+				hooks.Notify(t) // its webhooks have something new
+			}
 		},
 		NodeID: cfg.NodeID,
 		Broker: broker.Broker,
@@ -169,7 +175,8 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	if rb, ok := broker.Broker.(*hub.RedisBroker); ok {
 		rb.SetStats(h.Stats) // reported to the cluster with each heartbeat
 	}
-	rel, err := relay.New(relay.Config{Outbox: st, Sink: tablestream.Sink(h), Retention: cfg.EventRetention, Logger: log})
+	rel, err := relay.New(relay.Config{Outbox: st, Sink: tablestream.Sink(h), Retention: cfg.EventRetention,
+		WebhookHold: cfg.Webhooks.Retention, Logger: log})
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("server: %w", err)
@@ -180,6 +187,11 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	brStore.svc = svc
+	hooks, err = newDispatcher(cfg, st, svc, m, log)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	poller, err := transport.NewPoller()
 	if err != nil {
 		release()
@@ -250,7 +262,8 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	mux.Handle("GET /ws/core", brSrv)
 	mux.Handle("GET /sharedb", sdbSrv)
 	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
-	(&httpapi.StoreAPI{Service: svc, Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
+	(&httpapi.StoreAPI{Service: svc, Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log,
+		Webhooks: &webhook.Manager{Store: st, AllowPrivate: cfg.Webhooks.AllowPrivate, Kick: hooks.Kick}}).Register(mux)
 	// POST /api/dev/token (dev mode only) and the web pages at / and /admin.
 	(&httpapi.DevTokens{Enabled: cfg.Dev, Secret: []byte(cfg.JWTSecret), Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	web.Register(mux)
@@ -269,6 +282,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		hub:     h,
 		store:   st,
 		relay:   rel,
+		hooks:   hooks,
 		history: history,
 		broker:  broker,
 		poller:  poller,
@@ -309,6 +323,7 @@ func (n *Node) Start(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	n.relay.Start() // publishes what an earlier process committed and did not publish
+	n.hooks.Start()
 	go func() {
 		err := n.http.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -330,6 +345,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		hubErr := n.hub.Shutdown(ctx)
 		n.sharedb.Close() // its query workers; the sockets are gone
 		httpErr := n.http.Shutdown(ctx)
+		n.hooks.Stop() // before the relay and the store: a pause it announces is published
 		n.relay.Stop()
 		pollErr := n.poller.Close()
 		_ = n.broker.Close()
