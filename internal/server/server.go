@@ -263,7 +263,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	mux.Handle("GET /sharedb", sdbSrv)
 	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	(&httpapi.StoreAPI{Service: svc, Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log,
-		Webhooks: &webhook.Manager{Store: st, AllowPrivate: cfg.Webhooks.AllowPrivate, Kick: hooks.Kick}}).Register(mux)
+		Webhooks: &webhook.Manager{Store: st, AllowPrivate: cfg.Webhooks.AllowPrivate, Changed: hooks.Changed}}).Register(mux)
 	// POST /api/dev/token (dev mode only) and the web pages at / and /admin.
 	(&httpapi.DevTokens{Enabled: cfg.Dev, Secret: []byte(cfg.JWTSecret), Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	web.Register(mux)

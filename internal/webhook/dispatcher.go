@@ -132,6 +132,23 @@ func (d *Dispatcher) Kick() {
 	}
 }
 
+// Changed takes a webhook's new settings (its secret, URL...) to the
+// worker delivering it on this node at once, and looks for work (it may
+// have been resumed or made active). Another node's worker takes them at
+// its next renewal, within a third of the lease.
+func (d *Dispatcher) Changed(ctx context.Context, id int64) {
+	if h, err := d.cfg.Store.Webhook(ctx, id); err == nil {
+		d.mu.Lock()
+		if w := d.workers[id]; w != nil {
+			w.mu.Lock()
+			w.w = h
+			w.mu.Unlock()
+		}
+		d.mu.Unlock()
+	}
+	d.Kick()
+}
+
 // Notify tells the webhooks of a table that it has new events.
 func (d *Dispatcher) Notify(tableID int64) {
 	d.mu.Lock()

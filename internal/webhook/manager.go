@@ -25,9 +25,9 @@ const MaxBatch = 100
 type Manager struct {
 	Store        Store
 	AllowPrivate bool
-	// Kick, if set, is called after a change that may give the
-	// dispatcher work (Dispatcher.Kick).
-	Kick func()
+	// Changed, if set, is called after a webhook changed
+	// (Dispatcher.Changed).
+	Changed func(ctx context.Context, id int64)
 }
 
 // Input is a webhook's settings as a request gives them; nil keeps the
@@ -209,9 +209,9 @@ func (m *Manager) checkURL(raw string) string {
 	return ""
 }
 
-func (m *Manager) kick() {
-	if m.Kick != nil {
-		m.Kick()
+func (m *Manager) changed(ctx context.Context, id int64) {
+	if m.Changed != nil {
+		m.Changed(ctx, id)
 	}
 }
 
@@ -229,7 +229,7 @@ func (m *Manager) Create(ctx context.Context, tableID int64, creator string, in 
 	if err != nil {
 		return View{}, err
 	}
-	m.kick()
+	m.changed(ctx, created.ID)
 	v, err := m.view(ctx, created)
 	v.Secret = created.Secret
 	return v, err
@@ -274,7 +274,7 @@ func (m *Manager) Update(ctx context.Context, id int64, in Input) (View, error) 
 	if err != nil {
 		return View{}, mapErr(err, id)
 	}
-	m.kick()
+	m.changed(ctx, id)
 	return m.view(ctx, w)
 }
 
@@ -290,6 +290,7 @@ func (m *Manager) RotateSecret(ctx context.Context, id int64) (View, error) {
 	if err := m.Store.SetWebhookSecret(ctx, id, secret); err != nil {
 		return View{}, mapErr(err, id)
 	}
+	m.changed(ctx, id)
 	v, err := m.Get(ctx, id)
 	v.Secret = secret
 	return v, err
@@ -303,7 +304,7 @@ func (m *Manager) Resume(ctx context.Context, id int64) (View, error) {
 		}
 		return View{}, mapErr(err, id)
 	}
-	m.kick()
+	m.changed(ctx, id)
 	return m.Get(ctx, id)
 }
 
@@ -346,7 +347,7 @@ func (m *Manager) Skip(ctx context.Context, id int64) (View, error) {
 	if err := m.Store.AdvanceWebhook(ctx, adv); err != nil {
 		return View{}, mapErr(err, id)
 	}
-	m.kick()
+	m.changed(ctx, id)
 	return m.Get(ctx, id)
 }
 
@@ -378,7 +379,7 @@ func (m *Manager) Redeliver(ctx context.Context, id, dl int64) (int64, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, &service.Error{Kind: service.ErrNotFound, Message: fmt.Sprintf("dead letter %d of webhook %d does not exist", dl, id)}
 	}
-	m.kick()
+	m.changed(ctx, id)
 	return n, err
 }
 
