@@ -53,7 +53,9 @@ func (w *Webhooks) DeadLettered(webhookID int64, events int) {
 
 func (w *Webhooks) Paused(webhookID int64) { w.pauses.WithLabelValues(id(webhookID)).Inc() }
 
-func (w *Webhooks) Lag(webhookID int64, lag uint64) { w.lag.WithLabelValues(id(webhookID)).Set(float64(lag)) }
+func (w *Webhooks) Lag(webhookID int64, lag uint64) {
+	w.lag.WithLabelValues(id(webhookID)).Set(float64(lag))
+}
 
 // Gone drops the lag of a webhook this node no longer delivers (another
 // node reports it).

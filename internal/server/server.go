@@ -261,9 +261,10 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	mux.Handle("GET /ws/core/{$}", brSrv)
 	mux.Handle("GET /ws/core", brSrv)
 	mux.Handle("GET /sharedb", sdbSrv)
-	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
+	hookManager := &webhook.Manager{Store: st, AllowPrivate: cfg.Webhooks.AllowPrivate, Changed: hooks.Changed}
+	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log, Webhooks: hookManager}).Register(mux)
 	(&httpapi.StoreAPI{Service: svc, Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log,
-		Webhooks: &webhook.Manager{Store: st, AllowPrivate: cfg.Webhooks.AllowPrivate, Changed: hooks.Changed}}).Register(mux)
+		Webhooks: hookManager}).Register(mux)
 	// POST /api/dev/token (dev mode only) and the web pages at / and /admin.
 	(&httpapi.DevTokens{Enabled: cfg.Dev, Secret: []byte(cfg.JWTSecret), Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	web.Register(mux)

@@ -391,3 +391,20 @@ func (m *Manager) DeleteDeadLetter(ctx context.Context, id, dl int64) error {
 	}
 	return err
 }
+
+// All lists every webhook of the server (the admin page).
+func (m *Manager) All(ctx context.Context) ([]View, error) {
+	ws, err := m.Store.AllWebhooks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]View, 0, len(ws))
+	for _, w := range ws {
+		v, err := m.view(ctx, w)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
