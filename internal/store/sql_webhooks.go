@@ -226,6 +226,30 @@ func (s sqlWebhooks) AdvanceWebhook(ctx context.Context, a WebhookAdvance) error
 	})
 }
 
+func (s sqlWebhooks) AdvanceWebhooks(ctx context.Context, as []WebhookAdvance) ([]int64, error) {
+	if len(as) == 0 {
+		return nil, nil
+	}
+	var conflicts []int64
+	err := s.whTx(ctx, func(q querier) error {
+		conflicts = conflicts[:0]
+		for _, a := range as {
+			if a.To < a.From || a.Resume || len(a.Dead) > 0 {
+				return fmt.Errorf("%w: webhook %d: AdvanceWebhooks moves leased cursors forward, without dead letters", ErrInvalid, a.ID)
+			}
+			n, err := q.exec(ctx, s.whD.wh.advance, int64(a.To), a.ID, int64(a.From), a.Owner)
+			if err != nil {
+				return s.whD.mapErr(err, "advance webhooks")
+			}
+			if n == 0 {
+				conflicts = append(conflicts, a.ID)
+			}
+		}
+		return nil
+	})
+	return conflicts, err
+}
+
 func (s sqlWebhooks) PauseWebhook(ctx context.Context, id int64, owner string, at uint64, reason string, attempts json.RawMessage) error {
 	return s.whTx(ctx, func(q querier) error {
 		return s.execOne(ctx, q, id, fmt.Sprintf("pause webhook %d", id), s.whD.wh.pause, reason,

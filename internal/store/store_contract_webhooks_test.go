@@ -66,6 +66,13 @@ func contractWebhooks(t *testing.T, s Store) {
 	if err := s.AdvanceWebhook(ctx, WebhookAdvance{ID: w.ID, Owner: "B", From: 3, To: 4, Dead: dead}); err != nil {
 		t.Fatal(err)
 	}
+	// Several cursors in one transaction: a wrong one is reported, the
+	// right ones move.
+	conflicts := must(s.AdvanceWebhooks(ctx, []WebhookAdvance{{ID: w.ID, Owner: "B", From: 4, To: 4},
+		{ID: w.ID, Owner: "A", From: 4, To: 5}})).get(t)
+	if len(conflicts) != 1 || conflicts[0] != w.ID {
+		t.Fatalf("conflicts %v, want the former owner's", conflicts)
+	}
 	dls := must(s.DeadLetters(ctx, w.ID)).get(t)
 	if len(dls) != 1 || dls[0].Offset != 4 || dls[0].Redeliver {
 		t.Fatalf("dead letters %+v", dls)

@@ -95,6 +95,10 @@ type Webhooks interface {
 	// ReleaseWebhook gives owner's lease up.
 	ReleaseWebhook(ctx context.Context, id int64, owner string) error
 	AdvanceWebhook(ctx context.Context, a WebhookAdvance) error
+	// AdvanceWebhooks moves several leased webhooks' cursors (without dead
+	// letters) in one transaction, and returns the ids of those whose
+	// compare and set failed; the others are moved.
+	AdvanceWebhooks(ctx context.Context, as []WebhookAdvance) (conflicts []int64, err error)
 	// PauseWebhook pauses the webhook at its offset at, if owner leases it
 	// and it is there, and gives the lease up.
 	PauseWebhook(ctx context.Context, id int64, owner string, at uint64, reason string, attempts json.RawMessage) error

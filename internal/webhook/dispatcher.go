@@ -36,6 +36,12 @@ type Config struct {
 	Poll time.Duration
 	// MaxWebhooks is the most webhooks this node delivers at once (1000).
 	MaxWebhooks int
+	// CursorFlush is how often the cursors moved by deliveries are
+	// written to the store, every webhook's in one transaction (200ms): a
+	// write per delivered event would take SQLite's one writer from the
+	// table's writes. A node that dies redelivers what it delivered since
+	// (at least once).
+	CursorFlush time.Duration
 	Announce    Announcer
 	Observer    Observer
 	Logger      *slog.Logger
@@ -54,6 +60,7 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	workers map[int64]*worker
+	reads   map[readKey]*sharedRead // outbox reads in flight, shared by the workers of a table
 	wg      sync.WaitGroup
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -86,6 +93,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.MaxWebhooks <= 0 {
 		cfg.MaxWebhooks = 1000
 	}
+	if cfg.CursorFlush <= 0 {
+		cfg.CursorFlush = 200 * time.Millisecond
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -93,7 +103,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{cfg: cfg, client: cfg.Client, obs: cfg.Observer, log: cfg.Logger,
-		workers: map[int64]*worker{}, kick: make(chan struct{}, 1)}
+		workers: map[int64]*worker{}, reads: map[readKey]*sharedRead{}, kick: make(chan struct{}, 1)}
 	if d.client == nil {
 		d.client = newClient(cfg.Timeout, cfg.AllowPrivate)
 	}
@@ -165,19 +175,79 @@ func (d *Dispatcher) run(ctx context.Context) {
 	every := max(d.cfg.Lease/3, time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	flush := time.NewTicker(d.cfg.CursorFlush)
+	defer flush.Stop()
 	for {
 		d.claim(ctx)
-		select {
-		case <-ctx.Done():
+		if !d.idle(ctx, t, flush) {
 			d.mu.Lock()
 			for _, w := range d.workers {
-				w.cancel()
+				w.cancel() // each writes its cursor as it ends
 			}
 			d.mu.Unlock()
 			return
-		case <-t.C:
-		case <-d.kick:
 		}
+	}
+}
+
+// idle flushes cursors until the next claim is due (or kicked); false
+// when the dispatcher stops.
+func (d *Dispatcher) idle(ctx context.Context, claim, flush *time.Ticker) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-flush.C:
+			d.flush(ctx)
+		case <-claim.C:
+			return true
+		case <-d.kick:
+			return true
+		}
+	}
+}
+
+// flush writes the cursors the workers moved since the last flush, in one
+// transaction; a worker whose compare and set fails (it lost its lease)
+// ends.
+func (d *Dispatcher) flush(ctx context.Context) {
+	d.mu.Lock()
+	ws := make([]*worker, 0, len(d.workers))
+	for _, w := range d.workers {
+		ws = append(ws, w)
+	}
+	d.mu.Unlock()
+	var as []store.WebhookAdvance
+	var locked []*worker
+	for _, w := range ws {
+		w.flushMu.Lock()
+		if to := w.delivered.Load(); to > w.persisted {
+			as = append(as, store.WebhookAdvance{ID: w.id, Owner: d.cfg.Owner, From: w.persisted, To: to})
+			locked = append(locked, w)
+			continue
+		}
+		w.flushMu.Unlock()
+	}
+	if len(as) == 0 {
+		return
+	}
+	conflicts, err := d.cfg.Store.AdvanceWebhooks(ctx, as)
+	lost := map[int64]bool{}
+	for _, id := range conflicts {
+		lost[id] = true
+	}
+	for i, w := range locked {
+		switch {
+		case err != nil: // all stay to write next time
+		case lost[w.id]:
+			w.cancel()
+		default:
+			w.persisted = as[i].To
+		}
+		w.flushMu.Unlock()
+	}
+	if err != nil && ctx.Err() == nil {
+		d.log.Warn("webhooks: writing cursors failed; retrying", "err", err)
 	}
 }
 
@@ -234,6 +304,45 @@ func (d *Dispatcher) claim(ctx context.Context) {
 	}
 }
 
+type readKey struct {
+	table int64
+	after uint64
+}
+
+type sharedRead struct {
+	done chan struct{}
+	evs  []store.Event
+	err  error
+}
+
+// events reads a table's events after an offset. The webhooks of one
+// table, woken together by its new event, ask for the same range: they
+// share one read of the outbox.
+func (d *Dispatcher) events(ctx context.Context, table int64, after uint64) ([]store.Event, error) {
+	k := readKey{table, after}
+	d.mu.Lock()
+	r, ok := d.reads[k]
+	if !ok {
+		r = &sharedRead{done: make(chan struct{})}
+		d.reads[k] = r
+	}
+	d.mu.Unlock()
+	if ok {
+		select {
+		case <-r.done:
+			return r.evs, r.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	r.evs, r.err = d.cfg.Store.Events(ctx, store.TableStream(table), after, readBatch)
+	d.mu.Lock()
+	delete(d.reads, k)
+	d.mu.Unlock()
+	close(r.done)
+	return r.evs, r.err
+}
+
 // worker delivers one webhook while this node leases it.
 type worker struct {
 	d       *Dispatcher
@@ -246,8 +355,12 @@ type worker struct {
 	w     store.Webhook // as last claimed: its settings
 	until time.Time     // the lease's end
 	// delivered is the cursor as this worker moved it (the claim's copy
-	// may be older than a move made meanwhile).
+	// may be older than a move made meanwhile); persisted is what the
+	// store has, guarded by flushMu (the worker's own writes and the
+	// dispatcher's flush).
 	delivered atomic.Uint64
+	flushMu   sync.Mutex
+	persisted uint64
 	started   bool
 }
 
@@ -256,6 +369,7 @@ func (w *worker) renew(h store.Webhook, until time.Time) {
 	defer w.mu.Unlock()
 	if !w.started {
 		w.delivered.Store(h.DeliveredOffset)
+		w.persisted = h.DeliveredOffset // no flush yet: the worker is not started
 		w.started = true
 	}
 	w.w, w.until = h, until
@@ -290,7 +404,13 @@ func (w *worker) run(ctx context.Context) {
 	d := w.d
 	poll := time.NewTimer(d.cfg.Poll)
 	defer poll.Stop()
+	defer func() { // what was delivered since the last flush
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = w.advance(fctx, w.delivered.Load(), nil)
+		cancel()
+	}()
 	var evs []store.Event
+	var lagAt time.Time
 	for ctx.Err() == nil {
 		if !w.leased() {
 			return
@@ -306,7 +426,7 @@ func (w *worker) run(ctx context.Context) {
 		from := w.delivered.Load()
 		if len(evs) == 0 || evs[0].Offset != from+1 {
 			var err error
-			evs, err = d.cfg.Store.Events(ctx, store.TableStream(h.TableID), from, readBatch)
+			evs, err = d.events(ctx, h.TableID, from)
 			if errors.Is(err, store.ErrPruned) {
 				w.pause(ctx, from, fmt.Sprintf("events after %s are no longer in the outbox "+
 					"(kept for TABLECAST_WEBHOOK_RETENTION); skip or delete the webhook", EventID(h.TableID, from)), nil)
@@ -320,8 +440,12 @@ func (w *worker) run(ctx context.Context) {
 				continue
 			}
 		}
-		if top, err := d.cfg.Store.StreamTop(ctx, store.TableStream(h.TableID)); err == nil && top >= from {
-			d.obs.Lag(h.ID, top-from)
+		if now := d.cfg.Now(); now.Sub(lagAt) >= time.Second || len(evs) == 0 {
+			// The lag, at most once a second (and when caught up).
+			lagAt = now
+			if top, err := d.cfg.Store.StreamTop(ctx, store.TableStream(h.TableID)); err == nil && top >= from {
+				d.obs.Lag(h.ID, top-from)
+			}
 		}
 		if len(evs) == 0 {
 			if !w.pauseFor(ctx, poll) {
@@ -410,7 +534,7 @@ func (b batch) body(h store.Webhook) (id string, body []byte, err error) {
 // end (stopped, lease lost, webhook paused or gone).
 func (w *worker) send(ctx context.Context, h store.Webhook, from uint64, b batch) bool {
 	d := w.d
-	adv := store.WebhookAdvance{ID: h.ID, Owner: d.cfg.Owner, From: from, To: b.to}
+	var dead []store.DeadLetter
 	if len(b.payloads) > 0 {
 		id, body, err := b.body(h)
 		if err != nil {
@@ -428,7 +552,7 @@ func (w *worker) send(ctx context.Context, h store.Webhook, from uint64, b batch
 			raw, _ := json.Marshal(attempts)
 			for _, p := range b.payloads {
 				one, _ := json.Marshal(p)
-				adv.Dead = append(adv.Dead, store.DeadLetter{Offset: p.Offset, EventType: p.EventType, Body: one, Attempts: raw})
+				dead = append(dead, store.DeadLetter{Offset: p.Offset, EventType: p.EventType, Body: one, Attempts: raw})
 			}
 		default:
 			raw, _ := json.Marshal(attempts)
@@ -436,23 +560,45 @@ func (w *worker) send(ctx context.Context, h store.Webhook, from uint64, b batch
 			return false
 		}
 	}
-	if err := d.cfg.Store.AdvanceWebhook(ctx, adv); err != nil {
+	if len(dead) == 0 {
+		w.delivered.Store(b.to) // written by the next flush
+		return true
+	}
+	if err := w.advance(ctx, b.to, dead); err != nil {
 		// Another owner or a change made meanwhile: leave it to the
 		// next claim.
 		w.logErr(ctx, "moving the cursor", err)
 		return false
 	}
-	if len(adv.Dead) > 0 {
-		d.obs.DeadLettered(h.ID, len(adv.Dead))
-	}
-	w.delivered.Store(b.to)
+	d.obs.DeadLettered(h.ID, len(dead))
 	return true
+}
+
+// advance writes the cursor at to now, with dead letters if any.
+func (w *worker) advance(ctx context.Context, to uint64, dead []store.DeadLetter) error {
+	w.flushMu.Lock()
+	defer w.flushMu.Unlock()
+	if to == w.persisted && len(dead) == 0 {
+		return nil
+	}
+	err := w.d.cfg.Store.AdvanceWebhook(ctx, store.WebhookAdvance{ID: w.id, Owner: w.d.cfg.Owner,
+		From: w.persisted, To: to, Dead: dead})
+	if err != nil {
+		return err
+	}
+	w.persisted = to
+	w.delivered.Store(to)
+	return nil
 }
 
 // pause stops the webhook at from, says why, and announces it.
 func (w *worker) pause(ctx context.Context, from uint64, reason string, attempts json.RawMessage) {
 	d := w.d
 	h := w.hook()
+	if err := w.advance(ctx, from, nil); err != nil {
+		w.logErr(ctx, "moving the cursor before a pause", err)
+		return
+	}
 	if err := d.cfg.Store.PauseWebhook(ctx, h.ID, d.cfg.Owner, from, reason, attempts); err != nil {
 		w.logErr(ctx, "pausing", err)
 		return
