@@ -408,3 +408,21 @@ func TestWebhookAccess(t *testing.T) {
 		t.Fatalf("webhook of a deleted table: %d", code)
 	}
 }
+
+// TestWebhookPausedOnBaserowTablePage: the pause reaches a Baserow table
+// page too, after the row's event, with its own _event_id.
+func TestWebhookPausedOnBaserowTablePage(t *testing.T) {
+	tn := startNode(t, webhookArgs())
+	_, tbl, field := tableFixture(t, tn)
+	rcv := newReceiver(t, func(int, []byte) reply { return reply{status: http.StatusNotFound} })
+	hook := tn.createWebhook(t, "owner", tbl, map[string]any{"url": rcv.url()})
+	c := tn.brUser(t, "owner")
+	c.tablePage(tbl)
+	tn.addRow(t, tbl, field, "a")
+	row := c.expect("rows_created")
+	m := c.expect("webhook_paused")
+	if m.num(t, "webhook_id") != hook.ID || m.num(t, "table_id") != tbl || m.eventID(t) != row.eventID(t)+1 ||
+		!strings.Contains(m.String(), "404") {
+		t.Fatalf("got %s after %s", m, row)
+	}
+}
