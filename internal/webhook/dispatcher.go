@@ -58,8 +58,9 @@ type Dispatcher struct {
 	obs    Observer
 	log    *slog.Logger
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	workers map[int64]*worker
+	running atomic.Int64            // len(workers), read without the lock by Notify
 	reads   map[readKey]*sharedRead // outbox reads in flight, shared by the workers of a table
 	wg      sync.WaitGroup
 	cancel  context.CancelFunc
@@ -148,26 +149,31 @@ func (d *Dispatcher) Kick() {
 // its next renewal, within a third of the lease.
 func (d *Dispatcher) Changed(ctx context.Context, id int64) {
 	if h, err := d.cfg.Store.Webhook(ctx, id); err == nil {
-		d.mu.Lock()
+		d.mu.RLock()
 		if w := d.workers[id]; w != nil {
 			w.mu.Lock()
 			w.w = h
 			w.mu.Unlock()
+			w.checkDead.Store(true) // a redelivery may have been asked for
+			w.wake()
 		}
-		d.mu.Unlock()
+		d.mu.RUnlock()
 	}
 	d.Kick()
 }
 
 // Notify tells the webhooks of a table that it has new events.
 func (d *Dispatcher) Notify(tableID int64) {
-	d.mu.Lock()
+	if d.running.Load() == 0 { // every event of every table comes here
+		return
+	}
+	d.mu.RLock()
 	for _, w := range d.workers {
 		if w.tableID == tableID {
 			w.wake()
 		}
 	}
-	d.mu.Unlock()
+	d.mu.RUnlock()
 }
 
 func (d *Dispatcher) run(ctx context.Context) {
@@ -277,6 +283,7 @@ func (d *Dispatcher) claim(ctx context.Context) {
 		w := &worker{d: d, id: h.ID, tableID: h.TableID, cancel: cancel, wakeC: make(chan struct{}, 1)}
 		w.renew(h, until)
 		d.workers[h.ID] = w
+		d.running.Store(int64(len(d.workers)))
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
@@ -288,6 +295,7 @@ func (d *Dispatcher) claim(ctx context.Context) {
 			d.mu.Lock()
 			if d.workers[w.id] == w {
 				delete(d.workers, w.id)
+				d.running.Store(int64(len(d.workers)))
 			}
 			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			_ = d.cfg.Store.ReleaseWebhook(rctx, w.id, d.cfg.Owner)
@@ -302,6 +310,7 @@ func (d *Dispatcher) claim(ctx context.Context) {
 			delete(d.workers, id)
 		}
 	}
+	d.running.Store(int64(len(d.workers)))
 }
 
 type readKey struct {
@@ -359,6 +368,10 @@ type worker struct {
 	// store has, guarded by flushMu (the worker's own writes and the
 	// dispatcher's flush).
 	delivered atomic.Uint64
+	// checkDead asks the worker to look for dead letters to redeliver: at
+	// start, after a change made through this node, and at each renewal
+	// (a redelivery asked through another node).
+	checkDead atomic.Bool
 	flushMu   sync.Mutex
 	persisted uint64
 	started   bool
@@ -373,6 +386,7 @@ func (w *worker) renew(h store.Webhook, until time.Time) {
 		w.started = true
 	}
 	w.w, w.until = h, until
+	w.checkDead.Store(true)
 }
 
 func (w *worker) hook() store.Webhook {
@@ -415,7 +429,10 @@ func (w *worker) run(ctx context.Context) {
 		if !w.leased() {
 			return
 		}
-		if err := w.redeliver(ctx); err != nil {
+		if !w.checkDead.Swap(false) {
+			// nothing asked for
+		} else if err := w.redeliver(ctx); err != nil {
+			w.checkDead.Store(true)
 			w.logErr(ctx, "redelivering dead letters", err)
 			if !w.pauseFor(ctx, poll) {
 				return
