@@ -457,8 +457,10 @@ func (w *worker) run(ctx context.Context) {
 				continue
 			}
 		}
-		if now := d.cfg.Now(); now.Sub(lagAt) >= time.Second || len(evs) == 0 {
-			// The lag, at most once a second (and when caught up).
+		if len(evs) == 0 {
+			d.obs.Lag(h.ID, 0) // caught up: nothing after the cursor
+		} else if now := d.cfg.Now(); now.Sub(lagAt) >= time.Second {
+			// Behind: the lag read at most once a second.
 			lagAt = now
 			if top, err := d.cfg.Store.StreamTop(ctx, store.TableStream(h.TableID)); err == nil && top >= from {
 				d.obs.Lag(h.ID, top-from)
