@@ -65,6 +65,9 @@ type Options struct {
 	// TablePages (pages) is the sockets on the plain table page, beside
 	// the N on the public view.
 	TablePages int
+	// Hooks (webhooks) are the webhook counts of the stages, ascending;
+	// empty: 1, 10 and 100.
+	Hooks []int
 
 	// DatabaseURL is the started server's store (--database-url); empty:
 	// SQLite in a temporary file removed at the end.
@@ -142,6 +145,9 @@ scenarios:
            client's copy equals the stored row; then the ShareDB peer (--sharedb) runs
            the same load for comparison, and its clients (the sharedb npm client) run it
            once more against tablecast's /sharedb (sharedb_dialect_*)
+  webhooks a receiver in the bench process; --writers write --writes rows (default 500)
+           through REST without webhooks, then with --hooks webhooks (default 1,10,100)
+           on the table: events delivered/s, and REST write p50/p99 at each count
   pages    N page-protocol sockets (default 1,000) on one public view with a filter and
            a hidden field, --table-pages (default 100) on the table page; writers update
            random cells at --rate (default 500/s): projections per event, each page's
@@ -172,6 +178,18 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	fs.IntVar(&o.Events, "e", DefaultEvents, "recover: events written while the clients are away")
 	fs.IntVar(&o.TablePages, "table-pages", DefaultTablePages, "pages: sockets on the table page (the reference)")
 	fs.IntVar(&o.Docs, "docs", DefaultDocs, "ops: documents the clients edit")
+	fs.Func("hooks", "webhooks: the webhook counts of the stages, a comma list (default 1,10,100)", func(v string) error {
+		o.Hooks = nil
+		prev := 0
+		for _, part := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(part))
+			if err != nil || n <= prev || n > 1000 {
+				return fmt.Errorf("%q: want ascending counts from 1 to 1000", v)
+			}
+			o.Hooks, prev = append(o.Hooks, n), n
+		}
+		return nil
+	})
 	fs.DurationVar(&o.Warmup, "warmup", DefaultWarmup, "ops: first part of the run, not counted")
 	fs.StringVar(&o.SharedbPeer, "sharedb", defaultSharedbPeer, "ops: the ShareDB peer's `run.js` (empty: do not run it)")
 	fs.IntVar(&o.Nodes, "nodes", 1, "fanout, rows: start this many nodes on --redis-url; clients spread over them")
@@ -214,7 +232,7 @@ func ParseArgs(args []string) (Options, error) {
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		return Options{}, errors.New("no scenario: give idle, fanout, rows, recover, ops or pages")
+		return Options{}, errors.New("no scenario: give idle, fanout, rows, recover, ops, pages or webhooks")
 	}
 	o.Scenario = rest[0]
 	if err := fs.Parse(rest[1:]); err != nil {
@@ -258,7 +276,7 @@ func (o *Options) validate() error {
 		if slices.Contains(Scenarios, o.Scenario) {
 			break // a user's scenario
 		}
-		errs = append(errs, fmt.Errorf("unknown scenario %q: want idle, fanout, rows, recover, ops or pages", o.Scenario))
+		errs = append(errs, fmt.Errorf("unknown scenario %q: want idle, fanout, rows, recover, ops, pages or webhooks", o.Scenario))
 	}
 	if o.Nodes < 1 || (o.Nodes > 1 && (o.RedisURL == "" || o.URL != "" || o.InProcess)) {
 		errs = append(errs, errors.New("--nodes N > 1 needs --redis-url, and starts child servers (not with --url or --in-process)"))
@@ -459,6 +477,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		err = runOps(ctx, o, tgt, prog, rep)
 	case "pages":
 		err = runPages(ctx, o, tgt, prog, rep)
+	case "webhooks":
+		err = runWebhooks(ctx, o, tgt, prog, rep)
 	}
 	if stopErr := tgt.stop(); stopErr != nil {
 		rep.problem("stopping the server: %v", stopErr)

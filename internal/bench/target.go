@@ -110,6 +110,9 @@ func (t *target) startInProcess(ctx context.Context, o Options) error {
 	if o.SendQueue != "" {
 		args = append(args, "--send-queue", o.SendQueue)
 	}
+	if o.Scenario == "webhooks" { // the receiver is on 127.0.0.1
+		args = append(args, "--webhook-allow-private")
+	}
 	cfg, err := config.Load(args, nil)
 	if err != nil {
 		return err
@@ -214,6 +217,9 @@ func (t *target) startChild(ctx context.Context, o Options, extraEnv []string) e
 		"TABLECAST_JWT_SECRET="+t.jwtSecret,
 		"TABLECAST_API_KEY="+t.apiKey,
 		"TABLECAST_DATABASE_URL="+o.databaseURL())
+	if o.Scenario == "webhooks" { // the receiver is on 127.0.0.1
+		cmd.Env = append(cmd.Env, "TABLECAST_WEBHOOK_ALLOW_PRIVATE=true")
+	}
 	cmd.Env = append(cmd.Env, extraEnv...)
 	t.log = newTailBuffer(40)
 	cmd.Stdout, cmd.Stderr = t.log, t.log

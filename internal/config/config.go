@@ -64,6 +64,7 @@ type Config struct {
 	HistorySize    int           // entries kept per app channel
 	HistoryTTL     time.Duration // how long app channel history is kept
 	EventRetention time.Duration // how long table events are kept for replay
+	Webhooks       Webhooks
 
 	Dev       bool       // development mode; see ApplyDevDefaults
 	LogLevel  slog.Level // debug, info, warn or error
@@ -216,3 +217,14 @@ type rawValue struct {
 func (v *rawValue) String() string     { return v.s }
 func (v *rawValue) Set(s string) error { v.s = s; return nil }
 func (v *rawValue) IsBoolFlag() bool   { return v.isBool }
+
+// Webhooks are the webhook dispatcher's settings (TABLECAST_WEBHOOK_*).
+type Webhooks struct {
+	Timeout      time.Duration // one call
+	MaxAttempts  int           // calls of one event before it fails
+	RetryBase    time.Duration // the first wait, doubled each attempt up to 10 minutes
+	MaxAge       time.Duration // how long one event is retried
+	AllowPrivate bool          // loopback, private and link-local addresses allowed
+	Retention    time.Duration // how long the outbox holds what a webhook has not delivered
+	Lease        time.Duration // a node's lease on a webhook
+}

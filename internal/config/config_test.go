@@ -58,6 +58,8 @@ func TestDefaults(t *testing.T) {
 		MaxBodySize:       1 << 20,
 		ReplayLimit:       1000,
 		ConnectRate:       RateLimit{PerSecond: 50, Burst: 500},
+		Webhooks: Webhooks{Timeout: 10 * time.Second, MaxAttempts: 8, RetryBase: time.Second, MaxAge: 24 * time.Hour,
+			Retention: 7 * 24 * time.Hour, Lease: 10 * time.Second},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)

@@ -92,6 +92,14 @@ func (c Config) Redacted() map[string]any {
 		"max-body-size":      c.MaxBodySize,
 		"replay-limit":       c.ReplayLimit,
 		"connect-rate":       c.ConnectRate.String(),
+
+		"webhook-timeout":       c.Webhooks.Timeout.String(),
+		"webhook-max-attempts":  c.Webhooks.MaxAttempts,
+		"webhook-retry-base":    c.Webhooks.RetryBase.String(),
+		"webhook-max-age":       c.Webhooks.MaxAge.String(),
+		"webhook-allow-private": c.Webhooks.AllowPrivate,
+		"webhook-retention":     c.Webhooks.Retention.String(),
+		"webhook-lease":         c.Webhooks.Lease.String(),
 	}
 }
 

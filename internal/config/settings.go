@@ -177,6 +177,31 @@ func settings(c *Config, port *int) []setting {
 		{env: "TABLECAST_EVENT_RETENTION", flag: "event-retention", def: "24h",
 			usage: "how long table events are kept for replay (`duration`)",
 			apply: durationInto(&c.EventRetention)},
+		{env: "TABLECAST_WEBHOOK_TIMEOUT", flag: "webhook-timeout", def: "10s",
+			usage: "how long one webhook call may take (`duration`)",
+			apply: durationInto(&c.Webhooks.Timeout)},
+		{env: "TABLECAST_WEBHOOK_MAX_ATTEMPTS", flag: "webhook-max-attempts", def: "8",
+			usage: "calls made for one webhook event before it fails (`count`)",
+			apply: intInto(&c.Webhooks.MaxAttempts, 1)},
+		{env: "TABLECAST_WEBHOOK_RETRY_BASE", flag: "webhook-retry-base", def: "1s",
+			usage: "first wait before a webhook call is retried, doubled each attempt up to 10 minutes (`duration`)",
+			apply: durationInto(&c.Webhooks.RetryBase)},
+		{env: "TABLECAST_WEBHOOK_MAX_AGE", flag: "webhook-max-age", def: "24h",
+			usage: "how long a webhook event is retried before it fails (`duration`)",
+			apply: durationInto(&c.Webhooks.MaxAge)},
+		{env: "TABLECAST_WEBHOOK_ALLOW_PRIVATE", flag: "webhook-allow-private", isBool: true,
+			usage: "let webhooks call loopback, private and link-local addresses",
+			apply: func(v string) error {
+				b, err := parseBool(v)
+				c.Webhooks.AllowPrivate = b
+				return err
+			}},
+		{env: "TABLECAST_WEBHOOK_RETENTION", flag: "webhook-retention", def: "168h",
+			usage: "how long the outbox keeps events a webhook has not delivered (`duration`)",
+			apply: durationInto(&c.Webhooks.Retention)},
+		{env: "TABLECAST_WEBHOOK_LEASE", flag: "webhook-lease", def: "10s",
+			usage: "how long a node's lease on a webhook lasts unless renewed; a dead node's webhooks move after it (`duration`)",
+			apply: durationInto(&c.Webhooks.Lease)},
 		{env: "TABLECAST_DEV", flag: "dev", isBool: true,
 			usage: "insecure development mode: generated secret and API key, user_id without a token, any origin",
 			apply: func(v string) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/webhook"
 )
 
 // Admin serves the admin API of http-api.md: stats, broadcast, publish,
@@ -20,6 +21,8 @@ type Admin struct {
 	APIKey  string
 	MaxBody int64 // default 1 MiB
 	Logger  *slog.Logger
+	// Webhooks, when set, serves /api/ws/webhooks (admin_webhooks.go).
+	Webhooks *webhook.Manager
 }
 
 // Register mounts the admin routes on mux.
@@ -42,6 +45,11 @@ func (a *Admin) Register(mux Mux) {
 		"GET /api/ws/presence":           a.presence,
 		"GET /api/ws/online":             a.online,
 		"POST /api/ws/disconnect":        a.disconnect,
+	}
+	if a.Webhooks != nil {
+		for pattern, h := range a.webhookRoutes() {
+			routes[pattern] = h
+		}
 	}
 	for pattern, h := range routes {
 		mux.Handle(pattern, a.guard(h))

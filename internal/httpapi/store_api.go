@@ -10,6 +10,7 @@ import (
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/table"
+	"github.com/tablecast/tablecast/internal/webhook"
 )
 
 // StoreAPI serves the table store's REST API of http-api.md (Store):
@@ -21,6 +22,8 @@ type StoreAPI struct {
 	Verifier *auth.Verifier
 	MaxBody  int64 // default 1 MiB
 	Logger   *slog.Logger
+	// Webhooks, when set, serves the webhook routes (webhooks.go).
+	Webhooks *webhook.Manager
 }
 
 // Answers of the store API: every list is {"results":[...],"next_cursor":null}
@@ -87,6 +90,13 @@ func (a *StoreAPI) Register(mux Mux) {
 		"PATCH /api/views/{v}":                       a.updateView,
 		"DELETE /api/views/{v}":                      a.deleteView,
 	}
+	prefixes := []string{"/api/workspaces", "/api/workspaces/", "/api/tables/", "/api/fields/", "/api/views/"}
+	if a.Webhooks != nil {
+		for pattern, h := range a.webhookRoutes() {
+			users[pattern] = h
+		}
+		prefixes = append(prefixes, "/api/webhooks/")
+	}
 	public := map[string]publicHandler{
 		"GET /api/views/{slug}/public/rows":  a.publicRows,
 		"POST /api/views/{slug}/public/auth": a.publicAuth,
@@ -101,7 +111,7 @@ func (a *StoreAPI) Register(mux Mux) {
 		known.Handle(pattern, http.NotFoundHandler())
 	}
 	fallback := a.fallback(known)
-	for _, prefix := range []string{"/api/workspaces", "/api/workspaces/", "/api/tables/", "/api/fields/", "/api/views/"} {
+	for _, prefix := range prefixes {
 		mux.Handle(prefix, fallback)
 	}
 }

@@ -27,7 +27,7 @@ import (
 type Outbox interface {
 	Unpublished(ctx context.Context, limit int) ([]store.Event, error)
 	MarkPublished(ctx context.Context, keys ...store.EventKey) error
-	PruneEvents(ctx context.Context, olderThan time.Time) (int64, error)
+	PruneEvents(ctx context.Context, olderThan, heldOlderThan time.Time) (int64, error)
 }
 
 // Sink hands events to the broker, in order per stream.
@@ -41,6 +41,9 @@ type Config struct {
 	Batch      int           // events per pass; default 500
 	Retention  time.Duration // default 24h (TABLECAST_EVENT_RETENTION)
 	PruneEvery time.Duration // default 10m
+	// WebhookHold is how long events a webhook has not delivered are kept
+	// past Retention's reach; default 7 days (TABLECAST_WEBHOOK_RETENTION).
+	WebhookHold time.Duration
 	// MarkDelay is how long published events wait to be marked so, that
 	// one write marks all published meanwhile; default 100ms. (Marking
 	// is only for a restart: what was published and not marked is
@@ -87,6 +90,9 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = 24 * time.Hour
+	}
+	if cfg.WebhookHold <= 0 {
+		cfg.WebhookHold = 7 * 24 * time.Hour
 	}
 	if cfg.PruneEvery <= 0 {
 		cfg.PruneEvery = 10 * time.Minute
@@ -263,9 +269,11 @@ func (r *Relay) Drain(ctx context.Context) int {
 	return total
 }
 
-// Prune deletes published events older than the retention.
+// Prune deletes published events older than the retention, but those a
+// webhook has not delivered, which are kept up to WebhookHold.
 func (r *Relay) Prune(ctx context.Context) {
-	n, err := r.cfg.Outbox.PruneEvents(ctx, r.cfg.Now().Add(-r.cfg.Retention))
+	now := r.cfg.Now()
+	n, err := r.cfg.Outbox.PruneEvents(ctx, now.Add(-r.cfg.Retention), now.Add(-r.cfg.WebhookHold))
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Warn("pruning events failed", "err", err)

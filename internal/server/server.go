@@ -29,6 +29,7 @@ import (
 	"github.com/tablecast/tablecast/internal/tablestream"
 	"github.com/tablecast/tablecast/internal/transport"
 	"github.com/tablecast/tablecast/internal/web"
+	"github.com/tablecast/tablecast/internal/webhook"
 )
 
 // Options are what a node needs beyond config.Config.
@@ -54,6 +55,7 @@ type Node struct {
 	hub      *hub.Hub
 	store    store.Store
 	relay    *relay.Relay
+	hooks    *webhook.Dispatcher
 	history  *stream.MemoryHistory
 	broker   nodeBroker
 	poller   *transport.Poller
@@ -153,7 +155,8 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	}
 	var brSrv *baserow.Server // set below, before the hub starts
 	sdbRender := sharedb.NewRenderer(log)
-	var sdbSrv *sharedb.Server // set below, before the hub starts
+	var sdbSrv *sharedb.Server    // set below, before the hub starts
+	var hooks *webhook.Dispatcher // set below, before the hub starts
 	// The native publicview_<slug> collections read the same definitions
 	// as the Baserow view pages (publicview.Store), each dialect its own.
 	nativeViews := native.NewPublicViews(brStore, log)
@@ -165,6 +168,9 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 			brSrv.HandleEvent(p)
 			sdbSrv.HandleEvent(p)
 			nativeViews.HandleEvent(h, p)
+			if t, ok := streamTable(p.Stream); ok {
+				hooks.Notify(t) // its webhooks have something new
+			}
 		},
 		NodeID: cfg.NodeID,
 		Broker: broker.Broker,
@@ -191,7 +197,8 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	if rb, ok := broker.Broker.(*hub.RedisBroker); ok {
 		rb.SetStats(h.Stats) // reported to the cluster with each heartbeat
 	}
-	rel, err := relay.New(relay.Config{Outbox: st, Sink: tablestream.Sink(h), Retention: cfg.EventRetention, Logger: log})
+	rel, err := relay.New(relay.Config{Outbox: st, Sink: tablestream.Sink(h), Retention: cfg.EventRetention,
+		WebhookHold: cfg.Webhooks.Retention, Logger: log})
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("server: %w", err)
@@ -202,6 +209,11 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	brStore.svc = svc
+	hooks, err = newDispatcher(cfg, st, svc, m, log)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	poller, err := transport.NewPoller()
 	if err != nil {
 		release()
@@ -281,8 +293,10 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 	mux.Handle("GET /ws/core/{$}", brSrv)
 	mux.Handle("GET /ws/core", brSrv)
 	mux.Handle("GET /sharedb", sdbSrv)
-	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log}).Register(internal)
-	(&httpapi.StoreAPI{Service: svc, Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
+	hookManager := &webhook.Manager{Store: st, AllowPrivate: cfg.Webhooks.AllowPrivate, Changed: hooks.Changed}
+	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log, Webhooks: hookManager}).Register(internal)
+	(&httpapi.StoreAPI{Service: svc, Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log,
+		Webhooks: hookManager}).Register(mux)
 	// POST /api/dev/token (dev mode only) and the web pages at / and /admin.
 	(&httpapi.DevTokens{Enabled: cfg.Dev, Secret: []byte(cfg.JWTSecret), Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
 	web.RegisterApp(mux)
@@ -314,6 +328,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		hub:         h,
 		store:       st,
 		relay:       rel,
+		hooks:       hooks,
 		history:     history,
 		broker:      broker,
 		poller:      poller,
@@ -390,6 +405,7 @@ func (n *Node) Start(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	n.relay.Start() // publishes what an earlier process committed and did not publish
+	n.hooks.Start()
 	n.serve(n.http, ln)
 	if n.internal != nil {
 		n.serve(n.internal, n.internalLn)
@@ -425,6 +441,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		if n.internal != nil {
 			httpErr = errors.Join(httpErr, n.internal.Shutdown(ctx))
 		}
+		n.hooks.Stop() // before the relay and the store: a pause it announces is published
 		n.relay.Stop()
 		pollErr := n.poller.Close()
 		_ = n.broker.Close()

@@ -259,6 +259,8 @@ func DecodeEvent(e store.Event) (any, error) {
 		v = &WorkspaceDeleted{}
 	case EventMemberAdded, EventMemberUpdated, EventMemberRemoved:
 		v = &MemberChanged{}
+	case EventWebhookPaused:
+		v = &WebhookPaused{}
 	default:
 		return nil, fmt.Errorf("service: unknown event type %q", e.Type)
 	}

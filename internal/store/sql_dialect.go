@@ -90,12 +90,18 @@ type dialect struct {
 	markPublished     string
 	markPublishedArgs func([]EventKey) []any
 
+	// skipLocked ends the subquery of a webhook claim: FOR UPDATE SKIP
+	// LOCKED on PostgreSQL (nodes claim different webhooks at once);
+	// nothing on SQLite (one writer).
+	skipLocked string
+
 	isUnique     func(error) bool
 	isForeignKey func(error) bool
 	isNoRows     func(error) bool
 	isRetryable  func(error) bool
 
-	q queries
+	q  queries
+	wh webhookQueries
 }
 
 // sql expands a statement for this dialect.
@@ -227,13 +233,19 @@ func (d *dialect) build() {
 			(SELECT MAX(seq) + 1 FROM events),
 			0)`),
 		// Candidates that are published and have no unpublished event before
-		// them in their stream, a batch at a time.
+		// them in their stream, a batch at a time; an event a webhook of its
+		// table has not delivered is kept unless created before the second
+		// parameter (what a webhook holds is the end of its stream, so what
+		// is kept stays contiguous).
 		prune: x(`DELETE FROM events WHERE seq IN (
 			SELECT e.seq FROM events e
 			WHERE e.seq < ? AND e.published = {T} AND NOT EXISTS (
 				SELECT 1 FROM events u
 				WHERE u.published = {F} AND u.stream_kind = e.stream_kind
 				AND u.stream_id = e.stream_id AND u.stream_offset < e.stream_offset)
+			AND (e.created_at < ? OR e.stream_kind <> 1 OR NOT EXISTS (
+				SELECT 1 FROM webhooks w
+				WHERE w.table_id = e.stream_id AND w.delivered_offset < e.stream_offset))
 			ORDER BY e.seq LIMIT ?)`),
 
 		docOps: x(`SELECT collection, doc_id, version, op, src, seq, stream_offset, created_at FROM doc_ops
@@ -246,6 +258,7 @@ func (d *dialect) build() {
 		markPublished: x(d.markPublished),
 		appendEvent:   x(d.appendEvent),
 	}
+	d.buildWebhooks()
 }
 
 // jsonObject checks that v is a JSON object and returns it as a string, {} for

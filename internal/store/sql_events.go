@@ -69,14 +69,14 @@ func (r relay) markPublished(ctx context.Context, keys []EventKey) error {
 // transaction grows large and SQLite's single writer is never held long.
 const pruneBatch = 5000
 
-func (r relay) prune(ctx context.Context, olderThan time.Time) (int64, error) {
+func (r relay) prune(ctx context.Context, olderThan, heldOlderThan time.Time) (int64, error) {
 	var boundary int64
 	if err := r.q.queryRow(ctx, r.d.q.pruneBoundary, r.d.ts(olderThan.UTC())).Scan(&boundary); err != nil {
 		return 0, r.d.mapErr(err, "prune events")
 	}
 	var total int64
 	for {
-		n, err := r.q.exec(ctx, r.d.q.prune, boundary, pruneBatch)
+		n, err := r.q.exec(ctx, r.d.q.prune, boundary, r.d.ts(heldOlderThan.UTC()), pruneBatch)
 		total += n
 		if err != nil {
 			return total, r.d.mapErr(err, "prune events")

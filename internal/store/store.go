@@ -413,6 +413,7 @@ type Tx interface {
 // Store is the persistence of tablecast.
 type Store interface {
 	Reader
+	Webhooks
 
 	// Update runs fn in one write transaction and commits it if fn returns
 	// nil; fn's error rolls it back and is returned as is. When the engine
@@ -435,8 +436,9 @@ type Store interface {
 	// returns how many; it also deletes the op log's entries created before
 	// olderThan. It never deletes an unpublished event, nor any event
 	// after an unpublished one in the same stream, so what is kept of a
-	// stream stays contiguous.
-	PruneEvents(ctx context.Context, olderThan time.Time) (int64, error)
+	// stream stays contiguous. An event of a table a webhook has not
+	// delivered yet is kept unless it was created before heldOlderThan.
+	PruneEvents(ctx context.Context, olderThan, heldOlderThan time.Time) (int64, error)
 
 	// Migrate applies the schema migrations that are missing, each in its own
 	// transaction. Running it again, or from two processes at once, is safe.

@@ -44,6 +44,7 @@ func testStoreContract(t *testing.T, open func(t *testing.T) Store) {
 		{"DocOps", contractDocOps},
 		{"RowIDsAndOrders", contractRowIDsAndOrders},
 		{"Savepoint", contractSavepoint},
+		{"Webhooks", contractWebhooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,7 +28,8 @@ import (
 // check versions in the UPDATE itself, so they need no stronger level.
 // Read runs at REPEATABLE READ, READ ONLY: one snapshot.
 type PostgresStore struct {
-	sqlReader // reads on the pool
+	sqlReader   // reads on the pool
+	sqlWebhooks // webhooks, on the pool
 
 	pool      *pgxpool.Pool
 	closeOnce sync.Once
@@ -51,7 +52,13 @@ func OpenPostgres(ctx context.Context, url string) (*PostgresStore, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: postgres %s: %w", redactURL(url), err)
 	}
-	return &PostgresStore{sqlReader: sqlReader{q: pgQuerier{pool}, d: postgresDialect}, pool: pool}, nil
+	s := &PostgresStore{sqlReader: sqlReader{q: pgQuerier{pool}, d: postgresDialect}, pool: pool}
+	s.sqlWebhooks = sqlWebhooks{whRead: s.q, whD: s.d, whTx: func(ctx context.Context, fn func(q querier) error) error {
+		return retryTx(ctx, s.d.isRetryable, func() error {
+			return s.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
+		})
+	}}
+	return s, nil
 }
 
 // Pool is the connection pool, for callers that need PostgreSQL itself
@@ -120,8 +127,8 @@ func (s *PostgresStore) MarkPublished(ctx context.Context, keys ...EventKey) err
 	return relay{q: s.q, d: s.d}.markPublished(ctx, keys)
 }
 
-func (s *PostgresStore) PruneEvents(ctx context.Context, olderThan time.Time) (int64, error) {
-	return relay{q: s.q, d: s.d}.prune(ctx, olderThan)
+func (s *PostgresStore) PruneEvents(ctx context.Context, olderThan, heldOlderThan time.Time) (int64, error) {
+	return relay{q: s.q, d: s.d}.prune(ctx, olderThan, heldOlderThan)
 }
 
 // migrationLockKey is the advisory lock held while a migration runs: a fixed
@@ -193,6 +200,7 @@ var postgresDialect = func() *dialect {
 			"{F}", "FALSE",
 			"{override}", "OVERRIDING SYSTEM VALUE",
 		),
+		skipLocked: "FOR UPDATE SKIP LOCKED",
 		bumpRowID: `SELECT setval(pg_get_serial_sequence('table_rows', 'id'),
 			GREATEST(?::bigint, (SELECT last_value FROM table_rows_id_seq)))`,
 		rebind:   true,

@@ -37,7 +37,8 @@ import (
 //	busy_timeout  milliseconds to wait for another process's lock (default 5000)
 //	read_conns    size of the read pool (default GOMAXPROCS, at least 2)
 type SQLiteStore struct {
-	sqlReader // reads on the read pool
+	sqlReader   // reads on the read pool
+	sqlWebhooks // webhooks: reads on the read pool, writes on the writer
 
 	rd, wr *sql.DB
 	// The prepared statements of each pool (see stmtcache.go).
@@ -131,6 +132,9 @@ func OpenSQLite(ctx context.Context, rawURL string) (*SQLiteStore, error) {
 	s.rd.SetConnMaxIdleTime(0)
 	s.wrStmts, s.rdStmts = newStmtCache(s.wr), newStmtCache(s.rd)
 	s.sqlReader = sqlReader{q: cachedQuerier{cache: s.rdStmts}, d: sqliteDialect}
+	s.sqlWebhooks = sqlWebhooks{whRead: s.q, whD: s.d, whTx: func(ctx context.Context, fn func(q querier) error) error {
+		return retryTx(ctx, s.d.isRetryable, func() error { return s.inTx(ctx, s.wr, nil, fn) })
+	}}
 	return s, nil
 }
 
@@ -235,8 +239,8 @@ func (s *SQLiteStore) MarkPublished(ctx context.Context, keys ...EventKey) error
 }
 
 // PruneEvents deletes in batches, each its own short write.
-func (s *SQLiteStore) PruneEvents(ctx context.Context, olderThan time.Time) (int64, error) {
-	return relay{q: sqlQuerier{s.wr}, d: s.d}.prune(ctx, olderThan)
+func (s *SQLiteStore) PruneEvents(ctx context.Context, olderThan, heldOlderThan time.Time) (int64, error) {
+	return relay{q: sqlQuerier{s.wr}, d: s.d}.prune(ctx, olderThan, heldOlderThan)
 }
 
 // Migrate applies the missing migrations; BEGIN IMMEDIATE keeps another
@@ -306,8 +310,9 @@ var sqliteDialect = func() *dialect {
 			"{F}", "0",
 			"{override}", "",
 		),
-		ts:    func(t time.Time) any { return t.UnixMicro() },
-		order: func(n *big.Int) any { return paddedOrder(n) },
+		skipLocked: "",
+		ts:         func(t time.Time) any { return t.UnixMicro() },
+		order:      func(n *big.Int) any { return paddedOrder(n) },
 		ids: func(ids []int64) any {
 			b, _ := json.Marshal(ids)
 			return string(b)

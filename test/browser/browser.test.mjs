@@ -290,6 +290,30 @@ test('the admin page shows the two connections', async () => {
   await page.context().close();
 });
 
+test('the admin page shows a paused webhook, skips it and discards its dead letter', async () => {
+  // localhost resolves to a loopback address, refused at dial time: the
+  // webhook pauses on its first event, without retries.
+  const hook = await http('POST', `/api/tables/${s.table}/webhooks`, { token: s.aliceToken, body: { url: 'http://localhost:9/hook' } });
+  await http('PATCH', `/api/tables/${s.table}/rows/${s.rows[0]}`, { token: s.aliceToken, body: { fields: { [s.field]: 'For the webhook' } } });
+  const page = await newPage();
+  await page.goto(`${BASE}/admin`);
+  await page.getByLabel('API key (TABLECAST_API_KEY)').fill(API_KEY);
+  await page.getByRole('button', { name: 'Open the dashboard' }).click();
+  const line = page.locator('#hooks tr', { hasText: 'localhost:9' });
+  await line.filter({ hasText: 'address refused' }).waitFor({ timeout: WAIT });
+  await line.getByRole('button', { name: 'Skip' }).click();
+  await line.filter({ hasText: /active/ }).filter({ hasNotText: 'paused' }).waitFor({ timeout: WAIT });
+  await line.getByRole('button', { name: 'Dead letters' }).click();
+  const dead = page.locator('#dead-rows tr', { hasText: 'rows.updated' });
+  await dead.filter({ hasText: `${s.table}:` }).waitFor({ timeout: WAIT });
+  await page.screenshot({ path: join(SHOTS, '07b-admin-webhooks.png'), fullPage: true });
+  await dead.getByRole('button', { name: 'Delete' }).click();
+  await page.locator('#dead-rows tr', { hasText: 'None' }).waitFor({ timeout: WAIT });
+  await http('DELETE', `/api/webhooks/${hook.id}`, { token: s.aliceToken });
+  noErrors(page);
+  await page.context().close();
+});
+
 test('the server restarts: the page shows reconnecting, then recovered, with the edits made meanwhile', async () => {
   const { alice, bob } = s;
   await control('/stop');

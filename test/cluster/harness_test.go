@@ -119,13 +119,13 @@ type node struct {
 	ws   string
 }
 
-func startNode(t *testing.T, id, db, redisURL, prefix string) *node {
+func startNode(t *testing.T, id, db, redisURL, prefix string, env ...string) *node {
 	t.Helper()
 	port := freePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	p := start(t, binary, []string{"serve", "--listen", addr, "--connect-rate", "off", "--log-level", "warn"},
-		"TABLECAST_JWT_SECRET="+secret, "TABLECAST_API_KEY="+apiKey, "TABLECAST_DATABASE_URL="+db,
-		"TABLECAST_REDIS_URL="+redisURL, "TABLECAST_REDIS_PREFIX="+prefix, "TABLECAST_NODE_ID="+id)
+		append([]string{"TABLECAST_JWT_SECRET=" + secret, "TABLECAST_API_KEY=" + apiKey, "TABLECAST_DATABASE_URL=" + db,
+			"TABLECAST_REDIS_URL=" + redisURL, "TABLECAST_REDIS_PREFIX=" + prefix, "TABLECAST_NODE_ID=" + id}, env...)...)
 	n := &node{proc: p, id: id, http: "http://" + addr, ws: "ws://" + addr + "/api/ws/socket"}
 	deadline := time.Now().Add(wait)
 	for {

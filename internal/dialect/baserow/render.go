@@ -11,6 +11,7 @@ import (
 
 	"github.com/tablecast/tablecast/internal/dialect/publicview"
 	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
@@ -112,6 +113,9 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	pages := r.pages.of(tableID)
 	if pages == nil || (pages.table == 0 && len(pages.views) == 0) {
 		return nil, nil
+	}
+	if p.Event == service.EventWebhookPaused {
+		return webhookPaused(p, tableID, pages)
 	}
 	ev, known, err := decodeEvent(p, tableID)
 	if err != nil {

@@ -4,6 +4,8 @@
 package docevents
 
 import (
+	"encoding/json"
+
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/service"
 )
@@ -16,4 +18,17 @@ func Changes(p *hub.Publication) ([]service.DocChange, error) {
 	v, err := p.Memo(key{}, func() (any, error) { return service.EventDocChanges(p.Event, p.Data) })
 	changes, _ := v.([]service.DocChange)
 	return changes, err
+}
+
+// WebhookPaused reports whether p is a webhook_paused event, with the
+// table it concerns.
+func WebhookPaused(p *hub.Publication) (tableID int64, ok bool) {
+	if p.Event != service.EventWebhookPaused {
+		return 0, false
+	}
+	var meta service.TableMeta
+	if json.Unmarshal(p.Data, &meta) != nil || meta.TableID <= 0 {
+		return 0, false
+	}
+	return meta.TableID, true
 }

@@ -37,6 +37,14 @@ func (r renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 }
 
 func (renderer) renderDocs(p *hub.Publication) ([]hub.Output, error) {
+	if tableID, ok := docevents.WebhookPaused(p); ok {
+		// A notice to the table's record collection: a message with the
+		// event's offset, its data the event's payload and its name.
+		col := "record_" + strconv.FormatInt(tableID, 10)
+		data := map[string]json.RawMessage{"event": json.RawMessage(`"webhook_paused"`), "webhook": p.Data}
+		return []hub.Output{{Collection: col, Frame: encode(&outbound{Type: TypeMessage, Collection: col,
+			Offset: &p.Offset, Data: data, Timestamp: timestamp(p.Time)})}}, nil
+	}
 	changes, err := docevents.Changes(p)
 	if err != nil {
 		return nil, fmt.Errorf("native: render %s: %w", p.Event, err)

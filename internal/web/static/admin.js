@@ -1,6 +1,8 @@
 // The admin dashboard: polls the admin API (/api/ws/stats and
 // /api/ws/channels) once a second with the API key kept in this tab's
-// sessionStorage, and draws messages in/out per second on a canvas.
+// sessionStorage, and draws messages in/out per second on a canvas. The
+// webhooks (/api/ws/webhooks) are read every fifth poll and after each
+// action; their dead letters when a webhook's are opened.
 
 const KEY = 'tablecast.apiKey';
 const POLL_MS = 1000;
@@ -14,8 +16,8 @@ const series = []; // {in, out} per second, oldest first
 
 class KeyRefused extends Error {}
 
-async function get(path) {
-  const res = await fetch(path, { headers: { Authorization: `Bearer ${apiKey}` }, cache: 'no-store' });
+async function get(path, method = 'GET') {
+  const res = await fetch(path, { method, headers: { Authorization: `Bearer ${apiKey}` }, cache: 'no-store' });
   if (res.status === 401) throw new KeyRefused('The server refused this key.');
   if (res.status === 404) throw new KeyRefused('The admin API is off on this server (no TABLECAST_API_KEY).');
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
@@ -168,12 +170,96 @@ function niceCeil(v) {
   return 10 * p;
 }
 
+// ---- webhooks ----
+
+let polls = 0;
+let deadOf = null; // the webhook whose dead letters are shown
+
+function button(text, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = text;
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+async function act(path, method = 'POST') {
+  $('hooks-error').textContent = '';
+  try {
+    await get(path, method);
+  } catch (err) {
+    $('hooks-error').textContent = `${method} ${path}: ${err.message}`;
+  }
+  await loadHooks();
+  if (deadOf) await loadDead(deadOf);
+}
+
+function showHooks(hooks) {
+  const body = $('hooks');
+  body.replaceChildren();
+  if (!hooks.length) {
+    const tr = row(['No webhooks', '', '', '', '', '', '']);
+    body.append(tr);
+    return;
+  }
+  for (const h of hooks) {
+    const status = h.status === 'paused' ? `paused: ${h.paused_reason || ''}` : (h.active ? 'active' : 'inactive');
+    const tr = row([String(h.id), String(h.table_id), h.url, status, fmtInt(h.delivered_offset), fmtInt(h.lag), '']);
+    const cell = tr.lastChild;
+    cell.className = '';
+    if (h.status === 'paused') {
+      cell.append(button('Resume', () => act(`/api/ws/webhooks/${h.id}/resume`)), ' ',
+        button('Skip', () => act(`/api/ws/webhooks/${h.id}/skip`)), ' ');
+    }
+    cell.append(button('Dead letters', () => loadDead(h.id)));
+    body.append(tr);
+  }
+}
+
+async function loadHooks() {
+  try {
+    const res = await get('/api/ws/webhooks');
+    showHooks(res.results || []);
+  } catch (err) {
+    if (err instanceof KeyRefused) throw err;
+    $('hooks-error').textContent = `Webhooks: ${err.message}`;
+  }
+}
+
+async function loadDead(id) {
+  deadOf = id;
+  $('dead').hidden = false;
+  $('dead-title').textContent = `Dead letters of webhook ${id}`;
+  const body = $('dead-rows');
+  try {
+    const res = await get(`/api/ws/webhooks/${id}/dead-letters`);
+    body.replaceChildren();
+    for (const d of res.results || []) {
+      const last = d.attempts.length ? d.attempts[d.attempts.length - 1] : null;
+      const what = last ? (last.status ? `${last.status} ${last.response || ''}` : last.error || '') : '';
+      const tr = row([d.event_id, d.event_type, String(d.attempts.length), what.slice(0, 120), '']);
+      const cell = tr.lastChild;
+      cell.className = '';
+      cell.append(button(d.redeliver ? 'Pending…' : 'Redeliver', () => act(`/api/ws/webhooks/${id}/dead-letters/${d.id}/redeliver`)), ' ',
+        button('Delete', () => act(`/api/ws/webhooks/${id}/dead-letters/${d.id}`, 'DELETE')));
+      body.append(tr);
+    }
+    if (!body.children.length) body.append(row(['None', '', '', '', '']));
+  } catch (err) {
+    $('hooks-error').textContent = `Dead letters: ${err.message}`;
+  }
+}
+
+$('dead-all').addEventListener('click', () => deadOf && act(`/api/ws/webhooks/${deadOf}/dead-letters/redeliver`));
+$('dead-close').addEventListener('click', () => { deadOf = null; $('dead').hidden = true; });
+
 async function poll() {
   timer = null;
   try {
     const [s, ch] = await Promise.all([get('/api/ws/stats'), get('/api/ws/channels?limit=10')]);
     if (!apiKey) return;
     showStats(s, ch);
+    if (polls++ % 5 === 0) await loadHooks();
     live('connected', `Live · ${new Date().toLocaleTimeString('en-GB')}`);
   } catch (err) {
     if (err instanceof KeyRefused) {

@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/tablecast/tablecast/internal/config"
+	"github.com/tablecast/tablecast/internal/metrics"
+	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/store"
+	"github.com/tablecast/tablecast/internal/webhook"
+)
+
+// newDispatcher builds the node's webhook dispatcher. Its lease owner is
+// the node id and a random suffix, so that a restarted process (the same
+// host and pid in a container) does not inherit the leases of the one
+// before: those run out, and are taken over, like a dead node's.
+func newDispatcher(cfg config.Config, st store.Store, svc *service.Service, m *metrics.Metrics, log *slog.Logger) (*webhook.Dispatcher, error) {
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	w := cfg.Webhooks
+	return webhook.New(webhook.Config{
+		Store:        st,
+		Owner:        cfg.NodeID + "/" + hex.EncodeToString(suffix),
+		Timeout:      w.Timeout,
+		MaxAttempts:  w.MaxAttempts,
+		RetryBase:    w.RetryBase,
+		MaxAge:       w.MaxAge,
+		AllowPrivate: w.AllowPrivate,
+		Lease:        w.Lease,
+		Observer:     m.Webhooks(),
+		Logger:       log,
+		Announce: func(ctx context.Context, h store.Webhook, reason string) error {
+			return svc.AnnounceWebhookPaused(ctx, h.TableID, h.ID, h.DeliveredOffset, reason)
+		},
+	})
+}
+
+// streamTable reads a table stream's name, "table:T".
+func streamTable(name string) (int64, bool) {
+	rest, ok := strings.CutPrefix(name, "table:")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(rest, 10, 64)
+	return n, err == nil && n > 0
+}

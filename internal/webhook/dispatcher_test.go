@@ -1,0 +1,189 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/store"
+)
+
+// noLeaks checks, after every other cleanup of the test (the store's),
+// that the test's goroutines are gone.
+func noLeaks(t *testing.T) {
+	opt := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+}
+
+// sqliteTable opens a private SQLite store with one table.
+func sqliteTable(t *testing.T) (store.Store, int64) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, "sqlite://:memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var tbl store.Table
+	err = st.Update(ctx, func(tx store.Tx) error {
+		ws, err := tx.CreateWorkspace(ctx, "w")
+		if err != nil {
+			return err
+		}
+		tbl, err = tx.CreateTable(ctx, store.Table{WorkspaceID: ws.ID, Name: "t"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, tbl.ID
+}
+
+func appendRows(t *testing.T, st store.Store, table int64, n int) {
+	t.Helper()
+	rows := `{"table_id":1,"rows":[{"id":1,"order":"1","version":1,"fields":{}}]}`
+	err := st.Update(context.Background(), func(tx store.Tx) error {
+		for range n {
+			if _, err := tx.AppendEvent(context.Background(), store.TableStream(table), service.EventRowsCreated, json.RawMessage(rows)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPrunedEventsPauseTheWebhook: events a webhook had not delivered,
+// pruned past the hold, pause it with a reason that says so (and the
+// pause is announced); nothing after them is sent in their place.
+func TestPrunedEventsPauseTheWebhook(t *testing.T) {
+	noLeaks(t)
+	st, table := sqliteTable(t)
+	ctx := context.Background()
+	var calls atomic.Int64
+	rcv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) }))
+	defer rcv.Close()
+	w, err := st.CreateWebhook(ctx, store.Webhook{TableID: table, URL: rcv.URL, Active: true, OnFailure: "pause",
+		Batch: 1, Secret: NewSecret(), CreatedBy: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRows(t, st, table, 3)
+	var keys []store.EventKey
+	for i := uint64(1); i <= 3; i++ {
+		keys = append(keys, store.EventKey{Stream: store.TableStream(table), Offset: i})
+	}
+	if err := st.MarkPublished(ctx, keys...); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.PruneEvents(ctx, time.Now().Add(time.Hour), time.Now().Add(time.Hour)); err != nil || n != 3 {
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	appendRows(t, st, table, 1) // offset 4 is kept, 1 to 3 are gone
+
+	announced := make(chan string, 1)
+	d, err := New(Config{Store: st, Owner: "n1", AllowPrivate: true, Lease: time.Second, Poll: 20 * time.Millisecond,
+		Announce: func(_ context.Context, h store.Webhook, reason string) error {
+			announced <- reason
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	defer d.Stop()
+	var reason string
+	select {
+	case reason = <-announced:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pause announced")
+	}
+	got, err := st.Webhook(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.WebhookPaused || got.PausedReason != reason || !strings.Contains(reason, "no longer in the outbox") ||
+		got.DeliveredOffset != 0 || calls.Load() != 0 {
+		t.Fatalf("webhook %+v, reason %q, %d calls", got, reason, calls.Load())
+	}
+}
+
+// TestLostLeaseStopsTheWorker: when another node takes a webhook's lease
+// (this one missed its renewals), this node's worker stops and its cursor
+// writes fail rather than overwrite the other's.
+func TestLostLeaseStopsTheWorker(t *testing.T) {
+	noLeaks(t)
+	st, table := sqliteTable(t)
+	ctx := context.Background()
+	got := make(chan struct{}, 100)
+	rcv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got <- struct{}{} }))
+	defer rcv.Close()
+	w, err := st.CreateWebhook(ctx, store.Webhook{TableID: table, URL: rcv.URL, Active: true, OnFailure: "pause",
+		Batch: 1, Secret: NewSecret(), CreatedBy: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	d, err := New(Config{Store: st, Owner: "A", AllowPrivate: true, Lease: time.Hour, Poll: 20 * time.Millisecond, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	defer d.Stop()
+	appendRows(t, st, table, 1)
+	d.Notify(table)
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no call")
+	}
+	// B takes the webhook over two hours later (A's lease has run out on
+	// the shared clock); A's next claim no longer finds it.
+	later := clock().Add(2 * time.Hour)
+	b, err := st.ClaimWebhooks(ctx, "B", later, later.Add(time.Hour), 10)
+	if err != nil || len(b) != 1 {
+		t.Fatalf("B claimed %v, %v", b, err)
+	}
+	now.Store(later.UnixNano())
+	d.Kick()
+	deadline := time.After(10 * time.Second)
+	for {
+		d.mu.RLock()
+		n := len(d.workers)
+		d.mu.RUnlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatal("A's worker still runs")
+		case <-time.After(10 * time.Millisecond): // polling a state only observable by asking
+		}
+	}
+	h, err := st.Webhook(ctx, w.ID)
+	if err != nil || h.LeaseOwner != "B" {
+		t.Fatalf("lease owner %q, %v", h.LeaseOwner, err)
+	}
+	appendRows(t, st, table, 1)
+	d.Notify(table)
+	select {
+	case <-got:
+		t.Fatal("A delivered after losing the lease")
+	case <-time.After(300 * time.Millisecond):
+	}
+}

@@ -1,0 +1,108 @@
+package webhook
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/store"
+)
+
+// The event names a webhook can ask for: Baserow's, for the service's
+// event types. Other events of a table's stream (table_updated,
+// webhook_paused...) are not sent: the cursor passes them.
+var eventNames = map[string]string{
+	service.EventRowsCreated:  "rows.created",
+	service.EventRowsUpdated:  "rows.updated",
+	service.EventRowsDeleted:  "rows.deleted",
+	service.EventFieldCreated: "field.created",
+	service.EventFieldUpdated: "field.updated",
+	service.EventFieldDeleted: "field.deleted",
+	service.EventViewCreated:  "view.created",
+	service.EventViewUpdated:  "view.updated",
+	service.EventViewDeleted:  "view.deleted",
+}
+
+// EventNames lists the names a webhook's events may hold (besides "*").
+func EventNames() []string {
+	return []string{"rows.created", "rows.updated", "rows.deleted", "field.created", "field.updated",
+		"field.deleted", "view.created", "view.updated", "view.deleted"}
+}
+
+// Payload is the body of one event (a call with batch > 1 sends a JSON
+// array of them).
+type Payload struct {
+	WebhookID int64           `json:"webhook_id"`
+	EventID   string          `json:"event_id"`
+	EventType string          `json:"event_type"`
+	TableID   int64           `json:"table_id"`
+	Offset    uint64          `json:"offset"`
+	Timestamp time.Time       `json:"timestamp"`
+	Items     json.RawMessage `json:"items"`
+	OldItems  json.RawMessage `json:"old_items,omitempty"`
+}
+
+// EventID names an event of a table's stream: "<table>:<offset>".
+func EventID(tableID int64, offset uint64) string {
+	return strconv.FormatInt(tableID, 10) + ":" + strconv.FormatUint(offset, 10)
+}
+
+// render turns an event of the table's stream into the payload of the
+// webhook; ok is false for an event no webhook is sent.
+func render(webhookID int64, e store.Event) (p Payload, ok bool, err error) {
+	name, ok := eventNames[e.Type]
+	if !ok {
+		return Payload{}, false, nil
+	}
+	p = Payload{WebhookID: webhookID, EventID: EventID(e.Stream.ID, e.Offset), EventType: name,
+		TableID: e.Stream.ID, Offset: e.Offset, Timestamp: e.CreatedAt.UTC()}
+	var items, old any
+	switch e.Type {
+	case service.EventRowsCreated:
+		var ev service.RowsCreated
+		err = json.Unmarshal(e.Payload, &ev)
+		items = ev.Rows
+	case service.EventRowsUpdated:
+		var ev service.RowsUpdated
+		err = json.Unmarshal(e.Payload, &ev)
+		items, old = ev.Rows, ev.RowsBefore
+	case service.EventRowsDeleted:
+		var ev service.RowsDeleted
+		err = json.Unmarshal(e.Payload, &ev)
+		items = ev.Rows
+	default: // fields and views: their REST shapes, as the event holds them
+		var ev struct {
+			Field       json.RawMessage `json:"field"`
+			FieldBefore json.RawMessage `json:"field_before"`
+			View        json.RawMessage `json:"view"`
+			ViewBefore  json.RawMessage `json:"view_before"`
+		}
+		err = json.Unmarshal(e.Payload, &ev)
+		switch e.Type {
+		case service.EventFieldCreated, service.EventFieldDeleted:
+			items = []json.RawMessage{ev.Field}
+		case service.EventFieldUpdated:
+			items, old = []json.RawMessage{ev.Field}, []json.RawMessage{ev.FieldBefore}
+		case service.EventViewCreated, service.EventViewDeleted:
+			items = []json.RawMessage{ev.View}
+		case service.EventViewUpdated:
+			items, old = []json.RawMessage{ev.View}, []json.RawMessage{ev.ViewBefore}
+		}
+	}
+	if err != nil {
+		return Payload{}, false, fmt.Errorf("webhook: event %s: %w", p.EventID, err)
+	}
+	// Rows are encoded as the REST API encodes them (service.Row through
+	// encoding/json), whatever shape that gives their cells.
+	if p.Items, err = json.Marshal(items); err != nil {
+		return Payload{}, false, fmt.Errorf("webhook: event %s: %w", p.EventID, err)
+	}
+	if old != nil {
+		if p.OldItems, err = json.Marshal(old); err != nil {
+			return Payload{}, false, fmt.Errorf("webhook: event %s: %w", p.EventID, err)
+		}
+	}
+	return p, true, nil
+}

@@ -1,0 +1,140 @@
+package webhook
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/store"
+)
+
+func TestSignatureVerifiesWithTheStandardLibrary(t *testing.T) {
+	secret := NewSecret()
+	if !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("secret %q", secret)
+	}
+	key, err := secretKey(secret)
+	if err != nil || len(key) != secretBytes {
+		t.Fatalf("key %d bytes, %v", len(key), err)
+	}
+	body := []byte(`{"event_id":"5:12"}`)
+	at := time.Now()
+	ts, sig := sign(key, "5:12", at, body)
+	h := http.Header{}
+	h.Set(HeaderID, "5:12")
+	h.Set(HeaderTimestamp, ts)
+	h.Set(HeaderSignature, sig)
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Verify(body, h); err != nil {
+		t.Fatalf("the library does not verify our signature: %v", err)
+	}
+	want, _ := wh.Sign("5:12", at, body)
+	if sig != want {
+		t.Fatalf("signature %q, the library's %q", sig, want)
+	}
+	if wh.Verify([]byte(`{"event_id":"5:13"}`), h) == nil {
+		t.Fatal("a changed body verifies")
+	}
+	for _, bad := range []string{"", "whsec_", "nope", "whsec_!!"} {
+		if _, err := secretKey(bad); err == nil {
+			t.Errorf("secret %q accepted", bad)
+		}
+	}
+}
+
+func TestPublicAddr(t *testing.T) {
+	for _, c := range []struct {
+		ip   string
+		want bool
+	}{
+		{"93.184.216.34", true}, {"2606:4700::1111", true},
+		{"127.0.0.1", false}, {"127.8.9.10", false}, {"::1", false}, {"10.1.2.3", false}, {"172.16.0.1", false},
+		{"192.168.1.1", false}, {"169.254.169.254", false}, {"fe80::1", false}, {"fd00:ec2::254", false},
+		{"0.0.0.0", false}, {"::", false}, {"100.64.0.1", false}, {"::ffff:127.0.0.1", false},
+		{"::ffff:10.0.0.1", false}, {"224.0.0.1", false}, {"255.255.255.255", false}, {"64:ff9b::7f00:1", false},
+	} {
+		if got := publicAddr(netip.MustParseAddr(c.ip)); got != c.want {
+			t.Errorf("publicAddr(%s) = %v, want %v", c.ip, got, c.want)
+		}
+	}
+	if err := safeControl("tcp4", "127.0.0.1:80", nil); err == nil {
+		t.Error("the dial hook let 127.0.0.1 through")
+	}
+	if err := safeControl("tcp4", "93.184.216.34:443", nil); err != nil {
+		t.Errorf("the dial hook refused a public address: %v", err)
+	}
+}
+
+func TestBackoffAndRetryAfter(t *testing.T) {
+	d := &Dispatcher{cfg: Config{RetryBase: time.Second}}
+	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 30: maxRetryWait} {
+		for range 50 {
+			if got := d.backoff(n, 0); got < want/2 || got > want {
+				t.Fatalf("backoff(%d) = %v, want in [%v, %v]", n, got, want/2, want)
+			}
+		}
+	}
+	if got := d.backoff(1, time.Minute); got != time.Minute {
+		t.Fatalf("a longer Retry-After did not win: %v", got)
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for v, want := range map[string]time.Duration{"": 0, "7": 7 * time.Second, "x": 0, "-3": 0, "99999": maxRetryWait,
+		now.Add(30 * time.Second).Format(http.TimeFormat): 30 * time.Second, now.Add(-time.Hour).Format(http.TimeFormat): 0} {
+		if got := retryAfter(v, now); got != want {
+			t.Errorf("retryAfter(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestRenderAndCollect(t *testing.T) {
+	rows := `[{"id":1,"order":"1.00000000000000000000","version":2,"fields":{"7":"a"},"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}]`
+	before := strings.Replace(rows, `"a"`, `"z"`, 1)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ev := func(off uint64, typ, payload string) store.Event {
+		return store.Event{Stream: store.TableStream(5), Offset: off, Type: typ, Payload: json.RawMessage(payload), CreatedAt: at}
+	}
+	evs := []store.Event{
+		ev(10, service.EventRowsUpdated, `{"table_id":5,"rows":`+rows+`,"rows_before":`+before+`,"updated_field_ids":[7]}`),
+		ev(11, service.EventTableUpdated, `{"table_id":5}`),
+		ev(12, service.EventFieldCreated, `{"table_id":5,"field":{"id":7,"name":"N"}}`),
+		ev(13, service.EventRowsDeleted, `{"table_id":5,"row_ids":[1],"rows":`+rows+`}`),
+	}
+	p, ok, err := render(3, evs[0])
+	if err != nil || !ok || p.EventID != "5:10" || p.EventType != "rows.updated" || p.WebhookID != 3 || p.Offset != 10 {
+		t.Fatalf("render %+v %v %v", p, ok, err)
+	}
+	if !strings.Contains(string(p.Items), `"fields":{"7":"a"}`) || !strings.Contains(string(p.OldItems), `"fields":{"7":"z"}`) {
+		t.Fatalf("items %s old %s", p.Items, p.OldItems)
+	}
+	if _, ok, _ := render(3, evs[1]); ok {
+		t.Fatal("table_updated is sent")
+	}
+	h := store.Webhook{ID: 3, Events: json.RawMessage(`["rows.deleted","field.created"]`), Batch: 1}
+	b, err := collect(h, evs)
+	if err != nil || len(b.payloads) != 1 || b.payloads[0].EventType != "field.created" || b.to != 12 || b.used != 3 {
+		t.Fatalf("collect batch 1: %+v %v", b, err)
+	}
+	h.Batch = 10
+	b, _ = collect(h, evs)
+	if len(b.payloads) != 2 || b.to != 13 {
+		t.Fatalf("collect batch 10: %+v", b)
+	}
+	id, body, err := b.body(h)
+	if err != nil || id != "5:12-13" || body[0] != '[' {
+		t.Fatalf("batch body %s %s %v", id, body, err)
+	}
+	h.Events = json.RawMessage(`["*"]`)
+	b, _ = collect(h, evs[1:2])
+	if len(b.payloads) != 0 || b.to != 11 {
+		t.Fatalf("an event no webhook gets still moves the cursor: %+v", b)
+	}
+}
