@@ -6,13 +6,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tablecast/tablecast/internal/dialect/baserow"
 	"github.com/tablecast/tablecast/internal/dialect/native"
 	"github.com/tablecast/tablecast/internal/dialect/sharedb"
 )
 
 // TestProtocolReferenceCoversEveryCode: docs/protocol-reference.md names
-// every native message type and error code, every ShareDB error code the
-// server defines, and the Baserow messages and words the server sends.
+// every native message type and error code (and the fields and collection
+// they come with: expires_in, retry_after, publicview_<slug>, the
+// webhook_paused notice), every ShareDB error code the server defines, the
+// Baserow messages and words the server sends and accepts, and the HTTP
+// refusals of the socket endpoints.
 func TestProtocolReferenceCoversEveryCode(t *testing.T) {
 	b, err := os.ReadFile("protocol-reference.md")
 	if err != nil {
@@ -22,7 +26,7 @@ func TestProtocolReferenceCoversEveryCode(t *testing.T) {
 	var want []string
 	for _, typ := range []string{native.TypeConnect, native.TypeConnected, native.TypeDisconnect, native.TypeError,
 		native.TypePing, native.TypePong, native.TypeSubscribe, native.TypeUnsubscribe, native.TypeQuery,
-		native.TypeSubmit, native.TypeOp, native.TypeMessage, native.TypePresence} {
+		native.TypeSubmit, native.TypeOp, native.TypeMessage, native.TypePresence, native.TypeRefresh} {
 		want = append(want, "`"+typ+"`")
 	}
 	for _, code := range []int{native.CodeInvalid, native.CodeUnauthorized, native.CodeForbidden, native.CodeNotFound,
@@ -34,19 +38,29 @@ func TestProtocolReferenceCoversEveryCode(t *testing.T) {
 		sharedb.CodeDocExists, sharedb.CodeDocDeleted, sharedb.CodeDocMissing, sharedb.CodeDocType,
 		sharedb.CodeVersionNewer, sharedb.CodeOpsNotFound, sharedb.CodeSnapshotRejected, sharedb.CodeBadOp,
 		sharedb.CodeNoPresence, sharedb.CodeProtocol, sharedb.CodeUnknownCollection, sharedb.CodeForbidden,
-		sharedb.CodeRateLimited, sharedb.CodeTooMany, sharedb.CodeTooLarge} {
+		sharedb.CodeRateLimited, sharedb.CodeTooMany, sharedb.CodeTooLarge, sharedb.CodeUnavailable} {
 		want = append(want, "`"+code+"`")
 	}
-	// The Baserow dialect's words are unexported: the ones it sends.
-	for _, w := range []string{"authentication", "page_add", "page_add_failed", "page_discard", "rows_created",
-		"rows_updated", "rows_deleted", "field_created", "field_updated", "field_deleted", "view_created",
-		"view_updated", "view_deleted", "table_created", "table_updated", "table_deleted", "force_view_refresh",
-		"force_view_rows_refresh", "replay_events", "replay_events_result", "force_disconnect", "invalid",
-		"not_found", "forbidden", "too_many_pages", "rate_limited", "unavailable", "server_shutdown",
-		"token_expired", "slow_consumer", "disconnected", "heartbeat_timeout",
+	// What the native protocol adds around its types and codes.
+	for _, w := range []string{"expires_in", "retry_after", "publicview_<slug>", "webhook_paused"} {
+		want = append(want, "`"+w+"`")
+	}
+	// The Baserow dialect's messages and words (most are unexported): the
+	// ones it sends and accepts.
+	for _, w := range []string{baserow.TypeAuthentication, baserow.TypePageAdd, baserow.TypePageAddFailed,
+		baserow.TypePageDiscard, baserow.TypeReplayEvents, baserow.TypeReplayEventsResult,
+		baserow.TypeRealtimeSubscribe, baserow.TypeRealtimeSubscribed, baserow.TypeForceDisconnect,
+		baserow.TypeForceRowsRefresh, baserow.TypeForceViewRefresh,
+		baserow.ErrWordForbidden, baserow.ErrWordNotFound, baserow.ErrWordInvalid, baserow.ErrWordRateLimited,
+		baserow.ErrWordTooMany, baserow.ErrWordUnavailable, baserow.ReasonDisconnected,
+		"rows_created", "rows_updated", "rows_deleted", "field_created", "field_updated", "field_deleted",
+		"view_created", "view_updated", "view_deleted", "view_filter_created", "view_filter_updated",
+		"view_filter_deleted", "view_sort_created", "view_sort_updated", "view_sort_deleted",
+		"view_field_options_updated", "table_created", "table_updated", "table_deleted", "group_updated",
+		"group_deleted", "group_user_added", "group_user_updated", "group_user_deleted", "webhook_paused",
 		// the HTTP refusals of the socket endpoints
-		"invalid_session_id", "token_required", "invalid_token", "user_mismatch", "origin_not_allowed",
-		"too_many_attempts", "connection_limit", "draining"} {
+		"invalid_session_id", "token_required", "invalid_token", "token_expired", "user_mismatch",
+		"origin_not_allowed", "too_many_attempts", "keys_unavailable", "connection_limit", "draining"} {
 		want = append(want, "`"+w+"`")
 	}
 	for _, w := range want {
