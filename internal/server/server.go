@@ -43,6 +43,10 @@ type Options struct {
 	// one on a free port); it turns the internal listener on as
 	// cfg.InternalListen does.
 	InternalListener net.Listener
+	// PasswordIterations overrides the PBKDF2 work factor of view
+	// passwords (tests: the default costs about a second under -race).
+	// A hash records its own count, so a lower one only affects new hashes.
+	PasswordIterations int
 }
 
 // Node is one running tablecast server.
@@ -203,7 +207,8 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		release()
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	svc, err := service.New(service.Config{Store: timed, Publisher: rel, Logger: log, Secret: serviceSecret(cfg)})
+	svc, err := service.New(service.Config{Store: timed, Publisher: rel, Logger: log, Secret: serviceSecret(cfg),
+		PasswordIterations: opts.PasswordIterations})
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("server: %w", err)

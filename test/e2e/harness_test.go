@@ -120,6 +120,12 @@ func startNode(t *testing.T, opts ...nodeOption) *testNode {
 			cfg.APIKey = ""
 		}
 	}
+	if s.opts.PasswordIterations == 0 {
+		// View passwords are hashed with a small work factor here: the
+		// default's 600,000 rounds take seconds under -race on two cores,
+		// and what these tests check does not depend on it.
+		s.opts.PasswordIterations = 1000
+	}
 	node, err := server.New(context.Background(), cfg, s.opts)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
