@@ -218,7 +218,7 @@ func newFlagSet(o *Options) *flag.FlagSet {
 
 // Scenarios are the scenarios a user may run, in the order of the usage
 // text (`tablecast --help` lists them; a test checks it).
-var Scenarios = []string{"idle", "fanout", "rows", "recover", "ops", "pages"}
+var Scenarios = []string{"idle", "fanout", "rows", "recover", "ops", "pages", "webhooks"}
 
 // ParseArgs parses the arguments after `bench`: the scenario and flags, in
 // either order. -h and --help return an error wrapping flag.ErrHelp.
