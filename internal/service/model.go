@@ -201,6 +201,13 @@ func rowOut(r store.Row, vals table.Values, fields []*table.Field) Row {
 	out := make(table.Values, len(fields))
 	for _, f := range fields {
 		if v, ok := vals[f.ID]; ok {
+			if f.Type == table.TypeNumber && !table.NumberIsStored(v) {
+				// A decimal string ("2.50") stored by an older version:
+				// shown as the number it is.
+				if n, err := f.Normalize(v); err == nil {
+					v = n
+				}
+			}
 			out[f.ID] = v
 		} else {
 			out[f.ID] = f.DefaultValue()
