@@ -33,7 +33,7 @@ type prepared struct {
 // then runs the ordinary submit. slow is that submit, which the write
 // falls back to when the store no longer matches what it was prepared
 // against.
-func (s *Service) submitHot(ctx context.Context, a Actor, sub Submission, tableID int64, op json0.Op, sets bool,
+func (s *Service) submitHot(ctx context.Context, a Actor, sub Submission, tableID int64, op json0.Op,
 	slow func(w *writeTx) (SubmitResult, error),
 ) (res SubmitResult, err error, ok bool) {
 	d := s.hot.peek(tableID, sub.DocID)
@@ -61,7 +61,7 @@ func (s *Service) submitHot(ctx context.Context, a Actor, sub Submission, tableI
 		d.mu.Unlock()
 		return SubmitResult{}, nil, false
 	}
-	p, ok := d.prepare(s, a, sub, op, sets)
+	p, ok := d.prepare(s, a, sub, op)
 	if !ok {
 		d.mu.Unlock()
 		return SubmitResult{}, nil, false
@@ -80,7 +80,7 @@ func (s *Service) submitHot(ctx context.Context, a Actor, sub Submission, tableI
 // queued writes commit, and advances the document past it. ok is false,
 // with the document unchanged, when the ordinary submit must run instead.
 // The caller holds d.mu.
-func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op, sets bool) (*prepared, bool) {
+func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op) (*prepared, bool) {
 	col := sub.Collection
 	cur := d.row.Version
 	v := cur
@@ -124,10 +124,7 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op, sets 
 	if checkRecordPaths(op, d.sc) != nil {
 		return nil, false
 	}
-	if sets {
-		op = withCurrentOD(d.doc, op)
-	}
-	after, err := json0.Apply(d.doc, op)
+	after, op, err := json0.ApplyFilled(d.doc, op)
 	if err != nil {
 		return nil, false
 	}
@@ -136,11 +133,18 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op, sets 
 	if before == nil || afterMap == nil {
 		return nil, false
 	}
-	upd, vals, changed, err := recordUpdate(before, afterMap, d.sc, d.row)
+	upd, vals, changed, fix, err := recordUpdate(before, afterMap, d.sc, d.row)
 	if err != nil || upd.Order != "" {
 		// A move takes the store's form of the order: left to the
 		// ordinary submit.
 		return nil, false
+	}
+	if len(fix) > 0 {
+		if after, err = json0.Apply(after, fix); err != nil {
+			return nil, false
+		}
+		op = withFixup(op, fix)
+		p.res.Fixup = fix
 	}
 	at := s.now().UTC().Truncate(time.Microsecond)
 	upd.ID, upd.ExpectedVersion, upd.At = d.row.ID, cur, at
