@@ -82,7 +82,7 @@ func TestApplyErrors(t *testing.T) {
 		{"od missing key", `{}`, `[{"p":["a"],"od":1}]`, ErrPathNotFound},
 		{"od mismatch", `{"a":1}`, `[{"p":["a"],"od":2}]`, ErrMismatch},
 		{"od null vs absent value", `{"a":false}`, `[{"p":["a"],"od":null}]`, ErrMismatch},
-		
+
 		{"oi on list", `{"l":[]}`, `[{"p":["l","k"],"oi":1}]`, ErrWrongType},
 		{"li on non-list", `{"o":{}}`, `[{"p":["o",0],"li":1}]`, ErrWrongType},
 		{"li on string", `{"s":"ab"}`, `[{"p":["s",0],"li":1}]`, ErrWrongType},
