@@ -66,8 +66,15 @@ type RowsCreated struct {
 	BeforeRowID *int64 `json:"before_row_id"`
 	// OrdersShifted is true when the store renumbered the rows from
 	// BeforeRowID on to make room: clients holding row orders refetch them.
-	OrdersShifted bool `json:"orders_shifted"`
+	OrdersShifted bool     `json:"orders_shifted"`
+	Decimals      Decimals `json:"decimals,omitempty"`
 }
+
+// Decimals, on a row event, are the decimal places of the table's number
+// fields by field id. Number cells are JSON numbers; a dialect that sends
+// them as decimal strings with their places (Baserow's "2.50") writes them
+// from these, without reading the fields.
+type Decimals map[int64]int
 
 // RowsUpdated is rows_updated: the rows after and before the change, in the
 // same order, and the ids of the fields given in the request (or converted,
@@ -84,14 +91,16 @@ type RowsUpdated struct {
 	UpdatedFieldIDs []int64         `json:"updated_field_ids"`
 	// FieldConversion is set when the rows changed because field
 	// updated_field_ids[0] changed type or options.
-	FieldConversion bool `json:"field_conversion,omitempty"`
+	FieldConversion bool     `json:"field_conversion,omitempty"`
+	Decimals        Decimals `json:"decimals,omitempty"`
 }
 
 // RowsDeleted is rows_deleted: the ids, ascending, and the rows as they were.
 type RowsDeleted struct {
 	TableMeta
-	RowIDs []int64 `json:"row_ids"`
-	Rows   []Row   `json:"rows"`
+	RowIDs   []int64  `json:"row_ids"`
+	Rows     []Row    `json:"rows"`
+	Decimals Decimals `json:"decimals,omitempty"`
 }
 
 // FieldCreated is field_created.

@@ -194,7 +194,7 @@ func (c *conversion) apply(w *writeTx, t store.Table, before, after *schema) err
 		}
 		if err := w.emit(store.TableStream(t.ID), EventRowsUpdated, RowsUpdated{
 			TableMeta: w.tableMeta(t), Rows: afterRows, RowsBefore: beforeRows,
-			UpdatedFieldIDs: []int64{c.fieldID}, FieldConversion: true,
+			UpdatedFieldIDs: []int64{c.fieldID}, FieldConversion: true, Decimals: after.decimals(),
 		}); err != nil {
 			return err
 		}

@@ -144,6 +144,21 @@ type schema struct {
 	byID map[int64]*table.Field
 }
 
+// decimals are the decimal places of the schema's number fields, by id
+// (nil when it has none): row events carry them (RowsCreated.Decimals).
+func (sc *schema) decimals() map[int64]int {
+	var out map[int64]int
+	for _, f := range sc.list {
+		if f.Type == table.TypeNumber {
+			if out == nil {
+				out = make(map[int64]int)
+			}
+			out[f.ID] = f.Options.Decimals
+		}
+	}
+	return out
+}
+
 func loadSchema(ctx context.Context, r store.Reader, tableID int64) (*schema, error) {
 	fs, err := r.Fields(ctx, tableID)
 	if err != nil {

@@ -168,7 +168,7 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op) (*pre
 	if err != nil {
 		return nil, false
 	}
-	if p.payload, err = submitEvent(meta, opRaw, rowJSON, d.rowJSON, changed); err != nil {
+	if p.payload, err = submitEvent(meta, opRaw, rowJSON, d.rowJSON, changed, d.sc.decimals()); err != nil {
 		return nil, false
 	}
 	p.upd = upd
@@ -311,16 +311,22 @@ func (t *txOps) flushRows(ctx context.Context, tx store.Tx) error {
 // submitEvent is json.Marshal of a submit's RowsUpdated, from the rows'
 // JSON: each row of a hot document is encoded once, as the row after one
 // op, and its JSON serves again as the row before the next.
-func submitEvent(meta TableMeta, op, row, before json.RawMessage, changed []int64) (json.RawMessage, error) {
+func submitEvent(meta TableMeta, op, row, before json.RawMessage, changed []int64, decimals Decimals) (json.RawMessage, error) {
 	head, err := json.Marshal(meta)
 	if err != nil {
 		return nil, err
+	}
+	var places []byte
+	if len(decimals) > 0 {
+		if places, err = json.Marshal(decimals); err != nil {
+			return nil, err
+		}
 	}
 	ids, err := json.Marshal(changed)
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, len(head)+len(op)+len(row)+len(before)+len(ids)+64)
+	b := make([]byte, 0, len(head)+len(op)+len(row)+len(before)+len(ids)+len(places)+80)
 	b = append(b, head[:len(head)-1]...)
 	b = append(b, `,"op":`...)
 	b = append(b, op...)
@@ -330,6 +336,10 @@ func submitEvent(meta TableMeta, op, row, before json.RawMessage, changed []int6
 	b = append(b, before...)
 	b = append(b, `],"updated_field_ids":`...)
 	b = append(b, ids...)
+	if places != nil {
+		b = append(b, `,"decimals":`...)
+		b = append(b, places...)
+	}
 	return append(b, '}'), nil
 }
 

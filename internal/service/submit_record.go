@@ -50,7 +50,7 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 			return SubmitResult{}, err
 		}
 		err := w.emit(store.TableStream(sd.t.ID), EventRowsDeleted, RowsDeleted{
-			TableMeta: w.tableMeta(sd.t), RowIDs: []int64{row.ID}, Rows: []Row{before},
+			TableMeta: w.tableMeta(sd.t), RowIDs: []int64{row.ID}, Rows: []Row{before}, Decimals: sc.decimals(),
 		})
 		return SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n}, err
 	}
@@ -88,6 +88,7 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 	w.applied = sd.op
 	err = w.emit(store.TableStream(sd.t.ID), EventRowsUpdated, RowsUpdated{
 		TableMeta: w.tableMeta(sd.t), Rows: out, RowsBefore: []Row{before}, UpdatedFieldIDs: changed, Op: opRaw,
+		Decimals: sc.decimals(),
 	})
 	return SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n, Fixup: fix}, err
 }
@@ -281,6 +282,6 @@ func (sd *submitDoc) createRecord(sc *schema, exists bool) (SubmitResult, error)
 	if err != nil {
 		return SubmitResult{}, err
 	}
-	err = w.emit(store.TableStream(sd.t.ID), EventRowsCreated, RowsCreated{TableMeta: w.tableMeta(sd.t), Rows: rows})
+	err = w.emit(store.TableStream(sd.t.ID), EventRowsCreated, RowsCreated{TableMeta: w.tableMeta(sd.t), Rows: rows, Decimals: sc.decimals()})
 	return SubmitResult{V: 0, Offset: sd.lastEvent()}, err
 }

@@ -11,9 +11,12 @@ import (
 // rowWriter writes rows in Baserow's shape:
 // {"id":5,"order":"1.00000000000000000000","field_7":<value>,...}, cells in
 // ascending field id, values as the store keeps them (a single select is
-// its choice id, as in the REST API).
+// its choice id, as in the REST API), but numbers: Baserow sends a number
+// as a decimal string with the field's places ("2.50"), where the store
+// and the other dialects hold a JSON number.
 type rowWriter struct {
-	keys []int64 // reused between rows
+	keys   []int64          // reused between rows
+	places service.Decimals // the event's number fields and their places
 }
 
 // row writes r with every field it has, or, when only is not nil, with
@@ -40,9 +43,16 @@ func (rw *rowWriter) row(w *buf, r *service.Row, only []int64) {
 		w.raw(`,"field_`)
 		w.int(id)
 		w.raw(`":`)
-		if len(v) == 0 {
+		switch places, isNumber := rw.places[id]; {
+		case len(v) == 0:
 			w.raw("null")
-		} else {
+		case isNumber && v[0] != 'n' && v[0] != '"':
+			if s, ok := table.FormatNumber(v, places); ok {
+				w.str(s)
+			} else {
+				w.bytes(v)
+			}
+		default:
 			w.bytes(v)
 		}
 	}
