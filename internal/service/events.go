@@ -1,8 +1,10 @@
 package service
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
@@ -49,6 +51,32 @@ type TableMeta struct {
 	// recognised.
 	Src string `json:"src,omitempty"`
 	Seq uint64 `json:"seq,omitempty"`
+	// Reply, on an event a submit (an op or a delete) made, says what the
+	// submitter's connection (Origin) is to receive in the place of its
+	// document's change: its acknowledgement, rendered by its dialect, in
+	// version order with the document's other ops. It comes last: the
+	// members before it are read without decoding the payload.
+	Reply *SubmitReply `json:"reply,omitempty"`
+}
+
+// SubmitReply is an event's acknowledgement of the submit that made it.
+type SubmitReply struct {
+	Collection string `json:"c"` // record_T, field_T or view_T
+	Doc        int64  `json:"d"`
+	// Tag is the submitter's dialect's own (Submission.Tag): the native
+	// request id, ShareDB's spelling of the collection.
+	Tag string `json:"t,omitempty"`
+	// Fixup is SubmitResult.Fixup, a json0 op.
+	Fixup json.RawMessage `json:"f,omitempty"`
+}
+
+// ReplyTo is the acknowledgement an event carries for the change of
+// document doc of collection col, if it carries one.
+func (m TableMeta) ReplyTo(col string, doc int64) *SubmitReply {
+	if r := m.Reply; r != nil && r.Collection == col && r.Doc == doc {
+		return r
+	}
+	return nil
 }
 
 // WorkspaceMeta heads every event about a workspace.
@@ -275,4 +303,57 @@ func DecodeEvent(e store.Event) (any, error) {
 		return nil, fmt.Errorf("service: decode %s event %s@%d: %w", e.Type, e.Stream, e.Offset, err)
 	}
 	return v, nil
+}
+
+// EventSubmitMeta is what an event's payload says of the submit that made
+// it: its src and seq, and its acknowledgement.
+type EventSubmitMeta struct {
+	Src   string
+	Seq   uint64
+	Reply *SubmitReply
+}
+
+// EventSubmit reads EventSubmitMeta from the head of an event's payload
+// (TableMeta leads every table event, its scalar members first and Reply
+// last): the scan stops at the first other structured member, so an event
+// with a thousand rows is not read through for it.
+func EventSubmit(payload []byte) EventSubmitMeta {
+	var m EventSubmitMeta
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return m
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return m
+		}
+		key, _ := t.(string)
+		if key == "reply" {
+			var r SubmitReply
+			if dec.Decode(&r) == nil {
+				m.Reply = &r
+			}
+			return m
+		}
+		v, err := dec.Token()
+		if err != nil {
+			return m
+		}
+		if _, structured := v.(json.Delim); structured {
+			return m
+		}
+		switch key {
+		case "src":
+			m.Src, _ = v.(string)
+		case "seq":
+			if n, ok := v.(json.Number); ok {
+				if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
+					m.Seq = u
+				}
+			}
+		}
+	}
+	return m
 }

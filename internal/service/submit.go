@@ -60,6 +60,9 @@ type Submission struct {
 	// is acknowledged and not applied twice.
 	Src string
 	Seq uint64
+	// Tag is kept in the events of an op or a delete for the submitter's
+	// dialect, which renders its acknowledgement from them (SubmitReply).
+	Tag string
 }
 
 // SubmitResult is what a submit did.
@@ -165,6 +168,7 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 			return SubmitResult{}, err
 		}
 		w.src, w.seq = sub.Src, sub.Seq
+		w.reply = submitReply(sub)
 		sd := submitDoc{w: w, t: t, sub: sub, op: op}
 		var res SubmitResult
 		switch kind {
@@ -192,6 +196,24 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 		return err
 	})
 	return res, err
+}
+
+// submitReply is the acknowledgement the events of an op or a delete
+// carry; a create is acknowledged by its dialect alone (nothing comes
+// before a document's version 0).
+func submitReply(sub Submission) *SubmitReply {
+	if sub.Create != nil {
+		return nil
+	}
+	return &SubmitReply{Collection: sub.Collection, Doc: sub.DocID, Tag: sub.Tag}
+}
+
+// fixupJSON is a fixup as the events carry it.
+func fixupJSON(fix json0.Op) (json.RawMessage, error) {
+	if len(fix) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(fix)
 }
 
 // decodeOp reads and checks a json0 op.

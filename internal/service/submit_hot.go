@@ -158,7 +158,10 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op) (*pre
 		return nil, false
 	}
 	meta := TableMeta{TableID: d.key.table, WorkspaceID: d.workspaceID, Actor: a.UserID, Origin: a.Origin,
-		Src: sub.Src, Seq: sub.Seq}
+		Src: sub.Src, Seq: sub.Seq, Reply: submitReply(sub)}
+	if meta.Reply.Fixup, err = fixupJSON(p.res.Fixup); err != nil {
+		return nil, false
+	}
 	if d.rowJSON == nil {
 		if d.rowJSON, err = appendRowJSON(nil, d.row); err != nil {
 			return nil, false

@@ -71,6 +71,13 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 		return SubmitResult{}, err
 	}
 	sd.op = withFixup(sd.op, fix)
+	if w.reply != nil && fix != nil {
+		r := *w.reply
+		if r.Fixup, err = fixupJSON(fix); err != nil {
+			return SubmitResult{}, err
+		}
+		w.reply = &r
+	}
 	upd.ID, upd.ExpectedVersion = row.ID, row.Version
 
 	rows, err := w.UpdateRows(ctx, sd.t.ID, []store.RowUpdate{upd})

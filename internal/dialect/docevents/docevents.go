@@ -10,10 +10,20 @@ import (
 
 type key struct{}
 
+type submitKey struct{}
+
 // Changes returns service.EventDocChanges of the event p carries. The
 // result is shared: callers must not modify it.
 func Changes(p *hub.Publication) ([]service.DocChange, error) {
 	v, err := p.Memo(key{}, func() (any, error) { return service.EventDocChanges(p.Event, p.Data) })
 	changes, _ := v.([]service.DocChange)
 	return changes, err
+}
+
+// Submit returns the submit that made the event, read from the head of its
+// payload (service.EventSubmit): zero for a REST write.
+func Submit(p *hub.Publication) service.EventSubmitMeta {
+	v, _ := p.Memo(submitKey{}, func() (any, error) { return service.EventSubmit(p.Data), nil })
+	m, _ := v.(service.EventSubmitMeta)
+	return m
 }

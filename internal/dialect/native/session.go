@@ -27,8 +27,9 @@ type session struct {
 	tconn  *transport.Conn
 	parser transport.Parser
 
-	mu     sync.Mutex // guards claims (read by other goroutines through authorize)
+	mu     sync.Mutex // guards claims (read by other goroutines through authorize) and owed
 	claims *auth.Claims
+	owed   map[owedKey]*outbound // submit replies the stream brings (submit.go)
 
 	guard       ratelimit.Guard // message rate and abuse
 	lastLimited int64           // unix nanos of the last 429 sent for a message without id
@@ -66,10 +67,11 @@ func (s *session) DisconnectFrames(d hub.Disconnect) []byte {
 	return append(msg, closeFrame...)
 }
 
-// RevokedFrame implements hub.Session.
+// RevokedFrame implements hub.Session: the unsubscribe, and the replies
+// the revoked subscription was to bring.
 func (s *session) RevokedFrame(collection, document string) []byte {
-	return encode(&outbound{Type: TypeUnsubscribe, Collection: collection, Document: document,
-		Data: map[string]string{"reason": "forbidden"}, Timestamp: timestamp(s.srv.now())})
+	return append(encode(&outbound{Type: TypeUnsubscribe, Collection: collection, Document: document,
+		Data: map[string]string{"reason": "forbidden"}, Timestamp: timestamp(s.srv.now())}), s.unowed()...)
 }
 
 func (s *session) onMessage(m transport.Message) error {
@@ -174,6 +176,9 @@ func (s *session) dispatch(in *inbound) error {
 		}
 		s.srv.hub.Unsubscribe(ctx, s.conn, col, doc)
 		s.send(&outbound{Type: TypeUnsubscribe, ID: in.ID, Collection: col, Document: doc})
+		if frames := s.unowed(); len(frames) > 0 {
+			s.conn.Send(frames)
+		}
 		return nil
 	case TypePresence:
 		return s.presence(ctx, in)

@@ -294,6 +294,38 @@ func (w *opBuilder) frame(op, create json.RawMessage, del bool) []byte {
 	return transport.TextFrame(w.b.Bytes())
 }
 
+// ackFrame is the acknowledgement of a submitted op, as ShareDB's server
+// sends it: {"a":"op","c","d","v","src","seq"} with no op, v the version
+// the op applied to, and, when the server changed the op, "fixup": one op
+// for the submitter to apply over its own (ShareDB's clients 4.x and 7.x
+// apply each op of the list, transforming their pending ops by it).
+func ackFrame(col, doc string, v int64, src string, seq uint64, fixup json.RawMessage) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"a":"op","c":`)
+	b.Write(jsonString(col))
+	b.WriteString(`,"d":`)
+	b.Write(jsonString(doc))
+	b.WriteString(`,"v":`)
+	b.WriteString(strconv.FormatInt(v, 10))
+	b.WriteString(`,"src":`)
+	b.Write(jsonString(src))
+	b.WriteString(`,"seq":`)
+	b.WriteString(strconv.FormatUint(seq, 10))
+	if len(fixup) > 0 {
+		b.WriteString(`,"fixup":[{"src":`)
+		b.Write(jsonString(src))
+		b.WriteString(`,"seq":`)
+		b.WriteString(strconv.FormatUint(seq, 10))
+		b.WriteString(`,"v":`)
+		b.WriteString(strconv.FormatInt(v, 10))
+		b.WriteString(`,"op":`)
+		b.Write(fixup)
+		b.WriteString(`}]`)
+	}
+	b.WriteByte('}')
+	return transport.TextFrame(b.Bytes())
+}
+
 // changeJSON is a change as the op log keeps it.
 type changeJSON struct {
 	Op     json.RawMessage `json:"op"`
