@@ -70,6 +70,11 @@ func testSubmitNormalises(t *testing.T, fx *fixture) {
 			if (len(res.Fixup) > 0) != tc.fixup {
 				t.Fatalf("fixup %s, want one: %v", mustJSON(res.Fixup), tc.fixup)
 			}
+			// resent (its ack lost): acknowledged again with the same fixup
+			again, err := fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, r.Version, "n", 1, op))
+			if err != nil || !again.Duplicate || mustJSON(again.Fixup) != mustJSON(res.Fixup) {
+				t.Fatalf("resent: %+v, %v; want a duplicate with fixup %s", again, err, mustJSON(res.Fixup))
+			}
 			stored := recordJSON(t, after)
 			// the submitter's copy: its op as it applied it, then the fixup
 			var clientOp json0.Op

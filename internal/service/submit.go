@@ -208,6 +208,20 @@ func submitReply(sub Submission) *SubmitReply {
 	return &SubmitReply{Collection: sub.Collection, Doc: sub.DocID, Tag: sub.Tag}
 }
 
+// loggedFix is the fixup an op log entry keeps, if any.
+func loggedFix(raw json.RawMessage) json0.Op {
+	if !bytes.Contains(raw, []byte(`"fix":`)) {
+		return nil
+	}
+	var entry struct {
+		Fix json0.Op `json:"fix"`
+	}
+	if json.Unmarshal(raw, &entry) != nil {
+		return nil
+	}
+	return entry.Fix
+}
+
 // fixupJSON is a fixup as the events carry it.
 func fixupJSON(fix json0.Op) (json.RawMessage, error) {
 	if len(fix) == 0 {
@@ -290,7 +304,8 @@ func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed
 	if sub.Src != "" {
 		for _, l := range logged {
 			if l.src == sub.Src && l.seq == sub.Seq {
-				return 0, &SubmitResult{V: l.version, Offset: l.offset, Duplicate: true}, 0, nil
+				// told again of the fixup, which it may not have received
+				return 0, &SubmitResult{V: l.version, Offset: l.offset, Duplicate: true, Fixup: loggedFix(l.raw)}, 0, nil
 			}
 		}
 	}

@@ -175,7 +175,7 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op) (*pre
 		return nil, false
 	}
 	p.upd = upd
-	raw := DocChange{Op: opRaw}.LogOp()
+	raw := DocChange{Op: opRaw, Fix: meta.Reply.Fixup}.LogOp()
 	p.docOp = store.DocOp{Collection: col, DocID: sub.DocID, Version: cur, Op: raw, Src: sub.Src, Seq: sub.Seq}
 	p.logged = loggedOp{docID: sub.DocID, version: cur, op: op, decoded: true, raw: raw, src: sub.Src, seq: sub.Seq}
 
