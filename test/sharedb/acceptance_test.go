@@ -40,6 +40,10 @@ func TestMain(m *testing.M) {
 // package.json, exact versions in package-lock.json).
 var clients = []string{"sharedb", "sharedb4"}
 
+// The suites: the protocol (acceptance), values and acks (values), and
+// ops built by Teable's own op builders (teable).
+var suites = []string{"acceptance.test.js", "values.test.js"}
+
 func TestShareDBClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the ShareDB acceptance suite runs Node: not in -short")
@@ -102,7 +106,7 @@ func runSuites(t *testing.T, dir, dbURL string, pkgs []string) {
 		t.Run(pkg, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", "acceptance.test.js")
+			cmd := exec.CommandContext(ctx, "node", append([]string{"--test", "--test-reporter=spec"}, suites...)...)
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(),
 				"TABLECAST_HTTP="+base,
