@@ -230,9 +230,11 @@ func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowU
 	return upd, vals, changed, fix, nil
 }
 
-// newRecord is the data of a record create.
+// newRecord is the data of a record create. id, when given, is the
+// document's id, as a number or a string (Teable's RecordOpBuilder.creator
+// writes {"id":"<document id>","fields":{}}).
 type newRecord struct {
-	ID     *int64                     `json:"id"`
+	ID     json.RawMessage            `json:"id"`
 	Fields map[string]json.RawMessage `json:"fields"`
 	Order  *string                    `json:"order"`
 }
@@ -263,7 +265,7 @@ func (sd *submitDoc) createRecord(sc *schema, exists bool) (SubmitResult, error)
 		return SubmitResult{}, validation("create", `must be {"fields":{...},"order"?}: `+jsonMessage(err))
 	}
 	var e *table.ValidationError
-	if in.ID != nil && *in.ID != sub.DocID {
+	if id := strings.Trim(string(bytes.TrimSpace(in.ID)), `"`); in.ID != nil && string(in.ID) != "null" && id != strconv.FormatInt(sub.DocID, 10) {
 		e = e.Add("create.id", "must be the document's id")
 	}
 	vals, ve := table.NormalizeRow(sc.byID, in.Fields)

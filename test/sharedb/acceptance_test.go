@@ -42,7 +42,7 @@ var clients = []string{"sharedb", "sharedb4"}
 
 // The suites: the protocol (acceptance), values and acks (values), and
 // ops built by Teable's own op builders (teable).
-var suites = []string{"acceptance.test.js", "values.test.js"}
+var suites = []string{"acceptance.test.js", "values.test.js", "teable.test.js"}
 
 func TestShareDBClient(t *testing.T) {
 	if testing.Short() {
@@ -69,7 +69,7 @@ func suiteDir(t *testing.T) string {
 	if _, err := exec.LookPath("node"); err != nil {
 		missing = "node is not installed"
 	} else {
-		for _, pkg := range append([]string{"ws", "reconnecting-websocket"}, clients...) {
+		for _, pkg := range append([]string{"ws", "reconnecting-websocket", "@teable/core"}, clients...) {
 			if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
 				missing = "node_modules/" + pkg + " is missing"
 				break
