@@ -160,6 +160,40 @@ describe('requests', opts, () => {
   });
 });
 
+test('submit: values in another form are fixed up; the reply comes after the ops below it', async (t) => {
+  const u = await newUser();
+  const { table, field } = await newTable(u);
+  const price = await http('POST', `/api/tables/${table.id}/fields`, { token: u.token, body: { name: 'Price', type: 'number', options: { decimals: 2 } } });
+  const p = String(price.id);
+  const coll = `record_${table.id}`;
+  const row = await http('POST', `/api/tables/${table.id}/rows`, { token: u.token, body: { fields: { [field]: 'ab' } } });
+  const doc = String(row.id);
+  const a = await dial(t, u.token);
+  const b = await dial(t, u.token);
+  await a.subscribe(coll);
+  const seen = [];
+  a.on('op', (m) => { if (m.document === doc) seen.push(`op v${m.data.v}`); });
+
+  // b changes the row first; a's op, made at the same version, is
+  // transformed, stored with its number rounded, and acknowledged with a
+  // fixup after b's op.
+  await b.submit(coll, doc, { v: row.version, op: [{ p: ['fields', field], oi: 'replaced' }] });
+  const ack = await a.submit(coll, doc, { v: row.version, op: [{ p: ['fields', p], oi: 2.555 }] });
+  seen.push(`ack v${ack.v}`);
+  assert.deepEqual(seen, [`op v${row.version}`, `ack v${row.version + 2}`]);
+  assert.deepEqual(ack.fixup, [{ p: ['fields', p], od: 2.555, oi: 2.56 }]);
+  const stored = await http('GET', `/api/tables/${table.id}/rows/${doc}`, { token: u.token });
+  assert.equal(stored.fields[p], 2.56);
+  assert.equal(stored.fields[field], 'replaced', 'oi without od replaced the filled cell');
+
+  // A number as a string: stored as a number, fixed up.
+  const again = await a.submit(coll, doc, { v: ack.v, op: [{ p: ['fields', p], od: 2.56, oi: '7' }] });
+  assert.deepEqual(again.fixup, [{ p: ['fields', p], od: '7', oi: 7 }]);
+  // Cleared: no fixup.
+  const cleared = await a.submit(coll, doc, { v: again.v, op: [{ p: ['fields', p], od: 7, oi: null }] });
+  assert.equal(cleared.fixup, undefined);
+});
+
 describe('reconnecting', opts, () => {
   test('a kicked client reconnects when told to, resubscribes and recovers what it missed', async (t) => {
     const u = await newUser();
