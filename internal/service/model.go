@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -142,21 +143,26 @@ func viewToStore(v *table.View, passwordHash string) store.View {
 type schema struct {
 	list []*table.Field
 	byID map[int64]*table.Field
+
+	placesOnce sync.Once
+	places     Decimals
 }
 
 // decimals are the decimal places of the schema's number fields, by id
 // (nil when it has none): row events carry them (RowsCreated.Decimals).
-func (sc *schema) decimals() map[int64]int {
-	var out map[int64]int
-	for _, f := range sc.list {
-		if f.Type == table.TypeNumber {
-			if out == nil {
-				out = make(map[int64]int)
+// Worked out once per schema and shared: callers must not modify it.
+func (sc *schema) decimals() Decimals {
+	sc.placesOnce.Do(func() {
+		for _, f := range sc.list {
+			if f.Type == table.TypeNumber {
+				if sc.places == nil {
+					sc.places = make(Decimals)
+				}
+				sc.places[f.ID] = f.Options.Decimals
 			}
-			out[f.ID] = f.Options.Decimals
 		}
-	}
-	return out
+	})
+	return sc.places
 }
 
 func loadSchema(ctx context.Context, r store.Reader, tableID int64) (*schema, error) {
