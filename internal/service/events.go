@@ -63,8 +63,9 @@ type TableMeta struct {
 type SubmitReply struct {
 	Collection string `json:"c"` // record_T, field_T or view_T
 	Doc        int64  `json:"d"`
-	// Tag is the submitter's dialect's own (Submission.Tag): the native
-	// request id, ShareDB's spelling of the collection.
+	// Tag is the submitter's dialect's own (Submission.Tag): its name and
+	// what its reply needs ("native:<request id>", "sharedb:<spelling of
+	// the collection>"), so that each dialect renders only its own.
 	Tag string `json:"t,omitempty"`
 	// Fixup is SubmitResult.Fixup, a json0 op.
 	Fixup json.RawMessage `json:"f,omitempty"`

@@ -44,6 +44,13 @@ func (renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	}
 	ts := timestamp(p.Time)
 	reply := docevents.Submit(p).Reply
+	var replyID string
+	if reply != nil {
+		var native bool
+		if replyID, native = strings.CutPrefix(reply.Tag, replyTag); !native {
+			reply = nil // another dialect's connection: it gets none of these frames
+		}
+	}
 	outs := make([]hub.Output, 0, len(changes))
 	for _, c := range changes {
 		// A table's document belongs to its workspace's stream; an event
@@ -70,7 +77,7 @@ func (renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 			// the ops of the other documents the change touched.
 			o.Origin = o.Frame
 			if reply.Collection == c.Collection && reply.Doc == c.DocID && c.HasV {
-				o.Origin = encode(&outbound{Type: TypeSubmit, ID: reply.Tag, Collection: c.Collection, Document: doc,
+				o.Origin = encode(&outbound{Type: TypeSubmit, ID: replyID, Collection: c.Collection, Document: doc,
 					Offset: &p.Offset, Data: submitReplyData{V: c.V + 1, Fixup: reply.Fixup}, Timestamp: ts})
 			}
 		}

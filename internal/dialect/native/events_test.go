@@ -428,7 +428,7 @@ func TestRenderVersionsChain(t *testing.T) {
 // its reply, with the fixup, in the op's place; everyone else the op.
 func TestRenderSubmitReply(t *testing.T) {
 	meta := service.TableMeta{TableID: 12, WorkspaceID: 3, Actor: "alice", Origin: "c_sock", Src: "s", Seq: 2,
-		Reply: &service.SubmitReply{Collection: "record_12", Doc: 5, Tag: "req-9", Fixup: json.RawMessage(`[{"p":["fields","8"],"oi":2.56,"od":2.555}]`)}}
+		Reply: &service.SubmitReply{Collection: "record_12", Doc: 5, Tag: "native:req-9", Fixup: json.RawMessage(`[{"p":["fields","8"],"oi":2.56,"od":2.555}]`)}}
 	row := service.Row{ID: 5, Order: "1.00000000000000000000", Version: 3, Fields: table.Values{8: json.RawMessage(`2.56`)}}
 	payload, err := json.Marshal(service.RowsUpdated{TableMeta: meta, Rows: []service.Row{row}, RowsBefore: []service.Row{row},
 		UpdatedFieldIDs: []int64{8}, Op: json.RawMessage(`[{"p":["fields","8"],"oi":2.56,"od":null}]`)})

@@ -65,7 +65,7 @@ func (s *session) submit(ctx context.Context, in *inbound) error {
 	if sub.Create != nil && string(bytes.TrimSpace(sub.Create)) == "null" {
 		sub.Create = nil
 	}
-	sub.Tag = in.ID
+	sub.Tag = replyTag + in.ID
 	ack, err := st.Submit(ctx, s.conn.UserID(), s.conn.ID(), sub)
 	if err != nil {
 		return storeError(err)
@@ -80,6 +80,10 @@ func (s *session) submit(ctx context.Context, in *inbound) error {
 	s.send(reply)
 	return nil
 }
+
+// replyTag marks the submits of native connections in their events
+// (service.SubmitReply.Tag): the rest of the tag is the request's id.
+const replyTag = "native:"
 
 // owe records that the stream will bring a submit's reply, when the
 // connection follows the document. Only each document's last reply is

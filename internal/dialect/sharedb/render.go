@@ -144,6 +144,13 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	}
 	meta := docevents.Submit(p)
 	src, seq := meta.Src, meta.Seq
+	var spelling string
+	if rp := meta.Reply; rp != nil {
+		var ours bool
+		if spelling, ours = strings.CutPrefix(rp.Tag, replyTag); !ours {
+			meta.Reply = nil // another dialect's connection: it gets none of these frames
+		}
+	}
 	workspace := strings.HasPrefix(p.Stream, "workspace:")
 	var outs []hub.Output
 	var w opBuilder
@@ -168,7 +175,7 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 				// collection's other spellings, which are other documents
 				// to the client.
 				o.Origin = frame
-				if rp.Tag == c.name && rp.Collection == ch.Collection && rp.Doc == ch.DocID {
+				if spelling == c.name && rp.Collection == ch.Collection && rp.Doc == ch.DocID {
 					o.Origin = ackFrame(c.name, doc, ch.V, src, seq, rp.Fixup)
 				}
 			}

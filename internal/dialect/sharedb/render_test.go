@@ -152,7 +152,7 @@ func TestRenderEventAck(t *testing.T) {
 	r.hold(rec, 1)
 	r.hold(record, 1)
 	meta := service.TableMeta{TableID: 5, WorkspaceID: 2, Actor: "u1", Origin: "c_x", Src: "client1", Seq: 7,
-		Reply: &service.SubmitReply{Collection: "record_5", Doc: 9, Tag: "rec_5", Fixup: json.RawMessage(`[{"p":["fields","1"],"oi":2.56,"od":2.555}]`)}}
+		Reply: &service.SubmitReply{Collection: "record_5", Doc: 9, Tag: "sharedb:rec_5", Fixup: json.RawMessage(`[{"p":["fields","1"],"oi":2.56,"od":2.555}]`)}}
 	row := service.Row{ID: 9, Order: "1.00000000000000000000", Version: 4, Fields: table.Values{1: json.RawMessage(`2.56`)}}
 	p := event(t, "table:5", 41, service.EventRowsUpdated, service.RowsUpdated{TableMeta: meta, Rows: []service.Row{row},
 		RowsBefore: []service.Row{row}, UpdatedFieldIDs: []int64{1},

@@ -104,7 +104,7 @@ func (s *session) submit(in *inbound) error {
 	// collection's other spellings, which are other documents to its
 	// client. A create is acknowledged from here with its fixup: nothing
 	// comes before a document's version 0.
-	sub.Tag = c.name
+	sub.Tag = replyTag + c.name
 	follow := sub.Create == nil && s.follows(c, d)
 	res, err := s.srv.cfg.Store.Submit(ctx, s.userID, s.conn.ID(), sub)
 	if err != nil {
@@ -151,6 +151,11 @@ func (s *session) submit(in *inbound) error {
 	s.conn.Send(ackFrame(c.name, d, res.V, src, seq, fixup))
 	return nil
 }
+
+// replyTag marks the ops of ShareDB sockets in their events
+// (service.SubmitReply.Tag): the rest of the tag is the collection as the
+// socket spelled it.
+const replyTag = "sharedb:"
 
 // owedAck is an ack a socket is owed: the document's stream brings it.
 type owedAck struct {
