@@ -42,13 +42,25 @@ type restRow struct {
 	Fields  map[string]json.RawMessage `json:"fields"`
 }
 
-// shape is the row in Baserow's shape, every field.
+// shape is the row in Baserow's shape, every field. A number, which REST
+// answers as a JSON number, is Baserow's decimal string: the fixture's one
+// number field (Amount) has 2 decimals, and it has no select.
 func (r restRow) shape() map[string]any {
 	out := map[string]any{"id": r.ID, "order": r.Order}
 	for k, v := range r.Fields {
-		out["field_"+k] = v
+		out["field_"+k] = baserowNumber(v)
 	}
 	return out
+}
+
+// baserowNumber writes a bare JSON number as a decimal string with 2
+// decimals ("1.50"), as the Baserow dialect sends the fixture's numbers.
+func baserowNumber(v json.RawMessage) any {
+	var f float64
+	if len(v) > 0 && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) && json.Unmarshal(v, &f) == nil {
+		return strconv.FormatFloat(f, 'f', 2, 64)
+	}
+	return v
 }
 
 func cells(vals map[int64]any) map[string]any {
