@@ -138,7 +138,7 @@ func (s *session) submit(in *inbound) error {
 		}
 	}
 	fixup := res.Fixup
-	if sub.Create != nil && !res.Duplicate {
+	if sub.Create != nil { // resent too: its first ack may be lost
 		fix, err := s.createFixup(c, id, createData)
 		if err != nil {
 			s.srv.log.Warn("sharedb create fixup failed", "conn", s.conn.ID(), "collection", c.name, "doc", d, "err", err)
