@@ -194,6 +194,30 @@ test('submit: values in another form are fixed up; the reply comes after the ops
   assert.equal(cleared.fixup, undefined);
 });
 
+test('submit: a record added as Teable creates it, a field and a view renamed, Teable\'s filter refused', async (t) => {
+  const u = await newUser();
+  const { table, field } = await newTable(u);
+  const c = await dial(t, u.token);
+  const coll = `record_${table.id}`;
+  const made = await http('POST', `/api/tables/${table.id}/rows`, { token: u.token, body: { fields: {} } });
+  const id = String(made.id + 1000);
+  // Teable's RecordOpBuilder.creator: {id: <document id as a string>, fields: {}}
+  const created = await c.submit(coll, id, { v: 0, create: { id, fields: {} } });
+  assert.equal(created.v, 1);
+  await c.submit(coll, id, { v: 1, op: [{ p: ['fields', field], oi: 'made' }] }); // empty cell: no od
+  const row = await http('GET', `/api/tables/${table.id}/rows/${id}`, { token: u.token });
+  assert.equal(row.fields[field], 'made');
+
+  const renamed = await c.submit(`field_${table.id}`, field, { v: 1, op: [{ p: ['name'], oi: 'Title', od: 'Name' }] });
+  assert.equal(renamed.v, 2);
+  const view = await http('POST', `/api/tables/${table.id}/views`, { token: u.token, body: { name: 'Grid', type: 'grid' } });
+  const vcoll = `view_${table.id}`;
+  await c.submit(vcoll, String(view.id), { v: view.version, op: [{ p: ['name'], oi: 'Board', od: 'Grid' }] });
+  await assert.rejects(
+    c.submit(vcoll, String(view.id), { v: view.version + 1, op: [{ p: ['filter'], oi: { conjunction: 'and', filterSet: [] } }] }),
+    (err) => err.code === 'server_error' && err.status === 400 && /may change/.test(err.message));
+});
+
 describe('reconnecting', opts, () => {
   test('a kicked client reconnects when told to, resubscribes and recovers what it missed', async (t) => {
     const u = await newUser();
