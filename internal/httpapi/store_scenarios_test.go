@@ -139,7 +139,7 @@ var schemaScenarios = []scenario{
 		want: []string{`"type":"number"`, `"options":{"decimals":0}`}, events: []string{"field_updated", "rows_updated"},
 		check: func(t *testing.T, env *apiEnv, fx *apiFixture, _ []byte) {
 			_, body := env.do(t, "GET", fmt.Sprintf("/api/tables/%d/rows/%d", fx.t, fx.rows[0].ID), "", bearerFor("alice"))
-			if !strings.Contains(string(body), fmt.Sprintf(`"%d":"13"`, fx.f["Notes"].ID)) {
+			if !strings.Contains(string(body), fmt.Sprintf(`"%d":13`, fx.f["Notes"].ID)) {
 				t.Errorf("converted row = %s", body)
 			}
 		}},

@@ -214,9 +214,7 @@ func (h *Hub) position(ctx context.Context, req SubscribeRequest) (SubscribeResu
 func (h *Hub) queueReplay(c *Conn, req SubscribeRequest, pubs []*Publication) {
 	for _, p := range pubs {
 		if p.Kind == KindEvent {
-			if !p.excludes(c) {
-				h.sendEvent(c, p, req.Collection, req.Document)
-			}
+			h.sendEvent(c, p, req.Collection, req.Document) // it leaves out what excludes c
 			continue
 		}
 		if req.Document != "" && p.Document != req.Document {
@@ -396,11 +394,12 @@ func (h *Hub) deliver(p *Publication) {
 }
 
 // admit decides whether p is written to the subscription now: not when its
-// connection is excluded, not when the subscription is still pending (p is
-// then held, once, for the flush after the subscribe reply), not when the
-// reply's position already covers it.
-func (sub *subscription) admit(p *Publication) bool {
-	if (len(p.Exclude) > 0 || len(p.ExcludeUsers) > 0) && p.excludes(sub.conn) {
+// connection is excluded (unless it is the origin and has a frame of its
+// own: origin), not when the subscription is still pending (p is then held,
+// once, for the flush after the subscribe reply), not when the reply's
+// position already covers it.
+func (sub *subscription) admit(p *Publication, origin bool) bool {
+	if !origin && (len(p.Exclude) > 0 || len(p.ExcludeUsers) > 0) && p.excludes(sub.conn) {
 		return false
 	}
 	if !sub.live.Load() {
@@ -420,7 +419,7 @@ func (sub *subscription) admit(p *Publication) bool {
 }
 
 func (h *Hub) deliverTo(sub *subscription, p *Publication, frames *[MaxDialects][]byte, stamp int64) {
-	if !sub.admit(p) {
+	if !sub.admit(p, false) {
 		return
 	}
 	c := sub.conn

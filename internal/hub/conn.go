@@ -409,6 +409,15 @@ func (c *Conn) QueuedBytes() int64 {
 	return c.qbytes
 }
 
+// Follows reports whether c holds a subscription (live or being made) that
+// delivers what the stream sends to a document: to its collection, or to
+// the document itself.
+func (c *Conn) Follows(collection, document string) bool {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	return c.findSubLocked(collection, "") >= 0 || (document != "" && c.findSubLocked(collection, document) >= 0)
+}
+
 // findSubLocked returns the index of c's subscription to a channel, or -1.
 // smu must be held.
 func (c *Conn) findSubLocked(collection, document string) int {

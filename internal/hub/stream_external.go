@@ -40,7 +40,18 @@ type Output struct {
 	Collection string
 	Document   string
 	Frame      []byte
+	// Origin, when not nil, is what the event's origin connection
+	// (Publication.ConnID) receives in Frame's place, at the same point of
+	// its queue: after everything before the event, before everything
+	// after it. A submit's acknowledgement goes so, in version order with
+	// the document's ops. Nil leaves the origin out when the publication
+	// excludes it. Every other subscriber gets Frame: one encoding shared
+	// by all, and one more for the origin.
+	Origin []byte
 }
+
+// originOf reports whether c is p's origin connection.
+func originOf(p *Publication, c *Conn) bool { return p.ConnID != "" && p.ConnID == c.id }
 
 // external reports the stream of a collection whose offsets come from
 // outside the broker.
@@ -129,7 +140,7 @@ func (h *Hub) deliverEvent(p *Publication) {
 			}
 			for c, sub := range col.subs {
 				if c.dialect == Dialect(d) {
-					h.deliverEventTo(sub, p, o.Frame, stamp)
+					h.deliverEventTo(sub, p, &o, stamp)
 				}
 			}
 			if o.Document == "" {
@@ -137,7 +148,7 @@ func (h *Hub) deliverEvent(p *Publication) {
 			}
 			for c, sub := range col.docs[o.Document] {
 				if _, both := col.subs[c]; !both && c.dialect == Dialect(d) {
-					h.deliverEventTo(sub, p, o.Frame, stamp)
+					h.deliverEventTo(sub, p, &o, stamp)
 				}
 			}
 		}
@@ -151,27 +162,41 @@ func (h *Hub) deliverEvent(p *Publication) {
 	}
 }
 
-func (h *Hub) deliverEventTo(sub *subscription, p *Publication, frame []byte, stamp int64) {
-	if sub.admit(p) && sub.conn.enqueue(frame, stamp) {
+func (h *Hub) deliverEventTo(sub *subscription, p *Publication, o *Output, stamp int64) {
+	frame := o.Frame
+	origin := o.Origin != nil && originOf(p, sub.conn)
+	if origin {
+		frame = o.Origin
+	}
+	if sub.admit(p, origin) && sub.conn.enqueue(frame, stamp) {
 		p.delivered.Add(1)
 	}
 }
 
 // sendEvent renders p for c alone and queues what concerns one subscription
-// (replay, and events held while subscribing). It reports whether anything
-// was queued.
+// (replay, and events held while subscribing), as the fan-out would: what
+// excludes c is left out, and c as the origin gets the outputs' frames for
+// it. It reports whether anything was queued.
 func (h *Hub) sendEvent(c *Conn, p *Publication, collection, document string) bool {
 	outs, err := h.renderEvent(c.dialect, p)
 	if err != nil {
 		h.log.Error("render event", "err", err)
 		return false
 	}
+	excluded, origin := p.excludes(c), originOf(p, c)
 	sent := false
 	for _, o := range outs {
 		if o.Collection != collection || (document != "" && o.Document != document) {
 			continue
 		}
-		if c.enqueue(o.Frame, p.Time.UnixNano()) {
+		frame := o.Frame
+		switch {
+		case origin && o.Origin != nil:
+			frame = o.Origin
+		case excluded:
+			continue
+		}
+		if c.enqueue(frame, p.Time.UnixNano()) {
 			sent = true
 		}
 	}

@@ -88,7 +88,13 @@ func (eventLines) RenderEvent(p *Publication) ([]Output, error) {
 		if rest, ok := strings.CutPrefix(d, "fld:"); ok {
 			col, d = fmt.Sprintf("fld_%d", ev.Table), rest
 		}
-		outs = append(outs, Output{Collection: col, Document: d, Frame: []byte(fmt.Sprintf("ev %d %s.%s\n", p.Offset, col, d))})
+		// "ack:<doc>": the origin gets an ack of its own for that document
+		var origin []byte
+		if rest, ok := strings.CutPrefix(d, "ack:"); ok {
+			d = rest
+			origin = []byte(fmt.Sprintf("ack %d %s.%s\n", p.Offset, col, d))
+		}
+		outs = append(outs, Output{Collection: col, Document: d, Frame: []byte(fmt.Sprintf("ev %d %s.%s\n", p.Offset, col, d)), Origin: origin})
 	}
 	return outs, nil
 }
@@ -198,6 +204,42 @@ func TestEventsLeaveTheOriginOut(t *testing.T) {
 	if got := trWriter.waitLines(t, 2); got[1] != "ev 2 rec_1.b" {
 		t.Fatalf("the writer's socket got %q", got)
 	}
+}
+
+// The origin of an event gets the output's frame for it in the op's place,
+// in offset order with the events around it; outputs without one leave it
+// out; everyone else gets the shared frame.
+func TestEventsHandTheOriginItsOwnFrame(t *testing.T) {
+	h, ob := newStreamHub(t)
+	writer, trWriter := h.conn(t, "w")
+	h.sub(t, writer, "rec_1", "", nil)
+	reader, trReader := h.conn(t, "r")
+	h.sub(t, reader, "rec_1", "", nil)
+	docWatcher, trDoc := h.conn(t, "w")
+	h.sub(t, docWatcher, "rec_1", "a", nil)
+
+	e1 := ob.commit(1, "a")
+	e2 := ob.commit(1, "ack:a", "b")
+	e2.ConnID, e2.Exclude = writer.ID(), []string{writer.ID()}
+	e3 := ob.commit(1, "a")
+	h.publish(t, e1)
+	h.publish(t, e3) // early: the sequencer holds it until e2
+	h.publish(t, e2)
+	check := func(tr *fakeTransport, want string) {
+		t.Helper()
+		n := strings.Count(want, "|") + 1
+		if got := strings.Join(tr.waitLines(t, n), "|"); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	check(trWriter, "subscribed rec_1 0 true|ev 1 rec_1.a|ack 2 rec_1.a|ev 3 rec_1.a")
+	check(trReader, "subscribed rec_1 0 true|ev 1 rec_1.a|ev 2 rec_1.a|ev 2 rec_1.b|ev 3 rec_1.a")
+	check(trDoc, "subscribed rec_1.a 0 true|ev 1 rec_1.a|ev 2 rec_1.a|ev 3 rec_1.a")
+
+	// A replay to the origin connection is rendered the same way.
+	since := stream.Position{Offset: 1, Epoch: testEpoch}
+	h.sub(t, writer, "rec_1", "a", &since)
+	check(trWriter, "subscribed rec_1 0 true|ev 1 rec_1.a|ack 2 rec_1.a|ev 3 rec_1.a|ack 2 rec_1.a|ev 3 rec_1.a|subscribed rec_1.a 3 true")
 }
 
 func TestRevokeEndsSubscriptions(t *testing.T) {

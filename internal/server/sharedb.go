@@ -98,12 +98,17 @@ func (s sharedbStore) Query(ctx context.Context, userID, collection string, q sh
 func (s sharedbStore) Submit(ctx context.Context, userID, origin string, sub sharedb.Submission) (sharedb.SubmitResult, error) {
 	res, err := s.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, service.Submission{
 		Collection: sub.Collection, DocID: sub.DocID, V: sub.V, HasV: sub.HasV,
-		Op: sub.Op, Create: sub.Create, Del: sub.Del, Src: sub.Src, Seq: sub.Seq,
+		Op: sub.Op, Create: sub.Create, Del: sub.Del, Src: sub.Src, Seq: sub.Seq, Tag: sub.Tag,
 	})
 	if err != nil {
 		return sharedb.SubmitResult{}, sharedbErr(err)
 	}
 	out := sharedb.SubmitResult{V: res.V, Duplicate: res.Duplicate, Missed: make([]sharedb.Op, len(res.Missed))}
+	if len(res.Fixup) > 0 {
+		if out.Fixup, err = json.Marshal(res.Fixup); err != nil {
+			return sharedb.SubmitResult{}, err
+		}
+	}
 	for i, m := range res.Missed {
 		out.Missed[i] = sharedb.Op{V: m.V, Src: m.Src, Seq: m.Seq, Change: m.Change}
 	}

@@ -96,12 +96,18 @@ func (n nativeStore) QueryRecords(ctx context.Context, userID string, tableID in
 func (n nativeStore) Submit(ctx context.Context, userID, origin string, s native.Submission) (native.SubmitAck, error) {
 	res, err := n.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, service.Submission{
 		Collection: s.Collection, DocID: s.DocID, V: s.V, HasV: s.HasV,
-		Op: s.Op, Create: s.Create, Del: s.Del, Src: s.Src, Seq: s.Seq,
+		Op: s.Op, Create: s.Create, Del: s.Del, Src: s.Src, Seq: s.Seq, Tag: s.Tag,
 	})
 	if err != nil {
 		return native.SubmitAck{}, nativeErr(err)
 	}
-	return native.SubmitAck{V: res.V, Offset: res.Offset, Duplicate: res.Duplicate}, nil
+	ack := native.SubmitAck{V: res.V, Offset: res.Offset, Duplicate: res.Duplicate}
+	if len(res.Fixup) > 0 {
+		if ack.Fixup, err = json.Marshal(res.Fixup); err != nil {
+			return native.SubmitAck{}, err
+		}
+	}
+	return ack, nil
 }
 
 // storeCollection reads record_T, field_T, view_T ("record", T...) and

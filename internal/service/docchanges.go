@@ -55,10 +55,15 @@ type DocChange struct {
 	Op     json.RawMessage
 	Create json.RawMessage
 	Del    bool
+	// Fix, on a submitted op, is the fixup the server added to it
+	// (SubmitResult.Fixup): the op log keeps it, so that the submitter
+	// resending the op is told it again.
+	Fix json.RawMessage
 }
 
-// LogOp is the change as the op log keeps it: {"op":[...]},
-// {"create":data} or {"del":true}.
+// LogOp is the change as the op log keeps it: {"op":[...]} (with
+// "fix":[...] after it for an op the server fixed up), {"create":data} or
+// {"del":true}.
 func (c DocChange) LogOp() json.RawMessage {
 	switch {
 	case c.Del:
@@ -66,7 +71,11 @@ func (c DocChange) LogOp() json.RawMessage {
 	case c.Create != nil:
 		return append(append([]byte(`{"create":`), c.Create...), '}')
 	}
-	return append(append([]byte(`{"op":`), c.Op...), '}')
+	b := append([]byte(`{"op":`), c.Op...)
+	if len(c.Fix) > 0 {
+		b = append(append(b, `,"fix":`...), c.Fix...)
+	}
+	return append(b, '}')
 }
 
 // RecordDoc is a record document's data.
@@ -287,6 +296,9 @@ func (d *docDiffer) rowsUpdated(ev *RowsUpdated) ([]DocChange, error) {
 		ch := DocChange{Collection: col, DocID: r.ID, V: r.Version - 1, HasV: r.Version > 0}
 		if ev.Op != nil && len(ev.Rows) == 1 {
 			ch.Op = ev.Op // a submit: the op as it was applied
+			if rp := ev.ReplyTo(col, r.ID); rp != nil {
+				ch.Fix = rp.Fixup
+			}
 			d.out = append(d.out, ch)
 			continue
 		}

@@ -1,8 +1,10 @@
 package service
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
@@ -49,6 +51,33 @@ type TableMeta struct {
 	// recognised.
 	Src string `json:"src,omitempty"`
 	Seq uint64 `json:"seq,omitempty"`
+	// Reply, on an event a submit (an op or a delete) made, says what the
+	// submitter's connection (Origin) is to receive in the place of its
+	// document's change: its acknowledgement, rendered by its dialect, in
+	// version order with the document's other ops. It comes last: the
+	// members before it are read without decoding the payload.
+	Reply *SubmitReply `json:"reply,omitempty"`
+}
+
+// SubmitReply is an event's acknowledgement of the submit that made it.
+type SubmitReply struct {
+	Collection string `json:"c"` // record_T, field_T or view_T
+	Doc        int64  `json:"d"`
+	// Tag is the submitter's dialect's own (Submission.Tag): its name and
+	// what its reply needs ("native:<request id>", "sharedb:<spelling of
+	// the collection>"), so that each dialect renders only its own.
+	Tag string `json:"t,omitempty"`
+	// Fixup is SubmitResult.Fixup, a json0 op.
+	Fixup json.RawMessage `json:"f,omitempty"`
+}
+
+// ReplyTo is the acknowledgement an event carries for the change of
+// document doc of collection col, if it carries one.
+func (m TableMeta) ReplyTo(col string, doc int64) *SubmitReply {
+	if r := m.Reply; r != nil && r.Collection == col && r.Doc == doc {
+		return r
+	}
+	return nil
 }
 
 // WorkspaceMeta heads every event about a workspace.
@@ -66,8 +95,15 @@ type RowsCreated struct {
 	BeforeRowID *int64 `json:"before_row_id"`
 	// OrdersShifted is true when the store renumbered the rows from
 	// BeforeRowID on to make room: clients holding row orders refetch them.
-	OrdersShifted bool `json:"orders_shifted"`
+	OrdersShifted bool     `json:"orders_shifted"`
+	Decimals      Decimals `json:"decimals,omitempty"`
 }
+
+// Decimals, on a row event, are the decimal places of the table's number
+// fields by field id. Number cells are JSON numbers; a dialect that sends
+// them as decimal strings with their places (Baserow's "2.50") writes them
+// from these, without reading the fields.
+type Decimals map[int64]int
 
 // RowsUpdated is rows_updated: the rows after and before the change, in the
 // same order, and the ids of the fields given in the request (or converted,
@@ -84,14 +120,16 @@ type RowsUpdated struct {
 	UpdatedFieldIDs []int64         `json:"updated_field_ids"`
 	// FieldConversion is set when the rows changed because field
 	// updated_field_ids[0] changed type or options.
-	FieldConversion bool `json:"field_conversion,omitempty"`
+	FieldConversion bool     `json:"field_conversion,omitempty"`
+	Decimals        Decimals `json:"decimals,omitempty"`
 }
 
 // RowsDeleted is rows_deleted: the ids, ascending, and the rows as they were.
 type RowsDeleted struct {
 	TableMeta
-	RowIDs []int64 `json:"row_ids"`
-	Rows   []Row   `json:"rows"`
+	RowIDs   []int64  `json:"row_ids"`
+	Rows     []Row    `json:"rows"`
+	Decimals Decimals `json:"decimals,omitempty"`
 }
 
 // FieldCreated is field_created.
@@ -268,4 +306,57 @@ func DecodeEvent(e store.Event) (any, error) {
 		return nil, fmt.Errorf("service: decode %s event %s@%d: %w", e.Type, e.Stream, e.Offset, err)
 	}
 	return v, nil
+}
+
+// EventSubmitMeta is what an event's payload says of the submit that made
+// it: its src and seq, and its acknowledgement.
+type EventSubmitMeta struct {
+	Src   string
+	Seq   uint64
+	Reply *SubmitReply
+}
+
+// EventSubmit reads EventSubmitMeta from the head of an event's payload
+// (TableMeta leads every table event, its scalar members first and Reply
+// last): the scan stops at the first other structured member, so an event
+// with a thousand rows is not read through for it.
+func EventSubmit(payload []byte) EventSubmitMeta {
+	var m EventSubmitMeta
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return m
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return m
+		}
+		key, _ := t.(string)
+		if key == "reply" {
+			var r SubmitReply
+			if dec.Decode(&r) == nil {
+				m.Reply = &r
+			}
+			return m
+		}
+		v, err := dec.Token()
+		if err != nil {
+			return m
+		}
+		if _, structured := v.(json.Delim); structured {
+			return m
+		}
+		switch key {
+		case "src":
+			m.Src, _ = v.(string)
+		case "seq":
+			if n, ok := v.(json.Number); ok {
+				if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
+					m.Seq = u
+				}
+			}
+		}
+	}
+	return m
 }

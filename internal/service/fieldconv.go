@@ -50,6 +50,12 @@ func convertValue(from, to *table.Field, raw json.RawMessage) json.RawMessage {
 			return to.DefaultValue()
 		}
 		in, _ = json.Marshal(strings.Join(vals, ", "))
+	case from.Type == table.TypeNumber && to.Type != table.TypeNumber:
+		// a number reads with its decimals ("2.50"), as the field shows it
+		in = raw
+		if s, ok := table.FormatNumber(raw, from.Options.Decimals); ok {
+			in, _ = json.Marshal(s)
+		}
 	case from.Type == table.TypeBoolean && to.Type != table.TypeBoolean:
 		if string(raw) != "true" {
 			return to.DefaultValue()
@@ -188,7 +194,7 @@ func (c *conversion) apply(w *writeTx, t store.Table, before, after *schema) err
 		}
 		if err := w.emit(store.TableStream(t.ID), EventRowsUpdated, RowsUpdated{
 			TableMeta: w.tableMeta(t), Rows: afterRows, RowsBefore: beforeRows,
-			UpdatedFieldIDs: []int64{c.fieldID}, FieldConversion: true,
+			UpdatedFieldIDs: []int64{c.fieldID}, FieldConversion: true, Decimals: after.decimals(),
 		}); err != nil {
 			return err
 		}

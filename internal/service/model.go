@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -142,6 +143,26 @@ func viewToStore(v *table.View, passwordHash string) store.View {
 type schema struct {
 	list []*table.Field
 	byID map[int64]*table.Field
+
+	placesOnce sync.Once
+	places     Decimals
+}
+
+// decimals are the decimal places of the schema's number fields, by id
+// (nil when it has none): row events carry them (RowsCreated.Decimals).
+// Worked out once per schema and shared: callers must not modify it.
+func (sc *schema) decimals() Decimals {
+	sc.placesOnce.Do(func() {
+		for _, f := range sc.list {
+			if f.Type == table.TypeNumber {
+				if sc.places == nil {
+					sc.places = make(Decimals)
+				}
+				sc.places[f.ID] = f.Options.Decimals
+			}
+		}
+	})
+	return sc.places
 }
 
 func loadSchema(ctx context.Context, r store.Reader, tableID int64) (*schema, error) {
@@ -201,6 +222,13 @@ func rowOut(r store.Row, vals table.Values, fields []*table.Field) Row {
 	out := make(table.Values, len(fields))
 	for _, f := range fields {
 		if v, ok := vals[f.ID]; ok {
+			if f.Type == table.TypeNumber && !table.NumberIsStored(v) {
+				// A decimal string ("2.50") stored by an older version:
+				// shown as the number it is.
+				if n, err := f.Normalize(v); err == nil {
+					v = n
+				}
+			}
 			out[f.ID] = v
 		} else {
 			out[f.ID] = f.DefaultValue()

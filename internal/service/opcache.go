@@ -136,6 +136,7 @@ func (c *opCache) evict() {
 func decodeLogged(l store.DocOp) (loggedOp, error) {
 	var entry struct {
 		Op     json0.Op        `json:"op"`
+		Fix    json.RawMessage `json:"fix"`
 		Create json.RawMessage `json:"create"`
 		Del    bool            `json:"del"`
 	}

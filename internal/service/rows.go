@@ -138,7 +138,7 @@ func (s *Service) createRows(ctx context.Context, a Actor, tableID int64, items 
 			return err
 		}
 		out = CreatedRows{Rows: rows, OrdersShifted: ins.Shifted}
-		ev := RowsCreated{TableMeta: w.tableMeta(t), Rows: rows, OrdersShifted: ins.Shifted}
+		ev := RowsCreated{TableMeta: w.tableMeta(t), Rows: rows, OrdersShifted: ins.Shifted, Decimals: sc.decimals()}
 		if beforeID != 0 {
 			ev.BeforeRowID = &beforeID
 		}
@@ -281,7 +281,7 @@ func (s *Service) updateRows(ctx context.Context, a Actor, tableID int64, items 
 		}
 		slices.Sort(fieldIDs)
 		return w.emit(store.TableStream(t.ID), EventRowsUpdated, RowsUpdated{
-			TableMeta: w.tableMeta(t), Rows: out, RowsBefore: beforeOut, UpdatedFieldIDs: fieldIDs,
+			TableMeta: w.tableMeta(t), Rows: out, RowsBefore: beforeOut, UpdatedFieldIDs: fieldIDs, Decimals: sc.decimals(),
 		})
 	})
 	return out, err
@@ -334,7 +334,7 @@ func (s *Service) deleteRows(ctx context.Context, a Actor, tableID int64, ids []
 			return err
 		}
 		return w.emit(store.TableStream(t.ID), EventRowsDeleted, RowsDeleted{
-			TableMeta: w.tableMeta(t), RowIDs: deleted, Rows: rows,
+			TableMeta: w.tableMeta(t), RowIDs: deleted, Rows: rows, Decimals: sc.decimals(),
 		})
 	})
 }

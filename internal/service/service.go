@@ -348,9 +348,11 @@ type writeTx struct {
 	actor  Actor
 	at     time.Time
 	events []store.Event
-	// src and seq identify the submit being written, if any.
-	src string
-	seq uint64
+	// src and seq identify the submit being written, if any; reply is
+	// its acknowledgement, which its events carry (TableMeta.Reply).
+	src   string
+	seq   uint64
+	reply *SubmitReply
 	// applied is the submit's op as applied, for the op log cache.
 	applied json0.Op
 	// ranHot: the write was a prepared submit's (submit_hot.go), which
@@ -430,7 +432,7 @@ func (w *writeTx) logDocOps(s store.Stream, payload any, off uint64) error {
 
 func (w *writeTx) tableMeta(t store.Table) TableMeta {
 	return TableMeta{TableID: t.ID, WorkspaceID: t.WorkspaceID, Actor: w.actor.UserID, Origin: w.actor.Origin,
-		Src: w.src, Seq: w.seq}
+		Src: w.src, Seq: w.seq, Reply: w.reply}
 }
 
 func (w *writeTx) workspaceMeta(wsID int64) WorkspaceMeta {

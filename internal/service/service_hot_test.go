@@ -71,7 +71,8 @@ func hotScript(t *testing.T, fx *fixture) []string {
 			err = fmt.Errorf("%v/%v", e.Kind, e.Reason)
 		}
 		missed, _ := json.Marshal(res.Missed)
-		log = append(log, fmt.Sprintf("%s: v%d off%d dup=%v tr=%d missed=%s err=%v", what, res.V, res.Offset, res.Duplicate, res.Transformed, missed, err))
+		fixup, _ := json.Marshal(res.Fixup)
+		log = append(log, fmt.Sprintf("%s: v%d off%d dup=%v tr=%d missed=%s fixup=%s err=%v", what, res.V, res.Offset, res.Duplicate, res.Transformed, missed, fixup, err))
 	}
 	sub := func(what string, s service.Submission) {
 		res, err := fx.svc.Submit(ctx, fx.admin, s)
@@ -86,6 +87,8 @@ func hotScript(t *testing.T, fx *fixture) []string {
 	sub("stale", fx.rowOp(r.ID, 1, "B", 1, si(name, 0, "Y")))
 	sub("resent", fx.rowOp(r.ID, 1, "B", 1, si(name, 0, "Y")))
 	sub("seed form", fx.rowOp(r.ID, 3, "A", 2, `[{"p":["fields","`+price+`"],"t":"string","o":"2.50"}]`))
+	sub("too many decimals", fx.rowOp(r.ID, 3, "A", 21, `[{"p":["fields","`+price+`"],"oi":"2.555"}]`))
+	sub("na", fx.rowOp(r.ID, 3, "D", 1, `[{"p":["fields","`+price+`"],"na":0.001}]`))
 	sub("two cells", fx.rowOp(r.ID, 4, "A", 3, `[{"p":["fields","`+done+`"],"od":false,"oi":true},`+si(notes, 0, "n")[1:]))
 	sub("unversioned", service.Submission{Collection: fx.records(), DocID: r.ID, Op: json.RawMessage(si(name, 0, "<"))})
 	ok(fx.svc.UpdateRow(ctx, fx.admin, fx.tbl.ID, service.RowPatch{ID: r.ID, Fields: fx.fields("Notes", `"rest"`)}))(t)

@@ -194,7 +194,7 @@ func testEvents(t *testing.T, fx *fixture) {
 	if rc.TableID != fx.tbl.ID || rc.WorkspaceID != fx.ws.ID || rc.Actor != "alice" || rc.Origin != "sock-alice" {
 		t.Errorf("rows_created meta = %+v", rc.TableMeta)
 	}
-	if len(rc.Rows) != 3 || string(rc.Rows[0].Fields[fx.f["Price"].ID]) != `"1.50"` ||
+	if len(rc.Rows) != 3 || string(rc.Rows[0].Fields[fx.f["Price"].ID]) != `1.5` ||
 		string(rc.Rows[2].Fields[fx.f["Done"].ID]) != "true" || string(rc.Rows[1].Fields[fx.f["Tags"].ID]) != "[]" {
 		t.Errorf("rows_created rows = %+v", rc.Rows)
 	}
@@ -416,7 +416,7 @@ func testFieldConversion(t *testing.T, fx *fixture) {
 		t.Errorf("field_updated = %+v", fu)
 	}
 	ru := decode[service.RowsUpdated](t, evs[1])
-	if !ru.FieldConversion || len(ru.Rows) != 2 || string(ru.Rows[0].Fields[notes.ID]) != `"12.3"` || string(ru.Rows[1].Fields[notes.ID]) != "null" {
+	if !ru.FieldConversion || len(ru.Rows) != 2 || string(ru.Rows[0].Fields[notes.ID]) != `12.3` || string(ru.Rows[1].Fields[notes.ID]) != "null" {
 		t.Errorf("rows_updated = %+v", ru)
 	}
 	// contains still applies to numbers: the view keeps its filter

@@ -60,6 +60,9 @@ type Submission struct {
 	// is acknowledged and not applied twice.
 	Src string
 	Seq uint64
+	// Tag is kept in the events of an op or a delete for the submitter's
+	// dialect, which renders its acknowledgement from them (SubmitReply).
+	Tag string
 }
 
 // SubmitResult is what a submit did.
@@ -78,6 +81,13 @@ type SubmitResult struct {
 	// the change at its version had not seen. ShareDB's protocol sends
 	// them to the submitter before the acknowledgement.
 	Missed []MissedOp
+	// Fixup is what the server changed in the submitted op (as
+	// transformed and applied): components setting each value it
+	// normalised to the stored form (a number rounded to its decimals, a
+	// select option named by its value), relative to the document after
+	// the op as the submitter applied it. The op kept and sent to others
+	// is the op followed by these. Nil when the op was stored as sent.
+	Fixup json0.Op
 }
 
 // MissedOp is an op of the op log: the version it applied to and the
@@ -133,17 +143,15 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 		return SubmitResult{}, validation("v", "must be 0 or more")
 	}
 	var op json0.Op
-	var sets bool
 	switch {
 	case sub.Op != nil && sub.Create == nil && !sub.Del:
-		raw, n, err := seedSets(sub.Op)
+		raw, err := seedSets(sub.Op)
 		if err != nil {
 			return SubmitResult{}, err
 		}
 		if op, err = decodeOp(raw); err != nil {
 			return SubmitResult{}, err
 		}
-		sets = n > 0
 	case sub.Create != nil && sub.Op == nil && !sub.Del:
 		if kind != docRecord {
 			return SubmitResult{}, validation("create", "fields and views are created through the REST API")
@@ -160,7 +168,8 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 			return SubmitResult{}, err
 		}
 		w.src, w.seq = sub.Src, sub.Seq
-		sd := submitDoc{w: w, t: t, sub: sub, op: op, sets: sets}
+		w.reply = submitReply(sub)
+		sd := submitDoc{w: w, t: t, sub: sub, op: op}
 		var res SubmitResult
 		switch kind {
 		case docRecord:
@@ -176,7 +185,7 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 		return res, err
 	}
 	if kind == docRecord && op != nil && s.hotSubmits {
-		if res, err, ok := s.submitHot(ctx, a, sub, tableID, op, sets, slow); ok {
+		if res, err, ok := s.submitHot(ctx, a, sub, tableID, op, slow); ok {
 			return res, err
 		}
 	}
@@ -187,6 +196,38 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 		return err
 	})
 	return res, err
+}
+
+// submitReply is the acknowledgement the events of an op or a delete
+// carry; a create is acknowledged by its dialect alone (nothing comes
+// before a document's version 0).
+func submitReply(sub Submission) *SubmitReply {
+	if sub.Create != nil {
+		return nil
+	}
+	return &SubmitReply{Collection: sub.Collection, Doc: sub.DocID, Tag: sub.Tag}
+}
+
+// loggedFix is the fixup an op log entry keeps, if any.
+func loggedFix(raw json.RawMessage) json0.Op {
+	if !bytes.Contains(raw, []byte(`"fix":`)) {
+		return nil
+	}
+	var entry struct {
+		Fix json0.Op `json:"fix"`
+	}
+	if json.Unmarshal(raw, &entry) != nil {
+		return nil
+	}
+	return entry.Fix
+}
+
+// fixupJSON is a fixup as the events carry it.
+func fixupJSON(fix json0.Op) (json.RawMessage, error) {
+	if len(fix) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(fix)
 }
 
 // decodeOp reads and checks a json0 op.
@@ -230,10 +271,6 @@ type submitDoc struct {
 	t   store.Table
 	sub Submission
 	op  json0.Op
-	// sets: the op came in the seed's form ({p, t:"string", o}): its
-	// components set values whatever they were, so each oi without od
-	// gets the current value as its od when applied.
-	sets bool
 	// missed are the ops catchUp transformed against.
 	missed []MissedOp
 }
@@ -267,7 +304,8 @@ func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed
 	if sub.Src != "" {
 		for _, l := range logged {
 			if l.src == sub.Src && l.seq == sub.Seq {
-				return 0, &SubmitResult{V: l.version, Offset: l.offset, Duplicate: true}, 0, nil
+				// told again of the fixup, which it may not have received
+				return 0, &SubmitResult{V: l.version, Offset: l.offset, Duplicate: true, Fixup: loggedFix(l.raw)}, 0, nil
 			}
 		}
 	}
@@ -283,7 +321,7 @@ func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed
 		case l.create:
 			return 0, nil, 0, conflict(ErrVersionAhead, "%s/%d was created after version %d", sub.Collection, sub.DocID, sub.V)
 		}
-		if op == nil { // a delete needs no transform
+		if sub.Del { // a delete needs no transform
 			continue
 		}
 		if l, err = l.decode(sub.Collection); err != nil {
@@ -359,15 +397,15 @@ func asDoc(v any) (any, error) {
 }
 
 // seedSets rewrites the components of the seed's form {"p":[...],
-// "t":"string","o":value} ("set the value at p to o") into {"p","oi"}, and
-// counts them.
-func seedSets(raw json.RawMessage) (json.RawMessage, int, error) {
+// "t":"string","o":value} ("set the value at p to o") into {"p","oi"}: an
+// oi that replaces whatever is there, as json0 applies it.
+func seedSets(raw json.RawMessage) (json.RawMessage, error) {
 	if !bytes.Contains(raw, []byte(`"t"`)) {
-		return raw, 0, nil
+		return raw, nil
 	}
 	var comps []map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &comps); err != nil {
-		return raw, 0, nil // decodeOp says what is wrong
+		return raw, nil // decodeOp says what is wrong
 	}
 	n := 0
 	for i, c := range comps {
@@ -376,74 +414,25 @@ func seedSets(raw json.RawMessage) (json.RawMessage, int, error) {
 		}
 		o, ok := c["o"]
 		if !ok || len(c) != 3 || c["p"] == nil {
-			return nil, 0, validation(table.ItemKey("op", i), `the form {"p":[...],"t":"string","o":value} takes exactly p, t and o`)
+			return nil, validation(table.ItemKey("op", i), `the form {"p":[...],"t":"string","o":value} takes exactly p, t and o`)
 		}
 		comps[i] = map[string]json.RawMessage{"p": c["p"], "oi": o}
 		n++
 	}
 	if n == 0 {
-		return raw, 0, nil
+		return raw, nil
 	}
-	out, err := json.Marshal(comps)
-	return out, n, err
+	return json.Marshal(comps)
 }
 
-// apply applies the submission's op to doc.
+// apply applies the submission's op to doc; the op becomes the op as
+// applied (an oi that replaced a value without od gets it as its od).
 func (sd *submitDoc) apply(doc any) (any, error) {
-	if sd.sets {
-		sd.op = withCurrentOD(doc, sd.op)
-	}
-	return applyOp(doc, sd.op)
-}
-
-// withCurrentOD gives each oi without od of an op in the seed's form
-// (setting values whatever they were) the current value as its od.
-func withCurrentOD(doc any, op json0.Op) json0.Op {
-	out := make(json0.Op, len(op))
-	for i, c := range op {
-		if c.OI.Present() && !c.OD.Present() {
-			if cur, ok := lookup(doc, c.P); ok {
-				c.OD = json0.Some(cur)
-			}
-		}
-		out[i] = c
-	}
-	return out
-}
-
-// lookup returns the value at path p of doc.
-func lookup(doc any, p []any) (any, bool) {
-	cur := doc
-	for _, k := range p {
-		switch c := cur.(type) {
-		case map[string]any:
-			key, ok := k.(string)
-			if !ok {
-				return nil, false
-			}
-			if cur, ok = c[key]; !ok {
-				return nil, false
-			}
-		case []any:
-			i, ok := k.(int)
-			if !ok || i < 0 || i >= len(c) {
-				return nil, false
-			}
-			cur = c[i]
-		default:
-			return nil, false
-		}
-	}
-	return cur, true
-}
-
-// applyOp applies the op to doc, as a validation error when it does not
-// apply.
-func applyOp(doc any, op json0.Op) (any, error) {
-	out, err := json0.Apply(doc, op)
+	out, filled, err := json0.ApplyFilled(doc, sd.op)
 	if err != nil {
 		return nil, validation("op", "does not apply to the document: "+err.Error())
 	}
+	sd.op = filled
 	return out, nil
 }
 

@@ -33,7 +33,7 @@ type prepared struct {
 // then runs the ordinary submit. slow is that submit, which the write
 // falls back to when the store no longer matches what it was prepared
 // against.
-func (s *Service) submitHot(ctx context.Context, a Actor, sub Submission, tableID int64, op json0.Op, sets bool,
+func (s *Service) submitHot(ctx context.Context, a Actor, sub Submission, tableID int64, op json0.Op,
 	slow func(w *writeTx) (SubmitResult, error),
 ) (res SubmitResult, err error, ok bool) {
 	d := s.hot.peek(tableID, sub.DocID)
@@ -61,7 +61,7 @@ func (s *Service) submitHot(ctx context.Context, a Actor, sub Submission, tableI
 		d.mu.Unlock()
 		return SubmitResult{}, nil, false
 	}
-	p, ok := d.prepare(s, a, sub, op, sets)
+	p, ok := d.prepare(s, a, sub, op)
 	if !ok {
 		d.mu.Unlock()
 		return SubmitResult{}, nil, false
@@ -80,7 +80,7 @@ func (s *Service) submitHot(ctx context.Context, a Actor, sub Submission, tableI
 // queued writes commit, and advances the document past it. ok is false,
 // with the document unchanged, when the ordinary submit must run instead.
 // The caller holds d.mu.
-func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op, sets bool) (*prepared, bool) {
+func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op) (*prepared, bool) {
 	col := sub.Collection
 	cur := d.row.Version
 	v := cur
@@ -124,10 +124,7 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op, sets 
 	if checkRecordPaths(op, d.sc) != nil {
 		return nil, false
 	}
-	if sets {
-		op = withCurrentOD(d.doc, op)
-	}
-	after, err := json0.Apply(d.doc, op)
+	after, op, err := json0.ApplyFilled(d.doc, op)
 	if err != nil {
 		return nil, false
 	}
@@ -136,11 +133,18 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op, sets 
 	if before == nil || afterMap == nil {
 		return nil, false
 	}
-	upd, vals, changed, err := recordUpdate(before, afterMap, d.sc, d.row)
+	upd, vals, changed, fix, err := recordUpdate(before, afterMap, d.sc, d.row)
 	if err != nil || upd.Order != "" {
 		// A move takes the store's form of the order: left to the
 		// ordinary submit.
 		return nil, false
+	}
+	if len(fix) > 0 {
+		if after, err = json0.Apply(after, fix); err != nil {
+			return nil, false
+		}
+		op = withFixup(op, fix)
+		p.res.Fixup = fix
 	}
 	at := s.now().UTC().Truncate(time.Microsecond)
 	upd.ID, upd.ExpectedVersion, upd.At = d.row.ID, cur, at
@@ -154,7 +158,10 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op, sets 
 		return nil, false
 	}
 	meta := TableMeta{TableID: d.key.table, WorkspaceID: d.workspaceID, Actor: a.UserID, Origin: a.Origin,
-		Src: sub.Src, Seq: sub.Seq}
+		Src: sub.Src, Seq: sub.Seq, Reply: submitReply(sub)}
+	if meta.Reply.Fixup, err = fixupJSON(p.res.Fixup); err != nil {
+		return nil, false
+	}
 	if d.rowJSON == nil {
 		if d.rowJSON, err = appendRowJSON(nil, d.row); err != nil {
 			return nil, false
@@ -164,11 +171,11 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op, sets 
 	if err != nil {
 		return nil, false
 	}
-	if p.payload, err = submitEvent(meta, opRaw, rowJSON, d.rowJSON, changed); err != nil {
+	if p.payload, err = submitEvent(meta, opRaw, rowJSON, d.rowJSON, changed, d.sc.decimals()); err != nil {
 		return nil, false
 	}
 	p.upd = upd
-	raw := DocChange{Op: opRaw}.LogOp()
+	raw := DocChange{Op: opRaw, Fix: meta.Reply.Fixup}.LogOp()
 	p.docOp = store.DocOp{Collection: col, DocID: sub.DocID, Version: cur, Op: raw, Src: sub.Src, Seq: sub.Seq}
 	p.logged = loggedOp{docID: sub.DocID, version: cur, op: op, decoded: true, raw: raw, src: sub.Src, seq: sub.Seq}
 
@@ -307,16 +314,22 @@ func (t *txOps) flushRows(ctx context.Context, tx store.Tx) error {
 // submitEvent is json.Marshal of a submit's RowsUpdated, from the rows'
 // JSON: each row of a hot document is encoded once, as the row after one
 // op, and its JSON serves again as the row before the next.
-func submitEvent(meta TableMeta, op, row, before json.RawMessage, changed []int64) (json.RawMessage, error) {
+func submitEvent(meta TableMeta, op, row, before json.RawMessage, changed []int64, decimals Decimals) (json.RawMessage, error) {
 	head, err := json.Marshal(meta)
 	if err != nil {
 		return nil, err
+	}
+	var places []byte
+	if len(decimals) > 0 {
+		if places, err = json.Marshal(decimals); err != nil {
+			return nil, err
+		}
 	}
 	ids, err := json.Marshal(changed)
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, len(head)+len(op)+len(row)+len(before)+len(ids)+64)
+	b := make([]byte, 0, len(head)+len(op)+len(row)+len(before)+len(ids)+len(places)+80)
 	b = append(b, head[:len(head)-1]...)
 	b = append(b, `,"op":`...)
 	b = append(b, op...)
@@ -326,6 +339,10 @@ func submitEvent(meta TableMeta, op, row, before json.RawMessage, changed []int6
 	b = append(b, before...)
 	b = append(b, `],"updated_field_ids":`...)
 	b = append(b, ids...)
+	if places != nil {
+		b = append(b, `,"decimals":`...)
+		b = append(b, places...)
+	}
 	return append(b, '}'), nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
@@ -49,7 +50,7 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 			return SubmitResult{}, err
 		}
 		err := w.emit(store.TableStream(sd.t.ID), EventRowsDeleted, RowsDeleted{
-			TableMeta: w.tableMeta(sd.t), RowIDs: []int64{row.ID}, Rows: []Row{before},
+			TableMeta: w.tableMeta(sd.t), RowIDs: []int64{row.ID}, Rows: []Row{before}, Decimals: sc.decimals(),
 		})
 		return SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n}, err
 	}
@@ -65,9 +66,17 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 	if err != nil {
 		return SubmitResult{}, err
 	}
-	upd, _, changed, err := recordUpdate(doc.(map[string]any), after.(map[string]any), sc, before)
+	upd, _, changed, fix, err := recordUpdate(doc.(map[string]any), after.(map[string]any), sc, before)
 	if err != nil {
 		return SubmitResult{}, err
+	}
+	sd.op = withFixup(sd.op, fix)
+	if w.reply != nil && fix != nil {
+		r := *w.reply
+		if r.Fixup, err = fixupJSON(fix); err != nil {
+			return SubmitResult{}, err
+		}
+		w.reply = &r
 	}
 	upd.ID, upd.ExpectedVersion = row.ID, row.Version
 
@@ -86,8 +95,18 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 	w.applied = sd.op
 	err = w.emit(store.TableStream(sd.t.ID), EventRowsUpdated, RowsUpdated{
 		TableMeta: w.tableMeta(sd.t), Rows: out, RowsBefore: []Row{before}, UpdatedFieldIDs: changed, Op: opRaw,
+		Decimals: sc.decimals(),
 	})
-	return SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n}, err
+	return SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n, Fixup: fix}, err
+}
+
+// withFixup is the op to keep and send on: the op as applied, then the
+// server's fixup.
+func withFixup(op, fix json0.Op) json0.Op {
+	if len(fix) == 0 {
+		return op
+	}
+	return json0.Compose(op, fix)
 }
 
 func deref(r *SubmitResult) SubmitResult {
@@ -121,21 +140,26 @@ func checkRecordPaths(op json0.Op, sc *schema) error {
 }
 
 // recordUpdate turns a record's data before and after an op into the
-// store's update: the row's values with the cells that changed, each valid
-// for its field and already in the form it is stored in (else the clients,
-// which applied the op as sent, would hold a value the store does not),
-// and the new order. It returns the row's values after the update (nil
-// when no cell changed) and the ids of the changed fields.
-func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowUpdate, table.Values, []int64, error) {
+// store's update: the row's values with the cells that changed, each
+// normalised by its field as REST does, and the new order. It returns the
+// row's values after the update (nil when no cell changed), the ids of the
+// changed fields, and the fixup: for each cell whose value the field
+// stores in another form (a number with more decimals than the field's,
+// a select option by its value), the component that sets the stored form
+// over the value the op left, so that the clients, which applied the op
+// as sent, can come to hold what the store does. A value that no form
+// makes valid is refused.
+func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowUpdate, table.Values, []int64, json0.Op, error) {
 	oldOrder := row.Order
 	var e *table.ValidationError
 	oldFields, _ := before["fields"].(map[string]any)
 	newFields, ok := after["fields"].(map[string]any)
 	if !ok {
-		return store.RowUpdate{}, nil, nil, validation("op", "fields must stay an object")
+		return store.RowUpdate{}, nil, nil, nil, validation("op", "fields must stay an object")
 	}
 	vals := table.Values{}
 	var changed []int64
+	var fix json0.Op
 	for key, nv := range newFields {
 		id, err := strconv.ParseInt(key, 10, 64)
 		f := sc.byID[id]
@@ -148,7 +172,7 @@ func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowU
 		}
 		raw, err := json.Marshal(nv)
 		if err != nil {
-			return store.RowUpdate{}, nil, nil, err
+			return store.RowUpdate{}, nil, nil, nil, err
 		}
 		canon, err := f.Normalize(raw)
 		if err != nil {
@@ -157,15 +181,17 @@ func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowU
 				e = e.Add("fields."+key, ve.Reason)
 				continue
 			}
-			return store.RowUpdate{}, nil, nil, err
+			return store.RowUpdate{}, nil, nil, nil, err
 		}
 		var cv any
 		if err := json.Unmarshal(canon, &cv); err != nil {
-			return store.RowUpdate{}, nil, nil, err
+			return store.RowUpdate{}, nil, nil, nil, err
 		}
 		if !json0.Equal(cv, nv) {
-			e = e.Add("fields."+key, "is stored as "+string(bytes.TrimSpace(canon))+": send the value in that form")
-			continue
+			fix = append(fix, json0.ObjectReplace([]any{"fields", key}, nv, cv))
+		}
+		if ov, had := oldFields[key]; had && json0.Equal(ov, cv) {
+			continue // the op changed the cell's form only
 		}
 		vals[id] = canon
 		changed = append(changed, id)
@@ -196,15 +222,19 @@ func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowU
 		upd.Order = newOrder
 	}
 	if err := e.Err(); err != nil {
-		return store.RowUpdate{}, nil, nil, err
+		return store.RowUpdate{}, nil, nil, nil, err
 	}
 	slices.Sort(changed)
-	return upd, vals, changed, nil
+	// the fixup in a fixed order: the ops sent are the same on every run
+	slices.SortFunc(fix, func(a, b json0.Component) int { return strings.Compare(a.P[1].(string), b.P[1].(string)) })
+	return upd, vals, changed, fix, nil
 }
 
-// newRecord is the data of a record create.
+// newRecord is the data of a record create. id, when given, is the
+// document's id, as a number or a string (Teable's RecordOpBuilder.creator
+// writes {"id":"<document id>","fields":{}}).
 type newRecord struct {
-	ID     *int64                     `json:"id"`
+	ID     json.RawMessage            `json:"id"`
 	Fields map[string]json.RawMessage `json:"fields"`
 	Order  *string                    `json:"order"`
 }
@@ -235,7 +265,7 @@ func (sd *submitDoc) createRecord(sc *schema, exists bool) (SubmitResult, error)
 		return SubmitResult{}, validation("create", `must be {"fields":{...},"order"?}: `+jsonMessage(err))
 	}
 	var e *table.ValidationError
-	if in.ID != nil && *in.ID != sub.DocID {
+	if id := strings.Trim(string(bytes.TrimSpace(in.ID)), `"`); in.ID != nil && string(in.ID) != "null" && id != strconv.FormatInt(sub.DocID, 10) {
 		e = e.Add("create.id", "must be the document's id")
 	}
 	vals, ve := table.NormalizeRow(sc.byID, in.Fields)
@@ -261,6 +291,6 @@ func (sd *submitDoc) createRecord(sc *schema, exists bool) (SubmitResult, error)
 	if err != nil {
 		return SubmitResult{}, err
 	}
-	err = w.emit(store.TableStream(sd.t.ID), EventRowsCreated, RowsCreated{TableMeta: w.tableMeta(sd.t), Rows: rows})
+	err = w.emit(store.TableStream(sd.t.ID), EventRowsCreated, RowsCreated{TableMeta: w.tableMeta(sd.t), Rows: rows, Decimals: sc.decimals()})
 	return SubmitResult{V: 0, Offset: sd.lastEvent()}, err
 }

@@ -1,6 +1,9 @@
 package table
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // Numbers are exact decimals, never floats: a value is parsed into digits and
 // an exponent, rounded in decimal, and stored as canonical text ("-12.50"),
@@ -8,6 +11,7 @@ import "bytes"
 
 const (
 	maxNumberInput = 1000 // bytes of a number as given by a client
+	maxFilterInt   = 50   // integer digits of a number filter value
 	maxFilterFrac  = 100  // fractional digits of a number filter value
 )
 
@@ -94,8 +98,8 @@ mantissa:
 // format rounds d half away from zero to places decimals and writes it as
 // canonical text: an optional '-', the integer digits without leading zeros
 // ("0" when none), and exactly places fractional digits after a '.'.
-// It reports false when the integer part has more than MaxNumberDigits digits.
-func (d decimal) format(places int) (string, bool) {
+// It reports false when the integer part has more than maxInt digits.
+func (d decimal) format(places, maxInt int) (string, bool) {
 	kept := d.digits
 	exp := d.exp
 	if exp < -places {
@@ -122,7 +126,7 @@ func (d decimal) format(places int) (string, bool) {
 		kept, exp = nil, 0
 	}
 	intDigits := len(kept) + exp
-	if len(kept) > 0 && intDigits > MaxNumberDigits {
+	if len(kept) > 0 && intDigits > maxInt {
 		return "", false
 	}
 	var b []byte
@@ -177,12 +181,12 @@ type decView struct {
 }
 
 // exact returns d without rounding, or false when it has more than
-// MaxNumberDigits integer or maxFilterFrac fractional digits.
+// maxFilterInt integer or maxFilterFrac fractional digits.
 func (d decimal) exact() (decView, bool) {
 	if len(d.digits) == 0 {
 		return decView{}, true
 	}
-	if len(d.digits)+d.exp > MaxNumberDigits || -d.exp > maxFilterFrac {
+	if len(d.digits)+d.exp > maxFilterInt || -d.exp > maxFilterFrac {
 		return decView{}, false
 	}
 	v := decView{neg: d.neg}
@@ -267,4 +271,53 @@ func cmpAbs(a, b decView) int {
 	}
 	// fractional digits without trailing zeros compare as strings
 	return bytes.Compare(a.fp, b.fp)
+}
+
+// numberJSON is a number as stored and sent: d rounded half away from zero
+// to places decimals, written as a JSON number without trailing zeros or
+// exponent ("12.5", "-3", "0"). ok is false when the rounded number has
+// more than MaxNumberDigits significant digits or integer digits: beyond
+// them, a client's IEEE double (a JavaScript number) cannot hold it exactly.
+func (d decimal) numberJSON(places int) (string, bool) {
+	s, ok := d.format(places, MaxNumberDigits)
+	if !ok {
+		return "", false
+	}
+	if dot := strings.IndexByte(s, '.'); dot >= 0 {
+		s = strings.TrimRight(s, "0")
+		s = strings.TrimSuffix(s, ".")
+	}
+	sig := 0
+	started := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			continue
+		}
+		if c != '0' {
+			started = true
+		}
+		if started {
+			sig++
+		}
+	}
+	if sig > MaxNumberDigits {
+		return "", false
+	}
+	return s, true
+}
+
+// FormatNumber writes a stored number (a JSON number, or the decimal
+// string older versions stored) with exactly places decimals, as Baserow
+// sends numbers ("2.50"). ok is false for anything else.
+func FormatNumber(raw []byte, places int) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		raw = raw[1 : len(raw)-1]
+	}
+	d, ok := parseDecimal(raw)
+	if !ok {
+		return "", false
+	}
+	return d.format(places, maxFilterInt)
 }

@@ -28,7 +28,7 @@ const (
 	MaxDecimals       = 10  // decimal places of a number field
 	MaxChoices        = 1000
 	MaxColorLength    = 255
-	MaxNumberDigits   = 50        // digits before the decimal point of a number
+	MaxNumberDigits   = 15        // significant digits of a number, and digits before its point
 	MaxTextLength     = 10_000    // characters of a text value
 	MaxLongTextLength = 1_000_000 // characters of a long_text value
 )

@@ -222,7 +222,7 @@ func compileFilter(flt Filter, fields map[int64]*Field) (c cond, skip bool, e *V
 	if len(flt.Value) > MaxFilterValue {
 		return c, false, e.Add("value", "at most "+strconv.Itoa(MaxFilterValue)+" bytes")
 	}
-	c = cond{field: f.ID, ftype: f.Type}
+	c = cond{field: f.ID, ftype: f.Type, places: f.Options.Decimals}
 	raw := string(flt.Value)
 	value := strings.TrimSpace(raw)
 	bad := func(msg string) (cond, bool, *ValidationError) {

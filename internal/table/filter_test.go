@@ -140,6 +140,10 @@ func TestFilterMatch(t *testing.T) {
 		}},
 		{"number contains", Filter{fNum, FilterContains, "2.5"}, []matchCase{
 			{row(fNum, `"12.50"`), true}, {row(fNum, `"2.05"`), false},
+			{row(fNum, `12.5`), true}, {row(fNum, `2.05`), false}, {row(fNum, `null`), false},
+		}},
+		{"number contains reads its decimals", Filter{fNum, FilterContains, "3.50"}, []matchCase{
+			{row(fNum, `3.5`), true}, {row(fNum, `13.5`), true}, {row(fNum, `3.05`), false},
 		}},
 		{"boolean true", Filter{fBool, FilterBoolean, "1"}, []matchCase{
 			{row(fBool, `true`), true}, {row(fBool, `false`), false}, {row(), false},
@@ -330,6 +334,9 @@ func TestSearch(t *testing.T) {
 		if got := p.Match(c.v); got != c.want {
 			t.Errorf("search re: case %d: %v", i, got)
 		}
+	}
+	if !Search("12.50", fields).Match(row(fNum, `112.5`)) {
+		t.Error("search misses a number as it is shown")
 	}
 	if !Search("12.5", fields).Match(row(fNum, `"112.50"`)) {
 		t.Error("search must find numbers as text")

@@ -40,10 +40,13 @@ type cond struct {
 	op    op
 	neg   bool // the not_ form: the opposite of op
 	ftype FieldType
-	flag  bool
-	text  []byte
-	num   decView
-	ids   []int64
+	// places are a number field's decimals: text filters and search
+	// read a number as it is shown, with them ("12.50")
+	places int
+	flag   bool
+	text   []byte
+	num    decView
+	ids    []int64
 }
 
 // Match reports whether a row with these values passes.
@@ -127,7 +130,7 @@ func Search(query string, fields map[int64]*Field) *Predicate {
 	needle := []byte(foldString(query))
 	p := &Predicate{or: true}
 	for _, f := range fields {
-		c := cond{field: f.ID, ftype: f.Type}
+		c := cond{field: f.ID, ftype: f.Type, places: f.Options.Decimals}
 		switch {
 		case f.Type.IsText(), f.Type == TypeNumber, f.Type == TypeDate:
 			c.op, c.text = opTextContains, needle
@@ -165,10 +168,10 @@ func (c *cond) test(raw []byte) bool {
 	case opEmpty:
 		return isEmptyValue(c.ftype, raw)
 	case opTextEqual:
-		body, ok := jsonBody(raw)
+		body, ok := c.textOf(raw)
 		return ok && equalFoldTrim(body, c.text)
 	case opTextContains:
-		body, ok := jsonBody(raw)
+		body, ok := c.textOf(raw)
 		return ok && containsFold(body, c.text)
 	case opNumEqual, opNumHigher, opNumLower:
 		n, ok := viewNumber(raw)
@@ -193,6 +196,16 @@ func (c *cond) test(raw []byte) bool {
 		return (c.op == opDateEqual && cmp == 0) || (c.op == opDateBefore && cmp < 0) || (c.op == opDateAfter && cmp > 0)
 	}
 	return false
+}
+
+// textOf is the text a text filter reads of a stored value: a string's
+// body, or a number written with its field's decimals.
+func (c *cond) textOf(raw []byte) ([]byte, bool) {
+	if c.ftype == TypeNumber && len(raw) > 0 && raw[0] != '"' && raw[0] != 'n' {
+		s, ok := FormatNumber(raw, c.places)
+		return []byte(s), ok
+	}
+	return jsonBody(raw)
 }
 
 func isTrue(raw []byte) bool { return string(raw) == "true" }

@@ -36,8 +36,10 @@ func (f *Field) DefaultValue() json.RawMessage {
 //     empties the cell; no NUL characters; at most MaxTextLength or
 //     MaxLongTextLength characters. Newlines are allowed in both.
 //   - number: a JSON number or a numeric string ("12.5", " -3 ", "1e3"),
-//     rounded half away from zero to Decimals places and stored as a string
-//     with exactly that many ("12.50"), as Baserow sends numbers; "" empties.
+//     rounded half away from zero to Decimals places (in decimal, exactly)
+//     and stored as a JSON number without trailing zeros or exponent
+//     (12.5), the value clients hold; at most MaxNumberDigits significant
+//     digits and integer digits once rounded; "" empties.
 //   - boolean: true/false, 1/0, or a string t/f, y/n, yes/no, true/false,
 //     on/off, 1/0, checked/unchecked in any case; "" is false.
 //   - date: "2026-01-02", or with IncludeTime a date-time with seconds
@@ -161,12 +163,18 @@ func (f *Field) normNumber(raw []byte) (json.RawMessage, error) {
 	if !ok {
 		return nil, f.bad("must be a number")
 	}
-	s, ok := d.format(f.Options.Decimals)
+	s, ok := d.numberJSON(f.Options.Decimals)
 	if !ok {
-		return nil, f.bad("must have at most " + strconv.Itoa(MaxNumberDigits) + " digits before the decimal point")
+		return nil, f.bad("must have at most " + strconv.Itoa(MaxNumberDigits) + " significant digits once rounded to " +
+			strconv.Itoa(f.Options.Decimals) + " decimals (numbers are exact up to that size, as in a JavaScript number)")
 	}
-	return AppendJSONString(make([]byte, 0, len(s)+2), s), nil
+	return json.RawMessage(s), nil
 }
+
+// NumberIsStored reports whether raw is a number cell's value in the form
+// this version stores (a JSON number or null), not the decimal string
+// older versions stored.
+func NumberIsStored(raw []byte) bool { return len(raw) == 0 || raw[0] != '"' }
 
 var boolWords = map[string]bool{
 	"t": true, "y": true, "yes": true, "true": true, "on": true, "1": true, "checked": true,

@@ -26,6 +26,7 @@ type OTDoc struct {
 	// when the acknowledgement arrived before the ops below that version.
 	ackedAt int64
 	acked   bool
+	fixup   json0.Op // the acknowledgement's fixup, applied when it settles
 	// early counts in-flight ops known to be applied before their
 	// acknowledgement arrived (see Remote): those acknowledgements are
 	// expected and ignored.
@@ -83,9 +84,25 @@ func (d *OTDoc) Flush() (op json0.Op, v int64, ok bool) {
 // it applied to version appliedAt (a native submit reply's v minus 1).
 // When ops of versions below appliedAt have not arrived yet, the
 // acknowledgement waits for them.
-func (d *OTDoc) Acked(appliedAt int64) error {
+func (d *OTDoc) Acked(appliedAt int64) error { return d.AckedFixup(appliedAt, nil) }
+
+// AckedFixup is Acked for an acknowledgement with a fixup (a native submit
+// reply's data.fixup): what the server changed in the op as it stored it
+// (a number rounded to its field's decimals, a select option named by its
+// value), relative to the document after the in-flight op. It is applied
+// to the copy, the queued local ops transformed by it, when the
+// acknowledgement settles, so that the copy equals the stored document.
+//
+// The server sends a reply after the ops below its version. A fixup whose
+// reply arrives after an op above its version (an older server) cannot be
+// placed: AckedFixup returns an error, and the document must be fetched
+// again.
+func (d *OTDoc) AckedFixup(appliedAt int64, fixup json0.Op) error {
 	if d.early > 0 && appliedAt < d.v {
 		d.early--
+		if len(fixup) > 0 {
+			return fmt.Errorf("tablecast: a fixup for version %d arrived after the copy reached %d: fetch the document again", appliedAt, d.v)
+		}
 		return nil
 	}
 	if !d.hasInflight {
@@ -94,16 +111,38 @@ func (d *OTDoc) Acked(appliedAt int64) error {
 	if appliedAt < d.v {
 		return fmt.Errorf("tablecast: op acknowledged at version %d, the copy is at %d", appliedAt, d.v)
 	}
-	d.ackedAt, d.acked = appliedAt, true
-	d.settle()
-	return nil
+	d.ackedAt, d.acked, d.fixup = appliedAt, true, fixup
+	return d.settle()
 }
 
-func (d *OTDoc) settle() {
-	if d.acked && d.ackedAt == d.v {
-		d.inflight, d.hasInflight, d.acked = nil, false, false
-		d.v++
+func (d *OTDoc) settle() error {
+	if !d.acked || d.ackedAt != d.v {
+		return nil
 	}
+	fix := d.fixup
+	d.inflight, d.hasInflight, d.acked, d.fixup = nil, false, false, nil
+	d.v++
+	if len(fix) == 0 {
+		return nil
+	}
+	// The fixup follows the in-flight op in the server's history: the
+	// queued ops, made after it, are transformed past it.
+	var err error
+	if d.hasPend {
+		p := d.pending
+		if d.pending, err = json0.Transform(p, fix, json0.Left); err != nil {
+			return err
+		}
+		if fix, err = json0.Transform(fix, p, json0.Right); err != nil {
+			return err
+		}
+	}
+	data, err := json0.Apply(d.data, fix)
+	if err != nil {
+		return fmt.Errorf("tablecast: applying the server's fixup: %w", err)
+	}
+	d.data = data
+	return nil
 }
 
 // Remote applies an op from someone else, made against version v. An op
@@ -153,6 +192,5 @@ func (d *OTDoc) Remote(v int64, op json0.Op) error {
 	}
 	d.data = data
 	d.v++
-	d.settle()
-	return nil
+	return d.settle()
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"testing"
 
@@ -124,4 +125,60 @@ func TestOTDocConverges(t *testing.T) {
 			}
 		}
 	}
+}
+
+// An acknowledgement's fixup turns the copy into the stored document, once
+// the ops below the acknowledged version are in, and the queued local ops
+// are transformed past it.
+func TestOTDocFixup(t *testing.T) {
+	parse := func(s string) any {
+		var v any
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	op := func(s string) json0.Op {
+		var o json0.Op
+		if err := json.Unmarshal([]byte(s), &o); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	d := NewOTDoc(parse(`{"fields":{"p":null,"n":"ab"}}`), 3)
+	if err := d.Apply(op(`[{"p":["fields","p"],"oi":2.555}]`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, v, ok := d.Flush(); !ok || v != 3 {
+		t.Fatalf("flush at %d, %v", v, ok)
+	}
+	// queued while in flight
+	if err := d.Apply(op(`[{"p":["fields","n",0],"si":"x"}]`)); err != nil {
+		t.Fatal(err)
+	}
+	// someone else's op at 3 comes after the ack of the op applied at 4
+	if err := d.AckedFixup(4, op(`[{"p":["fields","p"],"od":2.555,"oi":2.56}]`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := docJSON(t, d.Data()); got != `{"fields":{"n":"xab","p":2.555}}` {
+		t.Fatalf("before the op below: %s", got)
+	}
+	if err := d.Remote(3, op(`[{"p":["fields","n",2],"si":"c"}]`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := docJSON(t, d.Data()); got != `{"fields":{"n":"xabc","p":2.56}}` || d.Version() != 5 {
+		t.Fatalf("after: %s at %d", got, d.Version())
+	}
+	if _, v, ok := d.Flush(); !ok || v != 5 {
+		t.Fatalf("the queued op flushes at %d, %v", v, ok)
+	}
+}
+
+func docJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

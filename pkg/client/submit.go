@@ -25,6 +25,11 @@ type SubmitAck struct {
 	V int64 `json:"v"`
 	// Duplicate: the submission had been applied already (resent).
 	Duplicate bool `json:"duplicate"`
+	// Fixup, when the server stored the change in another form than it
+	// was sent (a number rounded to its field's decimals, a select option
+	// named by its value), is the json0 op that turns the submitter's
+	// copy into the stored document: OTDoc.AckedFixup applies it.
+	Fixup json.RawMessage `json:"fixup,omitempty"`
 	// Offset is the offset of the change's event in the table's stream.
 	// The submitting connection does not receive that `op` itself.
 	Offset uint64 `json:"-"`
@@ -36,10 +41,9 @@ type SubmitAck struct {
 // refuses, 403/404 without the right to edit, 409 for a version the
 // document has not reached or whose ops are no longer kept.
 //
-// The acknowledgement can arrive before the `op` messages of versions
-// below the one the change applied to (they travel through the table's
-// stream, the reply does not): apply a document's ops by version, as
-// OTDoc does.
+// A connection subscribed to the document receives the reply through the
+// document's stream, after the `op` messages of versions below the one the
+// change applied to and before those above it.
 func (c *Client) Submit(ctx context.Context, collection, document string, s Submission) (SubmitAck, error) {
 	data, err := json.Marshal(s)
 	if err != nil {

@@ -51,9 +51,8 @@ func TestShareDBStaleOp(t *testing.T) {
 		t.Fatalf("row %q at %d; want BhelloA at 3", s, v)
 	}
 
-	// Subscribed, the submitter's ack is its op coming back from the
-	// stream, in order after the ops before it (ShareDB's client takes an
-	// op with its src and seq for its ack).
+	// Subscribed, the submitter's ack comes from the stream in its op's
+	// place, in order after the ops before it: ShareDB's ack, no echo.
 	a.sendJSON(map[string]any{"a": "s", "c": f.col, "d": row})
 	if s := a.expect("s"); s.M["data"] == nil {
 		t.Fatalf("subscribe reply %s", s)
@@ -66,8 +65,8 @@ func TestShareDBStaleOp(t *testing.T) {
 	if m := a.expect("op"); m.num("v") != 3 || m.str("src") != b.src {
 		t.Fatalf("got %s; want b's op at 3 first", m)
 	}
-	if ack := a.expect("op"); ack.num("v") != 4 || ack.str("src") != a.src || ack.num("seq") != 2 || ack.M["op"] == nil {
-		t.Fatalf("got %s; want a's own op at 4, its ack", ack)
+	if ack := a.expect("op"); ack.num("v") != 4 || ack.str("src") != a.src || ack.num("seq") != 2 || ack.M["op"] != nil {
+		t.Fatalf("got %s; want the ack of a's op at 4, without the op", ack)
 	}
 	a.sync()
 	if m := b.expect("op"); m.num("v") != 4 || m.str("src") != a.src {
@@ -249,8 +248,8 @@ func TestShareDBOtherDocuments(t *testing.T) {
 }
 
 // TestShareDBTwoSpellings: a socket holding a document under both names of
-// its collection (record_T and Teable's rec_T) gets an op made through one
-// as its ack there and as an op of another client's on the other.
+// its collection (record_T and Teable's rec_T) gets the ack of an op made
+// through one there, and the op, as another client's, on the other.
 func TestShareDBTwoSpellings(t *testing.T) {
 	t.Parallel()
 	tn := startNode(t)
@@ -270,10 +269,11 @@ func TestShareDBTwoSpellings(t *testing.T) {
 		m := c.expect("op")
 		got[m.str("c")] = m
 	}
-	for _, col := range []string{rec, f.col} {
-		if m := got[col]; m.num("v") != 1 || m.str("src") != c.src || m.num("seq") != 1 || m.M["op"] == nil {
-			t.Fatalf("on %s: %s; want the op at 1", col, m)
-		}
+	if m := got[rec]; m.num("v") != 1 || m.str("src") != c.src || m.num("seq") != 1 || m.M["op"] != nil {
+		t.Fatalf("on %s: %s; want the ack at 1", rec, m)
+	}
+	if m := got[f.col]; m.num("v") != 1 || m.str("src") != c.src || m.num("seq") != 1 || m.M["op"] == nil {
+		t.Fatalf("on %s: %s; want the op at 1", f.col, m)
 	}
 	c.sync()
 }

@@ -291,7 +291,7 @@ func TestSubmitRefusals(t *testing.T) {
 			{"op too large", owner, col, doc, `{"v":1,"op":` + string(mustJSON(t, big)) + `}`, 400},
 			{"create on an existing document", owner, col, doc, `{"v":0,"create":{"fields":{}}}`, 409},
 			{"edit of a deleted document", owner, col, strconv.FormatInt(gone, 10), `{"v":1,"op":[]}`, 409},
-			{"wrong type for the field", owner, col, doc, `{"v":1,"op":` + set("x", 5) + `}`, 400},
+			{"no form of the field's type", owner, col, doc, `{"v":1,"op":` + set("x", map[string]any{"a": 1}) + `}`, 400},
 			{"not json", owner, col, doc, `"nope"`, 400},
 			{"two changes", owner, col, doc, `{"v":1,"op":[],"del":true}`, 400},
 			{"no document", owner, col, "", `{"v":1,"op":[]}`, 400},

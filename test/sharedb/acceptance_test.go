@@ -40,6 +40,10 @@ func TestMain(m *testing.M) {
 // package.json, exact versions in package-lock.json).
 var clients = []string{"sharedb", "sharedb4"}
 
+// The suites: the protocol (acceptance), values and acks (values), and
+// ops built by Teable's own op builders (teable).
+var suites = []string{"acceptance.test.js", "values.test.js", "teable.test.js"}
+
 func TestShareDBClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the ShareDB acceptance suite runs Node: not in -short")
@@ -65,7 +69,7 @@ func suiteDir(t *testing.T) string {
 	if _, err := exec.LookPath("node"); err != nil {
 		missing = "node is not installed"
 	} else {
-		for _, pkg := range append([]string{"ws", "reconnecting-websocket"}, clients...) {
+		for _, pkg := range append([]string{"ws", "reconnecting-websocket", "@teable/core"}, clients...) {
 			if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err != nil {
 				missing = "node_modules/" + pkg + " is missing"
 				break
@@ -102,7 +106,7 @@ func runSuites(t *testing.T, dir, dbURL string, pkgs []string) {
 		t.Run(pkg, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", "--test", "--test-reporter=spec", "acceptance.test.js")
+			cmd := exec.CommandContext(ctx, "node", append([]string{"--test", "--test-reporter=spec"}, suites...)...)
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(),
 				"TABLECAST_HTTP="+base,

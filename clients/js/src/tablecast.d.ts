@@ -183,6 +183,11 @@ export interface SubmitAck {
   /** The change had been applied already (a resend). */
   duplicate: boolean;
   offset?: number;
+  /**
+   * The json0 op that turns the submitter's copy into the stored document,
+   * when the server stored a value in another form than it was sent.
+   */
+  fixup?: unknown[];
 }
 
 export interface ClientEvents {

@@ -801,9 +801,14 @@ export class TablecastClient {
   /**
    * Changes one document of record_T, field_T or view_T: data is
    * {v, op} or {v, create} or {v, del: true}. Resolves with {v, duplicate,
-   * offset} once acknowledged, across reconnects if need be: a submit made
-   * while disconnected, or whose reply was lost with its connection, is
-   * resent with the same src, seq and v.
+   * offset, fixup?} once acknowledged, across reconnects if need be: a
+   * submit made while disconnected, or whose reply was lost with its
+   * connection, is resent with the same src, seq and v. fixup, when the
+   * server stored a value in another form than it was sent (a number
+   * rounded to its decimals, a select option named by its value), is the
+   * json0 op to apply over the op for the copy to equal the stored
+   * document. A connection subscribed to the document gets the reply after
+   * the ops below its version and before those above it.
    */
   submit(collection, document, data) {
     try {
@@ -837,7 +842,9 @@ export class TablecastClient {
       resolve: (m) => {
         settle();
         const d = m.data || {};
-        entry.resolve({ v: d.v, duplicate: !!d.duplicate, offset: m.offset });
+        const ack = { v: d.v, duplicate: !!d.duplicate, offset: m.offset };
+        if (d.fixup) ack.fixup = d.fixup;
+        entry.resolve(ack);
       },
       reject: (err) => {
         settle();

@@ -160,6 +160,64 @@ describe('requests', opts, () => {
   });
 });
 
+test('submit: values in another form are fixed up; the reply comes after the ops below it', async (t) => {
+  const u = await newUser();
+  const { table, field } = await newTable(u);
+  const price = await http('POST', `/api/tables/${table.id}/fields`, { token: u.token, body: { name: 'Price', type: 'number', options: { decimals: 2 } } });
+  const p = String(price.id);
+  const coll = `record_${table.id}`;
+  const row = await http('POST', `/api/tables/${table.id}/rows`, { token: u.token, body: { fields: { [field]: 'ab' } } });
+  const doc = String(row.id);
+  const a = await dial(t, u.token);
+  const b = await dial(t, u.token);
+  await a.subscribe(coll);
+  const seen = [];
+  a.on('op', (m) => { if (m.document === doc) seen.push(`op v${m.data.v}`); });
+
+  // b changes the row first; a's op, made at the same version, is
+  // transformed, stored with its number rounded, and acknowledged with a
+  // fixup after b's op.
+  await b.submit(coll, doc, { v: row.version, op: [{ p: ['fields', field], oi: 'replaced' }] });
+  const ack = await a.submit(coll, doc, { v: row.version, op: [{ p: ['fields', p], oi: 2.555 }] });
+  seen.push(`ack v${ack.v}`);
+  assert.deepEqual(seen, [`op v${row.version}`, `ack v${row.version + 2}`]);
+  assert.deepEqual(ack.fixup, [{ p: ['fields', p], od: 2.555, oi: 2.56 }]);
+  const stored = await http('GET', `/api/tables/${table.id}/rows/${doc}`, { token: u.token });
+  assert.equal(stored.fields[p], 2.56);
+  assert.equal(stored.fields[field], 'replaced', 'oi without od replaced the filled cell');
+
+  // A number as a string: stored as a number, fixed up.
+  const again = await a.submit(coll, doc, { v: ack.v, op: [{ p: ['fields', p], od: 2.56, oi: '7' }] });
+  assert.deepEqual(again.fixup, [{ p: ['fields', p], od: '7', oi: 7 }]);
+  // Cleared: no fixup.
+  const cleared = await a.submit(coll, doc, { v: again.v, op: [{ p: ['fields', p], od: 7, oi: null }] });
+  assert.equal(cleared.fixup, undefined);
+});
+
+test('submit: a record added as Teable creates it, a field and a view renamed, Teable\'s filter refused', async (t) => {
+  const u = await newUser();
+  const { table, field } = await newTable(u);
+  const c = await dial(t, u.token);
+  const coll = `record_${table.id}`;
+  const made = await http('POST', `/api/tables/${table.id}/rows`, { token: u.token, body: { fields: {} } });
+  const id = String(made.id + 1000);
+  // Teable's RecordOpBuilder.creator: {id: <document id as a string>, fields: {}}
+  const created = await c.submit(coll, id, { v: 0, create: { id, fields: {} } });
+  assert.equal(created.v, 1);
+  await c.submit(coll, id, { v: 1, op: [{ p: ['fields', field], oi: 'made' }] }); // empty cell: no od
+  const row = await http('GET', `/api/tables/${table.id}/rows/${id}`, { token: u.token });
+  assert.equal(row.fields[field], 'made');
+
+  const renamed = await c.submit(`field_${table.id}`, field, { v: 1, op: [{ p: ['name'], oi: 'Title', od: 'Name' }] });
+  assert.equal(renamed.v, 2);
+  const view = await http('POST', `/api/tables/${table.id}/views`, { token: u.token, body: { name: 'Grid', type: 'grid' } });
+  const vcoll = `view_${table.id}`;
+  await c.submit(vcoll, String(view.id), { v: view.version, op: [{ p: ['name'], oi: 'Board', od: 'Grid' }] });
+  await assert.rejects(
+    c.submit(vcoll, String(view.id), { v: view.version + 1, op: [{ p: ['filter'], oi: { conjunction: 'and', filterSet: [] } }] }),
+    (err) => err.code === 'server_error' && err.status === 400 && /may change/.test(err.message));
+});
+
 describe('reconnecting', opts, () => {
   test('a kicked client reconnects when told to, resubscribes and recovers what it missed', async (t) => {
     const u = await newUser();

@@ -11,10 +11,12 @@ import (
 // {"id":5,"order":"1.00000000000000000000","field_7":<value>,...}, cells in
 // ascending field id, values in Baserow's shapes (render_values.go) for
 // the fields known; without the table's definitions (fields nil), values
-// go as the store keeps them.
+// go as the store keeps them, but numbers: the event says which fields are
+// numbers and their places, so a number is still Baserow's decimal string.
 type rowWriter struct {
 	fields map[int64]*table.Field
-	keys   []int64 // reused between rows
+	places service.Decimals // the event's number fields and their places
+	keys   []int64          // reused between rows
 }
 
 // row writes r with every field it has, or, when only is not nil, with
@@ -41,7 +43,17 @@ func (rw *rowWriter) row(w *buf, r *service.Row, only []int64) {
 		w.raw(`,"field_`)
 		w.int(id)
 		w.raw(`":`)
-		cell(w, rw.fields[id], v)
+		if f := rw.fields[id]; f != nil || rw.places == nil {
+			cell(w, f, v)
+		} else if places, isNumber := rw.places[id]; isNumber {
+			if s, ok := decimalText(v, places); ok {
+				w.str(s)
+			} else {
+				w.bytes(v)
+			}
+		} else {
+			cell(w, nil, v)
+		}
 	}
 	w.raw("}")
 }

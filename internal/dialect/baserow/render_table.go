@@ -122,6 +122,14 @@ func decodeEvent(p *hub.Publication, tableID int64) (ev *event, known bool, err 
 	if err := json.Unmarshal(p.Data, v); err != nil {
 		return nil, true, err
 	}
+	switch {
+	case ev.rowsCreated != nil:
+		ev.rw.places = ev.rowsCreated.Decimals
+	case ev.rowsUpdated != nil:
+		ev.rw.places = ev.rowsUpdated.Decimals
+	case ev.rowsDeleted != nil:
+		ev.rw.places = ev.rowsDeleted.Decimals
+	}
 	return ev, true, nil
 }
 

@@ -328,3 +328,30 @@ func TestViewChangeFrames(t *testing.T) {
 		}
 	}
 }
+
+// Number cells are JSON numbers in events; Baserow receives them as decimal
+// strings with their field's places, as Baserow sends numbers.
+func TestRenderNumbersAsBaserowStrings(t *testing.T) {
+	r := newTestRenderer(t, &fakeStore{defs: testDefs(0)})
+	tp := &page{typ: tablePage{}, tableID: 1}
+	r.hold(tp)
+	defer r.release(tp)
+	const price, count, choice = 20, 21, 22
+	rows := []service.Row{{ID: 1, Order: "1.00000000000000000000", Version: 1, Fields: table.Values{
+		price: json.RawMessage(`2.5`), count: json.RawMessage(`-3`), choice: json.RawMessage(`7`),
+	}}, {ID: 2, Order: "2.00000000000000000000", Version: 1, Fields: table.Values{
+		price: json.RawMessage(`null`), count: json.RawMessage(`0.0000001`), choice: json.RawMessage(`null`),
+	}}}
+	outs, err := r.RenderEvent(pub(t, 1, service.EventRowsCreated, service.RowsCreated{TableMeta: meta, Rows: rows,
+		Decimals: service.Decimals{price: 2, count: 7}}))
+	if err != nil || len(outs) != 1 {
+		t.Fatalf("RenderEvent = %d outputs, %v", len(outs), err)
+	}
+	got := messages(t, outs[0].Frame)[0]
+	for _, want := range []string{`"field_20":"2.50","field_21":"-3.0000000","field_22":7}`,
+		`"field_20":null,"field_21":"0.0000001","field_22":null}`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rows_created %s\nlacks %s", got, want)
+		}
+	}
+}

@@ -12,6 +12,8 @@ import (
 
 type key struct{}
 
+type submitKey struct{}
+
 // Changes returns service.EventDocChanges of the event p carries. The
 // result is shared: callers must not modify it.
 func Changes(p *hub.Publication) ([]service.DocChange, error) {
@@ -31,4 +33,12 @@ func WebhookPaused(p *hub.Publication) (tableID int64, ok bool) {
 		return 0, false
 	}
 	return meta.TableID, true
+}
+
+// Submit returns the submit that made the event, read from the head of its
+// payload (service.EventSubmit): zero for a REST write.
+func Submit(p *hub.Publication) service.EventSubmitMeta {
+	v, _ := p.Memo(submitKey{}, func() (any, error) { return service.EventSubmit(p.Data), nil })
+	m, _ := v.(service.EventSubmitMeta)
+	return m
 }

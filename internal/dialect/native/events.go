@@ -59,6 +59,14 @@ func (renderer) renderDocs(p *hub.Publication) ([]hub.Output, error) {
 		source = "server"
 	}
 	ts := timestamp(p.Time)
+	reply := docevents.Submit(p).Reply
+	var replyID string
+	if reply != nil {
+		var native bool
+		if replyID, native = strings.CutPrefix(reply.Tag, replyTag); !native {
+			reply = nil // another dialect's connection: it gets none of these frames
+		}
+	}
 	outs := make([]hub.Output, 0, len(changes))
 	for _, c := range changes {
 		// A table's document belongs to its workspace's stream; an event
@@ -73,14 +81,32 @@ func (renderer) renderDocs(p *hub.Publication) ([]hub.Output, error) {
 			d.V = &v
 		}
 		doc := strconv.FormatInt(c.DocID, 10)
-		outs = append(outs, hub.Output{
+		o := hub.Output{
 			Collection: c.Collection,
 			Document:   doc,
 			Frame: encode(&outbound{Type: TypeOp, Collection: c.Collection, Document: doc,
 				Offset: &p.Offset, Data: d, Timestamp: ts}),
-		})
+		}
+		if reply != nil {
+			// A submit's event: its connection gets the submit's reply in
+			// its op's place, in version order with the document's ops, and
+			// the ops of the other documents the change touched.
+			o.Origin = o.Frame
+			if reply.Collection == c.Collection && reply.Doc == c.DocID && c.HasV {
+				o.Origin = encode(&outbound{Type: TypeSubmit, ID: replyID, Collection: c.Collection, Document: doc,
+					Offset: &p.Offset, Data: submitReplyData{V: c.V + 1, Fixup: reply.Fixup}, Timestamp: ts})
+			}
+		}
+		outs = append(outs, o)
 	}
 	return outs, nil
+}
+
+// submitReplyData is the data of a submit's reply.
+type submitReplyData struct {
+	V         int64           `json:"v"`
+	Duplicate bool            `json:"duplicate,omitempty"`
+	Fixup     json.RawMessage `json:"fixup,omitempty"`
 }
 
 // opData is the data of an `op` message.

@@ -423,3 +423,41 @@ func TestRenderVersionsChain(t *testing.T) {
 		t.Fatalf("the view ended at version %d, want 4", doc)
 	}
 }
+
+// TestRenderSubmitReply: a submit's event gives the submitting connection
+// its reply, with the fixup, in the op's place; everyone else the op.
+func TestRenderSubmitReply(t *testing.T) {
+	meta := service.TableMeta{TableID: 12, WorkspaceID: 3, Actor: "alice", Origin: "c_sock", Src: "s", Seq: 2,
+		Reply: &service.SubmitReply{Collection: "record_12", Doc: 5, Tag: "native:req-9", Fixup: json.RawMessage(`[{"p":["fields","8"],"oi":2.56,"od":2.555}]`)}}
+	row := service.Row{ID: 5, Order: "1.00000000000000000000", Version: 3, Fields: table.Values{8: json.RawMessage(`2.56`)}}
+	payload, err := json.Marshal(service.RowsUpdated{TableMeta: meta, Rows: []service.Row{row}, RowsBefore: []service.Row{row},
+		UpdatedFieldIDs: []int64{8}, Op: json.RawMessage(`[{"p":["fields","8"],"oi":2.56,"od":null}]`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &hub.Publication{Kind: hub.KindEvent, Stream: "table:12", Offset: 41, Event: service.EventRowsUpdated,
+		Data: payload, ConnID: "c_sock", Exclude: []string{"c_sock"}, Time: time.Now()}
+	outs, err := renderer{}.RenderEvent(p)
+	if err != nil || len(outs) != 1 {
+		t.Fatalf("%d outputs, %v", len(outs), err)
+	}
+	f, err := ws.ReadFrame(bytes.NewReader(outs[0].Origin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reply struct {
+		Type, ID, Collection, Document string
+		Offset                         uint64
+		Data                           map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(f.Payload, &reply); err != nil {
+		t.Fatal(err)
+	}
+	if reply.Type != "submit" || reply.ID != "req-9" || reply.Collection != "record_12" || reply.Document != "5" ||
+		reply.Offset != 41 || string(reply.Data["v"]) != "3" || string(reply.Data["fixup"]) != `[{"p":["fields","8"],"oi":2.56,"od":2.555}]` {
+		t.Fatalf("reply %s", f.Payload)
+	}
+	if op := readFrame(t, outs[0].Frame); op.Type != "op" {
+		t.Fatalf("the others' frame is %+v", op)
+	}
+}

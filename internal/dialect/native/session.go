@@ -27,9 +27,10 @@ type session struct {
 	tconn  *transport.Conn
 	parser transport.Parser
 
-	mu     sync.Mutex // guards claims (read by other goroutines through authorize) and views
+	mu     sync.Mutex // guards claims (read by other goroutines through authorize), views and owed
 	claims *auth.Claims
-	views  map[string]pvSub // the publicview_<slug> subscriptions, by that name
+	views  map[string]pvSub      // the publicview_<slug> subscriptions, by that name
+	owed   map[owedKey]*outbound // submit replies the stream brings (submit.go)
 
 	guard       ratelimit.Guard // message rate and abuse
 	lastLimited int64           // unix nanos of the last 429 sent for a message without id
@@ -67,13 +68,14 @@ func (s *session) DisconnectFrames(d hub.Disconnect) []byte {
 	return append(msg, closeFrame...)
 }
 
-// RevokedFrame implements hub.Session.
+// RevokedFrame implements hub.Session: the unsubscribe, and the replies
+// the revoked subscription was to bring.
 func (s *session) RevokedFrame(collection, document string) []byte {
 	if name, ok := s.publicViewName(collection, document); ok {
 		collection, document = name, ""
 	}
-	return encode(&outbound{Type: TypeUnsubscribe, Collection: collection, Document: document,
-		Data: map[string]string{"reason": "forbidden"}, Timestamp: timestamp(s.srv.now())})
+	return append(encode(&outbound{Type: TypeUnsubscribe, Collection: collection, Document: document,
+		Data: map[string]string{"reason": "forbidden"}, Timestamp: timestamp(s.srv.now())}), s.unowed()...)
 }
 
 func (s *session) onMessage(m transport.Message) error {
@@ -184,6 +186,9 @@ func (s *session) dispatch(in *inbound) error {
 			s.srv.hub.Unsubscribe(ctx, s.conn, col, doc)
 		}
 		s.send(&outbound{Type: TypeUnsubscribe, ID: in.ID, Collection: col, Document: doc})
+		if frames := s.unowed(); len(frames) > 0 {
+			s.conn.Send(frames)
+		}
 		return nil
 	case TypePresence:
 		return s.presence(ctx, in)

@@ -39,15 +39,20 @@ type Submission struct {
 	Del        bool
 	Src        string
 	Seq        uint64
+	// Tag is kept with the change's event for the renderer's reply: the
+	// request's id (service.SubmitReply).
+	Tag string
 }
 
 // SubmitAck is what a submit did: the version the change applied to (the
-// document is at V+1), its event's offset, and whether it was a resent
-// change already applied.
+// document is at V+1), its event's offset, whether it was a resent
+// change already applied, and the fixup (a json0 op, nil when the change
+// was stored as sent).
 type SubmitAck struct {
 	V         int64
 	Offset    uint64
 	Duplicate bool
+	Fixup     json.RawMessage
 }
 
 // RefusedError is a change the store refused, with the code (400 or 409)

@@ -65,14 +65,59 @@ func (s *session) submit(ctx context.Context, in *inbound) error {
 	if sub.Create != nil && string(bytes.TrimSpace(sub.Create)) == "null" {
 		sub.Create = nil
 	}
+	sub.Tag = replyTag + in.ID
 	ack, err := st.Submit(ctx, s.conn.UserID(), s.conn.ID(), sub)
 	if err != nil {
 		return storeError(err)
 	}
-	data := map[string]any{"v": ack.V + 1}
-	if ack.Duplicate {
-		data["duplicate"] = true
+	reply := &outbound{Type: TypeSubmit, ID: in.ID, Collection: col, Document: doc, Offset: &ack.Offset,
+		Data: submitReplyData{V: ack.V + 1, Duplicate: ack.Duplicate, Fixup: ack.Fixup}}
+	if sub.Create == nil && !ack.Duplicate && s.owe(col, doc, reply) {
+		// The document's stream brings the reply (the renderer's
+		// hub.Output.Origin), after every op before it.
+		return nil
 	}
-	s.send(&outbound{Type: TypeSubmit, ID: in.ID, Collection: col, Document: doc, Offset: &ack.Offset, Data: data})
+	s.send(reply)
 	return nil
+}
+
+// replyTag marks the submits of native connections in their events
+// (service.SubmitReply.Tag): the rest of the tag is the request's id.
+const replyTag = "native:"
+
+// owe records that the stream will bring a submit's reply, when the
+// connection follows the document. Only each document's last reply is
+// kept: an earlier one the stream has brought or will bring first.
+func (s *session) owe(col, doc string, reply *outbound) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || !s.conn.Follows(col, doc) {
+		return false
+	}
+	if s.owed == nil {
+		s.owed = make(map[owedKey]*outbound)
+	}
+	s.owed[owedKey{col, doc}] = reply
+	return true
+}
+
+// owedKey is a document whose last submit's reply the stream brings.
+type owedKey struct{ col, doc string }
+
+// unowed takes the replies of documents the connection no longer follows:
+// their stream will not bring them, so they are sent from here. One the
+// stream brought already arrives twice; clients ignore a reply they are
+// not waiting for.
+func (s *session) unowed() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var frames []byte
+	for k, m := range s.owed {
+		if !s.conn.Follows(k.col, k.doc) {
+			delete(s.owed, k)
+			m.Timestamp = timestamp(s.srv.now())
+			frames = append(frames, encode(m)...)
+		}
+	}
+	return frames
 }

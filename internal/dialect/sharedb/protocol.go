@@ -295,9 +295,42 @@ func (w *opBuilder) frame(op, create json.RawMessage, del bool) []byte {
 	return transport.TextFrame(w.b.Bytes())
 }
 
+// ackFrame is the acknowledgement of a submitted op, as ShareDB's server
+// sends it: {"a":"op","c","d","v","src","seq"} with no op, v the version
+// the op applied to, and, when the server changed the op, "fixup": one op
+// for the submitter to apply over its own (ShareDB's clients 4.x and 7.x
+// apply each op of the list, transforming their pending ops by it).
+func ackFrame(col, doc string, v int64, src string, seq uint64, fixup json.RawMessage) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"a":"op","c":`)
+	b.Write(jsonString(col))
+	b.WriteString(`,"d":`)
+	b.Write(jsonString(doc))
+	b.WriteString(`,"v":`)
+	b.WriteString(strconv.FormatInt(v, 10))
+	b.WriteString(`,"src":`)
+	b.Write(jsonString(src))
+	b.WriteString(`,"seq":`)
+	b.WriteString(strconv.FormatUint(seq, 10))
+	if len(fixup) > 0 {
+		b.WriteString(`,"fixup":[{"src":`)
+		b.Write(jsonString(src))
+		b.WriteString(`,"seq":`)
+		b.WriteString(strconv.FormatUint(seq, 10))
+		b.WriteString(`,"v":`)
+		b.WriteString(strconv.FormatInt(v, 10))
+		b.WriteString(`,"op":`)
+		b.Write(fixup)
+		b.WriteString(`}]`)
+	}
+	b.WriteByte('}')
+	return transport.TextFrame(b.Bytes())
+}
+
 // changeJSON is a change as the op log keeps it.
 type changeJSON struct {
 	Op     json.RawMessage `json:"op"`
+	Fix    json.RawMessage `json:"fix"`
 	Create json.RawMessage `json:"create"`
 	Del    bool            `json:"del"`
 }
@@ -307,7 +340,8 @@ type changeJSON struct {
 func opFrame(col, doc string, o Op) ([]byte, error) {
 	var w opBuilder
 	w.head(col, doc, o.V, o.Src, o.Seq)
-	if raw := bytes.TrimSpace(o.Change); bytes.HasPrefix(raw, []byte(`{"op":`)) && raw[len(raw)-1] == '}' {
+	if raw := bytes.TrimSpace(o.Change); bytes.HasPrefix(raw, []byte(`{"op":`)) && raw[len(raw)-1] == '}' &&
+		!bytes.Contains(raw, []byte(`"fix":`)) {
 		w.b.WriteByte(',')
 		w.b.Write(raw[1:])
 		return transport.TextFrame(w.b.Bytes()), nil
@@ -318,6 +352,23 @@ func opFrame(col, doc string, o Op) ([]byte, error) {
 	}
 	if !ch.Del && ch.Create == nil && ch.Op == nil {
 		return nil, errors.New("sharedb: an op log change with no op, create or del")
+	}
+	if len(ch.Fix) > 0 && ch.Op != nil {
+		// An op the server fixed up: its submitter, catching up on its own
+		// op after a lost ack, takes the message for the ack and applies
+		// the fixup (others ignore it).
+		w.b.WriteString(`,"op":`)
+		w.b.Write(ch.Op)
+		w.b.WriteString(`,"fixup":[{"src":`)
+		w.b.Write(jsonString(o.Src))
+		w.b.WriteString(`,"seq":`)
+		w.b.WriteString(strconv.FormatUint(o.Seq, 10))
+		w.b.WriteString(`,"v":`)
+		w.b.WriteString(strconv.FormatInt(o.V, 10))
+		w.b.WriteString(`,"op":`)
+		w.b.Write(ch.Fix)
+		w.b.WriteString(`}]}`)
+		return transport.TextFrame(w.b.Bytes()), nil
 	}
 	return w.frame(ch.Op, ch.Create, ch.Del), nil
 }

@@ -142,7 +142,15 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	if len(changes) == 0 {
 		return nil, nil
 	}
-	src, seq := submitMeta(p.Data)
+	meta := docevents.Submit(p)
+	src, seq := meta.Src, meta.Seq
+	var spelling string
+	if rp := meta.Reply; rp != nil {
+		var ours bool
+		if spelling, ours = strings.CutPrefix(rp.Tag, replyTag); !ours {
+			meta.Reply = nil // another dialect's connection: it gets none of these frames
+		}
+	}
 	workspace := strings.HasPrefix(p.Stream, "workspace:")
 	var outs []hub.Output
 	var w opBuilder
@@ -159,7 +167,19 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 			}
 			w.head(c.name, doc, ch.V, src, seq)
 			frame := w.frame(ch.Op, ch.Create, ch.Del)
-			outs = append(outs, hub.Output{Collection: c.hubName(), Document: doc, Frame: frame})
+			o := hub.Output{Collection: c.hubName(), Document: doc, Frame: frame}
+			if rp := meta.Reply; rp != nil {
+				// A submit's event: its socket gets the ack in its op's
+				// place (the hub leaves it out of the op), in version order
+				// with the document's ops, and the op under the
+				// collection's other spellings, which are other documents
+				// to the client.
+				o.Origin = frame
+				if spelling == c.name && rp.Collection == ch.Collection && rp.Doc == ch.DocID {
+					o.Origin = ackFrame(c.name, doc, ch.V, src, seq, rp.Fixup)
+				}
+			}
+			outs = append(outs, o)
 			r.frames.Add(1)
 		}
 	}
@@ -203,41 +223,4 @@ func presenceFrame(ch, id string, state json.RawMessage) []byte {
 func jsonString(s string) []byte {
 	b, _ := json.Marshal(s) // a string always encodes
 	return b
-}
-
-// submitMeta reads the src and seq of the submit that made an event. They
-// lead its payload with the other scalar members of its meta, so the scan
-// stops at the first member that is an object or a list: an event with a
-// thousand rows is not read through for them.
-func submitMeta(payload []byte) (src string, seq uint64) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "", 0
-	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return src, seq
-		}
-		key, _ := t.(string)
-		v, err := dec.Token()
-		if err != nil {
-			return src, seq
-		}
-		if _, structured := v.(json.Delim); structured {
-			return src, seq
-		}
-		switch key {
-		case "src":
-			src, _ = v.(string)
-		case "seq":
-			if n, ok := v.(json.Number); ok {
-				if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
-					seq = u
-				}
-			}
-		}
-	}
-	return src, seq
 }

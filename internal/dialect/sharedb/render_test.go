@@ -141,3 +141,41 @@ func BenchmarkRenderEvent(b *testing.B) {
 		}
 	}
 }
+
+// TestRenderEventAck: a submit's event gives its socket (the origin) the
+// ack in the op's place under the spelling it submitted with, with the
+// fixup; under the other spelling the op itself; everyone else the op.
+func TestRenderEventAck(t *testing.T) {
+	r := NewRenderer(nil)
+	rec, _ := parseCollection("rec_5")
+	record, _ := parseCollection("record_5")
+	r.hold(rec, 1)
+	r.hold(record, 1)
+	meta := service.TableMeta{TableID: 5, WorkspaceID: 2, Actor: "u1", Origin: "c_x", Src: "client1", Seq: 7,
+		Reply: &service.SubmitReply{Collection: "record_5", Doc: 9, Tag: "sharedb:rec_5", Fixup: json.RawMessage(`[{"p":["fields","1"],"oi":2.56,"od":2.555}]`)}}
+	row := service.Row{ID: 9, Order: "1.00000000000000000000", Version: 4, Fields: table.Values{1: json.RawMessage(`2.56`)}}
+	p := event(t, "table:5", 41, service.EventRowsUpdated, service.RowsUpdated{TableMeta: meta, Rows: []service.Row{row},
+		RowsBefore: []service.Row{row}, UpdatedFieldIDs: []int64{1},
+		Op: json.RawMessage(`[{"p":["fields","1"],"oi":2.56,"od":null}]`)})
+	p.ConnID, p.Exclude = "c_x", []string{"c_x"}
+	outs, err := r.RenderEvent(p)
+	if err != nil || len(outs) != 2 {
+		t.Fatalf("%d outputs, %v", len(outs), err)
+	}
+	for _, o := range outs {
+		frame, origin := string(frameBody(t, o.Frame)), string(frameBody(t, o.Origin))
+		switch o.Collection {
+		case rec.hubName():
+			if want := `{"a":"op","c":"rec_5","d":"9","v":3,"src":"client1","seq":7,"fixup":[{"src":"client1","seq":7,"v":3,"op":[{"p":["fields","1"],"oi":2.56,"od":2.555}]}]}`; origin != want {
+				t.Errorf("ack %s\nwant %s", origin, want)
+			}
+			if want := `{"a":"op","c":"rec_5","d":"9","v":3,"src":"client1","seq":7,"op":[{"p":["fields","1"],"oi":2.56,"od":null}]}`; frame != want {
+				t.Errorf("op %s\nwant %s", frame, want)
+			}
+		default:
+			if origin != frame {
+				t.Errorf("under the other spelling the origin gets %s, want the op %s", origin, frame)
+			}
+		}
+	}
+}

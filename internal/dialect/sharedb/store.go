@@ -85,16 +85,20 @@ type Submission struct {
 	Del        bool
 	Src        string
 	Seq        uint64
+	// Tag is kept with the change's event for the renderer's ack: the
+	// collection as the socket spelled it.
+	Tag string
 }
 
 // SubmitResult is what a submit did: the version the change applied to
 // (the document is at V+1), whether it had been applied already (a resent
-// op), and the changes it was transformed against, which the submitter
-// had not seen.
+// op), the changes it was transformed against, which the submitter had
+// not seen, and the fixup (a json0 op; nil when the op was stored as sent).
 type SubmitResult struct {
 	V         int64
 	Duplicate bool
 	Missed    []Op
+	Fixup     json.RawMessage
 }
 
 // The errors a Store wraps.

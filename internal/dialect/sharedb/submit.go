@@ -26,8 +26,12 @@ import (
 //     (defaults for those not given), the id and an order. The ack carries
 //     a fixup (ShareDB's own mechanism for a server that changed a
 //     submitted op) that turns the creator's copy into the stored one.
-//   - The submitter gets no echo of its op: the hub leaves its connection
-//     out of the broadcast.
+//   - The submitter gets no echo of its op: the hub hands its connection
+//     the ack in the op's place (see below).
+//   - A value sent in another form than the stored one (a number with too
+//     many decimals, a select option by its value) is stored in its stored
+//     form; the ack's fixup sets it in the submitter's copy, and the others
+//     receive the op with it.
 func (s *session) submit(in *inbound) error {
 	c, d, err := s.docTarget(in)
 	if err != nil {
@@ -88,29 +92,26 @@ func (s *session) submit(in *inbound) error {
 
 	ctx, cancel := s.storeCtx()
 	defer cancel()
-	// A socket that follows the document gets its op back from the stream,
-	// after every op before it: that message is its ack (a ShareDB client
-	// takes an op with its src and seq for one). An ack sent from here
-	// instead would race the stream: the ops committed with it or after it
-	// (group commit publishes a batch before any of its writers returns)
-	// would reach the client first, and make it drop them and fetch. A
-	// create keeps the explicit ack, which carries its fixup.
-	//
-	// The socket is not left out of the op's broadcast (its origin names
-	// no connection), so that a document it holds under the collection's
-	// other spelling gets the op too. A create is, so that its fixup
-	// arrives with its ack.
+	// A socket that follows the document gets its ack from the document's
+	// stream: the renderer gives the hub an ack for this socket in the
+	// op's place (hub.Output.Origin), so that it arrives after every op
+	// before it and before any after it, as ShareDB's server sends it. An
+	// ack sent from here instead would race the stream: the ops committed
+	// with it or after it (group commit publishes a batch before any of
+	// its writers returns) could reach the client first, and make it drop
+	// them and fetch. The socket is the op's origin, left out of its
+	// broadcast under the spelling it submitted with (Tag), not under the
+	// collection's other spellings, which are other documents to its
+	// client. A create is acknowledged from here with its fixup: nothing
+	// comes before a document's version 0.
+	sub.Tag = replyTag + c.name
 	follow := sub.Create == nil && s.follows(c, d)
-	origin := "sdb:" + s.conn.ID()
-	if sub.Create != nil {
-		origin = s.conn.ID()
-	}
-	res, err := s.srv.cfg.Store.Submit(ctx, s.userID, origin, sub)
+	res, err := s.srv.cfg.Store.Submit(ctx, s.userID, s.conn.ID(), sub)
 	if err != nil {
 		return submitError(err)
 	}
 	if follow && !res.Duplicate {
-		if s.owe(c, d, owedAck{src: src, seq: seq, v: res.V}) {
+		if s.owe(c, d, owedAck{src: src, seq: seq, v: res.V, fixup: res.Fixup}) {
 			return nil
 		}
 		// The subscription ended meanwhile: the ack comes from here.
@@ -136,31 +137,37 @@ func (s *session) submit(in *inbound) error {
 			s.conn.Send(f)
 		}
 	}
-	ack := map[string]any{"a": actOp, "c": c.name, "d": d, "src": src, "seq": seq, "v": res.V}
-	if sub.Create != nil {
+	fixup := res.Fixup
+	if sub.Create != nil { // resent too: its first ack may be lost
 		fix, err := s.createFixup(c, id, createData)
 		if err != nil {
 			s.srv.log.Warn("sharedb create fixup failed", "conn", s.conn.ID(), "collection", c.name, "doc", d, "err", err)
 		} else if len(fix) > 0 {
-			ack["fixup"] = []any{map[string]any{"src": src, "seq": seq, "v": res.V, "op": fix}}
+			if fixup, err = json.Marshal(fix); err != nil {
+				return err
+			}
 		}
 	}
-	s.send(ack)
+	s.conn.Send(ackFrame(c.name, d, res.V, src, seq, fixup))
 	return nil
 }
 
-// owedAck is an ack a socket is owed: the op's broadcast will be it.
+// replyTag marks the ops of ShareDB sockets in their events
+// (service.SubmitReply.Tag): the rest of the tag is the collection as the
+// socket spelled it.
+const replyTag = "sharedb:"
+
+// owedAck is an ack a socket is owed: the document's stream brings it.
 type owedAck struct {
-	c   collection
-	d   string
-	src string
-	seq uint64
-	v   int64
+	c     collection
+	d     string
+	src   string
+	seq   uint64
+	v     int64
+	fixup json.RawMessage
 }
 
-func (a owedAck) frame() []byte {
-	return frameOf(map[string]any{"a": actOp, "c": a.c.name, "d": a.d, "src": a.src, "seq": a.seq, "v": a.v})
-}
+func (a owedAck) frame() []byte { return ackFrame(a.c.name, a.d, a.v, a.src, a.seq, a.fixup) }
 
 // follows reports whether the socket holds a subscription that delivers
 // the document's ops under this spelling of its collection.

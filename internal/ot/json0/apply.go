@@ -14,21 +14,73 @@ import (
 // Treat documents as immutable values.
 //
 // Apply is stricter than the reference ot-json0, which trusts its input:
-// od, ld and sd must equal the current value, oi without od needs an absent
-// key, list and string offsets must be in range. On error the document is
-// unchanged and the error (an *Error) names the failing component.
+// od, ld and sd must equal the current value, list and string offsets must
+// be in range. As in the reference, an oi without od on a key that exists
+// replaces its value (ApplyFilled also returns the op with that value as
+// its od). On error the document is unchanged and the error (an *Error)
+// names the failing component.
 func Apply(doc any, op Op) (any, error) {
+	out, _, err := apply(doc, op, false)
+	return out, err
+}
+
+// ApplyFilled is Apply, and returns the op as it applied: each oi without
+// od that replaced a value gets that value as its od. The filled op is
+// what to keep and send on, since inverting and transforming an oi that
+// replaced a value need the value it replaced. The op is returned as given
+// (not copied) when nothing was filled.
+func ApplyFilled(doc any, op Op) (any, Op, error) {
+	return apply(doc, op, true)
+}
+
+func apply(doc any, op Op, fill bool) (any, Op, error) {
 	if err := op.Validate(); err != nil {
-		return doc, err
+		return doc, op, err
 	}
-	out := doc
+	out, filled := doc, op
 	for i := range op {
+		c := &op[i]
+		if fill && c.OI.set && !c.OD.set {
+			if cur, ok := valueAt(out, c.P); ok {
+				if &filled[0] == &op[0] {
+					filled = append(Op(nil), op...)
+				}
+				filled[i].OD = Some(cur)
+				c = &filled[i]
+			}
+		}
 		var err error
-		if out, err = applyComponent(out, &op[i]); err != nil {
-			return doc, wrapAt(err, i, op[i].P)
+		if out, err = applyComponent(out, c); err != nil {
+			return doc, op, wrapAt(err, i, op[i].P)
 		}
 	}
-	return out, nil
+	return out, filled, nil
+}
+
+// valueAt returns the value at path p of doc, if there is one.
+func valueAt(doc any, p []any) (any, bool) {
+	cur := doc
+	for _, k := range p {
+		switch n := cur.(type) {
+		case map[string]any:
+			key, ok := k.(string)
+			if !ok {
+				return nil, false
+			}
+			if cur, ok = n[key]; !ok {
+				return nil, false
+			}
+		case []any:
+			i, ok := k.(int)
+			if !ok || i < 0 || i >= len(n) {
+				return nil, false
+			}
+			cur = n[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
 }
 
 // applyComponent applies a validated component.
@@ -80,9 +132,8 @@ func applyComponent(doc any, c *Component) (any, error) {
 				return nil, fail(ErrPathNotFound, "od of missing key %q", key)
 			case c.OD.set && !Equal(cur, c.OD.v):
 				return nil, fail(ErrMismatch, "od does not match the value at key %q", key)
-			case !c.OD.set && exists:
-				return nil, fail(ErrMismatch, "oi on existing key %q without od", key)
 			}
+			// an oi without od on an existing key replaces it, as in ot-json0
 			out := make(map[string]any, len(m)+1)
 			for k, v := range m {
 				out[k] = v

@@ -82,7 +82,7 @@ func TestApplyErrors(t *testing.T) {
 		{"od missing key", `{}`, `[{"p":["a"],"od":1}]`, ErrPathNotFound},
 		{"od mismatch", `{"a":1}`, `[{"p":["a"],"od":2}]`, ErrMismatch},
 		{"od null vs absent value", `{"a":false}`, `[{"p":["a"],"od":null}]`, ErrMismatch},
-		{"oi over existing", `{"a":1}`, `[{"p":["a"],"oi":2}]`, ErrMismatch},
+
 		{"oi on list", `{"l":[]}`, `[{"p":["l","k"],"oi":1}]`, ErrWrongType},
 		{"li on non-list", `{"o":{}}`, `[{"p":["o",0],"li":1}]`, ErrWrongType},
 		{"li on string", `{"s":"ab"}`, `[{"p":["s",0],"li":1}]`, ErrWrongType},
@@ -169,5 +169,52 @@ func TestMarshalRoundTrip(t *testing.T) {
 	op := parseOp(t, `[{"p":["a"],"oi":null}]`)
 	if !op[0].OI.Present() || op[0].OD.Present() || op[0].OI.Get() != nil {
 		t.Errorf("oi:null decoded as %+v", op[0])
+	}
+}
+
+func TestApplyOIReplaces(t *testing.T) {
+	for _, c := range []struct {
+		name, doc, op, want, filled string
+	}{
+		{"replace without od", `{"fields":{"2":null}}`, `[{"p":["fields","2"],"oi":5}]`,
+			`{"fields":{"2":5}}`, `[{"p":["fields","2"],"oi":5,"od":null}]`},
+		{"replace a value", `{"a":"x"}`, `[{"p":["a"],"oi":"y"}]`, `{"a":"y"}`, `[{"p":["a"],"oi":"y","od":"x"}]`},
+		{"insert stays an insert", `{}`, `[{"p":["a"],"oi":1}]`, `{"a":1}`, `[{"p":["a"],"oi":1}]`},
+		{"with od unchanged", `{"a":1}`, `[{"p":["a"],"oi":2,"od":1}]`, `{"a":2}`, `[{"p":["a"],"oi":2,"od":1}]`},
+		{"second component sees the first", `{"a":1}`, `[{"p":["a"],"oi":2},{"p":["a"],"oi":3}]`,
+			`{"a":3}`, `[{"p":["a"],"oi":2,"od":1},{"p":["a"],"oi":3,"od":2}]`},
+		{"nested in a list", `{"l":[{"k":true}]}`, `[{"p":["l",0,"k"],"oi":false}]`,
+			`{"l":[{"k":false}]}`, `[{"p":["l",0,"k"],"oi":false,"od":true}]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var doc any
+			var op Op
+			if err := json.Unmarshal([]byte(c.doc), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal([]byte(c.op), &op); err != nil {
+				t.Fatal(err)
+			}
+			plain, err := Apply(doc, op)
+			if err != nil || mustJSON(plain) != c.want {
+				t.Fatalf("Apply = %s, %v; want %s", mustJSON(plain), err, c.want)
+			}
+			got, filled, err := ApplyFilled(doc, op)
+			if err != nil || mustJSON(got) != c.want || mustJSON(filled) != c.filled {
+				t.Fatalf("ApplyFilled = %s, %s, %v; want %s, %s", mustJSON(got), mustJSON(filled), err, c.want, c.filled)
+			}
+			if mustJSON(op) != c.op {
+				t.Fatalf("ApplyFilled changed its input op: %s", mustJSON(op))
+			}
+			// the filled op inverts back to the document
+			inv, err := Invert(filled)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Apply(got, inv)
+			if err != nil || !Equal(back, doc) {
+				t.Fatalf("invert of the filled op = %s, %v", mustJSON(back), err)
+			}
+		})
 	}
 }

@@ -47,8 +47,24 @@ func differentialCasesFrom(seed uint64, n int) []diffCase {
 		}
 		doc := g.doc()
 		cases[i] = diffCase{Doc: doc, A: g.op(doc, 3), B: g.op(doc, 3)}
+		if i%4 == 3 {
+			// an oi that replaces without its od, as Teable's clients send
+			// one for a cell they hold empty: ot-json0 replaces the value
+			cases[i].A = withoutOD(cases[i].A)
+		}
 	}
 	return cases
+}
+
+// withoutOD drops the od of every component that also has an oi.
+func withoutOD(op Op) Op {
+	out := append(Op(nil), op...)
+	for i, c := range out {
+		if c.OI.Present() && c.OD.Present() {
+			out[i].OD = Value{}
+		}
+	}
+	return out
 }
 
 // harnessDir returns the folder of test/otjson0 with its node_modules, or
@@ -144,8 +160,9 @@ func normal(v any) any {
 	return out
 }
 
-// goResult computes in Go what the harness computes in Node.
-func goResult(c diffCase) diffResult {
+// goResult computes in Go what the harness computes in Node; without
+// finals, it stops after the transforms.
+func goResult(c diffCase, finals bool) diffResult {
 	var r diffResult
 	fail := func(err error) diffResult { r.Error = err.Error(); return r }
 	applyA, err := Apply(c.Doc, c.A)
@@ -168,6 +185,9 @@ func goResult(c diffCase) diffResult {
 		return fail(err)
 	}
 	r.BRight = normal(bRight)
+	if !finals {
+		return r
+	}
 	finalAB, err := Apply(applyA, bRight)
 	if err != nil {
 		return fail(err)
@@ -197,14 +217,27 @@ func TestDifferentialAgainstOTJSON0(t *testing.T) {
 				}
 			}
 		}
-		got, ref := goResult(c), want[i]
+		// An op with an oi that replaces without its od (withoutOD) is
+		// compared as it applies and transforms; the finals are not: the
+		// transformed other op may carry an od of the value the oi
+		// replaced, which this package checks and the reference does not
+		// (and then often does not converge). That is why the service keeps
+		// such an op with its od filled in (ApplyFilled) before anyone
+		// transforms against it.
+		partial := i%4 == 3
+		got, ref := goResult(c, !partial), want[i]
 		ref.ApplyA, ref.ApplyB = normal(ref.ApplyA), normal(ref.ApplyB)
 		ref.ALeft, ref.BRight = normal(ref.ALeft), normal(ref.BRight)
 		ref.FinalAB, ref.FinalBA = normal(ref.FinalAB), normal(ref.FinalBA)
 		if ref.Error != "" {
 			refErrors++
 		}
-		if ref.Error == "" && !reflect.DeepEqual(ref.FinalAB, ref.FinalBA) {
+		if partial {
+			if ref.Error != "" {
+				continue
+			}
+			ref.FinalAB, ref.FinalBA = nil, nil
+		} else if ref.Error == "" && !reflect.DeepEqual(ref.FinalAB, ref.FinalBA) {
 			diverged++
 		}
 		gotErr, refErr := got.Error != "", ref.Error != ""
@@ -220,7 +253,7 @@ func TestDifferentialAgainstOTJSON0(t *testing.T) {
 		}
 	}
 	t.Logf("interacting component pairs by kind (a/b): %v", interacting)
-	t.Logf("%d cases (seed %d): %d mismatches, %d reference errors, %d where the reference does not converge",
+	t.Logf("%d cases (seed %d): %d mismatches, %d reference errors, %d where the reference does not converge (of those with every od)",
 		len(cases), differentialSeed, mismatches, refErrors, diverged)
 }
 

@@ -8,7 +8,7 @@
 // An Op is a list of Components, each with a path P (string keys and int
 // indexes) and one kind of edit:
 //
-//	{"p":[...,"k"],"oi":v}           insert v at object key k (k must be absent)
+//	{"p":[...,"k"],"oi":v}           insert v at object key k (replacing what is there)
 //	{"p":[...,"k"],"od":v}           delete key k, whose value is v
 //	{"p":[...,"k"],"od":v,"oi":w}    replace v by w
 //	{"p":[...,i],"li":v}             insert v before list index i
@@ -44,13 +44,16 @@
 // thousands of random cases and requires identical results. Deliberate
 // differences, all on input the reference would accept without checking:
 //
-//   - Apply checks: od, ld and sd must equal the current value; oi without
-//     od needs an absent key (the reference overwrites); list indexes, lm
+//   - Apply checks: od, ld and sd must equal the current value; list indexes, lm
 //     targets and string offsets must be in range (the reference clamps or
 //     pads); paths must exist; string keys address objects only and int
 //     indexes lists only; the root cannot be replaced with an empty-path oi
 //     (ShareDB create/del do that). Errors wrap ErrPathNotFound,
 //     ErrMismatch, ErrWrongType, ErrOutOfRange or ErrMalformed.
+//   - An oi without od on a key that exists replaces the value, as in the
+//     reference (Teable's clients send that for a cell they hold empty);
+//     ApplyFilled returns the op with the replaced value as its od, the op
+//     to keep, since Invert and Transform need it.
 //   - An si/sd component is transformed against a concurrent text0
 //     component on the same string (the reference leaves the two forms
 //     untransformed against each other, which diverges).

@@ -26,6 +26,11 @@ export function cellText(field, v) {
   if (v === null || v === undefined) return '';
   switch (field.type) {
     case 'boolean': return v ? '✓' : '';
+    case 'number': {
+      // a JSON number, shown with the field's decimals ("2.50")
+      const d = (field.options && field.options.decimals) || 0;
+      return typeof v === 'number' ? v.toFixed(d) : String(v);
+    }
     case 'single_select': return choiceText(field, v);
     case 'multiple_select': return Array.isArray(v) ? v.map((x) => choiceText(field, x)).join(', ') : String(v);
     default: return typeof v === 'object' ? JSON.stringify(v) : String(v);

@@ -531,7 +531,7 @@ export class TableView {
     this.markActive(true);
     if (text === cellText(f, r.fields[e.field])) return; // unchanged
     // Strings go as typed: the server normalises them by the field's type
-    // ("2.5" in a number field with 2 decimals is stored as "2.50").
+    // ("2.555" in a number field with 2 decimals is stored as 2.56).
     this.save(e.row, e.field, text);
   }
 
