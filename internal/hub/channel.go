@@ -127,7 +127,7 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, req SubscribeRequest) (Sub
 		}
 		// A table stream's history is the store: this node delivers its
 		// own writes at once, and the broker catches up on the other
-		// nodes' (KindResync) once it is back.
+		// nodes' (HandleResync) once it is back.
 		h.log.Warn("broker subscription pending; the stream is served from the store meanwhile",
 			"stream", h.shardKey(req.Collection), "err", err)
 	}
@@ -345,6 +345,21 @@ func (h *Hub) unsubscribeAll(c *Conn) {
 	}
 }
 
+// brokerEvents is the hub as its broker sees it: a type of its own keeps
+// the BrokerEventHandler methods off the hub's API.
+type brokerEvents Hub
+
+var _ BrokerEventHandler = (*brokerEvents)(nil)
+
+// HandlePublication implements BrokerEventHandler.
+func (e *brokerEvents) HandlePublication(p *Publication) { (*Hub)(e).handle(p) }
+
+// HandleResync implements BrokerEventHandler.
+func (e *brokerEvents) HandleResync(streamName string) { (*Hub)(e).catchUp(streamName) }
+
+// HandleReset implements BrokerEventHandler.
+func (e *brokerEvents) HandleReset(collectionName string) { (*Hub)(e).resetChannel(collectionName) }
+
 // handle receives the cluster's publications from the broker.
 func (h *Hub) handle(p *Publication) {
 	switch p.Kind {
@@ -357,12 +372,6 @@ func (h *Hub) handle(p *Publication) {
 			h.seq.Push(p.Stream, stream.Item{Offset: p.Offset, Value: p})
 		}
 		return // deliverEvent reports its deliveries
-	case KindResync:
-		h.catchUp(p.Stream)
-		return
-	case KindReset:
-		h.resetChannel(p.Collection)
-		return
 	default:
 		h.deliver(p)
 	}
