@@ -122,8 +122,8 @@ func (b *MemoryBroker) Close() error {
 }
 
 // memoryEntry is what the memory broker keeps of a streamed publication
-// (KindMessage, KindOp) in its history; the entry's offset and the
-// stream's epoch are the history's.
+// (KindMessage, KindOp: authored, never targeted) in its history; the
+// entry's offset and the stream's epoch are the history's.
 type memoryEntry struct {
 	Kind         Kind            `json:"k"`
 	Stream       string          `json:"st,omitempty"`
@@ -140,7 +140,7 @@ type memoryEntry struct {
 
 func encodeMemoryEntry(p *Publication) ([]byte, error) {
 	b, err := json.Marshal(memoryEntry{Kind: p.Kind, Stream: p.Stream, Collection: p.Collection, Document: p.Document,
-		Data: p.Data, UserID: p.UserID, SessionID: p.SessionID, ConnID: p.ConnID, Exclude: p.Exclude,
+		Data: p.Data, UserID: p.Author.UserID, SessionID: p.Author.SessionID, ConnID: p.Author.ConnID, Exclude: p.Exclude,
 		ExcludeUsers: p.ExcludeUsers, Time: p.Time})
 	if err != nil {
 		return nil, fmt.Errorf("hub: memory broker: encode: %w", err)
@@ -154,6 +154,6 @@ func decodeMemoryEntry(b []byte) (*Publication, error) {
 		return nil, fmt.Errorf("hub: memory broker: decode: %w", err)
 	}
 	return &Publication{Kind: e.Kind, Stream: e.Stream, Collection: e.Collection, Document: e.Document,
-		Data: e.Data, UserID: e.UserID, SessionID: e.SessionID, ConnID: e.ConnID, Exclude: e.Exclude,
+		Data: e.Data, Author: Author{UserID: e.UserID, SessionID: e.SessionID, ConnID: e.ConnID}, Exclude: e.Exclude,
 		ExcludeUsers: e.ExcludeUsers, Time: e.Time}, nil
 }

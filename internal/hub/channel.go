@@ -471,10 +471,10 @@ func (h *Hub) Publish(ctx context.Context, p *Publication) (stream.Position, err
 func (h *Hub) deliverUser(p *Publication) {
 	var frames [MaxDialects][]byte
 	stamp := p.Time.UnixNano()
-	s := h.connShardFor(p.UserID)
+	s := h.connShardFor(p.Target.UserID)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	s.users[p.UserID].each(func(c *Conn) {
+	s.users[p.Target.UserID].each(func(c *Conn) {
 		if p.excludes(c) {
 			return
 		}
@@ -507,7 +507,7 @@ type DisconnectRequest struct {
 // Disconnect closes (4003) the connections of a user, or one connection, on
 // every node.
 func (h *Hub) Disconnect(ctx context.Context, req DisconnectRequest) (*Publication, error) {
-	p := &Publication{Kind: KindDisconnect, UserID: req.UserID, ConnID: req.ConnectionID, Reconnect: req.Reconnect}
+	p := &Publication{Kind: KindDisconnect, Target: Target{UserID: req.UserID, ConnID: req.ConnectionID}, Reconnect: req.Reconnect}
 	_, err := h.Publish(ctx, p)
 	return p, err
 }
@@ -517,13 +517,13 @@ func (h *Hub) disconnectLocal(p *Publication) {
 	d.Reconnect = p.Reconnect
 	var targets []*Conn
 	switch {
-	case p.ConnID != "":
+	case p.Target.ConnID != "":
 		// userID is written before authed is set: read it only after.
-		if c := h.Conn(p.ConnID); c != nil && (p.UserID == "" || (c.authed.Load() && c.userID == p.UserID)) {
+		if c := h.Conn(p.Target.ConnID); c != nil && (p.Target.UserID == "" || (c.authed.Load() && c.userID == p.Target.UserID)) {
 			targets = append(targets, c)
 		}
-	case p.UserID != "":
-		targets = h.UserConns(p.UserID)
+	case p.Target.UserID != "":
+		targets = h.UserConns(p.Target.UserID)
 	}
 	for _, c := range targets {
 		if c.Disconnect(d) {

@@ -26,6 +26,28 @@ const (
 	KindEvent
 )
 
+// Targeted reports whether publications of this kind are addressed to
+// connections (Publication.Target) rather than to a channel.
+func (k Kind) Targeted() bool { return k == KindUser || k == KindDisconnect }
+
+// Author is who caused a publication. For an event, UserID is the actor
+// and ConnID the connection whose request made it ("" if none, a REST
+// call without X-WebSocket-Id); for a presence change, the connection
+// whose presence it is.
+type Author struct {
+	UserID    string
+	SessionID string
+	ConnID    string
+}
+
+// Target is whom a KindUser or KindDisconnect is for: every connection of
+// UserID, or, with ConnID, that one connection (a KindDisconnect; with
+// UserID too, only if it is that user's).
+type Target struct {
+	UserID string
+	ConnID string
+}
+
 // Streamed reports whether publications of this kind have an offset and can
 // be recovered.
 func (k Kind) Streamed() bool { return k == KindMessage || k == KindOp || k == KindEvent }
@@ -44,15 +66,6 @@ func (k Kind) OffsetFromBroker() bool { return k == KindMessage || k == KindOp }
 // the Redis broker's envelope), and what the node learns while delivering it
 // (how many connections it reached, what the dialects derived from it) stays
 // here, unexported, and never leaves the node.
-//
-// Who a publication is about depends on its kind:
-//
-//	kind                     UserID, SessionID, ConnID
-//	KindMessage              (unused)
-//	KindOp, KindEvent        the author: the user, and the connection whose request caused it
-//	KindPresence             the author of the presence change
-//	KindUser                 the target: every connection of UserID
-//	KindDisconnect           the target: UserID's connections, or the one ConnID
 type Publication struct {
 	Kind Kind
 	// Stream names the offsets' stream: the collection for app channels,
@@ -66,11 +79,10 @@ type Publication struct {
 	// Event is the type of a KindEvent publication (rows_created, ...); Data
 	// is its payload.
 	Event string
-	// UserID, SessionID and ConnID: the author or the target, by kind (see
-	// above).
-	UserID    string
-	SessionID string
-	ConnID    string
+	// Author is who caused a KindOp, KindEvent or KindPresence.
+	Author Author
+	// Target is whom a KindUser or KindDisconnect is for.
+	Target Target
 	// Exclude lists connection ids left out of the delivery; ExcludeUsers user ids.
 	Exclude      []string
 	ExcludeUsers []string

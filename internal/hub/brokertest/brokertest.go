@@ -166,7 +166,7 @@ func Contract(t *testing.T, newBroker func(t *testing.T) hub.Broker) {
 		Start(t, b)
 		at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
 		sent := &hub.Publication{Kind: hub.KindOp, Collection: "docs", Document: "d1", Data: json.RawMessage(`[{"p":["a"],"oi":1}]`),
-			UserID: "u1", SessionID: "s1", ConnID: "c1", Exclude: []string{"c2"}, ExcludeUsers: []string{"u9"}, Time: at}
+			Author: hub.Author{UserID: "u1", SessionID: "s1", ConnID: "c1"}, Exclude: []string{"c2"}, ExcludeUsers: []string{"u9"}, Time: at}
 		pos, err := b.Publish(ctx, sent)
 		if err != nil {
 			t.Fatal(err)
@@ -177,7 +177,7 @@ func Contract(t *testing.T, newBroker func(t *testing.T) hub.Broker) {
 		}
 		p := hist[0]
 		if p.Kind != sent.Kind || p.Collection != "docs" || p.Document != "d1" || string(p.Data) != string(sent.Data) ||
-			p.UserID != "u1" || p.SessionID != "s1" || p.ConnID != "c1" || !slices.Equal(p.Exclude, sent.Exclude) ||
+			p.Author != sent.Author || !slices.Equal(p.Exclude, sent.Exclude) ||
 			!slices.Equal(p.ExcludeUsers, sent.ExcludeUsers) || !p.Time.Equal(at) || p.Offset != pos.Offset || p.Epoch != pos.Epoch {
 			t.Fatalf("History gave %+v, published %+v at %+v", p, sent, pos)
 		}
@@ -188,8 +188,8 @@ func Contract(t *testing.T, newBroker func(t *testing.T) hub.Broker) {
 		b := newBroker(t)
 		rec := Start(t, b)
 		sent := []*hub.Publication{
-			{Kind: hub.KindUser, UserID: "u1", Data: []byte(`{}`)},
-			{Kind: hub.KindDisconnect, UserID: "u2", ConnID: "c2", Reconnect: true},
+			{Kind: hub.KindUser, Target: hub.Target{UserID: "u1"}, Data: []byte(`{}`)},
+			{Kind: hub.KindDisconnect, Target: hub.Target{UserID: "u2", ConnID: "c2"}, Reconnect: true},
 			{Kind: hub.KindEvent, Stream: "table:1", Collection: "record_1", Offset: 7, Epoch: "outbox1", Event: "rows_created", Data: []byte(`{}`)},
 		}
 		for _, p := range sent {
@@ -198,10 +198,10 @@ func Contract(t *testing.T, newBroker func(t *testing.T) hub.Broker) {
 			}
 		}
 		got := rec.Wait(t, len(sent))
-		if p := got[0]; p.Kind != hub.KindUser || p.UserID != "u1" {
+		if p := got[0]; p.Kind != hub.KindUser || p.Target != (hub.Target{UserID: "u1"}) {
 			t.Errorf("user publication: %+v", p)
 		}
-		if p := got[1]; p.Kind != hub.KindDisconnect || p.UserID != "u2" || p.ConnID != "c2" || !p.Reconnect {
+		if p := got[1]; p.Kind != hub.KindDisconnect || p.Target != (hub.Target{UserID: "u2", ConnID: "c2"}) || !p.Reconnect {
 			t.Errorf("disconnect: %+v", p)
 		}
 		if p := got[2]; p.Kind != hub.KindEvent || p.Stream != "table:1" || p.Offset != 7 || p.Epoch != "outbox1" || p.Event != "rows_created" {

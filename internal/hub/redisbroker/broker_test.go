@@ -83,17 +83,17 @@ func TestBrokerAcrossNodes(t *testing.T) {
 		t.Fatalf("A received %+v", p)
 	}
 	// A user-targeted publication reaches every node once.
-	if _, err := b.Publish(ctx, &hub.Publication{Kind: hub.KindUser, UserID: "u", Data: []byte(`1`)}); err != nil {
+	if _, err := b.Publish(ctx, &hub.Publication{Kind: hub.KindUser, Target: hub.Target{UserID: "u"}, Data: []byte(`1`)}); err != nil {
 		t.Fatal(err)
 	}
 	ra.Wait(t, 3)
 	// B got its event and its user publication, each once, and nothing of
 	// "room": a marker published after them arrives third.
-	if _, err := b.Publish(ctx, &hub.Publication{Kind: hub.KindUser, UserID: "marker", Data: []byte(`2`)}); err != nil {
+	if _, err := b.Publish(ctx, &hub.Publication{Kind: hub.KindUser, Target: hub.Target{UserID: "marker"}, Data: []byte(`2`)}); err != nil {
 		t.Fatal(err)
 	}
 	got := rb.Wait(t, 3)
-	if got[0].Kind != hub.KindEvent || got[1].UserID != "u" || got[2].UserID != "marker" {
+	if got[0].Kind != hub.KindEvent || got[1].Target.UserID != "u" || got[2].Target.UserID != "marker" {
 		t.Fatalf("B received %+v %+v %+v", got[0], got[1], got[2])
 	}
 	ra.Wait(t, 4)
@@ -177,7 +177,7 @@ func TestRedisClusterStateAndDeadNodes(t *testing.T) {
 	a.crash()
 	// B notices within nodeTTL and a heartbeat, and publishes the leave.
 	got := r.Wait(t, 1)
-	if p := got[0]; p.Kind != hub.KindPresence || p.ConnID != "c_a" || string(p.Data) != "null" || p.Document != "d1" {
+	if p := got[0]; p.Kind != hub.KindPresence || p.Author.ConnID != "c_a" || string(p.Data) != "null" || p.Document != "d1" {
 		t.Fatalf("B received %+v", p)
 	}
 	if got, err := b.ClusterPresence(ctx, "room", ""); err != nil || len(got) != 0 {

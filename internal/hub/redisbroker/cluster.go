@@ -256,7 +256,7 @@ func (b *Broker) reap(ctx context.Context, node string) error {
 				continue
 			}
 			leave := &hub.Publication{Kind: hub.KindPresence, Collection: col, Document: info.Document, Data: json.RawMessage("null"),
-				UserID: info.UserID, SessionID: info.SessionID, ConnID: info.ConnectionID, Time: time.Now()}
+				Author: hub.Author{UserID: info.UserID, SessionID: info.SessionID, ConnID: info.ConnectionID}, Time: time.Now()}
 			if err := b.publishToAll(ctx, b.channel(col), leave); err != nil {
 				errs = append(errs, err)
 			}

@@ -33,7 +33,9 @@ type envelope struct {
 }
 
 // wirePublication is what of a hub.Publication travels: everything but
-// what a node learns while delivering it.
+// what a node learns while delivering it. UserID, SessionID and ConnID
+// ("u", "s", "i") carry the publication's Target when its kind is targeted
+// (KindUser, KindDisconnect), its Author otherwise.
 type wirePublication struct {
 	Kind         hub.Kind        `json:"k"`
 	Stream       string          `json:"st,omitempty"`
@@ -53,17 +55,27 @@ type wirePublication struct {
 }
 
 func toWire(p *hub.Publication) wirePublication {
-	return wirePublication{Kind: p.Kind, Stream: p.Stream, Collection: p.Collection, Document: p.Document,
-		Offset: p.Offset, Epoch: p.Epoch, Data: p.Data, Event: p.Event, UserID: p.UserID,
-		SessionID: p.SessionID, ConnID: p.ConnID, Exclude: p.Exclude, ExcludeUsers: p.ExcludeUsers,
-		Reconnect: p.Reconnect, Time: p.Time}
+	w := wirePublication{Kind: p.Kind, Stream: p.Stream, Collection: p.Collection, Document: p.Document,
+		Offset: p.Offset, Epoch: p.Epoch, Data: p.Data, Event: p.Event, Exclude: p.Exclude,
+		ExcludeUsers: p.ExcludeUsers, Reconnect: p.Reconnect, Time: p.Time}
+	if p.Kind.Targeted() {
+		w.UserID, w.ConnID = p.Target.UserID, p.Target.ConnID
+	} else {
+		w.UserID, w.SessionID, w.ConnID = p.Author.UserID, p.Author.SessionID, p.Author.ConnID
+	}
+	return w
 }
 
 func (w *wirePublication) publication() *hub.Publication {
-	return &hub.Publication{Kind: w.Kind, Stream: w.Stream, Collection: w.Collection, Document: w.Document,
-		Offset: w.Offset, Epoch: w.Epoch, Data: w.Data, Event: w.Event, UserID: w.UserID,
-		SessionID: w.SessionID, ConnID: w.ConnID, Exclude: w.Exclude, ExcludeUsers: w.ExcludeUsers,
-		Reconnect: w.Reconnect, Time: w.Time}
+	p := &hub.Publication{Kind: w.Kind, Stream: w.Stream, Collection: w.Collection, Document: w.Document,
+		Offset: w.Offset, Epoch: w.Epoch, Data: w.Data, Event: w.Event, Exclude: w.Exclude,
+		ExcludeUsers: w.ExcludeUsers, Reconnect: w.Reconnect, Time: w.Time}
+	if w.Kind.Targeted() {
+		p.Target = hub.Target{UserID: w.UserID, ConnID: w.ConnID}
+	} else {
+		p.Author = hub.Author{UserID: w.UserID, SessionID: w.SessionID, ConnID: w.ConnID}
+	}
+	return p
 }
 
 // encodePublication encodes p alone, for the append script to wrap.

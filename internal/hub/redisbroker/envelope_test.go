@@ -43,12 +43,12 @@ var at = time.Date(2026, 12, 6, 21, 0, 0, 123456789, time.UTC)
 // publicationsOfEveryKind is one publication per kind, as the hub makes them.
 var publicationsOfEveryKind = []*hub.Publication{
 	{Kind: hub.KindMessage, Collection: "chat", Document: "d", Data: json.RawMessage(`{"text":"hi"}`), Exclude: []string{"c1"}, Time: at},
-	{Kind: hub.KindOp, Collection: "docs", Document: "d1", Data: json.RawMessage(`[{"p":["a"],"oi":1}]`), UserID: "u", Time: at},
-	{Kind: hub.KindPresence, Collection: "room", Document: "d", Data: json.RawMessage(`{"x":1}`), UserID: "u", SessionID: "s", ConnID: "c", Time: at},
-	{Kind: hub.KindUser, UserID: "u", Data: json.RawMessage(`"hello"`), Exclude: []string{"c1", "c2"}, ExcludeUsers: []string{"v"}, Time: at},
-	{Kind: hub.KindDisconnect, UserID: "u", ConnID: "c", Reconnect: true, Time: at},
+	{Kind: hub.KindOp, Collection: "docs", Document: "d1", Data: json.RawMessage(`[{"p":["a"],"oi":1}]`), Author: hub.Author{UserID: "u"}, Time: at},
+	{Kind: hub.KindPresence, Collection: "room", Document: "d", Data: json.RawMessage(`{"x":1}`), Author: hub.Author{UserID: "u", SessionID: "s", ConnID: "c"}, Time: at},
+	{Kind: hub.KindUser, Target: hub.Target{UserID: "u"}, Data: json.RawMessage(`"hello"`), Exclude: []string{"c1", "c2"}, ExcludeUsers: []string{"v"}, Time: at},
+	{Kind: hub.KindDisconnect, Target: hub.Target{UserID: "u", ConnID: "c"}, Reconnect: true, Time: at},
 	{Kind: hub.KindEvent, Stream: "table:7", Collection: "record_7", Offset: 42, Epoch: "outbox1", Event: "rows_created",
-		Data: json.RawMessage(`{"rows":[]}`), UserID: "u", ConnID: "c", Time: at},
+		Data: json.RawMessage(`{"rows":[]}`), Author: hub.Author{UserID: "u", ConnID: "c"}, Time: at},
 }
 
 // TestEnvelopeRoundTrip: every kind of publication comes out of an
@@ -176,7 +176,7 @@ func entry(t *testing.T, offset uint64, epoch string, p *hub.Publication) string
 func TestDispatchTellsWhatItIs(t *testing.T) {
 	b, rec := offlineBroker(t)
 	msg := &hub.Publication{Kind: hub.KindMessage, Collection: "chat", Data: json.RawMessage(`1`), Time: at}
-	own, err := encodeEnvelope("self", &hub.Publication{Kind: hub.KindUser, UserID: "u", Time: at})
+	own, err := encodeEnvelope("self", &hub.Publication{Kind: hub.KindUser, Target: hub.Target{UserID: "u"}, Time: at})
 	if err != nil {
 		t.Fatal(err)
 	}
