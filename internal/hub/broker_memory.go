@@ -23,7 +23,7 @@ var _ Broker = (*MemoryBroker)(nil)
 type MemoryBroker struct {
 	history stream.History
 	seed    maphash.Seed
-	locks   [256]sync.Mutex
+	locks   [256]streamLock
 
 	mu      sync.RWMutex
 	handler BrokerEventHandler
@@ -68,7 +68,7 @@ func (b *MemoryBroker) Publish(ctx context.Context, p *Publication) (stream.Posi
 		return stream.Position{}, fmt.Errorf("hub: memory broker: %w", err)
 	}
 	p.Offset, p.Epoch = top.Offset+1, top.Epoch
-	payload, err := encodeMemoryEntry(p)
+	payload, err := l.encode(p)
 	if err != nil {
 		return stream.Position{}, err
 	}
@@ -138,10 +138,21 @@ type memoryEntry struct {
 	Time         time.Time       `json:"t"`
 }
 
-func encodeMemoryEntry(p *Publication) ([]byte, error) {
-	b, err := json.Marshal(memoryEntry{Kind: p.Kind, Stream: p.Stream, Collection: p.Collection, Document: p.Document,
+// streamLock serialises the publications of the streams it stripes, and
+// holds the entry they are encoded from: filled and encoded under the lock,
+// it costs no allocation per publication.
+type streamLock struct {
+	sync.Mutex
+	entry memoryEntry
+}
+
+// encode encodes p's history entry; l is held.
+func (l *streamLock) encode(p *Publication) ([]byte, error) {
+	l.entry = memoryEntry{Kind: p.Kind, Stream: p.Stream, Collection: p.Collection, Document: p.Document,
 		Data: p.Data, UserID: p.Author.UserID, SessionID: p.Author.SessionID, ConnID: p.Author.ConnID, Exclude: p.Exclude,
-		ExcludeUsers: p.ExcludeUsers, Time: p.Time})
+		ExcludeUsers: p.ExcludeUsers, Time: p.Time}
+	b, err := json.Marshal(&l.entry)
+	l.entry = memoryEntry{} // keeps nothing of p
 	if err != nil {
 		return nil, fmt.Errorf("hub: memory broker: encode: %w", err)
 	}
