@@ -27,15 +27,16 @@ var _ hub.Broker = (*Broker)(nil)
 // Redis pub/sub, and app channels' streams (offsets, epochs, history) live
 // in Redis.
 //
-//   - A streamed publication (hub.KindMessage, hub.KindOp) takes its offset, goes into
-//     its stream's history and is published to the stream's channel in one
-//     Lua script, so offsets, history and delivery order agree on every node.
+//   - A streamed publication (hub.KindMessage, hub.KindOp) takes its
+//     offset, goes into its stream's history and is published to the
+//     stream's channel in one Lua script, so offsets, history and delivery
+//     order agree on every node.
 //   - A node subscribes in Redis only to the streams it has subscribers for
 //     (Subscribe and Unsubscribe, from the hub), so a message reaches only the
 //     nodes that need it, and Redis work per message does not grow with the
 //     number of subscribers.
-//   - Table events (hub.KindEvent) already have their offsets (from the outbox):
-//     they are delivered to this node at once and published for the others,
+//   - Table events (hub.KindEvent) already have their offsets (from the
+//     outbox): they are delivered to this node at once and published for the others,
 //     which order them with their sequencers. When Redis is away they still
 //     reach this node's subscribers; the other nodes fill the gap from the
 //     outbox when the next event arrives.
