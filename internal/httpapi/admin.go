@@ -203,7 +203,7 @@ func (a *Admin) broadcastUser(r *http.Request, w http.ResponseWriter) (any, erro
 	if len(details) > 0 {
 		return nil, badRequest(details)
 	}
-	return a.publish(r, &hub.Publication{Kind: hub.KindUser, UserID: body.UserID, Data: body.Message, Exclude: body.Exclude})
+	return a.publish(r, &hub.Publication{Kind: hub.KindUser, Target: hub.Target{UserID: body.UserID}, Data: body.Message, Exclude: body.Exclude})
 }
 
 func (a *Admin) publishDocument(r *http.Request, w http.ResponseWriter) (any, error) {

@@ -9,15 +9,17 @@ import (
 
 // Broker carries publications between the nodes of a cluster and keeps the
 // history of streamed channels. The hub owns this interface; the memory broker
-// serves one node, a Redis broker several.
+// (in this package) serves one node, the Redis broker (package redisbroker)
+// several. Both run the contract suite in package brokertest.
 //
 // Streams are named by collection: every streamed publication of a collection,
 // whatever its document, takes the next offset of the collection's stream, so a
 // collection subscriber and a document subscriber agree on offsets.
 type Broker interface {
-	// Start begins delivering every publication of the cluster to h, in offset
-	// order per stream. It does not block.
-	Start(ctx context.Context, h BrokerHandler) error
+	// Start begins telling h what the cluster says: every publication, in
+	// offset order per stream, and the resyncs and resets a cluster broker
+	// finds necessary. It does not block.
+	Start(ctx context.Context, h BrokerEventHandler) error
 	// Publish gives a streamed p its offset, keeps it in the stream's history
 	// and hands it to every node; other kinds are only handed on.
 	Publish(ctx context.Context, p *Publication) (stream.Position, error)
@@ -31,7 +33,7 @@ type Broker interface {
 	// subscribers for, so that a cluster broker forwards only those. An
 	// error wrapping ErrSubscribePending means the interest is kept and the
 	// subscription will be made when the broker can, followed by a
-	// KindResync for the stream (publications meanwhile were missed).
+	// HandleResync of the stream (publications meanwhile were missed).
 	Subscribe(ctx context.Context, collection string) error
 	Unsubscribe(ctx context.Context, collection string) error
 	// Close stops delivering and releases what Start acquired.
@@ -49,5 +51,21 @@ var ErrSubscribePending = errors.New("hub: broker subscription pending")
 // page_add_failed unavailable).
 var ErrUnavailable = errors.New("hub: temporarily unavailable")
 
-// BrokerHandler receives the cluster's publications.
-type BrokerHandler func(p *Publication)
+// BrokerEventHandler is what a broker tells the node it serves, one method
+// per thing it is told. The hub implements it (brokerEvents); a broker calls
+// it from its own goroutines, never with one of the hub's locks held.
+type BrokerEventHandler interface {
+	// HandlePublication hands over a publication of the cluster (this
+	// node's own included), in offset order per stream. The publication
+	// is the node's from then on: the broker does not change it.
+	HandlePublication(p *Publication)
+	// HandleResync says that the node's link to the cluster broke and is
+	// back: the external stream (a table's, "table:T") may have lost
+	// events on the way, which the hub reads back from the stream's store.
+	HandleResync(stream string)
+	// HandleReset says that an app channel (a collection) lost
+	// publications its history cannot give back: the hub closes its
+	// subscribers' connections (4002) so that they resume with since and
+	// learn they cannot recover.
+	HandleReset(collection string)
+}

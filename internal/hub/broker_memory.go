@@ -2,10 +2,12 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"time"
 
 	"github.com/tablecast/tablecast/internal/stream"
 )
@@ -21,10 +23,10 @@ var _ Broker = (*MemoryBroker)(nil)
 type MemoryBroker struct {
 	history stream.History
 	seed    maphash.Seed
-	locks   [256]sync.Mutex
+	locks   [256]streamLock
 
 	mu      sync.RWMutex
-	handler BrokerHandler
+	handler BrokerEventHandler
 }
 
 // NewMemoryBroker returns a broker that keeps streams in h.
@@ -33,7 +35,8 @@ func NewMemoryBroker(h stream.History) *MemoryBroker {
 }
 
 // Start implements Broker.
-func (b *MemoryBroker) Start(_ context.Context, h BrokerHandler) error {
+// One node never loses its link to itself: it only hands publications on.
+func (b *MemoryBroker) Start(_ context.Context, h BrokerEventHandler) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.handler = h
@@ -45,7 +48,7 @@ func (b *MemoryBroker) deliver(p *Publication) {
 	h := b.handler
 	b.mu.RUnlock()
 	if h != nil {
-		h(p)
+		h.HandlePublication(p)
 	}
 }
 
@@ -65,7 +68,7 @@ func (b *MemoryBroker) Publish(ctx context.Context, p *Publication) (stream.Posi
 		return stream.Position{}, fmt.Errorf("hub: memory broker: %w", err)
 	}
 	p.Offset, p.Epoch = top.Offset+1, top.Epoch
-	payload, err := MarshalPublication(p)
+	payload, err := l.encode(p)
 	if err != nil {
 		return stream.Position{}, err
 	}
@@ -89,10 +92,11 @@ func (b *MemoryBroker) History(ctx context.Context, collection string, since str
 	}
 	out := make([]*Publication, 0, len(entries))
 	for _, e := range entries {
-		p, err := UnmarshalPublication(e.Payload)
+		p, err := decodeMemoryEntry(e.Payload)
 		if err != nil {
 			return nil, pos, errors.Join(stream.ErrUnrecoverable, err)
 		}
+		p.Offset, p.Epoch = e.Offset, pos.Epoch
 		out = append(out, p)
 	}
 	return out, pos, nil
@@ -115,4 +119,52 @@ func (b *MemoryBroker) Close() error {
 	b.handler = nil
 	b.mu.Unlock()
 	return nil
+}
+
+// memoryEntry is what the memory broker keeps of a streamed publication
+// (KindMessage, KindOp: authored, never targeted) in its history; the
+// entry's offset and the stream's epoch are the history's.
+type memoryEntry struct {
+	Kind         Kind            `json:"k"`
+	Stream       string          `json:"st,omitempty"`
+	Collection   string          `json:"c"`
+	Document     string          `json:"d,omitempty"`
+	Data         json.RawMessage `json:"p,omitempty"`
+	UserID       string          `json:"u,omitempty"`
+	SessionID    string          `json:"s,omitempty"`
+	ConnID       string          `json:"i,omitempty"`
+	Exclude      []string        `json:"x,omitempty"`
+	ExcludeUsers []string        `json:"xu,omitempty"`
+	Time         time.Time       `json:"t"`
+}
+
+// streamLock serialises the publications of the streams it stripes, and
+// holds the entry they are encoded from: filled and encoded under the lock,
+// it costs no allocation per publication.
+type streamLock struct {
+	sync.Mutex
+	entry memoryEntry
+}
+
+// encode encodes p's history entry; l is held.
+func (l *streamLock) encode(p *Publication) ([]byte, error) {
+	l.entry = memoryEntry{Kind: p.Kind, Stream: p.Stream, Collection: p.Collection, Document: p.Document,
+		Data: p.Data, UserID: p.Author.UserID, SessionID: p.Author.SessionID, ConnID: p.Author.ConnID, Exclude: p.Exclude,
+		ExcludeUsers: p.ExcludeUsers, Time: p.Time}
+	b, err := json.Marshal(&l.entry)
+	l.entry = memoryEntry{} // keeps nothing of p
+	if err != nil {
+		return nil, fmt.Errorf("hub: memory broker: encode: %w", err)
+	}
+	return b, nil
+}
+
+func decodeMemoryEntry(b []byte) (*Publication, error) {
+	var e memoryEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("hub: memory broker: decode: %w", err)
+	}
+	return &Publication{Kind: e.Kind, Stream: e.Stream, Collection: e.Collection, Document: e.Document,
+		Data: e.Data, Author: Author{UserID: e.UserID, SessionID: e.SessionID, ConnID: e.ConnID}, Exclude: e.Exclude,
+		ExcludeUsers: e.ExcludeUsers, Time: e.Time}, nil
 }

@@ -127,7 +127,7 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, req SubscribeRequest) (Sub
 		}
 		// A table stream's history is the store: this node delivers its
 		// own writes at once, and the broker catches up on the other
-		// nodes' (KindResync) once it is back.
+		// nodes' (HandleResync) once it is back.
 		h.log.Warn("broker subscription pending; the stream is served from the store meanwhile",
 			"stream", h.shardKey(req.Collection), "err", err)
 	}
@@ -343,6 +343,21 @@ func (h *Hub) unsubscribeAll(c *Conn) {
 	}
 }
 
+// brokerEvents is the hub as its broker sees it: a type of its own keeps
+// the BrokerEventHandler methods off the hub's API.
+type brokerEvents Hub
+
+var _ BrokerEventHandler = (*brokerEvents)(nil)
+
+// HandlePublication implements BrokerEventHandler.
+func (e *brokerEvents) HandlePublication(p *Publication) { (*Hub)(e).handle(p) }
+
+// HandleResync implements BrokerEventHandler.
+func (e *brokerEvents) HandleResync(streamName string) { (*Hub)(e).catchUp(streamName) }
+
+// HandleReset implements BrokerEventHandler.
+func (e *brokerEvents) HandleReset(collectionName string) { (*Hub)(e).resetChannel(collectionName) }
+
 // handle receives the cluster's publications from the broker.
 func (h *Hub) handle(p *Publication) {
 	switch p.Kind {
@@ -355,12 +370,6 @@ func (h *Hub) handle(p *Publication) {
 			h.seq.Push(p.Stream, stream.Item{Offset: p.Offset, Value: p})
 		}
 		return // deliverEvent reports its deliveries
-	case KindResync:
-		h.catchUp(p.Stream)
-		return
-	case KindReset:
-		h.resetChannel(p.Collection)
-		return
 	default:
 		h.deliver(p)
 	}
@@ -461,10 +470,10 @@ func (h *Hub) Publish(ctx context.Context, p *Publication) (stream.Position, err
 func (h *Hub) deliverUser(p *Publication) {
 	var frames [MaxDialects][]byte
 	stamp := p.Time.UnixNano()
-	s := h.connShardFor(p.UserID)
+	s := h.connShardFor(p.Target.UserID)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	s.users[p.UserID].each(func(c *Conn) {
+	s.users[p.Target.UserID].each(func(c *Conn) {
 		if p.excludes(c) {
 			return
 		}
@@ -497,7 +506,7 @@ type DisconnectRequest struct {
 // Disconnect closes (4003) the connections of a user, or one connection, on
 // every node.
 func (h *Hub) Disconnect(ctx context.Context, req DisconnectRequest) (*Publication, error) {
-	p := &Publication{Kind: KindDisconnect, UserID: req.UserID, ConnID: req.ConnectionID, Reconnect: req.Reconnect}
+	p := &Publication{Kind: KindDisconnect, Target: Target{UserID: req.UserID, ConnID: req.ConnectionID}, Reconnect: req.Reconnect}
 	_, err := h.Publish(ctx, p)
 	return p, err
 }
@@ -507,13 +516,13 @@ func (h *Hub) disconnectLocal(p *Publication) {
 	d.Reconnect = p.Reconnect
 	var targets []*Conn
 	switch {
-	case p.ConnID != "":
+	case p.Target.ConnID != "":
 		// userID is written before authed is set: read it only after.
-		if c := h.Conn(p.ConnID); c != nil && (p.UserID == "" || (c.authed.Load() && c.userID == p.UserID)) {
+		if c := h.Conn(p.Target.ConnID); c != nil && (p.Target.UserID == "" || (c.authed.Load() && c.userID == p.Target.UserID)) {
 			targets = append(targets, c)
 		}
-	case p.UserID != "":
-		targets = h.UserConns(p.UserID)
+	case p.Target.UserID != "":
+		targets = h.UserConns(p.Target.UserID)
 	}
 	for _, c := range targets {
 		if c.Disconnect(d) {

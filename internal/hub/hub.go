@@ -222,7 +222,7 @@ func (h *Hub) Config() Config { return h.cfg }
 // Start connects the hub to its broker and starts the sweeper.
 func (h *Hub) Start(ctx context.Context) error {
 	h.start = h.now()
-	if err := h.cfg.Broker.Start(ctx, h.handle); err != nil {
+	if err := h.cfg.Broker.Start(ctx, (*brokerEvents)(h)); err != nil {
 		return fmt.Errorf("hub: start broker: %w", err)
 	}
 	if cl := h.cluster(); cl != nil {

@@ -188,13 +188,13 @@ func TestBroadcastToUserReachesAllTheirConnections(t *testing.T) {
 	_, trOther := h.conn(t, "ben")
 	unauth, trUnauth := h.conn(t, "")
 	_ = unauth
-	p := &Publication{Kind: KindUser, UserID: "ann", Data: []byte(`"hi"`), Exclude: []string{c2.ID()}}
+	p := &Publication{Kind: KindUser, Target: Target{UserID: "ann"}, Data: []byte(`"hi"`), Exclude: []string{c2.ID()}}
 	h.publish(t, p)
 	tr1.waitLines(t, 1)
 	if p.Delivered() != 1 || len(tr2.lines()) != 0 || len(trOther.lines()) != 0 || len(trUnauth.lines()) != 0 {
 		t.Fatalf("delivered %d; excluded %q, other %q", p.Delivered(), tr2.lines(), trOther.lines())
 	}
-	p2 := &Publication{Kind: KindUser, UserID: "ann", Data: []byte(`"all"`)}
+	p2 := &Publication{Kind: KindUser, Target: Target{UserID: "ann"}, Data: []byte(`"all"`)}
 	h.publish(t, p2)
 	tr2.waitLines(t, 1)
 	if p2.Delivered() != 2 {
@@ -388,7 +388,7 @@ func TestUserIndexKeepsTheRemainingConnections(t *testing.T) {
 		t.Fatalf("users %d, want 1", got)
 	}
 	first.Abort() // the one kept inline: another takes its place
-	p := &Publication{Kind: KindUser, UserID: "zoe", Data: []byte(`1`)}
+	p := &Publication{Kind: KindUser, Target: Target{UserID: "zoe"}, Data: []byte(`1`)}
 	h.publish(t, p)
 	tr2.waitLines(t, 1)
 	tr3.waitLines(t, 1)

@@ -95,7 +95,7 @@ func TestFailedCatchUpResumesSubscribers(t *testing.T) {
 	other, trOther := h.conn(t, "u2")
 	h.sub(t, other, "rec_2", "", nil)
 	ob.failing.Store(true)
-	h.handle(&Publication{Kind: KindResync, Stream: "table:1"})
+	(*brokerEvents)(h.Hub).HandleResync("table:1")
 	if got := tr.waitLines(t, 2); got[1] != "disconnect 4002" {
 		t.Errorf("subscriber of the stream got %q, want a 4002", got)
 	}

@@ -73,9 +73,7 @@ func (h *Hub) publishPresence(ctx context.Context, c *Conn, collectionName, docu
 		Collection: collectionName,
 		Document:   document,
 		Data:       state,
-		UserID:     c.userID,
-		SessionID:  c.sessionID,
-		ConnID:     c.id,
+		Author:     Author{UserID: c.userID, SessionID: c.sessionID, ConnID: c.id},
 		Exclude:    []string{c.id},
 	})
 	return err
@@ -163,7 +161,7 @@ func (h *Hub) queuePresence(c *Conn, collectionName, document string) presenceSn
 		}
 		h.sendOne(c, &Publication{
 			Kind: KindPresence, Collection: collectionName, Document: info.Document,
-			Data: info.State, UserID: info.UserID, SessionID: info.SessionID, ConnID: info.ConnectionID,
+			Data: info.State, Author: Author{UserID: info.UserID, SessionID: info.SessionID, ConnID: info.ConnectionID},
 			Time: h.now(),
 		})
 	}
@@ -178,7 +176,7 @@ type presenceSnapshot []PresenceInfo
 // that a change held while subscribing is not delivered twice.
 func (s presenceSnapshot) has(p *Publication) bool {
 	for _, info := range s {
-		if info.ConnectionID == p.ConnID && info.Document == p.Document {
+		if info.ConnectionID == p.Author.ConnID && info.Document == p.Document {
 			return bytes.Equal(info.State, p.Data)
 		}
 	}

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"encoding/json"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,17 +24,29 @@ const (
 	// KindEvent is an event of an external stream (a table's outbox): its
 	// offset was given at commit, and each dialect renders it (EventRenderer).
 	KindEvent
-	// KindResync tells a node that its link to the cluster was broken and
-	// is back (the broker reconnected): the external stream named by Stream
-	// may have lost events on the way, which the hub reads back from the
-	// stream's store. Local only, never published.
-	KindResync
-	// KindReset tells a node that an app channel (Collection) lost
-	// publications it cannot give back (its history is gone): the hub
-	// closes its subscribers' connections with 4002, so that they resume
-	// with since and learn they cannot recover. Local only.
-	KindReset
 )
+
+// Targeted reports whether publications of this kind are addressed to
+// connections (Publication.Target) rather than to a channel.
+func (k Kind) Targeted() bool { return k == KindUser || k == KindDisconnect }
+
+// Author is who caused a publication. For an event, UserID is the actor
+// and ConnID the connection whose request made it ("" if none, a REST
+// call without X-WebSocket-Id); for a presence change, the connection
+// whose presence it is.
+type Author struct {
+	UserID    string
+	SessionID string
+	ConnID    string
+}
+
+// Target is whom a KindUser or KindDisconnect is for: every connection of
+// UserID, or, with ConnID, that one connection (a KindDisconnect; with
+// UserID too, only if it is that user's).
+type Target struct {
+	UserID string
+	ConnID string
+}
 
 // Streamed reports whether publications of this kind have an offset and can
 // be recovered.
@@ -49,40 +60,42 @@ func (k Kind) OffsetFromBroker() bool { return k == KindMessage || k == KindOp }
 // given its offset by the Broker, and rendered by each dialect once: every
 // subscriber of a dialect receives the same bytes. A Publication is immutable
 // once published.
+//
+// It is the node's value, not a wire format: each broker encodes what
+// travels or is kept in its own terms (the memory broker's history entries,
+// the Redis broker's envelope), and what the node learns while delivering it
+// (how many connections it reached, what the dialects derived from it) stays
+// here, unexported, and never leaves the node.
 type Publication struct {
-	Kind Kind `json:"k"`
+	Kind Kind
 	// Stream names the offsets' stream: the collection for app channels,
 	// "table:T" or "workspace:W" for events.
-	Stream     string          `json:"st,omitempty"`
-	Collection string          `json:"c,omitempty"`
-	Document   string          `json:"d,omitempty"`
-	Offset     uint64          `json:"o,omitempty"`
-	Epoch      string          `json:"e,omitempty"`
-	Data       json.RawMessage `json:"p,omitempty"`
+	Stream     string
+	Collection string
+	Document   string
+	Offset     uint64
+	Epoch      string
+	Data       json.RawMessage
 	// Event is the type of a KindEvent publication (rows_created, ...); Data
 	// is its payload.
-	Event string `json:"ev,omitempty"`
-	// UserID: the target of KindUser and KindDisconnect, the author of
-	// KindPresence, KindOp and KindEvent.
-	UserID string `json:"u,omitempty"`
-	// SessionID and ConnID identify the author of a presence change, and the
-	// target of a KindDisconnect by connection; ConnID of a KindEvent is
-	// the connection whose request caused it ("" if none).
-	SessionID string `json:"s,omitempty"`
-	ConnID    string `json:"i,omitempty"`
+	Event string
+	// Author is who caused a KindOp, KindEvent or KindPresence.
+	Author Author
+	// Target is whom a KindUser or KindDisconnect is for.
+	Target Target
 	// Exclude lists connection ids left out of the delivery; ExcludeUsers user ids.
-	Exclude      []string `json:"x,omitempty"`
-	ExcludeUsers []string `json:"xu,omitempty"`
+	Exclude      []string
+	ExcludeUsers []string
 	// Reconnect is carried by KindDisconnect.
-	Reconnect bool `json:"r,omitempty"`
+	Reconnect bool
 	// Time is when the change entered the server: the start of the latency
 	// the metrics report, and the timestamp clients see.
-	Time time.Time `json:"t"`
+	Time time.Time
 
+	// Node-local state, never encoded.
 	delivered atomic.Int64 // local deliveries, for the admin API's answer
-
-	memoMu sync.Mutex
-	memo   map[any]memoEntry // see Memo
+	memoMu    sync.Mutex
+	memo      map[any]memoEntry // see Memo
 }
 
 type memoEntry struct {
@@ -141,24 +154,6 @@ func (p *Publication) excludes(c *Conn) bool {
 	return false
 }
 
-// MarshalPublication encodes p for a broker or a history.
-func MarshalPublication(p *Publication) ([]byte, error) {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("hub: encode publication: %w", err)
-	}
-	return b, nil
-}
-
-// UnmarshalPublication decodes what MarshalPublication produced.
-func UnmarshalPublication(b []byte) (*Publication, error) {
-	p := new(Publication)
-	if err := json.Unmarshal(b, p); err != nil {
-		return nil, fmt.Errorf("hub: decode publication: %w", err)
-	}
-	return p, nil
-}
-
 // Dialect indexes the renderers: each connection speaks one.
 type Dialect uint8
 
@@ -187,10 +182,6 @@ func (k Kind) String() string {
 		return "disconnect"
 	case KindEvent:
 		return "event"
-	case KindResync:
-		return "resync"
-	case KindReset:
-		return "reset"
 	}
 	return "unknown"
 }

@@ -9,7 +9,8 @@ import (
 
 // When a node's link to the cluster breaks and comes back, publications
 // sent meanwhile may never have reached it. The broker then asks the hub to
-// make up for them (KindResync, KindReset); nothing is skipped silently.
+// make up for them (BrokerEventHandler's HandleResync and HandleReset);
+// nothing is skipped silently.
 
 // resyncTimeout bounds the store read of a catch-up.
 const resyncTimeout = 10 * time.Second

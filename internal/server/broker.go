@@ -9,6 +9,7 @@ import (
 
 	"github.com/tablecast/tablecast/internal/config"
 	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/hub/redisbroker"
 	"github.com/tablecast/tablecast/internal/stream"
 )
 
@@ -21,14 +22,18 @@ type nodeBroker struct {
 	// close releases what the broker needs beyond Broker.Close (the Redis
 	// client).
 	close func()
+	// reportStats gives a cluster broker the node's statistics, which it
+	// reports to the other nodes; a node alone has no one to tell.
+	reportStats func(func() hub.Stats)
 }
 
 func newBroker(cfg config.Config, history *stream.MemoryHistory, log *slog.Logger) (nodeBroker, error) {
 	if cfg.RedisURL == "" {
 		return nodeBroker{
-			Broker: hub.NewMemoryBroker(history),
-			ready:  func(context.Context) error { return nil },
-			close:  func() {},
+			Broker:      hub.NewMemoryBroker(history),
+			ready:       func(context.Context) error { return nil },
+			close:       func() {},
+			reportStats: func(func() hub.Stats) {},
 		}, nil
 	}
 	opts, err := redis.ParseURL(cfg.RedisURL)
@@ -36,7 +41,7 @@ func newBroker(cfg config.Config, history *stream.MemoryHistory, log *slog.Logge
 		return nodeBroker{}, fmt.Errorf("server: TABLECAST_REDIS_URL: %w", err)
 	}
 	client := redis.NewClient(opts)
-	rb, err := hub.NewRedisBroker(hub.RedisBrokerConfig{
+	rb, err := redisbroker.New(redisbroker.Config{
 		Client:      client,
 		Prefix:      cfg.RedisPrefix,
 		NodeID:      cfg.NodeID,
@@ -48,7 +53,7 @@ func newBroker(cfg config.Config, history *stream.MemoryHistory, log *slog.Logge
 		_ = client.Close()
 		return nodeBroker{}, fmt.Errorf("server: %w", err)
 	}
-	return nodeBroker{Broker: rb, ready: rb.Ping, close: func() { _ = client.Close() }}, nil
+	return nodeBroker{Broker: rb, ready: rb.Ping, close: func() { _ = client.Close() }, reportStats: rb.SetStats}, nil
 }
 
 // historySize is the configured history size in the histories' terms:

@@ -198,9 +198,7 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	m.RegisterHub(h)
-	if rb, ok := broker.Broker.(*hub.RedisBroker); ok {
-		rb.SetStats(h.Stats) // reported to the cluster with each heartbeat
-	}
+	broker.reportStats(h.Stats) // reported to the cluster with each heartbeat
 	rel, err := relay.New(relay.Config{Outbox: st, Sink: tablestream.Sink(h), Retention: cfg.EventRetention,
 		WebhookHold: cfg.Webhooks.Retention, Logger: log})
 	if err != nil {

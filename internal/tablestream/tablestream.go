@@ -257,7 +257,7 @@ func Publication(e store.Event) *hub.Publication {
 		Time:   e.CreatedAt,
 	}
 	actor, origin := leadingMeta(e.Payload)
-	p.UserID, p.ConnID = actor, origin
+	p.Author = hub.Author{UserID: actor, ConnID: origin}
 	if origin != "" {
 		p.Exclude = []string{origin}
 	}

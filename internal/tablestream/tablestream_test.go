@@ -189,8 +189,8 @@ func TestPublicationReadsActorAndOrigin(t *testing.T) {
 	}
 	for _, tc := range tests {
 		p := Publication(store.Event{Stream: store.TableStream(3), Offset: 1, Type: "rows_updated", Payload: []byte(tc.payload)})
-		if p.UserID != tc.actor || p.ConnID != tc.origin {
-			t.Errorf("%s: actor %q origin %q, want %q %q", tc.name, p.UserID, p.ConnID, tc.actor, tc.origin)
+		if p.Author.UserID != tc.actor || p.Author.ConnID != tc.origin {
+			t.Errorf("%s: actor %q origin %q, want %q %q", tc.name, p.Author.UserID, p.Author.ConnID, tc.actor, tc.origin)
 		}
 		if (tc.origin != "") != (len(p.Exclude) == 1 && p.Exclude[0] == tc.origin) {
 			t.Errorf("%s: exclude %v", tc.name, p.Exclude)

@@ -54,7 +54,7 @@ func (renderer) renderDocs(p *hub.Publication) ([]hub.Output, error) {
 	}
 	// The actor and the origin were read from the payload once, for every
 	// dialect (tablestream.Publication).
-	source := p.ConnID
+	source := p.Author.ConnID
 	if source == "" {
 		source = "server"
 	}
@@ -75,7 +75,7 @@ func (renderer) renderDocs(p *hub.Publication) ([]hub.Output, error) {
 		if strings.HasPrefix(c.Collection, "table_") != strings.HasPrefix(p.Stream, "workspace:") {
 			continue
 		}
-		d := opData{Op: c.Op, Create: c.Create, Del: c.Del, Source: source, UserID: p.UserID}
+		d := opData{Op: c.Op, Create: c.Create, Del: c.Del, Source: source, UserID: p.Author.UserID}
 		if c.HasV {
 			v := c.V
 			d.V = &v

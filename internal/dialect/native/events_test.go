@@ -315,8 +315,8 @@ func TestRenderStoreEvents(t *testing.T) {
 				stream = "workspace:3"
 			}
 			p := &hub.Publication{Kind: hub.KindEvent, Stream: stream, Offset: 41, Event: tc.event,
-				UserID: "alice", ConnID: "c_sock", // as tablestream.Publication reads them from the payload
-				Data: mj(t, tc.payload), Time: at}
+				Author: hub.Author{UserID: "alice", ConnID: "c_sock"}, // as tablestream.Publication reads them from the payload
+				Data:   mj(t, tc.payload), Time: at}
 			outs, err := renderer{}.RenderEvent(p)
 			if err != nil {
 				t.Fatal(err)

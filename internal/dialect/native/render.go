@@ -36,7 +36,7 @@ func (renderer) Render(p *hub.Publication) ([]byte, error) {
 		m.Type, m.Collection, m.Document, m.Data = TypeMessage, "", "", data
 	case hub.KindPresence:
 		m.Type = TypePresence
-		m.Data = presenceData{UserID: p.UserID, SessionID: p.SessionID, ConnectionID: p.ConnID, State: data}
+		m.Data = presenceData{UserID: p.Author.UserID, SessionID: p.Author.SessionID, ConnectionID: p.Author.ConnID, State: data}
 	default:
 		return nil, fmt.Errorf("native: cannot render publication kind %d", p.Kind)
 	}

@@ -1,4 +1,4 @@
-package hub
+package redisbroker
 
 import (
 	"context"
@@ -8,17 +8,19 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tablecast/tablecast/internal/hub"
 )
 
-var _ Cluster = (*RedisBroker)(nil)
+var _ hub.Cluster = (*Broker)(nil)
 
 // The cluster state in Redis:
 //
-//	<prefix>p:{<collection>}  hash: connection id -> PresenceInfo (its node included)
+//	<prefix>p:{<collection>}  hash: connection id -> hub.PresenceInfo (its node included)
 //	<prefix>np:<node>         set: the collections a node has presence in
-//	<prefix>u:{<user>}        hash: connection id -> SessionInfo
+//	<prefix>u:{<user>}        hash: connection id -> hub.SessionInfo
 //	<prefix>nu:<node>         set: the users a node has sessions of
-//	<prefix>node:<node>       the node's last Stats, expiring after nodeTTL
+//	<prefix>node:<node>       the node's last hub.Stats, expiring after nodeTTL
 //	<prefix>nodes             set: the nodes seen
 //
 // Each node refreshes its node key every heartbeat. A node whose key has
@@ -31,22 +33,22 @@ const (
 	nodeTTL        = 4 * time.Second
 )
 
-func (b *RedisBroker) presenceKey(collection string) string {
+func (b *Broker) presenceKey(collection string) string {
 	return b.prefix + "p:{" + collection + "}"
 }
-func (b *RedisBroker) sessionsKey(user string) string { return b.prefix + "u:{" + user + "}" }
-func (b *RedisBroker) nodeKey(node string) string     { return b.prefix + "node:" + node }
-func (b *RedisBroker) nodesKey() string               { return b.prefix + "nodes" }
+func (b *Broker) sessionsKey(user string) string { return b.prefix + "u:{" + user + "}" }
+func (b *Broker) nodeKey(node string) string     { return b.prefix + "node:" + node }
+func (b *Broker) nodesKey() string               { return b.prefix + "nodes" }
 
 // SetStats gives the broker what it reports as this node's statistics.
-func (b *RedisBroker) SetStats(f func() Stats) {
+func (b *Broker) SetStats(f func() hub.Stats) {
 	b.mu.Lock()
 	b.stats = f
 	b.mu.Unlock()
 }
 
 // PutPresence implements Cluster.
-func (b *RedisBroker) PutPresence(ctx context.Context, collection string, info PresenceInfo) error {
+func (b *Broker) PutPresence(ctx context.Context, collection string, info hub.PresenceInfo) error {
 	key := b.presenceKey(collection)
 	if len(info.State) == 0 || string(info.State) == "null" {
 		return b.rdb.HDel(ctx, key, info.ConnectionID).Err()
@@ -64,14 +66,14 @@ func (b *RedisBroker) PutPresence(ctx context.Context, collection string, info P
 }
 
 // ClusterPresence implements Cluster.
-func (b *RedisBroker) ClusterPresence(ctx context.Context, collection, document string) ([]PresenceInfo, error) {
+func (b *Broker) ClusterPresence(ctx context.Context, collection, document string) ([]hub.PresenceInfo, error) {
 	all, err := b.rdb.HGetAll(ctx, b.presenceKey(collection)).Result()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]PresenceInfo, 0, len(all))
+	out := make([]hub.PresenceInfo, 0, len(all))
 	for _, v := range all {
-		var info PresenceInfo
+		var info hub.PresenceInfo
 		if err := json.Unmarshal([]byte(v), &info); err != nil {
 			continue
 		}
@@ -84,7 +86,7 @@ func (b *RedisBroker) ClusterPresence(ctx context.Context, collection, document 
 }
 
 // PutSession implements Cluster.
-func (b *RedisBroker) PutSession(ctx context.Context, userID string, s SessionInfo, online bool) error {
+func (b *Broker) PutSession(ctx context.Context, userID string, s hub.SessionInfo, online bool) error {
 	key := b.sessionsKey(userID)
 	if !online {
 		return b.rdb.HDel(ctx, key, s.ConnectionID).Err()
@@ -102,14 +104,14 @@ func (b *RedisBroker) PutSession(ctx context.Context, userID string, s SessionIn
 }
 
 // ClusterOnline implements Cluster.
-func (b *RedisBroker) ClusterOnline(ctx context.Context, userID string) ([]SessionInfo, error) {
+func (b *Broker) ClusterOnline(ctx context.Context, userID string) ([]hub.SessionInfo, error) {
 	all, err := b.rdb.HGetAll(ctx, b.sessionsKey(userID)).Result()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]SessionInfo, 0, len(all))
+	out := make([]hub.SessionInfo, 0, len(all))
 	for _, v := range all {
-		var s SessionInfo
+		var s hub.SessionInfo
 		if json.Unmarshal([]byte(v), &s) == nil {
 			out = append(out, s)
 		}
@@ -119,7 +121,7 @@ func (b *RedisBroker) ClusterOnline(ctx context.Context, userID string) ([]Sessi
 }
 
 // NodeStats implements Cluster.
-func (b *RedisBroker) NodeStats(ctx context.Context) ([]Stats, error) {
+func (b *Broker) NodeStats(ctx context.Context) ([]hub.Stats, error) {
 	nodes, err := b.rdb.SMembers(ctx, b.nodesKey()).Result()
 	if err != nil || len(nodes) == 0 {
 		return nil, err
@@ -133,13 +135,13 @@ func (b *RedisBroker) NodeStats(ctx context.Context) ([]Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Stats
+	var out []hub.Stats
 	for _, v := range vals {
 		s, ok := v.(string)
 		if !ok {
 			continue // expired: the node is gone
 		}
-		var st Stats
+		var st hub.Stats
 		if json.Unmarshal([]byte(s), &st) == nil {
 			out = append(out, st)
 		}
@@ -148,7 +150,7 @@ func (b *RedisBroker) NodeStats(ctx context.Context) ([]Stats, error) {
 }
 
 // heartbeat refreshes this node's key and reaps dead nodes until ctx ends.
-func (b *RedisBroker) heartbeat(ctx context.Context, done chan struct{}) {
+func (b *Broker) heartbeat(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
@@ -162,13 +164,13 @@ func (b *RedisBroker) heartbeat(ctx context.Context, done chan struct{}) {
 	}
 }
 
-func (b *RedisBroker) beat(ctx context.Context) {
+func (b *Broker) beat(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, heartbeatEvery)
 	defer cancel()
 	b.mu.Lock()
 	statsFn := b.stats
 	b.mu.Unlock()
-	st := Stats{NodeID: b.node}
+	st := hub.Stats{NodeID: b.node}
 	if statsFn != nil {
 		st = statsFn()
 	}
@@ -199,7 +201,7 @@ func (b *RedisBroker) beat(ctx context.Context) {
 }
 
 // reap removes a dead node's presence (telling every node) and sessions.
-func (b *RedisBroker) reap(ctx context.Context, node string) error {
+func (b *Broker) reap(ctx context.Context, node string) error {
 	ok, err := b.rdb.SetNX(ctx, b.prefix+"reap:"+node, b.node, 10*time.Second).Result()
 	if err != nil || !ok {
 		return err // another node is on it
@@ -253,8 +255,8 @@ func (b *RedisBroker) reap(ctx context.Context, node string) error {
 				errs = append(errs, err)
 				continue
 			}
-			leave := &Publication{Kind: KindPresence, Collection: col, Document: info.Document, Data: rawNull,
-				UserID: info.UserID, SessionID: info.SessionID, ConnID: info.ConnectionID, Time: time.Now()}
+			leave := &hub.Publication{Kind: hub.KindPresence, Collection: col, Document: info.Document, Data: json.RawMessage("null"),
+				Author: hub.Author{UserID: info.UserID, SessionID: info.SessionID, ConnID: info.ConnectionID}, Time: time.Now()}
 			if err := b.publishToAll(ctx, b.channel(col), leave); err != nil {
 				errs = append(errs, err)
 			}
@@ -272,24 +274,20 @@ func (b *RedisBroker) reap(ctx context.Context, node string) error {
 }
 
 // publishToAll publishes p on a channel for every node, this one included.
-func (b *RedisBroker) publishToAll(ctx context.Context, channel string, p *Publication) error {
-	payload, err := MarshalPublication(p)
-	if err != nil {
-		return err
-	}
-	env, err := json.Marshal(envelope{Pub: payload})
+func (b *Broker) publishToAll(ctx context.Context, channel string, p *hub.Publication) error {
+	env, err := encodeEnvelope("", p)
 	if err != nil {
 		return err
 	}
 	if err := b.rdb.Publish(ctx, channel, env).Err(); err != nil {
-		return fmt.Errorf("hub: redis broker: publish: %w", err)
+		return fmt.Errorf("redisbroker: publish: %w", err)
 	}
 	return nil
 }
 
 // leave removes this node from the cluster state on a clean stop (its
 // connections' presence and sessions were removed as they closed).
-func (b *RedisBroker) leave(ctx context.Context) {
+func (b *Broker) leave(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, _ = b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
