@@ -51,7 +51,7 @@ type Output struct {
 }
 
 // originOf reports whether c is p's origin connection.
-func originOf(p *Publication, c *Conn) bool { return p.ConnID != "" && p.ConnID == c.id }
+func originOf(p *Publication, c *Conn) bool { return p.Author.ConnID != "" && p.Author.ConnID == c.id }
 
 // external reports the stream of a collection whose offsets come from
 // outside the broker.

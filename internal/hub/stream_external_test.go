@@ -220,7 +220,7 @@ func TestEventsHandTheOriginItsOwnFrame(t *testing.T) {
 
 	e1 := ob.commit(1, "a")
 	e2 := ob.commit(1, "ack:a", "b")
-	e2.ConnID, e2.Exclude = writer.ID(), []string{writer.ID()}
+	e2.Author.ConnID, e2.Exclude = writer.ID(), []string{writer.ID()}
 	e3 := ob.commit(1, "a")
 	h.publish(t, e1)
 	h.publish(t, e3) // early: the sequencer holds it until e2

@@ -436,7 +436,7 @@ func TestRenderSubmitReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &hub.Publication{Kind: hub.KindEvent, Stream: "table:12", Offset: 41, Event: service.EventRowsUpdated,
-		Data: payload, ConnID: "c_sock", Exclude: []string{"c_sock"}, Time: time.Now()}
+		Data: payload, Author: hub.Author{ConnID: "c_sock"}, Exclude: []string{"c_sock"}, Time: time.Now()}
 	outs, err := renderer{}.RenderEvent(p)
 	if err != nil || len(outs) != 1 {
 		t.Fatalf("%d outputs, %v", len(outs), err)

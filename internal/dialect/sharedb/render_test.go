@@ -157,7 +157,7 @@ func TestRenderEventAck(t *testing.T) {
 	p := event(t, "table:5", 41, service.EventRowsUpdated, service.RowsUpdated{TableMeta: meta, Rows: []service.Row{row},
 		RowsBefore: []service.Row{row}, UpdatedFieldIDs: []int64{1},
 		Op: json.RawMessage(`[{"p":["fields","1"],"oi":2.56,"od":null}]`)})
-	p.ConnID, p.Exclude = "c_x", []string{"c_x"}
+	p.Author.ConnID, p.Exclude = "c_x", []string{"c_x"}
 	outs, err := r.RenderEvent(p)
 	if err != nil || len(outs) != 2 {
 		t.Fatalf("%d outputs, %v", len(outs), err)
