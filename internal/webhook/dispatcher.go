@@ -61,6 +61,7 @@ type Dispatcher struct {
 	mu      sync.RWMutex
 	workers map[int64]*worker
 	running atomic.Int64            // len(workers), read without the lock by Notify
+	readsMu sync.Mutex              // guards reads (not mu: Notify, on the write path, takes mu)
 	reads   map[readKey]*sharedRead // outbox reads in flight, shared by the workers of a table
 	wg      sync.WaitGroup
 	cancel  context.CancelFunc
@@ -320,22 +321,23 @@ type readKey struct {
 
 type sharedRead struct {
 	done chan struct{}
-	evs  []store.Event
+	evs  []rendered
 	err  error
 }
 
-// events reads a table's events after an offset. The webhooks of one
-// table, woken together by its new event, ask for the same range: they
-// share one read of the outbox.
-func (d *Dispatcher) events(ctx context.Context, table int64, after uint64) ([]store.Event, error) {
+// events reads a table's events after an offset, rendered. The webhooks
+// of one table, woken together by its new event, ask for the same range:
+// they share one read of the outbox and one rendering of its events
+// (read-only: each worker slices its own view of it).
+func (d *Dispatcher) events(ctx context.Context, table int64, after uint64) ([]rendered, error) {
 	k := readKey{table, after}
-	d.mu.Lock()
+	d.readsMu.Lock()
 	r, ok := d.reads[k]
 	if !ok {
 		r = &sharedRead{done: make(chan struct{})}
 		d.reads[k] = r
 	}
-	d.mu.Unlock()
+	d.readsMu.Unlock()
 	if ok {
 		select {
 		case <-r.done:
@@ -344,10 +346,14 @@ func (d *Dispatcher) events(ctx context.Context, table int64, after uint64) ([]s
 			return nil, ctx.Err()
 		}
 	}
-	r.evs, r.err = d.cfg.Store.Events(ctx, store.TableStream(table), after, readBatch)
-	d.mu.Lock()
+	evs, err := d.cfg.Store.Events(ctx, store.TableStream(table), after, readBatch)
+	if err == nil {
+		r.evs = renderAll(evs)
+	}
+	r.err = err
+	d.readsMu.Lock()
 	delete(d.reads, k)
-	d.mu.Unlock()
+	d.readsMu.Unlock()
 	close(r.done)
 	return r.evs, r.err
 }
@@ -423,7 +429,7 @@ func (w *worker) run(ctx context.Context) {
 		_ = w.advance(fctx, w.delivered.Load(), nil)
 		cancel()
 	}()
-	var evs []store.Event
+	var evs []rendered
 	var lagAt time.Time
 	for ctx.Err() == nil {
 		if !w.leased() {
@@ -441,7 +447,7 @@ func (w *worker) run(ctx context.Context) {
 		}
 		h := w.hook()
 		from := w.delivered.Load()
-		if len(evs) == 0 || evs[0].Offset != from+1 {
+		if len(evs) == 0 || evs[0].offset != from+1 {
 			var err error
 			evs, err = d.events(ctx, h.TableID, from)
 			if errors.Is(err, store.ErrPruned) {
@@ -506,47 +512,67 @@ func (w *worker) logErr(ctx context.Context, what string, err error) {
 // cursor moves once it is delivered (To: past the events not asked for).
 type batch struct {
 	payloads []Payload
+	parts    []*rendered // the payloads' shared encodings
 	to       uint64
 	used     int
 }
 
 // collect takes from evs (consecutive, from the cursor on) the next call's
 // payloads: up to the webhook's batch of the events it asks for.
-func collect(h store.Webhook, evs []store.Event) (batch, error) {
+func collect(h store.Webhook, evs []rendered) (batch, error) {
 	all, names := events(h.Events)
 	size := max(h.Batch, 1)
 	var b batch
-	for _, e := range evs {
+	for i := range evs {
+		r := &evs[i]
 		if len(b.payloads) == size {
 			break
 		}
-		p, ok, err := render(h.ID, e)
-		if err != nil {
-			return b, err
+		if r.err != nil {
+			return b, r.err
 		}
 		b.used++
-		b.to = e.Offset
-		if ok && (all || names[p.EventType]) {
+		b.to = r.offset
+		if r.ok && (all || names[r.p.EventType]) {
+			p := r.p
+			p.WebhookID = h.ID
 			b.payloads = append(b.payloads, p)
+			b.parts = append(b.parts, r)
 		}
 	}
 	return b, nil
 }
 
-// body is the request body of a batch, and its message id.
+// one is the body of the batch's i-th payload alone (a dead letter).
+func (b batch) one(h store.Webhook, i int) []byte {
+	return b.parts[i].appendBody(nil, h.ID)
+}
+
+// body is the request body of a batch, and its message id: the shared
+// encodings of its events behind the webhook's id, the bytes json.Marshal
+// of its Payloads would give.
 func (b batch) body(h store.Webhook) (id string, body []byte, err error) {
 	first := b.payloads[0]
 	if h.Batch <= 1 {
-		body, err = json.Marshal(first)
-		return first.EventID, body, err
+		return first.EventID, b.one(h, 0), nil
 	}
 	last := b.payloads[len(b.payloads)-1]
 	id = first.EventID
 	if last.Offset != first.Offset {
 		id = fmt.Sprintf("%s-%d", first.EventID, last.Offset)
 	}
-	body, err = json.Marshal(b.payloads)
-	return id, body, err
+	n := 2
+	for _, r := range b.parts {
+		n += len(r.tail) + 40
+	}
+	body = append(make([]byte, 0, n), '[')
+	for i, r := range b.parts {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = r.appendBody(body, h.ID)
+	}
+	return id, append(body, ']'), nil
 }
 
 // send delivers a batch and moves the cursor; false when the worker must
@@ -569,8 +595,8 @@ func (w *worker) send(ctx context.Context, h store.Webhook, from uint64, b batch
 			d.obs.Delivered(h.ID, len(b.payloads))
 		case h.OnFailure == "skip":
 			raw, _ := json.Marshal(attempts)
-			for _, p := range b.payloads {
-				one, _ := json.Marshal(p)
+			for i, p := range b.payloads {
+				one := b.one(h, i)
 				dead = append(dead, store.DeadLetter{Offset: p.Offset, EventType: p.EventType, Body: one, Attempts: raw})
 			}
 		default:

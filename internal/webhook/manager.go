@@ -333,14 +333,14 @@ func (m *Manager) Skip(ctx context.Context, id int64) (View, error) {
 		return View{}, err
 	}
 	if len(evs) > 0 {
-		b, err := collect(w, evs)
+		b, err := collect(w, renderAll(evs))
 		if err != nil {
 			return View{}, err
 		}
 		adv.To = b.to
 		attempts := w.PausedAttempts
-		for _, p := range b.payloads {
-			one, _ := json.Marshal(p)
+		for i, p := range b.payloads {
+			one := b.one(w, i)
 			adv.Dead = append(adv.Dead, store.DeadLetter{Offset: p.Offset, EventType: p.EventType, Body: one, Attempts: attempts})
 		}
 	}

@@ -44,6 +44,58 @@ type Payload struct {
 	OldItems  json.RawMessage `json:"old_items,omitempty"`
 }
 
+// shared is a Payload without its webhook_id: what every webhook of a
+// table sends for an event is the same but for that first field, so it is
+// encoded once and each body only prefixes its webhook's id.
+type shared struct {
+	EventID   string          `json:"event_id"`
+	EventType string          `json:"event_type"`
+	TableID   int64           `json:"table_id"`
+	Offset    uint64          `json:"offset"`
+	Timestamp time.Time       `json:"timestamp"`
+	Items     json.RawMessage `json:"items"`
+	OldItems  json.RawMessage `json:"old_items,omitempty"`
+}
+
+// rendered is an event of a table's stream as every webhook sends it: ok
+// false for an event no webhook is sent, err for one that cannot be
+// rendered. It is read-only once made: the webhooks of a table share it.
+type rendered struct {
+	offset uint64
+	ok     bool
+	p      Payload // WebhookID 0
+	tail   []byte  // the JSON of p after its webhook_id: `"event_id":...}`
+	err    error
+}
+
+// renderAll renders events for every webhook, once.
+func renderAll(evs []store.Event) []rendered {
+	out := make([]rendered, len(evs))
+	for i, e := range evs {
+		r := rendered{offset: e.Offset}
+		r.p, r.ok, r.err = render(0, e)
+		if r.ok && r.err == nil {
+			var b []byte
+			b, r.err = json.Marshal(shared{EventID: r.p.EventID, EventType: r.p.EventType, TableID: r.p.TableID,
+				Offset: r.p.Offset, Timestamp: r.p.Timestamp, Items: r.p.Items, OldItems: r.p.OldItems})
+			if r.err == nil {
+				r.tail = b[1:] // after the '{'
+			}
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// appendBody appends the JSON of r's payload for webhook id: the same
+// bytes as json.Marshal of the Payload.
+func (r *rendered) appendBody(b []byte, id int64) []byte {
+	b = append(b, `{"webhook_id":`...)
+	b = strconv.AppendInt(b, id, 10)
+	b = append(b, ',')
+	return append(b, r.tail...)
+}
+
 // EventID names an event of a table's stream: "<table>:<offset>".
 func EventID(tableID int64, offset uint64) string {
 	return strconv.FormatInt(tableID, 10) + ":" + strconv.FormatUint(offset, 10)

@@ -119,12 +119,12 @@ func TestRenderAndCollect(t *testing.T) {
 		t.Fatal("table_updated is sent")
 	}
 	h := store.Webhook{ID: 3, Events: json.RawMessage(`["rows.deleted","field.created"]`), Batch: 1}
-	b, err := collect(h, evs)
+	b, err := collect(h, renderAll(evs))
 	if err != nil || len(b.payloads) != 1 || b.payloads[0].EventType != "field.created" || b.to != 12 || b.used != 3 {
 		t.Fatalf("collect batch 1: %+v %v", b, err)
 	}
 	h.Batch = 10
-	b, _ = collect(h, evs)
+	b, _ = collect(h, renderAll(evs))
 	if len(b.payloads) != 2 || b.to != 13 {
 		t.Fatalf("collect batch 10: %+v", b)
 	}
@@ -132,9 +132,26 @@ func TestRenderAndCollect(t *testing.T) {
 	if err != nil || id != "5:12-13" || body[0] != '[' {
 		t.Fatalf("batch body %s %s %v", id, body, err)
 	}
+	// The shared encoding behind the webhook's id is what json.Marshal of
+	// the payloads gives, byte for byte.
+	if want, _ := json.Marshal(b.payloads); string(body) != string(want) {
+		t.Fatalf("batch body\n%s\nwant\n%s", body, want)
+	}
+	h.Batch = 1
+	if _, one, _ := b.body(h); string(one) != string(must(json.Marshal(b.payloads[0]))) {
+		t.Fatalf("body %s", one)
+	}
+	h.Batch = 10
 	h.Events = json.RawMessage(`["*"]`)
-	b, _ = collect(h, evs[1:2])
+	b, _ = collect(h, renderAll(evs[1:2]))
 	if len(b.payloads) != 0 || b.to != 11 {
 		t.Fatalf("an event no webhook gets still moves the cursor: %+v", b)
 	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
