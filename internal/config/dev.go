@@ -100,6 +100,7 @@ func (c Config) Redacted() map[string]any {
 		"webhook-allow-private": c.Webhooks.AllowPrivate,
 		"webhook-retention":     c.Webhooks.Retention.String(),
 		"webhook-lease":         c.Webhooks.Lease.String(),
+		"webhook-concurrency":   c.Webhooks.Concurrency,
 	}
 }
 

@@ -202,6 +202,9 @@ func settings(c *Config, port *int) []setting {
 		{env: "TABLECAST_WEBHOOK_LEASE", flag: "webhook-lease", def: "10s",
 			usage: "how long a node's lease on a webhook lasts unless renewed; a dead node's webhooks move after it (`duration`)",
 			apply: durationInto(&c.Webhooks.Lease)},
+		{env: "TABLECAST_WEBHOOK_CONCURRENCY", flag: "webhook-concurrency", def: "0",
+			usage: "most webhook calls a node has in flight at once, all webhooks together; 0: 32 per core (GOMAXPROCS) (`count`)",
+			apply: intInto(&c.Webhooks.Concurrency, 0)},
 		{env: "TABLECAST_DEV", flag: "dev", isBool: true,
 			usage: "insecure development mode: generated secret and API key, user_id without a token, any origin",
 			apply: func(v string) error {

@@ -32,6 +32,7 @@ func newDispatcher(cfg config.Config, st store.Store, svc *service.Service, m *m
 		MaxAge:       w.MaxAge,
 		AllowPrivate: w.AllowPrivate,
 		Lease:        w.Lease,
+		Concurrency:  w.Concurrency,
 		Observer:     m.Webhooks(),
 		Logger:       log,
 		Announce: func(ctx context.Context, h store.Webhook, reason string) error {

@@ -31,8 +31,10 @@ const (
 
 // newClient returns the HTTP client of the webhooks: no proxy (it would
 // reach what the address check refuses), no redirects followed, the
-// address checked as it is dialled.
-func newClient(timeout time.Duration, allowPrivate bool) *http.Client {
+// address checked as it is dialled. It keeps up to conns idle connections
+// to a host, the dispatcher's concurrency: many webhooks often call one
+// receiver, and fewer would make most calls open a new connection.
+func newClient(timeout time.Duration, allowPrivate bool, conns int) *http.Client {
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
 		d.Control = safeControl
@@ -40,8 +42,8 @@ func newClient(timeout time.Duration, allowPrivate bool) *http.Client {
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           d.DialContext,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   8,
+		MaxIdleConns:          max(conns, 256),
+		MaxIdleConnsPerHost:   conns,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   timeout,
 		ResponseHeaderTimeout: timeout,
@@ -165,7 +167,13 @@ func (d *Dispatcher) deliver(ctx context.Context, wk *worker, id string, body []
 		if kerr != nil {
 			return false, append(attempts, Attempt{At: d.cfg.Now().UTC(), Error: "the webhook's secret is not valid"}), nil
 		}
+		select { // a slot of the node's concurrency
+		case d.slots <- struct{}{}:
+		case <-ctx.Done():
+			return false, attempts, errStop
+		}
 		r := d.call(ctx, w, key, id, body)
+		<-d.slots
 		if ctx.Err() != nil {
 			return false, attempts, errStop
 		}

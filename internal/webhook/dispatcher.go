@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,11 @@ type Config struct {
 	// table's writes. A node that dies redelivers what it delivered since
 	// (at least once).
 	CursorFlush time.Duration
+	// Concurrency is the most webhook calls this node has in flight at
+	// once, all webhooks together (32 per GOMAXPROCS): a node with many
+	// webhooks spends a bounded share of its cores on them, and keeps as
+	// many connections open for reuse.
+	Concurrency int
 	Announce    Announcer
 	Observer    Observer
 	Logger      *slog.Logger
@@ -67,6 +73,7 @@ type Dispatcher struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	kick    chan struct{}
+	slots   chan struct{} // a call in flight holds one (Concurrency)
 }
 
 // New returns a dispatcher.
@@ -98,6 +105,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.CursorFlush <= 0 {
 		cfg.CursorFlush = 200 * time.Millisecond
 	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 32 * runtime.GOMAXPROCS(0)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -105,9 +115,10 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{cfg: cfg, client: cfg.Client, obs: cfg.Observer, log: cfg.Logger,
-		workers: map[int64]*worker{}, reads: map[readKey]*sharedRead{}, kick: make(chan struct{}, 1)}
+		workers: map[int64]*worker{}, reads: map[readKey]*sharedRead{}, kick: make(chan struct{}, 1),
+		slots: make(chan struct{}, cfg.Concurrency)}
 	if d.client == nil {
-		d.client = newClient(cfg.Timeout, cfg.AllowPrivate)
+		d.client = newClient(cfg.Timeout, cfg.AllowPrivate, cfg.Concurrency)
 	}
 	if d.obs == nil {
 		d.obs = nopObserver{}
