@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,7 +19,12 @@ import (
 // REST writes' latency is measured without webhooks, then with 1, 10 and
 // 100 webhooks on the table (--hooks), each stage writing --writes rows
 // and waiting until every webhook has every event: events delivered per
-// second, and what webhooks add to a write's p50 and p99.
+// second, and what webhooks add to a write's p50 and p99. Each stage also
+// reports the server's CPU (cores used while it ran, and per delivered
+// event). A last stage, the control, deletes the webhooks and writes again
+// while this process burns the CPU the 100-webhook stage added (server and
+// receiver): if writes slow down as much there, what webhooks cost the
+// write path is the machine's cores, not a coupling in the write path.
 
 // DefaultHookWrites is the rows each stage writes.
 const DefaultHookWrites = 500
@@ -126,13 +133,25 @@ func runWebhooks(ctx context.Context, o Options, t *target, prog *progress, rep 
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+	// cpu is the server's and this process's CPU-seconds so far.
+	cpu := func() (server, self float64) { return t.cpu(), cpuOf(os.Getpid()) }
+
 	prog.notef("webhooks: %d REST writes without webhooks", writes)
+	start := time.Now()
+	srv0, self0 := cpu()
 	base, err := write("none")
 	if err != nil {
 		return err
 	}
-	rep.add("write_p50_no_webhooks", "REST write p50, no webhooks", ms(base.Quantile(0.5)), "ms")
+	srv1, self1 := cpu()
+	took := time.Since(start).Seconds()
+	baseCores, baseSelf := (srv1-srv0)/took, (self1-self0)/took
+	perWrite := (srv1 - srv0) / float64(writes) // the server's CPU of a write alone
+	p50 := ms(base.Quantile(0.5))
+	rep.add("write_p50_no_webhooks", "REST write p50, no webhooks", p50, "ms")
 	rep.add("write_p99_no_webhooks", "REST write p99, no webhooks", ms(base.Quantile(0.99)), "ms")
+	rep.add("server_cores_no_webhooks", "server CPU, no webhooks", baseCores, "cores")
+	var extra float64 // the cores the last stage added, server and this process
 
 	var ids []int64
 	for _, n := range o.hookCounts() {
@@ -149,21 +168,83 @@ func runWebhooks(ctx context.Context, o Options, t *target, prog *progress, rep 
 		prog.notef("webhooks: %d REST writes with %d webhooks", writes, n)
 		before := rcv.events.Load()
 		start := time.Now()
+		srv0, self0 := cpu()
 		h, err := write(strconv.Itoa(n))
 		if err != nil {
 			return err
 		}
+		wrote := time.Since(start).Seconds()
+		srvW, selfW := cpu()
 		if err := rcv.wait(ctx, before+int64(writes*n)); err != nil {
 			rep.problem("%d webhooks: %v", n, err)
 			return err
 		}
 		took := time.Since(start).Seconds()
+		srv1, _ := cpu()
 		s := strconv.Itoa(n)
 		rep.add("webhook_events_per_s_"+s, "webhook events delivered/s, "+s+" webhooks", float64(writes*n)/took, "/s")
 		rep.add("write_p50_webhooks_"+s, "REST write p50, "+s+" webhooks", ms(h.Quantile(0.5)), "ms")
 		rep.add("write_p99_webhooks_"+s, "REST write p99, "+s+" webhooks", ms(h.Quantile(0.99)), "ms")
+		rep.add("write_p50_ratio_webhooks_"+s, "write p50 with "+s+" webhooks / without", ms(h.Quantile(0.5))/p50, "x")
+		rep.add("server_cores_webhooks_"+s, "server CPU while writing, "+s+" webhooks", (srvW-srv0)/wrote, "cores")
+		rep.add("server_cpu_per_event_"+s, "server CPU per delivered event, "+s+" webhooks",
+			(srv1-srv0-perWrite*float64(writes))/float64(writes*n)*1e6, "µs")
+		extra = max((srvW-srv0)/wrote-baseCores, 0) + max((selfW-self0)/wrote-baseSelf, 0)
 	}
+	if math.IsNaN(extra) || extra <= 0 {
+		return nil // in process: the server's CPU is unknown
+	}
+	// The control: no webhooks, the same added CPU burnt here.
+	for _, id := range ids {
+		if err := owner.callJSON(ctx, http.MethodDelete, "/api/webhooks/"+strconv.FormatInt(id, 10), nil, nil); err != nil {
+			return err
+		}
+	}
+	prog.notef("webhooks: %d REST writes without webhooks, %.2f cores burnt in this process (control)", writes, extra)
+	stop := burn(extra)
+	srv0, _ = cpu()
+	start = time.Now()
+	ctl, err := write("control")
+	srv1, _ = cpu()
+	took = time.Since(start).Seconds()
+	stop()
+	if err != nil {
+		return err
+	}
+	rep.add("control_burn_cores", "control: cores burnt by the bench, no webhooks", extra, "cores")
+	rep.add("write_p50_control", "REST write p50, control", ms(ctl.Quantile(0.5)), "ms")
+	rep.add("write_p99_control", "REST write p99, control", ms(ctl.Quantile(0.99)), "ms")
+	rep.add("write_p50_ratio_control", "write p50 control / without", ms(ctl.Quantile(0.5))/p50, "x")
+	rep.add("server_cores_control", "server CPU, control", (srv1-srv0)/took, "cores")
 	return nil
+}
+
+// burn keeps cores CPU busy in this process (goroutines spinning a share
+// of every 10ms) until the returned stop is called.
+func burn(cores float64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	const slice = 10 * time.Millisecond
+	for left := cores; left > 0.01; left-- {
+		busy := time.Duration(min(left, 1) * float64(slice))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for end := time.Now().Add(busy); time.Now().Before(end); {
+				}
+				if busy < slice {
+					time.Sleep(slice - busy)
+				}
+			}
+		}()
+	}
+	return func() { close(done); wg.Wait() }
 }
 
 // hookCounts are the webhook counts of the stages, ascending.

@@ -69,6 +69,7 @@ type Dispatcher struct {
 	running atomic.Int64            // len(workers), read without the lock by Notify
 	readsMu sync.Mutex              // guards reads (not mu: Notify, on the write path, takes mu)
 	reads   map[readKey]*sharedRead // outbox reads in flight, shared by the workers of a table
+	renders map[int64]*renderRing   // the tables' events recently rendered, under readsMu
 	wg      sync.WaitGroup
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -115,7 +116,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{cfg: cfg, client: cfg.Client, obs: cfg.Observer, log: cfg.Logger,
-		workers: map[int64]*worker{}, reads: map[readKey]*sharedRead{}, kick: make(chan struct{}, 1),
+		workers: map[int64]*worker{}, reads: map[readKey]*sharedRead{}, renders: map[int64]*renderRing{}, kick: make(chan struct{}, 1),
 		slots: make(chan struct{}, cfg.Concurrency)}
 	if d.client == nil {
 		d.client = newClient(cfg.Timeout, cfg.AllowPrivate, cfg.Concurrency)
@@ -197,6 +198,7 @@ func (d *Dispatcher) run(ctx context.Context) {
 	defer flush.Stop()
 	for {
 		d.claim(ctx)
+		d.forget()
 		if !d.idle(ctx, t, flush) {
 			d.mu.Lock()
 			for _, w := range d.workers {
@@ -359,7 +361,7 @@ func (d *Dispatcher) events(ctx context.Context, table int64, after uint64) ([]r
 	}
 	evs, err := d.cfg.Store.Events(ctx, store.TableStream(table), after, readBatch)
 	if err == nil {
-		r.evs = renderAll(evs)
+		r.evs = d.render(table, evs)
 	}
 	r.err = err
 	d.readsMu.Lock()
@@ -367,6 +369,62 @@ func (d *Dispatcher) events(ctx context.Context, table int64, after uint64) ([]r
 	d.readsMu.Unlock()
 	close(r.done)
 	return r.evs, r.err
+}
+
+// renderSpan is how many of a table's latest events stay rendered: the
+// webhooks of a table a few batches apart render each event once.
+const renderSpan = 4 * readBatch
+
+// renderRing holds a table's events as rendered, by offset modulo its
+// size. A stream's offset names one event forever, so a rendering is
+// good for as long as it is kept.
+type renderRing struct {
+	mu    sync.Mutex
+	slots [renderSpan]*rendered
+}
+
+// render renders a table's events, each once while it stays in the
+// table's ring: the webhooks of a table read the same events at
+// different times, apart by a few calls.
+func (d *Dispatcher) render(table int64, evs []store.Event) []rendered {
+	d.readsMu.Lock()
+	ring := d.renders[table]
+	if ring == nil {
+		ring = &renderRing{}
+		d.renders[table] = ring
+	}
+	d.readsMu.Unlock()
+	out := make([]rendered, len(evs))
+	ring.mu.Lock()
+	defer ring.mu.Unlock()
+	for i, e := range evs {
+		slot := &ring.slots[e.Offset%renderSpan]
+		if r := *slot; r != nil && r.offset == e.Offset {
+			out[i] = *r
+			continue
+		}
+		out[i] = renderAll(evs[i : i+1])[0]
+		r := out[i]
+		*slot = &r
+	}
+	return out
+}
+
+// forget drops the rings of the tables no worker delivers.
+func (d *Dispatcher) forget() {
+	d.mu.RLock()
+	tables := map[int64]bool{}
+	for _, w := range d.workers {
+		tables[w.tableID] = true
+	}
+	d.mu.RUnlock()
+	d.readsMu.Lock()
+	for t := range d.renders {
+		if !tables[t] {
+			delete(d.renders, t)
+		}
+	}
+	d.readsMu.Unlock()
 }
 
 // worker delivers one webhook while this node leases it.

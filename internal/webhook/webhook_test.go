@@ -155,3 +155,31 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
+
+// TestRenderRingRendersOnce checks that a table's events read again (by
+// another webhook of the table) reuse their rendering, and that an event
+// that took the slot of an older one is rendered for itself.
+func TestRenderRingRendersOnce(t *testing.T) {
+	d := &Dispatcher{renders: map[int64]*renderRing{}}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ev := func(off uint64, name string) store.Event {
+		return store.Event{Stream: store.TableStream(5), Offset: off, Type: service.EventFieldCreated,
+			Payload: json.RawMessage(`{"table_id":5,"field":{"id":7,"name":"` + name + `"}}`), CreatedAt: at}
+	}
+	first := d.render(5, []store.Event{ev(1, "a"), ev(2, "b")})
+	again := d.render(5, []store.Event{ev(2, "changed")}) // offset 2 is the same event: kept
+	if &again[0].tail[0] != &first[1].tail[0] || !strings.Contains(string(again[0].tail), `"b"`) {
+		t.Fatalf("offset 2 rendered again: %s", again[0].tail)
+	}
+	later := d.render(5, []store.Event{ev(1+renderSpan, "c")}) // the slot of offset 1
+	if !strings.Contains(string(later[0].tail), `"c"`) || later[0].offset != 1+renderSpan {
+		t.Fatalf("offset %d: %s", 1+renderSpan, later[0].tail)
+	}
+	if other := d.render(6, []store.Event{ev(2, "d")}); !strings.Contains(string(other[0].tail), `"d"`) {
+		t.Fatalf("another table shares the ring: %s", other[0].tail)
+	}
+	d.forget() // no workers: every ring goes
+	if len(d.renders) != 0 {
+		t.Fatalf("%d rings kept", len(d.renders))
+	}
+}
