@@ -227,5 +227,5 @@ type Webhooks struct {
 	AllowPrivate bool          // loopback, private and link-local addresses allowed
 	Retention    time.Duration // how long the outbox holds what a webhook has not delivered
 	Lease        time.Duration // a node's lease on a webhook
-	Concurrency  int           // calls in flight on a node, all webhooks together; 0: 32 per GOMAXPROCS
+	Concurrency  int           // calls in flight on a node, all webhooks together; 0: 8 per GOMAXPROCS
 }

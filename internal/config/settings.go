@@ -203,7 +203,7 @@ func settings(c *Config, port *int) []setting {
 			usage: "how long a node's lease on a webhook lasts unless renewed; a dead node's webhooks move after it (`duration`)",
 			apply: durationInto(&c.Webhooks.Lease)},
 		{env: "TABLECAST_WEBHOOK_CONCURRENCY", flag: "webhook-concurrency", def: "0",
-			usage: "most webhook calls a node has in flight at once, all webhooks together; 0: 32 per core (GOMAXPROCS) (`count`)",
+			usage: "most webhook calls a node has in flight at once, all webhooks together; 0: 8 per core (GOMAXPROCS) (`count`)",
 			apply: intInto(&c.Webhooks.Concurrency, 0)},
 		{env: "TABLECAST_DEV", flag: "dev", isBool: true,
 			usage: "insecure development mode: generated secret and API key, user_id without a token, any origin",

@@ -44,7 +44,7 @@ type Config struct {
 	// (at least once).
 	CursorFlush time.Duration
 	// Concurrency is the most webhook calls this node has in flight at
-	// once, all webhooks together (32 per GOMAXPROCS): a node with many
+	// once, all webhooks together (8 per GOMAXPROCS): a node with many
 	// webhooks spends a bounded share of its cores on them, and keeps as
 	// many connections open for reuse.
 	Concurrency int
@@ -107,7 +107,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg.CursorFlush = 200 * time.Millisecond
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 32 * runtime.GOMAXPROCS(0)
+		cfg.Concurrency = 8 * runtime.GOMAXPROCS(0)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
