@@ -159,18 +159,22 @@ var errStop = errors.New("webhook: delivery stopped")
 func (d *Dispatcher) deliver(ctx context.Context, wk *worker, id string, body []byte) (ok bool, attempts []Attempt, err error) {
 	first := d.cfg.Now()
 	for n := 1; ; n++ {
+		select { // a slot of the node's concurrency
+		case d.slots <- struct{}{}:
+		case <-ctx.Done():
+			return false, attempts, errStop
+		}
+		// The lease checked with the slot held: waiting for it may have
+		// taken the lease's margin.
 		if ctx.Err() != nil || !wk.leased() {
+			<-d.slots
 			return false, attempts, errStop
 		}
 		w := wk.hook()
 		key, kerr := secretKey(w.Secret)
 		if kerr != nil {
+			<-d.slots
 			return false, append(attempts, Attempt{At: d.cfg.Now().UTC(), Error: "the webhook's secret is not valid"}), nil
-		}
-		select { // a slot of the node's concurrency
-		case d.slots <- struct{}{}:
-		case <-ctx.Done():
-			return false, attempts, errStop
 		}
 		r := d.call(ctx, w, key, id, body)
 		<-d.slots

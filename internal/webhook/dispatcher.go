@@ -371,62 +371,6 @@ func (d *Dispatcher) events(ctx context.Context, table int64, after uint64) ([]r
 	return r.evs, r.err
 }
 
-// renderSpan is how many of a table's latest events stay rendered: the
-// webhooks of a table a few batches apart render each event once.
-const renderSpan = 4 * readBatch
-
-// renderRing holds a table's events as rendered, by offset modulo its
-// size. A stream's offset names one event forever, so a rendering is
-// good for as long as it is kept.
-type renderRing struct {
-	mu    sync.Mutex
-	slots [renderSpan]*rendered
-}
-
-// render renders a table's events, each once while it stays in the
-// table's ring: the webhooks of a table read the same events at
-// different times, apart by a few calls.
-func (d *Dispatcher) render(table int64, evs []store.Event) []rendered {
-	d.readsMu.Lock()
-	ring := d.renders[table]
-	if ring == nil {
-		ring = &renderRing{}
-		d.renders[table] = ring
-	}
-	d.readsMu.Unlock()
-	out := make([]rendered, len(evs))
-	ring.mu.Lock()
-	defer ring.mu.Unlock()
-	for i, e := range evs {
-		slot := &ring.slots[e.Offset%renderSpan]
-		if r := *slot; r != nil && r.offset == e.Offset {
-			out[i] = *r
-			continue
-		}
-		out[i] = renderAll(evs[i : i+1])[0]
-		r := out[i]
-		*slot = &r
-	}
-	return out
-}
-
-// forget drops the rings of the tables no worker delivers.
-func (d *Dispatcher) forget() {
-	d.mu.RLock()
-	tables := map[int64]bool{}
-	for _, w := range d.workers {
-		tables[w.tableID] = true
-	}
-	d.mu.RUnlock()
-	d.readsMu.Lock()
-	for t := range d.renders {
-		if !tables[t] {
-			delete(d.renders, t)
-		}
-	}
-	d.readsMu.Unlock()
-}
-
 // worker delivers one webhook while this node leases it.
 type worker struct {
 	d       *Dispatcher

@@ -3,9 +3,12 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -185,5 +188,84 @@ func TestLostLeaseStopsTheWorker(t *testing.T) {
 	case <-got:
 		t.Fatal("A delivered after losing the lease")
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestConcurrencyBoundsCallsInFlight: with Concurrency 2, five webhooks
+// of a table never have more than two calls in flight together, and each
+// still gets every event once, in order, over reused connections.
+func TestConcurrencyBoundsCallsInFlight(t *testing.T) {
+	noLeaks(t)
+	st, table := sqliteTable(t)
+	ctx := context.Background()
+	const hooks, events = 5, 6
+	var inFlight, most atomic.Int64
+	var mu sync.Mutex
+	offsets := map[string][]uint64{}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		var p Payload
+		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(5 * time.Millisecond) // calls overlap unless bounded
+		mu.Lock()
+		offsets[strconv.FormatInt(p.WebhookID, 10)] = append(offsets[strconv.FormatInt(p.WebhookID, 10)], p.Offset)
+		mu.Unlock()
+	}))
+	defer rcv.Close()
+	var conns atomic.Int64
+	rcv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	for range hooks {
+		if _, err := st.CreateWebhook(ctx, store.Webhook{TableID: table, URL: rcv.URL, Active: true, OnFailure: "pause",
+			Batch: 1, Secret: NewSecret(), CreatedBy: "u"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendRows(t, st, table, events)
+	d, err := New(Config{Store: st, Owner: "n1", AllowPrivate: true, Concurrency: 2, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	defer d.Stop()
+	deadline := time.After(10 * time.Second)
+	for done := false; !done; {
+		mu.Lock()
+		done = len(offsets) == hooks
+		for _, o := range offsets {
+			done = done && len(o) >= events
+		}
+		mu.Unlock()
+		if done {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("not every event delivered: %v", offsets)
+		case <-time.After(10 * time.Millisecond): // the receiver's tally, only observable by asking
+		}
+	}
+	if m := most.Load(); m > 2 {
+		t.Fatalf("%d calls in flight at once, bound 2", m)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for id, o := range offsets {
+		for i, off := range o {
+			if off != uint64(i+1) {
+				t.Fatalf("webhook %s got offsets %v", id, o)
+			}
+		}
+	}
+	if c := conns.Load(); c > 2 {
+		t.Fatalf("%d connections opened for 2 calls in flight", c)
 	}
 }
