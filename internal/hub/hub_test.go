@@ -49,6 +49,10 @@ func TestDeliveryReachesCollectionAndDocumentSubscribersOnce(t *testing.T) {
 	if got := p.Delivered(); got != 3 {
 		t.Errorf("document message delivered %d times, want 3 (collection, document, both once)", got)
 	}
+	// Its subscribe reply is written by the writer pool like everything
+	// else: wait for it, then nothing beyond it may have come (the
+	// messages above were queued to every subscriber before the waits).
+	trOther.waitLines(t, 1)
 	if l := trOther.lines(); len(l) != 1 {
 		t.Errorf("subscriber of another document got %q", l)
 	}
