@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/event"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -115,7 +116,7 @@ func (fx *apiFixture) resolve(path string) string {
 type apiFixture struct {
 	ws, t, ows, ot int64
 	f              map[string]table.Field
-	rows           []service.Row
+	rows           []event.Row
 	view, public   table.View
 	locked         table.View
 	rep            *strings.Replacer

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"github.com/tablecast/tablecast/internal/event"
 	"net/http"
 	"strconv"
 
@@ -11,7 +12,7 @@ import (
 
 // itemsAnswer is the answer of a batch create or update.
 type itemsAnswer struct {
-	Items []service.Row `json:"items"`
+	Items []event.Row `json:"items"`
 }
 
 // listInput reads the query of a row listing.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/tablecast/tablecast/internal/dialect/native"
+	"github.com/tablecast/tablecast/internal/event"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/dialect/sharedb"
@@ -86,7 +87,7 @@ func (s sharedbStore) Query(ctx context.Context, userID, collection string, q sh
 	}
 	out := make([]sharedb.Snapshot, len(page.Rows))
 	for i, r := range page.Rows {
-		data, err := json.Marshal(service.RecordDoc{ID: r.ID, Order: r.Order, Fields: r.Fields})
+		data, err := json.Marshal(event.RecordDoc{ID: r.ID, Order: r.Order, Fields: r.Fields})
 		if err != nil {
 			return nil, 0, err
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/event"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -157,10 +158,10 @@ type revoker struct {
 }
 
 func (r revoker) event(p *hub.Publication) {
-	if p.Event != service.EventMemberRemoved {
+	if p.Event != event.EventMemberRemoved {
 		return
 	}
-	var ev service.MemberChanged
+	var ev event.MemberChanged
 	if err := json.Unmarshal(p.Data, &ev); err != nil || ev.UserID == "" {
 		r.log.Error("member_removed event without a user", "stream", p.Stream, "offset", p.Offset)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/tablecast/tablecast/internal/event"
 	"strconv"
 	"strings"
 	"time"
@@ -121,7 +122,7 @@ func readDocs(ctx context.Context, r store.Reader, kind string, cid int64, ids [
 	found := make(map[int64]Document, len(ids))
 	var order []int64
 	add := func(id, version int64, v any) error {
-		b, err := DocData(v)
+		b, err := event.DocData(v)
 		if err != nil {
 			return err
 		}
@@ -144,7 +145,7 @@ func readDocs(ctx context.Context, r store.Reader, kind string, cid int64, ids [
 			return nil, nil, err
 		}
 		for _, row := range outs {
-			b, err := json.Marshal(recordDoc(row))
+			b, err := json.Marshal(event.RecordDocOf(row))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -180,7 +181,7 @@ func readDocs(ctx context.Context, r store.Reader, kind string, cid int64, ids [
 			return nil, nil, err
 		}
 		for _, t := range ts {
-			if err := add(t.ID, t.Version, tableDoc(tableOut(t))); err != nil {
+			if err := add(t.ID, t.Version, event.TableDoc(tableOut(t))); err != nil {
 				return nil, nil, err
 			}
 		}

@@ -3,6 +3,7 @@ package service_test
 import (
 	"encoding/json"
 	"errors"
+	"github.com/tablecast/tablecast/internal/event"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func TestDocuments(t *testing.T) {
 		if offset != fx.top(fx.tableStream()) {
 			t.Errorf("offset %d; want the stream's top %d", offset, fx.top(fx.tableStream()))
 		}
-		var data service.RecordDoc
+		var data event.RecordDoc
 		if err := json.Unmarshal(docs[0].Data, &data); err != nil || !docs[0].Exists || docs[0].V != 2 ||
 			string(data.Fields[fx.f["Name"].ID]) != `"abc"` || len(data.Fields) != len(fx.f) {
 			t.Errorf("row: %+v (%s)", docs[0], docs[0].Data)
@@ -45,7 +46,7 @@ func TestDocuments(t *testing.T) {
 		if docs[2].Exists || docs[2].V != 0 {
 			t.Errorf("a row that never was: %+v", docs[2])
 		}
-		fields, _, err := fx.svc.Documents(ctx, fx.admin, service.FieldCollection(fx.tbl.ID), nil)
+		fields, _, err := fx.svc.Documents(ctx, fx.admin, event.FieldCollection(fx.tbl.ID), nil)
 		if err != nil || len(fields) != len(fx.f) || fields[0].V != 1 || !fields[0].Exists {
 			t.Errorf("fields: %+v, %v", fields, err)
 		}

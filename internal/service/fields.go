@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/tablecast/tablecast/internal/event"
 	"strings"
 
 	"github.com/tablecast/tablecast/internal/store"
@@ -174,7 +175,7 @@ func (s *Service) CreateField(ctx context.Context, a Actor, tableID int64, in Fi
 		}
 		f.ID, f.Order, f.Version = sf.ID, sf.Order, sf.Version
 		out = *f
-		return w.emit(store.TableStream(t.ID), EventFieldCreated, FieldCreated{TableMeta: w.tableMeta(t), Field: out})
+		return w.emit(store.TableStream(t.ID), event.EventFieldCreated, event.FieldCreated{TableMeta: w.tableMeta(t), Field: out})
 	})
 	return out, err
 }
@@ -278,7 +279,7 @@ func (w *writeTx) updateField(t store.Table, sc *schema, before *table.Field, in
 				return err
 			}
 		}
-		ev := FieldUpdated{
+		ev := event.FieldUpdated{
 			TableMeta: w.tableMeta(t), Field: out, FieldBefore: *before,
 			RelatedFields: related, RelatedBefore: relatedBefore, ViewsChanged: changed, ViewsBefore: changedBefore,
 			Op: op,
@@ -286,7 +287,7 @@ func (w *writeTx) updateField(t store.Table, sc *schema, before *table.Field, in
 		if conv != nil {
 			ev.RowsConverted = len(conv.ids)
 		}
-		if err := w.emit(store.TableStream(t.ID), EventFieldUpdated, ev); err != nil {
+		if err := w.emit(store.TableStream(t.ID), event.EventFieldUpdated, ev); err != nil {
 			return err
 		}
 		if conv == nil {
@@ -323,7 +324,7 @@ func (w *writeTx) deleteField(t store.Table, f *table.Field) error {
 	if err := w.DeleteField(w.ctx, f.ID); err != nil {
 		return err
 	}
-	return w.emit(store.TableStream(t.ID), EventFieldDeleted, FieldDeleted{
+	return w.emit(store.TableStream(t.ID), event.EventFieldDeleted, event.FieldDeleted{
 		TableMeta: w.tableMeta(t), FieldID: f.ID, Field: *f, ViewsChanged: changed,
 		ViewsBefore: changedBefore,
 	})

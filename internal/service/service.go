@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/event"
 	"log/slog"
 	"strings"
 	"sync"
@@ -352,7 +353,7 @@ type writeTx struct {
 	// its acknowledgement, which its events carry (TableMeta.Reply).
 	src   string
 	seq   uint64
-	reply *SubmitReply
+	reply *event.SubmitReply
 	// applied is the submit's op as applied, for the op log cache.
 	applied json0.Op
 	// ranHot: the write was a prepared submit's (submit_hot.go), which
@@ -387,24 +388,22 @@ func (w *writeTx) emit(s store.Stream, typ string, payload any) error {
 // submitted is implemented by the events that carry TableMeta: the submit
 // that made the change, if any.
 type submitted interface {
-	submitID() (src string, seq uint64)
+	SubmitID() (src string, seq uint64)
 }
-
-func (m TableMeta) submitID() (string, uint64) { return m.Src, m.Seq }
 
 // logDocOps records in the op log, in the event's transaction, the
 // document changes the event carries. A table's document (table_W) is
 // logged with the workspace's stream, the others with the table's (a
 // table_deleted goes to both streams, and is logged once).
 func (w *writeTx) logDocOps(s store.Stream, payload any, off uint64) error {
-	changes, err := docChanges(payload)
+	changes, err := event.Changes(payload)
 	if err != nil || len(changes) == 0 {
 		return err
 	}
 	var src string
 	var seq uint64
 	if s, ok := payload.(submitted); ok {
-		src, seq = s.submitID()
+		src, seq = s.SubmitID()
 	}
 	ops := make([]store.DocOp, 0, len(changes))
 	applied := w.applied
@@ -430,13 +429,13 @@ func (w *writeTx) logDocOps(s store.Stream, payload any, off uint64) error {
 	return w.AppendDocOps(w.ctx, ops)
 }
 
-func (w *writeTx) tableMeta(t store.Table) TableMeta {
-	return TableMeta{TableID: t.ID, WorkspaceID: t.WorkspaceID, Actor: w.actor.UserID, Origin: w.actor.Origin,
+func (w *writeTx) tableMeta(t store.Table) event.TableMeta {
+	return event.TableMeta{TableID: t.ID, WorkspaceID: t.WorkspaceID, Actor: w.actor.UserID, Origin: w.actor.Origin,
 		Src: w.src, Seq: w.seq, Reply: w.reply}
 }
 
-func (w *writeTx) workspaceMeta(wsID int64) WorkspaceMeta {
-	return WorkspaceMeta{WorkspaceID: wsID, Actor: w.actor.UserID, Origin: w.actor.Origin}
+func (w *writeTx) workspaceMeta(wsID int64) event.WorkspaceMeta {
+	return event.WorkspaceMeta{WorkspaceID: wsID, Actor: w.actor.UserID, Origin: w.actor.Origin}
 }
 
 // write runs fn in one store transaction and, once it has committed,

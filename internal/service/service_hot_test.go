@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/event"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -161,7 +162,7 @@ func dropTimes(v any) any {
 func testHotConcurrent(t *testing.T, fx *fixture) {
 	ctx := fx.ctx
 	name, notes := fx.id("Name"), fx.id("Notes")
-	rows := []service.Row{
+	rows := []event.Row{
 		ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"-"`), 0))(t),
 		ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"-"`), 0))(t),
 	}
@@ -309,7 +310,7 @@ func TestEventDocChangesSubmit(t *testing.T) {
 		"op first": `{` + meta + `,"op":` + op + `,"rows":[` + row + `],"rows_before":[` + before + `],"updated_field_ids":[1]}`,
 		"op last":  `{` + meta + `,"rows":[` + row + `],"rows_before":[` + before + `],"updated_field_ids":[1],"op":` + op + `}`,
 	} {
-		got, err := service.EventDocChanges(service.EventRowsUpdated, []byte(payload))
+		got, err := event.DocChanges(event.EventRowsUpdated, []byte(payload))
 		if err != nil || len(got) != 1 {
 			t.Fatalf("%s: %v %v", name, got, err)
 		}
@@ -319,7 +320,7 @@ func TestEventDocChangesSubmit(t *testing.T) {
 		}
 	}
 	rest := `{` + meta + `,"rows":[` + strings.Replace(row, `"abc"`, `"abd"`, 1) + `],"rows_before":[` + before + `],"updated_field_ids":[1]}`
-	got, err := service.EventDocChanges(service.EventRowsUpdated, []byte(rest))
+	got, err := event.DocChanges(event.EventRowsUpdated, []byte(rest))
 	if err != nil || len(got) != 1 || got[0].DocID != 7 || !strings.Contains(string(got[0].Op), `"oi":"abd"`) {
 		t.Fatalf("a REST update: %+v %v", got, err)
 	}

@@ -3,6 +3,7 @@ package service_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/event"
 	"sync"
 	"testing"
 	"time"
@@ -13,9 +14,9 @@ import (
 )
 
 // listAll pages through a listing and returns the rows in order.
-func listAll(t *testing.T, fx *fixture, in service.ListRowsInput, between func(page int)) []service.Row {
+func listAll(t *testing.T, fx *fixture, in service.ListRowsInput, between func(page int)) []event.Row {
 	t.Helper()
-	var all []service.Row
+	var all []event.Row
 	for page := 0; ; page++ {
 		p := ok(fx.svc.ListRows(fx.ctx, fx.admin, fx.tbl.ID, in))(t)
 		all = append(all, p.Rows...)
@@ -32,7 +33,7 @@ func listAll(t *testing.T, fx *fixture, in service.ListRowsInput, between func(p
 	}
 }
 
-func names(fx *fixture, rows []service.Row) []string {
+func names(fx *fixture, rows []event.Row) []string {
 	out := make([]string, len(rows))
 	for i, r := range rows {
 		var s string
@@ -259,7 +260,7 @@ func testMembers(t *testing.T, fx *fixture) {
 	if ws := ok(fx.svc.ListWorkspaces(ctx, mallory))(t); len(ws) != 0 {
 		t.Fatalf("mallory sees %v", ws)
 	}
-	if ws := ok(fx.svc.ListWorkspaces(ctx, vera))(t); len(ws) != 1 || ws[0].Role != store.RoleViewer {
+	if ws := ok(fx.svc.ListWorkspaces(ctx, vera))(t); len(ws) != 1 || ws[0].Role != event.Role(store.RoleViewer) {
 		t.Fatalf("vera sees %v", ws)
 	}
 
@@ -274,11 +275,11 @@ func testMembers(t *testing.T, fx *fixture) {
 	}
 	wantErr(t, fx.svc.RemoveMember(ctx, fx.admin, fx.ws.ID, "vera"), service.ErrNotFound)
 	evs := fx.events(store.WorkspaceStream(fx.ws.ID), top)
-	if len(evs) != 2 || evs[0].Type != service.EventMemberUpdated || evs[1].Type != service.EventMemberRemoved {
+	if len(evs) != 2 || evs[0].Type != event.EventMemberUpdated || evs[1].Type != event.EventMemberRemoved {
 		t.Fatalf("member events = %v", evs)
 	}
-	mu := decode[service.MemberChanged](t, evs[0])
-	if mu.UserID != "bob" || mu.Role != store.RoleAdmin || mu.RoleBefore != store.RoleEditor || mu.Actor != "alice" {
+	mu := decode[event.MemberChanged](t, evs[0])
+	if mu.UserID != "bob" || mu.Role != event.Role(store.RoleAdmin) || mu.RoleBefore != event.Role(store.RoleEditor) || mu.Actor != "alice" {
 		t.Errorf("member_updated = %+v", mu)
 	}
 	_, err = fx.svc.ListRows(ctx, vera, fx.tbl.ID, service.ListRowsInput{})
@@ -298,21 +299,21 @@ func testDeleteTable(t *testing.T, fx *fixture) {
 	_, err := fx.svc.GetTable(ctx, fx.admin, fx.tbl.ID)
 	wantErr(t, err, service.ErrNotFound)
 	evs := fx.events(fx.tableStream(), 0)
-	if last := evs[len(evs)-1]; last.Type != service.EventTableDeleted || last.Offset != 2 {
+	if last := evs[len(evs)-1]; last.Type != event.EventTableDeleted || last.Offset != 2 {
 		t.Fatalf("the table stream ends with %s@%d", last.Type, last.Offset)
 	}
 	wevs := fx.events(store.WorkspaceStream(fx.ws.ID), 0)
-	if last := wevs[len(wevs)-1]; last.Type != service.EventTableDeleted {
+	if last := wevs[len(wevs)-1]; last.Type != event.EventTableDeleted {
 		t.Fatalf("workspace stream ends with %s", last.Type)
 	}
 	if err := fx.svc.DeleteWorkspace(ctx, fx.admin, fx.ws.ID); err != nil {
 		t.Fatal(err)
 	}
-	if evs := fx.events(store.TableStream(other.ID), 0); len(evs) != 1 || evs[0].Type != service.EventTableDeleted {
+	if evs := fx.events(store.TableStream(other.ID), 0); len(evs) != 1 || evs[0].Type != event.EventTableDeleted {
 		t.Fatalf("events of the other table = %v", evs)
 	}
 	wevs = fx.events(store.WorkspaceStream(fx.ws.ID), 0)
-	wd := decode[service.WorkspaceDeleted](t, wevs[len(wevs)-1])
+	wd := decode[event.WorkspaceDeleted](t, wevs[len(wevs)-1])
 	if len(wd.TableIDs) != 1 || wd.TableIDs[0] != other.ID {
 		t.Fatalf("workspace_deleted = %+v", wd)
 	}

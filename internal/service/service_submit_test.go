@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/event"
 	"strconv"
 	"testing"
 
@@ -23,19 +24,19 @@ func TestSubmit(t *testing.T) {
 	})
 }
 
-func (fx *fixture) records() string { return service.RecordCollection(fx.tbl.ID) }
+func (fx *fixture) records() string { return event.RecordCollection(fx.tbl.ID) }
 
 // rowOp is a submission of a json0 op on a row at version v.
 func (fx *fixture) rowOp(rowID, v int64, src string, seq uint64, op string) service.Submission {
 	return service.Submission{Collection: fx.records(), DocID: rowID, V: v, HasV: true, Op: json.RawMessage(op), Src: src, Seq: seq}
 }
 
-func (fx *fixture) row(id int64) service.Row {
+func (fx *fixture) row(id int64) event.Row {
 	fx.t.Helper()
 	return ok(fx.svc.GetRow(fx.ctx, fx.admin, fx.tbl.ID, id))(fx.t)
 }
 
-func (fx *fixture) cell(r service.Row, name string) string { return string(r.Fields[fx.f[name].ID]) }
+func (fx *fixture) cell(r event.Row, name string) string { return string(r.Fields[fx.f[name].ID]) }
 
 func testSubmitConcurrent(t *testing.T, fx *fixture) {
 	ctx := fx.ctx
@@ -60,7 +61,7 @@ func testSubmitConcurrent(t *testing.T, fx *fixture) {
 		t.Fatalf("after both: %s at version %d, want \"abcd\" at 3", fx.cell(got, "Name"), got.Version)
 	}
 	// The event carries the op as applied (transformed), and the op log too.
-	ev := decode[service.RowsUpdated](t, fx.events(fx.tableStream(), top)[0])
+	ev := decode[event.RowsUpdated](t, fx.events(fx.tableStream(), top)[0])
 	if string(ev.Op) != `[{"p":["fields","`+name+`",3],"si":"d"}]` || ev.Src != "B" || ev.Seq != 1 {
 		t.Errorf("event op %s src %q seq %d", ev.Op, ev.Src, ev.Seq)
 	}
@@ -167,7 +168,7 @@ func testSubmitBadInput(t *testing.T, fx *fixture) {
 		"no document":  {Collection: fx.records(), DocID: 0, Del: true},
 		"two changes":  {Collection: fx.records(), DocID: r.ID, Del: true, Op: json.RawMessage(`[]`)},
 		"no change":    {Collection: fx.records(), DocID: r.ID},
-		"field create": {Collection: service.FieldCollection(fx.tbl.ID), DocID: 99, Create: json.RawMessage(`{}`)},
+		"field create": {Collection: event.FieldCollection(fx.tbl.ID), DocID: 99, Create: json.RawMessage(`{}`)},
 		"create junk":  {Collection: fx.records(), DocID: r.ID + 100, Create: json.RawMessage(`{"nope":1}`)},
 		"create value": {Collection: fx.records(), DocID: r.ID + 100, Create: json.RawMessage(`{"fields":{"` + id("Done") + `":"x"}}`)},
 	} {
@@ -250,7 +251,7 @@ func testSubmitPermissions(t *testing.T, fx *fixture) {
 
 func testSubmitSchemaDocs(t *testing.T, fx *fixture) {
 	ctx := fx.ctx
-	fcol := service.FieldCollection(fx.tbl.ID)
+	fcol := event.FieldCollection(fx.tbl.ID)
 	notes := fx.f["Notes"]
 	rename := func(v int64, from, to, src string) service.Submission {
 		return service.Submission{Collection: fcol, DocID: notes.ID, V: v, HasV: true, Src: src, Seq: 1,
@@ -258,7 +259,7 @@ func testSubmitSchemaDocs(t *testing.T, fx *fixture) {
 	}
 	top := fx.top(fx.tableStream())
 	ok(fx.svc.Submit(ctx, fx.admin, rename(1, "Notes", "Remarks", "A")))(t)
-	ev := decode[service.FieldUpdated](t, fx.onlyEvent(fx.tableStream(), top, service.EventFieldUpdated))
+	ev := decode[event.FieldUpdated](t, fx.onlyEvent(fx.tableStream(), top, event.EventFieldUpdated))
 	if ev.Field.Name != "Remarks" || ev.Field.Version != 2 || len(ev.Op) == 0 {
 		t.Fatalf("field_updated = %+v", ev)
 	}
@@ -289,7 +290,7 @@ func testSubmitSchemaDocs(t *testing.T, fx *fixture) {
 	}
 	// Views: filters change by op; publishing is REST-only.
 	view := ok(fx.svc.CreateView(ctx, fx.admin, fx.tbl.ID, service.ViewInput{Name: "Grid"}))(t)
-	vcol := service.ViewCollection(fx.tbl.ID)
+	vcol := event.ViewCollection(fx.tbl.ID)
 	filters := fmt.Sprintf(`[{"field_id":%d,"type":"equal","value":"x"}]`, fx.f["Name"].ID)
 	ok(fx.svc.Submit(ctx, fx.admin, service.Submission{Collection: vcol, DocID: view.ID, V: 1, HasV: true,
 		Op: json.RawMessage(`[{"p":["filters"],"od":[],"oi":` + filters + `}]`)}))(t)

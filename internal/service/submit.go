@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/event"
 	"strconv"
 	"strings"
 
@@ -201,11 +202,11 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 // submitReply is the acknowledgement the events of an op or a delete
 // carry; a create is acknowledged by its dialect alone (nothing comes
 // before a document's version 0).
-func submitReply(sub Submission) *SubmitReply {
+func submitReply(sub Submission) *event.SubmitReply {
 	if sub.Create != nil {
 		return nil
 	}
-	return &SubmitReply{Collection: sub.Collection, Doc: sub.DocID, Tag: sub.Tag}
+	return &event.SubmitReply{Collection: sub.Collection, Doc: sub.DocID, Tag: sub.Tag}
 }
 
 // loggedFix is the fixup an op log entry keeps, if any.

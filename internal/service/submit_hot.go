@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/event"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/ot/json0"
@@ -157,17 +158,17 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op) (*pre
 	if err != nil {
 		return nil, false
 	}
-	meta := TableMeta{TableID: d.key.table, WorkspaceID: d.workspaceID, Actor: a.UserID, Origin: a.Origin,
+	meta := event.TableMeta{TableID: d.key.table, WorkspaceID: d.workspaceID, Actor: a.UserID, Origin: a.Origin,
 		Src: sub.Src, Seq: sub.Seq, Reply: submitReply(sub)}
 	if meta.Reply.Fixup, err = fixupJSON(p.res.Fixup); err != nil {
 		return nil, false
 	}
 	if d.rowJSON == nil {
-		if d.rowJSON, err = appendRowJSON(nil, d.row); err != nil {
+		if d.rowJSON, err = event.AppendRowJSON(nil, d.row); err != nil {
 			return nil, false
 		}
 	}
-	rowJSON, err := appendRowJSON(make([]byte, 0, len(d.rowJSON)+64), row)
+	rowJSON, err := event.AppendRowJSON(make([]byte, 0, len(d.rowJSON)+64), row)
 	if err != nil {
 		return nil, false
 	}
@@ -175,7 +176,7 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op) (*pre
 		return nil, false
 	}
 	p.upd = upd
-	raw := DocChange{Op: opRaw, Fix: meta.Reply.Fixup}.LogOp()
+	raw := event.DocChange{Op: opRaw, Fix: meta.Reply.Fixup}.LogOp()
 	p.docOp = store.DocOp{Collection: col, DocID: sub.DocID, Version: cur, Op: raw, Src: sub.Src, Seq: sub.Seq}
 	p.logged = loggedOp{docID: sub.DocID, version: cur, op: op, decoded: true, raw: raw, src: sub.Src, seq: sub.Seq}
 
@@ -234,7 +235,7 @@ func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (SubmitRes
 		rw = &rowWrite{key: d.key, stored: base, version: base}
 	}
 	stream := store.TableStream(p.tableID)
-	off, err := w.AppendEvent(w.ctx, stream, EventRowsUpdated, p.payload)
+	off, err := w.AppendEvent(w.ctx, stream, event.EventRowsUpdated, p.payload)
 	if err != nil {
 		return SubmitResult{}, err
 	}
@@ -244,7 +245,7 @@ func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (SubmitRes
 		return SubmitResult{}, err
 	}
 	w.logged = append(w.logged, loggedEntry{col: docOp.Collection, op: logged})
-	w.events = append(w.events, store.Event{Stream: stream, Offset: off, Type: EventRowsUpdated, Payload: p.payload, CreatedAt: w.at})
+	w.events = append(w.events, store.Event{Stream: stream, Offset: off, Type: event.EventRowsUpdated, Payload: p.payload, CreatedAt: w.at})
 	next := &rowWrite{key: d.key, stored: rw.stored, version: base + 1, upd: p.upd}
 	if next.upd.Values == nil { // no cell changed: the values stay the last written
 		next.upd.Values, next.upd.Replace = rw.upd.Values, rw.upd.Values != nil
@@ -314,7 +315,7 @@ func (t *txOps) flushRows(ctx context.Context, tx store.Tx) error {
 // submitEvent is json.Marshal of a submit's RowsUpdated, from the rows'
 // JSON: each row of a hot document is encoded once, as the row after one
 // op, and its JSON serves again as the row before the next.
-func submitEvent(meta TableMeta, op, row, before json.RawMessage, changed []int64, decimals Decimals) (json.RawMessage, error) {
+func submitEvent(meta event.TableMeta, op, row, before json.RawMessage, changed []int64, decimals event.Decimals) (json.RawMessage, error) {
 	head, err := json.Marshal(meta)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/tablecast/tablecast/internal/event"
 	"regexp"
 	"slices"
 	"strconv"
@@ -49,8 +50,8 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 		if _, err := w.DeleteRows(ctx, sd.t.ID, []int64{row.ID}); err != nil {
 			return SubmitResult{}, err
 		}
-		err := w.emit(store.TableStream(sd.t.ID), EventRowsDeleted, RowsDeleted{
-			TableMeta: w.tableMeta(sd.t), RowIDs: []int64{row.ID}, Rows: []Row{before}, Decimals: sc.decimals(),
+		err := w.emit(store.TableStream(sd.t.ID), event.EventRowsDeleted, event.RowsDeleted{
+			TableMeta: w.tableMeta(sd.t), RowIDs: []int64{row.ID}, Rows: []event.Row{before}, Decimals: sc.decimals(),
 		})
 		return SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n}, err
 	}
@@ -58,7 +59,7 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 	if err := checkRecordPaths(sd.op, sc); err != nil {
 		return SubmitResult{}, err
 	}
-	doc, err := asDoc(recordDoc(before))
+	doc, err := asDoc(event.RecordDocOf(before))
 	if err != nil {
 		return SubmitResult{}, err
 	}
@@ -93,8 +94,8 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 		return SubmitResult{}, err
 	}
 	w.applied = sd.op
-	err = w.emit(store.TableStream(sd.t.ID), EventRowsUpdated, RowsUpdated{
-		TableMeta: w.tableMeta(sd.t), Rows: out, RowsBefore: []Row{before}, UpdatedFieldIDs: changed, Op: opRaw,
+	err = w.emit(store.TableStream(sd.t.ID), event.EventRowsUpdated, event.RowsUpdated{
+		TableMeta: w.tableMeta(sd.t), Rows: out, RowsBefore: []event.Row{before}, UpdatedFieldIDs: changed, Op: opRaw,
 		Decimals: sc.decimals(),
 	})
 	return SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n, Fixup: fix}, err
@@ -149,7 +150,7 @@ func checkRecordPaths(op json0.Op, sc *schema) error {
 // over the value the op left, so that the clients, which applied the op
 // as sent, can come to hold what the store does. A value that no form
 // makes valid is refused.
-func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowUpdate, table.Values, []int64, json0.Op, error) {
+func recordUpdate(before, after map[string]any, sc *schema, row event.Row) (store.RowUpdate, table.Values, []int64, json0.Op, error) {
 	oldOrder := row.Order
 	var e *table.ValidationError
 	oldFields, _ := before["fields"].(map[string]any)
@@ -291,6 +292,6 @@ func (sd *submitDoc) createRecord(sc *schema, exists bool) (SubmitResult, error)
 	if err != nil {
 		return SubmitResult{}, err
 	}
-	err = w.emit(store.TableStream(sd.t.ID), EventRowsCreated, RowsCreated{TableMeta: w.tableMeta(sd.t), Rows: rows, Decimals: sc.decimals()})
+	err = w.emit(store.TableStream(sd.t.ID), event.EventRowsCreated, event.RowsCreated{TableMeta: w.tableMeta(sd.t), Rows: rows, Decimals: sc.decimals()})
 	return SubmitResult{V: 0, Offset: sd.lastEvent()}, err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/tablecast/tablecast/internal/event"
 
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
@@ -42,7 +43,7 @@ func (sd *submitDoc) field() (SubmitResult, error) {
 		err := w.deleteField(sd.t, f)
 		return SubmitResult{V: v, Offset: sd.eventAt(first), Transformed: n}, err
 	}
-	before, err := DocData(*f)
+	before, err := event.DocData(*f)
 	if err != nil {
 		return SubmitResult{}, err
 	}
@@ -88,7 +89,7 @@ func (sd *submitDoc) view(s *Service) (SubmitResult, error) {
 	if err != nil {
 		return SubmitResult{}, err
 	}
-	before, err := DocData(*tv)
+	before, err := event.DocData(*tv)
 	if err != nil {
 		return SubmitResult{}, err
 	}
@@ -155,7 +156,7 @@ func strictDecode(b json.RawMessage, v any) error {
 
 // storedAsApplied checks that what was stored is what the op made.
 func storedAsApplied(stored any, applied any, what string) error {
-	b, err := DocData(stored)
+	b, err := event.DocData(stored)
 	if err != nil {
 		return err
 	}

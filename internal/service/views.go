@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"github.com/tablecast/tablecast/internal/event"
 	"strconv"
 	"strings"
 	"time"
@@ -180,7 +181,7 @@ func (s *Service) CreateView(ctx context.Context, a Actor, tableID int64, in Vie
 			return err
 		}
 		out = *created
-		return w.emit(store.TableStream(t.ID), EventViewCreated, ViewCreated{TableMeta: w.tableMeta(t), View: out})
+		return w.emit(store.TableStream(t.ID), event.EventViewCreated, event.ViewCreated{TableMeta: w.tableMeta(t), View: out})
 	})
 	return out, err
 }
@@ -248,7 +249,7 @@ func (s *Service) updateView(w *writeTx, t store.Table, sv store.View, in ViewPa
 			return err
 		}
 		out = *after
-		return w.emit(store.TableStream(t.ID), EventViewUpdated, ViewUpdated{
+		return w.emit(store.TableStream(t.ID), event.EventViewUpdated, event.ViewUpdated{
 			TableMeta: w.tableMeta(t), View: out, ViewBefore: *before, Op: op,
 			PasswordChanged: hash != "" && hash != sv.PasswordHash,
 		})
@@ -276,7 +277,7 @@ func (w *writeTx) deleteView(t store.Table, sv store.View) error {
 	if err := w.DeleteView(w.ctx, sv.ID); err != nil {
 		return err
 	}
-	return w.emit(store.TableStream(t.ID), EventViewDeleted, ViewDeleted{
+	return w.emit(store.TableStream(t.ID), event.EventViewDeleted, event.ViewDeleted{
 		TableMeta: w.tableMeta(t), ViewID: sv.ID, View: *v,
 	})
 }

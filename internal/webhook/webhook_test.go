@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"encoding/json"
+	"github.com/tablecast/tablecast/internal/event"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -10,7 +11,6 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/store"
 )
 
@@ -103,10 +103,10 @@ func TestRenderAndCollect(t *testing.T) {
 		return store.Event{Stream: store.TableStream(5), Offset: off, Type: typ, Payload: json.RawMessage(payload), CreatedAt: at}
 	}
 	evs := []store.Event{
-		ev(10, service.EventRowsUpdated, `{"table_id":5,"rows":`+rows+`,"rows_before":`+before+`,"updated_field_ids":[7]}`),
-		ev(11, service.EventTableUpdated, `{"table_id":5}`),
-		ev(12, service.EventFieldCreated, `{"table_id":5,"field":{"id":7,"name":"N"}}`),
-		ev(13, service.EventRowsDeleted, `{"table_id":5,"row_ids":[1],"rows":`+rows+`}`),
+		ev(10, event.EventRowsUpdated, `{"table_id":5,"rows":`+rows+`,"rows_before":`+before+`,"updated_field_ids":[7]}`),
+		ev(11, event.EventTableUpdated, `{"table_id":5}`),
+		ev(12, event.EventFieldCreated, `{"table_id":5,"field":{"id":7,"name":"N"}}`),
+		ev(13, event.EventRowsDeleted, `{"table_id":5,"row_ids":[1],"rows":`+rows+`}`),
 	}
 	p, ok, err := render(3, evs[0])
 	if err != nil || !ok || p.EventID != "5:10" || p.EventType != "rows.updated" || p.WebhookID != 3 || p.Offset != 10 {

@@ -40,7 +40,7 @@ type Submission struct {
 	Src        string
 	Seq        uint64
 	// Tag is kept with the change's event for the renderer's reply: the
-	// request's id (service.SubmitReply).
+	// request's id (event.SubmitReply).
 	Tag string
 }
 

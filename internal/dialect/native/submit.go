@@ -82,7 +82,7 @@ func (s *session) submit(ctx context.Context, in *inbound) error {
 }
 
 // replyTag marks the submits of native connections in their events
-// (service.SubmitReply.Tag): the rest of the tag is the request's id.
+// (event.SubmitReply.Tag): the rest of the tag is the request's id.
 const replyTag = "native:"
 
 // owe records that the stream will bring a submit's reply, when the

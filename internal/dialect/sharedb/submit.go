@@ -153,7 +153,7 @@ func (s *session) submit(in *inbound) error {
 }
 
 // replyTag marks the ops of ShareDB sockets in their events
-// (service.SubmitReply.Tag): the rest of the tag is the collection as the
+// (event.SubmitReply.Tag): the rest of the tag is the collection as the
 // socket spelled it.
 const replyTag = "sharedb:"
 
