@@ -127,3 +127,15 @@ func ParseID(s string) (int64, bool) {
 	}
 	return id, true
 }
+
+// InNamespace reports whether name lies in the collections' namespace: a
+// kind's name, '_' and digits. Every collection's name does, and so do
+// names like record_007 that name none: a dialect that mixes collections
+// with its own channels keeps them all for the store.
+func InNamespace(name string) bool {
+	prefix, rest, ok := strings.Cut(name, "_")
+	if _, kind := kinds[prefix]; !ok || !kind || rest == "" {
+		return false
+	}
+	return strings.Trim(rest, "0123456789") == ""
+}

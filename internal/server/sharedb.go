@@ -21,12 +21,13 @@ type sharedbStore struct{ svc *service.Service }
 var _ sharedb.Store = sharedbStore{}
 
 func (s sharedbStore) Authorize(ctx context.Context, userID, collection string) error {
-	kind, id, ok := storeCollection(collection)
+	c, ok := event.ParseCollection(collection)
+	kind, id := c.Kind, c.ID
 	if !ok {
 		return sharedb.ErrNotFound
 	}
 	var err error
-	if kind == "table" {
+	if kind == event.KindTable {
 		_, err = s.svc.WorkspaceRole(ctx, userID, id)
 	} else {
 		_, err = s.svc.TableRole(ctx, userID, id)
@@ -67,11 +68,12 @@ func (s sharedbStore) SnapshotAt(ctx context.Context, userID, collection string,
 }
 
 func (s sharedbStore) Query(ctx context.Context, userID, collection string, q sharedb.Query) ([]sharedb.Snapshot, uint64, error) {
-	kind, id, ok := storeCollection(collection)
+	c, ok := event.ParseCollection(collection)
+	kind, id := c.Kind, c.ID
 	if !ok {
 		return nil, 0, sharedb.ErrNotFound
 	}
-	if kind != "record" {
+	if kind != event.KindRecord {
 		return s.Snapshots(ctx, userID, collection, nil)
 	}
 	in := service.ListRowsInput{ViewID: q.ViewID, Search: q.Search, Limit: q.Limit}

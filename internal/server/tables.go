@@ -11,7 +11,6 @@ import (
 	"github.com/tablecast/tablecast/internal/event"
 	"log/slog"
 	"strconv"
-	"strings"
 
 	"github.com/tablecast/tablecast/internal/config"
 	"github.com/tablecast/tablecast/internal/dialect/native"
@@ -58,12 +57,13 @@ func (n nativeStore) OpenPublicView(ctx context.Context, slug, token string) (in
 var _ native.Store = nativeStore{}
 
 func (n nativeStore) AuthorizeCollection(ctx context.Context, userID, collection string) error {
-	kind, id, ok := storeCollection(collection)
+	c, ok := event.ParseCollection(collection)
+	kind, id := c.Kind, c.ID
 	if !ok {
 		return native.ErrNotFound
 	}
 	var err error
-	if kind == "table" {
+	if kind == event.KindTable {
 		_, err = n.svc.WorkspaceRole(ctx, userID, id)
 	} else {
 		_, err = n.svc.TableRole(ctx, userID, id)
@@ -109,22 +109,6 @@ func (n nativeStore) Submit(ctx context.Context, userID, origin string, s native
 		}
 	}
 	return ack, nil
-}
-
-// storeCollection reads record_T, field_T, view_T ("record", T...) and
-// table_W ("table", W).
-func storeCollection(collection string) (kind string, id int64, ok bool) {
-	kind, rest, found := strings.Cut(collection, "_")
-	if !found {
-		return "", 0, false
-	}
-	switch kind {
-	case "record", "field", "view", "table":
-	default:
-		return "", 0, false
-	}
-	id, err := strconv.ParseInt(rest, 10, 64)
-	return kind, id, err == nil && id > 0
 }
 
 func nativeErr(err error) error {
@@ -174,11 +158,12 @@ func (r revoker) event(p *hub.Publication) {
 		if c, ok := sharedb.StoreCollectionOf(collection); ok {
 			collection = c // the ShareDB dialect's documents and table presence channels
 		}
-		kind, id, ok := storeCollection(collection)
+		c, ok := event.ParseCollection(collection)
+		kind, id := c.Kind, c.ID
 		if !ok {
 			return false
 		}
-		if kind == "table" {
+		if kind == event.KindTable {
 			return id == ev.WorkspaceID
 		}
 		return ids[id]

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/tablecast/tablecast/internal/event"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/ot/json0"
@@ -47,16 +45,11 @@ const maxReplayOps = 10000
 // docCollection reads a document collection: the kind and the table (the
 // workspace for table_W).
 func docCollection(col string) (kind string, id int64, err error) {
-	kind, rest, ok := strings.Cut(col, "_")
-	n, perr := strconv.ParseInt(rest, 10, 64)
-	if !ok || perr != nil || n <= 0 || strconv.FormatInt(n, 10) != rest {
+	c, ok := event.ParseCollection(col)
+	if !ok {
 		return "", 0, validation("collection", "must be record_<table id>, field_<table id>, view_<table id> or table_<workspace id>")
 	}
-	switch kind {
-	case "record", "field", "view", "table":
-		return kind, n, nil
-	}
-	return "", 0, validation("collection", "must be record_<table id>, field_<table id>, view_<table id> or table_<workspace id>")
+	return c.Kind.String(), c.ID, nil
 }
 
 // access checks that the user may read the collection (any member).

@@ -101,30 +101,20 @@ type MissedOp struct {
 	Seq uint64
 }
 
-type docKind int
-
-const (
-	docRecord docKind = iota + 1
-	docField
-	docView
-)
-
 // parseDocCollection reads record_T, field_T or view_T.
-func parseDocCollection(col string) (docKind, int64, error) {
-	prefix, id, ok := strings.Cut(col, "_")
-	n, err := strconv.ParseInt(id, 10, 64)
-	if !ok || err != nil || n <= 0 || strconv.FormatInt(n, 10) != id {
-		return 0, 0, validation("collection", "must be record_<table id>, field_<table id> or view_<table id>")
+func parseDocCollection(col string) (event.Kind, int64, error) {
+	c, ok := event.ParseCollection(col)
+	if !ok {
+		prefix, id, _ := strings.Cut(col, "_")
+		if _, idOK := event.ParseID(id); !idOK {
+			return 0, 0, validation("collection", "must be record_<table id>, field_<table id> or view_<table id>")
+		}
+		return 0, 0, validation("collection", "documents of "+prefix+"_ collections cannot be changed by ops: use the REST API")
 	}
-	switch prefix {
-	case "record":
-		return docRecord, n, nil
-	case "field":
-		return docField, n, nil
-	case "view":
-		return docView, n, nil
+	if c.Kind == event.KindTable {
+		return 0, 0, validation("collection", "documents of table_ collections cannot be changed by ops: use the REST API")
 	}
-	return 0, 0, validation("collection", "documents of "+prefix+"_ collections cannot be changed by ops: use the REST API")
+	return c.Kind, c.ID, nil
 }
 
 // Submit applies one document change (editor of the document's table).
@@ -154,7 +144,7 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 			return SubmitResult{}, err
 		}
 	case sub.Create != nil && sub.Op == nil && !sub.Del:
-		if kind != docRecord {
+		if kind != event.KindRecord {
 			return SubmitResult{}, validation("create", "fields and views are created through the REST API")
 		}
 	case sub.Del && sub.Op == nil && sub.Create == nil:
@@ -173,9 +163,9 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 		sd := submitDoc{w: w, t: t, sub: sub, op: op}
 		var res SubmitResult
 		switch kind {
-		case docRecord:
+		case event.KindRecord:
 			res, err = sd.record()
-		case docField:
+		case event.KindField:
 			res, err = sd.field()
 		default:
 			res, err = sd.view(s)
@@ -185,7 +175,7 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 		}
 		return res, err
 	}
-	if kind == docRecord && op != nil && s.hotSubmits {
+	if kind == event.KindRecord && op != nil && s.hotSubmits {
 		if res, err, ok := s.submitHot(ctx, a, sub, tableID, op, slow); ok {
 			return res, err
 		}

@@ -40,7 +40,7 @@ func (renderer) renderDocs(p *hub.Publication) ([]hub.Output, error) {
 	if tableID, ok := event.PausedTable(p.Event, p.Data); ok {
 		// A notice to the table's record collection: a message with the
 		// event's offset, its data the event's payload and its name.
-		col := "record_" + strconv.FormatInt(tableID, 10)
+		col := event.RecordCollection(tableID)
 		data := map[string]json.RawMessage{"event": json.RawMessage(`"webhook_paused"`), "webhook": p.Data}
 		return []hub.Output{{Collection: col, Frame: encode(&outbound{Type: TypeMessage, Collection: col,
 			Offset: &p.Offset, Data: data, Timestamp: timestamp(p.Time)})}}, nil

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tablecast/tablecast/internal/event"
 	"strings"
 	"time"
 
@@ -160,12 +161,7 @@ func isStoreCollection(name string) bool {
 	if strings.HasPrefix(name, "publicview_") {
 		return true
 	}
-	for _, prefix := range []string{"record_", "field_", "view_", "table_"} {
-		if rest, ok := strings.CutPrefix(name, prefix); ok {
-			return rest != "" && strings.Trim(rest, "0123456789") == ""
-		}
-	}
-	return false
+	return event.InNamespace(name)
 }
 
 type subscribeData struct {

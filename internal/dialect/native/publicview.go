@@ -266,7 +266,7 @@ func (pv *PublicViews) render(p *hub.Publication, outs []hub.Output) ([]hub.Outp
 	}
 	byDoc := make(map[int64]*event.DocChange, len(changes))
 	for i := range changes {
-		if changes[i].Collection == "record_"+strconv.FormatInt(tableID, 10) {
+		if changes[i].Collection == event.RecordCollection(tableID) {
 			byDoc[changes[i].DocID] = &changes[i]
 		}
 	}
