@@ -1,10 +1,10 @@
 package httpapi
 
 import (
-	"github.com/tablecast/tablecast/internal/event"
 	"net/http"
 	"strconv"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 )
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/tablecast/tablecast/internal/dialect/baserow"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
@@ -97,9 +98,9 @@ func baserowErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, service.ErrNotFound):
+	case errors.Is(err, event.ErrNotFound):
 		return fmt.Errorf("%w: %v", baserow.ErrNotFound, err)
-	case errors.Is(err, service.ErrForbidden), errors.Is(err, service.ErrUnauthorized):
+	case errors.Is(err, event.ErrForbidden), errors.Is(err, event.ErrUnauthorized):
 		return fmt.Errorf("%w: %v", baserow.ErrForbidden, err)
 	}
 	return err

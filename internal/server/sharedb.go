@@ -3,16 +3,13 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"github.com/tablecast/tablecast/internal/dialect/native"
-	"github.com/tablecast/tablecast/internal/event"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/dialect/sharedb"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/service"
-	"github.com/tablecast/tablecast/internal/table"
 )
 
 // sharedbStore gives the ShareDB dialect the table service (sharedb.Store).
@@ -24,7 +21,7 @@ func (s sharedbStore) Authorize(ctx context.Context, userID, collection string) 
 	c, ok := event.ParseCollection(collection)
 	kind, id := c.Kind, c.ID
 	if !ok {
-		return sharedb.ErrNotFound
+		return event.ErrNotFound
 	}
 	var err error
 	if kind == event.KindTable {
@@ -32,13 +29,13 @@ func (s sharedbStore) Authorize(ctx context.Context, userID, collection string) 
 	} else {
 		_, err = s.svc.TableRole(ctx, userID, id)
 	}
-	return sharedbErr(err)
+	return err
 }
 
 func (s sharedbStore) Snapshots(ctx context.Context, userID, collection string, ids []int64) ([]sharedb.Snapshot, uint64, error) {
 	docs, offset, err := s.svc.Documents(ctx, service.Actor{UserID: userID}, collection, ids)
 	if err != nil {
-		return nil, 0, sharedbErr(err)
+		return nil, 0, err
 	}
 	out := make([]sharedb.Snapshot, len(docs))
 	for i, d := range docs {
@@ -50,7 +47,7 @@ func (s sharedbStore) Snapshots(ctx context.Context, userID, collection string, 
 func (s sharedbStore) Ops(ctx context.Context, userID, collection string, docID, from int64, limit int) (sharedb.OpLog, error) {
 	log, err := s.svc.DocumentOps(ctx, service.Actor{UserID: userID}, collection, docID, from, limit)
 	if err != nil {
-		return sharedb.OpLog{}, sharedbErr(err)
+		return sharedb.OpLog{}, err
 	}
 	out := sharedb.OpLog{V: log.V, Offset: log.Offset, Ops: make([]sharedb.Op, len(log.Changes))}
 	for i, c := range log.Changes {
@@ -62,7 +59,7 @@ func (s sharedbStore) Ops(ctx context.Context, userID, collection string, docID,
 func (s sharedbStore) SnapshotAt(ctx context.Context, userID, collection string, docID, v int64, at time.Time) (sharedb.Snapshot, error) {
 	d, err := s.svc.DocumentAt(ctx, service.Actor{UserID: userID}, collection, docID, v, at)
 	if err != nil {
-		return sharedb.Snapshot{}, sharedbErr(err)
+		return sharedb.Snapshot{}, err
 	}
 	return sharedb.Snapshot{ID: d.ID, V: d.V, Exists: d.Exists, Data: d.Data}, nil
 }
@@ -71,7 +68,7 @@ func (s sharedbStore) Query(ctx context.Context, userID, collection string, q sh
 	c, ok := event.ParseCollection(collection)
 	kind, id := c.Kind, c.ID
 	if !ok {
-		return nil, 0, sharedb.ErrNotFound
+		return nil, 0, event.ErrNotFound
 	}
 	if kind != event.KindRecord {
 		return s.Snapshots(ctx, userID, collection, nil)
@@ -85,7 +82,7 @@ func (s sharedbStore) Query(ctx context.Context, userID, collection string, q sh
 	}
 	page, err := s.svc.ListRows(ctx, service.Actor{UserID: userID}, id, in)
 	if err != nil {
-		return nil, 0, sharedbErr(err)
+		return nil, 0, err
 	}
 	out := make([]sharedb.Snapshot, len(page.Rows))
 	for i, r := range page.Rows {
@@ -104,7 +101,7 @@ func (s sharedbStore) Submit(ctx context.Context, userID, origin string, sub sha
 		Op: sub.Op, Create: sub.Create, Del: sub.Del, Src: sub.Src, Seq: sub.Seq, Tag: sub.Tag,
 	})
 	if err != nil {
-		return sharedb.SubmitResult{}, sharedbErr(err)
+		return sharedb.SubmitResult{}, err
 	}
 	out := sharedb.SubmitResult{V: res.V, Duplicate: res.Duplicate, Missed: make([]sharedb.Op, len(res.Missed))}
 	if len(res.Fixup) > 0 {
@@ -116,42 +113,6 @@ func (s sharedbStore) Submit(ctx context.Context, userID, origin string, sub sha
 		out.Missed[i] = sharedb.Op{V: m.V, Src: m.Src, Seq: m.Seq, Change: m.Change}
 	}
 	return out, nil
-}
-
-// sharedbErr maps the service's errors to the dialect's, with the
-// service's message (written for clients).
-func sharedbErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ve *table.ValidationError
-	if errors.As(err, &ve) {
-		return &sharedb.StoreError{Kind: sharedb.ErrInvalid, Message: ve.Error()}
-	}
-	var se *service.Error
-	if !errors.As(err, &se) {
-		return err
-	}
-	kind := error(nil)
-	switch {
-	case errors.Is(err, service.ErrNotFound):
-		kind = sharedb.ErrNotFound
-	case errors.Is(err, service.ErrForbidden), errors.Is(err, service.ErrUnauthorized):
-		kind = sharedb.ErrForbidden
-	case errors.Is(err, service.ErrDocExists):
-		kind = sharedb.ErrDocExists
-	case errors.Is(err, service.ErrDocDeleted):
-		kind = sharedb.ErrDocDeleted
-	case errors.Is(err, service.ErrVersionAhead):
-		kind = sharedb.ErrVersionAhead
-	case errors.Is(err, service.ErrOpsPruned):
-		kind = sharedb.ErrOpsPruned
-	case errors.Is(err, service.ErrConflict):
-		kind = sharedb.ErrConflict
-	default:
-		return fmt.Errorf("sharedb store: %w", err)
-	}
-	return &sharedb.StoreError{Kind: kind, Message: se.Message}
 }
 
 // sharedbStreams adds the ShareDB dialect's document collections to the

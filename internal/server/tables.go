@@ -8,13 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tablecast/tablecast/internal/event"
 	"log/slog"
 	"strconv"
 
 	"github.com/tablecast/tablecast/internal/config"
 	"github.com/tablecast/tablecast/internal/dialect/native"
 	"github.com/tablecast/tablecast/internal/dialect/sharedb"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/table"
@@ -45,7 +45,7 @@ type nativeStore struct{ svc *service.Service }
 
 func (n nativeStore) OpenPublicView(ctx context.Context, slug, token string) (int64, int64, error) {
 	pv, err := n.svc.OpenPublicView(ctx, slug, token)
-	if errors.Is(err, service.ErrUnauthorized) {
+	if errors.Is(err, event.ErrUnauthorized) {
 		return 0, 0, fmt.Errorf("%w: %v", native.ErrForbidden, err) // no token, or a wrong one
 	}
 	if err != nil {
@@ -116,14 +116,14 @@ func nativeErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, service.ErrNotFound):
+	case errors.Is(err, event.ErrNotFound):
 		return fmt.Errorf("%w: %v", native.ErrNotFound, err)
-	case errors.Is(err, service.ErrForbidden):
+	case errors.Is(err, event.ErrForbidden):
 		return fmt.Errorf("%w: %v", native.ErrForbidden, err)
 	case errors.As(err, &ve):
 		return &native.RefusedError{Code: native.CodeInvalid, Message: ve.Error()}
-	case errors.Is(err, service.ErrConflict):
-		var se *service.Error
+	case errors.Is(err, event.ErrConflict):
+		var se *event.Error
 		msg := "conflict"
 		if errors.As(err, &se) {
 			msg = se.Message

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/tablecast/tablecast/internal/event"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
 )
@@ -277,12 +277,12 @@ func (s *Service) DocumentAt(ctx context.Context, a Actor, collection string, do
 		if len(ops) == 0 {
 			// Never created, or created before the op log kept it.
 			if _, err := readDocCurrent(ctx, r, kind, cid, docID); err == nil {
-				return conflict(ErrOpsPruned, "the changes of %s/%d are not kept", collection, docID)
+				return conflict(event.ErrOpsPruned, "the changes of %s/%d are not kept", collection, docID)
 			}
 			return nil
 		}
 		if ops[0].Version != 0 {
-			return conflict(ErrOpsPruned, "the early changes of %s/%d are no longer kept", collection, docID)
+			return conflict(event.ErrOpsPruned, "the early changes of %s/%d are no longer kept", collection, docID)
 		}
 		var doc any
 		for _, o := range ops {
@@ -313,7 +313,7 @@ func (s *Service) DocumentAt(ctx context.Context, a Actor, collection string, do
 			out.V = o.Version + 1
 		}
 		if v > out.V {
-			return conflict(ErrVersionAhead, "%s/%d has not reached version %d", collection, docID, v)
+			return conflict(event.ErrVersionAhead, "%s/%d has not reached version %d", collection, docID, v)
 		}
 		if out.Exists {
 			if out.Data, err = json.Marshal(doc); err != nil {

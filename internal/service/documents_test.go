@@ -3,10 +3,10 @@ package service_test
 import (
 	"encoding/json"
 	"errors"
-	"github.com/tablecast/tablecast/internal/event"
 	"testing"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
 	"github.com/tablecast/tablecast/internal/store"
@@ -50,7 +50,7 @@ func TestDocuments(t *testing.T) {
 		if err != nil || len(fields) != len(fx.f) || fields[0].V != 1 || !fields[0].Exists {
 			t.Errorf("fields: %+v, %v", fields, err)
 		}
-		if _, _, err := fx.svc.Documents(ctx, service.Actor{UserID: "mallory"}, fx.records(), []int64{r.ID}); !errors.Is(err, service.ErrNotFound) {
+		if _, _, err := fx.svc.Documents(ctx, service.Actor{UserID: "mallory"}, fx.records(), []int64{r.ID}); !errors.Is(err, event.ErrNotFound) {
 			t.Errorf("an outsider's read: %v; want ErrNotFound", err)
 		}
 
@@ -72,7 +72,7 @@ func TestDocuments(t *testing.T) {
 		if del, err := fx.svc.DocumentAt(ctx, fx.admin, fx.records(), gone.ID, -1, time.Time{}); err != nil || del.Exists || del.V != 2 {
 			t.Errorf("deleted, rebuilt: %+v, %v", del, err)
 		}
-		if _, err := fx.svc.DocumentAt(ctx, fx.admin, fx.records(), r.ID, 5, time.Time{}); !errors.Is(err, service.ErrVersionAhead) {
+		if _, err := fx.svc.DocumentAt(ctx, fx.admin, fx.records(), r.ID, 5, time.Time{}); !errors.Is(err, event.ErrVersionAhead) {
 			t.Errorf("a version not reached: %v; want ErrVersionAhead", err)
 		}
 	})

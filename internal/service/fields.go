@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/tablecast/tablecast/internal/event"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
@@ -104,14 +104,14 @@ func (sc *schema) nameTaken(name string, except int64) bool {
 func fieldAccess(ctx context.Context, r store.Reader, user string, fieldID int64, need store.Role) (store.Table, *schema, *table.Field, error) {
 	sf, err := r.Field(ctx, fieldID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Table{}, nil, nil, errorf(ErrNotFound, "field %d does not exist", fieldID)
+		return store.Table{}, nil, nil, errorf(event.ErrNotFound, "field %d does not exist", fieldID)
 	}
 	if err != nil {
 		return store.Table{}, nil, nil, err
 	}
 	t, _, err := tableAccess(ctx, r, user, sf.TableID, need)
-	if errors.Is(err, ErrNotFound) {
-		return store.Table{}, nil, nil, errorf(ErrNotFound, "field %d does not exist", fieldID)
+	if errors.Is(err, event.ErrNotFound) {
+		return store.Table{}, nil, nil, errorf(event.ErrNotFound, "field %d does not exist", fieldID)
 	}
 	if err != nil {
 		return store.Table{}, nil, nil, err
@@ -122,7 +122,7 @@ func fieldAccess(ctx context.Context, r store.Reader, user string, fieldID int64
 	}
 	f := sc.byID[fieldID]
 	if f == nil {
-		return store.Table{}, nil, nil, errorf(ErrNotFound, "field %d does not exist", fieldID)
+		return store.Table{}, nil, nil, errorf(event.ErrNotFound, "field %d does not exist", fieldID)
 	}
 	return t, sc, f, nil
 }
@@ -315,7 +315,7 @@ func (s *Service) DeleteField(ctx context.Context, a Actor, fieldID int64) error
 // deleteField is DeleteField in w, after the access check.
 func (w *writeTx) deleteField(t store.Table, f *table.Field) error {
 	if f.Primary {
-		return errorf(ErrConflict, "field %d is the table's primary field: make another field primary first", f.ID)
+		return errorf(event.ErrConflict, "field %d is the table's primary field: make another field primary first", f.ID)
 	}
 	changed, changedBefore, err := reconcileViews(w, t.ID, func(v *table.View) bool { return v.RemoveField(f.ID) })
 	if err != nil {

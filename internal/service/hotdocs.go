@@ -2,12 +2,12 @@ package service
 
 import (
 	"context"
-	"github.com/tablecast/tablecast/internal/event"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 )
 

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tablecast/tablecast/internal/event"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
@@ -51,7 +51,7 @@ func (s *Service) GetRow(ctx context.Context, a Actor, tableID, rowID int64) (ev
 		}
 		row, err := r.Row(ctx, tableID, rowID)
 		if errors.Is(err, store.ErrNotFound) {
-			return errorf(ErrNotFound, "row %d does not exist in table %d", rowID, tableID)
+			return errorf(event.ErrNotFound, "row %d does not exist in table %d", rowID, tableID)
 		}
 		if err != nil {
 			return err
@@ -166,13 +166,13 @@ func (s *Service) UpdateRows(ctx context.Context, a Actor, tableID int64, items 
 // missingRows is the ErrNotFound of rows that are not in the table.
 func missingRows(tableID int64, ids []int64) error {
 	if len(ids) == 1 {
-		return errorf(ErrNotFound, "row %d does not exist in table %d", ids[0], tableID)
+		return errorf(event.ErrNotFound, "row %d does not exist in table %d", ids[0], tableID)
 	}
 	s := make([]string, len(ids))
 	for i, id := range ids {
 		s[i] = strconv.FormatInt(id, 10)
 	}
-	return errorf(ErrNotFound, "rows %s do not exist in table %d", strings.Join(s, ", "), tableID)
+	return errorf(event.ErrNotFound, "rows %s do not exist in table %d", strings.Join(s, ", "), tableID)
 }
 
 // rowsByID reads the rows with the given ids, in the order of ids, or
@@ -262,7 +262,7 @@ func (s *Service) updateRows(ctx context.Context, a Actor, tableID int64, items 
 		}
 		for i, it := range items {
 			if it.Version != 0 && before[i].Version != it.Version {
-				return errorf(ErrConflict, "row %d is at version %d, not %d", it.ID, before[i].Version, it.Version)
+				return errorf(event.ErrConflict, "row %d is at version %d, not %d", it.ID, before[i].Version, it.Version)
 			}
 		}
 		rows, err := w.UpdateRows(ctx, tableID, updates)

@@ -7,10 +7,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"github.com/tablecast/tablecast/internal/event"
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )

@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tablecast/tablecast/internal/event"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
@@ -67,7 +67,7 @@ func hotScript(t *testing.T, fx *fixture) []string {
 	ctx := fx.ctx
 	var log []string
 	say := func(what string, res service.SubmitResult, err error) {
-		var e *service.Error
+		var e *event.Error
 		if errors.As(err, &e) {
 			err = fmt.Errorf("%v/%v", e.Kind, e.Reason)
 		}

@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tablecast/tablecast/internal/event"
 	"strconv"
 	"testing"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
 	"github.com/tablecast/tablecast/internal/store"
@@ -155,7 +155,7 @@ func testSubmitBadInput(t *testing.T, fx *fixture) {
 	}
 	// Version ahead.
 	_, err := fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 7, "", 0, `[]`))
-	if !errors.Is(err, service.ErrConflict) || !errors.Is(err, service.ErrVersionAhead) {
+	if !errors.Is(err, event.ErrConflict) || !errors.Is(err, event.ErrVersionAhead) {
 		t.Errorf("v ahead: %v", err)
 	}
 	// Nothing changed.
@@ -200,30 +200,30 @@ func testSubmitLifecycle(t *testing.T, fx *fixture) {
 	}
 	create.Seq = 2
 	_, err := fx.svc.Submit(ctx, fx.admin, create)
-	if !errors.Is(err, service.ErrDocExists) {
+	if !errors.Is(err, event.ErrDocExists) {
 		t.Fatalf("second create: %v", err)
 	}
 	// An id in use by a row of the table is taken.
 	_, err = fx.svc.Submit(ctx, fx.admin, service.Submission{Collection: col, DocID: other.ID, Create: json.RawMessage(`{}`)})
-	if !errors.Is(err, service.ErrDocExists) {
+	if !errors.Is(err, event.ErrDocExists) {
 		t.Fatalf("create over another row: %v", err)
 	}
 	// Delete, then an op or a create on it: deleted.
 	ok(fx.svc.Submit(ctx, fx.admin, service.Submission{Collection: col, DocID: id, V: 1, HasV: true, Del: true}))(t)
-	if _, err := fx.svc.GetRow(ctx, fx.admin, fx.tbl.ID, id); !errors.Is(err, service.ErrNotFound) {
+	if _, err := fx.svc.GetRow(ctx, fx.admin, fx.tbl.ID, id); !errors.Is(err, event.ErrNotFound) {
 		t.Fatalf("row after delete: %v", err)
 	}
 	_, err = fx.svc.Submit(ctx, fx.admin, fx.rowOp(id, 1, "", 0, `[]`))
-	if !errors.Is(err, service.ErrDocDeleted) {
+	if !errors.Is(err, event.ErrDocDeleted) {
 		t.Errorf("op on a deleted row: %v", err)
 	}
 	create.Seq = 3
 	_, err = fx.svc.Submit(ctx, fx.admin, create)
-	if !errors.Is(err, service.ErrDocDeleted) {
+	if !errors.Is(err, event.ErrDocDeleted) {
 		t.Errorf("create of a deleted row: %v", err)
 	}
 	_, err = fx.svc.Submit(ctx, fx.admin, fx.rowOp(id+1, 0, "", 0, `[]`))
-	if !errors.Is(err, service.ErrNotFound) {
+	if !errors.Is(err, event.ErrNotFound) {
 		t.Errorf("op on a row that never was: %v", err)
 	}
 }
@@ -235,12 +235,12 @@ func testSubmitPermissions(t *testing.T, fx *fixture) {
 	ok(fx.svc.AddMember(ctx, fx.admin, fx.ws.ID, service.MemberInput{UserID: "ed", Role: store.RoleEditor}))(t)
 	op := fx.rowOp(r.ID, 1, "", 0, `[{"p":["fields","`+fx.id("Done")+`"],"od":false,"oi":true}]`)
 	_, err := fx.svc.Submit(ctx, service.Actor{UserID: "vera"}, op)
-	wantErr(t, err, service.ErrForbidden)
+	wantErr(t, err, event.ErrForbidden)
 	_, err = fx.svc.Submit(ctx, service.Actor{UserID: "mallory"}, op)
-	wantErr(t, err, service.ErrNotFound)
+	wantErr(t, err, event.ErrNotFound)
 	// A stranger cannot tell a table that exists from one that does not.
 	_, err2 := fx.svc.Submit(ctx, service.Actor{UserID: "mallory"}, service.Submission{Collection: "record_987654", DocID: 1, Op: json.RawMessage(`[]`)})
-	if !errors.Is(err2, service.ErrNotFound) {
+	if !errors.Is(err2, event.ErrNotFound) {
 		t.Errorf("stranger on a missing table: %v", err2)
 	}
 	ok(fx.svc.Submit(ctx, service.Actor{UserID: "ed"}, op))(t)

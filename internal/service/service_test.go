@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tablecast/tablecast/internal/event"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
 	"github.com/tablecast/tablecast/internal/store"
@@ -280,18 +280,18 @@ func testRollback(t *testing.T, fx *fixture) {
 	_, err = fx.svc.UpdateRows(ctx, fx.admin, fx.tbl.ID, []service.RowPatch{
 		{ID: row.ID, Fields: fx.fields("Name", `"changed"`)}, {ID: row.ID + 1000, Fields: fx.fields("Name", `"y"`)},
 	})
-	wantErr(t, err, service.ErrNotFound)
+	wantErr(t, err, event.ErrNotFound)
 	_, err = fx.svc.UpdateRow(ctx, fx.admin, fx.tbl.ID, service.RowPatch{ID: row.ID, Fields: fx.fields("Name", `"v"`), Version: 7})
-	wantErr(t, err, service.ErrConflict)
+	wantErr(t, err, event.ErrConflict)
 	err = fx.svc.DeleteRows(ctx, fx.admin, fx.tbl.ID, []int64{row.ID, row.ID + 1000})
-	wantErr(t, err, service.ErrNotFound)
+	wantErr(t, err, event.ErrNotFound)
 	_, err = fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"z"`), row.ID+1000)
 	wantDetail(t, err, "before")
 	// a viewer cannot write
 	ok(fx.svc.AddMember(ctx, fx.admin, fx.ws.ID, service.MemberInput{UserID: "vera", Role: store.RoleViewer}))(t)
 	top, calls = fx.top(fx.tableStream()), fx.pub.Calls()
 	_, err = fx.svc.CreateRow(ctx, service.Actor{UserID: "vera"}, fx.tbl.ID, fx.fields("Name", `"v"`), 0)
-	wantErr(t, err, service.ErrForbidden)
+	wantErr(t, err, event.ErrForbidden)
 
 	if got := fx.top(fx.tableStream()); got != top {
 		t.Fatalf("failed writes moved the stream from %d to %d", top, got)
@@ -386,7 +386,7 @@ func testFieldDeleteViews(t *testing.T, fx *fixture) {
 		t.Errorf("field_deleted = %+v (other view %d)", fd, other.ID)
 	}
 	// the primary field stays
-	wantErr(t, fx.svc.DeleteField(ctx, fx.admin, fx.f["Name"].ID), service.ErrConflict)
+	wantErr(t, fx.svc.DeleteField(ctx, fx.admin, fx.f["Name"].ID), event.ErrConflict)
 }
 
 func testFieldConversion(t *testing.T, fx *fixture) {

@@ -2,9 +2,9 @@ package service_test
 
 import (
 	"fmt"
-	"github.com/tablecast/tablecast/internal/event"
 	"testing"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"

@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tablecast/tablecast/internal/event"
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
@@ -20,20 +20,6 @@ import (
 // op is transformed against what happened since, applied, validated as a
 // REST write would be, and stored with its event and its op log entry in
 // one transaction. See docchanges.go for the documents' data.
-
-// The reasons of submit conflicts (with ErrConflict), for the dialects
-// that tell them apart (ShareDB's error codes).
-var (
-	// ErrDocExists: a create of a document that exists.
-	ErrDocExists = errors.New("document already exists")
-	// ErrDocDeleted: an op on a document that was deleted.
-	ErrDocDeleted = errors.New("document was deleted")
-	// ErrVersionAhead: an op for a version the document has not reached.
-	ErrVersionAhead = errors.New("version ahead of the document")
-	// ErrOpsPruned: the ops since the op's version are no longer kept (or
-	// too many): the client must fetch the document again.
-	ErrOpsPruned = errors.New("ops since the version are not kept")
-)
 
 // Limits of a submit.
 const (
@@ -267,7 +253,7 @@ type submitDoc struct {
 }
 
 func conflict(reason error, format string, args ...any) error {
-	return &Error{Kind: ErrConflict, Reason: reason, Message: fmt.Sprintf(format, args...)}
+	return &event.Error{Kind: event.ErrConflict, Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
 // catchUp brings the submission from its version to cur, the document's
@@ -280,13 +266,13 @@ func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed
 		return cur, nil, 0, nil
 	}
 	if sub.V > cur {
-		return 0, nil, 0, conflict(ErrVersionAhead, "%s/%d is at version %d: the op is for version %d", sub.Collection, sub.DocID, cur, sub.V)
+		return 0, nil, 0, conflict(event.ErrVersionAhead, "%s/%d is at version %d: the op is for version %d", sub.Collection, sub.DocID, cur, sub.V)
 	}
 	if sub.V == cur {
 		return cur, nil, 0, nil
 	}
 	if cur-sub.V > MaxTransformOps {
-		return 0, nil, 0, conflict(ErrOpsPruned, "%s/%d is %d versions past the op's: fetch it again", sub.Collection, sub.DocID, cur-sub.V)
+		return 0, nil, 0, conflict(event.ErrOpsPruned, "%s/%d is %d versions past the op's: fetch it again", sub.Collection, sub.DocID, cur-sub.V)
 	}
 	logged, err := sd.opsSince(sub.V, cur)
 	if err != nil {
@@ -308,9 +294,9 @@ func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed
 	for _, l := range logged {
 		switch {
 		case l.del:
-			return 0, nil, 0, conflict(ErrDocDeleted, "%s/%d was deleted", sub.Collection, sub.DocID)
+			return 0, nil, 0, conflict(event.ErrDocDeleted, "%s/%d was deleted", sub.Collection, sub.DocID)
 		case l.create:
-			return 0, nil, 0, conflict(ErrVersionAhead, "%s/%d was created after version %d", sub.Collection, sub.DocID, sub.V)
+			return 0, nil, 0, conflict(event.ErrVersionAhead, "%s/%d was created after version %d", sub.Collection, sub.DocID, sub.V)
 		}
 		if sub.Del { // a delete needs no transform
 			continue
@@ -341,7 +327,7 @@ func (sd *submitDoc) opsSince(from, to int64) ([]loggedOp, error) {
 		return nil, err
 	}
 	if int64(len(logged)) != to-from || logged[0].Version != from {
-		return nil, conflict(ErrOpsPruned, "the ops of %s/%d since version %d are no longer kept: fetch it again", sub.Collection, sub.DocID, from)
+		return nil, conflict(event.ErrOpsPruned, "the ops of %s/%d since version %d are no longer kept: fetch it again", sub.Collection, sub.DocID, from)
 	}
 	out := make([]loggedOp, len(logged))
 	for i, l := range logged {
@@ -363,9 +349,9 @@ func (sd *submitDoc) missing() error {
 		return err
 	}
 	if len(logged) > 0 {
-		return conflict(ErrDocDeleted, "%s/%d was deleted", sd.sub.Collection, sd.sub.DocID)
+		return conflict(event.ErrDocDeleted, "%s/%d was deleted", sd.sub.Collection, sd.sub.DocID)
 	}
-	return errorf(ErrNotFound, "%s/%d does not exist", sd.sub.Collection, sd.sub.DocID)
+	return errorf(event.ErrNotFound, "%s/%d does not exist", sd.sub.Collection, sd.sub.DocID)
 }
 
 // lastEvent is the offset of the event the submit appended last.

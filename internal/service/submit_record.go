@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"github.com/tablecast/tablecast/internal/event"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
@@ -251,13 +251,13 @@ func (sd *submitDoc) createRecord(sc *schema, exists bool) (SubmitResult, error)
 		if sub.Src != "" && len(logged) == 1 && logged[0].Src == sub.Src && logged[0].Seq == sub.Seq {
 			return SubmitResult{V: 0, Offset: logged[0].Offset, Duplicate: true}, nil
 		}
-		return SubmitResult{}, conflict(ErrDocExists, "%s/%d already exists", sub.Collection, sub.DocID)
+		return SubmitResult{}, conflict(event.ErrDocExists, "%s/%d already exists", sub.Collection, sub.DocID)
 	}
 	if len(logged) > 0 {
-		return SubmitResult{}, conflict(ErrDocDeleted, "%s/%d was deleted; its id is not reused", sub.Collection, sub.DocID)
+		return SubmitResult{}, conflict(event.ErrDocDeleted, "%s/%d was deleted; its id is not reused", sub.Collection, sub.DocID)
 	}
 	if sub.HasV && sub.V != 0 {
-		return SubmitResult{}, conflict(ErrVersionAhead, "%s/%d does not exist: a create is for version 0, not %d", sub.Collection, sub.DocID, sub.V)
+		return SubmitResult{}, conflict(event.ErrVersionAhead, "%s/%d does not exist: a create is for version 0, not %d", sub.Collection, sub.DocID, sub.V)
 	}
 	var in newRecord
 	dec := json.NewDecoder(bytes.NewReader(sub.Create))

@@ -2,10 +2,10 @@ package service
 
 import (
 	"context"
-	"github.com/tablecast/tablecast/internal/event"
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )

@@ -2,8 +2,8 @@ package service
 
 import (
 	"context"
-	"github.com/tablecast/tablecast/internal/event"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 )
 

@@ -3,10 +3,10 @@ package service
 import (
 	"context"
 	"errors"
-	"github.com/tablecast/tablecast/internal/event"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
@@ -180,7 +180,7 @@ func (s *Service) AddMember(ctx context.Context, a Actor, wsID int64, in MemberI
 			return err
 		}
 		if _, err := w.MemberRole(ctx, wsID, in.UserID); err == nil {
-			return errorf(ErrConflict, "user %q is already a member of workspace %d", in.UserID, wsID)
+			return errorf(event.ErrConflict, "user %q is already a member of workspace %d", in.UserID, wsID)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
@@ -212,7 +212,7 @@ func otherAdmins(ctx context.Context, r store.Reader, wsID int64, userID string)
 func memberOf(ctx context.Context, r store.Reader, wsID int64, userID string) (store.Role, error) {
 	role, err := r.MemberRole(ctx, wsID, userID)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", errorf(ErrNotFound, "user %q is not a member of workspace %d", userID, wsID)
+		return "", errorf(event.ErrNotFound, "user %q is not a member of workspace %d", userID, wsID)
 	}
 	return role, err
 }
@@ -235,7 +235,7 @@ func (s *Service) UpdateMember(ctx context.Context, a Actor, wsID int64, userID 
 			if ok, err := otherAdmins(ctx, w, wsID, userID); err != nil {
 				return err
 			} else if !ok {
-				return errorf(ErrConflict, "user %q is the last admin of workspace %d", userID, wsID)
+				return errorf(event.ErrConflict, "user %q is the last admin of workspace %d", userID, wsID)
 			}
 		}
 		if err := w.UpdateMember(ctx, store.Member{WorkspaceID: wsID, UserID: userID, Role: in.Role}); err != nil {
@@ -264,7 +264,7 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, wsID int64, userID 
 			if ok, err := otherAdmins(ctx, w, wsID, userID); err != nil {
 				return err
 			} else if !ok {
-				return errorf(ErrConflict, "user %q is the last admin of workspace %d", userID, wsID)
+				return errorf(event.ErrConflict, "user %q is the last admin of workspace %d", userID, wsID)
 			}
 		}
 		if err := w.RemoveMember(ctx, wsID, userID); err != nil {

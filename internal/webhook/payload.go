@@ -3,10 +3,10 @@ package webhook
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/tablecast/tablecast/internal/event"
 	"strconv"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 )
 

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"encoding/json"
-	"github.com/tablecast/tablecast/internal/event"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 )
 

@@ -1,9 +1,9 @@
 package baserow
 
 import (
-	"github.com/tablecast/tablecast/internal/event"
 	"slices"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/table"
 )
 

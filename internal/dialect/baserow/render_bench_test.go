@@ -1,8 +1,9 @@
 package baserow
 
 import (
-	"github.com/tablecast/tablecast/internal/event"
 	"testing"
+
+	"github.com/tablecast/tablecast/internal/event"
 )
 
 // BenchmarkRenderEvent renders one rows_updated event of one row for a

@@ -2,9 +2,9 @@ package baserow
 
 import (
 	"encoding/json"
-	"github.com/tablecast/tablecast/internal/event"
 
 	"github.com/tablecast/tablecast/internal/dialect/publicview"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/table"
 )

@@ -3,8 +3,8 @@ package baserow
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/tablecast/tablecast/internal/event"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 )
 

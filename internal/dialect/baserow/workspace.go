@@ -3,10 +3,10 @@ package baserow
 import (
 	"context"
 	"encoding/json"
-	"github.com/tablecast/tablecast/internal/event"
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 )
 

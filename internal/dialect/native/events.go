@@ -3,10 +3,10 @@ package native
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/tablecast/tablecast/internal/event"
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 )
 

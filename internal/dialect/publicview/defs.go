@@ -3,13 +3,13 @@ package publicview
 import (
 	"context"
 	"fmt"
-	"github.com/tablecast/tablecast/internal/event"
 	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/table"
 )
 

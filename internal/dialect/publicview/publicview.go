@@ -9,8 +9,8 @@ package publicview
 
 import (
 	"context"
-	"github.com/tablecast/tablecast/internal/event"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/table"
 )
 

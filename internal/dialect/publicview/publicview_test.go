@@ -3,9 +3,9 @@ package publicview
 import (
 	"context"
 	"encoding/json"
-	"github.com/tablecast/tablecast/internal/event"
 	"testing"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/table"
 )
 

@@ -66,7 +66,7 @@ func (s *session) authorizeChannel(ch string, publishing bool) error {
 			switch {
 			case err == nil:
 				allowed = true
-			case !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrForbidden):
+			case !errors.Is(err, event.ErrNotFound) && !forbidden(err):
 				return err
 			}
 		}

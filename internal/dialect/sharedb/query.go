@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"sync"
 
 	"github.com/tablecast/tablecast/internal/hub"
@@ -69,7 +68,7 @@ func parseQuery(c collection, raw json.RawMessage) (Query, error) {
 
 // queryError maps a Store error of a query.
 func queryError(c collection, err error) error {
-	if errors.Is(err, ErrInvalid) {
+	if invalid(err) {
 		return errorf(CodeBadMessage, message(err, "invalid query"))
 	}
 	return readError(c, err)

@@ -2,10 +2,10 @@ package sharedb
 
 import (
 	"encoding/json"
-	"github.com/tablecast/tablecast/internal/event"
 	"testing"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/table"
 )

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 )
 
@@ -51,13 +52,13 @@ func (s *session) readOne(ctx context.Context, c collection, d string) (Snapshot
 // readError maps a Store error of a read.
 func readError(c collection, err error) error {
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrForbidden):
+	case errors.Is(err, event.ErrNotFound), forbidden(err):
 		return errorf(CodeUnknownCollection, "unknown collection "+quoteForMessage(c.name))
-	case errors.Is(err, ErrOpsPruned):
+	case errors.Is(err, event.ErrOpsPruned):
 		return errorf(CodeOpsNotFound, message(err, "the ops since that version are no longer kept: fetch the document anew"))
-	case errors.Is(err, ErrVersionAhead):
+	case errors.Is(err, event.ErrVersionAhead):
 		return errorf(CodeVersionNewer, message(err, "the document has not reached that version"))
-	case errors.Is(err, ErrInvalid):
+	case invalid(err):
 		return errorf(CodeBadMessage, message(err, "invalid request"))
 	}
 	return err
@@ -457,7 +458,7 @@ func (s *session) snapshotAt(in *inbound) error {
 	case !valid:
 		err = s.srv.cfg.Store.Authorize(ctx, s.userID, c.canonical)
 		if err == nil && v > 0 {
-			err = ErrVersionAhead
+			err = event.ErrVersionAhead
 		}
 		if err != nil {
 			err = readError(c, err)
@@ -465,7 +466,7 @@ func (s *session) snapshotAt(in *inbound) error {
 	default:
 		snap, err = s.srv.cfg.Store.SnapshotAt(ctx, s.userID, c.canonical, id, v, at)
 		switch {
-		case errors.Is(err, ErrOpsPruned):
+		case errors.Is(err, event.ErrOpsPruned):
 			// As ShareDB's server refuses a snapshot read it will not serve.
 			err = errorf(CodeSnapshotRejected, message(err, "the document's history is no longer kept"))
 		case err != nil:

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/tablecast/tablecast/internal/event"
+	"github.com/tablecast/tablecast/internal/table"
 )
 
 // Store is what the dialect needs from the table store; the server wires
@@ -101,30 +104,31 @@ type SubmitResult struct {
 	Fixup     json.RawMessage
 }
 
-// The errors a Store wraps.
-var (
-	ErrNotFound     = errors.New("sharedb: not found")
-	ErrForbidden    = errors.New("sharedb: forbidden")
-	ErrInvalid      = errors.New("sharedb: invalid")
-	ErrDocExists    = errors.New("sharedb: document exists")
-	ErrDocDeleted   = errors.New("sharedb: document was deleted")
-	ErrVersionAhead = errors.New("sharedb: version ahead of the document")
-	ErrOpsPruned    = errors.New("sharedb: ops no longer kept")
-	ErrConflict     = errors.New("sharedb: conflict")
-)
+// A Store's errors are the event contract's, compared with errors.Is:
+// event.ErrNotFound, event.ErrForbidden (event.ErrUnauthorized counts as
+// one), event.ErrConflict with its reasons (event.ErrDocExists,
+// event.ErrDocDeleted, event.ErrVersionAhead, event.ErrOpsPruned), as an
+// *event.Error with a message for the client; a refused value or op is a
+// *table.ValidationError.
 
-// StoreError is a Store's refusal with a message safe to show a client.
-type StoreError struct {
-	Kind    error // one of the errors above
-	Message string
+// forbidden reports whether a Store refused the user's role.
+func forbidden(err error) bool {
+	return errors.Is(err, event.ErrForbidden) || errors.Is(err, event.ErrUnauthorized)
 }
 
-func (e *StoreError) Error() string { return "sharedb: " + e.Message }
-func (e *StoreError) Unwrap() error { return e.Kind }
+// invalid reports whether a Store refused a value or an op.
+func invalid(err error) bool {
+	var ve *table.ValidationError
+	return errors.As(err, &ve)
+}
 
 // message is the client's message of a Store error.
 func message(err error, fallback string) string {
-	var se *StoreError
+	var ve *table.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Error()
+	}
+	var se *event.Error
 	if errors.As(err, &se) && se.Message != "" {
 		return se.Message
 	}

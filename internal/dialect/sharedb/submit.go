@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 )
 
@@ -237,21 +238,21 @@ func truthy(r json.RawMessage) bool {
 // without an error.
 func submitError(err error) error {
 	switch {
-	case errors.Is(err, ErrForbidden):
+	case forbidden(err):
 		return errorf(CodeSubmitRejected, message(err, "not allowed: your role cannot change this table"))
-	case errors.Is(err, ErrInvalid):
+	case invalid(err):
 		return errorf(CodeSubmitRejected, message(err, "the change is not valid"))
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, event.ErrNotFound):
 		return errorf(CodeDocMissing, message(err, "the document does not exist"))
-	case errors.Is(err, ErrDocExists):
+	case errors.Is(err, event.ErrDocExists):
 		return errorf(CodeDocExists, message(err, "the document already exists"))
-	case errors.Is(err, ErrDocDeleted):
+	case errors.Is(err, event.ErrDocDeleted):
 		return errorf(CodeDocDeleted, message(err, "the document was deleted"))
-	case errors.Is(err, ErrVersionAhead):
+	case errors.Is(err, event.ErrVersionAhead):
 		return errorf(CodeVersionNewer, message(err, "the op's version is newer than the document's"))
-	case errors.Is(err, ErrOpsPruned):
+	case errors.Is(err, event.ErrOpsPruned):
 		return errorf(CodeOpsNotFound, message(err, "the ops since the op's version are no longer kept"))
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, event.ErrConflict):
 		return errorf(CodeUnknown, message(err, "the change conflicts with a concurrent change; retry"))
 	}
 	return err
