@@ -19,58 +19,36 @@ var _ sharedb.Store = sharedbStore{}
 
 func (s sharedbStore) Authorize(ctx context.Context, userID, collection string) error {
 	c, ok := event.ParseCollection(collection)
-	kind, id := c.Kind, c.ID
 	if !ok {
 		return event.ErrNotFound
 	}
 	var err error
-	if kind == event.KindTable {
-		_, err = s.svc.WorkspaceRole(ctx, userID, id)
+	if c.Kind == event.KindTable {
+		_, err = s.svc.WorkspaceRole(ctx, userID, c.ID)
 	} else {
-		_, err = s.svc.TableRole(ctx, userID, id)
+		_, err = s.svc.TableRole(ctx, userID, c.ID)
 	}
 	return err
 }
 
-func (s sharedbStore) Snapshots(ctx context.Context, userID, collection string, ids []int64) ([]sharedb.Snapshot, uint64, error) {
-	docs, offset, err := s.svc.Documents(ctx, service.Actor{UserID: userID}, collection, ids)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]sharedb.Snapshot, len(docs))
-	for i, d := range docs {
-		out[i] = sharedb.Snapshot{ID: d.ID, V: d.V, Exists: d.Exists, Data: d.Data}
-	}
-	return out, offset, nil
+func (s sharedbStore) Snapshots(ctx context.Context, userID, collection string, ids []int64) ([]event.Document, uint64, error) {
+	return s.svc.Documents(ctx, service.Actor{UserID: userID}, collection, ids)
 }
 
-func (s sharedbStore) Ops(ctx context.Context, userID, collection string, docID, from int64, limit int) (sharedb.OpLog, error) {
-	log, err := s.svc.DocumentOps(ctx, service.Actor{UserID: userID}, collection, docID, from, limit)
-	if err != nil {
-		return sharedb.OpLog{}, err
-	}
-	out := sharedb.OpLog{V: log.V, Offset: log.Offset, Ops: make([]sharedb.Op, len(log.Changes))}
-	for i, c := range log.Changes {
-		out.Ops[i] = sharedb.Op{V: c.V, Src: c.Src, Seq: c.Seq, Change: c.Change}
-	}
-	return out, nil
+func (s sharedbStore) Ops(ctx context.Context, userID, collection string, docID, from int64, limit int) (event.DocumentLog, error) {
+	return s.svc.DocumentOps(ctx, service.Actor{UserID: userID}, collection, docID, from, limit)
 }
 
-func (s sharedbStore) SnapshotAt(ctx context.Context, userID, collection string, docID, v int64, at time.Time) (sharedb.Snapshot, error) {
-	d, err := s.svc.DocumentAt(ctx, service.Actor{UserID: userID}, collection, docID, v, at)
-	if err != nil {
-		return sharedb.Snapshot{}, err
-	}
-	return sharedb.Snapshot{ID: d.ID, V: d.V, Exists: d.Exists, Data: d.Data}, nil
+func (s sharedbStore) SnapshotAt(ctx context.Context, userID, collection string, docID, v int64, at time.Time) (event.Document, error) {
+	return s.svc.DocumentAt(ctx, service.Actor{UserID: userID}, collection, docID, v, at)
 }
 
-func (s sharedbStore) Query(ctx context.Context, userID, collection string, q sharedb.Query) ([]sharedb.Snapshot, uint64, error) {
+func (s sharedbStore) Query(ctx context.Context, userID, collection string, q sharedb.Query) ([]event.Document, uint64, error) {
 	c, ok := event.ParseCollection(collection)
-	kind, id := c.Kind, c.ID
 	if !ok {
 		return nil, 0, event.ErrNotFound
 	}
-	if kind != event.KindRecord {
+	if c.Kind != event.KindRecord {
 		return s.Snapshots(ctx, userID, collection, nil)
 	}
 	in := service.ListRowsInput{ViewID: q.ViewID, Search: q.Search, Limit: q.Limit}
@@ -80,39 +58,23 @@ func (s sharedbStore) Query(ctx context.Context, userID, collection string, q sh
 	if len(q.Sort) > 0 && string(q.Sort) != "null" {
 		in.Sort = string(q.Sort)
 	}
-	page, err := s.svc.ListRows(ctx, service.Actor{UserID: userID}, id, in)
+	page, err := s.svc.ListRows(ctx, service.Actor{UserID: userID}, c.ID, in)
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make([]sharedb.Snapshot, len(page.Rows))
+	out := make([]event.Document, len(page.Rows))
 	for i, r := range page.Rows {
-		data, err := json.Marshal(event.RecordDoc{ID: r.ID, Order: r.Order, Fields: r.Fields})
+		data, err := json.Marshal(event.RecordDocOf(r))
 		if err != nil {
 			return nil, 0, err
 		}
-		out[i] = sharedb.Snapshot{ID: r.ID, V: r.Version, Exists: true, Data: data}
+		out[i] = event.Document{ID: r.ID, V: r.Version, Exists: true, Data: data}
 	}
 	return out, page.Offset, nil
 }
 
-func (s sharedbStore) Submit(ctx context.Context, userID, origin string, sub sharedb.Submission) (sharedb.SubmitResult, error) {
-	res, err := s.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, service.Submission{
-		Collection: sub.Collection, DocID: sub.DocID, V: sub.V, HasV: sub.HasV,
-		Op: sub.Op, Create: sub.Create, Del: sub.Del, Src: sub.Src, Seq: sub.Seq, Tag: sub.Tag,
-	})
-	if err != nil {
-		return sharedb.SubmitResult{}, err
-	}
-	out := sharedb.SubmitResult{V: res.V, Duplicate: res.Duplicate, Missed: make([]sharedb.Op, len(res.Missed))}
-	if len(res.Fixup) > 0 {
-		if out.Fixup, err = json.Marshal(res.Fixup); err != nil {
-			return sharedb.SubmitResult{}, err
-		}
-	}
-	for i, m := range res.Missed {
-		out.Missed[i] = sharedb.Op{V: m.V, Src: m.Src, Seq: m.Seq, Change: m.Change}
-	}
-	return out, nil
+func (s sharedbStore) Submit(ctx context.Context, userID, origin string, sub event.Submission) (event.SubmitResult, error) {
+	return s.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, sub)
 }
 
 // sharedbStreams adds the ShareDB dialect's document collections to the

@@ -95,7 +95,7 @@ func (n nativeStore) QueryRecords(ctx context.Context, userID string, tableID in
 }
 
 func (n nativeStore) Submit(ctx context.Context, userID, origin string, s native.Submission) (native.SubmitAck, error) {
-	res, err := n.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, service.Submission{
+	res, err := n.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, event.Submission{
 		Collection: s.Collection, DocID: s.DocID, V: s.V, HasV: s.HasV,
 		Op: s.Op, Create: s.Create, Del: s.Del, Src: s.Src, Seq: s.Seq, Tag: s.Tag,
 	})

@@ -30,63 +30,6 @@ const (
 	MaxTransformOps = 1000
 )
 
-// Submission is one document change sent by a client.
-type Submission struct {
-	Collection string // record_T, field_T or view_T
-	DocID      int64
-	// V is the version the change was made against. HasV false (the
-	// seed's form) applies it to the current version.
-	V    int64
-	HasV bool
-	// Exactly one of Op (a JSON array of json0 components), Create (a new
-	// record's data: {"fields":{...},"order"?}) and Del.
-	Op     json.RawMessage
-	Create json.RawMessage
-	Del    bool
-	// Src and Seq identify the submission: resent with the same pair, it
-	// is acknowledged and not applied twice.
-	Src string
-	Seq uint64
-	// Tag is kept in the events of an op or a delete for the submitter's
-	// dialect, which renders its acknowledgement from them (SubmitReply).
-	Tag string
-}
-
-// SubmitResult is what a submit did.
-type SubmitResult struct {
-	// V is the version the change applied to: the document is at V+1.
-	V int64
-	// Offset is the offset of the change's event in the table's stream.
-	Offset uint64
-	// Duplicate: the same Src and Seq had been applied (at V); nothing was
-	// done now.
-	Duplicate bool
-	// Transformed is how many concurrent ops the change was transformed
-	// against.
-	Transformed int
-	// Missed are those ops, in version order: what a client that sent
-	// the change at its version had not seen. ShareDB's protocol sends
-	// them to the submitter before the acknowledgement.
-	Missed []MissedOp
-	// Fixup is what the server changed in the submitted op (as
-	// transformed and applied): components setting each value it
-	// normalised to the stored form (a number rounded to its decimals, a
-	// select option named by its value), relative to the document after
-	// the op as the submitter applied it. The op kept and sent to others
-	// is the op followed by these. Nil when the op was stored as sent.
-	Fixup json0.Op
-}
-
-// MissedOp is an op of the op log: the version it applied to and the
-// change ({"op":[...]}, {"create":data} or {"del":true}).
-type MissedOp struct {
-	V      int64
-	Change json.RawMessage
-	// Src and Seq are the submission that made it ("" for a REST write).
-	Src string
-	Seq uint64
-}
-
 // parseDocCollection reads record_T, field_T or view_T.
 func parseDocCollection(col string) (event.Kind, int64, error) {
 	c, ok := event.ParseCollection(col)
@@ -108,46 +51,46 @@ func parseDocCollection(col string) (event.Kind, int64, error) {
 // that does not exist), ErrForbidden for a viewer, a *table.ValidationError
 // for an op that does not apply or a value the field refuses, ErrConflict
 // with a Reason for version conflicts.
-func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitResult, error) {
+func (s *Service) Submit(ctx context.Context, a Actor, sub event.Submission) (event.SubmitResult, error) {
 	kind, tableID, err := parseDocCollection(sub.Collection)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	if sub.DocID <= 0 {
-		return SubmitResult{}, validation("document", "must be a positive integer id")
+		return event.SubmitResult{}, validation("document", "must be a positive integer id")
 	}
 	if sub.HasV && sub.V < 0 {
-		return SubmitResult{}, validation("v", "must be 0 or more")
+		return event.SubmitResult{}, validation("v", "must be 0 or more")
 	}
 	var op json0.Op
 	switch {
 	case sub.Op != nil && sub.Create == nil && !sub.Del:
 		raw, err := seedSets(sub.Op)
 		if err != nil {
-			return SubmitResult{}, err
+			return event.SubmitResult{}, err
 		}
 		if op, err = decodeOp(raw); err != nil {
-			return SubmitResult{}, err
+			return event.SubmitResult{}, err
 		}
 	case sub.Create != nil && sub.Op == nil && !sub.Del:
 		if kind != event.KindRecord {
-			return SubmitResult{}, validation("create", "fields and views are created through the REST API")
+			return event.SubmitResult{}, validation("create", "fields and views are created through the REST API")
 		}
 	case sub.Del && sub.Op == nil && sub.Create == nil:
 	default:
-		return SubmitResult{}, validation("data", "must hold exactly one of op, create and del")
+		return event.SubmitResult{}, validation("data", "must hold exactly one of op, create and del")
 	}
 	// slow is the submit inside its transaction, reading everything from
 	// the store.
-	slow := func(w *writeTx) (SubmitResult, error) {
+	slow := func(w *writeTx) (event.SubmitResult, error) {
 		t, err := w.tableAccessMemo(a.UserID, tableID, store.RoleEditor)
 		if err != nil {
-			return SubmitResult{}, err
+			return event.SubmitResult{}, err
 		}
 		w.src, w.seq = sub.Src, sub.Seq
 		w.reply = submitReply(sub)
 		sd := submitDoc{w: w, t: t, sub: sub, op: op}
-		var res SubmitResult
+		var res event.SubmitResult
 		switch kind {
 		case event.KindRecord:
 			res, err = sd.record()
@@ -166,7 +109,7 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 			return res, err
 		}
 	}
-	var res SubmitResult
+	var res event.SubmitResult
 	err = s.write(ctx, a, func(w *writeTx) error {
 		var err error
 		res, err = slow(w)
@@ -178,7 +121,7 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 // submitReply is the acknowledgement the events of an op or a delete
 // carry; a create is acknowledged by its dialect alone (nothing comes
 // before a document's version 0).
-func submitReply(sub Submission) *event.SubmitReply {
+func submitReply(sub event.Submission) *event.SubmitReply {
 	if sub.Create != nil {
 		return nil
 	}
@@ -246,10 +189,10 @@ func jsonMessage(err error) string {
 type submitDoc struct {
 	w   *writeTx
 	t   store.Table
-	sub Submission
+	sub event.Submission
 	op  json0.Op
 	// missed are the ops catchUp transformed against.
-	missed []MissedOp
+	missed []event.LoggedChange
 }
 
 func conflict(reason error, format string, args ...any) error {
@@ -260,7 +203,7 @@ func conflict(reason error, format string, args ...any) error {
 // current version: it finds a resent submission (dup), or transforms the op
 // against the ops since (none when the submission is a delete). v is the
 // version the change will apply to.
-func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed int, err error) {
+func (sd *submitDoc) catchUp(cur int64) (v int64, dup *event.SubmitResult, transformed int, err error) {
 	sub := sd.sub
 	if !sub.HasV {
 		return cur, nil, 0, nil
@@ -282,14 +225,14 @@ func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed
 		for _, l := range logged {
 			if l.src == sub.Src && l.seq == sub.Seq {
 				// told again of the fixup, which it may not have received
-				return 0, &SubmitResult{V: l.version, Offset: l.offset, Duplicate: true, Fixup: loggedFix(l.raw)}, 0, nil
+				return 0, &event.SubmitResult{V: l.version, Offset: l.offset, Duplicate: true, Fixup: loggedFix(l.raw)}, 0, nil
 			}
 		}
 	}
 	op := sd.op
-	sd.missed = make([]MissedOp, len(logged))
+	sd.missed = make([]event.LoggedChange, len(logged))
 	for i, l := range logged {
-		sd.missed[i] = MissedOp{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
+		sd.missed[i] = event.LoggedChange{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
 	}
 	for _, l := range logged {
 		switch {

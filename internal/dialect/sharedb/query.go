@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"sync"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 )
 
@@ -200,14 +201,14 @@ func heldResults(r json.RawMessage) ([]heldDoc, bool) {
 // results it keeps, the diff from its results to the new ones, then the
 // reply with the snapshots of the kept documents it held without a
 // version.
-func (s *session) resubscribeQuery(ctx context.Context, c collection, held []heldDoc, results []Snapshot, id string) error {
+func (s *session) resubscribeQuery(ctx context.Context, c collection, held []heldDoc, results []event.Document, id string) error {
 	versions := make(map[int64]*int64, len(held))
 	oldIDs := make([]int64, len(held))
 	for i, h := range held {
 		versions[h.id] = h.v
 		oldIDs[i] = h.id
 	}
-	byID := make(map[int64]Snapshot, len(results))
+	byID := make(map[int64]event.Document, len(results))
 	newIDs := make([]int64, len(results))
 	data := map[string]snapshotJSON{}
 	for i, r := range results {

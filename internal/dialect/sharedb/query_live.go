@@ -222,7 +222,7 @@ func (l *liveQueries) poll(q *liveQuery) {
 		return // a lost permission ends the query through the hub (RevokedFrame)
 	}
 	ids := make([]int64, len(results))
-	byID := make(map[int64]Snapshot, len(results))
+	byID := make(map[int64]event.Document, len(results))
 	for i, r := range results {
 		ids[i] = r.ID
 		byID[r.ID] = r

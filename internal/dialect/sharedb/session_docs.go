@@ -31,20 +31,20 @@ const (
 // document that does not and cannot exist (the store's ids are integers):
 // its snapshot is {v: 0, type: null}, once the collection is known to be
 // readable.
-func (s *session) readOne(ctx context.Context, c collection, d string) (Snapshot, uint64, bool, error) {
+func (s *session) readOne(ctx context.Context, c collection, d string) (event.Document, uint64, bool, error) {
 	id, ok := docID(d)
 	if !ok {
 		if err := s.srv.cfg.Store.Authorize(ctx, s.userID, c.canonical); err != nil {
-			return Snapshot{}, 0, false, readError(c, err)
+			return event.Document{}, 0, false, readError(c, err)
 		}
-		return Snapshot{}, 0, false, nil
+		return event.Document{}, 0, false, nil
 	}
 	snaps, offset, err := s.srv.cfg.Store.Snapshots(ctx, s.userID, c.canonical, []int64{id})
 	if err != nil {
-		return Snapshot{}, 0, false, readError(c, err)
+		return event.Document{}, 0, false, readError(c, err)
 	}
 	if len(snaps) != 1 {
-		return Snapshot{}, 0, false, errors.New("sharedb: store returned no snapshot")
+		return event.Document{}, 0, false, errors.New("sharedb: store returned no snapshot")
 	}
 	return snaps[0], offset, true, nil
 }
@@ -82,11 +82,11 @@ func (s *session) sendOpsSince(ctx context.Context, c collection, d string, id i
 		if from >= log.V {
 			return offset, from, nil
 		}
-		if len(log.Ops) == 0 || log.Ops[0].V != from || sent+len(log.Ops) > maxCatchUp {
+		if len(log.Changes) == 0 || log.Changes[0].V != from || sent+len(log.Changes) > maxCatchUp {
 			return 0, from, errorf(CodeOpsNotFound, "the ops of "+c.name+"/"+d+" since version "+itoa(from)+
 				" are no longer kept: destroy the doc and fetch it anew")
 		}
-		for _, o := range log.Ops {
+		for _, o := range log.Changes {
 			if o.V != from {
 				break // a hole cannot happen in a kept run; stop rather than send one
 			}
@@ -98,7 +98,7 @@ func (s *session) sendOpsSince(ctx context.Context, c collection, d string, id i
 			from++
 			sent++
 		}
-		if from >= log.V || len(log.Ops) < opsPage {
+		if from >= log.V || len(log.Changes) < opsPage {
 			return offset, from, nil
 		}
 	}
@@ -371,7 +371,7 @@ func (s *session) bulk(in *inbound) error {
 			numeric = append(numeric, id)
 		}
 	}
-	var snaps []Snapshot
+	var snaps []event.Document
 	var offset uint64
 	if len(numeric) > 0 {
 		snaps, offset, err = s.srv.cfg.Store.Snapshots(ctx, s.userID, c.canonical, numeric)
@@ -381,7 +381,7 @@ func (s *session) bulk(in *inbound) error {
 	if err != nil {
 		return readError(c, err)
 	}
-	byID := make(map[int64]Snapshot, len(snaps))
+	byID := make(map[int64]event.Document, len(snaps))
 	for _, sn := range snaps {
 		byID[sn.ID] = sn
 	}
@@ -450,7 +450,7 @@ func (s *session) snapshotAt(in *inbound) error {
 	}
 	ctx, cancel := s.storeCtx()
 	defer cancel()
-	var snap Snapshot
+	var snap event.Document
 	id, valid := docID(d)
 	switch {
 	case v < 0 && at.IsZero():

@@ -53,7 +53,7 @@ func (s *session) submit(in *inbound) error {
 		}
 		src = *in.Src
 	}
-	sub := Submission{Collection: c.canonical, V: v, HasV: hasV, Src: src, Seq: seq}
+	sub := event.Submission{Collection: c.canonical, V: v, HasV: hasV, Src: src, Seq: seq}
 	var createData json.RawMessage
 	switch {
 	case present(in.Op):
@@ -111,8 +111,14 @@ func (s *session) submit(in *inbound) error {
 	if err != nil {
 		return submitError(err)
 	}
+	var fixup json.RawMessage
+	if len(res.Fixup) > 0 {
+		if fixup, err = json.Marshal(res.Fixup); err != nil {
+			return err
+		}
+	}
 	if follow && !res.Duplicate {
-		if s.owe(c, d, owedAck{src: src, seq: seq, v: res.V, fixup: res.Fixup}) {
+		if s.owe(c, d, owedAck{src: src, seq: seq, v: res.V, fixup: fixup}) {
 			return nil
 		}
 		// The subscription ended meanwhile: the ack comes from here.
@@ -130,7 +136,7 @@ func (s *session) submit(in *inbound) error {
 		if err != nil {
 			return readError(c, err)
 		}
-		for _, o := range log.Ops {
+		for _, o := range log.Changes {
 			f, err := opFrame(c.name, d, o)
 			if err != nil {
 				return err
@@ -138,7 +144,6 @@ func (s *session) submit(in *inbound) error {
 			s.conn.Send(f)
 		}
 	}
-	fixup := res.Fixup
 	if sub.Create != nil { // resent too: its first ack may be lost
 		fix, err := s.createFixup(c, id, createData)
 		if err != nil {
@@ -267,11 +272,11 @@ func (s *session) createFixup(c collection, id int64, sent json.RawMessage) (jso
 	if err != nil {
 		return nil, err
 	}
-	if len(log.Ops) == 0 || log.Ops[0].V != 0 {
+	if len(log.Changes) == 0 || log.Changes[0].V != 0 {
 		return nil, errors.New("the create is not in the op log")
 	}
 	var ch changeJSON
-	if err := json.Unmarshal(log.Ops[0].Change, &ch); err != nil {
+	if err := json.Unmarshal(log.Changes[0].Change, &ch); err != nil {
 		return nil, err
 	}
 	var have, want any
