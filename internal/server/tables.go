@@ -6,8 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 
@@ -17,7 +15,6 @@ import (
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/service"
-	"github.com/tablecast/tablecast/internal/table"
 )
 
 // serviceSecret keys the service's view tokens and row cursors. It is
@@ -45,11 +42,8 @@ type nativeStore struct{ svc *service.Service }
 
 func (n nativeStore) OpenPublicView(ctx context.Context, slug, token string) (int64, int64, error) {
 	pv, err := n.svc.OpenPublicView(ctx, slug, token)
-	if errors.Is(err, event.ErrUnauthorized) {
-		return 0, 0, fmt.Errorf("%w: %v", native.ErrForbidden, err) // no token, or a wrong one
-	}
 	if err != nil {
-		return 0, 0, nativeErr(err)
+		return 0, 0, err
 	}
 	return pv.View.TableID, pv.View.ID, nil
 }
@@ -58,17 +52,16 @@ var _ native.Store = nativeStore{}
 
 func (n nativeStore) AuthorizeCollection(ctx context.Context, userID, collection string) error {
 	c, ok := event.ParseCollection(collection)
-	kind, id := c.Kind, c.ID
 	if !ok {
-		return native.ErrNotFound
+		return event.ErrNotFound
 	}
 	var err error
-	if kind == event.KindTable {
-		_, err = n.svc.WorkspaceRole(ctx, userID, id)
+	if c.Kind == event.KindTable {
+		_, err = n.svc.WorkspaceRole(ctx, userID, c.ID)
 	} else {
-		_, err = n.svc.TableRole(ctx, userID, id)
+		_, err = n.svc.TableRole(ctx, userID, c.ID)
 	}
-	return nativeErr(err)
+	return err
 }
 
 func (n nativeStore) QueryRecords(ctx context.Context, userID string, tableID int64, q native.RecordQuery) (native.RecordPage, error) {
@@ -81,7 +74,7 @@ func (n nativeStore) QueryRecords(ctx context.Context, userID string, tableID in
 	}
 	page, err := n.svc.ListRows(ctx, service.Actor{UserID: userID}, tableID, in)
 	if err != nil {
-		return native.RecordPage{}, nativeErr(err)
+		return native.RecordPage{}, err
 	}
 	out := native.RecordPage{NextCursor: page.NextCursor, Offset: page.Offset, Results: make([]native.Snapshot, len(page.Rows))}
 	for i, r := range page.Rows {
@@ -100,7 +93,7 @@ func (n nativeStore) Submit(ctx context.Context, userID, origin string, s native
 		Op: s.Op, Create: s.Create, Del: s.Del, Src: s.Src, Seq: s.Seq, Tag: s.Tag,
 	})
 	if err != nil {
-		return native.SubmitAck{}, nativeErr(err)
+		return native.SubmitAck{}, err
 	}
 	ack := native.SubmitAck{V: res.V, Offset: res.Offset, Duplicate: res.Duplicate}
 	if len(res.Fixup) > 0 {
@@ -109,28 +102,6 @@ func (n nativeStore) Submit(ctx context.Context, userID, origin string, s native
 		}
 	}
 	return ack, nil
-}
-
-func nativeErr(err error) error {
-	var ve *table.ValidationError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, event.ErrNotFound):
-		return fmt.Errorf("%w: %v", native.ErrNotFound, err)
-	case errors.Is(err, event.ErrForbidden):
-		return fmt.Errorf("%w: %v", native.ErrForbidden, err)
-	case errors.As(err, &ve):
-		return &native.RefusedError{Code: native.CodeInvalid, Message: ve.Error()}
-	case errors.Is(err, event.ErrConflict):
-		var se *event.Error
-		msg := "conflict"
-		if errors.As(err, &se) {
-			msg = se.Message
-		}
-		return &native.RefusedError{Code: native.CodeConflict, Message: msg}
-	}
-	return err
 }
 
 // revoker ends the subscriptions of a member removed from a workspace, on

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+
+	"github.com/tablecast/tablecast/internal/event"
+	"github.com/tablecast/tablecast/internal/table"
 )
 
 // Store is what the native dialect needs from the table store: who may see a
@@ -12,19 +15,21 @@ import (
 type Store interface {
 	// AuthorizeCollection reports whether userID may subscribe to a store
 	// collection (record_T, field_T, view_T, table_W): nil, or an error
-	// wrapping ErrForbidden or ErrNotFound. A table the user cannot see is
-	// ErrNotFound, never a hint that it exists.
+	// wrapping event.ErrForbidden or event.ErrNotFound. A table the user
+	// cannot see is event.ErrNotFound, never a hint that it exists.
 	AuthorizeCollection(ctx context.Context, userID, collection string) error
 	// QueryRecords answers `query` on record_T.
 	QueryRecords(ctx context.Context, userID string, tableID int64, q RecordQuery) (RecordPage, error)
 	// Submit applies a document change for userID; origin is the
 	// submitting connection's id (left out of the `op` broadcast). Errors
-	// wrap ErrForbidden or ErrNotFound, or are a *RefusedError.
+	// wrap event.ErrForbidden, event.ErrNotFound or event.ErrConflict (an
+	// *event.Error's message is told the client), or are a
+	// *table.ValidationError.
 	Submit(ctx context.Context, userID, origin string, s Submission) (SubmitAck, error)
 	// OpenPublicView checks that a public view may be read with token (only
 	// needed when the view has a password) and names its table and id:
-	// ErrNotFound when no public view has the slug, ErrForbidden when the
-	// token is missing or wrong.
+	// event.ErrNotFound when no public view has the slug,
+	// event.ErrUnauthorized when the token is missing or wrong.
 	OpenPublicView(ctx context.Context, slug, token string) (tableID, viewID int64, err error)
 }
 
@@ -55,21 +60,6 @@ type SubmitAck struct {
 	Fixup     json.RawMessage
 }
 
-// RefusedError is a change the store refused, with the code (400 or 409)
-// and a message for the client.
-type RefusedError struct {
-	Code    int
-	Message string
-}
-
-func (e *RefusedError) Error() string { return "native: refused: " + e.Message }
-
-// Errors a Store wraps.
-var (
-	ErrForbidden = errors.New("native: forbidden")
-	ErrNotFound  = errors.New("native: not found")
-)
-
 // RecordQuery is the data of a `query` message.
 type RecordQuery struct {
 	Filter json.RawMessage `json:"filter"`
@@ -98,14 +88,21 @@ type Snapshot struct {
 
 // storeError maps a Store error to what the client is told.
 func storeError(err error) error {
-	var re *RefusedError
+	var ve *table.ValidationError
+	var ee *event.Error
 	switch {
-	case errors.As(err, &re):
-		return errorf(re.Code, "%s", re.Message)
-	case errors.Is(err, ErrForbidden):
+	case errors.As(err, &ve):
+		return errorf(CodeInvalid, "%s", ve.Error())
+	case errors.Is(err, event.ErrForbidden), errors.Is(err, event.ErrUnauthorized):
 		return errorf(CodeForbidden, "not allowed")
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, event.ErrNotFound):
 		return errorf(CodeNotFound, "unknown collection or document")
+	case errors.Is(err, event.ErrConflict):
+		msg := "conflict"
+		if errors.As(err, &ee) {
+			msg = ee.Message
+		}
+		return errorf(CodeConflict, "%s", msg)
 	}
 	return err
 }
