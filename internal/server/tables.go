@@ -87,21 +87,8 @@ func (n nativeStore) QueryRecords(ctx context.Context, userID string, tableID in
 	return out, nil
 }
 
-func (n nativeStore) Submit(ctx context.Context, userID, origin string, s native.Submission) (native.SubmitAck, error) {
-	res, err := n.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, event.Submission{
-		Collection: s.Collection, DocID: s.DocID, V: s.V, HasV: s.HasV,
-		Op: s.Op, Create: s.Create, Del: s.Del, Src: s.Src, Seq: s.Seq, Tag: s.Tag,
-	})
-	if err != nil {
-		return native.SubmitAck{}, err
-	}
-	ack := native.SubmitAck{V: res.V, Offset: res.Offset, Duplicate: res.Duplicate}
-	if len(res.Fixup) > 0 {
-		if ack.Fixup, err = json.Marshal(res.Fixup); err != nil {
-			return native.SubmitAck{}, err
-		}
-	}
-	return ack, nil
+func (n nativeStore) Submit(ctx context.Context, userID, origin string, s event.Submission) (event.SubmitResult, error) {
+	return n.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, s)
 }
 
 // revoker ends the subscriptions of a member removed from a workspace, on

@@ -25,39 +25,12 @@ type Store interface {
 	// wrap event.ErrForbidden, event.ErrNotFound or event.ErrConflict (an
 	// *event.Error's message is told the client), or are a
 	// *table.ValidationError.
-	Submit(ctx context.Context, userID, origin string, s Submission) (SubmitAck, error)
+	Submit(ctx context.Context, userID, origin string, s event.Submission) (event.SubmitResult, error)
 	// OpenPublicView checks that a public view may be read with token (only
 	// needed when the view has a password) and names its table and id:
 	// event.ErrNotFound when no public view has the slug,
 	// event.ErrUnauthorized when the token is missing or wrong.
 	OpenPublicView(ctx context.Context, slug, token string) (tableID, viewID int64, err error)
-}
-
-// Submission is a `submit` message's change of one document.
-type Submission struct {
-	Collection string
-	DocID      int64
-	V          int64
-	HasV       bool // false in the seed's form (operation at the top level)
-	Op         json.RawMessage
-	Create     json.RawMessage
-	Del        bool
-	Src        string
-	Seq        uint64
-	// Tag is kept with the change's event for the renderer's reply: the
-	// request's id (event.SubmitReply).
-	Tag string
-}
-
-// SubmitAck is what a submit did: the version the change applied to (the
-// document is at V+1), its event's offset, whether it was a resent
-// change already applied, and the fixup (a json0 op, nil when the change
-// was stored as sent).
-type SubmitAck struct {
-	V         int64
-	Offset    uint64
-	Duplicate bool
-	Fixup     json.RawMessage
 }
 
 // RecordQuery is the data of a `query` message.
