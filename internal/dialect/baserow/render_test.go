@@ -31,7 +31,7 @@ type fakeStore struct {
 func (s *fakeStore) TableAccess(context.Context, string, int64) error      { return nil }
 func (s *fakeStore) RowAccess(context.Context, string, int64, int64) error { return nil }
 func (s *fakeStore) OpenPublicView(context.Context, string, string) (PublicView, error) {
-	return PublicView{}, ErrNotFound
+	return PublicView{}, event.ErrNotFound
 }
 
 func (s *fakeStore) UserWorkspaces(context.Context, string) ([]int64, error) { return nil, nil }
