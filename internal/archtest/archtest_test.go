@@ -47,6 +47,9 @@ var rules = []rule{
 	{pkg: "internal/hub", forbid: slices.Concat(databaseDrivers, redisClient)},
 	{pkg: "internal/hub/...", forbid: databaseDrivers},
 	{pkg: dialects, forbid: redisClient},
+	{pkg: dialects, forbid: databaseDrivers},
+	{pkg: dialects, forbid: persistence},
+	{pkg: "internal/event", only: []string{"internal/table", "internal/ot/json0", "internal/jsonscan"}},
 	{pkg: "internal/stream", only: stdlibOnly},
 	{pkg: "internal/table", only: stdlibOnly},
 	{pkg: "internal/ot/json0", only: []string{"internal/jsonscan"}},
@@ -59,13 +62,7 @@ var rules = []rule{
 var pending = []struct {
 	rule
 	why string
-}{
-	// Issue 15, step 1: the event contract moves out of internal/service
-	// into a leaf package; the dialects then import it and the ports they
-	// own, never the service or the store (which links the drivers).
-	{rule{pkg: dialects, forbid: databaseDrivers}, "the dialects reach the store through internal/service (the event types)"},
-	{rule{pkg: dialects, forbid: persistence}, "the event types are internal/service's (events.go, docchanges.go); docevents wraps them"},
-}
+}{}
 
 // pkg is what `go list -json` says of a package.
 type pkg struct {

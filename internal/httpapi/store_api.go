@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tablecast/tablecast/internal/auth"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/table"
 	"github.com/tablecast/tablecast/internal/webhook"
@@ -220,20 +221,20 @@ func storeError(err error) error {
 		return ae
 	}
 	msg := func(def string) string {
-		var se *service.Error
+		var se *event.Error
 		if errors.As(err, &se) {
 			return se.Message
 		}
 		return def
 	}
 	switch {
-	case errors.Is(err, service.ErrNotFound):
+	case errors.Is(err, event.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, code: "not_found", message: msg("not found")}
-	case errors.Is(err, service.ErrForbidden):
+	case errors.Is(err, event.ErrForbidden):
 		return &apiError{status: http.StatusForbidden, code: "forbidden", message: msg("your role does not allow this")}
-	case errors.Is(err, service.ErrConflict):
+	case errors.Is(err, event.ErrConflict):
 		return &apiError{status: http.StatusConflict, code: "conflict", message: msg("the change conflicts with the current state")}
-	case errors.Is(err, service.ErrUnauthorized):
+	case errors.Is(err, event.ErrUnauthorized):
 		return &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: msg("not authorised")}
 	}
 	return err

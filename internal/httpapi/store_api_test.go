@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tablecast/tablecast/internal/auth"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
 	"github.com/tablecast/tablecast/internal/store"
@@ -115,7 +116,7 @@ func (fx *apiFixture) resolve(path string) string {
 type apiFixture struct {
 	ws, t, ows, ot int64
 	f              map[string]table.Field
-	rows           []service.Row
+	rows           []event.Row
 	view, public   table.View
 	locked         table.View
 	rep            *strings.Replacer

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 )
 
@@ -11,7 +12,7 @@ import (
 
 // itemsAnswer is the answer of a batch create or update.
 type itemsAnswer struct {
-	Items []service.Row `json:"items"`
+	Items []event.Row `json:"items"`
 }
 
 // listInput reads the query of a row listing.

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/tablecast/tablecast/internal/dialect/baserow"
 	"github.com/tablecast/tablecast/internal/service"
@@ -25,18 +23,18 @@ var _ baserow.Store = (*baserowStore)(nil)
 
 func (b *baserowStore) TableAccess(ctx context.Context, userID string, tableID int64) error {
 	_, err := b.svc.TableRole(ctx, userID, tableID)
-	return baserowErr(err)
+	return err
 }
 
 func (b *baserowStore) RowAccess(ctx context.Context, userID string, tableID, rowID int64) error {
 	_, err := b.svc.GetRow(ctx, service.Actor{UserID: userID}, tableID, rowID)
-	return baserowErr(err)
+	return err
 }
 
 func (b *baserowStore) OpenPublicView(ctx context.Context, slug, token string) (baserow.PublicView, error) {
 	pv, err := b.svc.OpenPublicView(ctx, slug, token)
 	if err != nil {
-		return baserow.PublicView{}, baserowErr(err)
+		return baserow.PublicView{}, err
 	}
 	return baserow.PublicView{ID: pv.View.ID, TableID: pv.View.TableID}, nil
 }
@@ -44,7 +42,7 @@ func (b *baserowStore) OpenPublicView(ctx context.Context, slug, token string) (
 func (b *baserowStore) UserWorkspaces(ctx context.Context, userID string) ([]int64, error) {
 	ws, err := b.svc.ListWorkspaces(ctx, service.Actor{UserID: userID})
 	if err != nil {
-		return nil, baserowErr(err)
+		return nil, err
 	}
 	ids := make([]int64, len(ws))
 	for i, w := range ws {
@@ -91,18 +89,6 @@ func (b *baserowStore) TableViews(ctx context.Context, tableID int64) (baserow.T
 		return nil
 	})
 	return out, err
-}
-
-func baserowErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, service.ErrNotFound):
-		return fmt.Errorf("%w: %v", baserow.ErrNotFound, err)
-	case errors.Is(err, service.ErrForbidden), errors.Is(err, service.ErrUnauthorized):
-		return fmt.Errorf("%w: %v", baserow.ErrForbidden, err)
-	}
-	return err
 }
 
 // pageStreams is the table store's streams with the Baserow dialect's page

@@ -3,15 +3,13 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"github.com/tablecast/tablecast/internal/dialect/native"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/dialect/sharedb"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/service"
-	"github.com/tablecast/tablecast/internal/table"
 )
 
 // sharedbStore gives the ShareDB dialect the table service (sharedb.Store).
@@ -20,57 +18,37 @@ type sharedbStore struct{ svc *service.Service }
 var _ sharedb.Store = sharedbStore{}
 
 func (s sharedbStore) Authorize(ctx context.Context, userID, collection string) error {
-	kind, id, ok := storeCollection(collection)
+	c, ok := event.ParseCollection(collection)
 	if !ok {
-		return sharedb.ErrNotFound
+		return event.ErrNotFound
 	}
 	var err error
-	if kind == "table" {
-		_, err = s.svc.WorkspaceRole(ctx, userID, id)
+	if c.Kind == event.KindTable {
+		_, err = s.svc.WorkspaceRole(ctx, userID, c.ID)
 	} else {
-		_, err = s.svc.TableRole(ctx, userID, id)
+		_, err = s.svc.TableRole(ctx, userID, c.ID)
 	}
-	return sharedbErr(err)
+	return err
 }
 
-func (s sharedbStore) Snapshots(ctx context.Context, userID, collection string, ids []int64) ([]sharedb.Snapshot, uint64, error) {
-	docs, offset, err := s.svc.Documents(ctx, service.Actor{UserID: userID}, collection, ids)
-	if err != nil {
-		return nil, 0, sharedbErr(err)
-	}
-	out := make([]sharedb.Snapshot, len(docs))
-	for i, d := range docs {
-		out[i] = sharedb.Snapshot{ID: d.ID, V: d.V, Exists: d.Exists, Data: d.Data}
-	}
-	return out, offset, nil
+func (s sharedbStore) Snapshots(ctx context.Context, userID, collection string, ids []int64) ([]event.Document, uint64, error) {
+	return s.svc.Documents(ctx, service.Actor{UserID: userID}, collection, ids)
 }
 
-func (s sharedbStore) Ops(ctx context.Context, userID, collection string, docID, from int64, limit int) (sharedb.OpLog, error) {
-	log, err := s.svc.DocumentOps(ctx, service.Actor{UserID: userID}, collection, docID, from, limit)
-	if err != nil {
-		return sharedb.OpLog{}, sharedbErr(err)
-	}
-	out := sharedb.OpLog{V: log.V, Offset: log.Offset, Ops: make([]sharedb.Op, len(log.Changes))}
-	for i, c := range log.Changes {
-		out.Ops[i] = sharedb.Op{V: c.V, Src: c.Src, Seq: c.Seq, Change: c.Change}
-	}
-	return out, nil
+func (s sharedbStore) Ops(ctx context.Context, userID, collection string, docID, from int64, limit int) (event.DocumentLog, error) {
+	return s.svc.DocumentOps(ctx, service.Actor{UserID: userID}, collection, docID, from, limit)
 }
 
-func (s sharedbStore) SnapshotAt(ctx context.Context, userID, collection string, docID, v int64, at time.Time) (sharedb.Snapshot, error) {
-	d, err := s.svc.DocumentAt(ctx, service.Actor{UserID: userID}, collection, docID, v, at)
-	if err != nil {
-		return sharedb.Snapshot{}, sharedbErr(err)
-	}
-	return sharedb.Snapshot{ID: d.ID, V: d.V, Exists: d.Exists, Data: d.Data}, nil
+func (s sharedbStore) SnapshotAt(ctx context.Context, userID, collection string, docID, v int64, at time.Time) (event.Document, error) {
+	return s.svc.DocumentAt(ctx, service.Actor{UserID: userID}, collection, docID, v, at)
 }
 
-func (s sharedbStore) Query(ctx context.Context, userID, collection string, q sharedb.Query) ([]sharedb.Snapshot, uint64, error) {
-	kind, id, ok := storeCollection(collection)
+func (s sharedbStore) Query(ctx context.Context, userID, collection string, q sharedb.Query) ([]event.Document, uint64, error) {
+	c, ok := event.ParseCollection(collection)
 	if !ok {
-		return nil, 0, sharedb.ErrNotFound
+		return nil, 0, event.ErrNotFound
 	}
-	if kind != "record" {
+	if c.Kind != event.KindRecord {
 		return s.Snapshots(ctx, userID, collection, nil)
 	}
 	in := service.ListRowsInput{ViewID: q.ViewID, Search: q.Search, Limit: q.Limit}
@@ -80,75 +58,23 @@ func (s sharedbStore) Query(ctx context.Context, userID, collection string, q sh
 	if len(q.Sort) > 0 && string(q.Sort) != "null" {
 		in.Sort = string(q.Sort)
 	}
-	page, err := s.svc.ListRows(ctx, service.Actor{UserID: userID}, id, in)
+	page, err := s.svc.ListRows(ctx, service.Actor{UserID: userID}, c.ID, in)
 	if err != nil {
-		return nil, 0, sharedbErr(err)
+		return nil, 0, err
 	}
-	out := make([]sharedb.Snapshot, len(page.Rows))
+	out := make([]event.Document, len(page.Rows))
 	for i, r := range page.Rows {
-		data, err := json.Marshal(service.RecordDoc{ID: r.ID, Order: r.Order, Fields: r.Fields})
+		data, err := json.Marshal(event.RecordDocOf(r))
 		if err != nil {
 			return nil, 0, err
 		}
-		out[i] = sharedb.Snapshot{ID: r.ID, V: r.Version, Exists: true, Data: data}
+		out[i] = event.Document{ID: r.ID, V: r.Version, Exists: true, Data: data}
 	}
 	return out, page.Offset, nil
 }
 
-func (s sharedbStore) Submit(ctx context.Context, userID, origin string, sub sharedb.Submission) (sharedb.SubmitResult, error) {
-	res, err := s.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, service.Submission{
-		Collection: sub.Collection, DocID: sub.DocID, V: sub.V, HasV: sub.HasV,
-		Op: sub.Op, Create: sub.Create, Del: sub.Del, Src: sub.Src, Seq: sub.Seq, Tag: sub.Tag,
-	})
-	if err != nil {
-		return sharedb.SubmitResult{}, sharedbErr(err)
-	}
-	out := sharedb.SubmitResult{V: res.V, Duplicate: res.Duplicate, Missed: make([]sharedb.Op, len(res.Missed))}
-	if len(res.Fixup) > 0 {
-		if out.Fixup, err = json.Marshal(res.Fixup); err != nil {
-			return sharedb.SubmitResult{}, err
-		}
-	}
-	for i, m := range res.Missed {
-		out.Missed[i] = sharedb.Op{V: m.V, Src: m.Src, Seq: m.Seq, Change: m.Change}
-	}
-	return out, nil
-}
-
-// sharedbErr maps the service's errors to the dialect's, with the
-// service's message (written for clients).
-func sharedbErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ve *table.ValidationError
-	if errors.As(err, &ve) {
-		return &sharedb.StoreError{Kind: sharedb.ErrInvalid, Message: ve.Error()}
-	}
-	var se *service.Error
-	if !errors.As(err, &se) {
-		return err
-	}
-	kind := error(nil)
-	switch {
-	case errors.Is(err, service.ErrNotFound):
-		kind = sharedb.ErrNotFound
-	case errors.Is(err, service.ErrForbidden), errors.Is(err, service.ErrUnauthorized):
-		kind = sharedb.ErrForbidden
-	case errors.Is(err, service.ErrDocExists):
-		kind = sharedb.ErrDocExists
-	case errors.Is(err, service.ErrDocDeleted):
-		kind = sharedb.ErrDocDeleted
-	case errors.Is(err, service.ErrVersionAhead):
-		kind = sharedb.ErrVersionAhead
-	case errors.Is(err, service.ErrOpsPruned):
-		kind = sharedb.ErrOpsPruned
-	case errors.Is(err, service.ErrConflict):
-		kind = sharedb.ErrConflict
-	default:
-		return fmt.Errorf("sharedb store: %w", err)
-	}
-	return &sharedb.StoreError{Kind: kind, Message: se.Message}
+func (s sharedbStore) Submit(ctx context.Context, userID, origin string, sub event.Submission) (event.SubmitResult, error) {
+	return s.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, sub)
 }
 
 // sharedbStreams adds the ShareDB dialect's document collections to the

@@ -6,18 +6,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 
 	"github.com/tablecast/tablecast/internal/config"
 	"github.com/tablecast/tablecast/internal/dialect/native"
 	"github.com/tablecast/tablecast/internal/dialect/sharedb"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/service"
-	"github.com/tablecast/tablecast/internal/table"
 )
 
 // serviceSecret keys the service's view tokens and row cursors. It is
@@ -45,11 +42,8 @@ type nativeStore struct{ svc *service.Service }
 
 func (n nativeStore) OpenPublicView(ctx context.Context, slug, token string) (int64, int64, error) {
 	pv, err := n.svc.OpenPublicView(ctx, slug, token)
-	if errors.Is(err, service.ErrUnauthorized) {
-		return 0, 0, fmt.Errorf("%w: %v", native.ErrForbidden, err) // no token, or a wrong one
-	}
 	if err != nil {
-		return 0, 0, nativeErr(err)
+		return 0, 0, err
 	}
 	return pv.View.TableID, pv.View.ID, nil
 }
@@ -57,17 +51,17 @@ func (n nativeStore) OpenPublicView(ctx context.Context, slug, token string) (in
 var _ native.Store = nativeStore{}
 
 func (n nativeStore) AuthorizeCollection(ctx context.Context, userID, collection string) error {
-	kind, id, ok := storeCollection(collection)
+	c, ok := event.ParseCollection(collection)
 	if !ok {
-		return native.ErrNotFound
+		return event.ErrNotFound
 	}
 	var err error
-	if kind == "table" {
-		_, err = n.svc.WorkspaceRole(ctx, userID, id)
+	if c.Kind == event.KindTable {
+		_, err = n.svc.WorkspaceRole(ctx, userID, c.ID)
 	} else {
-		_, err = n.svc.TableRole(ctx, userID, id)
+		_, err = n.svc.TableRole(ctx, userID, c.ID)
 	}
-	return nativeErr(err)
+	return err
 }
 
 func (n nativeStore) QueryRecords(ctx context.Context, userID string, tableID int64, q native.RecordQuery) (native.RecordPage, error) {
@@ -80,7 +74,7 @@ func (n nativeStore) QueryRecords(ctx context.Context, userID string, tableID in
 	}
 	page, err := n.svc.ListRows(ctx, service.Actor{UserID: userID}, tableID, in)
 	if err != nil {
-		return native.RecordPage{}, nativeErr(err)
+		return native.RecordPage{}, err
 	}
 	out := native.RecordPage{NextCursor: page.NextCursor, Offset: page.Offset, Results: make([]native.Snapshot, len(page.Rows))}
 	for i, r := range page.Rows {
@@ -93,59 +87,8 @@ func (n nativeStore) QueryRecords(ctx context.Context, userID string, tableID in
 	return out, nil
 }
 
-func (n nativeStore) Submit(ctx context.Context, userID, origin string, s native.Submission) (native.SubmitAck, error) {
-	res, err := n.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, service.Submission{
-		Collection: s.Collection, DocID: s.DocID, V: s.V, HasV: s.HasV,
-		Op: s.Op, Create: s.Create, Del: s.Del, Src: s.Src, Seq: s.Seq, Tag: s.Tag,
-	})
-	if err != nil {
-		return native.SubmitAck{}, nativeErr(err)
-	}
-	ack := native.SubmitAck{V: res.V, Offset: res.Offset, Duplicate: res.Duplicate}
-	if len(res.Fixup) > 0 {
-		if ack.Fixup, err = json.Marshal(res.Fixup); err != nil {
-			return native.SubmitAck{}, err
-		}
-	}
-	return ack, nil
-}
-
-// storeCollection reads record_T, field_T, view_T ("record", T...) and
-// table_W ("table", W).
-func storeCollection(collection string) (kind string, id int64, ok bool) {
-	kind, rest, found := strings.Cut(collection, "_")
-	if !found {
-		return "", 0, false
-	}
-	switch kind {
-	case "record", "field", "view", "table":
-	default:
-		return "", 0, false
-	}
-	id, err := strconv.ParseInt(rest, 10, 64)
-	return kind, id, err == nil && id > 0
-}
-
-func nativeErr(err error) error {
-	var ve *table.ValidationError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, service.ErrNotFound):
-		return fmt.Errorf("%w: %v", native.ErrNotFound, err)
-	case errors.Is(err, service.ErrForbidden):
-		return fmt.Errorf("%w: %v", native.ErrForbidden, err)
-	case errors.As(err, &ve):
-		return &native.RefusedError{Code: native.CodeInvalid, Message: ve.Error()}
-	case errors.Is(err, service.ErrConflict):
-		var se *service.Error
-		msg := "conflict"
-		if errors.As(err, &se) {
-			msg = se.Message
-		}
-		return &native.RefusedError{Code: native.CodeConflict, Message: msg}
-	}
-	return err
+func (n nativeStore) Submit(ctx context.Context, userID, origin string, s event.Submission) (event.SubmitResult, error) {
+	return n.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, s)
 }
 
 // revoker ends the subscriptions of a member removed from a workspace, on
@@ -157,10 +100,10 @@ type revoker struct {
 }
 
 func (r revoker) event(p *hub.Publication) {
-	if p.Event != service.EventMemberRemoved {
+	if p.Event != event.EventMemberRemoved {
 		return
 	}
-	var ev service.MemberChanged
+	var ev event.MemberChanged
 	if err := json.Unmarshal(p.Data, &ev); err != nil || ev.UserID == "" {
 		r.log.Error("member_removed event without a user", "stream", p.Stream, "offset", p.Offset)
 		return
@@ -173,11 +116,12 @@ func (r revoker) event(p *hub.Publication) {
 		if c, ok := sharedb.StoreCollectionOf(collection); ok {
 			collection = c // the ShareDB dialect's documents and table presence channels
 		}
-		kind, id, ok := storeCollection(collection)
+		c, ok := event.ParseCollection(collection)
+		kind, id := c.Kind, c.ID
 		if !ok {
 			return false
 		}
-		if kind == "table" {
+		if kind == event.KindTable {
 			return id == ev.WorkspaceID
 		}
 		return ids[id]

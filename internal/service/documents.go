@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
 )
@@ -17,28 +16,6 @@ import (
 // offset it was read at, its logged changes since a version, and its
 // snapshot at an earlier version or time rebuilt from the op log.
 
-// Document is one document of record_T, field_T, view_T or table_W at
-// version V. Exists is false for a document that does not exist: V is 0,
-// or, for one deleted while the op log still knows it, the version after
-// its deletion.
-type Document struct {
-	ID     int64
-	V      int64
-	Exists bool
-	Data   json.RawMessage
-}
-
-// LoggedChange is one change of the op log: the version it applied to,
-// the submission that made it (Src "" for a REST write) and the change,
-// {"op":[...]}, {"create":data} or {"del":true}.
-type LoggedChange struct {
-	V         int64
-	Src       string
-	Seq       uint64
-	Change    json.RawMessage
-	CreatedAt time.Time
-}
-
 // maxReplayOps bounds the op log entries read to rebuild an old snapshot
 // or to find a deleted document's last version.
 const maxReplayOps = 10000
@@ -46,16 +23,11 @@ const maxReplayOps = 10000
 // docCollection reads a document collection: the kind and the table (the
 // workspace for table_W).
 func docCollection(col string) (kind string, id int64, err error) {
-	kind, rest, ok := strings.Cut(col, "_")
-	n, perr := strconv.ParseInt(rest, 10, 64)
-	if !ok || perr != nil || n <= 0 || strconv.FormatInt(n, 10) != rest {
+	c, ok := event.ParseCollection(col)
+	if !ok {
 		return "", 0, validation("collection", "must be record_<table id>, field_<table id>, view_<table id> or table_<workspace id>")
 	}
-	switch kind {
-	case "record", "field", "view", "table":
-		return kind, n, nil
-	}
-	return "", 0, validation("collection", "must be record_<table id>, field_<table id>, view_<table id> or table_<workspace id>")
+	return c.Kind.String(), c.ID, nil
 }
 
 // access checks that the user may read the collection (any member).
@@ -73,7 +45,7 @@ func docAccess(ctx context.Context, r store.Reader, user, kind string, id int64)
 // the ids asked for, in that order, or with ids nil every document of a
 // field_T, view_T or table_W collection, in their order. A record_T
 // collection needs ids.
-func (s *Service) Documents(ctx context.Context, a Actor, collection string, ids []int64) ([]Document, uint64, error) {
+func (s *Service) Documents(ctx context.Context, a Actor, collection string, ids []int64) ([]event.Document, uint64, error) {
 	kind, cid, err := docCollection(collection)
 	if err != nil {
 		return nil, 0, err
@@ -81,7 +53,7 @@ func (s *Service) Documents(ctx context.Context, a Actor, collection string, ids
 	if kind == "record" && ids == nil {
 		return nil, 0, validation("ids", "record documents are read by id or listed with ListRows")
 	}
-	var out []Document
+	var out []event.Document
 	var offset uint64
 	err = s.read(ctx, func(r store.Reader) error {
 		if err := docAccess(ctx, r, a.UserID, kind, cid); err != nil {
@@ -98,7 +70,7 @@ func (s *Service) Documents(ctx context.Context, a Actor, collection string, ids
 		if ids == nil {
 			ids = order
 		}
-		out = make([]Document, len(ids))
+		out = make([]event.Document, len(ids))
 		for i, id := range ids {
 			if d, ok := found[id]; ok {
 				out[i] = d
@@ -108,7 +80,7 @@ func (s *Service) Documents(ctx context.Context, a Actor, collection string, ids
 			if err != nil {
 				return err
 			}
-			out[i] = Document{ID: id, V: v}
+			out[i] = event.Document{ID: id, V: v}
 		}
 		return nil
 	})
@@ -117,15 +89,15 @@ func (s *Service) Documents(ctx context.Context, a Actor, collection string, ids
 
 // readDocs reads the documents of a collection that exist among ids (all
 // of them with ids nil, and their order).
-func readDocs(ctx context.Context, r store.Reader, kind string, cid int64, ids []int64) (map[int64]Document, []int64, error) {
-	found := make(map[int64]Document, len(ids))
+func readDocs(ctx context.Context, r store.Reader, kind string, cid int64, ids []int64) (map[int64]event.Document, []int64, error) {
+	found := make(map[int64]event.Document, len(ids))
 	var order []int64
 	add := func(id, version int64, v any) error {
-		b, err := DocData(v)
+		b, err := event.DocData(v)
 		if err != nil {
 			return err
 		}
-		found[id] = Document{ID: id, V: version, Exists: true, Data: b}
+		found[id] = event.Document{ID: id, V: version, Exists: true, Data: b}
 		order = append(order, id)
 		return nil
 	}
@@ -144,11 +116,11 @@ func readDocs(ctx context.Context, r store.Reader, kind string, cid int64, ids [
 			return nil, nil, err
 		}
 		for _, row := range outs {
-			b, err := json.Marshal(recordDoc(row))
+			b, err := json.Marshal(event.RecordDocOf(row))
 			if err != nil {
 				return nil, nil, err
 			}
-			found[row.ID] = Document{ID: row.ID, V: row.Version, Exists: true, Data: b}
+			found[row.ID] = event.Document{ID: row.ID, V: row.Version, Exists: true, Data: b}
 		}
 	case "field":
 		sc, err := loadSchema(ctx, r, cid)
@@ -180,7 +152,7 @@ func readDocs(ctx context.Context, r store.Reader, kind string, cid int64, ids [
 			return nil, nil, err
 		}
 		for _, t := range ts {
-			if err := add(t.ID, t.Version, tableDoc(tableOut(t))); err != nil {
+			if err := add(t.ID, t.Version, event.TableDoc(tableOut(t))); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -202,24 +174,16 @@ func deletedVersion(ctx context.Context, r store.Reader, collection string, id i
 	return last.Version + 1, nil
 }
 
-// DocumentLog is a document's logged changes from a version on, with the
-// document's version and its stream's offset when they were read.
-type DocumentLog struct {
-	Changes []LoggedChange
-	V       int64
-	Offset  uint64
-}
-
 // DocumentOps returns a document's logged changes with versions from
 // `from` on (any member), at most limit, in version order, and its
 // current version. The first change may be later than from when older
 // ones are no longer kept: the caller compares.
-func (s *Service) DocumentOps(ctx context.Context, a Actor, collection string, docID, from int64, limit int) (DocumentLog, error) {
+func (s *Service) DocumentOps(ctx context.Context, a Actor, collection string, docID, from int64, limit int) (event.DocumentLog, error) {
 	kind, cid, err := docCollection(collection)
 	if err != nil {
-		return DocumentLog{}, err
+		return event.DocumentLog{}, err
 	}
-	var out DocumentLog
+	var out event.DocumentLog
 	err = s.read(ctx, func(r store.Reader) error {
 		if err := docAccess(ctx, r, a.UserID, kind, cid); err != nil {
 			return err
@@ -242,9 +206,9 @@ func (s *Service) DocumentOps(ctx context.Context, a Actor, collection string, d
 		if err != nil {
 			return err
 		}
-		out.Changes = make([]LoggedChange, len(ops))
+		out.Changes = make([]event.LoggedChange, len(ops))
 		for i, o := range ops {
-			out.Changes[i] = LoggedChange{V: o.Version, Src: o.Src, Seq: o.Seq, Change: o.Op, CreatedAt: o.CreatedAt}
+			out.Changes[i] = event.LoggedChange{V: o.Version, Src: o.Src, Seq: o.Seq, Change: o.Op, CreatedAt: o.CreatedAt}
 		}
 		return nil
 	})
@@ -265,12 +229,12 @@ func docStream(kind string, id int64) store.Stream {
 // ErrConflict (reason ErrOpsPruned) when the op log no longer reaches
 // back to the creation. A record rebuilt this way has the fields its
 // changes named: a field created later appears only once a change sets it.
-func (s *Service) DocumentAt(ctx context.Context, a Actor, collection string, docID, v int64, at time.Time) (Document, error) {
+func (s *Service) DocumentAt(ctx context.Context, a Actor, collection string, docID, v int64, at time.Time) (event.Document, error) {
 	kind, cid, err := docCollection(collection)
 	if err != nil {
-		return Document{}, err
+		return event.Document{}, err
 	}
-	var out Document
+	var out event.Document
 	err = s.read(ctx, func(r store.Reader) error {
 		if err := docAccess(ctx, r, a.UserID, kind, cid); err != nil {
 			return err
@@ -279,16 +243,16 @@ func (s *Service) DocumentAt(ctx context.Context, a Actor, collection string, do
 		if err != nil {
 			return err
 		}
-		out = Document{ID: docID}
+		out = event.Document{ID: docID}
 		if len(ops) == 0 {
 			// Never created, or created before the op log kept it.
 			if _, err := readDocCurrent(ctx, r, kind, cid, docID); err == nil {
-				return conflict(ErrOpsPruned, "the changes of %s/%d are not kept", collection, docID)
+				return conflict(event.ErrOpsPruned, "the changes of %s/%d are not kept", collection, docID)
 			}
 			return nil
 		}
 		if ops[0].Version != 0 {
-			return conflict(ErrOpsPruned, "the early changes of %s/%d are no longer kept", collection, docID)
+			return conflict(event.ErrOpsPruned, "the early changes of %s/%d are no longer kept", collection, docID)
 		}
 		var doc any
 		for _, o := range ops {
@@ -319,7 +283,7 @@ func (s *Service) DocumentAt(ctx context.Context, a Actor, collection string, do
 			out.V = o.Version + 1
 		}
 		if v > out.V {
-			return conflict(ErrVersionAhead, "%s/%d has not reached version %d", collection, docID, v)
+			return conflict(event.ErrVersionAhead, "%s/%d has not reached version %d", collection, docID, v)
 		}
 		if out.Exists {
 			if out.Data, err = json.Marshal(doc); err != nil {
@@ -332,18 +296,18 @@ func (s *Service) DocumentAt(ctx context.Context, a Actor, collection string, do
 }
 
 // readDocCurrent reads one existing document (ErrNotFound when it is not).
-func readDocCurrent(ctx context.Context, r store.Reader, kind string, cid, id int64) (Document, error) {
+func readDocCurrent(ctx context.Context, r store.Reader, kind string, cid, id int64) (event.Document, error) {
 	ids := []int64{id}
 	if kind != "record" {
 		ids = nil
 	}
 	found, _, err := readDocs(ctx, r, kind, cid, ids)
 	if err != nil {
-		return Document{}, err
+		return event.Document{}, err
 	}
 	d, ok := found[id]
 	if !ok {
-		return Document{}, errNoDoc
+		return event.Document{}, errNoDoc
 	}
 	return d, nil
 }

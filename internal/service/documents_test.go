@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
 	"github.com/tablecast/tablecast/internal/store"
@@ -34,7 +35,7 @@ func TestDocuments(t *testing.T) {
 		if offset != fx.top(fx.tableStream()) {
 			t.Errorf("offset %d; want the stream's top %d", offset, fx.top(fx.tableStream()))
 		}
-		var data service.RecordDoc
+		var data event.RecordDoc
 		if err := json.Unmarshal(docs[0].Data, &data); err != nil || !docs[0].Exists || docs[0].V != 2 ||
 			string(data.Fields[fx.f["Name"].ID]) != `"abc"` || len(data.Fields) != len(fx.f) {
 			t.Errorf("row: %+v (%s)", docs[0], docs[0].Data)
@@ -45,11 +46,11 @@ func TestDocuments(t *testing.T) {
 		if docs[2].Exists || docs[2].V != 0 {
 			t.Errorf("a row that never was: %+v", docs[2])
 		}
-		fields, _, err := fx.svc.Documents(ctx, fx.admin, service.FieldCollection(fx.tbl.ID), nil)
+		fields, _, err := fx.svc.Documents(ctx, fx.admin, event.FieldCollection(fx.tbl.ID), nil)
 		if err != nil || len(fields) != len(fx.f) || fields[0].V != 1 || !fields[0].Exists {
 			t.Errorf("fields: %+v, %v", fields, err)
 		}
-		if _, _, err := fx.svc.Documents(ctx, service.Actor{UserID: "mallory"}, fx.records(), []int64{r.ID}); !errors.Is(err, service.ErrNotFound) {
+		if _, _, err := fx.svc.Documents(ctx, service.Actor{UserID: "mallory"}, fx.records(), []int64{r.ID}); !errors.Is(err, event.ErrNotFound) {
 			t.Errorf("an outsider's read: %v; want ErrNotFound", err)
 		}
 
@@ -71,7 +72,7 @@ func TestDocuments(t *testing.T) {
 		if del, err := fx.svc.DocumentAt(ctx, fx.admin, fx.records(), gone.ID, -1, time.Time{}); err != nil || del.Exists || del.V != 2 {
 			t.Errorf("deleted, rebuilt: %+v, %v", del, err)
 		}
-		if _, err := fx.svc.DocumentAt(ctx, fx.admin, fx.records(), r.ID, 5, time.Time{}); !errors.Is(err, service.ErrVersionAhead) {
+		if _, err := fx.svc.DocumentAt(ctx, fx.admin, fx.records(), r.ID, 5, time.Time{}); !errors.Is(err, event.ErrVersionAhead) {
 			t.Errorf("a version not reached: %v; want ErrVersionAhead", err)
 		}
 	})

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"reflect"
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
@@ -115,19 +115,6 @@ func choiceValue(f *table.Field, ids []int64) json.RawMessage {
 	return append(out, ']')
 }
 
-// sameJSON reports whether two JSON values are equal, whatever their
-// spacing (PostgreSQL's JSONB writes "[1, 2]").
-func sameJSON(a, b json.RawMessage) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	var va, vb any
-	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
-		return false
-	}
-	return reflect.DeepEqual(va, vb)
-}
-
 // conversion is the plan of converting one field's stored values.
 type conversion struct {
 	fieldID int64
@@ -160,7 +147,7 @@ func convertRows(ctx context.Context, r store.Reader, tableID int64, from, to *t
 				continue // an empty cell stays empty
 			}
 			nv := convertValue(from, to, raw)
-			if sameJSON(raw, nv) {
+			if event.SameJSON(raw, nv) {
 				continue
 			}
 			patch, _ := json.Marshal(map[string]json.RawMessage{key: nv})
@@ -192,7 +179,7 @@ func (c *conversion) apply(w *writeTx, t store.Table, before, after *schema) err
 		if err != nil {
 			return err
 		}
-		if err := w.emit(store.TableStream(t.ID), EventRowsUpdated, RowsUpdated{
+		if err := w.emit(store.TableStream(t.ID), event.EventRowsUpdated, event.RowsUpdated{
 			TableMeta: w.tableMeta(t), Rows: afterRows, RowsBefore: beforeRows,
 			UpdatedFieldIDs: []int64{c.fieldID}, FieldConversion: true, Decimals: after.decimals(),
 		}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
@@ -103,14 +104,14 @@ func (sc *schema) nameTaken(name string, except int64) bool {
 func fieldAccess(ctx context.Context, r store.Reader, user string, fieldID int64, need store.Role) (store.Table, *schema, *table.Field, error) {
 	sf, err := r.Field(ctx, fieldID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Table{}, nil, nil, errorf(ErrNotFound, "field %d does not exist", fieldID)
+		return store.Table{}, nil, nil, errorf(event.ErrNotFound, "field %d does not exist", fieldID)
 	}
 	if err != nil {
 		return store.Table{}, nil, nil, err
 	}
 	t, _, err := tableAccess(ctx, r, user, sf.TableID, need)
-	if errors.Is(err, ErrNotFound) {
-		return store.Table{}, nil, nil, errorf(ErrNotFound, "field %d does not exist", fieldID)
+	if errors.Is(err, event.ErrNotFound) {
+		return store.Table{}, nil, nil, errorf(event.ErrNotFound, "field %d does not exist", fieldID)
 	}
 	if err != nil {
 		return store.Table{}, nil, nil, err
@@ -121,7 +122,7 @@ func fieldAccess(ctx context.Context, r store.Reader, user string, fieldID int64
 	}
 	f := sc.byID[fieldID]
 	if f == nil {
-		return store.Table{}, nil, nil, errorf(ErrNotFound, "field %d does not exist", fieldID)
+		return store.Table{}, nil, nil, errorf(event.ErrNotFound, "field %d does not exist", fieldID)
 	}
 	return t, sc, f, nil
 }
@@ -174,7 +175,7 @@ func (s *Service) CreateField(ctx context.Context, a Actor, tableID int64, in Fi
 		}
 		f.ID, f.Order, f.Version = sf.ID, sf.Order, sf.Version
 		out = *f
-		return w.emit(store.TableStream(t.ID), EventFieldCreated, FieldCreated{TableMeta: w.tableMeta(t), Field: out})
+		return w.emit(store.TableStream(t.ID), event.EventFieldCreated, event.FieldCreated{TableMeta: w.tableMeta(t), Field: out})
 	})
 	return out, err
 }
@@ -278,7 +279,7 @@ func (w *writeTx) updateField(t store.Table, sc *schema, before *table.Field, in
 				return err
 			}
 		}
-		ev := FieldUpdated{
+		ev := event.FieldUpdated{
 			TableMeta: w.tableMeta(t), Field: out, FieldBefore: *before,
 			RelatedFields: related, RelatedBefore: relatedBefore, ViewsChanged: changed, ViewsBefore: changedBefore,
 			Op: op,
@@ -286,7 +287,7 @@ func (w *writeTx) updateField(t store.Table, sc *schema, before *table.Field, in
 		if conv != nil {
 			ev.RowsConverted = len(conv.ids)
 		}
-		if err := w.emit(store.TableStream(t.ID), EventFieldUpdated, ev); err != nil {
+		if err := w.emit(store.TableStream(t.ID), event.EventFieldUpdated, ev); err != nil {
 			return err
 		}
 		if conv == nil {
@@ -314,7 +315,7 @@ func (s *Service) DeleteField(ctx context.Context, a Actor, fieldID int64) error
 // deleteField is DeleteField in w, after the access check.
 func (w *writeTx) deleteField(t store.Table, f *table.Field) error {
 	if f.Primary {
-		return errorf(ErrConflict, "field %d is the table's primary field: make another field primary first", f.ID)
+		return errorf(event.ErrConflict, "field %d is the table's primary field: make another field primary first", f.ID)
 	}
 	changed, changedBefore, err := reconcileViews(w, t.ID, func(v *table.View) bool { return v.RemoveField(f.ID) })
 	if err != nil {
@@ -323,7 +324,7 @@ func (w *writeTx) deleteField(t store.Table, f *table.Field) error {
 	if err := w.DeleteField(w.ctx, f.ID); err != nil {
 		return err
 	}
-	return w.emit(store.TableStream(t.ID), EventFieldDeleted, FieldDeleted{
+	return w.emit(store.TableStream(t.ID), event.EventFieldDeleted, event.FieldDeleted{
 		TableMeta: w.tableMeta(t), FieldID: f.ID, Field: *f, ViewsChanged: changed,
 		ViewsBefore: changedBefore,
 	})

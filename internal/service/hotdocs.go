@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 )
 
@@ -71,10 +72,10 @@ type hotDoc struct {
 	size atomic.Int64
 
 	mu          sync.Mutex
-	workspaceID int64   // the table's
-	sc          *schema // the fields it was loaded with
-	row         Row     // the record once its queued writes commit
-	doc         any     // recordDoc(row) as a json0 document (never changed in place)
+	workspaceID int64     // the table's
+	sc          *schema   // the fields it was loaded with
+	row         event.Row // the record once its queued writes commit
+	doc         any       // recordDoc(row) as a json0 document (never changed in place)
 	// rowJSON is row's JSON once encoded (nil until then).
 	rowJSON []byte
 	// ops are the document's ops from version first on, committed or
@@ -121,7 +122,7 @@ func (h *hotDocs) get(ctx context.Context, s *Service, tableID, id int64) (*hotD
 		if err != nil {
 			return err
 		}
-		if d.doc, err = asDoc(recordDoc(outs[0])); err != nil {
+		if d.doc, err = asDoc(event.RecordDocOf(outs[0])); err != nil {
 			return err
 		}
 		d.workspaceID, d.sc, d.row, d.first = t.WorkspaceID, sc, outs[0], row.Version

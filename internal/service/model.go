@@ -7,20 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf8"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
-
-// Workspace is a workspace as the API shows it; Role is the caller's.
-type Workspace struct {
-	ID        int64      `json:"id"`
-	Name      string     `json:"name"`
-	CreatedAt time.Time  `json:"created_at"`
-	Role      store.Role `json:"role,omitempty"`
-}
 
 // Member is a membership: {"user_id","role"}.
 type Member struct {
@@ -28,37 +20,12 @@ type Member struct {
 	Role   store.Role `json:"role"`
 }
 
-// Table is a table as the API shows it. Fields is set by CreateTable only.
-// Version is 1 when created, +1 on each update (the native protocol's
-// document version of table_W).
-type Table struct {
-	ID          int64         `json:"id"`
-	WorkspaceID int64         `json:"workspace_id"`
-	Name        string        `json:"name"`
-	Order       int           `json:"order"`
-	CreatedAt   time.Time     `json:"created_at"`
-	Version     int64         `json:"version"`
-	Fields      []table.Field `json:"fields,omitempty"`
+func workspaceOut(w store.Workspace, role store.Role) event.Workspace {
+	return event.Workspace{ID: w.ID, Name: w.Name, CreatedAt: w.CreatedAt, Role: event.Role(role)}
 }
 
-// Row is a row as the API and the events show it. Fields holds a value for
-// every field of the table (an empty cell holds its field's default value);
-// public view rows hold only the visible fields.
-type Row struct {
-	ID        int64        `json:"id"`
-	Order     string       `json:"order"`
-	Version   int64        `json:"version"`
-	Fields    table.Values `json:"fields"`
-	CreatedAt time.Time    `json:"created_at"`
-	UpdatedAt time.Time    `json:"updated_at"`
-}
-
-func workspaceOut(w store.Workspace, role store.Role) Workspace {
-	return Workspace{ID: w.ID, Name: w.Name, CreatedAt: w.CreatedAt, Role: role}
-}
-
-func tableOut(t store.Table) Table {
-	return Table{ID: t.ID, WorkspaceID: t.WorkspaceID, Name: t.Name, Order: t.Order, CreatedAt: t.CreatedAt,
+func tableOut(t store.Table) event.Table {
+	return event.Table{ID: t.ID, WorkspaceID: t.WorkspaceID, Name: t.Name, Order: t.Order, CreatedAt: t.CreatedAt,
 		Version: t.Version}
 }
 
@@ -145,18 +112,18 @@ type schema struct {
 	byID map[int64]*table.Field
 
 	placesOnce sync.Once
-	places     Decimals
+	places     event.Decimals
 }
 
 // decimals are the decimal places of the schema's number fields, by id
 // (nil when it has none): row events carry them (RowsCreated.Decimals).
 // Worked out once per schema and shared: callers must not modify it.
-func (sc *schema) decimals() Decimals {
+func (sc *schema) decimals() event.Decimals {
 	sc.placesOnce.Do(func() {
 		for _, f := range sc.list {
 			if f.Type == table.TypeNumber {
 				if sc.places == nil {
-					sc.places = make(Decimals)
+					sc.places = make(event.Decimals)
 				}
 				sc.places[f.ID] = f.Options.Decimals
 			}
@@ -218,7 +185,7 @@ func decodeValues(raw json.RawMessage) (table.Values, error) {
 
 // rowOut shows a row with a value for each of fields (the default for a
 // missing one), and nothing for other keys.
-func rowOut(r store.Row, vals table.Values, fields []*table.Field) Row {
+func rowOut(r store.Row, vals table.Values, fields []*table.Field) event.Row {
 	out := make(table.Values, len(fields))
 	for _, f := range fields {
 		if v, ok := vals[f.ID]; ok {
@@ -234,12 +201,12 @@ func rowOut(r store.Row, vals table.Values, fields []*table.Field) Row {
 			out[f.ID] = f.DefaultValue()
 		}
 	}
-	return Row{ID: r.ID, Order: r.Order, Version: r.Version, Fields: out, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	return event.Row{ID: r.ID, Order: r.Order, Version: r.Version, Fields: out, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 // rowsOut shows stored rows with every field of the schema.
-func rowsOut(rows []store.Row, sc *schema) ([]Row, error) {
-	out := make([]Row, len(rows))
+func rowsOut(rows []store.Row, sc *schema) ([]event.Row, error) {
+	out := make([]event.Row, len(rows))
 	for i, r := range rows {
 		vals, err := decodeValues(r.Values)
 		if err != nil {
@@ -251,7 +218,7 @@ func rowsOut(rows []store.Row, sc *schema) ([]Row, error) {
 }
 
 // encodeValues writes values as the store's JSON object.
-func encodeValues(v table.Values) json.RawMessage { return appendValues(nil, v) }
+func encodeValues(v table.Values) json.RawMessage { return event.AppendValues(nil, v) }
 
 // Limits of names the service checks itself (fields and views are checked
 // by package table with the same limit).

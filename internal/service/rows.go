@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
@@ -33,13 +34,13 @@ type RowPatch struct {
 // CreatedRows is what a create did. OrdersShifted tells that the store
 // renumbered rows from BeforeID on to make room (refetch orders).
 type CreatedRows struct {
-	Rows          []Row `json:"items"`
-	OrdersShifted bool  `json:"orders_shifted"`
+	Rows          []event.Row `json:"items"`
+	OrdersShifted bool        `json:"orders_shifted"`
 }
 
 // GetRow returns one row of a table (any member).
-func (s *Service) GetRow(ctx context.Context, a Actor, tableID, rowID int64) (Row, error) {
-	var out Row
+func (s *Service) GetRow(ctx context.Context, a Actor, tableID, rowID int64) (event.Row, error) {
+	var out event.Row
 	err := s.read(ctx, func(r store.Reader) error {
 		if _, _, err := tableAccess(ctx, r, a.UserID, tableID, store.RoleViewer); err != nil {
 			return err
@@ -50,7 +51,7 @@ func (s *Service) GetRow(ctx context.Context, a Actor, tableID, rowID int64) (Ro
 		}
 		row, err := r.Row(ctx, tableID, rowID)
 		if errors.Is(err, store.ErrNotFound) {
-			return errorf(ErrNotFound, "row %d does not exist in table %d", rowID, tableID)
+			return errorf(event.ErrNotFound, "row %d does not exist in table %d", rowID, tableID)
 		}
 		if err != nil {
 			return err
@@ -67,10 +68,10 @@ func (s *Service) GetRow(ctx context.Context, a Actor, tableID, rowID int64) (Ro
 
 // CreateRow creates one row (editor) before the row beforeID (0: at the
 // end). Validation errors are keyed "fields.<key>".
-func (s *Service) CreateRow(ctx context.Context, a Actor, tableID int64, fields RowFields, beforeID int64) (Row, error) {
+func (s *Service) CreateRow(ctx context.Context, a Actor, tableID int64, fields RowFields, beforeID int64) (event.Row, error) {
 	out, err := s.createRows(ctx, a, tableID, []RowFields{fields}, beforeID, false)
 	if err != nil {
-		return Row{}, err
+		return event.Row{}, err
 	}
 	return out.Rows[0], nil
 }
@@ -138,40 +139,40 @@ func (s *Service) createRows(ctx context.Context, a Actor, tableID int64, items 
 			return err
 		}
 		out = CreatedRows{Rows: rows, OrdersShifted: ins.Shifted}
-		ev := RowsCreated{TableMeta: w.tableMeta(t), Rows: rows, OrdersShifted: ins.Shifted, Decimals: sc.decimals()}
+		ev := event.RowsCreated{TableMeta: w.tableMeta(t), Rows: rows, OrdersShifted: ins.Shifted, Decimals: sc.decimals()}
 		if beforeID != 0 {
 			ev.BeforeRowID = &beforeID
 		}
-		return w.emit(store.TableStream(t.ID), EventRowsCreated, ev)
+		return w.emit(store.TableStream(t.ID), event.EventRowsCreated, ev)
 	})
 	return out, err
 }
 
 // UpdateRow updates one row (editor); errors are keyed "fields.<key>".
-func (s *Service) UpdateRow(ctx context.Context, a Actor, tableID int64, p RowPatch) (Row, error) {
+func (s *Service) UpdateRow(ctx context.Context, a Actor, tableID int64, p RowPatch) (event.Row, error) {
 	rows, err := s.updateRows(ctx, a, tableID, []RowPatch{p}, false)
 	if err != nil {
-		return Row{}, err
+		return event.Row{}, err
 	}
 	return rows[0], nil
 }
 
 // UpdateRows updates a batch of rows (editor), all or none, in one
 // rows_updated event; errors are keyed "items[i].fields.<key>".
-func (s *Service) UpdateRows(ctx context.Context, a Actor, tableID int64, items []RowPatch) ([]Row, error) {
+func (s *Service) UpdateRows(ctx context.Context, a Actor, tableID int64, items []RowPatch) ([]event.Row, error) {
 	return s.updateRows(ctx, a, tableID, items, true)
 }
 
 // missingRows is the ErrNotFound of rows that are not in the table.
 func missingRows(tableID int64, ids []int64) error {
 	if len(ids) == 1 {
-		return errorf(ErrNotFound, "row %d does not exist in table %d", ids[0], tableID)
+		return errorf(event.ErrNotFound, "row %d does not exist in table %d", ids[0], tableID)
 	}
 	s := make([]string, len(ids))
 	for i, id := range ids {
 		s[i] = strconv.FormatInt(id, 10)
 	}
-	return errorf(ErrNotFound, "rows %s do not exist in table %d", strings.Join(s, ", "), tableID)
+	return errorf(event.ErrNotFound, "rows %s do not exist in table %d", strings.Join(s, ", "), tableID)
 }
 
 // rowsByID reads the rows with the given ids, in the order of ids, or
@@ -217,8 +218,8 @@ func checkIDs(e *table.ValidationError, key func(i int) string, ids []int64) *ta
 	return e
 }
 
-func (s *Service) updateRows(ctx context.Context, a Actor, tableID int64, items []RowPatch, batch bool) ([]Row, error) {
-	var out []Row
+func (s *Service) updateRows(ctx context.Context, a Actor, tableID int64, items []RowPatch, batch bool) ([]event.Row, error) {
+	var out []event.Row
 	err := s.write(ctx, a, func(w *writeTx) error {
 		t, _, err := tableAccess(ctx, w, a.UserID, tableID, store.RoleEditor)
 		if err != nil {
@@ -261,7 +262,7 @@ func (s *Service) updateRows(ctx context.Context, a Actor, tableID int64, items 
 		}
 		for i, it := range items {
 			if it.Version != 0 && before[i].Version != it.Version {
-				return errorf(ErrConflict, "row %d is at version %d, not %d", it.ID, before[i].Version, it.Version)
+				return errorf(event.ErrConflict, "row %d is at version %d, not %d", it.ID, before[i].Version, it.Version)
 			}
 		}
 		rows, err := w.UpdateRows(ctx, tableID, updates)
@@ -280,7 +281,7 @@ func (s *Service) updateRows(ctx context.Context, a Actor, tableID int64, items 
 			fieldIDs = append(fieldIDs, id)
 		}
 		slices.Sort(fieldIDs)
-		return w.emit(store.TableStream(t.ID), EventRowsUpdated, RowsUpdated{
+		return w.emit(store.TableStream(t.ID), event.EventRowsUpdated, event.RowsUpdated{
 			TableMeta: w.tableMeta(t), Rows: out, RowsBefore: beforeOut, UpdatedFieldIDs: fieldIDs, Decimals: sc.decimals(),
 		})
 	})
@@ -333,7 +334,7 @@ func (s *Service) deleteRows(ctx context.Context, a Actor, tableID int64, ids []
 		if err != nil {
 			return err
 		}
-		return w.emit(store.TableStream(t.ID), EventRowsDeleted, RowsDeleted{
+		return w.emit(store.TableStream(t.ID), event.EventRowsDeleted, event.RowsDeleted{
 			TableMeta: w.tableMeta(t), RowIDs: deleted, Rows: rows, Decimals: sc.decimals(),
 		})
 	})

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
@@ -36,9 +37,9 @@ type ListRowsInput struct {
 // at which the rows were read (the same snapshot): subscribing from it
 // misses no change and repeats none.
 type RowPage struct {
-	Rows       []Row   `json:"results"`
-	NextCursor *string `json:"next_cursor"`
-	Offset     uint64  `json:"offset"`
+	Rows       []event.Row `json:"results"`
+	NextCursor *string     `json:"next_cursor"`
+	Offset     uint64      `json:"offset"`
 }
 
 // query is a compiled listing.
@@ -357,7 +358,7 @@ func (s *Service) readPage(ctx context.Context, r store.Reader, q *query, cursor
 	if err != nil {
 		return RowPage{}, err
 	}
-	page := RowPage{Rows: make([]Row, len(got)), NextCursor: next, Offset: off}
+	page := RowPage{Rows: make([]event.Row, len(got)), NextCursor: next, Offset: off}
 	for i, lr := range got {
 		page.Rows[i] = rowOut(lr.row, lr.vals, fields)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
 )
@@ -148,56 +149,26 @@ type Actor struct {
 	Origin string
 }
 
-// Errors of the service; test with errors.Is. Every error the service
-// returns is one of these (as an *Error with a message for the caller), a
-// *table.ValidationError, or an unexpected failure (a 500).
-var (
-	// ErrNotFound: the thing does not exist, or belongs to a workspace the
-	// caller is not a member of (existence is never revealed).
-	ErrNotFound = errors.New("not found")
-	// ErrForbidden: a member whose role does not allow the operation.
-	ErrForbidden = errors.New("forbidden")
-	// ErrConflict: the change conflicts with the current state (a row's
-	// version, the last admin, the primary field, a concurrent change).
-	ErrConflict = errors.New("conflict")
-	// ErrUnauthorized: a wrong view password, or a missing or invalid view
-	// token.
-	ErrUnauthorized = errors.New("unauthorized")
-)
-
-// Error is a service error with a message that is safe to show the caller.
-type Error struct {
-	Kind error // ErrNotFound, ErrForbidden, ErrConflict or ErrUnauthorized
-	// Reason, when set, says more precisely what Kind is about (the
-	// submit conflicts: ErrDocExists, ErrDocDeleted, ErrVersionAhead,
-	// ErrOpsPruned); errors.Is finds both.
-	Reason  error
-	Message string
-}
-
-func (e *Error) Error() string { return e.Message }
-func (e *Error) Unwrap() []error {
-	if e.Reason == nil {
-		return []error{e.Kind}
-	}
-	return []error{e.Kind, e.Reason}
-}
+// Errors of the service are event's (event.ErrNotFound, event.Error...);
+// test with errors.Is. Every error the service returns is an *event.Error
+// with a message for the caller, a *table.ValidationError, or an
+// unexpected failure (a 500).
 
 func errorf(kind error, format string, args ...any) error {
-	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+	return &event.Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
 }
 
 // storeErr maps a store error that the service did not handle itself
 // (typically a race with another writer) to a service error.
 func storeErr(err error) error {
-	var se *Error
+	var se *event.Error
 	switch {
 	case err == nil || errors.As(err, &se):
 		return err
 	case errors.Is(err, store.ErrConflict):
-		return &Error{Kind: ErrConflict, Message: "the change conflicts with a concurrent change; retry"}
+		return &event.Error{Kind: event.ErrConflict, Message: "the change conflicts with a concurrent change; retry"}
 	case errors.Is(err, store.ErrNotFound):
-		return &Error{Kind: ErrNotFound, Message: "not found (it may have just been deleted)"}
+		return &event.Error{Kind: event.ErrNotFound, Message: "not found (it may have just been deleted)"}
 	}
 	return err
 }
@@ -221,13 +192,13 @@ func rank(r store.Role) int {
 func workspaceRole(ctx context.Context, r store.Reader, user string, wsID int64, need store.Role) (store.Role, error) {
 	role, err := r.MemberRole(ctx, wsID, user)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", errorf(ErrNotFound, "workspace %d does not exist", wsID)
+		return "", errorf(event.ErrNotFound, "workspace %d does not exist", wsID)
 	}
 	if err != nil {
 		return "", err
 	}
 	if rank(role) < rank(need) {
-		return role, errorf(ErrForbidden, "your role in workspace %d (%s) does not allow this; it needs %s", wsID, role, need)
+		return role, errorf(event.ErrForbidden, "your role in workspace %d (%s) does not allow this; it needs %s", wsID, role, need)
 	}
 	return role, nil
 }
@@ -237,20 +208,20 @@ func workspaceRole(ctx context.Context, r store.Reader, user string, wsID int64,
 func tableAccess(ctx context.Context, r store.Reader, user string, tableID int64, need store.Role) (store.Table, store.Role, error) {
 	t, err := r.Table(ctx, tableID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Table{}, "", errorf(ErrNotFound, "table %d does not exist", tableID)
+		return store.Table{}, "", errorf(event.ErrNotFound, "table %d does not exist", tableID)
 	}
 	if err != nil {
 		return store.Table{}, "", err
 	}
 	role, err := r.MemberRole(ctx, t.WorkspaceID, user)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Table{}, "", errorf(ErrNotFound, "table %d does not exist", tableID)
+		return store.Table{}, "", errorf(event.ErrNotFound, "table %d does not exist", tableID)
 	}
 	if err != nil {
 		return store.Table{}, "", err
 	}
 	if rank(role) < rank(need) {
-		return t, role, errorf(ErrForbidden, "your role (%s) does not allow this on table %d; it needs %s", role, tableID, need)
+		return t, role, errorf(event.ErrForbidden, "your role (%s) does not allow this on table %d; it needs %s", role, tableID, need)
 	}
 	if w, ok := r.(*writeTx); ok {
 		if err := w.lockTable(t.ID); err != nil {
@@ -282,7 +253,7 @@ func (w *writeTx) tableAccessMemo(user string, tableID int64, need store.Role) (
 		w.batch.access[k] = m
 	}
 	if rank(m.role) < rank(need) {
-		return m.t, errorf(ErrForbidden, "your role (%s) does not allow this on table %d; it needs %s", m.role, tableID, need)
+		return m.t, errorf(event.ErrForbidden, "your role (%s) does not allow this on table %d; it needs %s", m.role, tableID, need)
 	}
 	return m.t, nil
 }
@@ -352,7 +323,7 @@ type writeTx struct {
 	// its acknowledgement, which its events carry (TableMeta.Reply).
 	src   string
 	seq   uint64
-	reply *SubmitReply
+	reply *event.SubmitReply
 	// applied is the submit's op as applied, for the op log cache.
 	applied json0.Op
 	// ranHot: the write was a prepared submit's (submit_hot.go), which
@@ -387,24 +358,22 @@ func (w *writeTx) emit(s store.Stream, typ string, payload any) error {
 // submitted is implemented by the events that carry TableMeta: the submit
 // that made the change, if any.
 type submitted interface {
-	submitID() (src string, seq uint64)
+	SubmitID() (src string, seq uint64)
 }
-
-func (m TableMeta) submitID() (string, uint64) { return m.Src, m.Seq }
 
 // logDocOps records in the op log, in the event's transaction, the
 // document changes the event carries. A table's document (table_W) is
 // logged with the workspace's stream, the others with the table's (a
 // table_deleted goes to both streams, and is logged once).
 func (w *writeTx) logDocOps(s store.Stream, payload any, off uint64) error {
-	changes, err := docChanges(payload)
+	changes, err := event.Changes(payload)
 	if err != nil || len(changes) == 0 {
 		return err
 	}
 	var src string
 	var seq uint64
 	if s, ok := payload.(submitted); ok {
-		src, seq = s.submitID()
+		src, seq = s.SubmitID()
 	}
 	ops := make([]store.DocOp, 0, len(changes))
 	applied := w.applied
@@ -430,13 +399,13 @@ func (w *writeTx) logDocOps(s store.Stream, payload any, off uint64) error {
 	return w.AppendDocOps(w.ctx, ops)
 }
 
-func (w *writeTx) tableMeta(t store.Table) TableMeta {
-	return TableMeta{TableID: t.ID, WorkspaceID: t.WorkspaceID, Actor: w.actor.UserID, Origin: w.actor.Origin,
+func (w *writeTx) tableMeta(t store.Table) event.TableMeta {
+	return event.TableMeta{TableID: t.ID, WorkspaceID: t.WorkspaceID, Actor: w.actor.UserID, Origin: w.actor.Origin,
 		Src: w.src, Seq: w.seq, Reply: w.reply}
 }
 
-func (w *writeTx) workspaceMeta(wsID int64) WorkspaceMeta {
-	return WorkspaceMeta{WorkspaceID: wsID, Actor: w.actor.UserID, Origin: w.actor.Origin}
+func (w *writeTx) workspaceMeta(wsID int64) event.WorkspaceMeta {
+	return event.WorkspaceMeta{WorkspaceID: wsID, Actor: w.actor.UserID, Origin: w.actor.Origin}
 }
 
 // write runs fn in one store transaction and, once it has committed,

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
@@ -65,8 +66,8 @@ func at(log []string, i int) string {
 func hotScript(t *testing.T, fx *fixture) []string {
 	ctx := fx.ctx
 	var log []string
-	say := func(what string, res service.SubmitResult, err error) {
-		var e *service.Error
+	say := func(what string, res event.SubmitResult, err error) {
+		var e *event.Error
 		if errors.As(err, &e) {
 			err = fmt.Errorf("%v/%v", e.Kind, e.Reason)
 		}
@@ -74,7 +75,7 @@ func hotScript(t *testing.T, fx *fixture) []string {
 		fixup, _ := json.Marshal(res.Fixup)
 		log = append(log, fmt.Sprintf("%s: v%d off%d dup=%v tr=%d missed=%s fixup=%s err=%v", what, res.V, res.Offset, res.Duplicate, res.Transformed, missed, fixup, err))
 	}
-	sub := func(what string, s service.Submission) {
+	sub := func(what string, s event.Submission) {
 		res, err := fx.svc.Submit(ctx, fx.admin, s)
 		say(what, res, err)
 	}
@@ -90,13 +91,13 @@ func hotScript(t *testing.T, fx *fixture) []string {
 	sub("too many decimals", fx.rowOp(r.ID, 3, "A", 21, `[{"p":["fields","`+price+`"],"oi":"2.555"}]`))
 	sub("na", fx.rowOp(r.ID, 3, "D", 1, `[{"p":["fields","`+price+`"],"na":0.001}]`))
 	sub("two cells", fx.rowOp(r.ID, 4, "A", 3, `[{"p":["fields","`+done+`"],"od":false,"oi":true},`+si(notes, 0, "n")[1:]))
-	sub("unversioned", service.Submission{Collection: fx.records(), DocID: r.ID, Op: json.RawMessage(si(name, 0, "<"))})
+	sub("unversioned", event.Submission{Collection: fx.records(), DocID: r.ID, Op: json.RawMessage(si(name, 0, "<"))})
 	ok(fx.svc.UpdateRow(ctx, fx.admin, fx.tbl.ID, service.RowPatch{ID: r.ID, Fields: fx.fields("Notes", `"rest"`)}))(t)
 	sub("after REST", fx.rowOp(r.ID, 6, "C", 1, si(name, 0, ">")))
 	sub("after REST again", fx.rowOp(r.ID, 7, "C", 2, si(name, 0, "}")))
 	ok(fx.svc.AddMember(ctx, fx.admin, fx.ws.ID, service.MemberInput{UserID: "vera", Role: store.RoleViewer}))(t)
 	_, err := fx.svc.Submit(ctx, service.Actor{UserID: "vera"}, fx.rowOp(r.ID, 9, "V", 1, si(name, 0, "v")))
-	say("viewer", service.SubmitResult{}, err)
+	say("viewer", event.SubmitResult{}, err)
 	sub("bad od", fx.rowOp(r.ID, 9, "A", 4, `[{"p":["fields","`+done+`"],"od":false,"oi":true}]`))
 	sub("bad value", fx.rowOp(r.ID, 9, "A", 5, `[{"p":["fields","`+price+`"],"od":"2.50","oi":"2.5"}]`))
 	sub("ahead", fx.rowOp(r.ID, 99, "A", 6, si(name, 0, "a")))
@@ -114,7 +115,7 @@ func hotScript(t *testing.T, fx *fixture) []string {
 	sub("on the deleted field", fx.rowOp(r.ID, 12, "A", 11, si(price, 0, "d")))
 	sub("move", fx.rowOp(r.ID, 12, "A", 12, `[{"p":["order"],"od":"`+r.Order+`","oi":"7.00000000000000000000"}]`))
 	sub("after a move", fx.rowOp(r.ID, 13, "A", 13, si(name, 0, "m")))
-	sub("delete", service.Submission{Collection: fx.records(), DocID: r.ID, V: 14, HasV: true, Del: true})
+	sub("delete", event.Submission{Collection: fx.records(), DocID: r.ID, V: 14, HasV: true, Del: true})
 	sub("after the delete", fx.rowOp(r.ID, 14, "A", 14, si(name, 0, "z")))
 	got, err := fx.svc.GetRow(ctx, fx.admin, fx.tbl.ID, r.ID)
 	log = append(log, fmt.Sprintf("row: %v", err))
@@ -161,7 +162,7 @@ func dropTimes(v any) any {
 func testHotConcurrent(t *testing.T, fx *fixture) {
 	ctx := fx.ctx
 	name, notes := fx.id("Name"), fx.id("Notes")
-	rows := []service.Row{
+	rows := []event.Row{
 		ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"-"`), 0))(t),
 		ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"-"`), 0))(t),
 	}
@@ -309,7 +310,7 @@ func TestEventDocChangesSubmit(t *testing.T) {
 		"op first": `{` + meta + `,"op":` + op + `,"rows":[` + row + `],"rows_before":[` + before + `],"updated_field_ids":[1]}`,
 		"op last":  `{` + meta + `,"rows":[` + row + `],"rows_before":[` + before + `],"updated_field_ids":[1],"op":` + op + `}`,
 	} {
-		got, err := service.EventDocChanges(service.EventRowsUpdated, []byte(payload))
+		got, err := event.DocChanges(event.EventRowsUpdated, []byte(payload))
 		if err != nil || len(got) != 1 {
 			t.Fatalf("%s: %v %v", name, got, err)
 		}
@@ -319,7 +320,7 @@ func TestEventDocChangesSubmit(t *testing.T) {
 		}
 	}
 	rest := `{` + meta + `,"rows":[` + strings.Replace(row, `"abc"`, `"abd"`, 1) + `],"rows_before":[` + before + `],"updated_field_ids":[1]}`
-	got, err := service.EventDocChanges(service.EventRowsUpdated, []byte(rest))
+	got, err := event.DocChanges(event.EventRowsUpdated, []byte(rest))
 	if err != nil || len(got) != 1 || got[0].DocID != 7 || !strings.Contains(string(got[0].Op), `"oi":"abd"`) {
 		t.Fatalf("a REST update: %+v %v", got, err)
 	}

@@ -7,15 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
 // listAll pages through a listing and returns the rows in order.
-func listAll(t *testing.T, fx *fixture, in service.ListRowsInput, between func(page int)) []service.Row {
+func listAll(t *testing.T, fx *fixture, in service.ListRowsInput, between func(page int)) []event.Row {
 	t.Helper()
-	var all []service.Row
+	var all []event.Row
 	for page := 0; ; page++ {
 		p := ok(fx.svc.ListRows(fx.ctx, fx.admin, fx.tbl.ID, in))(t)
 		all = append(all, p.Rows...)
@@ -32,7 +33,7 @@ func listAll(t *testing.T, fx *fixture, in service.ListRowsInput, between func(p
 	}
 }
 
-func names(fx *fixture, rows []service.Row) []string {
+func names(fx *fixture, rows []event.Row) []string {
 	out := make([]string, len(rows))
 	for i, r := range rows {
 		var s string
@@ -185,9 +186,9 @@ func testPublicView(t *testing.T, st store.Store) {
 		t.Fatalf("view = %+v", v)
 	}
 	_, err := fx.svc.PublicRows(ctx, v.Slug, "", service.ListRowsInput{})
-	wantErr(t, err, service.ErrUnauthorized)
+	wantErr(t, err, event.ErrUnauthorized)
 	_, err = fx.svc.PublicViewAuth(ctx, v.Slug, "wrong password")
-	wantErr(t, err, service.ErrUnauthorized)
+	wantErr(t, err, event.ErrUnauthorized)
 	tok := ok(fx.svc.PublicViewAuth(ctx, v.Slug, "correct horse"))(t)
 	p := ok(fx.svc.PublicRows(ctx, v.Slug, tok.Token, service.ListRowsInput{}))(t)
 	if len(p.Rows) != 1 || names(fx, p.Rows)[0] != "shown" {
@@ -207,17 +208,17 @@ func testPublicView(t *testing.T, st store.Store) {
 	}
 	// a token of another view or a forged one does not open it
 	_, err = fx.svc.PublicRows(ctx, v.Slug, tok.Token+"x", service.ListRowsInput{})
-	wantErr(t, err, service.ErrUnauthorized)
+	wantErr(t, err, event.ErrUnauthorized)
 	// tokens expire
 	clk.add(2 * time.Minute)
 	_, err = fx.svc.PublicRows(ctx, v.Slug, tok.Token, service.ListRowsInput{})
-	wantErr(t, err, service.ErrUnauthorized)
+	wantErr(t, err, event.ErrUnauthorized)
 	// a new password voids the old tokens
 	tok = ok(fx.svc.PublicViewAuth(ctx, v.Slug, "correct horse"))(t)
 	pw := "battery staple"
 	ok(fx.svc.UpdateView(ctx, fx.admin, v.ID, service.ViewPatch{Password: &pw}))(t)
 	_, err = fx.svc.PublicRows(ctx, v.Slug, tok.Token, service.ListRowsInput{})
-	wantErr(t, err, service.ErrUnauthorized)
+	wantErr(t, err, event.ErrUnauthorized)
 	// without a password no token is needed; private views do not exist
 	none := ""
 	ok(fx.svc.UpdateView(ctx, fx.admin, v.ID, service.ViewPatch{Password: &none}))(t)
@@ -225,9 +226,9 @@ func testPublicView(t *testing.T, st store.Store) {
 	private := false
 	ok(fx.svc.UpdateView(ctx, fx.admin, v.ID, service.ViewPatch{Public: &private}))(t)
 	_, err = fx.svc.PublicRows(ctx, v.Slug, "", service.ListRowsInput{})
-	wantErr(t, err, service.ErrNotFound)
+	wantErr(t, err, event.ErrNotFound)
 	_, err = fx.svc.PublicViewAuth(ctx, "no-such-slug", "x")
-	wantErr(t, err, service.ErrNotFound)
+	wantErr(t, err, event.ErrNotFound)
 	short := "short"
 	_, err = fx.svc.UpdateView(ctx, fx.admin, v.ID, service.ViewPatch{Password: &short})
 	wantDetail(t, err, "password")
@@ -239,50 +240,50 @@ func testMembers(t *testing.T, fx *fixture) {
 	ok(fx.svc.AddMember(ctx, fx.admin, fx.ws.ID, service.MemberInput{UserID: "bob", Role: store.RoleEditor}))(t)
 	ok(fx.svc.AddMember(ctx, fx.admin, fx.ws.ID, service.MemberInput{UserID: "vera", Role: store.RoleViewer}))(t)
 	_, err := fx.svc.AddMember(ctx, fx.admin, fx.ws.ID, service.MemberInput{UserID: "bob", Role: store.RoleViewer})
-	wantErr(t, err, service.ErrConflict)
+	wantErr(t, err, event.ErrConflict)
 	_, err = fx.svc.AddMember(ctx, fx.admin, fx.ws.ID, service.MemberInput{UserID: "x", Role: "owner"})
 	wantDetail(t, err, "role")
 
 	ok(fx.svc.CreateRow(ctx, bob, fx.tbl.ID, fx.fields("Name", `"by bob"`), 0))(t)
 	ok(fx.svc.CreateField(ctx, bob, fx.tbl.ID, service.FieldInput{Name: "Bob's", Type: table.TypeText}))(t)
 	_, err = fx.svc.CreateTable(ctx, bob, fx.ws.ID, service.TableInput{Name: "no"})
-	wantErr(t, err, service.ErrForbidden)
+	wantErr(t, err, event.ErrForbidden)
 	_, err = fx.svc.AddMember(ctx, bob, fx.ws.ID, service.MemberInput{UserID: "eve", Role: store.RoleViewer})
-	wantErr(t, err, service.ErrForbidden)
+	wantErr(t, err, event.ErrForbidden)
 	_, err = fx.svc.CreateRow(ctx, vera, fx.tbl.ID, fx.fields(), 0)
-	wantErr(t, err, service.ErrForbidden)
+	wantErr(t, err, event.ErrForbidden)
 	ok(fx.svc.ListRows(ctx, vera, fx.tbl.ID, service.ListRowsInput{}))(t)
 	_, err = fx.svc.ListRows(ctx, mallory, fx.tbl.ID, service.ListRowsInput{})
-	wantErr(t, err, service.ErrNotFound)
+	wantErr(t, err, event.ErrNotFound)
 	_, err = fx.svc.GetTable(ctx, mallory, fx.tbl.ID)
-	wantErr(t, err, service.ErrNotFound)
+	wantErr(t, err, event.ErrNotFound)
 	if ws := ok(fx.svc.ListWorkspaces(ctx, mallory))(t); len(ws) != 0 {
 		t.Fatalf("mallory sees %v", ws)
 	}
-	if ws := ok(fx.svc.ListWorkspaces(ctx, vera))(t); len(ws) != 1 || ws[0].Role != store.RoleViewer {
+	if ws := ok(fx.svc.ListWorkspaces(ctx, vera))(t); len(ws) != 1 || ws[0].Role != event.Role(store.RoleViewer) {
 		t.Fatalf("vera sees %v", ws)
 	}
 
 	// the last admin stays
 	_, err = fx.svc.UpdateMember(ctx, fx.admin, fx.ws.ID, "alice", service.MemberInput{Role: store.RoleEditor})
-	wantErr(t, err, service.ErrConflict)
-	wantErr(t, fx.svc.RemoveMember(ctx, fx.admin, fx.ws.ID, "alice"), service.ErrConflict)
+	wantErr(t, err, event.ErrConflict)
+	wantErr(t, fx.svc.RemoveMember(ctx, fx.admin, fx.ws.ID, "alice"), event.ErrConflict)
 	top := fx.top(store.WorkspaceStream(fx.ws.ID))
 	ok(fx.svc.UpdateMember(ctx, fx.admin, fx.ws.ID, "bob", service.MemberInput{Role: store.RoleAdmin}))(t)
 	if err := fx.svc.RemoveMember(ctx, fx.admin, fx.ws.ID, "vera"); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, fx.svc.RemoveMember(ctx, fx.admin, fx.ws.ID, "vera"), service.ErrNotFound)
+	wantErr(t, fx.svc.RemoveMember(ctx, fx.admin, fx.ws.ID, "vera"), event.ErrNotFound)
 	evs := fx.events(store.WorkspaceStream(fx.ws.ID), top)
-	if len(evs) != 2 || evs[0].Type != service.EventMemberUpdated || evs[1].Type != service.EventMemberRemoved {
+	if len(evs) != 2 || evs[0].Type != event.EventMemberUpdated || evs[1].Type != event.EventMemberRemoved {
 		t.Fatalf("member events = %v", evs)
 	}
-	mu := decode[service.MemberChanged](t, evs[0])
-	if mu.UserID != "bob" || mu.Role != store.RoleAdmin || mu.RoleBefore != store.RoleEditor || mu.Actor != "alice" {
+	mu := decode[event.MemberChanged](t, evs[0])
+	if mu.UserID != "bob" || mu.Role != event.Role(store.RoleAdmin) || mu.RoleBefore != event.Role(store.RoleEditor) || mu.Actor != "alice" {
 		t.Errorf("member_updated = %+v", mu)
 	}
 	_, err = fx.svc.ListRows(ctx, vera, fx.tbl.ID, service.ListRowsInput{})
-	wantErr(t, err, service.ErrNotFound)
+	wantErr(t, err, event.ErrNotFound)
 }
 
 func testDeleteTable(t *testing.T, fx *fixture) {
@@ -296,23 +297,23 @@ func testDeleteTable(t *testing.T, fx *fixture) {
 		t.Fatal(err)
 	}
 	_, err := fx.svc.GetTable(ctx, fx.admin, fx.tbl.ID)
-	wantErr(t, err, service.ErrNotFound)
+	wantErr(t, err, event.ErrNotFound)
 	evs := fx.events(fx.tableStream(), 0)
-	if last := evs[len(evs)-1]; last.Type != service.EventTableDeleted || last.Offset != 2 {
+	if last := evs[len(evs)-1]; last.Type != event.EventTableDeleted || last.Offset != 2 {
 		t.Fatalf("the table stream ends with %s@%d", last.Type, last.Offset)
 	}
 	wevs := fx.events(store.WorkspaceStream(fx.ws.ID), 0)
-	if last := wevs[len(wevs)-1]; last.Type != service.EventTableDeleted {
+	if last := wevs[len(wevs)-1]; last.Type != event.EventTableDeleted {
 		t.Fatalf("workspace stream ends with %s", last.Type)
 	}
 	if err := fx.svc.DeleteWorkspace(ctx, fx.admin, fx.ws.ID); err != nil {
 		t.Fatal(err)
 	}
-	if evs := fx.events(store.TableStream(other.ID), 0); len(evs) != 1 || evs[0].Type != service.EventTableDeleted {
+	if evs := fx.events(store.TableStream(other.ID), 0); len(evs) != 1 || evs[0].Type != event.EventTableDeleted {
 		t.Fatalf("events of the other table = %v", evs)
 	}
 	wevs = fx.events(store.WorkspaceStream(fx.ws.ID), 0)
-	wd := decode[service.WorkspaceDeleted](t, wevs[len(wevs)-1])
+	wd := decode[event.WorkspaceDeleted](t, wevs[len(wevs)-1])
 	if len(wd.TableIDs) != 1 || wd.TableIDs[0] != other.ID {
 		t.Fatalf("workspace_deleted = %+v", wd)
 	}

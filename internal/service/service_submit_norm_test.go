@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
@@ -93,7 +94,7 @@ func testSubmitNormalises(t *testing.T, fx *fixture) {
 			if len(evs) != 1 {
 				t.Fatalf("%d events", len(evs))
 			}
-			ru := decode[service.RowsUpdated](t, evs[0])
+			ru := decode[event.RowsUpdated](t, evs[0])
 			var sent json0.Op
 			if err := json.Unmarshal(ru.Op, &sent); err != nil {
 				t.Fatal(err)
@@ -130,9 +131,9 @@ func testSubmitNormalises(t *testing.T, fx *fixture) {
 	}
 }
 
-func recordJSON(t *testing.T, r service.Row) any {
+func recordJSON(t *testing.T, r event.Row) any {
 	t.Helper()
-	b, err := json.Marshal(service.RecordDoc{ID: r.ID, Order: r.Order, Fields: r.Fields})
+	b, err := json.Marshal(event.RecordDoc{ID: r.ID, Order: r.Order, Fields: r.Fields})
 	if err != nil {
 		t.Fatal(err)
 	}

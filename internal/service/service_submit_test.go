@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
 	"github.com/tablecast/tablecast/internal/store"
@@ -23,19 +24,19 @@ func TestSubmit(t *testing.T) {
 	})
 }
 
-func (fx *fixture) records() string { return service.RecordCollection(fx.tbl.ID) }
+func (fx *fixture) records() string { return event.RecordCollection(fx.tbl.ID) }
 
 // rowOp is a submission of a json0 op on a row at version v.
-func (fx *fixture) rowOp(rowID, v int64, src string, seq uint64, op string) service.Submission {
-	return service.Submission{Collection: fx.records(), DocID: rowID, V: v, HasV: true, Op: json.RawMessage(op), Src: src, Seq: seq}
+func (fx *fixture) rowOp(rowID, v int64, src string, seq uint64, op string) event.Submission {
+	return event.Submission{Collection: fx.records(), DocID: rowID, V: v, HasV: true, Op: json.RawMessage(op), Src: src, Seq: seq}
 }
 
-func (fx *fixture) row(id int64) service.Row {
+func (fx *fixture) row(id int64) event.Row {
 	fx.t.Helper()
 	return ok(fx.svc.GetRow(fx.ctx, fx.admin, fx.tbl.ID, id))(fx.t)
 }
 
-func (fx *fixture) cell(r service.Row, name string) string { return string(r.Fields[fx.f[name].ID]) }
+func (fx *fixture) cell(r event.Row, name string) string { return string(r.Fields[fx.f[name].ID]) }
 
 func testSubmitConcurrent(t *testing.T, fx *fixture) {
 	ctx := fx.ctx
@@ -60,7 +61,7 @@ func testSubmitConcurrent(t *testing.T, fx *fixture) {
 		t.Fatalf("after both: %s at version %d, want \"abcd\" at 3", fx.cell(got, "Name"), got.Version)
 	}
 	// The event carries the op as applied (transformed), and the op log too.
-	ev := decode[service.RowsUpdated](t, fx.events(fx.tableStream(), top)[0])
+	ev := decode[event.RowsUpdated](t, fx.events(fx.tableStream(), top)[0])
 	if string(ev.Op) != `[{"p":["fields","`+name+`",3],"si":"d"}]` || ev.Src != "B" || ev.Seq != 1 {
 		t.Errorf("event op %s src %q seq %d", ev.Op, ev.Src, ev.Seq)
 	}
@@ -87,7 +88,7 @@ func testSubmitConcurrent(t *testing.T, fx *fixture) {
 		t.Fatalf("resent op applied again: %+v", got)
 	}
 	// The seed's form has no version: it applies to the current one.
-	seed := service.Submission{Collection: fx.records(), DocID: r.ID, Op: json.RawMessage(`[{"p":["fields","` + fx.id("Done") + `"],"t":"string","o":true}]`)}
+	seed := event.Submission{Collection: fx.records(), DocID: r.ID, Op: json.RawMessage(`[{"p":["fields","` + fx.id("Done") + `"],"t":"string","o":true}]`)}
 	if e := ok(fx.svc.Submit(ctx, fx.admin, seed))(t); e.V != 5 {
 		t.Fatalf("seed form applied at %d, want 5", e.V)
 	}
@@ -154,20 +155,20 @@ func testSubmitBadInput(t *testing.T, fx *fixture) {
 	}
 	// Version ahead.
 	_, err := fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 7, "", 0, `[]`))
-	if !errors.Is(err, service.ErrConflict) || !errors.Is(err, service.ErrVersionAhead) {
+	if !errors.Is(err, event.ErrConflict) || !errors.Is(err, event.ErrVersionAhead) {
 		t.Errorf("v ahead: %v", err)
 	}
 	// Nothing changed.
 	if got := fx.row(r.ID); got.Version != 1 || fx.top(fx.tableStream()) != top {
 		t.Fatalf("bad input changed something: version %d, top %d (was %d)", got.Version, fx.top(fx.tableStream()), top)
 	}
-	for name, sub := range map[string]service.Submission{
+	for name, sub := range map[string]event.Submission{
 		"collection":   {Collection: "table_1", DocID: 1, Del: true},
 		"no table":     {Collection: "record_x", DocID: 1, Del: true},
 		"no document":  {Collection: fx.records(), DocID: 0, Del: true},
 		"two changes":  {Collection: fx.records(), DocID: r.ID, Del: true, Op: json.RawMessage(`[]`)},
 		"no change":    {Collection: fx.records(), DocID: r.ID},
-		"field create": {Collection: service.FieldCollection(fx.tbl.ID), DocID: 99, Create: json.RawMessage(`{}`)},
+		"field create": {Collection: event.FieldCollection(fx.tbl.ID), DocID: 99, Create: json.RawMessage(`{}`)},
 		"create junk":  {Collection: fx.records(), DocID: r.ID + 100, Create: json.RawMessage(`{"nope":1}`)},
 		"create value": {Collection: fx.records(), DocID: r.ID + 100, Create: json.RawMessage(`{"fields":{"` + id("Done") + `":"x"}}`)},
 	} {
@@ -184,7 +185,7 @@ func testSubmitLifecycle(t *testing.T, fx *fixture) {
 	col := fx.records()
 	other := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, nil, 0))(t)
 	id := other.ID + 5000
-	create := service.Submission{Collection: col, DocID: id, Create: json.RawMessage(`{"fields":{"` + fx.id("Name") + `":"new"}}`), Src: "S", Seq: 1}
+	create := event.Submission{Collection: col, DocID: id, Create: json.RawMessage(`{"fields":{"` + fx.id("Name") + `":"new"}}`), Src: "S", Seq: 1}
 	res := ok(fx.svc.Submit(ctx, fx.admin, create))(t)
 	if res.V != 0 || res.Duplicate {
 		t.Fatalf("create = %+v", res)
@@ -199,30 +200,30 @@ func testSubmitLifecycle(t *testing.T, fx *fixture) {
 	}
 	create.Seq = 2
 	_, err := fx.svc.Submit(ctx, fx.admin, create)
-	if !errors.Is(err, service.ErrDocExists) {
+	if !errors.Is(err, event.ErrDocExists) {
 		t.Fatalf("second create: %v", err)
 	}
 	// An id in use by a row of the table is taken.
-	_, err = fx.svc.Submit(ctx, fx.admin, service.Submission{Collection: col, DocID: other.ID, Create: json.RawMessage(`{}`)})
-	if !errors.Is(err, service.ErrDocExists) {
+	_, err = fx.svc.Submit(ctx, fx.admin, event.Submission{Collection: col, DocID: other.ID, Create: json.RawMessage(`{}`)})
+	if !errors.Is(err, event.ErrDocExists) {
 		t.Fatalf("create over another row: %v", err)
 	}
 	// Delete, then an op or a create on it: deleted.
-	ok(fx.svc.Submit(ctx, fx.admin, service.Submission{Collection: col, DocID: id, V: 1, HasV: true, Del: true}))(t)
-	if _, err := fx.svc.GetRow(ctx, fx.admin, fx.tbl.ID, id); !errors.Is(err, service.ErrNotFound) {
+	ok(fx.svc.Submit(ctx, fx.admin, event.Submission{Collection: col, DocID: id, V: 1, HasV: true, Del: true}))(t)
+	if _, err := fx.svc.GetRow(ctx, fx.admin, fx.tbl.ID, id); !errors.Is(err, event.ErrNotFound) {
 		t.Fatalf("row after delete: %v", err)
 	}
 	_, err = fx.svc.Submit(ctx, fx.admin, fx.rowOp(id, 1, "", 0, `[]`))
-	if !errors.Is(err, service.ErrDocDeleted) {
+	if !errors.Is(err, event.ErrDocDeleted) {
 		t.Errorf("op on a deleted row: %v", err)
 	}
 	create.Seq = 3
 	_, err = fx.svc.Submit(ctx, fx.admin, create)
-	if !errors.Is(err, service.ErrDocDeleted) {
+	if !errors.Is(err, event.ErrDocDeleted) {
 		t.Errorf("create of a deleted row: %v", err)
 	}
 	_, err = fx.svc.Submit(ctx, fx.admin, fx.rowOp(id+1, 0, "", 0, `[]`))
-	if !errors.Is(err, service.ErrNotFound) {
+	if !errors.Is(err, event.ErrNotFound) {
 		t.Errorf("op on a row that never was: %v", err)
 	}
 }
@@ -234,12 +235,12 @@ func testSubmitPermissions(t *testing.T, fx *fixture) {
 	ok(fx.svc.AddMember(ctx, fx.admin, fx.ws.ID, service.MemberInput{UserID: "ed", Role: store.RoleEditor}))(t)
 	op := fx.rowOp(r.ID, 1, "", 0, `[{"p":["fields","`+fx.id("Done")+`"],"od":false,"oi":true}]`)
 	_, err := fx.svc.Submit(ctx, service.Actor{UserID: "vera"}, op)
-	wantErr(t, err, service.ErrForbidden)
+	wantErr(t, err, event.ErrForbidden)
 	_, err = fx.svc.Submit(ctx, service.Actor{UserID: "mallory"}, op)
-	wantErr(t, err, service.ErrNotFound)
+	wantErr(t, err, event.ErrNotFound)
 	// A stranger cannot tell a table that exists from one that does not.
-	_, err2 := fx.svc.Submit(ctx, service.Actor{UserID: "mallory"}, service.Submission{Collection: "record_987654", DocID: 1, Op: json.RawMessage(`[]`)})
-	if !errors.Is(err2, service.ErrNotFound) {
+	_, err2 := fx.svc.Submit(ctx, service.Actor{UserID: "mallory"}, event.Submission{Collection: "record_987654", DocID: 1, Op: json.RawMessage(`[]`)})
+	if !errors.Is(err2, event.ErrNotFound) {
 		t.Errorf("stranger on a missing table: %v", err2)
 	}
 	ok(fx.svc.Submit(ctx, service.Actor{UserID: "ed"}, op))(t)
@@ -250,15 +251,15 @@ func testSubmitPermissions(t *testing.T, fx *fixture) {
 
 func testSubmitSchemaDocs(t *testing.T, fx *fixture) {
 	ctx := fx.ctx
-	fcol := service.FieldCollection(fx.tbl.ID)
+	fcol := event.FieldCollection(fx.tbl.ID)
 	notes := fx.f["Notes"]
-	rename := func(v int64, from, to, src string) service.Submission {
-		return service.Submission{Collection: fcol, DocID: notes.ID, V: v, HasV: true, Src: src, Seq: 1,
+	rename := func(v int64, from, to, src string) event.Submission {
+		return event.Submission{Collection: fcol, DocID: notes.ID, V: v, HasV: true, Src: src, Seq: 1,
 			Op: json.RawMessage(fmt.Sprintf(`[{"p":["name"],"od":%q,"oi":%q}]`, from, to))}
 	}
 	top := fx.top(fx.tableStream())
 	ok(fx.svc.Submit(ctx, fx.admin, rename(1, "Notes", "Remarks", "A")))(t)
-	ev := decode[service.FieldUpdated](t, fx.onlyEvent(fx.tableStream(), top, service.EventFieldUpdated))
+	ev := decode[event.FieldUpdated](t, fx.onlyEvent(fx.tableStream(), top, event.EventFieldUpdated))
 	if ev.Field.Name != "Remarks" || ev.Field.Version != 2 || len(ev.Op) == 0 {
 		t.Fatalf("field_updated = %+v", ev)
 	}
@@ -281,7 +282,7 @@ func testSubmitSchemaDocs(t *testing.T, fx *fixture) {
 	}
 	// A type change the server would complete (number options): refused,
 	// nothing stored.
-	_, err = fx.svc.Submit(ctx, fx.admin, service.Submission{Collection: fcol, DocID: notes.ID, V: 3, HasV: true,
+	_, err = fx.svc.Submit(ctx, fx.admin, event.Submission{Collection: fcol, DocID: notes.ID, V: 3, HasV: true,
 		Op: json.RawMessage(`[{"p":["type"],"od":"long_text","oi":"number"}]`)})
 	var ve *table.ValidationError
 	if !errors.As(err, &ve) {
@@ -289,21 +290,21 @@ func testSubmitSchemaDocs(t *testing.T, fx *fixture) {
 	}
 	// Views: filters change by op; publishing is REST-only.
 	view := ok(fx.svc.CreateView(ctx, fx.admin, fx.tbl.ID, service.ViewInput{Name: "Grid"}))(t)
-	vcol := service.ViewCollection(fx.tbl.ID)
+	vcol := event.ViewCollection(fx.tbl.ID)
 	filters := fmt.Sprintf(`[{"field_id":%d,"type":"equal","value":"x"}]`, fx.f["Name"].ID)
-	ok(fx.svc.Submit(ctx, fx.admin, service.Submission{Collection: vcol, DocID: view.ID, V: 1, HasV: true,
+	ok(fx.svc.Submit(ctx, fx.admin, event.Submission{Collection: vcol, DocID: view.ID, V: 1, HasV: true,
 		Op: json.RawMessage(`[{"p":["filters"],"od":[],"oi":` + filters + `}]`)}))(t)
 	views := ok(fx.svc.ListViews(ctx, fx.admin, fx.tbl.ID))(t)
 	if len(views[0].Filters) != 1 || views[0].Version != 2 {
 		t.Fatalf("view after op: %+v", views[0])
 	}
-	_, err = fx.svc.Submit(ctx, fx.admin, service.Submission{Collection: vcol, DocID: view.ID, V: 2, HasV: true,
+	_, err = fx.svc.Submit(ctx, fx.admin, event.Submission{Collection: vcol, DocID: view.ID, V: 2, HasV: true,
 		Op: json.RawMessage(`[{"p":["public"],"od":false,"oi":true}]`)})
 	if !errors.As(err, &ve) {
 		t.Fatalf("publishing by op: %v, want a validation error", err)
 	}
 	// Delete a view by submit.
-	ok(fx.svc.Submit(ctx, fx.admin, service.Submission{Collection: vcol, DocID: view.ID, V: 2, HasV: true, Del: true}))(t)
+	ok(fx.svc.Submit(ctx, fx.admin, event.Submission{Collection: vcol, DocID: view.ID, V: 2, HasV: true, Del: true}))(t)
 	if views := ok(fx.svc.ListViews(ctx, fx.admin, fx.tbl.ID))(t); len(views) != 0 {
 		t.Fatalf("views after delete: %+v", views)
 	}

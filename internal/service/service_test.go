@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
 	"github.com/tablecast/tablecast/internal/store"
@@ -32,8 +33,8 @@ type fixture struct {
 	pub   *servicetest.Recorder
 	now   time.Time
 	admin service.Actor
-	ws    service.Workspace
-	tbl   service.Table
+	ws    event.Workspace
+	tbl   event.Table
 	f     map[string]table.Field // by name
 }
 
@@ -117,7 +118,7 @@ func ok[T any](v T, err error) func(t testing.TB) T {
 
 func decode[T any](t testing.TB, e store.Event) *T {
 	t.Helper()
-	v, err := service.DecodeEvent(e)
+	v, err := event.Decode(e.Type, e.Payload)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func testEvents(t *testing.T, fx *fixture) {
 	placed := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"first"`), first.ID))(t)
 
 	evs := fx.events(s, 0)
-	want := []string{service.EventRowsCreated, service.EventRowsUpdated, service.EventRowsDeleted, service.EventRowsCreated}
+	want := []string{event.EventRowsCreated, event.EventRowsUpdated, event.EventRowsDeleted, event.EventRowsCreated}
 	if len(evs) != len(want) {
 		t.Fatalf("%d events, want %d", len(evs), len(want))
 	}
@@ -190,7 +191,7 @@ func testEvents(t *testing.T, fx *fixture) {
 			t.Errorf("event %d: %s@%d, want %s@%d", i, e.Type, e.Offset, want[i], i+1)
 		}
 	}
-	rc := decode[service.RowsCreated](t, evs[0])
+	rc := decode[event.RowsCreated](t, evs[0])
 	if rc.TableID != fx.tbl.ID || rc.WorkspaceID != fx.ws.ID || rc.Actor != "alice" || rc.Origin != "sock-alice" {
 		t.Errorf("rows_created meta = %+v", rc.TableMeta)
 	}
@@ -201,16 +202,16 @@ func testEvents(t *testing.T, fx *fixture) {
 	if rc.BeforeRowID != nil {
 		t.Errorf("before_row_id = %v, want null", *rc.BeforeRowID)
 	}
-	ru := decode[service.RowsUpdated](t, evs[1])
+	ru := decode[event.RowsUpdated](t, evs[1])
 	if len(ru.Rows) != 1 || string(ru.Rows[0].Fields[fx.f["Name"].ID]) != `"A"` ||
 		string(ru.RowsBefore[0].Fields[fx.f["Name"].ID]) != `"a"` || fmt.Sprint(ru.UpdatedFieldIDs) != fmt.Sprint([]int64{fx.f["Name"].ID}) {
 		t.Errorf("rows_updated = %+v", ru)
 	}
-	rd := decode[service.RowsDeleted](t, evs[2])
+	rd := decode[event.RowsDeleted](t, evs[2])
 	if fmt.Sprint(rd.RowIDs) != fmt.Sprint([]int64{created.Rows[1].ID, created.Rows[2].ID}) || len(rd.Rows) != 2 || rd.Origin != "" {
 		t.Errorf("rows_deleted = %+v", rd)
 	}
-	rp := decode[service.RowsCreated](t, evs[3])
+	rp := decode[event.RowsCreated](t, evs[3])
 	if rp.BeforeRowID == nil || *rp.BeforeRowID != first.ID || rp.Rows[0].ID != placed.ID {
 		t.Errorf("placed rows_created = %+v", rp)
 	}
@@ -231,10 +232,10 @@ func testEvents(t *testing.T, fx *fixture) {
 
 	// workspace stream: workspace_created, table_created
 	wevs := fx.events(store.WorkspaceStream(fx.ws.ID), 0)
-	if len(wevs) != 2 || wevs[0].Type != service.EventWorkspaceCreated || wevs[1].Type != service.EventTableCreated {
+	if len(wevs) != 2 || wevs[0].Type != event.EventWorkspaceCreated || wevs[1].Type != event.EventTableCreated {
 		t.Fatalf("workspace events = %v", wevs)
 	}
-	tc := decode[service.TableCreated](t, wevs[1])
+	tc := decode[event.TableCreated](t, wevs[1])
 	if tc.Table.ID != fx.tbl.ID || len(tc.Fields) != 7 || !tc.Fields[0].Primary {
 		t.Errorf("table_created = %+v", tc)
 	}
@@ -251,10 +252,10 @@ func testBatch1000(t *testing.T, fx *fixture) {
 		t.Fatalf("%d rows", len(out.Rows))
 	}
 	evs := fx.events(fx.tableStream(), before)
-	if len(evs) != 1 || evs[0].Type != service.EventRowsCreated {
+	if len(evs) != 1 || evs[0].Type != event.EventRowsCreated {
 		t.Fatalf("a 1000-row batch appended %d events, want 1", len(evs))
 	}
-	if rc := decode[service.RowsCreated](t, evs[0]); len(rc.Rows) != 1000 {
+	if rc := decode[event.RowsCreated](t, evs[0]); len(rc.Rows) != 1000 {
 		t.Fatalf("the event holds %d rows", len(rc.Rows))
 	}
 	if n := len(fx.pub.Events()); n != 1 {
@@ -279,18 +280,18 @@ func testRollback(t *testing.T, fx *fixture) {
 	_, err = fx.svc.UpdateRows(ctx, fx.admin, fx.tbl.ID, []service.RowPatch{
 		{ID: row.ID, Fields: fx.fields("Name", `"changed"`)}, {ID: row.ID + 1000, Fields: fx.fields("Name", `"y"`)},
 	})
-	wantErr(t, err, service.ErrNotFound)
+	wantErr(t, err, event.ErrNotFound)
 	_, err = fx.svc.UpdateRow(ctx, fx.admin, fx.tbl.ID, service.RowPatch{ID: row.ID, Fields: fx.fields("Name", `"v"`), Version: 7})
-	wantErr(t, err, service.ErrConflict)
+	wantErr(t, err, event.ErrConflict)
 	err = fx.svc.DeleteRows(ctx, fx.admin, fx.tbl.ID, []int64{row.ID, row.ID + 1000})
-	wantErr(t, err, service.ErrNotFound)
+	wantErr(t, err, event.ErrNotFound)
 	_, err = fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"z"`), row.ID+1000)
 	wantDetail(t, err, "before")
 	// a viewer cannot write
 	ok(fx.svc.AddMember(ctx, fx.admin, fx.ws.ID, service.MemberInput{UserID: "vera", Role: store.RoleViewer}))(t)
 	top, calls = fx.top(fx.tableStream()), fx.pub.Calls()
 	_, err = fx.svc.CreateRow(ctx, service.Actor{UserID: "vera"}, fx.tbl.ID, fx.fields("Name", `"v"`), 0)
-	wantErr(t, err, service.ErrForbidden)
+	wantErr(t, err, event.ErrForbidden)
 
 	if got := fx.top(fx.tableStream()); got != top {
 		t.Fatalf("failed writes moved the stream from %d to %d", top, got)
@@ -316,7 +317,7 @@ func testPublisherDown(t *testing.T, fx *fixture) {
 	}
 	found := false
 	for _, e := range un {
-		found = found || (e.Stream == fx.tableStream() && e.Type == service.EventRowsCreated && e.Offset == 1)
+		found = found || (e.Stream == fx.tableStream() && e.Type == event.EventRowsCreated && e.Offset == 1)
 	}
 	if !found {
 		t.Fatalf("the committed event is not left for the relay: %v", un)
@@ -377,15 +378,15 @@ func testFieldDeleteViews(t *testing.T, fx *fixture) {
 		}
 	}
 	evs := fx.events(fx.tableStream(), top)
-	if len(evs) != 1 || evs[0].Type != service.EventFieldDeleted {
+	if len(evs) != 1 || evs[0].Type != event.EventFieldDeleted {
 		t.Fatalf("events = %v", evs)
 	}
-	fd := decode[service.FieldDeleted](t, evs[0])
+	fd := decode[event.FieldDeleted](t, evs[0])
 	if fd.FieldID != price.ID || len(fd.ViewsChanged) != 1 || fd.ViewsChanged[0].ID != v.ID || len(fd.ViewsChanged[0].Filters) != 1 {
 		t.Errorf("field_deleted = %+v (other view %d)", fd, other.ID)
 	}
 	// the primary field stays
-	wantErr(t, fx.svc.DeleteField(ctx, fx.admin, fx.f["Name"].ID), service.ErrConflict)
+	wantErr(t, fx.svc.DeleteField(ctx, fx.admin, fx.f["Name"].ID), event.ErrConflict)
 }
 
 func testFieldConversion(t *testing.T, fx *fixture) {
@@ -408,14 +409,14 @@ func testFieldConversion(t *testing.T, fx *fixture) {
 		t.Fatalf("field = %+v", f)
 	}
 	evs := fx.events(fx.tableStream(), top)
-	if len(evs) != 2 || evs[0].Type != service.EventFieldUpdated || evs[1].Type != service.EventRowsUpdated {
+	if len(evs) != 2 || evs[0].Type != event.EventFieldUpdated || evs[1].Type != event.EventRowsUpdated {
 		t.Fatalf("events = %v", evs)
 	}
-	fu := decode[service.FieldUpdated](t, evs[0])
+	fu := decode[event.FieldUpdated](t, evs[0])
 	if fu.FieldBefore.Type != table.TypeLongText || fu.RowsConverted != 2 {
 		t.Errorf("field_updated = %+v", fu)
 	}
-	ru := decode[service.RowsUpdated](t, evs[1])
+	ru := decode[event.RowsUpdated](t, evs[1])
 	if !ru.FieldConversion || len(ru.Rows) != 2 || string(ru.Rows[0].Fields[notes.ID]) != `12.3` || string(ru.Rows[1].Fields[notes.ID]) != "null" {
 		t.Errorf("rows_updated = %+v", ru)
 	}
@@ -432,7 +433,7 @@ func testFieldConversion(t *testing.T, fx *fixture) {
 		t.Fatalf("choices = %+v (a new choice takes the next id)", f.Options.Choices)
 	}
 	evs = fx.events(fx.tableStream(), top)
-	fu = decode[service.FieldUpdated](t, evs[0])
+	fu = decode[event.FieldUpdated](t, evs[0])
 	if len(fu.ViewsChanged) != 1 || fu.ViewsChanged[0].ID != v.ID || len(fu.ViewsChanged[0].Filters) != 1 {
 		t.Errorf("views changed = %+v", fu.ViewsChanged)
 	}
@@ -481,7 +482,7 @@ func testPrimaryField(t *testing.T, fx *fixture) {
 	if n != 1 {
 		t.Fatalf("%d primary fields", n)
 	}
-	fu := decode[service.FieldUpdated](t, fx.events(fx.tableStream(), top)[0])
+	fu := decode[event.FieldUpdated](t, fx.events(fx.tableStream(), top)[0])
 	if len(fu.RelatedFields) != 1 || fu.RelatedFields[0].ID != fx.f["Name"].ID || fu.RelatedFields[0].Primary {
 		t.Errorf("related fields = %+v", fu.RelatedFields)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
@@ -41,7 +42,7 @@ func testVersions(t *testing.T, fx *fixture) {
 		wantVersion(t, "created field "+f.Name, f.Version, 1)
 	}
 	wevs := fx.events(ws, 0)
-	tc := decode[service.TableCreated](t, wevs[len(wevs)-1])
+	tc := decode[event.TableCreated](t, wevs[len(wevs)-1])
 	wantVersion(t, "table_created table", tc.Table.Version, 1)
 	for _, f := range tc.Fields {
 		wantVersion(t, "table_created field "+f.Name, f.Version, 1)
@@ -52,7 +53,7 @@ func testVersions(t *testing.T, fx *fixture) {
 	name := "Jobs"
 	tbl := ok(fx.svc.UpdateTable(ctx, fx.admin, fx.tbl.ID, service.TablePatch{Name: &name}))(t)
 	wantVersion(t, "updated table", tbl.Version, 2)
-	tu := decode[service.TableUpdated](t, fx.onlyEvent(ws, top, service.EventTableUpdated))
+	tu := decode[event.TableUpdated](t, fx.onlyEvent(ws, top, event.EventTableUpdated))
 	wantVersion(t, "table_updated table", tu.Table.Version, 2)
 	wantVersion(t, "table_updated table_before", tu.TableBefore.Version, 1)
 	wantVersion(t, "GetTable", ok(fx.svc.GetTable(ctx, fx.admin, fx.tbl.ID))(t).Version, 2)
@@ -67,7 +68,7 @@ func testVersions(t *testing.T, fx *fixture) {
 		HiddenFieldIDs: []int64{price.ID},
 	}))(t)
 	wantVersion(t, "created view", cheap.Version, 1)
-	vc := decode[service.ViewCreated](t, fx.onlyEvent(ts, top, service.EventViewCreated))
+	vc := decode[event.ViewCreated](t, fx.onlyEvent(ts, top, event.EventViewCreated))
 	wantVersion(t, "view_created view", vc.View.Version, 1)
 	greens := ok(fx.svc.CreateView(ctx, fx.admin, fx.tbl.ID, service.ViewInput{
 		Name: "Greens", Filters: []table.Filter{{FieldID: colour.ID, Type: "single_select_equal", Value: table.FilterValue(fmt.Sprint(green.ID))}},
@@ -76,7 +77,7 @@ func testVersions(t *testing.T, fx *fixture) {
 	renamed := "Cheap ones"
 	cheap = ok(fx.svc.UpdateView(ctx, fx.admin, cheap.ID, service.ViewPatch{Name: &renamed}))(t)
 	wantVersion(t, "updated view", cheap.Version, 2)
-	vu := decode[service.ViewUpdated](t, fx.onlyEvent(ts, top, service.EventViewUpdated))
+	vu := decode[event.ViewUpdated](t, fx.onlyEvent(ts, top, event.EventViewUpdated))
 	wantVersion(t, "view_updated view", vu.View.Version, 2)
 	wantVersion(t, "view_updated view_before", vu.ViewBefore.Version, 1)
 
@@ -85,7 +86,7 @@ func testVersions(t *testing.T, fx *fixture) {
 	notesName := "Remarks"
 	notes := ok(fx.svc.UpdateField(ctx, fx.admin, fx.f["Notes"].ID, service.FieldPatch{Name: &notesName}))(t)
 	wantVersion(t, "updated field", notes.Version, 2)
-	fu := decode[service.FieldUpdated](t, fx.onlyEvent(ts, top, service.EventFieldUpdated))
+	fu := decode[event.FieldUpdated](t, fx.onlyEvent(ts, top, event.EventFieldUpdated))
 	wantVersion(t, "field_updated field", fu.Field.Version, 2)
 	wantVersion(t, "field_updated field_before", fu.FieldBefore.Version, 1)
 	if len(fu.RelatedFields) != 0 || len(fu.ViewsChanged) != 0 || fu.ViewsBefore == nil || len(fu.ViewsBefore) != 0 {
@@ -98,7 +99,7 @@ func testVersions(t *testing.T, fx *fixture) {
 	yes := true
 	done := ok(fx.svc.UpdateField(ctx, fx.admin, fx.f["Done"].ID, service.FieldPatch{Primary: &yes}))(t)
 	wantVersion(t, "field made primary", done.Version, 2)
-	fu = decode[service.FieldUpdated](t, fx.onlyEvent(ts, top, service.EventFieldUpdated))
+	fu = decode[event.FieldUpdated](t, fx.onlyEvent(ts, top, event.EventFieldUpdated))
 	wantVersion(t, "field_updated field made primary", fu.Field.Version, 2)
 	if len(fu.RelatedFields) != 1 || fu.RelatedFields[0].ID != fx.f["Name"].ID || fu.RelatedFields[0].Primary {
 		t.Fatalf("related fields = %+v", fu.RelatedFields)
@@ -116,10 +117,10 @@ func testVersions(t *testing.T, fx *fixture) {
 	colourAfter := ok(fx.svc.UpdateField(ctx, fx.admin, colour.ID, service.FieldPatch{Options: &service.FieldOptionsInput{Choices: &keep}}))(t)
 	wantVersion(t, "select field with a choice removed", colourAfter.Version, 2)
 	evs := fx.events(ts, top)
-	if len(evs) == 0 || evs[0].Type != service.EventFieldUpdated {
+	if len(evs) == 0 || evs[0].Type != event.EventFieldUpdated {
 		t.Fatalf("events = %v", evs)
 	}
-	fu = decode[service.FieldUpdated](t, evs[0])
+	fu = decode[event.FieldUpdated](t, evs[0])
 	if len(fu.ViewsChanged) != 1 || fu.ViewsChanged[0].ID != greens.ID || len(fu.ViewsChanged[0].Filters) != 0 {
 		t.Fatalf("views changed = %+v", fu.ViewsChanged)
 	}
@@ -135,7 +136,7 @@ func testVersions(t *testing.T, fx *fixture) {
 	if err := fx.svc.DeleteField(ctx, fx.admin, price.ID); err != nil {
 		t.Fatal(err)
 	}
-	fd := decode[service.FieldDeleted](t, fx.onlyEvent(ts, top, service.EventFieldDeleted))
+	fd := decode[event.FieldDeleted](t, fx.onlyEvent(ts, top, event.EventFieldDeleted))
 	wantVersion(t, "field_deleted field", fd.Field.Version, 1)
 	if len(fd.ViewsChanged) != 1 || fd.ViewsChanged[0].ID != cheap.ID || len(fd.ViewsBefore) != 1 || fd.ViewsBefore[0].ID != cheap.ID {
 		t.Fatalf("field_deleted views = %+v, before %+v", fd.ViewsChanged, fd.ViewsBefore)
@@ -155,7 +156,7 @@ func testVersions(t *testing.T, fx *fixture) {
 	if err := fx.svc.DeleteView(ctx, fx.admin, cheap.ID); err != nil {
 		t.Fatal(err)
 	}
-	vd := decode[service.ViewDeleted](t, fx.onlyEvent(ts, top, service.EventViewDeleted))
+	vd := decode[event.ViewDeleted](t, fx.onlyEvent(ts, top, event.EventViewDeleted))
 	wantVersion(t, "view_deleted view", vd.View.Version, 3)
 
 	// A table deletion: its last version, on both streams.
@@ -163,8 +164,8 @@ func testVersions(t *testing.T, fx *fixture) {
 	if err := fx.svc.DeleteTable(ctx, fx.admin, fx.tbl.ID); err != nil {
 		t.Fatal(err)
 	}
-	td := decode[service.TableDeleted](t, fx.onlyEvent(ts, top, service.EventTableDeleted))
+	td := decode[event.TableDeleted](t, fx.onlyEvent(ts, top, event.EventTableDeleted))
 	wantVersion(t, "table_deleted (table stream)", td.Table.Version, 2)
-	td = decode[service.TableDeleted](t, fx.onlyEvent(ws, wtop, service.EventTableDeleted))
+	td = decode[event.TableDeleted](t, fx.onlyEvent(ws, wtop, event.EventTableDeleted))
 	wantVersion(t, "table_deleted (workspace stream)", td.Table.Version, 2)
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
@@ -20,20 +21,6 @@ import (
 // REST write would be, and stored with its event and its op log entry in
 // one transaction. See docchanges.go for the documents' data.
 
-// The reasons of submit conflicts (with ErrConflict), for the dialects
-// that tell them apart (ShareDB's error codes).
-var (
-	// ErrDocExists: a create of a document that exists.
-	ErrDocExists = errors.New("document already exists")
-	// ErrDocDeleted: an op on a document that was deleted.
-	ErrDocDeleted = errors.New("document was deleted")
-	// ErrVersionAhead: an op for a version the document has not reached.
-	ErrVersionAhead = errors.New("version ahead of the document")
-	// ErrOpsPruned: the ops since the op's version are no longer kept (or
-	// too many): the client must fetch the document again.
-	ErrOpsPruned = errors.New("ops since the version are not kept")
-)
-
 // Limits of a submit.
 const (
 	// MaxOpComponents is the most components one op may have.
@@ -43,87 +30,20 @@ const (
 	MaxTransformOps = 1000
 )
 
-// Submission is one document change sent by a client.
-type Submission struct {
-	Collection string // record_T, field_T or view_T
-	DocID      int64
-	// V is the version the change was made against. HasV false (the
-	// seed's form) applies it to the current version.
-	V    int64
-	HasV bool
-	// Exactly one of Op (a JSON array of json0 components), Create (a new
-	// record's data: {"fields":{...},"order"?}) and Del.
-	Op     json.RawMessage
-	Create json.RawMessage
-	Del    bool
-	// Src and Seq identify the submission: resent with the same pair, it
-	// is acknowledged and not applied twice.
-	Src string
-	Seq uint64
-	// Tag is kept in the events of an op or a delete for the submitter's
-	// dialect, which renders its acknowledgement from them (SubmitReply).
-	Tag string
-}
-
-// SubmitResult is what a submit did.
-type SubmitResult struct {
-	// V is the version the change applied to: the document is at V+1.
-	V int64
-	// Offset is the offset of the change's event in the table's stream.
-	Offset uint64
-	// Duplicate: the same Src and Seq had been applied (at V); nothing was
-	// done now.
-	Duplicate bool
-	// Transformed is how many concurrent ops the change was transformed
-	// against.
-	Transformed int
-	// Missed are those ops, in version order: what a client that sent
-	// the change at its version had not seen. ShareDB's protocol sends
-	// them to the submitter before the acknowledgement.
-	Missed []MissedOp
-	// Fixup is what the server changed in the submitted op (as
-	// transformed and applied): components setting each value it
-	// normalised to the stored form (a number rounded to its decimals, a
-	// select option named by its value), relative to the document after
-	// the op as the submitter applied it. The op kept and sent to others
-	// is the op followed by these. Nil when the op was stored as sent.
-	Fixup json0.Op
-}
-
-// MissedOp is an op of the op log: the version it applied to and the
-// change ({"op":[...]}, {"create":data} or {"del":true}).
-type MissedOp struct {
-	V      int64
-	Change json.RawMessage
-	// Src and Seq are the submission that made it ("" for a REST write).
-	Src string
-	Seq uint64
-}
-
-type docKind int
-
-const (
-	docRecord docKind = iota + 1
-	docField
-	docView
-)
-
 // parseDocCollection reads record_T, field_T or view_T.
-func parseDocCollection(col string) (docKind, int64, error) {
-	prefix, id, ok := strings.Cut(col, "_")
-	n, err := strconv.ParseInt(id, 10, 64)
-	if !ok || err != nil || n <= 0 || strconv.FormatInt(n, 10) != id {
-		return 0, 0, validation("collection", "must be record_<table id>, field_<table id> or view_<table id>")
+func parseDocCollection(col string) (event.Kind, int64, error) {
+	c, ok := event.ParseCollection(col)
+	if !ok {
+		prefix, id, _ := strings.Cut(col, "_")
+		if _, idOK := event.ParseID(id); !idOK {
+			return 0, 0, validation("collection", "must be record_<table id>, field_<table id> or view_<table id>")
+		}
+		return 0, 0, validation("collection", "documents of "+prefix+"_ collections cannot be changed by ops: use the REST API")
 	}
-	switch prefix {
-	case "record":
-		return docRecord, n, nil
-	case "field":
-		return docField, n, nil
-	case "view":
-		return docView, n, nil
+	if c.Kind == event.KindTable {
+		return 0, 0, validation("collection", "documents of table_ collections cannot be changed by ops: use the REST API")
 	}
-	return 0, 0, validation("collection", "documents of "+prefix+"_ collections cannot be changed by ops: use the REST API")
+	return c.Kind, c.ID, nil
 }
 
 // Submit applies one document change (editor of the document's table).
@@ -131,50 +51,50 @@ func parseDocCollection(col string) (docKind, int64, error) {
 // that does not exist), ErrForbidden for a viewer, a *table.ValidationError
 // for an op that does not apply or a value the field refuses, ErrConflict
 // with a Reason for version conflicts.
-func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitResult, error) {
+func (s *Service) Submit(ctx context.Context, a Actor, sub event.Submission) (event.SubmitResult, error) {
 	kind, tableID, err := parseDocCollection(sub.Collection)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	if sub.DocID <= 0 {
-		return SubmitResult{}, validation("document", "must be a positive integer id")
+		return event.SubmitResult{}, validation("document", "must be a positive integer id")
 	}
 	if sub.HasV && sub.V < 0 {
-		return SubmitResult{}, validation("v", "must be 0 or more")
+		return event.SubmitResult{}, validation("v", "must be 0 or more")
 	}
 	var op json0.Op
 	switch {
 	case sub.Op != nil && sub.Create == nil && !sub.Del:
 		raw, err := seedSets(sub.Op)
 		if err != nil {
-			return SubmitResult{}, err
+			return event.SubmitResult{}, err
 		}
 		if op, err = decodeOp(raw); err != nil {
-			return SubmitResult{}, err
+			return event.SubmitResult{}, err
 		}
 	case sub.Create != nil && sub.Op == nil && !sub.Del:
-		if kind != docRecord {
-			return SubmitResult{}, validation("create", "fields and views are created through the REST API")
+		if kind != event.KindRecord {
+			return event.SubmitResult{}, validation("create", "fields and views are created through the REST API")
 		}
 	case sub.Del && sub.Op == nil && sub.Create == nil:
 	default:
-		return SubmitResult{}, validation("data", "must hold exactly one of op, create and del")
+		return event.SubmitResult{}, validation("data", "must hold exactly one of op, create and del")
 	}
 	// slow is the submit inside its transaction, reading everything from
 	// the store.
-	slow := func(w *writeTx) (SubmitResult, error) {
+	slow := func(w *writeTx) (event.SubmitResult, error) {
 		t, err := w.tableAccessMemo(a.UserID, tableID, store.RoleEditor)
 		if err != nil {
-			return SubmitResult{}, err
+			return event.SubmitResult{}, err
 		}
 		w.src, w.seq = sub.Src, sub.Seq
 		w.reply = submitReply(sub)
 		sd := submitDoc{w: w, t: t, sub: sub, op: op}
-		var res SubmitResult
+		var res event.SubmitResult
 		switch kind {
-		case docRecord:
+		case event.KindRecord:
 			res, err = sd.record()
-		case docField:
+		case event.KindField:
 			res, err = sd.field()
 		default:
 			res, err = sd.view(s)
@@ -184,12 +104,12 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 		}
 		return res, err
 	}
-	if kind == docRecord && op != nil && s.hotSubmits {
+	if kind == event.KindRecord && op != nil && s.hotSubmits {
 		if res, err, ok := s.submitHot(ctx, a, sub, tableID, op, slow); ok {
 			return res, err
 		}
 	}
-	var res SubmitResult
+	var res event.SubmitResult
 	err = s.write(ctx, a, func(w *writeTx) error {
 		var err error
 		res, err = slow(w)
@@ -201,11 +121,11 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub Submission) (SubmitRe
 // submitReply is the acknowledgement the events of an op or a delete
 // carry; a create is acknowledged by its dialect alone (nothing comes
 // before a document's version 0).
-func submitReply(sub Submission) *SubmitReply {
+func submitReply(sub event.Submission) *event.SubmitReply {
 	if sub.Create != nil {
 		return nil
 	}
-	return &SubmitReply{Collection: sub.Collection, Doc: sub.DocID, Tag: sub.Tag}
+	return &event.SubmitReply{Collection: sub.Collection, Doc: sub.DocID, Tag: sub.Tag}
 }
 
 // loggedFix is the fixup an op log entry keeps, if any.
@@ -269,33 +189,33 @@ func jsonMessage(err error) string {
 type submitDoc struct {
 	w   *writeTx
 	t   store.Table
-	sub Submission
+	sub event.Submission
 	op  json0.Op
 	// missed are the ops catchUp transformed against.
-	missed []MissedOp
+	missed []event.LoggedChange
 }
 
 func conflict(reason error, format string, args ...any) error {
-	return &Error{Kind: ErrConflict, Reason: reason, Message: fmt.Sprintf(format, args...)}
+	return &event.Error{Kind: event.ErrConflict, Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
 // catchUp brings the submission from its version to cur, the document's
 // current version: it finds a resent submission (dup), or transforms the op
 // against the ops since (none when the submission is a delete). v is the
 // version the change will apply to.
-func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed int, err error) {
+func (sd *submitDoc) catchUp(cur int64) (v int64, dup *event.SubmitResult, transformed int, err error) {
 	sub := sd.sub
 	if !sub.HasV {
 		return cur, nil, 0, nil
 	}
 	if sub.V > cur {
-		return 0, nil, 0, conflict(ErrVersionAhead, "%s/%d is at version %d: the op is for version %d", sub.Collection, sub.DocID, cur, sub.V)
+		return 0, nil, 0, conflict(event.ErrVersionAhead, "%s/%d is at version %d: the op is for version %d", sub.Collection, sub.DocID, cur, sub.V)
 	}
 	if sub.V == cur {
 		return cur, nil, 0, nil
 	}
 	if cur-sub.V > MaxTransformOps {
-		return 0, nil, 0, conflict(ErrOpsPruned, "%s/%d is %d versions past the op's: fetch it again", sub.Collection, sub.DocID, cur-sub.V)
+		return 0, nil, 0, conflict(event.ErrOpsPruned, "%s/%d is %d versions past the op's: fetch it again", sub.Collection, sub.DocID, cur-sub.V)
 	}
 	logged, err := sd.opsSince(sub.V, cur)
 	if err != nil {
@@ -305,21 +225,21 @@ func (sd *submitDoc) catchUp(cur int64) (v int64, dup *SubmitResult, transformed
 		for _, l := range logged {
 			if l.src == sub.Src && l.seq == sub.Seq {
 				// told again of the fixup, which it may not have received
-				return 0, &SubmitResult{V: l.version, Offset: l.offset, Duplicate: true, Fixup: loggedFix(l.raw)}, 0, nil
+				return 0, &event.SubmitResult{V: l.version, Offset: l.offset, Duplicate: true, Fixup: loggedFix(l.raw)}, 0, nil
 			}
 		}
 	}
 	op := sd.op
-	sd.missed = make([]MissedOp, len(logged))
+	sd.missed = make([]event.LoggedChange, len(logged))
 	for i, l := range logged {
-		sd.missed[i] = MissedOp{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
+		sd.missed[i] = event.LoggedChange{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
 	}
 	for _, l := range logged {
 		switch {
 		case l.del:
-			return 0, nil, 0, conflict(ErrDocDeleted, "%s/%d was deleted", sub.Collection, sub.DocID)
+			return 0, nil, 0, conflict(event.ErrDocDeleted, "%s/%d was deleted", sub.Collection, sub.DocID)
 		case l.create:
-			return 0, nil, 0, conflict(ErrVersionAhead, "%s/%d was created after version %d", sub.Collection, sub.DocID, sub.V)
+			return 0, nil, 0, conflict(event.ErrVersionAhead, "%s/%d was created after version %d", sub.Collection, sub.DocID, sub.V)
 		}
 		if sub.Del { // a delete needs no transform
 			continue
@@ -350,7 +270,7 @@ func (sd *submitDoc) opsSince(from, to int64) ([]loggedOp, error) {
 		return nil, err
 	}
 	if int64(len(logged)) != to-from || logged[0].Version != from {
-		return nil, conflict(ErrOpsPruned, "the ops of %s/%d since version %d are no longer kept: fetch it again", sub.Collection, sub.DocID, from)
+		return nil, conflict(event.ErrOpsPruned, "the ops of %s/%d since version %d are no longer kept: fetch it again", sub.Collection, sub.DocID, from)
 	}
 	out := make([]loggedOp, len(logged))
 	for i, l := range logged {
@@ -372,9 +292,9 @@ func (sd *submitDoc) missing() error {
 		return err
 	}
 	if len(logged) > 0 {
-		return conflict(ErrDocDeleted, "%s/%d was deleted", sd.sub.Collection, sd.sub.DocID)
+		return conflict(event.ErrDocDeleted, "%s/%d was deleted", sd.sub.Collection, sd.sub.DocID)
 	}
-	return errorf(ErrNotFound, "%s/%d does not exist", sd.sub.Collection, sd.sub.DocID)
+	return errorf(event.ErrNotFound, "%s/%d does not exist", sd.sub.Collection, sd.sub.DocID)
 }
 
 // lastEvent is the offset of the event the submit appended last.

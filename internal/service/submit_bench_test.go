@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
 )
@@ -45,7 +46,7 @@ func benchSubmit(b *testing.B, fx *fixture) {
 		for pb.Next() {
 			d := int(next.Add(1)) % docs
 			v := versions[d].Load()
-			res, err := fx.svc.Submit(fx.ctx, fx.admin, service.Submission{Collection: fx.records(), DocID: rows[d],
+			res, err := fx.svc.Submit(fx.ctx, fx.admin, event.Submission{Collection: fx.records(), DocID: rows[d],
 				V: v, HasV: true, Op: op, Src: "bench", Seq: uint64(next.Load())})
 			if err != nil {
 				b.Error(err)

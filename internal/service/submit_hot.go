@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
 )
@@ -24,7 +25,7 @@ type prepared struct {
 	payload     json.RawMessage // the rows_updated event
 	docOp       store.DocOp     // its op log entry, but the offset
 	logged      loggedOp
-	res         SubmitResult
+	res         event.SubmitResult
 }
 
 // submitHot runs an op on a record through its hot document. ok is false
@@ -33,9 +34,9 @@ type prepared struct {
 // then runs the ordinary submit. slow is that submit, which the write
 // falls back to when the store no longer matches what it was prepared
 // against.
-func (s *Service) submitHot(ctx context.Context, a Actor, sub Submission, tableID int64, op json0.Op,
-	slow func(w *writeTx) (SubmitResult, error),
-) (res SubmitResult, err error, ok bool) {
+func (s *Service) submitHot(ctx context.Context, a Actor, sub event.Submission, tableID int64, op json0.Op,
+	slow func(w *writeTx) (event.SubmitResult, error),
+) (res event.SubmitResult, err error, ok bool) {
 	d := s.hot.peek(tableID, sub.DocID)
 	known := false
 	if d != nil {
@@ -48,23 +49,23 @@ func (s *Service) submitHot(ctx context.Context, a Actor, sub Submission, tableI
 		// would leave the document stale for everyone's), and only an
 		// editor's op loads a document.
 		if _, role, err := tableAccess(ctx, s.store, a.UserID, tableID, store.RoleViewer); err != nil || rank(role) < rank(store.RoleEditor) {
-			return SubmitResult{}, nil, false
+			return event.SubmitResult{}, nil, false
 		}
 	}
 	if d == nil {
 		if d, ok = s.hot.get(ctx, s, tableID, sub.DocID); !ok {
-			return SubmitResult{}, nil, false
+			return event.SubmitResult{}, nil, false
 		}
 	}
 	d.mu.Lock()
 	if d.dead.Load() {
 		d.mu.Unlock()
-		return SubmitResult{}, nil, false
+		return event.SubmitResult{}, nil, false
 	}
 	p, ok := d.prepare(s, a, sub, op)
 	if !ok {
 		d.mu.Unlock()
-		return SubmitResult{}, nil, false
+		return event.SubmitResult{}, nil, false
 	}
 	req := s.enqueueWrite(ctx, a, func(w *writeTx) error {
 		r, err := p.write(w, d, slow)
@@ -80,7 +81,7 @@ func (s *Service) submitHot(ctx context.Context, a Actor, sub Submission, tableI
 // queued writes commit, and advances the document past it. ok is false,
 // with the document unchanged, when the ordinary submit must run instead.
 // The caller holds d.mu.
-func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op) (*prepared, bool) {
+func (d *hotDoc) prepare(s *Service, a Actor, sub event.Submission, op json0.Op) (*prepared, bool) {
 	col := sub.Collection
 	cur := d.row.Version
 	v := cur
@@ -104,13 +105,13 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op) (*pre
 	}
 	p := &prepared{tableID: d.key.table, workspaceID: d.workspaceID, sc: d.sc}
 	if len(since) > 0 {
-		p.res.Missed = make([]MissedOp, len(since))
+		p.res.Missed = make([]event.LoggedChange, len(since))
 	}
 	for i, l := range since {
 		if (sub.Src != "" && l.src == sub.Src && l.seq == sub.Seq) || l.create || l.del {
 			return nil, false
 		}
-		p.res.Missed[i] = MissedOp{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
+		p.res.Missed[i] = event.LoggedChange{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
 		l, err := l.decode(col)
 		if err != nil {
 			return nil, false
@@ -157,17 +158,17 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op) (*pre
 	if err != nil {
 		return nil, false
 	}
-	meta := TableMeta{TableID: d.key.table, WorkspaceID: d.workspaceID, Actor: a.UserID, Origin: a.Origin,
+	meta := event.TableMeta{TableID: d.key.table, WorkspaceID: d.workspaceID, Actor: a.UserID, Origin: a.Origin,
 		Src: sub.Src, Seq: sub.Seq, Reply: submitReply(sub)}
 	if meta.Reply.Fixup, err = fixupJSON(p.res.Fixup); err != nil {
 		return nil, false
 	}
 	if d.rowJSON == nil {
-		if d.rowJSON, err = appendRowJSON(nil, d.row); err != nil {
+		if d.rowJSON, err = event.AppendRowJSON(nil, d.row); err != nil {
 			return nil, false
 		}
 	}
-	rowJSON, err := appendRowJSON(make([]byte, 0, len(d.rowJSON)+64), row)
+	rowJSON, err := event.AppendRowJSON(make([]byte, 0, len(d.rowJSON)+64), row)
 	if err != nil {
 		return nil, false
 	}
@@ -175,7 +176,7 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op) (*pre
 		return nil, false
 	}
 	p.upd = upd
-	raw := DocChange{Op: opRaw, Fix: meta.Reply.Fixup}.LogOp()
+	raw := event.DocChange{Op: opRaw, Fix: meta.Reply.Fixup}.LogOp()
 	p.docOp = store.DocOp{Collection: col, DocID: sub.DocID, Version: cur, Op: raw, Src: sub.Src, Seq: sub.Seq}
 	p.logged = loggedOp{docID: sub.DocID, version: cur, op: op, decoded: true, raw: raw, src: sub.Src, seq: sub.Seq}
 
@@ -195,10 +196,10 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub Submission, op json0.Op) (*pre
 // against: the document went stale, the row moved on, the fields changed.
 // The row itself is written once for all the batch's prepared submits to
 // it (rowWrite).
-func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (SubmitResult, error)) (SubmitResult, error) {
-	fallback := func() (SubmitResult, error) {
+func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (event.SubmitResult, error)) (event.SubmitResult, error) {
+	fallback := func() (event.SubmitResult, error) {
 		if err := w.batch.flushRows(w.ctx, w.Tx); err != nil {
-			return SubmitResult{}, err
+			return event.SubmitResult{}, err
 		}
 		return slow(w)
 	}
@@ -207,11 +208,11 @@ func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (SubmitRes
 	}
 	t, err := w.tableAccessMemo(w.actor.UserID, p.tableID, store.RoleEditor)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	sc, err := w.schemaMemo(p.tableID)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	if t.WorkspaceID != p.workspaceID || !sameSchema(sc, p.sc) {
 		return fallback()
@@ -222,29 +223,29 @@ func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (SubmitRes
 		// The batch has not written the row yet (or not as this op
 		// expects): the store says where it is.
 		if err := w.batch.flushRow(w.ctx, w.Tx, d.key); err != nil {
-			return SubmitResult{}, err
+			return event.SubmitResult{}, err
 		}
 		row, err := w.Row(w.ctx, p.tableID, d.key.id)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && row.Version != base) {
 			return fallback()
 		}
 		if err != nil {
-			return SubmitResult{}, err
+			return event.SubmitResult{}, err
 		}
 		rw = &rowWrite{key: d.key, stored: base, version: base}
 	}
 	stream := store.TableStream(p.tableID)
-	off, err := w.AppendEvent(w.ctx, stream, EventRowsUpdated, p.payload)
+	off, err := w.AppendEvent(w.ctx, stream, event.EventRowsUpdated, p.payload)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	docOp, logged := p.docOp, p.logged
 	docOp.Offset, logged.offset = off, off
 	if err := w.AppendDocOps(w.ctx, []store.DocOp{docOp}); err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	w.logged = append(w.logged, loggedEntry{col: docOp.Collection, op: logged})
-	w.events = append(w.events, store.Event{Stream: stream, Offset: off, Type: EventRowsUpdated, Payload: p.payload, CreatedAt: w.at})
+	w.events = append(w.events, store.Event{Stream: stream, Offset: off, Type: event.EventRowsUpdated, Payload: p.payload, CreatedAt: w.at})
 	next := &rowWrite{key: d.key, stored: rw.stored, version: base + 1, upd: p.upd}
 	if next.upd.Values == nil { // no cell changed: the values stay the last written
 		next.upd.Values, next.upd.Replace = rw.upd.Values, rw.upd.Values != nil
@@ -314,7 +315,7 @@ func (t *txOps) flushRows(ctx context.Context, tx store.Tx) error {
 // submitEvent is json.Marshal of a submit's RowsUpdated, from the rows'
 // JSON: each row of a hot document is encoded once, as the row after one
 // op, and its JSON serves again as the row before the next.
-func submitEvent(meta TableMeta, op, row, before json.RawMessage, changed []int64, decimals Decimals) (json.RawMessage, error) {
+func submitEvent(meta event.TableMeta, op, row, before json.RawMessage, changed []int64, decimals event.Decimals) (json.RawMessage, error) {
 	head, err := json.Marshal(meta)
 	if err != nil {
 		return nil, err

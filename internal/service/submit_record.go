@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
@@ -19,22 +20,22 @@ import (
 var orderForm = regexp.MustCompile(`^[0-9]{1,20}\.[0-9]{20}$`)
 
 // record submits to a record_T document.
-func (sd *submitDoc) record() (SubmitResult, error) {
+func (sd *submitDoc) record() (event.SubmitResult, error) {
 	w, sub, ctx := sd.w, sd.sub, sd.w.ctx
 	sc, err := w.schemaMemo(sd.t.ID)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	row, err := w.Row(ctx, sd.t.ID, sub.DocID)
 	exists := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	if sub.Create != nil {
 		return sd.createRecord(sc, exists)
 	}
 	if !exists {
-		return SubmitResult{}, sd.missing()
+		return event.SubmitResult{}, sd.missing()
 	}
 	v, dup, n, err := sd.catchUp(row.Version)
 	if err != nil || dup != nil {
@@ -42,39 +43,39 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 	}
 	outs, err := rowsOut([]store.Row{row}, sc)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	before := outs[0]
 	if sub.Del {
 		if _, err := w.DeleteRows(ctx, sd.t.ID, []int64{row.ID}); err != nil {
-			return SubmitResult{}, err
+			return event.SubmitResult{}, err
 		}
-		err := w.emit(store.TableStream(sd.t.ID), EventRowsDeleted, RowsDeleted{
-			TableMeta: w.tableMeta(sd.t), RowIDs: []int64{row.ID}, Rows: []Row{before}, Decimals: sc.decimals(),
+		err := w.emit(store.TableStream(sd.t.ID), event.EventRowsDeleted, event.RowsDeleted{
+			TableMeta: w.tableMeta(sd.t), RowIDs: []int64{row.ID}, Rows: []event.Row{before}, Decimals: sc.decimals(),
 		})
-		return SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n}, err
+		return event.SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n}, err
 	}
 
 	if err := checkRecordPaths(sd.op, sc); err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
-	doc, err := asDoc(recordDoc(before))
+	doc, err := asDoc(event.RecordDocOf(before))
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	after, err := sd.apply(doc)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	upd, _, changed, fix, err := recordUpdate(doc.(map[string]any), after.(map[string]any), sc, before)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	sd.op = withFixup(sd.op, fix)
 	if w.reply != nil && fix != nil {
 		r := *w.reply
 		if r.Fixup, err = fixupJSON(fix); err != nil {
-			return SubmitResult{}, err
+			return event.SubmitResult{}, err
 		}
 		w.reply = &r
 	}
@@ -82,22 +83,22 @@ func (sd *submitDoc) record() (SubmitResult, error) {
 
 	rows, err := w.UpdateRows(ctx, sd.t.ID, []store.RowUpdate{upd})
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	out, err := rowsOut(rows, sc)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	opRaw, err := opJSON(sd.op)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	w.applied = sd.op
-	err = w.emit(store.TableStream(sd.t.ID), EventRowsUpdated, RowsUpdated{
-		TableMeta: w.tableMeta(sd.t), Rows: out, RowsBefore: []Row{before}, UpdatedFieldIDs: changed, Op: opRaw,
+	err = w.emit(store.TableStream(sd.t.ID), event.EventRowsUpdated, event.RowsUpdated{
+		TableMeta: w.tableMeta(sd.t), Rows: out, RowsBefore: []event.Row{before}, UpdatedFieldIDs: changed, Op: opRaw,
 		Decimals: sc.decimals(),
 	})
-	return SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n, Fixup: fix}, err
+	return event.SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n, Fixup: fix}, err
 }
 
 // withFixup is the op to keep and send on: the op as applied, then the
@@ -109,9 +110,9 @@ func withFixup(op, fix json0.Op) json0.Op {
 	return json0.Compose(op, fix)
 }
 
-func deref(r *SubmitResult) SubmitResult {
+func deref(r *event.SubmitResult) event.SubmitResult {
 	if r == nil {
-		return SubmitResult{}
+		return event.SubmitResult{}
 	}
 	return *r
 }
@@ -149,7 +150,7 @@ func checkRecordPaths(op json0.Op, sc *schema) error {
 // over the value the op left, so that the clients, which applied the op
 // as sent, can come to hold what the store does. A value that no form
 // makes valid is refused.
-func recordUpdate(before, after map[string]any, sc *schema, row Row) (store.RowUpdate, table.Values, []int64, json0.Op, error) {
+func recordUpdate(before, after map[string]any, sc *schema, row event.Row) (store.RowUpdate, table.Values, []int64, json0.Op, error) {
 	oldOrder := row.Order
 	var e *table.ValidationError
 	oldFields, _ := before["fields"].(map[string]any)
@@ -240,29 +241,29 @@ type newRecord struct {
 }
 
 // createRecord creates the row the submission names, with that id.
-func (sd *submitDoc) createRecord(sc *schema, exists bool) (SubmitResult, error) {
+func (sd *submitDoc) createRecord(sc *schema, exists bool) (event.SubmitResult, error) {
 	w, sub, ctx := sd.w, sd.sub, sd.w.ctx
 	logged, err := w.DocOps(ctx, sub.Collection, sub.DocID, 0, 1)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	if exists {
 		if sub.Src != "" && len(logged) == 1 && logged[0].Src == sub.Src && logged[0].Seq == sub.Seq {
-			return SubmitResult{V: 0, Offset: logged[0].Offset, Duplicate: true}, nil
+			return event.SubmitResult{V: 0, Offset: logged[0].Offset, Duplicate: true}, nil
 		}
-		return SubmitResult{}, conflict(ErrDocExists, "%s/%d already exists", sub.Collection, sub.DocID)
+		return event.SubmitResult{}, conflict(event.ErrDocExists, "%s/%d already exists", sub.Collection, sub.DocID)
 	}
 	if len(logged) > 0 {
-		return SubmitResult{}, conflict(ErrDocDeleted, "%s/%d was deleted; its id is not reused", sub.Collection, sub.DocID)
+		return event.SubmitResult{}, conflict(event.ErrDocDeleted, "%s/%d was deleted; its id is not reused", sub.Collection, sub.DocID)
 	}
 	if sub.HasV && sub.V != 0 {
-		return SubmitResult{}, conflict(ErrVersionAhead, "%s/%d does not exist: a create is for version 0, not %d", sub.Collection, sub.DocID, sub.V)
+		return event.SubmitResult{}, conflict(event.ErrVersionAhead, "%s/%d does not exist: a create is for version 0, not %d", sub.Collection, sub.DocID, sub.V)
 	}
 	var in newRecord
 	dec := json.NewDecoder(bytes.NewReader(sub.Create))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return SubmitResult{}, validation("create", `must be {"fields":{...},"order"?}: `+jsonMessage(err))
+		return event.SubmitResult{}, validation("create", `must be {"fields":{...},"order"?}: `+jsonMessage(err))
 	}
 	var e *table.ValidationError
 	if id := strings.Trim(string(bytes.TrimSpace(in.ID)), `"`); in.ID != nil && string(in.ID) != "null" && id != strconv.FormatInt(sub.DocID, 10) {
@@ -278,19 +279,19 @@ func (sd *submitDoc) createRecord(sc *schema, exists bool) (SubmitResult, error)
 		nr.Orders = []string{*in.Order}
 	}
 	if err := e.Err(); err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	ins, err := w.InsertRows(ctx, nr)
 	if errors.Is(err, store.ErrConflict) {
-		return SubmitResult{}, validation("document", "id "+strconv.FormatInt(sub.DocID, 10)+" is not available")
+		return event.SubmitResult{}, validation("document", "id "+strconv.FormatInt(sub.DocID, 10)+" is not available")
 	}
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	rows, err := rowsOut(ins.Rows, sc)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
-	err = w.emit(store.TableStream(sd.t.ID), EventRowsCreated, RowsCreated{TableMeta: w.tableMeta(sd.t), Rows: rows, Decimals: sc.decimals()})
-	return SubmitResult{V: 0, Offset: sd.lastEvent()}, err
+	err = w.emit(store.TableStream(sd.t.ID), event.EventRowsCreated, event.RowsCreated{TableMeta: w.tableMeta(sd.t), Rows: rows, Decimals: sc.decimals()})
+	return event.SubmitResult{V: 0, Offset: sd.lastEvent()}, err
 }

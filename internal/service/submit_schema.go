@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
 )
@@ -23,15 +24,15 @@ var (
 )
 
 // field submits to a field_T document.
-func (sd *submitDoc) field() (SubmitResult, error) {
+func (sd *submitDoc) field() (event.SubmitResult, error) {
 	w, sub := sd.w, sd.sub
 	sc, err := loadSchema(w.ctx, w, sd.t.ID)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	f := sc.byID[sub.DocID]
 	if f == nil {
-		return SubmitResult{}, sd.missing()
+		return event.SubmitResult{}, sd.missing()
 	}
 	v, dup, n, err := sd.catchUp(f.Version)
 	if err != nil || dup != nil {
@@ -40,40 +41,40 @@ func (sd *submitDoc) field() (SubmitResult, error) {
 	first := len(w.events)
 	if sub.Del {
 		err := w.deleteField(sd.t, f)
-		return SubmitResult{V: v, Offset: sd.eventAt(first), Transformed: n}, err
+		return event.SubmitResult{V: v, Offset: sd.eventAt(first), Transformed: n}, err
 	}
-	before, err := DocData(*f)
+	before, err := event.DocData(*f)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	after, patch, opRaw, err := sd.patch(before, fieldOpKeys, "a field")
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	var in FieldPatch
 	if err := strictDecode(patch, &in); err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	w.applied = sd.op
 	out, err := w.updateField(sd.t, sc, f, in, opRaw)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	if err := storedAsApplied(out, after, "field"); err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
-	return SubmitResult{V: v, Offset: sd.eventAt(first), Transformed: n}, nil
+	return event.SubmitResult{V: v, Offset: sd.eventAt(first), Transformed: n}, nil
 }
 
 // view submits to a view_T document.
-func (sd *submitDoc) view(s *Service) (SubmitResult, error) {
+func (sd *submitDoc) view(s *Service) (event.SubmitResult, error) {
 	w, sub := sd.w, sd.sub
 	sv, err := w.View(w.ctx, sub.DocID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && sv.TableID != sd.t.ID) {
-		return SubmitResult{}, sd.missing()
+		return event.SubmitResult{}, sd.missing()
 	}
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	v, dup, n, err := sd.catchUp(sv.Version)
 	if err != nil || dup != nil {
@@ -82,33 +83,33 @@ func (sd *submitDoc) view(s *Service) (SubmitResult, error) {
 	first := len(w.events)
 	if sub.Del {
 		err := w.deleteView(sd.t, sv)
-		return SubmitResult{V: v, Offset: sd.eventAt(first), Transformed: n}, err
+		return event.SubmitResult{V: v, Offset: sd.eventAt(first), Transformed: n}, err
 	}
 	tv, err := ViewFromStore(sv)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
-	before, err := DocData(*tv)
+	before, err := event.DocData(*tv)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	after, patch, opRaw, err := sd.patch(before, viewOpKeys, "a view")
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	var in ViewPatch
 	if err := strictDecode(patch, &in); err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	w.applied = sd.op
 	out, err := s.updateView(w, sd.t, sv, in, opRaw)
 	if err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
 	if err := storedAsApplied(out, after, "view"); err != nil {
-		return SubmitResult{}, err
+		return event.SubmitResult{}, err
 	}
-	return SubmitResult{V: v, Offset: sd.eventAt(first), Transformed: n}, nil
+	return event.SubmitResult{V: v, Offset: sd.eventAt(first), Transformed: n}, nil
 }
 
 // patch applies the op to a document's data and returns the data after,
@@ -155,7 +156,7 @@ func strictDecode(b json.RawMessage, v any) error {
 
 // storedAsApplied checks that what was stored is what the op made.
 func storedAsApplied(stored any, applied any, what string) error {
-	b, err := DocData(stored)
+	b, err := event.DocData(stored)
 	if err != nil {
 		return err
 	}

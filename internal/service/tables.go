@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
@@ -27,8 +28,8 @@ type TablePatch struct {
 const MaxTableFields = 1000
 
 // ListTables lists a workspace's tables (any member).
-func (s *Service) ListTables(ctx context.Context, a Actor, wsID int64) ([]Table, error) {
-	var out []Table
+func (s *Service) ListTables(ctx context.Context, a Actor, wsID int64) ([]event.Table, error) {
+	var out []event.Table
 	err := s.read(ctx, func(r store.Reader) error {
 		if _, err := workspaceRole(ctx, r, a.UserID, wsID, store.RoleViewer); err != nil {
 			return err
@@ -37,7 +38,7 @@ func (s *Service) ListTables(ctx context.Context, a Actor, wsID int64) ([]Table,
 		if err != nil {
 			return err
 		}
-		out = make([]Table, len(ts))
+		out = make([]event.Table, len(ts))
 		for i, t := range ts {
 			out[i] = tableOut(t)
 		}
@@ -47,8 +48,8 @@ func (s *Service) ListTables(ctx context.Context, a Actor, wsID int64) ([]Table,
 }
 
 // GetTable returns one table (any member).
-func (s *Service) GetTable(ctx context.Context, a Actor, tableID int64) (Table, error) {
-	var out Table
+func (s *Service) GetTable(ctx context.Context, a Actor, tableID int64) (event.Table, error) {
+	var out event.Table
 	err := s.read(ctx, func(r store.Reader) error {
 		t, _, err := tableAccess(ctx, r, a.UserID, tableID, store.RoleViewer)
 		out = tableOut(t)
@@ -88,8 +89,8 @@ func newTableFields(in []FieldInput) ([]*table.Field, error) {
 }
 
 // CreateTable creates a table with its fields (admin).
-func (s *Service) CreateTable(ctx context.Context, a Actor, wsID int64, in TableInput) (Table, error) {
-	var out Table
+func (s *Service) CreateTable(ctx context.Context, a Actor, wsID int64, in TableInput) (event.Table, error) {
+	var out event.Table
 	err := s.write(ctx, a, func(w *writeTx) error {
 		if _, err := workspaceRole(ctx, w, a.UserID, wsID, store.RoleAdmin); err != nil {
 			return err
@@ -118,7 +119,7 @@ func (s *Service) CreateTable(ctx context.Context, a Actor, wsID int64, in Table
 			f.ID, f.Order, f.Version = sf.ID, sf.Order, sf.Version
 			out.Fields[i] = *f
 		}
-		return w.emit(store.WorkspaceStream(wsID), EventTableCreated, TableCreated{
+		return w.emit(store.WorkspaceStream(wsID), event.EventTableCreated, event.TableCreated{
 			TableMeta: w.tableMeta(t), Table: tableOut(t), Fields: out.Fields,
 		})
 	})
@@ -126,8 +127,8 @@ func (s *Service) CreateTable(ctx context.Context, a Actor, wsID int64, in Table
 }
 
 // UpdateTable renames or moves a table (admin).
-func (s *Service) UpdateTable(ctx context.Context, a Actor, tableID int64, in TablePatch) (Table, error) {
-	var out Table
+func (s *Service) UpdateTable(ctx context.Context, a Actor, tableID int64, in TablePatch) (event.Table, error) {
+	var out event.Table
 	err := s.write(ctx, a, func(w *writeTx) error {
 		before, _, err := tableAccess(ctx, w, a.UserID, tableID, store.RoleAdmin)
 		if err != nil {
@@ -153,13 +154,13 @@ func (s *Service) UpdateTable(ctx context.Context, a Actor, tableID int64, in Ta
 			return err
 		}
 		out = tableOut(t)
-		ev := TableUpdated{TableMeta: w.tableMeta(t), Table: out, TableBefore: tableOut(before)}
+		ev := event.TableUpdated{TableMeta: w.tableMeta(t), Table: out, TableBefore: tableOut(before)}
 		// The table's own stream gets it too, as table_deleted: the
 		// Baserow dialect's table page receives table_updated.
-		if err := w.emit(store.TableStream(t.ID), EventTableUpdated, ev); err != nil {
+		if err := w.emit(store.TableStream(t.ID), event.EventTableUpdated, ev); err != nil {
 			return err
 		}
-		return w.emit(store.WorkspaceStream(t.WorkspaceID), EventTableUpdated, ev)
+		return w.emit(store.WorkspaceStream(t.WorkspaceID), event.EventTableUpdated, ev)
 	})
 	return out, err
 }
@@ -172,13 +173,13 @@ func (s *Service) DeleteTable(ctx context.Context, a Actor, tableID int64) error
 		if err != nil {
 			return err
 		}
-		ev := TableDeleted{TableMeta: w.tableMeta(t), Table: tableOut(t)}
-		if err := w.emit(store.TableStream(t.ID), EventTableDeleted, ev); err != nil {
+		ev := event.TableDeleted{TableMeta: w.tableMeta(t), Table: tableOut(t)}
+		if err := w.emit(store.TableStream(t.ID), event.EventTableDeleted, ev); err != nil {
 			return err
 		}
 		if err := w.DeleteTable(ctx, t.ID); err != nil {
 			return err
 		}
-		return w.emit(store.WorkspaceStream(t.WorkspaceID), EventTableDeleted, ev)
+		return w.emit(store.WorkspaceStream(t.WorkspaceID), event.EventTableDeleted, ev)
 	})
 }

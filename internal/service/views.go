@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
@@ -82,14 +83,14 @@ func checkPasswordLength(e *table.ValidationError, password string) *table.Valid
 func viewAccess(ctx context.Context, r store.Reader, user string, viewID int64, need store.Role) (store.Table, store.View, error) {
 	sv, err := r.View(ctx, viewID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Table{}, store.View{}, errorf(ErrNotFound, "view %d does not exist", viewID)
+		return store.Table{}, store.View{}, errorf(event.ErrNotFound, "view %d does not exist", viewID)
 	}
 	if err != nil {
 		return store.Table{}, store.View{}, err
 	}
 	t, _, err := tableAccess(ctx, r, user, sv.TableID, need)
-	if errors.Is(err, ErrNotFound) {
-		return store.Table{}, store.View{}, errorf(ErrNotFound, "view %d does not exist", viewID)
+	if errors.Is(err, event.ErrNotFound) {
+		return store.Table{}, store.View{}, errorf(event.ErrNotFound, "view %d does not exist", viewID)
 	}
 	return t, sv, err
 }
@@ -180,7 +181,7 @@ func (s *Service) CreateView(ctx context.Context, a Actor, tableID int64, in Vie
 			return err
 		}
 		out = *created
-		return w.emit(store.TableStream(t.ID), EventViewCreated, ViewCreated{TableMeta: w.tableMeta(t), View: out})
+		return w.emit(store.TableStream(t.ID), event.EventViewCreated, event.ViewCreated{TableMeta: w.tableMeta(t), View: out})
 	})
 	return out, err
 }
@@ -248,7 +249,7 @@ func (s *Service) updateView(w *writeTx, t store.Table, sv store.View, in ViewPa
 			return err
 		}
 		out = *after
-		return w.emit(store.TableStream(t.ID), EventViewUpdated, ViewUpdated{
+		return w.emit(store.TableStream(t.ID), event.EventViewUpdated, event.ViewUpdated{
 			TableMeta: w.tableMeta(t), View: out, ViewBefore: *before, Op: op,
 			PasswordChanged: hash != "" && hash != sv.PasswordHash,
 		})
@@ -276,7 +277,7 @@ func (w *writeTx) deleteView(t store.Table, sv store.View) error {
 	if err := w.DeleteView(w.ctx, sv.ID); err != nil {
 		return err
 	}
-	return w.emit(store.TableStream(t.ID), EventViewDeleted, ViewDeleted{
+	return w.emit(store.TableStream(t.ID), event.EventViewDeleted, event.ViewDeleted{
 		TableMeta: w.tableMeta(t), ViewID: sv.ID, View: *v,
 	})
 }
@@ -286,7 +287,7 @@ func (w *writeTx) deleteView(t store.Table, sv store.View) error {
 func publicView(ctx context.Context, r store.Reader, slug string) (store.View, error) {
 	sv, err := r.ViewBySlug(ctx, slug)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !sv.Public) {
-		return store.View{}, errorf(ErrNotFound, "no public view has this address")
+		return store.View{}, errorf(event.ErrNotFound, "no public view has this address")
 	}
 	return sv, err
 }
@@ -305,7 +306,7 @@ func (s *Service) PublicViewAuth(ctx context.Context, slug, password string) (Vi
 		return ViewToken{}, err
 	}
 	if sv.PasswordHash != "" && !checkPassword(sv.PasswordHash, password) {
-		return ViewToken{}, errorf(ErrUnauthorized, "the password is not right")
+		return ViewToken{}, errorf(event.ErrUnauthorized, "the password is not right")
 	}
 	exp := s.now().Add(s.tokenTTL).Truncate(time.Second).UTC()
 	return ViewToken{Token: s.signViewToken(sv.ID, sv.PasswordHash, exp), ExpiresAt: exp}, nil
@@ -319,7 +320,7 @@ func (s *Service) openPublic(ctx context.Context, r store.Reader, slug, token st
 		return store.Table{}, nil, nil, err
 	}
 	if sv.PasswordHash != "" && !s.checkViewToken(token, sv.ID, sv.PasswordHash) {
-		return store.Table{}, nil, nil, errorf(ErrUnauthorized,
+		return store.Table{}, nil, nil, errorf(event.ErrUnauthorized,
 			"this view has a password: send the token of POST /api/views/{slug}/public/auth as Authorization: Bearer <token>")
 	}
 	t, err := r.Table(ctx, sv.TableID)

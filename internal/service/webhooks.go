@@ -3,23 +3,9 @@ package service
 import (
 	"context"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 )
-
-// EventWebhookPaused goes to a table's stream when one of its webhooks
-// pauses, so that the table's subscribers hear of it in order, with an
-// offset like any change.
-const EventWebhookPaused = "webhook_paused"
-
-// WebhookPaused is webhook_paused.
-type WebhookPaused struct {
-	TableMeta
-	WebhookID int64  `json:"webhook_id"`
-	Reason    string `json:"reason"`
-	// Offset is the webhook's delivered offset: it stopped at the event
-	// after it.
-	Offset uint64 `json:"offset"`
-}
 
 // TableAdmin checks that the actor is an admin of the table: ErrNotFound
 // when the table does not exist or they are not a member of its
@@ -38,7 +24,7 @@ func (s *Service) AnnounceWebhookPaused(ctx context.Context, tableID, webhookID 
 		if err != nil {
 			return err
 		}
-		return w.emit(store.TableStream(t.ID), EventWebhookPaused, WebhookPaused{TableMeta: w.tableMeta(t),
+		return w.emit(store.TableStream(t.ID), event.EventWebhookPaused, event.WebhookPaused{TableMeta: w.tableMeta(t),
 			WebhookID: webhookID, Reason: reason, Offset: offset})
 	})
 }

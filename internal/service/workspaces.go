@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
@@ -26,14 +27,14 @@ type MemberInput struct {
 const maxUserIDLength = 256
 
 // ListWorkspaces returns the caller's workspaces with their role in each.
-func (s *Service) ListWorkspaces(ctx context.Context, a Actor) ([]Workspace, error) {
-	var out []Workspace
+func (s *Service) ListWorkspaces(ctx context.Context, a Actor) ([]event.Workspace, error) {
+	var out []event.Workspace
 	err := s.read(ctx, func(r store.Reader) error {
 		ws, err := r.Workspaces(ctx, a.UserID)
 		if err != nil {
 			return err
 		}
-		out = make([]Workspace, 0, len(ws))
+		out = make([]event.Workspace, 0, len(ws))
 		for _, w := range ws {
 			role, err := r.MemberRole(ctx, w.ID, a.UserID)
 			if err != nil {
@@ -47,12 +48,12 @@ func (s *Service) ListWorkspaces(ctx context.Context, a Actor) ([]Workspace, err
 }
 
 // CreateWorkspace creates a workspace with the caller as its admin.
-func (s *Service) CreateWorkspace(ctx context.Context, a Actor, in WorkspaceInput) (Workspace, error) {
+func (s *Service) CreateWorkspace(ctx context.Context, a Actor, in WorkspaceInput) (event.Workspace, error) {
 	name := strings.TrimSpace(in.Name)
 	if err := checkName(nil, "name", name).Err(); err != nil {
-		return Workspace{}, err
+		return event.Workspace{}, err
 	}
-	var out Workspace
+	var out event.Workspace
 	err := s.write(ctx, a, func(w *writeTx) error {
 		ws, err := w.CreateWorkspace(ctx, name)
 		if err != nil {
@@ -62,7 +63,7 @@ func (s *Service) CreateWorkspace(ctx context.Context, a Actor, in WorkspaceInpu
 			return err
 		}
 		out = workspaceOut(ws, store.RoleAdmin)
-		return w.emit(store.WorkspaceStream(ws.ID), EventWorkspaceCreated, WorkspaceCreated{
+		return w.emit(store.WorkspaceStream(ws.ID), event.EventWorkspaceCreated, event.WorkspaceCreated{
 			WorkspaceMeta: w.workspaceMeta(ws.ID), Workspace: out,
 		})
 	})
@@ -70,9 +71,9 @@ func (s *Service) CreateWorkspace(ctx context.Context, a Actor, in WorkspaceInpu
 }
 
 // RenameWorkspace renames a workspace (admin).
-func (s *Service) RenameWorkspace(ctx context.Context, a Actor, wsID int64, in WorkspaceInput) (Workspace, error) {
+func (s *Service) RenameWorkspace(ctx context.Context, a Actor, wsID int64, in WorkspaceInput) (event.Workspace, error) {
 	name := strings.TrimSpace(in.Name)
-	var out Workspace
+	var out event.Workspace
 	err := s.write(ctx, a, func(w *writeTx) error {
 		if _, err := workspaceRole(ctx, w, a.UserID, wsID, store.RoleAdmin); err != nil {
 			return err
@@ -89,7 +90,7 @@ func (s *Service) RenameWorkspace(ctx context.Context, a Actor, wsID int64, in W
 			return err
 		}
 		out = workspaceOut(ws, store.RoleAdmin)
-		return w.emit(store.WorkspaceStream(wsID), EventWorkspaceUpdated, WorkspaceUpdated{
+		return w.emit(store.WorkspaceStream(wsID), event.EventWorkspaceUpdated, event.WorkspaceUpdated{
 			WorkspaceMeta: w.workspaceMeta(wsID), Workspace: out, WorkspaceBefore: workspaceOut(before, ""),
 		})
 	})
@@ -117,7 +118,7 @@ func (s *Service) DeleteWorkspace(ctx context.Context, a Actor, wsID int64) erro
 			if err := w.lockTable(t.ID); err != nil {
 				return err
 			}
-			if err := w.emit(store.TableStream(t.ID), EventTableDeleted, TableDeleted{
+			if err := w.emit(store.TableStream(t.ID), event.EventTableDeleted, event.TableDeleted{
 				TableMeta: w.tableMeta(t), Table: tableOut(t),
 			}); err != nil {
 				return err
@@ -126,7 +127,7 @@ func (s *Service) DeleteWorkspace(ctx context.Context, a Actor, wsID int64) erro
 		if err := w.DeleteWorkspace(ctx, wsID); err != nil {
 			return err
 		}
-		return w.emit(store.WorkspaceStream(wsID), EventWorkspaceDeleted, WorkspaceDeleted{
+		return w.emit(store.WorkspaceStream(wsID), event.EventWorkspaceDeleted, event.WorkspaceDeleted{
 			WorkspaceMeta: w.workspaceMeta(wsID), Workspace: workspaceOut(ws, ""), TableIDs: ids,
 		})
 	})
@@ -179,15 +180,15 @@ func (s *Service) AddMember(ctx context.Context, a Actor, wsID int64, in MemberI
 			return err
 		}
 		if _, err := w.MemberRole(ctx, wsID, in.UserID); err == nil {
-			return errorf(ErrConflict, "user %q is already a member of workspace %d", in.UserID, wsID)
+			return errorf(event.ErrConflict, "user %q is already a member of workspace %d", in.UserID, wsID)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		if err := w.AddMember(ctx, store.Member{WorkspaceID: wsID, UserID: in.UserID, Role: in.Role}); err != nil {
 			return err
 		}
-		return w.emit(store.WorkspaceStream(wsID), EventMemberAdded, MemberChanged{
-			WorkspaceMeta: w.workspaceMeta(wsID), UserID: in.UserID, Role: in.Role,
+		return w.emit(store.WorkspaceStream(wsID), event.EventMemberAdded, event.MemberChanged{
+			WorkspaceMeta: w.workspaceMeta(wsID), UserID: in.UserID, Role: event.Role(in.Role),
 		})
 	})
 	return Member{UserID: in.UserID, Role: in.Role}, err
@@ -211,7 +212,7 @@ func otherAdmins(ctx context.Context, r store.Reader, wsID int64, userID string)
 func memberOf(ctx context.Context, r store.Reader, wsID int64, userID string) (store.Role, error) {
 	role, err := r.MemberRole(ctx, wsID, userID)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", errorf(ErrNotFound, "user %q is not a member of workspace %d", userID, wsID)
+		return "", errorf(event.ErrNotFound, "user %q is not a member of workspace %d", userID, wsID)
 	}
 	return role, err
 }
@@ -234,14 +235,14 @@ func (s *Service) UpdateMember(ctx context.Context, a Actor, wsID int64, userID 
 			if ok, err := otherAdmins(ctx, w, wsID, userID); err != nil {
 				return err
 			} else if !ok {
-				return errorf(ErrConflict, "user %q is the last admin of workspace %d", userID, wsID)
+				return errorf(event.ErrConflict, "user %q is the last admin of workspace %d", userID, wsID)
 			}
 		}
 		if err := w.UpdateMember(ctx, store.Member{WorkspaceID: wsID, UserID: userID, Role: in.Role}); err != nil {
 			return err
 		}
-		return w.emit(store.WorkspaceStream(wsID), EventMemberUpdated, MemberChanged{
-			WorkspaceMeta: w.workspaceMeta(wsID), UserID: userID, Role: in.Role, RoleBefore: before,
+		return w.emit(store.WorkspaceStream(wsID), event.EventMemberUpdated, event.MemberChanged{
+			WorkspaceMeta: w.workspaceMeta(wsID), UserID: userID, Role: event.Role(in.Role), RoleBefore: event.Role(before),
 		})
 	})
 	return Member{UserID: userID, Role: in.Role}, err
@@ -263,7 +264,7 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, wsID int64, userID 
 			if ok, err := otherAdmins(ctx, w, wsID, userID); err != nil {
 				return err
 			} else if !ok {
-				return errorf(ErrConflict, "user %q is the last admin of workspace %d", userID, wsID)
+				return errorf(event.ErrConflict, "user %q is the last admin of workspace %d", userID, wsID)
 			}
 		}
 		if err := w.RemoveMember(ctx, wsID, userID); err != nil {
@@ -277,8 +278,8 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, wsID int64, userID 
 		for i, t := range tables {
 			ids[i] = t.ID
 		}
-		return w.emit(store.WorkspaceStream(wsID), EventMemberRemoved, MemberChanged{
-			WorkspaceMeta: w.workspaceMeta(wsID), UserID: userID, Role: role, TableIDs: ids,
+		return w.emit(store.WorkspaceStream(wsID), event.EventMemberRemoved, event.MemberChanged{
+			WorkspaceMeta: w.workspaceMeta(wsID), UserID: userID, Role: event.Role(role), TableIDs: ids,
 		})
 	})
 }

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/stream"
@@ -72,19 +73,14 @@ func (s *Streams) StreamOf(collection string) (string, bool) {
 }
 
 func parseCollection(collection string) (store.Stream, bool) {
-	for _, k := range []struct {
-		prefix string
-		kind   store.StreamKind
-	}{{"record_", store.StreamTable}, {"field_", store.StreamTable}, {"view_", store.StreamTable}, {"table_", store.StreamWorkspace}} {
-		if rest, ok := strings.CutPrefix(collection, k.prefix); ok {
-			id, err := strconv.ParseInt(rest, 10, 64)
-			if err != nil || id <= 0 || strconv.FormatInt(id, 10) != rest {
-				return store.Stream{}, false
-			}
-			return store.Stream{Kind: k.kind, ID: id}, true
-		}
+	c, ok := event.ParseCollection(collection)
+	switch {
+	case !ok:
+		return store.Stream{}, false
+	case c.Kind == event.KindTable:
+		return store.WorkspaceStream(c.ID), true
 	}
-	return store.Stream{}, false
+	return store.TableStream(c.ID), true
 }
 
 func parseStream(name string) (store.Stream, error) {

@@ -15,7 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 )
 
@@ -58,7 +58,7 @@ func appendRows(t *testing.T, st store.Store, table int64, n int) {
 	rows := `{"table_id":1,"rows":[{"id":1,"order":"1","version":1,"fields":{}}]}`
 	err := st.Update(context.Background(), func(tx store.Tx) error {
 		for range n {
-			if _, err := tx.AppendEvent(context.Background(), store.TableStream(table), service.EventRowsCreated, json.RawMessage(rows)); err != nil {
+			if _, err := tx.AppendEvent(context.Background(), store.TableStream(table), event.EventRowsCreated, json.RawMessage(rows)); err != nil {
 				return err
 			}
 		}

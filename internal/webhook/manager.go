@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
@@ -76,7 +76,7 @@ type DeadLetterView struct {
 }
 
 func notFound(id int64) error {
-	return &service.Error{Kind: service.ErrNotFound, Message: fmt.Sprintf("webhook %d does not exist", id)}
+	return &event.Error{Kind: event.ErrNotFound, Message: fmt.Sprintf("webhook %d does not exist", id)}
 }
 
 func mapErr(err error, id int64) error {
@@ -84,7 +84,7 @@ func mapErr(err error, id int64) error {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound(id)
 	case errors.Is(err, store.ErrConflict):
-		return &service.Error{Kind: service.ErrConflict, Message: fmt.Sprintf("webhook %d changed meanwhile; try again", id)}
+		return &event.Error{Kind: event.ErrConflict, Message: fmt.Sprintf("webhook %d changed meanwhile; try again", id)}
 	}
 	return err
 }
@@ -300,7 +300,7 @@ func (m *Manager) RotateSecret(ctx context.Context, id int64) (View, error) {
 func (m *Manager) Resume(ctx context.Context, id int64) (View, error) {
 	if err := m.Store.ResumeWebhook(ctx, id); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return View{}, &service.Error{Kind: service.ErrConflict, Message: fmt.Sprintf("webhook %d is not paused", id)}
+			return View{}, &event.Error{Kind: event.ErrConflict, Message: fmt.Sprintf("webhook %d is not paused", id)}
 		}
 		return View{}, mapErr(err, id)
 	}
@@ -316,7 +316,7 @@ func (m *Manager) Skip(ctx context.Context, id int64) (View, error) {
 		return View{}, mapErr(err, id)
 	}
 	if w.Status != store.WebhookPaused {
-		return View{}, &service.Error{Kind: service.ErrConflict, Message: fmt.Sprintf("webhook %d is not paused", id)}
+		return View{}, &event.Error{Kind: event.ErrConflict, Message: fmt.Sprintf("webhook %d is not paused", id)}
 	}
 	adv := store.WebhookAdvance{ID: id, From: w.DeliveredOffset, To: w.DeliveredOffset, Resume: true}
 	evs, err := m.Store.Events(ctx, store.TableStream(w.TableID), w.DeliveredOffset, readBatch)
@@ -377,7 +377,7 @@ func (m *Manager) DeadLetters(ctx context.Context, id int64) ([]DeadLetterView, 
 func (m *Manager) Redeliver(ctx context.Context, id, dl int64) (int64, error) {
 	n, err := m.Store.RedeliverDeadLetters(ctx, id, dl)
 	if errors.Is(err, store.ErrNotFound) {
-		return 0, &service.Error{Kind: service.ErrNotFound, Message: fmt.Sprintf("dead letter %d of webhook %d does not exist", dl, id)}
+		return 0, &event.Error{Kind: event.ErrNotFound, Message: fmt.Sprintf("dead letter %d of webhook %d does not exist", dl, id)}
 	}
 	m.changed(ctx, id)
 	return n, err
@@ -387,7 +387,7 @@ func (m *Manager) Redeliver(ctx context.Context, id, dl int64) (int64, error) {
 func (m *Manager) DeleteDeadLetter(ctx context.Context, id, dl int64) error {
 	err := m.Store.DeleteDeadLetter(ctx, id, dl)
 	if errors.Is(err, store.ErrNotFound) {
-		return &service.Error{Kind: service.ErrNotFound, Message: fmt.Sprintf("dead letter %d of webhook %d does not exist", dl, id)}
+		return &event.Error{Kind: event.ErrNotFound, Message: fmt.Sprintf("dead letter %d of webhook %d does not exist", dl, id)}
 	}
 	return err
 }

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 )
 
@@ -15,15 +15,15 @@ import (
 // event types. Other events of a table's stream (table_updated,
 // webhook_paused...) are not sent: the cursor passes them.
 var eventNames = map[string]string{
-	service.EventRowsCreated:  "rows.created",
-	service.EventRowsUpdated:  "rows.updated",
-	service.EventRowsDeleted:  "rows.deleted",
-	service.EventFieldCreated: "field.created",
-	service.EventFieldUpdated: "field.updated",
-	service.EventFieldDeleted: "field.deleted",
-	service.EventViewCreated:  "view.created",
-	service.EventViewUpdated:  "view.updated",
-	service.EventViewDeleted:  "view.deleted",
+	event.EventRowsCreated:  "rows.created",
+	event.EventRowsUpdated:  "rows.updated",
+	event.EventRowsDeleted:  "rows.deleted",
+	event.EventFieldCreated: "field.created",
+	event.EventFieldUpdated: "field.updated",
+	event.EventFieldDeleted: "field.deleted",
+	event.EventViewCreated:  "view.created",
+	event.EventViewUpdated:  "view.updated",
+	event.EventViewDeleted:  "view.deleted",
 }
 
 // EventNames lists the names a webhook's events may hold (besides "*").
@@ -113,16 +113,16 @@ func render(webhookID int64, e store.Event) (p Payload, ok bool, err error) {
 		TableID: e.Stream.ID, Offset: e.Offset, Timestamp: e.CreatedAt.UTC()}
 	var items, old any
 	switch e.Type {
-	case service.EventRowsCreated:
-		var ev service.RowsCreated
+	case event.EventRowsCreated:
+		var ev event.RowsCreated
 		err = json.Unmarshal(e.Payload, &ev)
 		items = ev.Rows
-	case service.EventRowsUpdated:
-		var ev service.RowsUpdated
+	case event.EventRowsUpdated:
+		var ev event.RowsUpdated
 		err = json.Unmarshal(e.Payload, &ev)
 		items, old = ev.Rows, ev.RowsBefore
-	case service.EventRowsDeleted:
-		var ev service.RowsDeleted
+	case event.EventRowsDeleted:
+		var ev event.RowsDeleted
 		err = json.Unmarshal(e.Payload, &ev)
 		items = ev.Rows
 	default: // fields and views: their REST shapes, as the event holds them
@@ -134,20 +134,20 @@ func render(webhookID int64, e store.Event) (p Payload, ok bool, err error) {
 		}
 		err = json.Unmarshal(e.Payload, &ev)
 		switch e.Type {
-		case service.EventFieldCreated, service.EventFieldDeleted:
+		case event.EventFieldCreated, event.EventFieldDeleted:
 			items = []json.RawMessage{ev.Field}
-		case service.EventFieldUpdated:
+		case event.EventFieldUpdated:
 			items, old = []json.RawMessage{ev.Field}, []json.RawMessage{ev.FieldBefore}
-		case service.EventViewCreated, service.EventViewDeleted:
+		case event.EventViewCreated, event.EventViewDeleted:
 			items = []json.RawMessage{ev.View}
-		case service.EventViewUpdated:
+		case event.EventViewUpdated:
 			items, old = []json.RawMessage{ev.View}, []json.RawMessage{ev.ViewBefore}
 		}
 	}
 	if err != nil {
 		return Payload{}, false, fmt.Errorf("webhook: event %s: %w", p.EventID, err)
 	}
-	// Rows are encoded as the REST API encodes them (service.Row through
+	// Rows are encoded as the REST API encodes them (event.Row through
 	// encoding/json), whatever shape that gives their cells.
 	if p.Items, err = json.Marshal(items); err != nil {
 		return Payload{}, false, fmt.Errorf("webhook: event %s: %w", p.EventID, err)

@@ -10,7 +10,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 )
 
@@ -103,10 +103,10 @@ func TestRenderAndCollect(t *testing.T) {
 		return store.Event{Stream: store.TableStream(5), Offset: off, Type: typ, Payload: json.RawMessage(payload), CreatedAt: at}
 	}
 	evs := []store.Event{
-		ev(10, service.EventRowsUpdated, `{"table_id":5,"rows":`+rows+`,"rows_before":`+before+`,"updated_field_ids":[7]}`),
-		ev(11, service.EventTableUpdated, `{"table_id":5}`),
-		ev(12, service.EventFieldCreated, `{"table_id":5,"field":{"id":7,"name":"N"}}`),
-		ev(13, service.EventRowsDeleted, `{"table_id":5,"row_ids":[1],"rows":`+rows+`}`),
+		ev(10, event.EventRowsUpdated, `{"table_id":5,"rows":`+rows+`,"rows_before":`+before+`,"updated_field_ids":[7]}`),
+		ev(11, event.EventTableUpdated, `{"table_id":5}`),
+		ev(12, event.EventFieldCreated, `{"table_id":5,"field":{"id":7,"name":"N"}}`),
+		ev(13, event.EventRowsDeleted, `{"table_id":5,"row_ids":[1],"rows":`+rows+`}`),
 	}
 	p, ok, err := render(3, evs[0])
 	if err != nil || !ok || p.EventID != "5:10" || p.EventType != "rows.updated" || p.WebhookID != 3 || p.Offset != 10 {
@@ -163,7 +163,7 @@ func TestRenderRingRendersOnce(t *testing.T) {
 	d := &Dispatcher{renders: map[int64]*renderRing{}}
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	ev := func(off uint64, name string) store.Event {
-		return store.Event{Stream: store.TableStream(5), Offset: off, Type: service.EventFieldCreated,
+		return store.Event{Stream: store.TableStream(5), Offset: off, Type: event.EventFieldCreated,
 			Payload: json.RawMessage(`{"table_id":5,"field":{"id":7,"name":"` + name + `"}}`), CreatedAt: at}
 	}
 	first := d.render(5, []store.Event{ev(1, "a"), ev(2, "b")})

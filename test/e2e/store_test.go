@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 	"github.com/tablecast/tablecast/pkg/client"
@@ -309,7 +309,7 @@ func TestEventCommittedButNeverPublished(t *testing.T) {
 	first := startNode(t, withDatabase(dbURL))
 	_, tbl, name := tableFixture(t, first)
 	key := strconv.FormatInt(name, 10)
-	var row service.Row
+	var row event.Row
 	first.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/rows", tbl),
 		map[string]any{"fields": map[string]any{key: "before"}}, "", &row)
 	if err := first.shutdown(ctxFor(t, waitTimeout)); err != nil {
@@ -325,15 +325,15 @@ func TestEventCommittedButNeverPublished(t *testing.T) {
 	after := row
 	after.Version++
 	after.Fields = table.Values{name: json.RawMessage(`"after"`)}
-	payload := mustJSON(t, service.RowsUpdated{
-		TableMeta:       service.TableMeta{TableID: tbl, Actor: "owner"},
-		Rows:            []service.Row{after},
-		RowsBefore:      []service.Row{row},
+	payload := mustJSON(t, event.RowsUpdated{
+		TableMeta:       event.TableMeta{TableID: tbl, Actor: "owner"},
+		Rows:            []event.Row{after},
+		RowsBefore:      []event.Row{row},
 		UpdatedFieldIDs: []int64{name},
 	})
 	var lost uint64
 	err = st.Update(ctx, func(tx store.Tx) error {
-		lost, err = tx.AppendEvent(ctx, store.TableStream(tbl), service.EventRowsUpdated, payload)
+		lost, err = tx.AppendEvent(ctx, store.TableStream(tbl), event.EventRowsUpdated, payload)
 		return err
 	})
 	if err != nil {

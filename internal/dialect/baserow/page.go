@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/tablecast/tablecast/internal/event"
 )
 
 // The collections of the pages (see the package doc). '/' is outside the
@@ -140,9 +142,9 @@ func storeRefusal(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, event.ErrNotFound):
 		return errNotFound
-	case errors.Is(err, ErrForbidden):
+	case errors.Is(err, event.ErrForbidden), errors.Is(err, event.ErrUnauthorized):
 		return errForbidden
 	}
 	return err

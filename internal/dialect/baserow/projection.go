@@ -3,7 +3,7 @@ package baserow
 import (
 	"slices"
 
-	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
@@ -22,7 +22,7 @@ import (
 //     rendered: its pages are discarded (Server.HandleEvent).
 //
 // vd is the view as it was before the event (nil: not public then).
-func (ev *event) project(vd *viewDef, slug string) []byte {
+func (ev *tableEvent) project(vd *viewDef, slug string) []byte {
 	if vd == nil {
 		return nil
 	}
@@ -55,7 +55,7 @@ const (
 // the view as the event carries it (views_before, views_changed,
 // view_before) and, for a view the event did not change, vd's: the
 // definitions may already be those after the event.
-func (ev *event) refreshFor(vd *viewDef) refresh {
+func (ev *tableEvent) refreshFor(vd *viewDef) refresh {
 	id := vd.View.ID
 	switch {
 	case ev.fieldCreate != nil:
@@ -160,7 +160,7 @@ func fieldIDs(fs []table.Field) []int64 {
 // viewRefreshFrame is force_view_refresh as Baserow's public page reads
 // it: the view (named by its slug) and the fields it shows, both as they
 // are after the event, which the definitions held may not be yet.
-func (ev *event) viewRefreshFrame(vd *viewDef, slug string) []byte {
+func (ev *tableEvent) viewRefreshFrame(vd *viewDef, slug string) []byte {
 	view := vd.View
 	fields := ev.fields()
 	switch {
@@ -217,7 +217,7 @@ func withField(fields map[int64]*table.Field, f *table.Field) map[int64]*table.F
 	return out
 }
 
-func (ev *event) forceFrame(typ, slug string) []byte {
+func (ev *tableEvent) forceFrame(typ, slug string) []byte {
 	var w buf
 	w.open(typ)
 	w.key("view_id")
@@ -226,7 +226,7 @@ func (ev *event) forceFrame(typ, slug string) []byte {
 	return w.frame()
 }
 
-func (ev *event) projectCreated(vd *viewDef) []byte {
+func (ev *tableEvent) projectCreated(vd *viewDef) []byte {
 	in := vd.Matching(ev.rowsCreated.Rows)
 	if len(in) == 0 {
 		return nil
@@ -234,9 +234,9 @@ func (ev *event) projectCreated(vd *viewDef) []byte {
 	return ev.publicCreated(vd, in)
 }
 
-func (ev *event) publicCreated(vd *viewDef, rows []service.Row) []byte {
+func (ev *tableEvent) publicCreated(vd *viewDef, rows []event.Row) []byte {
 	var w buf
-	w.open(service.EventRowsCreated)
+	w.open(event.EventRowsCreated)
 	w.raw(`,"table_id":0,"rows":`)
 	ev.rw.rows(&w, rows, vd.Visible)
 	w.raw(`,"metadata":{},"before_row_id":null`)
@@ -244,13 +244,13 @@ func (ev *event) publicCreated(vd *viewDef, rows []service.Row) []byte {
 	return w.frame()
 }
 
-func (ev *event) publicDeleted(vd *viewDef, rows []service.Row) []byte {
+func (ev *tableEvent) publicDeleted(vd *viewDef, rows []event.Row) []byte {
 	ids := make([]int64, len(rows))
 	for i := range rows {
 		ids[i] = rows[i].ID
 	}
 	var w buf
-	w.open(service.EventRowsDeleted)
+	w.open(event.EventRowsDeleted)
 	w.raw(`,"table_id":0,"row_ids":`)
 	w.ids(ids)
 	w.key("rows")
@@ -259,7 +259,7 @@ func (ev *event) publicDeleted(vd *viewDef, rows []service.Row) []byte {
 	return w.frame()
 }
 
-func (ev *event) projectDeleted(vd *viewDef) []byte {
+func (ev *tableEvent) projectDeleted(vd *viewDef) []byte {
 	in := vd.Matching(ev.rowsDeleted.Rows)
 	if len(in) == 0 {
 		return nil
@@ -271,7 +271,7 @@ func (ev *event) projectDeleted(vd *viewDef) []byte {
 // the filter (rows_deleted), still in it with a shown field changed
 // (rows_updated), into it (rows_created). A row that stays out, or stays
 // in with only hidden fields changed, is not mentioned.
-func (ev *event) projectUpdated(vd *viewDef) []byte {
+func (ev *tableEvent) projectUpdated(vd *viewDef) []byte {
 	u := vd.ProjectUpdated(ev.rowsUpdated)
 	left, stayedBefore, stayed, entered, shownIDs := u.Left, u.StayedBefore, u.Stayed, u.Entered, u.ShownIDs
 	var frames []byte
@@ -280,7 +280,7 @@ func (ev *event) projectUpdated(vd *viewDef) []byte {
 	}
 	if len(stayed) > 0 {
 		var w buf
-		w.open(service.EventRowsUpdated)
+		w.open(event.EventRowsUpdated)
 		w.raw(`,"table_id":0,"rows_before_update":`)
 		ev.rw.rows(&w, stayedBefore, vd.Visible)
 		w.key("rows")

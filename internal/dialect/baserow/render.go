@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 
 	"github.com/tablecast/tablecast/internal/dialect/publicview"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
@@ -114,7 +114,7 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	if pages == nil || (pages.table == 0 && len(pages.views) == 0) {
 		return nil, nil
 	}
-	if p.Event == service.EventWebhookPaused {
+	if p.Event == event.EventWebhookPaused {
 		return webhookPaused(p, tableID, pages)
 	}
 	ev, known, err := decodeEvent(p, tableID)
@@ -151,7 +151,7 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 // projectViews computes each watched view's projection of the event,
 // once. Without the views' definitions (the store failed), each watched
 // view is told to refresh: its sockets refetch rather than miss the event.
-func (r *Renderer) projectViews(ev *event, pages *tablePages, outs []hub.Output) []hub.Output {
+func (r *Renderer) projectViews(ev *tableEvent, pages *tablePages, outs []hub.Output) []hub.Output {
 	col := viewCollection(ev.tableID)
 	if ev.defs == nil {
 		for id, slug := range pages.slugs {

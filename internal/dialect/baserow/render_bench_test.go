@@ -3,7 +3,7 @@ package baserow
 import (
 	"testing"
 
-	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/event"
 )
 
 // BenchmarkRenderEvent renders one rows_updated event of one row for a
@@ -26,9 +26,9 @@ func BenchmarkRenderEvent(b *testing.B) {
 			for _, p := range tc.pages {
 				r.hold(p)
 			}
-			ev := service.RowsUpdated{TableMeta: meta, Rows: []service.Row{row(1, "a2", "open", "s")},
-				RowsBefore: []service.Row{row(1, "a", "open", "s")}, UpdatedFieldIDs: []int64{fName}}
-			p := pub(b, 1, service.EventRowsUpdated, ev)
+			ev := event.RowsUpdated{TableMeta: meta, Rows: []event.Row{row(1, "a2", "open", "s")},
+				RowsBefore: []event.Row{row(1, "a", "open", "s")}, UpdatedFieldIDs: []int64{fName}}
+			p := pub(b, 1, event.EventRowsUpdated, ev)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				p.Offset = uint64(i + 1) // the definitions follow the stream: no read

@@ -3,7 +3,7 @@ package baserow
 import (
 	"slices"
 
-	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
@@ -15,13 +15,13 @@ import (
 // numbers and their places, so a number is still Baserow's decimal string.
 type rowWriter struct {
 	fields map[int64]*table.Field
-	places service.Decimals // the event's number fields and their places
-	keys   []int64          // reused between rows
+	places event.Decimals // the event's number fields and their places
+	keys   []int64        // reused between rows
 }
 
 // row writes r with every field it has, or, when only is not nil, with
 // the fields of only (ascending) that it has.
-func (rw *rowWriter) row(w *buf, r *service.Row, only []int64) {
+func (rw *rowWriter) row(w *buf, r *event.Row, only []int64) {
 	w.raw(`{"id":`)
 	w.int(r.ID)
 	w.raw(`,"order":`)
@@ -59,7 +59,7 @@ func (rw *rowWriter) row(w *buf, r *service.Row, only []int64) {
 }
 
 // rows writes a JSON array of rows.
-func (rw *rowWriter) rows(w *buf, rows []service.Row, only []int64) {
+func (rw *rowWriter) rows(w *buf, rows []event.Row, only []int64) {
 	w.raw("[")
 	for i := range rows {
 		if i > 0 {
@@ -79,6 +79,6 @@ type tableShape struct {
 	DatabaseID int64  `json:"database_id"`
 }
 
-func tableOut(t service.Table) tableShape {
+func tableOut(t event.Table) tableShape {
 	return tableShape{ID: t.ID, Name: t.Name, Order: t.Order, DatabaseID: t.WorkspaceID}
 }

@@ -4,28 +4,28 @@ import (
 	"encoding/json"
 
 	"github.com/tablecast/tablecast/internal/dialect/publicview"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
-// event is one decoded store event of a table's stream, with what every
+// tableEvent is one decoded store event of a table's stream, with what every
 // page's rendering shares.
-type event struct {
+type tableEvent struct {
 	p       *hub.Publication
 	tableID int64
 
-	rowsCreated *service.RowsCreated
-	rowsUpdated *service.RowsUpdated
-	rowsDeleted *service.RowsDeleted
-	fieldCreate *service.FieldCreated
-	fieldUpdate *service.FieldUpdated
-	fieldDelete *service.FieldDeleted
-	viewCreate  *service.ViewCreated
+	rowsCreated *event.RowsCreated
+	rowsUpdated *event.RowsUpdated
+	rowsDeleted *event.RowsDeleted
+	fieldCreate *event.FieldCreated
+	fieldUpdate *event.FieldUpdated
+	fieldDelete *event.FieldDeleted
+	viewCreate  *event.ViewCreated
 	viewUpdate  *viewUpdated
-	viewDelete  *service.ViewDeleted
-	tableUpdate *service.TableUpdated
-	tableDelete *service.TableDeleted
+	viewDelete  *event.ViewDeleted
+	tableUpdate *event.TableUpdated
+	tableDelete *event.TableDeleted
 
 	// defs are the table's definitions the event is rendered with (nil
 	// when they could not be read: values then go as stored).
@@ -34,7 +34,7 @@ type event struct {
 }
 
 // meta is the head of the event's payload.
-func (ev *event) meta() *service.TableMeta {
+func (ev *tableEvent) meta() *event.TableMeta {
 	switch {
 	case ev.rowsCreated != nil:
 		return &ev.rowsCreated.TableMeta
@@ -59,11 +59,11 @@ func (ev *event) meta() *service.TableMeta {
 	case ev.tableDelete != nil:
 		return &ev.tableDelete.TableMeta
 	}
-	return &service.TableMeta{}
+	return &event.TableMeta{}
 }
 
 // fields are the table's fields the event is rendered with (nil: unknown).
-func (ev *event) fields() map[int64]*table.Field {
+func (ev *tableEvent) fields() map[int64]*table.Field {
 	if ev.defs == nil {
 		return nil
 	}
@@ -73,48 +73,48 @@ func (ev *event) fields() map[int64]*table.Field {
 // viewUpdated is view_updated, read with password_changed: set when the
 // update gave the view a new password (tokens of the old one are void).
 type viewUpdated struct {
-	service.ViewUpdated
+	event.ViewUpdated
 	PasswordChanged bool `json:"password_changed"`
 }
 
 // decodeEvent reads the payload of an event this dialect renders; known is
 // false for the others (membership, workspaces).
-func decodeEvent(p *hub.Publication, tableID int64) (ev *event, known bool, err error) {
-	ev = &event{p: p, tableID: tableID}
+func decodeEvent(p *hub.Publication, tableID int64) (ev *tableEvent, known bool, err error) {
+	ev = &tableEvent{p: p, tableID: tableID}
 	var v any
 	switch p.Event {
-	case service.EventRowsCreated:
-		ev.rowsCreated = new(service.RowsCreated)
+	case event.EventRowsCreated:
+		ev.rowsCreated = new(event.RowsCreated)
 		v = ev.rowsCreated
-	case service.EventRowsUpdated:
-		ev.rowsUpdated = new(service.RowsUpdated)
+	case event.EventRowsUpdated:
+		ev.rowsUpdated = new(event.RowsUpdated)
 		v = ev.rowsUpdated
-	case service.EventRowsDeleted:
-		ev.rowsDeleted = new(service.RowsDeleted)
+	case event.EventRowsDeleted:
+		ev.rowsDeleted = new(event.RowsDeleted)
 		v = ev.rowsDeleted
-	case service.EventFieldCreated:
-		ev.fieldCreate = new(service.FieldCreated)
+	case event.EventFieldCreated:
+		ev.fieldCreate = new(event.FieldCreated)
 		v = ev.fieldCreate
-	case service.EventFieldUpdated:
-		ev.fieldUpdate = new(service.FieldUpdated)
+	case event.EventFieldUpdated:
+		ev.fieldUpdate = new(event.FieldUpdated)
 		v = ev.fieldUpdate
-	case service.EventFieldDeleted:
-		ev.fieldDelete = new(service.FieldDeleted)
+	case event.EventFieldDeleted:
+		ev.fieldDelete = new(event.FieldDeleted)
 		v = ev.fieldDelete
-	case service.EventViewCreated:
-		ev.viewCreate = new(service.ViewCreated)
+	case event.EventViewCreated:
+		ev.viewCreate = new(event.ViewCreated)
 		v = ev.viewCreate
-	case service.EventViewUpdated:
+	case event.EventViewUpdated:
 		ev.viewUpdate = new(viewUpdated)
 		v = ev.viewUpdate
-	case service.EventViewDeleted:
-		ev.viewDelete = new(service.ViewDeleted)
+	case event.EventViewDeleted:
+		ev.viewDelete = new(event.ViewDeleted)
 		v = ev.viewDelete
-	case service.EventTableUpdated:
-		ev.tableUpdate = new(service.TableUpdated)
+	case event.EventTableUpdated:
+		ev.tableUpdate = new(event.TableUpdated)
 		v = ev.tableUpdate
-	case service.EventTableDeleted:
-		ev.tableDelete = new(service.TableDeleted)
+	case event.EventTableDeleted:
+		ev.tableDelete = new(event.TableDeleted)
 		v = ev.tableDelete
 	default:
 		return nil, false, nil
@@ -136,13 +136,13 @@ func decodeEvent(p *hub.Publication, tableID int64) (ev *event, known bool, err 
 // tableFrame renders the event for the table page: Baserow's message for
 // it, and for a field change that rewrote views, a view_updated for each
 // (one output: the frames of one event reach a socket together).
-func (ev *event) tableFrame() ([]byte, error) {
+func (ev *tableEvent) tableFrame() ([]byte, error) {
 	var w buf
 	off := ev.p.Offset
 	switch {
 	case ev.rowsCreated != nil:
 		e := ev.rowsCreated
-		w.open(service.EventRowsCreated)
+		w.open(event.EventRowsCreated)
 		w.key("table_id")
 		w.int(ev.tableID)
 		w.key("rows")
@@ -159,7 +159,7 @@ func (ev *event) tableFrame() ([]byte, error) {
 	case ev.rowsDeleted != nil:
 		ev.rowsDeletedMsg(&w, ev.rowsDeleted.RowIDs, ev.rowsDeleted.Rows)
 	case ev.fieldCreate != nil:
-		w.open(service.EventFieldCreated)
+		w.open(event.EventFieldCreated)
 		w.key("field")
 		if err := w.value(fieldShape(ev.fieldCreate.Field, ev.meta().WorkspaceID, false)); err != nil {
 			return nil, err
@@ -168,7 +168,7 @@ func (ev *event) tableFrame() ([]byte, error) {
 		w.eventID(off)
 	case ev.fieldUpdate != nil:
 		e := ev.fieldUpdate
-		w.open(service.EventFieldUpdated)
+		w.open(event.EventFieldUpdated)
 		w.key("field_id")
 		w.int(e.Field.ID)
 		w.key("field")
@@ -183,7 +183,7 @@ func (ev *event) tableFrame() ([]byte, error) {
 		return ev.withViews(w.frame(), e.ViewsChanged)
 	case ev.fieldDelete != nil:
 		e := ev.fieldDelete
-		w.open(service.EventFieldDeleted)
+		w.open(event.EventFieldDeleted)
 		w.key("table_id")
 		w.int(ev.tableID)
 		w.key("field_id")
@@ -192,7 +192,7 @@ func (ev *event) tableFrame() ([]byte, error) {
 		w.eventID(off)
 		return ev.withViews(w.frame(), e.ViewsChanged)
 	case ev.viewCreate != nil:
-		w.open(service.EventViewCreated)
+		w.open(event.EventViewCreated)
 		w.key("view")
 		if err := w.value(viewOut(ev.viewCreate.View, true)); err != nil {
 			return nil, err
@@ -201,7 +201,7 @@ func (ev *event) tableFrame() ([]byte, error) {
 	case ev.viewUpdate != nil:
 		return ev.viewChangeFrames(ev.viewUpdate.ViewBefore, ev.viewUpdate.View, ev.fields())
 	case ev.viewDelete != nil:
-		w.open(service.EventViewDeleted)
+		w.open(event.EventViewDeleted)
 		w.key("table_id")
 		w.int(ev.tableID)
 		w.key("view_id")
@@ -222,10 +222,10 @@ func (ev *event) tableFrame() ([]byte, error) {
 // deleted field's filters gone, a select's filters reconciled) gives the
 // lists whole, which the front end takes in place of those it holds (it
 // may already have dropped a deleted field's filters itself).
-func (ev *event) withViews(frames []byte, views []table.View) ([]byte, error) {
+func (ev *tableEvent) withViews(frames []byte, views []table.View) ([]byte, error) {
 	for _, v := range views {
 		var w buf
-		w.open(service.EventViewUpdated)
+		w.open(event.EventViewUpdated)
 		w.key("view_id")
 		w.int(v.ID)
 		w.key("view")
@@ -240,8 +240,8 @@ func (ev *event) withViews(frames []byte, views []table.View) ([]byte, error) {
 
 // rowsUpdatedMsg writes rows_updated for the table's rows (before and after,
 // in the same order).
-func (ev *event) rowsUpdatedMsg(w *buf, before, after []service.Row) {
-	w.open(service.EventRowsUpdated)
+func (ev *tableEvent) rowsUpdatedMsg(w *buf, before, after []event.Row) {
+	w.open(event.EventRowsUpdated)
 	w.key("table_id")
 	w.int(ev.tableID)
 	w.key("rows_before_update")
@@ -254,8 +254,8 @@ func (ev *event) rowsUpdatedMsg(w *buf, before, after []service.Row) {
 	w.eventID(ev.p.Offset)
 }
 
-func (ev *event) rowsDeletedMsg(w *buf, ids []int64, rows []service.Row) {
-	w.open(service.EventRowsDeleted)
+func (ev *tableEvent) rowsDeletedMsg(w *buf, ids []int64, rows []event.Row) {
+	w.open(event.EventRowsDeleted)
 	w.key("table_id")
 	w.int(ev.tableID)
 	w.key("row_ids")

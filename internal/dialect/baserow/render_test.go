@@ -15,8 +15,8 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/tablecast/tablecast/internal/dialect/publicview"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
@@ -31,7 +31,7 @@ type fakeStore struct {
 func (s *fakeStore) TableAccess(context.Context, string, int64) error      { return nil }
 func (s *fakeStore) RowAccess(context.Context, string, int64, int64) error { return nil }
 func (s *fakeStore) OpenPublicView(context.Context, string, string) (PublicView, error) {
-	return PublicView{}, ErrNotFound
+	return PublicView{}, event.ErrNotFound
 }
 
 func (s *fakeStore) UserWorkspaces(context.Context, string) ([]int64, error) { return nil, nil }
@@ -79,9 +79,9 @@ func newTestRenderer(t *testing.T, st *fakeStore) *Renderer {
 	return r
 }
 
-func row(id int64, name, status, secret string) service.Row {
+func row(id int64, name, status, secret string) event.Row {
 	q := func(s string) json.RawMessage { b, _ := json.Marshal(s); return b }
-	return service.Row{ID: id, Order: "1.00000000000000000000", Version: 1,
+	return event.Row{ID: id, Order: "1.00000000000000000000", Version: 1,
 		Fields: table.Values{fName: q(name), fStatus: q(status), fSecret: q(secret)}}
 }
 
@@ -94,7 +94,7 @@ func pub(t testing.TB, offset uint64, typ string, payload any) *hub.Publication 
 	return &hub.Publication{Kind: hub.KindEvent, Stream: "table:1", Offset: offset, Epoch: "e", Event: typ, Data: b, Time: time.Now()}
 }
 
-var meta = service.TableMeta{TableID: 1, WorkspaceID: 9, Actor: "u"}
+var meta = event.TableMeta{TableID: 1, WorkspaceID: 9, Actor: "u"}
 
 // messages splits an output's frames into their JSON payloads.
 func messages(t *testing.T, frame []byte) []string {
@@ -115,7 +115,7 @@ func TestRenderNothingWithoutPages(t *testing.T) {
 	st := &fakeStore{defs: testDefs(0)}
 	r := newTestRenderer(t, st)
 	// Not even decoded: junk goes through when nobody here watches table 1.
-	p := &hub.Publication{Kind: hub.KindEvent, Stream: "table:1", Offset: 1, Event: service.EventRowsCreated, Data: []byte("junk")}
+	p := &hub.Publication{Kind: hub.KindEvent, Stream: "table:1", Offset: 1, Event: event.EventRowsCreated, Data: []byte("junk")}
 	if outs, err := r.RenderEvent(p); err != nil || outs != nil {
 		t.Fatalf("RenderEvent = %v, %v; want nothing", outs, err)
 	}
@@ -137,9 +137,9 @@ func TestRenderPages(t *testing.T) {
 	for _, p := range []*page{tp, rp, vp, vp} {
 		r.hold(p)
 	}
-	before := []service.Row{row(1, "a", "open", "s1"), row(2, "b", "closed", "s2"), row(3, "c", "open", "s3")}
-	after := []service.Row{row(1, "a2", "open", "s1"), row(2, "b", "open", "s2x"), row(3, "c", "closed", "s3")}
-	outs, err := r.RenderEvent(pub(t, 1, service.EventRowsUpdated, service.RowsUpdated{TableMeta: meta,
+	before := []event.Row{row(1, "a", "open", "s1"), row(2, "b", "closed", "s2"), row(3, "c", "open", "s3")}
+	after := []event.Row{row(1, "a2", "open", "s1"), row(2, "b", "open", "s2x"), row(3, "c", "closed", "s3")}
+	outs, err := r.RenderEvent(pub(t, 1, event.EventRowsUpdated, event.RowsUpdated{TableMeta: meta,
 		Rows: after, RowsBefore: before, UpdatedFieldIDs: []int64{fName, fStatus, fSecret}}))
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestRenderPages(t *testing.T) {
 	for _, p := range []*page{tp, rp, vp, vp} {
 		r.release(p)
 	}
-	if outs, _ := r.RenderEvent(pub(t, 2, service.EventRowsCreated, service.RowsCreated{TableMeta: meta, Rows: after})); outs != nil {
+	if outs, _ := r.RenderEvent(pub(t, 2, event.EventRowsCreated, event.RowsCreated{TableMeta: meta, Rows: after})); outs != nil {
 		t.Fatalf("after release: %d outputs", len(outs))
 	}
 	left := r.defs.Held()
@@ -192,8 +192,8 @@ func TestDefinitionsFollowTheStream(t *testing.T) {
 	r := newTestRenderer(t, st)
 	r.hold(&page{typ: viewPage{}, tableID: 1, viewID: testView, slug: "slug5"})
 	created := func(off uint64, status string) []string {
-		outs, err := r.RenderEvent(pub(t, off, service.EventRowsCreated, service.RowsCreated{TableMeta: meta,
-			Rows: []service.Row{row(int64(off), "n", status, "s")}}))
+		outs, err := r.RenderEvent(pub(t, off, event.EventRowsCreated, event.RowsCreated{TableMeta: meta,
+			Rows: []event.Row{row(int64(off), "n", status, "s")}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +218,7 @@ func TestDefinitionsFollowTheStream(t *testing.T) {
 	})
 	before, after := testDefs(0).Views[0], testDefs(0).Views[0]
 	after.Filters = []table.Filter{{FieldID: fStatus, Type: "equal", Value: "closed"}}
-	got, _ := r.RenderEvent(pub(t, 14, service.EventViewUpdated, service.ViewUpdated{TableMeta: meta, View: after, ViewBefore: before}))
+	got, _ := r.RenderEvent(pub(t, 14, event.EventViewUpdated, event.ViewUpdated{TableMeta: meta, View: after, ViewBefore: before}))
 	if len(got) != 1 || !strings.Contains(string(got[0].Frame), `{"type":"force_view_rows_refresh","view_id":"slug5","_event_id":14}`) {
 		t.Fatalf("view_updated: %+v", got)
 	}
@@ -246,7 +246,7 @@ func TestStoreFailureRefreshesViews(t *testing.T) {
 	r := newTestRenderer(t, st)
 	r.hold(&page{typ: viewPage{}, tableID: 1, viewID: testView, slug: "slug5"})
 	r.hold(&page{typ: tablePage{}, tableID: 1})
-	outs, err := r.RenderEvent(pub(t, 1, service.EventRowsCreated, service.RowsCreated{TableMeta: meta, Rows: []service.Row{row(1, "a", "open", "s")}}))
+	outs, err := r.RenderEvent(pub(t, 1, event.EventRowsCreated, event.RowsCreated{TableMeta: meta, Rows: []event.Row{row(1, "a", "open", "s")}}))
 	if err != nil || len(outs) != 2 {
 		t.Fatalf("%d outputs, %v", len(outs), err)
 	}
@@ -285,7 +285,7 @@ func TestViewChangeFrames(t *testing.T) {
 	defs, _ := publicview.Compile(fields)
 	types := func(before, after table.View) []string {
 		t.Helper()
-		ev := &event{p: &hub.Publication{Offset: 3}, tableID: 1}
+		ev := &tableEvent{p: &hub.Publication{Offset: 3}, tableID: 1}
 		frames, err := ev.viewChangeFrames(before, after, defs.Fields)
 		if err != nil {
 			t.Fatal(err)
@@ -337,13 +337,13 @@ func TestRenderNumbersAsBaserowStrings(t *testing.T) {
 	r.hold(tp)
 	defer r.release(tp)
 	const price, count, choice = 20, 21, 22
-	rows := []service.Row{{ID: 1, Order: "1.00000000000000000000", Version: 1, Fields: table.Values{
+	rows := []event.Row{{ID: 1, Order: "1.00000000000000000000", Version: 1, Fields: table.Values{
 		price: json.RawMessage(`2.5`), count: json.RawMessage(`-3`), choice: json.RawMessage(`7`),
 	}}, {ID: 2, Order: "2.00000000000000000000", Version: 1, Fields: table.Values{
 		price: json.RawMessage(`null`), count: json.RawMessage(`0.0000001`), choice: json.RawMessage(`null`),
 	}}}
-	outs, err := r.RenderEvent(pub(t, 1, service.EventRowsCreated, service.RowsCreated{TableMeta: meta, Rows: rows,
-		Decimals: service.Decimals{price: 2, count: 7}}))
+	outs, err := r.RenderEvent(pub(t, 1, event.EventRowsCreated, event.RowsCreated{TableMeta: meta, Rows: rows,
+		Decimals: event.Decimals{price: 2, count: 7}}))
 	if err != nil || len(outs) != 1 {
 		t.Fatalf("RenderEvent = %d outputs, %v", len(outs), err)
 	}

@@ -124,7 +124,7 @@ func viewOut(v table.View, lists bool) viewShape {
 // or _deleted per filter changed, the same for sorts, and
 // view_field_options_updated when the hidden fields changed. An update
 // that changed none of these is one view_updated.
-func (ev *event) viewChangeFrames(before, after table.View, fields map[int64]*table.Field) ([]byte, error) {
+func (ev *tableEvent) viewChangeFrames(before, after table.View, fields map[int64]*table.Field) ([]byte, error) {
 	var frames []byte
 	off := ev.p.Offset
 	own := before

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/service"
 )
 
 // webhookPaused renders webhook_paused for the table pages: a frame of
@@ -15,12 +15,12 @@ func webhookPaused(p *hub.Publication, tableID int64, pages *tablePages) ([]hub.
 	if pages.table == 0 {
 		return nil, nil
 	}
-	var ev service.WebhookPaused
+	var ev event.WebhookPaused
 	if err := json.Unmarshal(p.Data, &ev); err != nil {
 		return nil, fmt.Errorf("baserow: decode %s: %w", p.Event, err)
 	}
 	var w buf
-	w.open(service.EventWebhookPaused)
+	w.open(event.EventWebhookPaused)
 	w.key("table_id")
 	w.int(tableID)
 	w.key("webhook_id")

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/service"
 )
 
 // HandleEvent is this dialect's part of the hub's event hook
@@ -30,8 +30,8 @@ func (s *Server) HandleEvent(p *hub.Publication) {
 		s.handleWorkspaceEvent(p, ws)
 	}
 	switch p.Event {
-	case service.EventMemberRemoved:
-		var ev service.MemberChanged
+	case event.EventMemberRemoved:
+		var ev event.MemberChanged
 		if err := json.Unmarshal(p.Data, &ev); err != nil || ev.UserID == "" {
 			s.log.Error("baserow: member_removed event without a user", "stream", p.Stream, "offset", p.Offset)
 			return
@@ -44,7 +44,7 @@ func (s *Server) HandleEvent(p *hub.Publication) {
 			t, ok := collectionTable(collection)
 			return ok && tables[t] && !isViewCollection(collection)
 		})
-	case service.EventViewUpdated:
+	case event.EventViewUpdated:
 		tableID, ok := streamTable(p.Stream)
 		var ev viewUpdated
 		if !ok || json.Unmarshal(p.Data, &ev) != nil {
@@ -55,14 +55,14 @@ func (s *Server) HandleEvent(p *hub.Publication) {
 		if before.Public && (!after.Public || passwordChanged) {
 			s.hub.RevokeChannel(viewCollection(tableID), strconv.FormatInt(after.ID, 10))
 		}
-	case service.EventViewDeleted:
+	case event.EventViewDeleted:
 		tableID, ok := streamTable(p.Stream)
-		var ev service.ViewDeleted
+		var ev event.ViewDeleted
 		if !ok || json.Unmarshal(p.Data, &ev) != nil {
 			return
 		}
 		s.hub.RevokeChannel(viewCollection(tableID), strconv.FormatInt(ev.ViewID, 10))
-	case service.EventTableDeleted:
+	case event.EventTableDeleted:
 		if tableID, ok := streamTable(p.Stream); ok {
 			s.hub.RevokeChannel(viewCollection(tableID), "")
 		}

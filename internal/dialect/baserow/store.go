@@ -2,7 +2,6 @@ package baserow
 
 import (
 	"context"
-	"errors"
 )
 
 // Store is what the dialect needs from the table store. The server
@@ -12,14 +11,15 @@ import (
 // definitions: never once per subscriber per event.
 type Store interface {
 	// TableAccess reports whether userID may see the table: nil, or an
-	// error wrapping ErrNotFound (no such table, or not a member of its
+	// error wrapping event.ErrNotFound (no such table, or not a member of its
 	// workspace: both look the same).
 	TableAccess(ctx context.Context, userID string, tableID int64) error
-	// RowAccess is TableAccess and the row exists (ErrNotFound otherwise).
+	// RowAccess is TableAccess and the row exists (event.ErrNotFound otherwise).
 	RowAccess(ctx context.Context, userID string, tableID, rowID int64) error
 	// OpenPublicView checks that a public view may be read with token (only
-	// needed when the view has a password): ErrNotFound when no public
-	// view has the slug, ErrForbidden when the token is missing or wrong.
+	// needed when the view has a password): event.ErrNotFound when no
+	// public view has the slug, event.ErrUnauthorized when the token is
+	// missing or wrong.
 	OpenPublicView(ctx context.Context, slug, token string) (PublicView, error)
 	// UserWorkspaces lists the ids of the workspaces userID is a member of.
 	UserWorkspaces(ctx context.Context, userID string) ([]int64, error)
@@ -28,11 +28,9 @@ type Store interface {
 	TableViews(ctx context.Context, tableID int64) (TableViews, error)
 }
 
-// Errors a Store wraps.
-var (
-	ErrNotFound  = errors.New("baserow: not found")
-	ErrForbidden = errors.New("baserow: forbidden")
-)
+// A Store's errors are the event contract's, compared with errors.Is:
+// event.ErrNotFound, event.ErrForbidden, event.ErrUnauthorized (a view's
+// token missing or wrong, told the client as forbidden).
 
 // PublicView is a public view a page may be added for.
 type PublicView struct {

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/service"
 )
 
 // Every signed-in socket follows the workspaces its user is a member of,
@@ -80,22 +80,22 @@ func (s *session) follow(ctx context.Context, workspaceID int64, reply []byte) {
 func renderWorkspace(p *hub.Publication, workspaceID int64) ([]hub.Output, error) {
 	var w buf
 	switch p.Event {
-	case service.EventTableCreated:
-		var e service.TableCreated
+	case event.EventTableCreated:
+		var e event.TableCreated
 		if err := json.Unmarshal(p.Data, &e); err != nil {
 			return nil, err
 		}
-		w.open(service.EventTableCreated)
+		w.open(event.EventTableCreated)
 		w.key("table")
 		if err := w.value(tableOut(e.Table)); err != nil {
 			return nil, err
 		}
-	case service.EventTableUpdated:
-		var e service.TableUpdated
+	case event.EventTableUpdated:
+		var e event.TableUpdated
 		if err := json.Unmarshal(p.Data, &e); err != nil {
 			return nil, err
 		}
-		w.open(service.EventTableUpdated)
+		w.open(event.EventTableUpdated)
 		w.key("table_id")
 		w.int(e.Table.ID)
 		w.key("table")
@@ -103,18 +103,18 @@ func renderWorkspace(p *hub.Publication, workspaceID int64) ([]hub.Output, error
 			return nil, err
 		}
 		w.raw(`,"force_table_refresh":false`)
-	case service.EventTableDeleted:
-		var e service.TableDeleted
+	case event.EventTableDeleted:
+		var e event.TableDeleted
 		if err := json.Unmarshal(p.Data, &e); err != nil {
 			return nil, err
 		}
-		w.open(service.EventTableDeleted)
+		w.open(event.EventTableDeleted)
 		w.key("database_id")
 		w.int(workspaceID)
 		w.key("table_id")
 		w.int(e.TableID)
-	case service.EventWorkspaceUpdated:
-		var e service.WorkspaceUpdated
+	case event.EventWorkspaceUpdated:
+		var e event.WorkspaceUpdated
 		if err := json.Unmarshal(p.Data, &e); err != nil {
 			return nil, err
 		}
@@ -125,17 +125,17 @@ func renderWorkspace(p *hub.Publication, workspaceID int64) ([]hub.Output, error
 		if err := w.value(map[string]any{"id": e.Workspace.ID, "name": e.Workspace.Name}); err != nil {
 			return nil, err
 		}
-	case service.EventWorkspaceDeleted:
+	case event.EventWorkspaceDeleted:
 		w.open("group_deleted")
 		w.key("workspace_id")
 		w.int(workspaceID)
-	case service.EventMemberAdded, service.EventMemberUpdated, service.EventMemberRemoved:
-		var e service.MemberChanged
+	case event.EventMemberAdded, event.EventMemberUpdated, event.EventMemberRemoved:
+		var e event.MemberChanged
 		if err := json.Unmarshal(p.Data, &e); err != nil {
 			return nil, err
 		}
-		typ := map[string]string{service.EventMemberAdded: "group_user_added",
-			service.EventMemberUpdated: "group_user_updated", service.EventMemberRemoved: "group_user_deleted"}[p.Event]
+		typ := map[string]string{event.EventMemberAdded: "group_user_added",
+			event.EventMemberUpdated: "group_user_updated", event.EventMemberRemoved: "group_user_deleted"}[p.Event]
 		w.open(typ)
 		w.key("id")
 		w.str(e.UserID)
@@ -155,7 +155,7 @@ func renderWorkspace(p *hub.Publication, workspaceID int64) ([]hub.Output, error
 // workspaceUser is a membership as Baserow's group_user_* messages carry
 // it. tablecast's memberships have no id of their own: a member is named
 // by its user id (the token's subject), which is also the message's id.
-func workspaceUser(e service.MemberChanged, workspaceID int64) map[string]any {
+func workspaceUser(e event.MemberChanged, workspaceID int64) map[string]any {
 	return map[string]any{"id": e.UserID, "user_id": e.UserID, "workspace": workspaceID,
 		"permissions": strings.ToUpper(string(e.Role)), "name": e.UserID, "email": "", "to_be_deleted": false}
 }
@@ -173,8 +173,8 @@ func workspaceUser(e service.MemberChanged, workspaceID int64) map[string]any {
 func (s *Server) handleWorkspaceEvent(p *hub.Publication, workspaceID int64) {
 	col := workspaceCollection(workspaceID)
 	switch p.Event {
-	case service.EventMemberAdded:
-		var ev service.MemberChanged
+	case event.EventMemberAdded:
+		var ev event.MemberChanged
 		if json.Unmarshal(p.Data, &ev) != nil || ev.UserID == "" {
 			return
 		}
@@ -196,13 +196,13 @@ func (s *Server) handleWorkspaceEvent(p *hub.Publication, workspaceID int64) {
 				sess.follow(ctx, workspaceID, reply)
 			}
 		}()
-	case service.EventMemberRemoved:
-		var ev service.MemberChanged
+	case event.EventMemberRemoved:
+		var ev event.MemberChanged
 		if json.Unmarshal(p.Data, &ev) != nil || ev.UserID == "" {
 			return
 		}
 		s.hub.Revoke(ev.UserID, func(c string) bool { return c == col })
-	case service.EventWorkspaceDeleted:
+	case event.EventWorkspaceDeleted:
 		s.hub.RevokeChannel(col, "")
 	}
 }

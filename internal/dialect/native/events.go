@@ -3,10 +3,10 @@ package native
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/tablecast/tablecast/internal/dialect/docevents"
 	"strconv"
 	"strings"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 )
 
@@ -15,8 +15,8 @@ var _ hub.EventRenderer = renderer{}
 // RenderEvent implements hub.EventRenderer: the table store's events become
 // `op` messages on the documents they change, one frame per document,
 // encoded once and shared by every subscriber of that document. The changes
-// are the service's (service.EventDocChanges, derived once per event for
-// every document dialect by docevents), the same the op log keeps:
+// are the event contract's (event.DocChanges, derived once per event for
+// every document dialect by event.MemoChanges), the same the op log keeps:
 //
 //   - a created document is {"v":0,"create":<data>};
 //   - a changed one is {"v":<version before>,"op":[json0 components]}: the
@@ -37,15 +37,15 @@ func (r renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 }
 
 func (renderer) renderDocs(p *hub.Publication) ([]hub.Output, error) {
-	if tableID, ok := docevents.WebhookPaused(p); ok {
+	if tableID, ok := event.PausedTable(p.Event, p.Data); ok {
 		// A notice to the table's record collection: a message with the
 		// event's offset, its data the event's payload and its name.
-		col := "record_" + strconv.FormatInt(tableID, 10)
+		col := event.RecordCollection(tableID)
 		data := map[string]json.RawMessage{"event": json.RawMessage(`"webhook_paused"`), "webhook": p.Data}
 		return []hub.Output{{Collection: col, Frame: encode(&outbound{Type: TypeMessage, Collection: col,
 			Offset: &p.Offset, Data: data, Timestamp: timestamp(p.Time)})}}, nil
 	}
-	changes, err := docevents.Changes(p)
+	changes, err := event.MemoChanges(p, p.Event, p.Data)
 	if err != nil {
 		return nil, fmt.Errorf("native: render %s: %w", p.Event, err)
 	}
@@ -59,7 +59,7 @@ func (renderer) renderDocs(p *hub.Publication) ([]hub.Output, error) {
 		source = "server"
 	}
 	ts := timestamp(p.Time)
-	reply := docevents.Submit(p).Reply
+	reply := event.MemoSubmit(p, p.Data).Reply
 	var replyID string
 	if reply != nil {
 		var native bool

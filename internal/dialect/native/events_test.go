@@ -11,8 +11,8 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
@@ -118,15 +118,15 @@ func readFrame(t *testing.T, b []byte) opFrame {
 
 func TestRenderStoreEvents(t *testing.T) {
 	const tableID, wsID = 12, 3
-	meta := service.TableMeta{TableID: tableID, WorkspaceID: wsID, Actor: "alice", Origin: "c_sock"}
+	meta := event.TableMeta{TableID: tableID, WorkspaceID: wsID, Actor: "alice", Origin: "c_sock"}
 	rec, fld, vw, tbl := "record_12", "field_12", "view_12", "table_3"
 	at := time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.UTC)
 
 	name := table.Field{ID: 7, TableID: tableID, Name: "Name", Type: table.TypeText, Primary: true, Order: 1, Version: 1}
 	price := table.Field{ID: 8, TableID: tableID, Name: "Price", Type: table.TypeNumber, Order: 2,
 		Options: table.FieldOptions{Decimals: 2}, Version: 1}
-	row := func(id, version int64, fields table.Values) service.Row {
-		return service.Row{ID: id, Order: "1.00000000000000000000", Version: version, Fields: fields,
+	row := func(id, version int64, fields table.Values) event.Row {
+		return event.Row{ID: id, Order: "1.00000000000000000000", Version: version, Fields: fields,
 			CreatedAt: at, UpdatedAt: at}
 	}
 	grid := table.View{ID: 4, TableID: tableID, Name: "Grid", Type: table.ViewGrid, FilterType: table.FilterAnd,
@@ -148,8 +148,8 @@ func TestRenderStoreEvents(t *testing.T) {
 		}
 		return c
 	}
-	tab := service.Table{ID: tableID, WorkspaceID: wsID, Name: "Tasks", Order: 1, CreatedAt: at, Version: 1}
-	tabV := func(version int64, name string) service.Table {
+	tab := event.Table{ID: tableID, WorkspaceID: wsID, Name: "Tasks", Order: 1, CreatedAt: at, Version: 1}
+	tabV := func(version int64, name string) event.Table {
 		c := tab
 		c.Version, c.Name = version, name
 		return c
@@ -176,23 +176,23 @@ func TestRenderStoreEvents(t *testing.T) {
 		tableStream bool
 	}{
 		{
-			name: "rows_created", event: service.EventRowsCreated,
-			payload: service.RowsCreated{TableMeta: meta, Rows: []service.Row{
+			name: "rows_created", event: event.EventRowsCreated,
+			payload: event.RowsCreated{TableMeta: meta, Rows: []event.Row{
 				row(30, 1, table.Values{7: json.RawMessage(`"a"`)}), row(31, 1, table.Values{7: json.RawMessage(`"b"`)}),
 			}},
 			want: []wantOp{
-				{col: rec, doc: "30", v: 0, create: service.RecordDoc{ID: 30, Order: "1.00000000000000000000", Fields: table.Values{7: json.RawMessage(`"a"`)}}},
-				{col: rec, doc: "31", v: 0, create: service.RecordDoc{ID: 31, Order: "1.00000000000000000000", Fields: table.Values{7: json.RawMessage(`"b"`)}}},
+				{col: rec, doc: "30", v: 0, create: event.RecordDoc{ID: 30, Order: "1.00000000000000000000", Fields: table.Values{7: json.RawMessage(`"a"`)}}},
+				{col: rec, doc: "31", v: 0, create: event.RecordDoc{ID: 31, Order: "1.00000000000000000000", Fields: table.Values{7: json.RawMessage(`"b"`)}}},
 			},
 		},
 		{
-			name: "rows_updated", event: service.EventRowsUpdated,
-			payload: service.RowsUpdated{TableMeta: meta,
-				Rows: []service.Row{
+			name: "rows_updated", event: event.EventRowsUpdated,
+			payload: event.RowsUpdated{TableMeta: meta,
+				Rows: []event.Row{
 					row(30, 3, table.Values{7: json.RawMessage(`"A"`), 8: json.RawMessage(`"1.00"`)}),
 					row(31, 2, table.Values{7: json.RawMessage(`"b"`)}), // the value given was the one it had
 				},
-				RowsBefore: []service.Row{
+				RowsBefore: []event.Row{
 					row(30, 2, table.Values{7: json.RawMessage(`"a"`), 8: json.RawMessage(`"1.00"`)}),
 					row(31, 1, table.Values{7: json.RawMessage(`"b"`)}),
 				},
@@ -206,29 +206,29 @@ func TestRenderStoreEvents(t *testing.T) {
 			},
 		},
 		{
-			name: "rows_updated by a submit", event: service.EventRowsUpdated,
-			payload: service.RowsUpdated{TableMeta: meta,
-				Rows:            []service.Row{row(30, 3, table.Values{7: json.RawMessage(`"ab"`)})},
-				RowsBefore:      []service.Row{row(30, 2, table.Values{7: json.RawMessage(`"a"`)})},
+			name: "rows_updated by a submit", event: event.EventRowsUpdated,
+			payload: event.RowsUpdated{TableMeta: meta,
+				Rows:            []event.Row{row(30, 3, table.Values{7: json.RawMessage(`"ab"`)})},
+				RowsBefore:      []event.Row{row(30, 2, table.Values{7: json.RawMessage(`"a"`)})},
 				UpdatedFieldIDs: []int64{7},
 				Op:              json.RawMessage(`[{"p":["fields","7",1],"si":"b"}]`),
 			},
 			want: []wantOp{{col: rec, doc: "30", v: 2, raw: `[{"p":["fields","7",1],"si":"b"}]`}},
 		},
 		{
-			name: "rows_deleted", event: service.EventRowsDeleted,
-			payload: service.RowsDeleted{TableMeta: meta, RowIDs: []int64{30, 31},
-				Rows: []service.Row{row(30, 4, table.Values{}), row(31, 1, table.Values{})}},
+			name: "rows_deleted", event: event.EventRowsDeleted,
+			payload: event.RowsDeleted{TableMeta: meta, RowIDs: []int64{30, 31},
+				Rows: []event.Row{row(30, 4, table.Values{}), row(31, 1, table.Values{})}},
 			want: []wantOp{{col: rec, doc: "30", v: 4, del: true}, {col: rec, doc: "31", v: 1, del: true}},
 		},
 		{
-			name: "field_created", event: service.EventFieldCreated,
-			payload: service.FieldCreated{TableMeta: meta, Field: price},
+			name: "field_created", event: event.EventFieldCreated,
+			payload: event.FieldCreated{TableMeta: meta, Field: price},
 			want:    []wantOp{{col: fld, doc: "8", v: 0, create: docOf(t, price)}},
 		},
 		{
-			name: "field_updated with related fields and views_changed", event: service.EventFieldUpdated,
-			payload: service.FieldUpdated{TableMeta: meta, Field: priceAfter, FieldBefore: priceBefore,
+			name: "field_updated with related fields and views_changed", event: event.EventFieldUpdated,
+			payload: event.FieldUpdated{TableMeta: meta, Field: priceAfter, FieldBefore: priceBefore,
 				RelatedFields: []table.Field{nameAfter}, RelatedBefore: []table.Field{nameBefore},
 				ViewsChanged: []table.View{gridAfter}, ViewsBefore: []table.View{gridBefore}},
 			want: []wantOp{
@@ -238,15 +238,15 @@ func TestRenderStoreEvents(t *testing.T) {
 			},
 		},
 		{
-			name: "field_updated alone", event: service.EventFieldUpdated,
-			payload: service.FieldUpdated{TableMeta: meta, Field: withField(price, 2, func(f *table.Field) { f.Name = "Cost" }),
+			name: "field_updated alone", event: event.EventFieldUpdated,
+			payload: event.FieldUpdated{TableMeta: meta, Field: withField(price, 2, func(f *table.Field) { f.Name = "Cost" }),
 				FieldBefore: price, RelatedFields: []table.Field{}, RelatedBefore: []table.Field{},
 				ViewsChanged: []table.View{}, ViewsBefore: []table.View{}},
 			want: []wantOp{{col: fld, doc: "8", v: 1, op: []comp{set("name", `"Price"`, `"Cost"`)}}},
 		},
 		{
-			name: "field_deleted with views_changed", event: service.EventFieldDeleted,
-			payload: service.FieldDeleted{TableMeta: meta, FieldID: 8, Field: priceBefore,
+			name: "field_deleted with views_changed", event: event.EventFieldDeleted,
+			payload: event.FieldDeleted{TableMeta: meta, FieldID: 8, Field: priceBefore,
 				ViewsChanged: []table.View{gridNoHidden}, ViewsBefore: []table.View{gridAfter}},
 			want: []wantOp{
 				{col: fld, doc: "8", v: 3, del: true},
@@ -254,58 +254,58 @@ func TestRenderStoreEvents(t *testing.T) {
 			},
 		},
 		{
-			name: "view_created", event: service.EventViewCreated,
-			payload: service.ViewCreated{TableMeta: meta, View: grid},
+			name: "view_created", event: event.EventViewCreated,
+			payload: event.ViewCreated{TableMeta: meta, View: grid},
 			want:    []wantOp{{col: vw, doc: "4", v: 0, create: docOf(t, grid)}},
 		},
 		{
-			name: "view_updated", event: service.EventViewUpdated,
-			payload: service.ViewUpdated{TableMeta: meta, View: gridAfter, ViewBefore: gridBefore},
+			name: "view_updated", event: event.EventViewUpdated,
+			payload: event.ViewUpdated{TableMeta: meta, View: gridAfter, ViewBefore: gridBefore},
 			want:    []wantOp{{col: vw, doc: "4", v: 1, op: []comp{set("filters", `[{"field_id":8,"type":"lower_than","value":"10"}]`, "[]")}}},
 		},
 		{
-			name: "view_deleted", event: service.EventViewDeleted,
-			payload: service.ViewDeleted{TableMeta: meta, ViewID: 4, View: gridNoHidden},
+			name: "view_deleted", event: event.EventViewDeleted,
+			payload: event.ViewDeleted{TableMeta: meta, ViewID: 4, View: gridNoHidden},
 			want:    []wantOp{{col: vw, doc: "4", v: 3, del: true}},
 		},
 		{
-			name: "table_created", event: service.EventTableCreated,
-			payload: service.TableCreated{TableMeta: meta, Table: tab, Fields: []table.Field{name}},
+			name: "table_created", event: event.EventTableCreated,
+			payload: event.TableCreated{TableMeta: meta, Table: tab, Fields: []table.Field{name}},
 			want:    []wantOp{{col: tbl, doc: "12", v: 0, create: docOf(t, tab)}},
 		},
 		{
-			name: "table_updated", event: service.EventTableUpdated,
-			payload: service.TableUpdated{TableMeta: meta, Table: tabV(3, "Jobs"), TableBefore: tabV(2, "Tasks")},
+			name: "table_updated", event: event.EventTableUpdated,
+			payload: event.TableUpdated{TableMeta: meta, Table: tabV(3, "Jobs"), TableBefore: tabV(2, "Tasks")},
 			want:    []wantOp{{col: tbl, doc: "12", v: 2, op: []comp{set("name", `"Tasks"`, `"Jobs"`)}}},
 		},
 		{
 			// table_updated also goes to the table's stream (for the
 			// Baserow table page): table_W is rendered from the
 			// workspace's stream only, so never twice.
-			name: "table_updated on the table's stream renders nothing", event: service.EventTableUpdated,
-			payload:     service.TableUpdated{TableMeta: meta, Table: tabV(3, "Jobs"), TableBefore: tabV(2, "Tasks")},
+			name: "table_updated on the table's stream renders nothing", event: event.EventTableUpdated,
+			payload:     event.TableUpdated{TableMeta: meta, Table: tabV(3, "Jobs"), TableBefore: tabV(2, "Tasks")},
 			tableStream: true,
 		},
 		{
-			name: "table_deleted", event: service.EventTableDeleted,
-			payload: service.TableDeleted{TableMeta: meta, Table: tabV(3, "Jobs")},
+			name: "table_deleted", event: event.EventTableDeleted,
+			payload: event.TableDeleted{TableMeta: meta, Table: tabV(3, "Jobs")},
 			want:    []wantOp{{col: tbl, doc: "12", v: 3, del: true}},
 		},
 		{
 			// Events written before versions existed carry version 0: their
 			// updates and deletes go out without v rather than a wrong one.
-			name: "legacy view_updated without versions", event: service.EventViewUpdated,
-			payload: service.ViewUpdated{TableMeta: meta, View: with(grid, 0, func(v *table.View) { v.Name = "G" }), ViewBefore: with(grid, 0, nil)},
+			name: "legacy view_updated without versions", event: event.EventViewUpdated,
+			payload: event.ViewUpdated{TableMeta: meta, View: with(grid, 0, func(v *table.View) { v.Name = "G" }), ViewBefore: with(grid, 0, nil)},
 			want:    []wantOp{{col: vw, doc: "4", noV: true, op: []comp{set("name", `"Grid"`, `"G"`)}}},
 		},
 		{
-			name: "legacy field_deleted without versions", event: service.EventFieldDeleted,
-			payload: service.FieldDeleted{TableMeta: meta, FieldID: 8, Field: withField(price, 0, nil)},
+			name: "legacy field_deleted without versions", event: event.EventFieldDeleted,
+			payload: event.FieldDeleted{TableMeta: meta, FieldID: 8, Field: withField(price, 0, nil)},
 			want:    []wantOp{{col: fld, doc: "8", noV: true, del: true}},
 		},
 		{
-			name: "member_added renders nothing", event: service.EventMemberAdded,
-			payload: service.MemberChanged{WorkspaceMeta: service.WorkspaceMeta{WorkspaceID: wsID, Actor: "alice"}, UserID: "bob", Role: "editor"},
+			name: "member_added renders nothing", event: event.EventMemberAdded,
+			payload: event.MemberChanged{WorkspaceMeta: event.WorkspaceMeta{WorkspaceID: wsID, Actor: "alice"}, UserID: "bob", Role: "editor"},
 		},
 	}
 	for _, tc := range tests {
@@ -385,24 +385,24 @@ func TestRenderStoreEvents(t *testing.T) {
 // document had: a client applying the ops of a document in order sees v
 // grow by one each time, from the create (v 0) to the delete (the last v).
 func TestRenderVersionsChain(t *testing.T) {
-	meta := service.TableMeta{TableID: 5, WorkspaceID: 1, Actor: "u"}
+	meta := event.TableMeta{TableID: 5, WorkspaceID: 1, Actor: "u"}
 	v := table.View{ID: 9, TableID: 5, Name: "V0", Type: table.ViewGrid, Version: 1}
 	events := []struct {
 		typ     string
 		payload any
-	}{{service.EventViewCreated, service.ViewCreated{TableMeta: meta, View: v}}}
+	}{{event.EventViewCreated, event.ViewCreated{TableMeta: meta, View: v}}}
 	for i := int64(2); i <= 4; i++ {
 		before := v
 		v.Version, v.Name = i, "V"+strconv.FormatInt(i, 10)
 		events = append(events, struct {
 			typ     string
 			payload any
-		}{service.EventViewUpdated, service.ViewUpdated{TableMeta: meta, View: v, ViewBefore: before}})
+		}{event.EventViewUpdated, event.ViewUpdated{TableMeta: meta, View: v, ViewBefore: before}})
 	}
 	events = append(events, struct {
 		typ     string
 		payload any
-	}{service.EventViewDeleted, service.ViewDeleted{TableMeta: meta, ViewID: v.ID, View: v}})
+	}{event.EventViewDeleted, event.ViewDeleted{TableMeta: meta, ViewID: v.ID, View: v}})
 
 	doc := int64(0) // the client's version of the document
 	for i, e := range events {
@@ -427,15 +427,15 @@ func TestRenderVersionsChain(t *testing.T) {
 // TestRenderSubmitReply: a submit's event gives the submitting connection
 // its reply, with the fixup, in the op's place; everyone else the op.
 func TestRenderSubmitReply(t *testing.T) {
-	meta := service.TableMeta{TableID: 12, WorkspaceID: 3, Actor: "alice", Origin: "c_sock", Src: "s", Seq: 2,
-		Reply: &service.SubmitReply{Collection: "record_12", Doc: 5, Tag: "native:req-9", Fixup: json.RawMessage(`[{"p":["fields","8"],"oi":2.56,"od":2.555}]`)}}
-	row := service.Row{ID: 5, Order: "1.00000000000000000000", Version: 3, Fields: table.Values{8: json.RawMessage(`2.56`)}}
-	payload, err := json.Marshal(service.RowsUpdated{TableMeta: meta, Rows: []service.Row{row}, RowsBefore: []service.Row{row},
+	meta := event.TableMeta{TableID: 12, WorkspaceID: 3, Actor: "alice", Origin: "c_sock", Src: "s", Seq: 2,
+		Reply: &event.SubmitReply{Collection: "record_12", Doc: 5, Tag: "native:req-9", Fixup: json.RawMessage(`[{"p":["fields","8"],"oi":2.56,"od":2.555}]`)}}
+	row := event.Row{ID: 5, Order: "1.00000000000000000000", Version: 3, Fields: table.Values{8: json.RawMessage(`2.56`)}}
+	payload, err := json.Marshal(event.RowsUpdated{TableMeta: meta, Rows: []event.Row{row}, RowsBefore: []event.Row{row},
 		UpdatedFieldIDs: []int64{8}, Op: json.RawMessage(`[{"p":["fields","8"],"oi":2.56,"od":null}]`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &hub.Publication{Kind: hub.KindEvent, Stream: "table:12", Offset: 41, Event: service.EventRowsUpdated,
+	p := &hub.Publication{Kind: hub.KindEvent, Stream: "table:12", Offset: 41, Event: event.EventRowsUpdated,
 		Data: payload, Author: hub.Author{ConnID: "c_sock"}, Exclude: []string{"c_sock"}, Time: time.Now()}
 	outs, err := renderer{}.RenderEvent(p)
 	if err != nil || len(outs) != 1 {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/stream"
 	"github.com/tablecast/tablecast/internal/transport"
@@ -160,12 +161,7 @@ func isStoreCollection(name string) bool {
 	if strings.HasPrefix(name, "publicview_") {
 		return true
 	}
-	for _, prefix := range []string{"record_", "field_", "view_", "table_"} {
-		if rest, ok := strings.CutPrefix(name, prefix); ok {
-			return rest != "" && strings.Trim(rest, "0123456789") == ""
-		}
-	}
-	return false
+	return event.InNamespace(name)
 }
 
 type subscribeData struct {

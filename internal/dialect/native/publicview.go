@@ -9,10 +9,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/tablecast/tablecast/internal/dialect/docevents"
 	"github.com/tablecast/tablecast/internal/dialect/publicview"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/service"
 )
 
 // A `publicview_<slug>` subscription receives a public view's projection of
@@ -224,19 +223,19 @@ func (pv *PublicViews) render(p *hub.Publication, outs []hub.Output) ([]hub.Outp
 		return outs, nil
 	}
 	schema := publicview.ChangesDefinitions(p.Event)
-	var created *service.RowsCreated
-	var updated *service.RowsUpdated
-	var deleted *service.RowsDeleted
+	var created *event.RowsCreated
+	var updated *event.RowsUpdated
+	var deleted *event.RowsDeleted
 	var err error
 	switch p.Event {
-	case service.EventRowsCreated:
-		created = new(service.RowsCreated)
+	case event.EventRowsCreated:
+		created = new(event.RowsCreated)
 		err = json.Unmarshal(p.Data, created)
-	case service.EventRowsUpdated:
-		updated = new(service.RowsUpdated)
+	case event.EventRowsUpdated:
+		updated = new(event.RowsUpdated)
 		err = json.Unmarshal(p.Data, updated)
-	case service.EventRowsDeleted:
-		deleted = new(service.RowsDeleted)
+	case event.EventRowsDeleted:
+		deleted = new(event.RowsDeleted)
 		err = json.Unmarshal(p.Data, deleted)
 	default:
 		if !schema {
@@ -261,13 +260,13 @@ func (pv *PublicViews) render(p *hub.Publication, outs []hub.Output) ([]hub.Outp
 	if schema {
 		return outs, nil // a view's or field's change: see docs/protocol.md
 	}
-	changes, err := docevents.Changes(p)
+	changes, err := event.MemoChanges(p, p.Event, p.Data)
 	if err != nil {
 		return outs, fmt.Errorf("native: render %s: %w", p.Event, err)
 	}
-	byDoc := make(map[int64]*service.DocChange, len(changes))
+	byDoc := make(map[int64]*event.DocChange, len(changes))
 	for i := range changes {
-		if changes[i].Collection == "record_"+strconv.FormatInt(tableID, 10) {
+		if changes[i].Collection == event.RecordCollection(tableID) {
 			byDoc[changes[i].DocID] = &changes[i]
 		}
 	}
@@ -311,7 +310,7 @@ type projector struct {
 	col     string // the hub channel: npv/T, document doc
 	doc     string
 	name    string // the client's collection: publicview_<slug>
-	changes map[int64]*service.DocChange
+	changes map[int64]*event.DocChange
 	outs    []hub.Output
 }
 
@@ -333,7 +332,7 @@ func (pr *projector) emit(rowID int64, d opData) {
 }
 
 // create: a row the view now sees, with the fields it shows.
-func (pr *projector) create(r service.Row) {
+func (pr *projector) create(r event.Row) {
 	fields := make(map[string]json.RawMessage, len(pr.vd.Visible))
 	for _, f := range pr.vd.Visible {
 		if v, ok := r.Fields[f]; ok {
@@ -349,13 +348,13 @@ func (pr *projector) create(r service.Row) {
 }
 
 // del: a row the view no longer sees (deleted, or out of its filter).
-func (pr *projector) del(r service.Row) {
+func (pr *projector) del(r event.Row) {
 	pr.emit(r.ID, opData{V: pr.version(r.ID), Del: true})
 }
 
 // op: a row the view still sees, with a shown field changed: the
 // event's op without its components on hidden fields.
-func (pr *projector) op(r service.Row) {
+func (pr *projector) op(r event.Row) {
 	c := pr.changes[r.ID]
 	if c == nil || len(c.Op) == 0 {
 		return
@@ -411,9 +410,9 @@ func (pv *PublicViews) HandleEvent(h *hub.Hub, p *hub.Publication) {
 		return
 	}
 	switch p.Event {
-	case service.EventViewUpdated:
+	case event.EventViewUpdated:
 		var ev struct {
-			service.ViewUpdated
+			event.ViewUpdated
 			PasswordChanged bool `json:"password_changed"`
 		}
 		if json.Unmarshal(p.Data, &ev) != nil {
@@ -423,12 +422,12 @@ func (pv *PublicViews) HandleEvent(h *hub.Hub, p *hub.Publication) {
 		if before.Public && (!after.Public || after.HasPassword && (!before.HasPassword || ev.PasswordChanged)) {
 			h.RevokeChannel(publicViewCollection(tableID), strconv.FormatInt(after.ID, 10))
 		}
-	case service.EventViewDeleted:
-		var ev service.ViewDeleted
+	case event.EventViewDeleted:
+		var ev event.ViewDeleted
 		if json.Unmarshal(p.Data, &ev) == nil {
 			h.RevokeChannel(publicViewCollection(tableID), strconv.FormatInt(ev.ViewID, 10))
 		}
-	case service.EventTableDeleted:
+	case event.EventTableDeleted:
 		h.RevokeChannel(publicViewCollection(tableID), "")
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/dialect/admission"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/ratelimit"
 	"github.com/tablecast/tablecast/internal/transport"
@@ -443,14 +443,14 @@ func (s *session) query(ctx context.Context, in *inbound) error {
 	if !isStoreCollection(col) {
 		return errorf(CodeInvalid, "query works on store collections; %q is an app channel", col)
 	}
-	rest, ok := strings.CutPrefix(col, "record_")
-	if !ok {
+	c, ok := event.ParseCollection(col)
+	if !ok || c.Kind != event.KindRecord {
 		return errorf(CodeInvalid, "query works on record_<table id> collections")
 	}
 	if err := s.authorize(col); err != nil {
 		return err
 	}
-	tableID, _ := strconv.ParseInt(rest, 10, 64)
+	tableID := c.ID
 	var q RecordQuery
 	if len(in.Data) > 0 && string(in.Data) != "null" {
 		if err := json.Unmarshal(in.Data, &q); err != nil {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+
+	"github.com/tablecast/tablecast/internal/event"
+	"github.com/tablecast/tablecast/internal/table"
 )
 
 // Store is what the native dialect needs from the table store: who may see a
@@ -12,63 +15,23 @@ import (
 type Store interface {
 	// AuthorizeCollection reports whether userID may subscribe to a store
 	// collection (record_T, field_T, view_T, table_W): nil, or an error
-	// wrapping ErrForbidden or ErrNotFound. A table the user cannot see is
-	// ErrNotFound, never a hint that it exists.
+	// wrapping event.ErrForbidden or event.ErrNotFound. A table the user
+	// cannot see is event.ErrNotFound, never a hint that it exists.
 	AuthorizeCollection(ctx context.Context, userID, collection string) error
 	// QueryRecords answers `query` on record_T.
 	QueryRecords(ctx context.Context, userID string, tableID int64, q RecordQuery) (RecordPage, error)
 	// Submit applies a document change for userID; origin is the
 	// submitting connection's id (left out of the `op` broadcast). Errors
-	// wrap ErrForbidden or ErrNotFound, or are a *RefusedError.
-	Submit(ctx context.Context, userID, origin string, s Submission) (SubmitAck, error)
+	// wrap event.ErrForbidden, event.ErrNotFound or event.ErrConflict (an
+	// *event.Error's message is told the client), or are a
+	// *table.ValidationError.
+	Submit(ctx context.Context, userID, origin string, s event.Submission) (event.SubmitResult, error)
 	// OpenPublicView checks that a public view may be read with token (only
 	// needed when the view has a password) and names its table and id:
-	// ErrNotFound when no public view has the slug, ErrForbidden when the
-	// token is missing or wrong.
+	// event.ErrNotFound when no public view has the slug,
+	// event.ErrUnauthorized when the token is missing or wrong.
 	OpenPublicView(ctx context.Context, slug, token string) (tableID, viewID int64, err error)
 }
-
-// Submission is a `submit` message's change of one document.
-type Submission struct {
-	Collection string
-	DocID      int64
-	V          int64
-	HasV       bool // false in the seed's form (operation at the top level)
-	Op         json.RawMessage
-	Create     json.RawMessage
-	Del        bool
-	Src        string
-	Seq        uint64
-	// Tag is kept with the change's event for the renderer's reply: the
-	// request's id (service.SubmitReply).
-	Tag string
-}
-
-// SubmitAck is what a submit did: the version the change applied to (the
-// document is at V+1), its event's offset, whether it was a resent
-// change already applied, and the fixup (a json0 op, nil when the change
-// was stored as sent).
-type SubmitAck struct {
-	V         int64
-	Offset    uint64
-	Duplicate bool
-	Fixup     json.RawMessage
-}
-
-// RefusedError is a change the store refused, with the code (400 or 409)
-// and a message for the client.
-type RefusedError struct {
-	Code    int
-	Message string
-}
-
-func (e *RefusedError) Error() string { return "native: refused: " + e.Message }
-
-// Errors a Store wraps.
-var (
-	ErrForbidden = errors.New("native: forbidden")
-	ErrNotFound  = errors.New("native: not found")
-)
 
 // RecordQuery is the data of a `query` message.
 type RecordQuery struct {
@@ -98,14 +61,21 @@ type Snapshot struct {
 
 // storeError maps a Store error to what the client is told.
 func storeError(err error) error {
-	var re *RefusedError
+	var ve *table.ValidationError
+	var ee *event.Error
 	switch {
-	case errors.As(err, &re):
-		return errorf(re.Code, "%s", re.Message)
-	case errors.Is(err, ErrForbidden):
+	case errors.As(err, &ve):
+		return errorf(CodeInvalid, "%s", ve.Error())
+	case errors.Is(err, event.ErrForbidden), errors.Is(err, event.ErrUnauthorized):
 		return errorf(CodeForbidden, "not allowed")
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, event.ErrNotFound):
 		return errorf(CodeNotFound, "unknown collection or document")
+	case errors.Is(err, event.ErrConflict):
+		msg := "conflict"
+		if errors.As(err, &ee) {
+			msg = ee.Message
+		}
+		return errorf(CodeConflict, "%s", msg)
 	}
 	return err
 }

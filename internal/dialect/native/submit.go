@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/tablecast/tablecast/internal/event"
 )
 
 // submitData is a submit's data: {"v","op"|"create"|"del","src"?,"seq"?}.
@@ -47,7 +49,7 @@ func (s *session) submit(ctx context.Context, in *inbound) error {
 			return errorf(CodeInvalid, `submit data must be {"v":N,"op":[...]} or {"v":N,"create":{...}} or {"v":N,"del":true}`)
 		}
 	}
-	sub := Submission{Collection: col, DocID: docID, Op: d.Op, Create: d.Create, Del: d.Del, Src: d.Src, Seq: d.Seq}
+	sub := event.Submission{Collection: col, DocID: docID, Op: d.Op, Create: d.Create, Del: d.Del, Src: d.Src, Seq: d.Seq}
 	if d.V != nil {
 		sub.V, sub.HasV = *d.V, true
 	}
@@ -70,8 +72,14 @@ func (s *session) submit(ctx context.Context, in *inbound) error {
 	if err != nil {
 		return storeError(err)
 	}
+	var fixup json.RawMessage
+	if len(ack.Fixup) > 0 {
+		if fixup, err = json.Marshal(ack.Fixup); err != nil {
+			return err
+		}
+	}
 	reply := &outbound{Type: TypeSubmit, ID: in.ID, Collection: col, Document: doc, Offset: &ack.Offset,
-		Data: submitReplyData{V: ack.V + 1, Duplicate: ack.Duplicate, Fixup: ack.Fixup}}
+		Data: submitReplyData{V: ack.V + 1, Duplicate: ack.Duplicate, Fixup: fixup}}
 	if sub.Create == nil && !ack.Duplicate && s.owe(col, doc, reply) {
 		// The document's stream brings the reply (the renderer's
 		// hub.Output.Origin), after every op before it.
@@ -82,7 +90,7 @@ func (s *session) submit(ctx context.Context, in *inbound) error {
 }
 
 // replyTag marks the submits of native connections in their events
-// (service.SubmitReply.Tag): the rest of the tag is the request's id.
+// (event.SubmitReply.Tag): the rest of the tag is the request's id.
 const replyTag = "native:"
 
 // owe records that the stream will bring a submit's reply, when the

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
@@ -171,10 +171,10 @@ func Compile(tv TableViews) (*TableDefs, map[int64]error) {
 
 // ChangesDefinitions reports whether an event of a table's stream changes
 // what the projections read.
-func ChangesDefinitions(event string) bool {
-	switch event {
-	case service.EventFieldCreated, service.EventFieldUpdated, service.EventFieldDeleted,
-		service.EventViewCreated, service.EventViewUpdated, service.EventViewDeleted, service.EventTableDeleted:
+func ChangesDefinitions(typ string) bool {
+	switch typ {
+	case event.EventFieldCreated, event.EventFieldUpdated, event.EventFieldDeleted,
+		event.EventViewCreated, event.EventViewUpdated, event.EventViewDeleted, event.EventTableDeleted:
 		return true
 	}
 	return false

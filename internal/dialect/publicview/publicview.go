@@ -10,7 +10,7 @@ package publicview
 import (
 	"context"
 
-	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
@@ -30,16 +30,16 @@ type TableViews struct {
 
 // Match reports whether the view's filter matches the row (a view without
 // a filter matches every row).
-func (v *View) Match(r *service.Row) bool { return v.Pred.Match(r.Fields) }
+func (v *View) Match(r *event.Row) bool { return v.Pred.Match(r.Fields) }
 
 // Updated is the projection of a rows_updated event through a view.
 type Updated struct {
 	// Left are the rows the filter matched before and not after, as they
 	// were; Entered those it matches only after, as they are.
-	Left, Entered []service.Row
+	Left, Entered []event.Row
 	// Stayed are the rows matched before and after with a shown field
 	// changed (StayedBefore: as they were), in the event's order.
-	Stayed, StayedBefore []service.Row
+	Stayed, StayedBefore []event.Row
 	// ShownIDs are the event's updated fields the view shows.
 	ShownIDs []int64
 }
@@ -47,7 +47,7 @@ type Updated struct {
 // ProjectUpdated sorts the updated rows by where they were and are: a row
 // that stays out, or stays in with only hidden fields changed, is in none
 // of the lists.
-func (v *View) ProjectUpdated(e *service.RowsUpdated) Updated {
+func (v *View) ProjectUpdated(e *event.RowsUpdated) Updated {
 	var u Updated
 	for _, id := range e.UpdatedFieldIDs {
 		if v.Shown[id] {
@@ -56,7 +56,7 @@ func (v *View) ProjectUpdated(e *service.RowsUpdated) Updated {
 	}
 	for i := range e.Rows {
 		after := &e.Rows[i]
-		var before *service.Row
+		var before *event.Row
 		if i < len(e.RowsBefore) && e.RowsBefore[i].ID == after.ID {
 			before = &e.RowsBefore[i]
 		}
@@ -79,8 +79,8 @@ func (v *View) ProjectUpdated(e *service.RowsUpdated) Updated {
 
 // Matching returns the rows the view's filter matches (created or deleted
 // rows the view sees).
-func (v *View) Matching(rows []service.Row) []service.Row {
-	var in []service.Row
+func (v *View) Matching(rows []event.Row) []event.Row {
+	var in []event.Row
 	for i := range rows {
 		if v.Match(&rows[i]) {
 			in = append(in, rows[i])

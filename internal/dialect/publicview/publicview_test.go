@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
@@ -32,11 +32,11 @@ func testView(t *testing.T) *View {
 	return defs.Views[7]
 }
 
-func row(id int64, status string) service.Row {
-	return service.Row{ID: id, Fields: table.Values{1: json.RawMessage(`"n"`), 2: json.RawMessage(`"` + status + `"`), 3: json.RawMessage(`"x"`)}}
+func row(id int64, status string) event.Row {
+	return event.Row{ID: id, Fields: table.Values{1: json.RawMessage(`"n"`), 2: json.RawMessage(`"` + status + `"`), 3: json.RawMessage(`"x"`)}}
 }
 
-func ids(rows []service.Row) []int64 {
+func ids(rows []event.Row) []int64 {
 	out := []int64{}
 	for _, r := range rows {
 		out = append(out, r.ID)
@@ -49,8 +49,8 @@ func TestProjectUpdated(t *testing.T) {
 	if got := v.Visible; len(got) != 2 || got[0] != 1 || got[1] != 2 {
 		t.Fatalf("visible %v, want [1 2]", got)
 	}
-	before := []service.Row{row(1, "open"), row(2, "open"), row(3, "closed"), row(4, "closed")}
-	after := []service.Row{row(1, "open"), row(2, "closed"), row(3, "open"), row(4, "closed")}
+	before := []event.Row{row(1, "open"), row(2, "open"), row(3, "closed"), row(4, "closed")}
+	after := []event.Row{row(1, "open"), row(2, "closed"), row(3, "open"), row(4, "closed")}
 	cases := []struct {
 		name                  string
 		fields                []int64
@@ -61,7 +61,7 @@ func TestProjectUpdated(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			u := v.ProjectUpdated(&service.RowsUpdated{Rows: after, RowsBefore: before, UpdatedFieldIDs: c.fields})
+			u := v.ProjectUpdated(&event.RowsUpdated{Rows: after, RowsBefore: before, UpdatedFieldIDs: c.fields})
 			for _, got := range []struct {
 				what      string
 				got, want []int64

@@ -1,8 +1,9 @@
 package sharedb
 
 import (
-	"strconv"
 	"strings"
+
+	"github.com/tablecast/tablecast/internal/event"
 )
 
 // collection is a store collection as a client named it: the store's name
@@ -13,40 +14,20 @@ type collection struct {
 	canonical string // record_T, field_T, view_T or table_W
 	kind      string // record, field, view or table
 	id        int64  // the table (the workspace for table_W)
+	ref       event.Collection
 }
 
-// aliases are Teable's collection prefixes.
-var aliases = map[string]string{"rec": "record", "fld": "field", "viw": "view", "tbl": "table"}
+// stream names the collection's stream (table:T, workspace:W).
+func (c collection) stream() string { return c.ref.Stream() }
 
 // parseCollection reads record_T, field_T, view_T, table_W or an alias
 // (rec_T, fld_T, viw_T, tbl_W), with a positive integer id.
 func parseCollection(name string) (collection, bool) {
-	prefix, rest, ok := strings.Cut(name, "_")
+	c, ok := event.ParseCollectionAlias(name)
 	if !ok {
 		return collection{}, false
 	}
-	id, err := strconv.ParseInt(rest, 10, 64)
-	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != rest {
-		return collection{}, false
-	}
-	kind := prefix
-	if k, ok := aliases[prefix]; ok {
-		kind = k
-	}
-	switch kind {
-	case "record", "field", "view", "table":
-	default:
-		return collection{}, false
-	}
-	return collection{name: name, canonical: kind + "_" + rest, kind: kind, id: id}, true
-}
-
-// stream names the collection's stream (table:T, workspace:W).
-func (c collection) stream() string {
-	if c.kind == "table" {
-		return "workspace:" + strconv.FormatInt(c.id, 10)
-	}
-	return "table:" + strconv.FormatInt(c.id, 10)
+	return collection{name: name, canonical: c.String(), kind: c.Kind.String(), id: c.ID, ref: c}, true
 }
 
 // The hub collections of this dialect. Their names hold a '/', which no
@@ -87,7 +68,7 @@ func StoreCollectionOf(hubCollection string) (string, bool) {
 	}
 	if ch, ok := strings.CutPrefix(hubCollection, presencePrefix); ok {
 		if t, ok := channelTable(ch); ok {
-			return "record_" + strconv.FormatInt(t, 10), true
+			return event.RecordCollection(t), true
 		}
 	}
 	return "", false
@@ -100,19 +81,8 @@ func channelTable(ch string) (int64, bool) {
 	if i < 0 {
 		return 0, false
 	}
-	rest := ch[i+1:]
-	id, err := strconv.ParseInt(rest, 10, 64)
-	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != rest {
-		return 0, false
-	}
-	return id, true
+	return event.ParseID(ch[i+1:])
 }
 
 // docID reads a document id: a positive integer, as the store's ids are.
-func docID(d string) (int64, bool) {
-	id, err := strconv.ParseInt(d, 10, 64)
-	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != d {
-		return 0, false
-	}
-	return id, true
-}
+func docID(d string) (int64, bool) { return event.ParseID(d) }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/tablecast/tablecast/internal/event"
 )
 
 // diffFallbacks counts the diffs made the plain way (tests expect none).
@@ -159,7 +161,7 @@ func scanDiff(old, new []int64, in map[int64]int) []edit {
 
 // diffJSON renders edits as ShareDB's diff, the inserted documents with
 // their snapshots.
-func diffJSON(edits []edit, snaps map[int64]Snapshot) []byte {
+func diffJSON(edits []edit, snaps map[int64]event.Document) []byte {
 	var b bytes.Buffer
 	b.WriteByte('[')
 	for i, e := range edits {

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/tablecast/tablecast/internal/event"
 )
 
 // applyEdits applies a diff as ShareDB's client does (query.js _handleDiff).
@@ -125,7 +127,7 @@ func TestListDiffRandom(t *testing.T) {
 }
 
 func TestDiffJSON(t *testing.T) {
-	snaps := map[int64]Snapshot{5: {ID: 5, V: 3, Exists: true, Data: json.RawMessage(`{"id":5}`)}}
+	snaps := map[int64]event.Document{5: {ID: 5, V: 3, Exists: true, Data: json.RawMessage(`{"id":5}`)}}
 	got := string(diffJSON([]edit{
 		{kind: editRemove, index: 0, howMany: 2},
 		{kind: editMove, from: 1, to: 0},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 )
 
@@ -60,12 +61,12 @@ func (s *session) authorizeChannel(ch string, publishing bool) error {
 	if !allowed {
 		if t, ok := channelTable(ch); ok {
 			ctx, cancel := s.storeCtx()
-			err := s.srv.cfg.Store.Authorize(ctx, s.userID, "record_"+itoa(t))
+			err := s.srv.cfg.Store.Authorize(ctx, s.userID, event.RecordCollection(t))
 			cancel()
 			switch {
 			case err == nil:
 				allowed = true
-			case !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrForbidden):
+			case !errors.Is(err, event.ErrNotFound) && !forbidden(err):
 				return err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
@@ -239,7 +240,7 @@ func (s snapshotJSON) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func snapshotOf(s Snapshot, withID bool) snapshotJSON {
+func snapshotOf(s event.Document, withID bool) snapshotJSON {
 	out := snapshotJSON{V: s.V}
 	if withID {
 		out.D = strconv.FormatInt(s.ID, 10)
@@ -337,7 +338,7 @@ type changeJSON struct {
 
 // opFrame renders one logged change of a document as an op message. An op
 // ({"op":[...]}, the common case) is not decoded.
-func opFrame(col, doc string, o Op) ([]byte, error) {
+func opFrame(col, doc string, o event.LoggedChange) ([]byte, error) {
 	var w opBuilder
 	w.head(col, doc, o.V, o.Src, o.Seq)
 	if raw := bytes.TrimSpace(o.Change); bytes.HasPrefix(raw, []byte(`{"op":`)) && raw[len(raw)-1] == '}' &&

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 )
 
@@ -122,11 +123,11 @@ func TestErrorReply(t *testing.T) {
 }
 
 func TestSnapshotAndOpJSON(t *testing.T) {
-	b, _ := snapshotOf(Snapshot{ID: 4, V: 2, Exists: true, Data: json.RawMessage(`{"id":4}`)}, true).MarshalJSON()
+	b, _ := snapshotOf(event.Document{ID: 4, V: 2, Exists: true, Data: json.RawMessage(`{"id":4}`)}, true).MarshalJSON()
 	if string(b) != `{"d":"4","v":2,"data":{"id":4}}` {
 		t.Errorf("existing: %s", b)
 	}
-	b, _ = snapshotOf(Snapshot{ID: 4, V: 3}, false).MarshalJSON()
+	b, _ = snapshotOf(event.Document{ID: 4, V: 3}, false).MarshalJSON()
 	if string(b) != `{"v":3,"type":null}` {
 		t.Errorf("missing: %s (a client must not take it for a json0 document)", b)
 	}
@@ -135,12 +136,12 @@ func TestSnapshotAndOpJSON(t *testing.T) {
 		`{"create":{"id":4}}`:                  `{"a":"op","c":"rec_1","d":"4","v":2,"src":"s","seq":3,"create":{"type":"http://sharejs.org/types/JSONv0","data":{"id":4}}}`,
 		`{"del":true}`:                         `{"a":"op","c":"rec_1","d":"4","v":2,"src":"s","seq":3,"del":true}`,
 	} {
-		f, err := opFrame("rec_1", "4", Op{V: 2, Src: "s", Seq: 3, Change: json.RawMessage(change)})
+		f, err := opFrame("rec_1", "4", event.LoggedChange{V: 2, Src: "s", Seq: 3, Change: json.RawMessage(change)})
 		if err != nil || string(frameBody(t, f)) != want {
 			t.Errorf("opFrame(%s) = %s, %v; want %s", change, frameBody(t, f), err, want)
 		}
 	}
-	f, _ := opFrame("rec_1", "4", Op{V: 2, Seq: 3, Change: json.RawMessage(`{"op":[]}`)})
+	f, _ := opFrame("rec_1", "4", event.LoggedChange{V: 2, Seq: 3, Change: json.RawMessage(`{"op":[]}`)})
 	if got := string(frameBody(t, f)); got != `{"a":"op","c":"rec_1","d":"4","v":2,"op":[]}` {
 		t.Errorf("a REST write's op: %s (no src, no seq)", got)
 	}

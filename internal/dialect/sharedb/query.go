@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"sync"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 )
 
@@ -69,7 +69,7 @@ func parseQuery(c collection, raw json.RawMessage) (Query, error) {
 
 // queryError maps a Store error of a query.
 func queryError(c collection, err error) error {
-	if errors.Is(err, ErrInvalid) {
+	if invalid(err) {
 		return errorf(CodeBadMessage, message(err, "invalid query"))
 	}
 	return readError(c, err)
@@ -201,14 +201,14 @@ func heldResults(r json.RawMessage) ([]heldDoc, bool) {
 // results it keeps, the diff from its results to the new ones, then the
 // reply with the snapshots of the kept documents it held without a
 // version.
-func (s *session) resubscribeQuery(ctx context.Context, c collection, held []heldDoc, results []Snapshot, id string) error {
+func (s *session) resubscribeQuery(ctx context.Context, c collection, held []heldDoc, results []event.Document, id string) error {
 	versions := make(map[int64]*int64, len(held))
 	oldIDs := make([]int64, len(held))
 	for i, h := range held {
 		versions[h.id] = h.v
 		oldIDs[i] = h.id
 	}
-	byID := make(map[int64]Snapshot, len(results))
+	byID := make(map[int64]event.Document, len(results))
 	newIDs := make([]int64, len(results))
 	data := map[string]snapshotJSON{}
 	for i, r := range results {

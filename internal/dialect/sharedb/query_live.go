@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"sync"
+
+	"github.com/tablecast/tablecast/internal/event"
 )
 
 // liveQueries are the node's live queries by stream, and the workers that
@@ -214,13 +216,13 @@ func (l *liveQueries) poll(q *liveQuery) {
 	defer cancel()
 	results, offset, err := l.srv.cfg.Store.Query(ctx, s.userID, q.col.canonical, q.q)
 	if err != nil {
-		if s.ctx.Err() == nil && !errors.Is(err, ErrNotFound) {
+		if s.ctx.Err() == nil && !errors.Is(err, event.ErrNotFound) {
 			s.lost("live query of "+q.col.name, err) // its results would go stale
 		}
 		return // a lost permission ends the query through the hub (RevokedFrame)
 	}
 	ids := make([]int64, len(results))
-	byID := make(map[int64]Snapshot, len(results))
+	byID := make(map[int64]event.Document, len(results))
 	for i, r := range results {
 		ids[i] = r.ID
 		byID[r.ID] = r

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/tablecast/tablecast/internal/dialect/docevents"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/transport"
 )
@@ -135,14 +135,14 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	if len(cols) == 0 {
 		return nil, nil
 	}
-	changes, err := docevents.Changes(p)
+	changes, err := event.MemoChanges(p, p.Event, p.Data)
 	if err != nil {
 		return nil, fmt.Errorf("sharedb: render %s: %w", p.Event, err)
 	}
 	if len(changes) == 0 {
 		return nil, nil
 	}
-	meta := docevents.Submit(p)
+	meta := event.MemoSubmit(p, p.Data)
 	src, seq := meta.Src, meta.Seq
 	var spelling string
 	if rp := meta.Reply; rp != nil {

@@ -5,12 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
-func event(t *testing.T, stream string, offset uint64, typ string, payload any) *hub.Publication {
+func publication(t *testing.T, stream string, offset uint64, typ string, payload any) *hub.Publication {
 	t.Helper()
 	b, err := json.Marshal(payload)
 	if err != nil {
@@ -36,12 +36,12 @@ func outputs(t *testing.T, r *Renderer, p *hub.Publication) map[string]string {
 // spelling of its collection held on the node; nothing when none is held.
 func TestRenderEvent(t *testing.T) {
 	r := NewRenderer(nil)
-	meta := service.TableMeta{TableID: 5, WorkspaceID: 2, Actor: "u1", Origin: "c_x", Src: "client1", Seq: 7}
-	row := service.Row{ID: 9, Order: "1.00000000000000000000", Version: 2, Fields: table.Values{1: json.RawMessage(`"b"`)}}
+	meta := event.TableMeta{TableID: 5, WorkspaceID: 2, Actor: "u1", Origin: "c_x", Src: "client1", Seq: 7}
+	row := event.Row{ID: 9, Order: "1.00000000000000000000", Version: 2, Fields: table.Values{1: json.RawMessage(`"b"`)}}
 	before := row
 	before.Version, before.Fields = 1, table.Values{1: json.RawMessage(`"a"`)}
-	upd := event(t, "table:5", 40, service.EventRowsUpdated, service.RowsUpdated{TableMeta: meta, Rows: []service.Row{row},
-		RowsBefore: []service.Row{before}, UpdatedFieldIDs: []int64{1}, Op: json.RawMessage(`[{"p":["fields","1",0],"sd":"a"},{"p":["fields","1",0],"si":"b"}]`)})
+	upd := publication(t, "table:5", 40, event.EventRowsUpdated, event.RowsUpdated{TableMeta: meta, Rows: []event.Row{row},
+		RowsBefore: []event.Row{before}, UpdatedFieldIDs: []int64{1}, Op: json.RawMessage(`[{"p":["fields","1",0],"sd":"a"},{"p":["fields","1",0],"si":"b"}]`)})
 
 	if got := outputs(t, r, upd); len(got) != 0 {
 		t.Fatalf("nothing held, rendered %v", got)
@@ -69,11 +69,11 @@ func TestRenderEvent(t *testing.T) {
 	meta.Src, meta.Seq = "", 0
 	created := row
 	created.Version = 1
-	got = outputs(t, r, event(t, "table:5", 41, service.EventRowsCreated, service.RowsCreated{TableMeta: meta, Rows: []service.Row{created}}))
+	got = outputs(t, r, publication(t, "table:5", 41, event.EventRowsCreated, event.RowsCreated{TableMeta: meta, Rows: []event.Row{created}}))
 	if got["sdb/rec_5 9"] != `{"a":"op","c":"rec_5","d":"9","v":0,"create":{"type":"http://sharejs.org/types/JSONv0","data":{"id":9,"order":"1.00000000000000000000","fields":{"1":"b"}}}}` {
 		t.Errorf("create: %v", got)
 	}
-	got = outputs(t, r, event(t, "table:5", 42, service.EventRowsDeleted, service.RowsDeleted{TableMeta: meta, RowIDs: []int64{9}, Rows: []service.Row{row}}))
+	got = outputs(t, r, publication(t, "table:5", 42, event.EventRowsDeleted, event.RowsDeleted{TableMeta: meta, RowIDs: []int64{9}, Rows: []event.Row{row}}))
 	if got["sdb/record_5 9"] != `{"a":"op","c":"record_5","d":"9","v":2,"del":true}` {
 		t.Errorf("delete: %v", got)
 	}
@@ -125,15 +125,15 @@ func BenchmarkRenderEvent(b *testing.B) {
 	for i := int64(1); i <= 10; i++ {
 		fields[i] = json.RawMessage(`"some text in a cell"`)
 	}
-	row := service.Row{ID: 9, Order: "1.00000000000000000000", Version: 8, Fields: fields}
+	row := event.Row{ID: 9, Order: "1.00000000000000000000", Version: 8, Fields: fields}
 	before := row
 	before.Version = 7
-	payload, _ := json.Marshal(service.RowsUpdated{
-		TableMeta: service.TableMeta{TableID: 5, WorkspaceID: 2, Actor: "u1", Origin: "c_x", Src: "0123456789abcdef0123456789abcdef", Seq: 42},
-		Rows:      []service.Row{row}, RowsBefore: []service.Row{before}, UpdatedFieldIDs: []int64{1},
+	payload, _ := json.Marshal(event.RowsUpdated{
+		TableMeta: event.TableMeta{TableID: 5, WorkspaceID: 2, Actor: "u1", Origin: "c_x", Src: "0123456789abcdef0123456789abcdef", Seq: 42},
+		Rows:      []event.Row{row}, RowsBefore: []event.Row{before}, UpdatedFieldIDs: []int64{1},
 		Op: json.RawMessage(`[{"p":["fields","1",3],"si":"x"}]`),
 	})
-	p := &hub.Publication{Kind: hub.KindEvent, Stream: "table:5", Offset: 1, Event: service.EventRowsUpdated, Data: payload}
+	p := &hub.Publication{Kind: hub.KindEvent, Stream: "table:5", Offset: 1, Event: event.EventRowsUpdated, Data: payload}
 	b.ReportAllocs()
 	for b.Loop() {
 		if outs, err := r.RenderEvent(p); err != nil || len(outs) != 1 {
@@ -151,11 +151,11 @@ func TestRenderEventAck(t *testing.T) {
 	record, _ := parseCollection("record_5")
 	r.hold(rec, 1)
 	r.hold(record, 1)
-	meta := service.TableMeta{TableID: 5, WorkspaceID: 2, Actor: "u1", Origin: "c_x", Src: "client1", Seq: 7,
-		Reply: &service.SubmitReply{Collection: "record_5", Doc: 9, Tag: "sharedb:rec_5", Fixup: json.RawMessage(`[{"p":["fields","1"],"oi":2.56,"od":2.555}]`)}}
-	row := service.Row{ID: 9, Order: "1.00000000000000000000", Version: 4, Fields: table.Values{1: json.RawMessage(`2.56`)}}
-	p := event(t, "table:5", 41, service.EventRowsUpdated, service.RowsUpdated{TableMeta: meta, Rows: []service.Row{row},
-		RowsBefore: []service.Row{row}, UpdatedFieldIDs: []int64{1},
+	meta := event.TableMeta{TableID: 5, WorkspaceID: 2, Actor: "u1", Origin: "c_x", Src: "client1", Seq: 7,
+		Reply: &event.SubmitReply{Collection: "record_5", Doc: 9, Tag: "sharedb:rec_5", Fixup: json.RawMessage(`[{"p":["fields","1"],"oi":2.56,"od":2.555}]`)}}
+	row := event.Row{ID: 9, Order: "1.00000000000000000000", Version: 4, Fields: table.Values{1: json.RawMessage(`2.56`)}}
+	p := publication(t, "table:5", 41, event.EventRowsUpdated, event.RowsUpdated{TableMeta: meta, Rows: []event.Row{row},
+		RowsBefore: []event.Row{row}, UpdatedFieldIDs: []int64{1},
 		Op: json.RawMessage(`[{"p":["fields","1"],"oi":2.56,"od":null}]`)})
 	p.Author.ConnID, p.Exclude = "c_x", []string{"c_x"}
 	outs, err := r.RenderEvent(p)

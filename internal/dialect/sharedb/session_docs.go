@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 )
 
@@ -30,20 +31,20 @@ const (
 // document that does not and cannot exist (the store's ids are integers):
 // its snapshot is {v: 0, type: null}, once the collection is known to be
 // readable.
-func (s *session) readOne(ctx context.Context, c collection, d string) (Snapshot, uint64, bool, error) {
+func (s *session) readOne(ctx context.Context, c collection, d string) (event.Document, uint64, bool, error) {
 	id, ok := docID(d)
 	if !ok {
 		if err := s.srv.cfg.Store.Authorize(ctx, s.userID, c.canonical); err != nil {
-			return Snapshot{}, 0, false, readError(c, err)
+			return event.Document{}, 0, false, readError(c, err)
 		}
-		return Snapshot{}, 0, false, nil
+		return event.Document{}, 0, false, nil
 	}
 	snaps, offset, err := s.srv.cfg.Store.Snapshots(ctx, s.userID, c.canonical, []int64{id})
 	if err != nil {
-		return Snapshot{}, 0, false, readError(c, err)
+		return event.Document{}, 0, false, readError(c, err)
 	}
 	if len(snaps) != 1 {
-		return Snapshot{}, 0, false, errors.New("sharedb: store returned no snapshot")
+		return event.Document{}, 0, false, errors.New("sharedb: store returned no snapshot")
 	}
 	return snaps[0], offset, true, nil
 }
@@ -51,13 +52,13 @@ func (s *session) readOne(ctx context.Context, c collection, d string) (Snapshot
 // readError maps a Store error of a read.
 func readError(c collection, err error) error {
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrForbidden):
+	case errors.Is(err, event.ErrNotFound), forbidden(err):
 		return errorf(CodeUnknownCollection, "unknown collection "+quoteForMessage(c.name))
-	case errors.Is(err, ErrOpsPruned):
+	case errors.Is(err, event.ErrOpsPruned):
 		return errorf(CodeOpsNotFound, message(err, "the ops since that version are no longer kept: fetch the document anew"))
-	case errors.Is(err, ErrVersionAhead):
+	case errors.Is(err, event.ErrVersionAhead):
 		return errorf(CodeVersionNewer, message(err, "the document has not reached that version"))
-	case errors.Is(err, ErrInvalid):
+	case invalid(err):
 		return errorf(CodeBadMessage, message(err, "invalid request"))
 	}
 	return err
@@ -81,11 +82,11 @@ func (s *session) sendOpsSince(ctx context.Context, c collection, d string, id i
 		if from >= log.V {
 			return offset, from, nil
 		}
-		if len(log.Ops) == 0 || log.Ops[0].V != from || sent+len(log.Ops) > maxCatchUp {
+		if len(log.Changes) == 0 || log.Changes[0].V != from || sent+len(log.Changes) > maxCatchUp {
 			return 0, from, errorf(CodeOpsNotFound, "the ops of "+c.name+"/"+d+" since version "+itoa(from)+
 				" are no longer kept: destroy the doc and fetch it anew")
 		}
-		for _, o := range log.Ops {
+		for _, o := range log.Changes {
 			if o.V != from {
 				break // a hole cannot happen in a kept run; stop rather than send one
 			}
@@ -97,7 +98,7 @@ func (s *session) sendOpsSince(ctx context.Context, c collection, d string, id i
 			from++
 			sent++
 		}
-		if from >= log.V || len(log.Ops) < opsPage {
+		if from >= log.V || len(log.Changes) < opsPage {
 			return offset, from, nil
 		}
 	}
@@ -370,7 +371,7 @@ func (s *session) bulk(in *inbound) error {
 			numeric = append(numeric, id)
 		}
 	}
-	var snaps []Snapshot
+	var snaps []event.Document
 	var offset uint64
 	if len(numeric) > 0 {
 		snaps, offset, err = s.srv.cfg.Store.Snapshots(ctx, s.userID, c.canonical, numeric)
@@ -380,7 +381,7 @@ func (s *session) bulk(in *inbound) error {
 	if err != nil {
 		return readError(c, err)
 	}
-	byID := make(map[int64]Snapshot, len(snaps))
+	byID := make(map[int64]event.Document, len(snaps))
 	for _, sn := range snaps {
 		byID[sn.ID] = sn
 	}
@@ -449,7 +450,7 @@ func (s *session) snapshotAt(in *inbound) error {
 	}
 	ctx, cancel := s.storeCtx()
 	defer cancel()
-	var snap Snapshot
+	var snap event.Document
 	id, valid := docID(d)
 	switch {
 	case v < 0 && at.IsZero():
@@ -457,7 +458,7 @@ func (s *session) snapshotAt(in *inbound) error {
 	case !valid:
 		err = s.srv.cfg.Store.Authorize(ctx, s.userID, c.canonical)
 		if err == nil && v > 0 {
-			err = ErrVersionAhead
+			err = event.ErrVersionAhead
 		}
 		if err != nil {
 			err = readError(c, err)
@@ -465,7 +466,7 @@ func (s *session) snapshotAt(in *inbound) error {
 	default:
 		snap, err = s.srv.cfg.Store.SnapshotAt(ctx, s.userID, c.canonical, id, v, at)
 		switch {
-		case errors.Is(err, ErrOpsPruned):
+		case errors.Is(err, event.ErrOpsPruned):
 			// As ShareDB's server refuses a snapshot read it will not serve.
 			err = errorf(CodeSnapshotRejected, message(err, "the document's history is no longer kept"))
 		case err != nil:

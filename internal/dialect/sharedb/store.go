@@ -5,14 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/tablecast/tablecast/internal/event"
+	"github.com/tablecast/tablecast/internal/table"
 )
 
 // Store is what the dialect needs from the table store; the server wires
-// it to the table service. Collections are the store's names (record_T,
-// field_T, view_T, table_W), never aliases. Errors wrap the errors below.
+// it to the table service. It speaks the event contract's documents
+// (event.Document, event.DocumentLog, event.Submission,
+// event.SubmitResult). Collections are the store's names (record_T,
+// field_T, view_T, table_W), never aliases. Errors are those below.
 type Store interface {
 	// Authorize reports whether userID may read a collection: nil, or an
-	// error wrapping ErrNotFound (a table the user cannot see is not
+	// error wrapping event.ErrNotFound (a table the user cannot see is not
 	// found, never a hint that it exists).
 	Authorize(ctx context.Context, userID, collection string) error
 	// Snapshots reads documents of one collection in one read, in the
@@ -20,48 +25,23 @@ type Store interface {
 	// in their order, with ids nil), and the offset of the collection's
 	// stream they were read at. A document that does not exist is in the
 	// result with Exists false.
-	Snapshots(ctx context.Context, userID, collection string, ids []int64) ([]Snapshot, uint64, error)
+	Snapshots(ctx context.Context, userID, collection string, ids []int64) ([]event.Document, uint64, error)
 	// Ops returns the logged changes of a document from version from on,
 	// at most limit, in version order (the first may be later than from
 	// when older ones are no longer kept), with the document's version and
 	// its stream's offset when they were read.
-	Ops(ctx context.Context, userID, collection string, docID, from int64, limit int) (OpLog, error)
+	Ops(ctx context.Context, userID, collection string, docID, from int64, limit int) (event.DocumentLog, error)
 	// SnapshotAt rebuilds a document at version v, or, with at non-zero,
-	// at that time. Errors wrap ErrOpsPruned when the changes are no
-	// longer kept, ErrVersionAhead for a version not reached.
-	SnapshotAt(ctx context.Context, userID, collection string, docID, v int64, at time.Time) (Snapshot, error)
+	// at that time. Errors wrap event.ErrOpsPruned when the changes are no
+	// longer kept, event.ErrVersionAhead for a version not reached.
+	SnapshotAt(ctx context.Context, userID, collection string, docID, v int64, at time.Time) (event.Document, error)
 	// Query lists the documents of a query: the records of q (record_T),
 	// every document of the other collections. The offset is the stream's
 	// when they were read.
-	Query(ctx context.Context, userID, collection string, q Query) ([]Snapshot, uint64, error)
+	Query(ctx context.Context, userID, collection string, q Query) ([]event.Document, uint64, error)
 	// Submit applies a change for userID; origin is the submitting
 	// connection's id (left out of the op's broadcast).
-	Submit(ctx context.Context, userID, origin string, s Submission) (SubmitResult, error)
-}
-
-// Snapshot is a document at version V.
-type Snapshot struct {
-	ID     int64
-	V      int64
-	Exists bool
-	Data   json.RawMessage
-}
-
-// Op is a change of the op log: the version it applied to, the submission
-// that made it ("" for a REST write) and {"op":[...]}, {"create":data} or
-// {"del":true}.
-type Op struct {
-	V      int64
-	Src    string
-	Seq    uint64
-	Change json.RawMessage
-}
-
-// OpLog is a document's changes from a version on.
-type OpLog struct {
-	Ops    []Op
-	V      int64 // the document's version
-	Offset uint64
+	Submit(ctx context.Context, userID, origin string, s event.Submission) (event.SubmitResult, error)
 }
 
 // Query is a query's q on record_T: {"view_id"?, "filter"?, "sort"?,
@@ -74,57 +54,31 @@ type Query struct {
 	Limit  int             `json:"limit"`
 }
 
-// Submission is an op message's change of one document.
-type Submission struct {
-	Collection string
-	DocID      int64
-	V          int64
-	HasV       bool
-	Op         json.RawMessage
-	Create     json.RawMessage
-	Del        bool
-	Src        string
-	Seq        uint64
-	// Tag is kept with the change's event for the renderer's ack: the
-	// collection as the socket spelled it.
-	Tag string
+// A Store's errors are the event contract's, compared with errors.Is:
+// event.ErrNotFound, event.ErrForbidden (event.ErrUnauthorized counts as
+// one), event.ErrConflict with its reasons (event.ErrDocExists,
+// event.ErrDocDeleted, event.ErrVersionAhead, event.ErrOpsPruned), as an
+// *event.Error with a message for the client; a refused value or op is a
+// *table.ValidationError.
+
+// forbidden reports whether a Store refused the user's role.
+func forbidden(err error) bool {
+	return errors.Is(err, event.ErrForbidden) || errors.Is(err, event.ErrUnauthorized)
 }
 
-// SubmitResult is what a submit did: the version the change applied to
-// (the document is at V+1), whether it had been applied already (a resent
-// op), the changes it was transformed against, which the submitter had
-// not seen, and the fixup (a json0 op; nil when the op was stored as sent).
-type SubmitResult struct {
-	V         int64
-	Duplicate bool
-	Missed    []Op
-	Fixup     json.RawMessage
+// invalid reports whether a Store refused a value or an op.
+func invalid(err error) bool {
+	var ve *table.ValidationError
+	return errors.As(err, &ve)
 }
-
-// The errors a Store wraps.
-var (
-	ErrNotFound     = errors.New("sharedb: not found")
-	ErrForbidden    = errors.New("sharedb: forbidden")
-	ErrInvalid      = errors.New("sharedb: invalid")
-	ErrDocExists    = errors.New("sharedb: document exists")
-	ErrDocDeleted   = errors.New("sharedb: document was deleted")
-	ErrVersionAhead = errors.New("sharedb: version ahead of the document")
-	ErrOpsPruned    = errors.New("sharedb: ops no longer kept")
-	ErrConflict     = errors.New("sharedb: conflict")
-)
-
-// StoreError is a Store's refusal with a message safe to show a client.
-type StoreError struct {
-	Kind    error // one of the errors above
-	Message string
-}
-
-func (e *StoreError) Error() string { return "sharedb: " + e.Message }
-func (e *StoreError) Unwrap() error { return e.Kind }
 
 // message is the client's message of a Store error.
 func message(err error, fallback string) string {
-	var se *StoreError
+	var ve *table.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Error()
+	}
+	var se *event.Error
 	if errors.As(err, &se) && se.Message != "" {
 		return se.Message
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 )
 
@@ -52,7 +53,7 @@ func (s *session) submit(in *inbound) error {
 		}
 		src = *in.Src
 	}
-	sub := Submission{Collection: c.canonical, V: v, HasV: hasV, Src: src, Seq: seq}
+	sub := event.Submission{Collection: c.canonical, V: v, HasV: hasV, Src: src, Seq: seq}
 	var createData json.RawMessage
 	switch {
 	case present(in.Op):
@@ -110,8 +111,14 @@ func (s *session) submit(in *inbound) error {
 	if err != nil {
 		return submitError(err)
 	}
+	var fixup json.RawMessage
+	if len(res.Fixup) > 0 {
+		if fixup, err = json.Marshal(res.Fixup); err != nil {
+			return err
+		}
+	}
 	if follow && !res.Duplicate {
-		if s.owe(c, d, owedAck{src: src, seq: seq, v: res.V, fixup: res.Fixup}) {
+		if s.owe(c, d, owedAck{src: src, seq: seq, v: res.V, fixup: fixup}) {
 			return nil
 		}
 		// The subscription ended meanwhile: the ack comes from here.
@@ -129,7 +136,7 @@ func (s *session) submit(in *inbound) error {
 		if err != nil {
 			return readError(c, err)
 		}
-		for _, o := range log.Ops {
+		for _, o := range log.Changes {
 			f, err := opFrame(c.name, d, o)
 			if err != nil {
 				return err
@@ -137,7 +144,6 @@ func (s *session) submit(in *inbound) error {
 			s.conn.Send(f)
 		}
 	}
-	fixup := res.Fixup
 	if sub.Create != nil { // resent too: its first ack may be lost
 		fix, err := s.createFixup(c, id, createData)
 		if err != nil {
@@ -153,7 +159,7 @@ func (s *session) submit(in *inbound) error {
 }
 
 // replyTag marks the ops of ShareDB sockets in their events
-// (service.SubmitReply.Tag): the rest of the tag is the collection as the
+// (event.SubmitReply.Tag): the rest of the tag is the collection as the
 // socket spelled it.
 const replyTag = "sharedb:"
 
@@ -237,21 +243,21 @@ func truthy(r json.RawMessage) bool {
 // without an error.
 func submitError(err error) error {
 	switch {
-	case errors.Is(err, ErrForbidden):
+	case forbidden(err):
 		return errorf(CodeSubmitRejected, message(err, "not allowed: your role cannot change this table"))
-	case errors.Is(err, ErrInvalid):
+	case invalid(err):
 		return errorf(CodeSubmitRejected, message(err, "the change is not valid"))
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, event.ErrNotFound):
 		return errorf(CodeDocMissing, message(err, "the document does not exist"))
-	case errors.Is(err, ErrDocExists):
+	case errors.Is(err, event.ErrDocExists):
 		return errorf(CodeDocExists, message(err, "the document already exists"))
-	case errors.Is(err, ErrDocDeleted):
+	case errors.Is(err, event.ErrDocDeleted):
 		return errorf(CodeDocDeleted, message(err, "the document was deleted"))
-	case errors.Is(err, ErrVersionAhead):
+	case errors.Is(err, event.ErrVersionAhead):
 		return errorf(CodeVersionNewer, message(err, "the op's version is newer than the document's"))
-	case errors.Is(err, ErrOpsPruned):
+	case errors.Is(err, event.ErrOpsPruned):
 		return errorf(CodeOpsNotFound, message(err, "the ops since the op's version are no longer kept"))
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, event.ErrConflict):
 		return errorf(CodeUnknown, message(err, "the change conflicts with a concurrent change; retry"))
 	}
 	return err
@@ -266,11 +272,11 @@ func (s *session) createFixup(c collection, id int64, sent json.RawMessage) (jso
 	if err != nil {
 		return nil, err
 	}
-	if len(log.Ops) == 0 || log.Ops[0].V != 0 {
+	if len(log.Changes) == 0 || log.Changes[0].V != 0 {
 		return nil, errors.New("the create is not in the op log")
 	}
 	var ch changeJSON
-	if err := json.Unmarshal(log.Ops[0].Change, &ch); err != nil {
+	if err := json.Unmarshal(log.Changes[0].Change, &ch); err != nil {
 		return nil, err
 	}
 	var have, want any

@@ -1,13 +1,13 @@
-package service
+package event
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 
-	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
@@ -25,21 +25,6 @@ import (
 // op log records them in the event's transaction, and the dialects render
 // them. The same change therefore reaches every client, and a submit
 // transformed against the log sees exactly what the clients saw.
-
-// RecordCollection, FieldCollection, ViewCollection and TableCollection
-// name the document collections.
-func RecordCollection(tableID int64) string { return "record_" + strconv.FormatInt(tableID, 10) }
-
-// FieldCollection is field_T.
-func FieldCollection(tableID int64) string { return "field_" + strconv.FormatInt(tableID, 10) }
-
-// ViewCollection is view_T.
-func ViewCollection(tableID int64) string { return "view_" + strconv.FormatInt(tableID, 10) }
-
-// TableCollection is table_W.
-func TableCollection(workspaceID int64) string {
-	return "table_" + strconv.FormatInt(workspaceID, 10)
-}
 
 // DocChange is one document's change.
 type DocChange struct {
@@ -85,8 +70,8 @@ type RecordDoc struct {
 	Fields table.Values `json:"fields"`
 }
 
-// recordDoc returns the data of a row's document.
-func recordDoc(r Row) RecordDoc { return RecordDoc{ID: r.ID, Order: r.Order, Fields: r.Fields} }
+// RecordDocOf returns the data of a row's document.
+func RecordDocOf(r Row) RecordDoc { return RecordDoc{ID: r.ID, Order: r.Order, Fields: r.Fields} }
 
 // docData returns v's JSON without its "version" member, as a map of its
 // members (for diffs) and as JSON.
@@ -111,10 +96,10 @@ func DocData(v any) (json.RawMessage, error) {
 	return b, err
 }
 
-// docChanges turns an event's payload (a pointer to its struct, as
-// DecodeEvent returns, or the struct) into the changes of the documents it
+// Changes turns an event's payload (a pointer to its struct, as
+// Decode returns, or the struct) into the changes of the documents it
 // touches, in a fixed order.
-func docChanges(payload any) ([]DocChange, error) {
+func Changes(payload any) ([]DocChange, error) {
 	var d docDiffer
 	switch ev := payload.(type) {
 	case *RowsCreated:
@@ -154,13 +139,13 @@ func docChanges(payload any) ([]DocChange, error) {
 	case ViewDeleted:
 		return d.deleted(ViewCollection(ev.TableID), ev.ViewID, ev.View.Version), nil
 	case *TableCreated:
-		return d.created(TableCollection(ev.WorkspaceID), ev.Table.ID, tableDoc(ev.Table))
+		return d.created(TableCollection(ev.WorkspaceID), ev.Table.ID, TableDoc(ev.Table))
 	case TableCreated:
-		return d.created(TableCollection(ev.WorkspaceID), ev.Table.ID, tableDoc(ev.Table))
+		return d.created(TableCollection(ev.WorkspaceID), ev.Table.ID, TableDoc(ev.Table))
 	case *TableUpdated:
-		return d.replaced(TableCollection(ev.WorkspaceID), ev.Table.ID, ev.Table.Version, tableDoc(ev.TableBefore), tableDoc(ev.Table), nil)
+		return d.replaced(TableCollection(ev.WorkspaceID), ev.Table.ID, ev.Table.Version, TableDoc(ev.TableBefore), TableDoc(ev.Table), nil)
 	case TableUpdated:
-		return d.replaced(TableCollection(ev.WorkspaceID), ev.Table.ID, ev.Table.Version, tableDoc(ev.TableBefore), tableDoc(ev.Table), nil)
+		return d.replaced(TableCollection(ev.WorkspaceID), ev.Table.ID, ev.Table.Version, TableDoc(ev.TableBefore), TableDoc(ev.Table), nil)
 	case *TableDeleted:
 		return d.deleted(TableCollection(ev.WorkspaceID), ev.Table.ID, ev.Table.Version), nil
 	case TableDeleted:
@@ -169,9 +154,9 @@ func docChanges(payload any) ([]DocChange, error) {
 	return nil, nil
 }
 
-// EventDocChanges decodes a stored event and returns the changes of the
+// DocChanges decodes a stored event and returns the changes of the
 // documents it touches (none for membership and workspace events).
-func EventDocChanges(typ string, data []byte) ([]DocChange, error) {
+func DocChanges(typ string, data []byte) ([]DocChange, error) {
 	if typ == EventRowsUpdated {
 		// A submit's event carries its op: the rows' cells need not be
 		// read (the common case when clients edit through ops).
@@ -179,11 +164,11 @@ func EventDocChanges(typ string, data []byte) ([]DocChange, error) {
 			return []DocChange{ch}, nil
 		}
 	}
-	v, err := DecodeEvent(store.Event{Type: typ, Payload: data})
+	v, err := Decode(typ, data)
 	if err != nil {
 		return nil, err
 	}
-	return docChanges(v)
+	return Changes(v)
 }
 
 // submitChange reads the document change of a submit's rows_updated from
@@ -257,8 +242,8 @@ func firstRowID(dec *json.Decoder) (id, version int64, ok bool) {
 	return id, version, true
 }
 
-// tableDoc is a table's document: its REST shape without its fields.
-func tableDoc(t Table) Table {
+// TableDoc is a table's document: its REST shape without its fields.
+func TableDoc(t Table) Table {
 	t.Fields = nil
 	return t
 }
@@ -270,7 +255,7 @@ type docDiffer struct {
 func (d *docDiffer) rowsCreated(ev *RowsCreated) ([]DocChange, error) {
 	col := RecordCollection(ev.TableID)
 	for _, r := range ev.Rows {
-		b, err := json.Marshal(recordDoc(r))
+		b, err := json.Marshal(RecordDocOf(r))
 		if err != nil {
 			return nil, err
 		}
@@ -307,7 +292,7 @@ func (d *docDiffer) rowsUpdated(ev *RowsUpdated) ([]DocChange, error) {
 		for _, fid := range ev.UpdatedFieldIDs {
 			oldV, hadOld := old.Fields[fid]
 			newV, hasNew := r.Fields[fid]
-			if (hadOld && hasNew && sameJSON(oldV, newV)) || (!hadOld && !hasNew) {
+			if (hadOld && hasNew && SameJSON(oldV, newV)) || (!hadOld && !hasNew) {
 				continue
 			}
 			c := cellOp{P: []string{"fields", strconv.FormatInt(fid, 10)}}
@@ -402,7 +387,7 @@ func memberDiff(before, after any) (json.RawMessage, error) {
 	for _, k := range keys {
 		o, had := bm[k]
 		n, has := am[k]
-		if had && has && sameJSON(o, n) {
+		if had && has && SameJSON(o, n) {
 			continue
 		}
 		c := cellOp{P: []string{k}}
@@ -464,4 +449,17 @@ func (d *docDiffer) viewsChanged(tableID int64, views, before []table.View) ([]D
 		}
 	}
 	return d.out, nil
+}
+
+// SameJSON reports whether two JSON values are equal, whatever their
+// spacing (PostgreSQL's JSONB writes "[1, 2]").
+func SameJSON(a, b json.RawMessage) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	var va, vb any
+	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
 }

@@ -1,4 +1,4 @@
-package service
+package event
 
 import (
 	"encoding/json"
@@ -9,11 +9,11 @@ import (
 	"github.com/tablecast/tablecast/internal/table"
 )
 
-// appendRowJSON appends r's JSON, as json.Marshal writes it, without its
+// AppendRowJSON appends r's JSON, as json.Marshal writes it, without its
 // cost on the path of every submit: cell values are appended as they are
 // (they are compact JSON already: normalized by their field, or read back
 // from the store), where json.Marshal would scan and compact each again.
-func appendRowJSON(b []byte, r Row) ([]byte, error) {
+func AppendRowJSON(b []byte, r Row) ([]byte, error) {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, r.ID, 10)
 	b = append(b, `,"order":`...)
@@ -24,7 +24,7 @@ func appendRowJSON(b []byte, r Row) ([]byte, error) {
 	if r.Fields == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendValues(b, r.Fields)
+		b = AppendValues(b, r.Fields)
 	}
 	b = append(b, `,"created_at":`...)
 	var err error
@@ -38,8 +38,8 @@ func appendRowJSON(b []byte, r Row) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// appendValues appends a row's cells as a JSON object.
-func appendValues(b []byte, vals table.Values) []byte {
+// AppendValues appends a row's cells as a JSON object.
+func AppendValues(b []byte, vals table.Values) []byte {
 	b = append(b, '{')
 	keys := make([]string, 0, len(vals))
 	for id := range vals {

@@ -1,4 +1,4 @@
-package service
+package event
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 	"github.com/tablecast/tablecast/internal/table"
 )
 
-// appendRowJSON writes what json.Marshal writes, but for the escapes of
+// AppendRowJSON writes what json.Marshal writes, but for the escapes of
 // <, > and & that json.Marshal adds inside cell values (the same JSON).
 func TestAppendRowJSON(t *testing.T) {
 	at := time.Date(2026, 11, 22, 5, 6, 7, 891011000, time.UTC)
@@ -23,9 +23,9 @@ func TestAppendRowJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := appendRowJSON(nil, r)
+		got, err := AppendRowJSON(nil, r)
 		if err != nil || !json.Valid(got) {
-			t.Fatalf("appendRowJSON: %s %v", got, err)
+			t.Fatalf("AppendRowJSON: %s %v", got, err)
 		}
 		var g, w any
 		_ = json.Unmarshal(got, &g)
@@ -33,10 +33,10 @@ func TestAppendRowJSON(t *testing.T) {
 		gj, _ := json.Marshal(g)
 		wj, _ := json.Marshal(w)
 		if string(gj) != string(wj) {
-			t.Errorf("appendRowJSON:\n got %s\nwant %s", got, want)
+			t.Errorf("AppendRowJSON:\n got %s\nwant %s", got, want)
 		}
 		if r.ID == 0 && string(got) != string(want) {
-			t.Errorf("appendRowJSON of the zero row:\n got %s\nwant %s", got, want)
+			t.Errorf("AppendRowJSON of the zero row:\n got %s\nwant %s", got, want)
 		}
 	}
 }

@@ -1,4 +1,10 @@
-package service
+// Package event is the contract between the service, which makes events,
+// and the dialects, the webhooks and the HTTP API, which render them: the
+// event names and payloads, their decoding, the documents an event changes
+// (DocChanges), the document collections (Collection) and the model types
+// the payloads carry. It imports only the pure packages (table, ot/json0)
+// and the standard library.
+package event
 
 import (
 	"bytes"
@@ -6,7 +12,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
@@ -34,6 +39,21 @@ const (
 	EventMemberUpdated    = "member_updated"
 	EventMemberRemoved    = "member_removed"
 )
+
+// EventWebhookPaused goes to a table's stream when one of its webhooks
+// pauses, so that the table's subscribers hear of it in order, with an
+// offset like any change.
+const EventWebhookPaused = "webhook_paused"
+
+// WebhookPaused is webhook_paused.
+type WebhookPaused struct {
+	TableMeta
+	WebhookID int64  `json:"webhook_id"`
+	Reason    string `json:"reason"`
+	// Offset is the webhook's delivered offset: it stopped at the event
+	// after it.
+	Offset uint64 `json:"offset"`
+}
 
 // Event payloads are self-contained: a renderer never needs to read the
 // store to turn one into a message. Rows are whole (every field of the
@@ -79,6 +99,9 @@ func (m TableMeta) ReplyTo(col string, doc int64) *SubmitReply {
 	}
 	return nil
 }
+
+// SubmitID is the submit that made the change: "" and 0 for a REST write.
+func (m TableMeta) SubmitID() (src string, seq uint64) { return m.Src, m.Seq }
 
 // WorkspaceMeta heads every event about a workspace.
 type WorkspaceMeta struct {
@@ -252,19 +275,19 @@ type WorkspaceDeleted struct {
 // update, RoleBefore is the role they had).
 type MemberChanged struct {
 	WorkspaceMeta
-	UserID     string     `json:"user_id"`
-	Role       store.Role `json:"role"`
-	RoleBefore store.Role `json:"role_before,omitempty"`
+	UserID     string `json:"user_id"`
+	Role       Role   `json:"role"`
+	RoleBefore Role   `json:"role_before,omitempty"`
 	// TableIDs, on member_removed, are the workspace's tables: the
 	// subscriptions every node must end, without asking the store.
 	TableIDs []int64 `json:"table_ids,omitempty"`
 }
 
-// DecodeEvent decodes an event's payload into its type's struct (a pointer:
+// Decode decodes an event's payload into its type's struct (a pointer:
 // *RowsCreated, *FieldUpdated, ...).
-func DecodeEvent(e store.Event) (any, error) {
+func Decode(typ string, payload []byte) (any, error) {
 	var v any
-	switch e.Type {
+	switch typ {
 	case EventRowsCreated:
 		v = &RowsCreated{}
 	case EventRowsUpdated:
@@ -300,28 +323,28 @@ func DecodeEvent(e store.Event) (any, error) {
 	case EventWebhookPaused:
 		v = &WebhookPaused{}
 	default:
-		return nil, fmt.Errorf("service: unknown event type %q", e.Type)
+		return nil, fmt.Errorf("event: unknown event type %q", typ)
 	}
-	if err := json.Unmarshal(e.Payload, v); err != nil {
-		return nil, fmt.Errorf("service: decode %s event %s@%d: %w", e.Type, e.Stream, e.Offset, err)
+	if err := json.Unmarshal(payload, v); err != nil {
+		return nil, fmt.Errorf("event: decode %s event: %w", typ, err)
 	}
 	return v, nil
 }
 
-// EventSubmitMeta is what an event's payload says of the submit that made
+// SubmitMeta is what an event's payload says of the submit that made
 // it: its src and seq, and its acknowledgement.
-type EventSubmitMeta struct {
+type SubmitMeta struct {
 	Src   string
 	Seq   uint64
 	Reply *SubmitReply
 }
 
-// EventSubmit reads EventSubmitMeta from the head of an event's payload
+// Submit reads SubmitMeta from the head of an event's payload
 // (TableMeta leads every table event, its scalar members first and Reply
 // last): the scan stops at the first other structured member, so an event
 // with a thousand rows is not read through for it.
-func EventSubmit(payload []byte) EventSubmitMeta {
-	var m EventSubmitMeta
+func Submit(payload []byte) SubmitMeta {
+	var m SubmitMeta
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
