@@ -92,10 +92,10 @@ func (n nativeStore) Submit(ctx context.Context, userID, origin string, s event.
 }
 
 // revoker ends the subscriptions of a member removed from a workspace, on
-// every node: it runs on each node's hub as the event passes (hub.EventHook).
+// every node: it runs on each node's hub as the event passes (hub.OnEvent).
 // The event names the workspace's tables, so nothing is read here.
 type revoker struct {
-	hub func() *hub.Hub
+	hub *hub.Hub
 	log *slog.Logger
 }
 
@@ -112,7 +112,7 @@ func (r revoker) event(p *hub.Publication) {
 	for _, id := range ev.TableIDs {
 		ids[id] = true
 	}
-	r.hub().Revoke(ev.UserID, func(collection string) bool {
+	r.hub.Revoke(ev.UserID, func(collection string) bool {
 		if c, ok := sharedb.StoreCollectionOf(collection); ok {
 			collection = c // the ShareDB dialect's documents and table presence channels
 		}
