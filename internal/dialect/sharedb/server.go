@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -106,12 +107,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		admission.Refuse(w, status, code, msg)
 		return
 	}
+	src, err := newSrc()
+	if err != nil {
+		s.log.Error("no client id for a socket", "err", err)
+		admission.Refuse(w, http.StatusServiceUnavailable, "unavailable", "try again later")
+		return
+	}
 	tc, early, err := transport.Upgrade(w, r, 5*time.Second)
 	if err != nil {
 		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	s.attach(tc, early, r.RemoteAddr, claims)
+	s.attach(tc, early, r.RemoteAddr, claims, src)
 }
 
 // TokenCookie is the cookie a browser may carry the token in.
@@ -145,8 +152,8 @@ func (s *Server) authenticate(r *http.Request) (claims *auth.Claims, status int,
 	return s.cfg.VerifyToken(token, userID)
 }
 
-func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims *auth.Claims) {
-	sess := newSession(s, claims)
+func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims *auth.Claims, src string) {
+	sess := newSession(s, claims, src)
 	c, err := s.hub.NewConn(hub.ConnInfo{Dialect: DialectID, Transport: tc, Session: sess, Remote: remote})
 	if err != nil {
 		_ = tc.Close()
@@ -169,13 +176,16 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims 
 	}
 }
 
+// random is where client ids come from (tests replace it).
+var random io.Reader = rand.Reader
+
 // newSrc returns a client id (ShareDB's agent id): 32 hex digits.
-func newSrc() string {
+func newSrc() (string, error) {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("sharedb: crypto/rand: %v", err))
+	if _, err := io.ReadFull(random, b[:]); err != nil {
+		return "", fmt.Errorf("sharedb: client id: %w", err)
 	}
-	return hex.EncodeToString(b[:])
+	return hex.EncodeToString(b[:]), nil
 }
 
 // goTracked is for the server's own goroutines (the query workers).
