@@ -104,9 +104,9 @@ func (a *assembly) newBroker(undo *closers) error {
 }
 
 // newHub builds the hub (not started: dialects register with it first) and
-// registers the node's own event hooks: the table streams remember each
-// event for recovering clients, and the revoker ends a removed member's
-// subscriptions.
+// registers the node's own event hook: the table streams remember each
+// event for recovering clients. Each dialect's hook ends, as the events
+// pass, the subscriptions they revoke.
 func (a *assembly) newHub(*closers) error {
 	cfg := a.cfg
 	h, err := hub.New(hub.Config{
@@ -128,12 +128,8 @@ func (a *assembly) newHub(*closers) error {
 	}
 	a.hub = h
 	a.metrics.RegisterHub(h)
-	a.broker.reportStats(h.Stats) // reported to the cluster with each heartbeat
-	rev := revoker{hub: h, log: a.log}
-	return firstErr(
-		h.OnEvent(a.streams.Remember), // recovering clients read recent events from memory
-		h.OnEvent(rev.event),
-	)
+	a.broker.reportStats(h.Stats)        // reported to the cluster with each heartbeat
+	return h.OnEvent(a.streams.Remember) // recovering clients read recent events from memory
 }
 
 // newService builds the relay (outbox to hub), the table service and the
@@ -260,6 +256,7 @@ func (a *assembly) newNative(endpoint admission.Endpoint, brStore *baserowStore)
 	h := a.hub
 	return firstErr(
 		h.RegisterDialect(native.DialectID, native.RendererWith(views)),
+		h.OnEvent(srv.HandleEvent),
 		h.OnEvent(func(p *hub.Publication) { views.HandleEvent(h, p) }),
 	)
 }

@@ -3,6 +3,7 @@ package sharedb
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/dialect/admission"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/transport"
 )
@@ -86,13 +88,36 @@ func (s *Server) now() time.Time { return s.cfg.Now() }
 // has shut down (the sockets are gone).
 func (s *Server) Close() { s.live.close() }
 
-// HandleEvent is the hub's event hook for this dialect: live queries of the
-// event's stream are re-run (by the workers; the hook never waits on the
-// store).
+// HandleEvent is the hub's event hook for this dialect: a member removed
+// from a workspace loses their documents, queries and presence channels of
+// its tables (on every socket of theirs), then live queries of the event's
+// stream are re-run (by the workers; the hook never waits on the store).
 func (s *Server) HandleEvent(p *hub.Publication) {
+	if p.Event == event.EventMemberRemoved {
+		s.revokeMember(p)
+	}
 	if p.Kind == hub.KindEvent {
 		s.live.touch(p.Stream, p.Event)
 	}
+}
+
+// revokeMember ends a removed member's subscriptions to the workspace's
+// tables; the event names them, so nothing is read here.
+func (s *Server) revokeMember(p *hub.Publication) {
+	var ev event.MemberChanged
+	if err := json.Unmarshal(p.Data, &ev); err != nil || ev.UserID == "" {
+		s.log.Error("sharedb: member_removed event without a user", "stream", p.Stream, "offset", p.Offset)
+		return
+	}
+	lost := ev.Lost()
+	s.hub.Revoke(ev.UserID, func(collection string) bool {
+		name, ok := StoreCollectionOf(collection) // documents and table presence channels
+		if !ok {
+			return false
+		}
+		c, ok := event.ParseCollection(name)
+		return ok && lost(c)
+	})
 }
 
 // ServeHTTP authenticates and upgrades a socket request. Refusals are HTTP
