@@ -27,12 +27,9 @@ import (
 
 // Config configures a Hub. Zero values mean the defaults.
 type Config struct {
-	NodeID  string
-	Broker  Broker          // required
-	Streams ExternalStreams // streams with offsets from elsewhere (the table store); optional
-	// EventHook sees every external stream event on this node, in order,
-	// after its delivery: the place to act on permission changes.
-	EventHook         func(p *Publication)
+	NodeID            string
+	Broker            Broker          // required
+	Streams           ExternalStreams // streams with offsets from elsewhere (the table store); optional
 	Renderers         [MaxDialects]Renderer
 	PingFrame         []byte        // written every HeartbeatInterval
 	HeartbeatInterval time.Duration // default 30s
@@ -79,8 +76,8 @@ type Hub struct {
 	connSeq  atomic.Uint64
 	seq      *stream.Sequencer // orders external streams; nil without Streams
 	sessions *sessionLog       // sessions to record in the cluster; nil without one
-	// eventHooks see every external stream event after its delivery
-	// (Config.EventHook first, then OnEvent's in order); fixed by Start.
+	// eventHooks see every external stream event after its delivery, in
+	// the order OnEvent added them; fixed by Start.
 	eventHooks []func(p *Publication)
 	started    bool // set by Start: registration is closed
 
@@ -177,9 +174,6 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.Streams != nil {
 		h.seq = h.newSequencer()
 	}
-	if cfg.EventHook != nil {
-		h.eventHooks = append(h.eventHooks, cfg.EventHook)
-	}
 	for i := range h.shards {
 		h.shards[i].collections = make(map[string]*collection)
 		h.conns[i].byID = make(map[string]*Conn)
@@ -245,7 +239,7 @@ func (h *Hub) RegisterDialect(d Dialect, r Renderer) error {
 
 // OnEvent adds a hook that sees every external stream event on this node,
 // in order, after its delivery: the place to act on permission changes.
-// Hooks run in the order they were added, after Config.EventHook. It must
+// Hooks run in the order they were added. It must
 // be called before Start, from the goroutine that calls Start.
 func (h *Hub) OnEvent(f func(p *Publication)) error {
 	if h.started {
