@@ -80,3 +80,22 @@ func FuzzParseCollection(f *testing.F) {
 		}
 	})
 }
+
+func TestMemberChangedLost(t *testing.T) {
+	lost := MemberChanged{WorkspaceMeta: WorkspaceMeta{WorkspaceID: 7}, UserID: "u", TableIDs: []int64{3, 5}}.Lost()
+	for _, tc := range []struct {
+		c    Collection
+		want bool
+	}{
+		{Collection{Kind: KindTable, ID: 7}, true},
+		{Collection{Kind: KindTable, ID: 3}, false}, // another workspace's table list
+		{Collection{Kind: KindRecord, ID: 3}, true},
+		{Collection{Kind: KindField, ID: 5}, true},
+		{Collection{Kind: KindView, ID: 5}, true},
+		{Collection{Kind: KindRecord, ID: 7}, false}, // a table of another workspace
+	} {
+		if got := lost(tc.c); got != tc.want {
+			t.Errorf("Lost()(%+v) = %v, want %v", tc.c, got, tc.want)
+		}
+	}
+}

@@ -283,6 +283,23 @@ type MemberChanged struct {
 	TableIDs []int64 `json:"table_ids,omitempty"`
 }
 
+// Lost is, for a member_removed event, what the removed member may no
+// longer hold: the workspace's table list (table_W) and the records,
+// fields and views of its tables. Each dialect ends its own subscriptions
+// with it, on every node, without asking the store.
+func (m MemberChanged) Lost() func(Collection) bool {
+	tables := make(map[int64]bool, len(m.TableIDs))
+	for _, id := range m.TableIDs {
+		tables[id] = true
+	}
+	return func(c Collection) bool {
+		if c.Kind == KindTable {
+			return c.ID == m.WorkspaceID
+		}
+		return tables[c.ID]
+	}
+}
+
 // Decode decodes an event's payload into its type's struct (a pointer:
 // *RowsCreated, *FieldUpdated, ...).
 func Decode(typ string, payload []byte) (any, error) {

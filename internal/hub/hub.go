@@ -27,12 +27,9 @@ import (
 
 // Config configures a Hub. Zero values mean the defaults.
 type Config struct {
-	NodeID  string
-	Broker  Broker          // required
-	Streams ExternalStreams // streams with offsets from elsewhere (the table store); optional
-	// EventHook sees every external stream event on this node, in order,
-	// after its delivery: the place to act on permission changes.
-	EventHook         func(p *Publication)
+	NodeID            string
+	Broker            Broker          // required
+	Streams           ExternalStreams // streams with offsets from elsewhere (the table store); optional
 	Renderers         [MaxDialects]Renderer
 	PingFrame         []byte        // written every HeartbeatInterval
 	HeartbeatInterval time.Duration // default 30s
@@ -79,6 +76,10 @@ type Hub struct {
 	connSeq  atomic.Uint64
 	seq      *stream.Sequencer // orders external streams; nil without Streams
 	sessions *sessionLog       // sessions to record in the cluster; nil without one
+	// eventHooks see every external stream event after its delivery, in
+	// the order OnEvent added them; fixed by Start.
+	eventHooks []func(p *Publication)
+	started    bool // set by Start: registration is closed
 
 	wg       sync.WaitGroup // writers, sweeper, closers
 	stopOnce sync.Once
@@ -219,8 +220,39 @@ func (h *Hub) now() time.Time { return h.cfg.Now() }
 // Config returns the hub's configuration with defaults applied.
 func (h *Hub) Config() Config { return h.cfg }
 
-// Start connects the hub to its broker and starts the sweeper.
+// ErrStarted is returned by a registration made after Start.
+var ErrStarted = errors.New("hub: already started")
+
+// RegisterDialect installs dialect d's renderer (replacing any given in
+// Config.Renderers). It must be called before Start, from the goroutine
+// that calls Start.
+func (h *Hub) RegisterDialect(d Dialect, r Renderer) error {
+	if h.started {
+		return ErrStarted
+	}
+	if int(d) >= MaxDialects {
+		return fmt.Errorf("hub: dialect %d out of range (max %d)", d, MaxDialects)
+	}
+	h.cfg.Renderers[d] = r
+	return nil
+}
+
+// OnEvent adds a hook that sees every external stream event on this node,
+// in order, after its delivery: the place to act on permission changes.
+// Hooks run in the order they were added. It must
+// be called before Start, from the goroutine that calls Start.
+func (h *Hub) OnEvent(f func(p *Publication)) error {
+	if h.started {
+		return ErrStarted
+	}
+	h.eventHooks = append(h.eventHooks, f)
+	return nil
+}
+
+// Start connects the hub to its broker and starts the sweeper. Dialects
+// and event hooks are registered before it.
 func (h *Hub) Start(ctx context.Context) error {
+	h.started = true
 	h.start = h.now()
 	if err := h.cfg.Broker.Start(ctx, (*brokerEvents)(h)); err != nil {
 		return fmt.Errorf("hub: start broker: %w", err)

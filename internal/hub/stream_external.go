@@ -157,8 +157,8 @@ func (h *Hub) deliverEvent(p *Publication) {
 	if h.cfg.Observer != nil {
 		h.cfg.Observer.Delivered(p.Kind, int(p.delivered.Load()))
 	}
-	if h.cfg.EventHook != nil {
-		h.cfg.EventHook(p)
+	for _, hook := range h.eventHooks {
+		hook(p)
 	}
 }
 

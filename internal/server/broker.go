@@ -38,7 +38,7 @@ func newBroker(cfg config.Config, history *stream.MemoryHistory, log *slog.Logge
 	}
 	opts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nodeBroker{}, fmt.Errorf("server: TABLECAST_REDIS_URL: %w", err)
+		return nodeBroker{}, fmt.Errorf("TABLECAST_REDIS_URL: %w", err)
 	}
 	client := redis.NewClient(opts)
 	rb, err := redisbroker.New(redisbroker.Config{
@@ -51,7 +51,7 @@ func newBroker(cfg config.Config, history *stream.MemoryHistory, log *slog.Logge
 	})
 	if err != nil {
 		_ = client.Close()
-		return nodeBroker{}, fmt.Errorf("server: %w", err)
+		return nodeBroker{}, err
 	}
 	return nodeBroker{Broker: rb, ready: rb.Ping, close: func() { _ = client.Close() }, reportStats: rb.SetStats}, nil
 }

@@ -15,20 +15,15 @@ import (
 
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/config"
-	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"github.com/tablecast/tablecast/internal/dialect/baserow"
-	"github.com/tablecast/tablecast/internal/dialect/native"
 	"github.com/tablecast/tablecast/internal/dialect/sharedb"
 	"github.com/tablecast/tablecast/internal/httpapi"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/metrics"
 	"github.com/tablecast/tablecast/internal/relay"
-	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/stream"
-	"github.com/tablecast/tablecast/internal/tablestream"
 	"github.com/tablecast/tablecast/internal/transport"
-	"github.com/tablecast/tablecast/internal/web"
 	"github.com/tablecast/tablecast/internal/webhook"
 )
 
@@ -83,11 +78,17 @@ type Node struct {
 }
 
 // New builds a node; nothing listens until Start.
-func New(ctx context.Context, cfg config.Config, opts Options) (*Node, error) {
+func New(ctx context.Context, cfg config.Config, opts Options) (_ *Node, err error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var undo closers // what is built so far, released if New fails
+	defer func() {
+		if err != nil {
+			undo.run()
+		}
+	}()
 	pem, err := cfg.ReadJWTPublicKey()
 	if err != nil {
 		return nil, err
@@ -104,18 +105,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	undo.push(verifier.Close)
 	st, err := OpenStore(ctx, cfg.DatabaseURL)
 	if err != nil {
-		verifier.Close()
 		return nil, err
 	}
-	node, err := assemble(cfg, opts, log, verifier, st)
-	if err != nil {
-		verifier.Close()
-		_ = st.Close()
-		return nil, err
-	}
-	return node, nil
+	undo.push(func() { _ = st.Close() })
+	return assemble(cfg, opts, log, verifier, st, &undo)
 }
 
 // OpenStore opens the table store and applies its migrations (`serve` and
@@ -130,222 +126,6 @@ func OpenStore(ctx context.Context, url string) (store.Store, error) {
 		return nil, fmt.Errorf("server: migrate store: %w", err)
 	}
 	return st, nil
-}
-
-func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.Verifier, st store.Store) (*Node, error) {
-	history := stream.NewMemoryHistory(stream.MemoryHistoryConfig{Size: historySize(cfg), TTL: cfg.HistoryTTL})
-	broker, err := newBroker(cfg, history, log)
-	if err != nil {
-		history.Close()
-		return nil, err
-	}
-	release := func() { // on the error paths below
-		history.Close()
-		broker.close()
-	}
-	m := metrics.New()
-	timed := newTimedStore(st, m.StoreTxHistogram())
-	streams := tablestream.New(st)
-	m.RegisterCounterFunc("stream_store_reads_total",
-		"Outbox reads made to replay table events or fill gaps (shared by clients recovering together).",
-		func() float64 { return float64(streams.Reads()) })
-	var h *hub.Hub
-	rev := revoker{hub: func() *hub.Hub { return h }, log: log}
-	brStore := &baserowStore{st: timed}
-	brRender, err := baserow.NewRenderer(baserow.RendererConfig{Store: brStore, Logger: log})
-	if err != nil {
-		release()
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	var brSrv *baserow.Server // set below, before the hub starts
-	sdbRender := sharedb.NewRenderer(log)
-	var sdbSrv *sharedb.Server    // set below, before the hub starts
-	var hooks *webhook.Dispatcher // set below, before the hub starts
-	// The native publicview_<slug> collections read the same definitions
-	// as the Baserow view pages (publicview.Store), each dialect its own.
-	nativeViews := native.NewPublicViews(brStore, log)
-	h, err = hub.New(hub.Config{
-		Streams: nativeViewStreams{sharedbStreams{pageStreams{streams}}},
-		EventHook: func(p *hub.Publication) {
-			streams.Remember(p) // recovering clients read recent events from memory
-			rev.event(p)
-			brSrv.HandleEvent(p)
-			sdbSrv.HandleEvent(p)
-			nativeViews.HandleEvent(h, p)
-			if t, ok := streamTable(p.Stream); ok {
-				hooks.Notify(t) // its webhooks have something new
-			}
-		},
-		NodeID: cfg.NodeID,
-		Broker: broker.Broker,
-		Renderers: [hub.MaxDialects]hub.Renderer{
-			native.DialectID:  native.RendererWith(nativeViews),
-			baserow.DialectID: brRender,
-			sharedb.DialectID: sdbRender,
-		},
-		PingFrame:         transport.PingFrame,
-		HeartbeatInterval: cfg.HeartbeatInterval,
-		ConnectionTimeout: cfg.ConnectionTimeout,
-		AuthTimeout:       opts.AuthTimeout,
-		SendQueue:         cfg.SendQueue,
-		MaxSubscriptions:  cfg.MaxSubscriptions,
-		ReplayLimit:       cfg.ReplayLimit,
-		Logger:            log,
-		Observer:          m,
-	})
-	if err != nil {
-		release()
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	m.RegisterHub(h)
-	broker.reportStats(h.Stats) // reported to the cluster with each heartbeat
-	rel, err := relay.New(relay.Config{Outbox: st, Sink: tablestream.Sink(h), Retention: cfg.EventRetention,
-		WebhookHold: cfg.Webhooks.Retention, Logger: log})
-	if err != nil {
-		release()
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	svc, err := service.New(service.Config{Store: timed, Publisher: rel, Logger: log, Secret: serviceSecret(cfg),
-		PasswordIterations: opts.PasswordIterations})
-	if err != nil {
-		release()
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	brStore.svc = svc
-	hooks, err = newDispatcher(cfg, st, svc, m, log)
-	if err != nil {
-		release()
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	poller, err := transport.NewPoller()
-	if err != nil {
-		release()
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	// The socket endpoints' limits, the same for every dialect.
-	limits := admission.Limits{
-		AllowedOrigins: cfg.AllowedOrigins,
-		MaxConnections: cfg.MaxConnections,
-		MaxMessageSize: cfg.MaxMessageSize,
-		RatePerSecond:  cfg.RateLimit.PerSecond,
-		RateBurst:      cfg.RateLimit.Burst,
-		AbuseWindow:    opts.AbuseWindow,
-		ConnectRate:    connectRate(cfg.ConnectRate),
-		ConnectBurst:   cfg.ConnectRate.Burst,
-	}
-	// What the three socket endpoints share.
-	endpoint := admission.Endpoint{Hub: h, Poller: poller, Verifier: verifier, TokenLeeway: cfg.JWTLeeway,
-		Limits: limits, Logger: log}
-	nativeSrv, err := native.NewServer(native.Config{
-		Endpoint:          endpoint,
-		Store:             nativeStore{svc: svc},
-		PublicViews:       nativeViews,
-		Dev:               cfg.Dev,
-		HeartbeatInterval: cfg.HeartbeatInterval,
-	})
-	if err != nil {
-		_ = poller.Close()
-		release()
-		return nil, fmt.Errorf("server: %w", err)
-	}
-
-	brSrv, err = baserow.NewServer(baserow.Config{
-		Endpoint:   endpoint,
-		Renderer:   brRender,
-		Store:      brStore,
-		EventEpoch: tablestream.Epoch,
-	})
-	if err != nil {
-		_ = poller.Close()
-		release()
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	sdbSrv, err = sharedb.NewServer(sharedb.Config{
-		Endpoint:   endpoint,
-		Renderer:   sdbRender,
-		Store:      sharedbStore{svc: svc},
-		EventEpoch: tablestream.Epoch,
-		Dev:        cfg.Dev,
-	})
-	if err != nil {
-		_ = poller.Close()
-		release()
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	m.RegisterCounterFunc("sharedb_op_frames_total",
-		"ShareDB op messages rendered from store events (each shared by the sockets that receive it).",
-		func() float64 { return float64(sdbRender.Frames()) })
-	m.RegisterCounterFunc("baserow_view_projections_total",
-		"Public view projections computed: one per watched view per table event, whatever the number of sockets on the view.",
-		func() float64 { return float64(brRender.Projections()) })
-	m.RegisterCounterFunc("baserow_view_definition_reads_total",
-		"Reads of a table's public view definitions by the Baserow renderer (a view page's first, and after field and view events).",
-		func() float64 { return float64(brRender.DefinitionReads()) })
-
-	// The public listener takes everything unless there is an internal one:
-	// then /metrics, /readyz and the admin API (/api/ws/* but the socket,
-	// and the /admin page) move there, and the public one answers 404.
-	var routes []Route
-	mux := routeMux{ServeMux: http.NewServeMux(), listener: "public", routes: &routes}
-	internal := mux
-	if cfg.InternalListen != "" || opts.InternalListener != nil {
-		internal = routeMux{ServeMux: http.NewServeMux(), listener: "internal", routes: &routes}
-		httpapi.RegisterElsewhere(mux)
-	}
-	mux.Handle("GET /api/ws/socket", nativeSrv)
-	mux.Handle("GET /ws/core/{$}", brSrv)
-	mux.Handle("GET /ws/core", brSrv)
-	mux.Handle("GET /sharedb", sdbSrv)
-	hookManager := &webhook.Manager{Store: st, AllowPrivate: cfg.Webhooks.AllowPrivate, Changed: hooks.Changed}
-	(&httpapi.Admin{Hub: h, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log, Webhooks: hookManager}).Register(internal)
-	(&httpapi.StoreAPI{Service: svc, Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log,
-		Webhooks: hookManager}).Register(mux)
-	// POST /api/dev/token (dev mode only) and the web pages at / and /admin.
-	(&httpapi.DevTokens{Enabled: cfg.Dev, Secret: []byte(cfg.JWTSecret), Verifier: verifier, MaxBody: cfg.MaxBodySize, Logger: log}).Register(mux)
-	web.RegisterApp(mux)
-	web.RegisterStatic(mux)
-	web.RegisterAdmin(internal)
-	ops := &httpapi.Ops{
-		Checks: map[string]httpapi.Check{
-			"broker": broker.ready,
-			"store":  st.Ping,
-		},
-		Draining: h.Draining,
-		Metrics:  m.Handler(),
-	}
-	ops.RegisterHealth(mux)
-	ops.RegisterInternal(internal)
-	// The served OpenAPI document of the REST and admin APIs.
-	httpapi.RegisterOpenAPI(mux)
-
-	var internalSrv *http.Server
-	if internal.listener != mux.listener {
-		ops.RegisterHealth(internal)
-		web.RegisterStatic(internal) // the admin page's files
-		internalSrv = newHTTPServer(wrap(cfg, log, internal.ServeMux), log)
-	}
-	return &Node{
-		cfg:         cfg,
-		log:         log,
-		verifier:    verifier,
-		hub:         h,
-		store:       st,
-		relay:       rel,
-		hooks:       hooks,
-		history:     history,
-		broker:      broker,
-		poller:      poller,
-		sharedb:     sdbSrv,
-		baserow:     brSrv,
-		metrics:     m,
-		http:        newHTTPServer(wrap(cfg, log, mux.ServeMux), log),
-		routes:      routes,
-		publicMux:   mux.ServeMux,
-		internalMux: internal.ServeMux,
-		internal:    internalSrv,
-		internalLn:  opts.InternalListener,
-		serveErr:    make(chan error, 2),
-	}, nil
 }
 
 // wrap puts the request log and CORS (TABLECAST_ALLOWED_ORIGINS, the

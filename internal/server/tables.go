@@ -5,15 +5,11 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
-	"log/slog"
 	"strconv"
 
 	"github.com/tablecast/tablecast/internal/config"
 	"github.com/tablecast/tablecast/internal/dialect/native"
-	"github.com/tablecast/tablecast/internal/dialect/sharedb"
 	"github.com/tablecast/tablecast/internal/event"
-	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/service"
 )
 
@@ -89,41 +85,4 @@ func (n nativeStore) QueryRecords(ctx context.Context, userID string, tableID in
 
 func (n nativeStore) Submit(ctx context.Context, userID, origin string, s event.Submission) (event.SubmitResult, error) {
 	return n.svc.Submit(ctx, service.Actor{UserID: userID, Origin: origin}, s)
-}
-
-// revoker ends the subscriptions of a member removed from a workspace, on
-// every node: it runs on each node's hub as the event passes (hub.EventHook).
-// The event names the workspace's tables, so nothing is read here.
-type revoker struct {
-	hub func() *hub.Hub
-	log *slog.Logger
-}
-
-func (r revoker) event(p *hub.Publication) {
-	if p.Event != event.EventMemberRemoved {
-		return
-	}
-	var ev event.MemberChanged
-	if err := json.Unmarshal(p.Data, &ev); err != nil || ev.UserID == "" {
-		r.log.Error("member_removed event without a user", "stream", p.Stream, "offset", p.Offset)
-		return
-	}
-	ids := make(map[int64]bool, len(ev.TableIDs))
-	for _, id := range ev.TableIDs {
-		ids[id] = true
-	}
-	r.hub().Revoke(ev.UserID, func(collection string) bool {
-		if c, ok := sharedb.StoreCollectionOf(collection); ok {
-			collection = c // the ShareDB dialect's documents and table presence channels
-		}
-		c, ok := event.ParseCollection(collection)
-		kind, id := c.Kind, c.ID
-		if !ok {
-			return false
-		}
-		if kind == event.KindTable {
-			return id == ev.WorkspaceID
-		}
-		return ids[id]
-	})
 }

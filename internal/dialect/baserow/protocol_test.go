@@ -74,8 +74,8 @@ func TestPageParse(t *testing.T) {
 func TestUUID(t *testing.T) {
 	seen := map[string]bool{}
 	for range 100 {
-		id := newUUID()
-		if !validUUID(id) || id[14] != '4' || !strings.ContainsRune("89ab", rune(id[19])) || seen[id] {
+		id, err := newUUID()
+		if err != nil || !validUUID(id) || id[14] != '4' || !strings.ContainsRune("89ab", rune(id[19])) || seen[id] {
 			t.Fatalf("newUUID() = %q", id)
 		}
 		seen[id] = true

@@ -9,7 +9,7 @@ import (
 )
 
 // HandleEvent is this dialect's part of the hub's event hook
-// (hub.Config.EventHook): it runs on every node as each table and
+// (hub.OnEvent): it runs on every node as each table and
 // workspace event passes, after its delivery, and ends the pages that
 // may no longer be held, each with page_discard:
 //

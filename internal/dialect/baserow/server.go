@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -81,7 +82,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	id := q.Get("web_socket_id")
 	if !validUUID(id) {
-		id = newUUID()
+		var err error
+		if id, err = newUUID(); err != nil {
+			s.log.Error("no id for a socket", "err", err)
+			admission.Refuse(w, http.StatusServiceUnavailable, "unavailable", "try again later")
+			return
+		}
 	}
 	claims, anonymous, ok := s.authenticate(q.Get("jwt_token"))
 	tc, early, err := transport.Upgrade(w, r, 5*time.Second)
@@ -120,8 +126,9 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote, id string, cla
 	if err != nil && !errors.Is(err, hub.ErrClosed) {
 		// The client's web_socket_id is another live socket's: it gets one
 		// of its own.
-		info.ID = newUUID()
-		c, err = s.hub.NewConn(info)
+		if info.ID, err = newUUID(); err == nil {
+			c, err = s.hub.NewConn(info)
+		}
 	}
 	if err != nil {
 		_ = tc.Close()
@@ -180,11 +187,14 @@ func validUUID(s string) bool {
 	return true
 }
 
+// random is where socket ids come from (tests replace it).
+var random io.Reader = rand.Reader
+
 // newUUID returns a random (version 4) UUID.
-func newUUID() string {
+func newUUID() (string, error) {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("baserow: crypto/rand: %v", err)) // the runtime never returns an error here
+	if _, err := io.ReadFull(random, b[:]); err != nil {
+		return "", fmt.Errorf("baserow: socket id: %w", err)
 	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
@@ -198,5 +208,5 @@ func newUUID() string {
 		out[j], out[j+1] = hexDigits[x>>4], hexDigits[x&0xf]
 		j += 2
 	}
-	return string(out[:])
+	return string(out[:]), nil
 }

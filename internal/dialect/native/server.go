@@ -1,6 +1,7 @@
 package native
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/dialect/admission"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/ratelimit"
 	"github.com/tablecast/tablecast/internal/transport"
@@ -36,6 +38,26 @@ type Server struct {
 	hub  *hub.Hub
 	log  *slog.Logger
 	gate *admission.Gate
+}
+
+// HandleEvent is the hub's event hook for this dialect: a member removed
+// from a workspace loses, on every socket of theirs, the workspace's table
+// list and its tables' records, fields and views. The event names the
+// tables, so nothing is read here.
+func (s *Server) HandleEvent(p *hub.Publication) {
+	if p.Event != event.EventMemberRemoved {
+		return
+	}
+	var ev event.MemberChanged
+	if err := json.Unmarshal(p.Data, &ev); err != nil || ev.UserID == "" {
+		s.log.Error("native: member_removed event without a user", "stream", p.Stream, "offset", p.Offset)
+		return
+	}
+	lost := ev.Lost()
+	s.hub.Revoke(ev.UserID, func(collection string) bool {
+		c, ok := event.ParseCollection(collection)
+		return ok && lost(c)
+	})
 }
 
 // NewServer returns the endpoint; mount it at /api/ws/socket.

@@ -3,8 +3,10 @@ package sharedb
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/dialect/admission"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/transport"
 )
@@ -85,13 +88,36 @@ func (s *Server) now() time.Time { return s.cfg.Now() }
 // has shut down (the sockets are gone).
 func (s *Server) Close() { s.live.close() }
 
-// HandleEvent is the hub's event hook for this dialect: live queries of the
-// event's stream are re-run (by the workers; the hook never waits on the
-// store).
+// HandleEvent is the hub's event hook for this dialect: a member removed
+// from a workspace loses their documents, queries and presence channels of
+// its tables (on every socket of theirs), then live queries of the event's
+// stream are re-run (by the workers; the hook never waits on the store).
 func (s *Server) HandleEvent(p *hub.Publication) {
+	if p.Event == event.EventMemberRemoved {
+		s.revokeMember(p)
+	}
 	if p.Kind == hub.KindEvent {
 		s.live.touch(p.Stream, p.Event)
 	}
+}
+
+// revokeMember ends a removed member's subscriptions to the workspace's
+// tables; the event names them, so nothing is read here.
+func (s *Server) revokeMember(p *hub.Publication) {
+	var ev event.MemberChanged
+	if err := json.Unmarshal(p.Data, &ev); err != nil || ev.UserID == "" {
+		s.log.Error("sharedb: member_removed event without a user", "stream", p.Stream, "offset", p.Offset)
+		return
+	}
+	lost := ev.Lost()
+	s.hub.Revoke(ev.UserID, func(collection string) bool {
+		name, ok := StoreCollectionOf(collection) // documents and table presence channels
+		if !ok {
+			return false
+		}
+		c, ok := event.ParseCollection(name)
+		return ok && lost(c)
+	})
 }
 
 // ServeHTTP authenticates and upgrades a socket request. Refusals are HTTP
@@ -106,12 +132,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		admission.Refuse(w, status, code, msg)
 		return
 	}
+	src, err := newSrc()
+	if err != nil {
+		s.log.Error("no client id for a socket", "err", err)
+		admission.Refuse(w, http.StatusServiceUnavailable, "unavailable", "try again later")
+		return
+	}
 	tc, early, err := transport.Upgrade(w, r, 5*time.Second)
 	if err != nil {
 		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	s.attach(tc, early, r.RemoteAddr, claims)
+	s.attach(tc, early, r.RemoteAddr, claims, src)
 }
 
 // TokenCookie is the cookie a browser may carry the token in.
@@ -145,8 +177,8 @@ func (s *Server) authenticate(r *http.Request) (claims *auth.Claims, status int,
 	return s.cfg.VerifyToken(token, userID)
 }
 
-func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims *auth.Claims) {
-	sess := newSession(s, claims)
+func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims *auth.Claims, src string) {
+	sess := newSession(s, claims, src)
 	c, err := s.hub.NewConn(hub.ConnInfo{Dialect: DialectID, Transport: tc, Session: sess, Remote: remote})
 	if err != nil {
 		_ = tc.Close()
@@ -169,13 +201,16 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims 
 	}
 }
 
+// random is where client ids come from (tests replace it).
+var random io.Reader = rand.Reader
+
 // newSrc returns a client id (ShareDB's agent id): 32 hex digits.
-func newSrc() string {
+func newSrc() (string, error) {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("sharedb: crypto/rand: %v", err))
+	if _, err := io.ReadFull(random, b[:]); err != nil {
+		return "", fmt.Errorf("sharedb: client id: %w", err)
 	}
-	return hex.EncodeToString(b[:])
+	return hex.EncodeToString(b[:]), nil
 }
 
 // goTracked is for the server's own goroutines (the query workers).

@@ -69,12 +69,12 @@ var (
 	_ hub.SessionCloser = (*session)(nil)
 )
 
-func newSession(s *Server, claims *auth.Claims) *session {
+func newSession(s *Server, claims *auth.Claims, src string) *session {
 	sess := &session{
 		srv:      s,
 		claims:   claims,
 		userID:   claims.Subject,
-		src:      newSrc(),
+		src:      src,
 		docs:     make(map[docKey]collection),
 		colSubs:  make(map[string]*colSub),
 		queries:  make(map[string]*liveQuery),
