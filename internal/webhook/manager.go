@@ -241,15 +241,7 @@ func (m *Manager) List(ctx context.Context, tableID int64) ([]View, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]View, 0, len(ws))
-	for _, w := range ws {
-		v, err := m.view(ctx, w)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return m.views(ctx, ws)
 }
 
 // Get returns a webhook.
@@ -392,12 +384,8 @@ func (m *Manager) DeleteDeadLetter(ctx context.Context, id, dl int64) error {
 	return err
 }
 
-// All lists every webhook of the server (the admin page).
-func (m *Manager) All(ctx context.Context) ([]View, error) {
-	ws, err := m.Store.AllWebhooks(ctx)
-	if err != nil {
-		return nil, err
-	}
+// views shows each of ws as the REST API does.
+func (m *Manager) views(ctx context.Context, ws []store.Webhook) ([]View, error) {
 	out := make([]View, 0, len(ws))
 	for _, w := range ws {
 		v, err := m.view(ctx, w)
@@ -407,4 +395,13 @@ func (m *Manager) All(ctx context.Context) ([]View, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// All lists every webhook of the server (the admin page).
+func (m *Manager) All(ctx context.Context) ([]View, error) {
+	ws, err := m.Store.AllWebhooks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m.views(ctx, ws)
 }
