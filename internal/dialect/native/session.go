@@ -14,7 +14,6 @@ import (
 	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/ratelimit"
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
@@ -32,9 +31,8 @@ type session struct {
 	views  map[string]pvSub      // the publicview_<slug> subscriptions, by that name
 	owed   map[owedKey]*outbound // submit replies the stream brings (submit.go)
 
-	guard       ratelimit.Guard // message rate and abuse
-	lastLimited int64           // unix nanos of the last 429 sent for a message without id
-	closing     bool
+	admission.Base       // the socket's context, store deadline and admission
+	lastLimited    int64 // unix nanos of the last 429 sent for a message without id
 }
 
 var _ transport.Sink = (*session)(nil)
@@ -79,15 +77,12 @@ func (s *session) RevokedFrame(collection, document string) []byte {
 }
 
 func (s *session) onMessage(m transport.Message) error {
-	if handled, err := transport.Control(m, s.conn.Send); handled {
+	switch v, err := s.Admit(m, s.conn.Send); v {
+	case admission.Handled:
 		return err
-	}
-	if m.Op == ws.OpBinary {
+	case admission.Binary:
 		s.srv.hub.CountIn("binary")
 		s.conn.Send(s.errorFrame("", CodeInvalid, "binary frames are not supported: send JSON text frames"))
-		return nil
-	}
-	if s.closing {
 		return nil
 	}
 	// Decoded before the rate limit, so that a refused request still gets a
@@ -99,9 +94,9 @@ func (s *session) onMessage(m transport.Message) error {
 	if in != nil {
 		id = in.ID
 	}
-	if !s.allow() {
-		if s.closing {
-			return admission.ErrAbuse
+	if ok, abuse := s.Allow(); !ok {
+		if abuse != nil {
+			return abuse
 		}
 		// A request with an id is answered: its sender waits for that id.
 		// Excess without an id is answered at most every 100 ms, so that a
@@ -124,17 +119,6 @@ func (s *session) onMessage(m transport.Message) error {
 		s.reply(in.ID, err)
 	}
 	return nil
-}
-
-// allow applies the rate limit and watches for abuse: a connection sending
-// more than AbuseFactor times its limit for AbuseWindow is closed (4004).
-func (s *session) allow() bool {
-	cfg := &s.srv.cfg
-	ok, abusive := s.guard.Allow(s.srv.now(), cfg.AbuseThreshold(), cfg.AbuseWindow)
-	if abusive {
-		s.closing = true
-	}
-	return ok
 }
 
 func (s *session) reply(id string, err error) {
@@ -164,7 +148,9 @@ func (s *session) dispatch(in *inbound) error {
 		}
 		return errorf(CodeUnauthorized, "authenticate first: send a connect message with a token")
 	}
-	ctx := context.Background()
+	// Each message's Store calls end with the socket, or at the deadline.
+	ctx, cancel := s.StoreContext()
+	defer cancel()
 	switch in.Type {
 	case TypePing:
 		ts := in.Timestamp
@@ -295,7 +281,7 @@ func (s *session) expiryData(claims *auth.Claims, data map[string]any) map[strin
 // refuse answers a failed connect with 401 and closes (4001).
 func (s *session) refuse(id, msg string) error {
 	s.conn.Send(s.errorFrame(id, CodeUnauthorized, msg))
-	s.closing = true
+	s.Drop()
 	s.conn.Disconnect(hub.Disconnect{Code: 4001, Reason: msg, Reconnect: true})
 	return nil
 }

@@ -99,7 +99,7 @@ const replyTag = "native:"
 func (s *session) owe(col, doc string, reply *outbound) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing || !s.conn.Follows(col, doc) {
+	if s.Dropping() || !s.conn.Follows(col, doc) {
 		return false
 	}
 	if s.owed == nil {
