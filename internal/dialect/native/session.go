@@ -304,13 +304,13 @@ func (s *session) authenticate(claims *auth.Claims, sessionID string) {
 }
 
 // authorize checks that the user may use a channel.
-func (s *session) authorize(collection string) error {
+func (s *session) authorize(ctx context.Context, collection string) error {
 	if isStoreCollection(collection) {
 		st := s.srv.cfg.Store
 		if st == nil || strings.HasPrefix(collection, "publicview_") {
 			return errorf(CodeNotFound, "unknown collection %q", collection)
 		}
-		if err := st.AuthorizeCollection(context.Background(), s.conn.UserID(), collection); err != nil {
+		if err := st.AuthorizeCollection(ctx, s.conn.UserID(), collection); err != nil {
 			return storeError(err)
 		}
 		return nil
@@ -338,7 +338,7 @@ func (s *session) subscribe(ctx context.Context, in *inbound) error {
 	if strings.HasPrefix(col, publicViewPrefix) {
 		return s.subscribePublicView(ctx, in, col, data)
 	}
-	if err := s.authorize(col); err != nil {
+	if err := s.authorize(ctx, col); err != nil {
 		return err
 	}
 	_, err = s.srv.hub.Subscribe(ctx, s.conn, hub.SubscribeRequest{
@@ -383,7 +383,7 @@ func (s *session) presence(ctx context.Context, in *inbound) error {
 	if !isNull && !isJSONObject(state) {
 		return errorf(CodeInvalid, "presence data must be a JSON object, or null to leave")
 	}
-	if err := s.authorize(col); err != nil {
+	if err := s.authorize(ctx, col); err != nil {
 		return err
 	}
 	if err := s.srv.hub.SetPresence(ctx, s.conn, col, doc, state); err != nil {
@@ -433,7 +433,7 @@ func (s *session) query(ctx context.Context, in *inbound) error {
 	if !ok || c.Kind != event.KindRecord {
 		return errorf(CodeInvalid, "query works on record_<table id> collections")
 	}
-	if err := s.authorize(col); err != nil {
+	if err := s.authorize(ctx, col); err != nil {
 		return err
 	}
 	tableID := c.ID

@@ -38,7 +38,7 @@ func (s *session) submit(ctx context.Context, in *inbound) error {
 	if err != nil || docID <= 0 || strconv.FormatInt(docID, 10) != doc {
 		// A collection the user cannot see is not found, whatever else is
 		// wrong with the message.
-		if err := s.authorize(col); err != nil {
+		if err := s.authorize(ctx, col); err != nil {
 			return err
 		}
 		return errorf(CodeInvalid, "submit needs a document: the id of a row, field or view")
