@@ -1,7 +1,6 @@
 package baserow
 
 import (
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/ratelimit"
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
@@ -60,7 +58,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, errors.New("baserow: EventEpoch is required")
 	}
 	if cfg.StoreTimeout <= 0 {
-		cfg.StoreTimeout = 10 * time.Second
+		cfg.StoreTimeout = admission.DefaultStoreTimeout
 	}
 	return &Server{cfg: cfg, hub: cfg.Hub, render: cfg.Renderer, log: cfg.Logger, gate: cfg.Gate(),
 		users: make(map[string]map[*session]struct{})}, nil
@@ -120,7 +118,7 @@ var authFailed = hub.Disconnect{Code: 4001, Reason: "authentication failed"}
 func (s *Server) attach(tc *transport.Conn, early []byte, remote, id string, claims *auth.Claims, anonymous, ok bool) {
 	sess := &session{srv: s, anonymous: anonymous}
 	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
-	sess.guard = ratelimit.NewGuard(s.cfg.RatePerSecond, s.cfg.RateBurst, s.now())
+	sess.Base = s.cfg.NewBase(s.cfg.StoreTimeout)
 	info := hub.ConnInfo{ID: id, Dialect: DialectID, Transport: tc, Session: sess, Remote: remote}
 	c, err := s.hub.NewConn(info)
 	if err != nil && !errors.Is(err, hub.ErrClosed) {
@@ -155,7 +153,7 @@ func (s *Server) attach(tc *transport.Conn, early []byte, remote, id string, cla
 	c.Send(authenticationFrame(true, c.ID()))
 	if !anonymous {
 		s.track(sess)
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
+		ctx, cancel := sess.StoreContext()
 		sess.followWorkspaces(ctx)
 		cancel()
 	}

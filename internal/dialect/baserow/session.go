@@ -8,7 +8,6 @@ import (
 
 	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/ratelimit"
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
@@ -29,8 +28,7 @@ type session struct {
 	pages  []*page // a few per socket: a slice costs less than a map
 	closed bool    // the hub forgot the connection: no page may be added
 
-	guard   ratelimit.Guard // message rate and abuse
-	closing bool
+	admission.Base // the socket's context, store deadline and admission
 }
 
 var (
@@ -87,9 +85,10 @@ func (s *session) RevokedFrame(collection, document string) []byte {
 	return pageFrame(TypePageDiscard, &name, gone.echo, "")
 }
 
-// Closed implements hub.SessionCloser: the socket's pages are no longer
-// counted.
+// Closed implements hub.SessionCloser: the socket's context ends and its
+// pages are no longer counted.
 func (s *session) Closed() {
+	s.End()
 	s.mu.Lock()
 	pages := s.pages
 	s.pages, s.closed = nil, true
@@ -103,29 +102,26 @@ func (s *session) Closed() {
 }
 
 func (s *session) onMessage(m transport.Message) error {
-	if handled, err := transport.Control(m, s.conn.Send); handled {
+	switch v, err := s.Admit(m, s.conn.Send); v {
+	case admission.Handled:
 		return err
-	}
-	if m.Op == ws.OpBinary {
+	case admission.Binary:
 		s.srv.hub.CountIn("binary")
 		return nil // not a message of this protocol: no effect
-	}
-	if s.closing {
-		return nil
 	}
 	msg := decodeMessage(m.Payload)
 	kind := messageKind(msg)
 	s.srv.hub.CountIn(kind)
-	if !s.allow() {
-		if s.closing {
-			return admission.ErrAbuse
+	if ok, abuse := s.Allow(); !ok {
+		if abuse != nil {
+			return abuse
 		}
 		if kind == "page_add" {
 			s.refusePage(msg, errorWordPage(ErrWordRateLimited))
 		}
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.StoreTimeout)
+	ctx, cancel := s.StoreContext()
 	defer cancel()
 	switch kind {
 	case "page_add":
@@ -159,17 +155,6 @@ func messageKind(m message) string {
 		return t
 	}
 	return "unknown"
-}
-
-// allow applies the rate limit and watches for abuse: a socket sending
-// more than AbuseFactor times its limit for AbuseWindow is closed (4004).
-func (s *session) allow() bool {
-	cfg := &s.srv.cfg
-	ok, abusive := s.guard.Allow(s.srv.now(), cfg.AbuseThreshold(), cfg.AbuseWindow)
-	if abusive {
-		s.closing = true
-	}
-	return ok
 }
 
 func errorWordPage(word string) error { return &pageError{word} }

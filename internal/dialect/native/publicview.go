@@ -176,9 +176,10 @@ func (s *session) unsubscribePublicView(ctx context.Context, col string) {
 	}
 }
 
-// Closed implements hub.SessionCloser: the public views the socket held
-// are released.
+// Closed implements hub.SessionCloser: the socket's context ends and the
+// public views it held are released.
 func (s *session) Closed() {
+	s.End()
 	s.mu.Lock()
 	views := s.views
 	s.views = nil

@@ -11,7 +11,6 @@ import (
 	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/ratelimit"
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
@@ -132,7 +131,7 @@ func (s *Server) authenticateRequest(r *http.Request) (claims *auth.Claims, stat
 func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims *auth.Claims, sessionID string) {
 	sess := &session{srv: s, tconn: tc}
 	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
-	sess.guard = ratelimit.NewGuard(s.cfg.RatePerSecond, s.cfg.RateBurst, s.now())
+	sess.Base = s.cfg.NewBase(0)
 	c, err := s.hub.NewConn(hub.ConnInfo{Dialect: DialectID, Transport: tc, Session: sess, Remote: remote})
 	if err != nil {
 		_ = tc.Close()

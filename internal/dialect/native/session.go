@@ -14,7 +14,6 @@ import (
 	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/ratelimit"
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
@@ -32,9 +31,8 @@ type session struct {
 	views  map[string]pvSub      // the publicview_<slug> subscriptions, by that name
 	owed   map[owedKey]*outbound // submit replies the stream brings (submit.go)
 
-	guard       ratelimit.Guard // message rate and abuse
-	lastLimited int64           // unix nanos of the last 429 sent for a message without id
-	closing     bool
+	admission.Base       // the socket's context, store deadline and admission
+	lastLimited    int64 // unix nanos of the last 429 sent for a message without id
 }
 
 var _ transport.Sink = (*session)(nil)
@@ -79,15 +77,12 @@ func (s *session) RevokedFrame(collection, document string) []byte {
 }
 
 func (s *session) onMessage(m transport.Message) error {
-	if handled, err := transport.Control(m, s.conn.Send); handled {
+	switch v, err := s.Admit(m, s.conn.Send); v {
+	case admission.Handled:
 		return err
-	}
-	if m.Op == ws.OpBinary {
+	case admission.Binary:
 		s.srv.hub.CountIn("binary")
 		s.conn.Send(s.errorFrame("", CodeInvalid, "binary frames are not supported: send JSON text frames"))
-		return nil
-	}
-	if s.closing {
 		return nil
 	}
 	// Decoded before the rate limit, so that a refused request still gets a
@@ -99,9 +94,9 @@ func (s *session) onMessage(m transport.Message) error {
 	if in != nil {
 		id = in.ID
 	}
-	if !s.allow() {
-		if s.closing {
-			return admission.ErrAbuse
+	if ok, abuse := s.Allow(); !ok {
+		if abuse != nil {
+			return abuse
 		}
 		// A request with an id is answered: its sender waits for that id.
 		// Excess without an id is answered at most every 100 ms, so that a
@@ -124,17 +119,6 @@ func (s *session) onMessage(m transport.Message) error {
 		s.reply(in.ID, err)
 	}
 	return nil
-}
-
-// allow applies the rate limit and watches for abuse: a connection sending
-// more than AbuseFactor times its limit for AbuseWindow is closed (4004).
-func (s *session) allow() bool {
-	cfg := &s.srv.cfg
-	ok, abusive := s.guard.Allow(s.srv.now(), cfg.AbuseThreshold(), cfg.AbuseWindow)
-	if abusive {
-		s.closing = true
-	}
-	return ok
 }
 
 func (s *session) reply(id string, err error) {
@@ -164,7 +148,9 @@ func (s *session) dispatch(in *inbound) error {
 		}
 		return errorf(CodeUnauthorized, "authenticate first: send a connect message with a token")
 	}
-	ctx := context.Background()
+	// Each message's Store calls end with the socket, or at the deadline.
+	ctx, cancel := s.StoreContext()
+	defer cancel()
 	switch in.Type {
 	case TypePing:
 		ts := in.Timestamp
@@ -295,7 +281,7 @@ func (s *session) expiryData(claims *auth.Claims, data map[string]any) map[strin
 // refuse answers a failed connect with 401 and closes (4001).
 func (s *session) refuse(id, msg string) error {
 	s.conn.Send(s.errorFrame(id, CodeUnauthorized, msg))
-	s.closing = true
+	s.Drop()
 	s.conn.Disconnect(hub.Disconnect{Code: 4001, Reason: msg, Reconnect: true})
 	return nil
 }
@@ -318,13 +304,13 @@ func (s *session) authenticate(claims *auth.Claims, sessionID string) {
 }
 
 // authorize checks that the user may use a channel.
-func (s *session) authorize(collection string) error {
+func (s *session) authorize(ctx context.Context, collection string) error {
 	if isStoreCollection(collection) {
 		st := s.srv.cfg.Store
 		if st == nil || strings.HasPrefix(collection, "publicview_") {
 			return errorf(CodeNotFound, "unknown collection %q", collection)
 		}
-		if err := st.AuthorizeCollection(context.Background(), s.conn.UserID(), collection); err != nil {
+		if err := st.AuthorizeCollection(ctx, s.conn.UserID(), collection); err != nil {
 			return storeError(err)
 		}
 		return nil
@@ -352,7 +338,7 @@ func (s *session) subscribe(ctx context.Context, in *inbound) error {
 	if strings.HasPrefix(col, publicViewPrefix) {
 		return s.subscribePublicView(ctx, in, col, data)
 	}
-	if err := s.authorize(col); err != nil {
+	if err := s.authorize(ctx, col); err != nil {
 		return err
 	}
 	_, err = s.srv.hub.Subscribe(ctx, s.conn, hub.SubscribeRequest{
@@ -397,7 +383,7 @@ func (s *session) presence(ctx context.Context, in *inbound) error {
 	if !isNull && !isJSONObject(state) {
 		return errorf(CodeInvalid, "presence data must be a JSON object, or null to leave")
 	}
-	if err := s.authorize(col); err != nil {
+	if err := s.authorize(ctx, col); err != nil {
 		return err
 	}
 	if err := s.srv.hub.SetPresence(ctx, s.conn, col, doc, state); err != nil {
@@ -447,7 +433,7 @@ func (s *session) query(ctx context.Context, in *inbound) error {
 	if !ok || c.Kind != event.KindRecord {
 		return errorf(CodeInvalid, "query works on record_<table id> collections")
 	}
-	if err := s.authorize(col); err != nil {
+	if err := s.authorize(ctx, col); err != nil {
 		return err
 	}
 	tableID := c.ID

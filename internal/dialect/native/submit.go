@@ -38,7 +38,7 @@ func (s *session) submit(ctx context.Context, in *inbound) error {
 	if err != nil || docID <= 0 || strconv.FormatInt(docID, 10) != doc {
 		// A collection the user cannot see is not found, whatever else is
 		// wrong with the message.
-		if err := s.authorize(col); err != nil {
+		if err := s.authorize(ctx, col); err != nil {
 			return err
 		}
 		return errorf(CodeInvalid, "submit needs a document: the id of a row, field or view")
@@ -99,7 +99,7 @@ const replyTag = "native:"
 func (s *session) owe(col, doc string, reply *outbound) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing || !s.conn.Follows(col, doc) {
+	if s.Dropping() || !s.conn.Follows(col, doc) {
 		return false
 	}
 	if s.owed == nil {

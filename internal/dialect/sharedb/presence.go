@@ -60,7 +60,7 @@ func (s *session) authorizeChannel(ch string, publishing bool) error {
 	allowed := s.claims.AllowsChannel(ch)
 	if !allowed {
 		if t, ok := channelTable(ch); ok {
-			ctx, cancel := s.storeCtx()
+			ctx, cancel := s.StoreContext()
 			err := s.srv.cfg.Store.Authorize(ctx, s.userID, event.RecordCollection(t))
 			cancel()
 			switch {
@@ -109,7 +109,7 @@ func (s *session) presenceSubscribe(in *inbound) error {
 	if closed {
 		return nil
 	}
-	_, err = s.srv.hub.Subscribe(s.ctx, s.conn, hub.SubscribeRequest{
+	_, err = s.srv.hub.Subscribe(s.Context(), s.conn, hub.SubscribeRequest{
 		Collection: presencePrefix + ch,
 		Reply: func(hub.SubscribeResult) []byte {
 			return frameOf(map[string]any{"a": actPresenceSub, "ch": ch, "seq": seq})
@@ -146,7 +146,7 @@ func (s *session) presenceUnsubscribe(in *inbound) error {
 	if had {
 		// Not hub.Unsubscribe: it would also end presence set on the
 		// channel itself, which this dialect never sets.
-		s.srv.hub.Unsubscribe(s.ctx, s.conn, presencePrefix+ch, "")
+		s.srv.hub.Unsubscribe(s.Context(), s.conn, presencePrefix+ch, "")
 	}
 	s.subMu.Unlock()
 	s.send(map[string]any{"a": actPresenceUnsub, "ch": ch, "seq": seq})
@@ -192,7 +192,7 @@ func (s *session) presenceUpdate(in *inbound) error {
 			return errorf(CodeBadMessage, "invalid presence value")
 		}
 	}
-	if err := s.srv.hub.SetPresence(context.WithoutCancel(s.ctx), s.conn, presencePrefix+ch, id, state); err != nil {
+	if err := s.srv.hub.SetPresence(context.WithoutCancel(s.Context()), s.conn, presencePrefix+ch, id, state); err != nil {
 		return err
 	}
 	// The ack: the client matches it to its local presence by id and pv.

@@ -101,7 +101,7 @@ func (s *session) query(in *inbound) error {
 			return errorf(CodeTooMany, "too many subscriptions on this connection")
 		}
 	}
-	ctx, cancel := s.storeCtx()
+	ctx, cancel := s.StoreContext()
 	defer cancel()
 	results, offset, err := s.srv.cfg.Store.Query(ctx, s.userID, c.canonical, q)
 	if err != nil {
@@ -282,7 +282,7 @@ func (s *session) holdCollection(c collection, offset uint64) error {
 	if cs == nil {
 		s.srv.render.hold(c, 1)
 	}
-	if _, err := s.srv.hub.Subscribe(s.ctx, s.conn, hub.SubscribeRequest{Collection: c.hubName(), Since: s.position(offset)}); err != nil {
+	if _, err := s.srv.hub.Subscribe(s.Context(), s.conn, hub.SubscribeRequest{Collection: c.hubName(), Since: s.position(offset)}); err != nil {
 		if cs == nil {
 			s.srv.render.hold(c, -1)
 		}
@@ -315,7 +315,7 @@ func (s *session) renewCollection(c collection, offset uint64) {
 	if !held {
 		return
 	}
-	if _, err := s.srv.hub.Subscribe(s.ctx, s.conn, hub.SubscribeRequest{Collection: c.hubName(), Since: s.position(offset)}); err != nil {
+	if _, err := s.srv.hub.Subscribe(s.Context(), s.conn, hub.SubscribeRequest{Collection: c.hubName(), Since: s.position(offset)}); err != nil {
 		s.lost("query catch-up of "+c.name, err)
 	}
 }
@@ -337,7 +337,7 @@ func (s *session) releaseCollection(c collection) {
 	}
 	s.mu.Unlock()
 	if last {
-		s.srv.hub.Unsubscribe(s.ctx, s.conn, c.hubName(), "")
+		s.srv.hub.Unsubscribe(s.Context(), s.conn, c.hubName(), "")
 		s.srv.render.hold(c, -1)
 		s.sendUnowed()
 	}

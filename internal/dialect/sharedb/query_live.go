@@ -1,7 +1,6 @@
 package sharedb
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -212,11 +211,11 @@ func (l *liveQueries) close() {
 // poll runs a query again and pushes what changed in its results.
 func (l *liveQueries) poll(q *liveQuery) {
 	s := q.sess
-	ctx, cancel := context.WithTimeout(s.ctx, l.srv.cfg.StoreTimeout)
+	ctx, cancel := s.StoreContext()
 	defer cancel()
 	results, offset, err := l.srv.cfg.Store.Query(ctx, s.userID, q.col.canonical, q.q)
 	if err != nil {
-		if s.ctx.Err() == nil && !errors.Is(err, event.ErrNotFound) {
+		if s.Context().Err() == nil && !errors.Is(err, event.ErrNotFound) {
 			s.lost("live query of "+q.col.name, err) // its results would go stale
 		}
 		return // a lost permission ends the query through the hub (RevokedFrame)

@@ -40,7 +40,7 @@ type Config struct {
 	MaxQueries int
 	// QueryWorkers re-run live queries after events (default GOMAXPROCS).
 	QueryWorkers int
-	// StoreTimeout bounds each Store call (default 10s).
+	// StoreTimeout bounds each Store call (default admission.DefaultStoreTimeout, 10s).
 	StoreTimeout time.Duration
 }
 
@@ -75,7 +75,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.QueryWorkers = runtime.GOMAXPROCS(0)
 	}
 	if cfg.StoreTimeout <= 0 {
-		cfg.StoreTimeout = 10 * time.Second
+		cfg.StoreTimeout = admission.DefaultStoreTimeout
 	}
 	s := &Server{cfg: cfg, hub: cfg.Hub, render: cfg.Renderer, log: cfg.Logger, gate: cfg.Gate()}
 	s.live = newLiveQueries(s, cfg.QueryWorkers)

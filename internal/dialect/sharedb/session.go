@@ -11,7 +11,6 @@ import (
 	"github.com/tablecast/tablecast/internal/auth"
 	"github.com/tablecast/tablecast/internal/dialect/admission"
 	"github.com/tablecast/tablecast/internal/hub"
-	"github.com/tablecast/tablecast/internal/ratelimit"
 	"github.com/tablecast/tablecast/internal/stream"
 	"github.com/tablecast/tablecast/internal/transport"
 )
@@ -31,12 +30,9 @@ type session struct {
 	claims *auth.Claims
 	userID string
 
-	src     string          // ShareDB's client id: the hs id, kept across reconnects
-	guard   ratelimit.Guard // message rate and abuse
-	closing bool
+	src string // ShareDB's client id: the hs id, kept across reconnects
 
-	ctx    context.Context // ends when the socket does
-	cancel context.CancelFunc
+	admission.Base // the socket's context, store deadline and admission
 
 	subMu sync.Mutex
 
@@ -82,9 +78,8 @@ func newSession(s *Server, claims *auth.Claims, src string) *session {
 		channels: make(map[string]time.Time),
 		owed:     make(map[docKey]owedAck),
 	}
-	sess.ctx, sess.cancel = context.WithCancel(context.Background())
+	sess.Base = s.cfg.NewBase(s.cfg.StoreTimeout)
 	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
-	sess.guard = ratelimit.NewGuard(s.cfg.RatePerSecond, s.cfg.RateBurst, s.now())
 	return sess
 }
 
@@ -159,7 +154,7 @@ func (s *session) RevokedFrame(hubCol, document string) []byte {
 // Closed implements hub.SessionCloser: the hub has dropped the socket's
 // subscriptions; what this package counted for them is released.
 func (s *session) Closed() {
-	s.cancel()
+	s.End()
 	s.mu.Lock()
 	s.closed = true
 	var release []collection
@@ -181,22 +176,19 @@ func (s *session) Closed() {
 }
 
 func (s *session) onMessage(m transport.Message) error {
-	if handled, err := transport.Control(m, s.conn.Send); handled {
+	switch v, err := s.Admit(m, s.conn.Send); v {
+	case admission.Handled:
 		return err
-	}
-	if m.Op == ws.OpBinary {
+	case admission.Binary:
 		s.srv.hub.CountIn("invalid")
 		s.conn.Send(errorReply(nil, errorf(CodeBadMessage, "binary frames are not supported: send JSON text frames")))
 		return nil
 	}
-	if s.closing {
-		return nil
-	}
 	in, err := decode(m.Payload)
 	s.srv.hub.CountIn(metricAction(in, err))
-	if !s.allow() {
-		if s.closing {
-			return admission.ErrAbuse
+	if ok, abuse := s.Allow(); !ok {
+		if abuse != nil {
+			return abuse
 		}
 		s.conn.Send(errorReply(in, errorf(CodeRateLimited, "rate limit exceeded")))
 		return nil
@@ -211,23 +203,12 @@ func (s *session) onMessage(m transport.Message) error {
 	return nil
 }
 
-// allow applies the rate limit and watches for abuse: a socket sending
-// more than AbuseFactor times its limit for AbuseWindow is closed (4004).
-func (s *session) allow() bool {
-	cfg := &s.srv.cfg
-	ok, abusive := s.guard.Allow(s.srv.now(), cfg.AbuseThreshold(), cfg.AbuseWindow)
-	if abusive {
-		s.closing = true
-	}
-	return ok
-}
-
 // replyError answers a request that failed: a protoError as it is, anything
 // else as an unknown error (its cause goes to the log, never the client).
 func (s *session) replyError(in *inbound, err error) {
 	var pe *protoError
 	if !errors.As(err, &pe) {
-		if errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
+		if errors.Is(err, context.Canceled) && s.Context().Err() != nil {
 			return // the socket is gone
 		}
 		s.srv.log.Error("sharedb request failed", "conn", s.conn.ID(), "err", err)
@@ -237,11 +218,6 @@ func (s *session) replyError(in *inbound, err error) {
 }
 
 func (s *session) send(v any) { s.conn.Send(frameOf(v)) }
-
-// storeCtx bounds one Store call made for the reader.
-func (s *session) storeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(s.ctx, s.srv.cfg.StoreTimeout)
-}
 
 func (s *session) dispatch(in *inbound) error {
 	switch in.A {
@@ -358,7 +334,7 @@ func hubError(err error) error {
 // its documents at their versions and its queries with their results, so
 // it misses nothing. Never silence.
 func (s *session) lost(what string, err error) {
-	if errors.Is(err, context.Canceled) && s.ctx.Err() != nil {
+	if errors.Is(err, context.Canceled) && s.Context().Err() != nil {
 		return // the socket is gone
 	}
 	s.srv.log.Warn("sharedb "+what+" failed after its reply; the socket resumes", "conn", s.conn.ID(), "err", err)

@@ -129,7 +129,7 @@ func (s *session) subscribeDoc(c collection, d string, offset uint64) (bool, err
 	if !had {
 		s.srv.render.hold(c, 1)
 	}
-	res, err := s.srv.hub.Subscribe(s.ctx, s.conn, hub.SubscribeRequest{Collection: c.hubName(), Document: d, Since: s.position(offset)})
+	res, err := s.srv.hub.Subscribe(s.Context(), s.conn, hub.SubscribeRequest{Collection: c.hubName(), Document: d, Since: s.position(offset)})
 	if err != nil {
 		if !had {
 			s.srv.render.hold(c, -1)
@@ -161,7 +161,7 @@ func (s *session) followDoc(c collection, d string, id int64, offset uint64, v i
 		return
 	}
 	if !recovered {
-		ctx, cancel := s.storeCtx()
+		ctx, cancel := s.StoreContext()
 		defer cancel()
 		if _, _, err := s.sendOpsSince(ctx, c, d, id, v); err != nil {
 			s.lost("catch-up of "+c.name+"/"+d, err)
@@ -180,7 +180,7 @@ func (s *session) unsubscribeDoc(c collection, d string) {
 	if !had {
 		return
 	}
-	s.srv.hub.Unsubscribe(s.ctx, s.conn, c.hubName(), d)
+	s.srv.hub.Unsubscribe(s.Context(), s.conn, c.hubName(), d)
 	s.srv.render.hold(c, -1)
 	s.sendUnowed()
 }
@@ -195,7 +195,7 @@ func (s *session) fetch(in *inbound) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := s.storeCtx()
+	ctx, cancel := s.StoreContext()
 	defer cancel()
 	if hasV {
 		if id, ok := docID(d); ok {
@@ -239,7 +239,7 @@ func (s *session) subscribe(in *inbound) error {
 	if !s.hasRoom(1) {
 		return errorf(CodeTooMany, "too many subscriptions on this connection")
 	}
-	ctx, cancel := s.storeCtx()
+	ctx, cancel := s.StoreContext()
 	defer cancel()
 	id, valid := docID(d)
 	if hasV {
@@ -331,7 +331,7 @@ func (s *session) bulk(in *inbound) error {
 	if subscribe && !s.hasRoom(len(ids)) {
 		return errorf(CodeTooMany, "too many subscriptions on this connection")
 	}
-	ctx, cancel := s.storeCtx()
+	ctx, cancel := s.StoreContext()
 	defer cancel()
 	if versions != nil {
 		type follow struct {
@@ -448,7 +448,7 @@ func (s *session) snapshotAt(in *inbound) error {
 			at = time.UnixMilli(ms)
 		}
 	}
-	ctx, cancel := s.storeCtx()
+	ctx, cancel := s.StoreContext()
 	defer cancel()
 	var snap event.Document
 	id, valid := docID(d)

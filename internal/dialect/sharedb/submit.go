@@ -91,7 +91,7 @@ func (s *session) submit(in *inbound) error {
 	}
 	sub.DocID = id
 
-	ctx, cancel := s.storeCtx()
+	ctx, cancel := s.StoreContext()
 	defer cancel()
 	// A socket that follows the document gets its ack from the document's
 	// stream: the renderer gives the hub an ack for this socket in the
@@ -266,7 +266,7 @@ func submitError(err error) error {
 // createFixup is the op that turns the creator's copy (its create data)
 // into the stored document (the create the op log keeps).
 func (s *session) createFixup(c collection, id int64, sent json.RawMessage) (json0.Op, error) {
-	ctx, cancel := s.storeCtx()
+	ctx, cancel := s.StoreContext()
 	defer cancel()
 	log, err := s.srv.cfg.Store.Ops(ctx, s.userID, c.canonical, id, 0, 1)
 	if err != nil {
