@@ -137,8 +137,8 @@ func (s *Service) runGroup(batch []*writeReq) {
 			}
 			r.w = w
 			seen.add(w.logged)
-			if w.staged != nil {
-				seen.keep(w.staged)
+			if w.ranHot() {
+				seen.keep(w.sub.staged)
 			}
 		}
 		return seen.flushRows(ctx, tx)

@@ -87,8 +87,7 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub event.Submission) (ev
 		if err != nil {
 			return event.SubmitResult{}, err
 		}
-		w.src, w.seq = sub.Src, sub.Seq
-		w.reply = submitReply(sub)
+		w.sub = &submitState{src: sub.Src, seq: sub.Seq, reply: submitReply(sub)}
 		sd := submitDoc{w: w, t: t, sub: sub, op: op}
 		var res event.SubmitResult
 		switch kind {

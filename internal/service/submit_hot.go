@@ -250,7 +250,7 @@ func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (event.Sub
 	if next.upd.Values == nil { // no cell changed: the values stay the last written
 		next.upd.Values, next.upd.Replace = rw.upd.Values, rw.upd.Values != nil
 	}
-	w.staged, w.ranHot = next, true
+	w.sub = &submitState{src: p.logged.src, seq: p.logged.seq, staged: next}
 	res := p.res
 	res.Offset = off
 	return res, nil
