@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/event"
@@ -71,13 +70,9 @@ type Service struct {
 	tokenTTL   time.Duration
 	maxSort    int
 	iterations int
-	// grouped: the store has one writer; writes are committed in groups
-	// (commit.go).
-	grouped bool
-	group   committer
-	// publishMu orders the publishing of group-committed batches
-	// (commit.go).
-	publishMu sync.Mutex
+	// group, when the store has one writer, commits writes in groups
+	// (commit.go); nil otherwise.
+	group *committer
 	// ops caches recent op log entries (opcache.go).
 	ops *opCache
 	// hot keeps the records being edited through ops (hotdocs.go), used
@@ -110,15 +105,15 @@ func New(cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if sw, ok := cfg.Store.(store.SingleWriter); ok && sw.SingleWriter() {
-		s.grouped = true
-	}
-	s.hotSubmits = s.grouped && !cfg.ColdSubmits
-	s.ops = newOpCache()
-	s.hot = newHotDocs()
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.ops = newOpCache()
+	s.hot = newHotDocs()
+	if sw, ok := cfg.Store.(store.SingleWriter); ok && sw.SingleWriter() {
+		s.group = &committer{store: s.store, now: s.now, ops: s.ops, settle: s.hot.settle, publish: s.publish}
+	}
+	s.hotSubmits = s.group != nil && !cfg.ColdSubmits
 	if s.tokenTTL <= 0 {
 		s.tokenTTL = DefaultViewTokenTTL
 	}
@@ -430,8 +425,8 @@ func (w *writeTx) workspaceMeta(wsID int64) event.WorkspaceMeta {
 // retries transient conflicts); only the events of the run that committed
 // are published, and a rolled-back write publishes nothing.
 func (s *Service) write(ctx context.Context, a Actor, fn func(w *writeTx) error) error {
-	if s.grouped {
-		return s.writeGrouped(ctx, a, fn)
+	if s.group != nil {
+		return s.group.write(ctx, a, fn)
 	}
 	var committed *writeTx
 	err := s.store.Update(ctx, func(tx store.Tx) error {

@@ -67,13 +67,13 @@ func (s *Service) submitHot(ctx context.Context, a Actor, sub event.Submission, 
 		d.mu.Unlock()
 		return event.SubmitResult{}, nil, false
 	}
-	req := s.enqueueWrite(ctx, a, func(w *writeTx) error {
+	req := s.group.enqueue(ctx, a, func(w *writeTx) error {
 		r, err := p.write(w, d, slow)
 		res = r
 		return err
 	}, d)
 	d.mu.Unlock()
-	err = s.awaitWrite(req)
+	err = s.group.await(req)
 	return res, err, true
 }
 
