@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/tablecast/tablecast/internal/store"
 )
@@ -21,14 +22,29 @@ import (
 //
 // Without load a batch holds one write and runs as before, without a
 // savepoint.
+//
+// committer is the whole of it: enqueue a write, await it (leading a
+// batch when asked), and two hooks the service gives it, settle (each
+// write's outcome, for the hot documents) and publish (a batch's events).
 
 // maxGroup bounds a batch, so that one transaction stays short.
 const maxGroup = 128
 
 type committer struct {
+	store store.Store
+	now   func() time.Time
+	ops   *opCache
+	// settle is told each write's outcome once its batch has committed or
+	// failed, before any event of the batch is published.
+	settle func(r *writeReq)
+	// publish hands a committed batch's events on, in commit order.
+	publish func(ctx context.Context, events []store.Event)
+
 	mu      sync.Mutex
 	queue   []*writeReq
 	leading bool
+	// publishMu orders the publishing of batches.
+	publishMu sync.Mutex
 }
 
 // Lock order: hotDoc.mu, then committer.mu (a prepared submit queues
@@ -49,17 +65,16 @@ type writeReq struct {
 	hot *hotDoc
 }
 
-// writeGrouped is write for single-writer stores.
-func (s *Service) writeGrouped(ctx context.Context, a Actor, fn func(w *writeTx) error) error {
-	return s.awaitWrite(s.enqueueWrite(ctx, a, fn, nil))
+// write commits one write with the next batch.
+func (c *committer) write(ctx context.Context, a Actor, fn func(w *writeTx) error) error {
+	return c.await(c.enqueue(ctx, a, fn, nil))
 }
 
-// enqueueWrite queues a write for the next batch. Writes are committed in
-// the order they are queued; a prepared submit queues while it holds its
+// enqueue queues a write for the next batch. Writes are committed in the
+// order they are queued; a prepared submit queues while it holds its
 // document's lock, so its document's writes keep their order.
-func (s *Service) enqueueWrite(ctx context.Context, a Actor, fn func(w *writeTx) error, hot *hotDoc) *writeReq {
+func (c *committer) enqueue(ctx context.Context, a Actor, fn func(w *writeTx) error, hot *hotDoc) *writeReq {
 	req := &writeReq{ctx: ctx, actor: a, fn: fn, hot: hot, done: make(chan struct{}), lead: make(chan struct{})}
-	c := &s.group
 	c.mu.Lock()
 	c.queue = append(c.queue, req)
 	if !c.leading {
@@ -69,10 +84,9 @@ func (s *Service) enqueueWrite(ctx context.Context, a Actor, fn func(w *writeTx)
 	return req
 }
 
-// awaitWrite waits until the write has committed or failed, leading the
+// await waits until the write has committed or failed, leading the
 // batches it is asked to lead.
-func (s *Service) awaitWrite(req *writeReq) error {
-	c := &s.group
+func (c *committer) await(req *writeReq) error {
 	if !req.leads {
 		select {
 		case <-req.done:
@@ -86,15 +100,14 @@ func (s *Service) awaitWrite(req *writeReq) error {
 	c.queue = append([]*writeReq(nil), c.queue[n:]...)
 	c.mu.Unlock()
 
-	s.runGroup(batch)
+	c.run(batch)
 	<-req.done
 	return req.err
 }
 
 // handOff passes the lead to the first write queued, if any: its batch's
 // transaction may start while this batch's events are being published.
-func (s *Service) handOff() {
-	c := &s.group
+func (c *committer) handOff() {
 	c.mu.Lock()
 	if len(c.queue) > 0 {
 		close(c.queue[0].lead)
@@ -104,13 +117,13 @@ func (s *Service) handOff() {
 	c.mu.Unlock()
 }
 
-// runGroup commits a batch of writes in one transaction and publishes
-// their events.
-func (s *Service) runGroup(batch []*writeReq) {
+// run commits a batch of writes in one transaction and publishes their
+// events.
+func (c *committer) run(batch []*writeReq) {
 	// The batch's statements do not stop when one caller gives up: the
 	// others' writes share the transaction.
 	ctx := context.WithoutCancel(batch[0].ctx)
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err := c.store.Update(ctx, func(tx store.Tx) error {
 		seen := &txOps{} // what the batch's writes have logged so far
 		for _, r := range batch {
 			r.err, r.w = nil, nil
@@ -125,7 +138,7 @@ func (s *Service) runGroup(batch []*writeReq) {
 					return err
 				}
 			}
-			w := &writeTx{Tx: tx, ctx: ctx, actor: r.actor, at: s.now().UTC(), cache: s.ops, batch: seen}
+			w := &writeTx{Tx: tx, ctx: ctx, actor: r.actor, at: c.now().UTC(), cache: c.ops, batch: seen}
 			if len(batch) == 1 {
 				if err := r.fn(w); err != nil {
 					r.err = err
@@ -137,8 +150,8 @@ func (s *Service) runGroup(batch []*writeReq) {
 			}
 			r.w = w
 			seen.add(w.logged)
-			if w.staged != nil {
-				seen.keep(w.staged)
+			if w.ranHot() {
+				seen.keep(w.sub.staged)
 			}
 		}
 		return seen.flushRows(ctx, tx)
@@ -149,19 +162,19 @@ func (s *Service) runGroup(batch []*writeReq) {
 		case err != nil && r.err == nil:
 			r.err, r.w = err, nil
 		case r.err == nil && r.w != nil:
-			s.ops.add(r.w.logged)
+			c.ops.add(r.w.logged)
 			events = append(events, r.w.events...)
 		}
 		r.err = storeErr(r.err)
-		s.hot.settle(r)
+		c.settle(r)
 	}
 	// The next batch starts now, and publishes after this one: batches
 	// take publishMu in the order they commit, since the lead passes
 	// while it is held.
-	s.publishMu.Lock()
-	s.handOff()
-	s.publish(ctx, events)
-	s.publishMu.Unlock()
+	c.publishMu.Lock()
+	c.handOff()
+	c.publish(ctx, events)
+	c.publishMu.Unlock()
 	for _, r := range batch {
 		close(r.done)
 	}

@@ -200,7 +200,7 @@ func (h *hotDocs) dropTable(tableID int64) {
 // stale, and any other committed write drops the records it logged ops
 // for, or every record of a table whose fields or existence it changed.
 func (h *hotDocs) settle(r *writeReq) {
-	ranHot := r.err == nil && r.w != nil && r.w.ranHot
+	ranHot := r.err == nil && r.w != nil && r.w.ranHot()
 	if r.hot != nil {
 		if !ranHot {
 			h.drop(r.hot)

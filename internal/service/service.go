@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/event"
@@ -71,13 +70,9 @@ type Service struct {
 	tokenTTL   time.Duration
 	maxSort    int
 	iterations int
-	// grouped: the store has one writer; writes are committed in groups
-	// (commit.go).
-	grouped bool
-	group   committer
-	// publishMu orders the publishing of group-committed batches
-	// (commit.go).
-	publishMu sync.Mutex
+	// group, when the store has one writer, commits writes in groups
+	// (commit.go); nil otherwise.
+	group *committer
 	// ops caches recent op log entries (opcache.go).
 	ops *opCache
 	// hot keeps the records being edited through ops (hotdocs.go), used
@@ -110,15 +105,15 @@ func New(cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if sw, ok := cfg.Store.(store.SingleWriter); ok && sw.SingleWriter() {
-		s.grouped = true
-	}
-	s.hotSubmits = s.grouped && !cfg.ColdSubmits
-	s.ops = newOpCache()
-	s.hot = newHotDocs()
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.ops = newOpCache()
+	s.hot = newHotDocs()
+	if sw, ok := cfg.Store.(store.SingleWriter); ok && sw.SingleWriter() {
+		s.group = &committer{store: s.store, now: s.now, ops: s.ops, settle: s.hot.settle, publish: s.publish}
+	}
+	s.hotSubmits = s.group != nil && !cfg.ColdSubmits
 	if s.tokenTTL <= 0 {
 		s.tokenTTL = DefaultViewTokenTTL
 	}
@@ -312,30 +307,41 @@ func (s *Service) WorkspaceRole(ctx context.Context, userID string, workspaceID 
 }
 
 // writeTx is one write transaction of the service: the store's Tx and the
-// events appended so far.
+// events appended so far. A plain write (REST, admin) uses only this
+// base; a submit adds its own state in sub (submitState), set by the
+// submit path alone.
 type writeTx struct {
 	store.Tx
 	ctx    context.Context
 	actor  Actor
 	at     time.Time
 	events []store.Event
-	// src and seq identify the submit being written, if any; reply is
-	// its acknowledgement, which its events carry (TableMeta.Reply).
-	src   string
-	seq   uint64
-	reply *event.SubmitReply
-	// applied is the submit's op as applied, for the op log cache.
-	applied json0.Op
-	// ranHot: the write was a prepared submit's (submit_hot.go), which
-	// leaves its row to the batch: staged.
-	ranHot bool
-	staged *rowWrite
 	// logged are the op log entries written (cached once committed);
 	// batch, in group commit, those of the transaction's earlier writes.
 	logged []loggedEntry
 	batch  *txOps
 	cache  *opCache
+	// sub is the submit being written, nil for a plain write.
+	sub *submitState
 }
+
+// submitState is what a submit adds to its write: its identity and
+// acknowledgement, which its events carry, and how it ran.
+type submitState struct {
+	// src and seq identify the submit; reply is its acknowledgement, which
+	// its events carry (TableMeta.Reply).
+	src   string
+	seq   uint64
+	reply *event.SubmitReply
+	// applied is the submit's op as applied, for the op log cache.
+	applied json0.Op
+	// staged is set when the write was a prepared submit's
+	// (submit_hot.go), which leaves its row to the batch.
+	staged *rowWrite
+}
+
+// ranHot reports whether the write was a prepared submit's, written hot.
+func (w *writeTx) ranHot() bool { return w.sub != nil && w.sub.staged != nil }
 
 // emit appends an event to the stream in the transaction.
 func (w *writeTx) emit(s store.Stream, typ string, payload any) error {
@@ -376,7 +382,10 @@ func (w *writeTx) logDocOps(s store.Stream, payload any, off uint64) error {
 		src, seq = s.SubmitID()
 	}
 	ops := make([]store.DocOp, 0, len(changes))
-	applied := w.applied
+	var applied json0.Op
+	if w.sub != nil {
+		applied = w.sub.applied
+	}
 	for _, c := range changes {
 		isTable := strings.HasPrefix(c.Collection, "table_")
 		if !c.HasV || isTable != (s.Kind == store.StreamWorkspace) {
@@ -392,7 +401,7 @@ func (w *writeTx) logDocOps(s store.Stream, payload any, off uint64) error {
 			l.decoded = true
 		case applied != nil:
 			// The submit's own document comes first.
-			l.op, l.decoded, applied, w.applied = applied, true, nil, nil
+			l.op, l.decoded, applied, w.sub.applied = applied, true, nil, nil
 		}
 		w.logged = append(w.logged, loggedEntry{col: c.Collection, op: l})
 	}
@@ -400,8 +409,11 @@ func (w *writeTx) logDocOps(s store.Stream, payload any, off uint64) error {
 }
 
 func (w *writeTx) tableMeta(t store.Table) event.TableMeta {
-	return event.TableMeta{TableID: t.ID, WorkspaceID: t.WorkspaceID, Actor: w.actor.UserID, Origin: w.actor.Origin,
-		Src: w.src, Seq: w.seq, Reply: w.reply}
+	m := event.TableMeta{TableID: t.ID, WorkspaceID: t.WorkspaceID, Actor: w.actor.UserID, Origin: w.actor.Origin}
+	if w.sub != nil {
+		m.Src, m.Seq, m.Reply = w.sub.src, w.sub.seq, w.sub.reply
+	}
+	return m
 }
 
 func (w *writeTx) workspaceMeta(wsID int64) event.WorkspaceMeta {
@@ -413,8 +425,8 @@ func (w *writeTx) workspaceMeta(wsID int64) event.WorkspaceMeta {
 // retries transient conflicts); only the events of the run that committed
 // are published, and a rolled-back write publishes nothing.
 func (s *Service) write(ctx context.Context, a Actor, fn func(w *writeTx) error) error {
-	if s.grouped {
-		return s.writeGrouped(ctx, a, fn)
+	if s.group != nil {
+		return s.group.write(ctx, a, fn)
 	}
 	var committed *writeTx
 	err := s.store.Update(ctx, func(tx store.Tx) error {

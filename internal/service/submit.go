@@ -80,41 +80,55 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub event.Submission) (ev
 	default:
 		return event.SubmitResult{}, validation("data", "must hold exactly one of op, create and del")
 	}
-	// slow is the submit inside its transaction, reading everything from
-	// the store.
-	slow := func(w *writeTx) (event.SubmitResult, error) {
-		t, err := w.tableAccessMemo(a.UserID, tableID, store.RoleEditor)
-		if err != nil {
-			return event.SubmitResult{}, err
-		}
-		w.src, w.seq = sub.Src, sub.Seq
-		w.reply = submitReply(sub)
-		sd := submitDoc{w: w, t: t, sub: sub, op: op}
-		var res event.SubmitResult
-		switch kind {
-		case event.KindRecord:
-			res, err = sd.record()
-		case event.KindField:
-			res, err = sd.field()
-		default:
-			res, err = sd.view(s)
-		}
-		if err == nil && !res.Duplicate {
-			res.Missed = sd.missed
-		}
-		return res, err
-	}
+	cold := &coldSubmit{s: s, a: a, sub: sub, kind: kind, tableID: tableID, op: op}
 	if kind == event.KindRecord && op != nil && s.hotSubmits {
-		if res, err, ok := s.submitHot(ctx, a, sub, tableID, op, slow); ok {
+		if res, err, ok := s.submitHot(ctx, a, sub, tableID, op, cold); ok {
 			return res, err
 		}
 	}
 	var res event.SubmitResult
 	err = s.write(ctx, a, func(w *writeTx) error {
 		var err error
-		res, err = slow(w)
+		res, err = cold.write(w)
 		return err
 	})
+	return res, err
+}
+
+// coldSubmit is a submit worked out inside its write transaction, reading
+// everything from the store. It is how every submit runs on PostgreSQL,
+// and on SQLite when no hot document takes it (submit_hot.go), which also
+// falls back to it inside the transaction.
+type coldSubmit struct {
+	s       *Service
+	a       Actor
+	sub     event.Submission
+	kind    event.Kind
+	tableID int64
+	op      json0.Op
+}
+
+// write runs the submit in w: it marks w as this submit's (w.sub), then
+// works the change out on its document (submitDoc).
+func (c *coldSubmit) write(w *writeTx) (event.SubmitResult, error) {
+	t, err := w.tableAccessMemo(c.a.UserID, c.tableID, store.RoleEditor)
+	if err != nil {
+		return event.SubmitResult{}, err
+	}
+	w.sub = &submitState{src: c.sub.Src, seq: c.sub.Seq, reply: submitReply(c.sub)}
+	sd := submitDoc{w: w, t: t, sub: c.sub, op: c.op}
+	var res event.SubmitResult
+	switch c.kind {
+	case event.KindRecord:
+		res, err = sd.record()
+	case event.KindField:
+		res, err = sd.field()
+	default:
+		res, err = sd.view(c.s)
+	}
+	if err == nil && !res.Duplicate {
+		res.Missed = sd.missed
+	}
 	return res, err
 }
 

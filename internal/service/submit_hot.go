@@ -31,11 +31,11 @@ type prepared struct {
 // submitHot runs an op on a record through its hot document. ok is false
 // when the document cannot take it (not loaded, stale, or an op that the
 // ordinary submit must judge: an error, a resent op, a move); the caller
-// then runs the ordinary submit. slow is that submit, which the write
+// then runs the ordinary submit. cold is that submit, which the write
 // falls back to when the store no longer matches what it was prepared
 // against.
 func (s *Service) submitHot(ctx context.Context, a Actor, sub event.Submission, tableID int64, op json0.Op,
-	slow func(w *writeTx) (event.SubmitResult, error),
+	cold *coldSubmit,
 ) (res event.SubmitResult, err error, ok bool) {
 	d := s.hot.peek(tableID, sub.DocID)
 	known := false
@@ -67,13 +67,13 @@ func (s *Service) submitHot(ctx context.Context, a Actor, sub event.Submission, 
 		d.mu.Unlock()
 		return event.SubmitResult{}, nil, false
 	}
-	req := s.enqueueWrite(ctx, a, func(w *writeTx) error {
-		r, err := p.write(w, d, slow)
+	req := s.group.enqueue(ctx, a, func(w *writeTx) error {
+		r, err := p.write(w, d, cold)
 		res = r
 		return err
 	}, d)
 	d.mu.Unlock()
-	err = s.awaitWrite(req)
+	err = s.group.await(req)
 	return res, err, true
 }
 
@@ -196,12 +196,12 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub event.Submission, op json0.Op)
 // against: the document went stale, the row moved on, the fields changed.
 // The row itself is written once for all the batch's prepared submits to
 // it (rowWrite).
-func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (event.SubmitResult, error)) (event.SubmitResult, error) {
+func (p *prepared) write(w *writeTx, d *hotDoc, cold *coldSubmit) (event.SubmitResult, error) {
 	fallback := func() (event.SubmitResult, error) {
 		if err := w.batch.flushRows(w.ctx, w.Tx); err != nil {
 			return event.SubmitResult{}, err
 		}
-		return slow(w)
+		return cold.write(w)
 	}
 	if d.dead.Load() {
 		return fallback()
@@ -250,7 +250,7 @@ func (p *prepared) write(w *writeTx, d *hotDoc, slow func(w *writeTx) (event.Sub
 	if next.upd.Values == nil { // no cell changed: the values stay the last written
 		next.upd.Values, next.upd.Replace = rw.upd.Values, rw.upd.Values != nil
 	}
-	w.staged, w.ranHot = next, true
+	w.sub = &submitState{src: p.logged.src, seq: p.logged.seq, staged: next}
 	res := p.res
 	res.Offset = off
 	return res, nil
