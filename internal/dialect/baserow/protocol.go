@@ -224,29 +224,25 @@ func pageFrame(typ string, name *string, params []byte, word string) []byte {
 
 // replayResultFrame answers replay_events; latest < 0 is null.
 func replayResultFrame(forceRefresh bool, latest int64) []byte {
-	var w buf
-	w.open(TypeReplayEventsResult)
-	w.key("force_refresh")
-	w.bool(forceRefresh)
-	w.key("latest_event_id")
-	if latest < 0 {
-		w.raw("null")
-	} else {
-		w.int(latest)
-	}
-	w.raw("}")
-	return w.frame()
+	return replayAnswer(TypeReplayEventsResult, "force_refresh", forceRefresh, "latest_event_id", latest)
 }
 
 // realtimeSubscribeResultFrame answers realtime_subscribe: outdated when
 // the missed events could not all be given (the client refetches), and
 // the table stream's offset reached (null when unknown).
 func realtimeSubscribeResultFrame(outdated bool, latest int64) []byte {
+	return replayAnswer(TypeRealtimeSubscribed, "outdated", outdated, "current_latest_id", latest)
+}
+
+// replayAnswer is the shape both replay answers share: whether the client
+// must refetch, and the latest event id (latest < 0 is null), under the
+// names each request's answer uses.
+func replayAnswer(typ, refetchKey string, refetch bool, latestKey string, latest int64) []byte {
 	var w buf
-	w.open(TypeRealtimeSubscribed)
-	w.key("outdated")
-	w.bool(outdated)
-	w.key("current_latest_id")
+	w.open(typ)
+	w.key(refetchKey)
+	w.bool(refetch)
+	w.key(latestKey)
 	if latest < 0 {
 		w.raw("null")
 	} else {
