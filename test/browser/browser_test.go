@@ -15,9 +15,20 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser suite is not short")
 	}
-	root := repoRoot(t)
-	dir := filepath.Join(root, "test", "browser")
-	chromium := os.Getenv("TABLECAST_CHROMIUM")
+	dir, chromium := browserSetup(t)
+	tc := newTablecast(t)
+	runNode(t, tc, dir, 2*time.Minute, []string{
+		"TABLECAST_CHROMIUM=" + chromium,
+		"TABLECAST_SCREENSHOTS=" + filepath.Join(dir, "screenshots"),
+	}, "--test", "--test-reporter=tap", "browser.test.mjs")
+}
+
+// browserSetup finds the browser suite's folder and Chromium, and stops the test (need) when Chromium or playwright-core is
+// missing.
+func browserSetup(t *testing.T) (dir, chromium string) {
+	t.Helper()
+	dir = filepath.Join(repoRoot(t), "test", "browser")
+	chromium = os.Getenv("TABLECAST_CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
 	}
@@ -27,9 +38,5 @@ func TestBrowser(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core", "package.json")); err != nil {
 		need(t, "playwright-core is not installed: run npm ci in test/browser")
 	}
-	tc := newTablecast(t)
-	runNode(t, tc, dir, 2*time.Minute, []string{
-		"TABLECAST_CHROMIUM=" + chromium,
-		"TABLECAST_SCREENSHOTS=" + filepath.Join(dir, "screenshots"),
-	}, "--test", "--test-reporter=tap", "browser.test.mjs")
+	return dir, chromium
 }

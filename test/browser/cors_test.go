@@ -3,8 +3,6 @@ package browser
 import (
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -90,18 +88,7 @@ func TestBrowserCORS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser suite is not short")
 	}
-	root := repoRoot(t)
-	dir := filepath.Join(root, "test", "browser")
-	chromium := os.Getenv("TABLECAST_CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		need(t, "no chromium at "+chromium+" (apt-get install chromium, or set TABLECAST_CHROMIUM)")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core", "package.json")); err != nil {
-		need(t, "playwright-core is not installed: run npm ci in test/browser")
-	}
+	dir, chromium := browserSetup(t)
 	allowedLn, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
 		need(t, "cannot listen on 127.0.0.2 (another loopback address for a second origin): "+err.Error())
