@@ -23,22 +23,30 @@ import (
 // Without load a batch holds one write and runs as before, without a
 // savepoint.
 //
-// committer is the whole of it: enqueue a write, await it (leading a
-// batch when asked), and two hooks the service gives it, settle (each
-// write's outcome, for the hot documents) and publish (a batch's events).
+// groupCommit is the whole of it: enqueue a write, await it (leading a
+// batch when asked), and the hooks the service gives it (commitHooks).
+// It knows one thing of the writes it runs: a prepared submit
+// (writeReq.hot) may leave its row to the batch, which writes such rows
+// before any other write of the batch and at its end (txOps.flushRows).
 
 // maxGroup bounds a batch, so that one transaction stays short.
 const maxGroup = 128
 
-type committer struct {
-	store store.Store
-	now   func() time.Time
-	ops   *opCache
+// commitHooks are what the service adds to a batch.
+type commitHooks struct {
 	// settle is told each write's outcome once its batch has committed or
-	// failed, before any event of the batch is published.
+	// failed, before any event of the batch is published (the hot
+	// documents, hotDocs.settle).
 	settle func(r *writeReq)
 	// publish hands a committed batch's events on, in commit order.
 	publish func(ctx context.Context, events []store.Event)
+}
+
+type groupCommit struct {
+	store store.Store
+	now   func() time.Time
+	ops   *opCache
+	hooks commitHooks
 
 	mu      sync.Mutex
 	queue   []*writeReq
@@ -47,9 +55,14 @@ type committer struct {
 	publishMu sync.Mutex
 }
 
-// Lock order: hotDoc.mu, then committer.mu (a prepared submit queues
-// under its document's lock); publishMu, then committer.mu (handOff).
+// Lock order: hotDoc.mu, then groupCommit.mu (a prepared submit queues
+// under its document's lock); publishMu, then groupCommit.mu (handOff).
 
+func newGroupCommit(st store.Store, now func() time.Time, ops *opCache, hooks commitHooks) *groupCommit {
+	return &groupCommit{store: st, now: now, ops: ops, hooks: hooks}
+}
+
+// writeReq is one write queued for a batch.
 type writeReq struct {
 	ctx   context.Context
 	actor Actor
@@ -60,33 +73,36 @@ type writeReq struct {
 	lead  chan struct{} // closed when this write leads the next batch
 	// leads: the write found no leader and leads the next batch itself.
 	leads bool
-	// hot is the document a prepared submit (submit_hot.go) changed in
-	// memory.
-	hot *hotDoc
+	// hot is set for a prepared submit's write (submit_hot.go).
+	hot *hotWrite
+}
+
+func newWriteReq(ctx context.Context, a Actor, fn func(w *writeTx) error) *writeReq {
+	return &writeReq{ctx: ctx, actor: a, fn: fn, done: make(chan struct{}), lead: make(chan struct{})}
 }
 
 // write commits one write with the next batch.
-func (c *committer) write(ctx context.Context, a Actor, fn func(w *writeTx) error) error {
-	return c.await(c.enqueue(ctx, a, fn, nil))
+func (c *groupCommit) write(ctx context.Context, a Actor, fn func(w *writeTx) error) error {
+	req := newWriteReq(ctx, a, fn)
+	c.enqueue(req)
+	return c.await(req)
 }
 
 // enqueue queues a write for the next batch. Writes are committed in the
 // order they are queued; a prepared submit queues while it holds its
 // document's lock, so its document's writes keep their order.
-func (c *committer) enqueue(ctx context.Context, a Actor, fn func(w *writeTx) error, hot *hotDoc) *writeReq {
-	req := &writeReq{ctx: ctx, actor: a, fn: fn, hot: hot, done: make(chan struct{}), lead: make(chan struct{})}
+func (c *groupCommit) enqueue(req *writeReq) {
 	c.mu.Lock()
 	c.queue = append(c.queue, req)
 	if !c.leading {
 		c.leading, req.leads = true, true
 	}
 	c.mu.Unlock()
-	return req
 }
 
 // await waits until the write has committed or failed, leading the
 // batches it is asked to lead.
-func (c *committer) await(req *writeReq) error {
+func (c *groupCommit) await(req *writeReq) error {
 	if !req.leads {
 		select {
 		case <-req.done:
@@ -107,7 +123,7 @@ func (c *committer) await(req *writeReq) error {
 
 // handOff passes the lead to the first write queued, if any: its batch's
 // transaction may start while this batch's events are being published.
-func (c *committer) handOff() {
+func (c *groupCommit) handOff() {
 	c.mu.Lock()
 	if len(c.queue) > 0 {
 		close(c.queue[0].lead)
@@ -119,7 +135,7 @@ func (c *committer) handOff() {
 
 // run commits a batch of writes in one transaction and publishes their
 // events.
-func (c *committer) run(batch []*writeReq) {
+func (c *groupCommit) run(batch []*writeReq) {
 	// The batch's statements do not stop when one caller gives up: the
 	// others' writes share the transaction.
 	ctx := context.WithoutCancel(batch[0].ctx)
@@ -127,6 +143,9 @@ func (c *committer) run(batch []*writeReq) {
 		seen := &txOps{} // what the batch's writes have logged so far
 		for _, r := range batch {
 			r.err, r.w = nil, nil
+			if r.hot != nil {
+				r.hot.staged = nil
+			}
 			if err := r.ctx.Err(); err != nil {
 				r.err = err
 				continue
@@ -150,8 +169,8 @@ func (c *committer) run(batch []*writeReq) {
 			}
 			r.w = w
 			seen.add(w.logged)
-			if w.ranHot() {
-				seen.keep(w.sub.staged)
+			if r.ranHot() {
+				seen.keep(r.hot.staged)
 			}
 		}
 		return seen.flushRows(ctx, tx)
@@ -166,16 +185,22 @@ func (c *committer) run(batch []*writeReq) {
 			events = append(events, r.w.events...)
 		}
 		r.err = storeErr(r.err)
-		c.settle(r)
+		c.hooks.settle(r)
 	}
 	// The next batch starts now, and publishes after this one: batches
 	// take publishMu in the order they commit, since the lead passes
 	// while it is held.
 	c.publishMu.Lock()
 	c.handOff()
-	c.publish(ctx, events)
+	c.hooks.publish(ctx, events)
 	c.publishMu.Unlock()
 	for _, r := range batch {
 		close(r.done)
 	}
+}
+
+// ranHot reports whether the write was a prepared submit's that
+// succeeded as prepared (not by falling back to the cold submit).
+func (r *writeReq) ranHot() bool {
+	return r.err == nil && r.w != nil && r.hot != nil && r.hot.staged != nil
 }

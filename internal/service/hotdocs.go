@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
@@ -32,11 +33,26 @@ import (
 // write other than a prepared submit changes the row or its table's
 // fields (settle), when a prepared write fails, or when it is evicted.
 //
-// Lock order: hotDoc.mu, then committer.mu (a prepared submit queues its
-// write while it holds its document). hotDocs.mu is taken alone.
+// hotDocs is the one type of the stage, in three steps, each a method:
+//
+//   - prepare (submit_hot.go): before any transaction, under the
+//     document's lock, work the op out on the document, advance the
+//     document, and queue the write with the group commit;
+//   - write (submit_hot.go): in the batch's transaction, check the store
+//     and append the event and the op log entry, leaving the row to the
+//     batch (rowWrite), or fall back to the cold submit;
+//   - settle (here): once the batch has committed or failed, keep the
+//     documents true to every write's outcome.
+//
+// Lock order: hotDoc.mu, then groupCommit.mu (a prepared submit queues
+// its write while it holds its document). hotDocs.mu is taken alone.
 
 // hotDocs is the set of documents kept in memory.
 type hotDocs struct {
+	store store.Store
+	now   func() time.Time
+	ops   *opCache
+
 	mu   sync.Mutex
 	docs map[hotKey]*hotDoc
 	// committed counts the prepared writes that committed as prepared.
@@ -88,7 +104,9 @@ type hotDoc struct {
 	editors map[string]bool
 }
 
-func newHotDocs() *hotDocs { return &hotDocs{docs: make(map[hotKey]*hotDoc)} }
+func newHotDocs(st store.Store, now func() time.Time, ops *opCache) *hotDocs {
+	return &hotDocs{store: st, now: now, ops: ops, docs: make(map[hotKey]*hotDoc)}
+}
 
 // peek returns the document if it is in memory.
 func (h *hotDocs) peek(tableID, id int64) *hotDoc {
@@ -99,13 +117,13 @@ func (h *hotDocs) peek(tableID, id int64) *hotDoc {
 
 // get returns the document, loading it when it is not in memory; ok is
 // false when the row cannot be loaded (the ordinary submit says why).
-func (h *hotDocs) get(ctx context.Context, s *Service, tableID, id int64) (*hotDoc, bool) {
+func (h *hotDocs) get(ctx context.Context, tableID, id int64) (*hotDoc, bool) {
 	k := hotKey{tableID, id}
 	if d := h.peek(tableID, id); d != nil {
 		return d, true
 	}
 	d := &hotDoc{key: k}
-	err := s.store.Read(ctx, func(r store.Reader) error {
+	err := h.store.Read(ctx, func(r store.Reader) error {
 		t, err := r.Table(ctx, tableID)
 		if err != nil {
 			return err
@@ -200,18 +218,19 @@ func (h *hotDocs) dropTable(tableID int64) {
 // stale, and any other committed write drops the records it logged ops
 // for, or every record of a table whose fields or existence it changed.
 func (h *hotDocs) settle(r *writeReq) {
-	ranHot := r.err == nil && r.w != nil && r.w.ranHot()
+	ranHot := r.ranHot()
 	if r.hot != nil {
+		d := r.hot.doc
 		if !ranHot {
-			h.drop(r.hot)
+			h.drop(d)
 		} else {
 			h.committed.Add(1)
-			r.hot.mu.Lock()
-			if r.hot.editors == nil {
-				r.hot.editors = make(map[string]bool)
+			d.mu.Lock()
+			if d.editors == nil {
+				d.editors = make(map[string]bool)
 			}
-			r.hot.editors[r.actor.UserID] = true
-			r.hot.mu.Unlock()
+			d.editors[r.actor.UserID] = true
+			d.mu.Unlock()
 		}
 	}
 	if r.err != nil || r.w == nil || ranHot {

@@ -3,15 +3,12 @@ package service
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/event"
-	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
 )
 
@@ -72,7 +69,7 @@ type Service struct {
 	iterations int
 	// group, when the store has one writer, commits writes in groups
 	// (commit.go); nil otherwise.
-	group *committer
+	group *groupCommit
 	// ops caches recent op log entries (opcache.go).
 	ops *opCache
 	// hot keeps the records being edited through ops (hotdocs.go), used
@@ -109,9 +106,9 @@ func New(cfg Config) (*Service, error) {
 		s.now = time.Now
 	}
 	s.ops = newOpCache()
-	s.hot = newHotDocs()
+	s.hot = newHotDocs(s.store, s.now, s.ops)
 	if sw, ok := cfg.Store.(store.SingleWriter); ok && sw.SingleWriter() {
-		s.group = &committer{store: s.store, now: s.now, ops: s.ops, settle: s.hot.settle, publish: s.publish}
+		s.group = newGroupCommit(s.store, s.now, s.ops, commitHooks{settle: s.hot.settle, publish: s.publish})
 	}
 	s.hotSubmits = s.group != nil && !cfg.ColdSubmits
 	if s.tokenTTL <= 0 {
@@ -304,161 +301,6 @@ func (s *Service) TableRole(ctx context.Context, userID string, tableID int64) (
 // WorkspaceRole returns the user's role in a workspace, or ErrNotFound.
 func (s *Service) WorkspaceRole(ctx context.Context, userID string, workspaceID int64) (store.Role, error) {
 	return workspaceRole(ctx, s.store, userID, workspaceID, store.RoleViewer)
-}
-
-// writeTx is one write transaction of the service: the store's Tx and the
-// events appended so far. A plain write (REST, admin) uses only this
-// base; a submit adds its own state in sub (submitState), set by the
-// submit path alone.
-type writeTx struct {
-	store.Tx
-	ctx    context.Context
-	actor  Actor
-	at     time.Time
-	events []store.Event
-	// logged are the op log entries written (cached once committed);
-	// batch, in group commit, those of the transaction's earlier writes.
-	logged []loggedEntry
-	batch  *txOps
-	cache  *opCache
-	// sub is the submit being written, nil for a plain write.
-	sub *submitState
-}
-
-// submitState is what a submit adds to its write: its identity and
-// acknowledgement, which its events carry, and how it ran.
-type submitState struct {
-	// src and seq identify the submit; reply is its acknowledgement, which
-	// its events carry (TableMeta.Reply).
-	src   string
-	seq   uint64
-	reply *event.SubmitReply
-	// applied is the submit's op as applied, for the op log cache.
-	applied json0.Op
-	// staged is set when the write was a prepared submit's
-	// (submit_hot.go), which leaves its row to the batch.
-	staged *rowWrite
-}
-
-// ranHot reports whether the write was a prepared submit's, written hot.
-func (w *writeTx) ranHot() bool { return w.sub != nil && w.sub.staged != nil }
-
-// emit appends an event to the stream in the transaction.
-func (w *writeTx) emit(s store.Stream, typ string, payload any) error {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return fmt.Errorf("service: encode %s event: %w", typ, err)
-	}
-	off, err := w.AppendEvent(w.ctx, s, typ, b)
-	if err != nil {
-		return err
-	}
-	if err := w.logDocOps(s, payload, off); err != nil {
-		return err
-	}
-	w.batch.forget(typ)
-	w.events = append(w.events, store.Event{Stream: s, Offset: off, Type: typ, Payload: b, CreatedAt: w.at})
-	return nil
-}
-
-// submitted is implemented by the events that carry TableMeta: the submit
-// that made the change, if any.
-type submitted interface {
-	SubmitID() (src string, seq uint64)
-}
-
-// logDocOps records in the op log, in the event's transaction, the
-// document changes the event carries. A table's document (table_W) is
-// logged with the workspace's stream, the others with the table's (a
-// table_deleted goes to both streams, and is logged once).
-func (w *writeTx) logDocOps(s store.Stream, payload any, off uint64) error {
-	changes, err := event.Changes(payload)
-	if err != nil || len(changes) == 0 {
-		return err
-	}
-	var src string
-	var seq uint64
-	if s, ok := payload.(submitted); ok {
-		src, seq = s.SubmitID()
-	}
-	ops := make([]store.DocOp, 0, len(changes))
-	var applied json0.Op
-	if w.sub != nil {
-		applied = w.sub.applied
-	}
-	for _, c := range changes {
-		isTable := strings.HasPrefix(c.Collection, "table_")
-		if !c.HasV || isTable != (s.Kind == store.StreamWorkspace) {
-			continue
-		}
-		raw := c.LogOp()
-		ops = append(ops, store.DocOp{Collection: c.Collection, DocID: c.DocID, Version: c.V, Op: raw,
-			Src: src, Seq: seq, Offset: off})
-		l := loggedOp{docID: c.DocID, version: c.V, raw: raw, create: c.Create != nil, del: c.Del,
-			src: src, seq: seq, offset: off}
-		switch {
-		case c.Create != nil || c.Del:
-			l.decoded = true
-		case applied != nil:
-			// The submit's own document comes first.
-			l.op, l.decoded, applied, w.sub.applied = applied, true, nil, nil
-		}
-		w.logged = append(w.logged, loggedEntry{col: c.Collection, op: l})
-	}
-	return w.AppendDocOps(w.ctx, ops)
-}
-
-func (w *writeTx) tableMeta(t store.Table) event.TableMeta {
-	m := event.TableMeta{TableID: t.ID, WorkspaceID: t.WorkspaceID, Actor: w.actor.UserID, Origin: w.actor.Origin}
-	if w.sub != nil {
-		m.Src, m.Seq, m.Reply = w.sub.src, w.sub.seq, w.sub.reply
-	}
-	return m
-}
-
-func (w *writeTx) workspaceMeta(wsID int64) event.WorkspaceMeta {
-	return event.WorkspaceMeta{WorkspaceID: wsID, Actor: w.actor.UserID, Origin: w.actor.Origin}
-}
-
-// write runs fn in one store transaction and, once it has committed,
-// publishes the events fn appended. fn may run more than once (the store
-// retries transient conflicts); only the events of the run that committed
-// are published, and a rolled-back write publishes nothing.
-func (s *Service) write(ctx context.Context, a Actor, fn func(w *writeTx) error) error {
-	if s.group != nil {
-		return s.group.write(ctx, a, fn)
-	}
-	var committed *writeTx
-	err := s.store.Update(ctx, func(tx store.Tx) error {
-		w := &writeTx{Tx: tx, ctx: ctx, actor: a, at: s.now().UTC(), cache: s.ops}
-		committed = nil
-		if err := fn(w); err != nil {
-			return err
-		}
-		committed = w
-		return nil
-	})
-	if err != nil {
-		return storeErr(err)
-	}
-	s.ops.add(committed.logged)
-	s.publish(ctx, committed.events)
-	return nil
-}
-
-// publish hands committed events to the Publisher; a failure is only
-// logged (the relay republishes what was not marked published).
-func (s *Service) publish(ctx context.Context, events []store.Event) {
-	if s.pub == nil || len(events) == 0 {
-		return
-	}
-	// The request may be cancelled as soon as its answer is written; the
-	// events are committed and should go out regardless.
-	ctx = context.WithoutCancel(ctx)
-	if err := s.pub.Publish(ctx, events); err != nil {
-		s.log.Warn("publishing committed events failed; the relay will publish them",
-			"stream", events[0].Stream.String(), "first_offset", events[0].Offset, "events", len(events), "err", err)
-	}
 }
 
 // read runs fn in one read transaction (one snapshot).

@@ -82,10 +82,14 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub event.Submission) (ev
 	}
 	cold := &coldSubmit{s: s, a: a, sub: sub, kind: kind, tableID: tableID, op: op}
 	if kind == event.KindRecord && op != nil && s.hotSubmits {
-		if res, err, ok := s.submitHot(ctx, a, sub, tableID, op, cold); ok {
-			return res, err
+		// Hot: prepared on the record in memory, written by the group
+		// commit (hotdocs.go, submit_hot.go).
+		if req, ok := s.hot.prepare(ctx, s.group, a, sub, tableID, op, cold); ok {
+			err := s.group.await(req)
+			return req.hot.result, err
 		}
 	}
+	// Cold: worked out in the write transaction.
 	var res event.SubmitResult
 	err = s.write(ctx, a, func(w *writeTx) error {
 		var err error
@@ -93,6 +97,38 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub event.Submission) (ev
 		return err
 	})
 	return res, err
+}
+
+// submitTx is a submit's write: the base every write has (writeTx), and
+// what only a submit has: its identity and acknowledgement, which its
+// events carry (TableMeta), and its op as applied, for the op log cache.
+type submitTx struct {
+	*writeTx
+	// src and seq identify the submit; reply is its acknowledgement.
+	src   string
+	seq   uint64
+	reply *event.SubmitReply
+	// applied is the submit's op as applied, taken by the op log entry of
+	// the first document change the write logs.
+	applied json0.Op
+}
+
+// newSubmitTx makes w the write of sub: the events appended through w,
+// by the submit's code or the REST code it shares, are the submit's.
+func newSubmitTx(w *writeTx, sub event.Submission) *submitTx {
+	st := &submitTx{writeTx: w, src: sub.Src, seq: sub.Seq, reply: submitReply(sub)}
+	w.submit = st
+	return st
+}
+
+func (st *submitTx) stampMeta(m *event.TableMeta) {
+	m.Src, m.Seq, m.Reply = st.src, st.seq, st.reply
+}
+
+func (st *submitTx) takeApplied() json0.Op {
+	op := st.applied
+	st.applied = nil
+	return op
 }
 
 // coldSubmit is a submit worked out inside its write transaction, reading
@@ -108,15 +144,14 @@ type coldSubmit struct {
 	op      json0.Op
 }
 
-// write runs the submit in w: it marks w as this submit's (w.sub), then
+// write runs the submit in w: it makes w this submit's (submitTx), then
 // works the change out on its document (submitDoc).
 func (c *coldSubmit) write(w *writeTx) (event.SubmitResult, error) {
 	t, err := w.tableAccessMemo(c.a.UserID, c.tableID, store.RoleEditor)
 	if err != nil {
 		return event.SubmitResult{}, err
 	}
-	w.sub = &submitState{src: c.sub.Src, seq: c.sub.Seq, reply: submitReply(c.sub)}
-	sd := submitDoc{w: w, t: t, sub: c.sub, op: c.op}
+	sd := submitDoc{w: newSubmitTx(w, c.sub), t: t, sub: c.sub, op: c.op}
 	var res event.SubmitResult
 	switch c.kind {
 	case event.KindRecord:
@@ -201,7 +236,7 @@ func jsonMessage(err error) string {
 
 // submitDoc is one submit inside its transaction.
 type submitDoc struct {
-	w   *writeTx
+	w   *submitTx
 	t   store.Table
 	sub event.Submission
 	op  json0.Op

@@ -28,16 +28,32 @@ type prepared struct {
 	res         event.SubmitResult
 }
 
-// submitHot runs an op on a record through its hot document. ok is false
-// when the document cannot take it (not loaded, stale, or an op that the
-// ordinary submit must judge: an error, a resent op, a move); the caller
-// then runs the ordinary submit. cold is that submit, which the write
-// falls back to when the store no longer matches what it was prepared
-// against.
-func (s *Service) submitHot(ctx context.Context, a Actor, sub event.Submission, tableID int64, op json0.Op,
+// hotWrite is a prepared submit's write, queued with the group commit
+// (writeReq.hot): what prepare worked out, the document, the cold submit
+// to fall back to, and what its write left.
+type hotWrite struct {
+	prepared
+	doc  *hotDoc
+	cold *coldSubmit
+	// staged is the row as the write left it to the batch; nil when the
+	// write fell back (or has not run).
+	staged *rowWrite
+	// result is the submit's result once its write succeeded.
+	result event.SubmitResult
+}
+
+// prepare runs an op on a record through its hot document and queues its
+// write with the group commit; the caller awaits the returned request,
+// whose hot.result is the submit's result once it succeeded. ok is false
+// when the document cannot take the op (not loaded, stale, or an op that
+// the ordinary submit must judge: an error, a resent op, a move); the
+// caller then runs the ordinary submit. cold is that submit, which the
+// write falls back to when the store no longer matches what the op was
+// prepared against.
+func (h *hotDocs) prepare(ctx context.Context, group *groupCommit, a Actor, sub event.Submission, tableID int64, op json0.Op,
 	cold *coldSubmit,
-) (res event.SubmitResult, err error, ok bool) {
-	d := s.hot.peek(tableID, sub.DocID)
+) (req *writeReq, ok bool) {
+	d := h.peek(tableID, sub.DocID)
 	known := false
 	if d != nil {
 		d.mu.Lock()
@@ -48,40 +64,36 @@ func (s *Service) submitHot(ctx context.Context, a Actor, sub event.Submission, 
 		// Only an editor's op may join the document's queue (a refused op
 		// would leave the document stale for everyone's), and only an
 		// editor's op loads a document.
-		if _, role, err := tableAccess(ctx, s.store, a.UserID, tableID, store.RoleViewer); err != nil || rank(role) < rank(store.RoleEditor) {
-			return event.SubmitResult{}, nil, false
+		if _, role, err := tableAccess(ctx, h.store, a.UserID, tableID, store.RoleViewer); err != nil || rank(role) < rank(store.RoleEditor) {
+			return nil, false
 		}
 	}
 	if d == nil {
-		if d, ok = s.hot.get(ctx, s, tableID, sub.DocID); !ok {
-			return event.SubmitResult{}, nil, false
+		if d, ok = h.get(ctx, tableID, sub.DocID); !ok {
+			return nil, false
 		}
 	}
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.dead.Load() {
-		d.mu.Unlock()
-		return event.SubmitResult{}, nil, false
+		return nil, false
 	}
-	p, ok := d.prepare(s, a, sub, op)
+	p, ok := h.workOut(d, a, sub, op)
 	if !ok {
-		d.mu.Unlock()
-		return event.SubmitResult{}, nil, false
+		return nil, false
 	}
-	req := s.group.enqueue(ctx, a, func(w *writeTx) error {
-		r, err := p.write(w, d, cold)
-		res = r
-		return err
-	}, d)
-	d.mu.Unlock()
-	err = s.group.await(req)
-	return res, err, true
+	hw := &hotWrite{prepared: *p, doc: d, cold: cold}
+	req = newWriteReq(ctx, a, func(w *writeTx) error { return h.write(w, hw) })
+	req.hot = hw
+	group.enqueue(req)
+	return req, true
 }
 
-// prepare works out the submit on the document as it will be once its
+// workOut works out the submit on the document as it will be once its
 // queued writes commit, and advances the document past it. ok is false,
 // with the document unchanged, when the ordinary submit must run instead.
 // The caller holds d.mu.
-func (d *hotDoc) prepare(s *Service, a Actor, sub event.Submission, op json0.Op) (*prepared, bool) {
+func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op) (*prepared, bool) {
 	col := sub.Collection
 	cur := d.row.Version
 	v := cur
@@ -97,7 +109,7 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub event.Submission, op json0.Op)
 	case v >= d.first:
 		since = d.ops[v-d.first:]
 	default:
-		head, ok := s.ops.get(col, sub.DocID, v, d.first)
+		head, ok := h.ops.get(col, sub.DocID, v, d.first)
 		if !ok {
 			return nil, false
 		}
@@ -147,7 +159,7 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub event.Submission, op json0.Op)
 		op = withFixup(op, fix)
 		p.res.Fixup = fix
 	}
-	at := s.now().UTC().Truncate(time.Microsecond)
+	at := h.now().UTC().Truncate(time.Microsecond)
 	upd.ID, upd.ExpectedVersion, upd.At = d.row.ID, cur, at
 	row := d.row
 	row.Version, row.UpdatedAt = cur+1, at
@@ -181,7 +193,7 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub event.Submission, op json0.Op)
 	p.logged = loggedOp{docID: sub.DocID, version: cur, op: op, decoded: true, raw: raw, src: sub.Src, seq: sub.Seq}
 
 	d.row, d.doc, d.rowJSON = row, after, rowJSON
-	s.hot.resize(d, 3*int64(len(rowJSON)))
+	h.resize(d, 3*int64(len(rowJSON)))
 	d.ops = append(d.ops, p.logged)
 	if len(d.ops) > hotOpsKept {
 		n := len(d.ops) - hotOpsKept/2
@@ -195,13 +207,20 @@ func (d *hotDoc) prepare(s *Service, a Actor, sub event.Submission, op json0.Op)
 // ordinary submit when the store is not as the submit was prepared
 // against: the document went stale, the row moved on, the fields changed.
 // The row itself is written once for all the batch's prepared submits to
-// it (rowWrite).
-func (p *prepared) write(w *writeTx, d *hotDoc, cold *coldSubmit) (event.SubmitResult, error) {
+// it (rowWrite). It sets hw.result, and hw.staged when it wrote as prepared.
+func (h *hotDocs) write(w *writeTx, hw *hotWrite) error {
+	res, err := h.writePrepared(w, hw)
+	hw.result = res
+	return err
+}
+
+func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, error) {
+	p, d := &hw.prepared, hw.doc
 	fallback := func() (event.SubmitResult, error) {
 		if err := w.batch.flushRows(w.ctx, w.Tx); err != nil {
 			return event.SubmitResult{}, err
 		}
-		return cold.write(w)
+		return hw.cold.write(w)
 	}
 	if d.dead.Load() {
 		return fallback()
@@ -250,7 +269,7 @@ func (p *prepared) write(w *writeTx, d *hotDoc, cold *coldSubmit) (event.SubmitR
 	if next.upd.Values == nil { // no cell changed: the values stay the last written
 		next.upd.Values, next.upd.Replace = rw.upd.Values, rw.upd.Values != nil
 	}
-	w.sub = &submitState{src: p.logged.src, seq: p.logged.seq, staged: next}
+	hw.staged = next
 	res := p.res
 	res.Offset = off
 	return res, nil

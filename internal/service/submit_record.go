@@ -72,12 +72,12 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 		return event.SubmitResult{}, err
 	}
 	sd.op = withFixup(sd.op, fix)
-	if w.sub.reply != nil && fix != nil {
-		r := *w.sub.reply
+	if w.reply != nil && fix != nil {
+		r := *w.reply
 		if r.Fixup, err = fixupJSON(fix); err != nil {
 			return event.SubmitResult{}, err
 		}
-		w.sub.reply = &r
+		w.reply = &r
 	}
 	upd.ID, upd.ExpectedVersion = row.ID, row.Version
 
@@ -93,7 +93,7 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 	if err != nil {
 		return event.SubmitResult{}, err
 	}
-	w.sub.applied = sd.op
+	w.applied = sd.op
 	err = w.emit(store.TableStream(sd.t.ID), event.EventRowsUpdated, event.RowsUpdated{
 		TableMeta: w.tableMeta(sd.t), Rows: out, RowsBefore: []event.Row{before}, UpdatedFieldIDs: changed, Op: opRaw,
 		Decimals: sc.decimals(),

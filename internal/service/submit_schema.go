@@ -55,7 +55,7 @@ func (sd *submitDoc) field() (event.SubmitResult, error) {
 	if err := strictDecode(patch, &in); err != nil {
 		return event.SubmitResult{}, err
 	}
-	w.sub.applied = sd.op
+	w.applied = sd.op
 	out, err := w.updateField(sd.t, sc, f, in, opRaw)
 	if err != nil {
 		return event.SubmitResult{}, err
@@ -101,8 +101,8 @@ func (sd *submitDoc) view(s *Service) (event.SubmitResult, error) {
 	if err := strictDecode(patch, &in); err != nil {
 		return event.SubmitResult{}, err
 	}
-	w.sub.applied = sd.op
-	out, err := s.updateView(w, sd.t, sv, in, opRaw)
+	w.applied = sd.op
+	out, err := s.updateView(w.writeTx, sd.t, sv, in, opRaw)
 	if err != nil {
 		return event.SubmitResult{}, err
 	}
