@@ -15,7 +15,7 @@ const usage = `tablecast: real-time collaboration for table databases
 usage:
   tablecast serve [flags]      run the server (--dev for a local, insecure setup)
   tablecast token --sub USER   print a JWT signed with the configured secret
-  tablecast bench SCENARIO     load-test a server (idle, fanout, rows, recover, ops, pages, webhooks)
+  tablecast bench SCENARIO     load-test a server (idle, fanout, rows, recover, ops [--wide], pages, webhooks)
   tablecast migrate            apply the store's migrations and exit
   tablecast healthcheck        exit 0 when the server's /healthz answers (containers)
   tablecast version            print version information

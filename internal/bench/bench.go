@@ -55,6 +55,11 @@ type Options struct {
 	Events   int           // recover: events missed while the clients are away
 	Docs     int           // ops: documents the clients edit
 	Warmup   time.Duration // ops: first part of the run whose acks are not counted
+	// Wide (ops): the rows have WideCells text cells of CellBytes
+	// characters each (by default about 2 KB of text in all) instead of
+	// four short ones.
+	Wide      bool
+	CellBytes int
 	// SharedbPeer is the ShareDB peer's run.js (ops); empty: not run.
 	SharedbPeer string
 	// Nodes > 1 starts a cluster of child servers on RedisURL (fanout,
@@ -112,6 +117,10 @@ const (
 	DefaultDocs       = 10
 	DefaultOpsTime    = 10 * time.Second
 	DefaultWarmup     = 2 * time.Second
+	// WideCells and DefaultCellBytes shape bench ops --wide: 50 cells of
+	// 40 characters, 2,000 characters of text per row.
+	WideCells        = 50
+	DefaultCellBytes = 40
 	defaultDatabase   = "sqlite://:memory:" // a private temporary file, removed on close
 	defaultSources    = "127.0.0.2-127.0.0.9"
 	// minSize fits the payload's timestamp, sequence number and padding.
@@ -193,6 +202,8 @@ func newFlagSet(o *Options) *flag.FlagSet {
 		return nil
 	})
 	fs.DurationVar(&o.Warmup, "warmup", DefaultWarmup, "ops: first part of the run, not counted")
+	fs.BoolVar(&o.Wide, "wide", false, fmt.Sprintf("ops: rows of %d text cells of --cell-bytes characters each", WideCells))
+	fs.IntVar(&o.CellBytes, "cell-bytes", DefaultCellBytes, "ops --wide: characters of text in each cell")
 	fs.StringVar(&o.SharedbPeer, "sharedb", defaultSharedbPeer, "ops: the ShareDB peer's `run.js` (empty: do not run it)")
 	fs.IntVar(&o.Nodes, "nodes", 1, "fanout, rows: start this many nodes on --redis-url; clients spread over them")
 	fs.StringVar(&o.RedisURL, "redis-url", "", "with --nodes: the Redis the nodes share (`redis://host:port/db`)")
@@ -288,6 +299,9 @@ func (o *Options) validate() error {
 	}
 	if o.Docs < 1 || o.Warmup < 0 {
 		errs = append(errs, errors.New("--docs must be at least 1 and --warmup not negative"))
+	}
+	if o.CellBytes < 1 || o.CellBytes > 100_000 {
+		errs = append(errs, errors.New("--cell-bytes must be from 1 to 100000"))
 	}
 	if o.Writers < 1 || o.Rows < 1 || o.Events < 1 || o.TablePages < 1 {
 		errs = append(errs, errors.New("--writers, --rows, -e and --table-pages must be at least 1"))
@@ -529,6 +543,9 @@ func (o *Options) params() map[string]any {
 		p["e"], p["rows"] = o.Events, o.Rows
 	case "ops":
 		p["docs"], p["duration"], p["warmup"], p["sharedb_peer"] = o.Docs, o.Duration.String(), o.Warmup.String(), o.SharedbPeer
+		if o.Wide {
+			p["wide_cells"], p["cell_bytes"] = WideCells, o.CellBytes
+		}
 	}
 	if o.Scenario == "rows" || o.Scenario == "recover" || o.Scenario == "ops" || o.Scenario == "pages" {
 		p["database"] = o.databaseLabel()

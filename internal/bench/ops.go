@@ -207,13 +207,23 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 	}
 	col := setup.collection()
 	second := strconv.FormatInt(setup.Fields[1], 10)
-	for _, row := range setup.Rows { // the second cell starts as text, so that inserts apply
-		body := map[string]any{"fields": map[string]any{second: "-"}}
+	cells := map[string]any{second: "-"} // the second cell starts as text, so that inserts apply
+	if o.Wide {
+		if cells, err = widenRows(ctx, owner, setup, o.CellBytes); err != nil {
+			return fmt.Errorf("ops: %w", err)
+		}
+	}
+	for _, row := range setup.Rows {
+		body := map[string]any{"fields": cells}
 		if err := owner.callJSON(ctx, http.MethodPatch, "/api/tables/"+strconv.FormatInt(setup.Table, 10)+"/rows/"+strconv.FormatInt(row, 10), body, nil); err != nil {
 			return fmt.Errorf("ops: %w", err)
 		}
 	}
-	prog.notef("table %d: %d documents, %d clients editing them as %s", setup.Table, len(setup.Rows), o.Conns, benchOwner)
+	shape := ""
+	if o.Wide {
+		shape = fmt.Sprintf(" (%d cells of %d characters each)", len(cells), o.CellBytes)
+	}
+	prog.notef("table %d: %d documents%s, %d clients editing them as %s", setup.Table, len(setup.Rows), shape, o.Conns, benchOwner)
 
 	cc := clientConfig{url: t.wsURL(), secret: t.jwtSecret, channel: o.Channel, sources: t.sources,
 		readBuffer: o.ReadBuffer, messageBuffer: 256, tokenTTL: ttl, user: benchOwner}
@@ -318,6 +328,30 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 		runSharedbDialect(ctx, o, peer, t, setup, owner.token, prog, rep, out)
 	}
 	return errors.Join(errs...)
+}
+
+// widenRows gives the table WideCells text fields in all and returns the
+// cells every row then holds: each field's text of n characters.
+func widenRows(ctx context.Context, owner *restClient, setup *tableSetup, n int) (map[string]any, error) {
+	path := "/api/tables/" + strconv.FormatInt(setup.Table, 10) + "/fields"
+	for i := len(setup.Fields); i < WideCells; i++ {
+		var f struct {
+			ID int64 `json:"id"`
+		}
+		if err := owner.callJSON(ctx, http.MethodPost, path, map[string]any{"name": "wide " + strconv.Itoa(i), "type": "text"}, &f); err != nil {
+			return nil, err
+		}
+		setup.Fields = append(setup.Fields, f.ID)
+	}
+	text := make([]byte, n)
+	for i := range text {
+		text[i] = 'a' + byte(i%26)
+	}
+	cells := make(map[string]any, len(setup.Fields))
+	for _, id := range setup.Fields {
+		cells[strconv.FormatInt(id, 10)] = string(text)
+	}
+	return cells, nil
 }
 
 func deepCopy(v any) (any, error) {
