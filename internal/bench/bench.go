@@ -121,8 +121,8 @@ const (
 	// 40 characters, 2,000 characters of text per row.
 	WideCells        = 50
 	DefaultCellBytes = 40
-	defaultDatabase   = "sqlite://:memory:" // a private temporary file, removed on close
-	defaultSources    = "127.0.0.2-127.0.0.9"
+	defaultDatabase  = "sqlite://:memory:" // a private temporary file, removed on close
+	defaultSources   = "127.0.0.2-127.0.0.9"
 	// minSize fits the payload's timestamp, sequence number and padding.
 	minSize = 64
 	maxSize = 512 << 10
