@@ -192,11 +192,11 @@ func submitChange(data []byte) (DocChange, bool) {
 			err = dec.Decode(&tableID)
 		case "op":
 			err = dec.Decode(&op)
-		case "rows":
+		case "row", "rows":
 			if op == nil || tableID <= 0 {
 				return DocChange{}, false
 			}
-			id, version, ok := firstRowID(dec)
+			id, version, ok := firstRowID(dec, tok == "rows")
 			if !ok {
 				return DocChange{}, false
 			}
@@ -213,9 +213,13 @@ func submitChange(data []byte) (DocChange, bool) {
 }
 
 // firstRowID reads the id and version that open the only row of a rows
-// list.
-func firstRowID(dec *json.Decoder) (id, version int64, ok bool) {
-	for _, want := range []json.Delim{'[', '{'} {
+// list (list) or a compact event's row head.
+func firstRowID(dec *json.Decoder, list bool) (id, version int64, ok bool) {
+	opens := []json.Delim{'[', '{'}
+	if !list {
+		opens = opens[1:]
+	}
+	for _, want := range opens {
 		if tok, err := dec.Token(); err != nil || tok != want {
 			return 0, 0, false
 		}
@@ -273,6 +277,13 @@ type cellOp struct {
 
 func (d *docDiffer) rowsUpdated(ev *RowsUpdated) ([]DocChange, error) {
 	col := RecordCollection(ev.TableID)
+	if h := ev.Row; h != nil && ev.Op != nil { // a submit's compact event
+		ch := DocChange{Collection: col, DocID: h.ID, V: h.Version - 1, HasV: h.Version > 0, Op: ev.Op}
+		if rp := ev.ReplyTo(col, h.ID); rp != nil {
+			ch.Fix = rp.Fixup
+		}
+		return append(d.out, ch), nil
+	}
 	before := make(map[int64]Row, len(ev.RowsBefore))
 	for _, r := range ev.RowsBefore {
 		before[r.ID] = r

@@ -131,16 +131,25 @@ type Decimals map[int64]int
 // RowsUpdated is rows_updated: the rows after and before the change, in the
 // same order, and the ids of the fields given in the request (or converted,
 // for a field change), ascending.
+//
+// A submit's is compact (rowsupdated_compact.go): Op and Row (the row's
+// head), no Rows nor RowsBefore, but every event.FullRowEvery-th version
+// of the row, which holds the rows whole as a REST write's does. The
+// renderers that need whole rows complete it with a RowImager
+// (WholeRowsData).
 type RowsUpdated struct {
 	TableMeta
 	// Op, on a change made by a submit (one row), is the json0 op as it
 	// was applied: the document dialects send it rather than a diff. It
 	// comes before the rows, so that they can read it without going
 	// through the rows (EventDocChanges).
-	Op              json.RawMessage `json:"op,omitempty"`
-	Rows            []Row           `json:"rows"`
-	RowsBefore      []Row           `json:"rows_before"`
-	UpdatedFieldIDs []int64         `json:"updated_field_ids"`
+	Op json.RawMessage `json:"op,omitempty"`
+	// Row, on a compact event, is the changed row's head: its id and
+	// version lead it, as they lead the first row of Rows.
+	Row             *RowHead `json:"row,omitempty"`
+	Rows            []Row    `json:"rows"`
+	RowsBefore      []Row    `json:"rows_before"`
+	UpdatedFieldIDs []int64  `json:"updated_field_ids"`
 	// FieldConversion is set when the rows changed because field
 	// updated_field_ids[0] changed type or options.
 	FieldConversion bool     `json:"field_conversion,omitempty"`

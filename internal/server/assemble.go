@@ -15,6 +15,7 @@ import (
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/metrics"
 	"github.com/tablecast/tablecast/internal/relay"
+	"github.com/tablecast/tablecast/internal/rowimage"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/stream"
@@ -50,6 +51,7 @@ type assembly struct {
 
 	metrics *metrics.Metrics
 	timed   *timedStore
+	rows    *rowimage.Images // whole rows for submits' compact events
 	streams *tablestream.Streams
 	history *stream.MemoryHistory
 	broker  nodeBroker
@@ -84,6 +86,7 @@ func (a *assembly) storeSide() {
 	a.metrics = metrics.New()
 	a.timed = newTimedStore(a.st, a.metrics.StoreTxHistogram())
 	a.streams = tablestream.New(a.st)
+	a.rows = rowimage.New(a.st)
 	streams := a.streams
 	a.metrics.RegisterCounterFunc("stream_store_reads_total",
 		"Outbox reads made to replay table events or fill gaps (shared by clients recovering together).",
@@ -147,7 +150,7 @@ func (a *assembly) newService(*closers) error {
 	if err != nil {
 		return err
 	}
-	a.hooks, err = newDispatcher(cfg, a.st, a.svc, a.metrics, a.log)
+	a.hooks, err = newDispatcher(cfg, wholeRowEvents{a.st, a.rows}, a.svc, a.metrics, a.log)
 	return err
 }
 
@@ -193,7 +196,7 @@ func (a *assembly) newDialects(undo *closers) error {
 }
 
 func (a *assembly) newBaserow(undo *closers, endpoint admission.Endpoint, brStore *baserowStore) error {
-	render, err := baserow.NewRenderer(baserow.RendererConfig{Store: brStore, Logger: a.log})
+	render, err := baserow.NewRenderer(baserow.RendererConfig{Store: brStore, Logger: a.log, Rows: a.rows})
 	if err != nil {
 		return err
 	}
@@ -242,6 +245,7 @@ func (a *assembly) newShareDB(undo *closers, endpoint admission.Endpoint) error 
 // each dialect its own.
 func (a *assembly) newNative(endpoint admission.Endpoint, brStore *baserowStore) error {
 	views := native.NewPublicViews(brStore, a.log)
+	views.SetRowImages(a.rows)
 	srv, err := native.NewServer(native.Config{
 		Endpoint:          endpoint,
 		Store:             nativeStore{svc: a.svc},

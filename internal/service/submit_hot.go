@@ -175,17 +175,29 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 	if meta.Reply.Fixup, err = fixupJSON(p.res.Fixup); err != nil {
 		return nil, false
 	}
-	if d.rowJSON == nil {
-		if d.rowJSON, err = event.AppendRowJSON(nil, d.row); err != nil {
+	// The event holds the op and the row's head, and the row whole only
+	// every event.FullRowEvery-th version (rowsupdated_compact.go in
+	// package event): the unchanged cells are not encoded.
+	var rowJSON []byte
+	if event.WholeRowSubmit(row.Version) {
+		if d.rowJSON == nil {
+			if d.rowJSON, err = event.AppendRowJSON(nil, d.row); err != nil {
+				return nil, false
+			}
+		}
+		if rowJSON, err = event.AppendRowJSON(make([]byte, 0, len(d.rowJSON)+64), row); err != nil {
 			return nil, false
 		}
-	}
-	rowJSON, err := event.AppendRowJSON(make([]byte, 0, len(d.rowJSON)+64), row)
-	if err != nil {
-		return nil, false
-	}
-	if p.payload, err = submitEvent(meta, opRaw, rowJSON, d.rowJSON, changed, d.sc.decimals()); err != nil {
-		return nil, false
+		if p.payload, err = submitEvent(meta, opRaw, rowJSON, d.rowJSON, changed, d.sc.decimals()); err != nil {
+			return nil, false
+		}
+		h.resize(d, 3*int64(len(rowJSON)))
+	} else {
+		if p.payload, err = compactSubmitEvent(meta, opRaw, event.HeadOf(row, d.row.UpdatedAt), changed, d.sc.decimals()); err != nil {
+			return nil, false
+		}
+		// The row's JSON is not known: about what the op added to it.
+		h.resize(d, d.size.Load()+3*int64(len(opRaw)))
 	}
 	p.upd = upd
 	raw := event.DocChange{Op: opRaw, Fix: meta.Reply.Fixup}.LogOp()
@@ -193,7 +205,6 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 	p.logged = loggedOp{docID: sub.DocID, version: cur, op: op, decoded: true, raw: raw, src: sub.Src, seq: sub.Seq}
 
 	d.row, d.doc, d.rowJSON = row, after, rowJSON
-	h.resize(d, 3*int64(len(rowJSON)))
 	d.ops = append(d.ops, p.logged)
 	if len(d.ops) > hotOpsKept {
 		n := len(d.ops) - hotOpsKept/2
@@ -331,9 +342,14 @@ func (t *txOps) flushRows(ctx context.Context, tx store.Tx) error {
 	return nil
 }
 
-// submitEvent is json.Marshal of a submit's RowsUpdated, from the rows'
-// JSON: each row of a hot document is encoded once, as the row after one
-// op, and its JSON serves again as the row before the next.
+// compactSubmitEvent is a submit's compact RowsUpdated: the op and the
+// row's head, no cells.
+func compactSubmitEvent(meta event.TableMeta, op json.RawMessage, head event.RowHead, changed []int64, decimals event.Decimals) (json.RawMessage, error) {
+	return json.Marshal(event.RowsUpdated{TableMeta: meta, Op: op, Row: &head, UpdatedFieldIDs: changed, Decimals: decimals})
+}
+
+// submitEvent is json.Marshal of a submit's RowsUpdated with its rows
+// whole, from the rows' JSON.
 func submitEvent(meta event.TableMeta, op, row, before json.RawMessage, changed []int64, decimals event.Decimals) (json.RawMessage, error) {
 	head, err := json.Marshal(meta)
 	if err != nil {

@@ -94,10 +94,14 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 		return event.SubmitResult{}, err
 	}
 	w.applied = sd.op
-	err = w.emit(store.TableStream(sd.t.ID), event.EventRowsUpdated, event.RowsUpdated{
-		TableMeta: w.tableMeta(sd.t), Rows: out, RowsBefore: []event.Row{before}, UpdatedFieldIDs: changed, Op: opRaw,
-		Decimals: sc.decimals(),
-	})
+	ev := event.RowsUpdated{TableMeta: w.tableMeta(sd.t), Op: opRaw, UpdatedFieldIDs: changed, Decimals: sc.decimals()}
+	if event.WholeRowSubmit(out[0].Version) {
+		ev.Rows, ev.RowsBefore = out, []event.Row{before}
+	} else { // compact: the op and the row's head (rowsupdated_compact.go in package event)
+		head := event.HeadOf(out[0], before.UpdatedAt)
+		ev.Row = &head
+	}
+	err = w.emit(store.TableStream(sd.t.ID), event.EventRowsUpdated, ev)
 	return event.SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n, Fixup: fix}, err
 }
 

@@ -2,12 +2,14 @@ package baserow
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/tablecast/tablecast/internal/dialect/publicview"
 	"github.com/tablecast/tablecast/internal/event"
@@ -19,6 +21,10 @@ import (
 type RendererConfig struct {
 	Store  Store // required: public views' definitions
 	Logger *slog.Logger
+	// Rows completes submits' compact rows_updated events, which hold the
+	// op, not the rows this dialect sends (event.WholeRowsData); nil
+	// fails them.
+	Rows event.RowImager
 }
 
 // Renderer renders the hub's publications for Baserow sockets
@@ -29,6 +35,7 @@ type Renderer struct {
 	log   *slog.Logger
 	pages *pagesIndex
 	defs  *publicview.Defs
+	rows  event.RowImager
 
 	projections atomic.Int64 // one per view per event projected
 }
@@ -46,7 +53,7 @@ func NewRenderer(cfg RendererConfig) (*Renderer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Renderer{log: cfg.Logger, pages: newPagesIndex(), defs: publicview.NewDefs(cfg.Store, cfg.Logger)}, nil
+	return &Renderer{log: cfg.Logger, pages: newPagesIndex(), defs: publicview.NewDefs(cfg.Store, cfg.Logger), rows: cfg.Rows}, nil
 }
 
 // Projections counts the public view projections computed: one per view
@@ -117,7 +124,11 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 	if p.Event == event.EventWebhookPaused {
 		return webhookPaused(p, tableID, pages)
 	}
-	ev, known, err := decodeEvent(p, tableID)
+	data, err := wholeRows(p, tableID, r.rows)
+	if err != nil {
+		return nil, fmt.Errorf("baserow: %s: %w", p.Event, err)
+	}
+	ev, known, err := decodeEvent(p, tableID, data)
 	if err != nil {
 		return nil, fmt.Errorf("baserow: decode %s: %w", p.Event, err)
 	}
@@ -177,4 +188,16 @@ func streamTable(name string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(rest, 10, 64)
 	return n, err == nil && n > 0
+}
+
+// rowsTimeout bounds the store reads that complete a compact rows_updated
+// whose row before is not in memory.
+const rowsTimeout = 5 * time.Second
+
+// wholeRows is p's payload with its rows whole (event.WholeRowsData),
+// completed once per publication whatever the dialects that need it.
+func wholeRows(p *hub.Publication, tableID int64, im event.RowImager) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), rowsTimeout)
+	defer cancel()
+	return event.WholeRowsData(ctx, p, im, p.Event, tableID, p.Offset, p.Data)
 }

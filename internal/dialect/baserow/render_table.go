@@ -79,7 +79,7 @@ type viewUpdated struct {
 
 // decodeEvent reads the payload of an event this dialect renders; known is
 // false for the others (membership, workspaces).
-func decodeEvent(p *hub.Publication, tableID int64) (ev *tableEvent, known bool, err error) {
+func decodeEvent(p *hub.Publication, tableID int64, data []byte) (ev *tableEvent, known bool, err error) {
 	ev = &tableEvent{p: p, tableID: tableID}
 	var v any
 	switch p.Event {
@@ -119,7 +119,7 @@ func decodeEvent(p *hub.Publication, tableID int64) (ev *tableEvent, known bool,
 	default:
 		return nil, false, nil
 	}
-	if err := json.Unmarshal(p.Data, v); err != nil {
+	if err := json.Unmarshal(data, v); err != nil {
 		return nil, true, err
 	}
 	switch {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tablecast/tablecast/internal/dialect/publicview"
 	"github.com/tablecast/tablecast/internal/event"
@@ -32,6 +33,7 @@ const publicViewPrefix = "publicview_"
 type PublicViews struct {
 	defs *publicview.Defs
 	log  *slog.Logger
+	rows event.RowImager // completes compact rows_updated (SetRowImages)
 
 	mu      sync.Mutex
 	watched map[int64]map[int64]*watch // table → view → its subscriptions on this node
@@ -49,6 +51,19 @@ func NewPublicViews(store publicview.Store, log *slog.Logger) *PublicViews {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &PublicViews{defs: publicview.NewDefs(store, log), log: log, watched: map[int64]map[int64]*watch{}}
+}
+
+// SetRowImages gives the public views what completes submits' compact
+// rows_updated events (event.WholeRowsData), whose rows the projections
+// need; call it before the hub starts. Without it such events fail.
+func (pv *PublicViews) SetRowImages(im event.RowImager) { pv.rows = im }
+
+// wholeRows is p's payload with its rows whole, completed once per
+// publication whatever the dialects that need it.
+func (pv *PublicViews) wholeRows(p *hub.Publication, tableID int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return event.WholeRowsData(ctx, p, pv.rows, p.Event, tableID, p.Offset, p.Data)
 }
 
 // RendererWith returns the native renderer that also renders public views.
@@ -234,7 +249,10 @@ func (pv *PublicViews) render(p *hub.Publication, outs []hub.Output) ([]hub.Outp
 		err = json.Unmarshal(p.Data, created)
 	case event.EventRowsUpdated:
 		updated = new(event.RowsUpdated)
-		err = json.Unmarshal(p.Data, updated)
+		var data []byte
+		if data, err = pv.wholeRows(p, tableID); err == nil {
+			err = json.Unmarshal(data, updated)
+		}
 	case event.EventRowsDeleted:
 		deleted = new(event.RowsDeleted)
 		err = json.Unmarshal(p.Data, deleted)

@@ -1,0 +1,206 @@
+package event
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/tablecast/tablecast/internal/ot/json0"
+)
+
+// A submit's rows_updated is compact: it holds the op as applied, the
+// row's head (RowHead: id, order, version, times) and the ids of the
+// changed fields, not the row's cells, so that a submit writes, encodes
+// and validates what it changed and nothing of the rest of the row. Every
+// FullRowEvery-th version of a row (the version after the change a
+// multiple of it), a submit's event holds the row whole instead, as REST
+// writes' do, so that a consumer that needs whole rows rebuilds one from
+// at most FullRowEvery-1 ops.
+//
+// Who needs what: the document dialects (native ops, ShareDB) render the
+// op and never need the rows; the renderers that send whole rows (Baserow
+// rows_updated, the public views' projections, webhooks' items and
+// old_items) read the event through a RowImager (WholeRowsData), which
+// completes it: the row before is the last row image it built for the row
+// (kept in offset order), or one rebuilt from the store (the last event
+// holding the row whole, then the op log's ops since); the row after is
+// the row before with the op applied to the cells it touches.
+
+// FullRowEvery is the period, in versions, of a submit's events holding
+// the row whole.
+const FullRowEvery = 32
+
+// WholeRowSubmit reports whether a submit's change to version v (the row's
+// version after it) writes the row whole.
+func WholeRowSubmit(v int64) bool { return v%FullRowEvery == 0 }
+
+// RowHead is a row without its cells, as a compact rows_updated holds it.
+type RowHead struct {
+	ID        int64     `json:"id"`
+	Order     string    `json:"order"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// UpdatedBefore is the row's UpdatedAt before the change.
+	UpdatedBefore time.Time `json:"before_updated_at"`
+}
+
+// HeadOf returns the head of r after a change; before is r's UpdatedAt
+// before it.
+func HeadOf(r Row, before time.Time) RowHead {
+	return RowHead{ID: r.ID, Order: r.Order, Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, UpdatedBefore: before}
+}
+
+// Compact reports whether ev is a submit's compact form (Row set, Rows
+// and RowsBefore empty until Complete).
+func (ev *RowsUpdated) Compact() bool { return ev.Row != nil }
+
+// Complete fills Rows and RowsBefore of a compact ev from before, the row
+// at the version before the change: the row after is before with the op
+// applied.
+func (ev *RowsUpdated) Complete(before Row) error {
+	h := ev.Row
+	if h == nil {
+		return nil
+	}
+	if before.ID != h.ID || before.Version != h.Version-1 {
+		return fmt.Errorf("event: row %d at version %d cannot complete the change to version %d of row %d",
+			before.ID, before.Version, h.Version, h.ID)
+	}
+	before.UpdatedAt = h.UpdatedBefore
+	after, err := ApplyRecordOp(before, ev.Op)
+	if err != nil {
+		return err
+	}
+	after.Order, after.Version, after.CreatedAt, after.UpdatedAt = h.Order, h.Version, h.CreatedAt, h.UpdatedAt
+	ev.Rows, ev.RowsBefore = []Row{after}, []Row{before}
+	return nil
+}
+
+// ApplyRecordOp applies a json0 op on a record document to the row: the
+// cells it touches are decoded, changed and encoded again, the others
+// shared with r; the version moves by one. The op may change
+// ["fields","<id>",...] and ["order"] only, as submits do.
+func ApplyRecordOp(r Row, op json.RawMessage) (Row, error) {
+	var o json0.Op
+	if err := json.Unmarshal(op, &o); err != nil {
+		return Row{}, fmt.Errorf("event: record op: %w", err)
+	}
+	fields := map[string]any{}
+	touched := map[string]int64{}
+	for _, c := range o {
+		first, _ := pathKey(c.P, 0)
+		switch {
+		case first == "order" && len(c.P) == 1:
+		case first == "fields" && len(c.P) >= 2:
+			key, _ := pathKey(c.P, 1)
+			id, ok := ParseID(key)
+			if !ok {
+				return Row{}, fmt.Errorf("event: record op on %v", c.P)
+			}
+			if _, seen := touched[key]; seen {
+				continue
+			}
+			touched[key] = id
+			var v any
+			if raw, ok := r.Fields[id]; ok {
+				if err := json.Unmarshal(raw, &v); err != nil {
+					return Row{}, fmt.Errorf("event: cell %d of row %d: %w", id, r.ID, err)
+				}
+				fields[key] = v
+			}
+		default:
+			return Row{}, fmt.Errorf("event: record op on %v", c.P)
+		}
+	}
+	doc, err := json0.Apply(map[string]any{"order": r.Order, "fields": fields}, o)
+	if err != nil {
+		return Row{}, fmt.Errorf("event: record op on row %d: %w", r.ID, err)
+	}
+	m, _ := doc.(map[string]any)
+	after := r
+	after.Version++
+	if s, ok := m["order"].(string); ok {
+		after.Order = s
+	}
+	if len(touched) > 0 {
+		got, _ := m["fields"].(map[string]any)
+		after.Fields = maps.Clone(r.Fields)
+		for key, id := range touched {
+			v, ok := got[key]
+			if !ok {
+				delete(after.Fields, id)
+				continue
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return Row{}, err
+			}
+			after.Fields[id] = b
+		}
+	}
+	return after, nil
+}
+
+func pathKey(p []any, i int) (string, bool) {
+	if len(p) <= i {
+		return "", false
+	}
+	s, ok := p[i].(string)
+	return s, ok
+}
+
+// RowImager completes compact rows_updated events (Complete), finding the
+// row before the change; rowimage.Images is the implementation.
+type RowImager interface {
+	// Expand completes ev, the event at offset of the table's stream.
+	Expand(ctx context.Context, tableID int64, offset uint64, ev *RowsUpdated) error
+}
+
+type wholeRowsKey struct{}
+
+// compactMark is how a compact rows_updated's JSON shows itself: a member
+// "row" holding an object (a whole rows_updated has "rows").
+var compactMark = []byte(`"row":{`)
+
+// WholeRowsData returns an event's payload as the renderers that need
+// whole rows read it: data itself, unless it is a compact rows_updated,
+// which im completes and which is encoded again, once per m (nil: every
+// call). An error is im's: the row before could not be found.
+func WholeRowsData(ctx context.Context, m Memoizer, im RowImager, typ string, tableID int64, offset uint64, data []byte) ([]byte, error) {
+	if typ != EventRowsUpdated || !bytes.Contains(data, compactMark) {
+		return data, nil
+	}
+	derive := func() (any, error) {
+		var ev RowsUpdated
+		if err := json.Unmarshal(data, &ev); err != nil {
+			return nil, err
+		}
+		if !ev.Compact() {
+			return []byte(data), nil
+		}
+		if im == nil {
+			return nil, fmt.Errorf("event: rows_updated at %d of table %d holds no rows and no row images are kept", offset, tableID)
+		}
+		if err := im.Expand(ctx, tableID, offset, &ev); err != nil {
+			return nil, err
+		}
+		ev.Row = nil
+		return json.Marshal(&ev)
+	}
+	var v any
+	var err error
+	if m != nil {
+		v, err = m.Memo(wholeRowsKey{}, derive)
+	} else {
+		v, err = derive()
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, _ := v.([]byte)
+	return b, nil
+}
