@@ -10,6 +10,7 @@ import (
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/store"
+	"github.com/tablecast/tablecast/internal/table"
 )
 
 // A submit on a hot document (hotdocs.go): prepared in memory, written
@@ -21,7 +22,8 @@ type prepared struct {
 	tableID     int64
 	workspaceID int64
 	sc          *schema
-	upd         store.RowUpdate
+	upd         store.RowUpdate // but its values: vals, encoded when the batch writes the row
+	vals        table.Values
 	payload     json.RawMessage // the rows_updated event
 	docOp       store.DocOp     // its op log entry, but the offset
 	logged      loggedOp
@@ -199,7 +201,7 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 		// The row's JSON is not known: about what the op added to it.
 		h.resize(d, d.size.Load()+3*int64(len(opRaw)))
 	}
-	p.upd = upd
+	p.upd, p.vals = upd, vals
 	raw := event.DocChange{Op: opRaw, Fix: meta.Reply.Fixup}.LogOp()
 	p.docOp = store.DocOp{Collection: col, DocID: sub.DocID, Version: cur, Op: raw, Src: sub.Src, Seq: sub.Seq}
 	p.logged = loggedOp{docID: sub.DocID, version: cur, op: op, decoded: true, raw: raw, src: sub.Src, seq: sub.Seq}
@@ -276,9 +278,9 @@ func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, e
 	}
 	w.logged = append(w.logged, loggedEntry{col: docOp.Collection, op: logged})
 	w.events = append(w.events, store.Event{Stream: stream, Offset: off, Type: event.EventRowsUpdated, Payload: p.payload, CreatedAt: w.at})
-	next := &rowWrite{key: d.key, stored: rw.stored, version: base + 1, upd: p.upd}
-	if next.upd.Values == nil { // no cell changed: the values stay the last written
-		next.upd.Values, next.upd.Replace = rw.upd.Values, rw.upd.Values != nil
+	next := &rowWrite{key: d.key, stored: rw.stored, version: base + 1, upd: p.upd, vals: p.vals}
+	if next.vals == nil { // no cell changed: the values stay the last written
+		next.vals = rw.vals
 	}
 	hw.staged = next
 	res := p.res
@@ -294,7 +296,10 @@ type rowWrite struct {
 	key     hotKey
 	stored  int64           // the row's version in the store
 	version int64           // its version after the prepared submits
-	upd     store.RowUpdate // the last one's update (values, time)
+	upd     store.RowUpdate // the last one's update (time)
+	// vals are the row's values after the last one that changed a cell,
+	// encoded only when the row is written; nil when none did.
+	vals table.Values
 }
 
 func (t *txOps) rowWrite(k hotKey) *rowWrite { return t.rows[k] }
@@ -314,6 +319,9 @@ func (t *txOps) flushRow(ctx context.Context, tx store.Tx, k hotKey) error {
 		return nil
 	}
 	upd := rw.upd
+	if rw.vals != nil {
+		upd.Values, upd.Replace = encodeValues(rw.vals), true
+	}
 	upd.ExpectedVersion, upd.Version = rw.stored, 0
 	if rw.version > rw.stored+1 {
 		upd.Version = rw.version

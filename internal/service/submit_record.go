@@ -67,9 +67,12 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 	if err != nil {
 		return event.SubmitResult{}, err
 	}
-	upd, _, changed, fix, err := recordUpdate(doc.(map[string]any), after.(map[string]any), sc, before)
+	upd, vals, changed, fix, err := recordUpdate(doc.(map[string]any), after.(map[string]any), sc, before)
 	if err != nil {
 		return event.SubmitResult{}, err
+	}
+	if vals != nil {
+		upd.Values, upd.Replace = encodeValues(vals), true
 	}
 	sd.op = withFixup(sd.op, fix)
 	if w.reply != nil && fix != nil {
@@ -145,9 +148,10 @@ func checkRecordPaths(op json0.Op, sc *schema) error {
 }
 
 // recordUpdate turns a record's data before and after an op into the
-// store's update: the row's values with the cells that changed, each
-// normalised by its field as REST does, and the new order. It returns the
-// row's values after the update (nil when no cell changed), the ids of the
+// store's update: the new order, and the row's values after the update
+// (nil when no cell changed), with the cells that changed each normalised
+// by its field as REST does; the caller encodes them into the update. It
+// returns the ids of the
 // changed fields, and the fixup: for each cell whose value the field
 // stores in another form (a number with more decimals than the field's,
 // a select option by its value), the component that sets the stored form
@@ -208,14 +212,15 @@ func recordUpdate(before, after map[string]any, sc *schema, row event.Row) (stor
 	}
 	upd := store.RowUpdate{}
 	if len(vals) > 0 {
-		// The row's whole values, replaced: cheaper for the store than
-		// merging a patch into the stored JSON.
+		// The row's whole values, to be replaced (cheaper for the store
+		// than merging a patch into the stored JSON); the caller encodes
+		// them when it writes them (a hot document's batch writes the
+		// last of its ops' only).
 		for k, v := range row.Fields {
 			if _, ok := vals[k]; !ok {
 				vals[k] = v
 			}
 		}
-		upd.Values, upd.Replace = encodeValues(vals), true
 	} else {
 		vals = nil
 	}
