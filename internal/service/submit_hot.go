@@ -148,7 +148,7 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 	if before == nil || afterMap == nil {
 		return nil, false
 	}
-	upd, vals, changed, fix, err := recordUpdate(before, afterMap, d.sc, d.row)
+	upd, vals, changed, fix, err := recordUpdate(op, before, afterMap, d.sc, d.row)
 	if err != nil || upd.Order != "" {
 		// A move takes the store's form of the order: left to the
 		// ordinary submit.
@@ -257,8 +257,8 @@ func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, e
 		if err := w.batch.flushRow(w.ctx, w.Tx, d.key); err != nil {
 			return event.SubmitResult{}, err
 		}
-		row, err := w.Row(w.ctx, p.tableID, d.key.id)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && row.Version != base) {
+		version, err := rowVersion(w, p.tableID, d.key.id)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && version != base) {
 			return fallback()
 		}
 		if err != nil {
@@ -286,6 +286,21 @@ func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, e
 	res := p.res
 	res.Offset = off
 	return res, nil
+}
+
+// rowVersioner is an optional ability of a store.Tx: a row's version
+// without its values (the store's sqlTx has it).
+type rowVersioner interface {
+	RowVersion(ctx context.Context, tableID, rowID int64) (int64, error)
+}
+
+// rowVersion reads a row's version, without its values when the store can.
+func rowVersion(w *writeTx, tableID, id int64) (int64, error) {
+	if rv, ok := w.Tx.(rowVersioner); ok {
+		return rv.RowVersion(w.ctx, tableID, id)
+	}
+	row, err := w.Row(w.ctx, tableID, id)
+	return row.Version, err
 }
 
 // rowWrite is a hot document's row as the batch's prepared submits left

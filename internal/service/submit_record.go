@@ -67,7 +67,7 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 	if err != nil {
 		return event.SubmitResult{}, err
 	}
-	upd, vals, changed, fix, err := recordUpdate(doc.(map[string]any), after.(map[string]any), sc, before)
+	upd, vals, changed, fix, err := recordUpdate(sd.op, doc.(map[string]any), after.(map[string]any), sc, before)
 	if err != nil {
 		return event.SubmitResult{}, err
 	}
@@ -158,7 +158,7 @@ func checkRecordPaths(op json0.Op, sc *schema) error {
 // over the value the op left, so that the clients, which applied the op
 // as sent, can come to hold what the store does. A value that no form
 // makes valid is refused.
-func recordUpdate(before, after map[string]any, sc *schema, row event.Row) (store.RowUpdate, table.Values, []int64, json0.Op, error) {
+func recordUpdate(op json0.Op, before, after map[string]any, sc *schema, row event.Row) (store.RowUpdate, table.Values, []int64, json0.Op, error) {
 	oldOrder := row.Order
 	var e *table.ValidationError
 	oldFields, _ := before["fields"].(map[string]any)
@@ -169,7 +169,17 @@ func recordUpdate(before, after map[string]any, sc *schema, row event.Row) (stor
 	vals := table.Values{}
 	var changed []int64
 	var fix json0.Op
-	for key, nv := range newFields {
+	// Only the cells the op touched can have changed (checkRecordPaths
+	// allows ["fields","<id>",...] and ["order"] only): the others are
+	// not looked at, whatever the row's width.
+	for key := range touchedCells(op) {
+		nv, ok := newFields[key]
+		if !ok {
+			if _, had := oldFields[key]; had {
+				e = e.Add("fields."+key, "a cell cannot be removed: set it to null")
+			}
+			continue
+		}
 		id, err := strconv.ParseInt(key, 10, 64)
 		f := sc.byID[id]
 		if err != nil || f == nil {
@@ -205,11 +215,6 @@ func recordUpdate(before, after map[string]any, sc *schema, row event.Row) (stor
 		vals[id] = canon
 		changed = append(changed, id)
 	}
-	for key := range oldFields {
-		if _, ok := newFields[key]; !ok {
-			e = e.Add("fields."+key, "a cell cannot be removed: set it to null")
-		}
-	}
 	upd := store.RowUpdate{}
 	if len(vals) > 0 {
 		// The row's whole values, to be replaced (cheaper for the store
@@ -238,6 +243,19 @@ func recordUpdate(before, after map[string]any, sc *schema, row event.Row) (stor
 	// the fixup in a fixed order: the ops sent are the same on every run
 	slices.SortFunc(fix, func(a, b json0.Component) int { return strings.Compare(a.P[1].(string), b.P[1].(string)) })
 	return upd, vals, changed, fix, nil
+}
+
+// touchedCells returns the keys of the cells an op on a record touches.
+func touchedCells(op json0.Op) map[string]bool {
+	keys := make(map[string]bool, len(op))
+	for _, c := range op {
+		if first, _ := firstKey(c.P); first == "fields" && len(c.P) >= 2 {
+			if key, ok := c.P[1].(string); ok {
+				keys[key] = true
+			}
+		}
+	}
+	return keys
 }
 
 // newRecord is the data of a record create. id, when given, is the
