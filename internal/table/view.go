@@ -1,6 +1,7 @@
 package table
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -179,9 +180,9 @@ func (v *View) VisibleFields(fields map[int64]*Field) []*Field {
 	}
 	slices.SortFunc(out, func(a, b *Field) int {
 		if a.Order != b.Order {
-			return compareInt(int64(a.Order), int64(b.Order))
+			return cmp.Compare(a.Order, b.Order)
 		}
-		return compareInt(a.ID, b.ID)
+		return cmp.Compare(a.ID, b.ID)
 	})
 	return out
 }
