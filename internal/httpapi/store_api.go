@@ -176,13 +176,7 @@ func unauthorized(code, msg string) *apiError {
 }
 
 // bearer returns the token of an Authorization: Bearer header, or "".
-func bearer(r *http.Request) string {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(token)
-}
+func bearer(r *http.Request) string { return auth.BearerToken(r.Header.Get("Authorization")) }
 
 // authenticate verifies the JWT and reads the origin header.
 func (a *StoreAPI) authenticate(r *http.Request) (service.Actor, error) {

@@ -53,6 +53,19 @@ func (e *Endpoint) Gate() *Gate {
 		Connections: func() int64 { return h.Stats().Connections }, Now: e.Now})
 }
 
+// RequestToken reads a socket request's token: ?token=, ?jwt_token= or an
+// Authorization: Bearer header, the first one given; "" when none is.
+func RequestToken(r *http.Request) string {
+	q := r.URL.Query()
+	if t := q.Get("token"); t != "" {
+		return t
+	}
+	if t := q.Get("jwt_token"); t != "" {
+		return t
+	}
+	return auth.BearerToken(r.Header.Get("Authorization"))
+}
+
 // VerifyToken checks a socket's token, and that user_id, when given, is its
 // subject. A refusal is an HTTP status (401 or 403, or 503 when the JWK
 // Set that holds the token's key cannot be fetched) with a stable code and

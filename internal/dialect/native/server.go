@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/auth"
@@ -104,17 +103,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the Authorization header. No token is not a refusal: the connection then
 // waits for a connect message (or, in dev mode, takes user_id as is).
 func (s *Server) authenticateRequest(r *http.Request) (claims *auth.Claims, status int, code, msg string) {
-	q := r.URL.Query()
-	token := q.Get("token")
-	if token == "" {
-		token = q.Get("jwt_token")
-	}
-	if token == "" {
-		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			token = strings.TrimSpace(h[7:])
-		}
-	}
-	userID := q.Get("user_id")
+	token := admission.RequestToken(r)
+	userID := r.URL.Query().Get("user_id")
 	if token == "" {
 		switch {
 		case userID == "":

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -152,22 +151,13 @@ const TokenCookie = "tablecast_token"
 // authenticate reads the token from ?token= (or ?jwt_token=), the
 // Authorization header or the tablecast_token cookie.
 func (s *Server) authenticate(r *http.Request) (claims *auth.Claims, status int, code, msg string) {
-	q := r.URL.Query()
-	token := q.Get("token")
-	if token == "" {
-		token = q.Get("jwt_token")
-	}
-	if token == "" {
-		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			token = strings.TrimSpace(h[7:])
-		}
-	}
+	token := admission.RequestToken(r)
 	if token == "" {
 		if c, err := r.Cookie(TokenCookie); err == nil {
 			token = c.Value
 		}
 	}
-	userID := q.Get("user_id")
+	userID := r.URL.Query().Get("user_id")
 	if token == "" {
 		if s.cfg.Dev && userID != "" {
 			return &auth.Claims{Subject: userID, Name: userID, Channels: []string{"*"}}, 0, "", ""
