@@ -309,6 +309,18 @@ func (s *session) docTarget(in *inbound) (collection, string, error) {
 	return c, *in.D, nil
 }
 
+// docVersion reads c, d and v of a request about one document at a
+// version (f, s, op); hasV is false when v is null or absent.
+func (s *session) docVersion(in *inbound) (c collection, d string, v int64, hasV bool, err error) {
+	if c, d, err = s.docTarget(in); err != nil {
+		return collection{}, "", 0, false, err
+	}
+	if v, hasV, err = version(in.V, "version"); err != nil {
+		return collection{}, "", 0, false, err
+	}
+	return c, d, v, hasV, nil
+}
+
 // position is the point after a read at offset: what follows it comes from
 // the stream.
 func (s *session) position(offset uint64) *stream.Position {
