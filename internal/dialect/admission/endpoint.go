@@ -53,6 +53,21 @@ func (e *Endpoint) Gate() *Gate {
 		Connections: func() int64 { return h.Stats().Connections }, Now: e.Now})
 }
 
+// upgradeTimeout bounds a socket's handshake.
+const upgradeTimeout = 5 * time.Second
+
+// Upgrade performs the WebSocket handshake of an admitted, authorised
+// request (transport.Upgrade). A failed one has been answered and is
+// logged at debug level: ok is false and the dialect has nothing to do.
+func (e *Endpoint) Upgrade(w http.ResponseWriter, r *http.Request) (tc *transport.Conn, early []byte, ok bool) {
+	tc, early, err := transport.Upgrade(w, r, upgradeTimeout)
+	if err != nil {
+		e.Logger.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return nil, nil, false
+	}
+	return tc, early, true
+}
+
 // RequestToken reads a socket request's token: ?token=, ?jwt_token= or an
 // Authorization: Bearer header, the first one given; "" when none is.
 func RequestToken(r *http.Request) string {

@@ -88,9 +88,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	claims, anonymous, ok := s.authenticate(q.Get("jwt_token"))
-	tc, early, err := transport.Upgrade(w, r, 5*time.Second)
-	if err != nil {
-		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+	tc, early, upgraded := s.cfg.Upgrade(w, r)
+	if !upgraded {
 		return
 	}
 	s.attach(tc, early, r.RemoteAddr, id, claims, anonymous, ok)

@@ -137,9 +137,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		admission.Refuse(w, http.StatusServiceUnavailable, "unavailable", "try again later")
 		return
 	}
-	tc, early, err := transport.Upgrade(w, r, 5*time.Second)
-	if err != nil {
-		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+	tc, early, ok := s.cfg.Upgrade(w, r)
+	if !ok {
 		return
 	}
 	s.attach(tc, early, r.RemoteAddr, claims, src)
