@@ -36,12 +36,8 @@ type View struct {
 func (v View) MarshalJSON() ([]byte, error) {
 	type plain View
 	p := plain(v)
-	if p.FilterType == "" {
-		p.FilterType = FilterAnd
-	}
-	if p.Filters == nil {
-		p.Filters = []Filter{}
-	}
+	fs := FilterSet{FilterType: p.FilterType, Filters: p.Filters}.written()
+	p.FilterType, p.Filters = fs.FilterType, fs.Filters
 	if p.Sorts == nil {
 		p.Sorts = []Sort{}
 	}
