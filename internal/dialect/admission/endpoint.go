@@ -26,8 +26,11 @@ type Endpoint struct {
 	TokenLeeway time.Duration
 	// Limits are the endpoints' shared limits (zero values: defaults).
 	Limits
-	Logger *slog.Logger
-	Now    func() time.Time
+	// StoreTimeout bounds each Store call a socket's message makes
+	// (default DefaultStoreTimeout).
+	StoreTimeout time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Init checks that the hub, the poller and the verifier are given, and
@@ -37,6 +40,9 @@ func (e *Endpoint) Init(dialect string) error {
 		return fmt.Errorf("%s: Hub, Poller and Verifier are required", dialect)
 	}
 	e.Limits.SetDefaults()
+	if e.StoreTimeout <= 0 {
+		e.StoreTimeout = DefaultStoreTimeout
+	}
 	if e.Logger == nil {
 		e.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -120,7 +120,7 @@ func (s *Server) authenticateRequest(r *http.Request) (claims *auth.Claims, stat
 func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims *auth.Claims, sessionID string) {
 	sess := &session{srv: s, tconn: tc}
 	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
-	sess.Base = s.cfg.NewBase(0)
+	sess.Base = s.cfg.NewBase()
 	c, err := s.hub.NewConn(hub.ConnInfo{Dialect: DialectID, Transport: tc, Session: sess, Remote: remote})
 	if err != nil {
 		_ = tc.Close()

@@ -39,8 +39,6 @@ type Config struct {
 	MaxQueries int
 	// QueryWorkers re-run live queries after events (default GOMAXPROCS).
 	QueryWorkers int
-	// StoreTimeout bounds each Store call (default admission.DefaultStoreTimeout, 10s).
-	StoreTimeout time.Duration
 }
 
 // Server is the ShareDB endpoint: it upgrades sockets, speaks ShareDB's
@@ -72,9 +70,6 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.QueryWorkers <= 0 {
 		cfg.QueryWorkers = runtime.GOMAXPROCS(0)
-	}
-	if cfg.StoreTimeout <= 0 {
-		cfg.StoreTimeout = admission.DefaultStoreTimeout
 	}
 	s := &Server{cfg: cfg, hub: cfg.Hub, render: cfg.Renderer, log: cfg.Logger, gate: cfg.Gate()}
 	s.live = newLiveQueries(s, cfg.QueryWorkers)

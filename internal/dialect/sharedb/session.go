@@ -78,7 +78,7 @@ func newSession(s *Server, claims *auth.Claims, src string) *session {
 		channels: make(map[string]time.Time),
 		owed:     make(map[docKey]owedAck),
 	}
-	sess.Base = s.cfg.NewBase(s.cfg.StoreTimeout)
+	sess.Base = s.cfg.NewBase()
 	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
 	return sess
 }
