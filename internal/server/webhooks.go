@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"strconv"
-	"strings"
 
 	"github.com/tablecast/tablecast/internal/config"
 	"github.com/tablecast/tablecast/internal/metrics"
@@ -39,14 +37,4 @@ func newDispatcher(cfg config.Config, st store.Store, svc *service.Service, m *m
 			return svc.AnnounceWebhookPaused(ctx, h.TableID, h.ID, h.DeliveredOffset, reason)
 		},
 	})
-}
-
-// streamTable reads a table stream's name, "table:T".
-func streamTable(name string) (int64, bool) {
-	rest, ok := strings.CutPrefix(name, "table:")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(rest, 10, 64)
-	return n, err == nil && n > 0
 }
