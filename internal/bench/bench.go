@@ -55,6 +55,9 @@ type Options struct {
 	Events   int           // recover: events missed while the clients are away
 	Docs     int           // ops: documents the clients edit
 	Warmup   time.Duration // ops: first part of the run whose acks are not counted
+	// Compare (rows at --rate 0): also run bench fanout's load on the same
+	// sockets, and the writes again at half the rate reached.
+	Compare bool
 	// SharedbPeer is the ShareDB peer's run.js (ops); empty: not run.
 	SharedbPeer string
 	// Nodes > 1 starts a cluster of child servers on RedisURL (fanout,
@@ -135,7 +138,10 @@ scenarios:
   rows     N subscribers (default 1,000) on one table; --writers update random cells of
            --rows rows through REST at --rate (default 1,000/s) for --duration or
            --writes: write-to-socket latency, writes/s, deliveries/s, and a check that
-           every subscriber saw every write once, in gapless offset order
+           every subscriber saw every write once, in gapless offset order. At --rate 0
+           (--compare) two more passes on the same sockets: bench fanout's load with
+           messages as large as the ops (deliveries/s of rows / of fanout), and the
+           writes at half the rate reached (write-to-socket p99 there)
   recover  N clients (default 1,000) on one table disconnect together, -e events are
            written, all reconnect together with since: time until all recovered,
            events replayed per client, outbox reads made by the server
@@ -177,6 +183,7 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	fs.IntVar(&o.Rows, "rows", DefaultRows, "rows, recover: rows created first, whose cells the writes update")
 	fs.IntVar(&o.Writes, "writes", 0, "rows: cell updates in all (0: write for --duration)")
 	fs.DurationVar(&o.Duration, "duration", DefaultDuration, "rows: how long to write, unless --writes is given")
+	fs.BoolVar(&o.Compare, "compare", true, "rows --rate 0: then run bench fanout's load on the same sockets (messages as large as the ops) and the writes at half the rate reached")
 	fs.IntVar(&o.Events, "e", DefaultEvents, "recover: events written while the clients are away")
 	fs.IntVar(&o.TablePages, "table-pages", DefaultTablePages, "pages: sockets on the table page (the reference)")
 	fs.IntVar(&o.Docs, "docs", DefaultDocs, "ops: documents the clients edit")
@@ -511,6 +518,9 @@ func (o *Options) params() map[string]any {
 		p["writers"], p["rows"] = o.Writers, o.Rows
 		if o.Scenario == "pages" {
 			p["table_pages"] = o.TablePages
+		}
+		if o.Scenario == "rows" && o.Rate == 0 {
+			p["compare"] = o.Compare
 		}
 		p["rate"] = "max"
 		if o.Rate > 0 {
