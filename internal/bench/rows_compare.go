@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ const goalRowsToFanout = 0.85
 // publishes messages payloads of size bytes through the admin API, as
 // bench fanout does (its publisher, one request at a time, as fast as the
 // server answers).
-func (r *rowsRun) fanoutPass(ctx context.Context, messages, size int) (*runResult, error) {
+func (r *rowsRun) fanoutPass(ctx context.Context, messages, size int) (*fanoutPassResult, error) {
 	o, t := r.o, r.t
 	o.Messages, o.Size, o.Rate = messages, min(max(size, minSize), maxSize), 0
 	if _, err := r.p.subscribe(ctx, o.Channel, o.Dialers, r.prog); err != nil {
@@ -53,7 +54,7 @@ func (r *rowsRun) fanoutPass(ctx context.Context, messages, size int) (*runResul
 			res.receivers++
 		}
 	}
-	cpu0 := t.cpu()
+	cpu0, benchCPU0 := t.cpu(), cpuOf(os.Getpid())
 	end := r.prog.phase("delivering", int64(res.receivers*o.Messages), s.rec.Count)
 	res.start = time.Now()
 	pub.begin()
@@ -66,20 +67,38 @@ func (r *rowsRun) fanoutPass(ctx context.Context, messages, size int) (*runResul
 	res.waitErr = s.waitDelivered(ctx, live, res.published)
 	end()
 	res.cpu = t.cpu() - cpu0
+	out := &fanoutPassResult{runResult: res, benchCPU: cpuOf(os.Getpid()) - benchCPU0}
 	r.setRoute(nil)
 	res.last = s.rec.Last()
 	res.delivered, res.expected = s.rec.Count(), s.expected(live, res.published)
 	res.hist = s.rec.Snapshot()
 	res.ended, res.bad = s.endedCount(), s.bad.Load()
 	if err := errors.Join(res.publishErr, res.waitErr); err != nil {
-		return res, fmt.Errorf("rows: fanout pass: %w", err)
+		return out, fmt.Errorf("rows: fanout pass: %w", err)
 	}
-	return res, nil
+	return out, nil
+}
+
+// fanoutPassResult is the fanout pass's result and the bench process's
+// CPU during it (its clients read every delivery).
+type fanoutPassResult struct {
+	*runResult
+	benchCPU float64
+}
+
+// cpuPerDelivery is the server's and the bench process's CPU per delivery,
+// microseconds: on a machine whose cores the clients share with the
+// server, what one delivery costs the machine.
+func cpuPerDelivery(serverCPU, benchCPU float64, delivered int64) float64 {
+	if delivered == 0 {
+		return math.NaN()
+	}
+	return (serverCPU + benchCPU) / float64(delivered) * 1e6
 }
 
 // reportFanoutPass adds the fanout pass's figures and the ratio of the
 // first pass's deliveries/s to its.
-func reportFanoutPass(rep *Report, o Options, rows *rowsOutcome, fan *runResult) {
+func reportFanoutPass(rep *Report, o Options, rows *rowsOutcome, fan *fanoutPassResult) {
 	rep.add("message_bytes", "ops' data, mean (the fanout pass's payload)", float64(rows.messageSize()), "bytes")
 	rep.add("fanout_published", "fanout pass: messages published", float64(fan.published), "")
 	rep.add("fanout_publish_rate", "fanout pass: publish rate (admin API)", rate(fan.published, fan.pubTook), "messages/s")
@@ -87,6 +106,11 @@ func reportFanoutPass(rep *Report, o Options, rows *rowsOutcome, fan *runResult)
 		func(v float64) bool { return int64(v) >= fan.expected })
 	rep.add("fanout_deliveries_per_s", "fanout pass: deliveries/s (same sockets and server)", fan.perSecond(), "deliveries/s")
 	rep.add("fanout_cpu_per_million", "fanout pass: server CPU per million deliveries", fan.cpuPerMillion(), "CPU-s")
+	rowsCost := cpuPerDelivery(rows.serverCPU, rows.benchCPU, rows.delivered)
+	fanCost := cpuPerDelivery(fan.cpu, fan.benchCPU, fan.delivered)
+	rep.add("machine_us_per_delivery", "rows: server and bench CPU per delivery", rowsCost, "µs")
+	rep.add("fanout_machine_us_per_delivery", "fanout pass: server and bench CPU per delivery", fanCost, "µs")
+	rep.add("fanout_to_rows_cost", "fanout pass CPU per delivery / rows' (server and bench)", fanCost/rowsCost, "")
 	addLatency(rep, "fanout_", "fanout pass: latency", fan.hist)
 	rep.add("rows_to_fanout", "rows deliveries/s / fanout pass deliveries/s", rows.deliveriesPerSecond()/fan.perSecond(), "").
 		goal(fmt.Sprintf(">= %g", goalRowsToFanout), func(v float64) bool { return v >= goalRowsToFanout })

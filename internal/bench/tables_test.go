@@ -138,7 +138,7 @@ func TestParseArgsTableDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Conns != DefaultTableConns || o.Rate != DefaultRowsRate || o.Writers != DefaultWriters || o.Rows != DefaultRows ||
+	if o.Conns != DefaultTableConns || o.Rate != DefaultRowsRate || o.Writers != DefaultTableWriters || o.Rows != DefaultRows ||
 		o.Duration != DefaultDuration || o.Writes != 0 || o.databaseURL() != defaultDatabase {
 		t.Fatalf("rows defaults: %+v", o)
 	}
