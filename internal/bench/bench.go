@@ -148,7 +148,7 @@ scenarios:
            every subscriber saw every write once, in gapless offset order. At --rate 0
            (--compare) two more passes on the same sockets: bench fanout's load with
            messages as large as the ops (deliveries/s of rows / of fanout), and the
-           writes at half the rate reached (write-to-socket p99 there)
+           writes at half the rate the deliveries kept up with (write-to-socket p99 there)
   recover  N clients (default 1,000) on one table disconnect together, -e events are
            written, all reconnect together with since: time until all recovered,
            events replayed per client, outbox reads made by the server
@@ -190,7 +190,7 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	fs.IntVar(&o.Rows, "rows", DefaultRows, "rows, recover: rows created first, whose cells the writes update")
 	fs.IntVar(&o.Writes, "writes", 0, "rows: cell updates in all (0: write for --duration)")
 	fs.DurationVar(&o.Duration, "duration", DefaultDuration, "rows: how long to write, unless --writes is given")
-	fs.BoolVar(&o.Compare, "compare", true, "rows --rate 0: then run bench fanout's load on the same sockets (messages as large as the ops) and the writes at half the rate reached")
+	fs.BoolVar(&o.Compare, "compare", true, "rows --rate 0: then run bench fanout's load on the same sockets (messages as large as the ops) and the writes at half the rate the deliveries kept up with")
 	fs.IntVar(&o.Events, "e", DefaultEvents, "recover: events written while the clients are away")
 	fs.IntVar(&o.TablePages, "table-pages", DefaultTablePages, "pages: sockets on the table page (the reference)")
 	fs.IntVar(&o.Docs, "docs", DefaultDocs, "ops: documents the clients edit")

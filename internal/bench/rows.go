@@ -272,10 +272,13 @@ func runRows(ctx context.Context, o Options, t *target, prog *progress, rep *Rep
 	if err != nil {
 		return err
 	}
-	half := first.writesPerSecond() / 2
+	// Half the rate the deliveries kept up with: the writes alone may
+	// have gone faster, into the send queues.
+	half := min(first.writesPerSecond(), first.deliveriesPerSecond()/float64(first.check.subscribers)) / 2
 	if !(half > 0) {
 		return errors.New("rows: the first pass reached no write rate to halve")
 	}
+	rep.add("sustained_writes_per_s", "writes/s the deliveries kept up with (deliveries/s per subscriber)", 2*half, "writes/s")
 	second, err := r.rowsPass(ctx, half)
 	if second != nil {
 		second.reportHalf(rep)
