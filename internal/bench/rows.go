@@ -265,12 +265,16 @@ func runRows(ctx context.Context, o Options, t *target, prog *progress, rep *Rep
 	if err != nil || o.Rate != 0 || !o.Compare {
 		return err
 	}
-	fan, err := r.fanoutPass(ctx, max(first.writes.confirmed(), 1), first.messageSize())
-	if fan != nil {
-		reportFanoutPass(rep, o, first, fan)
-	}
-	if err != nil {
-		return err
+	if t.apiKey == "" {
+		rep.problem("rows: no fanout pass without the server's admin API key (--api-key)")
+	} else {
+		fan, err := r.fanoutPass(ctx, max(first.writes.confirmed(), 1), first.messageSize())
+		if fan != nil {
+			reportFanoutPass(rep, o, first, fan)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	// Half the rate the deliveries kept up with: the writes alone may
 	// have gone faster, into the send queues.
