@@ -184,7 +184,11 @@ func waitTop(ctx context.Context, subs []rowSub, top uint64) error {
 // the ops were) and the writes again at half the rate the first pass
 // reached (rows_compare.go).
 func runRows(ctx context.Context, o Options, t *target, prog *progress, rep *Report) error {
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	passes := 1
+	if o.Rate == 0 && o.Compare {
+		passes = 3 // --timeout bounds each
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(passes)*o.Timeout)
 	defer cancel()
 	ttl := tokenTTL(o)
 	owner, setup, err := ownedTable(ctx, o, t, t.httpc, o.Rows, "rows")
