@@ -80,7 +80,8 @@ type ConnInfo struct {
 // there is something to write: an idle connection holds none.
 //
 // Lock order: shard.mu (channels) -> subscription.mu -> Conn.smu -> Conn.qmu.
-// Conn.qmu is a leaf: nothing else is locked while holding it.
+// Conn.qmu is a leaf: nothing else is locked while holding it. writer.mu
+// (a writer's taken list) is taken alone, one writer's at a time.
 type Conn struct {
 	hub       *Hub
 	id        string
