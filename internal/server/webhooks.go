@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 
 	"github.com/tablecast/tablecast/internal/config"
 	"github.com/tablecast/tablecast/internal/event"
@@ -63,14 +61,4 @@ func (w wholeRowEvents) Events(ctx context.Context, s store.Stream, afterOffset 
 		}
 	}
 	return evs, nil
-}
-
-// streamTable reads a table stream's name, "table:T".
-func streamTable(name string) (int64, bool) {
-	rest, ok := strings.CutPrefix(name, "table:")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(rest, 10, 64)
-	return n, err == nil && n > 0
 }
