@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -221,11 +222,12 @@ func recordUpdate(op json0.Op, before, after map[string]any, sc *schema, row eve
 		// than merging a patch into the stored JSON); the caller encodes
 		// them when it writes them (a hot document's batch writes the
 		// last of its ops' only).
-		for k, v := range row.Fields {
-			if _, ok := vals[k]; !ok {
-				vals[k] = v
-			}
+		whole := maps.Clone(row.Fields)
+		if whole == nil {
+			whole = table.Values{}
 		}
+		maps.Copy(whole, vals)
+		vals = whole
 	} else {
 		vals = nil
 	}
