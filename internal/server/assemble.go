@@ -50,6 +50,7 @@ type assembly struct {
 
 	metrics *metrics.Metrics
 	timed   *timedStore
+	writes  *writeLoad // the writes in flight, which webhook calls give way to
 	streams *tablestream.Streams
 	history *stream.MemoryHistory
 	broker  nodeBroker
@@ -82,7 +83,8 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 // (nothing to release).
 func (a *assembly) storeSide() {
 	a.metrics = metrics.New()
-	a.timed = newTimedStore(a.st, a.metrics.StoreTxHistogram())
+	a.writes = &writeLoad{}
+	a.timed = newTimedStore(a.st, a.metrics.StoreTxHistogram(), a.writes)
 	a.streams = tablestream.New(a.st)
 	streams := a.streams
 	a.metrics.RegisterCounterFunc("stream_store_reads_total",
@@ -147,7 +149,7 @@ func (a *assembly) newService(*closers) error {
 	if err != nil {
 		return err
 	}
-	a.hooks, err = newDispatcher(cfg, a.st, a.svc, a.metrics, a.log)
+	a.hooks, err = newDispatcher(cfg, a.st, a.svc, a.metrics, a.writes, a.log)
 	return err
 }
 
@@ -330,7 +332,7 @@ func (a *assembly) node() *Node {
 		sharedb:     a.sharedb,
 		baserow:     a.baserow,
 		metrics:     a.metrics,
-		http:        newHTTPServer(wrap(cfg, log, mux.ServeMux), log),
+		http:        newHTTPServer(a.writes.countWrites(wrap(cfg, log, mux.ServeMux)), log),
 		routes:      routes,
 		publicMux:   mux.ServeMux,
 		internalMux: internal.ServeMux,

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,10 +49,15 @@ type Config struct {
 	// webhooks spends a bounded share of its cores on them, and keeps as
 	// many connections open for reuse.
 	Concurrency int
-	Announce    Announcer
-	Observer    Observer
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Writes is the node's write path, which calls give way to (yield.go);
+	// nil: calls never wait for it. YieldMax is the longest a call waits
+	// for the writes in flight (100ms); negative: calls never wait.
+	Writes   WriteLoad
+	YieldMax time.Duration
+	Announce Announcer
+	Observer Observer
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// Client replaces the HTTP client (tests); nil builds the safe one.
 	Client *http.Client
 }
@@ -108,6 +114,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8 * runtime.GOMAXPROCS(0)
+	}
+	if cfg.YieldMax == 0 {
+		cfg.YieldMax = defaultYieldMax
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -228,9 +237,13 @@ func (d *Dispatcher) idle(ctx context.Context, claim, flush *time.Ticker) bool {
 }
 
 // flush writes the cursors the workers moved since the last flush, in one
-// transaction; a worker whose compare and set fails (it lost its lease)
+// transaction, once the node's writes in flight have ended (up to
+// YieldMax); a worker whose compare and set fails (it lost its lease)
 // ends.
 func (d *Dispatcher) flush(ctx context.Context) {
+	if !d.giveWay(ctx) {
+		return
+	}
 	d.mu.Lock()
 	ws := make([]*worker, 0, len(d.workers))
 	for _, w := range d.workers {
@@ -341,8 +354,12 @@ type sharedRead struct {
 // events reads a table's events after an offset, rendered. The webhooks
 // of one table, woken together by its new event, ask for the same range:
 // they share one read of the outbox and one rendering of its events
-// (read-only: each worker slices its own view of it).
+// (read-only: each worker slices its own view of it). Those a webhook of
+// the table read lately are taken from the table's ring without a read.
 func (d *Dispatcher) events(ctx context.Context, table int64, after uint64) ([]rendered, error) {
+	if evs := d.kept(table, after, readBatch); len(evs) > 0 {
+		return evs, nil
+	}
 	k := readKey{table, after}
 	d.readsMu.Lock()
 	r, ok := d.reads[k]
@@ -394,6 +411,9 @@ type worker struct {
 	flushMu   sync.Mutex
 	persisted uint64
 	started   bool
+	// c and filter are the worker goroutine's own (deliver.go, collect).
+	c      *caller
+	filter eventFilter
 }
 
 func (w *worker) renew(h store.Webhook, until time.Time) {
@@ -491,7 +511,7 @@ func (w *worker) run(ctx context.Context) {
 			}
 			continue
 		}
-		b, err := collect(h, evs)
+		b, err := w.filter.collect(h, evs)
 		if err != nil { // an event that cannot be rendered: a bug; do not spin
 			w.pause(ctx, from, "an event could not be rendered: "+err.Error(), nil)
 			return
@@ -530,10 +550,29 @@ type batch struct {
 	used     int
 }
 
+// eventFilter is a webhook's event names decoded, kept while they stay
+// the same.
+type eventFilter struct {
+	raw   json.RawMessage
+	all   bool
+	names map[string]bool
+	set   bool
+}
+
 // collect takes from evs (consecutive, from the cursor on) the next call's
 // payloads: up to the webhook's batch of the events it asks for.
 func collect(h store.Webhook, evs []rendered) (batch, error) {
-	all, names := events(h.Events)
+	var f eventFilter
+	return f.collect(h, evs)
+}
+
+// collect is collect with the webhook's event names decoded once.
+func (f *eventFilter) collect(h store.Webhook, evs []rendered) (batch, error) {
+	if !f.set || !bytes.Equal(f.raw, h.Events) {
+		f.all, f.names = events(h.Events)
+		f.raw, f.set = bytes.Clone(h.Events), true
+	}
+	all, names := f.all, f.names
 	size := max(h.Batch, 1)
 	var b batch
 	for i := range evs {
