@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -241,15 +242,15 @@ func (d *Dispatcher) idle(ctx context.Context, claim, flush *time.Ticker) bool {
 // YieldMax); a worker whose compare and set fails (it lost its lease)
 // ends.
 func (d *Dispatcher) flush(ctx context.Context) {
-	if !d.giveWay(ctx) {
-		return
-	}
 	d.mu.Lock()
 	ws := make([]*worker, 0, len(d.workers))
 	for _, w := range d.workers {
 		ws = append(ws, w)
 	}
 	d.mu.Unlock()
+	if !slices.ContainsFunc(ws, (*worker).moved) || !d.giveWay(ctx) {
+		return
+	}
 	var as []store.WebhookAdvance
 	var locked []*worker
 	for _, w := range ws {
@@ -426,6 +427,13 @@ func (w *worker) renew(h store.Webhook, until time.Time) {
 	}
 	w.w, w.until = h, until
 	w.checkDead.Store(true)
+}
+
+// moved reports whether the worker's cursor moved since it was written.
+func (w *worker) moved() bool {
+	w.flushMu.Lock()
+	defer w.flushMu.Unlock()
+	return w.delivered.Load() > w.persisted
 }
 
 func (w *worker) hook() store.Webhook {
