@@ -7,8 +7,8 @@ import (
 
 // Webhook calls are background work: a node's writes come first. While
 // writes are in flight on the node, a call about to start waits for them
-// to end, but never longer than Config.YieldMax (100ms); then it goes
-// anyway, so deliveries are slowed by a busy node, never stopped. Calls
+// to end and for a quiet gap after them, but never longer than
+// Config.YieldMax (100ms) in all; then it goes anyway, so deliveries are slowed by a busy node, never stopped. Calls
 // already in flight are not interrupted, and the webhooks catch up in the
 // gaps between writes. Only the moment a call starts changes: the order,
 // the retries, the leases and the cursors do not. The cursor writes (one
@@ -24,8 +24,13 @@ type WriteLoad interface {
 // defaultYieldMax is the longest a call waits for the writes in flight.
 const defaultYieldMax = 100 * time.Millisecond
 
-// giveWay waits while the node's writes are in flight, up to YieldMax;
-// false when ctx ended meanwhile.
+// quietGap is how long the writes must have stopped before a call
+// starts: a gap between two writes close together (a client sending its
+// next one) is not one to fill.
+const quietGap = time.Millisecond
+
+// giveWay waits while the node's writes are in flight, and then for a
+// quiet gap, up to YieldMax in all; false when ctx ended meanwhile.
 func (d *Dispatcher) giveWay(ctx context.Context) bool {
 	if d.cfg.Writes == nil || d.cfg.YieldMax < 0 {
 		return ctx.Err() == nil
@@ -34,18 +39,35 @@ func (d *Dispatcher) giveWay(ctx context.Context) bool {
 	if busy == nil {
 		return ctx.Err() == nil
 	}
-	t := time.NewTimer(d.cfg.YieldMax)
-	defer t.Stop()
-	select {
-	case <-busy:
-	case <-t.C:
-	case <-ctx.Done():
-		return false
+	deadline := time.NewTimer(d.cfg.YieldMax)
+	defer deadline.Stop()
+	var quiet *time.Timer
+	defer func() {
+		if quiet != nil {
+			quiet.Stop()
+		}
+	}()
+	for busy != nil {
+		select {
+		case <-busy:
+		case <-deadline.C:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+		if quiet == nil {
+			quiet = time.NewTimer(quietGap)
+		} else {
+			quiet.Reset(quietGap)
+		}
+		select {
+		case <-quiet.C:
+		case <-deadline.C:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+		busy = d.cfg.Writes.Busy() // a write begun in the gap: wait again
 	}
 	return true
-}
-
-// writesBusy reports whether writes are in flight on the node.
-func (d *Dispatcher) writesBusy() bool {
-	return d.cfg.Writes != nil && d.cfg.YieldMax >= 0 && d.cfg.Writes.Busy() != nil
 }
