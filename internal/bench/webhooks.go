@@ -20,7 +20,8 @@ import (
 // REST writes' latency is measured without webhooks, then with 1, 10 and
 // 100 webhooks on the table (--hooks), each stage writing --writes rows
 // and waiting until every webhook has every event: events delivered per
-// second, and what webhooks add to a write's p50 and p99. Each stage also
+// second, how long after its write each event arrived, and what webhooks
+// add to a write's p50 and p99. Each stage also
 // reports the server's CPU (cores used while it ran, and per delivered
 // event). A last stage, the control, deletes the webhooks and writes again
 // while this process burns the CPU the 100-webhook stage added (server and
