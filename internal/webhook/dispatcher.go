@@ -73,6 +73,7 @@ type Dispatcher struct {
 	mu      sync.RWMutex
 	workers map[int64]*worker
 	running atomic.Int64            // len(workers), read without the lock by Notify
+	ended   atomic.Uint64           // workers ended, counted under mu (claim)
 	readsMu sync.Mutex              // guards reads (not mu: Notify, on the write path, takes mu)
 	reads   map[readKey]*sharedRead // outbox reads in flight, shared by the workers of a table
 	renders map[int64]*renderRing   // the tables' events recently rendered, under readsMu
@@ -81,6 +82,9 @@ type Dispatcher struct {
 	done    chan struct{}
 	kick    chan struct{}
 	slots   chan struct{} // a call in flight holds one (Concurrency)
+	// flushPutOff counts the cursor flushes put off in a row for the
+	// node's writes (the run goroutine's own).
+	flushPutOff int
 }
 
 // New returns a dispatcher.
@@ -237,9 +241,9 @@ func (d *Dispatcher) idle(ctx context.Context, claim, flush *time.Ticker) bool {
 }
 
 // flush writes the cursors the workers moved since the last flush, in one
-// transaction, once the node's writes in flight have ended (up to
-// YieldMax); a worker whose compare and set fails (it lost its lease)
-// ends.
+// transaction, at a tick when no write is in flight on the node (or after
+// maxFlushPutOff ticks); a worker whose compare and set fails (it lost its
+// lease) ends.
 func (d *Dispatcher) flush(ctx context.Context) {
 	d.mu.Lock()
 	ws := make([]*worker, 0, len(d.workers))
@@ -247,9 +251,17 @@ func (d *Dispatcher) flush(ctx context.Context) {
 		ws = append(ws, w)
 	}
 	d.mu.Unlock()
-	if !slices.ContainsFunc(ws, (*worker).moved) || !d.giveWay(ctx) {
+	if !slices.ContainsFunc(ws, (*worker).moved) {
 		return
 	}
+	// While writes are in flight, put off (yield.go), for a few ticks at
+	// most; not waiting here: the claims that renew the leases run on this
+	// goroutine too.
+	if d.flushPutOff < maxFlushPutOff && d.writesBusy() {
+		d.flushPutOff++
+		return
+	}
+	d.flushPutOff = 0
 	var as []store.WebhookAdvance
 	var locked []*worker
 	for _, w := range ws {
@@ -287,9 +299,15 @@ func (d *Dispatcher) flush(ctx context.Context) {
 // claim renews this node's leases and takes free ones, starts a worker for
 // each webhook newly leased, and stops those no longer leased (paused,
 // made inactive, deleted, or taken by another node after a missed renewal).
+//
+// A worker that ended while the claim read the leases may have written its
+// cursor after the read: the claim starts no worker from what it read
+// then (it would deliver again from an older cursor, out of order), and
+// claims again at once.
 func (d *Dispatcher) claim(ctx context.Context) {
 	now := d.cfg.Now()
 	until := now.Add(d.cfg.Lease)
+	ended := d.ended.Load()
 	hooks, err := d.cfg.Store.ClaimWebhooks(ctx, d.cfg.Owner, now, until, d.cfg.MaxWebhooks)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -299,11 +317,16 @@ func (d *Dispatcher) claim(ctx context.Context) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	stale := d.ended.Load() != ended
 	seen := make(map[int64]bool, len(hooks))
 	for _, h := range hooks {
 		seen[h.ID] = true
 		if w, ok := d.workers[h.ID]; ok {
 			w.renew(h, until)
+			continue
+		}
+		if stale {
+			d.Kick()
 			continue
 		}
 		wctx, cancel := context.WithCancel(ctx)
@@ -327,6 +350,7 @@ func (d *Dispatcher) claim(ctx context.Context) {
 			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			_ = d.cfg.Store.ReleaseWebhook(rctx, w.id, d.cfg.Owner)
 			rcancel()
+			d.ended.Add(1)
 			d.mu.Unlock()
 			d.obs.Gone(w.id)
 		}()

@@ -12,7 +12,8 @@ import (
 // already in flight are not interrupted, and the webhooks catch up in the
 // gaps between writes. Only the moment a call starts changes: the order,
 // the retries, the leases and the cursors do not. The cursor writes (one
-// transaction every CursorFlush) give way the same way.
+// transaction every CursorFlush) are put off while writes are in flight,
+// for a second at most.
 
 // WriteLoad is the node's write path as the dispatcher sees it.
 type WriteLoad interface {
@@ -70,4 +71,15 @@ func (d *Dispatcher) giveWay(ctx context.Context) bool {
 		busy = d.cfg.Writes.Busy() // a write begun in the gap: wait again
 	}
 	return true
+}
+
+// maxFlushPutOff is how many CursorFlush ticks in a row the cursor writes
+// are put off while writes are in flight: with the default 200ms, cursors
+// are written at least every second.
+const maxFlushPutOff = 4
+
+// writesBusy reports whether writes are in flight on the node and calls
+// give way to them.
+func (d *Dispatcher) writesBusy() bool {
+	return d.cfg.Writes != nil && d.cfg.YieldMax >= 0 && d.cfg.Writes.Busy() != nil
 }
