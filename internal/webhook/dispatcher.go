@@ -51,7 +51,8 @@ type Config struct {
 	Concurrency int
 	// Writes is the node's write path, which calls give way to (yield.go);
 	// nil: calls never wait for it. YieldMax is the longest a call waits
-	// for the writes in flight (100ms); negative: calls never wait.
+	// for the writes in flight (100ms, at most a tenth of Lease); negative:
+	// calls never wait.
 	Writes   WriteLoad
 	YieldMax time.Duration
 	Announce Announcer
@@ -121,6 +122,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.YieldMax == 0 {
 		cfg.YieldMax = defaultYieldMax
+	}
+	if cfg.YieldMax > 0 { // a call that waited must still find its lease's margin
+		cfg.YieldMax = min(cfg.YieldMax, cfg.Lease/10)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -99,7 +99,7 @@ func TestCallsGiveWayToWrites(t *testing.T) {
 	appendRows(t, st, table, 3)
 	writes := newFakeWrites(true)
 	d, err := New(Config{Store: st, Owner: "n1", AllowPrivate: true, Poll: 20 * time.Millisecond,
-		Writes: writes, YieldMax: time.Hour})
+		Writes: writes, YieldMax: time.Hour, Lease: 10 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
