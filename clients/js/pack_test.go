@@ -2,6 +2,7 @@ package jsclient
 
 import (
 	"encoding/json"
+	"io/fs"
 	"os"
 	"os/exec"
 	"slices"
@@ -55,6 +56,11 @@ func TestNpmPack(t *testing.T) {
 	}
 	slices.Sort(files)
 	want := []string{"LICENSE", "README.md", "package.json", "src/tablecast.d.ts", "src/tablecast.js"}
+	parts, _ := fs.Glob(Parts(), "*.js")
+	for _, p := range parts {
+		want = append(want, "src/tablecast/"+p)
+	}
+	slices.Sort(want)
 	if !slices.Equal(files, want) {
 		t.Fatalf("the package holds %v, want %v", files, want)
 	}

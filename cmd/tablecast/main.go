@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 )
 
@@ -25,9 +26,37 @@ Run 'tablecast COMMAND --help' for a command's flags.
 
 func main() {
 	stop := cpuProfile(os.Getenv("TABLECAST_CPU_PROFILE"))
+	stopTrace := serverTrace(os.Getenv("TABLECAST_TRACE"), os.Args[1:])
 	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	stopTrace()
 	stop()
 	os.Exit(code)
+}
+
+// serverTrace writes an execution trace (runtime/trace, read with `go tool
+// trace`) of a `tablecast serve` process to path.<pid> (the TABLECAST_TRACE
+// variable, for measuring; see docs/benchmarks.md) until the returned
+// function is called. Only the server is traced: set for `bench`, the
+// variable reaches the server it starts and leaves the load generator's
+// processes alone. An empty path does nothing.
+func serverTrace(path string, args []string) func() {
+	if path == "" || len(args) == 0 || args[0] != "serve" {
+		return func() {}
+	}
+	f, err := os.Create(path + "." + strconv.Itoa(os.Getpid()))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tablecast: TABLECAST_TRACE: %v\n", err)
+		return func() {}
+	}
+	if err := trace.Start(f); err != nil {
+		fmt.Fprintf(os.Stderr, "tablecast: TABLECAST_TRACE: %v\n", err)
+		_ = f.Close()
+		return func() {}
+	}
+	return func() {
+		trace.Stop()
+		_ = f.Close()
+	}
 }
 
 // cpuProfile writes a CPU profile of the whole process to path.<pid> (the

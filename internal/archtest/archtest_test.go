@@ -157,7 +157,7 @@ func (r rule) violations(pkgs map[string]*pkg) []string {
 }
 
 // TestImportRules: the module keeps the import rules of
-// docs/architecture.md ("Import rules"), and the pending ones are still
+// docs/architecture.md ("Layers and import rules"), and the pending ones are still
 // broken (a pending rule that holds is moved to rules).
 func TestImportRules(t *testing.T) {
 	pkgs := load(t)

@@ -55,6 +55,9 @@ type Options struct {
 	Events   int           // recover: events missed while the clients are away
 	Docs     int           // ops: documents the clients edit
 	Warmup   time.Duration // ops: first part of the run whose acks are not counted
+	// Compare (rows at --rate 0): also run bench fanout's load on the same
+	// sockets, and the writes again at half the rate reached.
+	Compare bool
 	// SharedbPeer is the ShareDB peer's run.js (ops); empty: not run.
 	SharedbPeer string
 	// Nodes > 1 starts a cluster of child servers on RedisURL (fanout,
@@ -105,15 +108,22 @@ const (
 	DefaultTableConns = 1000
 	DefaultRowsRate   = 1000
 	DefaultWriters    = 4
-	DefaultRows       = 100
-	DefaultDuration   = 20 * time.Second
-	DefaultEvents     = 100
-	DefaultOpsConns   = 100
-	DefaultDocs       = 10
-	DefaultOpsTime    = 10 * time.Second
-	DefaultWarmup     = 2 * time.Second
-	defaultDatabase   = "sqlite://:memory:" // a private temporary file, removed on close
-	defaultSources    = "127.0.0.2-127.0.0.9"
+	// DefaultTableWriters are the rows and pages scenarios' writers: a
+	// REST write waits for its commit's sync to disk, and under load for
+	// the CPU the deliveries take, so 4 requests in flight (one per
+	// writer) can neither offer the rates asked nor fill a group commit:
+	// the run would measure how long one write waits, not what the
+	// server sustains (docs/benchmarks.md, bench rows).
+	DefaultTableWriters = 16
+	DefaultRows         = 100
+	DefaultDuration     = 20 * time.Second
+	DefaultEvents       = 100
+	DefaultOpsConns     = 100
+	DefaultDocs         = 10
+	DefaultOpsTime      = 10 * time.Second
+	DefaultWarmup       = 2 * time.Second
+	defaultDatabase     = "sqlite://:memory:" // a private temporary file, removed on close
+	defaultSources      = "127.0.0.2-127.0.0.9"
 	// minSize fits the payload's timestamp, sequence number and padding.
 	minSize = 64
 	maxSize = 512 << 10
@@ -135,7 +145,10 @@ scenarios:
   rows     N subscribers (default 1,000) on one table; --writers update random cells of
            --rows rows through REST at --rate (default 1,000/s) for --duration or
            --writes: write-to-socket latency, writes/s, deliveries/s, and a check that
-           every subscriber saw every write once, in gapless offset order
+           every subscriber saw every write once, in gapless offset order. At --rate 0
+           (--compare) two more passes on the same sockets: bench fanout's load with
+           messages as large as the ops (deliveries/s of rows / of fanout), and the
+           writes at half the rate the deliveries kept up with (write-to-socket p99 there)
   recover  N clients (default 1,000) on one table disconnect together, -e events are
            written, all reconnect together with since: time until all recovered,
            events replayed per client, outbox reads made by the server
@@ -174,10 +187,11 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	fs.BoolVar(&o.Baseline, "baseline", false, "fanout: also run a raw TCP fan-out of the same frames (the machine's limit)")
 	fs.DurationVar(&o.Timeout, "timeout", DefaultTimeout, "bound on each run (tablecast's, then the baseline's)")
 	fs.DurationVar(&o.Hold, "hold", 0, "idle: stay connected this long before measuring")
-	fs.IntVar(&o.Writers, "writers", DefaultWriters, "rows: REST writers, one request in flight each")
+	fs.IntVar(&o.Writers, "writers", DefaultWriters, fmt.Sprintf("rows, pages, webhooks: REST writers, one request in flight each (rows and pages default to %d)", DefaultTableWriters))
 	fs.IntVar(&o.Rows, "rows", DefaultRows, "rows, recover: rows created first, whose cells the writes update")
 	fs.IntVar(&o.Writes, "writes", 0, "rows: cell updates in all (0: write for --duration)")
 	fs.DurationVar(&o.Duration, "duration", DefaultDuration, "rows: how long to write, unless --writes is given")
+	fs.BoolVar(&o.Compare, "compare", true, "rows --rate 0: then run bench fanout's load on the same sockets (messages as large as the ops) and the writes at half the rate the deliveries kept up with")
 	fs.IntVar(&o.Events, "e", DefaultEvents, "recover: events written while the clients are away")
 	fs.IntVar(&o.TablePages, "table-pages", DefaultTablePages, "pages: sockets on the table page (the reference)")
 	fs.IntVar(&o.Docs, "docs", DefaultDocs, "ops: documents the clients edit")
@@ -257,6 +271,9 @@ func ParseArgs(args []string) (Options, error) {
 	if o.Scenario == "rows" || o.Scenario == "recover" || o.Scenario == "pages" {
 		if !given["n"] {
 			o.Conns = DefaultTableConns
+		}
+		if !given["writers"] && o.Scenario != "recover" {
+			o.Writers = DefaultTableWriters
 		}
 		if !given["rate"] && o.Scenario == "rows" {
 			o.Rate = DefaultRowsRate
@@ -512,6 +529,9 @@ func (o *Options) params() map[string]any {
 		p["writers"], p["rows"] = o.Writers, o.Rows
 		if o.Scenario == "pages" {
 			p["table_pages"] = o.TablePages
+		}
+		if o.Scenario == "rows" && o.Rate == 0 {
+			p["compare"] = o.Compare
 		}
 		p["rate"] = "max"
 		if o.Rate > 0 {

@@ -177,7 +177,9 @@ func parsePageFrame(m []byte) (pageFrame, error) {
 		return f, errors.New("bad _event_id")
 	}
 	f.eventID = uint64(id)
-	i = bytes.Index(m, keyUpdated)
+	// It follows the rows (Baserow's order), and no JSON string holds
+	// its quotes unescaped: read from the end, the rows are not scanned.
+	i = bytes.LastIndex(m[:i], keyUpdated)
 	if i < 0 {
 		return f, errors.New("no updated_field_ids")
 	}
@@ -192,7 +194,8 @@ func parsePageFrame(m []byte) (pageFrame, error) {
 	if f.row, _, ok = num(rows); !ok {
 		return f, errors.New("bad row id")
 	}
-	cell := []byte(`"field_` + strconv.FormatInt(f.field, 10) + `":"s`)
+	var buf [32]byte
+	cell := append(strconv.AppendInt(append(buf[:0], `"field_`...), f.field, 10), `":"s`...)
 	i = bytes.Index(rows, cell)
 	if i < 0 {
 		return f, errors.New("no cell of the updated field")

@@ -19,14 +19,17 @@ import (
 // Goal of the rows scenario (issue 3): REST commit to socket, p99, on SQLite.
 const goalRowsP99 = 10 * time.Millisecond
 
-// rowSub is what one subscriber of the rows scenario saw. Its consumer
-// goroutine alone writes the plain fields; they are read once it ended.
+// rowSub is what one subscriber saw during one pass of the rows scenario.
+// Its connection's consumer goroutine alone writes the plain fields, under
+// the connection's lock (rowsRun.locks); they are read once the pass ended.
 type rowSub struct {
-	live  bool          // subscribed when the run began
-	start uint64        // the offset its subscription began at
+	live  bool          // subscribed when the pass began
+	start uint64        // the offset the pass began at
+	prev  uint64        // the offset of the previous op read
 	last  atomic.Uint64 // the offset of the latest op it read
-	ended atomic.Bool   // its connection ended during the run
+	ended *atomic.Bool  // its connection ended during the run
 	count int           // ops read
+	bytes int           // the ops' data, bytes
 	gaps  int           // ops whose offset was not the previous one's + 1
 	gap   [2]uint64     // the first gap: the offset expected, the one read
 	bad   int           // ops without a readable cell
@@ -53,38 +56,33 @@ func (b bitset) has(i int) bool {
 	return w < len(b) && b[w]&(1<<(i%64)) != 0
 }
 
-// consume reads client c's messages until its connection ends. What it
-// reads once closing is set is not counted: a client being closed drops
-// the frames that arrive while its Messages channel is full, and would
-// show gaps that the server did not leave.
-func (s *rowSub) consume(i int, c *client.Client, col string, rec *Recorder, closing *atomic.Bool) {
-	prev := s.start
-	for m := range c.Messages() {
-		if m.Type != client.TypeOp || m.Collection != col || m.Offset == nil || closing.Load() {
-			continue
-		}
-		off := *m.Offset
-		if off != prev+1 {
-			if s.gaps == 0 {
-				s.gap = [2]uint64{prev + 1, off}
-			}
-			s.gaps++
-		}
-		prev = off
-		s.count++
-		seq, stamp, ok := parseCell(m.Data)
-		if !ok {
-			s.bad++
-			s.last.Store(off)
-			continue
-		}
-		now := time.Now().UnixNano()
-		rec.Record(i, time.Duration(now-stamp), now)
-		if s.seen.set(seq) {
-			s.again++
-		}
-		s.last.Store(off)
+// handle takes one message of subscriber i.
+func (s *rowSub) handle(i int, m *client.Message, col string, rec *Recorder) {
+	if m.Type != client.TypeOp || m.Collection != col || m.Offset == nil || !s.live {
+		return
 	}
+	off := *m.Offset
+	if off != s.prev+1 {
+		if s.gaps == 0 {
+			s.gap = [2]uint64{s.prev + 1, off}
+		}
+		s.gaps++
+	}
+	s.prev = off
+	s.count++
+	s.bytes += len(m.Data)
+	seq, stamp, ok := parseCell(m.Data)
+	if !ok {
+		s.bad++
+		s.last.Store(off)
+		return
+	}
+	now := time.Now().UnixNano()
+	rec.Record(i, time.Duration(now-stamp), now)
+	if s.seen.set(seq) {
+		s.again++
+	}
+	s.last.Store(off)
 }
 
 // rowsCheck is the exactly-once check over every subscriber that stayed
@@ -180,28 +178,36 @@ func waitTop(ctx context.Context, subs []rowSub, top uint64) error {
 }
 
 // runRows subscribes N clients to one table's records, updates random
-// cells through REST and measures how the changes reach the sockets.
+// cells through REST and measures how the changes reach the sockets. At
+// --rate 0 (as fast as the server accepts) with --compare, two more passes
+// follow on the same sockets: bench fanout's load (messages as large as
+// the ops were) and the writes again at half the rate the first pass
+// reached (rows_compare.go).
 func runRows(ctx context.Context, o Options, t *target, prog *progress, rep *Report) error {
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	passes := 1
+	if o.Rate == 0 && o.Compare {
+		passes = 3 // --timeout bounds each
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(passes)*o.Timeout)
 	defer cancel()
 	ttl := tokenTTL(o)
 	owner, setup, err := ownedTable(ctx, o, t, t.httpc, o.Rows, "rows")
 	if err != nil {
 		return err
 	}
-	col := setup.collection()
 	prog.notef("table %d: %d rows, %d text fields; subscribers are the workspace's viewer %s", setup.Table, len(setup.Rows), len(setup.Fields), benchViewer)
 
-	var clog clientLogCounter
+	r := &rowsRun{o: o, t: t, prog: prog, owner: owner, setup: setup, col: setup.collection()}
 	cc := clientConfig{
 		url: t.wsURL(), urls: t.wsURLs(), secret: t.jwtSecret, channel: o.Channel, sources: t.sources,
 		readBuffer: o.ReadBuffer, messageBuffer: o.MessageBuffer, tokenTTL: ttl,
-		user: benchViewer, clientLog: &clog,
+		user: benchViewer, clientLog: &r.clog,
 	}
 	p, _, err := openPool(ctx, cc, o.Conns, o.Dialers, prog)
 	if p == nil {
 		return err
 	}
+	r.p = p
 	var closing atomic.Bool
 	var wg sync.WaitGroup
 	closeAll := sync.OnceFunc(func() {
@@ -212,59 +218,160 @@ func runRows(ctx context.Context, o Options, t *target, prog *progress, rep *Rep
 	defer closeAll()
 	defer p.reportErrors(rep)
 	if err == nil {
-		_, err = p.subscribe(ctx, col, o.Dialers, prog)
+		_, err = p.subscribe(ctx, r.col, o.Dialers, prog)
 	}
 	if err != nil {
 		return fmt.Errorf("rows: %w", err)
 	}
-	n := p.connected()
-	if n == 0 {
+	if p.connected() == 0 {
 		return errors.New("rows: no client connected")
 	}
-
-	subs := make([]rowSub, len(p.clients))
-	var rec Recorder
-	var slow4002 atomic.Int64
-	var asker *client.Client // a subscriber that also asks for the stream's top
+	r.ended = make([]atomic.Bool, len(p.clients))
+	r.locks = make([]sync.Mutex, len(p.clients))
 	for i, c := range p.clients {
 		if c == nil {
 			continue
 		}
-		pos, _ := c.Position(col)
-		s := &subs[i]
-		s.live, s.start = true, pos.Offset
-		s.last.Store(pos.Offset)
-		if asker == nil {
-			asker = c
+		if pos, _ := c.Position(r.col); r.top == 0 || pos.Offset < r.top {
+			r.top = pos.Offset
+		}
+		if r.asker == nil {
+			r.asker = c
 		}
 		wg.Go(func() {
-			s.consume(i, c, col, &rec, &closing)
+			for m := range c.Messages() {
+				if closing.Load() {
+					// A client being closed drops the frames that arrive
+					// while its Messages channel is full: they would show
+					// gaps that the server did not leave.
+					continue
+				}
+				if h := r.route.Load(); h != nil {
+					r.locks[i].Lock()
+					(*h)(i, &m)
+					r.locks[i].Unlock()
+				}
+			}
 			if !closing.Load() {
-				s.ended.Store(true)
+				r.ended[i].Store(true)
 				var ce *client.CloseError
 				if errors.As(c.Err(), &ce) && ce.Code == client.CloseSlowConsumer {
-					slow4002.Add(1)
+					r.slow4002.Add(1)
 				}
 			}
 		})
 	}
 
-	writer, err := startWriters(ctx, o, t, owner.token, setup)
+	first, err := r.rowsPass(ctx, o.Rate)
+	if first != nil {
+		first.report(rep, o, t.node == nil)
+	}
+	if err != nil || o.Rate != 0 || !o.Compare {
+		return err
+	}
+	if t.apiKey == "" {
+		rep.problem("rows: no fanout pass without the server's admin API key (--api-key)")
+	} else {
+		fan, err := r.fanoutPass(ctx, max(first.writes.confirmed(), 1), first.messageSize())
+		if fan != nil {
+			reportFanoutPass(rep, o, first, fan)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// Half the rate the deliveries kept up with: the writes alone may
+	// have gone faster, into the send queues.
+	half := min(first.writesPerSecond(), first.deliveriesPerSecond()/float64(first.check.subscribers)) / 2
+	if !(half > 0) {
+		return errors.New("rows: the first pass reached no write rate to halve")
+	}
+	rep.add("sustained_writes_per_s", "writes/s the deliveries kept up with (deliveries/s per subscriber)", 2*half, "writes/s")
+	second, err := r.rowsPass(ctx, half)
+	if second != nil {
+		second.reportHalf(rep)
+	}
+	return err
+}
+
+// rowsRun is what the passes of one rows run share: the table, the
+// sockets, and where their messages go.
+type rowsRun struct {
+	o     Options
+	t     *target
+	prog  *progress
+	owner *restClient
+	setup *tableSetup
+	col   string
+	p     *pool
+	asker *client.Client // a subscriber that also asks for the stream's top
+	top   uint64         // the table stream's offset where the next pass begins
+
+	// route takes each message read by connection i, under locks[i]: a
+	// pass sets it, and once the pass is over takes every lock once, so
+	// that nothing of the pass is still being counted when it reads the
+	// counts.
+	route    atomic.Pointer[func(i int, m *client.Message)]
+	locks    []sync.Mutex
+	ended    []atomic.Bool // connection i ended during the run
+	clog     clientLogCounter
+	slow4002 atomic.Int64
+}
+
+// setRoute hands the messages to h (nil: to nobody) and waits until no
+// message is being handled by the previous route.
+func (r *rowsRun) setRoute(h func(i int, m *client.Message)) {
+	if h == nil {
+		r.route.Store(nil)
+	} else {
+		r.route.Store(&h)
+	}
+	for i := range r.locks {
+		r.locks[i].Lock()
+		r.locks[i].Unlock() //nolint:staticcheck // a barrier: the handler running under it has returned
+	}
+}
+
+// rowsPass writes at rate (0: as fast as the server accepts) and checks
+// that every subscriber saw every committed write once, in order.
+func (r *rowsRun) rowsPass(ctx context.Context, rate float64) (*rowsOutcome, error) {
+	o, t, prog := r.o, r.t, r.prog
+	o.Rate = rate
+	subs := make([]rowSub, len(r.p.clients))
+	n := 0
+	for i, c := range r.p.clients {
+		s := &subs[i]
+		s.ended = &r.ended[i]
+		if c == nil || s.ended.Load() {
+			continue
+		}
+		s.live, s.start, s.prev = true, r.top, r.top
+		s.last.Store(r.top)
+		n++
+	}
+	if n == 0 {
+		return nil, errors.New("rows: no subscriber left")
+	}
+	var rec Recorder
+	r.setRoute(func(i int, m *client.Message) { subs[i].handle(i, m, r.col, &rec) })
+	defer r.setRoute(nil)
+
+	writer, err := startWriters(ctx, o, t, r.owner.token, r.setup)
 	if err != nil {
-		return fmt.Errorf("rows: %w", err)
+		return nil, fmt.Errorf("rows: %w", err)
 	}
 	defer func() {
 		if err := writer.stop(); err != nil {
-			rep.problem("rows writer: %v", err)
+			prog.notef("rows writer: %v", err)
 		}
 	}()
-	prog.notef("writers: %d, %s", o.Writers, writer.where)
+	prog.notef("writers: %d, %s, rate %s", o.Writers, writer.where, rateLabel(rate))
 
 	statsBefore, statsErr := t.stats(ctx)
 	cpu0, benchCPU0 := t.cpu(), cpuOf(os.Getpid())
 	planned := o.Writes
 	if planned == 0 {
-		planned = int(o.Rate * o.Duration.Seconds())
+		planned = int(max(rate, DefaultRowsRate) * o.Duration.Seconds())
 	}
 	end := prog.phase("delivering", int64(planned*n), rec.Count)
 	queuePeak := t.watchQueue(ctx)
@@ -276,20 +383,20 @@ func runRows(ctx context.Context, o Options, t *target, prog *progress, rep *Rep
 	}
 	var top uint64
 	var waitErr error
-	if asker.Err() == nil {
+	if r.asker.Err() == nil {
 		// Asked even when the run's time is up: the check needs the top.
 		qctx, qcancel := afterCtx(ctx)
-		top, waitErr = streamTop(qctx, asker, col)
+		top, waitErr = streamTop(qctx, r.asker, r.col)
 		qcancel()
 	} else {
-		waitErr = fmt.Errorf("the subscriber asking for the stream's top lost its connection: %w", asker.Err())
+		waitErr = fmt.Errorf("the subscriber asking for the stream's top lost its connection: %w", r.asker.Err())
 	}
 	if waitErr == nil {
 		waitErr = waitTop(ctx, subs, top)
 	}
 	end()
-	out := rowsOutcome{subscribers: n, writes: wr, top: top, waitErr: waitErr, start: start,
-		queuePeak: queuePeak(), duplicates: clog.duplicates.Load(), undecodable: clog.undecodable.Load()}
+	out := &rowsOutcome{subscribers: n, writes: wr, top: top, waitErr: waitErr, start: start,
+		queuePeak: queuePeak(), duplicates: r.clog.duplicates.Load(), undecodable: r.clog.undecodable.Load()}
 	out.serverCPU, out.benchCPU = t.cpu()-cpu0, cpuOf(os.Getpid())-benchCPU0
 	out.seconds = time.Since(start).Seconds()
 	out.slow = math.NaN()
@@ -298,21 +405,30 @@ func runRows(ctx context.Context, o Options, t *target, prog *progress, rep *Rep
 	if statsAfter, err := t.stats(actx); err == nil && statsErr == nil {
 		out.slow = float64(statsAfter.DroppedSlow - statsBefore.DroppedSlow)
 	} else {
-		out.slow = float64(slow4002.Load())
+		out.slow = float64(r.slow4002.Load())
 	}
-	closeAll() // the consumers end: their counts can be read
+	r.setRoute(nil) // the pass's handlers are done: its counts can be read
 	out.hist, out.delivered, out.last = rec.Snapshot(), rec.Count(), rec.Last()
 	out.check = checkRows(subs, wr, top)
 	for i := range subs {
-		if subs[i].ended.Load() {
+		if subs[i].live && subs[i].ended.Load() {
 			out.ended++
 		}
+		out.opBytes += int64(subs[i].bytes)
+		out.ops += int64(subs[i].count)
 	}
-	out.report(rep, o, t.node == nil)
+	r.top = top
 	if err := errors.Join(wr.err, waitErr); err != nil {
-		return fmt.Errorf("rows: %w", err)
+		return out, fmt.Errorf("rows: %w", err)
 	}
-	return nil
+	return out, nil
+}
+
+func rateLabel(rate float64) string {
+	if rate <= 0 {
+		return "as fast as the server accepts"
+	}
+	return strconv.FormatFloat(rate, 'f', 1, 64) + "/s"
 }
 
 // rowsOutcome is what a rows run measured.
@@ -333,7 +449,26 @@ type rowsOutcome struct {
 	ended       int     // subscribers whose connection ended
 	duplicates  int64   // dropped by the clients as already delivered
 	undecodable int64   // frames the clients could not decode
+	ops         int64   // ops read, all subscribers
+	opBytes     int64   // their data, bytes
 	check       rowsCheck
+}
+
+// messageSize is the mean size of the ops' data, bytes (at least minSize).
+func (r *rowsOutcome) messageSize() int {
+	if r.ops == 0 {
+		return minSize
+	}
+	return max(int(r.opBytes/r.ops), minSize)
+}
+
+func (r *rowsOutcome) writesPerSecond() float64 { return rate(r.writes.confirmed(), r.writes.took) }
+
+func (r *rowsOutcome) deliveriesPerSecond() float64 {
+	if d := r.last.Sub(r.start); r.delivered > 0 && d > 0 {
+		return float64(r.delivered) / d.Seconds()
+	}
+	return math.NaN()
 }
 
 func (r *rowsOutcome) report(rep *Report, o Options, separateServer bool) {
@@ -348,11 +483,7 @@ func (r *rowsOutcome) report(rep *Report, o Options, separateServer bool) {
 	want := confirmed * chk.subscribers
 	rep.add("deliveries", "deliveries", float64(r.delivered), "").goal(strconv.Itoa(want),
 		func(v float64) bool { return int(v) >= want })
-	perSec := math.NaN()
-	if d := r.last.Sub(r.start); r.delivered > 0 && d > 0 {
-		perSec = float64(r.delivered) / d.Seconds()
-	}
-	rep.add("deliveries_per_s", "deliveries/s", perSec, "deliveries/s")
+	rep.add("deliveries_per_s", "deliveries/s", r.deliveriesPerSecond(), "deliveries/s")
 	addLatency(rep, "", "write-to-socket latency", r.hist)
 	for i := range rep.Figures {
 		if f := &rep.Figures[i]; f.Key == "latency_p99_ms" {
@@ -366,6 +497,7 @@ func (r *rowsOutcome) report(rep *Report, o Options, separateServer bool) {
 	}
 	rep.add("cpu_per_million", "server CPU per million deliveries", cpuPerM, "CPU-s")
 	rep.add("server_cores", "server CPU use", r.serverCPU/r.seconds, "cores")
+	rep.add("cpu_ms_per_write", "server CPU per committed write", r.serverCPU/float64(confirmed)*1e3, "ms")
 	if separateServer {
 		rep.add("bench_cores", "bench CPU use (subscribers; writers too with --in-process)", r.benchCPU/r.seconds, "cores")
 	}

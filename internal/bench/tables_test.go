@@ -48,6 +48,29 @@ func TestRowsEndToEnd(t *testing.T) {
 	}
 }
 
+// TestRowsCompare: a small rows run at --rate 0, in-process, with its
+// comparison: the same sockets take the writes, bench fanout's load, and
+// the writes at half the rate, each exactly once.
+func TestRowsCompare(t *testing.T) {
+	rep, out := runInProcess(t, "rows", "-n", "10", "--rate", "0", "--writes", "40", "--rows", "5")
+	for key, want := range map[string]float64{
+		"subscribers": 10, "writes": 40, "deliveries": 400, "exactly_once": 10, "offset_gaps": 0, "duplicates": 0,
+		"missing": 0, "fanout_published": 40, "fanout_deliveries": 400, "half_exactly_once": 10, "half_missing": 0,
+	} {
+		if got := value(t, rep, key); got != want {
+			t.Errorf("%s = %v, want %v", key, got, want)
+		}
+	}
+	for _, key := range []string{"rows_to_fanout", "half_writes_per_s", "half_latency_p99_ms", "latency_p99_ms", "message_bytes"} {
+		if v := value(t, rep, key); !(v > 0) {
+			t.Errorf("%s = %v, want a positive figure", key, v)
+		}
+	}
+	if len(rep.Problems) != 0 {
+		t.Errorf("problems: %v\n%s", rep.Problems, out)
+	}
+}
+
 func TestRowsForDuration(t *testing.T) {
 	rep, out := runInProcess(t, "rows", "-n", "5", "--duration", "300ms", "--rate", "100", "--rows", "3", "--writers", "2")
 	writes := value(t, rep, "writes")
@@ -115,7 +138,7 @@ func TestParseArgsTableDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Conns != DefaultTableConns || o.Rate != DefaultRowsRate || o.Writers != DefaultWriters || o.Rows != DefaultRows ||
+	if o.Conns != DefaultTableConns || o.Rate != DefaultRowsRate || o.Writers != DefaultTableWriters || o.Rows != DefaultRows ||
 		o.Duration != DefaultDuration || o.Writes != 0 || o.databaseURL() != defaultDatabase {
 		t.Fatalf("rows defaults: %+v", o)
 	}

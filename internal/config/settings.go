@@ -35,36 +35,10 @@ func settings(c *Config, port *int) []setting {
 			}},
 		{env: "TABLECAST_LISTEN", flag: "listen",
 			usage: "listen `address` (host:port); wins over the port (default \":$SOCKET_PORT\")",
-			apply: func(v string) error {
-				if v == "" {
-					return nil
-				}
-				_, p, err := splitHostPort(v)
-				if err != nil {
-					return err
-				}
-				if _, err := parsePort(p); err != nil {
-					return err
-				}
-				c.Listen = v
-				return nil
-			}},
+			apply: addrInto(&c.Listen)},
 		{env: "TABLECAST_INTERNAL_LISTEN", flag: "internal-listen",
 			usage: "`address` (host:port) of a second listener that takes /metrics, /readyz and the admin API (/api/ws/*, /admin) off the public one; none: everything on the public listener",
-			apply: func(v string) error {
-				if v == "" {
-					return nil
-				}
-				_, p, err := splitHostPort(v)
-				if err != nil {
-					return err
-				}
-				if _, err := parsePort(p); err != nil {
-					return err
-				}
-				c.InternalListen = v
-				return nil
-			}},
+			apply: addrInto(&c.InternalListen)},
 		{env: "HEARTBEAT_INTERVAL", flag: "heartbeat-interval", def: "30",
 			usage: "server ping interval (`duration` or seconds)",
 			apply: durationInto(&c.HeartbeatInterval)},
@@ -93,11 +67,7 @@ func settings(c *Config, port *int) []setting {
 			}},
 		{env: "TABLECAST_RATE_LIMIT", flag: "rate-limit", def: "100/s,200",
 			usage: "client messages: `rate`/s or rate/m, then optional burst (100/s,200; burst defaults to twice the rate per second)",
-			apply: func(v string) error {
-				r, err := parseRate(v)
-				c.RateLimit = r
-				return err
-			}},
+			apply: into(&c.RateLimit, parseRate)},
 		{env: "TABLECAST_SEND_QUEUE", flag: "send-queue", def: "4MiB",
 			usage: "per-connection send queue; overflow closes with 4002 (`size`: 4MiB, 512KiB, 1MB, 65536)",
 			apply: sizeInto(&c.SendQueue, 1<<10, maxSize)},
@@ -109,12 +79,7 @@ func settings(c *Config, port *int) []setting {
 			apply: stringInto(&c.JWTPublicKeyFile)},
 		{env: "TABLECAST_JWT_JWKS_URL", flag: "jwt-jwks-url",
 			usage: "JWK Set `url` (an identity provider's jwks_uri) whose keys verify RS*/PS*/ES*/EdDSA tokens; not with --jwt-public-key",
-			apply: func(v string) error {
-				if v == "" {
-					return nil
-				}
-				return urlInto(&c.JWTJWKSURL, "https", "http")(v)
-			}},
+			apply: optional(urlInto(&c.JWTJWKSURL, "https", "http"))},
 		{env: "TABLECAST_JWT_LEEWAY", flag: "jwt-leeway", def: "5s",
 			usage: "clock skew allowed on a token's exp, nbf and iat, at connect and while connected (`duration`, 0 to 10m)",
 			apply: func(v string) error {
@@ -139,22 +104,13 @@ func settings(c *Config, port *int) []setting {
 			apply: stringInto(&c.APIKey)},
 		{env: "TABLECAST_ALLOWED_ORIGINS", flag: "allowed-origins",
 			usage: "browser `origins` allowed to open sockets and call the HTTP API (CORS): comma list of scheme://host[:port], * for any",
-			apply: func(v string) error {
-				o, err := parseOrigins(v)
-				c.AllowedOrigins = o
-				return err
-			}},
+			apply: into(&c.AllowedOrigins, parseOrigins)},
 		{env: "TABLECAST_DATABASE_URL", flag: "database-url", def: "sqlite://./tablecast.db",
 			usage: "database `url`: sqlite://path or postgres://...",
 			apply: urlInto(&c.DatabaseURL, "sqlite", "postgres", "postgresql")},
 		{env: "TABLECAST_REDIS_URL", flag: "redis-url",
 			usage: "Redis `url` (redis:// or rediss://) for brokering across nodes; none: in-memory, one node",
-			apply: func(v string) error {
-				if v == "" {
-					return nil
-				}
-				return urlInto(&c.RedisURL, "redis", "rediss")(v)
-			}},
+			apply: optional(urlInto(&c.RedisURL, "redis", "rediss"))},
 		{env: "TABLECAST_REDIS_PREFIX", flag: "redis-prefix", def: "tablecast:",
 			usage: "`prefix` of every Redis key and channel",
 			apply: stringInto(&c.RedisPrefix)},
@@ -191,11 +147,7 @@ func settings(c *Config, port *int) []setting {
 			apply: durationInto(&c.Webhooks.MaxAge)},
 		{env: "TABLECAST_WEBHOOK_ALLOW_PRIVATE", flag: "webhook-allow-private", isBool: true,
 			usage: "let webhooks call loopback, private and link-local addresses",
-			apply: func(v string) error {
-				b, err := parseBool(v)
-				c.Webhooks.AllowPrivate = b
-				return err
-			}},
+			apply: into(&c.Webhooks.AllowPrivate, parseBool)},
 		{env: "TABLECAST_WEBHOOK_RETENTION", flag: "webhook-retention", def: "168h",
 			usage: "how long the outbox keeps events a webhook has not delivered (`duration`)",
 			apply: durationInto(&c.Webhooks.Retention)},
@@ -217,18 +169,10 @@ func settings(c *Config, port *int) []setting {
 			}},
 		{env: "TABLECAST_DEV", flag: "dev", isBool: true,
 			usage: "insecure development mode: generated secret and API key, user_id without a token, any origin",
-			apply: func(v string) error {
-				b, err := parseBool(v)
-				c.Dev = b
-				return err
-			}},
+			apply: into(&c.Dev, parseBool)},
 		{env: "TABLECAST_LOG_LEVEL", flag: "log-level", def: "info",
 			usage: "`level`: debug, info, warn or error",
-			apply: func(v string) error {
-				l, err := parseLevel(v)
-				c.LogLevel = l
-				return err
-			}},
+			apply: into(&c.LogLevel, parseLevel)},
 		{env: "TABLECAST_LOG_FORMAT", flag: "log-format", def: "text",
 			usage: "`format`: text or json",
 			apply: func(v string) error {
@@ -249,6 +193,40 @@ func settings(c *Config, port *int) []setting {
 			usage: "most events replayed to one subscriber (`count`)",
 			apply: intInto(&c.ReplayLimit, 1)},
 	}
+}
+
+// into stores what parse reads.
+func into[T any](dst *T, parse func(string) (T, error)) func(string) error {
+	return func(v string) error {
+		x, err := parse(v)
+		*dst = x
+		return err
+	}
+}
+
+// optional applies apply to a value given and takes "" as none.
+func optional(apply func(string) error) func(string) error {
+	return func(v string) error {
+		if v == "" {
+			return nil
+		}
+		return apply(v)
+	}
+}
+
+// addrInto stores a listen address, host:port with a valid port; "" is none.
+func addrInto(dst *string) func(string) error {
+	return optional(func(v string) error {
+		_, p, err := splitHostPort(v)
+		if err != nil {
+			return err
+		}
+		if _, err := parsePort(p); err != nil {
+			return err
+		}
+		*dst = v
+		return nil
+	})
 }
 
 func durationInto(dst *time.Duration) func(string) error {

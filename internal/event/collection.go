@@ -82,6 +82,20 @@ func (c Collection) Stream() string {
 	return "table:" + strconv.FormatInt(c.ID, 10)
 }
 
+// TableOfStream reads table:T, the stream of table T's events.
+func TableOfStream(name string) (int64, bool) { return streamID(name, "table:") }
+
+// WorkspaceOfStream reads workspace:W, the stream of workspace W's events.
+func WorkspaceOfStream(name string) (int64, bool) { return streamID(name, "workspace:") }
+
+func streamID(name, prefix string) (int64, bool) {
+	rest, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return 0, false
+	}
+	return ParseID(rest)
+}
+
 // OfTable reports whether the collection holds documents of table
 // tableID (record_T, field_T, view_T).
 func (c Collection) OfTable(tableID int64) bool { return c.Kind != KindTable && c.ID == tableID }

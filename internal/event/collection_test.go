@@ -46,6 +46,33 @@ func TestParseCollection(t *testing.T) {
 	}
 }
 
+func TestStreamIDs(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		table, ws   int64
+		isTbl, isWS bool
+	}{
+		{name: "table:5", table: 5, isTbl: true},
+		{name: "workspace:2", ws: 2, isWS: true},
+		{name: TablesOf(7).Stream(), ws: 7, isWS: true},
+		{name: RecordsOf(8).Stream(), table: 8, isTbl: true},
+		{name: "table:0"},
+		{name: "table:-1"},
+		{name: "table:x"},
+		{name: "table:"},
+		{name: "workspace"},
+		{name: "rows"},
+		{name: ""},
+	} {
+		if id, ok := TableOfStream(tc.name); id != tc.table || ok != tc.isTbl {
+			t.Errorf("TableOfStream(%q) = %d, %v; want %d, %v", tc.name, id, ok, tc.table, tc.isTbl)
+		}
+		if id, ok := WorkspaceOfStream(tc.name); id != tc.ws || ok != tc.isWS {
+			t.Errorf("WorkspaceOfStream(%q) = %d, %v; want %d, %v", tc.name, id, ok, tc.ws, tc.isWS)
+		}
+	}
+}
+
 func TestInNamespace(t *testing.T) {
 	for name, want := range map[string]bool{
 		"record_5": true, "table_1": true, "record_007": true, "view_0": true,

@@ -64,21 +64,21 @@ func (a *StoreAPI) Register(mux Mux) {
 	users := map[string]userHandler{
 		"GET /api/workspaces":                        a.listWorkspaces,
 		"POST /api/workspaces":                       a.createWorkspace,
-		"PATCH /api/workspaces/{ws}":                 a.renameWorkspace,
-		"DELETE /api/workspaces/{ws}":                a.deleteWorkspace,
-		"GET /api/workspaces/{ws}/members":           a.listMembers,
-		"POST /api/workspaces/{ws}/members":          a.addMember,
+		"PATCH /api/workspaces/{ws}":                 bodyByID(a, pathWorkspace, a.Service.RenameWorkspace),
+		"DELETE /api/workspaces/{ws}":                deleteByID(pathWorkspace, a.Service.DeleteWorkspace),
+		"GET /api/workspaces/{ws}/members":           listByID(pathWorkspace, a.Service.ListMembers),
+		"POST /api/workspaces/{ws}/members":          bodyByID(a, pathWorkspace, a.Service.AddMember),
 		"PATCH /api/workspaces/{ws}/members/{user}":  a.updateMember,
 		"DELETE /api/workspaces/{ws}/members/{user}": a.removeMember,
-		"GET /api/workspaces/{ws}/tables":            a.listTables,
-		"POST /api/workspaces/{ws}/tables":           a.createTable,
-		"GET /api/tables/{t}":                        a.getTable,
-		"PATCH /api/tables/{t}":                      a.updateTable,
-		"DELETE /api/tables/{t}":                     a.deleteTable,
-		"GET /api/tables/{t}/fields":                 a.listFields,
-		"POST /api/tables/{t}/fields":                a.createField,
-		"PATCH /api/fields/{f}":                      a.updateField,
-		"DELETE /api/fields/{f}":                     a.deleteField,
+		"GET /api/workspaces/{ws}/tables":            listByID(pathWorkspace, a.Service.ListTables),
+		"POST /api/workspaces/{ws}/tables":           bodyByID(a, pathWorkspace, a.Service.CreateTable),
+		"GET /api/tables/{t}":                        getByID(pathTable, a.Service.GetTable),
+		"PATCH /api/tables/{t}":                      bodyByID(a, pathTable, a.Service.UpdateTable),
+		"DELETE /api/tables/{t}":                     deleteByID(pathTable, a.Service.DeleteTable),
+		"GET /api/tables/{t}/fields":                 listByID(pathTable, a.Service.ListFields),
+		"POST /api/tables/{t}/fields":                bodyByID(a, pathTable, a.Service.CreateField),
+		"PATCH /api/fields/{f}":                      bodyByID(a, pathField, a.Service.UpdateField),
+		"DELETE /api/fields/{f}":                     deleteByID(pathField, a.Service.DeleteField),
 		"GET /api/tables/{t}/rows":                   a.listRows,
 		"POST /api/tables/{t}/rows":                  a.createRows,
 		"PATCH /api/tables/{t}/rows":                 a.updateRows,
@@ -86,10 +86,10 @@ func (a *StoreAPI) Register(mux Mux) {
 		"GET /api/tables/{t}/rows/{r}":               a.getRow,
 		"PATCH /api/tables/{t}/rows/{r}":             a.updateRow,
 		"DELETE /api/tables/{t}/rows/{r}":            a.deleteRow,
-		"GET /api/tables/{t}/views":                  a.listViews,
-		"POST /api/tables/{t}/views":                 a.createView,
-		"PATCH /api/views/{v}":                       a.updateView,
-		"DELETE /api/views/{v}":                      a.deleteView,
+		"GET /api/tables/{t}/views":                  listByID(pathTable, a.Service.ListViews),
+		"POST /api/tables/{t}/views":                 bodyByID(a, pathTable, a.Service.CreateView),
+		"PATCH /api/views/{v}":                       bodyByID(a, pathView, a.Service.UpdateView),
+		"DELETE /api/views/{v}":                      deleteByID(pathView, a.Service.DeleteView),
 	}
 	prefixes := []string{"/api/workspaces", "/api/workspaces/", "/api/tables/", "/api/fields/", "/api/views/"}
 	if a.Webhooks != nil {
@@ -176,13 +176,7 @@ func unauthorized(code, msg string) *apiError {
 }
 
 // bearer returns the token of an Authorization: Bearer header, or "".
-func bearer(r *http.Request) string {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(token)
-}
+func bearer(r *http.Request) string { return auth.BearerToken(r.Header.Get("Authorization")) }
 
 // authenticate verifies the JWT and reads the origin header.
 func (a *StoreAPI) authenticate(r *http.Request) (service.Actor, error) {

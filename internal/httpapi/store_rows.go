@@ -154,47 +154,6 @@ func (a *StoreAPI) deleteRows(w http.ResponseWriter, r *http.Request, u service.
 	return noContent{}, a.Service.DeleteRows(r.Context(), u, id, body.IDs)
 }
 
-func (a *StoreAPI) listViews(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "t", "table")
-	if err != nil {
-		return nil, err
-	}
-	vs, err := a.Service.ListViews(r.Context(), u, id)
-	return list(vs), err
-}
-
-func (a *StoreAPI) createView(w http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "t", "table")
-	if err != nil {
-		return nil, err
-	}
-	var in service.ViewInput
-	if err := a.decode(w, r, &in); err != nil {
-		return nil, err
-	}
-	return a.Service.CreateView(r.Context(), u, id, in)
-}
-
-func (a *StoreAPI) updateView(w http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "v", "view")
-	if err != nil {
-		return nil, err
-	}
-	var in service.ViewPatch
-	if err := a.decode(w, r, &in); err != nil {
-		return nil, err
-	}
-	return a.Service.UpdateView(r.Context(), u, id, in)
-}
-
-func (a *StoreAPI) deleteView(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "v", "view")
-	if err != nil {
-		return nil, err
-	}
-	return noContent{}, a.Service.DeleteView(r.Context(), u, id)
-}
-
 // publicRows lists a public view's rows; a password-protected view needs
 // the token of publicAuth as Authorization: Bearer <token>.
 func (a *StoreAPI) publicRows(_ http.ResponseWriter, r *http.Request) (any, error) {

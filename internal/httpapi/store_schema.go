@@ -1,13 +1,79 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/store"
 )
 
-// Workspaces, members, tables and fields.
+// Workspaces, members, tables, fields and views: most routes name one by
+// the id in their path and call the service with it (and the body, for a
+// create or an update), so their handlers are made by the functions below.
+
+// idParam is a path parameter holding an id, and what it names (for the
+// 404 of a malformed one).
+type idParam struct{ name, what string }
+
+var (
+	pathWorkspace = idParam{"ws", "workspace"}
+	pathTable     = idParam{"t", "table"}
+	pathField     = idParam{"f", "field"}
+	pathView      = idParam{"v", "view"}
+)
+
+// read reads the id of p from the path.
+func (p idParam) read(r *http.Request) (int64, error) { return pathID(r, p.name, p.what) }
+
+// getByID answers what call returns for the id.
+func getByID[R any](p idParam, call func(context.Context, service.Actor, int64) (R, error)) userHandler {
+	return func(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
+		id, err := p.read(r)
+		if err != nil {
+			return nil, err
+		}
+		return call(r.Context(), u, id)
+	}
+}
+
+// listByID answers the list call returns for the id.
+func listByID[T any](p idParam, call func(context.Context, service.Actor, int64) ([]T, error)) userHandler {
+	return func(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
+		id, err := p.read(r)
+		if err != nil {
+			return nil, err
+		}
+		items, err := call(r.Context(), u, id)
+		return list(items), err
+	}
+}
+
+// deleteByID answers 204 once call has deleted what the id names.
+func deleteByID(p idParam, call func(context.Context, service.Actor, int64) error) userHandler {
+	return func(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
+		id, err := p.read(r)
+		if err != nil {
+			return nil, err
+		}
+		return noContent{}, call(r.Context(), u, id)
+	}
+}
+
+// bodyByID answers what call returns for the id and the JSON body.
+func bodyByID[In, R any](a *StoreAPI, p idParam, call func(context.Context, service.Actor, int64, In) (R, error)) userHandler {
+	return func(w http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
+		id, err := p.read(r)
+		if err != nil {
+			return nil, err
+		}
+		var in In
+		if err := a.decode(w, r, &in); err != nil {
+			return nil, err
+		}
+		return call(r.Context(), u, id, in)
+	}
+}
 
 func (a *StoreAPI) listWorkspaces(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
 	ws, err := a.Service.ListWorkspaces(r.Context(), u)
@@ -22,49 +88,8 @@ func (a *StoreAPI) createWorkspace(w http.ResponseWriter, r *http.Request, u ser
 	return a.Service.CreateWorkspace(r.Context(), u, in)
 }
 
-func (a *StoreAPI) renameWorkspace(w http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "ws", "workspace")
-	if err != nil {
-		return nil, err
-	}
-	var in service.WorkspaceInput
-	if err := a.decode(w, r, &in); err != nil {
-		return nil, err
-	}
-	return a.Service.RenameWorkspace(r.Context(), u, id, in)
-}
-
-func (a *StoreAPI) deleteWorkspace(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "ws", "workspace")
-	if err != nil {
-		return nil, err
-	}
-	return noContent{}, a.Service.DeleteWorkspace(r.Context(), u, id)
-}
-
-func (a *StoreAPI) listMembers(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "ws", "workspace")
-	if err != nil {
-		return nil, err
-	}
-	ms, err := a.Service.ListMembers(r.Context(), u, id)
-	return list(ms), err
-}
-
-func (a *StoreAPI) addMember(w http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "ws", "workspace")
-	if err != nil {
-		return nil, err
-	}
-	var in service.MemberInput
-	if err := a.decode(w, r, &in); err != nil {
-		return nil, err
-	}
-	return a.Service.AddMember(r.Context(), u, id, in)
-}
-
 func (a *StoreAPI) updateMember(w http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "ws", "workspace")
+	id, err := pathWorkspace.read(r)
 	if err != nil {
 		return nil, err
 	}
@@ -78,99 +103,9 @@ func (a *StoreAPI) updateMember(w http.ResponseWriter, r *http.Request, u servic
 }
 
 func (a *StoreAPI) removeMember(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "ws", "workspace")
+	id, err := pathWorkspace.read(r)
 	if err != nil {
 		return nil, err
 	}
 	return noContent{}, a.Service.RemoveMember(r.Context(), u, id, r.PathValue("user"))
-}
-
-func (a *StoreAPI) listTables(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "ws", "workspace")
-	if err != nil {
-		return nil, err
-	}
-	ts, err := a.Service.ListTables(r.Context(), u, id)
-	return list(ts), err
-}
-
-func (a *StoreAPI) createTable(w http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "ws", "workspace")
-	if err != nil {
-		return nil, err
-	}
-	var in service.TableInput
-	if err := a.decode(w, r, &in); err != nil {
-		return nil, err
-	}
-	return a.Service.CreateTable(r.Context(), u, id, in)
-}
-
-func (a *StoreAPI) getTable(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "t", "table")
-	if err != nil {
-		return nil, err
-	}
-	return a.Service.GetTable(r.Context(), u, id)
-}
-
-func (a *StoreAPI) updateTable(w http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "t", "table")
-	if err != nil {
-		return nil, err
-	}
-	var in service.TablePatch
-	if err := a.decode(w, r, &in); err != nil {
-		return nil, err
-	}
-	return a.Service.UpdateTable(r.Context(), u, id, in)
-}
-
-func (a *StoreAPI) deleteTable(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "t", "table")
-	if err != nil {
-		return nil, err
-	}
-	return noContent{}, a.Service.DeleteTable(r.Context(), u, id)
-}
-
-func (a *StoreAPI) listFields(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "t", "table")
-	if err != nil {
-		return nil, err
-	}
-	fs, err := a.Service.ListFields(r.Context(), u, id)
-	return list(fs), err
-}
-
-func (a *StoreAPI) createField(w http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "t", "table")
-	if err != nil {
-		return nil, err
-	}
-	var in service.FieldInput
-	if err := a.decode(w, r, &in); err != nil {
-		return nil, err
-	}
-	return a.Service.CreateField(r.Context(), u, id, in)
-}
-
-func (a *StoreAPI) updateField(w http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "f", "field")
-	if err != nil {
-		return nil, err
-	}
-	var in service.FieldPatch
-	if err := a.decode(w, r, &in); err != nil {
-		return nil, err
-	}
-	return a.Service.UpdateField(r.Context(), u, id, in)
-}
-
-func (a *StoreAPI) deleteField(_ http.ResponseWriter, r *http.Request, u service.Actor) (any, error) {
-	id, err := pathID(r, "f", "field")
-	if err != nil {
-		return nil, err
-	}
-	return noContent{}, a.Service.DeleteField(r.Context(), u, id)
 }

@@ -80,7 +80,8 @@ type ConnInfo struct {
 // there is something to write: an idle connection holds none.
 //
 // Lock order: shard.mu (channels) -> subscription.mu -> Conn.smu -> Conn.qmu.
-// Conn.qmu is a leaf: nothing else is locked while holding it.
+// Conn.qmu is a leaf: nothing else is locked while holding it. writer.mu
+// (a writer's taken list) is taken alone, one writer's at a time.
 type Conn struct {
 	hub       *Hub
 	id        string
@@ -112,8 +113,8 @@ type Conn struct {
 
 	// owned by whoever flushes (one at a time, see scheduled)
 	w         *flushing // the batch being written; nil when none (pooled)
-	writer    *writer
-	nextFlush *Conn // link in the writer's list
+	writer    *writer   // where it is pushed; a sibling may flush it (writer.steal)
+	nextFlush *Conn     // link in a writer's list (guarded by that list's owner)
 
 	// subscriptions and presence, guarded by smu
 	smu  sync.Mutex
@@ -235,10 +236,10 @@ func (c *Conn) Abort() {
 	c.finish()
 }
 
-// flush runs on the connection's writer: it takes everything queued and
-// writes what the socket accepts without waiting. It never blocks: a socket
-// that cannot take it all, and a connection to close, continue on a goroutine
-// of their own.
+// flush runs on a writer (the connection's, or a sibling that took it from
+// that one's list): it takes everything queued and writes what the socket
+// accepts without waiting. It never blocks: a socket that cannot take it
+// all, and a connection to close, continue on a goroutine of their own.
 func (c *Conn) flush() {
 	switch c.nextBatch() {
 	case stepIdle:
@@ -260,15 +261,7 @@ func (c *Conn) flush() {
 		return
 	}
 	c.hub.observeWrite(frames, bytes, stamps)
-	c.recycle()
-
-	c.qmu.Lock()
-	more := len(c.queue) > 0 || c.state != stateOpen
-	if !more {
-		c.scheduled = false
-	}
-	c.qmu.Unlock()
-	if more {
+	if c.recycle(true) {
 		c.writer.push(c) // again, behind the others: one write per turn
 	}
 }
@@ -317,8 +310,11 @@ func (c *Conn) pendingBytes() int64 {
 }
 
 // recycle hands the written batch's backing arrays back to the queue side,
-// so that a busy connection does not allocate a queue per write.
-func (c *Conn) recycle() {
+// so that a busy connection does not allocate a queue per write. It reports
+// whether the connection has more to do (frames queued, or a close); with
+// unschedule, a connection with nothing more is taken off its writer in the
+// same critical section (one lock per write rather than two).
+func (c *Conn) recycle(unschedule bool) (more bool) {
 	clear(c.w.batch)
 	batch, stamps := c.w.batch[:0], c.w.stamps[:0]
 	c.w.release()
@@ -327,7 +323,12 @@ func (c *Conn) recycle() {
 	if c.spare == nil {
 		c.spare, c.spareTs = batch, stamps
 	}
+	more = len(c.queue) > 0 || c.state != stateOpen
+	if !more && unschedule {
+		c.scheduled = false
+	}
 	c.qmu.Unlock()
+	return more
 }
 
 // drainSlow writes, waiting up to WriteTimeout for each write, until the
@@ -341,7 +342,7 @@ func (c *Conn) drainSlow() {
 			return
 		}
 		c.hub.observeWrite(frames, bytes, stamps)
-		c.recycle()
+		c.recycle(false)
 		switch c.nextBatch() {
 		case stepIdle:
 			return

@@ -170,6 +170,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	for i := range h.writers {
 		h.writers[i].wake = make(chan struct{}, 1)
+		h.writers[i].siblings = h.writers
 	}
 	if cfg.Streams != nil {
 		h.seq = h.newSequencer()

@@ -96,3 +96,71 @@ func BenchmarkDeliver(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*subs), "ns/delivery")
 }
+
+// countingTransport counts frames into a counter its hub's connections
+// share, and says on reached when the count hits target.
+type countingTransport struct {
+	discardTransport
+	frames  *atomic.Int64
+	target  *atomic.Int64
+	reached chan struct{}
+}
+
+func (t *countingTransport) TryWriteBuffers(bufs *net.Buffers) (int64, error) {
+	k := int64(len(*bufs))
+	n, err := t.discardTransport.TryWriteBuffers(bufs)
+	if t.frames.Add(k) == t.target.Load() {
+		t.reached <- struct{}{}
+	}
+	return n, err
+}
+
+// BenchmarkPacedFanout is a steady load without the kernel: each
+// publication is written to every subscriber before the next is made, so
+// that nothing batches, and an op is the time from the publish call to the
+// last subscriber's write (the burst a paced client sees; the p99 of
+// `bench fanout --rate` is its last part).
+func BenchmarkPacedFanout(b *testing.B) {
+	for _, subs := range []int{2000} {
+		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) {
+			hist := stream.NewMemoryHistory(stream.MemoryHistoryConfig{Size: 100, TTL: time.Minute})
+			b.Cleanup(hist.Close)
+			h, err := New(Config{Broker: NewMemoryBroker(hist), Renderers: [MaxDialects]Renderer{frameRenderer{make([]byte, 100)}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := h.Start(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = h.Shutdown(context.Background()) })
+			var frames, target atomic.Int64
+			reached := make(chan struct{}, 1)
+			th := &testHub{Hub: h}
+			for i := range subs {
+				c, err := h.NewConn(ConnInfo{ID: fmt.Sprintf("p%d", i), Session: lineSession{},
+					Transport: &countingTransport{frames: &frames, target: &target, reached: reached}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				h.Authenticate(c, "u", "s", time.Time{})
+				target.Add(1) // the subscribe reply
+				th.sub(b, c, "bench", "", nil)
+				<-reached
+			}
+			data := []byte(`{"n":1}`)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				target.Add(int64(subs))
+				p := &Publication{Kind: KindMessage, Collection: "bench", Data: data}
+				if _, err := h.Publish(ctx, p); err != nil {
+					b.Fatal(err)
+				}
+				<-reached
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*subs), "ns/delivery")
+		})
+	}
+}

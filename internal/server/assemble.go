@@ -11,6 +11,7 @@ import (
 	"github.com/tablecast/tablecast/internal/dialect/baserow"
 	"github.com/tablecast/tablecast/internal/dialect/native"
 	"github.com/tablecast/tablecast/internal/dialect/sharedb"
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/httpapi"
 	"github.com/tablecast/tablecast/internal/hub"
 	"github.com/tablecast/tablecast/internal/metrics"
@@ -188,7 +189,7 @@ func (a *assembly) newDialects(undo *closers) error {
 	}
 	hooks := a.hooks
 	return a.hub.OnEvent(func(p *hub.Publication) {
-		if t, ok := streamTable(p.Stream); ok {
+		if t, ok := event.TableOfStream(p.Stream); ok {
 			hooks.Notify(t) // its webhooks have something new
 		}
 	})

@@ -31,7 +31,7 @@ func newTestNode(t *testing.T, opts Options, args ...string) *Node {
 }
 
 // notAPI are the routes the OpenAPI document leaves out: the web pages.
-var notAPI = []string{"GET /{$}", "GET /admin", "GET /admin/{$}", "GET /static/{name}"}
+var notAPI = []string{"GET /{$}", "GET /admin", "GET /admin/{$}", "GET /static/{name}", "GET /static/tablecast/{name}"}
 
 type openAPIDoc struct {
 	OpenAPI string `json:"openapi"`

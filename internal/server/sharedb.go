@@ -18,17 +18,7 @@ type sharedbStore struct{ svc *service.Service }
 var _ sharedb.Store = sharedbStore{}
 
 func (s sharedbStore) Authorize(ctx context.Context, userID, collection string) error {
-	c, ok := event.ParseCollection(collection)
-	if !ok {
-		return event.ErrNotFound
-	}
-	var err error
-	if c.Kind == event.KindTable {
-		_, err = s.svc.WorkspaceRole(ctx, userID, c.ID)
-	} else {
-		_, err = s.svc.TableRole(ctx, userID, c.ID)
-	}
-	return err
+	return authorizeCollection(ctx, s.svc, userID, collection)
 }
 
 func (s sharedbStore) Snapshots(ctx context.Context, userID, collection string, ids []int64) ([]event.Document, uint64, error) {

@@ -47,15 +47,21 @@ func (n nativeStore) OpenPublicView(ctx context.Context, slug, token string) (in
 var _ native.Store = nativeStore{}
 
 func (n nativeStore) AuthorizeCollection(ctx context.Context, userID, collection string) error {
+	return authorizeCollection(ctx, n.svc, userID, collection)
+}
+
+// authorizeCollection checks that the user may read the collection
+// (record_T, field_T, view_T: a member of T's workspace; table_W: of W).
+func authorizeCollection(ctx context.Context, svc *service.Service, userID, collection string) error {
 	c, ok := event.ParseCollection(collection)
 	if !ok {
 		return event.ErrNotFound
 	}
 	var err error
 	if c.Kind == event.KindTable {
-		_, err = n.svc.WorkspaceRole(ctx, userID, c.ID)
+		_, err = svc.WorkspaceRole(ctx, userID, c.ID)
 	} else {
-		_, err = n.svc.TableRole(ctx, userID, c.ID)
+		_, err = svc.TableRole(ctx, userID, c.ID)
 	}
 	return err
 }

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/config"
@@ -51,14 +49,4 @@ func yieldMax(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
-}
-
-// streamTable reads a table stream's name, "table:T".
-func streamTable(name string) (int64, bool) {
-	rest, ok := strings.CutPrefix(name, "table:")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(rest, 10, 64)
-	return n, err == nil && n > 0
 }

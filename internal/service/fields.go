@@ -131,10 +131,7 @@ func fieldAccess(ctx context.Context, r store.Reader, user string, fieldID int64
 func (s *Service) ListFields(ctx context.Context, a Actor, tableID int64) ([]table.Field, error) {
 	var out []table.Field
 	err := s.read(ctx, func(r store.Reader) error {
-		if _, _, err := tableAccess(ctx, r, a.UserID, tableID, store.RoleViewer); err != nil {
-			return err
-		}
-		sc, err := loadSchema(ctx, r, tableID)
+		_, sc, err := tableSchema(ctx, r, a.UserID, tableID, store.RoleViewer)
 		if err != nil {
 			return err
 		}
@@ -148,11 +145,7 @@ func (s *Service) ListFields(ctx context.Context, a Actor, tableID int64) ([]tab
 func (s *Service) CreateField(ctx context.Context, a Actor, tableID int64, in FieldInput) (table.Field, error) {
 	var out table.Field
 	err := s.write(ctx, a, func(w *writeTx) error {
-		t, _, err := tableAccess(ctx, w, a.UserID, tableID, store.RoleEditor)
-		if err != nil {
-			return err
-		}
-		sc, err := loadSchema(ctx, w, tableID)
+		t, sc, err := tableSchema(ctx, w, a.UserID, tableID, store.RoleEditor)
 		if err != nil {
 			return err
 		}

@@ -132,6 +132,20 @@ func (sc *schema) decimals() event.Decimals {
 	return sc.places
 }
 
+// tableSchema is the table, when user has the role need on it
+// (tableAccess), and its schema.
+func tableSchema(ctx context.Context, r store.Reader, user string, tableID int64, need store.Role) (store.Table, *schema, error) {
+	t, _, err := tableAccess(ctx, r, user, tableID, need)
+	if err != nil {
+		return store.Table{}, nil, err
+	}
+	sc, err := loadSchema(ctx, r, tableID)
+	if err != nil {
+		return store.Table{}, nil, err
+	}
+	return t, sc, nil
+}
+
 func loadSchema(ctx context.Context, r store.Reader, tableID int64) (*schema, error) {
 	fs, err := r.Fields(ctx, tableID)
 	if err != nil {

@@ -156,11 +156,7 @@ func (s *Service) finishView(v *table.View, sc *schema, hash string, password *s
 func (s *Service) CreateView(ctx context.Context, a Actor, tableID int64, in ViewInput) (table.View, error) {
 	var out table.View
 	err := s.write(ctx, a, func(w *writeTx) error {
-		t, _, err := tableAccess(ctx, w, a.UserID, tableID, store.RoleEditor)
-		if err != nil {
-			return err
-		}
-		sc, err := loadSchema(ctx, w, tableID)
+		t, sc, err := tableSchema(ctx, w, a.UserID, tableID, store.RoleEditor)
 		if err != nil {
 			return err
 		}

@@ -89,14 +89,19 @@ type FilterSet struct {
 // MarshalJSON writes filter_type AND when it is empty, and [] for no filters.
 func (fs FilterSet) MarshalJSON() ([]byte, error) {
 	type plain FilterSet
-	p := plain(fs)
-	if p.FilterType == "" {
-		p.FilterType = FilterAnd
+	return json.Marshal(plain(fs.written()))
+}
+
+// written is fs as JSON shows it: an empty filter type is AND, no filters
+// an empty list.
+func (fs FilterSet) written() FilterSet {
+	if fs.FilterType == "" {
+		fs.FilterType = FilterAnd
 	}
-	if p.Filters == nil {
-		p.Filters = []Filter{}
+	if fs.Filters == nil {
+		fs.Filters = []Filter{}
 	}
-	return json.Marshal(p)
+	return fs
 }
 
 // ParseFilterSet reads a filter set from JSON (the "filter" query

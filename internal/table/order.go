@@ -2,6 +2,7 @@ package table
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"math/bits"
@@ -111,9 +112,9 @@ func appendPadded(b []byte, n uint64) []byte {
 func (o Order) Compare(p Order) int {
 	switch {
 	case o.hi != p.hi:
-		return compareU(o.hi, p.hi)
+		return cmp.Compare(o.hi, p.hi)
 	default:
-		return compareU(o.lo, p.lo)
+		return cmp.Compare(o.lo, p.lo)
 	}
 }
 
@@ -208,14 +209,4 @@ func divmod(o Order, d uint64) (Order, uint64) {
 	qhi, r := o.hi/d, o.hi%d
 	qlo, r := bits.Div64(r, o.lo, d)
 	return Order{hi: qhi, lo: qlo}, r
-}
-
-func compareU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -2,6 +2,7 @@ package table
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
 	"strings"
 )
@@ -152,7 +153,7 @@ func Search(query string, fields map[int64]*Field) *Predicate {
 		}
 		p.conds = append(p.conds, c)
 	}
-	slices.SortFunc(p.conds, func(a, b cond) int { return compareInt(a.field, b.field) })
+	slices.SortFunc(p.conds, func(a, b cond) int { return cmp.Compare(a.field, b.field) })
 	if len(p.conds) == 0 {
 		p.never = true
 	}
@@ -304,14 +305,4 @@ func nextID(raw []byte, pos int) (id int64, next int, ok bool) {
 		pos = end + 1
 	}
 	return 0, 0, false
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

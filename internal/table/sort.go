@@ -2,6 +2,7 @@ package table
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -180,7 +181,7 @@ func (k *sortKey) compare(a, b []byte) int {
 	case TypeSingleSelect:
 		ia, _ := parseIntJSON(a)
 		ib, _ := parseIntJSON(b)
-		return compareInt(int64(k.rank[ia]), int64(k.rank[ib]))
+		return cmp.Compare(k.rank[ia], k.rank[ib])
 	case TypeMultipleSelect:
 		return k.compareLists(a, b)
 	}
@@ -230,7 +231,7 @@ func (k *sortKey) compareLists(a, b []byte) int {
 		case !okb:
 			return 1
 		case ra != rb:
-			return compareInt(int64(ra), int64(rb))
+			return cmp.Compare(ra, rb)
 		}
 		pa, pb = na, nb
 	}

@@ -1,6 +1,7 @@
 package table
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -35,12 +36,8 @@ type View struct {
 func (v View) MarshalJSON() ([]byte, error) {
 	type plain View
 	p := plain(v)
-	if p.FilterType == "" {
-		p.FilterType = FilterAnd
-	}
-	if p.Filters == nil {
-		p.Filters = []Filter{}
-	}
+	fs := FilterSet{FilterType: p.FilterType, Filters: p.Filters}.written()
+	p.FilterType, p.Filters = fs.FilterType, fs.Filters
 	if p.Sorts == nil {
 		p.Sorts = []Sort{}
 	}
@@ -179,9 +176,9 @@ func (v *View) VisibleFields(fields map[int64]*Field) []*Field {
 	}
 	slices.SortFunc(out, func(a, b *Field) int {
 		if a.Order != b.Order {
-			return compareInt(int64(a.Order), int64(b.Order))
+			return cmp.Compare(a.Order, b.Order)
 		}
-		return compareInt(a.ID, b.ID)
+		return cmp.Compare(a.ID, b.ID)
 	})
 	return out
 }

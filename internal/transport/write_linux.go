@@ -29,7 +29,11 @@ func (c *Conn) TryWriteBuffers(bufs *net.Buffers) (int64, error) {
 		}
 		op := writevPool.Get().(*writevOp)
 		op.bufs = chunk
-		err := c.raw.Write(op.fn)
+		// Control, not Write: the writev never waits, and the hub has one
+		// writer per connection at a time, so the descriptor's write lock
+		// and the poller's readiness reset that Write adds are wasted on
+		// every delivery. Control still holds the descriptor open.
+		err := c.raw.Control(op.fn)
 		n, werr := op.n, op.err
 		op.bufs, op.err = nil, nil
 		writevPool.Put(op)
@@ -54,21 +58,20 @@ func (c *Conn) TryWriteBuffers(bufs *net.Buffers) (int64, error) {
 }
 
 // writevOp is one writev's arguments and results. It runs inside
-// RawConn.Write, which keeps the descriptor open meanwhile. The ops are pooled
+// RawConn.Control, which keeps the descriptor open meanwhile. The ops are pooled
 // with their function bound, so that a write allocates nothing and an idle
 // connection carries none of this.
 type writevOp struct {
 	bufs [][]byte
 	n    int
 	err  error
-	fn   func(uintptr) bool
+	fn   func(uintptr)
 }
 
 var writevPool = sync.Pool{New: func() any {
 	op := new(writevOp)
-	op.fn = func(fd uintptr) bool {
+	op.fn = func(fd uintptr) {
 		op.n, op.err = unix.Writev(int(fd), op.bufs)
-		return true
 	}
 	return op
 }}

@@ -15,7 +15,8 @@ import (
 	jsclient "github.com/tablecast/tablecast/clients/js"
 )
 
-// The JavaScript client is served from clients/js, as /static/tablecast.js.
+// The JavaScript client is served from clients/js: its entry module as
+// /static/tablecast.js, the parts it imports as /static/tablecast/{name}.
 const clientFile = "tablecast.js"
 
 //go:embed static
@@ -56,11 +57,18 @@ func RegisterAdmin(mux Mux) {
 // RegisterStatic mounts the files the pages load, GET /static/ (on each
 // listener that serves a page).
 func RegisterStatic(mux Mux) {
-	h := handler{fs: Static()}
+	h := handler{fs: Static(), client: true}
 	mux.Handle("GET /static/{name}", http.HandlerFunc(h.asset))
+	parts := handler{fs: jsclient.Parts()}
+	mux.Handle("GET /static/tablecast/{name}", http.HandlerFunc(parts.asset))
 }
 
-type handler struct{ fs fs.FS }
+type handler struct {
+	fs fs.FS
+	// client: the handler of /static/, which serves the client's entry
+	// module as tablecast.js.
+	client bool
+}
 
 func headers(w http.ResponseWriter, contentType string) {
 	hd := w.Header()
@@ -94,7 +102,7 @@ func (h handler) asset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := fs.ReadFile(h.fs, name)
-	if name == clientFile {
+	if h.client && name == clientFile {
 		b, err = jsclient.Module, nil
 	}
 	if err != nil {

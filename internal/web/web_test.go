@@ -32,7 +32,12 @@ func TestPages(t *testing.T) {
 		{"GET", "/static/admin.js", 200, "text/javascript; charset=utf-8", "/api/ws/stats"},
 		{"GET", "/static/tableview.js", 200, "text/javascript; charset=utf-8", "export class TableView"},
 		{"GET", "/static/ui.js", 200, "text/javascript; charset=utf-8", "export function toast"},
-		{"GET", "/static/tablecast.js", 200, "text/javascript; charset=utf-8", string(jsclient.Module)}, // the client, whole
+		{"GET", "/static/tablecast.js", 200, "text/javascript; charset=utf-8", string(jsclient.Module)}, // the client's entry
+		{"GET", "/static/tablecast/errors.js", 200, "text/javascript; charset=utf-8", "export class TablecastError"},
+		{"GET", "/static/tablecast/token.js", 200, "text/javascript; charset=utf-8", "export class TokenRenewal"},
+		{"GET", "/static/tablecast/tablecast.js", 404, "", ""}, // the entry is not a part
+		{"GET", "/static/tablecast/app.js", 404, "", ""},       // nor are the pages' files
+		{"GET", "/static/errors.js", 404, "", ""},
 		{"GET", "/static/app.css", 200, "text/css; charset=utf-8", "role=\"grid\""},
 		{"GET", "/static/favicon.svg", 200, "image/svg+xml", "<svg"},
 		{"GET", "/static/index.html", 404, "", ""},
@@ -85,6 +90,17 @@ func TestNoExternalResources(t *testing.T) {
 		}
 	}
 	check(clientFile, jsclient.Module)
+	parts, _ := fs.Glob(jsclient.Parts(), "*.js")
+	if len(parts) == 0 {
+		t.Fatal("the client has no parts embedded")
+	}
+	for _, name := range parts {
+		b, _ := fs.ReadFile(jsclient.Parts(), name)
+		check("tablecast/"+name, b)
+		if !strings.Contains(string(jsclient.Module), "'./tablecast/"+name+"'") && !strings.Contains(partsText(parts), "'./"+name+"'") {
+			t.Errorf("no module imports tablecast/%s", name)
+		}
+	}
 	err := fs.WalkDir(Static(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -99,4 +115,14 @@ func TestNoExternalResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// partsText is the client's parts' text, run together.
+func partsText(names []string) string {
+	var b strings.Builder
+	for _, n := range names {
+		t, _ := fs.ReadFile(jsclient.Parts(), n)
+		b.Write(t)
+	}
+	return b.String()
 }

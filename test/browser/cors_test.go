@@ -73,6 +73,7 @@ func servePage(t *testing.T, ln net.Listener) string {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		_, _ = w.Write(jsclient.Module)
 	})
+	mux.Handle("GET /tablecast/", http.StripPrefix("/tablecast/", http.FileServerFS(jsclient.Parts())))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })

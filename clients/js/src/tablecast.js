@@ -1,7 +1,8 @@
 // tablecast.js: the JavaScript client of tablecast's native protocol
-// (docs/protocol.md). One ES module, no dependencies: it runs in browsers and
-// in Node (22+, or 20 with --experimental-websocket, or any WebSocket class
-// passed as options.WebSocket).
+// (docs/protocol.md). An ES module with no dependencies (its parts are in
+// tablecast/): it runs in browsers and in Node (22+, or 20 with
+// --experimental-websocket, or any WebSocket class passed as
+// options.WebSocket).
 //
 // What it keeps for you across reconnects:
 //   - subscriptions, each resumed from its collection's last offset and epoch
@@ -13,15 +14,14 @@
 // connection (a refresh message) and asks for a fresh one on every
 // reconnect.
 
-/** Close codes the server uses (native protocol). */
-export const CloseCode = Object.freeze({
-  Shutdown: 4000,
-  TokenExpired: 4001,
-  SlowConsumer: 4002,
-  Kicked: 4003,
-  RateLimited: 4004,
-  HeartbeatTimeout: 4005,
-});
+import { CloseCode, TablecastError, serverError, retryable } from './tablecast/errors.js';
+import {
+  SESSION_RE, DEFAULTS, randomId, backoffDelay, socketURL, checkName, channelKey,
+} from './tablecast/options.js';
+import { TokenRenewal } from './tablecast/token.js';
+import { Heartbeat } from './tablecast/heartbeat.js';
+
+export { CloseCode, TablecastError, backoffDelay };
 
 /** Connection states, in the order a client usually goes through them. */
 export const State = Object.freeze({
@@ -31,104 +31,6 @@ export const State = Object.freeze({
   Reconnecting: 'reconnecting',
   Closed: 'closed',
 });
-
-/**
- * The one error type of the client. `code` says what kind of failure it is:
- *   server_error     the server answered a request with an error (`status`)
- *   auth_failed      the server refused the token (`status` 401)
- *   connection_lost  the connection ended before the reply came
- *   not_connected    the client is closed or was never connected
- *   closed           close() was called, or the client stopped for good
- *                    (`closeCode`, `reason` when the server ended it)
- *   timeout          no reply within the request timeout
- *   invalid_argument a call with arguments the protocol does not allow
- */
-export class TablecastError extends Error {
-  constructor(code, message, extra = {}) {
-    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
-    this.name = 'TablecastError';
-    this.code = code;
-    if (extra.status !== undefined) this.status = extra.status;
-    if (extra.closeCode !== undefined) this.closeCode = extra.closeCode;
-    if (extra.reason !== undefined) this.reason = extra.reason;
-    if (extra.retryAfter !== undefined) this.retryAfter = extra.retryAfter;
-  }
-}
-
-/** The error of an error message: its code, and retry_after (in ms) with a 503. */
-function serverError(e) {
-  const extra = { status: e.code };
-  if (typeof e.retry_after === 'number') extra.retryAfter = e.retry_after * 1000;
-  return new TablecastError('server_error', `tablecast: ${e.message || 'error'} (${e.code})`, extra);
-}
-
-/** A refusal the server asks to be retried: its broker or store is away for now. */
-function retryable(err) {
-  return !!err && err.code === 'server_error' && err.status === 503;
-}
-
-const NAME_RE = /^[A-Za-z0-9_:-]{1,128}$/;
-const SESSION_RE = /^[A-Za-z0-9_-]{1,64}$/;
-
-const DEFAULTS = {
-  tokenMode: 'connect',
-  reconnect: true,
-  reconnectMin: 100,
-  reconnectMax: 10000,
-  connectTimeout: 10000,
-  requestTimeout: 15000,
-  pingInterval: 25000,
-  watchVisibility: true,
-  refreshAhead: 30000,
-};
-
-/** The least time between two token renewals, in ms. */
-const MIN_REFRESH_DELAY = 100;
-
-function randomId() {
-  const c = globalThis.crypto;
-  if (c && typeof c.randomUUID === 'function') return c.randomUUID().replace(/-/g, '').slice(0, 20);
-  let s = '';
-  for (let i = 0; i < 20; i++) s += Math.floor(Math.random() * 36).toString(36);
-  return s;
-}
-
-/** Full-jitter backoff: uniform in [0, min(max, min*2^(attempt-1))]. */
-export function backoffDelay(attempt, min, max) {
-  let ceil = min;
-  for (let i = 1; i < attempt && ceil < max; i++) ceil *= 2;
-  ceil = Math.min(ceil, max);
-  return Math.floor(Math.random() * (ceil + 1));
-}
-
-function socketURL(raw, token, tokenMode, sessionId) {
-  let base = raw;
-  if (!base) {
-    if (typeof location === 'undefined') throw new TablecastError('invalid_argument', 'tablecast: options.url is required outside a browser');
-    base = '/api/ws/socket';
-  }
-  const u = new URL(base, typeof location === 'undefined' ? undefined : location.href);
-  if (u.protocol === 'http:') u.protocol = 'ws:';
-  else if (u.protocol === 'https:') u.protocol = 'wss:';
-  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') {
-    throw new TablecastError('invalid_argument', `tablecast: bad url ${raw}: the scheme must be ws, wss, http or https`);
-  }
-  if (u.pathname === '/' || u.pathname === '') u.pathname = '/api/ws/socket';
-  if (tokenMode === 'query' && token) u.searchParams.set('token', token);
-  if (tokenMode === 'query' && sessionId) u.searchParams.set('session_id', sessionId);
-  return u.toString();
-}
-
-function checkName(what, v, optional) {
-  if (optional && (v === undefined || v === null || v === '')) return;
-  if (typeof v !== 'string' || !NAME_RE.test(v)) {
-    throw new TablecastError('invalid_argument', `tablecast: ${what} must be 1-128 of [A-Za-z0-9_:-], got ${JSON.stringify(v)}`);
-  }
-}
-
-function channelKey(collection, document) {
-  return document ? `${collection}\u0000${document}` : collection;
-}
 
 /**
  * A connection to a tablecast server. See index.d.ts for the full contract.
@@ -166,9 +68,8 @@ export class TablecastClient {
     this._attempt = 0;
     this._retryTimer = null;
     this._subRetries = new Set(); // {timer, resolve?} of subscriptions refused for now (503)
-    this._pingTimer = null;
-    this._refreshTimer = null;
-    this._expiresAt = 0; // the current token's exp, by this clock (ms); 0: none
+    this._heartbeat = new Heartbeat(this);
+    this._renewal = new TokenRenewal(this);
     this._waiters = []; // calls waiting for a connection: {resolve, reject}
     this._everConnected = false;
     this._closeError = null;
@@ -347,8 +248,8 @@ export class TablecastClient {
       clearTimeout(conn.timer);
       if (this._conn === conn) this._conn = null;
     }
-    this._stopPing();
-    this._stopRefresh();
+    this._heartbeat.stop();
+    this._renewal.stop();
     const wasReady = conn && conn.ready;
     const lost = new TablecastError('connection_lost', `tablecast: connection lost${info.code ? ` (${info.code}${info.reason ? ' ' + info.reason : ''})` : ''}`, { closeCode: info.code || undefined, reason: info.reason || undefined });
     for (const [id, p] of this._pending) {
@@ -425,8 +326,8 @@ export class TablecastClient {
     this._setState(State.Connected);
     this._emit('connected', { info, reconnected });
     this._restore(conn);
-    this._startPing();
-    this._noteExpiry(info.expires_in);
+    this._heartbeat.start();
+    this._renewal.note(info.expires_in);
     const waiters = this._waiters;
     this._waiters = [];
     for (const w of waiters) w.resolve(info);
@@ -498,7 +399,7 @@ export class TablecastClient {
       this._retryTimer = null;
       this._open();
     } else if (this._state === State.Connected && this._conn && !this._conn.pingPending) {
-      this._ping(this._conn, 5000); // a sleeping laptop's socket may be dead
+      this._heartbeat.ping(this._conn, 5000); // a sleeping laptop's socket may be dead
     }
   }
 
@@ -509,46 +410,11 @@ export class TablecastClient {
     if (typeof window !== 'undefined' && window[f]) window[f]('online', this._onVisible);
   }
 
-  // ---- token renewal ----
+  // ---- token renewal (tablecast/token.js) ----
 
-  /** Schedules the next renewal for a token expiring in `seconds` (none when absent). */
-  _noteExpiry(seconds) {
-    this._stopRefresh();
-    this._expiresAt = typeof seconds === 'number' && seconds !== 0 ? Date.now() + seconds * 1000 : 0;
-    if (!this._expiresAt || !this._tokenFn() || !(this._opts.refreshAhead > 0)) return;
-    const left = this._expiresAt - Date.now();
-    const ahead = Math.min(this._opts.refreshAhead, left / 2);
-    this._schedule(Math.max(left - ahead, MIN_REFRESH_DELAY));
-  }
-
-  _schedule(ms) {
-    this._stopRefresh();
-    this._refreshTimer = setTimeout(() => {
-      this._refreshTimer = null;
-      this._autoRefresh();
-    }, ms);
-  }
-
-  _stopRefresh() {
-    clearTimeout(this._refreshTimer);
-    this._refreshTimer = null;
-  }
-
-  async _autoRefresh() {
-    const conn = this._conn;
-    try {
-      const token = await this._tokenFn()();
-      if (this._conn !== conn || this._state !== State.Connected) return; // the next connection uses a new token anyway
-      const expiresIn = await this.refresh(token || '');
-      this._emit('token_refreshed', { expiresIn });
-    } catch (err) {
-      if (this._conn !== conn || this._state !== State.Connected) return;
-      this._emit('token_refresh_failed', { error: err });
-      // Again in half the time left, while there is some: past exp the
-      // server closes (4001) and the reconnect asks getToken anyway.
-      const left = this._expiresAt - Date.now();
-      if (this._expiresAt && left > 2 * MIN_REFRESH_DELAY && !this._refreshTimer) this._schedule(left / 2);
-    }
+  /** Whether conn is still this client's open, connected socket. */
+  _isCurrent(conn) {
+    return this._conn === conn && this._state === State.Connected;
   }
 
   /**
@@ -563,41 +429,11 @@ export class TablecastClient {
     const conn = await this._connected();
     const reply = await this._request({ type: 'refresh', data: { token } });
     const expiresIn = reply && reply.data ? reply.data.expires_in : undefined;
-    if (this._conn === conn) this._noteExpiry(expiresIn);
+    if (this._conn === conn) this._renewal.note(expiresIn);
     return expiresIn;
   }
 
-  // ---- ping ----
-
-  _startPing() {
-    this._stopPing();
-    const every = this._opts.pingInterval;
-    if (!(every > 0)) return;
-    this._pingTimer = setInterval(() => {
-      const conn = this._conn;
-      if (!conn || !conn.ready) return;
-      if (conn.pingPending) {
-        this._drop(conn, { code: 0, reason: 'ping timeout', reconnect: true });
-        return;
-      }
-      this._ping(conn, 0);
-    }, every);
-  }
-
-  _stopPing() {
-    clearInterval(this._pingTimer);
-    this._pingTimer = null;
-  }
-
-  _ping(conn, timeout) {
-    conn.pingPending = true;
-    let t = null;
-    if (timeout > 0) t = setTimeout(() => { if (conn.pingPending) this._drop(conn, { code: 0, reason: 'ping timeout', reconnect: true }); }, timeout);
-    this._send(conn, { type: 'ping' }, {
-      resolve: () => { conn.pingPending = false; clearTimeout(t); },
-      reject: () => { clearTimeout(t); },
-    });
-  }
+  // ---- ping (tablecast/heartbeat.js) ----
 
   /** Sends a ping and resolves with the round-trip time in milliseconds. */
   async ping() {
@@ -905,8 +741,8 @@ export class TablecastClient {
     }
     this._subRetries.clear();
     this._attemptGen = null;
-    this._stopPing();
-    this._stopRefresh();
+    this._heartbeat.stop();
+    this._renewal.stop();
     this._watch(false);
     const conn = this._conn;
     this._conn = null;

@@ -26,8 +26,11 @@ type Endpoint struct {
 	TokenLeeway time.Duration
 	// Limits are the endpoints' shared limits (zero values: defaults).
 	Limits
-	Logger *slog.Logger
-	Now    func() time.Time
+	// StoreTimeout bounds each Store call a socket's message makes
+	// (default DefaultStoreTimeout).
+	StoreTimeout time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Init checks that the hub, the poller and the verifier are given, and
@@ -37,6 +40,9 @@ func (e *Endpoint) Init(dialect string) error {
 		return fmt.Errorf("%s: Hub, Poller and Verifier are required", dialect)
 	}
 	e.Limits.SetDefaults()
+	if e.StoreTimeout <= 0 {
+		e.StoreTimeout = DefaultStoreTimeout
+	}
 	if e.Logger == nil {
 		e.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -51,6 +57,34 @@ func (e *Endpoint) Gate() *Gate {
 	h := e.Hub
 	return New(Config{Limits: e.Limits, Draining: h.Draining,
 		Connections: func() int64 { return h.Stats().Connections }, Now: e.Now})
+}
+
+// upgradeTimeout bounds a socket's handshake.
+const upgradeTimeout = 5 * time.Second
+
+// Upgrade performs the WebSocket handshake of an admitted, authorised
+// request (transport.Upgrade). A failed one has been answered and is
+// logged at debug level: ok is false and the dialect has nothing to do.
+func (e *Endpoint) Upgrade(w http.ResponseWriter, r *http.Request) (tc *transport.Conn, early []byte, ok bool) {
+	tc, early, err := transport.Upgrade(w, r, upgradeTimeout)
+	if err != nil {
+		e.Logger.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return nil, nil, false
+	}
+	return tc, early, true
+}
+
+// RequestToken reads a socket request's token: ?token=, ?jwt_token= or an
+// Authorization: Bearer header, the first one given; "" when none is.
+func RequestToken(r *http.Request) string {
+	q := r.URL.Query()
+	if t := q.Get("token"); t != "" {
+		return t
+	}
+	if t := q.Get("jwt_token"); t != "" {
+		return t
+	}
+	return auth.BearerToken(r.Header.Get("Authorization"))
 }
 
 // VerifyToken checks a socket's token, and that user_id, when given, is its

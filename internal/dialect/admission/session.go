@@ -11,7 +11,7 @@ import (
 )
 
 // DefaultStoreTimeout bounds each Store call a socket's message makes,
-// unless the dialect's StoreTimeout setting says otherwise.
+// unless the endpoint's StoreTimeout says otherwise.
 const DefaultStoreTimeout = 10 * time.Second
 
 // Base is what the three dialects' sessions share: a context that ends
@@ -30,9 +30,10 @@ type Base struct {
 	closing      bool
 }
 
-// NewBase returns a session base for a socket of endpoint e (after Init);
-// storeTimeout <= 0 means DefaultStoreTimeout.
-func (e *Endpoint) NewBase(storeTimeout time.Duration) Base {
+// NewBase returns a session base for a socket of endpoint e (after Init),
+// its Store calls bounded by e.StoreTimeout.
+func (e *Endpoint) NewBase() Base {
+	storeTimeout := e.StoreTimeout
 	if storeTimeout <= 0 {
 		storeTimeout = DefaultStoreTimeout
 	}

@@ -18,7 +18,7 @@ func testEndpoint(now *time.Time) *Endpoint {
 
 func TestBaseAdmit(t *testing.T) {
 	now := time.Unix(1000, 0)
-	b := testEndpoint(&now).NewBase(0)
+	b := testEndpoint(&now).NewBase()
 	tests := []struct {
 		name    string
 		m       transport.Message
@@ -49,7 +49,7 @@ func TestBaseAdmit(t *testing.T) {
 
 func TestBaseAllowAbuse(t *testing.T) {
 	now := time.Unix(1000, 0)
-	b := testEndpoint(&now).NewBase(0)
+	b := testEndpoint(&now).NewBase()
 	for i, want := range []bool{true, true, false, false, false} { // burst 2
 		if ok, err := b.Allow(); ok != want || err != nil {
 			t.Fatalf("message %d: Allow = %v, %v; want %v, nil", i, ok, err, want)
@@ -69,13 +69,15 @@ func TestBaseAllowAbuse(t *testing.T) {
 
 func TestBaseContexts(t *testing.T) {
 	now := time.Unix(1000, 0)
-	b := testEndpoint(&now).NewBase(time.Minute)
+	e := testEndpoint(&now)
+	e.StoreTimeout = time.Minute
+	b := e.NewBase()
 	ctx, cancel := b.StoreContext()
 	defer cancel()
 	if d, ok := ctx.Deadline(); !ok || time.Until(d) > time.Minute {
 		t.Errorf("store context deadline %v, %v; want within a minute", d, ok)
 	}
-	other := testEndpoint(&now).NewBase(0)
+	other := testEndpoint(&now).NewBase()
 	if _, ok := other.Context().Deadline(); ok {
 		t.Error("the socket's context has a deadline")
 	}
@@ -83,7 +85,7 @@ func TestBaseContexts(t *testing.T) {
 	if !errors.Is(b.Context().Err(), context.Canceled) || !errors.Is(ctx.Err(), context.Canceled) {
 		t.Errorf("after End: socket %v, store call %v; want both cancelled", b.Context().Err(), ctx.Err())
 	}
-	d := testEndpoint(&now).NewBase(0)
+	d := testEndpoint(&now).NewBase()
 	ctx2, cancel2 := d.StoreContext()
 	defer cancel2()
 	if dl, ok := ctx2.Deadline(); !ok || time.Until(dl) > DefaultStoreTimeout || time.Until(dl) < DefaultStoreTimeout-time.Minute {

@@ -122,17 +122,11 @@ func (m message) id(key string) (int64, bool) {
 	if len(raw) == 0 || len(raw) > 16 || raw[0] == '0' {
 		return 0, false
 	}
-	var n int64
-	for _, c := range raw {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if n <= 0 || n > maxID {
+	n, err := strconv.ParseUint(string(raw), 10, 64)
+	if err != nil || n == 0 || n > maxID {
 		return 0, false
 	}
-	return n, true
+	return int64(n), true
 }
 
 // buf builds one server message. Messages are JSON objects written by

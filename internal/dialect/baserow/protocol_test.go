@@ -15,7 +15,7 @@ func TestMessageID(t *testing.T) {
 		{`7`, 7, true}, {`"7"`, 7, true}, {`9007199254740991`, 9007199254740991, true},
 		{`9007199254740992`, 0, false}, {`0`, 0, false}, {`-1`, 0, false}, {`07`, 0, false}, {`1.5`, 0, false},
 		{`1e3`, 0, false}, {`true`, 0, false}, {`null`, 0, false}, {`"abc"`, 0, false}, {`""`, 0, false},
-		{`[1]`, 0, false}, {`{"a":1}`, 0, false}, {`" 7"`, 0, false},
+		{`[1]`, 0, false}, {`{"a":1}`, 0, false}, {`" 7"`, 0, false}, {`"+7"`, 0, false}, {`"1_0"`, 0, false},
 	}
 	for _, tt := range tests {
 		m := decodeMessage([]byte(`{"x":` + tt.raw + `}`))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync/atomic"
 
 	"github.com/tablecast/tablecast/internal/dialect/publicview"
@@ -99,9 +98,9 @@ func typed(data json.RawMessage) bool {
 // Values are rendered with the table's definitions (viewdefs.go), read
 // once per schema change per node: a select's choice, a number's places.
 func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
-	tableID, ok := streamTable(p.Stream)
+	tableID, ok := event.TableOfStream(p.Stream)
 	if !ok {
-		if ws, isWS := streamWorkspace(p.Stream); isWS {
+		if ws, isWS := event.WorkspaceOfStream(p.Stream); isWS {
 			outs, err := renderWorkspace(p, ws)
 			if err != nil {
 				return nil, fmt.Errorf("baserow: render %s: %w", p.Event, err)
@@ -167,14 +166,4 @@ func (r *Renderer) projectViews(ev *tableEvent, pages *tablePages, outs []hub.Ou
 		}
 	}
 	return outs
-}
-
-// streamTable reads "table:T".
-func streamTable(name string) (int64, bool) {
-	rest, ok := strings.CutPrefix(name, "table:")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(rest, 10, 64)
-	return n, err == nil && n > 0
 }

@@ -18,8 +18,7 @@ import (
 // the server has it.
 const idsPerView = 1000
 
-func filterID(viewID int64, i int) int64 { return viewID*idsPerView + int64(i) + 1 }
-func sortID(viewID int64, i int) int64   { return viewID*idsPerView + int64(i) + 1 }
+func itemID(viewID int64, i int) int64 { return viewID*idsPerView + int64(i) + 1 }
 
 // viewShape is a view as Baserow's view serializer sends it. Filters and
 // sortings are nil in view_updated (Baserow leaves them out there: their
@@ -72,7 +71,7 @@ type sortShape struct {
 
 func filterOut(v *table.View, i int) filterShape {
 	f := v.Filters[i]
-	return filterShape{ID: filterID(v.ID, i), View: v.ID, Field: f.FieldID, Type: table.CanonicalFilterType(f.Type), Value: string(f.Value)}
+	return filterShape{ID: itemID(v.ID, i), View: v.ID, Field: f.FieldID, Type: table.CanonicalFilterType(f.Type), Value: string(f.Value)}
 }
 
 func sortOut(v *table.View, i int) sortShape {
@@ -81,7 +80,7 @@ func sortOut(v *table.View, i int) sortShape {
 	if strings.EqualFold(o.Order, table.SortDesc) {
 		order = "DESC"
 	}
-	return sortShape{ID: sortID(v.ID, i), View: v.ID, Field: o.FieldID, Order: order, Type: "default"}
+	return sortShape{ID: itemID(v.ID, i), View: v.ID, Field: o.FieldID, Order: order, Type: "default"}
 }
 
 // viewOut is the view with its filters and sortings when lists is set.
@@ -144,63 +143,12 @@ func (ev *tableEvent) viewChangeFrames(before, after table.View, fields map[int6
 		w.eventID(off)
 		frames = append(frames, w.frame()...)
 	}
-	for i := 0; i < max(len(before.Filters), len(after.Filters)); i++ {
-		var w buf
-		switch {
-		case i >= len(after.Filters):
-			w.open("view_filter_deleted")
-			w.key("view_id")
-			w.int(after.ID)
-			w.key("view_filter_id")
-			w.int(filterID(after.ID, i))
-		case i >= len(before.Filters):
-			w.open("view_filter_created")
-			w.key("view_filter")
-			if err := w.value(filterOut(&after, i)); err != nil {
-				return nil, err
-			}
-		case before.Filters[i] != after.Filters[i]:
-			w.open("view_filter_updated")
-			w.key("view_filter_id")
-			w.int(filterID(after.ID, i))
-			w.key("view_filter")
-			if err := w.value(filterOut(&after, i)); err != nil {
-				return nil, err
-			}
-		default:
-			continue
-		}
-		w.eventID(off)
-		frames = append(frames, w.frame()...)
+	var err error
+	if frames, err = itemFrames(frames, off, &after, filterMessages, before.Filters, after.Filters, filterOut); err != nil {
+		return nil, err
 	}
-	for i := 0; i < max(len(before.Sorts), len(after.Sorts)); i++ {
-		var w buf
-		switch {
-		case i >= len(after.Sorts):
-			w.open("view_sort_deleted")
-			w.key("view_id")
-			w.int(after.ID)
-			w.key("view_sort_id")
-			w.int(sortID(after.ID, i))
-		case i >= len(before.Sorts):
-			w.open("view_sort_created")
-			w.key("view_sort")
-			if err := w.value(sortOut(&after, i)); err != nil {
-				return nil, err
-			}
-		case before.Sorts[i] != after.Sorts[i]:
-			w.open("view_sort_updated")
-			w.key("view_sort_id")
-			w.int(sortID(after.ID, i))
-			w.key("view_sort")
-			if err := w.value(sortOut(&after, i)); err != nil {
-				return nil, err
-			}
-		default:
-			continue
-		}
-		w.eventID(off)
-		frames = append(frames, w.frame()...)
+	if frames, err = itemFrames(frames, off, &after, sortMessages, before.Sorts, after.Sorts, sortOut); err != nil {
+		return nil, err
 	}
 	if hiddenChanged {
 		var w buf
@@ -295,4 +243,49 @@ func publicInfo(v table.View, fields map[int64]*table.Field) (publicViewShape, [
 		out[i] = fieldShape(*f, 0, true)
 	}
 	return s, out
+}
+
+// itemMessages are the names of the messages about one list of a view's
+// items (its filters, its sortings).
+type itemMessages struct{ created, updated, deleted, item, itemID string }
+
+var (
+	filterMessages = itemMessages{"view_filter_created", "view_filter_updated", "view_filter_deleted", "view_filter", "view_filter_id"}
+	sortMessages   = itemMessages{"view_sort_created", "view_sort_updated", "view_sort_deleted", "view_sort", "view_sort_id"}
+)
+
+// itemFrames appends to frames a message for each item of the list that
+// changed from before to now, by position: created, updated or deleted.
+// shape gives an item of view v as Baserow shows it.
+func itemFrames[T comparable, S any](frames []byte, off uint64, v *table.View, m itemMessages, before, now []T, shape func(v *table.View, i int) S) ([]byte, error) {
+	for i := 0; i < max(len(before), len(now)); i++ {
+		var w buf
+		switch {
+		case i >= len(now):
+			w.open(m.deleted)
+			w.key("view_id")
+			w.int(v.ID)
+			w.key(m.itemID)
+			w.int(itemID(v.ID, i))
+		case i >= len(before):
+			w.open(m.created)
+			w.key(m.item)
+			if err := w.value(shape(v, i)); err != nil {
+				return nil, err
+			}
+		case before[i] != now[i]:
+			w.open(m.updated)
+			w.key(m.itemID)
+			w.int(itemID(v.ID, i))
+			w.key(m.item)
+			if err := w.value(shape(v, i)); err != nil {
+				return nil, err
+			}
+		default:
+			continue
+		}
+		w.eventID(off)
+		frames = append(frames, w.frame()...)
+	}
+	return frames, nil
 }

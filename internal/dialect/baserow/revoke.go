@@ -26,7 +26,7 @@ import (
 //
 // Nothing is read from the store: the events carry what is needed.
 func (s *Server) HandleEvent(p *hub.Publication) {
-	if ws, ok := streamWorkspace(p.Stream); ok {
+	if ws, ok := event.WorkspaceOfStream(p.Stream); ok {
 		s.handleWorkspaceEvent(p, ws)
 	}
 	switch p.Event {
@@ -45,7 +45,7 @@ func (s *Server) HandleEvent(p *hub.Publication) {
 			return ok && tables[t] && !isViewCollection(collection)
 		})
 	case event.EventViewUpdated:
-		tableID, ok := streamTable(p.Stream)
+		tableID, ok := event.TableOfStream(p.Stream)
 		var ev viewUpdated
 		if !ok || json.Unmarshal(p.Data, &ev) != nil {
 			return
@@ -56,14 +56,14 @@ func (s *Server) HandleEvent(p *hub.Publication) {
 			s.hub.RevokeChannel(viewCollection(tableID), strconv.FormatInt(after.ID, 10))
 		}
 	case event.EventViewDeleted:
-		tableID, ok := streamTable(p.Stream)
+		tableID, ok := event.TableOfStream(p.Stream)
 		var ev event.ViewDeleted
 		if !ok || json.Unmarshal(p.Data, &ev) != nil {
 			return
 		}
 		s.hub.RevokeChannel(viewCollection(tableID), strconv.FormatInt(ev.ViewID, 10))
 	case event.EventTableDeleted:
-		if tableID, ok := streamTable(p.Stream); ok {
+		if tableID, ok := event.TableOfStream(p.Stream); ok {
 			s.hub.RevokeChannel(viewCollection(tableID), "")
 		}
 	}

@@ -29,8 +29,6 @@ type Config struct {
 	// (tablestream.Epoch): replay_events asks for events after
 	// {last_seen_id, EventEpoch}.
 	EventEpoch string
-	// StoreTimeout bounds each Store call made for a page (default 10s).
-	StoreTimeout time.Duration
 }
 
 // Server is the page protocol's WebSocket endpoint.
@@ -56,9 +54,6 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.EventEpoch == "" {
 		return nil, errors.New("baserow: EventEpoch is required")
-	}
-	if cfg.StoreTimeout <= 0 {
-		cfg.StoreTimeout = admission.DefaultStoreTimeout
 	}
 	return &Server{cfg: cfg, hub: cfg.Hub, render: cfg.Renderer, log: cfg.Logger, gate: cfg.Gate(),
 		users: make(map[string]map[*session]struct{})}, nil
@@ -88,9 +83,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	claims, anonymous, ok := s.authenticate(q.Get("jwt_token"))
-	tc, early, err := transport.Upgrade(w, r, 5*time.Second)
-	if err != nil {
-		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+	tc, early, upgraded := s.cfg.Upgrade(w, r)
+	if !upgraded {
 		return
 	}
 	s.attach(tc, early, r.RemoteAddr, id, claims, anonymous, ok)
@@ -118,7 +112,7 @@ var authFailed = hub.Disconnect{Code: 4001, Reason: "authentication failed"}
 func (s *Server) attach(tc *transport.Conn, early []byte, remote, id string, claims *auth.Claims, anonymous, ok bool) {
 	sess := &session{srv: s, anonymous: anonymous}
 	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
-	sess.Base = s.cfg.NewBase(s.cfg.StoreTimeout)
+	sess.Base = s.cfg.NewBase()
 	info := hub.ConnInfo{ID: id, Dialect: DialectID, Transport: tc, Session: sess, Remote: remote}
 	c, err := s.hub.NewConn(info)
 	if err != nil && !errors.Is(err, hub.ErrClosed) {

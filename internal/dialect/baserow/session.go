@@ -2,6 +2,7 @@ package baserow
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/gobwas/ws"
@@ -186,10 +187,8 @@ func (s *session) env() pageEnv {
 func (s *session) find(key string) *page {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range s.pages {
-		if p.key == key {
-			return p
-		}
+	if i := slices.IndexFunc(s.pages, func(p *page) bool { return p.key == key }); i >= 0 {
+		return s.pages[i]
 	}
 	return nil
 }
@@ -198,25 +197,19 @@ func (s *session) find(key string) *page {
 func (s *session) take(p *page) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, q := range s.pages {
-		if q == p {
-			s.pages = append(s.pages[:i], s.pages[i+1:]...)
-			return true
-		}
+	i := slices.Index(s.pages, p)
+	if i < 0 {
+		return false
 	}
-	return false
+	s.pages = slices.Delete(s.pages, i, i+1)
+	return true
 }
 
 // holds reports whether p is still among the pages held.
 func (s *session) holds(p *page) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, q := range s.pages {
-		if q == p {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(s.pages, p)
 }
 
 // hold adds p to the pages held and counts it; false once closed. It

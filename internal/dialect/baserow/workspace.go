@@ -24,16 +24,6 @@ const workspacePrefix = "br/ws/"
 
 func workspaceCollection(w int64) string { return workspacePrefix + strconv.FormatInt(w, 10) }
 
-// streamWorkspace reads "workspace:W".
-func streamWorkspace(name string) (int64, bool) {
-	rest, ok := strings.CutPrefix(name, "workspace:")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(rest, 10, 64)
-	return n, err == nil && n > 0
-}
-
 // workspaceOfCollection reads the workspace id of br/ws/W.
 func workspaceOfCollection(collection string) (int64, bool) {
 	rest, ok := strings.CutPrefix(collection, workspacePrefix)

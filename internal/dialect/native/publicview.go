@@ -215,7 +215,7 @@ func (s *session) publicViewName(collection, document string) (string, bool) {
 // render renders p's projection through each view of its table with
 // subscribers here: one `op` per row the view sees, on publicview_<slug>.
 func (pv *PublicViews) render(p *hub.Publication, outs []hub.Output) ([]hub.Output, error) {
-	tableID, ok := streamTable(p.Stream)
+	tableID, ok := event.TableOfStream(p.Stream)
 	if !ok {
 		return outs, nil
 	}
@@ -391,22 +391,12 @@ func (pr *projector) op(r event.Row) {
 	pr.emit(r.ID, opData{V: pr.version(r.ID), Op: op})
 }
 
-// streamTable reads "table:T".
-func streamTable(name string) (int64, bool) {
-	rest, ok := strings.CutPrefix(name, "table:")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(rest, 10, 64)
-	return n, err == nil && n > 0
-}
-
 // HandleEvent is this dialect's part of the hub's event hook: a public
 // view made private, given a (new) password, or deleted, and a deleted
 // table, end the native subscriptions of the view (`unsubscribe` with
 // reason "forbidden").
 func (pv *PublicViews) HandleEvent(h *hub.Hub, p *hub.Publication) {
-	tableID, ok := streamTable(p.Stream)
+	tableID, ok := event.TableOfStream(p.Stream)
 	if !ok {
 		return
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/auth"
@@ -92,9 +91,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		admission.Refuse(w, status, code, msg)
 		return
 	}
-	tc, early, err := transport.Upgrade(w, r, 5*time.Second)
-	if err != nil {
-		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+	tc, early, ok := s.cfg.Upgrade(w, r)
+	if !ok {
 		return
 	}
 	s.attach(tc, early, r.RemoteAddr, claims, sessionID)
@@ -104,17 +102,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the Authorization header. No token is not a refusal: the connection then
 // waits for a connect message (or, in dev mode, takes user_id as is).
 func (s *Server) authenticateRequest(r *http.Request) (claims *auth.Claims, status int, code, msg string) {
-	q := r.URL.Query()
-	token := q.Get("token")
-	if token == "" {
-		token = q.Get("jwt_token")
-	}
-	if token == "" {
-		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			token = strings.TrimSpace(h[7:])
-		}
-	}
-	userID := q.Get("user_id")
+	token := admission.RequestToken(r)
+	userID := r.URL.Query().Get("user_id")
 	if token == "" {
 		switch {
 		case userID == "":
@@ -131,7 +120,7 @@ func (s *Server) authenticateRequest(r *http.Request) (claims *auth.Claims, stat
 func (s *Server) attach(tc *transport.Conn, early []byte, remote string, claims *auth.Claims, sessionID string) {
 	sess := &session{srv: s, tconn: tc}
 	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
-	sess.Base = s.cfg.NewBase(0)
+	sess.Base = s.cfg.NewBase()
 	c, err := s.hub.NewConn(hub.ConnInfo{Dialect: DialectID, Transport: tc, Session: sess, Remote: remote})
 	if err != nil {
 		_ = tc.Close()

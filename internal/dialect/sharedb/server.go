@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,8 +39,6 @@ type Config struct {
 	MaxQueries int
 	// QueryWorkers re-run live queries after events (default GOMAXPROCS).
 	QueryWorkers int
-	// StoreTimeout bounds each Store call (default admission.DefaultStoreTimeout, 10s).
-	StoreTimeout time.Duration
 }
 
 // Server is the ShareDB endpoint: it upgrades sockets, speaks ShareDB's
@@ -73,9 +70,6 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.QueryWorkers <= 0 {
 		cfg.QueryWorkers = runtime.GOMAXPROCS(0)
-	}
-	if cfg.StoreTimeout <= 0 {
-		cfg.StoreTimeout = admission.DefaultStoreTimeout
 	}
 	s := &Server{cfg: cfg, hub: cfg.Hub, render: cfg.Renderer, log: cfg.Logger, gate: cfg.Gate()}
 	s.live = newLiveQueries(s, cfg.QueryWorkers)
@@ -138,9 +132,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		admission.Refuse(w, http.StatusServiceUnavailable, "unavailable", "try again later")
 		return
 	}
-	tc, early, err := transport.Upgrade(w, r, 5*time.Second)
-	if err != nil {
-		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+	tc, early, ok := s.cfg.Upgrade(w, r)
+	if !ok {
 		return
 	}
 	s.attach(tc, early, r.RemoteAddr, claims, src)
@@ -152,22 +145,13 @@ const TokenCookie = "tablecast_token"
 // authenticate reads the token from ?token= (or ?jwt_token=), the
 // Authorization header or the tablecast_token cookie.
 func (s *Server) authenticate(r *http.Request) (claims *auth.Claims, status int, code, msg string) {
-	q := r.URL.Query()
-	token := q.Get("token")
-	if token == "" {
-		token = q.Get("jwt_token")
-	}
-	if token == "" {
-		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			token = strings.TrimSpace(h[7:])
-		}
-	}
+	token := admission.RequestToken(r)
 	if token == "" {
 		if c, err := r.Cookie(TokenCookie); err == nil {
 			token = c.Value
 		}
 	}
-	userID := q.Get("user_id")
+	userID := r.URL.Query().Get("user_id")
 	if token == "" {
 		if s.cfg.Dev && userID != "" {
 			return &auth.Claims{Subject: userID, Name: userID, Channels: []string{"*"}}, 0, "", ""

@@ -78,7 +78,7 @@ func newSession(s *Server, claims *auth.Claims, src string) *session {
 		channels: make(map[string]time.Time),
 		owed:     make(map[docKey]owedAck),
 	}
-	sess.Base = s.cfg.NewBase(s.cfg.StoreTimeout)
+	sess.Base = s.cfg.NewBase()
 	sess.parser.MaxMessage = int64(s.cfg.MaxMessageSize)
 	return sess
 }
@@ -307,6 +307,18 @@ func (s *session) docTarget(in *inbound) (collection, string, error) {
 		return collection{}, "", errorf(CodeBadMessage, "invalid id")
 	}
 	return c, *in.D, nil
+}
+
+// docVersion reads c, d and v of a request about one document at a
+// version (f, s, op); hasV is false when v is null or absent.
+func (s *session) docVersion(in *inbound) (c collection, d string, v int64, hasV bool, err error) {
+	if c, d, err = s.docTarget(in); err != nil {
+		return collection{}, "", 0, false, err
+	}
+	if v, hasV, err = version(in.V, "version"); err != nil {
+		return collection{}, "", 0, false, err
+	}
+	return c, d, v, hasV, nil
 }
 
 // position is the point after a read at offset: what follows it comes from

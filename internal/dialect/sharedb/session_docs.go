@@ -187,11 +187,7 @@ func (s *session) unsubscribeDoc(c collection, d string) {
 
 // fetch answers f: the snapshot, or with v the ops since v.
 func (s *session) fetch(in *inbound) error {
-	c, d, err := s.docTarget(in)
-	if err != nil {
-		return err
-	}
-	v, hasV, err := version(in.V, "version")
+	c, d, v, hasV, err := s.docVersion(in)
 	if err != nil {
 		return err
 	}
@@ -228,11 +224,7 @@ type docReply struct {
 // subscribe answers s: the snapshot (or with v the ops since v), then the
 // document's ops as they happen.
 func (s *session) subscribe(in *inbound) error {
-	c, d, err := s.docTarget(in)
-	if err != nil {
-		return err
-	}
-	v, hasV, err := version(in.V, "version")
+	c, d, v, hasV, err := s.docVersion(in)
 	if err != nil {
 		return err
 	}

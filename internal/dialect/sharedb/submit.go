@@ -34,11 +34,7 @@ import (
 //     form; the ack's fixup sets it in the submitter's copy, and the others
 //     receive the op with it.
 func (s *session) submit(in *inbound) error {
-	c, d, err := s.docTarget(in)
-	if err != nil {
-		return err
-	}
-	v, hasV, err := version(in.V, "version")
+	c, d, v, hasV, err := s.docVersion(in)
 	if err != nil {
 		return err
 	}
