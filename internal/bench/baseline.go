@@ -361,18 +361,11 @@ func runBaseline(ctx context.Context, o Options, sources []string, prog *progres
 		d.err, d.published = ctx.Err(), s.mostReceived()
 	}
 	res.pubTook = time.Since(res.start)
-	if log := h.log(); d.err != nil && len(log) > 0 {
-		d.err = fmt.Errorf("%w; sender output: %s", d.err, strings.Join(log, " | "))
-	}
-	res.published, res.publishErr = d.published, d.err
+	res.published, res.publishErr = d.published, withOutput(d.err, "sender", h.log())
 	res.waitErr = s.waitDelivered(ctx, live, res.published)
 	end()
 	res.cpu = cpuOf(h.pid) - cpu0
-	res.last = s.rec.Last()
-	res.delivered, res.expected = s.rec.Count(), s.expected(live, res.published)
-	res.hist = s.rec.Snapshot()
-	res.ended, res.bad = s.endedCount(), s.bad.Load()
-	if err := errors.Join(res.publishErr, res.waitErr); err != nil {
+	if err := res.tally(s, live); err != nil {
 		return res, fmt.Errorf("baseline: %w", err)
 	}
 	return res, nil

@@ -170,8 +170,9 @@ scenarios:
   webhooks a receiver in the bench process; --writers write --writes rows (default 500)
            through REST without webhooks, then with --hooks webhooks (default 1,10,100)
            on the table: events delivered/s, REST write p50/p99 and their ratio to
-           the p50 without, the server's CPU (cores, per event) at each count; then a
-           control: no webhooks, the CPU they added burnt in the bench process
+           the p50 without, the delivery latency (write to receiver), the server's
+           CPU (cores, per event) at each count; then a control: no webhooks, the
+           CPU they added burnt in the bench process
   pages    N page-protocol sockets (default 1,000) on one public view with a filter and
            a hidden field, --table-pages (default 100) on the table page; writers update
            random cells at --rate (default 500/s): projections per event, each page's

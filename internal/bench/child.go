@@ -163,3 +163,66 @@ func runChild(ctx context.Context, r childRun, stdin io.Reader, stdout io.Writer
 	<-closed
 	return nil
 }
+
+// childError is a child's error as its JSON result line carries it: the
+// text, and whether it was the deadline, so that errors.Is(err,
+// context.DeadlineExceeded) still holds in the parent.
+type childError struct {
+	Error    string `json:"error,omitempty"`
+	TimedOut bool   `json:"timed_out,omitempty"`
+}
+
+func wireError(err error) childError {
+	if err == nil {
+		return childError{}
+	}
+	return childError{Error: err.Error(), TimedOut: errors.Is(err, context.DeadlineExceeded)}
+}
+
+// err is the error the child reported; nil if none.
+func (e childError) err() error {
+	switch {
+	case e.TimedOut:
+		return fmt.Errorf("%w (%s)", context.DeadlineExceeded, e.Error)
+	case e.Error != "":
+		return errors.New(e.Error)
+	}
+	return nil
+}
+
+// decodeResultLine decodes the result line of the child called who into
+// wire; "" is a child that ended without one.
+func decodeResultLine(who, line string, wire any) error {
+	if line == "" {
+		return fmt.Errorf("the %s ended without a result", who)
+	}
+	if err := json.Unmarshal([]byte(line), wire); err != nil {
+		return fmt.Errorf("the %s's result %.200q: %v", who, line, err)
+	}
+	return nil
+}
+
+// withOutput adds the last lines a child (who) wrote to its error, if any.
+func withOutput(err error, who string, log []string) error {
+	if err == nil || len(log) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; %s output: %s", err, who, strings.Join(log, " | "))
+}
+
+// awaitOrStop returns what done gives. When ctx ends first, it calls stop
+// and waits 5s more: stopped says it had to, ok false that nothing came.
+func awaitOrStop[R any](ctx context.Context, done <-chan R, stop func()) (r R, stopped, ok bool) {
+	select {
+	case r := <-done:
+		return r, false, true
+	case <-ctx.Done():
+	}
+	stop()
+	select {
+	case r := <-done:
+		return r, true, true
+	case <-time.After(5 * time.Second):
+		return r, true, false
+	}
+}

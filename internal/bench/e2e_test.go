@@ -18,22 +18,29 @@ import (
 func runInProcess(t *testing.T, args ...string) (*Report, string) {
 	t.Helper()
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	o, err := ParseArgs(append(args, "--in-process", "--timeout", "20s"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	o.Stdout, o.Stderr = &out, &out
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rep, err := Run(ctx, o)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
+	o, rep, out := runArgs(t, append(args, "--in-process", "--timeout", "20s")...)
 	if err := writeOutputs(o, rep); err != nil {
 		t.Fatal(err)
 	}
-	return rep, out.String()
+	return rep, out
+}
+
+// runArgs runs bench with args, its output in out, within 30s.
+func runArgs(t *testing.T, args ...string) (o Options, rep *Report, out string) {
+	t.Helper()
+	o, err := ParseArgs(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	o.Stdout, o.Stderr = &buf, &buf
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err = Run(ctx, o)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	return o, rep, buf.String()
 }
 
 func value(t *testing.T, r *Report, key string) float64 {

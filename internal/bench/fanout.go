@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,6 +179,17 @@ type runResult struct {
 	bad        int64 // messages without a readable timestamp
 	waitErr    error // the deliveries did not all arrive
 	publishErr error
+}
+
+// tally records what the receivers of s got of the r.published messages
+// (live: the receivers that count) and returns what went wrong: the
+// publishing, or the deliveries not all arriving.
+func (r *runResult) tally(s *sink, live []bool) error {
+	r.last = s.rec.Last()
+	r.delivered, r.expected = s.rec.Count(), s.expected(live, r.published)
+	r.hist = s.rec.Snapshot()
+	r.ended, r.bad = s.endedCount(), s.bad.Load()
+	return errors.Join(r.publishErr, r.waitErr)
 }
 
 func (r *runResult) perSecond() float64 {
@@ -396,18 +406,12 @@ func fanoutTablecast(ctx context.Context, o Options, t *target, prog *progress, 
 	if res.pubTook <= 0 {
 		res.pubTook = time.Since(res.start)
 	}
-	if log := pub.log(); pr.err != nil && len(log) > 0 {
-		pr.err = fmt.Errorf("%w; publisher output: %s", pr.err, strings.Join(log, " | "))
-	}
-	res.published, res.publishErr = pr.published, pr.err
+	res.published, res.publishErr = pr.published, withOutput(pr.err, "publisher", pub.log())
 	res.waitErr = s.waitDelivered(ctx, live, res.published)
 	end()
 	res.cpu = t.cpu() - cpu0
 	res.redisCmds = commandsPer(cmds0, redisCommands(ctx, o), res.published)
-	res.last = s.rec.Last()
-	res.delivered, res.expected = s.rec.Count(), s.expected(live, res.published)
-	res.hist = s.rec.Snapshot()
-	res.ended, res.bad = s.endedCount(), s.bad.Load()
+	runErr := res.tally(s, live)
 
 	slow := math.NaN()
 	actx, acancel := afterCtx(ctx)
@@ -417,8 +421,8 @@ func fanoutTablecast(ctx context.Context, o Options, t *target, prog *progress, 
 	} else {
 		slow = float64(slow4002.Load()) // what the clients were told
 	}
-	if err := errors.Join(res.publishErr, res.waitErr); err != nil {
-		return res, slow, fmt.Errorf("fanout: %w", err)
+	if runErr != nil {
+		return res, slow, fmt.Errorf("fanout: %w", runErr)
 	}
 	return res, slow, nil
 }

@@ -326,25 +326,14 @@ func runPages(ctx context.Context, o Options, t *target, prog *progress, rep *Re
 // waitPages waits until every socket still connected that which selects
 // has read the frame at top.
 func waitPages(ctx context.Context, subs []pageSub, which func(*pageSub) bool, top uint64) error {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		behind := 0
+	return waitCaughtUp(ctx, fmt.Sprintf("sockets had not reached event %d", top), func() (behind int) {
 		for i := range subs {
-			s := &subs[i]
-			if which(s) && !s.ended.Load() && s.last.Load() < top {
+			if s := &subs[i]; which(s) && !s.ended.Load() && s.last.Load() < top {
 				behind++
 			}
 		}
-		if behind == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d sockets had not reached event %d: %w", behind, top, ctx.Err())
-		case <-tick.C:
-		}
-	}
+		return behind
+	})
 }
 
 func metricDelta(before, after map[string]float64, name string) float64 {

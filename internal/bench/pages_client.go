@@ -24,14 +24,7 @@ type pageClient struct {
 }
 
 // coreURL is the page protocol's socket address.
-func (t *target) coreURL() string {
-	u := *t.base
-	u.Scheme = "ws"
-	if t.base.Scheme == "https" {
-		u.Scheme = "wss"
-	}
-	return u.JoinPath("/ws/core/").String()
-}
+func (t *target) coreURL() string { return t.socketURL("/ws/core/") }
 
 // dialPage connects with jwt (a token or "anonymous") and reads the
 // authentication message.

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,36 +42,20 @@ type publishWire struct {
 	Published int            `json:"published"`
 	TookNS    int64          `json:"took_ns"`
 	Calls     *LatencyReport `json:"calls,omitempty"`
-	Error     string         `json:"error,omitempty"`
-	TimedOut  bool           `json:"timed_out,omitempty"`
+	childError
 }
 
 func (r publishResult) wire() publishWire {
-	w := publishWire{Published: r.published, TookNS: int64(r.took), Calls: r.calls}
-	if r.err != nil {
-		w.Error = r.err.Error()
-		w.TimedOut = errors.Is(r.err, context.DeadlineExceeded)
-	}
-	return w
+	return publishWire{Published: r.published, TookNS: int64(r.took), Calls: r.calls, childError: wireError(r.err)}
 }
 
 // parsePublishLine reads the child's result line.
 func parsePublishLine(line string) publishResult {
-	if line == "" {
-		return publishResult{err: errors.New("the fanout publisher ended without a result")}
-	}
 	var w publishWire
-	if err := json.Unmarshal([]byte(line), &w); err != nil {
-		return publishResult{err: fmt.Errorf("the fanout publisher's result %.200q: %v", line, err)}
+	if err := decodeResultLine("fanout publisher", line, &w); err != nil {
+		return publishResult{err: err}
 	}
-	r := publishResult{published: w.Published, took: time.Duration(w.TookNS), calls: w.Calls}
-	switch {
-	case w.TimedOut:
-		r.err = fmt.Errorf("%w (%s)", context.DeadlineExceeded, w.Error)
-	case w.Error != "":
-		r.err = errors.New(w.Error)
-	}
-	return r
+	return publishResult{published: w.Published, took: time.Duration(w.TookNS), calls: w.Calls, err: w.err()}
 }
 
 // publishAll publishes o.Messages messages to the channel through the
@@ -232,19 +215,12 @@ func startChildPublisher(o Options, t *target) (*publisherHandle, error) {
 // publisher to stop and waits a little for its count; failing that, the
 // count is fallback's (what the fastest receiver got).
 func (h *publisherHandle) await(ctx context.Context, fallback func() int) publishResult {
-	select {
-	case r := <-h.done:
-		return r
-	case <-ctx.Done():
-	}
-	h.cancel()
-	select {
-	case r := <-h.done:
-		if r.err != nil {
-			r.err = ctx.Err()
-		}
-		return r
-	case <-time.After(5 * time.Second):
+	r, stopped, ok := awaitOrStop(ctx, h.done, h.cancel)
+	switch {
+	case !ok:
 		return publishResult{published: fallback(), err: ctx.Err()}
+	case stopped && r.err != nil:
+		r.err = ctx.Err()
 	}
+	return r
 }

@@ -55,26 +55,15 @@ func TestFanoutChildProcesses(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	srv, stop := startTestServer(t)
 	defer stop()
-	o, err := ParseArgs([]string{"fanout", "-n", "10", "-m", "15", "--publishers", "2", "--baseline",
-		"--url", srv.base.String(), "--api-key", srv.apiKey, "--jwt-secret", srv.jwtSecret, "--timeout", "20s"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	o.Stdout, o.Stderr = &out, &out
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rep, err := Run(ctx, o)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
+	_, rep, out := runArgs(t, "fanout", "-n", "10", "-m", "15", "--publishers", "2", "--baseline",
+		"--url", srv.base.String(), "--api-key", srv.apiKey, "--jwt-secret", srv.jwtSecret, "--timeout", "20s")
 	for key, want := range map[string]float64{"published": 15, "deliveries": 150, "clients_disconnected": 0} {
 		if got := value(t, rep, key); got != want {
 			t.Errorf("%s = %v, want %v", key, got, want)
 		}
 	}
-	if !strings.Contains(out.String(), "publisher: child process pid ") || rep.Params["publisher"] != "child process" {
-		t.Errorf("the publisher should run in a child process:\n%s", out.String())
+	if !strings.Contains(out, "publisher: child process pid ") || rep.Params["publisher"] != "child process" {
+		t.Errorf("the publisher should run in a child process:\n%s", out)
 	}
 	if p50, p99 := value(t, rep, "publish_latency_p50_ms"), value(t, rep, "publish_latency_p99_ms"); p50 <= 0 || p99 < p50 {
 		t.Errorf("publish latency p50 %v, p99 %v", p50, p99)
@@ -86,7 +75,7 @@ func TestFanoutChildProcesses(t *testing.T) {
 		t.Errorf("latency %+v, baseline latency %+v", rep.Latency, rep.BaselineLatency)
 	}
 	if len(rep.Problems) != 0 {
-		t.Errorf("problems: %v\n%s", rep.Problems, out.String())
+		t.Errorf("problems: %v\n%s", rep.Problems, out)
 	}
 }
 

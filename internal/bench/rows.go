@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,22 +155,29 @@ func streamTop(ctx context.Context, c *client.Client, col string) (uint64, error
 // waitTop waits until every subscriber still connected has read up to top,
 // or ctx ends.
 func waitTop(ctx context.Context, subs []rowSub, top uint64) error {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		behind := 0
+	return waitCaughtUp(ctx, fmt.Sprintf("subscribers had not reached offset %d", top), func() (behind int) {
 		for i := range subs {
-			s := &subs[i]
-			if s.live && !s.ended.Load() && s.last.Load() < top {
+			if s := &subs[i]; s.live && !s.ended.Load() && s.last.Load() < top {
 				behind++
 			}
 		}
-		if behind == 0 {
+		return behind
+	})
+}
+
+// waitCaughtUp checks every 20ms until behind counts none, or ctx ends;
+// what says what those behind had not done.
+func waitCaughtUp(ctx context.Context, what string, behind func() int) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n := behind()
+		if n == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d subscribers had not reached offset %d: %w", behind, top, ctx.Err())
+			return fmt.Errorf("%d %s: %w", n, what, ctx.Err())
 		case <-tick.C:
 		}
 	}
@@ -378,9 +384,7 @@ func (r *rowsRun) rowsPass(ctx context.Context, rate float64) (*rowsOutcome, err
 	start := time.Now()
 	writer.begin()
 	wr := writer.await(ctx)
-	if log := writer.log(); wr.err != nil && len(log) > 0 {
-		wr.err = fmt.Errorf("%w; writer output: %s", wr.err, strings.Join(log, " | "))
-	}
+	wr.err = withOutput(wr.err, "writer", writer.log())
 	var top uint64
 	var waitErr error
 	if r.asker.Err() == nil {

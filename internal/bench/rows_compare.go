@@ -2,12 +2,10 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tablecast/tablecast/pkg/client"
@@ -60,20 +58,13 @@ func (r *rowsRun) fanoutPass(ctx context.Context, messages, size int) (*fanoutPa
 	pub.begin()
 	pr := pub.await(ctx, s.mostReceived)
 	res.pubTook, res.pubCalls = pr.took, pr.calls
-	if log := pub.log(); pr.err != nil && len(log) > 0 {
-		pr.err = fmt.Errorf("%w; publisher output: %s", pr.err, strings.Join(log, " | "))
-	}
-	res.published, res.publishErr = pr.published, pr.err
+	res.published, res.publishErr = pr.published, withOutput(pr.err, "publisher", pub.log())
 	res.waitErr = s.waitDelivered(ctx, live, res.published)
 	end()
 	res.cpu = t.cpu() - cpu0
 	out := &fanoutPassResult{runResult: res, benchCPU: cpuOf(os.Getpid()) - benchCPU0}
 	r.setRoute(nil)
-	res.last = s.rec.Last()
-	res.delivered, res.expected = s.rec.Count(), s.expected(live, res.published)
-	res.hist = s.rec.Snapshot()
-	res.ended, res.bad = s.endedCount(), s.bad.Load()
-	if err := errors.Join(res.publishErr, res.waitErr); err != nil {
+	if err := res.tally(s, live); err != nil {
 		return out, fmt.Errorf("rows: fanout pass: %w", err)
 	}
 	return out, nil

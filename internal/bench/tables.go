@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,34 +45,7 @@ func userToken(secret, user string, ttl time.Duration) (string, error) {
 
 // call sends a request and decodes a 2xx answer into out (when not nil).
 func (r *restClient) call(ctx context.Context, method, path string, body []byte, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, r.base.JoinPath(path).String(), rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+r.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := r.httpc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return &statusError{status: resp.StatusCode, body: strings.TrimSpace(string(b))}
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(b, out)
+	return doRequest(ctx, r.httpc, method, r.base.JoinPath(path).String(), r.token, body, out)
 }
 
 // callJSON is call with a body marshalled from in.
@@ -381,35 +351,21 @@ type writeWire struct {
 	Unconfirmed []int          `json:"unconfirmed,omitempty"`
 	TookNS      int64          `json:"took_ns"`
 	Calls       *LatencyReport `json:"calls,omitempty"`
-	Error       string         `json:"error,omitempty"`
-	TimedOut    bool           `json:"timed_out,omitempty"`
+	childError
 }
 
 func (r writeResult) wire() writeWire {
-	w := writeWire{Taken: r.taken, Unsent: r.unsent, Unconfirmed: r.unconfirmed, TookNS: int64(r.took), Calls: r.calls}
-	if r.err != nil {
-		w.Error = r.err.Error()
-		w.TimedOut = errors.Is(r.err, context.DeadlineExceeded)
-	}
-	return w
+	return writeWire{Taken: r.taken, Unsent: r.unsent, Unconfirmed: r.unconfirmed, TookNS: int64(r.took), Calls: r.calls,
+		childError: wireError(r.err)}
 }
 
 func parseWriteLine(line string) writeResult {
-	if line == "" {
-		return writeResult{err: errors.New("the rows writer ended without a result")}
-	}
 	var w writeWire
-	if err := json.Unmarshal([]byte(line), &w); err != nil {
-		return writeResult{err: fmt.Errorf("the rows writer's result %.200q: %v", line, err)}
+	if err := decodeResultLine("rows writer", line, &w); err != nil {
+		return writeResult{err: err}
 	}
-	r := writeResult{taken: w.Taken, unsent: w.Unsent, unconfirmed: w.Unconfirmed, took: time.Duration(w.TookNS), calls: w.Calls}
-	switch {
-	case w.TimedOut:
-		r.err = fmt.Errorf("%w (%s)", context.DeadlineExceeded, w.Error)
-	case w.Error != "":
-		r.err = errors.New(w.Error)
-	}
-	return r
+	return writeResult{taken: w.Taken, unsent: w.Unsent, unconfirmed: w.Unconfirmed, took: time.Duration(w.TookNS), calls: w.Calls,
+		err: w.err()}
 }
 
 func (o *Options) cellPlan(s *tableSetup) cellPlan {

@@ -326,42 +326,52 @@ func (t *target) logTail() []string {
 }
 
 // wsURL is the native protocol's socket address.
-func (t *target) wsURL() string {
+func (t *target) wsURL() string { return t.socketURL("/api/ws/socket") }
+
+// socketURL is the WebSocket address of path on the server.
+func (t *target) socketURL(path string) string {
 	u := *t.base
 	u.Scheme = "ws"
 	if t.base.Scheme == "https" {
 		u.Scheme = "wss"
 	}
-	return u.JoinPath("/api/ws/socket").String()
+	return u.JoinPath(path).String()
 }
 
-// do sends an admin or ops request and decodes a 200 answer into out
+// do sends an admin or ops request and decodes a 2xx answer into out
 // (when not nil).
 func (t *target) do(ctx context.Context, method, path string, body []byte, out any) error {
+	return doRequest(ctx, t.httpc, method, t.base.JoinPath(path).String(), t.apiKey, body, out)
+}
+
+// doRequest sends a request, with token (if any) as its bearer, and decodes
+// a 2xx answer of up to 16 MiB into out (when not nil); another status is a
+// *statusError.
+func doRequest(ctx context.Context, c *http.Client, method, url, token string, body []byte, out any) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, t.base.JoinPath(path).String(), rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return err
 	}
-	if t.apiKey != "" {
-		req.Header.Set("Authorization", "Bearer "+t.apiKey)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := t.httpc.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
 		return &statusError{status: resp.StatusCode, body: strings.TrimSpace(string(b))}
 	}
 	if out == nil {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,7 +20,8 @@ import (
 // REST writes' latency is measured without webhooks, then with 1, 10 and
 // 100 webhooks on the table (--hooks), each stage writing --writes rows
 // and waiting until every webhook has every event: events delivered per
-// second, and what webhooks add to a write's p50 and p99. Each stage also
+// second, how long after its write each event arrived, and what webhooks
+// add to a write's p50 and p99. Each stage also
 // reports the server's CPU (cores used while it ran, and per delivered
 // event). A last stage, the control, deletes the webhooks and writes again
 // while this process burns the CPU the 100-webhook stage added (server and
@@ -29,12 +31,15 @@ import (
 // DefaultHookWrites is the rows each stage writes.
 const DefaultHookWrites = 500
 
-// hookReceiver counts the events each webhook delivered.
+// hookReceiver counts the events delivered, and how long after its write
+// each arrived (its payload's timestamp, the server's clock at the write:
+// the same machine's).
 type hookReceiver struct {
 	srv    *http.Server
 	ln     net.Listener
 	events atomic.Int64
 	mu     sync.Mutex
+	lag    Histogram // under mu
 	signal chan struct{}
 }
 
@@ -52,6 +57,7 @@ func newHookReceiver() (*hookReceiver, error) {
 			_ = json.Unmarshal(b, &arr)
 			n = int64(len(arr))
 		}
+		r.record(b, time.Now())
 		r.events.Add(n)
 		select {
 		case r.signal <- struct{}{}:
@@ -61,6 +67,37 @@ func newHookReceiver() (*hookReceiver, error) {
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = r.srv.Serve(ln) }()
 	return r, nil
+}
+
+// record records the delivery latency of the events of body, received
+// at now.
+func (r *hookReceiver) record(body []byte, now time.Time) {
+	const key = `"timestamp":"`
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		i := bytes.Index(body, []byte(key))
+		if i < 0 {
+			return
+		}
+		body = body[i+len(key):]
+		end := bytes.IndexByte(body, '"')
+		if end < 0 {
+			return
+		}
+		if at, err := time.Parse(time.RFC3339Nano, string(body[:end])); err == nil {
+			r.lag.Record(now.Sub(at))
+		}
+	}
+}
+
+// takeLag returns the delivery latencies recorded since the last call.
+func (r *hookReceiver) takeLag() Histogram {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h := r.lag
+	r.lag = Histogram{}
+	return h
 }
 
 func (r *hookReceiver) url() string { return "http://" + r.ln.Addr().String() + "/hook" }
@@ -167,6 +204,7 @@ func runWebhooks(ctx context.Context, o Options, t *target, prog *progress, rep 
 		}
 		prog.notef("webhooks: %d REST writes with %d webhooks", writes, n)
 		before := rcv.events.Load()
+		rcv.takeLag()
 		start := time.Now()
 		srv0, self0 := cpu()
 		h, err := write(strconv.Itoa(n))
@@ -186,6 +224,9 @@ func runWebhooks(ctx context.Context, o Options, t *target, prog *progress, rep 
 		rep.add("write_p50_webhooks_"+s, "REST write p50, "+s+" webhooks", ms(h.Quantile(0.5)), "ms")
 		rep.add("write_p99_webhooks_"+s, "REST write p99, "+s+" webhooks", ms(h.Quantile(0.99)), "ms")
 		rep.add("write_p50_ratio_webhooks_"+s, "write p50 with "+s+" webhooks / without", ms(h.Quantile(0.5))/p50, "x")
+		lag := rcv.takeLag()
+		rep.add("webhook_delivery_p50_"+s, "webhook delivery latency p50 (write to receiver), "+s+" webhooks", ms(lag.Quantile(0.5)), "ms")
+		rep.add("webhook_delivery_p99_"+s, "webhook delivery latency p99, "+s+" webhooks", ms(lag.Quantile(0.99)), "ms")
 		rep.add("server_cores_webhooks_"+s, "server CPU while writing, "+s+" webhooks", (srvW-srv0)/wrote, "cores")
 		rep.add("server_cpu_per_event_"+s, "server CPU per delivered event, "+s+" webhooks",
 			(srv1-srv0-perWrite*float64(writes))/float64(writes*n)*1e6, "µs")

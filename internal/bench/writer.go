@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 )
 
 // runWriterChild is `tablecast bench rows-writer --url URL ...` with its
@@ -93,19 +92,12 @@ func startChildWriters(o Options, t *target, token string, s *tableSetup) (*writ
 // await returns the writers' result. When ctx ends first, it asks them to
 // stop and waits a little for their account.
 func (h *writerHandle) await(ctx context.Context) writeResult {
-	select {
-	case r := <-h.done:
-		return r
-	case <-ctx.Done():
-	}
-	h.cancel()
-	select {
-	case r := <-h.done:
-		if r.err == nil {
-			r.err = ctx.Err()
-		}
-		return r
-	case <-time.After(5 * time.Second):
+	r, stopped, ok := awaitOrStop(ctx, h.done, h.cancel)
+	switch {
+	case !ok:
 		return writeResult{err: fmt.Errorf("%w; the writers did not account for their writes", ctx.Err())}
+	case stopped && r.err == nil:
+		r.err = ctx.Err()
 	}
+	return r
 }

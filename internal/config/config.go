@@ -228,4 +228,5 @@ type Webhooks struct {
 	Retention    time.Duration // how long the outbox holds what a webhook has not delivered
 	Lease        time.Duration // a node's lease on a webhook
 	Concurrency  int           // calls in flight on a node, all webhooks together; 0: 8 per GOMAXPROCS
+	Yield        time.Duration // longest a call waits for the node's writes in flight; 0: never
 }

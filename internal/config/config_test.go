@@ -59,7 +59,7 @@ func TestDefaults(t *testing.T) {
 		ReplayLimit:       1000,
 		ConnectRate:       RateLimit{PerSecond: 50, Burst: 500},
 		Webhooks: Webhooks{Timeout: 10 * time.Second, MaxAttempts: 8, RetryBase: time.Second, MaxAge: 24 * time.Hour,
-			Retention: 7 * 24 * time.Hour, Lease: 10 * time.Second},
+			Retention: 7 * 24 * time.Hour, Lease: 10 * time.Second, Yield: 100 * time.Millisecond},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)

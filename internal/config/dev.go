@@ -101,6 +101,7 @@ func (c Config) Redacted() map[string]any {
 		"webhook-retention":     c.Webhooks.Retention.String(),
 		"webhook-lease":         c.Webhooks.Lease.String(),
 		"webhook-concurrency":   c.Webhooks.Concurrency,
+		"webhook-yield":         c.Webhooks.Yield.String(),
 	}
 }
 

@@ -157,6 +157,16 @@ func settings(c *Config, port *int) []setting {
 		{env: "TABLECAST_WEBHOOK_CONCURRENCY", flag: "webhook-concurrency", def: "0",
 			usage: "most webhook calls a node has in flight at once, all webhooks together; 0: 8 per core (GOMAXPROCS) (`count`)",
 			apply: intInto(&c.Webhooks.Concurrency, 0)},
+		{env: "TABLECAST_WEBHOOK_YIELD", flag: "webhook-yield", def: "100ms",
+			usage: "longest a webhook call waits for the node's writes in flight to end before it starts; 0: calls never wait (`duration`)",
+			apply: func(v string) error {
+				d, err := parseDuration(v)
+				if err == nil && d < 0 {
+					err = fmt.Errorf("%q must not be below zero", v)
+				}
+				c.Webhooks.Yield = d
+				return err
+			}},
 		{env: "TABLECAST_DEV", flag: "dev", isBool: true,
 			usage: "insecure development mode: generated secret and API key, user_id without a token, any origin",
 			apply: into(&c.Dev, parseBool)},

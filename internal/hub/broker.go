@@ -40,6 +40,22 @@ type Broker interface {
 	Close() error
 }
 
+// PublicationsOf decodes a stream's history entries, read at pos, into
+// publications for Broker.History: each takes its entry's offset and pos's
+// epoch. An entry that does not decode makes the range unrecoverable.
+func PublicationsOf(entries []stream.Entry, pos stream.Position, decode func([]byte) (*Publication, error)) ([]*Publication, error) {
+	out := make([]*Publication, 0, len(entries))
+	for _, e := range entries {
+		p, err := decode(e.Payload)
+		if err != nil {
+			return nil, errors.Join(stream.ErrUnrecoverable, err)
+		}
+		p.Offset, p.Epoch = e.Offset, pos.Epoch
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // ErrSubscribePending is wrapped by a Broker.Subscribe that could not reach
 // the cluster but keeps the interest: it subscribes, and asks for a resync,
 // when the cluster is back.

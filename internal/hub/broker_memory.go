@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"sync"
@@ -90,16 +89,8 @@ func (b *MemoryBroker) History(ctx context.Context, collection string, since str
 	if err != nil {
 		return nil, pos, err
 	}
-	out := make([]*Publication, 0, len(entries))
-	for _, e := range entries {
-		p, err := decodeMemoryEntry(e.Payload)
-		if err != nil {
-			return nil, pos, errors.Join(stream.ErrUnrecoverable, err)
-		}
-		p.Offset, p.Epoch = e.Offset, pos.Epoch
-		out = append(out, p)
-	}
-	return out, pos, nil
+	pubs, err := PublicationsOf(entries, pos, decodeMemoryEntry)
+	return pubs, pos, err
 }
 
 // Top implements Broker.

@@ -187,13 +187,19 @@ func (c *Conn) enqueue(frame []byte, stamp int64) bool {
 	c.queue = append(c.queue, frame)
 	c.stamps = append(c.stamps, stamp)
 	c.qbytes += int64(len(frame))
+	c.unlockAndSchedule()
+	return true
+}
+
+// unlockAndSchedule releases c.qmu, which the caller holds, and hands c to
+// its writer unless it is scheduled already.
+func (c *Conn) unlockAndSchedule() {
 	schedule := !c.scheduled
 	c.scheduled = true
 	c.qmu.Unlock()
 	if schedule {
 		c.writer.push(c)
 	}
-	return true
 }
 
 // Disconnect sends the dialect's disconnect message and closes the connection
@@ -217,12 +223,7 @@ func (c *Conn) disconnect(d Disconnect, dropQueued bool) bool {
 		c.queue, c.stamps, c.qbytes = c.queue[:0], c.stamps[:0], 0
 	}
 	c.final = final
-	schedule := !c.scheduled
-	c.scheduled = true
-	c.qmu.Unlock()
-	if schedule {
-		c.writer.push(c)
-	}
+	c.unlockAndSchedule()
 	return true
 }
 

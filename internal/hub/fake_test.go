@@ -95,6 +95,16 @@ func (t *fakeTransport) waitLines(tb testing.TB, n int) []string {
 	}
 }
 
+// expect waits for the lines in want ("|" between them) and checks that
+// they are all that was written.
+func (t *fakeTransport) expect(tb testing.TB, want string) {
+	tb.Helper()
+	n := strings.Count(want, "|") + 1
+	if got := strings.Join(t.waitLines(tb, n), "|"); got != want {
+		tb.Errorf("got %q, want %q", got, want)
+	}
+}
+
 // lineRenderer renders "kind channel offset data".
 type lineRenderer struct{}
 
@@ -174,6 +184,14 @@ func (h *testHub) sub(t testing.TB, c *Conn, col, doc string, since *stream.Posi
 		t.Fatal(err)
 	}
 	return res
+}
+
+// subscriber connects user and subscribes it to col (doc: one document).
+func (h *testHub) subscriber(t testing.TB, user, col, doc string) (*Conn, *fakeTransport) {
+	t.Helper()
+	c, tr := h.conn(t, user)
+	h.sub(t, c, col, doc, nil)
+	return c, tr
 }
 
 func (h *testHub) publish(t testing.TB, p *Publication) stream.Position {

@@ -184,35 +184,27 @@ func New(cfg Config) (*Hub, error) {
 }
 
 func setDefaults(cfg *Config) {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&cfg.HeartbeatInterval, 30*time.Second)
-	def(&cfg.ConnectionTimeout, 60*time.Second)
-	def(&cfg.AuthTimeout, 10*time.Second)
-	def(&cfg.WriteTimeout, 10*time.Second)
-	if cfg.SendQueue <= 0 {
-		cfg.SendQueue = 4 << 20
-	}
-	if cfg.MaxSubscriptions <= 0 {
-		cfg.MaxSubscriptions = 256
-	}
-	if cfg.ReplayLimit <= 0 {
-		cfg.ReplayLimit = 1000
-	}
-	if cfg.Shards <= 0 {
-		cfg.Shards = 64
-	}
-	if cfg.Writers <= 0 {
-		cfg.Writers = runtime.GOMAXPROCS(0)
-	}
+	setDefault(&cfg.HeartbeatInterval, 30*time.Second)
+	setDefault(&cfg.ConnectionTimeout, 60*time.Second)
+	setDefault(&cfg.AuthTimeout, 10*time.Second)
+	setDefault(&cfg.WriteTimeout, 10*time.Second)
+	setDefault(&cfg.SendQueue, 4<<20)
+	setDefault(&cfg.MaxSubscriptions, 256)
+	setDefault(&cfg.ReplayLimit, 1000)
+	setDefault(&cfg.Shards, 64)
+	setDefault(&cfg.Writers, runtime.GOMAXPROCS(0))
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+}
+
+// setDefault sets *p to v unless it is positive.
+func setDefault[T ~int | ~int64](p *T, v T) {
+	if *p <= 0 {
+		*p = v
 	}
 }
 

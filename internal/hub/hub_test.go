@@ -18,15 +18,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestDeliveryReachesCollectionAndDocumentSubscribersOnce(t *testing.T) {
 	h := newTestHub(t, nil)
-	colOnly, trCol := h.conn(t, "u1")
-	docOnly, trDoc := h.conn(t, "u2")
-	both, trBoth := h.conn(t, "u3")
-	other, trOther := h.conn(t, "u4")
-	h.sub(t, colOnly, "rows", "", nil)
-	h.sub(t, docOnly, "rows", "r1", nil)
-	h.sub(t, both, "rows", "", nil)
+	_, trCol := h.subscriber(t, "u1", "rows", "")
+	_, trDoc := h.subscriber(t, "u2", "rows", "r1")
+	both, trBoth := h.subscriber(t, "u3", "rows", "")
 	h.sub(t, both, "rows", "r1", nil)
-	h.sub(t, other, "rows", "r2", nil)
+	_, trOther := h.subscriber(t, "u4", "rows", "r2")
 
 	p := msg("rows", "r1", `{"x":1}`)
 	h.publish(t, p)
@@ -41,10 +37,7 @@ func TestDeliveryReachesCollectionAndDocumentSubscribersOnce(t *testing.T) {
 	// its second reply still says offset 0 since nothing was published yet.
 	want[trBoth][1] = "subscribed rows.r1 0 true"
 	for tr, lines := range want {
-		got := tr.waitLines(t, len(lines))
-		if strings.Join(got, "\n") != strings.Join(lines, "\n") {
-			t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(lines, "\n"))
-		}
+		tr.expect(t, strings.Join(lines, "|"))
 	}
 	if got := p.Delivered(); got != 3 {
 		t.Errorf("document message delivered %d times, want 3 (collection, document, both once)", got)
@@ -119,10 +112,7 @@ func TestSubscribeSinceReplaysExactlyWhatWasMissed(t *testing.T) {
 			c, tr := h.conn(t, "u")
 			since := tt.since
 			h.sub(t, c, "feed", "", &since)
-			got := tr.waitLines(t, len(tt.want))
-			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
-				t.Errorf("got %q, want %q", got, tt.want)
-			}
+			tr.expect(t, strings.Join(tt.want, "|"))
 		})
 	}
 	t.Run("pruned", func(t *testing.T) {
@@ -141,10 +131,7 @@ func TestSubscribeSinceReplaysExactlyWhatWasMissed(t *testing.T) {
 		h.publish(t, msg("feed", "d1", "3"))
 		c, tr := h.conn(t, "u")
 		h.sub(t, c, "feed", "d1", &stream.Position{Offset: before.Offset - 1, Epoch: before.Epoch})
-		want := []string{"message feed.d1 21 1", "message feed.d1 23 3", "subscribed feed.d1 23 true"}
-		if got := tr.waitLines(t, 3); strings.Join(got, "|") != strings.Join(want, "|") {
-			t.Errorf("got %q, want %q", got, want)
-		}
+		tr.expect(t, "message feed.d1 21 1|message feed.d1 23 3|subscribed feed.d1 23 true")
 	})
 }
 
@@ -244,10 +231,8 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 
 func TestPresenceJoinUpdateLeave(t *testing.T) {
 	h := newTestHub(t, nil)
-	watcher, trW := h.conn(t, "w")
-	h.sub(t, watcher, "doc", "", nil)
-	actor, _ := h.conn(t, "a")
-	h.sub(t, actor, "doc", "", nil)
+	_, trW := h.subscriber(t, "w", "doc", "")
+	actor, _ := h.subscriber(t, "a", "doc", "")
 	ctx := context.Background()
 
 	if err := h.SetPresence(ctx, actor, "doc", "", []byte(`{"cell":"A1"}`)); err != nil {
@@ -259,16 +244,12 @@ func TestPresenceJoinUpdateLeave(t *testing.T) {
 	if got := h.Presence("doc", ""); len(got) != 1 || string(got[0].State) != `{"cell":"B2"}` {
 		t.Fatalf("presence %+v", got)
 	}
-	late, trLate := h.conn(t, "late")
-	h.sub(t, late, "doc", "", nil)
+	_, trLate := h.subscriber(t, "late", "doc", "")
 	if got := trLate.waitLines(t, 2); got[1] != `presence doc 0 {"cell":"B2"}` {
 		t.Fatalf("late subscriber was not told who is here: %q", got)
 	}
 	h.Unsubscribe(ctx, actor, "doc", "")
-	want := []string{"subscribed doc 0 true", `presence doc 0 {"cell":"A1"}`, `presence doc 0 {"cell":"B2"}`, "presence doc 0 null"}
-	if got := trW.waitLines(t, 4); strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Fatalf("got %q, want %q", got, want)
-	}
+	trW.expect(t, `subscribed doc 0 true|presence doc 0 {"cell":"A1"}|presence doc 0 {"cell":"B2"}|presence doc 0 null`)
 	if got := h.Presence("doc", ""); len(got) != 0 {
 		t.Fatalf("presence after leaving: %+v", got)
 	}
@@ -337,8 +318,7 @@ func TestSweeperClosesSilentExpiredAndUnauthenticated(t *testing.T) {
 
 func TestTooManySubscriptions(t *testing.T) {
 	h := newTestHub(t, func(c *Config) { c.MaxSubscriptions = 2 })
-	c, _ := h.conn(t, "u")
-	h.sub(t, c, "a", "", nil)
+	c, _ := h.subscriber(t, "u", "a", "")
 	h.sub(t, c, "b", "", nil)
 	h.sub(t, c, "a", "", nil) // again: not a new subscription
 	_, err := h.Subscribe(context.Background(), c, SubscribeRequest{Collection: "c"})

@@ -67,12 +67,9 @@ func newOutageHub(t *testing.T) (*testHub, *downBroker, *failingOutbox) {
 func TestTableStreamSubscribesWithoutTheBroker(t *testing.T) {
 	h, b, ob := newOutageHub(t)
 	b.down.Store(true)
-	c, tr := h.conn(t, "u1")
-	h.sub(t, c, "rec_1", "", nil)
+	c, tr := h.subscriber(t, "u1", "rec_1", "")
 	h.publish(t, ob.commit(1, "a"))
-	if got := strings.Join(tr.waitLines(t, 2), "|"); got != "subscribed rec_1 0 true|ev 1 rec_1.a" {
-		t.Errorf("got %q", got)
-	}
+	tr.expect(t, "subscribed rec_1 0 true|ev 1 rec_1.a")
 
 	_, err := h.Subscribe(context.Background(), c, SubscribeRequest{Collection: "lobby"})
 	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, errBrokerDown) {
@@ -90,10 +87,8 @@ func TestTableStreamSubscribesWithoutTheBroker(t *testing.T) {
 // are told to resume (4002) rather than left waiting for what was missed.
 func TestFailedCatchUpResumesSubscribers(t *testing.T) {
 	h, _, ob := newOutageHub(t)
-	c, tr := h.conn(t, "u1")
-	h.sub(t, c, "fld_1", "", nil)
-	other, trOther := h.conn(t, "u2")
-	h.sub(t, other, "rec_2", "", nil)
+	_, tr := h.subscriber(t, "u1", "fld_1", "")
+	_, trOther := h.subscriber(t, "u2", "rec_2", "")
 	ob.failing.Store(true)
 	(*brokerEvents)(h.Hub).HandleResync("table:1")
 	if got := tr.waitLines(t, 2); got[1] != "disconnect 4002" {

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"encoding/json"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,10 +17,8 @@ func TestEventsStayInTheirStream(t *testing.T) {
 		c.Renderers[0] = eventLines{}
 		c.Shards = 1
 	})
-	one, trOne := h.conn(t, "u1")
-	h.sub(t, one, "rec_1", "", nil)
-	two, trTwo := h.conn(t, "u2")
-	h.sub(t, two, "rec_2", "", nil)
+	_, trOne := h.subscriber(t, "u1", "rec_1", "")
+	_, trTwo := h.subscriber(t, "u2", "rec_2", "")
 
 	stray := ob.commit(1, "a")
 	stray.Data, _ = json.Marshal(map[string]any{"table": 2, "docs": []string{"a"}})
@@ -29,25 +26,17 @@ func TestEventsStayInTheirStream(t *testing.T) {
 	h.publish(t, ob.commit(1, "b"))
 	h.publish(t, ob.commit(2, "c"))
 
-	if got := strings.Join(trOne.waitLines(t, 2), "|"); got != "subscribed rec_1 0 true|ev 2 rec_1.b" {
-		t.Errorf("table 1's subscriber got %q", got)
-	}
-	if got := strings.Join(trTwo.waitLines(t, 2), "|"); got != "subscribed rec_2 0 true|ev 1 rec_2.c" {
-		t.Errorf("table 2's subscriber got %q", got)
-	}
+	trOne.expect(t, "subscribed rec_1 0 true|ev 2 rec_1.b")
+	trTwo.expect(t, "subscribed rec_2 0 true|ev 1 rec_2.c")
 }
 
 func TestRevokeChannel(t *testing.T) {
 	h, ob := newStreamHub(t)
-	docA1, trA1 := h.conn(t, "u1")
-	h.sub(t, docA1, "rec_1", "a", nil)
-	docA2, trA2 := h.conn(t, "u2")
-	h.sub(t, docA2, "rec_1", "a", nil)
+	_, trA1 := h.subscriber(t, "u1", "rec_1", "a")
+	docA2, trA2 := h.subscriber(t, "u2", "rec_1", "a")
 	h.sub(t, docA2, "rec_1", "b", nil)
-	whole, trWhole := h.conn(t, "u3")
-	h.sub(t, whole, "rec_1", "", nil)
-	other, trOther := h.conn(t, "u4")
-	h.sub(t, other, "rec_2", "", nil)
+	_, trWhole := h.subscriber(t, "u3", "rec_1", "")
+	_, trOther := h.subscriber(t, "u4", "rec_2", "")
 
 	if n := h.RevokeChannel("rec_1", "a"); n != 2 {
 		t.Fatalf("RevokeChannel(rec_1, a) = %d, want 2", n)
@@ -56,12 +45,8 @@ func TestRevokeChannel(t *testing.T) {
 		t.Fatalf("again: %d, want 0", n)
 	}
 	h.publish(t, ob.commit(1, "a", "b"))
-	if got := strings.Join(trA1.waitLines(t, 2), "|"); got != "subscribed rec_1.a 0 true|revoked rec_1.a" {
-		t.Errorf("u1 got %q", got)
-	}
-	if got := strings.Join(trA2.waitLines(t, 4), "|"); got != "subscribed rec_1.a 0 true|subscribed rec_1.b 0 true|revoked rec_1.a|ev 1 rec_1.b" {
-		t.Errorf("u2 got %q", got)
-	}
+	trA1.expect(t, "subscribed rec_1.a 0 true|revoked rec_1.a")
+	trA2.expect(t, "subscribed rec_1.a 0 true|subscribed rec_1.b 0 true|revoked rec_1.a|ev 1 rec_1.b")
 	trWhole.waitLines(t, 3)
 
 	// The whole collection: its subscribers and every document's.
@@ -70,12 +55,8 @@ func TestRevokeChannel(t *testing.T) {
 	}
 	h.publish(t, ob.commit(1, "b"))
 	h.publish(t, ob.commit(2, "z"))
-	if got := strings.Join(trOther.waitLines(t, 2), "|"); got != "subscribed rec_2 0 true|ev 1 rec_2.z" {
-		t.Errorf("table 2's subscriber got %q", got)
-	}
-	if got := strings.Join(trWhole.waitLines(t, 4), "|"); got != "subscribed rec_1 0 true|ev 1 rec_1.a|ev 1 rec_1.b|revoked rec_1" {
-		t.Errorf("the collection's subscriber got %q", got)
-	}
+	trOther.expect(t, "subscribed rec_2 0 true|ev 1 rec_2.z")
+	trWhole.expect(t, "subscribed rec_1 0 true|ev 1 rec_1.a|ev 1 rec_1.b|revoked rec_1")
 	if got := trA2.waitLines(t, 5); got[len(got)-1] != "revoked rec_1.b" {
 		t.Errorf("u2 got %q", got)
 	}

@@ -110,32 +110,20 @@ func newStreamHub(t *testing.T) (*testHub, *outbox) {
 
 func TestEventsReachTheirCollectionsAndDocuments(t *testing.T) {
 	h, ob := newStreamHub(t)
-	all, trAll := h.conn(t, "u1")
-	h.sub(t, all, "rec_1", "", nil)
-	one, trOne := h.conn(t, "u2")
-	h.sub(t, one, "rec_1", "a", nil)
-	both, trBoth := h.conn(t, "u3")
-	h.sub(t, both, "rec_1", "", nil)
+	_, trAll := h.subscriber(t, "u1", "rec_1", "")
+	_, trOne := h.subscriber(t, "u2", "rec_1", "a")
+	both, trBoth := h.subscriber(t, "u3", "rec_1", "")
 	h.sub(t, both, "rec_1", "a", nil)
-	fields, trFields := h.conn(t, "u4")
-	h.sub(t, fields, "fld_1", "", nil)
-	other, trOther := h.conn(t, "u5")
-	h.sub(t, other, "rec_2", "", nil)
+	_, trFields := h.subscriber(t, "u4", "fld_1", "")
+	_, trOther := h.subscriber(t, "u5", "rec_2", "")
 
 	p := ob.commit(1, "a", "b", "fld:f7")
 	h.publish(t, p)
 
-	check := func(tr *fakeTransport, want ...string) {
-		t.Helper()
-		got := tr.waitLines(t, len(want))
-		if strings.Join(got, "|") != strings.Join(want, "|") {
-			t.Errorf("got %q, want %q", got, want)
-		}
-	}
-	check(trAll, "subscribed rec_1 0 true", "ev 1 rec_1.a", "ev 1 rec_1.b")
-	check(trOne, "subscribed rec_1.a 0 true", "ev 1 rec_1.a")
-	check(trBoth, "subscribed rec_1 0 true", "subscribed rec_1.a 0 true", "ev 1 rec_1.a", "ev 1 rec_1.b")
-	check(trFields, "subscribed fld_1 0 true", "ev 1 fld_1.f7")
+	trAll.expect(t, "subscribed rec_1 0 true|ev 1 rec_1.a|ev 1 rec_1.b")
+	trOne.expect(t, "subscribed rec_1.a 0 true|ev 1 rec_1.a")
+	trBoth.expect(t, "subscribed rec_1 0 true|subscribed rec_1.a 0 true|ev 1 rec_1.a|ev 1 rec_1.b")
+	trFields.expect(t, "subscribed fld_1 0 true|ev 1 fld_1.f7")
 	if got := p.Delivered(); got != 6 { // 2 + 1 + 2 + 1
 		t.Errorf("delivered %d frames, want 6", got)
 	}
@@ -146,8 +134,7 @@ func TestEventsReachTheirCollectionsAndDocuments(t *testing.T) {
 
 func TestEventsAreDeliveredInOffsetOrderAndGapsFilled(t *testing.T) {
 	h, ob := newStreamHub(t)
-	c, tr := h.conn(t, "u")
-	h.sub(t, c, "rec_1", "", nil)
+	_, tr := h.subscriber(t, "u", "rec_1", "")
 	e1, e2, e3, e4 := ob.commit(1, "a"), ob.commit(1, "b"), ob.commit(1, "c"), ob.commit(1, "d")
 	h.publish(t, e1)
 	h.publish(t, e3) // e2 is late
@@ -155,11 +142,7 @@ func TestEventsAreDeliveredInOffsetOrderAndGapsFilled(t *testing.T) {
 	h.publish(t, e2) // and published twice (two relays)
 	h.publish(t, ob.commit(1, "e"))
 	_ = e4 // never published: the sequencer reads it back from the outbox
-	got := tr.waitLines(t, 6)
-	want := "subscribed rec_1 0 true|ev 1 rec_1.a|ev 2 rec_1.b|ev 3 rec_1.c|ev 4 rec_1.d|ev 5 rec_1.e"
-	if strings.Join(got, "|") != want {
-		t.Fatalf("got %q", got)
-	}
+	tr.expect(t, "subscribed rec_1 0 true|ev 1 rec_1.a|ev 2 rec_1.b|ev 3 rec_1.c|ev 4 rec_1.d|ev 5 rec_1.e")
 }
 
 func TestSubscribeSinceReplaysFromTheOutbox(t *testing.T) {
@@ -182,20 +165,15 @@ func TestSubscribeSinceReplaysFromTheOutbox(t *testing.T) {
 			c, tr := h.conn(t, "u")
 			since := tt.since
 			h.sub(t, c, "rec_1", tt.doc, &since)
-			n := strings.Count(tt.want, "|") + 1
-			if got := strings.Join(tr.waitLines(t, n), "|"); got != tt.want {
-				t.Fatalf("got %q, want %q", got, tt.want)
-			}
+			tr.expect(t, tt.want)
 		})
 	}
 }
 
 func TestEventsLeaveTheOriginOut(t *testing.T) {
 	h, ob := newStreamHub(t)
-	writer, trWriter := h.conn(t, "w")
-	h.sub(t, writer, "rec_1", "", nil)
-	reader, trReader := h.conn(t, "r")
-	h.sub(t, reader, "rec_1", "", nil)
+	writer, trWriter := h.subscriber(t, "w", "rec_1", "")
+	_, trReader := h.subscriber(t, "r", "rec_1", "")
 	p := ob.commit(1, "a")
 	p.Exclude = []string{writer.ID()}
 	h.publish(t, p)
@@ -211,12 +189,9 @@ func TestEventsLeaveTheOriginOut(t *testing.T) {
 // out; everyone else gets the shared frame.
 func TestEventsHandTheOriginItsOwnFrame(t *testing.T) {
 	h, ob := newStreamHub(t)
-	writer, trWriter := h.conn(t, "w")
-	h.sub(t, writer, "rec_1", "", nil)
-	reader, trReader := h.conn(t, "r")
-	h.sub(t, reader, "rec_1", "", nil)
-	docWatcher, trDoc := h.conn(t, "w")
-	h.sub(t, docWatcher, "rec_1", "a", nil)
+	writer, trWriter := h.subscriber(t, "w", "rec_1", "")
+	_, trReader := h.subscriber(t, "r", "rec_1", "")
+	_, trDoc := h.subscriber(t, "w", "rec_1", "a")
 
 	e1 := ob.commit(1, "a")
 	e2 := ob.commit(1, "ack:a", "b")
@@ -225,27 +200,19 @@ func TestEventsHandTheOriginItsOwnFrame(t *testing.T) {
 	h.publish(t, e1)
 	h.publish(t, e3) // early: the sequencer holds it until e2
 	h.publish(t, e2)
-	check := func(tr *fakeTransport, want string) {
-		t.Helper()
-		n := strings.Count(want, "|") + 1
-		if got := strings.Join(tr.waitLines(t, n), "|"); got != want {
-			t.Errorf("got %q, want %q", got, want)
-		}
-	}
-	check(trWriter, "subscribed rec_1 0 true|ev 1 rec_1.a|ack 2 rec_1.a|ev 3 rec_1.a")
-	check(trReader, "subscribed rec_1 0 true|ev 1 rec_1.a|ev 2 rec_1.a|ev 2 rec_1.b|ev 3 rec_1.a")
-	check(trDoc, "subscribed rec_1.a 0 true|ev 1 rec_1.a|ev 2 rec_1.a|ev 3 rec_1.a")
+	trWriter.expect(t, "subscribed rec_1 0 true|ev 1 rec_1.a|ack 2 rec_1.a|ev 3 rec_1.a")
+	trReader.expect(t, "subscribed rec_1 0 true|ev 1 rec_1.a|ev 2 rec_1.a|ev 2 rec_1.b|ev 3 rec_1.a")
+	trDoc.expect(t, "subscribed rec_1.a 0 true|ev 1 rec_1.a|ev 2 rec_1.a|ev 3 rec_1.a")
 
 	// A replay to the origin connection is rendered the same way.
 	since := stream.Position{Offset: 1, Epoch: testEpoch}
 	h.sub(t, writer, "rec_1", "a", &since)
-	check(trWriter, "subscribed rec_1 0 true|ev 1 rec_1.a|ack 2 rec_1.a|ev 3 rec_1.a|ack 2 rec_1.a|ev 3 rec_1.a|subscribed rec_1.a 3 true")
+	trWriter.expect(t, "subscribed rec_1 0 true|ev 1 rec_1.a|ack 2 rec_1.a|ev 3 rec_1.a|ack 2 rec_1.a|ev 3 rec_1.a|subscribed rec_1.a 3 true")
 }
 
 func TestRevokeEndsSubscriptions(t *testing.T) {
 	h, ob := newStreamHub(t)
-	c, tr := h.conn(t, "ex-member")
-	h.sub(t, c, "rec_1", "", nil)
+	c, tr := h.subscriber(t, "ex-member", "rec_1", "")
 	h.sub(t, c, "news", "", nil)
 	n := h.Revoke("ex-member", func(col string) bool { return strings.HasPrefix(col, "rec_") })
 	if n != 1 {
@@ -253,8 +220,5 @@ func TestRevokeEndsSubscriptions(t *testing.T) {
 	}
 	h.publish(t, ob.commit(1, "a"))
 	h.publish(t, msg("news", "", `"still"`))
-	got := tr.waitLines(t, 4)
-	if strings.Join(got, "|") != "subscribed rec_1 0 true|subscribed news 0 true|revoked rec_1|message news 1 \"still\"" {
-		t.Fatalf("got %q", got)
-	}
+	tr.expect(t, `subscribed rec_1 0 true|subscribed news 0 true|revoked rec_1|message news 1 "still"`)
 }

@@ -77,29 +77,24 @@ type Relay struct {
 	running atomic.Bool
 }
 
+// setDefault sets *p to v unless it is positive.
+func setDefault[T ~int | ~int64](p *T, v T) {
+	if *p <= 0 {
+		*p = v
+	}
+}
+
 // New returns a relay.
 func New(cfg Config) (*Relay, error) {
 	if cfg.Outbox == nil || cfg.Sink == nil {
 		return nil, errors.New("relay: Outbox and Sink are required")
 	}
-	if cfg.Interval <= 0 {
-		cfg.Interval = time.Second
-	}
-	if cfg.Batch <= 0 {
-		cfg.Batch = 500
-	}
-	if cfg.Retention <= 0 {
-		cfg.Retention = 24 * time.Hour
-	}
-	if cfg.WebhookHold <= 0 {
-		cfg.WebhookHold = 7 * 24 * time.Hour
-	}
-	if cfg.PruneEvery <= 0 {
-		cfg.PruneEvery = 10 * time.Minute
-	}
-	if cfg.MarkDelay <= 0 {
-		cfg.MarkDelay = 100 * time.Millisecond
-	}
+	setDefault(&cfg.Interval, time.Second)
+	setDefault(&cfg.Batch, 500)
+	setDefault(&cfg.Retention, 24*time.Hour)
+	setDefault(&cfg.WebhookHold, 7*24*time.Hour)
+	setDefault(&cfg.PruneEvery, 10*time.Minute)
+	setDefault(&cfg.MarkDelay, 100*time.Millisecond)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

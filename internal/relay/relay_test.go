@@ -81,6 +81,15 @@ func (s *sink) seen() []string {
 	return append([]string(nil), s.got...)
 }
 
+func newRelay(t *testing.T, cfg Config) *Relay {
+	t.Helper()
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func unpublished(t *testing.T, st store.Store) int {
 	t.Helper()
 	ev, err := st.Unpublished(context.Background(), 1000)
@@ -92,10 +101,7 @@ func unpublished(t *testing.T, st store.Store) int {
 
 func TestPublishMarksPublished(t *testing.T) {
 	st, sk := openStore(t), newSink()
-	r, err := New(Config{Outbox: st, Sink: sk.publish})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRelay(t, Config{Outbox: st, Sink: sk.publish})
 	events := commit(t, st, store.TableStream(1), 3)
 	if err := r.Publish(context.Background(), events); err != nil {
 		t.Fatal(err)
@@ -113,10 +119,7 @@ func TestPublishMarksPublished(t *testing.T) {
 // with the offsets they were committed with, in order.
 func TestCrashBetweenCommitAndPublish(t *testing.T) {
 	st, sk := openStore(t), newSink()
-	r, err := New(Config{Outbox: st, Sink: sk.publish})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRelay(t, Config{Outbox: st, Sink: sk.publish})
 	lost := commit(t, st, store.TableStream(7), 2) // never handed to Publish
 	sk.setFail(true)
 	refused := commit(t, st, store.TableStream(7), 1)
@@ -138,10 +141,7 @@ func TestCrashBetweenCommitAndPublish(t *testing.T) {
 
 func TestRunPublishesWhatAFailedPublishLeft(t *testing.T) {
 	st, sk := openStore(t), newSink()
-	r, err := New(Config{Outbox: st, Sink: sk.publish, Interval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRelay(t, Config{Outbox: st, Sink: sk.publish, Interval: time.Hour})
 	r.Start()
 	defer r.Stop()
 	sk.setFail(true)
@@ -162,10 +162,7 @@ func TestRunPublishesWhatAFailedPublishLeft(t *testing.T) {
 func TestPruneKeepsUnpublished(t *testing.T) {
 	st, sk := openStore(t), newSink()
 	future := time.Now().Add(48 * time.Hour)
-	r, err := New(Config{Outbox: st, Sink: sk.publish, Retention: time.Hour, Now: func() time.Time { return future }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRelay(t, Config{Outbox: st, Sink: sk.publish, Retention: time.Hour, Now: func() time.Time { return future }})
 	published := commit(t, st, store.TableStream(3), 2)
 	if err := r.Publish(context.Background(), published); err != nil {
 		t.Fatal(err)
@@ -188,10 +185,7 @@ func TestPruneKeepsUnpublished(t *testing.T) {
 // reached the broker; marking them follows, and Stop records what is left.
 func TestMarksInTheBackground(t *testing.T) {
 	st, sk := openStore(t), newSink()
-	r, err := New(Config{Outbox: st, Sink: sk.publish, Interval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRelay(t, Config{Outbox: st, Sink: sk.publish, Interval: time.Hour})
 	r.Start()
 	for i := 0; i < 5; i++ {
 		if err := r.Publish(context.Background(), commit(t, st, store.TableStream(9), 2)); err != nil {

@@ -53,6 +53,7 @@ type assembly struct {
 	metrics *metrics.Metrics
 	timed   *timedStore
 	rows    *rowimage.Images // whole rows for submits' compact events
+	writes  *writeLoad       // the writes in flight, which webhook calls give way to
 	streams *tablestream.Streams
 	history *stream.MemoryHistory
 	broker  nodeBroker
@@ -85,7 +86,8 @@ func assemble(cfg config.Config, opts Options, log *slog.Logger, verifier *auth.
 // (nothing to release).
 func (a *assembly) storeSide() {
 	a.metrics = metrics.New()
-	a.timed = newTimedStore(a.st, a.metrics.StoreTxHistogram())
+	a.writes = &writeLoad{}
+	a.timed = newTimedStore(a.st, a.metrics.StoreTxHistogram(), a.writes)
 	a.streams = tablestream.New(a.st)
 	a.rows = rowimage.New(a.st)
 	streams := a.streams
@@ -151,7 +153,7 @@ func (a *assembly) newService(*closers) error {
 	if err != nil {
 		return err
 	}
-	a.hooks, err = newDispatcher(cfg, wholeRowEvents{a.st, a.rows}, a.svc, a.metrics, a.log)
+	a.hooks, err = newDispatcher(cfg, wholeRowEvents{a.st, a.rows}, a.svc, a.metrics, a.writes, a.log)
 	return err
 }
 
@@ -335,7 +337,7 @@ func (a *assembly) node() *Node {
 		sharedb:     a.sharedb,
 		baserow:     a.baserow,
 		metrics:     a.metrics,
-		http:        newHTTPServer(wrap(cfg, log, mux.ServeMux), log),
+		http:        newHTTPServer(a.writes.countWrites(wrap(cfg, log, mux.ServeMux)), log),
 		routes:      routes,
 		publicMux:   mux.ServeMux,
 		internalMux: internal.ServeMux,

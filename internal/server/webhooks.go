@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/tablecast/tablecast/internal/config"
 	"github.com/tablecast/tablecast/internal/event"
@@ -19,7 +20,7 @@ import (
 // the node id and a random suffix, so that a restarted process (the same
 // host and pid in a container) does not inherit the leases of the one
 // before: those run out, and are taken over, like a dead node's.
-func newDispatcher(cfg config.Config, st webhook.Store, svc *service.Service, m *metrics.Metrics, log *slog.Logger) (*webhook.Dispatcher, error) {
+func newDispatcher(cfg config.Config, st webhook.Store, svc *service.Service, m *metrics.Metrics, writes *writeLoad, log *slog.Logger) (*webhook.Dispatcher, error) {
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	w := cfg.Webhooks
@@ -33,6 +34,8 @@ func newDispatcher(cfg config.Config, st webhook.Store, svc *service.Service, m 
 		AllowPrivate: w.AllowPrivate,
 		Lease:        w.Lease,
 		Concurrency:  w.Concurrency,
+		Writes:       writes,
+		YieldMax:     yieldMax(w.Yield),
 		Observer:     m.Webhooks(),
 		Logger:       log,
 		Announce: func(ctx context.Context, h store.Webhook, reason string) error {
@@ -61,4 +64,13 @@ func (w wholeRowEvents) Events(ctx context.Context, s store.Stream, afterOffset 
 		}
 	}
 	return evs, nil
+}
+
+// yieldMax is the dispatcher's YieldMax for TABLECAST_WEBHOOK_YIELD: 0
+// there means calls never wait for the writes.
+func yieldMax(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

@@ -87,6 +87,18 @@ func wantErr(t *testing.T, err, target error, what string) {
 	}
 }
 
+// deleteOnce deletes id with del, then checks that get finds it no more
+// and that deleting it again is ErrNotFound; what names the kind of thing.
+func deleteOnce[T any](t *testing.T, s Store, what string, id int64, del func(Tx, context.Context, int64) error, get func(context.Context, int64) (T, error)) {
+	t.Helper()
+	ctx := testCtx(t)
+	update(t, s, func(ctx context.Context, tx Tx) error { return del(tx, ctx, id) })
+	_, err := get(ctx, id)
+	wantErr(t, err, ErrNotFound, "deleted "+what)
+	err = s.Update(ctx, func(tx Tx) error { return del(tx, ctx, id) })
+	wantErr(t, err, ErrNotFound, "delete a deleted "+what)
+}
+
 // jsonEqual compares JSON by meaning (PostgreSQL's jsonb reorders keys).
 func jsonEqual(t *testing.T, got, want json.RawMessage, what string) {
 	t.Helper()
@@ -335,11 +347,7 @@ func contractTables(t *testing.T, s Store) {
 	if !slices.Equal(names, []string{"Dos", "Uno", "Three"}) {
 		t.Fatalf("Tables in order = %v", names)
 	}
-	update(t, s, func(ctx context.Context, tx Tx) error { return tx.DeleteTable(ctx, t3.ID) })
-	_, err = s.Table(ctx, t3.ID)
-	wantErr(t, err, ErrNotFound, "deleted table")
-	err = s.Update(ctx, func(tx Tx) error { return tx.DeleteTable(ctx, t3.ID) })
-	wantErr(t, err, ErrNotFound, "delete a deleted table")
+	deleteOnce(t, s, "table", t3.ID, Tx.DeleteTable, s.Table)
 }
 
 func contractFields(t *testing.T, s Store) {
@@ -395,11 +403,7 @@ func contractFields(t *testing.T, s Store) {
 	if want := []int64{f.name.ID, sel.ID, f.n.ID}; !slices.Equal(ids, want) {
 		t.Fatalf("Fields in order = %v, want %v", ids, want) // (1, name) < (1, sel) by id, then 2
 	}
-	update(t, s, func(ctx context.Context, tx Tx) error { return tx.DeleteField(ctx, sel.ID) })
-	_, err = s.Field(ctx, sel.ID)
-	wantErr(t, err, ErrNotFound, "deleted field")
-	err = s.Update(ctx, func(tx Tx) error { return tx.DeleteField(ctx, sel.ID) })
-	wantErr(t, err, ErrNotFound, "delete a deleted field")
+	deleteOnce(t, s, "field", sel.ID, Tx.DeleteField, s.Field)
 }
 
 func contractViews(t *testing.T, s Store) {
@@ -465,11 +469,7 @@ func contractViews(t *testing.T, s Store) {
 	if vs := must(s.Views(ctx, f.table.ID)).get(t); len(vs) != 3 || vs[0].ID != v1.ID || vs[2].ID != v3.ID {
 		t.Fatalf("Views = %+v", vs)
 	}
-	update(t, s, func(ctx context.Context, tx Tx) error { return tx.DeleteView(ctx, v1.ID) })
-	_, err = s.View(ctx, v1.ID)
-	wantErr(t, err, ErrNotFound, "deleted view")
-	err = s.Update(ctx, func(tx Tx) error { return tx.DeleteView(ctx, v1.ID) })
-	wantErr(t, err, ErrNotFound, "delete a deleted view")
+	deleteOnce(t, s, "view", v1.ID, Tx.DeleteView, s.View)
 }
 
 func contractCascadeDeletes(t *testing.T, s Store) {

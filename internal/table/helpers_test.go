@@ -63,6 +63,22 @@ func mustCompile(t testing.TB, fs FilterSet) *Predicate {
 	return p
 }
 
+// wantDetailKeys checks that err is a validation error whose details are
+// keys, no more and no fewer; what names the case.
+func wantDetailKeys(t *testing.T, what string, err error, keys []string) {
+	t.Helper()
+	got := detailKeys(err)
+	if len(got) != len(keys) {
+		t.Errorf("%s: %v; want keys %v", what, err, keys)
+		return
+	}
+	for _, k := range keys {
+		if got[k] == "" {
+			t.Errorf("%s: no %s in %v", what, k, got)
+		}
+	}
+}
+
 func detailKeys(err error) map[string]string {
 	if ve := AsValidation(err, ""); ve != nil {
 		return ve.Details

@@ -3,9 +3,12 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -64,8 +67,46 @@ type result struct {
 	retryAfter time.Duration // from Retry-After, 0 if none
 }
 
+// caller is what a worker's calls share while its webhook's settings stay
+// the same: its headers and the HMAC under its secret's key, made once
+// rather than at every call. A worker's calls are made one at a time, by
+// its goroutine: a caller is not shared.
+type caller struct {
+	secret  string
+	headers json.RawMessage // as the webhook has them, to tell a change
+	header  http.Header     // the webhook's headers and the fixed ones
+	mac     hash.Hash       // nil when the secret is not valid
+}
+
+// caller returns the worker's caller for the webhook's settings w.
+func (wk *worker) caller(w store.Webhook) *caller {
+	if c := wk.c; c != nil && c.secret == w.Secret && bytes.Equal(c.headers, w.Headers) {
+		return c
+	}
+	c := &caller{secret: w.Secret, headers: bytes.Clone(w.Headers), header: http.Header{}}
+	var headers map[string]string
+	_ = json.Unmarshal(w.Headers, &headers)
+	for k, v := range headers {
+		c.header.Set(k, v)
+	}
+	c.header.Set("Content-Type", "application/json")
+	c.header.Set("User-Agent", "tablecast-webhook")
+	if key, err := secretKey(w.Secret); err == nil {
+		c.mac = hmac.New(sha256.New, key)
+	}
+	wk.c = c
+	return c
+}
+
+// Canonical forms of the signing headers, set without Header.Set's work.
+var (
+	canonicalID        = http.CanonicalHeaderKey(HeaderID)
+	canonicalTimestamp = http.CanonicalHeaderKey(HeaderTimestamp)
+	canonicalSignature = http.CanonicalHeaderKey(HeaderSignature)
+)
+
 // call makes one signed POST of body to the webhook.
-func (d *Dispatcher) call(ctx context.Context, w store.Webhook, key []byte, id string, body []byte) result {
+func (d *Dispatcher) call(ctx context.Context, w store.Webhook, c *caller, id string, body []byte) result {
 	start := d.cfg.Now()
 	r := result{Attempt: Attempt{At: start.UTC()}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
@@ -73,17 +114,16 @@ func (d *Dispatcher) call(ctx context.Context, w store.Webhook, key []byte, id s
 		r.Error = "the URL cannot be called: " + err.Error()
 		return r
 	}
-	var headers map[string]string
-	_ = json.Unmarshal(w.Headers, &headers)
-	for k, v := range headers {
-		req.Header.Set(k, v)
+	// A header of its own for each request (the transport may still hold
+	// the last one's after an error); the values are shared, read-only.
+	req.Header = make(http.Header, len(c.header)+3)
+	for k, v := range c.header {
+		req.Header[k] = v
 	}
-	ts, sig := sign(key, id, start, body)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "tablecast-webhook")
-	req.Header.Set(HeaderID, id)
-	req.Header.Set(HeaderTimestamp, ts)
-	req.Header.Set(HeaderSignature, sig)
+	ts, sig := signWith(c.mac, id, start, body)
+	req.Header[canonicalID] = []string{id}
+	req.Header[canonicalTimestamp] = []string{ts}
+	req.Header[canonicalSignature] = []string{sig}
 	resp, err := d.client.Do(req)
 	r.DurationMS = d.cfg.Now().Sub(start).Milliseconds()
 	if err != nil {
@@ -164,19 +204,19 @@ func (d *Dispatcher) deliver(ctx context.Context, wk *worker, id string, body []
 		case <-ctx.Done():
 			return false, attempts, errStop
 		}
-		// The lease checked with the slot held: waiting for it may have
-		// taken the lease's margin.
-		if ctx.Err() != nil || !wk.leased() {
+		// Then the node's writes first (yield.go), and the lease checked:
+		// waiting may have taken the lease's margin.
+		if !d.giveWay(ctx) || !wk.leased() {
 			<-d.slots
 			return false, attempts, errStop
 		}
 		w := wk.hook()
-		key, kerr := secretKey(w.Secret)
-		if kerr != nil {
+		c := wk.caller(w)
+		if c.mac == nil {
 			<-d.slots
 			return false, append(attempts, Attempt{At: d.cfg.Now().UTC(), Error: "the webhook's secret is not valid"}), nil
 		}
-		r := d.call(ctx, w, key, id, body)
+		r := d.call(ctx, w, c, id, body)
 		<-d.slots
 		if ctx.Err() != nil {
 			return false, attempts, errStop

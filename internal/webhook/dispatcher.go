@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,10 +49,16 @@ type Config struct {
 	// webhooks spends a bounded share of its cores on them, and keeps as
 	// many connections open for reuse.
 	Concurrency int
-	Announce    Announcer
-	Observer    Observer
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// Writes is the node's write path, which calls give way to (yield.go);
+	// nil: calls never wait for it. YieldMax is the longest a call waits
+	// for the writes in flight (100ms, at most a tenth of Lease); negative:
+	// calls never wait.
+	Writes   WriteLoad
+	YieldMax time.Duration
+	Announce Announcer
+	Observer Observer
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// Client replaces the HTTP client (tests); nil builds the safe one.
 	Client *http.Client
 }
@@ -67,6 +74,7 @@ type Dispatcher struct {
 	mu      sync.RWMutex
 	workers map[int64]*worker
 	running atomic.Int64            // len(workers), read without the lock by Notify
+	ended   atomic.Uint64           // workers ended, counted under mu (claim)
 	readsMu sync.Mutex              // guards reads (not mu: Notify, on the write path, takes mu)
 	reads   map[readKey]*sharedRead // outbox reads in flight, shared by the workers of a table
 	renders map[int64]*renderRing   // the tables' events recently rendered, under readsMu
@@ -75,6 +83,9 @@ type Dispatcher struct {
 	done    chan struct{}
 	kick    chan struct{}
 	slots   chan struct{} // a call in flight holds one (Concurrency)
+	// flushPutOff counts the cursor flushes put off in a row for the
+	// node's writes (the run goroutine's own).
+	flushPutOff int
 }
 
 // New returns a dispatcher.
@@ -108,6 +119,12 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8 * runtime.GOMAXPROCS(0)
+	}
+	if cfg.YieldMax == 0 {
+		cfg.YieldMax = defaultYieldMax
+	}
+	if cfg.YieldMax > 0 { // a call that waited must still find its lease's margin
+		cfg.YieldMax = min(cfg.YieldMax, cfg.Lease/10)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -228,8 +245,9 @@ func (d *Dispatcher) idle(ctx context.Context, claim, flush *time.Ticker) bool {
 }
 
 // flush writes the cursors the workers moved since the last flush, in one
-// transaction; a worker whose compare and set fails (it lost its lease)
-// ends.
+// transaction, at a tick when no write is in flight on the node (or after
+// maxFlushPutOff ticks); a worker whose compare and set fails (it lost its
+// lease) ends.
 func (d *Dispatcher) flush(ctx context.Context) {
 	d.mu.Lock()
 	ws := make([]*worker, 0, len(d.workers))
@@ -237,6 +255,17 @@ func (d *Dispatcher) flush(ctx context.Context) {
 		ws = append(ws, w)
 	}
 	d.mu.Unlock()
+	if !slices.ContainsFunc(ws, (*worker).moved) {
+		return
+	}
+	// While writes are in flight, put off (yield.go), for a few ticks at
+	// most; not waiting here: the claims that renew the leases run on this
+	// goroutine too.
+	if d.flushPutOff < maxFlushPutOff && d.writesBusy() {
+		d.flushPutOff++
+		return
+	}
+	d.flushPutOff = 0
 	var as []store.WebhookAdvance
 	var locked []*worker
 	for _, w := range ws {
@@ -274,9 +303,15 @@ func (d *Dispatcher) flush(ctx context.Context) {
 // claim renews this node's leases and takes free ones, starts a worker for
 // each webhook newly leased, and stops those no longer leased (paused,
 // made inactive, deleted, or taken by another node after a missed renewal).
+//
+// A worker that ended while the claim read the leases may have written its
+// cursor after the read: the claim starts no worker from what it read
+// then (it would deliver again from an older cursor, out of order), and
+// claims again at once.
 func (d *Dispatcher) claim(ctx context.Context) {
 	now := d.cfg.Now()
 	until := now.Add(d.cfg.Lease)
+	ended := d.ended.Load()
 	hooks, err := d.cfg.Store.ClaimWebhooks(ctx, d.cfg.Owner, now, until, d.cfg.MaxWebhooks)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -286,11 +321,16 @@ func (d *Dispatcher) claim(ctx context.Context) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	stale := d.ended.Load() != ended
 	seen := make(map[int64]bool, len(hooks))
 	for _, h := range hooks {
 		seen[h.ID] = true
 		if w, ok := d.workers[h.ID]; ok {
 			w.renew(h, until)
+			continue
+		}
+		if stale {
+			d.Kick()
 			continue
 		}
 		wctx, cancel := context.WithCancel(ctx)
@@ -314,6 +354,7 @@ func (d *Dispatcher) claim(ctx context.Context) {
 			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			_ = d.cfg.Store.ReleaseWebhook(rctx, w.id, d.cfg.Owner)
 			rcancel()
+			d.ended.Add(1)
 			d.mu.Unlock()
 			d.obs.Gone(w.id)
 		}()
@@ -341,8 +382,12 @@ type sharedRead struct {
 // events reads a table's events after an offset, rendered. The webhooks
 // of one table, woken together by its new event, ask for the same range:
 // they share one read of the outbox and one rendering of its events
-// (read-only: each worker slices its own view of it).
+// (read-only: each worker slices its own view of it). Those a webhook of
+// the table read lately are taken from the table's ring without a read.
 func (d *Dispatcher) events(ctx context.Context, table int64, after uint64) ([]rendered, error) {
+	if evs := d.kept(table, after, readBatch); len(evs) > 0 {
+		return evs, nil
+	}
 	k := readKey{table, after}
 	d.readsMu.Lock()
 	r, ok := d.reads[k]
@@ -394,6 +439,9 @@ type worker struct {
 	flushMu   sync.Mutex
 	persisted uint64
 	started   bool
+	// c and filter are the worker goroutine's own (deliver.go, collect).
+	c      *caller
+	filter eventFilter
 }
 
 func (w *worker) renew(h store.Webhook, until time.Time) {
@@ -406,6 +454,13 @@ func (w *worker) renew(h store.Webhook, until time.Time) {
 	}
 	w.w, w.until = h, until
 	w.checkDead.Store(true)
+}
+
+// moved reports whether the worker's cursor moved since it was written.
+func (w *worker) moved() bool {
+	w.flushMu.Lock()
+	defer w.flushMu.Unlock()
+	return w.delivered.Load() > w.persisted
 }
 
 func (w *worker) hook() store.Webhook {
@@ -491,7 +546,7 @@ func (w *worker) run(ctx context.Context) {
 			}
 			continue
 		}
-		b, err := collect(h, evs)
+		b, err := w.filter.collect(h, evs)
 		if err != nil { // an event that cannot be rendered: a bug; do not spin
 			w.pause(ctx, from, "an event could not be rendered: "+err.Error(), nil)
 			return
@@ -519,73 +574,6 @@ func (w *worker) logErr(ctx context.Context, what string, err error) {
 	if ctx.Err() == nil {
 		w.d.log.Warn("webhook: "+what, "webhook", w.id, "err", err)
 	}
-}
-
-// batch is the events of one call (Payloads, maybe none) and how far the
-// cursor moves once it is delivered (To: past the events not asked for).
-type batch struct {
-	payloads []Payload
-	parts    []*rendered // the payloads' shared encodings
-	to       uint64
-	used     int
-}
-
-// collect takes from evs (consecutive, from the cursor on) the next call's
-// payloads: up to the webhook's batch of the events it asks for.
-func collect(h store.Webhook, evs []rendered) (batch, error) {
-	all, names := events(h.Events)
-	size := max(h.Batch, 1)
-	var b batch
-	for i := range evs {
-		r := &evs[i]
-		if len(b.payloads) == size {
-			break
-		}
-		if r.err != nil {
-			return b, r.err
-		}
-		b.used++
-		b.to = r.offset
-		if r.ok && (all || names[r.p.EventType]) {
-			p := r.p
-			p.WebhookID = h.ID
-			b.payloads = append(b.payloads, p)
-			b.parts = append(b.parts, r)
-		}
-	}
-	return b, nil
-}
-
-// one is the body of the batch's i-th payload alone (a dead letter).
-func (b batch) one(h store.Webhook, i int) []byte {
-	return b.parts[i].appendBody(nil, h.ID)
-}
-
-// body is the request body of a batch, and its message id: the shared
-// encodings of its events behind the webhook's id, the bytes json.Marshal
-// of its Payloads would give.
-func (b batch) body(h store.Webhook) (id string, body []byte, err error) {
-	first := b.payloads[0]
-	if h.Batch <= 1 {
-		return first.EventID, b.one(h, 0), nil
-	}
-	last := b.payloads[len(b.payloads)-1]
-	id = first.EventID
-	if last.Offset != first.Offset {
-		id = fmt.Sprintf("%s-%d", first.EventID, last.Offset)
-	}
-	n := 2
-	for _, r := range b.parts {
-		n += len(r.tail) + 40
-	}
-	body = append(make([]byte, 0, n), '[')
-	for i, r := range b.parts {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		body = r.appendBody(body, h.ID)
-	}
-	return id, append(body, ']'), nil
 }
 
 // send delivers a batch and moves the cursor; false when the worker must

@@ -269,3 +269,88 @@ func TestConcurrencyBoundsCallsInFlight(t *testing.T) {
 		t.Fatalf("%d connections opened for 2 calls in flight", c)
 	}
 }
+
+// claimHookStore runs after, once, when a claim has read the leases and
+// before the dispatcher has its result.
+type claimHookStore struct {
+	store.Store
+	after atomic.Pointer[func()]
+}
+
+func (s *claimHookStore) ClaimWebhooks(ctx context.Context, owner string, at, until time.Time, limit int) ([]store.Webhook, error) {
+	hs, err := s.Store.ClaimWebhooks(ctx, owner, at, until, limit)
+	if f := s.after.Swap(nil); f != nil {
+		(*f)()
+	}
+	return hs, err
+}
+
+// TestClaimDuringAWorkersEndKeepsTheOrder: a worker that ends while a
+// claim reads the leases writes its cursor after the read; the claim must
+// not start a new worker from the cursor it read, which would deliver the
+// same events again, going back.
+func TestClaimDuringAWorkersEndKeepsTheOrder(t *testing.T) {
+	noLeaks(t)
+	sqlite, table := sqliteTable(t)
+	st := &claimHookStore{Store: sqlite}
+	ctx := context.Background()
+	rcv, offsets, got := offsetsReceiver(t)
+	defer rcv.Close()
+	if _, err := st.CreateWebhook(ctx, store.Webhook{TableID: table, URL: rcv.URL, Active: true, OnFailure: "pause",
+		Batch: 1, Secret: NewSecret(), CreatedBy: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	// No flush: the cursor is written only when the worker ends.
+	d, err := New(Config{Store: st, Owner: "n1", AllowPrivate: true, Lease: time.Hour, CursorFlush: time.Hour,
+		Poll: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRows(t, st, table, 3)
+	d.Start()
+	defer d.Stop()
+	waitCalls(t, got, 3)
+	// The third call answered and taken (its end would otherwise make it
+	// again, rightly: at least once).
+	deadline := time.Now().Add(10 * time.Second)
+	for moved := false; !moved; {
+		d.mu.RLock()
+		for _, w := range d.workers {
+			moved = w.delivered.Load() == 3
+		}
+		d.mu.RUnlock()
+		if !moved && time.Now().After(deadline) {
+			t.Fatal("the worker's cursor is not at 3")
+		}
+		time.Sleep(time.Millisecond) // the worker's cursor, only observable by asking
+	}
+	// The next claim reads the cursor at 0; then the worker ends (as when
+	// its lease is lost), writing 3, before the claim goes on.
+	end := func() {
+		before := d.ended.Load()
+		d.mu.RLock()
+		for _, w := range d.workers {
+			w.cancel()
+		}
+		d.mu.RUnlock()
+		deadline := time.Now().Add(10 * time.Second)
+		for d.ended.Load() == before {
+			if time.Now().After(deadline) {
+				t.Error("the worker did not end")
+				return
+			}
+			time.Sleep(time.Millisecond) // the worker's end, only observable by asking
+		}
+	}
+	st.after.Store(&end)
+	d.Kick()
+	for st.after.Load() != nil {
+		time.Sleep(time.Millisecond) // the claim's hook has run, only observable by asking
+	}
+	appendRows(t, st, table, 1)
+	d.Notify(table)
+	waitCalls(t, got, 1)
+	if o := offsets(); len(o) != 4 || o[3] != 4 {
+		t.Fatalf("offsets %v, want 1 2 3 4: delivered again from an older cursor", o)
+	}
+}

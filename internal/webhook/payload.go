@@ -199,6 +199,32 @@ func (d *Dispatcher) render(table int64, evs []store.Event) []rendered {
 	return out
 }
 
+// kept returns the events after an offset that the table's ring holds,
+// consecutive, up to limit: events another webhook of the table read
+// lately, taken again without reading the outbox.
+func (d *Dispatcher) kept(table int64, after uint64, limit int) []rendered {
+	d.readsMu.Lock()
+	ring := d.renders[table]
+	d.readsMu.Unlock()
+	if ring == nil {
+		return nil
+	}
+	ring.mu.Lock()
+	defer ring.mu.Unlock()
+	var out []rendered
+	for off := after + 1; len(out) < limit; off++ {
+		r := ring.slots[off%renderSpan]
+		if r == nil || r.offset != off {
+			break
+		}
+		if out == nil {
+			out = make([]rendered, 0, limit)
+		}
+		out = append(out, *r)
+	}
+	return out
+}
+
 // forget drops the rings of the tables no worker delivers.
 func (d *Dispatcher) forget() {
 	d.mu.RLock()

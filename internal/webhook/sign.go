@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"hash"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -52,12 +54,23 @@ func secretKey(secret string) ([]byte, error) {
 
 // sign returns the webhook-timestamp and webhook-signature of a message.
 func sign(key []byte, id string, at time.Time, body []byte) (timestamp, signature string) {
+	return signWith(hmac.New(sha256.New, key), id, at, body)
+}
+
+// signWith signs with mac, an HMAC-SHA256 under the secret's key that a
+// worker keeps from call to call (it is reset first).
+func signWith(mac hash.Hash, id string, at time.Time, body []byte) (timestamp, signature string) {
 	timestamp = strconv.FormatInt(at.Unix(), 10)
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(id))
-	m.Write([]byte{'.'})
-	m.Write([]byte(timestamp))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return timestamp, "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+	mac.Reset()
+	_, _ = io.WriteString(mac, id)
+	_, _ = mac.Write([]byte{'.'})
+	_, _ = io.WriteString(mac, timestamp)
+	_, _ = mac.Write([]byte{'.'})
+	_, _ = mac.Write(body)
+	var sum [sha256.Size]byte
+	const prefix = "v1,"
+	out := make([]byte, len(prefix)+base64.StdEncoding.EncodedLen(sha256.Size))
+	copy(out, prefix)
+	base64.StdEncoding.Encode(out[len(prefix):], mac.Sum(sum[:0]))
+	return timestamp, string(out)
 }

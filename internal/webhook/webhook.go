@@ -9,7 +9,8 @@
 //
 // The Dispatcher delivers: one goroutine per webhook leased to this node,
 // in offset order, at least once, each call signed (Standard Webhooks),
-// retried with backoff, and on failure paused or dead-lettered. The lease
+// retried with backoff, and on failure paused or dead-lettered; a call
+// gives way to the node's writes in flight (yield.go). The lease
 // is a row in the store, so several nodes share the webhooks and a dead
 // node's are taken over once its lease runs out. The Manager is what the
 // REST API calls. Nothing here speaks HTTP to clients or SQL.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -181,5 +182,72 @@ func TestRenderRingRendersOnce(t *testing.T) {
 	d.forget() // no workers: every ring goes
 	if len(d.renders) != 0 {
 		t.Fatalf("%d rings kept", len(d.renders))
+	}
+}
+
+// TestKeptEventsAreConsecutive: the events taken from a table's ring
+// without reading the outbox start right after the cursor and stop at the
+// first one the ring does not hold.
+func TestKeptEventsAreConsecutive(t *testing.T) {
+	d := &Dispatcher{renders: map[int64]*renderRing{}}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ev := func(off uint64) store.Event {
+		return store.Event{Stream: store.TableStream(5), Offset: off, Type: event.EventFieldCreated,
+			Payload: json.RawMessage(`{"table_id":5,"field":{"id":7}}`), CreatedAt: at}
+	}
+	d.render(5, []store.Event{ev(1), ev(2), ev(3), ev(5), ev(1 + renderSpan + 3)}) // 4's slot holds another
+	offsets := func(rs []rendered) (o []uint64) {
+		for _, r := range rs {
+			o = append(o, r.offset)
+		}
+		return o
+	}
+	for _, c := range []struct {
+		table       int64
+		after       uint64
+		limit       int
+		want        []uint64
+		description string
+	}{
+		{5, 0, 10, []uint64{1, 2, 3}, "up to the gap"},
+		{5, 1, 1, []uint64{2}, "up to the limit"},
+		{5, 3, 10, nil, "4 is not held"},
+		{5, 4, 10, []uint64{5}, "after the gap"},
+		{6, 0, 10, nil, "another table"},
+	} {
+		if got := offsets(d.kept(c.table, c.after, c.limit)); !slices.Equal(got, c.want) {
+			t.Errorf("%s: kept(%d, %d, %d) = %v, want %v", c.description, c.table, c.after, c.limit, got, c.want)
+		}
+	}
+}
+
+// TestCallerFollowsTheSettings: a worker's caller is kept while the
+// webhook's secret and headers stay, and made again when either changes.
+func TestCallerFollowsTheSettings(t *testing.T) {
+	var wk worker
+	h := store.Webhook{ID: 1, Secret: NewSecret(), Headers: json.RawMessage(`{"x-app":"a"}`)}
+	c := wk.caller(h)
+	if c.mac == nil || c.header.Get("X-App") != "a" || c.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("caller %+v", c)
+	}
+	if wk.caller(h) != c {
+		t.Fatal("the same settings made a new caller")
+	}
+	h.Headers = json.RawMessage(`{"x-app":"b"}`)
+	if c2 := wk.caller(h); c2 == c || c2.header.Get("X-App") != "b" {
+		t.Fatal("changed headers kept the old caller")
+	}
+	key, _ := secretKey(h.Secret)
+	_, before := sign(key, "1:1", time.Unix(1, 0), []byte("{}"))
+	if _, got := signWith(wk.caller(h).mac, "1:1", time.Unix(1, 0), []byte("{}")); got != before {
+		t.Fatalf("kept HMAC signs %q, a new one %q", got, before)
+	}
+	h.Secret = NewSecret()
+	if _, got := signWith(wk.caller(h).mac, "1:1", time.Unix(1, 0), []byte("{}")); got == before {
+		t.Fatal("a rotated secret still signs with the old key")
+	}
+	h.Secret = "nope"
+	if wk.caller(h).mac != nil {
+		t.Fatal("an invalid secret has an HMAC")
 	}
 }

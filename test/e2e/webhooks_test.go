@@ -78,16 +78,22 @@ func TestWebhookDeliversEveryEventInOrder(t *testing.T) {
 		}
 		// Every call is signed (and a retry repeats the id), and offsets never
 		// go back: a call is either a retry of the last or the next event.
+		// A call the node had given up on before the receiver read it is
+		// left out of the order (see hookCall.Abandoned).
 		var last uint64
-		for i, c := range calls {
+		started := false
+		for _, c := range calls {
 			if err := verify(hook.Secret, c); err != nil {
 				t.Fatalf("call %d: signature: %v", c.N, err)
 			}
+			if c.Abandoned {
+				continue
+			}
 			off := decodePayloads(t, c.Body)[0].Offset
-			if off < last || off > last+1 && i > 0 {
+			if started && (off < last || off > last+1) {
 				t.Fatalf("call %d has offset %d after %d", c.N, off, last)
 			}
-			last = off
+			last, started = off, true
 		}
 		// Retry-After: 1 on the third call was honoured.
 		if gap := calls[3].At.Sub(calls[2].At); gap < 900*time.Millisecond {

@@ -345,16 +345,8 @@ func (b *Broker) History(ctx context.Context, collection string, since stream.Po
 		return nil, pos, err
 	}
 	b.noteTop(collection, pos)
-	out := make([]*hub.Publication, 0, len(entries))
-	for _, e := range entries {
-		p, err := decodePublication(e.Payload)
-		if err != nil {
-			return nil, pos, errors.Join(stream.ErrUnrecoverable, err)
-		}
-		p.Offset, p.Epoch = e.Offset, pos.Epoch
-		out = append(out, p)
-	}
-	return out, pos, nil
+	pubs, err := hub.PublicationsOf(entries, pos, decodePublication)
+	return pubs, pos, err
 }
 
 // Top implements hub.Broker.

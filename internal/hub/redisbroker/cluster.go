@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -53,36 +55,16 @@ func (b *Broker) PutPresence(ctx context.Context, collection string, info hub.Pr
 	if len(info.State) == 0 || string(info.State) == "null" {
 		return b.rdb.HDel(ctx, key, info.ConnectionID).Err()
 	}
-	v, err := json.Marshal(info)
-	if err != nil {
-		return err
-	}
-	_, err = b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, info.ConnectionID, v)
-		p.SAdd(ctx, b.prefix+"np:"+info.Node, collection)
-		return nil
-	})
-	return err
+	return b.putIndexed(ctx, key, info.ConnectionID, info, b.prefix+"np:"+info.Node, collection)
 }
 
 // ClusterPresence implements Cluster.
 func (b *Broker) ClusterPresence(ctx context.Context, collection, document string) ([]hub.PresenceInfo, error) {
-	all, err := b.rdb.HGetAll(ctx, b.presenceKey(collection)).Result()
-	if err != nil {
-		return nil, err
+	all, err := hashValues[hub.PresenceInfo](ctx, b.rdb, b.presenceKey(collection))
+	if err != nil || document == "" {
+		return all, err
 	}
-	out := make([]hub.PresenceInfo, 0, len(all))
-	for _, v := range all {
-		var info hub.PresenceInfo
-		if err := json.Unmarshal([]byte(v), &info); err != nil {
-			continue
-		}
-		if document == "" || info.Document == document {
-			out = append(out, info)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ConnectionID < out[j].ConnectionID })
-	return out, nil
+	return slices.DeleteFunc(all, func(info hub.PresenceInfo) bool { return info.Document != document }), nil
 }
 
 // PutSession implements Cluster.
@@ -91,32 +73,43 @@ func (b *Broker) PutSession(ctx context.Context, userID string, s hub.SessionInf
 	if !online {
 		return b.rdb.HDel(ctx, key, s.ConnectionID).Err()
 	}
-	v, err := json.Marshal(s)
+	return b.putIndexed(ctx, key, s.ConnectionID, s, b.prefix+"nu:"+s.Node, userID)
+}
+
+// ClusterOnline implements Cluster.
+func (b *Broker) ClusterOnline(ctx context.Context, userID string) ([]hub.SessionInfo, error) {
+	return hashValues[hub.SessionInfo](ctx, b.rdb, b.sessionsKey(userID))
+}
+
+// putIndexed sets field of the hash key to v as JSON and adds member to the
+// node's index set, in one transaction.
+func (b *Broker) putIndexed(ctx context.Context, key, field string, v any, index, member string) error {
+	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	_, err = b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, s.ConnectionID, v)
-		p.SAdd(ctx, b.prefix+"nu:"+s.Node, userID)
+		p.HSet(ctx, key, field, data)
+		p.SAdd(ctx, index, member)
 		return nil
 	})
 	return err
 }
 
-// ClusterOnline implements Cluster.
-func (b *Broker) ClusterOnline(ctx context.Context, userID string) ([]hub.SessionInfo, error) {
-	all, err := b.rdb.HGetAll(ctx, b.sessionsKey(userID)).Result()
+// hashValues decodes the values of the hash key in the order of their
+// fields (connection ids), leaving out those that do not decode.
+func hashValues[T any](ctx context.Context, rdb redis.UniversalClient, key string) ([]T, error) {
+	all, err := rdb.HGetAll(ctx, key).Result()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]hub.SessionInfo, 0, len(all))
-	for _, v := range all {
-		var s hub.SessionInfo
-		if json.Unmarshal([]byte(v), &s) == nil {
-			out = append(out, s)
+	out := make([]T, 0, len(all))
+	for _, field := range slices.Sorted(maps.Keys(all)) {
+		var v T
+		if json.Unmarshal([]byte(all[field]), &v) == nil {
+			out = append(out, v)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ConnectionID < out[j].ConnectionID })
 	return out, nil
 }
 

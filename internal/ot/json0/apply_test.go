@@ -8,20 +8,22 @@ import (
 
 func parseDoc(t testing.TB, s string) any {
 	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatalf("doc %s: %v", s, err)
-	}
-	return v
+	return parseJSON[any](t, "doc", s)
 }
 
 func parseOp(t testing.TB, s string) Op {
 	t.Helper()
-	var op Op
-	if err := json.Unmarshal([]byte(s), &op); err != nil {
-		t.Fatalf("op %s: %v", s, err)
+	return parseJSON[Op](t, "op", s)
+}
+
+// parseJSON decodes s, the test's what, or fails t.
+func parseJSON[T any](t testing.TB, what, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("%s %s: %v", what, s, err)
 	}
-	return op
+	return v
 }
 
 func TestApply(t *testing.T) {
