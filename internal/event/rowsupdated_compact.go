@@ -16,9 +16,13 @@ import (
 // changed fields, not the row's cells, so that a submit writes, encodes
 // and validates what it changed and nothing of the rest of the row. Every
 // FullRowEvery-th version of a row (the version after the change a
-// multiple of it), a submit's event holds the row whole instead, as REST
+// multiple of it), and whenever the row's previous change is FullRowGap
+// old or older, a submit's event holds the row whole instead, as REST
 // writes' do, so that a consumer that needs whole rows rebuilds one from
-// at most FullRowEvery-1 ops.
+// at most FullRowEvery-1 ops, and the event holding the row whole is at
+// most CompactSpan older than any compact event that needs it. Retention
+// keeps events and the op log CompactSpan longer than it is set to
+// (relay.Prune), so an event that is kept can always be completed.
 //
 // Who needs what: the document dialects (native ops, ShareDB) render the
 // op and never need the rows; the renderers that send whole rows (Baserow
@@ -33,9 +37,21 @@ import (
 // the row whole.
 const FullRowEvery = 32
 
+// FullRowGap: a submit to a row whose previous change is this old or
+// older writes the row whole, so that a run of compact events is never
+// spread over more than CompactSpan, however slowly the row is edited.
+const FullRowGap = time.Minute
+
+// CompactSpan bounds how much older the event holding a row whole is than
+// any compact event completed from it.
+const CompactSpan = FullRowEvery * FullRowGap
+
 // WholeRowSubmit reports whether a submit's change to version v (the row's
-// version after it) writes the row whole.
-func WholeRowSubmit(v int64) bool { return v%FullRowEvery == 0 }
+// version after it), made at `at` to a row last changed at `before`,
+// writes the row whole.
+func WholeRowSubmit(v int64, before, at time.Time) bool {
+	return v%FullRowEvery == 0 || at.Sub(before) >= FullRowGap
+}
 
 // RowHead is a row without its cells, as a compact rows_updated holds it.
 type RowHead struct {

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/store"
 )
 
@@ -265,10 +266,13 @@ func (r *Relay) Drain(ctx context.Context) int {
 }
 
 // Prune deletes published events older than the retention, but those a
-// webhook has not delivered, which are kept up to WebhookHold.
+// webhook has not delivered, which are kept up to WebhookHold. Both are
+// kept event.CompactSpan longer than set: a submit's compact event is
+// completed from an event up to that much older (the row whole), which
+// must still be there whenever the compact one is.
 func (r *Relay) Prune(ctx context.Context) {
 	now := r.cfg.Now()
-	n, err := r.cfg.Outbox.PruneEvents(ctx, now.Add(-r.cfg.Retention), now.Add(-r.cfg.WebhookHold))
+	n, err := r.cfg.Outbox.PruneEvents(ctx, now.Add(-r.cfg.Retention-event.CompactSpan), now.Add(-r.cfg.WebhookHold-event.CompactSpan))
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Warn("pruning events failed", "err", err)

@@ -15,7 +15,6 @@ package rowimage
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -105,8 +104,10 @@ func (im *Images) put(tableID int64, r event.Row) {
 	im.order = append(im.order, k)
 }
 
-// errNoImage: no event within reach holds the row whole.
-var errNoImage = errors.New("no event holding the row whole within reach (pruned?)")
+// errNoImage: no event within reach holds the row whole: it was pruned
+// (a webhook that fell behind, see docs/architecture.md), so the event
+// cannot be completed any more, as if it were pruned itself.
+var errNoImage = fmt.Errorf("no event holding the row whole within reach: %w", store.ErrPruned)
 
 // rebuild returns the row at version v from the store.
 func (im *Images) rebuild(ctx context.Context, tableID, rowID, v int64) (event.Row, error) {

@@ -3,8 +3,11 @@ package service_test
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/rowimage"
@@ -71,7 +74,7 @@ func testSubmitEventsCompact(t *testing.T, fx *fixture) {
 			continue
 		}
 		compact++
-		if event.WholeRowSubmit(ev.Row.Version) {
+		if event.WholeRowSubmit(ev.Row.Version, ev.Row.UpdatedBefore, ev.Row.UpdatedAt) {
 			t.Errorf("version %d is a whole row's, its event is compact", ev.Row.Version)
 		}
 		if bytes.Contains(e.Payload, []byte(`"long text stays"`)) || bytes.Contains(e.Payload, []byte(`"fields":{`)) {
@@ -99,6 +102,51 @@ func testSubmitEventsCompact(t *testing.T, fx *fixture) {
 	if n := inOrder.Rebuilt(); n > 4 {
 		t.Errorf("images built in offset order were rebuilt from the store %d times", n)
 	}
+}
+
+// TestSubmitAfterAPauseHoldsTheRowWhole: a submit to a row left alone for
+// event.FullRowGap writes the row whole, whatever its version, so that a
+// run of compact events never spans more than event.CompactSpan (the
+// margin retention keeps). Hot and cold.
+func TestSubmitAfterAPauseHoldsTheRowWhole(t *testing.T) {
+	servicetest.Engines(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		for _, tc := range []struct {
+			name string
+			cold bool
+		}{{"hot", false}, {"cold", true}} {
+			t.Run(tc.name, func(t *testing.T) {
+				var mu sync.Mutex
+				now := time.Now()
+				clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+				advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+				fx := newFixture(t, open(t), service.Config{ColdSubmits: tc.cold, Now: clock})
+				r := ok(fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`), 0))(t)
+				name := fx.id("Name")
+				top := fx.top(fx.tableStream())
+				for i, pause := range []time.Duration{0, time.Second, event.FullRowGap - time.Second, event.FullRowGap, 0, 2 * event.FullRowGap} {
+					advance(pause)
+					v := fx.row(r.ID).Version
+					op := `[{"p":["fields","` + name + `",0],"si":"x"}]`
+					ok(fx.svc.Submit(fx.ctx, fx.admin, fx.rowOp(r.ID, v, "s", uint64(i+1), op)))(t)
+				}
+				var got []bool
+				for _, e := range fx.events(fx.tableStream(), top) {
+					if e.Type != event.EventRowsUpdated {
+						continue
+					}
+					var ev event.RowsUpdated
+					if err := json.Unmarshal(e.Payload, &ev); err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, !ev.Compact())
+				}
+				want := []bool{false, false, false, true, false, true} // whole after a pause of FullRowGap or more
+				if !slices.Equal(got, want) {
+					t.Fatalf("whole events %v, want %v", got, want)
+				}
+			})
+		}
+	})
 }
 
 func checkRow(t *testing.T, what string, got, want event.Row) {

@@ -178,10 +178,11 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 		return nil, false
 	}
 	// The event holds the op and the row's head, and the row whole only
-	// every event.FullRowEvery-th version (rowsupdated_compact.go in
-	// package event): the unchanged cells are not encoded.
+	// every event.FullRowEvery-th version and after a pause of
+	// event.FullRowGap (rowsupdated_compact.go in package event): the
+	// unchanged cells are not encoded.
 	var rowJSON []byte
-	if event.WholeRowSubmit(row.Version) {
+	if event.WholeRowSubmit(row.Version, d.row.UpdatedAt, row.UpdatedAt) {
 		if d.rowJSON == nil {
 			if d.rowJSON, err = event.AppendRowJSON(nil, d.row); err != nil {
 				return nil, false
