@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -20,14 +21,24 @@ const DefaultStoreTimeout = 10 * time.Second
 // and its abuse). Each dialect embeds it and keeps its own decoding and
 // dispatch. Admit and Allow are the reader's (one goroutine at a time);
 // Context, StoreContext and End may be called from any goroutine.
+//
+// An idle socket holds no context: the socket's own is made on the first
+// Context call, and a Store call's context is not derived from it (a
+// derived context leaves its parent a map of children for good, about
+// 500 bytes a socket); End cancels the calls in flight itself.
 type Base struct {
-	ctx          context.Context
-	cancel       context.CancelFunc
 	storeTimeout time.Duration
 	limits       *Limits
 	now          func() time.Time
 	guard        ratelimit.Guard
 	closing      bool
+
+	mu     sync.Mutex
+	ended  bool
+	ctx    context.Context               // made by Context
+	cancel context.CancelFunc            // ctx's
+	calls  map[uint64]context.CancelFunc // Store calls in flight; nil when none
+	callID uint64
 }
 
 // NewBase returns a session base for a socket of endpoint e (after Init),
@@ -37,23 +48,67 @@ func (e *Endpoint) NewBase() Base {
 	if storeTimeout <= 0 {
 		storeTimeout = DefaultStoreTimeout
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return Base{ctx: ctx, cancel: cancel, storeTimeout: storeTimeout, limits: &e.Limits, now: e.Now,
+	return Base{storeTimeout: storeTimeout, limits: &e.Limits, now: e.Now,
 		guard: ratelimit.NewGuard(e.RatePerSecond, e.RateBurst, e.Now())}
 }
 
 // Context ends when the socket does (End).
-func (b *Base) Context() context.Context { return b.ctx }
-
-// StoreContext bounds one Store call: the socket's context with the
-// store deadline.
-func (b *Base) StoreContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(b.ctx, b.storeTimeout)
+func (b *Base) Context() context.Context {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctx == nil {
+		b.ctx, b.cancel = context.WithCancel(context.Background())
+		if b.ended {
+			b.cancel()
+		}
+	}
+	return b.ctx
 }
 
-// End cancels the socket's context; the dialect calls it when the hub
-// closes the session (hub.SessionCloser).
-func (b *Base) End() { b.cancel() }
+// StoreContext bounds one Store call: it ends at the store deadline, or
+// when the socket does (End), whichever comes first. The caller calls
+// the CancelFunc when the call is over.
+func (b *Base) StoreContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.storeTimeout)
+	b.mu.Lock()
+	if b.ended {
+		b.mu.Unlock()
+		cancel()
+		return ctx, cancel
+	}
+	b.callID++
+	id := b.callID
+	if b.calls == nil {
+		b.calls = make(map[uint64]context.CancelFunc, 1)
+	}
+	b.calls[id] = cancel
+	b.mu.Unlock()
+	return ctx, func() {
+		b.mu.Lock()
+		delete(b.calls, id)
+		if len(b.calls) == 0 {
+			b.calls = nil // an idle socket keeps no map
+		}
+		b.mu.Unlock()
+		cancel()
+	}
+}
+
+// End cancels the socket's context and the Store calls in flight; the
+// dialect calls it when the hub closes the session (hub.SessionCloser).
+func (b *Base) End() {
+	b.mu.Lock()
+	b.ended = true
+	calls, cancel := b.calls, b.cancel
+	b.calls = nil
+	b.mu.Unlock()
+	for _, c := range calls {
+		c()
+	}
+	if cancel != nil {
+		cancel()
+	}
+}
 
 // Verdict is the admission step's answer for one frame.
 type Verdict int

@@ -85,9 +85,26 @@ func TestBaseContexts(t *testing.T) {
 	if !errors.Is(b.Context().Err(), context.Canceled) || !errors.Is(ctx.Err(), context.Canceled) {
 		t.Errorf("after End: socket %v, store call %v; want both cancelled", b.Context().Err(), ctx.Err())
 	}
+	if late, cancelLate := b.StoreContext(); late.Err() == nil {
+		t.Error("a Store call after End is not cancelled")
+	} else {
+		cancelLate()
+	}
 	d := testEndpoint(&now).NewBase()
 	ctx2, cancel2 := d.StoreContext()
 	defer cancel2()
+	// An idle socket keeps nothing of its calls (no map, no context).
+	ctx3, cancel3 := d.StoreContext()
+	cancel3()
+	if ctx3.Err() == nil || len(d.calls) != 1 {
+		t.Errorf("after one of two calls ended: err %v, %d calls in flight; want cancelled, 1", ctx3.Err(), len(d.calls))
+	}
+	idle := testEndpoint(&now).NewBase()
+	_, c := idle.StoreContext()
+	c()
+	if idle.calls != nil || idle.ctx != nil {
+		t.Errorf("an idle socket keeps calls %v, context %v", idle.calls, idle.ctx)
+	}
 	if dl, ok := ctx2.Deadline(); !ok || time.Until(dl) > DefaultStoreTimeout || time.Until(dl) < DefaultStoreTimeout-time.Minute {
 		t.Errorf("default store deadline %v, %v; want DefaultStoreTimeout", dl, ok)
 	}
