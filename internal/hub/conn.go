@@ -3,7 +3,9 @@ package hub
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +16,8 @@ type Transport interface {
 	// TryWriteBuffers writes what the socket accepts now without waiting and
 	// removes it from bufs.
 	TryWriteBuffers(bufs *net.Buffers) (int64, error)
-	// WriteBuffers writes every buffer within timeout, removing what it wrote.
+	// WriteBuffers writes every buffer within timeout, removing what it
+	// wrote; past the timeout its error is os.ErrDeadlineExceeded.
 	WriteBuffers(bufs *net.Buffers, timeout time.Duration) (int64, error)
 	// CloseAfter closes after a goodbye: it stops writing and discards what
 	// the client still sends for up to linger, so the goodbye is not lost to
@@ -338,6 +341,11 @@ func (c *Conn) drainSlow() {
 	for {
 		frames, bytes, stamps := len(c.w.batch), c.pendingBytes(), c.w.stamps
 		if _, err := c.transport.WriteBuffers(&c.w.bufs, c.hub.cfg.WriteTimeout); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// The client read nothing for WriteTimeout: a slow
+				// consumer too, though its queue never overflowed.
+				c.hub.stats.droppedSlow.Add(1)
+			}
 			c.writeFailed()
 			c.closeOut()
 			return

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -21,12 +22,22 @@ type fakeTransport struct {
 	closed bool
 	wrote  chan struct{} // signalled after every write
 	block  chan struct{}
+	// expire, with block, makes a blocking write give up at once as one
+	// past its deadline would (a client that read nothing for WriteTimeout).
+	expire bool
 }
 
 func newFakeTransport() *fakeTransport { return &fakeTransport{wrote: make(chan struct{}, 1)} }
 
 func (t *fakeTransport) WriteBuffers(bufs *net.Buffers, _ time.Duration) (int64, error) {
 	if t.block != nil {
+		if t.expire {
+			select {
+			case <-t.block:
+			default:
+				return 0, fmt.Errorf("fake write: %w", os.ErrDeadlineExceeded)
+			}
+		}
 		<-t.block
 	}
 	t.mu.Lock()

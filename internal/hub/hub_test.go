@@ -229,6 +229,26 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	}
 }
 
+// TestStuckConsumerCountsAsSlow: a client that reads nothing for the
+// write timeout is closed, and counted with the slow consumers, though
+// its queue never overflowed.
+func TestStuckConsumerCountsAsSlow(t *testing.T) {
+	h := newTestHub(t, nil)
+	c, tr := h.conn(t, "stuck")
+	tr.block, tr.expire = make(chan struct{}), true
+	t.Cleanup(func() { close(tr.block) })
+	h.sub(t, c, "ch", "", nil)
+	h.publish(t, msg("ch", "", `"x"`))
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("stuck consumer not closed")
+	}
+	if got := h.Stats().DroppedSlow; got != 1 {
+		t.Fatalf("dropped_slow %d, want 1", got)
+	}
+}
+
 func TestPresenceJoinUpdateLeave(t *testing.T) {
 	h := newTestHub(t, nil)
 	_, trW := h.subscriber(t, "w", "doc", "")

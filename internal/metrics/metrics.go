@@ -74,7 +74,7 @@ func (m *Metrics) RegisterHub(h *hub.Hub) {
 			Help: "Bytes waiting in every connection's send queue."}, func() float64 { return float64(h.QueuedBytes()) }),
 		counter("frames_out_total", "WebSocket frames written, replies included.", func() float64 { return float64(h.Stats().MessagesOut) }),
 		counter("bytes_out_total", "Bytes written to sockets.", func() float64 { return float64(h.Stats().BytesOut) }),
-		counter("slow_consumer_disconnects_total", "Connections closed because their send queue overflowed (4002).",
+		counter("slow_consumer_disconnects_total", "Connections closed as slow consumers: their send queue overflowed (4002), or a write to them blocked for the write timeout.",
 			func() float64 { return float64(h.Stats().DroppedSlow) }),
 		counter("broker_publish_errors_total", "Publications the broker failed to take.", func() float64 { return float64(h.PublishErrors()) }),
 	)
