@@ -295,7 +295,9 @@ func (a *assembly) node() *Node {
 	mux.Handle("GET /ws/core/{$}", a.baserow)
 	mux.Handle("GET /ws/core", a.baserow)
 	mux.Handle("GET /sharedb", a.sharedb)
-	hookManager := &webhook.Manager{Store: a.st, AllowPrivate: cfg.Webhooks.AllowPrivate, Changed: a.hooks.Changed}
+	// The manager reads events as the dispatcher does (skip's dead letters
+	// hold whole rows too).
+	hookManager := &webhook.Manager{Store: wholeRowEvents{a.st, a.rows}, AllowPrivate: cfg.Webhooks.AllowPrivate, Changed: a.hooks.Changed}
 	(&httpapi.Admin{Hub: a.hub, APIKey: cfg.APIKey, MaxBody: cfg.MaxBodySize, Logger: log, Webhooks: hookManager}).Register(internal)
 	(&httpapi.StoreAPI{Service: a.svc, Verifier: a.verifier, MaxBody: cfg.MaxBodySize, Logger: log,
 		Webhooks: hookManager}).Register(mux)

@@ -77,7 +77,11 @@ func TestPrunedEventsPauseTheWebhook(t *testing.T) {
 	st, table := sqliteTable(t)
 	ctx := context.Background()
 	var calls atomic.Int64
-	rcv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) }))
+	called := make(chan struct{}, 16)
+	rcv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		calls.Add(1)
+		called <- struct{}{}
+	}))
 	defer rcv.Close()
 	w, err := st.CreateWebhook(ctx, store.Webhook{TableID: table, URL: rcv.URL, Active: true, OnFailure: "pause",
 		Batch: 1, Secret: NewSecret(), CreatedBy: "u"})
@@ -121,6 +125,24 @@ func TestPrunedEventsPauseTheWebhook(t *testing.T) {
 	if got.Status != store.WebhookPaused || got.PausedReason != reason || !strings.Contains(reason, "no longer in the outbox") ||
 		got.DeliveredOffset != 0 || calls.Load() != 0 {
 		t.Fatalf("webhook %+v, reason %q, %d calls", got, reason, calls.Load())
+	}
+	// Skip goes on from the oldest event kept (4), not from the stream's
+	// end: 4 to 6 are still delivered.
+	appendRows(t, st, table, 2)
+	m := &Manager{Store: st, AllowPrivate: true, Changed: d.Changed}
+	v, err := m.Skip(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.DeliveredOffset != 3 || v.Status != store.WebhookActive {
+		t.Fatalf("after skip: %+v, want active at offset 3", v)
+	}
+	for i := range 3 {
+		select {
+		case <-called:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d calls after the skip, want 3 (offsets 4 to 6)", i)
+		}
 	}
 }
 

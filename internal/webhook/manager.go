@@ -315,11 +315,14 @@ func (m *Manager) Skip(ctx context.Context, id int64) (View, error) {
 	switch {
 	case errors.Is(err, store.ErrPruned):
 		// What it stopped at is gone: go on from the oldest event kept.
-		top, terr := m.Store.StreamTop(ctx, store.TableStream(w.TableID))
-		if terr != nil {
-			return View{}, terr
+		// When that is the event it stopped at (kept, but it cannot be
+		// completed any more: a compact event whose whole row was pruned),
+		// go on after it.
+		oldest, oerr := m.Store.OldestEventOffset(ctx, store.TableStream(w.TableID))
+		if oerr != nil {
+			return View{}, oerr
 		}
-		adv.To = top
+		adv.To = max(oldest-1, w.DeliveredOffset+1)
 		evs = nil
 	case err != nil:
 		return View{}, err

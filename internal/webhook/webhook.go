@@ -28,6 +28,7 @@ import (
 type Store interface {
 	store.Webhooks
 	StreamTop(ctx context.Context, s store.Stream) (uint64, error)
+	OldestEventOffset(ctx context.Context, s store.Stream) (uint64, error)
 	Events(ctx context.Context, s store.Stream, afterOffset uint64, limit int) ([]store.Event, error)
 }
 
