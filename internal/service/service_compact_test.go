@@ -60,14 +60,9 @@ func testSubmitEventsCompact(t *testing.T, fx *fixture) {
 	}
 	inOrder := rowimage.New(fx.st)
 	compact, whole := 0, 0
-	for _, e := range fx.events(fx.tableStream(), top) {
-		if e.Type != event.EventRowsUpdated {
-			continue
-		}
-		var ev event.RowsUpdated
-		if err := json.Unmarshal(e.Payload, &ev); err != nil {
-			t.Fatal(err)
-		}
+	evs, decoded := rowsUpdated(t, fx.events(fx.tableStream(), top))
+	for i, e := range evs {
+		ev := decoded[i]
 		if !ev.Compact() {
 			whole++
 			checkRow(t, "whole event's row", ev.Rows[0], states[ev.Rows[0].Version])
@@ -130,14 +125,8 @@ func TestSubmitAfterAPauseHoldsTheRowWhole(t *testing.T) {
 					ok(fx.svc.Submit(fx.ctx, fx.admin, fx.rowOp(r.ID, v, "s", uint64(i+1), op)))(t)
 				}
 				var got []bool
-				for _, e := range fx.events(fx.tableStream(), top) {
-					if e.Type != event.EventRowsUpdated {
-						continue
-					}
-					var ev event.RowsUpdated
-					if err := json.Unmarshal(e.Payload, &ev); err != nil {
-						t.Fatal(err)
-					}
+				_, decoded := rowsUpdated(t, fx.events(fx.tableStream(), top))
+				for _, ev := range decoded {
 					got = append(got, !ev.Compact())
 				}
 				want := []bool{false, false, false, true, false, true} // whole after a pause of FullRowGap or more
@@ -147,6 +136,24 @@ func TestSubmitAfterAPauseHoldsTheRowWhole(t *testing.T) {
 			})
 		}
 	})
+}
+
+// rowsUpdated keeps the rows_updated events of evs, decoded beside them.
+func rowsUpdated(t *testing.T, evs []store.Event) ([]store.Event, []event.RowsUpdated) {
+	t.Helper()
+	var kept []store.Event
+	var decoded []event.RowsUpdated
+	for _, e := range evs {
+		if e.Type != event.EventRowsUpdated {
+			continue
+		}
+		var ev event.RowsUpdated
+		if err := json.Unmarshal(e.Payload, &ev); err != nil {
+			t.Fatal(err)
+		}
+		kept, decoded = append(kept, e), append(decoded, ev)
+	}
+	return kept, decoded
 }
 
 func checkRow(t *testing.T, what string, got, want event.Row) {
