@@ -33,22 +33,16 @@ func EventNames() []string {
 }
 
 // Payload is the body of one event (a call with batch > 1 sends a JSON
-// array of them).
+// array of them): its webhook's id, then the Event's fields.
 type Payload struct {
-	WebhookID int64           `json:"webhook_id"`
-	EventID   string          `json:"event_id"`
-	EventType string          `json:"event_type"`
-	TableID   int64           `json:"table_id"`
-	Offset    uint64          `json:"offset"`
-	Timestamp time.Time       `json:"timestamp"`
-	Items     json.RawMessage `json:"items"`
-	OldItems  json.RawMessage `json:"old_items,omitempty"`
+	WebhookID int64 `json:"webhook_id"`
+	Event
 }
 
-// shared is a Payload without its webhook_id: what every webhook of a
+// Event is a Payload without its webhook_id: what every webhook of a
 // table sends for an event is the same but for that first field, so it is
 // encoded once and each body only prefixes its webhook's id.
-type shared struct {
+type Event struct {
 	EventID   string          `json:"event_id"`
 	EventType string          `json:"event_type"`
 	TableID   int64           `json:"table_id"`
@@ -77,8 +71,7 @@ func renderAll(evs []store.Event) []rendered {
 		r.p, r.ok, r.err = render(0, e)
 		if r.ok && r.err == nil {
 			var b []byte
-			b, r.err = json.Marshal(shared{EventID: r.p.EventID, EventType: r.p.EventType, TableID: r.p.TableID,
-				Offset: r.p.Offset, Timestamp: r.p.Timestamp, Items: r.p.Items, OldItems: r.p.OldItems})
+			b, r.err = json.Marshal(r.p.Event)
 			if r.err == nil {
 				r.tail = b[1:] // after the '{'
 			}
@@ -109,8 +102,8 @@ func render(webhookID int64, e store.Event) (p Payload, ok bool, err error) {
 	if !ok {
 		return Payload{}, false, nil
 	}
-	p = Payload{WebhookID: webhookID, EventID: EventID(e.Stream.ID, e.Offset), EventType: name,
-		TableID: e.Stream.ID, Offset: e.Offset, Timestamp: e.CreatedAt.UTC()}
+	p = Payload{WebhookID: webhookID, Event: Event{EventID: EventID(e.Stream.ID, e.Offset), EventType: name,
+		TableID: e.Stream.ID, Offset: e.Offset, Timestamp: e.CreatedAt.UTC()}}
 	var items, old any
 	switch e.Type {
 	case event.EventRowsCreated:
