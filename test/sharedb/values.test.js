@@ -27,6 +27,20 @@ async function setupValues() {
 }
 
 // received records every message a connection receives, as sent.
+// pair makes a row with fields and opens it for alice and bob, both
+// subscribed: alice on the record collection (through socket when given),
+// bob on bobCollection (default the same).
+async function pair(sc, tb, fields, { socket, bobCollection } = {}) {
+  const made = await L.createRow(tb, fields);
+  const id = String(made.id);
+  const a = await L.connect(sc, 'alice', socket);
+  const b = await L.connect(sc, 'bob');
+  const da = a.get(tb.rec, id);
+  const db = b.get(bobCollection || tb.rec, id);
+  await Promise.all([L.call(da, 'subscribe'), L.call(db, 'subscribe')]);
+  return { made, id, a, b, da, db };
+}
+
 function received(conn) {
   const got = [];
   conn.on('receive', (req) => { if (req.data) got.push(JSON.parse(JSON.stringify(req.data))); });
@@ -36,13 +50,7 @@ function received(conn) {
 test(`sharedb ${L.VERSION}: number cells are numbers, edited with oi and na`, opts, async (t) => {
   const sc = L.scope(t);
   const tb = await setupValues();
-  const made = await L.createRow(tb, { [tb.f.name]: 'n' });
-  const id = String(made.id);
-  const a = await L.connect(sc, 'alice');
-  const b = await L.connect(sc, 'bob');
-  const da = a.get(tb.rec, id);
-  const db = b.get(tb.col, id);
-  await Promise.all([L.call(da, 'subscribe'), L.call(db, 'subscribe')]);
+  const { id, a, da, db } = await pair(sc, tb, { [tb.f.name]: 'n' }, { bobCollection: tb.col });
   assert.equal(da.data.fields[tb.f.price], null, 'an empty number cell is null');
 
   // The report's op: a number, as Teable's clients send it (no od: empty).
@@ -68,13 +76,7 @@ test(`sharedb ${L.VERSION}: number cells are numbers, edited with oi and na`, op
 test(`sharedb ${L.VERSION}: values in another form are stored in theirs and fixed up in the submitter's copy`, opts, async (t) => {
   const sc = L.scope(t);
   const tb = await setupValues();
-  const made = await L.createRow(tb, { [tb.f.name]: 'v', [tb.f.price]: 1 });
-  const id = String(made.id);
-  const a = await L.connect(sc, 'alice');
-  const b = await L.connect(sc, 'bob');
-  const da = a.get(tb.rec, id);
-  const db = b.get(tb.rec, id);
-  await Promise.all([L.call(da, 'subscribe'), L.call(db, 'subscribe')]);
+  const { id, a, da, db } = await pair(sc, tb, { [tb.f.name]: 'v', [tb.f.price]: 1 });
   const raw = received(a);
   const theirs = [];
   db.on('op', (op) => theirs.push(op));
@@ -112,13 +114,7 @@ test(`sharedb ${L.VERSION}: values in another form are stored in theirs and fixe
 test(`sharedb ${L.VERSION}: oi without od replaces an empty and a filled cell`, opts, async (t) => {
   const sc = L.scope(t);
   const tb = await setupValues();
-  const made = await L.createRow(tb, { [tb.f.name]: 'filled' });
-  const id = String(made.id);
-  const a = await L.connect(sc, 'alice');
-  const b = await L.connect(sc, 'bob');
-  const da = a.get(tb.rec, id);
-  const db = b.get(tb.rec, id);
-  await Promise.all([L.call(da, 'subscribe'), L.call(db, 'subscribe')]);
+  const { id, da, db } = await pair(sc, tb, { [tb.f.name]: 'filled' });
   const ops = [];
   db.on('op', (op) => ops.push(...op));
   await L.call(da, 'submitOp', [{ p: ['fields', tb.f.notes], oi: 'was empty' }]);
@@ -136,13 +132,7 @@ test(`sharedb ${L.VERSION}: oi without od replaces an empty and a filled cell`, 
 test(`sharedb ${L.VERSION}: the ack is ShareDB's, with no echo, after the ops below it`, opts, async (t) => {
   const sc = L.scope(t);
   const tb = await setupValues();
-  const made = await L.createRow(tb, { [tb.f.name]: 'x' });
-  const id = String(made.id);
-  const a = await L.connect(sc, 'alice');
-  const b = await L.connect(sc, 'bob');
-  const da = a.get(tb.rec, id);
-  const db = b.get(tb.rec, id);
-  await Promise.all([L.call(da, 'subscribe'), L.call(db, 'subscribe')]);
+  const { id, a, b, da, db } = await pair(sc, tb, { [tb.f.name]: 'x' });
   const raw = received(a);
   let sent = 0;
   a.on('send', (m) => { if (m.a === 'op') sent++; });
@@ -171,16 +161,10 @@ test(`sharedb ${L.VERSION}: the ack is ShareDB's, with no echo, after the ops be
 test(`sharedb ${L.VERSION}: an ack with a fixup lost with the socket: the resent op applies once and is fixed up`, opts, async (t) => {
   const sc = L.scope(t);
   const tb = await setupValues();
-  const made = await L.createRow(tb, { [tb.f.name]: 'x' });
-  const id = String(made.id);
   const rws = new ReconnectingWebSocket(`${L.WS_BASE}/sharedb?token=${L.TOKENS.alice}`, [],
     { WebSocket, minReconnectionDelay: 10, maxReconnectionDelay: 100, startClosed: false });
   sc.add(() => rws.close());
-  const a = await L.connect(sc, 'alice', rws);
-  const b = await L.connect(sc, 'bob');
-  const da = a.get(tb.rec, id);
-  const db = b.get(tb.rec, id);
-  await Promise.all([L.call(da, 'subscribe'), L.call(db, 'subscribe')]);
+  const { made, id, a, da, db } = await pair(sc, tb, { [tb.f.name]: 'x' }, { socket: rws });
 
   // The server sends the ack (with its fixup); the socket drops before the
   // client reads it.

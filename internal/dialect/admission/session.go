@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,7 +26,8 @@ const DefaultStoreTimeout = 10 * time.Second
 // An idle socket holds no context: the socket's own is made on the first
 // Context call, and a Store call's context is not derived from it (a
 // derived context leaves its parent a map of children for good, about
-// 500 bytes a socket); End cancels the calls in flight itself.
+// 500 bytes a socket); End cancels the calls in flight itself, from a
+// slice whose one-element array a socket keeps once it made a call.
 type Base struct {
 	storeTimeout time.Duration
 	limits       *Limits
@@ -35,10 +37,16 @@ type Base struct {
 
 	mu     sync.Mutex
 	ended  bool
-	ctx    context.Context               // made by Context
-	cancel context.CancelFunc            // ctx's
-	calls  map[uint64]context.CancelFunc // Store calls in flight; nil when none
+	ctx    context.Context    // made by Context
+	cancel context.CancelFunc // ctx's
+	calls  []storeCall        // Store calls in flight (usually one); the array is reused
 	callID uint64
+}
+
+// storeCall is a Store call in flight: End cancels it.
+type storeCall struct {
+	id     uint64
+	cancel context.CancelFunc
 }
 
 // NewBase returns a session base for a socket of endpoint e (after Init),
@@ -78,17 +86,11 @@ func (b *Base) StoreContext() (context.Context, context.CancelFunc) {
 	}
 	b.callID++
 	id := b.callID
-	if b.calls == nil {
-		b.calls = make(map[uint64]context.CancelFunc, 1)
-	}
-	b.calls[id] = cancel
+	b.calls = append(b.calls, storeCall{id, cancel})
 	b.mu.Unlock()
 	return ctx, func() {
 		b.mu.Lock()
-		delete(b.calls, id)
-		if len(b.calls) == 0 {
-			b.calls = nil // an idle socket keeps no map
-		}
+		b.calls = slices.DeleteFunc(b.calls, func(c storeCall) bool { return c.id == id })
 		b.mu.Unlock()
 		cancel()
 	}
@@ -103,7 +105,7 @@ func (b *Base) End() {
 	b.calls = nil
 	b.mu.Unlock()
 	for _, c := range calls {
-		c()
+		c.cancel()
 	}
 	if cancel != nil {
 		cancel()
