@@ -16,8 +16,9 @@ type Transport interface {
 	// TryWriteBuffers writes what the socket accepts now without waiting and
 	// removes it from bufs.
 	TryWriteBuffers(bufs *net.Buffers) (int64, error)
-	// WriteBuffers writes every buffer within timeout, removing what it
-	// wrote; past the timeout its error is os.ErrDeadlineExceeded.
+	// WriteBuffers writes every buffer, removing what it wrote; when the
+	// client takes nothing for timeout its error is os.ErrDeadlineExceeded
+	// (a large backlog may take longer, as long as the client reads).
 	WriteBuffers(bufs *net.Buffers, timeout time.Duration) (int64, error)
 	// CloseAfter closes after a goodbye: it stops writing and discards what
 	// the client still sends for up to linger, so the goodbye is not lost to

@@ -36,7 +36,7 @@ type Config struct {
 	ConnectionTimeout time.Duration // default 60s
 	AuthTimeout       time.Duration // time to authenticate after the upgrade; default 10s
 	SendQueue         int64         // bytes per connection; default 4 MiB
-	WriteTimeout      time.Duration // one write; default 10s
+	WriteTimeout      time.Duration // a write the client takes nothing of for this long fails; default 10s
 	MaxSubscriptions  int           // per connection; default 256
 	ReplayLimit       int           // default 1000
 	Shards            int           // default 64

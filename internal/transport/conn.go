@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -93,13 +94,23 @@ func buffered(rw *bufio.ReadWriter) []byte {
 	return append([]byte(nil), b...)
 }
 
-// WriteBuffers writes every buffer (one writev where the platform has it)
-// within timeout. bufs is consumed.
+// WriteBuffers writes every buffer (writev where the platform has it),
+// waiting for the peer as long as it makes progress: it fails with
+// os.ErrDeadlineExceeded only when the peer took nothing for timeout (0: no
+// limit). A deadline on the whole batch would close a client that reads
+// steadily but slower than a large backlog needs. bufs is consumed.
 func (c *Conn) WriteBuffers(bufs *net.Buffers, timeout time.Duration) (int64, error) {
-	if timeout > 0 {
-		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
+	var total int64
+	for {
+		if timeout > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
+		}
+		n, err := bufs.WriteTo(c.nc)
+		total += n
+		if err == nil || n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || len(*bufs) == 0 {
+			return total, err
+		}
 	}
-	return bufs.WriteTo(c.nc)
 }
 
 // Close stops watching the connection and closes it. It is idempotent.
