@@ -52,9 +52,13 @@ type Options struct {
 	Rows     int           // rows, recover: rows created before the run, whose cells are updated
 	Writes   int           // rows: cell updates in all; 0: as many as Duration allows
 	Duration time.Duration // rows: how long to write when Writes is 0
-	Events   int           // recover: events missed while the clients are away
-	Docs     int           // ops: documents the clients edit
-	Warmup   time.Duration // ops: first part of the run whose acks are not counted
+	// Window (rows at --rate 0): how many writes the writers may be ahead
+	// of the slowest subscriber; 0: no limit, as fast as the server
+	// answers (into the send queues).
+	Window int
+	Events int           // recover: events missed while the clients are away
+	Docs   int           // ops: documents the clients edit
+	Warmup time.Duration // ops: first part of the run whose acks are not counted
 	// Wide (ops): the rows have WideCells text cells of CellBytes
 	// characters each (by default about 2 KB of text in all) instead of
 	// four short ones.
@@ -121,12 +125,15 @@ const (
 	// server sustains (docs/benchmarks.md, bench rows).
 	DefaultTableWriters = 16
 	DefaultRows         = 100
-	DefaultDuration     = 20 * time.Second
-	DefaultEvents       = 100
-	DefaultOpsConns     = 100
-	DefaultDocs         = 10
-	DefaultOpsTime      = 10 * time.Second
-	DefaultWarmup       = 2 * time.Second
+	// DefaultRowsWindow bounds how far rows --rate 0 writes ahead of its
+	// slowest subscriber (docs/benchmarks.md, bench rows).
+	DefaultRowsWindow = 64
+	DefaultDuration   = 20 * time.Second
+	DefaultEvents     = 100
+	DefaultOpsConns   = 100
+	DefaultDocs       = 10
+	DefaultOpsTime    = 10 * time.Second
+	DefaultWarmup     = 2 * time.Second
 	// WideCells and DefaultCellBytes shape bench ops --wide: 50 cells of
 	// 40 characters, 2,000 characters of text per row.
 	WideCells        = 50
@@ -200,6 +207,7 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	fs.IntVar(&o.Rows, "rows", DefaultRows, "rows, recover: rows created first, whose cells the writes update")
 	fs.IntVar(&o.Writes, "writes", 0, "rows: cell updates in all (0: write for --duration)")
 	fs.DurationVar(&o.Duration, "duration", DefaultDuration, "rows: how long to write, unless --writes is given")
+	fs.IntVar(&o.Window, "window", DefaultRowsWindow, "rows --rate 0: writes the writers may be ahead of the slowest subscriber (0: no limit, the writes outrun the sockets into the send queues)")
 	fs.BoolVar(&o.Compare, "compare", true, "rows --rate 0: then run bench fanout's load on the same sockets (messages as large as the ops) and the writes at half the rate the deliveries kept up with")
 	fs.IntVar(&o.Events, "e", DefaultEvents, "recover: events written while the clients are away")
 	fs.IntVar(&o.TablePages, "table-pages", DefaultTablePages, "pages: sockets on the table page (the reference)")
@@ -324,8 +332,8 @@ func (o *Options) validate() error {
 	if o.Writers < 1 || o.Rows < 1 || o.Events < 1 || o.TablePages < 1 {
 		errs = append(errs, errors.New("--writers, --rows, -e and --table-pages must be at least 1"))
 	}
-	if o.Writes < 0 || o.Duration <= 0 {
-		errs = append(errs, errors.New("--writes must not be negative and --duration must be above zero"))
+	if o.Writes < 0 || o.Window < 0 || o.Duration <= 0 {
+		errs = append(errs, errors.New("--writes and --window must not be negative and --duration must be above zero"))
 	}
 	if o.DatabaseURL != "" && !strings.HasPrefix(o.DatabaseURL, "sqlite://") &&
 		!strings.HasPrefix(o.DatabaseURL, "postgres://") && !strings.HasPrefix(o.DatabaseURL, "postgresql://") {
@@ -545,7 +553,7 @@ func (o *Options) params() map[string]any {
 			p["table_pages"] = o.TablePages
 		}
 		if o.Scenario == "rows" && o.Rate == 0 {
-			p["compare"] = o.Compare
+			p["compare"], p["window"] = o.Compare, o.Window
 		}
 		p["rate"] = "max"
 		if o.Rate > 0 {

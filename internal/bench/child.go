@@ -120,6 +120,8 @@ type childRun struct {
 	apiKey  string
 	conns   int // keep-alive connections to open before "ready"
 	timeout time.Duration
+	// line, when set, takes each line read from stdin after "go".
+	line func(string)
 }
 
 // runChild is the child side of the protocol every helper process speaks:
@@ -149,6 +151,9 @@ func runChild(ctx context.Context, r childRun, stdin io.Reader, stdout io.Writer
 	closed := make(chan struct{})
 	go func() {
 		for in.Scan() { // until the parent closes stdin
+			if r.line != nil {
+				r.line(in.Text())
+			}
 		}
 		cancel()
 		close(closed)

@@ -256,7 +256,7 @@ func runPages(ctx context.Context, o Options, t *target, prog *progress, rep *Re
 		return errors.New("pages: no table page socket connected")
 	}
 
-	writer, err := startWriters(ctx, o, t, owner.token, setup)
+	writer, err := startWriters(ctx, o, t, owner.token, setup, 0)
 	if err != nil {
 		return fmt.Errorf("pages: %w", err)
 	}

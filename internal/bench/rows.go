@@ -362,7 +362,11 @@ func (r *rowsRun) rowsPass(ctx context.Context, rate float64) (*rowsOutcome, err
 	r.setRoute(func(i int, m *client.Message) { subs[i].handle(i, m, r.col, &rec) })
 	defer r.setRoute(nil)
 
-	writer, err := startWriters(ctx, o, t, r.owner.token, r.setup)
+	window := 0
+	if rate == 0 {
+		window = o.Window
+	}
+	writer, err := startWriters(ctx, o, t, r.owner.token, r.setup, window)
 	if err != nil {
 		return nil, fmt.Errorf("rows: %w", err)
 	}
@@ -372,6 +376,9 @@ func (r *rowsRun) rowsPass(ctx context.Context, rate float64) (*rowsOutcome, err
 		}
 	}()
 	prog.notef("writers: %d, %s, rate %s", o.Writers, writer.where, rateLabel(rate))
+	if window > 0 {
+		prog.notef("window: the writes stay at most %d ahead of the slowest subscriber", window)
+	}
 
 	statsBefore, statsErr := t.stats(ctx)
 	cpu0, benchCPU0 := t.cpu(), cpuOf(os.Getpid())
@@ -383,7 +390,12 @@ func (r *rowsRun) rowsPass(ctx context.Context, rate float64) (*rowsOutcome, err
 	queuePeak := t.watchQueue(ctx)
 	start := time.Now()
 	writer.begin()
+	stopFeed := func() {}
+	if window > 0 {
+		stopFeed = feedCredit(subs, window, writer.allow)
+	}
 	wr := writer.await(ctx)
+	stopFeed()
 	wr.err = withOutput(wr.err, "writer", writer.log())
 	var top uint64
 	var waitErr error
@@ -426,6 +438,45 @@ func (r *rowsRun) rowsPass(ctx context.Context, rate float64) (*rowsOutcome, err
 		return out, fmt.Errorf("rows: %w", err)
 	}
 	return out, nil
+}
+
+// feedCredit lets the writers go window writes past what the slowest
+// subscriber still connected has read, checking every millisecond, until
+// the returned function is called (it waits for the checking to end).
+// Each write is one event on the table's stream, so a subscriber's writes
+// read are its offset's distance from the pass's start.
+func feedCredit(subs []rowSub, window int, allow func(int)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		allowed := window
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			slowest, any := uint64(math.MaxUint64), false
+			for i := range subs {
+				if s := &subs[i]; s.live && !s.ended.Load() {
+					slowest, any = min(slowest, s.last.Load()-s.start), true
+				}
+			}
+			if !any {
+				slowest = 0
+			}
+			if next := int(slowest) + window; any && next > allowed {
+				allowed = next
+				allow(allowed)
+			}
+		}
+	})
+	return sync.OnceFunc(func() {
+		close(done)
+		wg.Wait()
+	})
 }
 
 func rateLabel(rate float64) string {

@@ -169,6 +169,7 @@ type cellPlan struct {
 	rate     float64
 	writes   int
 	duration time.Duration
+	credit   *credit // nil: the writes wait for nothing but the rate
 }
 
 // writeResult is what the writers did. Sequence numbers 0 to taken-1 were
@@ -271,6 +272,7 @@ func writeCells(ctx context.Context, rc *restClient, plan cellPlan) writeResult 
 					return
 				}
 				pace.wait(wctx, i)
+				plan.credit.wait(wctx, i)
 				l.maxUsed = i
 				if wctx.Err() != nil {
 					l.unsent = append(l.unsent, i)
@@ -342,6 +344,9 @@ const writerSpecEnv = "TABLECAST_BENCH_WRITER_SPEC"
 type writerSpec struct {
 	Token string     `json:"token"`
 	Setup tableSetup `json:"setup"`
+	// Window > 0: the writes wait for credit, the first Window at once,
+	// the rest as "allow N" lines on stdin raise it.
+	Window int `json:"window,omitempty"`
 }
 
 // writeWire is a writeResult as the child prints it: one JSON line.

@@ -52,7 +52,7 @@ func TestRowsEndToEnd(t *testing.T) {
 // comparison: the same sockets take the writes, bench fanout's load, and
 // the writes at half the rate, each exactly once.
 func TestRowsCompare(t *testing.T) {
-	rep, out := runInProcess(t, "rows", "-n", "10", "--rate", "0", "--writes", "40", "--rows", "5")
+	rep, out := runInProcess(t, "rows", "-n", "10", "--rate", "0", "--writes", "40", "--rows", "5", "--window", "3")
 	for key, want := range map[string]float64{
 		"subscribers": 10, "writes": 40, "deliveries": 400, "exactly_once": 10, "offset_gaps": 0, "duplicates": 0,
 		"missing": 0, "fanout_published": 40, "fanout_deliveries": 400, "half_exactly_once": 10, "half_missing": 0,

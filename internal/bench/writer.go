@@ -18,42 +18,59 @@ func runWriterChild(ctx context.Context, o Options, specJSON string, stdin io.Re
 	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil || spec.Token == "" || len(spec.Setup.Rows) == 0 {
 		return fmt.Errorf("%s: no usable spec in $%s", rowsWriterScenario, writerSpecEnv)
 	}
-	return runChild(ctx, childRun{name: rowsWriterScenario, url: o.URL, conns: o.Writers, timeout: o.Timeout},
-		stdin, stdout, func(ctx context.Context, t *target) any {
-			rc := &restClient{base: t.base, httpc: t.httpc, token: spec.Token}
-			return writeCells(ctx, rc, o.cellPlan(&spec.Setup)).wire()
-		})
+	plan := o.cellPlan(&spec.Setup)
+	run := childRun{name: rowsWriterScenario, url: o.URL, conns: o.Writers, timeout: o.Timeout}
+	if spec.Window > 0 {
+		plan.credit = newCredit(spec.Window)
+		run.line = func(line string) {
+			if n, ok := parseAllowLine(line); ok {
+				plan.credit.raise(n)
+			}
+		}
+	}
+	return runChild(ctx, run, stdin, stdout, func(ctx context.Context, t *target) any {
+		rc := &restClient{base: t.base, httpc: t.httpc, token: spec.Token}
+		return writeCells(ctx, rc, plan).wire()
+	})
 }
 
 // writerHandle drives the rows writers, here or in a child process.
 type writerHandle struct {
 	where  string           // for people: "in-process", "child process pid N"
 	begin  func()           // start writing
+	allow  func(n int)      // with a window: writes below n may go
 	cancel func()           // ask them to stop early
 	done   chan writeResult // one value once writing ended
 	stop   func() error     // release everything
 	log    func() []string  // the child's stderr
 }
 
-func startWriters(ctx context.Context, o Options, t *target, token string, s *tableSetup) (*writerHandle, error) {
+// startWriters starts the writers; window > 0 makes them wait for credit
+// (the first window writes go at once, allow lets more go).
+func startWriters(ctx context.Context, o Options, t *target, token string, s *tableSetup, window int) (*writerHandle, error) {
 	if o.InProcess {
-		return startLocalWriters(ctx, o, t, token, s), nil
+		return startLocalWriters(ctx, o, t, token, s, window), nil
 	}
-	return startChildWriters(o, t, token, s)
+	return startChildWriters(o, t, token, s, window)
 }
 
-func startLocalWriters(ctx context.Context, o Options, t *target, token string, s *tableSetup) *writerHandle {
+func startLocalWriters(ctx context.Context, o Options, t *target, token string, s *tableSetup, window int) *writerHandle {
 	ctx, cancel := context.WithCancel(ctx)
 	finished := make(chan struct{})
 	began := false
+	plan := o.cellPlan(s)
 	h := &writerHandle{where: "in-process", cancel: cancel, done: make(chan writeResult, 1),
-		log: func() []string { return nil }}
+		allow: func(int) {}, log: func() []string { return nil }}
+	if window > 0 {
+		plan.credit = newCredit(window)
+		h.allow = plan.credit.raise
+	}
 	rc := &restClient{base: t.base, httpc: adminClient(o.Writers), token: token}
 	h.begin = func() {
 		began = true
 		go func() {
 			defer close(finished)
-			h.done <- writeCells(ctx, rc, o.cellPlan(s))
+			h.done <- writeCells(ctx, rc, plan)
 		}()
 	}
 	h.stop = func() error {
@@ -67,8 +84,8 @@ func startLocalWriters(ctx context.Context, o Options, t *target, token string, 
 	return h
 }
 
-func startChildWriters(o Options, t *target, token string, s *tableSetup) (*writerHandle, error) {
-	spec, err := json.Marshal(writerSpec{Token: token, Setup: *s})
+func startChildWriters(o Options, t *target, token string, s *tableSetup, window int) (*writerHandle, error) {
+	spec, err := json.Marshal(writerSpec{Token: token, Setup: *s, Window: window})
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +101,8 @@ func startChildWriters(o Options, t *target, token string, s *tableSetup) (*writ
 	}
 	h := &writerHandle{where: "child process pid " + strconv.Itoa(c.pid),
 		begin: c.begin, cancel: func() { _ = c.stdin.Close() }, done: make(chan writeResult, 1),
-		stop: c.stop, log: c.logs.lines}
+		allow: func(n int) { _, _ = io.WriteString(c.stdin, allowLine(n)) },
+		stop:  c.stop, log: c.logs.lines}
 	go func() { h.done <- parseWriteLine(<-c.result) }()
 	return h, nil
 }
