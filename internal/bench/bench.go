@@ -126,8 +126,13 @@ const (
 	DefaultTableWriters = 16
 	DefaultRows         = 100
 	// DefaultRowsWindow bounds how far rows --rate 0 writes ahead of its
-	// slowest subscriber (docs/benchmarks.md, bench rows).
-	DefaultRowsWindow = 64
+	// slowest subscriber, and DefaultRowsMaxWriters are its writers: enough
+	// requests in flight that the events arrive faster than the sockets
+	// drain, so that each write to a socket carries several frames as in
+	// bench fanout, the window keeping the queues bounded
+	// (docs/benchmarks.md, bench rows).
+	DefaultRowsWindow     = 256
+	DefaultRowsMaxWriters = 64
 	DefaultDuration   = 20 * time.Second
 	DefaultEvents     = 100
 	DefaultOpsConns   = 100
@@ -162,9 +167,11 @@ scenarios:
            --rows rows through REST at --rate (default 1,000/s) for --duration or
            --writes: write-to-socket latency, writes/s, deliveries/s, and a check that
            every subscriber saw every write once, in gapless offset order. At --rate 0
-           (--compare) two more passes on the same sockets: bench fanout's load with
-           messages as large as the ops (deliveries/s of rows / of fanout), and the
-           writes at half the rate the deliveries kept up with (write-to-socket p99 there)
+           64 writers go as fast as every subscriber keeps up, at most --window writes
+           (256) ahead of the slowest; with --compare two more passes on the same
+           sockets: bench fanout's load with messages as large as the ops (deliveries/s
+           of rows / of fanout), and the writes at half the rate the deliveries kept up
+           with (write-to-socket p99 there)
   recover  N clients (default 1,000) on one table disconnect together, -e events are
            written, all reconnect together with since: time until all recovered,
            events replayed per client, outbox reads made by the server
@@ -203,7 +210,7 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	fs.BoolVar(&o.Baseline, "baseline", false, "fanout: also run a raw TCP fan-out of the same frames (the machine's limit)")
 	fs.DurationVar(&o.Timeout, "timeout", DefaultTimeout, "bound on each run (tablecast's, then the baseline's)")
 	fs.DurationVar(&o.Hold, "hold", 0, "idle: stay connected this long before measuring")
-	fs.IntVar(&o.Writers, "writers", DefaultWriters, fmt.Sprintf("rows, pages, webhooks: REST writers, one request in flight each (rows and pages default to %d)", DefaultTableWriters))
+	fs.IntVar(&o.Writers, "writers", DefaultWriters, fmt.Sprintf("rows, pages, webhooks: REST writers, one request in flight each (rows and pages default to %d, rows --rate 0 to %d)", DefaultTableWriters, DefaultRowsMaxWriters))
 	fs.IntVar(&o.Rows, "rows", DefaultRows, "rows, recover: rows created first, whose cells the writes update")
 	fs.IntVar(&o.Writes, "writes", 0, "rows: cell updates in all (0: write for --duration)")
 	fs.DurationVar(&o.Duration, "duration", DefaultDuration, "rows: how long to write, unless --writes is given")
@@ -291,11 +298,15 @@ func ParseArgs(args []string) (Options, error) {
 		if !given["n"] {
 			o.Conns = DefaultTableConns
 		}
-		if !given["writers"] && o.Scenario != "recover" {
-			o.Writers = DefaultTableWriters
-		}
 		if !given["rate"] && o.Scenario == "rows" {
 			o.Rate = DefaultRowsRate
+		}
+		switch {
+		case given["writers"] || o.Scenario == "recover":
+		case o.Scenario == "rows" && o.Rate == 0:
+			o.Writers = DefaultRowsMaxWriters
+		default:
+			o.Writers = DefaultTableWriters
 		}
 		if !given["rate"] && o.Scenario == "pages" {
 			o.Rate = DefaultPagesRate

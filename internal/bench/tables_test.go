@@ -142,6 +142,19 @@ func TestParseArgsTableDefaults(t *testing.T) {
 		o.Duration != DefaultDuration || o.Writes != 0 || o.databaseURL() != defaultDatabase {
 		t.Fatalf("rows defaults: %+v", o)
 	}
+	for _, c := range []struct {
+		args            []string
+		writers, window int
+	}{
+		{[]string{"rows", "--rate", "0"}, DefaultRowsMaxWriters, DefaultRowsWindow},
+		{[]string{"rows", "--rate", "0", "--writers", "3", "--window", "0"}, 3, 0},
+		{[]string{"pages"}, DefaultTableWriters, DefaultRowsWindow},
+	} {
+		o, err := ParseArgs(c.args)
+		if err != nil || o.Writers != c.writers || o.Window != c.window {
+			t.Errorf("%v: writers %d, window %d (%v); want %d, %d", c.args, o.Writers, o.Window, err, c.writers, c.window)
+		}
+	}
 	o, err = ParseArgs([]string{"recover", "-n", "7", "-e", "3", "--database-url", "postgres://u:secret@db/x"})
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +168,7 @@ func TestParseArgsTableDefaults(t *testing.T) {
 	}{
 		{[]string{"rows", "--writers", "0"}, "--writers"},
 		{[]string{"rows", "--duration", "0s"}, "--duration"},
+		{[]string{"rows", "--window", "-1"}, "--window"},
 		{[]string{"rows", "--database-url", "mysql://x"}, "--database-url"},
 		{[]string{"rows", "--url", "http://127.0.0.1:1", "--jwt-secret", "x", "--database-url", "sqlite://x"}, "not with --url"},
 		{[]string{rowsWriterScenario}, "needs --url"},
