@@ -348,7 +348,7 @@ func runBaseline(ctx context.Context, o Options, sources []string, prog *progres
 	}()
 
 	res := &runResult{receivers: o.Conns}
-	cpu0 := cpuOf(h.pid)
+	cpu0, writes0 := cpuOf(h.pid), writesOf(h.pid)
 	end = prog.phase("baseline delivering", int64(o.Conns*o.Messages), s.rec.Count)
 	res.start = time.Now()
 	h.begin()
@@ -364,7 +364,7 @@ func runBaseline(ctx context.Context, o Options, sources []string, prog *progres
 	res.published, res.publishErr = d.published, withOutput(d.err, "sender", h.log())
 	res.waitErr = s.waitDelivered(ctx, live, res.published)
 	end()
-	res.cpu = cpuOf(h.pid) - cpu0
+	res.cpu, res.writes = cpuOf(h.pid)-cpu0, writesOf(h.pid)-writes0
 	if err := res.tally(s, live); err != nil {
 		return res, fmt.Errorf("baseline: %w", err)
 	}

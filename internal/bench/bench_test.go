@@ -108,6 +108,16 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
+func TestParseSyscw(t *testing.T) {
+	io := []byte("rchar: 10\nwchar: 4096\nsyscr: 3\nsyscw: 1234\nread_bytes: 0\n")
+	if n, err := parseSyscw(io); err != nil || n != 1234 {
+		t.Fatalf("parseSyscw = %d, %v; want 1234", n, err)
+	}
+	if _, err := parseSyscw([]byte("rchar: 10\n")); err == nil {
+		t.Fatal("no syscw line should fail")
+	}
+}
+
 func TestParseMetrics(t *testing.T) {
 	m, err := parseMetrics(strings.NewReader("# HELP go_goroutines x\ngo_goroutines 12\n" +
 		"go_gc_duration_seconds{quantile=\"0.5\"} 0.1\ngo_memstats_heap_alloc_bytes 3.5e+06\nbroken\n"))

@@ -173,6 +173,7 @@ type runResult struct {
 	start      time.Time // just before the first publish
 	last       time.Time // the latest delivery
 	cpu        float64   // server (or sender) CPU-seconds during the run; NaN: unknown
+	writes     float64   // its write system calls during the run; NaN: unknown
 	redisCmds  float64   // Redis commands per published message (--nodes); NaN otherwise
 	hist       *Histogram
 	ended      int   // receivers whose connection ended during the run
@@ -207,6 +208,38 @@ func (r *runResult) cpuPerMillion() float64 {
 	return r.cpu / float64(r.delivered) * 1e6
 }
 
+// framesPerWrite is the deliveries per write system call of the server
+// (or sender): at a pace a write costs about the same whatever it carries,
+// so CPU per delivery falls as this rises.
+func (r *runResult) framesPerWrite() float64 {
+	if r.delivered == 0 || !(r.writes > 0) {
+		return math.NaN()
+	}
+	return float64(r.delivered) / r.writes
+}
+
+// writesOf returns process pid's write system calls so far, NaN when
+// unknown.
+func writesOf(pid int) float64 {
+	if pid == 0 {
+		return math.NaN()
+	}
+	n, err := procWrites(pid)
+	if err != nil {
+		return math.NaN()
+	}
+	return float64(n)
+}
+
+// writes returns the server's write system calls so far, every node's.
+func (t *target) writes() float64 {
+	sum := writesOf(t.pid)
+	for _, p := range t.peers {
+		sum += writesOf(p.pid)
+	}
+	return sum
+}
+
 // cpuOf returns process pid's CPU-seconds so far, NaN when unknown.
 func cpuOf(pid int) float64 {
 	if pid == 0 {
@@ -238,6 +271,7 @@ func runFanout(ctx context.Context, o Options, t *target, prog *progress, rep *R
 	rep.add("deliveries_per_s", "deliveries/s", res.perSecond(), "deliveries/s")
 	addLatency(rep, "", "latency", res.hist)
 	rep.add("cpu_per_million", "server CPU per million deliveries", res.cpuPerMillion(), "CPU-s")
+	rep.add("frames_per_write", "deliveries per write system call (server)", res.framesPerWrite(), "")
 	if o.Nodes > 1 {
 		rep.add("redis_commands_per_message", "Redis commands per published message (all nodes; heartbeats included)", res.redisCmds, "")
 	}
@@ -258,6 +292,7 @@ func runFanout(ctx context.Context, o Options, t *target, prog *progress, rep *R
 	rep.add("baseline_deliveries_per_s", "baseline deliveries/s (raw TCP)", base.perSecond(), "deliveries/s")
 	addLatency(rep, "baseline_", "baseline latency", base.hist)
 	rep.add("baseline_cpu_per_million", "baseline sender CPU per million deliveries", base.cpuPerMillion(), "CPU-s")
+	rep.add("baseline_frames_per_write", "deliveries per write system call (baseline sender)", base.framesPerWrite(), "")
 	pct := 100 * res.perSecond() / base.perSecond()
 	rep.add("percent_of_baseline", "tablecast deliveries/s as % of baseline", pct, "%").
 		goal(">= 60", func(v float64) bool { return v >= goalBaselinePercent })
@@ -395,8 +430,8 @@ func fanoutTablecast(ctx context.Context, o Options, t *target, prog *progress, 
 	prog.notef("publisher: %s", pub.where)
 
 	statsBefore, statsErr := t.stats(ctx)
-	res := &runResult{receivers: p.connected(), cpu: math.NaN()}
-	cpu0 := t.cpu()
+	res := &runResult{receivers: p.connected(), cpu: math.NaN(), writes: math.NaN()}
+	cpu0, writes0 := t.cpu(), t.writes()
 	cmds0 := redisCommands(ctx, o)
 	end := prog.phase("delivering", int64(res.receivers*o.Messages), s.rec.Count)
 	res.start = time.Now()
@@ -409,7 +444,7 @@ func fanoutTablecast(ctx context.Context, o Options, t *target, prog *progress, 
 	res.published, res.publishErr = pr.published, withOutput(pr.err, "publisher", pub.log())
 	res.waitErr = s.waitDelivered(ctx, live, res.published)
 	end()
-	res.cpu = t.cpu() - cpu0
+	res.cpu, res.writes = t.cpu()-cpu0, t.writes()-writes0
 	res.redisCmds = commandsPer(cmds0, redisCommands(ctx, o), res.published)
 	runErr := res.tally(s, live)
 

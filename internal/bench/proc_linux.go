@@ -86,3 +86,30 @@ func parseStat(b []byte) (time.Duration, error) {
 	}
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
+
+// procWrites returns how many write system calls process pid has made
+// (write, writev and the like: the syscw line of /proc/<pid>/io). A socket
+// write's cost is mostly per call, so CPU per delivery follows how many
+// frames each call carries.
+func procWrites(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseSyscw(b)
+}
+
+func parseSyscw(b []byte) (int64, error) {
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		rest, ok := bytes.CutPrefix(line, []byte("syscw:"))
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(rest)), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bad /proc io syscw %q", rest)
+		}
+		return n, nil
+	}
+	return 0, errors.New("/proc io: no syscw line")
+}

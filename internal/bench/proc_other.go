@@ -17,3 +17,5 @@ func childAttr() *syscall.SysProcAttr { return nil }
 func procRSS(int) (int64, error) { return 0, errNoProc }
 
 func procCPU(int) (time.Duration, error) { return 0, errNoProc }
+
+func procWrites(int) (int64, error) { return 0, errNoProc }

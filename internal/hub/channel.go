@@ -379,27 +379,34 @@ func (h *Hub) handle(p *Publication) {
 }
 
 // deliver is the fan-out path: one render per dialect, one queue append per
-// subscriber, no allocation per subscriber.
+// subscriber, no allocation per subscriber. The deliveries are counted here
+// and added to p once.
 func (h *Hub) deliver(p *Publication) {
 	var frames [MaxDialects][]byte
 	stamp := p.Time.UnixNano()
+	n := int64(0)
 	sh := h.shardFor(p.Collection)
 	sh.mu.RLock()
 	col := sh.collections[p.Collection]
 	if col != nil {
 		for _, sub := range col.subs {
-			h.deliverTo(sub, p, &frames, stamp)
+			if h.deliverTo(sub, p, &frames, stamp) {
+				n++
+			}
 		}
 		if p.Document != "" {
 			for c, sub := range col.docs[p.Document] {
 				if _, both := col.subs[c]; both {
 					continue // already had it through the collection
 				}
-				h.deliverTo(sub, p, &frames, stamp)
+				if h.deliverTo(sub, p, &frames, stamp) {
+					n++
+				}
 			}
 		}
 	}
 	sh.mu.RUnlock()
+	p.delivered.Add(n)
 }
 
 // admit decides whether p is written to the subscription now: not when its
@@ -427,27 +434,27 @@ func (sub *subscription) admit(p *Publication, origin bool) bool {
 	return !sub.covers(p)
 }
 
-func (h *Hub) deliverTo(sub *subscription, p *Publication, frames *[MaxDialects][]byte, stamp int64) {
+// deliverTo queues p on sub's connection unless sub does not admit it, and
+// reports whether it did.
+func (h *Hub) deliverTo(sub *subscription, p *Publication, frames *[MaxDialects][]byte, stamp int64) bool {
 	if !sub.admit(p, false) {
-		return
+		return false
 	}
 	c := sub.conn
 	frame := frames[c.dialect]
 	if frame == nil {
 		r := h.cfg.Renderers[c.dialect]
 		if r == nil {
-			return
+			return false
 		}
 		var err error
 		if frame, err = r.Render(p); err != nil {
 			h.log.Error("render publication", "collection", p.Collection, "err", err)
-			return
+			return false
 		}
 		frames[c.dialect] = frame
 	}
-	if c.enqueue(frame, stamp) {
-		p.delivered.Add(1)
-	}
+	return c.enqueue(frame, stamp)
 }
 
 // Publish hands p to the broker: it takes its offset (streamed kinds) and

@@ -47,11 +47,10 @@ type Config struct {
 }
 
 // Observer receives measurements from the hot path (the metrics package
-// implements it). Methods must be cheap and safe for concurrent use.
+// implements it). Methods must be cheap and safe for concurrent use. What the
+// writers measure (frames, bytes, fanout latency) is not told: the hub counts
+// it per writer, and Stats and FanoutLatency sum it when asked.
 type Observer interface {
-	// ObserveFanout records the time from a publication entering the server
-	// to its frame being written to one socket.
-	ObserveFanout(d time.Duration)
 	// MessageIn counts one client message of a type.
 	MessageIn(typ string)
 	// Delivered counts the local deliveries of one publication.
@@ -73,6 +72,7 @@ type Hub struct {
 	draining atomic.Bool
 	stats    counters
 	writers  []writer
+	slowOut  writeStats // what the slow drains (Conn.drainSlow) wrote
 	connSeq  atomic.Uint64
 	seq      *stream.Sequencer // orders external streams; nil without Streams
 	sessions *sessionLog       // sessions to record in the cluster; nil without one
@@ -92,8 +92,6 @@ type counters struct {
 	channels      atomic.Int64
 	subscriptions atomic.Int64
 	messagesIn    atomic.Int64
-	messagesOut   atomic.Int64
-	bytesOut      atomic.Int64
 	droppedSlow   atomic.Int64
 	publishErrors atomic.Int64
 }
@@ -456,20 +454,6 @@ func (h *Hub) QueuedBytes() int64 {
 	return n
 }
 
-func (h *Hub) observeWrite(frames int, bytes int64, stamps []int64) {
-	h.stats.messagesOut.Add(int64(frames))
-	h.stats.bytesOut.Add(bytes)
-	if h.cfg.Observer == nil {
-		return
-	}
-	now := h.now().UnixNano()
-	for _, ts := range stamps {
-		if ts != 0 {
-			h.cfg.Observer.ObserveFanout(time.Duration(now - ts))
-		}
-	}
-}
-
 // Stats is a snapshot of the node's counters.
 type Stats struct {
 	NodeID        string  `json:"node_id"`
@@ -486,6 +470,7 @@ type Stats struct {
 
 // Stats returns the node's counters now.
 func (h *Hub) Stats() Stats {
+	framesOut, bytesOut := h.writtenOut()
 	return Stats{
 		NodeID:        h.cfg.NodeID,
 		Connections:   h.stats.connections.Load(),
@@ -493,8 +478,8 @@ func (h *Hub) Stats() Stats {
 		Channels:      h.stats.channels.Load(),
 		Subscriptions: h.stats.subscriptions.Load(),
 		MessagesIn:    h.stats.messagesIn.Load(),
-		MessagesOut:   h.stats.messagesOut.Load(),
-		BytesOut:      h.stats.bytesOut.Load(),
+		MessagesOut:   framesOut,
+		BytesOut:      bytesOut,
 		DroppedSlow:   h.stats.droppedSlow.Load(),
 		UptimeSeconds: h.now().Sub(h.start).Seconds(),
 	}

@@ -29,7 +29,21 @@ type writer struct {
 	mu     sync.Mutex
 	taken  *Conn // the list taken from head, oldest first, not flushed yet; mu must be held
 	takenN int   // its length; mu must be held
+
+	// Owned by w's goroutine: the batch it is writing (reused from one
+	// connection to the next; a connection that drains slowly takes a copy),
+	// and what it wrote. out sits on cache lines of its own, so that counting
+	// a write does not take a line from the CPUs that push to this writer or
+	// a sibling.
+	batch flushing
+	_     [cacheLine]byte
+	out   writeStats
+	_     [cacheLine]byte
 }
+
+// cacheLine is the padding that keeps a writer's counters apart from what
+// other CPUs write.
+const cacheLine = 64
 
 // Stealing moves connections in bites: a thief takes at most stealMax (and
 // half of what is left), and siblings are woken only when a list is longer
@@ -72,7 +86,7 @@ func (w *writer) run(stop <-chan struct{}, done func()) {
 		}
 		for w.refill() || w.steal() {
 			for c := w.next(); c != nil; c = w.next() {
-				c.flush()
+				c.flush(w)
 			}
 		}
 	}

@@ -1,11 +1,11 @@
 // Package metrics exposes tablecast's Prometheus series. It reads the hub's
-// counters when scraped and implements hub.Observer for what must be recorded
-// as it happens (latency, messages by type).
+// counters and its fanout latency histogram when scraped, and implements
+// hub.Observer for what must be recorded as it happens (messages by type,
+// deliveries by kind).
 package metrics
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -19,7 +19,6 @@ const namespace = "tablecast"
 // Metrics owns a registry with tablecast's series.
 type Metrics struct {
 	reg        *prometheus.Registry
-	fanout     prometheus.Histogram
 	messagesIn *prometheus.CounterVec
 	deliveries *prometheus.CounterVec
 }
@@ -31,12 +30,6 @@ var _ hub.Observer = (*Metrics)(nil)
 func New() *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
-		fanout: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: namespace,
-			Name:      "fanout_latency_seconds",
-			Help:      "Time from a change entering the server (commit or admin publish) to its frame being written to a socket.",
-			Buckets:   []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}),
 		messagesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "messages_in_total",
@@ -48,7 +41,7 @@ func New() *Metrics {
 			Help:      "Publications queued on sockets, by type (one per receiving connection).",
 		}, []string{"type"}),
 	}
-	m.reg.MustRegister(m.fanout, m.messagesIn, m.deliveries,
+	m.reg.MustRegister(m.messagesIn, m.deliveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -77,16 +70,42 @@ func (m *Metrics) RegisterHub(h *hub.Hub) {
 		counter("slow_consumer_disconnects_total", "Connections closed as slow consumers: their send queue overflowed (4002), or a write to them blocked for the write timeout.",
 			func() float64 { return float64(h.Stats().DroppedSlow) }),
 		counter("broker_publish_errors_total", "Publications the broker failed to take.", func() float64 { return float64(h.PublishErrors()) }),
+		newFanoutCollector(h),
 	)
+}
+
+// fanoutCollector reads the hub's fanout latency histogram at scrape time:
+// the hub counts it per writer (a shared histogram would be written by every
+// CPU on every delivery) and sums it when asked.
+type fanoutCollector struct {
+	desc *prometheus.Desc
+	hub  *hub.Hub
+}
+
+func newFanoutCollector(h *hub.Hub) *fanoutCollector {
+	return &fanoutCollector{hub: h, desc: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "fanout_latency_seconds"),
+		"Time from a change entering the server (commit or admin publish) to its frame being written to a socket.", nil, nil)}
+}
+
+// Describe implements prometheus.Collector.
+func (c *fanoutCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *fanoutCollector) Collect(ch chan<- prometheus.Metric) {
+	l := c.hub.FanoutLatency()
+	buckets := make(map[float64]uint64, len(l.Bounds))
+	var cum uint64
+	for i, b := range l.Bounds {
+		cum += l.Counts[i]
+		buckets[b.Seconds()] = cum
+	}
+	ch <- prometheus.MustNewConstHistogram(c.desc, cum+l.Counts[len(l.Bounds)], l.Sum.Seconds(), buckets)
 }
 
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
-
-// ObserveFanout implements hub.Observer.
-func (m *Metrics) ObserveFanout(d time.Duration) { m.fanout.Observe(d.Seconds()) }
 
 // MessageIn implements hub.Observer.
 func (m *Metrics) MessageIn(typ string) { m.messagesIn.WithLabelValues(typ).Inc() }
