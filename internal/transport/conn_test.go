@@ -10,39 +10,12 @@ import (
 	"time"
 )
 
-// tcpPair is a connected loopback pair: the server side as a Conn, the
-// client side plain, both with small socket buffers so that a large write
+// smallBuffers fixes both sockets' buffers small (well above loopback's
+// 64 KiB segments: smaller ones stall TCP itself), so that a large write
 // waits for the reader.
-func tcpPair(t *testing.T) (*Conn, *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, _ := ln.Accept()
-		accepted <- nc
-	}()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc := <-accepted
-	if nc == nil {
-		t.Fatal("accept failed")
-	}
-	// Fixed, small buffers (well above loopback's 64 KiB segments: smaller
-	// ones stall TCP itself), so that a large write waits for the reader.
-	_ = nc.(*net.TCPConn).SetWriteBuffer(256 << 10)
+func smallBuffers(c *Conn, client net.Conn) {
+	_ = c.nc.(*net.TCPConn).SetWriteBuffer(256 << 10)
 	_ = client.(*net.TCPConn).SetReadBuffer(256 << 10)
-	c, err := newConn(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close(); _ = client.Close() })
-	return c, client.(*net.TCPConn)
 }
 
 // A reader that keeps reading, in bursts with pauses shorter than the
@@ -50,6 +23,7 @@ func tcpPair(t *testing.T) (*Conn, *net.TCPConn) {
 // timeout bounds a stall, not the whole batch.
 func TestWriteBuffersWaitsForAReaderThatProgresses(t *testing.T) {
 	c, client := tcpPair(t)
+	smallBuffers(c, client)
 	const (
 		timeout = time.Second
 		pause   = 50 * time.Millisecond
@@ -88,7 +62,8 @@ func TestWriteBuffersWaitsForAReaderThatProgresses(t *testing.T) {
 
 // A reader that stops reading makes the write fail after the timeout.
 func TestWriteBuffersFailsWhenTheReaderStops(t *testing.T) {
-	c, _ := tcpPair(t)
+	c, client := tcpPair(t)
+	smallBuffers(c, client)
 	payload := make([]byte, 8<<20)
 	bufs := net.Buffers{payload}
 	n, err := c.WriteBuffers(&bufs, 100*time.Millisecond)
