@@ -40,6 +40,9 @@ type hotWrite struct {
 	// staged is the row as the write left it to the batch; nil when the
 	// write fell back (or has not run).
 	staged *rowWrite
+	// pending: its event and op log entry are left to the batch too
+	// (txOps.flushAppends).
+	pending bool
 	// result is the submit's result once its write succeeded.
 	result event.SubmitResult
 }
@@ -230,11 +233,17 @@ func (h *hotDocs) write(w *writeTx, hw *hotWrite) error {
 
 func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, error) {
 	p, d := &hw.prepared, hw.doc
-	fallback := func() (event.SubmitResult, error) {
-		if err := w.batch.flushRows(w.ctx, w.Tx); err != nil {
+	fallback := func() (res event.SubmitResult, err error) {
+		// What the batch left unwritten goes first, outside the cold
+		// submit's savepoint: its failure undoes itself only.
+		if err := w.batch.flush(w.ctx, w.Tx); err != nil {
 			return event.SubmitResult{}, err
 		}
-		return hw.cold.write(w)
+		err = w.Savepoint(w.ctx, func() error {
+			res, err = hw.cold.write(w)
+			return err
+		})
+		return res, err
 	}
 	if d.dead.Load() {
 		return fallback()
@@ -268,25 +277,99 @@ func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, e
 		rw = &rowWrite{key: d.key, stored: base, version: base}
 	}
 	stream := store.TableStream(p.tableID)
-	off, err := w.AppendEvent(w.ctx, stream, event.EventRowsUpdated, p.payload)
-	if err != nil {
-		return event.SubmitResult{}, err
+	w.logged = append(w.logged, loggedEntry{col: p.docOp.Collection, op: p.logged})
+	w.events = append(w.events, store.Event{Stream: stream, Type: event.EventRowsUpdated, Payload: p.payload, CreatedAt: w.at})
+	res := p.res
+	if _, ok := w.Tx.(eventsAppender); ok {
+		// The event and the op log entry are written with the batch's
+		// others (txOps.flushAppends), which gives them their offset.
+		w.batch.appends = append(w.batch.appends, pendingAppend{w: w, hw: hw})
+		hw.pending = true
+	} else {
+		off, err := w.AppendEvent(w.ctx, stream, event.EventRowsUpdated, p.payload)
+		if err != nil {
+			return event.SubmitResult{}, err
+		}
+		docOp := p.docOp
+		docOp.Offset = off
+		if err := w.AppendDocOps(w.ctx, []store.DocOp{docOp}); err != nil {
+			return event.SubmitResult{}, err
+		}
+		w.setOffset(off)
+		res.Offset = off
 	}
-	docOp, logged := p.docOp, p.logged
-	docOp.Offset, logged.offset = off, off
-	if err := w.AppendDocOps(w.ctx, []store.DocOp{docOp}); err != nil {
-		return event.SubmitResult{}, err
-	}
-	w.logged = append(w.logged, loggedEntry{col: docOp.Collection, op: logged})
-	w.events = append(w.events, store.Event{Stream: stream, Offset: off, Type: event.EventRowsUpdated, Payload: p.payload, CreatedAt: w.at})
 	next := &rowWrite{key: d.key, stored: rw.stored, version: base + 1, upd: p.upd, vals: p.vals}
 	if next.vals == nil { // no cell changed: the values stay the last written
 		next.vals = rw.vals
 	}
 	hw.staged = next
-	res := p.res
-	res.Offset = off
 	return res, nil
+}
+
+// setOffset gives a prepared submit's event and op log entry, the only
+// ones of its write, their offset.
+func (w *writeTx) setOffset(off uint64) {
+	w.events[0].Offset = off
+	w.logged[0].op.offset = off
+}
+
+// eventsAppender is an optional ability of a store.Tx: events appended in
+// a few statements (the store's sqlTx has it).
+type eventsAppender interface {
+	AppendEvents(ctx context.Context, evs []store.NewEvent) ([]uint64, error)
+}
+
+// pendingAppend is a prepared submit whose event and op log entry the
+// batch has yet to write (txOps.flushAppends).
+type pendingAppend struct {
+	w  *writeTx
+	hw *hotWrite
+}
+
+// flushAppends writes the events and op log entries of the prepared
+// submits that succeeded so far, in their order, and gives each its
+// offset; their op log entries then join the batch's (txOps.add).
+func (t *txOps) flushAppends(ctx context.Context, tx store.Tx) error {
+	if len(t.appends) == 0 {
+		return nil
+	}
+	evs := make([]store.NewEvent, len(t.appends))
+	for i, a := range t.appends {
+		e := a.w.events[0]
+		evs[i] = store.NewEvent{Stream: e.Stream, Type: e.Type, Payload: e.Payload}
+	}
+	offs, err := tx.(eventsAppender).AppendEvents(ctx, evs)
+	if err != nil {
+		return err
+	}
+	ops := make([]store.DocOp, len(t.appends))
+	for i, a := range t.appends {
+		a.w.setOffset(offs[i])
+		a.hw.result.Offset = offs[i]
+		ops[i] = a.hw.docOp
+		ops[i].Offset = offs[i]
+	}
+	if err := tx.AppendDocOps(ctx, ops); err != nil {
+		return err
+	}
+	for _, a := range t.appends {
+		t.add(a.w.logged)
+	}
+	t.appends = t.appends[:0]
+	return nil
+}
+
+// flush writes what the batch's prepared submits left to it: their
+// events and op log entries, then their rows. It runs before any other
+// write of the batch, which may read or change them, and at its end.
+func (t *txOps) flush(ctx context.Context, tx store.Tx) error {
+	if t == nil {
+		return nil
+	}
+	if err := t.flushAppends(ctx, tx); err != nil {
+		return err
+	}
+	return t.flushRows(ctx, tx)
 }
 
 // rowVersioner is an optional ability of a store.Tx: a row's version

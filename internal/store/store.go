@@ -241,6 +241,13 @@ type Event struct {
 	Published bool
 }
 
+// NewEvent is an event to append (AppendEvents).
+type NewEvent struct {
+	Stream  Stream
+	Type    string
+	Payload json.RawMessage
+}
+
 // Key returns the event's key.
 func (e Event) Key() EventKey { return EventKey{Stream: e.Stream, Offset: e.Offset} }
 
