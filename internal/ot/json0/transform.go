@@ -175,9 +175,44 @@ func fromText(c Component) Component {
 	return out
 }
 
+// insertPastInsert is transformComponent of a string insert against an
+// insert into the same string, the common case when clients type into
+// one cell, without going through text0: the insert moves past the other
+// when the other is before it, or at the same place and side is Right.
+// ok is false for any other pair.
+func insertPastInsert(c, other Component, side Side) (Component, bool) {
+	n := len(c.P)
+	if c.SI == nil || other.SI == nil || *c.SI == "" || n == 0 || len(other.P) != n || c.T != "" || other.T != "" {
+		return Component{}, false
+	}
+	pos, ok1 := c.P[n-1].(int)
+	at, ok2 := other.P[n-1].(int)
+	if !ok1 || !ok2 {
+		return Component{}, false
+	}
+	for i := range n - 1 {
+		if !same(c.P[i], other.P[i]) {
+			return Component{}, false
+		}
+	}
+	if at < pos || (at == pos && side == Right) {
+		pos += u16len(*other.SI)
+	}
+	p := make([]any, n)
+	copy(p, c.P[:n-1])
+	p[n-1] = pos
+	return Component{P: p, SI: c.SI}, true
+}
+
 // transformComponent appends to dest the component c rewritten to apply
 // after other; side breaks ties.
 func transformComponent(dest Op, c, other Component, side Side) (Op, error) {
+	if out, ok := insertPastInsert(c, other, side); ok {
+		if len(dest) == 0 { // out's path is its own already
+			return append(dest, out), nil
+		}
+		return appendComponent(dest, out), nil
+	}
 	c = c.clone()
 	common, affected := commonLength(&other, &c)
 	common2, affects := commonLength(&c, &other)

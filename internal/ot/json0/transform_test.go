@@ -2,6 +2,7 @@ package json0
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -178,5 +179,45 @@ func TestCompose(t *testing.T) {
 				t.Errorf("Compose mutated a: %s", mustJSON(a))
 			}
 		})
+	}
+}
+
+// insertPastInsert gives what the text0 route gives for an insert against
+// an insert into the same string.
+func TestInsertPastInsertAsText0(t *testing.T) {
+	texts := []string{"a", "xy", "é", "😀", "中b"}
+	for _, side := range []Side{Left, Right} {
+		for cp := range 4 {
+			for op := range 4 {
+				for _, ct := range texts {
+					for _, ot := range texts {
+						c := StringInsert([]any{"fields", "5"}, cp, ct)
+						other := StringInsert([]any{"fields", "5"}, op, ot)
+						got, ok := insertPastInsert(c, other, side)
+						if !ok {
+							t.Fatalf("%v against %v not taken", c, other)
+						}
+						res, err := textTransform(toText(c).O, toText(other).O, side)
+						if err != nil || len(res) != 1 {
+							t.Fatalf("text0: %v, %v", res, err)
+						}
+						want := fromText(Component{P: []any{"fields", "5"}, T: SubtypeText0, O: res})
+						if !reflect.DeepEqual(got.P, want.P) || *got.SI != *want.SI {
+							t.Fatalf("%v against %v, %s: %v, text0 gives %v", c, other, side, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, pair := range [][2]Component{
+		{StringInsert([]any{"a"}, 0, "x"), StringInsert([]any{"b"}, 0, "y")},
+		{StringInsert([]any{"a"}, 0, ""), StringInsert([]any{"a"}, 0, "y")},
+		{StringInsert([]any{"a"}, 0, "x"), StringDelete([]any{"a"}, 0, "y")},
+		{StringInsert([]any{"a", 1}, 0, "x"), StringInsert([]any{"a"}, 0, "y")},
+	} {
+		if _, ok := insertPastInsert(pair[0], pair[1], Left); ok {
+			t.Errorf("%v against %v taken", pair[0], pair[1])
+		}
 	}
 }
