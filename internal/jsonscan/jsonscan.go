@@ -87,6 +87,26 @@ func (s *Scanner) String() (string, bool) {
 	return "", false
 }
 
+// Key reads an object member's name, a string in the form String reads,
+// and the colon after it; the name is a view of the input, not a copy.
+func (s *Scanner) Key() ([]byte, bool) {
+	if !s.Consume('"') {
+		return nil, false
+	}
+	start := s.i
+	for ; s.i < len(s.b); s.i++ {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			v := s.b[start:s.i]
+			s.i++
+			return v, utf8.Valid(v) && s.Consume(':')
+		case c == '\\' || c < 0x20:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
 // Number reads a JSON number token.
 func (s *Scanner) Number() ([]byte, bool) {
 	s.ws()

@@ -33,6 +33,10 @@ func TestScanner(t *testing.T) {
 		{`123456`, uint5, "", false},
 		{`-1`, uint5, "", false},
 		{`1.5`, uint5, "", false},
+		{` "name" : 1`, key, "name", true},
+		{`"name" 1`, key, "", false},
+		{`"na\"me":1`, key, "", false},
+		{`"na`, key, "", false},
 	} {
 		got, ok := tc.read(New([]byte(tc.in)))
 		if ok != tc.ok || (ok && got != tc.want) {
@@ -46,6 +50,11 @@ func TestScanner(t *testing.T) {
 }
 
 func str(s *Scanner) (string, bool) { return s.String() }
+
+func key(s *Scanner) (string, bool) {
+	b, ok := s.Key()
+	return string(b), ok
+}
 
 func num(s *Scanner) (string, bool) {
 	b, ok := s.Number()
