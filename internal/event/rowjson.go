@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -63,9 +64,13 @@ func AppendValues(b []byte, vals table.Values) []byte {
 	return append(b, '}')
 }
 
+// appendTime appends t as its MarshalJSON writes it, without a copy.
 func appendTime(b []byte, t time.Time) ([]byte, error) {
-	j, err := t.MarshalJSON()
-	return append(b, j...), err
+	b, err := t.AppendText(append(b, '"'))
+	if err != nil {
+		return nil, fmt.Errorf("event: time %v: %w", t, err)
+	}
+	return append(b, '"'), nil
 }
 
 // appendJSONString appends s as a JSON string; s is a row order (digits

@@ -452,7 +452,7 @@ func (t *txOps) flushRows(ctx context.Context, tx store.Tx) error {
 // compactSubmitEvent is a submit's compact RowsUpdated: the op and the
 // row's head, no cells.
 func compactSubmitEvent(meta event.TableMeta, op json.RawMessage, head event.RowHead, changed []int64, decimals event.Decimals) (json.RawMessage, error) {
-	return json.Marshal(event.RowsUpdated{TableMeta: meta, Op: op, Row: &head, UpdatedFieldIDs: changed, Decimals: decimals})
+	return event.AppendCompactRowsUpdated(make([]byte, 0, 320+len(op)), meta, op, head, changed, decimals)
 }
 
 // submitEvent is json.Marshal of a submit's RowsUpdated with its rows
