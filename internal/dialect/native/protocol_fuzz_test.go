@@ -3,6 +3,7 @@ package native
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -59,6 +60,12 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
+		if plain, ok := decodePlain(payload); ok {
+			var want inbound
+			if err := json.Unmarshal(payload, &want); err != nil || !reflect.DeepEqual(*plain, want) {
+				t.Fatalf("decodePlain(%q) = %+v; json.Unmarshal: %+v, %v", payload, *plain, want, err)
+			}
+		}
 		valid := json.Valid(payload)
 		in, err := decode(append([]byte(nil), payload...))
 		if err != nil {
