@@ -419,7 +419,7 @@ func (t *txOps) flushRow(ctx context.Context, tx store.Tx, k hotKey) error {
 	}
 	upd := rw.upd
 	if rw.vals != nil {
-		upd.Values, upd.Replace = encodeValues(rw.vals), true
+		upd.Values, upd.Replace, upd.Encoded = encodeValues(rw.vals), true, true
 	}
 	upd.ExpectedVersion, upd.Version = rw.stored, 0
 	if rw.version > rw.stored+1 {

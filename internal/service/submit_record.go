@@ -73,7 +73,7 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 		return event.SubmitResult{}, err
 	}
 	if vals != nil {
-		upd.Values, upd.Replace = encodeValues(vals), true
+		upd.Values, upd.Replace, upd.Encoded = encodeValues(vals), true, true
 	}
 	sd.op = withFixup(sd.op, fix)
 	if w.reply != nil && fix != nil {

@@ -492,7 +492,12 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate) (Row,
 	if u.Replace {
 		// Compacted here, the values are stored as they are: SQLite's
 		// json() would parse them again.
-		if patch, err = compactObject(u.Values, "values of "+what); err != nil {
+		if u.Encoded {
+			if len(u.Values) < 2 || u.Values[0] != '{' {
+				return Row{}, fmt.Errorf("%w: values of %s must be a JSON object", ErrInvalid, what)
+			}
+			patch = string(u.Values)
+		} else if patch, err = compactObject(u.Values, "values of "+what); err != nil {
 			return Row{}, err
 		}
 		expr, args = `{jsontext}`, []any{patch}

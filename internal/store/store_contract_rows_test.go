@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -278,6 +279,24 @@ func contractUpdateRows(t *testing.T, s Store) {
 			return err
 		})
 		wantErr(t, err, ErrInvalid, "a version without an expected one below it")
+	}
+
+	// Encoded values are stored without being parsed again; anything but
+	// an object is still refused.
+	encoded := `{"` + c + `":8,"` + n + `":"x y"}`
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(encoded), Replace: true, Encoded: true}})
+		return err
+	})
+	jsonEqual(t, must(s.Row(ctx, f.table.ID, rows[1].ID)).get(t).Values, json.RawMessage(encoded), "encoded values")
+	for _, bad := range []string{``, `[]`, `"x"`} {
+		err := s.Update(ctx, func(tx Tx) error {
+			_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(bad), Replace: true, Encoded: true}})
+			return err
+		})
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("encoded values %q: %v, want ErrInvalid", bad, err)
+		}
 	}
 	err = s.Update(ctx, func(tx Tx) error {
 		_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[0].ID, ExpectedVersion: 6, Version: 9}})
