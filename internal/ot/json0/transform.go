@@ -22,6 +22,9 @@ func Transform(op, other Op, side Side) (Op, error) {
 		return slices.Clone(op), nil
 	}
 	if len(op) == 1 && len(other) == 1 {
+		if out, ok := stringPastString(op[0], other[0], side); ok {
+			return Op{out}, nil // without transformComponent's large frame
+		}
 		return transformComponent(nil, op[0], other[0], side)
 	}
 	if side == Left {
@@ -175,14 +178,16 @@ func fromText(c Component) Component {
 	return out
 }
 
-// insertPastInsert is transformComponent of a string insert against an
-// insert into the same string, the common case when clients type into
-// one cell, without going through text0: the insert moves past the other
-// when the other is before it, or at the same place and side is Right.
-// ok is false for any other pair.
-func insertPastInsert(c, other Component, side Side) (Component, bool) {
+// stringPastString is transformComponent of a string insert or delete
+// against another, the common case when clients type into a record's
+// cells, without going through text0: against an edit of another string
+// (paths of the same length that differ before the offset) it is
+// unchanged; against an insert into the same string, an insert moves past
+// it when it is before, or at the same place and side is Right. ok is
+// false for any other pair.
+func stringPastString(c, other Component, side Side) (Component, bool) {
 	n := len(c.P)
-	if c.SI == nil || other.SI == nil || *c.SI == "" || n == 0 || len(other.P) != n || c.T != "" || other.T != "" {
+	if !c.plainString() || !other.plainString() || n == 0 || len(other.P) != n {
 		return Component{}, false
 	}
 	pos, ok1 := c.P[n-1].(int)
@@ -192,8 +197,12 @@ func insertPastInsert(c, other Component, side Side) (Component, bool) {
 	}
 	for i := range n - 1 {
 		if !same(c.P[i], other.P[i]) {
-			return Component{}, false
+			c.P = slices.Clone(c.P)
+			return c, true
 		}
+	}
+	if c.SI == nil || other.SI == nil || *c.SI == "" {
+		return Component{}, false
 	}
 	if at < pos || (at == pos && side == Right) {
 		pos += u16len(*other.SI)
@@ -207,7 +216,7 @@ func insertPastInsert(c, other Component, side Side) (Component, bool) {
 // transformComponent appends to dest the component c rewritten to apply
 // after other; side breaks ties.
 func transformComponent(dest Op, c, other Component, side Side) (Op, error) {
-	if out, ok := insertPastInsert(c, other, side); ok {
+	if out, ok := stringPastString(c, other, side); ok {
 		if len(dest) == 0 { // out's path is its own already
 			return append(dest, out), nil
 		}

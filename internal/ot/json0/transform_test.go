@@ -182,9 +182,10 @@ func TestCompose(t *testing.T) {
 	}
 }
 
-// insertPastInsert gives what the text0 route gives for an insert against
-// an insert into the same string.
-func TestInsertPastInsertAsText0(t *testing.T) {
+// stringPastString gives what the text0 route gives for an insert against
+// an insert into the same string, and leaves an edit of another string
+// as it is.
+func TestStringPastString(t *testing.T) {
 	texts := []string{"a", "xy", "é", "😀", "中b"}
 	for _, side := range []Side{Left, Right} {
 		for cp := range 4 {
@@ -193,7 +194,7 @@ func TestInsertPastInsertAsText0(t *testing.T) {
 					for _, ot := range texts {
 						c := StringInsert([]any{"fields", "5"}, cp, ct)
 						other := StringInsert([]any{"fields", "5"}, op, ot)
-						got, ok := insertPastInsert(c, other, side)
+						got, ok := stringPastString(c, other, side)
 						if !ok {
 							t.Fatalf("%v against %v not taken", c, other)
 						}
@@ -211,12 +212,22 @@ func TestInsertPastInsertAsText0(t *testing.T) {
 		}
 	}
 	for _, pair := range [][2]Component{
-		{StringInsert([]any{"a"}, 0, "x"), StringInsert([]any{"b"}, 0, "y")},
+		{StringInsert([]any{"fields", "5"}, 3, "x"), StringInsert([]any{"fields", "6"}, 0, "y")},
+		{StringDelete([]any{"fields", "5"}, 3, "x"), StringInsert([]any{"fields", "6"}, 0, "y")},
+		{StringInsert([]any{"fields", "5"}, 3, "x"), StringDelete([]any{"fields", "6"}, 0, "y")},
+	} {
+		got, ok := stringPastString(pair[0], pair[1], Right)
+		if !ok || !reflect.DeepEqual(got, pair[0]) || &got.P[0] == &pair[0].P[0] {
+			t.Errorf("%v against %v in another string: %v %v, want it unchanged, its path copied", pair[0], pair[1], got, ok)
+		}
+	}
+	for _, pair := range [][2]Component{
 		{StringInsert([]any{"a"}, 0, ""), StringInsert([]any{"a"}, 0, "y")},
 		{StringInsert([]any{"a"}, 0, "x"), StringDelete([]any{"a"}, 0, "y")},
 		{StringInsert([]any{"a", 1}, 0, "x"), StringInsert([]any{"a"}, 0, "y")},
+		{StringInsert([]any{"a"}, 0, "x"), {P: []any{"b", 0}, SI: new("y"), NA: new(1.0)}},
 	} {
-		if _, ok := insertPastInsert(pair[0], pair[1], Left); ok {
+		if _, ok := stringPastString(pair[0], pair[1], Left); ok {
 			t.Errorf("%v against %v taken", pair[0], pair[1])
 		}
 	}
