@@ -313,6 +313,12 @@ func (w *writeTx) setOffset(off uint64) {
 	w.logged[0].op.offset = off
 }
 
+// rowsWriter is an optional ability of a store.Tx: UpdateRows without
+// the rows read back (the store's sqlTx has it).
+type rowsWriter interface {
+	WriteRows(ctx context.Context, tableID int64, updates []store.RowUpdate) error
+}
+
 // eventsAppender is an optional ability of a store.Tx: events appended in
 // a few statements (the store's sqlTx has it).
 type eventsAppender interface {
@@ -425,7 +431,13 @@ func (t *txOps) flushRow(ctx context.Context, tx store.Tx, k hotKey) error {
 	if rw.version > rw.stored+1 {
 		upd.Version = rw.version
 	}
-	if _, err := tx.UpdateRows(ctx, k.table, []store.RowUpdate{upd}); err != nil {
+	var err error
+	if w, ok := tx.(rowsWriter); ok {
+		err = w.WriteRows(ctx, k.table, []store.RowUpdate{upd})
+	} else {
+		_, err = tx.UpdateRows(ctx, k.table, []store.RowUpdate{upd})
+	}
+	if err != nil {
 		return fmt.Errorf("service: writing row %d of table %d after its ops: %w", k.id, k.table, err)
 	}
 	rw.stored = rw.version
