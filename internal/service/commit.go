@@ -14,7 +14,8 @@ import (
 // writes are committed together: the first to arrive leads, and runs
 // every write waiting at that moment in one transaction, each in a
 // savepoint (a write that fails undoes only itself, as alone it would have
-// rolled back alone), then publishes their events in order and wakes
+// rolled back alone; a prepared submit, which writes nothing of its own,
+// needs none), then publishes their events in order and wakes
 // them. Writes arriving meanwhile wait for the next batch, led by the
 // first of them, whose transaction starts as soon as the batch before
 // has committed (its events are published after that batch's). No
@@ -26,9 +27,9 @@ import (
 // groupCommit is the whole of it: enqueue a write, await it (leading a
 // batch when asked), and the hooks the service gives it (commitHooks).
 // It knows one thing of the writes it runs: a prepared submit
-// (writeReq.hot) may leave its row to the batch, which writes such rows
-// before any other write of the batch and at its end (txOps.flush), with
-// the prepared submits' events and op log entries.
+// (writeReq.hot) leaves its event, op log entry and row to the batch,
+// which writes them before any other write of the batch and at its end
+// (txOps.flush).
 
 // maxGroup bounds a batch, so that one transaction stays short.
 const maxGroup = 128

@@ -13,8 +13,10 @@ import (
 	"github.com/tablecast/tablecast/internal/table"
 )
 
-// A submit on a hot document (hotdocs.go): prepared in memory, written
-// with three statements.
+// A submit on a hot document (hotdocs.go): prepared in memory; in the
+// batch's transaction it checks the store and leaves its event, op log
+// entry and row to the batch, which writes those of all its prepared
+// submits together (txOps.flush).
 
 // prepared is a submit worked out on a hot document: what its write
 // stores, and its result but the offset.
