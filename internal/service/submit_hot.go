@@ -101,12 +101,29 @@ func (h *hotDocs) prepare(ctx context.Context, group *groupCommit, a Actor, sub 
 // with the document unchanged, when the ordinary submit must run instead.
 // The caller holds d.mu.
 func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op) (*prepared, bool) {
+	// In three steps, so that the locals of each are on the stack only
+	// while it runs: a submit runs on the goroutine that read its frame,
+	// whose stack starts small and is copied each time it must grow.
+	p, op, ok := h.catchUp(d, sub, op)
+	if !ok || checkRecordPaths(op, d.sc) != nil {
+		return nil, false
+	}
+	after, op, err := json0.ApplyFilled(d.doc, op)
+	if err != nil || !h.advance(d, a, sub, op, after, p) {
+		return nil, false
+	}
+	return p, true
+}
+
+// catchUp transforms the op against the document's ops since the
+// version it was made against; the caller holds d.mu.
+func (h *hotDocs) catchUp(d *hotDoc, sub event.Submission, op json0.Op) (*prepared, json0.Op, bool) {
 	col := sub.Collection
 	cur := d.row.Version
 	v := cur
 	if sub.HasV {
 		if sub.V > cur || cur-sub.V > MaxTransformOps {
-			return nil, false
+			return nil, nil, false
 		}
 		v = sub.V
 	}
@@ -118,7 +135,7 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 	default:
 		head, ok := h.ops.get(col, sub.DocID, v, d.first)
 		if !ok {
-			return nil, false
+			return nil, nil, false
 		}
 		since = append(head, d.ops...)
 	}
@@ -128,40 +145,40 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 	}
 	for i, l := range since {
 		if (sub.Src != "" && l.src == sub.Src && l.seq == sub.Seq) || l.create || l.del {
-			return nil, false
+			return nil, nil, false
 		}
 		p.res.Missed[i] = event.LoggedChange{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
 		l, err := l.decode(col)
 		if err != nil {
-			return nil, false
+			return nil, nil, false
 		}
 		if op, err = json0.Transform(op, l.op, json0.Left); err != nil {
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	p.res.V, p.res.Transformed = cur, len(since)
+	return p, op, true
+}
 
-	if checkRecordPaths(op, d.sc) != nil {
-		return nil, false
-	}
-	after, op, err := json0.ApplyFilled(d.doc, op)
-	if err != nil {
-		return nil, false
-	}
+// advance validates the op as applied (after is the document after it),
+// encodes its event and op log entry into p, and moves the document past
+// it; the caller holds d.mu.
+func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op, after any, p *prepared) bool {
+	col, cur := sub.Collection, d.row.Version
 	before, _ := d.doc.(map[string]any)
 	afterMap, _ := after.(map[string]any)
 	if before == nil || afterMap == nil {
-		return nil, false
+		return false
 	}
 	upd, vals, changed, fix, err := recordUpdate(op, before, afterMap, d.sc, d.row)
 	if err != nil || upd.Order != "" {
 		// A move takes the store's form of the order: left to the
 		// ordinary submit.
-		return nil, false
+		return false
 	}
 	if len(fix) > 0 {
 		if after, err = json0.Apply(after, fix); err != nil {
-			return nil, false
+			return false
 		}
 		op = withFixup(op, fix)
 		p.res.Fixup = fix
@@ -175,12 +192,12 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 	}
 	opRaw, err := opJSON(op)
 	if err != nil {
-		return nil, false
+		return false
 	}
 	meta := event.TableMeta{TableID: d.key.table, WorkspaceID: d.workspaceID, Actor: a.UserID, Origin: a.Origin,
 		Src: sub.Src, Seq: sub.Seq, Reply: submitReply(sub)}
 	if meta.Reply.Fixup, err = fixupJSON(p.res.Fixup); err != nil {
-		return nil, false
+		return false
 	}
 	// The event holds the op and the row's head, and the row whole only
 	// every event.FullRowEvery-th version and after a pause of
@@ -190,19 +207,19 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 	if event.WholeRowSubmit(row.Version, d.row.UpdatedAt, row.UpdatedAt) {
 		if d.rowJSON == nil {
 			if d.rowJSON, err = event.AppendRowJSON(nil, d.row); err != nil {
-				return nil, false
+				return false
 			}
 		}
 		if rowJSON, err = event.AppendRowJSON(make([]byte, 0, len(d.rowJSON)+64), row); err != nil {
-			return nil, false
+			return false
 		}
 		if p.payload, err = submitEvent(meta, opRaw, rowJSON, d.rowJSON, changed, d.sc.decimals()); err != nil {
-			return nil, false
+			return false
 		}
 		h.resize(d, 3*int64(len(rowJSON)))
 	} else {
 		if p.payload, err = compactSubmitEvent(meta, opRaw, event.HeadOf(row, d.row.UpdatedAt), changed, d.sc.decimals()); err != nil {
-			return nil, false
+			return false
 		}
 		// The row's JSON is not known: about what the op added to it.
 		h.resize(d, d.size.Load()+3*int64(len(opRaw)))
@@ -219,7 +236,7 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 		d.ops = append(d.ops[:0:0], d.ops[n:]...)
 		d.first += int64(n)
 	}
-	return p, true
+	return true
 }
 
 // write stores a prepared submit in the write transaction, or runs the

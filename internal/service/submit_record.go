@@ -234,8 +234,10 @@ func recordUpdate(op json0.Op, before, after map[string]any, sc *schema, row eve
 		return store.RowUpdate{}, nil, nil, nil, err
 	}
 	slices.Sort(changed)
-	// the fixup in a fixed order: the ops sent are the same on every run
-	slices.SortFunc(fix, func(a, b json0.Component) int { return strings.Compare(a.P[1].(string), b.P[1].(string)) })
+	if len(fix) > 1 {
+		// the fixup in a fixed order: the ops sent are the same on every run
+		slices.SortFunc(fix, func(a, b json0.Component) int { return strings.Compare(a.P[1].(string), b.P[1].(string)) })
+	}
 	return upd, vals, changed, fix, nil
 }
 
