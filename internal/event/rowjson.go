@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/jsonscan"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
@@ -77,11 +78,9 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 // and a dot) on the hot path, and anything else goes through
 // encoding/json.
 func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f || c == '<' || c == '>' || c == '&' {
-			j, _ := json.Marshal(s)
-			return append(b, j...)
-		}
+	if !jsonscan.Verbatim(s) {
+		j, _ := json.Marshal(s)
+		return append(b, j...)
 	}
 	b = append(b, '"')
 	b = append(b, s...)

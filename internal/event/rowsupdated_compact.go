@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/jsonscan"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 )
 
@@ -320,20 +321,9 @@ func AppendCompactRowsUpdated(b []byte, m TableMeta, op json.RawMessage, h RowHe
 // compact, with <, >, & and U+2028/2029 escaped. raw is JSON; what is
 // written so already (json.Marshal's own output) is copied as it is.
 func appendRawJSON(b []byte, raw []byte) ([]byte, error) {
-	inString := false
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case inString && c == '\\':
-			i++
-		case c == '"':
-			inString = !inString
-		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'),
-			c == '<' || c == '>' || c == '&',
-			c == 0xE2 && i+2 < len(raw) && raw[i+1] == 0x80 && (raw[i+2] == 0xA8 || raw[i+2] == 0xA9):
-			out, err := json.Marshal(json.RawMessage(raw))
-			return append(b, out...), err
-		}
+	if jsonscan.RawVerbatim(raw) {
+		return append(b, raw...), nil
 	}
-	return append(b, raw...), nil
+	out, err := json.Marshal(json.RawMessage(raw))
+	return append(b, out...), err
 }

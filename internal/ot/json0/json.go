@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/tablecast/tablecast/internal/jsonscan"
 )
 
 // MarshalJSON writes the component in json0's wire shape, e.g.
@@ -261,7 +263,7 @@ func appendStringComponent(b []byte, c *Component) ([]byte, bool) {
 		text, name = c.SD, `,"sd":`
 	}
 	if (c.SI == nil) == (c.SD == nil) || c.OI.set || c.OD.set || c.LI.set || c.LD.set || c.LM != nil || c.NA != nil ||
-		c.T != "" || c.O != nil || c.P == nil || !plainJSONString(*text) {
+		c.T != "" || c.O != nil || c.P == nil || !jsonscan.Verbatim(*text) {
 		return b, false
 	}
 	start := len(b)
@@ -274,7 +276,7 @@ func appendStringComponent(b []byte, c *Component) ([]byte, bool) {
 		case int:
 			b = strconv.AppendInt(b, int64(v), 10)
 		case string:
-			if !plainJSONString(v) {
+			if !jsonscan.Verbatim(v) {
 				return b[:start], false
 			}
 			b = append(append(append(b, '"'), v...), '"')
@@ -284,17 +286,6 @@ func appendStringComponent(b []byte, c *Component) ([]byte, bool) {
 	}
 	b = append(append(b, ']'), name...)
 	return append(append(append(b, '"'), *text...), `"}`...), true
-}
-
-// plainJSONString reports whether json.Marshal writes s as it is, in
-// quotes: printable ASCII but for the characters it escapes.
-func plainJSONString(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
 }
 
 // MarshalJSON writes the op as a JSON array; a nil Op is [] (never null).
