@@ -176,6 +176,14 @@ func DocChanges(typ string, data []byte) ([]DocChange, error) {
 // version, which lead it. ok is false for any other rows_updated (or
 // members in another order), which the caller decodes whole.
 func submitChange(data []byte) (DocChange, bool) {
+	if ch, ok, done := scanSubmitChange(data); done {
+		return ch, ok
+	}
+	return decodeSubmitChange(data)
+}
+
+// decodeSubmitChange is submitChange through encoding/json.
+func decodeSubmitChange(data []byte) (DocChange, bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return DocChange{}, false

@@ -370,6 +370,14 @@ type SubmitMeta struct {
 // last): the scan stops at the first other structured member, so an event
 // with a thousand rows is not read through for it.
 func Submit(payload []byte) SubmitMeta {
+	if m, ok := scanSubmit(payload); ok {
+		return m
+	}
+	return decodeSubmit(payload)
+}
+
+// decodeSubmit is Submit through encoding/json.
+func decodeSubmit(payload []byte) SubmitMeta {
 	var m SubmitMeta
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()

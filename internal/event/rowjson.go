@@ -2,10 +2,12 @@ package event
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/jsonscan"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
@@ -63,20 +65,22 @@ func AppendValues(b []byte, vals table.Values) []byte {
 	return append(b, '}')
 }
 
+// appendTime appends t as its MarshalJSON writes it, without a copy.
 func appendTime(b []byte, t time.Time) ([]byte, error) {
-	j, err := t.MarshalJSON()
-	return append(b, j...), err
+	b, err := t.AppendText(append(b, '"'))
+	if err != nil {
+		return nil, fmt.Errorf("event: time %v: %w", t, err)
+	}
+	return append(b, '"'), nil
 }
 
 // appendJSONString appends s as a JSON string; s is a row order (digits
 // and a dot) on the hot path, and anything else goes through
 // encoding/json.
 func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f || c == '<' || c == '>' || c == '&' {
-			j, _ := json.Marshal(s)
-			return append(b, j...)
-		}
+	if !jsonscan.Verbatim(s) {
+		j, _ := json.Marshal(s)
+		return append(b, j...)
 	}
 	b = append(b, '"')
 	b = append(b, s...)

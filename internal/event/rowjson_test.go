@@ -40,3 +40,36 @@ func TestAppendRowJSON(t *testing.T) {
 		}
 	}
 }
+
+// AppendCompactRowsUpdated writes what json.Marshal writes, byte for byte.
+func TestAppendCompactRowsUpdated(t *testing.T) {
+	at := time.Date(2026, 11, 22, 5, 6, 7, 891011000, time.UTC)
+	h := RowHead{ID: 7, Order: "1.00000000000000000000", Version: 12, CreatedAt: at, UpdatedAt: at.Add(time.Second), UpdatedBefore: at}
+	for _, c := range []struct {
+		m       TableMeta
+		op      string
+		changed []int64
+		d       Decimals
+	}{
+		{m: TableMeta{TableID: 3, WorkspaceID: 1, Actor: "alice", Origin: "c_1", Src: "s", Seq: 9,
+			Reply: &SubmitReply{Collection: "record_3", Doc: 7, Tag: "native:1"}}, op: `[{"p":["fields","5",0],"si":"x"}]`, changed: []int64{5}},
+		{m: TableMeta{TableID: 3, Actor: "a<b>&\"é\u2028", Reply: &SubmitReply{Collection: "record_3", Doc: 7,
+			Fixup: json.RawMessage(`[ {"p":["fields","5"], "od":"a <b>", "oi":"x\u2029"} ]`)}},
+			op: "[{\"p\":[\"fields\",\"5\",0],\"si\":\"<\u2028\"}]", changed: []int64{}, d: Decimals{10: 2, 9: 0, 100: 3}},
+		{m: TableMeta{}, op: ``},
+		{m: TableMeta{TableID: 1, Reply: &SubmitReply{}}, op: `[]`, changed: []int64{3, 10}, d: Decimals{}},
+	} {
+		ev := RowsUpdated{TableMeta: c.m, Row: &h, UpdatedFieldIDs: c.changed, Decimals: c.d}
+		if c.op != "" {
+			ev.Op = json.RawMessage(c.op)
+		}
+		want, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := AppendCompactRowsUpdated([]byte("x"), c.m, ev.Op, h, c.changed, c.d)
+		if err != nil || string(got) != "x"+string(want) {
+			t.Errorf("AppendCompactRowsUpdated:\n got %s, %v\nwant x%s", got, err, want)
+		}
+	}
+}

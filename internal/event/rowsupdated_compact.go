@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
+	"strconv"
 	"time"
 
+	"github.com/tablecast/tablecast/internal/jsonscan"
 	"github.com/tablecast/tablecast/internal/ot/json0"
 )
 
@@ -219,4 +222,108 @@ func WholeRowsData(ctx context.Context, m Memoizer, im RowImager, typ string, ta
 	}
 	b, _ := v.([]byte)
 	return b, nil
+}
+
+// AppendCompactRowsUpdated appends the JSON of a submit's compact
+// rows_updated, byte for byte json.Marshal's of RowsUpdated{TableMeta: m,
+// Op: op, Row: &h, UpdatedFieldIDs: changed, Decimals: d}, without
+// reflection: a submit writes one per op.
+func AppendCompactRowsUpdated(b []byte, m TableMeta, op json.RawMessage, h RowHead, changed []int64, d Decimals) ([]byte, error) {
+	b = append(b, `{"table_id":`...)
+	b = strconv.AppendInt(b, m.TableID, 10)
+	b = append(b, `,"workspace_id":`...)
+	b = strconv.AppendInt(b, m.WorkspaceID, 10)
+	b = append(b, `,"actor":`...)
+	b = appendJSONString(b, m.Actor)
+	b = append(b, `,"origin":`...)
+	b = appendJSONString(b, m.Origin)
+	if m.Src != "" {
+		b = append(b, `,"src":`...)
+		b = appendJSONString(b, m.Src)
+	}
+	if m.Seq != 0 {
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendUint(b, m.Seq, 10)
+	}
+	var err error
+	if r := m.Reply; r != nil {
+		b = append(b, `,"reply":{"c":`...)
+		b = appendJSONString(b, r.Collection)
+		b = append(b, `,"d":`...)
+		b = strconv.AppendInt(b, r.Doc, 10)
+		if r.Tag != "" {
+			b = append(b, `,"t":`...)
+			b = appendJSONString(b, r.Tag)
+		}
+		if len(r.Fixup) > 0 {
+			b = append(b, `,"f":`...)
+			if b, err = appendRawJSON(b, r.Fixup); err != nil {
+				return nil, err
+			}
+		}
+		b = append(b, '}')
+	}
+	if len(op) > 0 {
+		b = append(b, `,"op":`...)
+		if b, err = appendRawJSON(b, op); err != nil {
+			return nil, err
+		}
+	}
+	b = append(b, `,"row":{"id":`...)
+	b = strconv.AppendInt(b, h.ID, 10)
+	b = append(b, `,"order":`...)
+	b = appendJSONString(b, h.Order)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, h.Version, 10)
+	for _, t := range []struct {
+		name string
+		at   time.Time
+	}{{`,"created_at":`, h.CreatedAt}, {`,"updated_at":`, h.UpdatedAt}, {`,"before_updated_at":`, h.UpdatedBefore}} {
+		b = append(b, t.name...)
+		if b, err = appendTime(b, t.at); err != nil {
+			return nil, err
+		}
+	}
+	b = append(b, `},"rows":null,"rows_before":null,"updated_field_ids":`...)
+	if changed == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, id := range changed {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, id, 10)
+		}
+		b = append(b, ']')
+	}
+	if len(d) > 0 {
+		keys := make([]string, 0, len(d))
+		for id := range d {
+			keys = append(keys, strconv.FormatInt(id, 10))
+		}
+		slices.Sort(keys) // json.Marshal sorts map keys as strings
+		b = append(b, `,"decimals":{`...)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			id, _ := strconv.ParseInt(k, 10, 64)
+			b = append(append(append(b, '"'), k...), `":`...)
+			b = strconv.AppendInt(b, int64(d[id]), 10)
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}'), nil
+}
+
+// appendRawJSON appends raw as json.Marshal writes a json.RawMessage:
+// compact, with <, >, & and U+2028/2029 escaped. raw is JSON; what is
+// written so already (json.Marshal's own output) is copied as it is.
+func appendRawJSON(b []byte, raw []byte) ([]byte, error) {
+	if jsonscan.RawVerbatim(raw) {
+		return append(b, raw...), nil
+	}
+	out, err := json.Marshal(json.RawMessage(raw))
+	return append(b, out...), err
 }

@@ -87,6 +87,26 @@ func (s *Scanner) String() (string, bool) {
 	return "", false
 }
 
+// Key reads an object member's name, a string in the form String reads,
+// and the colon after it; the name is a view of the input, not a copy.
+func (s *Scanner) Key() ([]byte, bool) {
+	if !s.Consume('"') {
+		return nil, false
+	}
+	start := s.i
+	for ; s.i < len(s.b); s.i++ {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			v := s.b[start:s.i]
+			s.i++
+			return v, utf8.Valid(v) && s.Consume(':')
+		case c == '\\' || c < 0x20:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
 // Number reads a JSON number token.
 func (s *Scanner) Number() ([]byte, bool) {
 	s.ws()
@@ -194,4 +214,38 @@ func (s *Scanner) skipString() bool {
 		}
 	}
 	return false
+}
+
+// Verbatim reports that json.Marshal writes s as it is, in quotes: s is
+// printable ASCII without the characters it escapes (" \ < > &). It is
+// false for some strings json.Marshal writes as they are too (any
+// non-ASCII): callers then write them through json.Marshal.
+func Verbatim(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// RawVerbatim reports that json.Marshal writes raw, a JSON text held in
+// a json.RawMessage, as it is: raw has no white space outside strings and
+// none of the characters json.Marshal escapes there (< > & U+2028
+// U+2029), as json.Marshal's own output has not.
+func RawVerbatim(raw []byte) bool {
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'),
+			c == '<' || c == '>' || c == '&',
+			c == 0xE2 && i+2 < len(raw) && raw[i+1] == 0x80 && (raw[i+2] == 0xA8 || raw[i+2] == 0xA9):
+			return false
+		}
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -33,6 +34,10 @@ func TestScanner(t *testing.T) {
 		{`123456`, uint5, "", false},
 		{`-1`, uint5, "", false},
 		{`1.5`, uint5, "", false},
+		{` "name" : 1`, key, "name", true},
+		{`"name" 1`, key, "", false},
+		{`"na\"me":1`, key, "", false},
+		{`"na`, key, "", false},
 	} {
 		got, ok := tc.read(New([]byte(tc.in)))
 		if ok != tc.ok || (ok && got != tc.want) {
@@ -46,6 +51,11 @@ func TestScanner(t *testing.T) {
 }
 
 func str(s *Scanner) (string, bool) { return s.String() }
+
+func key(s *Scanner) (string, bool) {
+	b, ok := s.Key()
+	return string(b), ok
+}
 
 func num(s *Scanner) (string, bool) {
 	b, ok := s.Number()
@@ -61,4 +71,28 @@ func uint5(s *Scanner) (string, bool) {
 	n, ok := s.Uint(5)
 	b, _ := json.Marshal(n)
 	return string(b), ok && s.End()
+}
+
+// Verbatim and RawVerbatim say true only where json.Marshal writes its
+// input as it is, and do for the common forms.
+func TestVerbatim(t *testing.T) {
+	for _, s := range []string{"", "abc", "record_12", "2026-12-07T01:02:03.000Z", "a b", "a<b", "a>b", "a&b", `a"b`, `a\b`,
+		"a\nb", "é", "\x7f", "\x00", "\u2028"} {
+		b, _ := json.Marshal(s)
+		same := string(b) == `"`+s+`"`
+		ascii := !strings.ContainsFunc(s, func(r rune) bool { return r >= 0x7f })
+		if got := Verbatim(s); (got && !same) || (!got && same && ascii) {
+			t.Errorf("Verbatim(%q) = %v, json.Marshal writes %s", s, got, b)
+		}
+	}
+	for _, raw := range []string{`[]`, `{"a":1}`, `[{"p":["fields","5",0],"si":"a b"}]`, `[ 1]`, `{"a" :1}`, "[1,\n2]",
+		`["<"]`, `["\u003c"]`, `["a\"b c"]`, "[\"\u2028\"]", `"&"`, `"é"`, `{"a":"\\"}`, `{"a":"\\ "}`} {
+		b, err := json.Marshal(json.RawMessage(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, same := RawVerbatim([]byte(raw)), string(b) == raw; got != same {
+			t.Errorf("RawVerbatim(%s) = %v, json.Marshal writes %s", raw, got, b)
+		}
+	}
 }

@@ -14,7 +14,8 @@ import (
 // writes are committed together: the first to arrive leads, and runs
 // every write waiting at that moment in one transaction, each in a
 // savepoint (a write that fails undoes only itself, as alone it would have
-// rolled back alone), then publishes their events in order and wakes
+// rolled back alone; a prepared submit, which writes nothing of its own,
+// needs none), then publishes their events in order and wakes
 // them. Writes arriving meanwhile wait for the next batch, led by the
 // first of them, whose transaction starts as soon as the batch before
 // has committed (its events are published after that batch's). No
@@ -26,8 +27,9 @@ import (
 // groupCommit is the whole of it: enqueue a write, await it (leading a
 // batch when asked), and the hooks the service gives it (commitHooks).
 // It knows one thing of the writes it runs: a prepared submit
-// (writeReq.hot) may leave its row to the batch, which writes such rows
-// before any other write of the batch and at its end (txOps.flushRows).
+// (writeReq.hot) leaves its event, op log entry and row to the batch,
+// which writes them before any other write of the batch and at its end
+// (txOps.flush).
 
 // maxGroup bounds a batch, so that one transaction stays short.
 const maxGroup = 128
@@ -144,36 +146,49 @@ func (c *groupCommit) run(batch []*writeReq) {
 		for _, r := range batch {
 			r.err, r.w = nil, nil
 			if r.hot != nil {
-				r.hot.staged = nil
+				r.hot.staged, r.hot.pending = nil, false
 			}
 			if err := r.ctx.Err(); err != nil {
 				r.err = err
 				continue
 			}
 			if r.hot == nil {
-				// Rows the prepared submits left to the batch are written
-				// before any other write can read them.
-				if err := seen.flushRows(ctx, tx); err != nil {
+				// What the prepared submits left to the batch is written
+				// before any other write can read it.
+				if err := seen.flush(ctx, tx); err != nil {
 					return err
 				}
 			}
 			w := &writeTx{Tx: tx, ctx: ctx, actor: r.actor, at: c.now().UTC(), cache: c.ops, batch: seen}
-			if len(batch) == 1 {
+			switch {
+			case len(batch) == 1:
 				if err := r.fn(w); err != nil {
 					r.err = err
 					return err
 				}
-			} else if err := tx.Savepoint(ctx, func() error { return r.fn(w) }); err != nil {
-				r.err = err
-				continue
+			case r.hot != nil:
+				// A prepared submit writes nothing of its own: it leaves
+				// its event, op log entry and row to the batch, and runs
+				// its fallback, if it falls back, in a savepoint.
+				if err := r.fn(w); err != nil {
+					r.err = err
+					continue
+				}
+			default:
+				if err := tx.Savepoint(ctx, func() error { return r.fn(w) }); err != nil {
+					r.err = err
+					continue
+				}
 			}
 			r.w = w
-			seen.add(w.logged)
+			if r.hot == nil || !r.hot.pending {
+				seen.add(w.logged) // a pending one's when it is written
+			}
 			if r.ranHot() {
 				seen.keep(r.hot.staged)
 			}
 		}
-		return seen.flushRows(ctx, tx)
+		return seen.flush(ctx, tx)
 	})
 	var events []store.Event
 	for _, r := range batch {

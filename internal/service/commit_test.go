@@ -1,11 +1,14 @@
 package service_test
 
 import (
+	"context"
 	"errors"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
 
+	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
 	"github.com/tablecast/tablecast/internal/store"
@@ -74,5 +77,87 @@ func TestGroupCommit(t *testing.T) {
 		if e.Offset != top+uint64(i)+1 || e.Stream != store.TableStream(fx.tbl.ID) {
 			t.Fatalf("published[%d] is %s@%d, want offset %d (in order, no gap)", i, e.Stream, e.Offset, top+uint64(i)+1)
 		}
+	}
+}
+
+// gatedStore holds the next transaction (Update) once armed, until
+// released, so that a test lines writes up for the batch after it.
+type gatedStore struct {
+	store.Store
+	armed   chan struct{} // one value: the next Update waits
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedStore) SingleWriter() bool { return true }
+
+func (g *gatedStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	select {
+	case <-g.armed:
+		close(g.entered)
+		<-g.release
+	default:
+	}
+	return g.Store.Update(ctx, fn)
+}
+
+// TestGroupCommitFallbackFails: in one batch, a prepared submit, then one
+// whose document went stale and whose ordinary submit fails (its row was
+// deleted). The failure undoes that submit only: the first one's row,
+// event and op log entry, which the batch wrote before the fallback, stay.
+func TestGroupCommitFallbackFails(t *testing.T) {
+	g := &gatedStore{Store: servicetest.OpenSQLite(t), armed: make(chan struct{}, 1),
+		entered: make(chan struct{}), release: make(chan struct{})}
+	fx := newFixture(t, g, service.Config{})
+	ctx, name := fx.ctx, fx.id("Name")
+	x := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"x"`), 0))(t)
+	y := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"y"`), 0))(t)
+	other := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, nil, 0))(t)
+	si := func(id, v int64, seq uint64) event.Submission {
+		return fx.rowOp(id, v, "A", seq, `[{"p":["fields","`+name+`",0],"si":"+"}]`)
+	}
+	ok(fx.svc.Submit(ctx, fx.admin, si(x.ID, 1, 1)))(t) // both hot
+	ok(fx.svc.Submit(ctx, fx.admin, si(y.ID, 1, 2)))(t)
+	restore := service.KeepHotDocs(fx.svc, fx.tbl.ID)
+	if err := fx.svc.DeleteRow(ctx, fx.admin, fx.tbl.ID, y.ID); err != nil {
+		t.Fatal(err)
+	}
+	restore() // y's document is live again, its row gone
+	hot := service.HotCommits(fx.svc)
+
+	// A REST write leads a batch, held; the two submits queue for the next.
+	g.armed <- struct{}{}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := fx.svc.UpdateRow(ctx, fx.admin, fx.tbl.ID, service.RowPatch{ID: other.ID, Fields: fx.fields("Name", `"o"`)}); err != nil {
+			t.Error(err)
+		}
+	})
+	<-g.entered
+	var errX, errY error
+	wg.Go(func() { _, errX = fx.svc.Submit(ctx, fx.admin, si(x.ID, 2, 3)) })
+	for service.QueuedWrites(fx.svc) < 1 {
+		runtime.Gosched()
+	}
+	wg.Go(func() { _, errY = fx.svc.Submit(ctx, fx.admin, si(y.ID, 2, 4)) })
+	for service.QueuedWrites(fx.svc) < 2 {
+		runtime.Gosched()
+	}
+	close(g.release)
+	wg.Wait()
+
+	if errX != nil {
+		t.Fatalf("the prepared submit: %v", errX)
+	}
+	if errY == nil {
+		t.Fatal("the submit on the deleted row succeeded")
+	}
+	if n := service.HotCommits(fx.svc) - hot; n != 1 {
+		t.Fatalf("%d submits written as prepared, want 1", n)
+	}
+	got := fx.row(x.ID)
+	logged := ok(fx.st.DocOps(ctx, fx.records(), x.ID, 0, 100))(t)
+	if fx.cell(got, "Name") != `"++x"` || got.Version != 3 || len(logged) != 3 {
+		t.Fatalf("row x holds %s at version %d with %d op log entries; want \"++x\" at 3 with 3", fx.cell(got, "Name"), got.Version, len(logged))
 	}
 }

@@ -29,3 +29,10 @@ func KeepHotDocs(s *Service, tableID int64) (restore func()) {
 
 // HotDocBytes is about the memory the hot documents hold.
 func HotDocBytes(s *Service) int64 { return s.hot.bytes.Load() }
+
+// QueuedWrites is how many writes wait for the next group commit batch.
+func QueuedWrites(s *Service) int {
+	s.group.mu.Lock()
+	defer s.group.mu.Unlock()
+	return len(s.group.queue)
+}

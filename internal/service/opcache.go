@@ -162,8 +162,10 @@ type txOps struct {
 	schemas map[int64]*schema
 
 	// rows are the rows the batch's prepared submits changed, not all
+	// written yet, and appends their events and op log entries not
 	// written yet (submit_hot.go).
-	rows map[hotKey]*rowWrite
+	rows    map[hotKey]*rowWrite
+	appends []pendingAppend
 }
 
 type accessKey struct {

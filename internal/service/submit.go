@@ -410,7 +410,7 @@ func opJSON(op json0.Op) (json.RawMessage, error) {
 	if len(op) == 0 {
 		return json.RawMessage(`[]`), nil
 	}
-	return json.Marshal(op)
+	return op.AppendJSON(nil)
 }
 
 // topLevelKeys checks that every component of op touches one of the

@@ -42,6 +42,7 @@ func benchSubmit(b *testing.B, fx *fixture) {
 	var next atomic.Int64
 	b.SetParallelism(50) // 100 clients on 2 cores, as in bench ops
 	b.ResetTimer()
+	cpu0, cpuOK := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			d := int(next.Add(1)) % docs
@@ -56,4 +57,7 @@ func benchSubmit(b *testing.B, fx *fixture) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	}
 }

@@ -13,8 +13,10 @@ import (
 	"github.com/tablecast/tablecast/internal/table"
 )
 
-// A submit on a hot document (hotdocs.go): prepared in memory, written
-// with three statements.
+// A submit on a hot document (hotdocs.go): prepared in memory; in the
+// batch's transaction it checks the store and leaves its event, op log
+// entry and row to the batch, which writes those of all its prepared
+// submits together (txOps.flush).
 
 // prepared is a submit worked out on a hot document: what its write
 // stores, and its result but the offset.
@@ -40,6 +42,9 @@ type hotWrite struct {
 	// staged is the row as the write left it to the batch; nil when the
 	// write fell back (or has not run).
 	staged *rowWrite
+	// pending: its event and op log entry are left to the batch too
+	// (txOps.flushAppends).
+	pending bool
 	// result is the submit's result once its write succeeded.
 	result event.SubmitResult
 }
@@ -96,12 +101,29 @@ func (h *hotDocs) prepare(ctx context.Context, group *groupCommit, a Actor, sub 
 // with the document unchanged, when the ordinary submit must run instead.
 // The caller holds d.mu.
 func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op) (*prepared, bool) {
+	// In three steps, so that the locals of each are on the stack only
+	// while it runs: a submit runs on the goroutine that read its frame,
+	// whose stack starts small and is copied each time it must grow.
+	p, op, ok := h.catchUp(d, sub, op)
+	if !ok || checkRecordPaths(op, d.sc) != nil {
+		return nil, false
+	}
+	after, op, err := json0.ApplyFilled(d.doc, op)
+	if err != nil || !h.advance(d, a, sub, op, after, p) {
+		return nil, false
+	}
+	return p, true
+}
+
+// catchUp transforms the op against the document's ops since the
+// version it was made against; the caller holds d.mu.
+func (h *hotDocs) catchUp(d *hotDoc, sub event.Submission, op json0.Op) (*prepared, json0.Op, bool) {
 	col := sub.Collection
 	cur := d.row.Version
 	v := cur
 	if sub.HasV {
 		if sub.V > cur || cur-sub.V > MaxTransformOps {
-			return nil, false
+			return nil, nil, false
 		}
 		v = sub.V
 	}
@@ -113,7 +135,7 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 	default:
 		head, ok := h.ops.get(col, sub.DocID, v, d.first)
 		if !ok {
-			return nil, false
+			return nil, nil, false
 		}
 		since = append(head, d.ops...)
 	}
@@ -123,40 +145,40 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 	}
 	for i, l := range since {
 		if (sub.Src != "" && l.src == sub.Src && l.seq == sub.Seq) || l.create || l.del {
-			return nil, false
+			return nil, nil, false
 		}
 		p.res.Missed[i] = event.LoggedChange{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
 		l, err := l.decode(col)
 		if err != nil {
-			return nil, false
+			return nil, nil, false
 		}
 		if op, err = json0.Transform(op, l.op, json0.Left); err != nil {
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	p.res.V, p.res.Transformed = cur, len(since)
+	return p, op, true
+}
 
-	if checkRecordPaths(op, d.sc) != nil {
-		return nil, false
-	}
-	after, op, err := json0.ApplyFilled(d.doc, op)
-	if err != nil {
-		return nil, false
-	}
+// advance validates the op as applied (after is the document after it),
+// encodes its event and op log entry into p, and moves the document past
+// it; the caller holds d.mu.
+func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op, after any, p *prepared) bool {
+	col, cur := sub.Collection, d.row.Version
 	before, _ := d.doc.(map[string]any)
 	afterMap, _ := after.(map[string]any)
 	if before == nil || afterMap == nil {
-		return nil, false
+		return false
 	}
 	upd, vals, changed, fix, err := recordUpdate(op, before, afterMap, d.sc, d.row)
 	if err != nil || upd.Order != "" {
 		// A move takes the store's form of the order: left to the
 		// ordinary submit.
-		return nil, false
+		return false
 	}
 	if len(fix) > 0 {
 		if after, err = json0.Apply(after, fix); err != nil {
-			return nil, false
+			return false
 		}
 		op = withFixup(op, fix)
 		p.res.Fixup = fix
@@ -170,12 +192,12 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 	}
 	opRaw, err := opJSON(op)
 	if err != nil {
-		return nil, false
+		return false
 	}
 	meta := event.TableMeta{TableID: d.key.table, WorkspaceID: d.workspaceID, Actor: a.UserID, Origin: a.Origin,
 		Src: sub.Src, Seq: sub.Seq, Reply: submitReply(sub)}
 	if meta.Reply.Fixup, err = fixupJSON(p.res.Fixup); err != nil {
-		return nil, false
+		return false
 	}
 	// The event holds the op and the row's head, and the row whole only
 	// every event.FullRowEvery-th version and after a pause of
@@ -185,19 +207,19 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 	if event.WholeRowSubmit(row.Version, d.row.UpdatedAt, row.UpdatedAt) {
 		if d.rowJSON == nil {
 			if d.rowJSON, err = event.AppendRowJSON(nil, d.row); err != nil {
-				return nil, false
+				return false
 			}
 		}
 		if rowJSON, err = event.AppendRowJSON(make([]byte, 0, len(d.rowJSON)+64), row); err != nil {
-			return nil, false
+			return false
 		}
 		if p.payload, err = submitEvent(meta, opRaw, rowJSON, d.rowJSON, changed, d.sc.decimals()); err != nil {
-			return nil, false
+			return false
 		}
 		h.resize(d, 3*int64(len(rowJSON)))
 	} else {
 		if p.payload, err = compactSubmitEvent(meta, opRaw, event.HeadOf(row, d.row.UpdatedAt), changed, d.sc.decimals()); err != nil {
-			return nil, false
+			return false
 		}
 		// The row's JSON is not known: about what the op added to it.
 		h.resize(d, d.size.Load()+3*int64(len(opRaw)))
@@ -214,7 +236,7 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 		d.ops = append(d.ops[:0:0], d.ops[n:]...)
 		d.first += int64(n)
 	}
-	return p, true
+	return true
 }
 
 // write stores a prepared submit in the write transaction, or runs the
@@ -230,11 +252,17 @@ func (h *hotDocs) write(w *writeTx, hw *hotWrite) error {
 
 func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, error) {
 	p, d := &hw.prepared, hw.doc
-	fallback := func() (event.SubmitResult, error) {
-		if err := w.batch.flushRows(w.ctx, w.Tx); err != nil {
+	fallback := func() (res event.SubmitResult, err error) {
+		// What the batch left unwritten goes first, outside the cold
+		// submit's savepoint: its failure undoes itself only.
+		if err := w.batch.flush(w.ctx, w.Tx); err != nil {
 			return event.SubmitResult{}, err
 		}
-		return hw.cold.write(w)
+		err = w.Savepoint(w.ctx, func() error {
+			res, err = hw.cold.write(w)
+			return err
+		})
+		return res, err
 	}
 	if d.dead.Load() {
 		return fallback()
@@ -268,25 +296,105 @@ func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, e
 		rw = &rowWrite{key: d.key, stored: base, version: base}
 	}
 	stream := store.TableStream(p.tableID)
-	off, err := w.AppendEvent(w.ctx, stream, event.EventRowsUpdated, p.payload)
-	if err != nil {
-		return event.SubmitResult{}, err
+	w.logged = append(w.logged, loggedEntry{col: p.docOp.Collection, op: p.logged})
+	w.events = append(w.events, store.Event{Stream: stream, Type: event.EventRowsUpdated, Payload: p.payload, CreatedAt: w.at})
+	res := p.res
+	if _, ok := w.Tx.(eventsAppender); ok {
+		// The event and the op log entry are written with the batch's
+		// others (txOps.flushAppends), which gives them their offset.
+		w.batch.appends = append(w.batch.appends, pendingAppend{w: w, hw: hw})
+		hw.pending = true
+	} else {
+		off, err := w.AppendEvent(w.ctx, stream, event.EventRowsUpdated, p.payload)
+		if err != nil {
+			return event.SubmitResult{}, err
+		}
+		docOp := p.docOp
+		docOp.Offset = off
+		if err := w.AppendDocOps(w.ctx, []store.DocOp{docOp}); err != nil {
+			return event.SubmitResult{}, err
+		}
+		w.setOffset(off)
+		res.Offset = off
 	}
-	docOp, logged := p.docOp, p.logged
-	docOp.Offset, logged.offset = off, off
-	if err := w.AppendDocOps(w.ctx, []store.DocOp{docOp}); err != nil {
-		return event.SubmitResult{}, err
-	}
-	w.logged = append(w.logged, loggedEntry{col: docOp.Collection, op: logged})
-	w.events = append(w.events, store.Event{Stream: stream, Offset: off, Type: event.EventRowsUpdated, Payload: p.payload, CreatedAt: w.at})
 	next := &rowWrite{key: d.key, stored: rw.stored, version: base + 1, upd: p.upd, vals: p.vals}
 	if next.vals == nil { // no cell changed: the values stay the last written
 		next.vals = rw.vals
 	}
 	hw.staged = next
-	res := p.res
-	res.Offset = off
 	return res, nil
+}
+
+// setOffset gives a prepared submit's event and op log entry, the only
+// ones of its write, their offset.
+func (w *writeTx) setOffset(off uint64) {
+	w.events[0].Offset = off
+	w.logged[0].op.offset = off
+}
+
+// rowsWriter is an optional ability of a store.Tx: UpdateRows without
+// the rows read back (the store's sqlTx has it).
+type rowsWriter interface {
+	WriteRows(ctx context.Context, tableID int64, updates []store.RowUpdate) error
+}
+
+// eventsAppender is an optional ability of a store.Tx: events appended in
+// a few statements (the store's sqlTx has it).
+type eventsAppender interface {
+	AppendEvents(ctx context.Context, evs []store.NewEvent) ([]uint64, error)
+}
+
+// pendingAppend is a prepared submit whose event and op log entry the
+// batch has yet to write (txOps.flushAppends).
+type pendingAppend struct {
+	w  *writeTx
+	hw *hotWrite
+}
+
+// flushAppends writes the events and op log entries of the prepared
+// submits that succeeded so far, in their order, and gives each its
+// offset; their op log entries then join the batch's (txOps.add).
+func (t *txOps) flushAppends(ctx context.Context, tx store.Tx) error {
+	if len(t.appends) == 0 {
+		return nil
+	}
+	evs := make([]store.NewEvent, len(t.appends))
+	for i, a := range t.appends {
+		e := a.w.events[0]
+		evs[i] = store.NewEvent{Stream: e.Stream, Type: e.Type, Payload: e.Payload}
+	}
+	offs, err := tx.(eventsAppender).AppendEvents(ctx, evs)
+	if err != nil {
+		return err
+	}
+	ops := make([]store.DocOp, len(t.appends))
+	for i, a := range t.appends {
+		a.w.setOffset(offs[i])
+		a.hw.result.Offset = offs[i]
+		ops[i] = a.hw.docOp
+		ops[i].Offset = offs[i]
+	}
+	if err := tx.AppendDocOps(ctx, ops); err != nil {
+		return err
+	}
+	for _, a := range t.appends {
+		t.add(a.w.logged)
+	}
+	t.appends = t.appends[:0]
+	return nil
+}
+
+// flush writes what the batch's prepared submits left to it: their
+// events and op log entries, then their rows. It runs before any other
+// write of the batch, which may read or change them, and at its end.
+func (t *txOps) flush(ctx context.Context, tx store.Tx) error {
+	if t == nil {
+		return nil
+	}
+	if err := t.flushAppends(ctx, tx); err != nil {
+		return err
+	}
+	return t.flushRows(ctx, tx)
 }
 
 // rowVersioner is an optional ability of a store.Tx: a row's version
@@ -336,13 +444,19 @@ func (t *txOps) flushRow(ctx context.Context, tx store.Tx, k hotKey) error {
 	}
 	upd := rw.upd
 	if rw.vals != nil {
-		upd.Values, upd.Replace = encodeValues(rw.vals), true
+		upd.Values, upd.Replace, upd.Encoded = encodeValues(rw.vals), true, true
 	}
 	upd.ExpectedVersion, upd.Version = rw.stored, 0
 	if rw.version > rw.stored+1 {
 		upd.Version = rw.version
 	}
-	if _, err := tx.UpdateRows(ctx, k.table, []store.RowUpdate{upd}); err != nil {
+	var err error
+	if w, ok := tx.(rowsWriter); ok {
+		err = w.WriteRows(ctx, k.table, []store.RowUpdate{upd})
+	} else {
+		_, err = tx.UpdateRows(ctx, k.table, []store.RowUpdate{upd})
+	}
+	if err != nil {
 		return fmt.Errorf("service: writing row %d of table %d after its ops: %w", k.id, k.table, err)
 	}
 	rw.stored = rw.version
@@ -369,7 +483,7 @@ func (t *txOps) flushRows(ctx context.Context, tx store.Tx) error {
 // compactSubmitEvent is a submit's compact RowsUpdated: the op and the
 // row's head, no cells.
 func compactSubmitEvent(meta event.TableMeta, op json.RawMessage, head event.RowHead, changed []int64, decimals event.Decimals) (json.RawMessage, error) {
-	return json.Marshal(event.RowsUpdated{TableMeta: meta, Op: op, Row: &head, UpdatedFieldIDs: changed, Decimals: decimals})
+	return event.AppendCompactRowsUpdated(make([]byte, 0, 320+len(op)), meta, op, head, changed, decimals)
 }
 
 // submitEvent is json.Marshal of a submit's RowsUpdated with its rows

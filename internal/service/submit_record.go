@@ -73,7 +73,7 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 		return event.SubmitResult{}, err
 	}
 	if vals != nil {
-		upd.Values, upd.Replace = encodeValues(vals), true
+		upd.Values, upd.Replace, upd.Encoded = encodeValues(vals), true, true
 	}
 	sd.op = withFixup(sd.op, fix)
 	if w.reply != nil && fix != nil {
@@ -190,21 +190,13 @@ func recordUpdate(op json0.Op, before, after map[string]any, sc *schema, row eve
 		if ov, had := oldFields[key]; had && json0.Equal(ov, nv) {
 			continue
 		}
-		raw, err := json.Marshal(nv)
-		if err != nil {
-			return store.RowUpdate{}, nil, nil, nil, err
-		}
-		canon, err := f.Normalize(raw)
+		canon, cv, err := normalizeCell(f, nv)
 		if err != nil {
 			var ve *table.ValueError
 			if errors.As(err, &ve) {
 				e = e.Add("fields."+key, ve.Reason)
 				continue
 			}
-			return store.RowUpdate{}, nil, nil, nil, err
-		}
-		var cv any
-		if err := json.Unmarshal(canon, &cv); err != nil {
 			return store.RowUpdate{}, nil, nil, nil, err
 		}
 		if !json0.Equal(cv, nv) {
@@ -242,9 +234,34 @@ func recordUpdate(op json0.Op, before, after map[string]any, sc *schema, row eve
 		return store.RowUpdate{}, nil, nil, nil, err
 	}
 	slices.Sort(changed)
-	// the fixup in a fixed order: the ops sent are the same on every run
-	slices.SortFunc(fix, func(a, b json0.Component) int { return strings.Compare(a.P[1].(string), b.P[1].(string)) })
+	if len(fix) > 1 {
+		// the fixup in a fixed order: the ops sent are the same on every run
+		slices.SortFunc(fix, func(a, b json0.Component) int { return strings.Compare(a.P[1].(string), b.P[1].(string)) })
+	}
 	return upd, vals, changed, fix, nil
+}
+
+// normalizeCell is the field's canonical value of a cell's value in the
+// document (nv), as stored (canon) and as the document holds it (cv). A
+// text cell's string is taken as it is (table.Field.NormalizeString:
+// edits of long texts do not encode and decode them again).
+func normalizeCell(f *table.Field, nv any) (canon json.RawMessage, cv any, err error) {
+	if s, isString := nv.(string); isString {
+		if canon, ok, err := f.NormalizeString(s); ok {
+			if err != nil || s == "" {
+				return canon, nil, err
+			}
+			return canon, s, nil
+		}
+	}
+	raw, err := json.Marshal(nv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if canon, err = f.Normalize(raw); err != nil {
+		return nil, nil, err
+	}
+	return canon, cv, json.Unmarshal(canon, &cv)
 }
 
 // touchedCells returns the keys of the cells an op on a record touches.

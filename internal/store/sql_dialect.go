@@ -142,6 +142,13 @@ type queries struct {
 	unpublished, pruneBoundary, prune                       string
 	removeValue, shiftRows, markPublished, appendEvent      string
 	docOps, pruneDocOps, bumpRowID                          string
+
+	// streamAdd moves a stream's counter by its third parameter and
+	// returns the new top (AppendEvents); eventRows[k] and docOpRows[k]
+	// insert 1<<k events and op log entries (appendChunk).
+	streamAdd string
+	eventRows [appendLevels]string
+	docOpRows [appendLevels]string
 }
 
 const (
@@ -248,6 +255,9 @@ func (d *dialect) build() {
 				WHERE w.table_id = e.stream_id AND w.delivered_offset < e.stream_offset))
 			ORDER BY e.seq LIMIT ?)`),
 
+		streamAdd: x(`INSERT INTO streams (kind, id, last_offset) VALUES (?, ?, ?)
+			ON CONFLICT (kind, id) DO UPDATE SET last_offset = streams.last_offset + excluded.last_offset
+			RETURNING last_offset`),
 		docOps: x(`SELECT collection, doc_id, version, op, src, seq, stream_offset, created_at FROM doc_ops
 			WHERE collection = ? AND doc_id = ? AND version >= ? ORDER BY version LIMIT ?`),
 		pruneDocOps: x(`DELETE FROM doc_ops WHERE created_at < ?`),
@@ -258,20 +268,65 @@ func (d *dialect) build() {
 		markPublished: x(d.markPublished),
 		appendEvent:   x(d.appendEvent),
 	}
+	for k := range appendLevels {
+		d.q.eventRows[k] = x(multiRow(`INSERT INTO events (stream_kind, stream_id, stream_offset, type, payload, created_at, published) VALUES `,
+			`(?, ?, ?, ?, ?, ?, {F})`, 1<<k))
+		d.q.docOpRows[k] = x(multiRow(`INSERT INTO doc_ops (collection, doc_id, version, op, src, seq, stream_offset, created_at) VALUES `,
+			`(?, ?, ?, ?, ?, ?, ?, ?)`, 1<<k))
+	}
 	d.buildWebhooks()
+}
+
+// appendLevels: the multi-row INSERTs of events and op log entries carry
+// 1, 2, 4... 1<<(appendLevels-1) rows. A run of n rows goes out as the
+// binary digits of n (appendChunk), so that a few statement texts,
+// prepared once, serve every count.
+const appendLevels = 7
+
+// appendChunk returns the level k of the largest statement, 1<<k rows,
+// that n rows fill.
+func appendChunk(n int) int {
+	k := appendLevels - 1
+	for 1<<k > n {
+		k--
+	}
+	return k
+}
+
+// multiRow is head followed by n copies of row, comma separated.
+func multiRow(head, row string, n int) string {
+	var b strings.Builder
+	b.WriteString(head)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
 }
 
 // jsonObject checks that v is a JSON object and returns it as a string, {} for
 // an empty v. what names it in the error.
 func jsonObject(v json.RawMessage, what string) (string, error) {
-	t := bytes.TrimSpace(v)
-	if len(t) == 0 {
-		return "{}", nil
-	}
-	if t[0] != '{' || !json.Valid(t) {
+	s, ok := objectText(v)
+	if !ok {
 		return "", fmt.Errorf("%w: %s must be a JSON object", ErrInvalid, what)
 	}
-	return string(t), nil
+	return s, nil
+}
+
+// objectText is jsonObject without the error: ok is false when v is not
+// a JSON object.
+func objectText(v json.RawMessage) (string, bool) {
+	t := bytes.TrimSpace(v)
+	if len(t) == 0 {
+		return "{}", true
+	}
+	if t[0] != '{' || !json.Valid(t) {
+		return "", false
+	}
+	return string(t), true
 }
 
 // compactObject is jsonObject, compacted (for {jsontext}).

@@ -5,39 +5,35 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strings"
 )
 
 // docOpsChunk is the most op log entries one INSERT carries (8 parameters
-// each, under SQLite's and PostgreSQL's parameter limits).
-const docOpsChunk = 500
+// each, well under SQLite's and PostgreSQL's parameter limits).
+const docOpsChunk = 1 << (appendLevels - 1)
 
-// AppendDocOps writes the op log entries with multi-row INSERTs.
+// AppendDocOps writes the op log entries with multi-row INSERTs of a few
+// fixed sizes (appendChunk).
 func (t *sqlTx) AppendDocOps(ctx context.Context, ops []DocOp) error {
-	ts := now()
-	for start := 0; start < len(ops); start += docOpsChunk {
-		end := min(start+docOpsChunk, len(ops))
-		var b strings.Builder
-		b.WriteString(`INSERT INTO doc_ops (collection, doc_id, version, op, src, seq, stream_offset, created_at) VALUES `)
-		args := make([]any, 0, (end-start)*8)
-		for i := start; i < end; i++ {
-			o := ops[i]
+	ts := t.d.ts(now())
+	var args []any
+	for start := 0; start < len(ops); {
+		k := appendChunk(len(ops) - start)
+		end := start + 1<<k
+		args = args[:0]
+		for _, o := range ops[start:end] {
 			if o.Collection == "" || o.DocID <= 0 || o.Version < 0 || o.Seq > math.MaxInt64 || o.Offset > math.MaxInt64 {
 				return fmt.Errorf("%w: op log entry %s/%d@%d", ErrInvalid, o.Collection, o.DocID, o.Version)
 			}
-			op, err := jsonObject(o.Op, fmt.Sprintf("op of %s/%d@%d", o.Collection, o.DocID, o.Version))
-			if err != nil {
-				return err
+			op, ok := objectText(o.Op)
+			if !ok {
+				return fmt.Errorf("%w: op of %s/%d@%d must be a JSON object", ErrInvalid, o.Collection, o.DocID, o.Version)
 			}
-			if i > start {
-				b.WriteString(", ")
-			}
-			b.WriteString(`(?, ?, ?, ?, ?, ?, ?, ?)`)
-			args = append(args, o.Collection, o.DocID, o.Version, op, o.Src, int64(o.Seq), int64(o.Offset), t.d.ts(ts))
+			args = append(args, o.Collection, o.DocID, o.Version, op, o.Src, int64(o.Seq), int64(o.Offset), ts)
 		}
-		if _, err := t.q.exec(ctx, t.d.sql(b.String()), args...); err != nil {
+		if _, err := t.q.exec(ctx, t.d.q.docOpRows[k], args...); err != nil {
 			return t.d.mapErr(err, fmt.Sprintf("op log of %s/%d", ops[start].Collection, ops[start].DocID))
 		}
+		start = end
 	}
 	return nil
 }

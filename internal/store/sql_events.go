@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -15,31 +16,112 @@ import (
 // ends, so a concurrent writer to the same stream waits and then takes the
 // next offset; a rollback undoes the increment) and writes the event.
 func (t *sqlTx) AppendEvent(ctx context.Context, s Stream, typ string, payload json.RawMessage) (uint64, error) {
-	if err := checkStream(s); err != nil {
+	p, err := checkEvent(s, typ, payload)
+	if err != nil {
 		return 0, err
 	}
+	what := func() string { return fmt.Sprintf("append %s event to %s", typ, s) }
+	var off int64
+	if t.d.q.appendEvent != "" {
+		err := t.q.queryRow(ctx, t.d.q.appendEvent, int64(s.Kind), s.ID, int64(s.Kind), s.ID, typ, p, t.d.ts(now())).Scan(&off)
+		if err != nil {
+			return 0, t.d.mapErr(err, what())
+		}
+		return uint64(off), nil
+	}
+	if err := t.q.queryRow(ctx, t.d.q.streamNext, int64(s.Kind), s.ID).Scan(&off); err != nil {
+		return 0, t.d.mapErr(err, what())
+	}
+	if _, err := t.q.exec(ctx, t.d.q.eventInsert, int64(s.Kind), s.ID, off, typ, p, t.d.ts(now())); err != nil {
+		return 0, t.d.mapErr(err, what())
+	}
+	return uint64(off), nil
+}
+
+// checkEvent checks an event to append and returns its payload as
+// stored ({} for none).
+func checkEvent(s Stream, typ string, payload json.RawMessage) (string, error) {
+	if err := checkStream(s); err != nil {
+		return "", err
+	}
 	if typ == "" {
-		return 0, fmt.Errorf("%w: empty event type", ErrInvalid)
+		return "", fmt.Errorf("%w: empty event type", ErrInvalid)
 	}
 	p := bytes.TrimSpace(payload)
 	if len(p) == 0 {
-		p = []byte("{}")
-	} else if !json.Valid(p) {
-		return 0, fmt.Errorf("%w: payload of %s event on %s is not JSON", ErrInvalid, typ, s)
+		return "{}", nil
 	}
-	what := fmt.Sprintf("append %s event to %s", typ, s)
-	var off int64
-	if t.d.q.appendEvent != "" {
-		err := t.q.queryRow(ctx, t.d.q.appendEvent, int64(s.Kind), s.ID, int64(s.Kind), s.ID, typ, string(p), t.d.ts(now())).Scan(&off)
-		return uint64(off), t.d.mapErr(err, what)
+	if !json.Valid(p) {
+		return "", fmt.Errorf("%w: payload of %s event on %s is not JSON", ErrInvalid, typ, s)
 	}
-	if err := t.q.queryRow(ctx, t.d.q.streamNext, int64(s.Kind), s.ID).Scan(&off); err != nil {
-		return 0, t.d.mapErr(err, what)
+	return string(p), nil
+}
+
+// AppendEvents appends the events in their order, as AppendEvent would
+// one after another, and returns their offsets; it takes each stream's
+// offsets with one statement and writes the events with multi-row
+// INSERTs (appendChunk). An invalid event fails the call before anything
+// is written.
+func (t *sqlTx) AppendEvents(ctx context.Context, evs []NewEvent) ([]uint64, error) {
+	if len(evs) == 0 {
+		return nil, nil
 	}
-	if _, err := t.q.exec(ctx, t.d.q.eventInsert, int64(s.Kind), s.ID, off, typ, string(p), t.d.ts(now())); err != nil {
-		return 0, t.d.mapErr(err, what)
+	payloads := make([]string, len(evs))
+	// The streams' counts, in order of first appearance: a batch of
+	// submits has one or a few.
+	type count struct {
+		s    Stream
+		n    int64
+		next int64
 	}
-	return uint64(off), nil
+	var counts []count
+	for i, e := range evs {
+		p, err := checkEvent(e.Stream, e.Type, e.Payload)
+		if err != nil {
+			return nil, err
+		}
+		payloads[i] = p
+		j := slices.IndexFunc(counts, func(c count) bool { return c.s == e.Stream })
+		if j < 0 {
+			counts = append(counts, count{s: e.Stream})
+			j = len(counts) - 1
+		}
+		counts[j].n++
+	}
+	for i := range counts {
+		c := &counts[i]
+		var top int64
+		if err := t.q.queryRow(ctx, t.d.q.streamAdd, int64(c.s.Kind), c.s.ID, c.n).Scan(&top); err != nil {
+			return nil, t.d.mapErr(err, fmt.Sprintf("take %d offsets of %s", c.n, c.s))
+		}
+		c.next = top - c.n + 1
+	}
+	offs := make([]uint64, len(evs))
+	for i, e := range evs {
+		for j := range counts {
+			if c := &counts[j]; c.s == e.Stream {
+				offs[i] = uint64(c.next)
+				c.next++
+				break
+			}
+		}
+	}
+	ts := t.d.ts(now())
+	var args []any
+	for start := 0; start < len(evs); {
+		k := appendChunk(len(evs) - start)
+		end := start + 1<<k
+		args = args[:0]
+		for i := start; i < end; i++ {
+			e := evs[i]
+			args = append(args, int64(e.Stream.Kind), e.Stream.ID, int64(offs[i]), e.Type, payloads[i], ts)
+		}
+		if _, err := t.q.exec(ctx, t.d.q.eventRows[k], args...); err != nil {
+			return nil, t.d.mapErr(err, fmt.Sprintf("append %d events to %s", end-start, evs[start].Stream))
+		}
+		start = end
+	}
+	return offs, nil
 }
 
 // relay holds the outbox operations that run outside Update, on a querier

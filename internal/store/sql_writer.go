@@ -472,7 +472,7 @@ func (t *sqlTx) orderOf(ctx context.Context, sql string, args ...any) (*big.Int,
 func (t *sqlTx) UpdateRows(ctx context.Context, tableID int64, updates []RowUpdate) ([]Row, error) {
 	out := make([]Row, 0, len(updates))
 	for i, u := range updates {
-		row, err := t.updateRow(ctx, tableID, u)
+		row, err := t.updateRow(ctx, tableID, u, true)
 		if err != nil {
 			if len(updates) > 1 {
 				return nil, fmt.Errorf("update %d of %d: %w", i, len(updates), err)
@@ -484,27 +484,48 @@ func (t *sqlTx) UpdateRows(ctx context.Context, tableID int64, updates []RowUpda
 	return out, nil
 }
 
-func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate) (Row, error) {
-	what := fmt.Sprintf("row %d of table %d", u.ID, tableID)
+// WriteRows is UpdateRows without reading the rows back, for a caller that
+// knows what it wrote (the service's document writes): an optional
+// ability of Tx, which such callers find by type assertion.
+func (t *sqlTx) WriteRows(ctx context.Context, tableID int64, updates []RowUpdate) error {
+	for i, u := range updates {
+		if _, err := t.updateRow(ctx, tableID, u, false); err != nil {
+			if len(updates) > 1 {
+				return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// updateRow applies u, and reads the row back when returning is set.
+func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, returning bool) (Row, error) {
+	what := func() string { return fmt.Sprintf("row %d of table %d", u.ID, tableID) }
 	var expr, patch string
 	var args []any
 	var err error
 	if u.Replace {
 		// Compacted here, the values are stored as they are: SQLite's
 		// json() would parse them again.
-		if patch, err = compactObject(u.Values, "values of "+what); err != nil {
+		if u.Encoded {
+			if len(u.Values) < 2 || u.Values[0] != '{' {
+				return Row{}, fmt.Errorf("%w: values of %s must be a JSON object", ErrInvalid, what())
+			}
+			patch = string(u.Values)
+		} else if patch, err = compactObject(u.Values, "values of "+what()); err != nil {
 			return Row{}, err
 		}
 		expr, args = `{jsontext}`, []any{patch}
-	} else if patch, err = jsonObject(u.Values, "values of "+what); err != nil {
+	} else if patch, err = jsonObject(u.Values, "values of "+what()); err != nil {
 		return Row{}, err
 	} else if expr, args, err = t.d.mergeValues(json.RawMessage(patch)); err != nil {
-		return Row{}, fmt.Errorf("%w: values of %s: %w", ErrInvalid, what, err)
+		return Row{}, fmt.Errorf("%w: values of %s: %w", ErrInvalid, what(), err)
 	}
 	sql := `UPDATE table_rows SET vals = ` + expr + `, version = version + 1, updated_at = ?`
 	if u.Version != 0 {
 		if u.ExpectedVersion == 0 || u.Version <= u.ExpectedVersion {
-			return Row{}, fmt.Errorf("%w: version %d of %s: it needs an expected version below it", ErrInvalid, u.Version, what)
+			return Row{}, fmt.Errorf("%w: version %d of %s: it needs an expected version below it", ErrInvalid, u.Version, what())
 		}
 		sql = `UPDATE table_rows SET vals = ` + expr + `, version = ?, updated_at = ?`
 		args = append(args, u.Version)
@@ -517,7 +538,7 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate) (Row,
 	if u.Order != "" {
 		ord, err := parseOrder(u.Order)
 		if err != nil {
-			return Row{}, fmt.Errorf("%w: order of %s: %w", ErrInvalid, what, err)
+			return Row{}, fmt.Errorf("%w: order of %s: %w", ErrInvalid, what(), err)
 		}
 		sql += `, ord = {ordp}`
 		args = append(args, t.d.order(ord))
@@ -528,15 +549,19 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate) (Row,
 		sql += ` AND version = ?`
 		args = append(args, u.ExpectedVersion)
 	}
-	row, err := scanRow(t.q.queryRow(ctx, t.d.sql(sql+` RETURNING `+rowCols), args...))
-	if err == nil || !t.d.isNoRows(err) {
-		return row, t.d.mapErr(err, what)
+	if returning {
+		row, err := scanRow(t.q.queryRow(ctx, t.d.sql(sql+` RETURNING `+rowCols), args...))
+		if err == nil || !t.d.isNoRows(err) {
+			return row, t.d.mapErr(err, what())
+		}
+	} else if n, err := t.q.exec(ctx, t.d.sql(sql), args...); err != nil || n == 1 {
+		return Row{}, t.d.mapErr(err, what())
 	}
 	var version int64
 	if err := t.q.queryRow(ctx, t.d.q.rowVersion, tableID, u.ID).Scan(&version); err != nil {
-		return Row{}, t.d.mapErr(err, what)
+		return Row{}, t.d.mapErr(err, what())
 	}
-	return Row{}, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, what, version, u.ExpectedVersion)
+	return Row{}, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, what(), version, u.ExpectedVersion)
 }
 
 func (t *sqlTx) DeleteRows(ctx context.Context, tableID int64, ids []int64) ([]int64, error) {

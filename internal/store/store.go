@@ -150,6 +150,12 @@ type RowUpdate struct {
 	// absent are untouched), or replaces them entirely when Replace is set.
 	Values  json.RawMessage
 	Replace bool
+	// Encoded, with Replace, says that Values is a compact JSON object of
+	// values the caller normalised and encoded itself (the service's
+	// document writes, which store a row whole after an op changed one of
+	// its cells): the store looks at its first byte only, rather than
+	// parsing the whole row again.
+	Encoded bool
 	// Order, when not "", moves the row to that order (the Row.Order
 	// format); the row's values may be left unchanged (Values nil).
 	Order string
@@ -239,6 +245,13 @@ type Event struct {
 	CreatedAt time.Time
 	// Published is set once MarkPublished has recorded it.
 	Published bool
+}
+
+// NewEvent is an event to append (AppendEvents).
+type NewEvent struct {
+	Stream  Stream
+	Type    string
+	Payload json.RawMessage
 }
 
 // Key returns the event's key.

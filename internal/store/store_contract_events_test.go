@@ -206,6 +206,99 @@ func contractRolledBackTakesNoOffset(t *testing.T, s Store) {
 	}
 }
 
+// eventsAppender is the store's Tx's batch append (sqlTx.AppendEvents),
+// which the service finds by type assertion.
+type eventsAppender interface {
+	AppendEvents(ctx context.Context, evs []NewEvent) ([]uint64, error)
+}
+
+// contractAppendEvents: a batch takes each stream's next offsets in its
+// order, after and before single appends in the same transaction, stores
+// every event as given, and refuses an invalid one whole.
+func contractAppendEvents(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	f := newFixture(t, s)
+	a, b := TableStream(f.table.ID), WorkspaceStream(f.ws.ID)
+	var batch []NewEvent
+	var wantA, wantB []string // payloads by offset
+	// More events than the largest statement holds: 64 + 32 + 4.
+	for i := range 100 {
+		st := a
+		if i%10 == 3 {
+			st = b
+		}
+		p := fmt.Sprintf(`{"i":%d}`, i)
+		batch = append(batch, NewEvent{Stream: st, Type: "rows_updated", Payload: json.RawMessage(p)})
+		if st == a {
+			wantA = append(wantA, p)
+		} else {
+			wantB = append(wantB, p)
+		}
+	}
+	var got []uint64
+	var first, last uint64
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		ap, ok := tx.(eventsAppender)
+		if !ok {
+			t.Skip("the store's Tx has no AppendEvents")
+		}
+		first = must(tx.AppendEvent(ctx, a, "first", nil)).get(t)
+		got = must(ap.AppendEvents(ctx, batch)).get(t)
+		last = must(tx.AppendEvent(ctx, a, "last", nil)).get(t)
+		return nil
+	})
+	wantOffs := make([]uint64, 0, len(batch))
+	na, nb := uint64(1), uint64(0)
+	for _, e := range batch {
+		if e.Stream == a {
+			na++
+			wantOffs = append(wantOffs, na)
+		} else {
+			nb++
+			wantOffs = append(wantOffs, nb)
+		}
+	}
+	if first != 1 || !slices.Equal(got, wantOffs) || last != na+1 {
+		t.Fatalf("offsets: first %d, batch %v, last %d; want 1, %v, %d", first, got, last, wantOffs, na+1)
+	}
+	evs := must(s.Events(ctx, a, 1, 1000)).get(t)
+	if len(evs) != len(wantA)+1 || evs[len(evs)-1].Type != "last" {
+		t.Fatalf("%d events after the first on %s, want %d and the last", len(evs), a, len(wantA)+1)
+	}
+	for i, p := range wantA {
+		if e := evs[i]; e.Offset != uint64(i+2) || e.Type != "rows_updated" || string(e.Payload) != p {
+			t.Fatalf("event %d of %s: %+v (%s), want payload %s", i+2, a, e, e.Payload, p)
+		}
+	}
+	evs = must(s.Events(ctx, b, 0, 1000)).get(t)
+	if len(evs) != len(wantB) {
+		t.Fatalf("%d events on %s, want %d", len(evs), b, len(wantB))
+	}
+	for i, p := range wantB {
+		if string(evs[i].Payload) != p || evs[i].Offset != uint64(i+1) {
+			t.Fatalf("event %d of %s: %+v (%s), want payload %s", i+1, b, evs[i], evs[i].Payload, p)
+		}
+	}
+
+	// An invalid event fails the batch before anything is written.
+	for _, bad := range []NewEvent{
+		{Stream: a, Type: "", Payload: json.RawMessage(`{}`)},
+		{Stream: a, Type: "x", Payload: json.RawMessage(`{`)},
+		{Stream: Stream{}, Type: "x"},
+	} {
+		err := s.Update(ctx, func(tx Tx) error {
+			_, err := tx.(eventsAppender).AppendEvents(ctx, []NewEvent{{Stream: a, Type: "ok"}, bad})
+			return err
+		})
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("AppendEvents with %+v: %v, want ErrInvalid", bad, err)
+		}
+	}
+	if top := must(s.StreamTop(ctx, a)).get(t); top != na+1 {
+		t.Fatalf("StreamTop after the refused batches = %d, want %d", top, na+1)
+	}
+}
+
 func contractConcurrentWriters(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	f := newFixture(t, s)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -279,11 +280,59 @@ func contractUpdateRows(t *testing.T, s Store) {
 		})
 		wantErr(t, err, ErrInvalid, "a version without an expected one below it")
 	}
+
+	// Encoded values are stored without being parsed again; anything but
+	// an object is still refused.
+	encoded := `{"` + c + `":8,"` + n + `":"x y"}`
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(encoded), Replace: true, Encoded: true}})
+		return err
+	})
+	jsonEqual(t, must(s.Row(ctx, f.table.ID, rows[1].ID)).get(t).Values, json.RawMessage(encoded), "encoded values")
+	for _, bad := range []string{``, `[]`, `"x"`} {
+		err := s.Update(ctx, func(tx Tx) error {
+			_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(bad), Replace: true, Encoded: true}})
+			return err
+		})
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("encoded values %q: %v, want ErrInvalid", bad, err)
+		}
+	}
 	err = s.Update(ctx, func(tx Tx) error {
 		_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[0].ID, ExpectedVersion: 6, Version: 9}})
 		return err
 	})
 	wantErr(t, err, ErrConflict, "a version given with a stale expected one")
+
+	// WriteRows writes as UpdateRows does, without the rows back.
+	type rowsWriter interface {
+		WriteRows(ctx context.Context, tableID int64, updates []RowUpdate) error
+	}
+	before := must(s.Row(ctx, f.table.ID, rows[1].ID)).get(t)
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		w, ok := tx.(rowsWriter)
+		if !ok {
+			t.Skip("the store's Tx has no WriteRows")
+		}
+		return w.WriteRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(`{"` + c + `":9}`),
+			Replace: true, Encoded: true, ExpectedVersion: before.Version, Version: before.Version + 3}})
+	})
+	if r := must(s.Row(ctx, f.table.ID, rows[1].ID)).get(t); r.Version != before.Version+3 {
+		t.Fatalf("after WriteRows: version %d, want %d", r.Version, before.Version+3)
+	} else {
+		jsonEqual(t, r.Values, json.RawMessage(`{"`+c+`":9}`), "values written by WriteRows")
+	}
+	for _, bad := range []struct {
+		u    RowUpdate
+		want error
+	}{
+		{RowUpdate{ID: rows[1].ID, Values: json.RawMessage(`{}`), ExpectedVersion: before.Version}, ErrConflict},
+		{RowUpdate{ID: 999999, Values: json.RawMessage(`{}`)}, ErrNotFound},
+		{RowUpdate{ID: rows[1].ID, Values: json.RawMessage(`[]`)}, ErrInvalid},
+	} {
+		err := s.Update(ctx, func(tx Tx) error { return tx.(rowsWriter).WriteRows(ctx, f.table.ID, []RowUpdate{bad.u}) })
+		wantErr(t, err, bad.want, fmt.Sprintf("WriteRows(%+v)", bad.u))
+	}
 	// A caller's time becomes updated_at, to the microsecond.
 	at := time.Date(2031, 5, 6, 7, 8, 9, 123456789, time.FixedZone("X", 3600))
 	update(t, s, func(ctx context.Context, tx Tx) error {

@@ -36,6 +36,7 @@ func testStoreContract(t *testing.T, open func(t *testing.T) Store) {
 		{"FailedStatementAbortsTransaction", contractFailedStatementAborts},
 		{"Read", contractRead},
 		{"AppendEvent", contractAppendEvent},
+		{"AppendEvents", contractAppendEvents},
 		{"RolledBackTakesNoOffset", contractRolledBackTakesNoOffset},
 		{"ConcurrentWriters", contractConcurrentWriters},
 		{"Unpublished", contractUnpublished},

@@ -101,8 +101,12 @@ func OpenSQLite(ctx context.Context, rawURL string) (*SQLiteStore, error) {
 		s.path = filepath.Join(s.tempDir, "tablecast.db")
 	}
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busy)
+	// temp_store(2): the writer's statement journals (the pages a
+	// multi-row statement or a savepoint may have to put back) stay in
+	// memory; by default past 64 KiB they went to a temporary file, a
+	// write system call per page. Commits still go to the WAL whole.
 	s.wr, err = sql.Open("sqlite", s.path+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+syncMode+")&_txlock=immediate")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+syncMode+")&_pragma=temp_store(2)&_txlock=immediate")
 	if err != nil {
 		s.cleanup()
 		return nil, fmt.Errorf("store: open %s: %w", s.path, err)

@@ -3,7 +3,9 @@ package table
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 var fuzzTypes = []FieldType{TypeText, TypeLongText, TypeNumber, TypeBoolean, TypeDate, TypeSingleSelect, TypeMultipleSelect}
@@ -142,6 +144,39 @@ func FuzzFilterCompile(f *testing.F) {
 		}
 		if _, err := Compile(back, fields); err != nil {
 			t.Fatalf("a compiled set does not compile again: %s: %v", b, err)
+		}
+	})
+}
+
+// FuzzNormalizeString: NormalizeString agrees with Normalize of the
+// string's JSON wherever it takes the string, and its canonical value
+// decodes to the string itself (null for "").
+func FuzzNormalizeString(f *testing.F) {
+	for i, s := range []string{"hello", "", "a<b&c>", "line\nnext\ttab", "\u2028\u2029", "nul\x00", "\xff", "é😀",
+		strings.Repeat("x", MaxTextLength+1), strings.Repeat("é", MaxTextLength), `"quoted" \back`} {
+		f.Add(s, uint8(i))
+	}
+	f.Fuzz(func(t *testing.T, s string, typ uint8) {
+		fd := &Field{ID: 7, Name: "f", Type: fuzzTypes[int(typ)%len(fuzzTypes)]}
+		fd.Options.Choices = testChoices
+		got, ok, err := fd.NormalizeString(s)
+		if !ok {
+			if (fd.Type == TypeText || fd.Type == TypeLongText) && utf8.ValidString(s) {
+				t.Fatalf("%s field: NormalizeString(%q) not taken", fd.Type, s)
+			}
+			return
+		}
+		raw, _ := json.Marshal(s)
+		want, wantErr := fd.Normalize(raw)
+		if (err != nil) != (wantErr != nil) || string(got) != string(want) {
+			t.Fatalf("%s field: NormalizeString(%q) = %s, %v; Normalize(%s) = %s, %v", fd.Type, s, got, err, raw, want, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		var back any
+		if json.Unmarshal(got, &back) != nil || (s == "" && back != nil) || (s != "" && back != s) {
+			t.Fatalf("%s field: NormalizeString(%q) = %s, which decodes to %#v", fd.Type, s, got, back)
 		}
 	})
 }

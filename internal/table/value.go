@@ -130,6 +130,11 @@ func (f *Field) normText(raw []byte, limit int) (json.RawMessage, error) {
 	if !ok {
 		return nil, f.bad("must be a string")
 	}
+	return f.textOf(s, limit)
+}
+
+// textOf is the canonical value of the text s in a text field.
+func (f *Field) textOf(s string, limit int) (json.RawMessage, error) {
 	if s == "" {
 		return json.RawMessage("null"), nil
 	}
@@ -140,6 +145,26 @@ func (f *Field) normText(raw []byte, limit int) (json.RawMessage, error) {
 		return nil, f.bad("at most " + strconv.Itoa(limit) + " characters")
 	}
 	return AppendJSONString(make([]byte, 0, len(s)+2), s), nil
+}
+
+// NormalizeString is Normalize of a string value, without encoding it to
+// JSON first, for the fields whose canonical value of a string is that
+// string (text, long_text; "" is null): ok is false for the other types
+// and for a string that is not valid UTF-8, which Normalize takes.
+func (f *Field) NormalizeString(s string) (canon json.RawMessage, ok bool, err error) {
+	limit := MaxTextLength
+	switch f.Type {
+	case TypeText:
+	case TypeLongText:
+		limit = MaxLongTextLength
+	default:
+		return nil, false, nil
+	}
+	if !utf8.ValidString(s) {
+		return nil, false, nil
+	}
+	canon, err = f.textOf(s, limit)
+	return canon, true, err
 }
 
 func (f *Field) normNumber(raw []byte) (json.RawMessage, error) {

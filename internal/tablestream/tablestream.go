@@ -17,9 +17,7 @@
 package tablestream
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -252,45 +250,12 @@ func Publication(e store.Event) *hub.Publication {
 		Data:   e.Payload,
 		Time:   e.CreatedAt,
 	}
-	actor, origin := leadingMeta(e.Payload)
+	actor, origin := event.ActorOrigin(e.Payload)
 	p.Author = hub.Author{UserID: actor, ConnID: origin}
 	if origin != "" {
 		p.Exclude = []string{origin}
 	}
 	return p
-}
-
-// leadingMeta reads the actor and the origin of an event's payload. They
-// lead every payload (TableMeta and WorkspaceMeta come first, with scalar
-// members only), so the scan stops at the first member that is an object
-// or a list: a payload with a thousand rows is not read through for them.
-func leadingMeta(payload []byte) (actor, origin string) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "", ""
-	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return actor, origin
-		}
-		key, _ := t.(string)
-		v, err := dec.Token()
-		if err != nil {
-			return actor, origin
-		}
-		if _, structured := v.(json.Delim); structured {
-			return actor, origin
-		}
-		s, _ := v.(string)
-		switch key {
-		case "actor":
-			actor = s
-		case "origin":
-			origin = s
-		}
-	}
-	return actor, origin
 }
 
 // Sink hands committed events to the hub, for the relay.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/jsonscan"
+	"github.com/tablecast/tablecast/internal/transport"
 )
 
 var _ hub.EventRenderer = renderer{}
@@ -84,8 +86,7 @@ func (renderer) renderDocs(p *hub.Publication) ([]hub.Output, error) {
 		o := hub.Output{
 			Collection: c.Collection,
 			Document:   doc,
-			Frame: encode(&outbound{Type: TypeOp, Collection: c.Collection, Document: doc,
-				Offset: &p.Offset, Data: d, Timestamp: ts}),
+			Frame:      encodeOp(c.Collection, doc, p.Offset, d, ts),
 		}
 		if reply != nil {
 			// A submit's event: its connection gets the submit's reply in
@@ -93,13 +94,76 @@ func (renderer) renderDocs(p *hub.Publication) ([]hub.Output, error) {
 			// the ops of the other documents the change touched.
 			o.Origin = o.Frame
 			if reply.Collection == c.Collection && reply.Doc == c.DocID && c.HasV {
-				o.Origin = encode(&outbound{Type: TypeSubmit, ID: replyID, Collection: c.Collection, Document: doc,
-					Offset: &p.Offset, Data: submitReplyData{V: c.V + 1, Fixup: reply.Fixup}, Timestamp: ts})
+				o.Origin = encodeReply(replyID, c.Collection, doc, p.Offset, submitReplyData{V: c.V + 1, Fixup: reply.Fixup}, ts)
 			}
 		}
 		outs = append(outs, o)
 	}
 	return outs, nil
+}
+
+// encodeOp is encode of an `op` message, without reflection when its
+// strings and JSON are written as they are (jsonscan.Verbatim,
+// RawVerbatim), as they are for a submit's op: once per event.
+func encodeOp(col, doc string, offset uint64, d opData, ts string) []byte {
+	if !jsonscan.Verbatim(col) || !jsonscan.Verbatim(doc) || !jsonscan.Verbatim(d.Source) || !jsonscan.Verbatim(d.UserID) ||
+		!jsonscan.Verbatim(ts) || !jsonscan.RawVerbatim(d.Op) || !jsonscan.RawVerbatim(d.Create) || col == "" || doc == "" {
+		return encode(&outbound{Type: TypeOp, Collection: col, Document: doc, Offset: &offset, Data: d, Timestamp: ts})
+	}
+	b := make([]byte, 0, 160+len(d.Op)+len(d.Create)+len(d.UserID))
+	b = appendHead(b, TypeOp, "", col, doc, offset)
+	b = append(b, `,"data":{`...)
+	if d.V != nil {
+		b = strconv.AppendInt(append(b, `"v":`...), *d.V, 10)
+		b = append(b, ',')
+	}
+	if len(d.Op) > 0 {
+		b = append(append(append(b, `"op":`...), d.Op...), ',')
+	}
+	if len(d.Create) > 0 {
+		b = append(append(append(b, `"create":`...), d.Create...), ',')
+	}
+	if d.Del {
+		b = append(b, `"del":true,`...)
+	}
+	b = append(append(append(b, `"source":"`...), d.Source...), `","user_id":"`...)
+	b = append(append(b, d.UserID...), `"}`...)
+	return transport.TextFrame(appendTail(b, ts))
+}
+
+// encodeReply is encode of a submit's reply, as encodeOp is of an op.
+func encodeReply(id, col, doc string, offset uint64, d submitReplyData, ts string) []byte {
+	if !jsonscan.Verbatim(id) || !jsonscan.Verbatim(col) || !jsonscan.Verbatim(doc) || !jsonscan.Verbatim(ts) ||
+		!jsonscan.RawVerbatim(d.Fixup) || col == "" || doc == "" {
+		return encode(&outbound{Type: TypeSubmit, ID: id, Collection: col, Document: doc, Offset: &offset, Data: d, Timestamp: ts})
+	}
+	b := make([]byte, 0, 160+len(d.Fixup))
+	b = appendHead(b, TypeSubmit, id, col, doc, offset)
+	b = strconv.AppendInt(append(b, `,"data":{"v":`...), d.V, 10)
+	if d.Duplicate {
+		b = append(b, `,"duplicate":true`...)
+	}
+	if len(d.Fixup) > 0 {
+		b = append(append(b, `,"fixup":`...), d.Fixup...)
+	}
+	return transport.TextFrame(appendTail(append(b, '}'), ts))
+}
+
+// appendHead appends the members of outbound before its data; the strings
+// are Verbatim, col and doc not empty.
+func appendHead(b []byte, typ, id, col, doc string, offset uint64) []byte {
+	b = append(append(append(b, `{"type":"`...), typ...), '"')
+	if id != "" {
+		b = append(append(append(b, `,"id":"`...), id...), '"')
+	}
+	b = append(append(append(b, `,"collection":"`...), col...), `","document":"`...)
+	b = append(append(b, doc...), `","offset":`...)
+	return strconv.AppendUint(b, offset, 10)
+}
+
+// appendTail appends outbound's timestamp and closes it.
+func appendTail(b []byte, ts string) []byte {
+	return append(append(append(b, `,"timestamp":"`...), ts...), `"}`...)
 }
 
 // submitReplyData is the data of a submit's reply.

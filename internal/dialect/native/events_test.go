@@ -461,3 +461,32 @@ func TestRenderSubmitReply(t *testing.T) {
 		t.Fatalf("the others' frame is %+v", op)
 	}
 }
+
+// encodeOp and encodeReply write what encode writes, byte for byte.
+func TestEncodeOpAsEncode(t *testing.T) {
+	v := int64(41)
+	ts := "2026-12-07T01:02:03.456Z"
+	for _, d := range []opData{
+		{V: &v, Op: json.RawMessage(`[{"p":["fields","5",0],"si":"a b"}]`), Source: "c_1", UserID: "alice"},
+		{Create: json.RawMessage(`{"id":7,"fields":{}}`), Source: "server", UserID: ""},
+		{V: &v, Del: true, Source: "server", UserID: "bob"},
+		{V: &v, Op: json.RawMessage(`[{"p":["fields","5",0],"si":"<&>"}]`), Source: "c_1", UserID: "al\"ice"},
+		{V: &v, Op: json.RawMessage(`[ {"p":["x"],"oi":1} ]`), Source: "c_é", UserID: "u"},
+	} {
+		for _, doc := range []string{"7", "<7>"} {
+			want := encode(&outbound{Type: TypeOp, Collection: "record_3", Document: doc, Offset: new(uint64(12)), Data: d, Timestamp: ts})
+			if got := encodeOp("record_3", doc, 12, d, ts); string(got) != string(want) {
+				t.Errorf("encodeOp:\n got %q\nwant %q", got, want)
+			}
+		}
+	}
+	for _, d := range []submitReplyData{{V: 3}, {V: 3, Duplicate: true}, {V: 4, Fixup: json.RawMessage(`[{"p":["fields","5"],"od":"1.5","oi":1.5}]`)},
+		{V: 4, Fixup: json.RawMessage(`[{"p":["fields","5"], "oi":"<"}]`)}} {
+		for _, id := range []string{"", "118", "a\"b"} {
+			want := encode(&outbound{Type: TypeSubmit, ID: id, Collection: "record_3", Document: "7", Offset: new(uint64(12)), Data: d, Timestamp: ts})
+			if got := encodeReply(id, "record_3", "7", 12, d, ts); string(got) != string(want) {
+				t.Errorf("encodeReply:\n got %q\nwant %q", got, want)
+			}
+		}
+	}
+}

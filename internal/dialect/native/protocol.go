@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
+	"github.com/tablecast/tablecast/internal/jsonscan"
 	"github.com/tablecast/tablecast/internal/stream"
 	"github.com/tablecast/tablecast/internal/transport"
 )
@@ -115,8 +117,12 @@ func decode(payload []byte) (*inbound, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, errorf(CodeInvalid, "a message must be a JSON object")
 	}
-	in := new(inbound)
-	err := json.Unmarshal(payload, in)
+	in, ok := decodePlain(trimmed)
+	var err error
+	if !ok {
+		in = new(inbound)
+		err = json.Unmarshal(payload, in)
+	}
 	if len(in.ID) > maxIDLen { // checked first: a reply never repeats such an id
 		in.ID = ""
 		return in, errorf(CodeInvalid, "id is longer than %d characters", maxIDLen)
@@ -133,6 +139,63 @@ func decode(payload []byte) (*inbound, error) {
 	}
 	return in, nil
 }
+
+// decodePlain reads a client frame in the plain form (jsonscan: names
+// and strings without escapes; the members of inbound only, each once at
+// most), as json.Unmarshal would, in one pass; ok is false for any other
+// frame, which json.Unmarshal reads.
+func decodePlain(payload []byte) (*inbound, bool) {
+	s := jsonscan.New(payload)
+	if !s.Consume('{') {
+		return nil, false
+	}
+	in := new(inbound)
+	var seen [len(inboundKeys)]bool
+	for first := true; !s.Consume('}'); first = false {
+		if !first && !s.Consume(',') {
+			return nil, false
+		}
+		key, ok := s.Key()
+		if !ok {
+			return nil, false
+		}
+		i := slices.Index(inboundKeys[:], string(key))
+		if i < 0 || seen[i] {
+			return nil, false
+		}
+		seen[i] = true
+		var str string
+		var raw []byte
+		if i < 4 {
+			str, ok = s.String()
+		} else if raw, ok = s.Skip(); ok {
+			ok, raw = json.Valid(raw), bytes.Clone(raw)
+		}
+		if !ok {
+			return nil, false
+		}
+		switch i {
+		case 0:
+			in.Type = str
+		case 1:
+			in.ID = str
+		case 2:
+			in.Collection = str
+		case 3:
+			in.Document = str
+		case 4:
+			in.Data = raw
+		case 5:
+			in.Timestamp = raw
+		default:
+			in.Operation = raw
+		}
+	}
+	return in, s.End()
+}
+
+// inboundKeys are inbound's members, its strings first.
+var inboundKeys = [...]string{"type", "id", "collection", "document", "data", "timestamp", "operation"}
 
 func validName(s string) bool { return hub.ValidName(s) }
 

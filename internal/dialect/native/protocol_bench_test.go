@@ -16,6 +16,7 @@ func BenchmarkDecode(b *testing.B) {
 		{"ping", `{"type":"ping","id":"42","timestamp":1700000000000}`},
 		{"subscribe_since", `{"type":"subscribe","id":"7","collection":"record_12","document":"rec1","data":{"since":{"offset":40,"epoch":"e3b0c4"}}}`},
 		{"presence", `{"type":"presence","id":"9","collection":"news","data":{"cell":"A1","color":"#f80","name":"Alice"}}`},
+		{"submit", `{"type":"submit","id":"118","collection":"record_3","document":"7","data":{"v":1403,"op":[{"p":["fields","12",517],"si":"q"}],"src":"c_8f2","seq":118}}`},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			payload := []byte(tt.msg)

@@ -3,6 +3,7 @@ package native
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -59,6 +60,12 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
+		if plain, ok := decodePlain(payload); ok {
+			var want inbound
+			if err := json.Unmarshal(payload, &want); err != nil || !reflect.DeepEqual(*plain, want) {
+				t.Fatalf("decodePlain(%q) = %+v; json.Unmarshal: %+v, %v", payload, *plain, want, err)
+			}
+		}
 		valid := json.Valid(payload)
 		in, err := decode(append([]byte(nil), payload...))
 		if err != nil {
@@ -82,6 +89,29 @@ func FuzzDecode(f *testing.F) {
 		}
 		if trimmed := strings.TrimLeft(string(payload), " \t\r\n"); !strings.HasPrefix(trimmed, "{") {
 			t.Errorf("decode(%q) accepted something that is not an object", payload)
+		}
+	})
+}
+
+// FuzzSubmitData: submit data read in the plain form reads as
+// json.Unmarshal reads it.
+func FuzzSubmitData(f *testing.F) {
+	for _, seed := range []string{
+		`{"v":1403,"op":[{"p":["fields","12",517],"si":"q"}],"src":"c_8f2","seq":118}`,
+		`{"v":-1,"op":[]}`, `{"v":1.0,"op":[]}`, `{"v":null}`, `{"op":null}`, `{"V":1}`, `{"v":1,"v":2}`,
+		`{"seq":18446744073709551615}`, `{"seq":-1}`, `{"src":"a\"b"}`, `{"create":{}}`, `{"del":true}`, `{"op":[1,}`,
+		` { "v" : 2 , "op" : [ ] } `, `{"v":2} x`, `{}`, `[]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var plain submitData
+		if !plain.decodePlain(data) {
+			return
+		}
+		var want submitData
+		if err := json.Unmarshal(data, &want); err != nil || !reflect.DeepEqual(plain, want) {
+			t.Fatalf("decodePlain(%q) = %+v; json.Unmarshal: %+v, %v", data, plain, want, err)
 		}
 	})
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/tablecast/tablecast/internal/event"
+	"github.com/tablecast/tablecast/internal/jsonscan"
 )
 
 // submitData is a submit's data: {"v","op"|"create"|"del","src"?,"seq"?}.
@@ -18,6 +20,60 @@ type submitData struct {
 	Del    bool            `json:"del"`
 	Src    string          `json:"src"`
 	Seq    uint64          `json:"seq"`
+}
+
+// decodePlain reads submit data in the plain form (jsonscan), as
+// json.Unmarshal would: v, op, src and seq, each once at most, as an op
+// is sent; ok is false, with d unchanged, for anything else.
+func (d *submitData) decodePlain(data []byte) bool {
+	s := jsonscan.New(data)
+	if !s.Consume('{') {
+		return false
+	}
+	var out submitData
+	var seen [4]bool
+	for first := true; !s.Consume('}'); first = false {
+		if !first && !s.Consume(',') {
+			return false
+		}
+		key, ok := s.Key()
+		if !ok {
+			return false
+		}
+		i := slices.Index([]string{"v", "op", "src", "seq"}, string(key))
+		if i < 0 || seen[i] {
+			return false
+		}
+		seen[i] = true
+		switch i {
+		case 0:
+			tok, ok := s.Number()
+			v, err := strconv.ParseInt(string(tok), 10, 64)
+			if !ok || err != nil {
+				return false
+			}
+			out.V = &v
+		case 1:
+			raw, ok := s.Skip()
+			if !ok || raw[0] == 'n' || !json.Valid(raw) {
+				return false
+			}
+			out.Op = bytes.Clone(raw)
+		case 2:
+			if out.Src, ok = s.String(); !ok {
+				return false
+			}
+		default:
+			if out.Seq, ok = s.Uint(19); !ok {
+				return false
+			}
+		}
+	}
+	if !s.End() {
+		return false
+	}
+	*d = out
+	return true
 }
 
 // submit changes a document of a store collection: the reply carries the
@@ -44,7 +100,7 @@ func (s *session) submit(ctx context.Context, in *inbound) error {
 		return errorf(CodeInvalid, "submit needs a document: the id of a row, field or view")
 	}
 	var d submitData
-	if len(in.Data) > 0 && string(bytes.TrimSpace(in.Data)) != "null" {
+	if len(in.Data) > 0 && string(bytes.TrimSpace(in.Data)) != "null" && !d.decodePlain(in.Data) {
 		if err := json.Unmarshal(in.Data, &d); err != nil {
 			return errorf(CodeInvalid, `submit data must be {"v":N,"op":[...]} or {"v":N,"create":{...}} or {"v":N,"del":true}`)
 		}

@@ -344,6 +344,12 @@ func (c Component) clone() Component {
 
 func (c *Component) isString() bool { return c.SI != nil || c.SD != nil }
 
+// plainString reports whether c is an si or an sd and nothing else.
+func (c *Component) plainString() bool {
+	return (c.SI == nil) != (c.SD == nil) && !c.OI.set && !c.OD.set && !c.LI.set && !c.LD.set &&
+		c.LM == nil && c.NA == nil && c.T == "" && c.O == nil
+}
+
 // adjLen is the path length counting the implicit last element of na and
 // subtype components (which name the value itself rather than its parent).
 func (c *Component) adjLen() int {

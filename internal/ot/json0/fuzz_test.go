@@ -2,6 +2,7 @@ package json0
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -131,8 +132,33 @@ func FuzzDecodeApply(f *testing.F) {
 		if a.Validate() == nil && b.Validate() == nil {
 			_ = Compose(a, b)
 		}
-		if _, err := json.Marshal(a); err != nil {
+		want, err := json.Marshal(a)
+		if err != nil {
 			t.Fatalf("marshal decoded op: %v", err)
 		}
+		if got, err := a.AppendJSON(nil); err != nil || string(got) != string(want) {
+			t.Fatalf("AppendJSON = %s, %v; json.Marshal = %s", got, err, want)
+		}
 	})
+}
+
+// AppendJSON writes what json.Marshal writes, for generated ops and for
+// the strings json.Marshal escapes.
+func TestAppendJSONAsMarshal(t *testing.T) {
+	g := &gen{src: randSource{rand.New(rand.NewPCG(3, 9))}}
+	ops := []Op{nil, {}, {StringInsert([]any{"fields", "5"}, 2, "a<b>&\"\\\n é😀")},
+		{StringDelete([]any{"k\u2028", 1}, 0, "x"), StringInsert([]any{"x"}, 0, "")}, {{P: []any{"a"}, SI: new("x"), NA: new(1.0)}}}
+	for range 2000 {
+		g.textStyle = g.src.intn(2)
+		ops = append(ops, g.op(g.doc(), 4))
+	}
+	for _, op := range ops {
+		want, err := json.Marshal(op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := op.AppendJSON([]byte("x")); err != nil || string(got) != "x"+string(want) {
+			t.Fatalf("AppendJSON = %s, %v; json.Marshal = %s", got, err, want)
+		}
+	}
 }

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
+
+	"github.com/tablecast/tablecast/internal/jsonscan"
 )
 
 // MarshalJSON writes the component in json0's wire shape, e.g.
@@ -224,6 +227,65 @@ func jsonMarshalPath(p []any) ([]byte, error) {
 		return []byte("[]"), nil
 	}
 	return json.Marshal(p)
+}
+
+// AppendJSON appends the op's JSON, byte for byte json.Marshal's: string
+// inserts and deletes on paths of plain keys are written directly (the
+// common op, a character typed or erased), any other component through
+// json.Marshal.
+func (op Op) AppendJSON(b []byte) ([]byte, error) {
+	if op == nil {
+		return append(b, "[]"...), nil
+	}
+	b = append(b, '[')
+	for i := range op {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if out, ok := appendStringComponent(b, &op[i]); ok {
+			b = out
+			continue
+		}
+		raw, err := json.Marshal(op[i])
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, raw...)
+	}
+	return append(b, ']'), nil
+}
+
+// appendStringComponent appends an si or sd component whose path and
+// text json.Marshal writes as they are; ok is false for any other.
+func appendStringComponent(b []byte, c *Component) ([]byte, bool) {
+	text, name := c.SI, `,"si":`
+	if c.SD != nil {
+		text, name = c.SD, `,"sd":`
+	}
+	if (c.SI == nil) == (c.SD == nil) || c.OI.set || c.OD.set || c.LI.set || c.LD.set || c.LM != nil || c.NA != nil ||
+		c.T != "" || c.O != nil || c.P == nil || !jsonscan.Verbatim(*text) {
+		return b, false
+	}
+	start := len(b)
+	b = append(b, `{"p":[`...)
+	for i, e := range c.P {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		switch v := e.(type) {
+		case int:
+			b = strconv.AppendInt(b, int64(v), 10)
+		case string:
+			if !jsonscan.Verbatim(v) {
+				return b[:start], false
+			}
+			b = append(append(append(b, '"'), v...), '"')
+		default:
+			return b[:start], false
+		}
+	}
+	b = append(append(b, ']'), name...)
+	return append(append(append(b, '"'), *text...), `"}`...), true
 }
 
 // MarshalJSON writes the op as a JSON array; a nil Op is [] (never null).

@@ -22,6 +22,9 @@ func Transform(op, other Op, side Side) (Op, error) {
 		return slices.Clone(op), nil
 	}
 	if len(op) == 1 && len(other) == 1 {
+		if out, ok := stringPastString(op[0], other[0], side); ok {
+			return Op{out}, nil // without transformComponent's large frame
+		}
 		return transformComponent(nil, op[0], other[0], side)
 	}
 	if side == Left {
@@ -175,9 +178,50 @@ func fromText(c Component) Component {
 	return out
 }
 
+// stringPastString is transformComponent of a string insert or delete
+// against another, the common case when clients type into a record's
+// cells, without going through text0: against an edit of another string
+// (paths of the same length that differ before the offset) it is
+// unchanged; against an insert into the same string, an insert moves past
+// it when it is before, or at the same place and side is Right. ok is
+// false for any other pair.
+func stringPastString(c, other Component, side Side) (Component, bool) {
+	n := len(c.P)
+	if !c.plainString() || !other.plainString() || n == 0 || len(other.P) != n {
+		return Component{}, false
+	}
+	pos, ok1 := c.P[n-1].(int)
+	at, ok2 := other.P[n-1].(int)
+	if !ok1 || !ok2 {
+		return Component{}, false
+	}
+	for i := range n - 1 {
+		if !same(c.P[i], other.P[i]) {
+			c.P = slices.Clone(c.P)
+			return c, true
+		}
+	}
+	if c.SI == nil || other.SI == nil || *c.SI == "" {
+		return Component{}, false
+	}
+	if at < pos || (at == pos && side == Right) {
+		pos += u16len(*other.SI)
+	}
+	p := make([]any, n)
+	copy(p, c.P[:n-1])
+	p[n-1] = pos
+	return Component{P: p, SI: c.SI}, true
+}
+
 // transformComponent appends to dest the component c rewritten to apply
 // after other; side breaks ties.
 func transformComponent(dest Op, c, other Component, side Side) (Op, error) {
+	if out, ok := stringPastString(c, other, side); ok {
+		if len(dest) == 0 { // out's path is its own already
+			return append(dest, out), nil
+		}
+		return appendComponent(dest, out), nil
+	}
 	c = c.clone()
 	common, affected := commonLength(&other, &c)
 	common2, affects := commonLength(&c, &other)

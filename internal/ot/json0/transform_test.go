@@ -2,6 +2,7 @@ package json0
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -178,5 +179,56 @@ func TestCompose(t *testing.T) {
 				t.Errorf("Compose mutated a: %s", mustJSON(a))
 			}
 		})
+	}
+}
+
+// stringPastString gives what the text0 route gives for an insert against
+// an insert into the same string, and leaves an edit of another string
+// as it is.
+func TestStringPastString(t *testing.T) {
+	texts := []string{"a", "xy", "é", "😀", "中b"}
+	for _, side := range []Side{Left, Right} {
+		for cp := range 4 {
+			for op := range 4 {
+				for _, ct := range texts {
+					for _, ot := range texts {
+						c := StringInsert([]any{"fields", "5"}, cp, ct)
+						other := StringInsert([]any{"fields", "5"}, op, ot)
+						got, ok := stringPastString(c, other, side)
+						if !ok {
+							t.Fatalf("%v against %v not taken", c, other)
+						}
+						res, err := textTransform(toText(c).O, toText(other).O, side)
+						if err != nil || len(res) != 1 {
+							t.Fatalf("text0: %v, %v", res, err)
+						}
+						want := fromText(Component{P: []any{"fields", "5"}, T: SubtypeText0, O: res})
+						if !reflect.DeepEqual(got.P, want.P) || *got.SI != *want.SI {
+							t.Fatalf("%v against %v, %s: %v, text0 gives %v", c, other, side, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, pair := range [][2]Component{
+		{StringInsert([]any{"fields", "5"}, 3, "x"), StringInsert([]any{"fields", "6"}, 0, "y")},
+		{StringDelete([]any{"fields", "5"}, 3, "x"), StringInsert([]any{"fields", "6"}, 0, "y")},
+		{StringInsert([]any{"fields", "5"}, 3, "x"), StringDelete([]any{"fields", "6"}, 0, "y")},
+	} {
+		got, ok := stringPastString(pair[0], pair[1], Right)
+		if !ok || !reflect.DeepEqual(got, pair[0]) || &got.P[0] == &pair[0].P[0] {
+			t.Errorf("%v against %v in another string: %v %v, want it unchanged, its path copied", pair[0], pair[1], got, ok)
+		}
+	}
+	for _, pair := range [][2]Component{
+		{StringInsert([]any{"a"}, 0, ""), StringInsert([]any{"a"}, 0, "y")},
+		{StringInsert([]any{"a"}, 0, "x"), StringDelete([]any{"a"}, 0, "y")},
+		{StringInsert([]any{"a", 1}, 0, "x"), StringInsert([]any{"a"}, 0, "y")},
+		{StringInsert([]any{"a"}, 0, "x"), {P: []any{"b", 0}, SI: new("y"), NA: new(1.0)}},
+	} {
+		if _, ok := stringPastString(pair[0], pair[1], Left); ok {
+			t.Errorf("%v against %v taken", pair[0], pair[1])
+		}
 	}
 }
