@@ -133,12 +133,12 @@ const (
 	// (docs/benchmarks.md, bench rows).
 	DefaultRowsWindow     = 256
 	DefaultRowsMaxWriters = 64
-	DefaultDuration   = 20 * time.Second
-	DefaultEvents     = 100
-	DefaultOpsConns   = 100
-	DefaultDocs       = 10
-	DefaultOpsTime    = 10 * time.Second
-	DefaultWarmup     = 2 * time.Second
+	DefaultDuration       = 20 * time.Second
+	DefaultEvents         = 100
+	DefaultOpsConns       = 100
+	DefaultDocs           = 10
+	DefaultOpsTime        = 10 * time.Second
+	DefaultWarmup         = 2 * time.Second
 	// WideCells and DefaultCellBytes shape bench ops --wide: 50 cells of
 	// 40 characters, 2,000 characters of text per row.
 	WideCells        = 50
