@@ -70,26 +70,20 @@ func (s *Scanner) End() bool {
 // String reads a string without escapes or control characters, in valid
 // UTF-8.
 func (s *Scanner) String() (string, bool) {
-	if !s.Consume('"') {
-		return "", false
-	}
-	start := s.i
-	for ; s.i < len(s.b); s.i++ {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			v := s.b[start:s.i]
-			s.i++
-			return string(v), utf8.Valid(v)
-		case c == '\\' || c < 0x20:
-			return "", false
-		}
-	}
-	return "", false
+	v, ok := s.plain()
+	return string(v), ok
 }
 
 // Key reads an object member's name, a string in the form String reads,
 // and the colon after it; the name is a view of the input, not a copy.
 func (s *Scanner) Key() ([]byte, bool) {
+	v, ok := s.plain()
+	return v, ok && s.Consume(':')
+}
+
+// plain reads a string in the form String reads and returns its content,
+// a view of the input.
+func (s *Scanner) plain() ([]byte, bool) {
 	if !s.Consume('"') {
 		return nil, false
 	}
@@ -99,7 +93,7 @@ func (s *Scanner) Key() ([]byte, bool) {
 		case c == '"':
 			v := s.b[start:s.i]
 			s.i++
-			return v, utf8.Valid(v) && s.Consume(':')
+			return v, utf8.Valid(v)
 		case c == '\\' || c < 0x20:
 			return nil, false
 		}
