@@ -313,6 +313,13 @@ func TestBaserowWorkspaceMessages(t *testing.T) {
 		// table_deleted reaches every member, not only a table page; a
 		// socket holding the table's page gets it once.
 		owner.tablePage(tb2.ID)
+		// page_add goes out once the subscription exists, before the
+		// page's permissions are checked again; a table deleted in
+		// between fails that check, and its page_discard follows
+		// table_deleted (correct, and what CI saw once under load). The
+		// sync waits for the check: a socket's messages are handled in
+		// order.
+		owner.sync()
 		tn.restAs(t, "owner", "DELETE", fmt.Sprintf("/api/tables/%d", tb2.ID), nil, "", nil)
 		for _, c := range []*brConn{owner, guest} {
 			expectMembers(t, c.expect("table_deleted"), map[string]any{"table_id": tb2.ID, "database_id": w.ID})
