@@ -10,7 +10,8 @@ import (
 
 // Reading the head of an event's payload: who made the change (ActorOrigin),
 // the submit that made it (Submit) and a submit's document change
-// (DocChanges). Every delivery of an event reads them, so they are read
+// (DocChanges). Every publication of an event reads them (once, see
+// memo.go), so they are read
 // first with jsonscan, in one pass and without copies, when the head is in
 // its plain form (names and strings without escapes), as the payloads the
 // service writes are. Anything else is read again through encoding/json,
@@ -24,7 +25,11 @@ type head struct {
 }
 
 func newHead(data []byte) (*head, bool) {
-	s := jsonscan.New(data)
+	return enter(jsonscan.New(data))
+}
+
+// enter starts walking the object that comes next in s.
+func enter(s *jsonscan.Scanner) (*head, bool) {
 	return &head{Scanner: s, first: true}, s.Consume('{')
 }
 
@@ -182,28 +187,26 @@ func scanSubmit(payload []byte) (m SubmitMeta, ok bool) {
 // scanReply reads a reply object with the members c, d and t only, as
 // the service writes it.
 func scanReply(h *head) (*SubmitReply, bool) {
-	if !h.Consume('{') {
+	o, ok := enter(h.Scanner)
+	if !ok {
 		return nil, false
 	}
 	r := &SubmitReply{}
-	for first := true; ; first = false {
-		if h.Consume('}') {
+	for {
+		key, done, ok := o.next()
+		switch {
+		case !ok:
+			return nil, false
+		case done:
 			return r, true
-		}
-		if !first && !h.Consume(',') {
-			return nil, false
-		}
-		key, ok := h.Key()
-		if !ok {
-			return nil, false
 		}
 		switch string(key) {
 		case "c":
-			r.Collection, ok = h.String()
+			r.Collection, ok = o.String()
 		case "d":
-			r.Doc, ok = h.int()
+			r.Doc, ok = o.int()
 		case "t":
-			r.Tag, ok = h.String()
+			r.Tag, ok = o.String()
 		default:
 			ok = false
 		}
@@ -264,27 +267,25 @@ func scanSubmitChange(data []byte) (ch DocChange, ok, done bool) {
 
 // scanRowID reads the id and the version that lead a row object.
 func scanRowID(h *head) (id, version int64, ok bool) {
-	if !h.Consume('{') {
+	o, ok := enter(h.Scanner)
+	if !ok {
 		return 0, 0, false
 	}
 	var haveID, haveV bool
-	for first := true; !haveID || !haveV; first = false {
-		if !first && !h.Consume(',') {
-			return 0, 0, false
-		}
-		key, ok := h.Key()
-		if !ok {
+	for !haveID || !haveV {
+		key, done, ok := o.next()
+		if !ok || done {
 			return 0, 0, false
 		}
 		switch string(key) {
 		case "id":
-			id, ok = h.int()
+			id, ok = o.int()
 			haveID = true
 		case "version":
-			version, ok = h.int()
+			version, ok = o.int()
 			haveV = true
 		default:
-			_, ok = h.Skip()
+			_, ok = o.Skip()
 		}
 		if !ok {
 			return 0, 0, false
