@@ -449,13 +449,23 @@ func (h *Hub) deliverTo(sub *subscription, p *Publication, frames *[MaxDialects]
 		}
 		var err error
 		if frame, err = r.Render(p); err != nil {
+			// Once per publication and dialect: the next subscriber of
+			// this dialect finds the failure rather than rendering (and
+			// logging) it again.
 			h.log.Error("render publication", "collection", p.Collection, "err", err)
+			frames[c.dialect] = renderFailed
 			return false
 		}
 		frames[c.dialect] = frame
 	}
+	if len(frame) == 0 {
+		return false // its rendering failed (renderFailed), or rendered nothing
+	}
 	return c.enqueue(frame, stamp)
 }
+
+// renderFailed marks a dialect whose rendering of the publication failed.
+var renderFailed = []byte{}
 
 // Publish hands p to the broker: it takes its offset (streamed kinds) and
 // reaches every node. p must not be modified afterwards.

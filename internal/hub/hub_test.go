@@ -2,10 +2,12 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -408,5 +410,39 @@ func TestUserIndexKeepsTheRemainingConnections(t *testing.T) {
 	}
 	if st := h.Stats(); st.Users != 0 || st.Connections != 0 {
 		t.Fatalf("after everyone left: %+v", st)
+	}
+}
+
+// countingRenderer fails on the data `"bad"` and counts its calls for it.
+type countingRenderer struct {
+	lineRenderer
+	bad *atomic.Int64
+}
+
+func (r countingRenderer) Render(p *Publication) ([]byte, error) {
+	if string(p.Data) == `"bad"` {
+		r.bad.Add(1)
+		return nil, errors.New("cannot render")
+	}
+	return r.lineRenderer.Render(p)
+}
+
+// A publication that does not render is rendered once, not once per
+// subscriber, and reaches nobody; the next one goes out as usual.
+func TestRenderFailureIsNotRetriedPerSubscriber(t *testing.T) {
+	var bad atomic.Int64
+	h := newTestHub(t, func(c *Config) { c.Renderers[0] = countingRenderer{bad: &bad} })
+	var trs []*fakeTransport
+	for _, u := range []string{"u1", "u2", "u3"} {
+		_, tr := h.subscriber(t, u, "rows", "")
+		trs = append(trs, tr)
+	}
+	h.publish(t, msg("rows", "", `"bad"`))
+	h.publish(t, msg("rows", "", `"good"`))
+	for _, tr := range trs {
+		tr.expect(t, `subscribed rows 0 true|message rows 2 "good"`)
+	}
+	if n := bad.Load(); n != 1 {
+		t.Fatalf("the failing publication was rendered %d times, want once", n)
 	}
 }
