@@ -205,6 +205,17 @@ func (h *testHub) subscriber(t testing.TB, user, col, doc string) (*Conn, *fakeT
 	return c, tr
 }
 
+// subscribers connects n users (u0, u1, ...) subscribed to col and returns
+// their transports.
+func (h *testHub) subscribers(t testing.TB, n int, col string) []*fakeTransport {
+	t.Helper()
+	trs := make([]*fakeTransport, n)
+	for i := range trs {
+		_, trs[i] = h.subscriber(t, fmt.Sprintf("u%d", i), col, "")
+	}
+	return trs
+}
+
 func (h *testHub) publish(t testing.TB, p *Publication) stream.Position {
 	t.Helper()
 	pos, err := h.Publish(context.Background(), p)

@@ -432,11 +432,7 @@ func (r countingRenderer) Render(p *Publication) ([]byte, error) {
 func TestRenderFailureIsNotRetriedPerSubscriber(t *testing.T) {
 	var bad atomic.Int64
 	h := newTestHub(t, func(c *Config) { c.Renderers[0] = countingRenderer{bad: &bad} })
-	var trs []*fakeTransport
-	for _, u := range []string{"u1", "u2", "u3"} {
-		_, tr := h.subscriber(t, u, "rows", "")
-		trs = append(trs, tr)
-	}
+	trs := h.subscribers(t, 3, "rows")
 	h.publish(t, msg("rows", "", `"bad"`))
 	h.publish(t, msg("rows", "", `"good"`))
 	for _, tr := range trs {

@@ -25,12 +25,7 @@ func TestStatsCountEveryFrameWritten(t *testing.T) {
 		c.Now = func() time.Time { return at }
 	})
 	const conns, msgs = 40, 5
-	var trs []*fakeTransport
-	for i := range conns {
-		c, tr := h.conn(t, fmt.Sprintf("u%d", i))
-		h.sub(t, c, "chat", "", nil)
-		trs = append(trs, tr)
-	}
+	trs := h.subscribers(t, conns, "chat")
 	slow := fullTransport{newFakeTransport()}
 	sc, err := h.NewConn(ConnInfo{ID: "slow", Transport: slow, Session: lineSession{}})
 	if err != nil {

@@ -88,12 +88,7 @@ func TestAStuckWriterDoesNotHoldItsConnections(t *testing.T) {
 func TestSharedListsKeepEveryConnectionsOrder(t *testing.T) {
 	h := newTestHub(t, func(c *Config) { c.Writers = 4 })
 	const conns, msgs = 300, 40
-	var trs []*fakeTransport
-	for i := range conns {
-		c, tr := h.conn(t, fmt.Sprintf("u%d", i))
-		h.sub(t, c, "chat", "", nil)
-		trs = append(trs, tr)
-	}
+	trs := h.subscribers(t, conns, "chat")
 	for i := range msgs {
 		h.publish(t, msg("chat", "", fmt.Sprint(i)))
 	}
