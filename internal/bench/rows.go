@@ -458,16 +458,13 @@ func feedCredit(subs []rowSub, window int, allow func(int)) (stop func()) {
 				return
 			case <-tick.C:
 			}
-			slowest, any := uint64(math.MaxUint64), false
+			slowest := uint64(math.MaxUint64) // stays so when none is left
 			for i := range subs {
 				if s := &subs[i]; s.live && !s.ended.Load() {
-					slowest, any = min(slowest, s.last.Load()-s.start), true
+					slowest = min(slowest, s.last.Load()-s.start)
 				}
 			}
-			if !any {
-				slowest = 0
-			}
-			if next := int(slowest) + window; any && next > allowed {
+			if next := int(slowest) + window; slowest != math.MaxUint64 && next > allowed {
 				allowed = next
 				allow(allowed)
 			}
