@@ -15,23 +15,39 @@ const docOpsChunk = 1 << (appendLevels - 1)
 // fixed sizes (appendChunk).
 func (t *sqlTx) AppendDocOps(ctx context.Context, ops []DocOp) error {
 	ts := t.d.ts(now())
+	return t.insertRows(ctx, &t.d.q.docOpRows, len(ops), func(args []any, i int) ([]any, error) {
+		o := ops[i]
+		if o.Collection == "" || o.DocID <= 0 || o.Version < 0 || o.Seq > math.MaxInt64 || o.Offset > math.MaxInt64 {
+			return nil, fmt.Errorf("%w: op log entry %s/%d@%d", ErrInvalid, o.Collection, o.DocID, o.Version)
+		}
+		op, ok := objectText(o.Op)
+		if !ok {
+			return nil, fmt.Errorf("%w: op of %s/%d@%d must be a JSON object", ErrInvalid, o.Collection, o.DocID, o.Version)
+		}
+		return append(args, o.Collection, o.DocID, o.Version, op, o.Src, int64(o.Seq), int64(o.Offset), ts), nil
+	}, func(start, _ int) string {
+		return fmt.Sprintf("op log of %s/%d", ops[start].Collection, ops[start].DocID)
+	})
+}
+
+// insertRows writes n rows with the multi-row INSERTs stmts (stmts[k]
+// inserts 1<<k rows; appendChunk picks them), row appending the i-th
+// row's arguments; what names the rows start to end in an error.
+func (t *sqlTx) insertRows(ctx context.Context, stmts *[appendLevels]string, n int,
+	row func(args []any, i int) ([]any, error), what func(start, end int) string) error {
 	var args []any
-	for start := 0; start < len(ops); {
-		k := appendChunk(len(ops) - start)
+	for start := 0; start < n; {
+		k := appendChunk(n - start)
 		end := start + 1<<k
 		args = args[:0]
-		for _, o := range ops[start:end] {
-			if o.Collection == "" || o.DocID <= 0 || o.Version < 0 || o.Seq > math.MaxInt64 || o.Offset > math.MaxInt64 {
-				return fmt.Errorf("%w: op log entry %s/%d@%d", ErrInvalid, o.Collection, o.DocID, o.Version)
+		for i := start; i < end; i++ {
+			var err error
+			if args, err = row(args, i); err != nil {
+				return err
 			}
-			op, ok := objectText(o.Op)
-			if !ok {
-				return fmt.Errorf("%w: op of %s/%d@%d must be a JSON object", ErrInvalid, o.Collection, o.DocID, o.Version)
-			}
-			args = append(args, o.Collection, o.DocID, o.Version, op, o.Src, int64(o.Seq), int64(o.Offset), ts)
 		}
-		if _, err := t.q.exec(ctx, t.d.q.docOpRows[k], args...); err != nil {
-			return t.d.mapErr(err, fmt.Sprintf("op log of %s/%d", ops[start].Collection, ops[start].DocID))
+		if _, err := t.q.exec(ctx, stmts[k], args...); err != nil {
+			return t.d.mapErr(err, what(start, end))
 		}
 		start = end
 	}

@@ -67,14 +67,14 @@ func (t *sqlTx) AppendEvents(ctx context.Context, evs []NewEvent) ([]uint64, err
 		return nil, nil
 	}
 	payloads := make([]string, len(evs))
-	// The streams' counts, in order of first appearance: a batch of
-	// submits has one or a few.
+	// The streams' counts, in order of first appearance (a batch of
+	// submits has one or a few), and each event's among them.
 	type count struct {
-		s    Stream
-		n    int64
-		next int64
+		s       Stream
+		n, next int64
 	}
 	var counts []count
+	streamOf := make([]int, len(evs))
 	for i, e := range evs {
 		p, err := checkEvent(e.Stream, e.Type, e.Payload)
 		if err != nil {
@@ -87,6 +87,7 @@ func (t *sqlTx) AppendEvents(ctx context.Context, evs []NewEvent) ([]uint64, err
 			j = len(counts) - 1
 		}
 		counts[j].n++
+		streamOf[i] = j
 	}
 	for i := range counts {
 		c := &counts[i]
@@ -97,29 +98,19 @@ func (t *sqlTx) AppendEvents(ctx context.Context, evs []NewEvent) ([]uint64, err
 		c.next = top - c.n + 1
 	}
 	offs := make([]uint64, len(evs))
-	for i, e := range evs {
-		for j := range counts {
-			if c := &counts[j]; c.s == e.Stream {
-				offs[i] = uint64(c.next)
-				c.next++
-				break
-			}
-		}
+	for i, j := range streamOf {
+		offs[i] = uint64(counts[j].next)
+		counts[j].next++
 	}
 	ts := t.d.ts(now())
-	var args []any
-	for start := 0; start < len(evs); {
-		k := appendChunk(len(evs) - start)
-		end := start + 1<<k
-		args = args[:0]
-		for i := start; i < end; i++ {
-			e := evs[i]
-			args = append(args, int64(e.Stream.Kind), e.Stream.ID, int64(offs[i]), e.Type, payloads[i], ts)
-		}
-		if _, err := t.q.exec(ctx, t.d.q.eventRows[k], args...); err != nil {
-			return nil, t.d.mapErr(err, fmt.Sprintf("append %d events to %s", end-start, evs[start].Stream))
-		}
-		start = end
+	err := t.insertRows(ctx, &t.d.q.eventRows, len(evs), func(args []any, i int) ([]any, error) {
+		e := evs[i]
+		return append(args, int64(e.Stream.Kind), e.Stream.ID, int64(offs[i]), e.Type, payloads[i], ts), nil
+	}, func(start, end int) string {
+		return fmt.Sprintf("append %d events to %s", end-start, evs[start].Stream)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return offs, nil
 }
