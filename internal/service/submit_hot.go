@@ -286,7 +286,7 @@ func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, e
 		if err := w.batch.flushRow(w.ctx, w.Tx, d.key); err != nil {
 			return event.SubmitResult{}, err
 		}
-		version, err := rowVersion(w, p.tableID, d.key.id)
+		version, err := w.RowVersion(w.ctx, p.tableID, d.key.id)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && version != base) {
 			return fallback()
 		}
@@ -298,31 +298,16 @@ func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, e
 	stream := store.TableStream(p.tableID)
 	w.logged = append(w.logged, loggedEntry{col: p.docOp.Collection, op: p.logged})
 	w.events = append(w.events, store.Event{Stream: stream, Type: event.EventRowsUpdated, Payload: p.payload, CreatedAt: w.at})
-	res := p.res
-	if _, ok := w.Tx.(eventsAppender); ok {
-		// The event and the op log entry are written with the batch's
-		// others (txOps.flushAppends), which gives them their offset.
-		w.batch.appends = append(w.batch.appends, pendingAppend{w: w, hw: hw})
-		hw.pending = true
-	} else {
-		off, err := w.AppendEvent(w.ctx, stream, event.EventRowsUpdated, p.payload)
-		if err != nil {
-			return event.SubmitResult{}, err
-		}
-		docOp := p.docOp
-		docOp.Offset = off
-		if err := w.AppendDocOps(w.ctx, []store.DocOp{docOp}); err != nil {
-			return event.SubmitResult{}, err
-		}
-		w.setOffset(off)
-		res.Offset = off
-	}
+	// The event and the op log entry are written with the batch's others
+	// (txOps.flushAppends), which gives them their offset.
+	w.batch.appends = append(w.batch.appends, pendingAppend{w: w, hw: hw})
+	hw.pending = true
 	next := &rowWrite{key: d.key, stored: rw.stored, version: base + 1, upd: p.upd, vals: p.vals}
 	if next.vals == nil { // no cell changed: the values stay the last written
 		next.vals = rw.vals
 	}
 	hw.staged = next
-	return res, nil
+	return p.res, nil
 }
 
 // setOffset gives a prepared submit's event and op log entry, the only
@@ -330,18 +315,6 @@ func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, e
 func (w *writeTx) setOffset(off uint64) {
 	w.events[0].Offset = off
 	w.logged[0].op.offset = off
-}
-
-// rowsWriter is an optional ability of a store.Tx: UpdateRows without
-// the rows read back (the store's sqlTx has it).
-type rowsWriter interface {
-	WriteRows(ctx context.Context, tableID int64, updates []store.RowUpdate) error
-}
-
-// eventsAppender is an optional ability of a store.Tx: events appended in
-// a few statements (the store's sqlTx has it).
-type eventsAppender interface {
-	AppendEvents(ctx context.Context, evs []store.NewEvent) ([]uint64, error)
 }
 
 // pendingAppend is a prepared submit whose event and op log entry the
@@ -363,7 +336,7 @@ func (t *txOps) flushAppends(ctx context.Context, tx store.Tx) error {
 		e := a.w.events[0]
 		evs[i] = store.NewEvent{Stream: e.Stream, Type: e.Type, Payload: e.Payload}
 	}
-	offs, err := tx.(eventsAppender).AppendEvents(ctx, evs)
+	offs, err := tx.AppendEvents(ctx, evs)
 	if err != nil {
 		return err
 	}
@@ -395,21 +368,6 @@ func (t *txOps) flush(ctx context.Context, tx store.Tx) error {
 		return err
 	}
 	return t.flushRows(ctx, tx)
-}
-
-// rowVersioner is an optional ability of a store.Tx: a row's version
-// without its values (the store's sqlTx has it).
-type rowVersioner interface {
-	RowVersion(ctx context.Context, tableID, rowID int64) (int64, error)
-}
-
-// rowVersion reads a row's version, without its values when the store can.
-func rowVersion(w *writeTx, tableID, id int64) (int64, error) {
-	if rv, ok := w.Tx.(rowVersioner); ok {
-		return rv.RowVersion(w.ctx, tableID, id)
-	}
-	row, err := w.Row(w.ctx, tableID, id)
-	return row.Version, err
 }
 
 // rowWrite is a hot document's row as the batch's prepared submits left
@@ -450,13 +408,7 @@ func (t *txOps) flushRow(ctx context.Context, tx store.Tx, k hotKey) error {
 	if rw.version > rw.stored+1 {
 		upd.Version = rw.version
 	}
-	var err error
-	if w, ok := tx.(rowsWriter); ok {
-		err = w.WriteRows(ctx, k.table, []store.RowUpdate{upd})
-	} else {
-		_, err = tx.UpdateRows(ctx, k.table, []store.RowUpdate{upd})
-	}
-	if err != nil {
+	if err := tx.WriteRows(ctx, k.table, []store.RowUpdate{upd}); err != nil {
 		return fmt.Errorf("service: writing row %d of table %d after its ops: %w", k.id, k.table, err)
 	}
 	rw.stored = rw.version

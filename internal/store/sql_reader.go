@@ -181,9 +181,7 @@ func (r *sqlReader) Row(ctx context.Context, tableID, rowID int64) (Row, error) 
 	return row, r.d.mapErr(err, fmt.Sprintf("row %d of table %d", rowID, tableID))
 }
 
-// RowVersion returns a row's version alone (ErrNotFound like Row): an
-// optional ability, found by type assertion, for a caller that checks a
-// row's version without reading its values.
+// RowVersion implements Reader.
 func (r *sqlReader) RowVersion(ctx context.Context, tableID, rowID int64) (int64, error) {
 	var v int64
 	err := r.q.queryRow(ctx, r.d.q.rowVersion, tableID, rowID).Scan(&v)

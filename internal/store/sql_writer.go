@@ -484,9 +484,7 @@ func (t *sqlTx) UpdateRows(ctx context.Context, tableID int64, updates []RowUpda
 	return out, nil
 }
 
-// WriteRows is UpdateRows without reading the rows back, for a caller that
-// knows what it wrote (the service's document writes): an optional
-// ability of Tx, which such callers find by type assertion.
+// WriteRows implements Tx.
 func (t *sqlTx) WriteRows(ctx context.Context, tableID int64, updates []RowUpdate) error {
 	for i, u := range updates {
 		if _, err := t.updateRow(ctx, tableID, u, false); err != nil {

@@ -310,6 +310,9 @@ type Reader interface {
 	ViewBySlug(ctx context.Context, slug string) (View, error)
 	// Row returns a row of the table; ErrNotFound if it is not in that table.
 	Row(ctx context.Context, tableID, rowID int64) (Row, error)
+	// RowVersion returns a row's version alone (ErrNotFound like Row), for
+	// a caller that checks it without reading the values.
+	RowVersion(ctx context.Context, tableID, rowID int64) (int64, error)
 	// Rows lists at most limit rows of the table strictly after the cursor, by
 	// (Order, ID). A row's place only changes when it is moved, so paging with
 	// the last row's Cursor neither skips nor repeats rows that stay put.
@@ -392,6 +395,9 @@ type Tx interface {
 	// that is not in the table fails the batch with ErrNotFound, a version
 	// mismatch with ErrConflict.
 	UpdateRows(ctx context.Context, tableID int64, updates []RowUpdate) ([]Row, error)
+	// WriteRows is UpdateRows without reading the rows back, for a caller
+	// that knows what it wrote (the service's document writes).
+	WriteRows(ctx context.Context, tableID int64, updates []RowUpdate) error
 	// DeleteRows deletes the rows of the table among ids and returns the ids
 	// it deleted, ascending; ids that are not rows of the table are ignored.
 	DeleteRows(ctx context.Context, tableID int64, ids []int64) ([]int64, error)
@@ -421,6 +427,10 @@ type Tx interface {
 	// returns its offset: the stream's previous top + 1. The event is seen by
 	// others, and by Unpublished, once the transaction commits.
 	AppendEvent(ctx context.Context, s Stream, typ string, payload json.RawMessage) (uint64, error)
+	// AppendEvents appends the events in their order, as AppendEvent would
+	// one after another, in a few statements, and returns their offsets.
+	// An invalid event fails the call before anything is written.
+	AppendEvents(ctx context.Context, evs []NewEvent) ([]uint64, error)
 }
 
 // Store is the persistence of tablecast.

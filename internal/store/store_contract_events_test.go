@@ -206,12 +206,6 @@ func contractRolledBackTakesNoOffset(t *testing.T, s Store) {
 	}
 }
 
-// eventsAppender is the store's Tx's batch append (sqlTx.AppendEvents),
-// which the service finds by type assertion.
-type eventsAppender interface {
-	AppendEvents(ctx context.Context, evs []NewEvent) ([]uint64, error)
-}
-
 // contractAppendEvents: a batch takes each stream's next offsets in its
 // order, after and before single appends in the same transaction, stores
 // every event as given, and refuses an invalid one whole.
@@ -238,12 +232,8 @@ func contractAppendEvents(t *testing.T, s Store) {
 	var got []uint64
 	var first, last uint64
 	update(t, s, func(ctx context.Context, tx Tx) error {
-		ap, ok := tx.(eventsAppender)
-		if !ok {
-			t.Skip("the store's Tx has no AppendEvents")
-		}
 		first = must(tx.AppendEvent(ctx, a, "first", nil)).get(t)
-		got = must(ap.AppendEvents(ctx, batch)).get(t)
+		got = must(tx.AppendEvents(ctx, batch)).get(t)
 		last = must(tx.AppendEvent(ctx, a, "last", nil)).get(t)
 		return nil
 	})
@@ -287,7 +277,7 @@ func contractAppendEvents(t *testing.T, s Store) {
 		{Stream: Stream{}, Type: "x"},
 	} {
 		err := s.Update(ctx, func(tx Tx) error {
-			_, err := tx.(eventsAppender).AppendEvents(ctx, []NewEvent{{Stream: a, Type: "ok"}, bad})
+			_, err := tx.AppendEvents(ctx, []NewEvent{{Stream: a, Type: "ok"}, bad})
 			return err
 		})
 		if !errors.Is(err, ErrInvalid) {

@@ -305,16 +305,9 @@ func contractUpdateRows(t *testing.T, s Store) {
 	wantErr(t, err, ErrConflict, "a version given with a stale expected one")
 
 	// WriteRows writes as UpdateRows does, without the rows back.
-	type rowsWriter interface {
-		WriteRows(ctx context.Context, tableID int64, updates []RowUpdate) error
-	}
 	before := must(s.Row(ctx, f.table.ID, rows[1].ID)).get(t)
 	update(t, s, func(ctx context.Context, tx Tx) error {
-		w, ok := tx.(rowsWriter)
-		if !ok {
-			t.Skip("the store's Tx has no WriteRows")
-		}
-		return w.WriteRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(`{"` + c + `":9}`),
+		return tx.WriteRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(`{"` + c + `":9}`),
 			Replace: true, Encoded: true, ExpectedVersion: before.Version, Version: before.Version + 3}})
 	})
 	if r := must(s.Row(ctx, f.table.ID, rows[1].ID)).get(t); r.Version != before.Version+3 {
@@ -330,7 +323,7 @@ func contractUpdateRows(t *testing.T, s Store) {
 		{RowUpdate{ID: 999999, Values: json.RawMessage(`{}`)}, ErrNotFound},
 		{RowUpdate{ID: rows[1].ID, Values: json.RawMessage(`[]`)}, ErrInvalid},
 	} {
-		err := s.Update(ctx, func(tx Tx) error { return tx.(rowsWriter).WriteRows(ctx, f.table.ID, []RowUpdate{bad.u}) })
+		err := s.Update(ctx, func(tx Tx) error { return tx.WriteRows(ctx, f.table.ID, []RowUpdate{bad.u}) })
 		wantErr(t, err, bad.want, fmt.Sprintf("WriteRows(%+v)", bad.u))
 	}
 	// A caller's time becomes updated_at, to the microsecond.
