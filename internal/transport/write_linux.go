@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,7 +29,7 @@ func (c *Conn) TryWriteBuffers(bufs *net.Buffers) (int64, error) {
 			want += int64(len(b))
 		}
 		op := writevPool.Get().(*writevOp)
-		op.bufs = chunk
+		op.bufs, op.want = chunk, want
 		// Control, not Write: the writev never waits, and the hub has one
 		// writer per connection at a time, so the descriptor's write lock
 		// and the poller's readiness reset that Write adds are wasted on
@@ -63,6 +64,8 @@ func (c *Conn) TryWriteBuffers(bufs *net.Buffers) (int64, error) {
 // connection carries none of this.
 type writevOp struct {
 	bufs [][]byte
+	want int64 // the bytes in bufs
+	iov  []unix.Iovec
 	n    int
 	err  error
 	fn   func(uintptr)
@@ -71,14 +74,56 @@ type writevOp struct {
 var writevPool = sync.Pool{New: func() any {
 	op := new(writevOp)
 	op.fn = func(fd uintptr) {
-		// One buffer (a paced load's every delivery) goes by write(2),
-		// which spares the kernel reading an iovec array: 1-2% less
-		// system time per call on loopback.
-		if len(op.bufs) == 1 {
-			op.n, op.err = unix.Write(int(fd), op.bufs[0])
+		if op.want <= rawWriteMax {
+			op.n, op.err = writeNoWait(fd, op.bufs, &op.iov)
 			return
 		}
 		op.n, op.err = unix.Writev(int(fd), op.bufs)
 	}
 	return op
 }}
+
+// rawWriteMax is the most bytes a write hands the kernel without telling
+// the Go scheduler. The descriptor is non-blocking, so the call returns as
+// soon as the bytes are copied; up to this size that takes microseconds.
+// Through the runtime's syscall entry and exit (unix.Write) the writer's P
+// is marked as in a system call, the runtime's monitor thread may hand it
+// to another thread, and the thread takes it back after: on loopback, with
+// 2,000 sockets and a 208-byte frame each, that made a write cost 10-20%
+// more CPU than the same call made raw (user and system time both). A
+// larger batch, a backlog, takes the ordinary path, so that the scheduler
+// and the garbage collector's pauses need not wait for its copy.
+const rawWriteMax = 64 << 10
+
+// writeNoWait writes bufs to the non-blocking descriptor fd by one raw
+// system call: write(2) for one buffer (which spares the kernel reading an
+// iovec array: 1-2% less system time per call on loopback), writev(2) for
+// more, its iovec array built in *iov. The buffers stay reachable from the
+// caller's op until the call returns, and the Go heap does not move.
+func writeNoWait(fd uintptr, bufs [][]byte, iov *[]unix.Iovec) (int, error) {
+	var (
+		r     uintptr
+		errno unix.Errno
+	)
+	if len(bufs) == 1 {
+		b := bufs[0]
+		r, _, errno = unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	} else {
+		v := (*iov)[:0]
+		for _, b := range bufs {
+			if len(b) == 0 {
+				continue
+			}
+			e := unix.Iovec{Base: unsafe.SliceData(b)}
+			e.SetLen(len(b))
+			v = append(v, e)
+		}
+		r, _, errno = unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(unsafe.SliceData(v))), uintptr(len(v)))
+		clear(v) // the pooled array must not keep the frames alive
+		*iov = v[:0]
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}

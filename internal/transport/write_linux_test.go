@@ -13,42 +13,46 @@ import (
 
 // BenchmarkLoopbackWrite writes 208-byte frames (a bench fanout delivery)
 // round-robin to 200 loopback sockets, one call per frame, and reports the
-// writing thread's CPU per call (thread-ns/write): by write(2) or by
-// writev, with readers that drain each socket at once or every 20 ms. On
-// loopback the sending call also runs the receiving side's TCP, so what the
-// readers do changes what a write costs.
+// writing thread's CPU per call (thread-ns/write) and the whole process's
+// (process-ns/write: the readers' too, the same for every case): by
+// write(2) or writev through the runtime's system call entry (unix.Write,
+// unix.Writev), or raw (writeNoWait), with readers that drain each socket
+// at once or every 20 ms. On loopback the sending call also runs the
+// receiving side's TCP, so what the readers do changes what a write costs.
 func BenchmarkLoopbackWrite(b *testing.B) {
+	frame := make([]byte, 208)
+	iov := [][]byte{frame}
+	var rawIov []unix.Iovec
+	calls := map[string]func(fd int) error{
+		"write":  func(fd int) error { _, err := unix.Write(fd, frame); return err },
+		"writev": func(fd int) error { _, err := unix.Writev(fd, iov); return err },
+		"raw":    func(fd int) error { _, err := writeNoWait(uintptr(fd), iov, &rawIov); return err },
+	}
 	for _, bc := range []struct {
-		name      string
-		vectored  bool
-		readEvery time.Duration
+		name, call string
+		readEvery  time.Duration
 	}{
-		{"write/eager", false, 0},
-		{"writev/eager", true, 0},
-		{"write/lazy", false, 20 * time.Millisecond},
+		{"write/eager", "write", 0},
+		{"writev/eager", "writev", 0},
+		{"raw/eager", "raw", 0},
+		{"write/lazy", "write", 20 * time.Millisecond},
+		{"raw/lazy", "raw", 20 * time.Millisecond},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			fds := loopbackPeers(b, 200, bc.readEvery)
-			frame := make([]byte, 208)
-			iov := [][]byte{frame}
+			call := calls[bc.call]
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			cpu0 := threadCPU(b)
+			thread0, proc0 := rusage(b, unix.RUSAGE_THREAD), rusage(b, unix.RUSAGE_SELF)
 			b.ResetTimer()
 			for i := range b.N {
-				fd := fds[i%len(fds)]
-				var err error
-				if bc.vectored {
-					_, err = unix.Writev(fd, iov)
-				} else {
-					_, err = unix.Write(fd, frame)
-				}
-				if err != nil && err != unix.EAGAIN {
+				if err := call(fds[i%len(fds)]); err != nil && err != unix.EAGAIN {
 					b.Fatal(err)
 				}
 			}
 			b.StopTimer()
-			b.ReportMetric(float64((threadCPU(b)-cpu0).Nanoseconds())/float64(b.N), "thread-ns/write")
+			b.ReportMetric(float64((rusage(b, unix.RUSAGE_THREAD)-thread0).Nanoseconds())/float64(b.N), "thread-ns/write")
+			b.ReportMetric(float64((rusage(b, unix.RUSAGE_SELF)-proc0).Nanoseconds())/float64(b.N), "process-ns/write")
 		})
 	}
 }
@@ -97,10 +101,11 @@ func loopbackPeers(b *testing.B, n int, readEvery time.Duration) []int {
 	return fds
 }
 
-// threadCPU is the calling thread's CPU time, user and system.
-func threadCPU(b *testing.B) time.Duration {
+// rusage is the CPU time, user and system, of the calling thread
+// (unix.RUSAGE_THREAD) or the process (unix.RUSAGE_SELF).
+func rusage(b *testing.B, who int) time.Duration {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+	if err := syscall.Getrusage(who, &ru); err != nil {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())

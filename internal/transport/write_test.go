@@ -49,7 +49,17 @@ func readN(t *testing.T, c net.Conn, n int) []byte {
 // WriteBuffers.
 func TestTryWriteBuffers(t *testing.T) {
 	c, client := tcpPair(t)
-	for _, bufs := range []net.Buffers{{[]byte("one")}, {[]byte("a"), []byte("bc"), []byte("def")}} {
+	var frames net.Buffers // a paced writer's backlog: many frames in one writev
+	for i := range 32 {
+		frames = append(frames, bytes.Repeat([]byte{byte('a' + i%26)}, 208))
+	}
+	for _, bufs := range []net.Buffers{
+		{[]byte("one")},
+		{[]byte("a"), []byte("bc"), []byte("def")},
+		{[]byte("x"), nil, []byte("yz"), {}},
+		{{}},
+		frames,
+	} {
 		want := bytes.Join(bufs, nil)
 		n, err := c.TryWriteBuffers(&bufs)
 		if err != nil || n != int64(len(want)) || len(bufs) != 0 {
