@@ -88,7 +88,7 @@ func (a *assembly) storeSide() {
 	a.metrics = metrics.New()
 	a.writes = &writeLoad{}
 	a.timed = newTimedStore(a.st, a.metrics.StoreTxHistogram(), a.writes)
-	a.streams = tablestream.New(a.st)
+	a.streams = tablestream.New(a.st, a.cfg.EventRetention)
 	a.rows = rowimage.New(a.st)
 	streams := a.streams
 	a.metrics.RegisterCounterFunc("stream_store_reads_total",

@@ -73,7 +73,7 @@ func (failingOutbox) Events(context.Context, store.Stream, uint64, int) ([]store
 func TestSinceFromRecentEvents(t *testing.T) {
 	st := openStore(t)
 	commit(t, st, store.TableStream(1), "", "", "")
-	s := New(failingOutbox{Outbox: st})
+	s := New(failingOutbox{Outbox: st}, 0)
 	for o := uint64(1); o <= 3; o++ {
 		s.Remember(ev("table:1", o, 10))
 	}

@@ -9,7 +9,10 @@
 //	table_W                    ->  workspace:W
 //
 // Recovery reads the outbox, so it reaches back as far as
-// TABLECAST_EVENT_RETENTION, not the app channels' short history. The latest
+// TABLECAST_EVENT_RETENTION, not the app channels' short history, and no
+// further: the outbox keeps events 32 minutes longer (event.CompactSpan), to
+// complete the compact events after them, and those are not replayed (a
+// position that needs one is unrecoverable, and its client resyncs). The latest
 // events of each stream (up to 1024 per stream, 32 MiB in all) are kept in
 // memory as they are delivered, so a short absence is recovered without the
 // store; reads of the same range by many recovering clients at once are
@@ -23,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/hub"
@@ -44,6 +48,10 @@ type Outbox interface {
 // Streams implements hub.ExternalStreams over the store's outbox.
 type Streams struct {
 	outbox Outbox
+	// retention is how far back recovery reaches (zero: as far as the
+	// outbox keeps events); now reads the clock.
+	retention time.Duration
+	now       func() time.Time
 
 	recent *recent // the latest events delivered on this node
 
@@ -56,9 +64,11 @@ type Streams struct {
 
 var _ hub.ExternalStreams = (*Streams)(nil)
 
-// New returns the adapter.
-func New(o Outbox) *Streams {
-	return &Streams{outbox: o, flight: make(map[flightKey]*flight), recent: newRecent(1024, 32<<20)}
+// New returns the adapter. Recovery replays events no older than retention
+// (TABLECAST_EVENT_RETENTION; zero for no bound but the outbox's).
+func New(o Outbox, retention time.Duration) *Streams {
+	return &Streams{outbox: o, retention: retention, now: time.Now, flight: make(map[flightKey]*flight),
+		recent: newRecent(1024, 32<<20)}
 }
 
 // StreamOf implements hub.ExternalStreams.
@@ -134,6 +144,12 @@ func (s *Streams) Since(ctx context.Context, name string, since stream.Position,
 	}
 	if len(pubs) == 0 || pubs[0].Offset != since.Offset+1 {
 		return nil, top, fmt.Errorf("%w: events after %d are no longer kept", stream.ErrUnrecoverable, since.Offset)
+	}
+	if s.retention > 0 && pubs[0].Time.Before(s.now().Add(-s.retention)) {
+		// Kept past the retention only to complete the compact events
+		// after it, which may lack the event they are completed from.
+		return nil, top, fmt.Errorf("%w: the event after %d is older than the retention (%v)",
+			stream.ErrUnrecoverable, since.Offset, s.retention)
 	}
 	return pubs, top, nil
 }

@@ -41,7 +41,7 @@ func commit(t *testing.T, st store.Store, s store.Stream, origins ...string) {
 }
 
 func TestStreamOf(t *testing.T) {
-	s := New(nil)
+	s := New(nil, 0)
 	for _, tt := range []struct {
 		collection, stream string
 		ok                 bool
@@ -68,7 +68,7 @@ func TestSinceAndFill(t *testing.T) {
 	st := openStore(t)
 	commit(t, st, store.TableStream(1), "", "c_writer", "", "")
 	commit(t, st, store.TableStream(2), "")
-	s := New(st)
+	s := New(st, 0)
 	ctx := context.Background()
 	top, err := s.Top(ctx, "table:1")
 	if err != nil || top != (stream.Position{Offset: 4, Epoch: Epoch}) {
@@ -136,7 +136,7 @@ func TestRecoveringClientsShareReads(t *testing.T) {
 	st := openStore(t)
 	commit(t, st, store.TableStream(1), "", "", "")
 	release := make(chan struct{})
-	s := New(slowOutbox{Outbox: st, release: release})
+	s := New(slowOutbox{Outbox: st, release: release}, 0)
 	const clients = 50
 	joined := make(chan struct{}, clients)
 	s.onJoin = func() { joined <- struct{}{} }
@@ -195,5 +195,38 @@ func TestPublicationReadsActorAndOrigin(t *testing.T) {
 		if (tc.origin != "") != (len(p.Exclude) == 1 && p.Exclude[0] == tc.origin) {
 			t.Errorf("%s: exclude %v", tc.name, p.Exclude)
 		}
+	}
+}
+
+// TestSinceStopsAtTheRetention: the outbox keeps events past the retention
+// only to complete the compact events after them; recovery does not replay
+// them, so a position that needs one is unrecoverable (the client resyncs).
+func TestSinceStopsAtTheRetention(t *testing.T) {
+	st := openStore(t)
+	commit(t, st, store.TableStream(1), "", "")
+	tests := []struct {
+		name           string
+		retention, age time.Duration // age: how far the clock is ahead of the events
+		lost           bool
+	}{
+		{"within the retention", time.Hour, 0, false},
+		{"past the retention", time.Hour, 2 * time.Hour, true},
+		{"no retention given", 0, 48 * time.Hour, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(st, tt.retention)
+			s.now = func() time.Time { return time.Now().Add(tt.age) }
+			pubs, pos, err := s.Since(context.Background(), "table:1", stream.Position{Epoch: Epoch}, 100)
+			if tt.lost {
+				if !errors.Is(err, stream.ErrUnrecoverable) || pos.Offset != 2 || pubs != nil {
+					t.Fatalf("Since = %d publications, %+v, %v; want unrecoverable at 2", len(pubs), pos, err)
+				}
+				return
+			}
+			if err != nil || len(pubs) != 2 {
+				t.Fatalf("Since = %d publications, %v; want 2", len(pubs), err)
+			}
+		})
 	}
 }
