@@ -218,6 +218,14 @@ func (r *runResult) framesPerWrite() float64 {
 	return float64(r.delivered) / r.writes
 }
 
+// cpuPerWrite is the CPU seconds per write system call, NaN when unknown.
+func (r *runResult) cpuPerWrite() float64 {
+	if !(r.writes > 0) {
+		return math.NaN()
+	}
+	return r.cpu / r.writes
+}
+
 // writesOf returns process pid's write system calls so far, NaN when
 // unknown.
 func writesOf(pid int) float64 {
@@ -309,6 +317,11 @@ func runFanout(ctx context.Context, o Options, t *target, prog *progress, rep *R
 			goal("<= 1.25", func(v float64) bool { return v <= goalSteadyP99Ratio })
 		rep.add("cpu_to_baseline", "server CPU per delivery / baseline sender's", res.cpuPerMillion()/base.cpuPerMillion(), "x").
 			goal("<= 1", func(v float64) bool { return v <= 1 })
+		// The same ratio per write system call: cpu_to_baseline is this
+		// times baseline_frames_per_write / frames_per_write, so it tells
+		// what a write costs apart from how many frames each carried.
+		rep.add("cpu_per_write_to_baseline", "server CPU per write system call / baseline sender's",
+			res.cpuPerWrite()/base.cpuPerWrite(), "x")
 	}
 	rep.BaselineLatency = latencyReport(base.hist)
 	base.report(rep, "baseline", o.Timeout)
