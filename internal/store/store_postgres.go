@@ -220,12 +220,11 @@ var postgresDialect = func() *dialect {
 				INSERT INTO streams (kind, id, last_offset) VALUES (?::smallint, ?::bigint, 1)
 				ON CONFLICT (kind, id) DO UPDATE SET last_offset = streams.last_offset + 1
 				RETURNING last_offset)
-			INSERT INTO events (stream_kind, stream_id, stream_offset, type, payload, created_at, published)
-			SELECT ?::smallint, ?::bigint, next.last_offset, ?::text, ?::json, ?::timestamptz, FALSE FROM next
+			INSERT INTO events (stream_kind, stream_id, stream_offset, type, payload, created_at)
+			SELECT ?::smallint, ?::bigint, next.last_offset, ?::text, ?::json, ?::timestamptz FROM next
 			RETURNING stream_offset`,
-		markPublished: `UPDATE events e SET published = TRUE
-			FROM unnest(?::smallint[], ?::bigint[], ?::bigint[]) AS k (kind, id, off)
-			WHERE NOT e.published AND e.stream_kind = k.kind AND e.stream_id = k.id AND e.stream_offset = k.off`,
+		markPublished: `DELETE FROM outbox o USING events e, unnest(?::smallint[], ?::bigint[], ?::bigint[]) AS k (kind, id, off)
+			WHERE o.seq = e.seq AND e.stream_kind = k.kind AND e.stream_id = k.id AND e.stream_offset = k.off`,
 		markPublishedArgs: func(keys []EventKey) []any {
 			kinds := make([]int16, len(keys))
 			ids := make([]int64, len(keys))

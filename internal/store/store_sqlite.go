@@ -348,9 +348,10 @@ var sqliteDialect = func() *dialect {
 		// The integer part is at most 18 digits (order.go), within an INTEGER.
 		shiftRows: `UPDATE table_rows SET ord = printf('%020d', CAST(substr(ord, 1, 20) AS INTEGER) + 1) || substr(ord, 21)
 			WHERE table_id = ? AND (ord, id) >= (?, ?)`,
-		markPublished: `UPDATE events SET published = 1
-			WHERE published = 0 AND (stream_kind, stream_id, stream_offset) IN
-			(SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?))`,
+		// CROSS JOIN keeps the keys outside, each looked up in the events'
+		// unique index.
+		markPublished: `DELETE FROM outbox WHERE seq IN (SELECT e.seq FROM json_each(?) AS k CROSS JOIN events e
+			ON e.stream_kind = k.value ->> 0 AND e.stream_id = k.value ->> 1 AND e.stream_offset = k.value ->> 2)`,
 		markPublishedArgs: func(keys []EventKey) []any {
 			a := make([][3]int64, len(keys))
 			for i, k := range keys {
