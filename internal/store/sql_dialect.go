@@ -86,9 +86,10 @@ type dialect struct {
 	// parameter, before rows are inserted with ids of their own (SQLite's
 	// AUTOINCREMENT follows by itself).
 	bumpRowID string
-	// markPublished and its parameters.
+	// markPublished and its parameters: the keys as runs of offsets
+	// (keyRuns).
 	markPublished     string
-	markPublishedArgs func([]EventKey) []any
+	markPublishedArgs func([]keyRun) []any
 
 	// skipLocked ends the subquery of a webhook claim: FOR UPDATE SKIP
 	// LOCKED on PostgreSQL (nodes claim different webhooks at once);
