@@ -53,6 +53,16 @@ type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*writeReq
 	leading bool
+	// kept are the role checks and schemas (tableAccessMemo, schemaMemo)
+	// of the batches committed so far, for the next batch: kept while
+	// every write commits and none emits an event that may change them
+	// (txOps.forget: a member added, changed or removed, a table, field or
+	// workspace changed or deleted), dropped otherwise, so that a batch
+	// never uses a role or schema from before a change committed. Touched
+	// only by the batch running (one at a time: the lead passes after its
+	// transaction has ended). The one writer is this process (SQLite: one
+	// file for one process), so no change can commit unseen.
+	kept *memos
 	// publishMu orders the publishing of batches.
 	publishMu sync.Mutex
 }
@@ -141,8 +151,9 @@ func (c *groupCommit) run(batch []*writeReq) {
 	// The batch's statements do not stop when one caller gives up: the
 	// others' writes share the transaction.
 	ctx := context.WithoutCancel(batch[0].ctx)
+	var seen *txOps
 	err := c.store.Update(ctx, func(tx store.Tx) error {
-		seen := &txOps{} // what the batch's writes have logged so far
+		seen = &txOps{prior: c.kept} // what the batch's writes have logged so far
 		for _, r := range batch {
 			r.err, r.w = nil, nil
 			if r.hot != nil {
@@ -190,6 +201,7 @@ func (c *groupCommit) run(batch []*writeReq) {
 		}
 		return seen.flush(ctx, tx)
 	})
+	c.keep(seen, err, batch)
 	var events []store.Event
 	for _, r := range batch {
 		switch {
@@ -212,6 +224,38 @@ func (c *groupCommit) run(batch []*writeReq) {
 	for _, r := range batch {
 		close(r.done)
 	}
+}
+
+// maxKept bounds the memos kept across batches; past it they start
+// again from none.
+const maxKept = 4096
+
+// keep keeps the batch's memos for the next batch when the batch
+// committed and every write of it succeeded (a failed write's savepoint
+// undid what it may have read them from); else none.
+func (c *groupCommit) keep(seen *txOps, err error, batch []*writeReq) {
+	ok := err == nil && seen != nil
+	for _, r := range batch {
+		ok = ok && r.err == nil
+	}
+	if !ok {
+		c.kept = nil
+		return
+	}
+	k := seen.prior
+	if k == nil { // none before, or forgotten by the batch
+		k = &memos{access: make(map[accessKey]accessMemo), schemas: make(map[int64]*schema)}
+	}
+	for key, m := range seen.access {
+		k.access[key] = m
+	}
+	for id, sc := range seen.schemas {
+		k.schemas[id] = sc
+	}
+	if len(k.access)+len(k.schemas) > maxKept {
+		k = nil
+	}
+	c.kept = k
 }
 
 // ranHot reports whether the write was a prepared submit's that

@@ -160,6 +160,10 @@ type txOps struct {
 	// tables, workspaces, members).
 	access  map[accessKey]accessMemo
 	schemas map[int64]*schema
+	// prior are the memos of the batches committed before, handed on by
+	// the group commit (groupCommit.kept), read-only here; dropped with
+	// access and schemas.
+	prior *memos
 
 	// rows are the rows the batch's prepared submits changed, not all
 	// written yet, and appends their events and op log entries not
@@ -184,7 +188,13 @@ func (t *txOps) forget(typ string) {
 	if t == nil || strings.HasPrefix(typ, "rows_") || strings.HasPrefix(typ, "view_") {
 		return
 	}
-	t.access, t.schemas = nil, nil
+	t.access, t.schemas, t.prior = nil, nil, nil
+}
+
+// memos are the access and schema memos kept across batches.
+type memos struct {
+	access  map[accessKey]accessMemo
+	schemas map[int64]*schema
 }
 
 func (t *txOps) add(entries []loggedEntry) {

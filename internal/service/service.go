@@ -224,8 +224,9 @@ func tableAccess(ctx context.Context, r store.Reader, user string, tableID int64
 }
 
 // tableAccessMemo is tableAccess, remembered for the rest of a group
-// commit's transaction (txOps): the batch's other writes by the same user
-// to the same table do not read it again.
+// commit's transaction (txOps), and for the batches after it until a write
+// emits an event that may change it (groupCommit.access): the same user's
+// other writes to the same table do not read it again.
 func (w *writeTx) tableAccessMemo(user string, tableID int64, need store.Role) (store.Table, error) {
 	if w.batch == nil {
 		t, _, err := tableAccess(w.ctx, w, user, tableID, need)
@@ -233,6 +234,9 @@ func (w *writeTx) tableAccessMemo(user string, tableID int64, need store.Role) (
 	}
 	k := accessKey{user, tableID}
 	m, ok := w.batch.access[k]
+	if !ok && w.batch.prior != nil {
+		m, ok = w.batch.prior.access[k]
+	}
 	if !ok {
 		t, role, err := tableAccess(w.ctx, w, user, tableID, store.RoleViewer)
 		if err != nil {
@@ -250,14 +254,17 @@ func (w *writeTx) tableAccessMemo(user string, tableID int64, need store.Role) (
 	return m.t, nil
 }
 
-// schemaMemo is loadSchema, remembered like tableAccessMemo. Callers must
-// not change the fields it returns.
+// schemaMemo is loadSchema, remembered like tableAccessMemo (a field
+// change emits an event). Callers must not change the fields it returns.
 func (w *writeTx) schemaMemo(tableID int64) (*schema, error) {
 	if w.batch == nil {
 		return loadSchema(w.ctx, w, tableID)
 	}
 	if sc, ok := w.batch.schemas[tableID]; ok {
 		return sc, nil
+	}
+	if p := w.batch.prior; p != nil && p.schemas[tableID] != nil {
+		return p.schemas[tableID], nil
 	}
 	sc, err := loadSchema(w.ctx, w, tableID)
 	if err != nil {

@@ -1,27 +1,46 @@
 package service_test
 
 import (
+	"context"
 	"encoding/json"
 	"sync/atomic"
 	"testing"
 
 	"github.com/tablecast/tablecast/internal/event"
+	"github.com/tablecast/tablecast/internal/relay"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
+	"github.com/tablecast/tablecast/internal/store"
 )
 
 // BenchmarkSubmit: submits on 10 rows from parallel goroutines, each op an
 // insert at the start of a text cell against the version it read last, so
 // that most are transformed (as in `tablecast bench ops`). SQLite in a
 // temporary file, synchronous=full; hot: with hot documents (the default),
-// cold: without (Config.ColdSubmits).
+// cold: without (Config.ColdSubmits); hot_relay: hot, with the events
+// published through a relay (to a sink that drops them), whose marks are
+// the outbox's share as in a server.
 func BenchmarkSubmit(b *testing.B) {
 	for _, c := range []struct {
-		name string
-		cold bool
-	}{{"hot", false}, {"cold", true}} {
+		name         string
+		cold, marked bool
+	}{{"hot", false, false}, {"cold", true, false}, {"hot_relay", false, true}} {
 		b.Run(c.name, func(b *testing.B) {
-			benchSubmit(b, newFixture(b, servicetest.OpenSQLite(b), service.Config{ColdSubmits: c.cold}))
+			st := servicetest.OpenSQLite(b)
+			fx := newFixture(b, st, service.Config{ColdSubmits: c.cold})
+			if c.marked {
+				r, err := relay.New(relay.Config{Outbox: st, Sink: func(context.Context, []store.Event) error { return nil }})
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.Start()
+				b.Cleanup(r.Stop)
+				cfg := service.Config{Store: st, Publisher: r, Secret: testSecret, PasswordIterations: 1000}
+				if fx.svc, err = service.New(cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			benchSubmit(b, fx)
 		})
 	}
 }

@@ -48,8 +48,10 @@
 // different streams. Table streams(kind, id, last_offset) holds one counter
 // per stream; AppendEvent increments it with an upsert ... RETURNING inside
 // the caller's transaction and writes the event row (events: seq, stream_kind,
-// stream_id, stream_offset, type, payload, created_at, published) in the same
-// transaction. The counter row stays locked until commit, so two writers on
+// stream_id, stream_offset, type, payload, created_at) in the same
+// transaction; the events_outbox trigger puts its seq in table outbox, still
+// in that transaction, where it stays until MarkPublished deletes it (an
+// event is published when its seq is not in outbox). The counter row stays locked until commit, so two writers on
 // one stream get consecutive offsets; a rollback undoes the increment, so
 // offsets are gapless and start at 1. Counters and events have no foreign
 // key: a deleted table's last events (its deletion) outlive it; retention
@@ -57,7 +59,8 @@
 //
 // The relay (the publisher, outside this package) reads Unpublished events
 // in append order (seq, which within a stream is offset order), hands them to
-// the broker and calls MarkPublished in batches. PruneEvents deletes published
+// the broker and calls MarkPublished in batches. An event row is written once
+// (and deleted by PruneEvents): marking it touches only the small outbox. PruneEvents deletes published
 // events older than the retention (TABLECAST_EVENT_RETENTION), in batches,
 // and never an unpublished event or anything after one in the same stream:
 // what is kept of a stream is always a contiguous run ending at its top, so

@@ -86,9 +86,10 @@ type dialect struct {
 	// parameter, before rows are inserted with ids of their own (SQLite's
 	// AUTOINCREMENT follows by itself).
 	bumpRowID string
-	// markPublished and its parameters.
+	// markPublished and its parameters: the keys as runs of offsets
+	// (keyRuns).
 	markPublished     string
-	markPublishedArgs func([]EventKey) []any
+	markPublishedArgs func([]keyRun) []any
 
 	// skipLocked ends the subquery of a webhook claim: FOR UPDATE SKIP
 	// LOCKED on PostgreSQL (nodes claim different webhooks at once);
@@ -157,7 +158,9 @@ const (
 	fieldCols = `id, table_id, name, type, is_primary, position, options, version`
 	viewCols  = `id, table_id, name, type, position, filter_type, filters, sorts, hidden_field_ids, is_public, COALESCE(slug, ''), password_hash, version`
 	rowCols   = `id, table_id, {ord}, version, vals, created_at, updated_at`
-	eventCols = `stream_kind, stream_id, stream_offset, type, payload, created_at, published`
+	// eventCols is followed by the event's published flag: it is published
+	// when its seq is not in the outbox.
+	eventCols = `e.stream_kind, e.stream_id, e.stream_offset, e.type, e.payload, e.created_at`
 )
 
 func (d *dialect) build() {
@@ -223,15 +226,18 @@ func (d *dialect) build() {
 		streamNext: x(`INSERT INTO streams (kind, id, last_offset) VALUES (?, ?, 1)
 			ON CONFLICT (kind, id) DO UPDATE SET last_offset = streams.last_offset + 1
 			RETURNING last_offset`),
-		eventInsert: x(`INSERT INTO events (stream_kind, stream_id, stream_offset, type, payload, created_at, published)
-			VALUES (?, ?, ?, ?, ?, ?, {F})`),
-		events: x(`SELECT ` + eventCols + ` FROM events
-			WHERE stream_kind = ? AND stream_id = ? AND stream_offset > ? ORDER BY stream_offset LIMIT ?`),
+		// An event enters the outbox with its insert, by the events_outbox
+		// trigger (migration 0005).
+		eventInsert: x(`INSERT INTO events (stream_kind, stream_id, stream_offset, type, payload, created_at)
+			VALUES (?, ?, ?, ?, ?, ?)`),
+		events: x(`SELECT ` + eventCols + `, NOT EXISTS (SELECT 1 FROM outbox o WHERE o.seq = e.seq) FROM events e
+			WHERE e.stream_kind = ? AND e.stream_id = ? AND e.stream_offset > ? ORDER BY e.stream_offset LIMIT ?`),
 		eventOldest: x(`SELECT COALESCE(
 			(SELECT MIN(stream_offset) FROM events WHERE stream_kind = ? AND stream_id = ?),
 			(SELECT last_offset + 1 FROM streams WHERE kind = ? AND id = ?),
 			1)`),
-		unpublished: x(`SELECT ` + eventCols + ` FROM events WHERE published = {F} ORDER BY seq LIMIT ?`),
+		unpublished: x(`SELECT ` + eventCols + `, {F} FROM outbox o JOIN events e ON e.seq = o.seq
+			ORDER BY o.seq LIMIT ?`),
 		// The first event, in append order, that is too young to prune: every
 		// event before it is a candidate (in each stream, a run of offsets
 		// from the front).
@@ -240,16 +246,17 @@ func (d *dialect) build() {
 			(SELECT MAX(seq) + 1 FROM events),
 			0)`),
 		// Candidates that are published and have no unpublished event before
-		// them in their stream, a batch at a time; an event a webhook of its
-		// table has not delivered is kept unless created before the second
-		// parameter (what a webhook holds is the end of its stream, so what
-		// is kept stays contiguous).
+		// them in their stream (no event of their stream in the outbox at or
+		// before their seq: within a stream, seq order is offset order; the
+		// outbox is read first, SQLite's CROSS JOIN keeping it so), a batch
+		// at a time; an event a webhook of its table has not delivered
+		// is kept unless created before the second parameter (what a webhook
+		// holds is the end of its stream, so what is kept stays contiguous).
 		prune: x(`DELETE FROM events WHERE seq IN (
 			SELECT e.seq FROM events e
-			WHERE e.seq < ? AND e.published = {T} AND NOT EXISTS (
-				SELECT 1 FROM events u
-				WHERE u.published = {F} AND u.stream_kind = e.stream_kind
-				AND u.stream_id = e.stream_id AND u.stream_offset < e.stream_offset)
+			WHERE e.seq < ? AND NOT EXISTS (
+				SELECT 1 FROM outbox o CROSS JOIN events u
+				WHERE u.seq = o.seq AND o.seq <= e.seq AND u.stream_kind = e.stream_kind AND u.stream_id = e.stream_id)
 			AND (e.created_at < ? OR e.stream_kind <> 1 OR NOT EXISTS (
 				SELECT 1 FROM webhooks w
 				WHERE w.table_id = e.stream_id AND w.delivered_offset < e.stream_offset))
@@ -269,8 +276,8 @@ func (d *dialect) build() {
 		appendEvent:   x(d.appendEvent),
 	}
 	for k := range appendLevels {
-		d.q.eventRows[k] = x(multiRow(`INSERT INTO events (stream_kind, stream_id, stream_offset, type, payload, created_at, published) VALUES `,
-			`(?, ?, ?, ?, ?, ?, {F})`, 1<<k))
+		d.q.eventRows[k] = x(multiRow(`INSERT INTO events (stream_kind, stream_id, stream_offset, type, payload, created_at) VALUES `,
+			`(?, ?, ?, ?, ?, ?)`, 1<<k))
 		d.q.docOpRows[k] = x(multiRow(`INSERT INTO doc_ops (collection, doc_id, version, op, src, seq, stream_offset, created_at) VALUES `,
 			`(?, ?, ?, ?, ?, ?, ?, ?)`, 1<<k))
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -134,8 +135,40 @@ func (r relay) markPublished(ctx context.Context, keys []EventKey) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err := r.q.exec(ctx, r.d.q.markPublished, r.d.markPublishedArgs(keys)...)
+	_, err := r.q.exec(ctx, r.d.q.markPublished, r.d.markPublishedArgs(keyRuns(keys))...)
 	return r.d.mapErr(err, fmt.Sprintf("mark %d events published", len(keys)))
+}
+
+// keyRun is the events of one stream from offset from to offset to.
+type keyRun struct {
+	s        Stream
+	from, to uint64
+}
+
+// keyRuns returns the keys as the fewest runs of consecutive offsets: the
+// relay marks what it published, mostly runs of a few streams, so that
+// MarkPublished looks up a run, not each event, and reads a few
+// parameters, not one per event.
+func keyRuns(keys []EventKey) []keyRun {
+	k := slices.Clone(keys)
+	slices.SortFunc(k, func(a, b EventKey) int {
+		if c := cmp.Compare(a.Stream.Kind, b.Stream.Kind); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Stream.ID, b.Stream.ID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Offset, b.Offset)
+	})
+	var runs []keyRun
+	for _, e := range k {
+		if n := len(runs); n > 0 && runs[n-1].s == e.Stream && runs[n-1].to+1 >= e.Offset {
+			runs[n-1].to = max(runs[n-1].to, e.Offset)
+			continue
+		}
+		runs = append(runs, keyRun{s: e.Stream, from: e.Offset, to: e.Offset})
+	}
+	return runs
 }
 
 // pruneBatch is the most events one prune statement deletes, so that no

@@ -136,3 +136,47 @@ func BenchmarkInsertRowsBatch1000(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/row")
 	})
 }
+
+// BenchmarkOutbox: the outbox's share of a batch of submits, as `tablecast
+// bench ops` makes them: one transaction per operation appending 30
+// events of about 1.2 KB to one table's stream (AppendEvents), and the
+// relay's marks, one MarkPublished for every 15 transactions' events.
+// cpu-µs/event is the process's CPU per event.
+func BenchmarkOutbox(b *testing.B) {
+	benchEngines(b, func(b *testing.B, open func(b *testing.B) Store) {
+		s := open(b)
+		tableID, key, _ := benchTable(b, s, 0)
+		st := TableStream(tableID)
+		ctx := context.Background()
+		const perTx, txPerMark = 30, 15
+		payload := json.RawMessage(fmt.Sprintf(`{"row_id":1,"version":7,"before":{"%s":"%0540d"},"after":{"%s":"%0541d"}}`, key, 0, key, 1))
+		evs := make([]NewEvent, perTx)
+		for i := range evs {
+			evs[i] = NewEvent{Stream: st, Type: "rows_updated", Payload: payload}
+		}
+		var toMark []EventKey
+		b.ReportAllocs()
+		cpu0, cpuOK := processCPU()
+		for b.Loop() {
+			err := s.Update(ctx, func(tx Tx) error {
+				offs, err := tx.AppendEvents(ctx, evs)
+				for _, o := range offs {
+					toMark = append(toMark, EventKey{Stream: st, Offset: o})
+				}
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(toMark) >= perTx*txPerMark {
+				if err := s.MarkPublished(ctx, toMark...); err != nil {
+					b.Fatal(err)
+				}
+				toMark = toMark[:0]
+			}
+		}
+		if cpu1, ok := processCPU(); ok && cpuOK {
+			b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N*perTx), "cpu-µs/event")
+		}
+	})
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -92,4 +93,92 @@ func testUpgradeVersions(t *testing.T, u string) {
 		}
 		return nil
 	})
+}
+
+// A database at 0004 with events published and not: after 0005 the
+// unpublished ones, and only they, are in the outbox, in their order, and
+// new events join them.
+func TestSQLiteUpgradeOutbox(t *testing.T) {
+	testUpgradeOutbox(t, "sqlite://"+filepath.Join(t.TempDir(), "u.db"))
+}
+
+func TestPostgresUpgradeOutbox(t *testing.T) {
+	testUpgradeOutbox(t, createPostgresDB(t, postgresAdminURL(t)))
+}
+
+func testUpgradeOutbox(t *testing.T, u string) {
+	ctx := testCtx(t)
+	s, err := Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var engine string
+	var d *dialect
+	var m migrator
+	switch st := s.(type) {
+	case *SQLiteStore:
+		engine, d, m = "sqlite", st.d, sqliteMigrator{st}
+	case *PostgresStore:
+		engine, d, m = "postgres", st.d, pgMigrator{st}
+	default:
+		t.Fatalf("unexpected store %T", s)
+	}
+	ms, err := loadMigrations(engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < 5 || ms[3].version != 4 || ms[4].version != 5 {
+		t.Fatalf("migrations of %s: want 0004 then 0005", engine)
+	}
+	// Table stream 7: offsets 1-4, 2 and 4 unpublished; workspace 7: 1, published.
+	err = m.inMigrationTx(ctx, func(q querier) error {
+		if _, err := q.exec(ctx, migrationsTable); err != nil {
+			return err
+		}
+		for _, mg := range ms[:4] {
+			if _, err := q.exec(ctx, mg.sql); err != nil {
+				return err
+			}
+			if _, err := q.exec(ctx, d.sql(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 'then')`), mg.version); err != nil {
+				return err
+			}
+		}
+		for _, e := range []struct {
+			kind, off int64
+			published bool
+		}{{1, 1, true}, {1, 2, false}, {2, 1, true}, {1, 3, true}, {1, 4, false}} {
+			if _, err := q.exec(ctx, d.sql(`INSERT INTO events (stream_kind, stream_id, stream_offset, type, payload, created_at, published)
+				VALUES (?, 7, ?, 'e', '{}', ?, ?)`), e.kind, e.off, d.ts(now()), e.published); err != nil {
+				return err
+			}
+		}
+		_, err := q.exec(ctx, d.sql(`INSERT INTO streams (kind, id, last_offset) VALUES (1, 7, 4), (2, 7, 1)`))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("schema 0004: %v", err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate from 0004: %v", err)
+	}
+	a := TableStream(7)
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		must(tx.AppendEvent(ctx, a, "e", nil)).get(t)
+		return nil
+	})
+	var keys []EventKey
+	for _, e := range must(s.Unpublished(ctx, 10)).get(t) {
+		keys = append(keys, e.Key())
+	}
+	if want := []EventKey{{a, 2}, {a, 4}, {a, 5}}; !slices.Equal(keys, want) {
+		t.Fatalf("Unpublished after the upgrade = %v, want %v", keys, want)
+	}
+	var published []bool
+	for _, e := range must(s.Events(ctx, a, 0, 10)).get(t) {
+		published = append(published, e.Published)
+	}
+	if want := []bool{true, false, true, false, false}; !slices.Equal(published, want) {
+		t.Fatalf("Published of table 7's events = %v, want %v", published, want)
+	}
 }

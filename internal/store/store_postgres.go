@@ -220,20 +220,22 @@ var postgresDialect = func() *dialect {
 				INSERT INTO streams (kind, id, last_offset) VALUES (?::smallint, ?::bigint, 1)
 				ON CONFLICT (kind, id) DO UPDATE SET last_offset = streams.last_offset + 1
 				RETURNING last_offset)
-			INSERT INTO events (stream_kind, stream_id, stream_offset, type, payload, created_at, published)
-			SELECT ?::smallint, ?::bigint, next.last_offset, ?::text, ?::json, ?::timestamptz, FALSE FROM next
+			INSERT INTO events (stream_kind, stream_id, stream_offset, type, payload, created_at)
+			SELECT ?::smallint, ?::bigint, next.last_offset, ?::text, ?::json, ?::timestamptz FROM next
 			RETURNING stream_offset`,
-		markPublished: `UPDATE events e SET published = TRUE
-			FROM unnest(?::smallint[], ?::bigint[], ?::bigint[]) AS k (kind, id, off)
-			WHERE NOT e.published AND e.stream_kind = k.kind AND e.stream_id = k.id AND e.stream_offset = k.off`,
-		markPublishedArgs: func(keys []EventKey) []any {
-			kinds := make([]int16, len(keys))
-			ids := make([]int64, len(keys))
-			offs := make([]int64, len(keys))
-			for i, k := range keys {
-				kinds[i], ids[i], offs[i] = int16(k.Stream.Kind), k.Stream.ID, int64(k.Offset)
+		markPublished: `DELETE FROM outbox o USING events e,
+			unnest(?::smallint[], ?::bigint[], ?::bigint[], ?::bigint[]) AS k (kind, id, first, last)
+			WHERE o.seq = e.seq AND e.stream_kind = k.kind AND e.stream_id = k.id
+			AND e.stream_offset BETWEEN k.first AND k.last`,
+		markPublishedArgs: func(runs []keyRun) []any {
+			kinds := make([]int16, len(runs))
+			ids := make([]int64, len(runs))
+			firsts := make([]int64, len(runs))
+			lasts := make([]int64, len(runs))
+			for i, r := range runs {
+				kinds[i], ids[i], firsts[i], lasts[i] = int16(r.s.Kind), r.s.ID, int64(r.from), int64(r.to)
 			}
-			return []any{kinds, ids, offs}
+			return []any{kinds, ids, firsts, lasts}
 		},
 		isUnique:     func(err error) bool { return pgCode(err) == "23505" },
 		isForeignKey: func(err error) bool { return pgCode(err) == "23503" },

@@ -348,13 +348,15 @@ var sqliteDialect = func() *dialect {
 		// The integer part is at most 18 digits (order.go), within an INTEGER.
 		shiftRows: `UPDATE table_rows SET ord = printf('%020d', CAST(substr(ord, 1, 20) AS INTEGER) + 1) || substr(ord, 21)
 			WHERE table_id = ? AND (ord, id) >= (?, ?)`,
-		markPublished: `UPDATE events SET published = 1
-			WHERE published = 0 AND (stream_kind, stream_id, stream_offset) IN
-			(SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?))`,
-		markPublishedArgs: func(keys []EventKey) []any {
-			a := make([][3]int64, len(keys))
-			for i, k := range keys {
-				a[i] = [3]int64{int64(k.Stream.Kind), k.Stream.ID, int64(k.Offset)}
+		// CROSS JOIN keeps the runs outside, each a range of the events'
+		// unique index.
+		markPublished: `DELETE FROM outbox WHERE seq IN (SELECT e.seq FROM json_each(?) AS k CROSS JOIN events e
+			ON e.stream_kind = k.value ->> 0 AND e.stream_id = k.value ->> 1
+			AND e.stream_offset BETWEEN k.value ->> 2 AND k.value ->> 3)`,
+		markPublishedArgs: func(runs []keyRun) []any {
+			a := make([][4]int64, len(runs))
+			for i, r := range runs {
+				a[i] = [4]int64{int64(r.s.Kind), r.s.ID, int64(r.from), int64(r.to)}
 			}
 			b, _ := json.Marshal(a)
 			return []any{string(b)}

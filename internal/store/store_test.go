@@ -6,6 +6,7 @@ import (
 	"github.com/tablecast/tablecast/internal/testsupport/pgtest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -170,5 +171,17 @@ func TestSQLiteMemory(t *testing.T) {
 	}
 	if _, err := s2.Workspace(ctx, id); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("second :memory: store sees the first's data: %v", err)
+	}
+}
+
+func TestKeyRuns(t *testing.T) {
+	a, b := TableStream(1), WorkspaceStream(1)
+	got := keyRuns([]EventKey{{a, 3}, {b, 1}, {a, 1}, {a, 2}, {a, 2}, {a, 5}, {b, 2}, {TableStream(2), 6}})
+	want := []keyRun{{a, 1, 3}, {a, 5, 5}, {TableStream(2), 6, 6}, {b, 1, 2}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("keyRuns = %v, want %v", got, want)
+	}
+	if got := keyRuns(nil); len(got) != 0 {
+		t.Fatalf("keyRuns(nil) = %v", got)
 	}
 }
