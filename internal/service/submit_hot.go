@@ -140,14 +140,16 @@ func (h *hotDocs) catchUp(d *hotDoc, sub event.Submission, op json0.Op) (*prepar
 		since = append(head, d.ops...)
 	}
 	p := &prepared{tableID: d.key.table, workspaceID: d.workspaceID, sc: d.sc}
-	if len(since) > 0 {
+	if len(since) > 0 && !sub.NoMissed {
 		p.res.Missed = make([]event.LoggedChange, len(since))
 	}
 	for i, l := range since {
 		if (sub.Src != "" && l.src == sub.Src && l.seq == sub.Seq) || l.create || l.del {
 			return nil, nil, false
 		}
-		p.res.Missed[i] = event.LoggedChange{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
+		if p.res.Missed != nil {
+			p.res.Missed[i] = event.LoggedChange{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
+		}
 		l, err := l.decode(col)
 		if err != nil {
 			return nil, nil, false
