@@ -143,6 +143,7 @@ func (h *hotDocs) catchUp(d *hotDoc, sub event.Submission, op json0.Op) (*prepar
 	if len(since) > 0 && !sub.NoMissed {
 		p.res.Missed = make([]event.LoggedChange, len(since))
 	}
+	rb := json0.NewRebase(op, json0.Left)
 	for i, l := range since {
 		if (sub.Src != "" && l.src == sub.Src && l.seq == sub.Seq) || l.create || l.del {
 			return nil, nil, false
@@ -154,12 +155,12 @@ func (h *hotDocs) catchUp(d *hotDoc, sub event.Submission, op json0.Op) (*prepar
 		if err != nil {
 			return nil, nil, false
 		}
-		if op, err = json0.Transform(op, l.op, json0.Left); err != nil {
+		if err := rb.Past(l.op); err != nil {
 			return nil, nil, false
 		}
 	}
 	p.res.V, p.res.Transformed = cur, len(since)
-	return p, op, true
+	return p, rb.Op(), true
 }
 
 // advance validates the op as applied (after is the document after it),
