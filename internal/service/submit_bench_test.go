@@ -2,12 +2,15 @@ package service_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
+	"github.com/tablecast/tablecast/internal/table"
 )
 
 // BenchmarkSubmit: submits on 10 rows from parallel goroutines, each op an
@@ -15,23 +18,51 @@ import (
 // that most are transformed (as in `tablecast bench ops`). SQLite in a
 // temporary file, synchronous=full; hot: with hot documents (the default),
 // cold: without (Config.ColdSubmits).
+// hot_wide: hot, on rows of 50 text cells of 2,000 characters (as `bench
+// ops --wide`).
 func BenchmarkSubmit(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		cold bool
-	}{{"hot", false}, {"cold", true}} {
+		wide bool
+	}{{"hot", false, false}, {"cold", true, false}, {"hot_wide", false, true}} {
 		b.Run(c.name, func(b *testing.B) {
-			benchSubmit(b, newFixture(b, servicetest.OpenSQLite(b), service.Config{ColdSubmits: c.cold}))
+			fx := newFixture(b, servicetest.OpenSQLite(b), service.Config{ColdSubmits: c.cold})
+			cells := fx.fields("Name", `"x"`)
+			if c.wide {
+				cells = wideCells(b, fx)
+			}
+			benchSubmit(b, fx, cells)
 		})
 	}
 }
 
-func benchSubmit(b *testing.B, fx *fixture) {
+// wideCells adds text fields to fx's table up to 50, and returns cells
+// of 2,000 characters for each text field.
+func wideCells(b *testing.B, fx *fixture) service.RowFields {
+	for i := len(fx.tbl.Fields); i < 50; i++ {
+		f, err := fx.svc.CreateField(fx.ctx, fx.admin, fx.tbl.ID, service.FieldInput{Name: fmt.Sprintf("Text %d", i), Type: table.TypeLongText})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fx.f[f.Name] = f
+	}
+	text, _ := json.Marshal(strings.Repeat("lorem ipsum ", 167)[:2000])
+	cells := service.RowFields{}
+	for _, f := range fx.f {
+		if f.Type == table.TypeText || f.Type == table.TypeLongText {
+			cells[fmt.Sprint(f.ID)] = text
+		}
+	}
+	return cells
+}
+
+func benchSubmit(b *testing.B, fx *fixture, cells service.RowFields) {
 	const docs = 10
 	rows := make([]int64, docs)
 	versions := make([]atomic.Int64, docs)
 	for i := range rows {
-		r, err := fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"x"`), 0)
+		r, err := fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, cells, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
