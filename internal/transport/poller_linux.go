@@ -191,8 +191,9 @@ func (p *Poller) loop() {
 func (p *Poller) reader(w *watch) {
 	defer p.wg.Done()
 	var timer *time.Timer
+	rd := newSysRead()
 	for {
-		p.serve(w)
+		p.serve(w, rd)
 		if p.idle.Add(1) > maxIdleReaders {
 			p.idle.Add(-1)
 			return
@@ -217,12 +218,12 @@ func (p *Poller) reader(w *watch) {
 }
 
 // serve reads w's connection until it would block, then re-arms it.
-func (p *Poller) serve(w *watch) {
+func (p *Poller) serve(w *watch, rd *sysRead) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
 	for {
-		n, err := w.conn.readNonBlocking(buf)
+		n, err := w.conn.readNonBlocking(rd, buf)
 		if n > 0 {
 			if ferr := w.sink.Feed(buf[:n]); ferr != nil {
 				p.end(w, ferr)
@@ -276,14 +277,34 @@ func (p *Poller) Close() error {
 	return unix.Close(p.epfd)
 }
 
-// readNonBlocking reads what the socket has without waiting for more.
-func (c *Conn) readNonBlocking(buf []byte) (int, error) {
-	var n int
-	var rerr error
-	err := c.raw.Read(func(fd uintptr) bool {
-		n, rerr = unix.Read(int(fd), buf)
-		return true
-	})
+// sysRead is one read(2) of a reader, through syscall.RawConn.Read, whose
+// function its reader binds once: a closure per read would escape, with
+// what it captures, to the heap.
+type sysRead struct {
+	buf []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool // bound to read
+}
+
+func newSysRead() *sysRead {
+	r := &sysRead{}
+	r.fn = r.read
+	return r
+}
+
+func (r *sysRead) read(fd uintptr) bool {
+	r.n, r.err = unix.Read(int(fd), r.buf)
+	return true
+}
+
+// readNonBlocking reads what the socket has into buf without waiting for
+// more, with r.
+func (c *Conn) readNonBlocking(r *sysRead, buf []byte) (int, error) {
+	r.buf, r.n, r.err = buf, 0, nil
+	err := c.raw.Read(r.fn)
+	n, rerr := r.n, r.err
+	r.buf, r.err = nil, nil
 	if err != nil {
 		return 0, err
 	}
