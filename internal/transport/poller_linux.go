@@ -23,8 +23,9 @@ import (
 // loop starts a new reader only when none is waiting. A reader's stack, grown
 // by the work its Sink did (a submit runs on it, down to the SQL commit), is
 // kept for the next message rather than grown and copied again from a new
-// goroutine's few kilobytes each time. At most maxIdleReaders wait at once, so
-// the readers left over from a burst are a fixed cost, not one per connection.
+// goroutine's few kilobytes each time. At most maxIdleReaders wait at once,
+// for readerIdle, so the readers left over from a burst are a bounded cost
+// for a moment, not one per connection.
 //
 // Every goroutine the Poller starts is tracked: Close stops the loop and the
 // waiting readers, and waits for them all.
@@ -37,10 +38,11 @@ type Poller struct {
 	nextGen uint32
 
 	ready chan *watch   // unbuffered: a send succeeds only if a reader waits
+	wait  time.Duration // readerIdle when the Poller started
 	done  chan struct{} // closed by Close: waiting readers end
 	idle  atomic.Int32  // readers waiting on ready
-	// started counts the readers started, for the tests.
-	started atomic.Int64
+	// started and ended count the readers started and ended, for the tests.
+	started, ended atomic.Int64
 
 	wg     sync.WaitGroup
 	closed atomic.Bool
@@ -62,9 +64,14 @@ const (
 	// acknowledges some tens of submits at once; with 100 clients submitting,
 	// 64 were too few: one message in eight started a reader).
 	maxIdleReaders = 128
-	// readerIdle is how long a reader waits for work before it ends.
-	readerIdle = 5 * time.Second
 )
+
+// readerIdle is how long a reader waits for work before it ends: long
+// enough to be reused under a steady load (a reader's wait is a few
+// milliseconds at a few hundred messages a second), short enough that a
+// server whose connections went idle soon holds no reader at all. A
+// variable for the tests, read when a Poller starts.
+var readerIdle = 100 * time.Millisecond
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, readBuf); return &b }}
 
@@ -86,7 +93,7 @@ func NewPoller() (*Poller, error) {
 		return nil, fmt.Errorf("transport: epoll_ctl wake: %w", err)
 	}
 	p := &Poller{epfd: epfd, wakefd: wakefd, watches: make(map[int32]*watch),
-		ready: make(chan *watch), done: make(chan struct{})}
+		ready: make(chan *watch), done: make(chan struct{}), wait: readerIdle}
 	p.wg.Add(1)
 	go p.loop()
 	return p, nil
@@ -190,6 +197,7 @@ func (p *Poller) loop() {
 // are waiting already.
 func (p *Poller) reader(w *watch) {
 	defer p.wg.Done()
+	defer p.ended.Add(1)
 	var timer *time.Timer
 	rd := newSysRead()
 	for {
@@ -199,9 +207,9 @@ func (p *Poller) reader(w *watch) {
 			return
 		}
 		if timer == nil {
-			timer = time.NewTimer(readerIdle)
+			timer = time.NewTimer(p.wait)
 		} else {
-			timer.Reset(readerIdle)
+			timer.Reset(p.wait)
 		}
 		select {
 		case w = <-p.ready:

@@ -7,7 +7,43 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
+
+// longWaits makes the readers of the Pollers the test starts wait for
+// work longer than it takes.
+func longWaits(t *testing.T) {
+	old := readerIdle
+	readerIdle = time.Hour
+	t.Cleanup(func() { readerIdle = old })
+}
+
+// A reader that waited readerIdle for work ends: a server whose
+// connections are idle holds none.
+func TestPollerReaderEnds(t *testing.T) {
+	p, err := NewPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, client := tcpPair(t)
+	s := &chanSink{got: make(chan string, 1)}
+	if err := p.Watch(c, s); err != nil {
+		t.Fatal(err)
+	}
+	write(t, client, "x")
+	<-s.got
+	for p.ended.Load() != 1 { // after readerIdle
+		runtime.Gosched()
+	}
+	write(t, client, "y")
+	if got := <-s.got; got != "y" {
+		t.Fatalf("got %q after the reader ended", got)
+	}
+	if n := p.started.Load(); n != 2 {
+		t.Fatalf("%d readers started, want a new one after the first ended", n)
+	}
+}
 
 // chanSink hands every Feed's bytes to a channel.
 type chanSink struct{ got chan string }
@@ -33,6 +69,7 @@ func write(t *testing.T, c net.Conn, s string) {
 // whichever it is: messages on several connections, one after the other,
 // start one reader.
 func TestPollerReusesAReader(t *testing.T) {
+	longWaits(t)
 	p, err := NewPoller()
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +104,7 @@ func TestPollerReusesAReader(t *testing.T) {
 // Readers busy together each take a connection; once done, no more than
 // maxIdleReaders of them wait, and Close ends those that do.
 func TestPollerBoundsIdleReaders(t *testing.T) {
+	longWaits(t)
 	p, err := NewPoller()
 	if err != nil {
 		t.Fatal(err)
