@@ -61,6 +61,9 @@ type Submission struct {
 	// Tag is kept in the events of an op or a delete for the submitter's
 	// dialect, which renders its acknowledgement from them (SubmitReply).
 	Tag string
+	// NoMissed: the caller does not read SubmitResult.Missed, which may
+	// then be left nil.
+	NoMissed bool
 }
 
 // SubmitResult is what a submit did.

@@ -1,10 +1,12 @@
 package event
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/jsonscan"
@@ -40,21 +42,24 @@ func AppendRowJSON(b []byte, r Row) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// AppendValues appends a row's cells as a JSON object.
+// AppendValues appends a row's cells as a JSON object, in the order
+// json.Marshal writes a map's (its keys sorted as strings), growing b once.
 func AppendValues(b []byte, vals table.Values) []byte {
-	b = append(b, '{')
-	keys := make([]string, 0, len(vals))
-	for id := range vals {
-		keys = append(keys, strconv.FormatInt(id, 10))
+	ids := make([]int64, 0, len(vals))
+	n := 2
+	for id, v := range vals {
+		ids = append(ids, id)
+		n += len(v) + len(`,"-9223372036854775808":null`)
 	}
-	slices.Sort(keys) // json.Marshal sorts map keys as strings
-	for i, k := range keys {
+	slices.SortFunc(ids, compareDecimal)
+	b = slices.Grow(b, n)
+	b = append(b, '{')
+	for i, id := range ids {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		id, _ := strconv.ParseInt(k, 10, 64)
 		b = append(b, '"')
-		b = append(b, k...)
+		b = strconv.AppendInt(b, id, 10)
 		b = append(b, `":`...)
 		v := vals[id]
 		if len(v) == 0 {
@@ -63,6 +68,41 @@ func AppendValues(b []byte, vals table.Values) []byte {
 		b = append(b, v...)
 	}
 	return append(b, '}')
+}
+
+// compareDecimal orders x and y as their decimal forms compare as strings,
+// without writing them: a number comes before the longer ones it is a
+// prefix of.
+func compareDecimal(x, y int64) int {
+	if x < 0 || y < 0 {
+		return strings.Compare(strconv.FormatInt(x, 10), strconv.FormatInt(y, 10))
+	}
+	dx, dy := digits(x), digits(y)
+	switch {
+	case dx == dy:
+		return cmp.Compare(x, y)
+	case dx < dy:
+		if c := cmp.Compare(x, y/pow10[dy-dx]); c != 0 {
+			return c
+		}
+		return -1
+	default:
+		if c := cmp.Compare(x/pow10[dx-dy], y); c != 0 {
+			return c
+		}
+		return 1
+	}
+}
+
+var pow10 = [...]int64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18}
+
+// digits is the number of decimal digits of x >= 0.
+func digits(x int64) int {
+	n := 1
+	for n < len(pow10) && x >= pow10[n] {
+		n++
+	}
+	return n
 }
 
 // appendTime appends t as its MarshalJSON writes it, without a copy.

@@ -2,6 +2,9 @@ package event
 
 import (
 	"encoding/json"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +74,32 @@ func TestAppendCompactRowsUpdated(t *testing.T) {
 		if err != nil || string(got) != "x"+string(want) {
 			t.Errorf("AppendCompactRowsUpdated:\n got %s, %v\nwant x%s", got, err, want)
 		}
+	}
+}
+
+// compareDecimal orders numbers as their decimal strings compare, and
+// AppendValues writes cells in json.Marshal's order of map keys.
+func TestCompareDecimal(t *testing.T) {
+	nums := []int64{0, 1, 2, 9, 10, 11, 19, 20, 99, 100, 101, 109, 110, 999, 1000, 12, 123, 1234, 12345,
+		-1, -12, -2, 5e17, 999999999999999999, 1e18, 9223372036854775807, -9223372036854775808}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 500 {
+		nums = append(nums, r.Int64N(1e6), r.Int64())
+	}
+	for _, x := range nums {
+		for _, y := range nums {
+			want := strings.Compare(strconv.FormatInt(x, 10), strconv.FormatInt(y, 10))
+			if got := compareDecimal(x, y); got != want {
+				t.Fatalf("compareDecimal(%d, %d) = %d, want %d", x, y, got, want)
+			}
+		}
+	}
+	vals := table.Values{}
+	for i, n := range nums[:40] {
+		vals[n] = json.RawMessage(strconv.Itoa(i))
+	}
+	want, _ := json.Marshal(vals)
+	if got := AppendValues([]byte("x"), vals); string(got) != "x"+string(want) {
+		t.Fatalf("AppendValues:\n got %s\nwant x%s", got, want)
 	}
 }

@@ -35,3 +35,47 @@ func TestPublicationMemo(t *testing.T) {
 		t.Fatalf("derived %d times, want 2 (once per key)", runs.Load())
 	}
 }
+
+// Past the entries kept in place, more keys are kept too, each derived once,
+// and the first two take no allocation.
+func TestPublicationMemoManyKeys(t *testing.T) {
+	p := &Publication{Kind: KindEvent}
+	runs := map[string]int{}
+	get := func(k string) any {
+		v, _ := p.Memo(k, func() (any, error) { runs[k]++; return k + "!", nil })
+		return v
+	}
+	type key1 struct{}
+	type key2 struct{}
+	fresh := make([]Publication, 11)
+	i := 0
+	derive := func() (any, error) { return 1, nil }
+	if n := testing.AllocsPerRun(10, func() {
+		q := &fresh[i]
+		i++
+		v1, _ := q.Memo(key1{}, derive)
+		v2, _ := q.Memo(key2{}, derive)
+		if v1 != 1 || v2 != 1 {
+			t.Fatalf("Memo = %v, %v", v1, v2)
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations for two memos kept in place", n)
+	}
+	for range 3 {
+		for _, k := range []string{"a", "b", "c", "d"} {
+			if v := get(k); v != k+"!" {
+				t.Fatalf("Memo(%q) = %v", k, v)
+			}
+		}
+	}
+	for k, n := range runs {
+		if n != 1 {
+			t.Fatalf("%q derived %d times", k, n)
+		}
+	}
+	p.forgetMemo()
+	get("a")
+	if runs["a"] != 2 {
+		t.Fatal("forgetMemo kept a derivation")
+	}
+}

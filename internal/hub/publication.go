@@ -95,10 +95,16 @@ type Publication struct {
 	// Node-local state, never encoded.
 	delivered atomic.Int64 // local deliveries, for the admin API's answer
 	memoMu    sync.Mutex
-	memo      map[any]memoEntry // see Memo
+	// memo, then memoMore: what Memo kept, memoN entries of memo. An
+	// event has two derivations (its changes and its submit): in place,
+	// they cost no allocation, where a map cost one or two per event.
+	memo     [2]memoEntry
+	memoN    int
+	memoMore []memoEntry
 }
 
 type memoEntry struct {
+	key any
 	v   any
 	err error
 }
@@ -106,7 +112,7 @@ type memoEntry struct {
 // forgetMemo drops what Memo kept.
 func (p *Publication) forgetMemo() {
 	p.memoMu.Lock()
-	p.memo = nil
+	p.memo, p.memoN, p.memoMore = [2]memoEntry{}, 0, nil
 	p.memoMu.Unlock()
 }
 
@@ -117,14 +123,24 @@ func (p *Publication) forgetMemo() {
 func (p *Publication) Memo(key any, derive func() (any, error)) (any, error) {
 	p.memoMu.Lock()
 	defer p.memoMu.Unlock()
-	if e, ok := p.memo[key]; ok {
-		return e.v, e.err
+	for _, e := range p.memo[:p.memoN] {
+		if e.key == key {
+			return e.v, e.err
+		}
+	}
+	for _, e := range p.memoMore {
+		if e.key == key {
+			return e.v, e.err
+		}
 	}
 	v, err := derive()
-	if p.memo == nil {
-		p.memo = make(map[any]memoEntry, 1)
+	e := memoEntry{key: key, v: v, err: err}
+	if p.memoN < len(p.memo) {
+		p.memo[p.memoN] = e
+		p.memoN++
+	} else {
+		p.memoMore = append(p.memoMore, e)
 	}
-	p.memo[key] = memoEntry{v, err}
 	return v, err
 }
 

@@ -91,7 +91,13 @@ type hotDoc struct {
 	workspaceID int64     // the table's
 	sc          *schema   // the fields it was loaded with
 	row         event.Row // the record once its queued writes commit
-	doc         any       // recordDoc(row) as a json0 document (never changed in place)
+	// doc is recordDoc(row) as a json0 document. Its own two maps (the
+	// record and its fields) are changed in place by advance (setPart);
+	// the values in them never are: ops are applied to a copy of the part
+	// they touch (docPart).
+	doc any
+	// part and partCells are docPart's maps.
+	part, partCells map[string]any
 	// rowJSON is row's JSON once encoded (nil until then).
 	rowJSON []byte
 	// ops are the document's ops from version first on, committed or

@@ -358,3 +358,26 @@ func testHotMemory(t *testing.T, fx *fixture) {
 		t.Fatalf("%d bytes counted after the table's documents were dropped", n)
 	}
 }
+
+// A submit that says it does not read Missed (NoMissed) is answered as
+// any other, without the ops it missed; the others still get them.
+func TestSubmitHotNoMissed(t *testing.T) {
+	fx := newFixture(t, servicetest.OpenSQLite(t), service.Config{})
+	r := ok(fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"x"`), 0))(t)
+	op := `[{"p":["fields","` + fx.id("Name") + `",0],"si":"a"}]`
+	ok(fx.svc.Submit(fx.ctx, fx.admin, fx.rowOp(r.ID, 1, "A", 1, op)))(t)
+	ok(fx.svc.Submit(fx.ctx, fx.admin, fx.rowOp(r.ID, 2, "A", 2, op)))(t)
+	quiet := fx.rowOp(r.ID, 1, "B", 1, op)
+	quiet.NoMissed = true
+	res := ok(fx.svc.Submit(fx.ctx, fx.admin, quiet))(t)
+	if res.V != 3 || res.Transformed != 2 || res.Missed != nil {
+		t.Fatalf("NoMissed: v%d transformed %d, missed %+v; want v3, 2 and none", res.V, res.Transformed, res.Missed)
+	}
+	res = ok(fx.svc.Submit(fx.ctx, fx.admin, fx.rowOp(r.ID, 1, "C", 1, op)))(t)
+	if res.V != 4 || res.Transformed != 3 || len(res.Missed) != 3 || res.Missed[2].V != 3 {
+		t.Fatalf("without NoMissed: v%d transformed %d, missed %+v; want v4, 3 and versions 1-3", res.V, res.Transformed, res.Missed)
+	}
+	if service.HotCommits(fx.svc) < 4 {
+		t.Fatal("the submits did not go through hot documents")
+	}
+}

@@ -202,7 +202,10 @@ func fixupJSON(fix json0.Op) (json.RawMessage, error) {
 // decodeOp reads and checks a json0 op.
 func decodeOp(raw json.RawMessage) (json0.Op, error) {
 	var op json0.Op
-	if err := json.Unmarshal(raw, &op); err != nil {
+	// Op's own decoder, not through json.Unmarshal, which would scan the
+	// op once more to check it first: the decoder takes the plain form in
+	// one pass and hands anything else to encoding/json.
+	if err := op.UnmarshalJSON(raw); err != nil {
 		return nil, validation("op", "is not a json0 op: "+jsonMessage(err))
 	}
 	if op == nil {

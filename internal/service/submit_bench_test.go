@@ -3,6 +3,8 @@ package service_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
 	"github.com/tablecast/tablecast/internal/store"
+	"github.com/tablecast/tablecast/internal/table"
 )
 
 // BenchmarkSubmit: submits on 10 rows from parallel goroutines, each op an
@@ -19,12 +22,13 @@ import (
 // temporary file, synchronous=full; hot: with hot documents (the default),
 // cold: without (Config.ColdSubmits); hot_relay: hot, with the events
 // published through a relay (to a sink that drops them), whose marks are
-// the outbox's share as in a server.
+// the outbox's share as in a server; hot_wide: hot, on rows of 50 text
+// cells of 2,000 characters (as `bench ops --wide`).
 func BenchmarkSubmit(b *testing.B) {
 	for _, c := range []struct {
-		name         string
-		cold, marked bool
-	}{{"hot", false, false}, {"cold", true, false}, {"hot_relay", false, true}} {
+		name               string
+		cold, marked, wide bool
+	}{{"hot", false, false, false}, {"cold", true, false, false}, {"hot_relay", false, true, false}, {"hot_wide", false, false, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			st := servicetest.OpenSQLite(b)
 			fx := newFixture(b, st, service.Config{ColdSubmits: c.cold})
@@ -40,17 +44,41 @@ func BenchmarkSubmit(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			benchSubmit(b, fx)
+			cells := fx.fields("Name", `"x"`)
+			if c.wide {
+				cells = wideCells(b, fx)
+			}
+			benchSubmit(b, fx, cells)
 		})
 	}
 }
 
-func benchSubmit(b *testing.B, fx *fixture) {
+// wideCells adds text fields to fx's table up to 50, and returns cells
+// of 2,000 characters for each text field.
+func wideCells(b *testing.B, fx *fixture) service.RowFields {
+	for i := len(fx.tbl.Fields); i < 50; i++ {
+		f, err := fx.svc.CreateField(fx.ctx, fx.admin, fx.tbl.ID, service.FieldInput{Name: fmt.Sprintf("Text %d", i), Type: table.TypeLongText})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fx.f[f.Name] = f
+	}
+	text, _ := json.Marshal(strings.Repeat("lorem ipsum ", 167)[:2000])
+	cells := service.RowFields{}
+	for _, f := range fx.f {
+		if f.Type == table.TypeText || f.Type == table.TypeLongText {
+			cells[fmt.Sprint(f.ID)] = text
+		}
+	}
+	return cells
+}
+
+func benchSubmit(b *testing.B, fx *fixture, cells service.RowFields) {
 	const docs = 10
 	rows := make([]int64, docs)
 	versions := make([]atomic.Int64, docs)
 	for i := range rows {
-		r, err := fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"x"`), 0)
+		r, err := fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, cells, 0)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -108,11 +108,56 @@ func (h *hotDocs) workOut(d *hotDoc, a Actor, sub event.Submission, op json0.Op)
 	if !ok || checkRecordPaths(op, d.sc) != nil {
 		return nil, false
 	}
-	after, op, err := json0.ApplyFilled(d.doc, op)
-	if err != nil || !h.advance(d, a, sub, op, after, p) {
+	before := docPart(d, op)
+	after, op, err := json0.ApplyFilled(before, op)
+	if err != nil || !h.advance(d, a, sub, op, before, after, p) {
 		return nil, false
 	}
 	return p, true
+}
+
+// docPart is the part of a record's document that an op whose paths
+// checkRecordPaths allowed can read or change: the cells it touches and
+// the order, in maps of their own. Applying the op to it gives what applying
+// it to the document gives, in those places, without copying the others:
+// json0 copies the maps on the op's path, and a record's fields map holds
+// every cell of the row. The part's maps are d's, used again by its next op
+// (json0 never changes them: it copies); the caller holds d.mu.
+func docPart(d *hotDoc, op json0.Op) map[string]any {
+	whole, _ := d.doc.(map[string]any)
+	fields, _ := whole["fields"].(map[string]any)
+	if d.part == nil {
+		d.partCells = make(map[string]any, 4)
+		d.part = map[string]any{"fields": d.partCells}
+	}
+	clear(d.partCells)
+	for _, c := range op {
+		if first, _ := firstKey(c.P); first == "fields" && len(c.P) >= 2 {
+			key, _ := c.P[1].(string)
+			if v, ok := fields[key]; ok {
+				d.partCells[key] = v
+			}
+		}
+	}
+	if order, ok := whole["order"]; ok {
+		d.part["order"] = order
+	}
+	return d.part
+}
+
+// setPart makes the document hold what an op left in its part (docPart),
+// in place: the caller holds d.mu, and the document's own maps are held
+// by nothing else (the values in them are never changed in place).
+func setPart(d *hotDoc, part map[string]any) {
+	whole, _ := d.doc.(map[string]any)
+	fields, _ := whole["fields"].(map[string]any)
+	cells, _ := part["fields"].(map[string]any) // recordUpdate checked it
+	for key, v := range cells {
+		fields[key] = v
+	}
+	if order, ok := part["order"]; ok {
+		whole["order"] = order
+	}
 }
 
 // catchUp transforms the op against the document's ops since the
@@ -140,34 +185,36 @@ func (h *hotDocs) catchUp(d *hotDoc, sub event.Submission, op json0.Op) (*prepar
 		since = append(head, d.ops...)
 	}
 	p := &prepared{tableID: d.key.table, workspaceID: d.workspaceID, sc: d.sc}
-	if len(since) > 0 {
+	if len(since) > 0 && !sub.NoMissed {
 		p.res.Missed = make([]event.LoggedChange, len(since))
 	}
+	rb := json0.NewRebase(op, json0.Left)
 	for i, l := range since {
 		if (sub.Src != "" && l.src == sub.Src && l.seq == sub.Seq) || l.create || l.del {
 			return nil, nil, false
 		}
-		p.res.Missed[i] = event.LoggedChange{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
+		if p.res.Missed != nil {
+			p.res.Missed[i] = event.LoggedChange{V: l.version, Change: l.raw, Src: l.src, Seq: l.seq}
+		}
 		l, err := l.decode(col)
 		if err != nil {
 			return nil, nil, false
 		}
-		if op, err = json0.Transform(op, l.op, json0.Left); err != nil {
+		if err := rb.Past(l.op); err != nil {
 			return nil, nil, false
 		}
 	}
 	p.res.V, p.res.Transformed = cur, len(since)
-	return p, op, true
+	return p, rb.Op(), true
 }
 
 // advance validates the op as applied (after is the document after it),
 // encodes its event and op log entry into p, and moves the document past
 // it; the caller holds d.mu.
-func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op, after any, p *prepared) bool {
+func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op, before map[string]any, after any, p *prepared) bool {
 	col, cur := sub.Collection, d.row.Version
-	before, _ := d.doc.(map[string]any)
 	afterMap, _ := after.(map[string]any)
-	if before == nil || afterMap == nil {
+	if afterMap == nil {
 		return false
 	}
 	upd, vals, changed, fix, err := recordUpdate(op, before, afterMap, d.sc, d.row)
@@ -229,7 +276,9 @@ func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op,
 	p.docOp = store.DocOp{Collection: col, DocID: sub.DocID, Version: cur, Op: raw, Src: sub.Src, Seq: sub.Seq}
 	p.logged = loggedOp{docID: sub.DocID, version: cur, op: op, decoded: true, raw: raw, src: sub.Src, seq: sub.Seq}
 
-	d.row, d.doc, d.rowJSON = row, after, rowJSON
+	afterMap, _ = after.(map[string]any)
+	setPart(d, afterMap)
+	d.row, d.rowJSON = row, rowJSON
 	d.ops = append(d.ops, p.logged)
 	if len(d.ops) > hotOpsKept {
 		n := len(d.ops) - hotOpsKept/2

@@ -9,6 +9,7 @@ package transport
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -210,6 +211,42 @@ func deliver(op ws.OpCode, payload []byte, h Handler) error {
 // payload in a single slice, ready to be shared by every socket it goes to.
 func TextFrame(payload []byte) []byte {
 	return frame(ws.OpText, payload)
+}
+
+// FrameHeadroom is the most a server frame's header takes. An encoder that
+// starts its payload after that much room (NewFrameBuffer) has it made a
+// frame in place (TextFrameInPlace), without the copy TextFrame makes.
+const FrameHeadroom = 10
+
+// NewFrameBuffer returns a buffer to append a text frame's payload of about
+// n bytes to, for TextFrameInPlace.
+func NewFrameBuffer(n int) []byte { return make([]byte, FrameHeadroom, FrameHeadroom+n) }
+
+// TextFrameInPlace makes b, a buffer from NewFrameBuffer with a payload
+// appended, one unmasked server text frame (the bytes TextFrame returns for
+// that payload), writing the header in the room before the payload.
+func TextFrameInPlace(b []byte) []byte {
+	n := len(b) - FrameHeadroom
+	h := 2
+	switch {
+	case n > 0xffff:
+		h = 10
+	case n > 125:
+		h = 4
+	}
+	f := b[FrameHeadroom-h:]
+	f[0] = 0x80 | byte(ws.OpText) // FIN
+	switch h {
+	case 2:
+		f[1] = byte(n)
+	case 4:
+		f[1] = 126
+		binary.BigEndian.PutUint16(f[2:], uint16(n))
+	default:
+		f[1] = 127
+		binary.BigEndian.PutUint64(f[2:], uint64(n))
+	}
+	return f
 }
 
 // CloseFrame returns a server close frame with code and reason (trimmed to fit

@@ -170,3 +170,18 @@ func FuzzParser(f *testing.F) {
 		_ = p.Feed(buf[cut:], check)
 	})
 }
+
+// A frame made in place is TextFrame's, whatever the payload's length
+// (the three header sizes and their edges).
+func TestTextFrameInPlace(t *testing.T) {
+	for _, n := range []int{0, 1, 125, 126, 127, 0xffff, 0x10000, 70000} {
+		payload := bytes.Repeat([]byte("é"), n/2)
+		if n%2 == 1 {
+			payload = append(payload, 'x')
+		}
+		b := append(NewFrameBuffer(len(payload)), payload...)
+		if got, want := TextFrameInPlace(b), TextFrame(payload); !bytes.Equal(got, want) {
+			t.Fatalf("payload of %d bytes: frame %x..., want %x...", n, got[:min(12, len(got))], want[:min(12, len(want))])
+		}
+	}
+}

@@ -7,19 +7,28 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // Poller watches idle connections with one epoll instance and one goroutine,
 // so that an idle connection holds no goroutine and no read buffer. When a
-// connection becomes readable a goroutine is started for it; it reads until the
-// socket would block, hands the bytes to the connection's Sink, re-arms the
-// descriptor (EPOLLONESHOT: at most one reader per connection at a time) and
-// ends.
+// connection becomes readable a reader takes it: it reads until the socket
+// would block, hands the bytes to the connection's Sink and re-arms the
+// descriptor (EPOLLONESHOT: at most one reader per connection at a time).
 //
-// Every goroutine the Poller starts is tracked: Close stops the loop and waits
-// for them.
+// A reader is not tied to a connection. When it is done with one it waits a
+// while (readerIdle) for the next readable connection, whichever it is; the
+// loop starts a new reader only when none is waiting. A reader's stack, grown
+// by the work its Sink did (a submit runs on it, down to the SQL commit), is
+// kept for the next message rather than grown and copied again from a new
+// goroutine's few kilobytes each time. At most maxIdleReaders wait at once,
+// for readerIdle, so the readers left over from a burst are a bounded cost
+// for a moment, not one per connection.
+//
+// Every goroutine the Poller starts is tracked: Close stops the loop and the
+// waiting readers, and waits for them all.
 type Poller struct {
 	epfd   int
 	wakefd int
@@ -27,6 +36,13 @@ type Poller struct {
 	mu      sync.RWMutex
 	watches map[int32]*watch // by file descriptor
 	nextGen uint32
+
+	ready chan *watch   // unbuffered: a send succeeds only if a reader waits
+	wait  time.Duration // readerIdle when the Poller started
+	done  chan struct{} // closed by Close: waiting readers end
+	idle  atomic.Int32  // readers waiting on ready
+	// started and ended count the readers started and ended, for the tests.
+	started, ended atomic.Int64
 
 	wg     sync.WaitGroup
 	closed atomic.Bool
@@ -42,7 +58,20 @@ type watch struct {
 const (
 	readEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
 	readBuf    = 16 << 10
+
+	// maxIdleReaders bounds the readers waiting for work: about the
+	// connections that are readable together in a burst (a commit's batch
+	// acknowledges some tens of submits at once; with 100 clients submitting,
+	// 64 were too few: one message in eight started a reader).
+	maxIdleReaders = 128
 )
+
+// readerIdle is how long a reader waits for work before it ends: long
+// enough to be reused under a steady load (a reader's wait is a few
+// milliseconds at a few hundred messages a second), short enough that a
+// server whose connections went idle soon holds no reader at all. A
+// variable for the tests, read when a Poller starts.
+var readerIdle = 100 * time.Millisecond
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, readBuf); return &b }}
 
@@ -63,7 +92,8 @@ func NewPoller() (*Poller, error) {
 		_ = unix.Close(wakefd)
 		return nil, fmt.Errorf("transport: epoll_ctl wake: %w", err)
 	}
-	p := &Poller{epfd: epfd, wakefd: wakefd, watches: make(map[int32]*watch)}
+	p := &Poller{epfd: epfd, wakefd: wakefd, watches: make(map[int32]*watch),
+		ready: make(chan *watch), done: make(chan struct{}), wait: readerIdle}
 	p.wg.Add(1)
 	go p.loop()
 	return p, nil
@@ -151,20 +181,57 @@ func (p *Poller) loop() {
 			if w == nil || w.gen != uint32(ev.Pad) {
 				continue // closed, or the descriptor now belongs to another connection
 			}
-			p.wg.Add(1)
-			go p.serve(w)
+			select {
+			case p.ready <- w:
+			default:
+				p.wg.Add(1)
+				p.started.Add(1)
+				go p.reader(w)
+			}
+		}
+	}
+}
+
+// reader serves w, then whichever connection the loop hands it next, until it
+// has waited readerIdle for one, the Poller closes, or maxIdleReaders others
+// are waiting already.
+func (p *Poller) reader(w *watch) {
+	defer p.wg.Done()
+	defer p.ended.Add(1)
+	var timer *time.Timer
+	rd := newSysRead()
+	for {
+		p.serve(w, rd)
+		if p.idle.Add(1) > maxIdleReaders {
+			p.idle.Add(-1)
+			return
+		}
+		if timer == nil {
+			timer = time.NewTimer(p.wait)
+		} else {
+			timer.Reset(p.wait)
+		}
+		select {
+		case w = <-p.ready:
+			p.idle.Add(-1)
+		case <-timer.C:
+			p.idle.Add(-1)
+			return
+		case <-p.done:
+			p.idle.Add(-1)
+			timer.Stop()
+			return
 		}
 	}
 }
 
 // serve reads w's connection until it would block, then re-arms it.
-func (p *Poller) serve(w *watch) {
-	defer p.wg.Done()
+func (p *Poller) serve(w *watch, rd *sysRead) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
 	for {
-		n, err := w.conn.readNonBlocking(buf)
+		n, err := w.conn.readNonBlocking(rd, buf)
 		if n > 0 {
 			if ferr := w.sink.Feed(buf[:n]); ferr != nil {
 				p.end(w, ferr)
@@ -212,19 +279,40 @@ func (p *Poller) Close() error {
 	}
 	var one = []byte{1, 0, 0, 0, 0, 0, 0, 0}
 	_, _ = unix.Write(p.wakefd, one)
+	close(p.done)
 	p.wg.Wait()
 	_ = unix.Close(p.wakefd)
 	return unix.Close(p.epfd)
 }
 
-// readNonBlocking reads what the socket has without waiting for more.
-func (c *Conn) readNonBlocking(buf []byte) (int, error) {
-	var n int
-	var rerr error
-	err := c.raw.Read(func(fd uintptr) bool {
-		n, rerr = unix.Read(int(fd), buf)
-		return true
-	})
+// sysRead is one read(2) of a reader, through syscall.RawConn.Read, whose
+// function its reader binds once: a closure per read would escape, with
+// what it captures, to the heap.
+type sysRead struct {
+	buf []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool // bound to read
+}
+
+func newSysRead() *sysRead {
+	r := &sysRead{}
+	r.fn = r.read
+	return r
+}
+
+func (r *sysRead) read(fd uintptr) bool {
+	r.n, r.err = unix.Read(int(fd), r.buf)
+	return true
+}
+
+// readNonBlocking reads what the socket has into buf without waiting for
+// more, with r.
+func (c *Conn) readNonBlocking(r *sysRead, buf []byte) (int, error) {
+	r.buf, r.n, r.err = buf, 0, nil
+	err := c.raw.Read(r.fn)
+	n, rerr := r.n, r.err
+	r.buf, r.err = nil, nil
 	if err != nil {
 		return 0, err
 	}

@@ -108,9 +108,10 @@ func (renderer) renderDocs(p *hub.Publication) ([]hub.Output, error) {
 func encodeOp(col, doc string, offset uint64, d opData, ts string) []byte {
 	if !jsonscan.Verbatim(col) || !jsonscan.Verbatim(doc) || !jsonscan.Verbatim(d.Source) || !jsonscan.Verbatim(d.UserID) ||
 		!jsonscan.Verbatim(ts) || !jsonscan.RawVerbatim(d.Op) || !jsonscan.RawVerbatim(d.Create) || col == "" || doc == "" {
-		return encode(&outbound{Type: TypeOp, Collection: col, Document: doc, Offset: &offset, Data: d, Timestamp: ts})
+		off := offset // a copy: offset itself would be on the heap from the start
+		return encode(&outbound{Type: TypeOp, Collection: col, Document: doc, Offset: &off, Data: d, Timestamp: ts})
 	}
-	b := make([]byte, 0, 160+len(d.Op)+len(d.Create)+len(d.UserID))
+	b := transport.NewFrameBuffer(frameFixed + len(col) + len(doc) + len(ts) + len(d.Op) + len(d.Create) + len(d.Source) + len(d.UserID))
 	b = appendHead(b, TypeOp, "", col, doc, offset)
 	b = append(b, `,"data":{`...)
 	if d.V != nil {
@@ -128,16 +129,22 @@ func encodeOp(col, doc string, offset uint64, d opData, ts string) []byte {
 	}
 	b = append(append(append(b, `"source":"`...), d.Source...), `","user_id":"`...)
 	b = append(append(b, d.UserID...), `"}`...)
-	return transport.TextFrame(appendTail(b, ts))
+	return transport.TextFrameInPlace(appendTail(b, ts))
 }
+
+// frameFixed is about what encodeOp and encodeReply write besides their
+// variable parts (the names, numbers and punctuation), so that a frame's
+// buffer does not grow.
+const frameFixed = 200
 
 // encodeReply is encode of a submit's reply, as encodeOp is of an op.
 func encodeReply(id, col, doc string, offset uint64, d submitReplyData, ts string) []byte {
 	if !jsonscan.Verbatim(id) || !jsonscan.Verbatim(col) || !jsonscan.Verbatim(doc) || !jsonscan.Verbatim(ts) ||
 		!jsonscan.RawVerbatim(d.Fixup) || col == "" || doc == "" {
-		return encode(&outbound{Type: TypeSubmit, ID: id, Collection: col, Document: doc, Offset: &offset, Data: d, Timestamp: ts})
+		off := offset
+		return encode(&outbound{Type: TypeSubmit, ID: id, Collection: col, Document: doc, Offset: &off, Data: d, Timestamp: ts})
 	}
-	b := make([]byte, 0, 160+len(d.Fixup))
+	b := transport.NewFrameBuffer(frameFixed + len(id) + len(col) + len(doc) + len(ts) + len(d.Fixup))
 	b = appendHead(b, TypeSubmit, id, col, doc, offset)
 	b = strconv.AppendInt(append(b, `,"data":{"v":`...), d.V, 10)
 	if d.Duplicate {
@@ -146,7 +153,7 @@ func encodeReply(id, col, doc string, offset uint64, d submitReplyData, ts strin
 	if len(d.Fixup) > 0 {
 		b = append(append(b, `,"fixup":`...), d.Fixup...)
 	}
-	return transport.TextFrame(appendTail(append(b, '}'), ts))
+	return transport.TextFrameInPlace(appendTail(append(b, '}'), ts))
 }
 
 // appendHead appends the members of outbound before its data; the strings

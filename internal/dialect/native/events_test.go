@@ -489,4 +489,14 @@ func TestEncodeOpAsEncode(t *testing.T) {
 			}
 		}
 	}
+	// Each is one allocation: the frame, built in place.
+	big := int64(1) << 62
+	d := opData{V: &big, Op: json.RawMessage(`[{"p":["fields","5",0],"si":"a b"}]`), Source: "c_1234567890", UserID: "alice@example.com"}
+	if n := testing.AllocsPerRun(10, func() { encodeOp("record_1234567", "98765432", 1<<62, d, ts) }); n != 1 {
+		t.Errorf("encodeOp: %v allocations, want 1", n)
+	}
+	r := submitReplyData{V: 1 << 62}
+	if n := testing.AllocsPerRun(10, func() { encodeReply("118", "record_1234567", "98765432", 1<<62, r, ts) }); n != 1 {
+		t.Errorf("encodeReply: %v allocations, want 1", n)
+	}
 }

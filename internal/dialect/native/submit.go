@@ -105,7 +105,8 @@ func (s *session) submit(ctx context.Context, in *inbound) error {
 			return errorf(CodeInvalid, `submit data must be {"v":N,"op":[...]} or {"v":N,"create":{...}} or {"v":N,"del":true}`)
 		}
 	}
-	sub := event.Submission{Collection: col, DocID: docID, Op: d.Op, Create: d.Create, Del: d.Del, Src: d.Src, Seq: d.Seq}
+	sub := event.Submission{Collection: col, DocID: docID, Op: d.Op, Create: d.Create, Del: d.Del, Src: d.Src, Seq: d.Seq,
+		NoMissed: true}
 	if d.V != nil {
 		sub.V, sub.HasV = *d.V, true
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/tablecast/tablecast/internal/event"
+	"github.com/tablecast/tablecast/internal/jsonscan"
 	"github.com/tablecast/tablecast/internal/transport"
 )
 
@@ -256,22 +257,25 @@ func snapshotOf(s event.Document, withID bool) snapshotJSON {
 // opBuilder renders op messages as ShareDB sends them, for a change of the
 // op log or of an event: {"a":"op","c","d","v","src"?,"seq"?} and exactly one
 // of "op" (json0), "create" ({type, data}) and "del". It writes the JSON
-// by hand: an event with a batch of rows renders many, on the hot path.
-type opBuilder struct{ b bytes.Buffer }
+// by hand, into the frame it returns (transport.TextFrameInPlace): an event
+// with a batch of rows renders many, on the hot path.
+type opBuilder struct{ b []byte }
 
-func (w *opBuilder) head(col, doc string, v int64, src string, seq uint64) {
-	w.b.Reset()
-	w.b.WriteString(`{"a":"op","c":`)
-	w.b.Write(jsonString(col))
-	w.b.WriteString(`,"d":`)
-	w.b.Write(jsonString(doc))
-	w.b.WriteString(`,"v":`)
-	w.b.WriteString(strconv.FormatInt(v, 10))
+// opFixed is about what an op message writes besides its variable parts.
+const opFixed = 160
+
+// head starts a message whose change (op, create or fixup) takes about
+// more bytes.
+func (w *opBuilder) head(col, doc string, v int64, src string, seq uint64, more int) {
+	w.b = transport.NewFrameBuffer(opFixed + len(col) + len(doc) + 2*len(src) + more)
+	w.b = append(w.b, `{"a":"op","c":`...)
+	w.b = appendString(w.b, col)
+	w.b = append(w.b, `,"d":`...)
+	w.b = appendString(w.b, doc)
+	w.b = strconv.AppendInt(append(w.b, `,"v":`...), v, 10)
 	if src != "" {
-		w.b.WriteString(`,"src":`)
-		w.b.Write(jsonString(src))
-		w.b.WriteString(`,"seq":`)
-		w.b.WriteString(strconv.FormatUint(seq, 10))
+		w.b = appendString(append(w.b, `,"src":`...), src)
+		w.b = strconv.AppendUint(append(w.b, `,"seq":`...), seq, 10)
 	}
 }
 
@@ -280,20 +284,35 @@ func (w *opBuilder) head(col, doc string, v int64, src string, seq uint64) {
 func (w *opBuilder) frame(op, create json.RawMessage, del bool) []byte {
 	switch {
 	case del:
-		w.b.WriteString(`,"del":true}`)
+		w.b = append(w.b, `,"del":true}`...)
 	case create != nil:
-		w.b.WriteString(`,"create":{"type":"` + typeJSON0 + `","data":`)
-		w.b.Write(create)
-		w.b.WriteString(`}}`)
+		w.b = append(w.b, `,"create":{"type":"`+typeJSON0+`","data":`...)
+		w.b = append(w.b, create...)
+		w.b = append(w.b, `}}`...)
 	default:
 		if len(op) == 0 {
 			op = json.RawMessage(`[]`)
 		}
-		w.b.WriteString(`,"op":`)
-		w.b.Write(op)
-		w.b.WriteByte('}')
+		w.b = append(w.b, `,"op":`...)
+		w.b = append(w.b, op...)
+		w.b = append(w.b, '}')
 	}
-	return transport.TextFrame(w.b.Bytes())
+	return w.done()
+}
+
+// done returns the message as a frame; w starts afresh.
+func (w *opBuilder) done() []byte {
+	f := transport.TextFrameInPlace(w.b)
+	w.b = nil
+	return f
+}
+
+// appendString appends s as json.Marshal writes it.
+func appendString(b []byte, s string) []byte {
+	if jsonscan.Verbatim(s) {
+		return append(append(append(b, '"'), s...), '"')
+	}
+	return append(b, jsonString(s)...)
 }
 
 // ackFrame is the acknowledgement of a submitted op, as ShareDB's server
@@ -302,30 +321,25 @@ func (w *opBuilder) frame(op, create json.RawMessage, del bool) []byte {
 // for the submitter to apply over its own (ShareDB's clients 4.x and 7.x
 // apply each op of the list, transforming their pending ops by it).
 func ackFrame(col, doc string, v int64, src string, seq uint64, fixup json.RawMessage) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"a":"op","c":`)
-	b.Write(jsonString(col))
-	b.WriteString(`,"d":`)
-	b.Write(jsonString(doc))
-	b.WriteString(`,"v":`)
-	b.WriteString(strconv.FormatInt(v, 10))
-	b.WriteString(`,"src":`)
-	b.Write(jsonString(src))
-	b.WriteString(`,"seq":`)
-	b.WriteString(strconv.FormatUint(seq, 10))
+	var w opBuilder
+	w.head(col, doc, v, "", 0, 2*len(src)+len(fixup)+80)
+	w.b = appendString(append(w.b, `,"src":`...), src)
+	w.b = strconv.AppendUint(append(w.b, `,"seq":`...), seq, 10)
 	if len(fixup) > 0 {
-		b.WriteString(`,"fixup":[{"src":`)
-		b.Write(jsonString(src))
-		b.WriteString(`,"seq":`)
-		b.WriteString(strconv.FormatUint(seq, 10))
-		b.WriteString(`,"v":`)
-		b.WriteString(strconv.FormatInt(v, 10))
-		b.WriteString(`,"op":`)
-		b.Write(fixup)
-		b.WriteString(`}]`)
+		w.appendFixup(src, seq, v, fixup)
 	}
-	b.WriteByte('}')
-	return transport.TextFrame(b.Bytes())
+	w.b = append(w.b, '}')
+	return w.done()
+}
+
+// appendFixup appends a message's "fixup" member: one op, fix, for the
+// submitter of the op (src, seq) at version v.
+func (w *opBuilder) appendFixup(src string, seq uint64, v int64, fix json.RawMessage) {
+	w.b = appendString(append(w.b, `,"fixup":[{"src":`...), src)
+	w.b = strconv.AppendUint(append(w.b, `,"seq":`...), seq, 10)
+	w.b = strconv.AppendInt(append(w.b, `,"v":`...), v, 10)
+	w.b = append(append(w.b, `,"op":`...), fix...)
+	w.b = append(w.b, `}]`...)
 }
 
 // changeJSON is a change as the op log keeps it.
@@ -340,12 +354,11 @@ type changeJSON struct {
 // ({"op":[...]}, the common case) is not decoded.
 func opFrame(col, doc string, o event.LoggedChange) ([]byte, error) {
 	var w opBuilder
-	w.head(col, doc, o.V, o.Src, o.Seq)
+	w.head(col, doc, o.V, o.Src, o.Seq, len(o.Change))
 	if raw := bytes.TrimSpace(o.Change); bytes.HasPrefix(raw, []byte(`{"op":`)) && raw[len(raw)-1] == '}' &&
 		!bytes.Contains(raw, []byte(`"fix":`)) {
-		w.b.WriteByte(',')
-		w.b.Write(raw[1:])
-		return transport.TextFrame(w.b.Bytes()), nil
+		w.b = append(append(w.b, ','), raw[1:]...)
+		return w.done(), nil
 	}
 	var ch changeJSON
 	if err := json.Unmarshal(o.Change, &ch); err != nil {
@@ -358,18 +371,10 @@ func opFrame(col, doc string, o event.LoggedChange) ([]byte, error) {
 		// An op the server fixed up: its submitter, catching up on its own
 		// op after a lost ack, takes the message for the ack and applies
 		// the fixup (others ignore it).
-		w.b.WriteString(`,"op":`)
-		w.b.Write(ch.Op)
-		w.b.WriteString(`,"fixup":[{"src":`)
-		w.b.Write(jsonString(o.Src))
-		w.b.WriteString(`,"seq":`)
-		w.b.WriteString(strconv.FormatUint(o.Seq, 10))
-		w.b.WriteString(`,"v":`)
-		w.b.WriteString(strconv.FormatInt(o.V, 10))
-		w.b.WriteString(`,"op":`)
-		w.b.Write(ch.Fix)
-		w.b.WriteString(`}]}`)
-		return transport.TextFrame(w.b.Bytes()), nil
+		w.b = append(append(w.b, `,"op":`...), ch.Op...)
+		w.appendFixup(o.Src, o.Seq, o.V, ch.Fix)
+		w.b = append(w.b, '}')
+		return w.done(), nil
 	}
 	return w.frame(ch.Op, ch.Create, ch.Del), nil
 }

@@ -1,6 +1,7 @@
 package sharedb
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -214,4 +215,58 @@ func asProto(err error, pe **protoError) bool {
 	p, ok := err.(*protoError)
 	*pe = p
 	return ok
+}
+
+// Op and ack frames are what json.Marshal writes for the same members in
+// ShareDB's order, for names that need escapes and ones that do not, and
+// each is a single allocation.
+func TestOpFramesAsMarshal(t *testing.T) {
+	type fixup struct {
+		Src string          `json:"src"`
+		Seq uint64          `json:"seq"`
+		V   int64           `json:"v"`
+		Op  json.RawMessage `json:"op"`
+	}
+	type msg struct {
+		A     string          `json:"a"`
+		C     string          `json:"c"`
+		D     string          `json:"d"`
+		V     int64           `json:"v"`
+		Src   string          `json:"src,omitempty"`
+		Seq   uint64          `json:"seq,omitempty"`
+		Op    json.RawMessage `json:"op,omitempty"`
+		Fixup []fixup         `json:"fixup,omitempty"`
+	}
+	op := json.RawMessage(`[{"p":["fields","5",0],"si":"x"}]`)
+	fix := json.RawMessage(`[{"p":["fields","5"],"od":"1.5","oi":1.5}]`)
+	for _, name := range []string{"record_3", "rec_3<&>", "é\"\\"} {
+		for _, src := range []string{"s1", "<s>"} {
+			want, _ := json.Marshal(msg{A: "op", C: name, D: name + "7", V: 12, Src: src, Seq: 9, Op: op})
+			var w opBuilder
+			w.head(name, name+"7", 12, src, 9, len(op))
+			if got := frameBody(t, w.frame(op, nil, false)); !bytes.Equal(got, want) {
+				t.Errorf("op frame:\n got %s\nwant %s", got, want)
+			}
+			for _, f := range []json.RawMessage{nil, fix} {
+				m := msg{A: "op", C: name, D: "7", V: 12, Src: src, Seq: 9}
+				if f != nil {
+					m.Fixup = []fixup{{Src: src, Seq: 9, V: 12, Op: f}}
+				}
+				want, _ := json.Marshal(m)
+				if got := frameBody(t, ackFrame(name, "7", 12, src, 9, f)); !bytes.Equal(got, want) {
+					t.Errorf("ack frame:\n got %s\nwant %s", got, want)
+				}
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(10, func() {
+		var w opBuilder
+		w.head("record_3", "7", 12, "s1", 9, len(op))
+		w.frame(op, nil, false)
+	}); n != 1 {
+		t.Errorf("op frame: %v allocations, want 1", n)
+	}
+	if n := testing.AllocsPerRun(10, func() { ackFrame("record_3", "7", 12, "s1", 9, fix) }); n != 1 {
+		t.Errorf("ack frame: %v allocations, want 1", n)
+	}
 }

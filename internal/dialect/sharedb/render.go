@@ -165,7 +165,7 @@ func (r *Renderer) RenderEvent(p *hub.Publication) ([]hub.Output, error) {
 			if c.canonical != ch.Collection {
 				continue
 			}
-			w.head(c.name, doc, ch.V, src, seq)
+			w.head(c.name, doc, ch.V, src, seq, len(ch.Op)+len(ch.Create))
 			frame := w.frame(ch.Op, ch.Create, ch.Del)
 			o := hub.Output{Collection: c.hubName(), Document: doc, Frame: frame}
 			if rp := meta.Reply; rp != nil {

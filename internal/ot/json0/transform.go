@@ -186,31 +186,41 @@ func fromText(c Component) Component {
 // it when it is before, or at the same place and side is Right. ok is
 // false for any other pair.
 func stringPastString(c, other Component, side Side) (Component, bool) {
+	pos, ok := stringOffsetPast(&c, &other, side)
+	if !ok {
+		return Component{}, false
+	}
+	c.P = slices.Clone(c.P)
+	if c.P[len(c.P)-1] != pos {
+		c.P[len(c.P)-1] = pos
+	}
+	return c, true
+}
+
+// stringOffsetPast is the offset c has after other, under stringPastString's
+// rules; ok is false for a pair they do not cover.
+func stringOffsetPast(c, other *Component, side Side) (pos int, ok bool) {
 	n := len(c.P)
 	if !c.plainString() || !other.plainString() || n == 0 || len(other.P) != n {
-		return Component{}, false
+		return 0, false
 	}
 	pos, ok1 := c.P[n-1].(int)
 	at, ok2 := other.P[n-1].(int)
 	if !ok1 || !ok2 {
-		return Component{}, false
+		return 0, false
 	}
 	for i := range n - 1 {
 		if !same(c.P[i], other.P[i]) {
-			c.P = slices.Clone(c.P)
-			return c, true
+			return pos, true
 		}
 	}
 	if c.SI == nil || other.SI == nil || *c.SI == "" {
-		return Component{}, false
+		return 0, false
 	}
 	if at < pos || (at == pos && side == Right) {
 		pos += u16len(*other.SI)
 	}
-	p := make([]any, n)
-	copy(p, c.P[:n-1])
-	p[n-1] = pos
-	return Component{P: p, SI: c.SI}, true
+	return pos, true
 }
 
 // transformComponent appends to dest the component c rewritten to apply
