@@ -383,7 +383,10 @@ func (t *txOps) flushAppends(ctx context.Context, tx store.Tx) error {
 	evs := make([]store.NewEvent, len(t.appends))
 	for i, a := range t.appends {
 		e := a.w.events[0]
-		evs[i] = store.NewEvent{Stream: e.Stream, Type: e.Type, Payload: e.Payload}
+		// Written by the service's encoders (compactSubmitEvent,
+		// submitEvent): the store need not validate them again, which for
+		// an event holding the row whole would be a pass over the row.
+		evs[i] = store.NewEvent{Stream: e.Stream, Type: e.Type, Payload: e.Payload, Encoded: true}
 	}
 	offs, err := tx.AppendEvents(ctx, evs)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 // ends, so a concurrent writer to the same stream waits and then takes the
 // next offset; a rollback undoes the increment) and writes the event.
 func (t *sqlTx) AppendEvent(ctx context.Context, s Stream, typ string, payload json.RawMessage) (uint64, error) {
-	p, err := checkEvent(s, typ, payload)
+	p, err := checkEvent(s, typ, payload, false)
 	if err != nil {
 		return 0, err
 	}
@@ -40,8 +40,9 @@ func (t *sqlTx) AppendEvent(ctx context.Context, s Stream, typ string, payload j
 }
 
 // checkEvent checks an event to append and returns its payload as
-// stored ({} for none).
-func checkEvent(s Stream, typ string, payload json.RawMessage) (string, error) {
+// stored ({} for none). An encoded payload (NewEvent.Encoded) is checked
+// for its first byte only.
+func checkEvent(s Stream, typ string, payload json.RawMessage, encoded bool) (string, error) {
 	if err := checkStream(s); err != nil {
 		return "", err
 	}
@@ -51,6 +52,9 @@ func checkEvent(s Stream, typ string, payload json.RawMessage) (string, error) {
 	p := bytes.TrimSpace(payload)
 	if len(p) == 0 {
 		return "{}", nil
+	}
+	if encoded && p[0] == '{' {
+		return string(p), nil
 	}
 	if !json.Valid(p) {
 		return "", fmt.Errorf("%w: payload of %s event on %s is not JSON", ErrInvalid, typ, s)
@@ -77,7 +81,7 @@ func (t *sqlTx) AppendEvents(ctx context.Context, evs []NewEvent) ([]uint64, err
 	var counts []count
 	streamOf := make([]int, len(evs))
 	for i, e := range evs {
-		p, err := checkEvent(e.Stream, e.Type, e.Payload)
+		p, err := checkEvent(e.Stream, e.Type, e.Payload, e.Encoded)
 		if err != nil {
 			return nil, err
 		}

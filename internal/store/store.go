@@ -252,6 +252,10 @@ type NewEvent struct {
 	Stream  Stream
 	Type    string
 	Payload json.RawMessage
+	// Encoded says that Payload is a JSON object the caller encoded itself
+	// (the service's compact submit events, written by its encoders): the
+	// store looks at its first byte only, rather than validating it again.
+	Encoded bool
 }
 
 // Key returns the event's key.

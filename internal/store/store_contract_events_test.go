@@ -208,7 +208,8 @@ func contractRolledBackTakesNoOffset(t *testing.T, s Store) {
 
 // contractAppendEvents: a batch takes each stream's next offsets in its
 // order, after and before single appends in the same transaction, stores
-// every event as given, and refuses an invalid one whole.
+// every event as given (encoded by the caller or not), and refuses an
+// invalid one whole.
 func contractAppendEvents(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	f := newFixture(t, s)
@@ -222,7 +223,9 @@ func contractAppendEvents(t *testing.T, s Store) {
 			st = b
 		}
 		p := fmt.Sprintf(`{"i":%d}`, i)
-		batch = append(batch, NewEvent{Stream: st, Type: "rows_updated", Payload: json.RawMessage(p)})
+		// Every other payload says it was encoded by the caller: stored as
+		// given all the same.
+		batch = append(batch, NewEvent{Stream: st, Type: "rows_updated", Payload: json.RawMessage(p), Encoded: i%2 == 0})
 		if st == a {
 			wantA = append(wantA, p)
 		} else {
