@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tablecast/tablecast/internal/stream"
+	"github.com/tablecast/tablecast/internal/testsupport/cputime"
 )
 
 // discardTransport counts what it is given.
@@ -152,7 +153,7 @@ func BenchmarkPacedFanout(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0, cpuOK := processCPU()
+			cpu0, cpuOK := cputime.Process()
 			for i := 0; i < b.N; i++ {
 				target.Add(int64(subs))
 				p := &Publication{Kind: KindMessage, Collection: "bench", Data: data}
@@ -166,7 +167,7 @@ func BenchmarkPacedFanout(b *testing.B) {
 			// The CPU every goroutine spent (the writers' included): what
 			// a delivery costs the server, less sensitive than the time to
 			// other load on the machine.
-			if cpu1, ok := processCPU(); ok && cpuOK {
+			if cpu1, ok := cputime.Process(); ok && cpuOK {
 				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N*subs), "cpu-ns/delivery")
 			}
 		})

@@ -14,6 +14,7 @@ import (
 	"github.com/tablecast/tablecast/internal/service/servicetest"
 	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
+	"github.com/tablecast/tablecast/internal/testsupport/cputime"
 )
 
 // BenchmarkSubmit: submits on 10 rows from parallel goroutines, each op an
@@ -89,7 +90,7 @@ func benchSubmit(b *testing.B, fx *fixture, cells service.RowFields) {
 	var next atomic.Int64
 	b.SetParallelism(50) // 100 clients on 2 cores, as in bench ops
 	b.ResetTimer()
-	cpu0, cpuOK := processCPU()
+	cpu0, cpuOK := cputime.Process()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			d := int(next.Add(1)) % docs
@@ -104,7 +105,7 @@ func benchSubmit(b *testing.B, fx *fixture, cells service.RowFields) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
-	if cpu1, ok := processCPU(); ok && cpuOK {
+	if cpu1, ok := cputime.Process(); ok && cpuOK {
 		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	}
 }

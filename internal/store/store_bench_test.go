@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+
+	"github.com/tablecast/tablecast/internal/testsupport/cputime"
 )
 
 // go test -run '^$' -bench . -benchmem ./internal/store/
@@ -156,7 +158,7 @@ func BenchmarkOutbox(b *testing.B) {
 		}
 		var toMark []EventKey
 		b.ReportAllocs()
-		cpu0, cpuOK := processCPU()
+		cpu0, cpuOK := cputime.Process()
 		for b.Loop() {
 			err := s.Update(ctx, func(tx Tx) error {
 				offs, err := tx.AppendEvents(ctx, evs)
@@ -175,7 +177,7 @@ func BenchmarkOutbox(b *testing.B) {
 				toMark = toMark[:0]
 			}
 		}
-		if cpu1, ok := processCPU(); ok && cpuOK {
+		if cpu1, ok := cputime.Process(); ok && cpuOK {
 			b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N*perTx), "cpu-µs/event")
 		}
 	})

@@ -17,13 +17,15 @@ func TestPostgresUpgradeVersions(t *testing.T) {
 	testUpgradeVersions(t, createPostgresDB(t, postgresAdminURL(t)))
 }
 
-func testUpgradeVersions(t *testing.T, u string) {
-	ctx := testCtx(t)
-	s, err := Open(ctx, u)
+// openUnmigrated opens the store at u without migrating it (closed when
+// the test ends) and returns its engine, dialect, migrator and migrations.
+func openUnmigrated(t *testing.T, u string) (Store, string, *dialect, migrator, []migration) {
+	t.Helper()
+	s, err := Open(testCtx(t), u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { _ = s.Close() })
 	var engine string
 	var d *dialect
 	var m migrator
@@ -39,12 +41,18 @@ func testUpgradeVersions(t *testing.T, u string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, engine, d, m, ms
+}
+
+func testUpgradeVersions(t *testing.T, u string) {
+	ctx := testCtx(t)
+	s, engine, d, m, ms := openUnmigrated(t, u)
 	if len(ms) < 2 || ms[0].version != 1 || ms[1].version != 2 {
 		t.Fatalf("migrations of %s: want 0001 then 0002", engine)
 	}
 	// The schema of 0001 only, with data written as that version wrote it.
 	var tableID, fieldID, viewID int64
-	err = m.inMigrationTx(ctx, func(q querier) error {
+	err := m.inMigrationTx(ctx, func(q querier) error {
 		if _, err := q.exec(ctx, migrationsTable); err != nil {
 			return err
 		}
@@ -108,31 +116,12 @@ func TestPostgresUpgradeOutbox(t *testing.T) {
 
 func testUpgradeOutbox(t *testing.T, u string) {
 	ctx := testCtx(t)
-	s, err := Open(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var engine string
-	var d *dialect
-	var m migrator
-	switch st := s.(type) {
-	case *SQLiteStore:
-		engine, d, m = "sqlite", st.d, sqliteMigrator{st}
-	case *PostgresStore:
-		engine, d, m = "postgres", st.d, pgMigrator{st}
-	default:
-		t.Fatalf("unexpected store %T", s)
-	}
-	ms, err := loadMigrations(engine)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, engine, d, m, ms := openUnmigrated(t, u)
 	if len(ms) < 5 || ms[3].version != 4 || ms[4].version != 5 {
 		t.Fatalf("migrations of %s: want 0004 then 0005", engine)
 	}
 	// Table stream 7: offsets 1-4, 2 and 4 unpublished; workspace 7: 1, published.
-	err = m.inMigrationTx(ctx, func(q querier) error {
+	err := m.inMigrationTx(ctx, func(q querier) error {
 		if _, err := q.exec(ctx, migrationsTable); err != nil {
 			return err
 		}
