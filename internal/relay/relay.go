@@ -28,7 +28,7 @@ import (
 type Outbox interface {
 	Unpublished(ctx context.Context, limit int) ([]store.Event, error)
 	MarkPublished(ctx context.Context, keys ...store.EventKey) error
-	PruneEvents(ctx context.Context, olderThan, heldOlderThan time.Time) (int64, error)
+	PruneEvents(ctx context.Context, olderThan, heldOlderThan time.Time, heldLead time.Duration) (int64, error)
 }
 
 // Sink hands events to the broker, in order per stream.
@@ -269,10 +269,13 @@ func (r *Relay) Drain(ctx context.Context) int {
 // webhook has not delivered, which are kept up to WebhookHold. Both are
 // kept event.CompactSpan longer than set: a submit's compact event is
 // completed from an event up to that much older (the row whole), which
-// must still be there whenever the compact one is.
+// must still be there whenever the compact one is. For the same reason a
+// webhook also holds its table's events and op log from event.CompactSpan
+// before the first event it has not delivered.
 func (r *Relay) Prune(ctx context.Context) {
 	now := r.cfg.Now()
-	n, err := r.cfg.Outbox.PruneEvents(ctx, now.Add(-r.cfg.Retention-event.CompactSpan), now.Add(-r.cfg.WebhookHold-event.CompactSpan))
+	n, err := r.cfg.Outbox.PruneEvents(ctx, now.Add(-r.cfg.Retention-event.CompactSpan), now.Add(-r.cfg.WebhookHold-event.CompactSpan),
+		event.CompactSpan)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Warn("pruning events failed", "err", err)

@@ -29,6 +29,8 @@ import (
 //	        the plan, so that rows are looked up by id, not by scanning the
 //	        table's index
 //	{T} {F} boolean literals: 1 0 / TRUE FALSE
+//	{-us}   minus a parameter in microseconds, after a time column:
+//	        - ? / - (?::bigint * interval '1 microsecond')
 //
 // and PostgreSQL's placeholders are then renumbered $1, $2... Statements whose
 // shape differs (merging values, removing a key from every row, marking
@@ -250,8 +252,11 @@ func (d *dialect) build() {
 		// before their seq: within a stream, seq order is offset order; the
 		// outbox is read first, SQLite's CROSS JOIN keeping it so), a batch
 		// at a time; an event a webhook of its table has not delivered
-		// is kept unless created before the second parameter (what a webhook
-		// holds is the end of its stream, so what is kept stays contiguous).
+		// is kept unless created before the second parameter, and so is
+		// one created up to the third parameter (microseconds) before the
+		// first event the webhook has not delivered (a compact event is
+		// completed from an event up to that much older). What a webhook
+		// holds is the end of its stream, so what is kept stays contiguous.
 		prune: x(`DELETE FROM events WHERE seq IN (
 			SELECT e.seq FROM events e
 			WHERE e.seq < ? AND NOT EXISTS (
@@ -259,7 +264,10 @@ func (d *dialect) build() {
 				WHERE u.seq = o.seq AND o.seq <= e.seq AND u.stream_kind = e.stream_kind AND u.stream_id = e.stream_id)
 			AND (e.created_at < ? OR e.stream_kind <> 1 OR NOT EXISTS (
 				SELECT 1 FROM webhooks w
-				WHERE w.table_id = e.stream_id AND w.delivered_offset < e.stream_offset))
+				WHERE w.table_id = e.stream_id AND (w.delivered_offset < e.stream_offset OR EXISTS (
+					SELECT 1 FROM events f
+					WHERE f.stream_kind = 1 AND f.stream_id = w.table_id AND f.stream_offset = w.delivered_offset + 1
+					AND e.created_at >= f.created_at {-us}))))
 			ORDER BY e.seq LIMIT ?)`),
 
 		streamAdd: x(`INSERT INTO streams (kind, id, last_offset) VALUES (?, ?, ?)
@@ -267,8 +275,15 @@ func (d *dialect) build() {
 			RETURNING last_offset`),
 		docOps: x(`SELECT collection, doc_id, version, op, src, seq, stream_offset, created_at FROM doc_ops
 			WHERE collection = ? AND doc_id = ? AND version >= ? ORDER BY version LIMIT ?`),
-		pruneDocOps: x(`DELETE FROM doc_ops WHERE created_at < ?`),
-		bumpRowID:   x(d.bumpRowID),
+		// The op log goes with the events, but a record's entries a
+		// webhook's held events may be completed from (those created up to
+		// the third parameter before the first event it has not
+		// delivered) are kept unless created before the second.
+		pruneDocOps: x(`DELETE FROM doc_ops WHERE created_at < ? AND NOT (created_at >= ? AND EXISTS (
+			SELECT 1 FROM webhooks w JOIN events f
+				ON f.stream_kind = 1 AND f.stream_id = w.table_id AND f.stream_offset = w.delivered_offset + 1
+			WHERE doc_ops.collection = 'record_' || w.table_id AND doc_ops.created_at >= f.created_at {-us}))`),
+		bumpRowID: x(d.bumpRowID),
 
 		removeValue:   x(d.removeValue),
 		shiftRows:     x(d.shiftRows),

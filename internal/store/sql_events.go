@@ -179,14 +179,15 @@ func keyRuns(keys []EventKey) []keyRun {
 // transaction grows large and SQLite's single writer is never held long.
 const pruneBatch = 5000
 
-func (r relay) prune(ctx context.Context, olderThan, heldOlderThan time.Time) (int64, error) {
+func (r relay) prune(ctx context.Context, olderThan, heldOlderThan time.Time, heldLead time.Duration) (int64, error) {
+	held, lead := r.d.ts(heldOlderThan.UTC()), heldLead.Microseconds()
 	var boundary int64
 	if err := r.q.queryRow(ctx, r.d.q.pruneBoundary, r.d.ts(olderThan.UTC())).Scan(&boundary); err != nil {
 		return 0, r.d.mapErr(err, "prune events")
 	}
 	var total int64
 	for {
-		n, err := r.q.exec(ctx, r.d.q.prune, boundary, r.d.ts(heldOlderThan.UTC()), pruneBatch)
+		n, err := r.q.exec(ctx, r.d.q.prune, boundary, held, lead, pruneBatch)
 		total += n
 		if err != nil {
 			return total, r.d.mapErr(err, "prune events")
@@ -196,7 +197,7 @@ func (r relay) prune(ctx context.Context, olderThan, heldOlderThan time.Time) (i
 		}
 	}
 	// The op log is kept as long as events; it has no publication state.
-	if _, err := r.q.exec(ctx, r.d.q.pruneDocOps, r.d.ts(olderThan.UTC())); err != nil {
+	if _, err := r.q.exec(ctx, r.d.q.pruneDocOps, r.d.ts(olderThan.UTC()), held, lead); err != nil {
 		return total, r.d.mapErr(err, "prune op log")
 	}
 	return total, nil

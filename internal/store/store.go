@@ -464,8 +464,11 @@ type Store interface {
 	// olderThan. It never deletes an unpublished event, nor any event
 	// after an unpublished one in the same stream, so what is kept of a
 	// stream stays contiguous. An event of a table a webhook has not
-	// delivered yet is kept unless it was created before heldOlderThan.
-	PruneEvents(ctx context.Context, olderThan, heldOlderThan time.Time) (int64, error)
+	// delivered yet is kept unless it was created before heldOlderThan;
+	// so are the table's events and record op log entries created up to
+	// heldLead before the first event the webhook has not delivered (the
+	// later ones may be completed from them).
+	PruneEvents(ctx context.Context, olderThan, heldOlderThan time.Time, heldLead time.Duration) (int64, error)
 
 	// Migrate applies the schema migrations that are missing, each in its own
 	// transaction. Running it again, or from two processes at once, is safe.

@@ -84,7 +84,7 @@ func contractDocOps(t *testing.T, s Store) {
 		t.Errorf("last of a large batch: %+v", got)
 	}
 
-	must(s.PruneEvents(ctx, time.Now().Add(time.Hour), time.Time{})).get(t)
+	must(s.PruneEvents(ctx, time.Now().Add(time.Hour), time.Time{}, 0)).get(t)
 	if got := must(s.DocOps(ctx, col, 7, 0, 10)).get(t); len(got) != 0 {
 		t.Errorf("after pruning everything: %+v", got)
 	}

@@ -457,10 +457,10 @@ func contractPruneEvents(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 	// Nothing is old enough yet.
-	if n := must(s.PruneEvents(ctx, time.Now().Add(-time.Hour), time.Time{})).get(t); n != 0 {
+	if n := must(s.PruneEvents(ctx, time.Now().Add(-time.Hour), time.Time{}, 0)).get(t); n != 0 {
 		t.Fatalf("pruned %d events younger than the cutoff", n)
 	}
-	n := must(s.PruneEvents(ctx, time.Now().Add(time.Hour), time.Time{})).get(t)
+	n := must(s.PruneEvents(ctx, time.Now().Add(time.Hour), time.Time{}, 0)).get(t)
 	if n != 7 {
 		t.Fatalf("pruned %d, want 7 (a:1,2 and b:1-5)", n)
 	}
@@ -481,7 +481,7 @@ func contractPruneEvents(t *testing.T, s Store) {
 	if err := s.MarkPublished(ctx, EventKey{a, 3}); err != nil {
 		t.Fatal(err)
 	}
-	if n := must(s.PruneEvents(ctx, time.Now().Add(time.Hour), time.Time{})).get(t); n != 3 {
+	if n := must(s.PruneEvents(ctx, time.Now().Add(time.Hour), time.Time{}, 0)).get(t); n != 3 {
 		t.Fatalf("second prune removed %d, want 3", n)
 	}
 	// Offsets go on from the top.

@@ -46,6 +46,7 @@ func testStoreContract(t *testing.T, open func(t *testing.T) Store) {
 		{"RowIDsAndOrders", contractRowIDsAndOrders},
 		{"Savepoint", contractSavepoint},
 		{"Webhooks", contractWebhooks},
+		{"WebhookHoldsLead", contractWebhookHoldsLead},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

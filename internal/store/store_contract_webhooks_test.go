@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -143,10 +144,10 @@ func contractWebhooks(t *testing.T, s Store) {
 	if err := s.MarkPublished(ctx, keys...); err != nil {
 		t.Fatal(err)
 	}
-	if n := must(s.PruneEvents(ctx, time.Now().Add(time.Hour), time.Now().Add(-time.Hour))).get(t); n != 5 {
+	if n := must(s.PruneEvents(ctx, time.Now().Add(time.Hour), time.Now().Add(-time.Hour), 0)).get(t); n != 5 {
 		t.Fatalf("pruned %d, want the 5 delivered", n)
 	}
-	if n := must(s.PruneEvents(ctx, time.Now().Add(time.Hour), time.Now().Add(time.Hour))).get(t); n != 2 {
+	if n := must(s.PruneEvents(ctx, time.Now().Add(time.Hour), time.Now().Add(time.Hour), 0)).get(t); n != 2 {
 		t.Fatalf("pruned %d past the hold, want 2", n)
 	}
 
@@ -156,5 +157,73 @@ func contractWebhooks(t *testing.T, s Store) {
 	wantErr(t, err, ErrNotFound, "webhook of a deleted table")
 	if ws := must(s.TableWebhooks(ctx, f.table.ID)).get(t); len(ws) != 0 {
 		t.Fatalf("webhooks of a deleted table: %+v", ws)
+	}
+}
+
+// contractWebhookHoldsLead: a webhook behind holds its table's events and
+// record op log entries from heldLead before the first event it has not
+// delivered (a compact event may be completed from them), unless they are
+// older than the hold.
+func contractWebhookHoldsLead(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	f := newFixture(t, s)
+	st := TableStream(f.table.ID)
+	col := "record_" + strconv.FormatInt(f.table.ID, 10)
+	appendTwo := func(from int64) {
+		update(t, s, func(ctx context.Context, tx Tx) error {
+			var ops []DocOp
+			for v := from; v < from+2; v++ {
+				off := must(tx.AppendEvent(ctx, st, "rows_updated", nil)).get(t)
+				ops = append(ops, DocOp{Collection: col, DocID: 1, Version: v, Op: json.RawMessage(`{"op":[]}`), Offset: off})
+			}
+			return tx.AppendDocOps(ctx, ops)
+		})
+	}
+	appendTwo(1) // offsets 1, 2
+	w := must(s.CreateWebhook(ctx, Webhook{TableID: f.table.ID, URL: "http://x/", Active: true, OnFailure: "pause", Batch: 1})).get(t)
+	if w.DeliveredOffset != 2 {
+		t.Fatalf("webhook created at %d, want 2", w.DeliveredOffset)
+	}
+	// The lead is measured in time; the clock must move past the events
+	// already written for the short lead below to leave them out.
+	time.Sleep(20 * time.Millisecond)
+	appendTwo(3) // offsets 3, 4: not delivered
+	var keys []EventKey
+	for i := uint64(1); i <= 4; i++ {
+		keys = append(keys, EventKey{st, i})
+	}
+	if err := s.MarkPublished(ctx, keys...); err != nil {
+		t.Fatal(err)
+	}
+	versions := func() []int64 {
+		var vs []int64
+		for _, op := range must(s.DocOps(ctx, col, 1, 0, 10)).get(t) {
+			vs = append(vs, op.Version)
+		}
+		return vs
+	}
+	all, held := time.Now().Add(time.Hour), time.Now().Add(-time.Hour)
+	tests := []struct {
+		name     string
+		held     time.Time
+		lead     time.Duration
+		pruned   int64
+		oldest   uint64
+		versions []int64
+	}{
+		{"within the lead", held, time.Hour, 0, 1, []int64{1, 2, 3, 4}},
+		{"before the lead", held, 5 * time.Millisecond, 2, 3, []int64{3, 4}},
+		{"past the hold", all, time.Hour, 2, 5, nil},
+	}
+	for _, tt := range tests {
+		if n := must(s.PruneEvents(ctx, all, tt.held, tt.lead)).get(t); n != tt.pruned {
+			t.Fatalf("%s: pruned %d events, want %d", tt.name, n, tt.pruned)
+		}
+		if old := must(s.OldestEventOffset(ctx, st)).get(t); old != tt.oldest {
+			t.Fatalf("%s: oldest event kept %d, want %d", tt.name, old, tt.oldest)
+		}
+		if got := versions(); !slices.Equal(got, tt.versions) {
+			t.Fatalf("%s: op log versions kept %v, want %v", tt.name, got, tt.versions)
+		}
 	}
 }

@@ -127,8 +127,8 @@ func (s *PostgresStore) MarkPublished(ctx context.Context, keys ...EventKey) err
 	return relay{q: s.q, d: s.d}.markPublished(ctx, keys)
 }
 
-func (s *PostgresStore) PruneEvents(ctx context.Context, olderThan, heldOlderThan time.Time) (int64, error) {
-	return relay{q: s.q, d: s.d}.prune(ctx, olderThan, heldOlderThan)
+func (s *PostgresStore) PruneEvents(ctx context.Context, olderThan, heldOlderThan time.Time, heldLead time.Duration) (int64, error) {
+	return relay{q: s.q, d: s.d}.prune(ctx, olderThan, heldOlderThan, heldLead)
 }
 
 // migrationLockKey is the advisory lock held while a migration runs: a fixed
@@ -197,6 +197,7 @@ var postgresDialect = func() *dialect {
 			"{id_in}", "id = ANY(?::bigint[])",
 			"{+}", "",
 			"{T}", "TRUE",
+			"{-us}", "- (?::bigint * interval '1 microsecond')",
 			"{F}", "FALSE",
 			"{override}", "OVERRIDING SYSTEM VALUE",
 		),

@@ -243,8 +243,8 @@ func (s *SQLiteStore) MarkPublished(ctx context.Context, keys ...EventKey) error
 }
 
 // PruneEvents deletes in batches, each its own short write.
-func (s *SQLiteStore) PruneEvents(ctx context.Context, olderThan, heldOlderThan time.Time) (int64, error) {
-	return relay{q: sqlQuerier{s.wr}, d: s.d}.prune(ctx, olderThan, heldOlderThan)
+func (s *SQLiteStore) PruneEvents(ctx context.Context, olderThan, heldOlderThan time.Time, heldLead time.Duration) (int64, error) {
+	return relay{q: sqlQuerier{s.wr}, d: s.d}.prune(ctx, olderThan, heldOlderThan, heldLead)
 }
 
 // Migrate applies the missing migrations; BEGIN IMMEDIATE keeps another
@@ -311,6 +311,7 @@ var sqliteDialect = func() *dialect {
 			"{id_in}", "id IN (SELECT value FROM json_each(?))",
 			"{+}", "+",
 			"{T}", "1",
+			"{-us}", "- ?",
 			"{F}", "0",
 			"{override}", "",
 		),

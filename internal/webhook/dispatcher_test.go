@@ -96,7 +96,7 @@ func TestPrunedEventsPauseTheWebhook(t *testing.T) {
 	if err := st.MarkPublished(ctx, keys...); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := st.PruneEvents(ctx, time.Now().Add(time.Hour), time.Now().Add(time.Hour)); err != nil || n != 3 {
+	if n, err := st.PruneEvents(ctx, time.Now().Add(time.Hour), time.Now().Add(time.Hour), 0); err != nil || n != 3 {
 		t.Fatalf("pruned %d, %v", n, err)
 	}
 	appendRows(t, st, table, 1) // offset 4 is kept, 1 to 3 are gone
