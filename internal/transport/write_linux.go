@@ -88,11 +88,13 @@ var writevPool = sync.Pool{New: func() any {
 // soon as the bytes are copied; up to this size that takes microseconds.
 // Through the runtime's syscall entry and exit (unix.Write) the writer's P
 // is marked as in a system call, the runtime's monitor thread may hand it
-// to another thread, and the thread takes it back after: on loopback, with
-// 2,000 sockets and a 208-byte frame each, that made a write cost 10-20%
-// more CPU than the same call made raw (user and system time both). A
-// larger batch, a backlog, takes the ordinary path, so that the scheduler
-// and the garbage collector's pauses need not wait for its copy.
+// to another thread, and the thread takes it back after. On loopback, with
+// 2,000 sockets, a 208-byte frame each and the readers in another process,
+// that cost 6-26% more CPU per write than the same call made raw (five
+// pairs, on a busy machine); BenchmarkLoopbackWrite, whose readers share
+// the process, shows 1-3%. A larger batch, a backlog, takes the ordinary
+// path, so that the scheduler and the garbage collector's pauses need not
+// wait for its copy.
 const rawWriteMax = 64 << 10
 
 // writeNoWait writes bufs to the non-blocking descriptor fd by one raw
