@@ -287,8 +287,12 @@ func TestConcurrencyBoundsCallsInFlight(t *testing.T) {
 			}
 		}
 	}
-	if c := conns.Load(); c > 2 {
-		t.Fatalf("%d connections opened for 2 calls in flight", c)
+	// Connections are kept and reused: 30 calls, at most 2 at once. A few
+	// more than 2 may open: net/http puts a connection back in its idle
+	// pool from its own read loop, just after the caller has the body, and
+	// a call that starts in that moment dials (CI saw 3 once).
+	if c := conns.Load(); c > 4 {
+		t.Fatalf("%d connections opened for %d calls, 2 in flight at once: not reused", c, hooks*events)
 	}
 }
 
