@@ -21,7 +21,7 @@ func AppendRowJSON(b []byte, r Row) ([]byte, error) {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, r.ID, 10)
 	b = append(b, `,"order":`...)
-	b = appendJSONString(b, r.Order)
+	b = jsonscan.AppendString(b, r.Order)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, r.Version, 10)
 	b = append(b, `,"fields":`...)
@@ -112,17 +112,4 @@ func appendTime(b []byte, t time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("event: time %v: %w", t, err)
 	}
 	return append(b, '"'), nil
-}
-
-// appendJSONString appends s as a JSON string; s is a row order (digits
-// and a dot) on the hot path, and anything else goes through
-// encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	if !jsonscan.Verbatim(s) {
-		j, _ := json.Marshal(s)
-		return append(b, j...)
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

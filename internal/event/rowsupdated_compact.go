@@ -234,12 +234,12 @@ func AppendCompactRowsUpdated(b []byte, m TableMeta, op json.RawMessage, h RowHe
 	b = append(b, `,"workspace_id":`...)
 	b = strconv.AppendInt(b, m.WorkspaceID, 10)
 	b = append(b, `,"actor":`...)
-	b = appendJSONString(b, m.Actor)
+	b = jsonscan.AppendString(b, m.Actor)
 	b = append(b, `,"origin":`...)
-	b = appendJSONString(b, m.Origin)
+	b = jsonscan.AppendString(b, m.Origin)
 	if m.Src != "" {
 		b = append(b, `,"src":`...)
-		b = appendJSONString(b, m.Src)
+		b = jsonscan.AppendString(b, m.Src)
 	}
 	if m.Seq != 0 {
 		b = append(b, `,"seq":`...)
@@ -248,12 +248,12 @@ func AppendCompactRowsUpdated(b []byte, m TableMeta, op json.RawMessage, h RowHe
 	var err error
 	if r := m.Reply; r != nil {
 		b = append(b, `,"reply":{"c":`...)
-		b = appendJSONString(b, r.Collection)
+		b = jsonscan.AppendString(b, r.Collection)
 		b = append(b, `,"d":`...)
 		b = strconv.AppendInt(b, r.Doc, 10)
 		if r.Tag != "" {
 			b = append(b, `,"t":`...)
-			b = appendJSONString(b, r.Tag)
+			b = jsonscan.AppendString(b, r.Tag)
 		}
 		if len(r.Fixup) > 0 {
 			b = append(b, `,"f":`...)
@@ -272,7 +272,7 @@ func AppendCompactRowsUpdated(b []byte, m TableMeta, op json.RawMessage, h RowHe
 	b = append(b, `,"row":{"id":`...)
 	b = strconv.AppendInt(b, h.ID, 10)
 	b = append(b, `,"order":`...)
-	b = appendJSONString(b, h.Order)
+	b = jsonscan.AppendString(b, h.Order)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, h.Version, 10)
 	for _, t := range []struct {

@@ -10,6 +10,7 @@ package jsonscan
 
 import (
 	"bytes"
+	"encoding/json"
 	"unicode/utf8"
 )
 
@@ -208,6 +209,17 @@ func (s *Scanner) skipString() bool {
 		}
 	}
 	return false
+}
+
+// AppendString appends s as json.Marshal writes it: in quotes as it is
+// when Verbatim (the names, ids and orders of the hot paths), else through
+// json.Marshal.
+func AppendString(b []byte, s string) []byte {
+	if Verbatim(s) {
+		return append(append(append(b, '"'), s...), '"')
+	}
+	j, _ := json.Marshal(s) // a string always encodes
+	return append(b, j...)
 }
 
 // Verbatim reports that json.Marshal writes s as it is, in quotes: s is

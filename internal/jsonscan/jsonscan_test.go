@@ -96,3 +96,13 @@ func TestVerbatim(t *testing.T) {
 		}
 	}
 }
+
+// AppendString writes what json.Marshal writes, on the fast path and off it.
+func TestAppendString(t *testing.T) {
+	for _, s := range []string{"", "record_12", "0.5", `a"b`, `a\b`, "<&>", "é", "\u2028", "\x00", "\xff"} {
+		want, _ := json.Marshal(s)
+		if got := AppendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("AppendString(%q) = %s, want x%s", s, got, want)
+		}
+	}
+}

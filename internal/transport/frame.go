@@ -9,7 +9,6 @@ package transport
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -213,10 +212,10 @@ func TextFrame(payload []byte) []byte {
 	return frame(ws.OpText, payload)
 }
 
-// FrameHeadroom is the most a server frame's header takes. An encoder that
-// starts its payload after that much room (NewFrameBuffer) has it made a
-// frame in place (TextFrameInPlace), without the copy TextFrame makes.
-const FrameHeadroom = 10
+// FrameHeadroom is the room an encoder leaves before its payload
+// (NewFrameBuffer) for TextFrameInPlace to make a frame there, without the
+// copy TextFrame makes: the most any WebSocket header takes.
+const FrameHeadroom = ws.MaxHeaderSize
 
 // NewFrameBuffer returns a buffer to append a text frame's payload of about
 // n bytes to, for TextFrameInPlace.
@@ -224,30 +223,22 @@ func NewFrameBuffer(n int) []byte { return make([]byte, FrameHeadroom, FrameHead
 
 // TextFrameInPlace makes b, a buffer from NewFrameBuffer with a payload
 // appended, one unmasked server text frame (the bytes TextFrame returns for
-// that payload), writing the header in the room before the payload.
+// that payload): gobwas/ws writes the header in the room before the
+// payload, against it.
 func TextFrameInPlace(b []byte) []byte {
-	n := len(b) - FrameHeadroom
-	h := 2
-	switch {
-	case n > 0xffff:
-		h = 10
-	case n > 125:
-		h = 4
+	h := ws.Header{Fin: true, OpCode: ws.OpText, Length: int64(len(b) - FrameHeadroom)}
+	room := (*headroom)(b[:FrameHeadroom])
+	if err := ws.WriteHeaderBuffer(room, h, room[:]); err != nil { // only for lengths no caller can produce
+		panic(fmt.Sprintf("transport: frame header: %v", err))
 	}
-	f := b[FrameHeadroom-h:]
-	f[0] = 0x80 | byte(ws.OpText) // FIN
-	switch h {
-	case 2:
-		f[1] = byte(n)
-	case 4:
-		f[1] = 126
-		binary.BigEndian.PutUint16(f[2:], uint16(n))
-	default:
-		f[1] = 127
-		binary.BigEndian.PutUint64(f[2:], uint64(n))
-	}
-	return f
+	return b[FrameHeadroom-ws.HeaderSize(h):]
 }
+
+// headroom is the room before a payload. gobwas/ws builds a header at its
+// start and writes it here, which moves it to the end, against the payload.
+type headroom [FrameHeadroom]byte
+
+func (r *headroom) Write(p []byte) (int, error) { return copy(r[len(r)-len(p):], p), nil }
 
 // CloseFrame returns a server close frame with code and reason (trimmed to fit
 // a control frame).

@@ -269,12 +269,12 @@ const opFixed = 160
 func (w *opBuilder) head(col, doc string, v int64, src string, seq uint64, more int) {
 	w.b = transport.NewFrameBuffer(opFixed + len(col) + len(doc) + 2*len(src) + more)
 	w.b = append(w.b, `{"a":"op","c":`...)
-	w.b = appendString(w.b, col)
+	w.b = jsonscan.AppendString(w.b, col)
 	w.b = append(w.b, `,"d":`...)
-	w.b = appendString(w.b, doc)
+	w.b = jsonscan.AppendString(w.b, doc)
 	w.b = strconv.AppendInt(append(w.b, `,"v":`...), v, 10)
 	if src != "" {
-		w.b = appendString(append(w.b, `,"src":`...), src)
+		w.b = jsonscan.AppendString(append(w.b, `,"src":`...), src)
 		w.b = strconv.AppendUint(append(w.b, `,"seq":`...), seq, 10)
 	}
 }
@@ -307,14 +307,6 @@ func (w *opBuilder) done() []byte {
 	return f
 }
 
-// appendString appends s as json.Marshal writes it.
-func appendString(b []byte, s string) []byte {
-	if jsonscan.Verbatim(s) {
-		return append(append(append(b, '"'), s...), '"')
-	}
-	return append(b, jsonString(s)...)
-}
-
 // ackFrame is the acknowledgement of a submitted op, as ShareDB's server
 // sends it: {"a":"op","c","d","v","src","seq"} with no op, v the version
 // the op applied to, and, when the server changed the op, "fixup": one op
@@ -323,7 +315,7 @@ func appendString(b []byte, s string) []byte {
 func ackFrame(col, doc string, v int64, src string, seq uint64, fixup json.RawMessage) []byte {
 	var w opBuilder
 	w.head(col, doc, v, "", 0, 2*len(src)+len(fixup)+80)
-	w.b = appendString(append(w.b, `,"src":`...), src)
+	w.b = jsonscan.AppendString(append(w.b, `,"src":`...), src)
 	w.b = strconv.AppendUint(append(w.b, `,"seq":`...), seq, 10)
 	if len(fixup) > 0 {
 		w.appendFixup(src, seq, v, fixup)
@@ -335,7 +327,7 @@ func ackFrame(col, doc string, v int64, src string, seq uint64, fixup json.RawMe
 // appendFixup appends a message's "fixup" member: one op, fix, for the
 // submitter of the op (src, seq) at version v.
 func (w *opBuilder) appendFixup(src string, seq uint64, v int64, fix json.RawMessage) {
-	w.b = appendString(append(w.b, `,"fixup":[{"src":`...), src)
+	w.b = jsonscan.AppendString(append(w.b, `,"fixup":[{"src":`...), src)
 	w.b = strconv.AppendUint(append(w.b, `,"seq":`...), seq, 10)
 	w.b = strconv.AppendInt(append(w.b, `,"v":`...), v, 10)
 	w.b = append(append(w.b, `,"op":`...), fix...)
