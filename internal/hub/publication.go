@@ -95,11 +95,11 @@ type Publication struct {
 	// Node-local state, never encoded.
 	delivered atomic.Int64 // local deliveries, for the admin API's answer
 	memoMu    sync.Mutex
-	// memo, then memoMore: what Memo kept, memoN entries of memo. An
-	// event has two derivations (its changes and its submit): in place,
-	// they cost no allocation, where a map cost one or two per event.
+	// memo, then memoMore: what Memo kept (an entry of memo with no key is
+	// free). An event has two derivations (its changes and its submit):
+	// in place, they cost no allocation, where a map cost one or two per
+	// event.
 	memo     [2]memoEntry
-	memoN    int
 	memoMore []memoEntry
 }
 
@@ -112,7 +112,7 @@ type memoEntry struct {
 // forgetMemo drops what Memo kept.
 func (p *Publication) forgetMemo() {
 	p.memoMu.Lock()
-	p.memo, p.memoN, p.memoMore = [2]memoEntry{}, 0, nil
+	p.memo, p.memoMore = [2]memoEntry{}, nil
 	p.memoMu.Unlock()
 }
 
@@ -120,12 +120,17 @@ func (p *Publication) forgetMemo() {
 // number of callers: the dialects that derive the same thing from an event
 // (its document changes) share one derivation while the event is rendered.
 // It is local to this node; nothing of it travels with the publication.
+// key must not be nil.
 func (p *Publication) Memo(key any, derive func() (any, error)) (any, error) {
 	p.memoMu.Lock()
 	defer p.memoMu.Unlock()
-	for _, e := range p.memo[:p.memoN] {
-		if e.key == key {
+	free := -1
+	for i, e := range p.memo {
+		switch {
+		case e.key == key:
 			return e.v, e.err
+		case e.key == nil && free < 0:
+			free = i
 		}
 	}
 	for _, e := range p.memoMore {
@@ -135,9 +140,8 @@ func (p *Publication) Memo(key any, derive func() (any, error)) (any, error) {
 	}
 	v, err := derive()
 	e := memoEntry{key: key, v: v, err: err}
-	if p.memoN < len(p.memo) {
-		p.memo[p.memoN] = e
-		p.memoN++
+	if free >= 0 {
+		p.memo[free] = e
 	} else {
 		p.memoMore = append(p.memoMore, e)
 	}
