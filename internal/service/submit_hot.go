@@ -276,6 +276,9 @@ func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op,
 	p.docOp = store.DocOp{Collection: col, DocID: sub.DocID, Version: cur, Op: raw, Src: sub.Src, Seq: sub.Seq}
 	p.logged = loggedOp{docID: sub.DocID, version: cur, op: op, decoded: true, raw: raw, src: sub.Src, seq: sub.Seq}
 
+	// after, not afterMap: a fixup (the normalised value) was applied to
+	// it since.
+	afterMap, _ = after.(map[string]any)
 	setPart(d, afterMap)
 	d.row, d.rowJSON = row, rowJSON
 	d.ops = append(d.ops, p.logged)
