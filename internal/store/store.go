@@ -23,6 +23,11 @@ var (
 	ErrInvalid = errors.New("store: invalid argument")
 	// ErrPruned: Events was asked for events that are no longer kept.
 	ErrPruned = errors.New("store: events pruned")
+	// ErrLocked: OpenSQLite found the database file in use by another
+	// process (or another open store of this one): its lock file, the
+	// database's path with ".lock" added, is locked. One process writes a
+	// SQLite database; several nodes share PostgreSQL.
+	ErrLocked = errors.New("store: database is in use by another process")
 )
 
 // Role is a member's role in a workspace.

@@ -34,7 +34,7 @@ import (
 //	synchronous   full (default: a commit survives a power cut) or normal
 //	              (faster; a power cut may lose the last commits, a crash of
 //	              the process loses nothing)
-//	busy_timeout  milliseconds to wait for another process's lock (default 5000)
+//	busy_timeout  milliseconds to wait for a lock on the database (default 5000)
 //	read_conns    size of the read pool (default GOMAXPROCS, at least 2)
 type SQLiteStore struct {
 	sqlReader   // reads on the read pool
@@ -44,7 +44,8 @@ type SQLiteStore struct {
 	// The prepared statements of each pool (see stmtcache.go).
 	rdStmts, wrStmts *stmtCache
 	path             string
-	tempDir          string // set for :memory:, removed on Close
+	tempDir          string    // set for :memory:, removed on Close
+	lock             *fileLock // on path+".lock" (not for :memory:), released on Close
 
 	closeOnce sync.Once
 	closeErr  error
@@ -53,7 +54,12 @@ type SQLiteStore struct {
 var _ Store = (*SQLiteStore)(nil)
 
 // OpenSQLite opens (creating it if needed) the database that url names; see
-// SQLiteStore. It does not migrate.
+// SQLiteStore. It does not migrate. One store at a time holds a database
+// file: OpenSQLite first takes an exclusive lock on the file named by the
+// database's path with ".lock" added (created 0600 if missing, left in place
+// on Close), and fails at once with an error wrapping ErrLocked while
+// another process, or another store of this one, holds it. The lock is
+// flock(2), on Unix systems only (see lock_other.go).
 func OpenSQLite(ctx context.Context, rawURL string) (*SQLiteStore, error) {
 	rest, ok := cutPrefixFold(rawURL, "sqlite://")
 	if !ok {
@@ -95,10 +101,22 @@ func OpenSQLite(ctx context.Context, rawURL string) (*SQLiteStore, error) {
 
 	s := &SQLiteStore{path: p}
 	if p == ":memory:" {
+		// A private directory no other process knows of: no lock.
 		if s.tempDir, err = os.MkdirTemp("", "tablecast-sqlite-"); err != nil {
 			return nil, fmt.Errorf("store: temporary database: %w", err)
 		}
 		s.path = filepath.Join(s.tempDir, "tablecast.db")
+	} else {
+		// One process per database file (the service keeps state in
+		// memory that only holds while it is the only writer): the lock
+		// is taken before the database is opened and held until Close.
+		lockPath := s.path + ".lock"
+		if s.lock, err = lockFile(lockPath); errors.Is(err, ErrLocked) {
+			return nil, fmt.Errorf("%w: %s (its lock file %s is held: stop that process first; several nodes need PostgreSQL)",
+				ErrLocked, s.path, lockPath)
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busy)
 	// temp_store(2): the writer's statement journals (the pages a
@@ -158,10 +176,13 @@ func (s *SQLiteStore) cleanup() error {
 	if s.tempDir != "" {
 		errs = append(errs, os.RemoveAll(s.tempDir))
 	}
+	// Last: the database is closed before another process may open it.
+	errs = append(errs, s.lock.release())
 	return errors.Join(errs...)
 }
 
-// Close closes the connections (and removes a :memory: database).
+// Close closes the connections (and removes a :memory: database), then
+// releases the database's lock.
 func (s *SQLiteStore) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.cleanup() })
 	return s.closeErr

@@ -72,22 +72,13 @@ func openPostgresTest(tb testing.TB, admin string) Store {
 	return openMigrated(tb, createPostgresDB(tb, admin))
 }
 
-// Two processes migrating one database at the same time: both succeed and the
-// schema is there once.
+// Several processes migrating one database at the same time: all succeed and
+// the schema is there once.
 func TestPostgresMigrateConcurrently(t *testing.T) {
 	admin := postgresAdminURL(t)
 	u := createPostgresDB(t, admin)
-	testMigrateConcurrently(t, u)
-}
-
-func TestSQLiteMigrateConcurrently(t *testing.T) {
-	testMigrateConcurrently(t, "sqlite://"+filepath.Join(t.TempDir(), "m.db"))
-}
-
-func testMigrateConcurrently(t *testing.T, u string) {
 	ctx := testCtx(t)
-	const n = 4
-	stores := make([]Store, n)
+	stores := make([]Store, 4)
 	for i := range stores {
 		s, err := Open(ctx, u)
 		if err != nil {
@@ -96,7 +87,24 @@ func testMigrateConcurrently(t *testing.T, u string) {
 		defer s.Close()
 		stores[i] = s
 	}
-	errs := make(chan error, n)
+	testMigrateConcurrently(t, stores)
+}
+
+// A SQLite database has one store at a time (TestSQLiteOneStorePerFile):
+// several goroutines migrate through it at once.
+func TestSQLiteMigrateConcurrently(t *testing.T) {
+	ctx := testCtx(t)
+	s, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	testMigrateConcurrently(t, []Store{s, s, s, s})
+}
+
+func testMigrateConcurrently(t *testing.T, stores []Store) {
+	ctx := testCtx(t)
+	errs := make(chan error, len(stores))
 	var wg sync.WaitGroup
 	for _, s := range stores {
 		wg.Go(func() { errs <- s.Migrate(ctx) })
