@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/tablecast/tablecast/internal/config"
+	"github.com/tablecast/tablecast/internal/gcpace"
 	"github.com/tablecast/tablecast/internal/server"
 )
 
@@ -66,6 +67,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	log.Info("configuration", "config", cfg)
+	// The collector's pacing is the process's: serve owns it, not the
+	// node (tests run several nodes in one process).
+	pacer := gcpace.Start(gcpace.Config{Headroom: uint64(cfg.GCHeadroom), Logger: log})
+	defer pacer.Stop()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	node, err := server.New(ctx, cfg, server.Options{Logger: log})

@@ -64,25 +64,47 @@ func (t *target) sample(ctx context.Context) serverSample {
 	return s
 }
 
-// settledRSS reads the server's RSS every 250ms until two readings differ
-// by less than 64 KiB (at most 5s), and returns the last; NaN if unreadable.
+// settledRSS reads the server's RSS every 250ms until it has stayed within
+// 64 KiB of one value for rssSteadyFor (at most rssSettleMax), and returns
+// the last reading; NaN if unreadable. A server that returns memory to the
+// operating system once it goes quiet (tablecast after three seconds, see
+// internal/gcpace) is read after it has done so.
 func (t *target) settledRSS(ctx context.Context) float64 {
-	prev, err := procRSS(t.pid)
+	read := func() (float64, error) {
+		v, err := procRSS(t.pid)
+		return float64(v), err
+	}
+	return settle(ctx, read, 250*time.Millisecond, rssSteadyFor, rssSettleMax)
+}
+
+const (
+	rssSteadyFor = 4 * time.Second
+	rssSettleMax = 20 * time.Second
+)
+
+// settle reads read every interval until its value has stayed within
+// 64 KiB of the first reading of a stretch for steadyFor, or for at most
+// max, and returns the last reading (NaN on an error).
+func settle(ctx context.Context, read func() (float64, error), interval, steadyFor, max time.Duration) float64 {
+	start, err := read()
 	if err != nil {
 		return math.NaN()
 	}
-	for range 20 {
-		sleep(ctx, 250*time.Millisecond)
-		cur, err := procRSS(t.pid)
-		if err != nil {
+	cur := start
+	var stretch, total time.Duration
+	for total < max && stretch < steadyFor && ctx.Err() == nil {
+		sleep(ctx, interval)
+		total += interval
+		if cur, err = read(); err != nil {
 			return math.NaN()
 		}
-		if d := cur - prev; d < 64<<10 && d > -64<<10 {
-			return float64(cur)
+		if d := cur - start; d >= 64<<10 || d <= -64<<10 {
+			start, stretch = cur, 0
+			continue
 		}
-		prev = cur
+		stretch += interval
 	}
-	return float64(prev)
+	return cur
 }
 
 // forceGC makes the server run one garbage collection (see sample).

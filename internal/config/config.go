@@ -73,6 +73,9 @@ type Config struct {
 	ShutdownTimeout time.Duration // graceful shutdown deadline
 	MaxBodySize     int64         // bytes per HTTP API request body
 	ReplayLimit     int           // most events replayed to one subscriber
+	// GCHeadroom is the least the Go heap grows between two garbage
+	// collections (internal/gcpace); 0 leaves the collector to GOGC.
+	GCHeadroom int64
 }
 
 // RateLimit is a token bucket: PerSecond tokens refill each second, up to Burst.

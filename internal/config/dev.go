@@ -91,6 +91,7 @@ func (c Config) Redacted() map[string]any {
 		"shutdown-timeout":   c.ShutdownTimeout.String(),
 		"max-body-size":      c.MaxBodySize,
 		"replay-limit":       c.ReplayLimit,
+		"gc-headroom":        c.GCHeadroom,
 		"connect-rate":       c.ConnectRate.String(),
 
 		"webhook-timeout":       c.Webhooks.Timeout.String(),

@@ -192,6 +192,9 @@ func settings(c *Config, port *int) []setting {
 		{env: "TABLECAST_REPLAY_LIMIT", flag: "replay-limit", def: "1000",
 			usage: "most events replayed to one subscriber (`count`)",
 			apply: intInto(&c.ReplayLimit, 1)},
+		{env: "TABLECAST_GC_HEADROOM", flag: "gc-headroom", def: "32MiB",
+			usage: "least the Go heap grows between two garbage collections; 0 leaves them to GOGC, which also wins when set (`size`)",
+			apply: sizeInto(&c.GCHeadroom, 0, maxSize)},
 	}
 }
 
