@@ -272,7 +272,9 @@ func (c *Conn) flush(w *writer) {
 		c.hub.goTracked(func() { c.drainSlow(rest) })
 		return
 	}
-	w.out.record(len(f.batch), f.bytes, f.stamps, c.hub.cfg.Now)
+	if w.local.record(len(f.batch), f.bytes, f.stamps, c.hub.cfg.Now) {
+		w.local.addTo(&w.out)
+	}
 	if c.recycle(f, true) {
 		c.writer.push(c) // again, behind the others: one write per turn
 	}

@@ -51,12 +51,70 @@ type latencyHistogram struct {
 }
 
 func (l *latencyHistogram) observe(d time.Duration) {
+	i := bucketOf(d)
+	l.counts[i].Add(1)
+	l.sum.Add(int64(d))
+}
+
+// bucketOf returns the index of d's fanout latency bucket.
+func bucketOf(d time.Duration) int {
 	i := 0
 	for i < len(fanoutBounds) && d > fanoutBounds[i] {
 		i++
 	}
-	l.counts[i].Add(1)
-	l.sum.Add(int64(d))
+	return i
+}
+
+// localStats is what one writer goroutine wrote since it last added it to
+// its shared writeStats: plain counters, so that a delivery costs no atomic
+// operation. The writer adds them up every localStatsMax writes and before
+// it waits for work, so Stats lags a busy writer by at most that many.
+type localStats struct {
+	writes, frames, bytes int64
+	counts                [len(fanoutBounds) + 1]uint64
+	sum                   int64
+}
+
+// localStatsMax is how many writes a writer counts locally at most.
+const localStatsMax = 256
+
+// record counts one write as writeStats.record does, and reports whether
+// the counts should now be added to the shared ones.
+func (l *localStats) record(frames int, bytes int64, stamps []int64, now func() time.Time) bool {
+	l.writes++
+	l.frames += int64(frames)
+	l.bytes += bytes
+	var t int64
+	for _, ts := range stamps {
+		if ts == 0 {
+			continue
+		}
+		if t == 0 {
+			t = now().UnixNano()
+		}
+		d := time.Duration(t - ts)
+		l.counts[bucketOf(d)]++
+		l.sum += int64(d)
+	}
+	return l.writes >= localStatsMax
+}
+
+// addTo adds l to s and empties l.
+func (l *localStats) addTo(s *writeStats) {
+	if l.writes == 0 {
+		return
+	}
+	s.frames.Add(l.frames)
+	s.bytes.Add(l.bytes)
+	for i, n := range l.counts {
+		if n != 0 {
+			s.fanout.counts[i].Add(n)
+		}
+	}
+	if l.sum != 0 {
+		s.fanout.sum.Add(l.sum)
+	}
+	*l = localStats{}
 }
 
 // LatencyHistogram is a snapshot of a latency histogram.

@@ -32,10 +32,11 @@ type writer struct {
 
 	// Owned by w's goroutine: the batch it is writing (reused from one
 	// connection to the next; a connection that drains slowly takes a copy),
-	// and what it wrote. out sits on cache lines of its own, so that counting
-	// a write does not take a line from the CPUs that push to this writer or
-	// a sibling.
+	// and what it wrote, counted in local and added to out from time to
+	// time. out sits on cache lines of its own, so that counting does not
+	// take a line from the CPUs that push to this writer or a sibling.
 	batch flushing
+	local localStats // what it wrote since it last added to out
 	_     [cacheLine]byte
 	out   writeStats
 	_     [cacheLine]byte
@@ -89,6 +90,7 @@ func (w *writer) run(stop <-chan struct{}, done func()) {
 				c.flush(w)
 			}
 		}
+		w.local.addTo(&w.out)
 	}
 }
 
