@@ -169,7 +169,6 @@ func (p *Pacer) pace() {
 		return
 	}
 	pct := percentFor(readUint(metricLive), p.headroom, p.base)
-	println("pace", readUint(metricLive), pct, p.base)
 	if pct != p.current {
 		debug.SetGCPercent(pct)
 		p.current = pct
