@@ -56,6 +56,56 @@ func TestSQLiteOneStorePerFile(t *testing.T) {
 	}
 }
 
+// A store opened through a symbolic link, to the database or to its
+// directory, takes the same lock as one opened by the file's own path.
+func TestSQLiteLockFollowsSymlinks(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	real := filepath.Join(dir, "data")
+	if err := os.Mkdir(real, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(real, "one.db")
+	fileLink := filepath.Join(dir, "link.db")
+	dirLink := filepath.Join(dir, "datalink")
+	if err := os.Symlink(real, dirLink); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, first, second string }{
+		{"directory link, database not created yet", filepath.Join(dirLink, "one.db"), path},
+		{"file link", path, fileLink},
+		{"file link first", fileLink, path},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first, err := Open(ctx, "sqlite://"+tc.first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer first.Close()
+			if err := first.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			second, err := Open(ctx, "sqlite://"+tc.second)
+			if err == nil {
+				second.Close()
+				t.Fatalf("%s opened while %s is open: the two took different locks", tc.second, tc.first)
+			}
+			if !errors.Is(err, ErrLocked) {
+				t.Fatalf("second Open: %v; want ErrLocked", err)
+			}
+		})
+		if tc.name == "directory link, database not created yet" {
+			// The file exists now: link to it for the next cases.
+			if err := os.Symlink(path, fileLink); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := os.Stat(fileLink + ".lock"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a lock file beside the link: %v; want none", err)
+	}
+}
+
 // An Open that fails after taking the lock releases it: the next one fails
 // for the same reason, not with ErrLocked.
 func TestSQLiteFailedOpenReleasesLock(t *testing.T) {

@@ -110,7 +110,7 @@ func OpenSQLite(ctx context.Context, rawURL string) (*SQLiteStore, error) {
 		// One process per database file (the service keeps state in
 		// memory that only holds while it is the only writer): the lock
 		// is taken before the database is opened and held until Close.
-		lockPath := s.path + ".lock"
+		lockPath := lockPathFor(s.path)
 		if s.lock, err = lockFile(lockPath); errors.Is(err, ErrLocked) {
 			return nil, fmt.Errorf("%w: %s (its lock file %s is held: stop that process first; several nodes need PostgreSQL)",
 				ErrLocked, s.path, lockPath)
@@ -420,4 +420,24 @@ func redactURL(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// lockPathFor names the lock file of the database at path: beside the file
+// the path leads to, symbolic links followed (in the path's directories
+// too, for a database not created yet), as SQLite follows them to put its
+// -wal and -shm files. Two stores that reach one database through
+// different links then meet at one lock file. A hard link is another name
+// for the file, and is not recognised.
+func lockPathFor(path string) string {
+	if r, err := filepath.EvalSymlinks(path); err == nil {
+		return r + ".lock"
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if r, err := filepath.EvalSymlinks(dir); err == nil {
+		return filepath.Join(r, base) + ".lock"
+	}
+	return path + ".lock"
 }
