@@ -108,29 +108,42 @@ func TestOff(t *testing.T) {
 	}
 }
 
-// TestQuiet feeds the allocation counter tick by tick.
+// TestQuiet feeds the allocation counter and the CPU time tick by tick.
 func TestQuiet(t *testing.T) {
 	const mib = 1 << 20
+	const ms = time.Millisecond
 	for _, tc := range []struct {
 		name string
 		// per tick, the bytes allocated since the previous one
 		rates []uint64
+		// per tick, the CPU time used since the previous one (none if
+		// shorter than rates)
+		cpu []time.Duration
 		// the ticks (1-based) at which memory is released
 		want []int
 	}{
-		{"busy then quiet: released once", []uint64{20 * mib, 5, 0, 0, 0, 0, 0}, []int{4}},
-		{"quiet needs three ticks in a row", []uint64{20 * mib, 0, 0, 2 * mib, 0, 0, 0}, []int{7}},
-		{"too little allocated to release", []uint64{4 * mib, 0, 0, 0, 0}, nil},
-		{"slow allocation adds up", []uint64{mib - 1, mib - 1, mib - 1, mib - 1, mib - 1, mib - 1, mib - 1, mib - 1, mib - 1}, []int{9}},
-		{"released again after more work", []uint64{20 * mib, 0, 0, 0, 20 * mib, 0, 0, 0}, []int{4, 8}},
+		{"busy then quiet: released once", []uint64{20 * mib, 5, 0, 0, 0, 0, 0}, nil, []int{4}},
+		{"quiet needs three ticks in a row", []uint64{20 * mib, 0, 0, 2 * mib, 0, 0, 0}, nil, []int{7}},
+		{"too little allocated to release", []uint64{4 * mib, 0, 0, 0, 0}, nil, nil},
+		{"slow allocation adds up", []uint64{mib - 1, mib - 1, mib - 1, mib - 1, mib - 1, mib - 1, mib - 1, mib - 1, mib - 1}, nil, []int{9}},
+		{"released again after more work", []uint64{20 * mib, 0, 0, 0, 20 * mib, 0, 0, 0}, nil, []int{4, 8}},
+		{"a light load that uses the CPU is not quiet", []uint64{20 * mib, 100 << 10, 100 << 10, 100 << 10, 100 << 10},
+			[]time.Duration{900 * ms, 400 * ms, 400 * ms, 400 * ms, 400 * ms}, nil},
+		{"quiet once the CPU rests too", []uint64{20 * mib, 100 << 10, 0, 0, 0},
+			[]time.Duration{900 * ms, 400 * ms, 49 * ms, 10 * ms, 0}, []int{5}},
+		{"CPU at the threshold is busy", []uint64{20 * mib, 0, 0, 0, 0},
+			[]time.Duration{0, quietCPU, 0, 0, 0}, []int{5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q := quiet{headroom: 16 * mib, last: 1000}
-			total := uint64(1000)
+			q := quiet{headroom: 16 * mib, last: 1000, lastCPU: time.Second}
+			total, cpu := uint64(1000), time.Second
 			var got []int
 			for i, r := range tc.rates {
 				total += r
-				if q.tick(total) {
+				if i < len(tc.cpu) {
+					cpu += tc.cpu[i]
+				}
+				if q.tick(total, cpu) {
 					got = append(got, i+1)
 				}
 			}
@@ -153,6 +166,7 @@ func TestWatchReleasesAndStops(t *testing.T) {
 	p.tick = tick
 	var allocs atomic.Uint64
 	p.allocs = allocs.Load
+	p.cpu = func() time.Duration { return 0 }
 	released := make(chan struct{}, 1)
 	p.release = func() { released <- struct{}{} }
 	p.start()
@@ -171,4 +185,23 @@ func TestWatchReleasesAndStops(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no release after a quiet stretch")
 	}
+}
+
+// processCPU reads the process's CPU time, which grows as the process works.
+func TestProcessCPU(t *testing.T) {
+	before := processCPU()
+	if before <= 0 {
+		t.Skip("the process's CPU time cannot be read here")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	x := 0
+	for processCPU() < before+20*time.Millisecond {
+		for i := range 1 << 16 {
+			x += i
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CPU time stayed at %v after 5 s of work", processCPU())
+		}
+	}
+	_ = x
 }
