@@ -423,21 +423,30 @@ func redactURL(raw string) string {
 }
 
 // lockPathFor names the lock file of the database at path: beside the file
-// the path leads to, symbolic links followed (in the path's directories
-// too, for a database not created yet), as SQLite follows them to put its
-// -wal and -shm files. Two stores that reach one database through
-// different links then meet at one lock file. A hard link is another name
-// for the file, and is not recognised.
+// the path leads to, as SQLite follows symbolic links to put its -wal and
+// -shm files there. A link to a database not created yet is followed too
+// (SQLite creates the file it points to). Two stores that reach one
+// database through different links then meet at one lock file. Links in
+// the path's directories need nothing: they lead to the same lock file
+// whatever its name. A hard link is another name for the file, and is not
+// recognised.
 func lockPathFor(path string) string {
-	if r, err := filepath.EvalSymlinks(path); err == nil {
-		return r + ".lock"
-	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	if r, err := filepath.EvalSymlinks(dir); err == nil {
-		return filepath.Join(r, base) + ".lock"
+	for range maxLinks {
+		if r, err := filepath.EvalSymlinks(path); err == nil {
+			return r + ".lock"
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			break // not a link: a database not created yet
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
 	}
 	return path + ".lock"
 }
+
+// maxLinks bounds lockPathFor's links to missing files: a longer chain is
+// a loop, which SQLite refuses to open anyway.
+const maxLinks = 40
