@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/event"
@@ -26,6 +27,7 @@ type prepared struct {
 	sc          *schema
 	upd         store.RowUpdate // but its values: vals, encoded when the batch writes the row
 	vals        table.Values
+	changed     []int64 // the fields whose cells the op changed
 	payload     json.RawMessage // the rows_updated event
 	docOp       store.DocOp     // its op log entry, but the offset
 	logged      loggedOp
@@ -271,7 +273,7 @@ func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op,
 		// The row's JSON is not known: about what the op added to it.
 		h.resize(d, d.size.Load()+3*int64(len(opRaw)))
 	}
-	p.upd, p.vals = upd, vals
+	p.upd, p.vals, p.changed = upd, vals, changed
 	raw := event.DocChange{Op: opRaw, Fix: meta.Reply.Fixup}.LogOp()
 	p.docOp = store.DocOp{Collection: col, DocID: sub.DocID, Version: cur, Op: raw, Src: sub.Src, Seq: sub.Seq}
 	p.logged = loggedOp{docID: sub.DocID, version: cur, op: op, decoded: true, raw: raw, src: sub.Src, seq: sub.Seq}
@@ -353,7 +355,8 @@ func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, e
 	// (txOps.flushAppends), which gives them their offset.
 	w.batch.appends = append(w.batch.appends, pendingAppend{w: w, hw: hw})
 	hw.pending = true
-	next := &rowWrite{key: d.key, stored: rw.stored, version: base + 1, upd: p.upd, vals: p.vals}
+	next := &rowWrite{key: d.key, stored: rw.stored, version: base + 1, upd: p.upd, vals: p.vals,
+		changed: unionSorted(rw.changed, p.changed)}
 	if next.vals == nil { // no cell changed: the values stay the last written
 		next.vals = rw.vals
 	}
@@ -433,9 +436,24 @@ type rowWrite struct {
 	stored  int64           // the row's version in the store
 	version int64           // its version after the prepared submits
 	upd     store.RowUpdate // the last one's update (time)
-	// vals are the row's values after the last one that changed a cell,
-	// encoded only when the row is written; nil when none did.
-	vals table.Values
+	// vals are the row's values after the last one that changed a cell;
+	// nil when none did. changed are the fields whose cells they changed
+	// since the row was last written, in order: only those are encoded
+	// and written (changedValues).
+	vals    table.Values
+	changed []int64
+}
+
+// unionSorted is the union of two sorted lists of ids, a new list when
+// b adds to a.
+func unionSorted(a, b []int64) []int64 {
+	out := a
+	for _, id := range b {
+		if i, found := slices.BinarySearch(out, id); !found {
+			out = slices.Insert(slices.Clip(out), i, id)
+		}
+	}
+	return out
 }
 
 func (t *txOps) rowWrite(k hotKey) *rowWrite { return t.rows[k] }
@@ -455,8 +473,8 @@ func (t *txOps) flushRow(ctx context.Context, tx store.Tx, k hotKey) error {
 		return nil
 	}
 	upd := rw.upd
-	if rw.vals != nil {
-		upd.Values, upd.Replace, upd.Encoded = encodeValues(rw.vals), true, true
+	if len(rw.changed) > 0 {
+		upd.Values, upd.Encoded = changedValues(rw.vals, rw.changed), true
 	}
 	upd.ExpectedVersion, upd.Version = rw.stored, 0
 	if rw.version > rw.stored+1 {
@@ -465,7 +483,7 @@ func (t *txOps) flushRow(ctx context.Context, tx store.Tx, k hotKey) error {
 	if err := tx.WriteRows(ctx, k.table, []store.RowUpdate{upd}); err != nil {
 		return fmt.Errorf("service: writing row %d of table %d after its ops: %w", k.id, k.table, err)
 	}
-	rw.stored = rw.version
+	rw.stored, rw.changed = rw.version, nil
 	return nil
 }
 

@@ -73,7 +73,7 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 		return event.SubmitResult{}, err
 	}
 	if vals != nil {
-		upd.Values, upd.Replace, upd.Encoded = encodeValues(vals), true, true
+		upd.Values, upd.Encoded = changedValues(vals, changed), true
 	}
 	sd.op = withFixup(sd.op, fix)
 	if w.reply != nil && fix != nil {
@@ -210,10 +210,9 @@ func recordUpdate(op json0.Op, before, after map[string]any, sc *schema, row eve
 	}
 	upd := store.RowUpdate{}
 	if len(vals) > 0 {
-		// The row's whole values, to be replaced (cheaper for the store
-		// than merging a patch into the stored JSON); the caller encodes
-		// them when it writes them (a hot document's batch writes the
-		// last of its ops' only).
+		// The row's whole values after the op (what a hot document
+		// keeps); the store is given the changed ones only
+		// (changedValues).
 		whole := maps.Clone(row.Fields)
 		if whole == nil {
 			whole = table.Values{}

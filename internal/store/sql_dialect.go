@@ -65,13 +65,6 @@ type dialect struct {
 	ts    func(time.Time) any // a time parameter
 	order func(*big.Int) any  // an order parameter, for {ordp}
 	ids   func([]int64) any   // an id list parameter, for {id_in}
-	// valueKey is the parameter naming a field's key in a row's values.
-	valueKey func(fieldID int64) any
-	// mergeValues returns the expression of the new values of a row after
-	// merging patch (a validated JSON object) into vals, and its parameters.
-	mergeValues func(patch json.RawMessage) (string, []any, error)
-	// removeValue: parameters (valueKey, table_id, valueKey).
-	removeValue string
 	// shiftRows: parameters (table_id, order, id); adds 1 to the order of the
 	// rows at or after (order, id).
 	shiftRows string
@@ -141,10 +134,10 @@ type queries struct {
 
 	rowGet, rowsAfter, rowsByIDs, rowLast, rowOrder, rowPrev, rowVersion, rowsDelete string
 
-	streamTop, streamNext, eventInsert, events, eventOldest string
-	unpublished, pruneBoundary, prune                       string
-	removeValue, shiftRows, markPublished, appendEvent      string
-	docOps, pruneDocOps, bumpRowID                          string
+	streamTop, streamNext, eventInsert, events, eventOldest        string
+	unpublished, pruneBoundary, prune                              string
+	removeValue, clearCells, shiftRows, markPublished, appendEvent string
+	docOps, pruneDocOps, bumpRowID                                 string
 
 	// streamAdd moves a stream's counter by its third parameter and
 	// returns the new top (AppendEvents); eventRows[k] and docOpRows[k]
@@ -152,6 +145,8 @@ type queries struct {
 	streamAdd string
 	eventRows [appendLevels]string
 	docOpRows [appendLevels]string
+	// cellRows[k] upserts 1<<k cells (writeCells).
+	cellRows [cellLevels]string
 }
 
 const (
@@ -159,7 +154,7 @@ const (
 	tableCols = `id, workspace_id, name, position, created_at, version`
 	fieldCols = `id, table_id, name, type, is_primary, position, options, version`
 	viewCols  = `id, table_id, name, type, position, filter_type, filters, sorts, hidden_field_ids, is_public, COALESCE(slug, ''), password_hash, version`
-	rowCols   = `id, table_id, {ord}, version, vals, created_at, updated_at`
+	rowCols   = `id, table_id, {ord}, version, ` + rowCells + `, created_at, updated_at`
 	// eventCols is followed by the event's published flag: it is published
 	// when its seq is not in the outbox.
 	eventCols = `e.stream_kind, e.stream_id, e.stream_offset, e.type, e.payload, e.created_at`
@@ -285,7 +280,10 @@ func (d *dialect) build() {
 			WHERE doc_ops.collection = 'record_' || w.table_id AND doc_ops.created_at >= f.created_at {-us}))`),
 		bumpRowID: x(d.bumpRowID),
 
-		removeValue:   x(d.removeValue),
+		// A deleted field's cells (parameters: its key as row_cells holds
+		// it, its table).
+		removeValue:   x(`DELETE FROM row_cells WHERE field_key = ? AND row_id IN (SELECT id FROM table_rows WHERE table_id = ?)`),
+		clearCells:    x(`DELETE FROM row_cells WHERE row_id = ?`),
 		shiftRows:     x(d.shiftRows),
 		markPublished: x(d.markPublished),
 		appendEvent:   x(d.appendEvent),
@@ -295,6 +293,9 @@ func (d *dialect) build() {
 			`(?, ?, ?, ?, ?, ?)`, 1<<k))
 		d.q.docOpRows[k] = x(multiRow(`INSERT INTO doc_ops (collection, doc_id, version, op, src, seq, stream_offset, created_at) VALUES `,
 			`(?, ?, ?, ?, ?, ?, ?, ?)`, 1<<k))
+	}
+	for k := range cellLevels {
+		d.q.cellRows[k] = x(cellRowsSQL(1 << k))
 	}
 	d.buildWebhooks()
 }

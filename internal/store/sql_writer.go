@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tablecast/tablecast/internal/jsonscan"
 )
 
 // sqlTx implements Tx for both engines over a transaction's querier.
@@ -263,8 +265,8 @@ func (t *sqlTx) DeleteField(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	key := t.d.valueKey(id)
-	if _, err := t.q.exec(ctx, t.d.q.removeValue, key, f.TableID, key); err != nil {
+	key := string(jsonscan.AppendString(nil, strconv.FormatInt(id, 10)))
+	if _, err := t.q.exec(ctx, t.d.q.removeValue, key, f.TableID); err != nil {
 		return t.d.mapErr(err, what+": removing its values")
 	}
 	return t.deleteOne(ctx, t.d.q.fieldDelete, id, what)
@@ -280,13 +282,13 @@ func (t *sqlTx) InsertRows(ctx context.Context, in NewRows) (InsertedRows, error
 	if n == 0 {
 		return InsertedRows{Rows: []Row{}}, nil
 	}
-	vals := make([]string, n)
+	cells := make([][]cell, n)
 	for i, v := range in.Values {
-		s, err := jsonObject(v, fmt.Sprintf("values of new row %d", i))
+		c, err := cellsOf(v, false, fmt.Sprintf("values of new row %d", i))
 		if err != nil {
 			return InsertedRows{}, err
 		}
-		vals[i] = s
+		cells[i] = c
 	}
 	orders, shifted, err := t.insertOrders(ctx, in)
 	if err != nil {
@@ -318,9 +320,9 @@ func (t *sqlTx) InsertRows(ctx context.Context, in NewRows) (InsertedRows, error
 		end := min(start+insertChunk, n)
 		var b strings.Builder
 		if len(in.IDs) > 0 {
-			b.WriteString(`INSERT INTO table_rows (id, table_id, ord, version, vals, created_at, updated_at) {override} VALUES `)
+			b.WriteString(`INSERT INTO table_rows (id, table_id, ord, version, created_at, updated_at) {override} VALUES `)
 		} else {
-			b.WriteString(`INSERT INTO table_rows (table_id, ord, version, vals, created_at, updated_at) VALUES `)
+			b.WriteString(`INSERT INTO table_rows (table_id, ord, version, created_at, updated_at) VALUES `)
 		}
 		args := make([]any, 0, (end-start)*6)
 		for i := start; i < end; i++ {
@@ -328,14 +330,14 @@ func (t *sqlTx) InsertRows(ctx context.Context, in NewRows) (InsertedRows, error
 				b.WriteString(", ")
 			}
 			if len(in.IDs) > 0 {
-				b.WriteString(`(?, ?, {ordp}, 1, {json}, ?, ?)`)
+				b.WriteString(`(?, ?, {ordp}, 1, ?, ?)`)
 				args = append(args, in.IDs[i])
 			} else {
-				b.WriteString(`(?, {ordp}, 1, {json}, ?, ?)`)
+				b.WriteString(`(?, {ordp}, 1, ?, ?)`)
 			}
-			args = append(args, in.TableID, t.d.order(orders[i]), vals[i], t.d.ts(ts), t.d.ts(ts))
+			args = append(args, in.TableID, t.d.order(orders[i]), t.d.ts(ts), t.d.ts(ts))
 		}
-		b.WriteString(` RETURNING id, {ord}, vals`)
+		b.WriteString(` RETURNING id, {ord}`)
 		rows, err := t.q.query(ctx, t.d.sql(b.String()), args...)
 		if err != nil {
 			return InsertedRows{}, t.d.mapErr(err, what)
@@ -344,8 +346,7 @@ func (t *sqlTx) InsertRows(ctx context.Context, in NewRows) (InsertedRows, error
 		for rows.Next() {
 			var id int64
 			var ord string
-			var v []byte
-			if err := rows.Scan(&id, &ord, &v); err != nil {
+			if err := rows.Scan(&id, &ord); err != nil {
 				rows.Close()
 				return InsertedRows{}, t.d.mapErr(err, what)
 			}
@@ -359,7 +360,7 @@ func (t *sqlTx) InsertRows(ctx context.Context, in NewRows) (InsertedRows, error
 				rows.Close()
 				return InsertedRows{}, fmt.Errorf("store: %s: inserted row %d has unexpected order %s", what, id, ord)
 			}
-			out.Rows[i] = Row{ID: id, TableID: in.TableID, Order: ord, Version: 1, Values: v, CreatedAt: ts, UpdatedAt: ts}
+			out.Rows[i] = Row{ID: id, TableID: in.TableID, Order: ord, Version: 1, Values: cellsJSON(cells[i]), CreatedAt: ts, UpdatedAt: ts}
 			got++
 		}
 		rows.Close()
@@ -368,6 +369,11 @@ func (t *sqlTx) InsertRows(ctx context.Context, in NewRows) (InsertedRows, error
 		}
 		if got != end-start {
 			return InsertedRows{}, fmt.Errorf("store: %s: inserted %d rows, want %d", what, got, end-start)
+		}
+	}
+	for i, r := range out.Rows {
+		if err := t.writeCells(ctx, r.ID, cells[i]); err != nil {
+			return InsertedRows{}, t.d.mapErr(err, what)
 		}
 	}
 	return out, nil
@@ -497,35 +503,26 @@ func (t *sqlTx) WriteRows(ctx context.Context, tableID int64, updates []RowUpdat
 	return nil
 }
 
-// updateRow applies u, and reads the row back when returning is set.
+// updateRow applies u, and reads the row back when returning is set. The
+// row's head is updated first (which checks that it exists, in this table,
+// at the expected version), then the cells u gives: a merge writes those
+// only, whatever the row's width.
 func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, returning bool) (Row, error) {
 	what := func() string { return fmt.Sprintf("row %d of table %d", u.ID, tableID) }
-	var expr, patch string
-	var args []any
-	var err error
-	if u.Replace {
-		// Compacted here, the values are stored as they are: SQLite's
-		// json() would parse them again.
-		if u.Encoded {
-			if len(u.Values) < 2 || u.Values[0] != '{' {
-				return Row{}, fmt.Errorf("%w: values of %s must be a JSON object", ErrInvalid, what())
-			}
-			patch = string(u.Values)
-		} else if patch, err = compactObject(u.Values, "values of "+what()); err != nil {
+	var cells []cell
+	if u.Values != nil || u.Replace {
+		var err error
+		if cells, err = cellsOf(u.Values, u.Encoded, "values of "+what()); err != nil {
 			return Row{}, err
 		}
-		expr, args = `{jsontext}`, []any{patch}
-	} else if patch, err = jsonObject(u.Values, "values of "+what()); err != nil {
-		return Row{}, err
-	} else if expr, args, err = t.d.mergeValues(json.RawMessage(patch)); err != nil {
-		return Row{}, fmt.Errorf("%w: values of %s: %w", ErrInvalid, what(), err)
 	}
-	sql := `UPDATE table_rows SET vals = ` + expr + `, version = version + 1, updated_at = ?`
+	sql := `UPDATE table_rows SET version = version + 1, updated_at = ?`
+	var args []any
 	if u.Version != 0 {
 		if u.ExpectedVersion == 0 || u.Version <= u.ExpectedVersion {
 			return Row{}, fmt.Errorf("%w: version %d of %s: it needs an expected version below it", ErrInvalid, u.Version, what())
 		}
-		sql = `UPDATE table_rows SET vals = ` + expr + `, version = ?, updated_at = ?`
+		sql = `UPDATE table_rows SET version = ?, updated_at = ?`
 		args = append(args, u.Version)
 	}
 	at := now()
@@ -547,19 +544,30 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, retur
 		sql += ` AND version = ?`
 		args = append(args, u.ExpectedVersion)
 	}
-	if returning {
-		row, err := scanRow(t.q.queryRow(ctx, t.d.sql(sql+` RETURNING `+rowCols), args...))
-		if err == nil || !t.d.isNoRows(err) {
-			return row, t.d.mapErr(err, what())
+	n, err := t.q.exec(ctx, t.d.sql(sql), args...)
+	if err != nil {
+		return Row{}, t.d.mapErr(err, what())
+	}
+	if n != 1 {
+		var version int64
+		if err := t.q.queryRow(ctx, t.d.q.rowVersion, tableID, u.ID).Scan(&version); err != nil {
+			return Row{}, t.d.mapErr(err, what())
 		}
-	} else if n, err := t.q.exec(ctx, t.d.sql(sql), args...); err != nil || n == 1 {
+		return Row{}, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, what(), version, u.ExpectedVersion)
+	}
+	if u.Replace {
+		if _, err := t.q.exec(ctx, t.d.q.clearCells, u.ID); err != nil {
+			return Row{}, t.d.mapErr(err, what())
+		}
+	}
+	if err := t.writeCells(ctx, u.ID, cells); err != nil {
 		return Row{}, t.d.mapErr(err, what())
 	}
-	var version int64
-	if err := t.q.queryRow(ctx, t.d.q.rowVersion, tableID, u.ID).Scan(&version); err != nil {
-		return Row{}, t.d.mapErr(err, what())
+	if !returning {
+		return Row{}, nil
 	}
-	return Row{}, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, what(), version, u.ExpectedVersion)
+	row, err := scanRow(t.q.queryRow(ctx, t.d.q.rowGet, tableID, u.ID))
+	return row, t.d.mapErr(err, what())
 }
 
 func (t *sqlTx) DeleteRows(ctx context.Context, tableID int64, ids []int64) ([]int64, error) {

@@ -155,11 +155,10 @@ type RowUpdate struct {
 	// absent are untouched), or replaces them entirely when Replace is set.
 	Values  json.RawMessage
 	Replace bool
-	// Encoded, with Replace, says that Values is a compact JSON object of
-	// values the caller normalised and encoded itself (the service's
-	// document writes, which store a row whole after an op changed one of
-	// its cells): the store looks at its first byte only, rather than
-	// parsing the whole row again.
+	// Encoded says that Values is a compact JSON object of values the
+	// caller normalised and encoded itself (the service's document writes,
+	// which store the cells a batch of ops changed): the store splits it
+	// into cells without checking them again.
 	Encoded bool
 	// Order, when not "", moves the row to that order (the Row.Order
 	// format); the row's values may be left unchanged (Values nil).

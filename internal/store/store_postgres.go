@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"encoding/json"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -204,16 +201,10 @@ var postgresDialect = func() *dialect {
 		skipLocked: "FOR UPDATE SKIP LOCKED",
 		bumpRowID: `SELECT setval(pg_get_serial_sequence('table_rows', 'id'),
 			GREATEST(?::bigint, (SELECT last_value FROM table_rows_id_seq)))`,
-		rebind:   true,
-		ts:       func(t time.Time) any { return t },
-		order:    func(n *big.Int) any { return formatOrder(n) },
-		ids:      func(ids []int64) any { return ids },
-		valueKey: func(id int64) any { return strconv.FormatInt(id, 10) },
-		mergeValues: func(patch json.RawMessage) (string, []any, error) {
-			return "vals || ?::jsonb", []any{string(patch)}, nil
-		},
-		removeValue: `UPDATE table_rows SET vals = vals - ?::text
-			WHERE table_id = ? AND vals -> ?::text IS NOT NULL`,
+		rebind: true,
+		ts:     func(t time.Time) any { return t },
+		order:  func(n *big.Int) any { return formatOrder(n) },
+		ids:    func(ids []int64) any { return ids },
 		shiftRows: `UPDATE table_rows SET ord = ord + 1
 			WHERE table_id = ? AND (ord, id) >= (?::text::numeric, ?)`,
 		lockTable: `SELECT id FROM tables WHERE id = $1 FOR UPDATE`,

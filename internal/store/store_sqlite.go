@@ -343,31 +343,6 @@ var sqliteDialect = func() *dialect {
 			b, _ := json.Marshal(ids)
 			return string(b)
 		},
-		valueKey: func(id int64) any { return `$."` + strconv.FormatInt(id, 10) + `"` },
-		mergeValues: func(patch json.RawMessage) (string, []any, error) {
-			keys, values, err := objectMembers(patch)
-			if err != nil {
-				return "", nil, err
-			}
-			if len(keys) == 0 {
-				return "vals", nil, nil
-			}
-			var b strings.Builder
-			b.WriteString("json_set(vals")
-			args := make([]any, 0, 2*len(keys))
-			for i, k := range keys {
-				if strings.ContainsAny(k, `"\`) {
-					return "", nil, fmt.Errorf("key %q: a field id has no quotes or backslashes", k)
-				}
-				b.WriteString(", ?, json(?)")
-				args = append(args, `$."`+k+`"`, string(values[i]))
-			}
-			b.WriteString(")")
-			return b.String(), args, nil
-		},
-		removeValue: `UPDATE table_rows SET vals = json_remove(vals, ?)
-			WHERE table_id = ? AND json_type(vals, ?) IS NOT NULL`,
-		// The integer part is at most 18 digits (order.go), within an INTEGER.
 		shiftRows: `UPDATE table_rows SET ord = printf('%020d', CAST(substr(ord, 1, 20) AS INTEGER) + 1) || substr(ord, 21)
 			WHERE table_id = ? AND (ord, id) >= (?, ?)`,
 		// CROSS JOIN keeps the runs outside, each a range of the events'

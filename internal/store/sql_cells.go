@@ -1,0 +1,161 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tablecast/tablecast/internal/jsonscan"
+)
+
+// A row's cells (migration 0006): one line of row_cells per cell, keyed by
+// the row and the cell's key as a JSON string, its value as compact JSON
+// text. A write touches the cells it changes only; a read joins a row's
+// lines into its values object in SQL (rowCells), without parsing a value.
+
+// rowCells is the expression of a row's values in a query of table_rows:
+// its cells joined into a JSON object, "{}" when it has none. Both
+// engines have string_agg with ORDER BY (SQLite since 3.44).
+const rowCells = `COALESCE((SELECT '{' || string_agg(c.field_key || ':' || c.value, ',' ORDER BY length(c.field_key), c.field_key) || '}'
+	FROM row_cells c WHERE c.row_id = table_rows.id), '{}')`
+
+// cell is one cell to write: its key as a JSON string and its value as
+// compact JSON text.
+type cell struct {
+	key, value string
+}
+
+// cellsOf splits a JSON object of values into cells, what the row's values
+// become (or, merged, what changes): each key once (the last of a key given
+// twice, as a JSON object's reader takes it), in the order rowCells reads
+// them. An empty v is no cells, but not when trusted. trusted says v is compact JSON encoded by
+// the caller (RowUpdate.Encoded): it is split without being checked.
+func cellsOf(v json.RawMessage, trusted bool, what string) ([]cell, error) {
+	t := bytes.TrimSpace(v)
+	if len(t) == 0 && !trusted {
+		return nil, nil
+	}
+	if len(t) == 0 || t[0] != '{' {
+		return nil, fmt.Errorf("%w: %s must be a JSON object", ErrInvalid, what)
+	}
+	if !trusted {
+		var b bytes.Buffer
+		b.Grow(len(t))
+		if json.Compact(&b, t) != nil {
+			return nil, fmt.Errorf("%w: %s must be a JSON object", ErrInvalid, what)
+		}
+		t = b.Bytes()
+	}
+	cells, ok := splitPlain(t)
+	if !ok {
+		// Keys with escapes: read the ordinary way, and written again in
+		// the one form a key has in row_cells.
+		keys, values, err := objectMembers(t)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s must be a JSON object", ErrInvalid, what)
+		}
+		cells = make([]cell, len(keys))
+		for i, k := range keys {
+			cells[i] = cell{key: string(jsonscan.AppendString(nil, k)), value: string(values[i])}
+		}
+	}
+	return sortCells(cells), nil
+}
+
+// splitPlain splits compact JSON object text whose keys have no escapes
+// (field ids) into cells; ok is false for anything else. A key is written
+// as jsonscan.AppendString writes it, the one form it has in row_cells.
+func splitPlain(t []byte) ([]cell, bool) {
+	s := jsonscan.New(t)
+	if !s.Consume('{') {
+		return nil, false
+	}
+	var cells []cell
+	if s.Consume('}') {
+		return cells, s.End()
+	}
+	for {
+		k, ok := s.Key()
+		if !ok {
+			return nil, false
+		}
+		v, ok := s.Skip()
+		if !ok {
+			return nil, false
+		}
+		cells = append(cells, cell{key: string(jsonscan.AppendString(nil, string(k))), value: string(v)})
+		if s.Consume('}') {
+			return cells, s.End()
+		}
+		if !s.Consume(',') {
+			return nil, false
+		}
+	}
+}
+
+// sortCells orders cells as rowCells reads them, keeping the last of each
+// key.
+func sortCells(cells []cell) []cell {
+	slices.SortStableFunc(cells, func(a, b cell) int {
+		if len(a.key) != len(b.key) {
+			return len(a.key) - len(b.key)
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	out := cells[:0]
+	for i, c := range cells {
+		if i+1 < len(cells) && cells[i+1].key == c.key {
+			continue // a later one of the same key wins
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// cellsJSON is the values object of cells as rowCells reads it back.
+func cellsJSON(cells []cell) json.RawMessage {
+	n := 2
+	for _, c := range cells {
+		n += len(c.key) + len(c.value) + 2
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, c := range cells {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, c.key...), ':'), c.value...)
+	}
+	return append(b, '}')
+}
+
+// writeCells sets the given cells of row rowID (an upsert: cells not
+// given keep their value), in statements of 1<<k lines (cellRows) so
+// that a few prepared texts serve every count.
+func (t *sqlTx) writeCells(ctx context.Context, rowID int64, cells []cell) error {
+	for len(cells) > 0 {
+		k := min(appendChunk(len(cells)), cellLevels-1)
+		n := 1 << k
+		args := make([]any, 0, 3*n)
+		for _, c := range cells[:n] {
+			args = append(args, rowID, c.key, c.value)
+		}
+		if _, err := t.q.exec(ctx, t.d.q.cellRows[k], args...); err != nil {
+			return err
+		}
+		cells = cells[n:]
+	}
+	return nil
+}
+
+// cellLevels: the cell upserts carry 1, 2, 4... 1<<(cellLevels-1) lines.
+const cellLevels = 6
+
+// cellRowsSQL is the upsert of n cells.
+func cellRowsSQL(n int) string {
+	return multiRow(`INSERT INTO row_cells (row_id, field_key, value) VALUES `, `(?, ?, ?)`, n) +
+		` ON CONFLICT (row_id, field_key) DO UPDATE SET value = excluded.value`
+}
