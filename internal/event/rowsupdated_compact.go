@@ -17,15 +17,27 @@ import (
 // A submit's rows_updated is compact: it holds the op as applied, the
 // row's head (RowHead: id, order, version, times) and the ids of the
 // changed fields, not the row's cells, so that a submit writes, encodes
-// and validates what it changed and nothing of the rest of the row. Every
-// FullRowEvery-th version of a row (the version after the change a
-// multiple of it), and whenever the row's previous change is FullRowGap
-// old or older, a submit's event holds the row whole instead, as REST
+// and validates what it changed and nothing of the rest of the row. From
+// time to time a submit's event holds the row whole instead, as REST
 // writes' do, so that a consumer that needs whole rows rebuilds one from
-// at most FullRowEvery-1 ops, and the event holding the row whole is at
+// at most MaxCompactRun-1 ops, and the event holding the row whole is at
 // most CompactSpan older than any compact event that needs it. Retention
 // keeps events and the op log CompactSpan longer than it is set to
 // (relay.Prune), so an event that is kept can always be completed.
+//
+// When is decided one of two ways:
+//
+//   - Without a memory of the row (a submit worked out on the store's row,
+//     WholeRowSubmit): every FullRowEvery-th version of a row (the version
+//     after the change a multiple of it), and whenever the row's previous
+//     change is FullRowGap old or older.
+//   - By the one writer of the row's changes, which remembers the last
+//     event that held it whole (a hot document, WholeRowAfter): a run of
+//     compact events ends after CompactRun(the row's size) versions, or
+//     CompactSpan after that event. A wide row's whole event costs what
+//     its width does, so it comes less often (up to MaxCompactRun
+//     versions apart): the amortised bytes per op stay about what a row
+//     of 4 KiB costs every FullRowEvery versions.
 //
 // Who needs what: the document dialects (native ops, ShareDB) render the
 // op and never need the rows; the renderers that send whole rows (Baserow
@@ -37,12 +49,22 @@ import (
 // the row before with the op applied to the cells it touches.
 
 // FullRowEvery is the period, in versions, of a submit's events holding
-// the row whole.
+// the row whole, when decided without a memory of the row; and the
+// shortest run of compact events a row's writer lets through.
 const FullRowEvery = 32
 
+// MaxCompactRun bounds a run of a row's compact events: a consumer
+// rebuilding a row walks back at most this many versions.
+const MaxCompactRun = 1024
+
+// compactRunBytes is the row size per FullRowEvery versions of a run
+// (CompactRun).
+const compactRunBytes = 4 << 10
+
 // FullRowGap: a submit to a row whose previous change is this old or
-// older writes the row whole, so that a run of compact events is never
-// spread over more than CompactSpan, however slowly the row is edited.
+// older writes the row whole (WholeRowSubmit), so that a run of compact
+// events is never spread over more than CompactSpan, however slowly the
+// row is edited.
 const FullRowGap = time.Minute
 
 // CompactSpan bounds how much older the event holding a row whole is than
@@ -51,9 +73,25 @@ const CompactSpan = FullRowEvery * FullRowGap
 
 // WholeRowSubmit reports whether a submit's change to version v (the row's
 // version after it), made at `at` to a row last changed at `before`,
-// writes the row whole.
+// writes the row whole, decided without a memory of the row.
 func WholeRowSubmit(v int64, before, at time.Time) bool {
 	return v%FullRowEvery == 0 || at.Sub(before) >= FullRowGap
+}
+
+// CompactRun is the most versions a run of compact events lasts on a row
+// of about rowBytes bytes of JSON: FullRowEvery per 4 KiB, between
+// FullRowEvery and MaxCompactRun.
+func CompactRun(rowBytes int) int64 {
+	n := FullRowEvery * ((int64(rowBytes) + compactRunBytes - 1) / compactRunBytes)
+	return min(max(n, FullRowEvery), MaxCompactRun)
+}
+
+// WholeRowAfter reports whether a change to version v at `at` writes the
+// row whole, decided by the row's one writer, which knows the version and
+// time of the last event that held it whole (wholeV 0: none known) and
+// the row's size then.
+func WholeRowAfter(v int64, at time.Time, wholeV int64, wholeAt time.Time, rowBytes int) bool {
+	return wholeV == 0 || v-wholeV >= CompactRun(rowBytes) || at.Sub(wholeAt) >= CompactSpan
 }
 
 // RowHead is a row without its cells, as a compact rows_updated holds it.

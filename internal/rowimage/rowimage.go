@@ -7,9 +7,9 @@
 // complete each other: the row after one event is the row before the
 // next. On a miss it rebuilds the row before from the store, in one read
 // snapshot: it walks the row's op log back from that version to the last
-// event holding the row whole (a create, a REST write, or a submit's every
-// event.FullRowEvery-th version), at most event.FullRowEvery events back,
-// then applies the ops since.
+// event holding the row whole (a create, a REST write, or a submit's from
+// time to time: event.WholeRowSubmit, event.WholeRowAfter), at most
+// event.MaxCompactRun events back, then applies the ops since.
 package rowimage
 
 import (
@@ -117,7 +117,7 @@ func (im *Images) rebuild(ctx context.Context, tableID, rowID, v int64) (event.R
 	err := im.st.Read(ctx, func(r store.Reader) error {
 		// The op log entries of versions lo+1..v (an entry's Version is the
 		// version its change applied to).
-		lo := max(0, v-1-event.FullRowEvery)
+		lo := max(0, v-1-event.MaxCompactRun)
 		ops, err := r.DocOps(ctx, col, rowID, lo, int(v-lo))
 		if err != nil {
 			return err

@@ -100,6 +100,15 @@ type hotDoc struct {
 	part, partCells map[string]any
 	// rowJSON is row's JSON once encoded (nil until then).
 	rowJSON []byte
+	// wholeV and wholeAt are the version and time of the last event this
+	// document wrote holding the row whole (0: none since it was loaded),
+	// wholeBytes the row's size then (at load, its stored values' size):
+	// what event.WholeRowAfter decides by. Any other write to the row
+	// drops the document (settle), so no event it did not write can
+	// interleave with its compact ones.
+	wholeV     int64
+	wholeAt    time.Time
+	wholeBytes int
 	// ops are the document's ops from version first on, committed or
 	// queued: ops[i] applied to version first+i.
 	first int64
@@ -150,6 +159,7 @@ func (h *hotDocs) get(ctx context.Context, tableID, id int64) (*hotDoc, bool) {
 			return err
 		}
 		d.workspaceID, d.sc, d.row, d.first = t.WorkspaceID, sc, outs[0], row.Version
+		d.wholeBytes = len(row.Values)
 		return nil
 	})
 	if err != nil {

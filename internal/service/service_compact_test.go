@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +19,9 @@ import (
 
 // TestSubmitEventsCompact: a submit's rows_updated holds the op and the
 // row's head, not the row's cells, except every event.FullRowEvery-th
-// version; the row images (rowimage) complete each one to the rows the
+// version (cold: event.WholeRowSubmit) or at most event.FullRowEvery
+// versions after the last whole one (hot, on a row this narrow:
+// event.WholeRowAfter); the row images (rowimage) complete each one to the rows the
 // store held before and after it, whether they are built in offset order
 // or rebuilt from the store for one event alone. Hot and cold submits,
 // REST writes and a move mixed in.
@@ -28,12 +31,15 @@ func TestSubmitEventsCompact(t *testing.T) {
 			name string
 			cfg  service.Config
 		}{{"hot", service.Config{}}, {"cold", service.Config{ColdSubmits: true}}} {
-			t.Run(tc.name, func(t *testing.T) { testSubmitEventsCompact(t, newFixture(t, open(t), tc.cfg)) })
+			t.Run(tc.name, func(t *testing.T) {
+				fx := newFixture(t, open(t), tc.cfg)
+				testSubmitEventsCompact(t, fx, !tc.cfg.ColdSubmits && hotStore(fx.st))
+			})
 		}
 	})
 }
 
-func testSubmitEventsCompact(t *testing.T, fx *fixture) {
+func testSubmitEventsCompact(t *testing.T, fx *fixture, hot bool) {
 	ctx := fx.ctx
 	r := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`, "Notes", `"long text stays"`), 0))(t)
 	states := map[int64]event.Row{1: fx.row(r.ID)}
@@ -59,18 +65,21 @@ func testSubmitEventsCompact(t *testing.T, fx *fixture) {
 		states[got.Version] = got
 	}
 	inOrder := rowimage.New(fx.st)
-	compact, whole := 0, 0
+	compact, whole, run := 0, 0, 0
 	evs, decoded := rowsUpdated(t, fx.events(fx.tableStream(), top))
 	for i, e := range evs {
 		ev := decoded[i]
 		if !ev.Compact() {
-			whole++
+			whole, run = whole+1, 0
 			checkRow(t, "whole event's row", ev.Rows[0], states[ev.Rows[0].Version])
 			continue
 		}
-		compact++
-		if event.WholeRowSubmit(ev.Row.Version, ev.Row.UpdatedBefore, ev.Row.UpdatedAt) {
+		compact, run = compact+1, run+1
+		if !hot && event.WholeRowSubmit(ev.Row.Version, ev.Row.UpdatedBefore, ev.Row.UpdatedAt) {
 			t.Errorf("version %d is a whole row's, its event is compact", ev.Row.Version)
+		}
+		if run >= event.FullRowEvery {
+			t.Errorf("version %d: %d compact events in a row", ev.Row.Version, run)
 		}
 		if bytes.Contains(e.Payload, []byte(`"long text stays"`)) || bytes.Contains(e.Payload, []byte(`"fields":{`)) {
 			t.Errorf("compact event at %d holds cells: %s", e.Offset, e.Payload)
@@ -99,26 +108,38 @@ func testSubmitEventsCompact(t *testing.T, fx *fixture) {
 	}
 }
 
-// TestSubmitAfterAPauseHoldsTheRowWhole: a submit to a row left alone for
-// event.FullRowGap writes the row whole, whatever its version, so that a
-// run of compact events never spans more than event.CompactSpan (the
-// margin retention keeps). Hot and cold.
+// TestSubmitAfterAPauseHoldsTheRowWhole: a run of compact events never
+// spans more than event.CompactSpan (the margin retention keeps). Cold, a
+// submit to a row left alone for event.FullRowGap writes the row whole,
+// whatever its version; hot, the document's first submit does, and the
+// first one event.CompactSpan or more after its last whole one.
 func TestSubmitAfterAPauseHoldsTheRowWhole(t *testing.T) {
+	gap, span := event.FullRowGap, event.CompactSpan
 	servicetest.Engines(t, func(t *testing.T, open func(testing.TB) store.Store) {
 		for _, tc := range []struct {
-			name string
-			cold bool
-		}{{"hot", false}, {"cold", true}} {
+			name   string
+			cold   bool
+			pauses []time.Duration
+			want   []bool
+		}{
+			{"hot", false, []time.Duration{0, gap, span - 2*gap, gap - time.Second, time.Second, 0},
+				[]bool{true, false, false, false, true, false}},
+			{"cold", true, []time.Duration{0, time.Second, gap - time.Second, gap, 0, 2 * gap},
+				[]bool{false, false, false, true, false, true}},
+		} {
 			t.Run(tc.name, func(t *testing.T) {
 				var mu sync.Mutex
 				now := time.Now()
 				clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 				advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 				fx := newFixture(t, open(t), service.Config{ColdSubmits: tc.cold, Now: clock})
+				if !tc.cold && !hotStore(fx.st) {
+					t.Skip("no hot documents on this store")
+				}
 				r := ok(fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`), 0))(t)
 				name := fx.id("Name")
 				top := fx.top(fx.tableStream())
-				for i, pause := range []time.Duration{0, time.Second, event.FullRowGap - time.Second, event.FullRowGap, 0, 2 * event.FullRowGap} {
+				for i, pause := range tc.pauses {
 					advance(pause)
 					v := fx.row(r.ID).Version
 					op := `[{"p":["fields","` + name + `",0],"si":"x"}]`
@@ -129,13 +150,72 @@ func TestSubmitAfterAPauseHoldsTheRowWhole(t *testing.T) {
 				for _, ev := range decoded {
 					got = append(got, !ev.Compact())
 				}
-				want := []bool{false, false, false, true, false, true} // whole after a pause of FullRowGap or more
-				if !slices.Equal(got, want) {
-					t.Fatalf("whole events %v, want %v", got, want)
+				if !slices.Equal(got, tc.want) {
+					t.Fatalf("whole events %v, want %v", got, tc.want)
 				}
 			})
 		}
 	})
+}
+
+// TestWideRowWholeLessOften: on a hot document, the wider the row the
+// longer its runs of compact events (event.CompactRun): a row of about
+// 40 KB holds 320 versions between whole ones, not 32; the row images
+// still complete every event, in order and rebuilt alone from the store
+// (a walk of up to 319 ops back).
+func TestWideRowWholeLessOften(t *testing.T) {
+	servicetest.Engines(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		fx := newFixture(t, open(t), service.Config{})
+		if !hotStore(fx.st) {
+			t.Skip("no hot documents on this store")
+		}
+		long := strings.Repeat("w", 40<<10)
+		r := ok(fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`, "Notes", `"`+long+`"`), 0))(t)
+		name := fx.id("Name")
+		top := fx.top(fx.tableStream())
+		const n = 3 * event.FullRowEvery
+		for i := range n {
+			v := fx.row(r.ID).Version
+			op := `[{"p":["fields","` + name + `",0],"si":"x"}]`
+			ok(fx.svc.Submit(fx.ctx, fx.admin, fx.rowOp(r.ID, v, "s", uint64(i+1), op)))(t)
+		}
+		evs, decoded := rowsUpdated(t, fx.events(fx.tableStream(), top))
+		if len(decoded) != n {
+			t.Fatalf("%d rows_updated events, want %d", len(decoded), n)
+		}
+		var whole []int
+		for i, ev := range decoded {
+			if !ev.Compact() {
+				whole = append(whole, i)
+			}
+		}
+		if !slices.Equal(whole, []int{0}) {
+			t.Fatalf("whole events at %v of %d, want the first only", whole, n)
+		}
+		last := evs[len(evs)-1]
+		im := rowimage.New(fx.st)
+		data, err := event.WholeRowsData(fx.ctx, nil, im, last.Type, fx.tbl.ID, last.Offset, last.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var full event.RowsUpdated
+		if err := json.Unmarshal(data, &full); err != nil {
+			t.Fatal(err)
+		}
+		if len(full.Rows) != 1 {
+			t.Fatalf("last event not completed: %.200s", data)
+		}
+		checkRow(t, "row after the last event", full.Rows[0], fx.row(r.ID))
+		if im.Rebuilt() != 1 {
+			t.Fatalf("rebuilt %d images, want 1", im.Rebuilt())
+		}
+	})
+}
+
+// hotStore reports whether the service keeps hot documents on st.
+func hotStore(st store.Store) bool {
+	sw, ok := st.(store.SingleWriter)
+	return ok && sw.SingleWriter()
 }
 
 // rowsUpdated keeps the rows_updated events of evs, decoded beside them.

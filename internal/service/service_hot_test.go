@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
+	"github.com/tablecast/tablecast/internal/rowimage"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
 	"github.com/tablecast/tablecast/internal/store"
@@ -125,17 +127,56 @@ func hotScript(t *testing.T, fx *fixture) []string {
 
 // fx2events lists the table stream's events, without the times that come
 // from clocks.
+// fx2events are the table's events, a submit's compact rows_updated
+// completed with the rows whole (rowimage): whether an event holds the
+// row whole depends on who decided (event.WholeRowAfter for a hot
+// document, event.WholeRowSubmit otherwise), what it says does not. The
+// cells of deleted fields are left out of the rows: an image built before
+// a field was deleted still holds its cell, and completes a later
+// compact event with it (a known limit of rowimage, which does not read
+// the schema).
 func fx2events(t *testing.T, fx *fixture) []string {
 	var out []string
+	im := rowimage.New(fx.st)
+	live := map[string]bool{}
+	for _, f := range ok(fx.svc.ListFields(fx.ctx, fx.admin, fx.tbl.ID))(t) {
+		live[strconv.FormatInt(f.ID, 10)] = true
+	}
 	for _, e := range fx.events(fx.tableStream(), 0) {
+		payload := e.Payload
+		if e.Type == event.EventRowsUpdated {
+			data, err := event.WholeRowsData(fx.ctx, nil, im, e.Type, fx.tbl.ID, e.Offset, e.Payload)
+			if err != nil {
+				t.Fatalf("event at %d: %v", e.Offset, err)
+			}
+			payload = data
+		}
 		var v any
-		if err := json.Unmarshal(e.Payload, &v); err != nil {
+		if err := json.Unmarshal(payload, &v); err != nil {
 			t.Fatal(err)
 		}
-		b, _ := json.Marshal(dropTimes(v))
+		b, _ := json.Marshal(dropDeadCells(dropTimes(v), live))
 		out = append(out, fmt.Sprintf("%d %s %s", e.Offset, e.Type, b))
 	}
 	return out
+}
+
+// dropDeadCells removes from the rows of an event the cells of fields
+// not in live.
+func dropDeadCells(v any, live map[string]bool) any {
+	m, _ := v.(map[string]any)
+	for _, key := range []string{"rows", "rows_before"} {
+		rows, _ := m[key].([]any)
+		for _, r := range rows {
+			cells, _ := r.(map[string]any)["fields"].(map[string]any)
+			for id := range cells {
+				if !live[id] {
+					delete(cells, id)
+				}
+			}
+		}
+	}
+	return v
 }
 
 func dropTimes(v any) any {

@@ -249,11 +249,11 @@ func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op,
 		return false
 	}
 	// The event holds the op and the row's head, and the row whole only
-	// every event.FullRowEvery-th version and after a pause of
-	// event.FullRowGap (rowsupdated_compact.go in package event): the
-	// unchanged cells are not encoded.
+	// from time to time, less often the wider the row
+	// (event.WholeRowAfter): the unchanged cells are not encoded.
 	var rowJSON []byte
-	if event.WholeRowSubmit(row.Version, d.row.UpdatedAt, row.UpdatedAt) {
+	whole := event.WholeRowAfter(row.Version, at, d.wholeV, d.wholeAt, d.wholeBytes)
+	if whole {
 		if d.rowJSON == nil {
 			if d.rowJSON, err = event.AppendRowJSON(nil, d.row); err != nil {
 				return false
@@ -283,6 +283,9 @@ func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op,
 	afterMap, _ = after.(map[string]any)
 	setPart(d, afterMap)
 	d.row, d.rowJSON = row, rowJSON
+	if whole {
+		d.wholeV, d.wholeAt, d.wholeBytes = row.Version, at, len(rowJSON)
+	}
 	d.ops = append(d.ops, p.logged)
 	if len(d.ops) > hotOpsKept {
 		n := len(d.ops) - hotOpsKept/2

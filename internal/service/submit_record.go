@@ -99,7 +99,7 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 	}
 	w.applied = sd.op
 	ev := event.RowsUpdated{TableMeta: w.tableMeta(sd.t), Op: opRaw, UpdatedFieldIDs: changed, Decimals: sc.decimals()}
-	if event.WholeRowSubmit(out[0].Version, before.UpdatedAt, out[0].UpdatedAt) {
+	if sd.wholeRows || event.WholeRowSubmit(out[0].Version, before.UpdatedAt, out[0].UpdatedAt) {
 		ev.Rows, ev.RowsBefore = out, []event.Row{before}
 	} else { // compact: the op and the row's head (rowsupdated_compact.go in package event)
 		head := event.HeadOf(out[0], before.UpdatedAt)

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"math/big"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -169,5 +172,100 @@ func testUpgradeOutbox(t *testing.T, u string) {
 	}
 	if want := []bool{true, false, true, false, false}; !slices.Equal(published, want) {
 		t.Fatalf("Published of table 7's events = %v, want %v", published, want)
+	}
+}
+
+// A database at 0005 with rows whose values are one JSON object each:
+// after 0006 every row reads the same values from its cells (every kind
+// of JSON value, and an empty object), a merge changes the cells it
+// names only, and deleting a field's values and a row removes their cells.
+func TestSQLiteUpgradeRowCells(t *testing.T) {
+	testUpgradeRowCells(t, "sqlite://"+filepath.Join(t.TempDir(), "u.db"))
+}
+
+func TestPostgresUpgradeRowCells(t *testing.T) {
+	testUpgradeRowCells(t, createPostgresDB(t, postgresAdminURL(t)))
+}
+
+func testUpgradeRowCells(t *testing.T, u string) {
+	ctx := testCtx(t)
+	s, engine, d, m, ms := openUnmigrated(t, u)
+	if len(ms) < 6 || ms[5].version != 6 {
+		t.Fatalf("migrations of %s: want 0006 after 0005", engine)
+	}
+	vals := []string{
+		`{"1":"a \"quoted\" text","2":12.5,"3":true,"4":false,"5":null,"6":[1,{"x":"y"}],"7":{"k":[]},"10":"ten"}`,
+		`{}`,
+	}
+	var tableID int64
+	var rowIDs []int64
+	err := m.inMigrationTx(ctx, func(q querier) error {
+		if _, err := q.exec(ctx, migrationsTable); err != nil {
+			return err
+		}
+		for _, mg := range ms[:5] {
+			if _, err := q.exec(ctx, mg.sql); err != nil {
+				return err
+			}
+			if _, err := q.exec(ctx, d.sql(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 'then')`), mg.version); err != nil {
+				return err
+			}
+		}
+		var wsID int64
+		if err := q.queryRow(ctx, d.sql(`INSERT INTO workspaces (name, created_at) VALUES ('w', ?) RETURNING id`),
+			d.ts(now())).Scan(&wsID); err != nil {
+			return err
+		}
+		if err := q.queryRow(ctx, d.sql(`INSERT INTO tables (workspace_id, name, position, created_at)
+			VALUES (?, 'T', 1, ?) RETURNING id`), wsID, d.ts(now())).Scan(&tableID); err != nil {
+			return err
+		}
+		for i, v := range vals {
+			var id int64
+			if err := q.queryRow(ctx, d.sql(`INSERT INTO table_rows (table_id, ord, version, vals, created_at, updated_at)
+				VALUES (?, {ordp}, 1, {json}, ?, ?) RETURNING id`), tableID, d.order(big.NewInt(int64(i+1))), v, d.ts(now()), d.ts(now())).Scan(&id); err != nil {
+				return err
+			}
+			rowIDs = append(rowIDs, id)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("schema 0005: %v", err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate from 0005: %v", err)
+	}
+	for i, id := range rowIDs {
+		jsonEqual(t, must(s.Row(ctx, tableID, id)).get(t).Values, json.RawMessage(vals[i]), "migrated row")
+	}
+	got := must(s.Row(ctx, tableID, rowIDs[0])).get(t).Values
+	if want := `{"1":`; !strings.HasPrefix(string(got), want) || !strings.HasSuffix(string(got), `"10":"ten"}`) {
+		t.Errorf("cells not in field order: %s", got)
+	}
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		_, err := tx.UpdateRows(ctx, tableID, []RowUpdate{{ID: rowIDs[0], Values: json.RawMessage(`{"2":13,"11":"new"}`)}})
+		return err
+	})
+	jsonEqual(t, must(s.Row(ctx, tableID, rowIDs[0])).get(t).Values,
+		json.RawMessage(`{"1":"a \"quoted\" text","2":13,"3":true,"4":false,"5":null,"6":[1,{"x":"y"}],"7":{"k":[]},"10":"ten","11":"new"}`), "merged row")
+	countCells := func() int {
+		var n int
+		if err := m.inMigrationTx(ctx, func(q querier) error {
+			return q.queryRow(ctx, `SELECT COUNT(*) FROM row_cells`).Scan(&n)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := countCells(); n != 9 {
+		t.Fatalf("%d cells after the merge, want 9", n)
+	}
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		_, err := tx.DeleteRows(ctx, tableID, rowIDs[:1])
+		return err
+	})
+	if n := countCells(); n != 0 {
+		t.Fatalf("%d cells after the row was deleted, want 0", n)
 	}
 }

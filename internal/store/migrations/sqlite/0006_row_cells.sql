@@ -20,7 +20,7 @@ CREATE TABLE row_cells (
 );
 
 INSERT INTO row_cells (row_id, field_key, value)
-SELECT r.id, json_quote(j.key), json(r.vals -> json_quote(j.key))
+SELECT r.id, json_quote(j.key), r.vals -> ('$.' || json_quote(j.key))
 FROM table_rows r, json_each(r.vals) j
 ORDER BY r.id;
 
