@@ -27,7 +27,7 @@ type prepared struct {
 	sc          *schema
 	upd         store.RowUpdate // but its values: vals, encoded when the batch writes the row
 	vals        table.Values
-	changed     []int64 // the fields whose cells the op changed
+	changed     []int64         // the fields whose cells the op changed
 	payload     json.RawMessage // the rows_updated event
 	docOp       store.DocOp     // its op log entry, but the offset
 	logged      loggedOp
