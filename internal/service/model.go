@@ -234,19 +234,6 @@ func rowsOut(rows []store.Row, sc *schema) ([]event.Row, error) {
 // encodeValues writes values as the store's JSON object.
 func encodeValues(v table.Values) json.RawMessage { return event.AppendValues(nil, v) }
 
-// changedValues encodes the cells of vals that changed, the patch a write
-// merges into the stored row: the store writes those cells only, however
-// wide the row (migration 0006, store.RowUpdate).
-func changedValues(vals table.Values, changed []int64) json.RawMessage {
-	patch := make(table.Values, len(changed))
-	for _, id := range changed {
-		if v, ok := vals[id]; ok {
-			patch[id] = v
-		}
-	}
-	return encodeValues(patch)
-}
-
 // Limits of names the service checks itself (fields and views are checked
 // by package table with the same limit).
 const maxNameLength = table.MaxNameLength

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"maps"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/event"
@@ -236,9 +236,6 @@ func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op,
 	upd.ID, upd.ExpectedVersion, upd.At = d.row.ID, cur, at
 	row := d.row
 	row.Version, row.UpdatedAt = cur+1, at
-	if vals != nil {
-		row.Fields = vals
-	}
 	opRaw, err := opJSON(op)
 	if err != nil {
 		return false
@@ -254,6 +251,16 @@ func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op,
 	var rowJSON []byte
 	whole := event.WholeRowAfter(row.Version, at, d.wholeV, d.wholeAt, d.wholeBytes)
 	if whole {
+		if vals != nil {
+			// A map of its own: d.row, the row before, is encoded
+			// below. (A compact event's row takes the cells in place,
+			// at the end.)
+			row.Fields = maps.Clone(d.row.Fields)
+			if row.Fields == nil {
+				row.Fields = table.Values{}
+			}
+			maps.Copy(row.Fields, vals)
+		}
 		if d.rowJSON == nil {
 			if d.rowJSON, err = event.AppendRowJSON(nil, d.row); err != nil {
 				return false
@@ -273,7 +280,7 @@ func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op,
 		// The row's JSON is not known: about what the op added to it.
 		h.resize(d, d.size.Load()+3*int64(len(opRaw)))
 	}
-	p.upd, p.vals, p.changed = upd, vals, changed
+	p.upd, p.vals = upd, vals
 	raw := event.DocChange{Op: opRaw, Fix: meta.Reply.Fixup}.LogOp()
 	p.docOp = store.DocOp{Collection: col, DocID: sub.DocID, Version: cur, Op: raw, Src: sub.Src, Seq: sub.Seq}
 	p.logged = loggedOp{docID: sub.DocID, version: cur, op: op, decoded: true, raw: raw, src: sub.Src, seq: sub.Seq}
@@ -282,6 +289,16 @@ func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op,
 	// it since.
 	afterMap, _ = after.(map[string]any)
 	setPart(d, afterMap)
+	if vals != nil && !whole {
+		// The row's values map is the document's own (nothing else holds
+		// it: events are encoded when made, a batch keeps the changed
+		// cells apart): it takes the changed cells in place, rather than
+		// a copy of every cell for each op.
+		if row.Fields == nil {
+			row.Fields = table.Values{}
+		}
+		maps.Copy(row.Fields, vals)
+	}
 	d.row, d.rowJSON = row, rowJSON
 	if whole {
 		d.wholeV, d.wholeAt, d.wholeBytes = row.Version, at, len(rowJSON)
@@ -358,10 +375,12 @@ func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, e
 	// (txOps.flushAppends), which gives them their offset.
 	w.batch.appends = append(w.batch.appends, pendingAppend{w: w, hw: hw})
 	hw.pending = true
-	next := &rowWrite{key: d.key, stored: rw.stored, version: base + 1, upd: p.upd, vals: p.vals,
-		changed: unionSorted(rw.changed, p.changed)}
-	if next.vals == nil { // no cell changed: the values stay the last written
-		next.vals = rw.vals
+	next := &rowWrite{key: d.key, stored: rw.stored, version: base + 1, upd: p.upd, cells: rw.cells}
+	if p.vals != nil {
+		// A map of its own: rw stays as it was if this write fails.
+		next.cells = make(table.Values, len(rw.cells)+len(p.vals))
+		maps.Copy(next.cells, rw.cells)
+		maps.Copy(next.cells, p.vals)
 	}
 	hw.staged = next
 	return p.res, nil
@@ -439,24 +458,9 @@ type rowWrite struct {
 	stored  int64           // the row's version in the store
 	version int64           // its version after the prepared submits
 	upd     store.RowUpdate // the last one's update (time)
-	// vals are the row's values after the last one that changed a cell;
-	// nil when none did. changed are the fields whose cells they changed
-	// since the row was last written, in order: only those are encoded
-	// and written (changedValues).
-	vals    table.Values
-	changed []int64
-}
-
-// unionSorted is the union of two sorted lists of ids, a new list when
-// b adds to a.
-func unionSorted(a, b []int64) []int64 {
-	out := a
-	for _, id := range b {
-		if i, found := slices.BinarySearch(out, id); !found {
-			out = slices.Insert(slices.Clip(out), i, id)
-		}
-	}
-	return out
+	// cells are the cells they changed since the row was last written,
+	// the last value of each: only those are encoded and written.
+	cells table.Values
 }
 
 func (t *txOps) rowWrite(k hotKey) *rowWrite { return t.rows[k] }
@@ -476,8 +480,8 @@ func (t *txOps) flushRow(ctx context.Context, tx store.Tx, k hotKey) error {
 		return nil
 	}
 	upd := rw.upd
-	if len(rw.changed) > 0 {
-		upd.Values, upd.Encoded = changedValues(rw.vals, rw.changed), true
+	if len(rw.cells) > 0 {
+		upd.Values, upd.Encoded = encodeValues(rw.cells), true
 	}
 	upd.ExpectedVersion, upd.Version = rw.stored, 0
 	if rw.version > rw.stored+1 {
@@ -486,7 +490,7 @@ func (t *txOps) flushRow(ctx context.Context, tx store.Tx, k hotKey) error {
 	if err := tx.WriteRows(ctx, k.table, []store.RowUpdate{upd}); err != nil {
 		return fmt.Errorf("service: writing row %d of table %d after its ops: %w", k.id, k.table, err)
 	}
-	rw.stored, rw.changed = rw.version, nil
+	rw.stored, rw.cells = rw.version, nil
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -73,7 +72,7 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 		return event.SubmitResult{}, err
 	}
 	if vals != nil {
-		upd.Values, upd.Encoded = changedValues(vals, changed), true
+		upd.Values, upd.Encoded = encodeValues(vals), true
 	}
 	sd.op = withFixup(sd.op, fix)
 	if w.reply != nil && fix != nil {
@@ -149,11 +148,10 @@ func checkRecordPaths(op json0.Op, sc *schema) error {
 }
 
 // recordUpdate turns a record's data before and after an op into the
-// store's update: the new order, and the row's values after the update
-// (nil when no cell changed), with the cells that changed each normalised
-// by its field as REST does; the caller encodes them into the update. It
-// returns the ids of the
-// changed fields, and the fixup: for each cell whose value the field
+// store's update: the new order, and the cells that changed (nil when
+// none did), each normalised by its field as REST does; the caller
+// encodes them into the update, which merges them into the stored row.
+// It returns the ids of the changed fields, and the fixup: for each cell whose value the field
 // stores in another form (a number with more decimals than the field's,
 // a select option by its value), the component that sets the stored form
 // over the value the op left, so that the clients, which applied the op
@@ -209,18 +207,8 @@ func recordUpdate(op json0.Op, before, after map[string]any, sc *schema, row eve
 		changed = append(changed, id)
 	}
 	upd := store.RowUpdate{}
-	if len(vals) > 0 {
-		// The row's whole values after the op (what a hot document
-		// keeps); the store is given the changed ones only
-		// (changedValues).
-		whole := maps.Clone(row.Fields)
-		if whole == nil {
-			whole = table.Values{}
-		}
-		maps.Copy(whole, vals)
-		vals = whole
-	} else {
-		vals = nil
+	if len(vals) == 0 {
+		vals = nil // the changed cells only: the store writes those, whatever the row's width
 	}
 	newOrder, _ := after["order"].(string)
 	if newOrder != oldOrder {

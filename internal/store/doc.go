@@ -33,10 +33,16 @@
 //     take evenly spaced orders between it and its predecessor. When that gap
 //     runs out (about 66 inserts before the same row), the row and all rows
 //     after it move up by 1 in one UPDATE and InsertedRows.Shifted says so.
-//   - Row values are one JSON object keyed by field id: TEXT on SQLite (JSON
-//     functions: json_set to merge, json_remove to delete a field's key),
-//     JSONB on PostgreSQL (|| to merge, - to delete a key). A merge keeps
-//     JSON null as a value (it is not RFC 7396's "delete").
+//   - Row values are a JSON object keyed by field id, stored one cell per
+//     line of row_cells (row_id, field_key, value; migration 0006): the key
+//     as a JSON string, the value as compact JSON text, TEXT on both
+//     engines. A read joins a row's cells into its object in SQL
+//     (rowCells, string_agg in field order) without parsing a value; a
+//     merge upserts the cells it names and nothing else, so changing a cell
+//     of a wide row costs that cell, not the row; a replace deletes the
+//     row's cells first. A merge keeps JSON null as a value (it is not RFC
+//     7396's "delete"). Deleting a field deletes its cells; deleting a row
+//     deletes its cells by foreign key.
 //   - Field names are unique within a table, a table has at most one primary
 //     field, view slugs are unique (NULL when none): ErrConflict.
 //

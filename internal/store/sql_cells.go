@@ -133,20 +133,27 @@ func cellsJSON(cells []cell) json.RawMessage {
 }
 
 // writeCells sets the given cells of row rowID (an upsert: cells not
-// given keep their value), in statements of 1<<k lines (cellRows) so
-// that a few prepared texts serve every count.
+// given keep their value).
 func (t *sqlTx) writeCells(ctx context.Context, rowID int64, cells []cell) error {
-	for len(cells) > 0 {
-		k := min(appendChunk(len(cells)), cellLevels-1)
-		n := 1 << k
-		args := make([]any, 0, 3*n)
-		for _, c := range cells[:n] {
-			args = append(args, rowID, c.key, c.value)
+	return t.writeCellsOf(ctx, len(cells), func(i int) (int64, cell) { return rowID, cells[i] })
+}
+
+// writeCellsOf upserts n cells, the i-th of row at(i), in statements of
+// 1<<k lines (cellRows), so that a few prepared texts serve every count
+// and the rows of an insert share statements.
+func (t *sqlTx) writeCellsOf(ctx context.Context, n int, at func(i int) (int64, cell)) error {
+	for i := 0; i < n; {
+		k := min(appendChunk(n-i), cellLevels-1)
+		lines := 1 << k
+		args := make([]any, 0, 3*lines)
+		for j := i; j < i+lines; j++ {
+			row, c := at(j)
+			args = append(args, row, c.key, c.value)
 		}
 		if _, err := t.q.exec(ctx, t.d.q.cellRows[k], args...); err != nil {
 			return err
 		}
-		cells = cells[n:]
+		i += lines
 	}
 	return nil
 }

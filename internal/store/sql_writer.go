@@ -371,10 +371,16 @@ func (t *sqlTx) InsertRows(ctx context.Context, in NewRows) (InsertedRows, error
 			return InsertedRows{}, fmt.Errorf("store: %s: inserted %d rows, want %d", what, got, end-start)
 		}
 	}
+	// Every new row's cells, in shared statements.
+	var rowOf []int64
+	var all []cell
 	for i, r := range out.Rows {
-		if err := t.writeCells(ctx, r.ID, cells[i]); err != nil {
-			return InsertedRows{}, t.d.mapErr(err, what)
+		for _, c := range cells[i] {
+			rowOf, all = append(rowOf, r.ID), append(all, c)
 		}
+	}
+	if err := t.writeCellsOf(ctx, len(all), func(i int) (int64, cell) { return rowOf[i], all[i] }); err != nil {
+		return InsertedRows{}, t.d.mapErr(err, what)
 	}
 	return out, nil
 }
