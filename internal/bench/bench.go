@@ -64,6 +64,10 @@ type Options struct {
 	// four short ones.
 	Wide      bool
 	CellBytes int
+	// EditedNarrow (ops --wide): the two cells the clients edit start as
+	// in the narrow run; only the other cells are CellBytes long. It
+	// tells the cost of the row's width from that of the edited cells'.
+	EditedNarrow bool
 	// Compare (rows at --rate 0): also run bench fanout's load on the same
 	// sockets, and the writes again at half the rate reached.
 	Compare bool
@@ -234,6 +238,7 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	fs.DurationVar(&o.Warmup, "warmup", DefaultWarmup, "ops: first part of the run, not counted")
 	fs.BoolVar(&o.Wide, "wide", false, fmt.Sprintf("ops: rows of %d text cells of --cell-bytes characters each", WideCells))
 	fs.IntVar(&o.CellBytes, "cell-bytes", DefaultCellBytes, "ops --wide: characters of text in each cell")
+	fs.BoolVar(&o.EditedNarrow, "edited-narrow", false, "ops --wide: the two edited cells start as in the narrow run; the others hold --cell-bytes")
 	fs.StringVar(&o.SharedbPeer, "sharedb", defaultSharedbPeer, "ops: the ShareDB peer's `run.js` (empty: do not run it)")
 	fs.IntVar(&o.Nodes, "nodes", 1, "fanout, rows: start this many nodes on --redis-url; clients spread over them")
 	fs.StringVar(&o.RedisURL, "redis-url", "", "with --nodes: the Redis the nodes share (`redis://host:port/db`)")
@@ -339,6 +344,9 @@ func (o *Options) validate() error {
 	}
 	if o.CellBytes < 1 || o.CellBytes > 100_000 {
 		errs = append(errs, errors.New("--cell-bytes must be from 1 to 100000"))
+	}
+	if o.EditedNarrow && !o.Wide {
+		errs = append(errs, errors.New("--edited-narrow goes with --wide"))
 	}
 	if o.Writers < 1 || o.Rows < 1 || o.Events < 1 || o.TablePages < 1 {
 		errs = append(errs, errors.New("--writers, --rows, -e and --table-pages must be at least 1"))
@@ -584,7 +592,7 @@ func (o *Options) params() map[string]any {
 	case "ops":
 		p["docs"], p["duration"], p["warmup"], p["sharedb_peer"] = o.Docs, o.Duration.String(), o.Warmup.String(), o.SharedbPeer
 		if o.Wide {
-			p["wide_cells"], p["cell_bytes"] = WideCells, o.CellBytes
+			p["wide_cells"], p["cell_bytes"], p["edited_narrow"] = WideCells, o.CellBytes, o.EditedNarrow
 		}
 	}
 	if o.Scenario == "rows" || o.Scenario == "recover" || o.Scenario == "ops" || o.Scenario == "pages" {

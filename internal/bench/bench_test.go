@@ -54,6 +54,7 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"idle", "--channel", "a b"}, "--channel"},
 		{[]string{"idle", "--source-addrs", "127.0.0.9-127.0.0.2"}, "not a range"},
 		{[]string{"idle", "--bogus"}, "not defined"},
+		{[]string{"ops", "--edited-narrow"}, "goes with --wide"},
 	} {
 		_, err := ParseArgs(c.args)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -212,6 +212,10 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 		if cells, err = widenRows(ctx, owner, setup, o.CellBytes); err != nil {
 			return fmt.Errorf("ops: %w", err)
 		}
+		if o.EditedNarrow { // the first cell keeps its value, the second starts as text
+			delete(cells, strconv.FormatInt(setup.Fields[0], 10))
+			cells[second] = "-"
+		}
 	}
 	for _, row := range setup.Rows {
 		body := map[string]any{"fields": cells}
@@ -221,7 +225,10 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 	}
 	shape := ""
 	if o.Wide {
-		shape = fmt.Sprintf(" (%d cells of %d characters each)", len(cells), o.CellBytes)
+		shape = fmt.Sprintf(" (%d cells of %d characters each)", WideCells, o.CellBytes)
+		if o.EditedNarrow {
+			shape = fmt.Sprintf(" (%d cells of %d characters each but the two edited, which start as in the narrow run)", WideCells, o.CellBytes)
+		}
 	}
 	prog.notef("table %d: %d documents%s, %d clients editing them as %s", setup.Table, len(setup.Rows), shape, o.Conns, benchOwner)
 
