@@ -26,8 +26,7 @@ type prepared struct {
 	workspaceID int64
 	sc          *schema
 	upd         store.RowUpdate // but its values: vals, encoded when the batch writes the row
-	vals        table.Values
-	changed     []int64         // the fields whose cells the op changed
+	vals        table.Values    // the cells the op changed, nil when none did
 	payload     json.RawMessage // the rows_updated event
 	docOp       store.DocOp     // its op log entry, but the offset
 	logged      loggedOp

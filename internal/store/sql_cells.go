@@ -31,8 +31,9 @@ type cell struct {
 // cellsOf splits a JSON object of values into cells, what the row's values
 // become (or, merged, what changes): each key once (the last of a key given
 // twice, as a JSON object's reader takes it), in the order rowCells reads
-// them. An empty v is no cells, but not when trusted. trusted says v is compact JSON encoded by
-// the caller (RowUpdate.Encoded): it is split without being checked.
+// them. trusted says v is compact JSON the caller encoded itself
+// (RowUpdate.Encoded): it is split without being checked, and must not be
+// empty; an empty v otherwise is no cells.
 func cellsOf(v json.RawMessage, trusted bool, what string) ([]cell, error) {
 	t := bytes.TrimSpace(v)
 	if len(t) == 0 && !trusted {
