@@ -55,6 +55,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeApply -fuzztime $(FUZZTIME) ./internal/ot/json0/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeOp -fuzztime $(FUZZTIME) ./internal/ot/json0/
 	$(GO) test -run '^$$' -fuzz FuzzMessageDecode -fuzztime $(FUZZTIME) ./pkg/client/
+	$(GO) test -run '^$$' -fuzz FuzzCellsOf -fuzztime $(FUZZTIME) ./internal/store/
 
 # Static binaries for every platform in $(DIST):
 # tablecast-<version>-<os>-<arch>[.exe].

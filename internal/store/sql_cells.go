@@ -35,7 +35,7 @@ type cell struct {
 // (RowUpdate.Encoded): it is split without being checked, and must not be
 // empty; an empty v otherwise is no cells.
 func cellsOf(v json.RawMessage, trusted bool, what string) ([]cell, error) {
-	t := bytes.TrimSpace(v)
+	t := bytes.Trim(v, jsonSpace)
 	if len(t) == 0 && !trusted {
 		return nil, nil
 	}
@@ -65,6 +65,9 @@ func cellsOf(v json.RawMessage, trusted bool, what string) ([]cell, error) {
 	}
 	return sortCells(cells), nil
 }
+
+// jsonSpace is JSON's white space (bytes.TrimSpace would take more).
+const jsonSpace = " \t\n\r"
 
 // splitPlain splits compact JSON object text whose keys have no escapes
 // (field ids) into cells; ok is false for anything else. A key is written
