@@ -228,7 +228,14 @@ func testUpgradeRowCells(t *testing.T, u string) {
 			}
 			rowIDs = append(rowIDs, id)
 		}
-		return nil
+		// A row deleted at the end: its id is not given again.
+		var gone int64
+		if err := q.queryRow(ctx, d.sql(`INSERT INTO table_rows (table_id, ord, version, vals, created_at, updated_at)
+			VALUES (?, {ordp}, 1, {json}, ?, ?) RETURNING id`), tableID, d.order(big.NewInt(9)), `{"1":"gone"}`, d.ts(now()), d.ts(now())).Scan(&gone); err != nil {
+			return err
+		}
+		_, err := q.exec(ctx, d.sql(`DELETE FROM table_rows WHERE id = ?`), gone)
+		return err
 	})
 	if err != nil {
 		t.Fatalf("schema 0005: %v", err)
@@ -268,4 +275,14 @@ func testUpgradeRowCells(t *testing.T, u string) {
 	if n := countCells(); n != 0 {
 		t.Fatalf("%d cells after the row was deleted, want 0", n)
 	}
+	var ins InsertedRows
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		var err error
+		ins, err = tx.InsertRows(ctx, NewRows{TableID: tableID, Values: []json.RawMessage{json.RawMessage(`{"1":"new"}`)}})
+		return err
+	})
+	if id := ins.Rows[0].ID; id <= rowIDs[len(rowIDs)-1]+1 {
+		t.Fatalf("a row inserted after the upgrade has id %d: ids up to %d were given before", id, rowIDs[len(rowIDs)-1]+1)
+	}
+	jsonEqual(t, must(s.Row(ctx, tableID, ins.Rows[0].ID)).get(t).Values, json.RawMessage(`{"1":"new"}`), "row inserted after the upgrade")
 }
