@@ -117,6 +117,22 @@ func TestPostgresUpgradeOutbox(t *testing.T) {
 	testUpgradeOutbox(t, createPostgresDB(t, postgresAdminURL(t)))
 }
 
+// applyMigrations applies ms in q as Migrate would, recording each.
+func applyMigrations(ctx context.Context, q querier, d *dialect, ms []migration) error {
+	if _, err := q.exec(ctx, migrationsTable); err != nil {
+		return err
+	}
+	for _, mg := range ms {
+		if _, err := q.exec(ctx, mg.sql); err != nil {
+			return err
+		}
+		if _, err := q.exec(ctx, d.sql(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 'then')`), mg.version); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func testUpgradeOutbox(t *testing.T, u string) {
 	ctx := testCtx(t)
 	s, engine, d, m, ms := openUnmigrated(t, u)
@@ -125,16 +141,8 @@ func testUpgradeOutbox(t *testing.T, u string) {
 	}
 	// Table stream 7: offsets 1-4, 2 and 4 unpublished; workspace 7: 1, published.
 	err := m.inMigrationTx(ctx, func(q querier) error {
-		if _, err := q.exec(ctx, migrationsTable); err != nil {
+		if err := applyMigrations(ctx, q, d, ms[:4]); err != nil {
 			return err
-		}
-		for _, mg := range ms[:4] {
-			if _, err := q.exec(ctx, mg.sql); err != nil {
-				return err
-			}
-			if _, err := q.exec(ctx, d.sql(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 'then')`), mg.version); err != nil {
-				return err
-			}
 		}
 		for _, e := range []struct {
 			kind, off int64
@@ -178,7 +186,8 @@ func testUpgradeOutbox(t *testing.T, u string) {
 // A database at 0005 with rows whose values are one JSON object each:
 // after 0006 every row reads the same values from its cells (every kind
 // of JSON value, and an empty object), a merge changes the cells it
-// names only, and deleting a field's values and a row removes their cells.
+// names only, deleting a row removes its cells, and the id of a row
+// deleted before the upgrade is not given again.
 func TestSQLiteUpgradeRowCells(t *testing.T) {
 	testUpgradeRowCells(t, "sqlite://"+filepath.Join(t.TempDir(), "u.db"))
 }
@@ -200,16 +209,8 @@ func testUpgradeRowCells(t *testing.T, u string) {
 	var tableID int64
 	var rowIDs []int64
 	err := m.inMigrationTx(ctx, func(q querier) error {
-		if _, err := q.exec(ctx, migrationsTable); err != nil {
+		if err := applyMigrations(ctx, q, d, ms[:5]); err != nil {
 			return err
-		}
-		for _, mg := range ms[:5] {
-			if _, err := q.exec(ctx, mg.sql); err != nil {
-				return err
-			}
-			if _, err := q.exec(ctx, d.sql(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 'then')`), mg.version); err != nil {
-				return err
-			}
 		}
 		var wsID int64
 		if err := q.queryRow(ctx, d.sql(`INSERT INTO workspaces (name, created_at) VALUES ('w', ?) RETURNING id`),
