@@ -22,7 +22,6 @@ import (
 //	        ORDER BY ord would otherwise sort by the text output column.
 //	{ordp}  an order parameter: ? / ?::text::numeric
 //	{json}  a JSON parameter stored as queryable JSON: json(?) / ?::jsonb
-//	{jsontext} the same for a parameter the caller has compacted: ? / ?::jsonb
 //	{id_in} id is in a list given as one parameter (the dialect's ids):
 //	        id IN (SELECT value FROM json_each(?)) / id = ANY(?::bigint[])
 //	{+}     + / nothing: in SQLite a unary plus keeps a column's index out of
@@ -350,20 +349,6 @@ func objectText(v json.RawMessage) (string, bool) {
 		return "", false
 	}
 	return string(t), true
-}
-
-// compactObject is jsonObject, compacted (for {jsontext}).
-func compactObject(v json.RawMessage, what string) (string, error) {
-	t := bytes.TrimSpace(v)
-	if len(t) == 0 {
-		return "{}", nil
-	}
-	var b bytes.Buffer
-	b.Grow(len(t))
-	if t[0] != '{' || json.Compact(&b, t) != nil {
-		return "", fmt.Errorf("%w: %s must be a JSON object", ErrInvalid, what)
-	}
-	return b.String(), nil
 }
 
 // jsonArray checks that v is a JSON array and returns it as a string, [] for

@@ -190,7 +190,6 @@ var postgresDialect = func() *dialect {
 			"{ord}", "ord::text AS ord_text",
 			"{ordp}", "?::text::numeric",
 			"{json}", "?::jsonb",
-			"{jsontext}", "?::jsonb",
 			"{id_in}", "id = ANY(?::bigint[])",
 			"{+}", "",
 			"{T}", "TRUE",

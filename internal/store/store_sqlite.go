@@ -328,7 +328,6 @@ var sqliteDialect = func() *dialect {
 			"{ord}", "ord AS ord_text",
 			"{ordp}", "?",
 			"{json}", "json(?)",
-			"{jsontext}", "?",
 			"{id_in}", "id IN (SELECT value FROM json_each(?))",
 			"{+}", "+",
 			"{T}", "1",
