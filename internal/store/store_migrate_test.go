@@ -56,22 +56,11 @@ func testUpgradeVersions(t *testing.T, u string) {
 	// The schema of 0001 only, with data written as that version wrote it.
 	var tableID, fieldID, viewID int64
 	err := m.inMigrationTx(ctx, func(q querier) error {
-		if _, err := q.exec(ctx, migrationsTable); err != nil {
+		if err := applyMigrations(ctx, q, d, ms[:1]); err != nil {
 			return err
 		}
-		if _, err := q.exec(ctx, ms[0].sql); err != nil {
-			return err
-		}
-		if _, err := q.exec(ctx, d.sql(`INSERT INTO schema_migrations (version, applied_at) VALUES (1, 'then')`)); err != nil {
-			return err
-		}
-		var wsID int64
-		if err := q.queryRow(ctx, d.sql(`INSERT INTO workspaces (name, created_at) VALUES ('w', ?) RETURNING id`),
-			d.ts(now())).Scan(&wsID); err != nil {
-			return err
-		}
-		if err := q.queryRow(ctx, d.sql(`INSERT INTO tables (workspace_id, name, position, created_at)
-			VALUES (?, 'T', 1, ?) RETURNING id`), wsID, d.ts(now())).Scan(&tableID); err != nil {
+		var err error
+		if tableID, err = insertTable(ctx, q, d); err != nil {
 			return err
 		}
 		if err := q.queryRow(ctx, d.sql(`INSERT INTO fields (table_id, name, type, is_primary, position)
@@ -131,6 +120,19 @@ func applyMigrations(ctx context.Context, q querier, d *dialect, ms []migration)
 		}
 	}
 	return nil
+}
+
+// insertTable writes a workspace and a table in it as every schema since
+// 0001 holds them, and returns the table's id.
+func insertTable(ctx context.Context, q querier, d *dialect) (int64, error) {
+	var wsID, tableID int64
+	if err := q.queryRow(ctx, d.sql(`INSERT INTO workspaces (name, created_at) VALUES ('w', ?) RETURNING id`),
+		d.ts(now())).Scan(&wsID); err != nil {
+		return 0, err
+	}
+	err := q.queryRow(ctx, d.sql(`INSERT INTO tables (workspace_id, name, position, created_at)
+		VALUES (?, 'T', 1, ?) RETURNING id`), wsID, d.ts(now())).Scan(&tableID)
+	return tableID, err
 }
 
 func testUpgradeOutbox(t *testing.T, u string) {
@@ -212,13 +214,8 @@ func testUpgradeRowCells(t *testing.T, u string) {
 		if err := applyMigrations(ctx, q, d, ms[:5]); err != nil {
 			return err
 		}
-		var wsID int64
-		if err := q.queryRow(ctx, d.sql(`INSERT INTO workspaces (name, created_at) VALUES ('w', ?) RETURNING id`),
-			d.ts(now())).Scan(&wsID); err != nil {
-			return err
-		}
-		if err := q.queryRow(ctx, d.sql(`INSERT INTO tables (workspace_id, name, position, created_at)
-			VALUES (?, 'T', 1, ?) RETURNING id`), wsID, d.ts(now())).Scan(&tableID); err != nil {
+		var err error
+		if tableID, err = insertTable(ctx, q, d); err != nil {
 			return err
 		}
 		for i, v := range vals {
@@ -235,7 +232,7 @@ func testUpgradeRowCells(t *testing.T, u string) {
 			VALUES (?, {ordp}, 1, {json}, ?, ?) RETURNING id`), tableID, d.order(big.NewInt(9)), `{"1":"gone"}`, d.ts(now()), d.ts(now())).Scan(&gone); err != nil {
 			return err
 		}
-		_, err := q.exec(ctx, d.sql(`DELETE FROM table_rows WHERE id = ?`), gone)
+		_, err = q.exec(ctx, d.sql(`DELETE FROM table_rows WHERE id = ?`), gone)
 		return err
 	})
 	if err != nil {
