@@ -39,9 +39,8 @@
 //     engines. A read joins a row's cells into its object in SQL
 //     (rowCells, string_agg in field order) without parsing a value; a
 //     merge upserts the cells it names and nothing else, so changing a cell
-//     of a wide row costs that cell, not the row; a replace deletes the
-//     row's cells first. A merge keeps JSON null as a value (it is not RFC
-//     7396's "delete"). Deleting a field deletes its cells; deleting a row
+//     of a wide row costs that cell, not the row. A merge keeps JSON null as
+//     a value (it is not RFC 7396's "delete"). Deleting a field deletes its cells; deleting a row
 //     deletes its cells by foreign key.
 //   - Field names are unique within a table, a table has at most one primary
 //     field, view slugs are unique (NULL when none): ErrConflict.

@@ -28,10 +28,10 @@ type cell struct {
 	key, value string
 }
 
-// cellsOf splits a JSON object of values into cells, what the row's values
-// become (or, merged, what changes): each key once (the last of a key given
-// twice, as a JSON object's reader takes it), in the order rowCells reads
-// them. trusted says v is compact JSON the caller encoded itself
+// cellsOf splits a JSON object of values into cells, a new row's or what
+// an update changes: each key once (the last of a key given twice, as a
+// JSON object's reader takes it), in the order rowCells reads them.
+// trusted says v is compact JSON the caller encoded itself
 // (RowUpdate.Encoded): it is split without being checked, and must not be
 // empty; an empty v otherwise is no cells.
 func cellsOf(v json.RawMessage, trusted bool, what string) ([]cell, error) {

@@ -133,10 +133,10 @@ type queries struct {
 
 	rowGet, rowsAfter, rowsByIDs, rowLast, rowOrder, rowPrev, rowVersion, rowsDelete string
 
-	streamTop, streamNext, eventInsert, events, eventOldest        string
-	unpublished, pruneBoundary, prune                              string
-	removeValue, clearCells, shiftRows, markPublished, appendEvent string
-	docOps, pruneDocOps, bumpRowID                                 string
+	streamTop, streamNext, eventInsert, events, eventOldest string
+	unpublished, pruneBoundary, prune                       string
+	removeValue, shiftRows, markPublished, appendEvent      string
+	docOps, pruneDocOps, bumpRowID                          string
 
 	// streamAdd moves a stream's counter by its third parameter and
 	// returns the new top (AppendEvents); eventRows[k] and docOpRows[k]
@@ -282,7 +282,6 @@ func (d *dialect) build() {
 		// A deleted field's cells (parameters: its key as row_cells holds
 		// it, its table).
 		removeValue:   x(`DELETE FROM row_cells WHERE field_key = ? AND row_id IN (SELECT id FROM table_rows WHERE table_id = ?)`),
-		clearCells:    x(`DELETE FROM row_cells WHERE row_id = ?`),
 		shiftRows:     x(d.shiftRows),
 		markPublished: x(d.markPublished),
 		appendEvent:   x(d.appendEvent),

@@ -511,12 +511,12 @@ func (t *sqlTx) WriteRows(ctx context.Context, tableID int64, updates []RowUpdat
 
 // updateRow applies u, and reads the row back when returning is set. The
 // row's head is updated first (which checks that it exists, in this table,
-// at the expected version), then the cells u gives: a merge writes those
-// only, whatever the row's width.
+// at the expected version), then the cells u gives, those only, whatever
+// the row's width.
 func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, returning bool) (Row, error) {
 	what := func() string { return fmt.Sprintf("row %d of table %d", u.ID, tableID) }
 	var cells []cell
-	if u.Values != nil || u.Replace {
+	if u.Values != nil || u.Encoded {
 		var err error
 		if cells, err = cellsOf(u.Values, u.Encoded, "values of "+what()); err != nil {
 			return Row{}, err
@@ -560,11 +560,6 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, retur
 			return Row{}, t.d.mapErr(err, what())
 		}
 		return Row{}, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, what(), version, u.ExpectedVersion)
-	}
-	if u.Replace {
-		if _, err := t.q.exec(ctx, t.d.q.clearCells, u.ID); err != nil {
-			return Row{}, t.d.mapErr(err, what())
-		}
 	}
 	if err := t.writeCells(ctx, u.ID, cells); err != nil {
 		return Row{}, t.d.mapErr(err, what())

@@ -151,10 +151,9 @@ type InsertedRows struct {
 type RowUpdate struct {
 	ID int64
 	// Values is a JSON object of field id -> value. It is merged into the
-	// row's values (keys present replace, a JSON null is kept as null, keys
-	// absent are untouched), or replaces them entirely when Replace is set.
-	Values  json.RawMessage
-	Replace bool
+	// row's values: keys present replace, a JSON null is kept as null, keys
+	// absent are untouched. Only the cells it names are written.
+	Values json.RawMessage
 	// Encoded says that Values is a compact JSON object of values the
 	// caller normalised and encoded itself (the service's document writes,
 	// which store the cells a batch of ops changed): the store splits it

@@ -216,12 +216,12 @@ func contractUpdateRows(t *testing.T, s Store) {
 	update(t, s, func(ctx context.Context, tx Tx) error {
 		got = must(tx.UpdateRows(ctx, f.table.ID, []RowUpdate{
 			{ID: rows[0].ID, Values: json.RawMessage(`{"` + c + `": null, "99": [1, 2]}`)},
-			{ID: rows[1].ID, Values: json.RawMessage(`{"` + c + `": 7}`), Replace: true, ExpectedVersion: 1},
+			{ID: rows[1].ID, Values: json.RawMessage(`{"` + c + `": 7}`), ExpectedVersion: 1},
 		})).get(t)
 		return nil
 	})
 	jsonEqual(t, got[0].Values, json.RawMessage(`{"`+n+`":"a","`+c+`":null,"99":[1,2]}`), "merged values (null kept)")
-	jsonEqual(t, got[1].Values, json.RawMessage(`{"`+c+`":7}`), "replaced values")
+	jsonEqual(t, got[1].Values, json.RawMessage(`{"`+n+`":"b","`+c+`":7}`), "values given a cell")
 	if got[0].Version != 2 || got[1].Version != 2 || got[0].UpdatedAt.Before(got[0].CreatedAt) ||
 		got[0].Order != rows[0].Order || got[0].ID != rows[0].ID {
 		t.Fatalf("updated rows %+v", got)
@@ -281,17 +281,17 @@ func contractUpdateRows(t *testing.T, s Store) {
 		wantErr(t, err, ErrInvalid, "a version without an expected one below it")
 	}
 
-	// Encoded values are stored without being parsed again; anything but
+	// Encoded values are stored without being checked again; anything but
 	// an object is still refused.
 	encoded := `{"` + c + `":8,"` + n + `":"x y"}`
 	update(t, s, func(ctx context.Context, tx Tx) error {
-		_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(encoded), Replace: true, Encoded: true}})
+		_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(encoded), Encoded: true}})
 		return err
 	})
 	jsonEqual(t, must(s.Row(ctx, f.table.ID, rows[1].ID)).get(t).Values, json.RawMessage(encoded), "encoded values")
 	for _, bad := range []string{``, `[]`, `"x"`} {
 		err := s.Update(ctx, func(tx Tx) error {
-			_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(bad), Replace: true, Encoded: true}})
+			_, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(bad), Encoded: true}})
 			return err
 		})
 		if !errors.Is(err, ErrInvalid) {
@@ -308,12 +308,12 @@ func contractUpdateRows(t *testing.T, s Store) {
 	before := must(s.Row(ctx, f.table.ID, rows[1].ID)).get(t)
 	update(t, s, func(ctx context.Context, tx Tx) error {
 		return tx.WriteRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(`{"` + c + `":9}`),
-			Replace: true, Encoded: true, ExpectedVersion: before.Version, Version: before.Version + 3}})
+			Encoded: true, ExpectedVersion: before.Version, Version: before.Version + 3}})
 	})
 	if r := must(s.Row(ctx, f.table.ID, rows[1].ID)).get(t); r.Version != before.Version+3 {
 		t.Fatalf("after WriteRows: version %d, want %d", r.Version, before.Version+3)
 	} else {
-		jsonEqual(t, r.Values, json.RawMessage(`{"`+c+`":9}`), "values written by WriteRows")
+		jsonEqual(t, r.Values, json.RawMessage(`{"`+c+`":9,"`+n+`":"x y"}`), "values written by WriteRows")
 	}
 	for _, bad := range []struct {
 		u    RowUpdate
