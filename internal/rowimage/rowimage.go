@@ -10,6 +10,11 @@
 // event holding the row whole (a create, a REST write, or a submit's from
 // time to time: event.WholeRowSubmit, event.WholeRowAfter), at most
 // event.MaxCompactRun events back, then applies the ops since.
+//
+// Images reads no schema: a field deleted between the whole event and a
+// compact one would be carried along. The submits prevent it: the first
+// one after a deletion that took a cell from the row holds the row whole
+// (store.Row.CellsRemoved).
 package rowimage
 
 import (

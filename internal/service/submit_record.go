@@ -98,7 +98,10 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 	}
 	w.applied = sd.op
 	ev := event.RowsUpdated{TableMeta: w.tableMeta(sd.t), Op: opRaw, UpdatedFieldIDs: changed, Decimals: sc.decimals()}
-	if sd.wholeRows || event.WholeRowSubmit(out[0].Version, before.UpdatedAt, out[0].UpdatedAt) {
+	// A field deletion that took a cell from the row is not in the row's
+	// events: an event completed from the last whole one would still hold
+	// the cell (package rowimage). So the next one holds the row whole.
+	if sd.wholeRows || row.CellsRemoved || event.WholeRowSubmit(out[0].Version, before.UpdatedAt, out[0].UpdatedAt) {
 		ev.Rows, ev.RowsBefore = out, []event.Row{before}
 	} else { // compact: the op and the row's head (rowsupdated_compact.go in package event)
 		head := event.HeadOf(out[0], before.UpdatedAt)

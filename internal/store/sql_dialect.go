@@ -135,7 +135,8 @@ type queries struct {
 
 	streamTop, streamNext, eventInsert, events, eventOldest string
 	unpublished, pruneBoundary, prune                       string
-	removeValue, shiftRows, markPublished, appendEvent      string
+	markRemoved, removeValue, shiftRows, markPublished      string
+	appendEvent                                             string
 	docOps, pruneDocOps, bumpRowID                          string
 
 	// streamAdd moves a stream's counter by its third parameter and
@@ -153,7 +154,7 @@ const (
 	tableCols = `id, workspace_id, name, position, created_at, version`
 	fieldCols = `id, table_id, name, type, is_primary, position, options, version`
 	viewCols  = `id, table_id, name, type, position, filter_type, filters, sorts, hidden_field_ids, is_public, COALESCE(slug, ''), password_hash, version`
-	rowCols   = `id, table_id, {ord}, version, ` + rowCells + `, created_at, updated_at`
+	rowCols   = `id, table_id, {ord}, version, ` + rowCells + `, created_at, updated_at, cells_removed`
 	// eventCols is followed by the event's published flag: it is published
 	// when its seq is not in the outbox.
 	eventCols = `e.stream_kind, e.stream_id, e.stream_offset, e.type, e.payload, e.created_at`
@@ -279,8 +280,11 @@ func (d *dialect) build() {
 			WHERE doc_ops.collection = 'record_' || w.table_id AND doc_ops.created_at >= f.created_at {-us}))`),
 		bumpRowID: x(d.bumpRowID),
 
-		// A deleted field's cells (parameters: its key as row_cells holds
-		// it, its table).
+		// A deleted field's rows and cells (parameters: its key as
+		// row_cells holds it, its table): markRemoved marks the rows that
+		// hold a cell of it (Row.CellsRemoved), removeValue removes them.
+		markRemoved: x(`UPDATE table_rows SET cells_removed = TRUE WHERE table_id = ? AND EXISTS (
+			SELECT 1 FROM row_cells c WHERE c.row_id = table_rows.id AND c.field_key = ?)`),
 		removeValue:   x(`DELETE FROM row_cells WHERE field_key = ? AND row_id IN (SELECT id FROM table_rows WHERE table_id = ?)`),
 		shiftRows:     x(d.shiftRows),
 		markPublished: x(d.markPublished),

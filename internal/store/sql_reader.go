@@ -78,7 +78,7 @@ func scanView(s scanner) (v View, err error) {
 
 func scanRow(s scanner) (r Row, err error) {
 	var vals []byte
-	err = s.Scan(&r.ID, &r.TableID, &r.Order, &r.Version, &vals, tsDest{&r.CreatedAt}, tsDest{&r.UpdatedAt})
+	err = s.Scan(&r.ID, &r.TableID, &r.Order, &r.Version, &vals, tsDest{&r.CreatedAt}, tsDest{&r.UpdatedAt}, &r.CellsRemoved)
 	if err != nil {
 		return r, err
 	}

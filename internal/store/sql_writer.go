@@ -266,6 +266,9 @@ func (t *sqlTx) DeleteField(ctx context.Context, id int64) error {
 		return err
 	}
 	key := string(jsonscan.AppendString(nil, strconv.FormatInt(id, 10)))
+	if _, err := t.q.exec(ctx, t.d.q.markRemoved, f.TableID, key); err != nil {
+		return t.d.mapErr(err, what+": marking its rows")
+	}
 	if _, err := t.q.exec(ctx, t.d.q.removeValue, key, f.TableID); err != nil {
 		return t.d.mapErr(err, what+": removing its values")
 	}
@@ -522,13 +525,13 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, retur
 			return Row{}, err
 		}
 	}
-	sql := `UPDATE table_rows SET version = version + 1, updated_at = ?`
+	sql := `UPDATE table_rows SET cells_removed = FALSE, version = version + 1, updated_at = ?`
 	var args []any
 	if u.Version != 0 {
 		if u.ExpectedVersion == 0 || u.Version <= u.ExpectedVersion {
 			return Row{}, fmt.Errorf("%w: version %d of %s: it needs an expected version below it", ErrInvalid, u.Version, what())
 		}
-		sql = `UPDATE table_rows SET version = ?, updated_at = ?`
+		sql = `UPDATE table_rows SET cells_removed = FALSE, version = ?, updated_at = ?`
 		args = append(args, u.Version)
 	}
 	at := now()

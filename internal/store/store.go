@@ -103,6 +103,10 @@ type Row struct {
 	Values    json.RawMessage
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// CellsRemoved is set when a field deletion (Tx.DeleteField) removed
+	// one of the row's cells after the row was last updated; the row's
+	// next update clears it. It is read back, never written by callers.
+	CellsRemoved bool
 }
 
 // Cursor returns the keyset cursor that lists the rows after r.

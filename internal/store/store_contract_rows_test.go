@@ -24,6 +24,22 @@ func contractDeleteFieldRemovesValues(t *testing.T, s Store) {
 		if r.Version != rows[i].Version {
 			t.Fatalf("row %d version %d changed by the field's deletion", r.ID, r.Version)
 		}
+		// The rows that held a cell of the field are marked, until their
+		// next update.
+		if want := i < 2; r.CellsRemoved != want {
+			t.Fatalf("row %d: CellsRemoved %v after the field's deletion, want %v", i, r.CellsRemoved, want)
+		}
+	}
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		if _, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[0].ID, Values: json.RawMessage(`{}`)}}); err != nil {
+			return err
+		}
+		return tx.WriteRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, ExpectedVersion: rows[1].Version, Version: rows[1].Version + 1}})
+	})
+	for i, r := range allRows(t, s, f.table.ID) {
+		if r.CellsRemoved {
+			t.Fatalf("row %d: CellsRemoved still set after an update", i)
+		}
 	}
 }
 

@@ -1,0 +1,12 @@
+-- table_rows.cells_removed marks the rows a field deletion took a cell
+-- from, until the row's next update. Keep its meaning identical to
+-- postgres/0007_cells_removed.sql.
+--
+-- A submit's event may hold only the cells it changed; the renderers that
+-- send whole rows complete it from the last event that held the row whole
+-- (package rowimage). A field deletion is not an event of the row, so a
+-- row's next compact event would be completed with the deleted field's
+-- cell. The submit that finds the mark writes the row whole instead
+-- (store.Row.CellsRemoved). Adding a column with a constant default
+-- rewrites no page.
+ALTER TABLE table_rows ADD COLUMN cells_removed BOOLEAN NOT NULL DEFAULT FALSE;
