@@ -27,6 +27,8 @@ import (
 //	{+}     + / nothing: in SQLite a unary plus keeps a column's index out of
 //	        the plan, so that rows are looked up by id, not by scanning the
 //	        table's index
+//	{key_in} field_key is the key of a field in a list of ids given as one
+//	        parameter (the dialect's ids), keys being JSON strings ("12")
 //	{T} {F} boolean literals: 1 0 / TRUE FALSE
 //	{-us}   minus a parameter in microseconds, after a time column:
 //	        - ? / - (?::bigint * interval '1 microsecond')
@@ -131,7 +133,7 @@ type queries struct {
 
 	viewNextPos, viewInsert, viewGet, viewBySlug, views, viewUpdate, viewDelete string
 
-	rowGet, rowsAfter, rowsByIDs, rowLast, rowOrder, rowPrev, rowVersion, rowsDelete string
+	rowGet, rowGetCells, rowsAfter, rowsByIDs, rowLast, rowOrder, rowPrev, rowVersion, rowsDelete string
 
 	streamTop, streamNext, eventInsert, events, eventOldest string
 	unpublished, pruneBoundary, prune                       string
@@ -208,6 +210,11 @@ func (d *dialect) build() {
 		viewDelete: x(`DELETE FROM views WHERE id = ?`),
 
 		rowGet: x(`SELECT ` + rowCols + ` FROM table_rows WHERE table_id = ? AND id = ?`),
+		// A row with some of its cells: rowCols but for the cells'
+		// expression (parameters: the fields' ids, the table, the row).
+		rowGetCells: x(`SELECT id, table_id, {ord}, version, COALESCE((SELECT '{' || string_agg(c.field_key || ':' || c.value, ',' ORDER BY length(c.field_key), c.field_key) || '}'
+			FROM row_cells c WHERE c.row_id = table_rows.id AND c.{key_in}), '{}'), created_at, updated_at, cells_removed
+			FROM table_rows WHERE table_id = ? AND id = ?`),
 		rowsAfter: x(`SELECT ` + rowCols + ` FROM table_rows
 			WHERE table_id = ? AND (ord, id) > ({ordp}, ?) ORDER BY ord, id LIMIT ?`),
 		rowsByIDs: x(`SELECT ` + rowCols + ` FROM table_rows
@@ -283,7 +290,7 @@ func (d *dialect) build() {
 		// A deleted field's rows and cells (parameters: its key as
 		// row_cells holds it, its table): markRemoved marks the rows that
 		// hold a cell of it (Row.CellsRemoved), removeValue removes them.
-		markRemoved: x(`UPDATE table_rows SET cells_removed = TRUE WHERE table_id = ? AND EXISTS (
+		markRemoved: x(`UPDATE table_rows SET cells_removed = {T} WHERE table_id = ? AND EXISTS (
 			SELECT 1 FROM row_cells c WHERE c.row_id = table_rows.id AND c.field_key = ?)`),
 		removeValue:   x(`DELETE FROM row_cells WHERE field_key = ? AND row_id IN (SELECT id FROM table_rows WHERE table_id = ?)`),
 		shiftRows:     x(d.shiftRows),

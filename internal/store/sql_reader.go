@@ -181,6 +181,15 @@ func (r *sqlReader) Row(ctx context.Context, tableID, rowID int64) (Row, error) 
 	return row, r.d.mapErr(err, fmt.Sprintf("row %d of table %d", rowID, tableID))
 }
 
+// RowCells implements Reader.
+func (r *sqlReader) RowCells(ctx context.Context, tableID, rowID int64, fieldIDs []int64) (Row, error) {
+	if fieldIDs == nil {
+		fieldIDs = []int64{}
+	}
+	row, err := scanRow(r.q.queryRow(ctx, r.d.q.rowGetCells, r.d.ids(fieldIDs), tableID, rowID))
+	return row, r.d.mapErr(err, fmt.Sprintf("row %d of table %d", rowID, tableID))
+}
+
 // RowVersion implements Reader.
 func (r *sqlReader) RowVersion(ctx context.Context, tableID, rowID int64) (int64, error) {
 	var v int64

@@ -525,13 +525,13 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, retur
 			return Row{}, err
 		}
 	}
-	sql := `UPDATE table_rows SET cells_removed = FALSE, version = version + 1, updated_at = ?`
+	sql := `UPDATE table_rows SET cells_removed = {F}, version = version + 1, updated_at = ?`
 	var args []any
 	if u.Version != 0 {
 		if u.ExpectedVersion == 0 || u.Version <= u.ExpectedVersion {
 			return Row{}, fmt.Errorf("%w: version %d of %s: it needs an expected version below it", ErrInvalid, u.Version, what())
 		}
-		sql = `UPDATE table_rows SET cells_removed = FALSE, version = ?, updated_at = ?`
+		sql = `UPDATE table_rows SET cells_removed = {F}, version = ?, updated_at = ?`
 		args = append(args, u.Version)
 	}
 	at := now()

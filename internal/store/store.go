@@ -321,6 +321,10 @@ type Reader interface {
 	ViewBySlug(ctx context.Context, slug string) (View, error)
 	// Row returns a row of the table; ErrNotFound if it is not in that table.
 	Row(ctx context.Context, tableID, rowID int64) (Row, error)
+	// RowCells returns a row of the table like Row, with only the cells of
+	// the fields fieldIDs names in its Values, for a caller that changes
+	// a few cells of a wide row.
+	RowCells(ctx context.Context, tableID, rowID int64, fieldIDs []int64) (Row, error)
 	// RowVersion returns a row's version alone (ErrNotFound like Row), for
 	// a caller that checks it without reading the values.
 	RowVersion(ctx context.Context, tableID, rowID int64) (int64, error)

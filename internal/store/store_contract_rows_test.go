@@ -43,6 +43,38 @@ func contractDeleteFieldRemovesValues(t *testing.T, s Store) {
 	}
 }
 
+// RowCells reads a row with the cells asked for only, in one snapshot
+// like Row, and in a transaction too.
+func contractRowCells(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	f := newFixture(t, s)
+	r := insertRows(t, s, f.table.ID, 0, `{"`+f.nameKey+`":"a \"b\"","`+f.countKey+`":1.5}`).Rows[0]
+	whole := must(s.Row(ctx, f.table.ID, r.ID)).get(t)
+	for _, c := range []struct {
+		ids  []int64
+		want string
+	}{
+		{[]int64{f.n.ID}, `{"` + f.countKey + `":1.5}`},
+		{[]int64{f.n.ID, f.name.ID}, `{"` + f.nameKey + `":"a \"b\"","` + f.countKey + `":1.5}`},
+		{[]int64{f.n.ID + 1000}, `{}`},
+		{nil, `{}`},
+	} {
+		got := must(s.RowCells(ctx, f.table.ID, r.ID, c.ids)).get(t)
+		jsonEqual(t, got.Values, json.RawMessage(c.want), fmt.Sprintf("RowCells(%v)", c.ids))
+		got.Values = whole.Values
+		if !reflect.DeepEqual(got, whole) {
+			t.Fatalf("RowCells(%v) = %+v, want the head of %+v", c.ids, got, whole)
+		}
+	}
+	_, err := s.RowCells(ctx, f.table.ID+1000, r.ID, []int64{f.n.ID})
+	wantErr(t, err, ErrNotFound, "a row through another table")
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		got := must(tx.RowCells(ctx, f.table.ID, r.ID, []int64{f.name.ID})).get(t)
+		jsonEqual(t, got.Values, json.RawMessage(`{"`+f.nameKey+`":"a \"b\""}`), "RowCells in a transaction")
+		return nil
+	})
+}
+
 func contractInsertRows(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	f := newFixture(t, s)

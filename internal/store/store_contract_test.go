@@ -24,6 +24,7 @@ func testStoreContract(t *testing.T, open func(t *testing.T) Store) {
 		{"Tables", contractTables},
 		{"Fields", contractFields},
 		{"DeleteFieldRemovesValues", contractDeleteFieldRemovesValues},
+		{"RowCells", contractRowCells},
 		{"Views", contractViews},
 		{"Versions", contractVersions},
 		{"InsertRows", contractInsertRows},

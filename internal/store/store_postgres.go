@@ -191,6 +191,7 @@ var postgresDialect = func() *dialect {
 			"{ordp}", "?::text::numeric",
 			"{json}", "?::jsonb",
 			"{id_in}", "id = ANY(?::bigint[])",
+			"{key_in}", `field_key IN (SELECT '"' || k || '"' FROM unnest(?::bigint[]) AS k)`,
 			"{+}", "",
 			"{T}", "TRUE",
 			"{-us}", "- (?::bigint * interval '1 microsecond')",

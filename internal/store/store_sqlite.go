@@ -329,6 +329,7 @@ var sqliteDialect = func() *dialect {
 			"{ordp}", "?",
 			"{json}", "json(?)",
 			"{id_in}", "id IN (SELECT value FROM json_each(?))",
+			"{key_in}", `field_key IN (SELECT '"' || value || '"' FROM json_each(?))`,
 			"{+}", "+",
 			"{T}", "1",
 			"{-us}", "- ?",
