@@ -222,13 +222,21 @@ func rowOut(r store.Row, vals table.Values, fields []*table.Field) event.Row {
 func rowsOut(rows []store.Row, sc *schema) ([]event.Row, error) {
 	out := make([]event.Row, len(rows))
 	for i, r := range rows {
-		vals, err := decodeValues(r.Values)
-		if err != nil {
+		var err error
+		if out[i], err = rowOutOf(r, sc.list); err != nil {
 			return nil, err
 		}
-		out[i] = rowOut(r, vals, sc.list)
 	}
 	return out, nil
+}
+
+// rowOutOf shows a stored row with the cells of fields only.
+func rowOutOf(r store.Row, fields []*table.Field) (event.Row, error) {
+	vals, err := decodeValues(r.Values)
+	if err != nil {
+		return event.Row{}, err
+	}
+	return rowOut(r, vals, fields), nil
 }
 
 // encodeValues writes values as the store's JSON object.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/ot/json0"
@@ -26,7 +27,20 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 	if err != nil {
 		return event.SubmitResult{}, err
 	}
-	row, err := w.Row(ctx, sd.t.ID, sub.DocID)
+	// A change reads and writes the cells its op touches and the row's
+	// head, not the rest of the row, unless its event holds the row whole:
+	// a create, a delete, or (below) every so often.
+	var row store.Row
+	var touched []*table.Field
+	if sub.Create == nil && !sub.Del {
+		ids := opFieldIDs(sd.op, sc)
+		for _, id := range ids {
+			touched = append(touched, sc.byID[id])
+		}
+		row, err = w.RowCells(ctx, sd.t.ID, sub.DocID, ids)
+	} else {
+		row, err = w.Row(ctx, sd.t.ID, sub.DocID)
+	}
 	exists := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return event.SubmitResult{}, err
@@ -41,21 +55,35 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 	if err != nil || dup != nil {
 		return deref(dup), err
 	}
-	outs, err := rowsOut([]store.Row{row}, sc)
-	if err != nil {
-		return event.SubmitResult{}, err
-	}
-	before := outs[0]
 	if sub.Del {
+		outs, err := rowsOut([]store.Row{row}, sc)
+		if err != nil {
+			return event.SubmitResult{}, err
+		}
 		if _, err := w.DeleteRows(ctx, sd.t.ID, []int64{row.ID}); err != nil {
 			return event.SubmitResult{}, err
 		}
-		err := w.emit(store.TableStream(sd.t.ID), event.EventRowsDeleted, event.RowsDeleted{
-			TableMeta: w.tableMeta(sd.t), RowIDs: []int64{row.ID}, Rows: []event.Row{before}, Decimals: sc.decimals(),
+		err = w.emit(store.TableStream(sd.t.ID), event.EventRowsDeleted, event.RowsDeleted{
+			TableMeta: w.tableMeta(sd.t), RowIDs: []int64{row.ID}, Rows: outs, Decimals: sc.decimals(),
 		})
 		return event.SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n}, err
 	}
 
+	// A field deletion that took a cell from the row is not in the row's
+	// events: an event completed from the last whole one would still hold
+	// the cell (package rowimage). So the next one holds the row whole.
+	whole := sd.wholeRows || row.CellsRemoved || event.WholeRowSubmit(row.Version+1, row.UpdatedAt, w.at)
+	fields := touched
+	if whole {
+		if row, err = w.Row(ctx, sd.t.ID, sub.DocID); err != nil {
+			return event.SubmitResult{}, err
+		}
+		fields = sc.list
+	}
+	before, err := rowOutOf(row, fields)
+	if err != nil {
+		return event.SubmitResult{}, err
+	}
 	if err := checkRecordPaths(sd.op, sc); err != nil {
 		return event.SubmitResult{}, err
 	}
@@ -84,31 +112,49 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 	}
 	upd.ID, upd.ExpectedVersion, upd.At = row.ID, row.Version, w.at
 
-	rows, err := w.UpdateRows(ctx, sd.t.ID, []store.RowUpdate{upd})
-	if err != nil {
-		return event.SubmitResult{}, err
-	}
-	out, err := rowsOut(rows, sc)
-	if err != nil {
-		return event.SubmitResult{}, err
-	}
 	opRaw, err := opJSON(sd.op)
 	if err != nil {
 		return event.SubmitResult{}, err
 	}
 	w.applied = sd.op
 	ev := event.RowsUpdated{TableMeta: w.tableMeta(sd.t), Op: opRaw, UpdatedFieldIDs: changed, Decimals: sc.decimals()}
-	// A field deletion that took a cell from the row is not in the row's
-	// events: an event completed from the last whole one would still hold
-	// the cell (package rowimage). So the next one holds the row whole.
-	if sd.wholeRows || row.CellsRemoved || event.WholeRowSubmit(out[0].Version, before.UpdatedAt, out[0].UpdatedAt) {
-		ev.Rows, ev.RowsBefore = out, []event.Row{before}
+	if whole {
+		rows, err := w.UpdateRows(ctx, sd.t.ID, []store.RowUpdate{upd})
+		if err != nil {
+			return event.SubmitResult{}, err
+		}
+		if ev.Rows, err = rowsOut(rows, sc); err != nil {
+			return event.SubmitResult{}, err
+		}
+		ev.RowsBefore = []event.Row{before}
 	} else { // compact: the op and the row's head (rowsupdated_compact.go in package event)
-		head := event.HeadOf(out[0], before.UpdatedAt)
+		if err := w.WriteRows(ctx, sd.t.ID, []store.RowUpdate{upd}); err != nil {
+			return event.SubmitResult{}, err
+		}
+		out := row // the head as stored: the store keeps At to the microsecond
+		out.Version, out.UpdatedAt = row.Version+1, w.at.UTC().Truncate(time.Microsecond)
+		if upd.Order != "" { // read back in the store's form
+			if out, err = w.RowCells(ctx, sd.t.ID, row.ID, nil); err != nil {
+				return event.SubmitResult{}, err
+			}
+		}
+		head := event.HeadOf(rowOut(out, nil, nil), before.UpdatedAt)
 		ev.Row = &head
 	}
 	err = w.emit(store.TableStream(sd.t.ID), event.EventRowsUpdated, ev)
 	return event.SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n, Fixup: fix}, err
+}
+
+// opFieldIDs are the ids of the table's fields whose cells op touches.
+func opFieldIDs(op json0.Op, sc *schema) []int64 {
+	var ids []int64
+	for key := range touchedCells(op) {
+		if id, err := strconv.ParseInt(key, 10, 64); err == nil && sc.byID[id] != nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // withFixup is the op to keep and send on: the op as applied, then the
