@@ -133,8 +133,8 @@ type Decimals map[int64]int
 // for a field change), ascending.
 //
 // A submit's is compact (rowsupdated_compact.go): Op and Row (the row's
-// head), no Rows nor RowsBefore, but from time to time (WholeRowSubmit,
-// WholeRowAfter) it holds the rows whole as a REST write's does. The
+// head), no Rows nor RowsBefore, but from time to time (WholeRowAfter)
+// it holds the rows whole as a REST write's does. The
 // renderers that need whole rows complete it with a RowImager
 // (WholeRowsData).
 type RowsUpdated struct {

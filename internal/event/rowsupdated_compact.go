@@ -25,19 +25,14 @@ import (
 // keeps events and the op log CompactSpan longer than it is set to
 // (relay.Prune), so an event that is kept can always be completed.
 //
-// When is decided one of two ways:
-//
-//   - Without a memory of the row (a submit worked out on the store's row,
-//     WholeRowSubmit): every FullRowEvery-th version of a row (the version
-//     after the change a multiple of it), and whenever the row's previous
-//     change is FullRowGap old or older.
-//   - By the one writer of the row's changes, which remembers the last
-//     event that held it whole (a hot document, WholeRowAfter): a run of
-//     compact events ends after CompactRun(the row's size) versions, or
-//     CompactSpan after that event. A wide row's whole event costs what
-//     its width does, so it comes less often (up to MaxCompactRun
-//     versions apart): the amortised bytes per op stay about what a row
-//     of 4 KiB costs every FullRowEvery versions.
+// When is decided by WholeRowAfter, from the last event that held the row
+// whole: a hot document remembers it, and the store keeps it with the row
+// for the submits that work in their transaction (store.Row.WholeVersion).
+// A run of compact events ends after CompactRun(the row's size) versions,
+// or CompactSpan after that event. A wide row's whole event costs what
+// its width does, so it comes less often (up to MaxCompactRun versions
+// apart): the amortised bytes per op stay about what a row of 4 KiB costs
+// every FullRowEvery versions.
 //
 // Who needs what: the document dialects (native ops, ShareDB) render the
 // op and never need the rows; the renderers that send whole rows (Baserow
@@ -48,9 +43,8 @@ import (
 // holding the row whole, then the op log's ops since); the row after is
 // the row before with the op applied to the cells it touches.
 
-// FullRowEvery is the period, in versions, of a submit's events holding
-// the row whole, when decided without a memory of the row; and the
-// shortest run of compact events a row's writer lets through.
+// FullRowEvery is the shortest run of compact events: a row of up to 4
+// KiB is held whole every FullRowEvery versions.
 const FullRowEvery = 32
 
 // MaxCompactRun bounds a run of a row's compact events: a consumer
@@ -61,22 +55,9 @@ const MaxCompactRun = 1024
 // (CompactRun).
 const compactRunBytes = 4 << 10
 
-// FullRowGap: a submit to a row whose previous change is this old or
-// older writes the row whole (WholeRowSubmit), so that a run of compact
-// events is never spread over more than CompactSpan, however slowly the
-// row is edited.
-const FullRowGap = time.Minute
-
 // CompactSpan bounds how much older the event holding a row whole is than
-// any compact event completed from it.
-const CompactSpan = FullRowEvery * FullRowGap
-
-// WholeRowSubmit reports whether a submit's change to version v (the row's
-// version after it), made at `at` to a row last changed at `before`,
-// writes the row whole, decided without a memory of the row.
-func WholeRowSubmit(v int64, before, at time.Time) bool {
-	return v%FullRowEvery == 0 || at.Sub(before) >= FullRowGap
-}
+// any compact event completed from it, however slowly the row is edited.
+const CompactSpan = 32 * time.Minute
 
 // CompactRun is the most versions a run of compact events lasts on a row
 // of about rowBytes bytes of JSON: FullRowEvery per 4 KiB, between
@@ -87,9 +68,10 @@ func CompactRun(rowBytes int) int64 {
 }
 
 // WholeRowAfter reports whether a change to version v at `at` writes the
-// row whole, decided by the row's one writer, which knows the version and
-// time of the last event that held it whole (wholeV 0: none known) and
-// the row's size then.
+// row whole, given the version and time of the last event that held it
+// whole (wholeV 0: none known) and the row's size then. A writer that
+// knows of a later whole event than the one it gives only writes the row
+// whole sooner than needed.
 func WholeRowAfter(v int64, at time.Time, wholeV int64, wholeAt time.Time, rowBytes int) bool {
 	return wholeV == 0 || v-wholeV >= CompactRun(rowBytes) || at.Sub(wholeAt) >= CompactSpan
 }

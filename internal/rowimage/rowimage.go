@@ -8,13 +8,13 @@
 // next. On a miss it rebuilds the row before from the store, in one read
 // snapshot: it walks the row's op log back from that version to the last
 // event holding the row whole (a create, a REST write, or a submit's from
-// time to time: event.WholeRowSubmit, event.WholeRowAfter), at most
+// time to time: event.WholeRowAfter), at most
 // event.MaxCompactRun events back, then applies the ops since.
 //
 // Images reads no schema: a field deleted between the whole event and a
 // compact one would be carried along. The submits prevent it: the first
 // one after a deletion that took a cell from the row holds the row whole
-// (store.Row.CellsRemoved).
+// (the deletion resets store.Row.WholeVersion; a hot document is dropped).
 package rowimage
 
 import (

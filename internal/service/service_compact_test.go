@@ -18,10 +18,10 @@ import (
 )
 
 // TestSubmitEventsCompact: a submit's rows_updated holds the op and the
-// row's head, not the row's cells, except every event.FullRowEvery-th
-// version (cold: event.WholeRowSubmit) or at most event.FullRowEvery
-// versions after the last whole one (hot, on a row this narrow:
-// event.WholeRowAfter); the row images (rowimage) complete each one to the rows the
+// row's head, not the row's cells, except at most event.FullRowEvery
+// versions after the last whole one (on a row this narrow:
+// event.WholeRowAfter, from the hot document's memory or the store's);
+// the row images (rowimage) complete each one to the rows the
 // store held before and after it, whether they are built in offset order
 // or rebuilt from the store for one event alone. Hot and cold submits,
 // REST writes and a move mixed in.
@@ -75,9 +75,6 @@ func testSubmitEventsCompact(t *testing.T, fx *fixture, hot bool) {
 			continue
 		}
 		compact, run = compact+1, run+1
-		if !hot && event.WholeRowSubmit(ev.Row.Version, ev.Row.UpdatedBefore, ev.Row.UpdatedAt) {
-			t.Errorf("version %d is a whole row's, its event is compact", ev.Row.Version)
-		}
 		if run >= event.FullRowEvery {
 			t.Errorf("version %d: %d compact events in a row", ev.Row.Version, run)
 		}
@@ -109,24 +106,20 @@ func testSubmitEventsCompact(t *testing.T, fx *fixture, hot bool) {
 }
 
 // TestSubmitAfterAPauseHoldsTheRowWhole: a run of compact events never
-// spans more than event.CompactSpan (the margin retention keeps). Cold, a
-// submit to a row left alone for event.FullRowGap writes the row whole,
-// whatever its version; hot, the document's first submit does, and the
-// first one event.CompactSpan or more after its last whole one.
+// spans more than event.CompactSpan (the margin retention keeps): the
+// first submit holds the row whole (a hot document's first, or a cold one
+// on a row whose last whole event the store does not know), and so does
+// the first one event.CompactSpan or more after the last whole one,
+// whatever the pauses between.
 func TestSubmitAfterAPauseHoldsTheRowWhole(t *testing.T) {
-	gap, span := event.FullRowGap, event.CompactSpan
+	gap, span := time.Minute, event.CompactSpan
+	pauses := []time.Duration{0, gap, span - 2*gap, gap - time.Second, time.Second, 0}
+	want := []bool{true, false, false, false, true, false}
 	servicetest.Engines(t, func(t *testing.T, open func(testing.TB) store.Store) {
 		for _, tc := range []struct {
-			name   string
-			cold   bool
-			pauses []time.Duration
-			want   []bool
-		}{
-			{"hot", false, []time.Duration{0, gap, span - 2*gap, gap - time.Second, time.Second, 0},
-				[]bool{true, false, false, false, true, false}},
-			{"cold", true, []time.Duration{0, time.Second, gap - time.Second, gap, 0, 2 * gap},
-				[]bool{false, false, false, true, false, true}},
-		} {
+			name string
+			cold bool
+		}{{"hot", false}, {"cold", true}} {
 			t.Run(tc.name, func(t *testing.T) {
 				var mu sync.Mutex
 				now := time.Now()
@@ -139,7 +132,7 @@ func TestSubmitAfterAPauseHoldsTheRowWhole(t *testing.T) {
 				r := ok(fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`), 0))(t)
 				name := fx.id("Name")
 				top := fx.top(fx.tableStream())
-				for i, pause := range tc.pauses {
+				for i, pause := range pauses {
 					advance(pause)
 					v := fx.row(r.ID).Version
 					op := `[{"p":["fields","` + name + `",0],"si":"x"}]`
@@ -150,66 +143,71 @@ func TestSubmitAfterAPauseHoldsTheRowWhole(t *testing.T) {
 				for _, ev := range decoded {
 					got = append(got, !ev.Compact())
 				}
-				if !slices.Equal(got, tc.want) {
-					t.Fatalf("whole events %v, want %v", got, tc.want)
+				if !slices.Equal(got, want) {
+					t.Fatalf("whole events %v, want %v", got, want)
 				}
 			})
 		}
 	})
 }
 
-// TestWideRowWholeLessOften: on a hot document, the wider the row the
-// longer its runs of compact events (event.CompactRun): a row of about
-// 40 KB holds 320 versions between whole ones, not 32; the row images
-// still complete every event, in order and rebuilt alone from the store
-// (a walk of up to 319 ops back).
+// TestWideRowWholeLessOften: hot or cold, the wider the row the longer
+// its runs of compact events (event.CompactRun): a row of about 40 KB
+// holds 320 versions between whole ones, not 32; the row images still
+// complete every event, in order and rebuilt alone from the store (a walk
+// of up to 319 ops back).
 func TestWideRowWholeLessOften(t *testing.T) {
 	servicetest.Engines(t, func(t *testing.T, open func(testing.TB) store.Store) {
-		fx := newFixture(t, open(t), service.Config{})
-		if !hotStore(fx.st) {
-			t.Skip("no hot documents on this store")
-		}
-		long := strings.Repeat("w", 40<<10)
-		r := ok(fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`, "Notes", `"`+long+`"`), 0))(t)
-		name := fx.id("Name")
-		top := fx.top(fx.tableStream())
-		const n = 3 * event.FullRowEvery
-		for i := range n {
-			v := fx.row(r.ID).Version
-			op := `[{"p":["fields","` + name + `",0],"si":"x"}]`
-			ok(fx.svc.Submit(fx.ctx, fx.admin, fx.rowOp(r.ID, v, "s", uint64(i+1), op)))(t)
-		}
-		evs, decoded := rowsUpdated(t, fx.events(fx.tableStream(), top))
-		if len(decoded) != n {
-			t.Fatalf("%d rows_updated events, want %d", len(decoded), n)
-		}
-		var whole []int
-		for i, ev := range decoded {
-			if !ev.Compact() {
-				whole = append(whole, i)
-			}
-		}
-		if !slices.Equal(whole, []int{0}) {
-			t.Fatalf("whole events at %v of %d, want the first only", whole, n)
-		}
-		last := evs[len(evs)-1]
-		im := rowimage.New(fx.st)
-		data, err := event.WholeRowsData(fx.ctx, nil, im, last.Type, fx.tbl.ID, last.Offset, last.Payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var full event.RowsUpdated
-		if err := json.Unmarshal(data, &full); err != nil {
-			t.Fatal(err)
-		}
-		if len(full.Rows) != 1 {
-			t.Fatalf("last event not completed: %.200s", data)
-		}
-		checkRow(t, "row after the last event", full.Rows[0], fx.row(r.ID))
-		if im.Rebuilt() != 1 {
-			t.Fatalf("rebuilt %d images, want 1", im.Rebuilt())
-		}
+		t.Run("hot", func(t *testing.T) { testWideRowWholeLessOften(t, open, false) })
+		t.Run("cold", func(t *testing.T) { testWideRowWholeLessOften(t, open, true) })
 	})
+}
+
+func testWideRowWholeLessOften(t *testing.T, open func(testing.TB) store.Store, cold bool) {
+	fx := newFixture(t, open(t), service.Config{ColdSubmits: cold})
+	if !cold && !hotStore(fx.st) {
+		t.Skip("no hot documents on this store")
+	}
+	long := strings.Repeat("w", 40<<10)
+	r := ok(fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`, "Notes", `"`+long+`"`), 0))(t)
+	name := fx.id("Name")
+	top := fx.top(fx.tableStream())
+	const n = 3 * event.FullRowEvery
+	for i := range n {
+		v := fx.row(r.ID).Version
+		op := `[{"p":["fields","` + name + `",0],"si":"x"}]`
+		ok(fx.svc.Submit(fx.ctx, fx.admin, fx.rowOp(r.ID, v, "s", uint64(i+1), op)))(t)
+	}
+	evs, decoded := rowsUpdated(t, fx.events(fx.tableStream(), top))
+	if len(decoded) != n {
+		t.Fatalf("%d rows_updated events, want %d", len(decoded), n)
+	}
+	var whole []int
+	for i, ev := range decoded {
+		if !ev.Compact() {
+			whole = append(whole, i)
+		}
+	}
+	if !slices.Equal(whole, []int{0}) {
+		t.Fatalf("whole events at %v of %d, want the first only", whole, n)
+	}
+	last := evs[len(evs)-1]
+	im := rowimage.New(fx.st)
+	data, err := event.WholeRowsData(fx.ctx, nil, im, last.Type, fx.tbl.ID, last.Offset, last.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full event.RowsUpdated
+	if err := json.Unmarshal(data, &full); err != nil {
+		t.Fatal(err)
+	}
+	if len(full.Rows) != 1 {
+		t.Fatalf("last event not completed: %.200s", data)
+	}
+	checkRow(t, "row after the last event", full.Rows[0], fx.row(r.ID))
+	if im.Rebuilt() != 1 {
+		t.Fatalf("rebuilt %d images, want 1", im.Rebuilt())
+	}
 }
 
 // hotStore reports whether the service keeps hot documents on st.

@@ -69,10 +69,10 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 		return event.SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n}, err
 	}
 
-	// A field deletion that took a cell from the row is not in the row's
-	// events: an event completed from the last whole one would still hold
-	// the cell (package rowimage). So the next one holds the row whole.
-	whole := sd.wholeRows || row.CellsRemoved || event.WholeRowSubmit(row.Version+1, row.UpdatedAt, w.at)
+	// The store keeps the row's last whole event (a field deletion that
+	// took a cell from the row forgets it: the row's events do not say
+	// the cell is gone, package rowimage).
+	whole := sd.wholeRows || event.WholeRowAfter(row.Version+1, w.at, row.WholeVersion, row.WholeAt, row.WholeBytes)
 	fields := touched
 	if whole {
 		if row, err = w.Row(ctx, sd.t.ID, sub.DocID); err != nil {
@@ -111,6 +111,9 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 		w.reply = &r
 	}
 	upd.ID, upd.ExpectedVersion, upd.At = row.ID, row.Version, w.at
+	if whole {
+		upd.WholeBytes = max(len(row.Values), 2) // as it was: about its size after
+	}
 
 	opRaw, err := opJSON(sd.op)
 	if err != nil {

@@ -156,7 +156,9 @@ const (
 	tableCols = `id, workspace_id, name, position, created_at, version`
 	fieldCols = `id, table_id, name, type, is_primary, position, options, version`
 	viewCols  = `id, table_id, name, type, position, filter_type, filters, sorts, hidden_field_ids, is_public, COALESCE(slug, ''), password_hash, version`
-	rowCols   = `id, table_id, {ord}, version, ` + rowCells + `, created_at, updated_at, cells_removed`
+	rowCols   = `id, table_id, {ord}, version, ` + rowCells + `, created_at, updated_at, ` + rowWholeCols
+	// rowWholeCols are a row's last event holding it whole (Row.WholeVersion).
+	rowWholeCols = `whole_version, whole_at, whole_bytes`
 	// eventCols is followed by the event's published flag: it is published
 	// when its seq is not in the outbox.
 	eventCols = `e.stream_kind, e.stream_id, e.stream_offset, e.type, e.payload, e.created_at`
@@ -213,7 +215,7 @@ func (d *dialect) build() {
 		// A row with some of its cells: rowCols but for the cells'
 		// expression (parameters: the fields' ids, the table, the row).
 		rowGetCells: x(`SELECT id, table_id, {ord}, version, COALESCE((SELECT '{' || string_agg(c.field_key || ':' || c.value, ',' ORDER BY length(c.field_key), c.field_key) || '}'
-			FROM row_cells c WHERE c.row_id = table_rows.id AND c.{key_in}), '{}'), created_at, updated_at, cells_removed
+			FROM row_cells c WHERE c.row_id = table_rows.id AND c.{key_in}), '{}'), created_at, updated_at, ` + rowWholeCols + `
 			FROM table_rows WHERE table_id = ? AND id = ?`),
 		rowsAfter: x(`SELECT ` + rowCols + ` FROM table_rows
 			WHERE table_id = ? AND (ord, id) > ({ordp}, ?) ORDER BY ord, id LIMIT ?`),
@@ -287,10 +289,11 @@ func (d *dialect) build() {
 			WHERE doc_ops.collection = 'record_' || w.table_id AND doc_ops.created_at >= f.created_at {-us}))`),
 		bumpRowID: x(d.bumpRowID),
 
-		// A deleted field's rows and cells (parameters: its key as
-		// row_cells holds it, its table): markRemoved marks the rows that
-		// hold a cell of it (Row.CellsRemoved), removeValue removes them.
-		markRemoved: x(`UPDATE table_rows SET cells_removed = {T} WHERE table_id = ? AND EXISTS (
+		// A deleted field's rows and cells (parameters: its table, its key
+		// as row_cells holds it; removeValue the other way round):
+		// markRemoved forgets the whole events of the rows holding a cell
+		// of it (Row.WholeVersion), removeValue removes the cells.
+		markRemoved: x(`UPDATE table_rows SET whole_version = 0 WHERE table_id = ? AND EXISTS (
 			SELECT 1 FROM row_cells c WHERE c.row_id = table_rows.id AND c.field_key = ?)`),
 		removeValue:   x(`DELETE FROM row_cells WHERE field_key = ? AND row_id IN (SELECT id FROM table_rows WHERE table_id = ?)`),
 		shiftRows:     x(d.shiftRows),

@@ -78,11 +78,14 @@ func scanView(s scanner) (v View, err error) {
 
 func scanRow(s scanner) (r Row, err error) {
 	var vals []byte
-	err = s.Scan(&r.ID, &r.TableID, &r.Order, &r.Version, &vals, tsDest{&r.CreatedAt}, tsDest{&r.UpdatedAt}, &r.CellsRemoved)
+	err = s.Scan(&r.ID, &r.TableID, &r.Order, &r.Version, &vals, tsDest{&r.CreatedAt}, tsDest{&r.UpdatedAt}, &r.WholeVersion, tsDest{&r.WholeAt}, &r.WholeBytes)
 	if err != nil {
 		return r, err
 	}
 	r.Values = vals
+	if r.WholeVersion == 0 {
+		r.WholeAt, r.WholeBytes = time.Time{}, 0 // none known
+	}
 	r.Order, err = canonicalOrder(r.Order)
 	return r, err
 }

@@ -525,13 +525,13 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, retur
 			return Row{}, err
 		}
 	}
-	sql := `UPDATE table_rows SET cells_removed = {F}, version = version + 1, updated_at = ?`
+	sql := `UPDATE table_rows SET version = version + 1, updated_at = ?`
 	var args []any
 	if u.Version != 0 {
 		if u.ExpectedVersion == 0 || u.Version <= u.ExpectedVersion {
 			return Row{}, fmt.Errorf("%w: version %d of %s: it needs an expected version below it", ErrInvalid, u.Version, what())
 		}
-		sql = `UPDATE table_rows SET cells_removed = {F}, version = ?, updated_at = ?`
+		sql = `UPDATE table_rows SET version = ?, updated_at = ?`
 		args = append(args, u.Version)
 	}
 	at := now()
@@ -539,6 +539,17 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, retur
 		at = u.At.UTC().Truncate(time.Microsecond)
 	}
 	args = append(args, t.d.ts(at))
+	if u.WholeBytes != 0 {
+		// The right-hand sides read the row before the update.
+		if u.Version != 0 {
+			sql += `, whole_version = ?`
+			args = append(args, u.Version)
+		} else {
+			sql += `, whole_version = version + 1`
+		}
+		sql += `, whole_at = ?, whole_bytes = ?`
+		args = append(args, t.d.ts(at), u.WholeBytes)
+	}
 	if u.Order != "" {
 		ord, err := parseOrder(u.Order)
 		if err != nil {

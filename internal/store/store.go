@@ -103,10 +103,14 @@ type Row struct {
 	Values    json.RawMessage
 	CreatedAt time.Time
 	UpdatedAt time.Time
-	// CellsRemoved is set when a field deletion (Tx.DeleteField) removed
-	// one of the row's cells after the row was last updated; the row's
-	// next update clears it. It is read back, never written by callers.
-	CellsRemoved bool
+	// WholeVersion, WholeAt and WholeBytes are the version, time and size
+	// of the row's last event that held it whole, as its writers told
+	// (RowUpdate.WholeBytes); WholeVersion is 0 when none is known. A field
+	// deletion that takes a cell from the row sets it to 0: the row's
+	// events do not say that the cell is gone.
+	WholeVersion int64
+	WholeAt      time.Time
+	WholeBytes   int
 }
 
 // Cursor returns the keyset cursor that lists the rows after r.
@@ -178,6 +182,11 @@ type RowUpdate struct {
 	// microsecond); zero means the store's clock. A caller that builds the
 	// updated row itself (the service's document writes) gives its time.
 	At time.Time
+	// WholeBytes, when not 0, says that the caller's event of the update
+	// holds the row whole, of about that many bytes: the row's
+	// WholeVersion, WholeAt and WholeBytes become the update's version,
+	// time and WholeBytes.
+	WholeBytes int
 }
 
 // View is a saved way of looking at a table.

@@ -18,27 +18,70 @@ func contractDeleteFieldRemovesValues(t *testing.T, s Store) {
 		`{"`+f.nameKey+`":"b","`+f.countKey+`":null}`,
 		`{"`+f.nameKey+`":"c"}`,
 	).Rows
-	update(t, s, func(ctx context.Context, tx Tx) error { return tx.DeleteField(ctx, f.n.ID) })
-	for i, r := range allRows(t, s, f.table.ID) {
-		jsonEqual(t, r.Values, json.RawMessage(`{"`+f.nameKey+`":"`+string(rune('a'+i))+`"}`), "values after the field's deletion")
-		if r.Version != rows[i].Version {
-			t.Fatalf("row %d version %d changed by the field's deletion", r.ID, r.Version)
-		}
-		// The rows that held a cell of the field are marked, until their
-		// next update.
-		if want := i < 2; r.CellsRemoved != want {
-			t.Fatalf("row %d: CellsRemoved %v after the field's deletion, want %v", i, r.CellsRemoved, want)
-		}
-	}
+	at := time.Now().Add(-time.Hour)
 	update(t, s, func(ctx context.Context, tx Tx) error {
-		if _, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[0].ID, Values: json.RawMessage(`{}`)}}); err != nil {
-			return err
+		for _, r := range rows {
+			if err := tx.WriteRows(ctx, f.table.ID, []RowUpdate{{ID: r.ID, At: at, WholeBytes: 50}}); err != nil {
+				return err
+			}
 		}
-		return tx.WriteRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, ExpectedVersion: rows[1].Version, Version: rows[1].Version + 1}})
+		return tx.DeleteField(ctx, f.n.ID)
 	})
 	for i, r := range allRows(t, s, f.table.ID) {
-		if r.CellsRemoved {
-			t.Fatalf("row %d: CellsRemoved still set after an update", i)
+		jsonEqual(t, r.Values, json.RawMessage(`{"`+f.nameKey+`":"`+string(rune('a'+i))+`"}`), "values after the field's deletion")
+		if r.Version != rows[i].Version+1 {
+			t.Fatalf("row %d version %d changed by the field's deletion", r.ID, r.Version)
+		}
+		// The rows that held a cell of the field forget their last whole
+		// event: the events after it do not say that the cell is gone.
+		if want := map[bool]int64{true: 0, false: 2}[i < 2]; r.WholeVersion != want {
+			t.Fatalf("row %d: WholeVersion %d after the field's deletion, want %d", i, r.WholeVersion, want)
+		}
+	}
+}
+
+// WholeVersion, WholeAt and WholeBytes are an update's when it says its
+// event holds the row whole (RowUpdate.WholeBytes), and kept otherwise.
+func contractRowWhole(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	f := newFixture(t, s)
+	r := insertRows(t, s, f.table.ID, 0, `{"`+f.nameKey+`":"a"}`).Rows[0]
+	if r := must(s.Row(ctx, f.table.ID, r.ID)).get(t); r.WholeVersion != 0 {
+		t.Fatalf("a new row's WholeVersion is %d, want 0 (none recorded)", r.WholeVersion)
+	}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
+	for _, c := range []struct {
+		name      string
+		u         RowUpdate
+		wantV     int64
+		wantAt    time.Time
+		wantBytes int
+	}{
+		{"whole", RowUpdate{At: at, WholeBytes: 70}, 2, at, 70},
+		{"not whole", RowUpdate{At: at.Add(time.Minute)}, 2, at, 70},
+		{"whole, several versions", RowUpdate{At: at.Add(2 * time.Minute), ExpectedVersion: 3, Version: 7, WholeBytes: 90}, 7, at.Add(2 * time.Minute), 90},
+		{"whole, returning", RowUpdate{At: at.Add(3 * time.Minute), WholeBytes: 10, Values: json.RawMessage(`{"` + f.nameKey + `":"b"}`)}, 8, at.Add(3 * time.Minute), 10},
+	} {
+		c.u.ID = r.ID
+		var returned Row
+		update(t, s, func(ctx context.Context, tx Tx) error {
+			if c.u.Values != nil {
+				rows, err := tx.UpdateRows(ctx, f.table.ID, []RowUpdate{c.u})
+				if err == nil {
+					returned = rows[0]
+				}
+				return err
+			}
+			return tx.WriteRows(ctx, f.table.ID, []RowUpdate{c.u})
+		})
+		got := must(s.Row(ctx, f.table.ID, r.ID)).get(t)
+		if got.WholeVersion != c.wantV || !got.WholeAt.Equal(c.wantAt.Truncate(time.Microsecond)) || got.WholeBytes != c.wantBytes {
+			t.Fatalf("%s: whole %d at %v, %d bytes; want %d at %v, %d bytes", c.name,
+				got.WholeVersion, got.WholeAt, got.WholeBytes, c.wantV, c.wantAt, c.wantBytes)
+		}
+		if c.u.Values != nil && (returned.WholeVersion != got.WholeVersion || !returned.WholeAt.Equal(got.WholeAt)) {
+			t.Fatalf("%s: UpdateRows returned whole %d at %v, the row has %d at %v", c.name,
+				returned.WholeVersion, returned.WholeAt, got.WholeVersion, got.WholeAt)
 		}
 	}
 }
