@@ -127,8 +127,8 @@ func hotScript(t *testing.T, fx *fixture) []string {
 // fx2events are the table's events, a submit's compact rows_updated
 // completed with the rows whole (rowimage), without the times that come
 // from clocks: whether an event holds the row whole depends on who
-// decided (event.WholeRowAfter for a hot document, event.WholeRowSubmit
-// otherwise), what it says does not.
+// decided (a hot document from its memory, a cold submit from the
+// store's, which knows other whole events), what it says does not.
 func fx2events(t *testing.T, fx *fixture) []string {
 	var out []string
 	im := rowimage.New(fx.st)

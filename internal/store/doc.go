@@ -41,7 +41,12 @@
 //     merge upserts the cells it names and nothing else, so changing a cell
 //     of a wide row costs that cell, not the row. A merge keeps JSON null as
 //     a value (it is not RFC 7396's "delete"). Deleting a field deletes its cells; deleting a row
-//     deletes its cells by foreign key.
+//     deletes its cells by foreign key. RowCells reads a row with a few of
+//     its cells, for a caller that changes those only.
+//   - A row keeps its last event that held it whole (whole_version,
+//     whole_at, whole_bytes; migration 0007), as the writer of that event
+//     told (RowUpdate.WholeBytes). Deleting a field sets whole_version to
+//     0, none known, on the rows it took a cell from.
 //   - Field names are unique within a table, a table has at most one primary
 //     field, view slugs are unique (NULL when none): ErrConflict.
 //
