@@ -112,7 +112,7 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 	}
 	upd.ID, upd.ExpectedVersion, upd.At = row.ID, row.Version, w.at
 	if whole {
-		upd.WholeBytes = max(len(row.Values), 2) // as it was: about its size after
+		upd.WholeBytes = max(len(row.Values), 2) // its size before the change, about its size after
 	}
 
 	opRaw, err := opJSON(sd.op)
