@@ -100,12 +100,12 @@ type hotDoc struct {
 	part, partCells map[string]any
 	// rowJSON is row's JSON once encoded (nil until then).
 	rowJSON []byte
-	// wholeV and wholeAt are the version and time of the last event this
-	// document wrote holding the row whole (0: none since it was loaded),
-	// wholeBytes the row's size then (at load, its stored values' size):
-	// what event.WholeRowAfter decides by. Any other write to the row
-	// drops the document (settle), so no event it did not write can
-	// interleave with its compact ones.
+	// wholeV and wholeAt are the version and time of the last event
+	// known to hold the row whole, wholeBytes the row's size then: what
+	// event.WholeRowAfter decides by. At load, the store's
+	// (store.Row.WholeVersion; 0, none known: the row's size now); then
+	// the document's own, which it records in the store with the row
+	// (rowWrite). Any other write to the row drops the document (settle).
 	wholeV     int64
 	wholeAt    time.Time
 	wholeBytes int
@@ -159,7 +159,10 @@ func (h *hotDocs) get(ctx context.Context, tableID, id int64) (*hotDoc, bool) {
 			return err
 		}
 		d.workspaceID, d.sc, d.row, d.first = t.WorkspaceID, sc, outs[0], row.Version
-		d.wholeBytes = len(row.Values)
+		d.wholeV, d.wholeAt, d.wholeBytes = row.WholeVersion, row.WholeAt, row.WholeBytes
+		if row.WholeVersion == 0 {
+			d.wholeBytes = len(row.Values)
+		}
 		return nil
 	})
 	if err != nil {

@@ -151,6 +151,49 @@ func TestSubmitAfterAPauseHoldsTheRowWhole(t *testing.T) {
 	})
 }
 
+// TestWholeEventRecorded: the submit whose event holds the row whole
+// records it with the row (store.Row.WholeVersion), hot or cold, and the
+// next submit counts from it, even after the hot document was dropped
+// (here by a REST write, whose own whole event is not recorded): the
+// first submit after the write is compact.
+func TestWholeEventRecorded(t *testing.T) {
+	servicetest.Engines(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		for _, cold := range []bool{false, true} {
+			t.Run(map[bool]string{false: "hot", true: "cold"}[cold], func(t *testing.T) {
+				fx := newFixture(t, open(t), service.Config{ColdSubmits: cold})
+				if !cold && !hotStore(fx.st) {
+					t.Skip("no hot documents on this store")
+				}
+				r := ok(fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`), 0))(t)
+				name := fx.id("Name")
+				top := fx.top(fx.tableStream())
+				submit := func(i int) {
+					v := fx.row(r.ID).Version
+					op := `[{"p":["fields","` + name + `",0],"si":"x"}]`
+					ok(fx.svc.Submit(fx.ctx, fx.admin, fx.rowOp(r.ID, v, "s", uint64(i), op)))(t)
+				}
+				submit(1)
+				stored := ok(fx.st.Row(fx.ctx, fx.tbl.ID, r.ID))(t)
+				if stored.WholeVersion != 2 || stored.WholeBytes == 0 || stored.WholeAt.IsZero() {
+					t.Fatalf("after the first submit the row records whole version %d (%d bytes at %v), want 2",
+						stored.WholeVersion, stored.WholeBytes, stored.WholeAt)
+				}
+				submit(2)
+				ok(fx.svc.UpdateRow(fx.ctx, fx.admin, fx.tbl.ID, service.RowPatch{ID: r.ID, Fields: fx.fields("Done", `true`)}))(t)
+				submit(3)
+				var got []bool
+				_, decoded := rowsUpdated(t, fx.events(fx.tableStream(), top))
+				for _, ev := range decoded {
+					got = append(got, !ev.Compact())
+				}
+				if want := []bool{true, false, true, false}; !slices.Equal(got, want) {
+					t.Fatalf("whole events %v, want %v", got, want)
+				}
+			})
+		}
+	})
+}
+
 // TestWideRowWholeLessOften: hot or cold, the wider the row the longer
 // its runs of compact events (event.CompactRun): a row of about 40 KB
 // holds 320 versions between whole ones, not 32; the row images still

@@ -151,7 +151,7 @@ func (c *coldSubmit) write(w *writeTx) (event.SubmitResult, error) {
 	if err != nil {
 		return event.SubmitResult{}, err
 	}
-	sd := submitDoc{w: newSubmitTx(w, c.sub), t: t, sub: c.sub, op: c.op, wholeRows: c.s.hotSubmits}
+	sd := submitDoc{w: newSubmitTx(w, c.sub), t: t, sub: c.sub, op: c.op}
 	var res event.SubmitResult
 	switch c.kind {
 	case event.KindRecord:
@@ -245,12 +245,6 @@ type submitDoc struct {
 	op  json0.Op
 	// missed are the ops catchUp transformed against.
 	missed []event.LoggedChange
-	// wholeRows: a record's event holds the row whole, never compact. So
-	// it is when hot documents are on: their compact events rely on
-	// knowing the last event that held the row whole
-	// (event.WholeRowAfter), and a submit that falls back to this path
-	// is rare.
-	wholeRows bool
 }
 
 func conflict(reason error, format string, args ...any) error {

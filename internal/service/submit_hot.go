@@ -301,6 +301,7 @@ func (h *hotDocs) advance(d *hotDoc, a Actor, sub event.Submission, op json0.Op,
 	d.row, d.rowJSON = row, rowJSON
 	if whole {
 		d.wholeV, d.wholeAt, d.wholeBytes = row.Version, at, len(rowJSON)
+		p.upd.WholeVersion, p.upd.WholeAt, p.upd.WholeBytes = d.wholeV, d.wholeAt, d.wholeBytes
 	}
 	d.ops = append(d.ops, p.logged)
 	if len(d.ops) > hotOpsKept {
@@ -375,6 +376,9 @@ func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, e
 	w.batch.appends = append(w.batch.appends, pendingAppend{w: w, hw: hw})
 	hw.pending = true
 	next := &rowWrite{key: d.key, stored: rw.stored, version: base + 1, upd: p.upd, cells: rw.cells}
+	if next.upd.WholeVersion == 0 { // the batch's last whole event of the row, if any
+		next.upd.WholeVersion, next.upd.WholeAt, next.upd.WholeBytes = rw.upd.WholeVersion, rw.upd.WholeAt, rw.upd.WholeBytes
+	}
 	if p.vals != nil {
 		// A map of its own: rw stays as it was if this write fails.
 		next.cells = make(table.Values, len(rw.cells)+len(p.vals))
@@ -456,7 +460,7 @@ type rowWrite struct {
 	key     hotKey
 	stored  int64           // the row's version in the store
 	version int64           // its version after the prepared submits
-	upd     store.RowUpdate // the last one's update (time)
+	upd     store.RowUpdate // the last one's update (time), with the last whole event among them
 	// cells are the cells they changed since the row was last written,
 	// the last value of each: only those are encoded and written.
 	cells table.Values

@@ -72,7 +72,7 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 	// The store keeps the row's last whole event (a field deletion that
 	// took a cell from the row forgets it: the row's events do not say
 	// the cell is gone, package rowimage).
-	whole := sd.wholeRows || event.WholeRowAfter(row.Version+1, w.at, row.WholeVersion, row.WholeAt, row.WholeBytes)
+	whole := event.WholeRowAfter(row.Version+1, w.at, row.WholeVersion, row.WholeAt, row.WholeBytes)
 	fields := touched
 	if whole {
 		if row, err = w.Row(ctx, sd.t.ID, sub.DocID); err != nil {
@@ -112,7 +112,8 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 	}
 	upd.ID, upd.ExpectedVersion, upd.At = row.ID, row.Version, w.at
 	if whole {
-		upd.WholeBytes = max(len(row.Values), 2) // its size before the change, about its size after
+		// The row's size before the change: about its size after.
+		upd.WholeVersion, upd.WholeAt, upd.WholeBytes = row.Version+1, w.at, len(row.Values)
 	}
 
 	opRaw, err := opJSON(sd.op)

@@ -539,16 +539,9 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, retur
 		at = u.At.UTC().Truncate(time.Microsecond)
 	}
 	args = append(args, t.d.ts(at))
-	if u.WholeBytes != 0 {
-		// The right-hand sides read the row before the update.
-		if u.Version != 0 {
-			sql += `, whole_version = ?`
-			args = append(args, u.Version)
-		} else {
-			sql += `, whole_version = version + 1`
-		}
-		sql += `, whole_at = ?, whole_bytes = ?`
-		args = append(args, t.d.ts(at), u.WholeBytes)
+	if u.WholeVersion != 0 {
+		sql += `, whole_version = ?, whole_at = ?, whole_bytes = ?`
+		args = append(args, u.WholeVersion, t.d.ts(u.WholeAt.UTC().Truncate(time.Microsecond)), u.WholeBytes)
 	}
 	if u.Order != "" {
 		ord, err := parseOrder(u.Order)

@@ -105,7 +105,7 @@ type Row struct {
 	UpdatedAt time.Time
 	// WholeVersion, WholeAt and WholeBytes are the version, time and size
 	// of the row's last event that held it whole, as its writers told
-	// (RowUpdate.WholeBytes); WholeVersion is 0 when none is known. A field
+	// (RowUpdate.WholeVersion); WholeVersion is 0 when none is known. A field
 	// deletion that takes a cell from the row sets it to 0: the row's
 	// events do not say that the cell is gone.
 	WholeVersion int64
@@ -182,11 +182,12 @@ type RowUpdate struct {
 	// microsecond); zero means the store's clock. A caller that builds the
 	// updated row itself (the service's document writes) gives its time.
 	At time.Time
-	// WholeBytes, when not 0, says that the caller's event of the update
-	// holds the row whole, of about that many bytes: the row's
-	// WholeVersion, WholeAt and WholeBytes become the update's version,
-	// time and WholeBytes.
-	WholeBytes int
+	// WholeVersion, when not 0, records the row's last event that held it
+	// whole (Row.WholeVersion): its version (at most the update's),
+	// WholeAt its time and WholeBytes the row's size there, about.
+	WholeVersion int64
+	WholeAt      time.Time
+	WholeBytes   int
 }
 
 // View is a saved way of looking at a table.

@@ -21,7 +21,7 @@ func contractDeleteFieldRemovesValues(t *testing.T, s Store) {
 	at := time.Now().Add(-time.Hour)
 	update(t, s, func(ctx context.Context, tx Tx) error {
 		for _, r := range rows {
-			if err := tx.WriteRows(ctx, f.table.ID, []RowUpdate{{ID: r.ID, At: at, WholeBytes: 50}}); err != nil {
+			if err := tx.WriteRows(ctx, f.table.ID, []RowUpdate{{ID: r.ID, At: at, WholeVersion: 2, WholeAt: at, WholeBytes: 50}}); err != nil {
 				return err
 			}
 		}
@@ -40,8 +40,8 @@ func contractDeleteFieldRemovesValues(t *testing.T, s Store) {
 	}
 }
 
-// WholeVersion, WholeAt and WholeBytes are an update's when it says its
-// event holds the row whole (RowUpdate.WholeBytes), and kept otherwise.
+// WholeVersion, WholeAt and WholeBytes are an update's when it records a
+// whole event (RowUpdate.WholeVersion), and kept otherwise.
 func contractRowWhole(t *testing.T, s Store) {
 	ctx := testCtx(t)
 	f := newFixture(t, s)
@@ -57,10 +57,12 @@ func contractRowWhole(t *testing.T, s Store) {
 		wantAt    time.Time
 		wantBytes int
 	}{
-		{"whole", RowUpdate{At: at, WholeBytes: 70}, 2, at, 70},
+		{"whole", RowUpdate{At: at, WholeVersion: 2, WholeAt: at, WholeBytes: 70}, 2, at, 70},
 		{"not whole", RowUpdate{At: at.Add(time.Minute)}, 2, at, 70},
-		{"whole, several versions", RowUpdate{At: at.Add(2 * time.Minute), ExpectedVersion: 3, Version: 7, WholeBytes: 90}, 7, at.Add(2 * time.Minute), 90},
-		{"whole, returning", RowUpdate{At: at.Add(3 * time.Minute), WholeBytes: 10, Values: json.RawMessage(`{"` + f.nameKey + `":"b"}`)}, 8, at.Add(3 * time.Minute), 10},
+		{"whole, several versions", RowUpdate{At: at.Add(2 * time.Minute), ExpectedVersion: 3, Version: 7,
+			WholeVersion: 5, WholeAt: at.Add(time.Minute), WholeBytes: 90}, 5, at.Add(time.Minute), 90},
+		{"whole, returning", RowUpdate{At: at.Add(3 * time.Minute), WholeVersion: 8, WholeAt: at.Add(3 * time.Minute), WholeBytes: 10,
+			Values: json.RawMessage(`{"` + f.nameKey + `":"b"}`)}, 8, at.Add(3 * time.Minute), 10},
 	} {
 		c.u.ID = r.ID
 		var returned Row
