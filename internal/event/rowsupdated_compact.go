@@ -26,8 +26,9 @@ import (
 // (relay.Prune), so an event that is kept can always be completed.
 //
 // When is decided by WholeRowAfter, from the last event that held the row
-// whole: a hot document remembers it, and the store keeps it with the row
-// for the submits that work in their transaction (store.Row.WholeVersion).
+// whole, which the store keeps with the row (store.Row.WholeVersion): a
+// submit that works in its transaction reads it there, a hot document
+// when it loads the row, remembering its own since.
 // A run of compact events ends after CompactRun(the row's size) versions,
 // or CompactSpan after that event. A wide row's whole event costs what
 // its width does, so it comes less often (up to MaxCompactRun versions

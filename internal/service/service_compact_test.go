@@ -107,8 +107,8 @@ func testSubmitEventsCompact(t *testing.T, fx *fixture, hot bool) {
 
 // TestSubmitAfterAPauseHoldsTheRowWhole: a run of compact events never
 // spans more than event.CompactSpan (the margin retention keeps): the
-// first submit holds the row whole (a hot document's first, or a cold one
-// on a row whose last whole event the store does not know), and so does
+// first submit holds the row whole (the store knows no whole event of a
+// new row, hot or cold), and so does
 // the first one event.CompactSpan or more after the last whole one,
 // whatever the pauses between.
 func TestSubmitAfterAPauseHoldsTheRowWhole(t *testing.T) {
