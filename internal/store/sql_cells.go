@@ -19,8 +19,11 @@ import (
 // rowCells is the expression of a row's values in a query of table_rows:
 // its cells joined into a JSON object, "{}" when it has none. Both
 // engines have string_agg with ORDER BY (SQLite since 3.44).
-const rowCells = `COALESCE((SELECT '{' || string_agg(c.field_key || ':' || c.value, ',' ORDER BY length(c.field_key), c.field_key) || '}'
-	FROM row_cells c WHERE c.row_id = table_rows.id), '{}')`
+const rowCells = `COALESCE((SELECT ` + cellsObject + ` FROM row_cells c WHERE c.row_id = table_rows.id), '{}')`
+
+// cellsObject joins the lines c of row_cells into their JSON object, in
+// field order.
+const cellsObject = `'{' || string_agg(c.field_key || ':' || c.value, ',' ORDER BY length(c.field_key), c.field_key) || '}'`
 
 // cell is one cell to write: its key as a JSON string and its value as
 // compact JSON text.

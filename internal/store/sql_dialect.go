@@ -137,9 +137,8 @@ type queries struct {
 
 	streamTop, streamNext, eventInsert, events, eventOldest string
 	unpublished, pruneBoundary, prune                       string
-	markRemoved, removeValue, shiftRows, markPublished      string
-	appendEvent                                             string
-	docOps, pruneDocOps, bumpRowID                          string
+	forgetWhole, removeValue, shiftRows, markPublished      string
+	appendEvent, docOps, pruneDocOps, bumpRowID             string
 
 	// streamAdd moves a stream's counter by its third parameter and
 	// returns the new top (AppendEvents); eventRows[k] and docOpRows[k]
@@ -214,9 +213,9 @@ func (d *dialect) build() {
 		rowGet: x(`SELECT ` + rowCols + ` FROM table_rows WHERE table_id = ? AND id = ?`),
 		// A row with some of its cells: rowCols but for the cells'
 		// expression (parameters: the fields' ids, the table, the row).
-		rowGetCells: x(`SELECT id, table_id, {ord}, version, COALESCE((SELECT '{' || string_agg(c.field_key || ':' || c.value, ',' ORDER BY length(c.field_key), c.field_key) || '}'
-			FROM row_cells c WHERE c.row_id = table_rows.id AND c.{key_in}), '{}'), created_at, updated_at, ` + rowWholeCols + `
-			FROM table_rows WHERE table_id = ? AND id = ?`),
+		rowGetCells: x(`SELECT id, table_id, {ord}, version,
+			COALESCE((SELECT ` + cellsObject + ` FROM row_cells c WHERE c.row_id = table_rows.id AND c.{key_in}), '{}'),
+			created_at, updated_at, ` + rowWholeCols + ` FROM table_rows WHERE table_id = ? AND id = ?`),
 		rowsAfter: x(`SELECT ` + rowCols + ` FROM table_rows
 			WHERE table_id = ? AND (ord, id) > ({ordp}, ?) ORDER BY ord, id LIMIT ?`),
 		rowsByIDs: x(`SELECT ` + rowCols + ` FROM table_rows
@@ -291,9 +290,9 @@ func (d *dialect) build() {
 
 		// A deleted field's rows and cells (parameters: its table, its key
 		// as row_cells holds it; removeValue the other way round):
-		// markRemoved forgets the whole events of the rows holding a cell
+		// forgetWhole forgets the whole events of the rows holding a cell
 		// of it (Row.WholeVersion), removeValue removes the cells.
-		markRemoved: x(`UPDATE table_rows SET whole_version = 0 WHERE table_id = ? AND EXISTS (
+		forgetWhole: x(`UPDATE table_rows SET whole_version = 0 WHERE table_id = ? AND EXISTS (
 			SELECT 1 FROM row_cells c WHERE c.row_id = table_rows.id AND c.field_key = ?)`),
 		removeValue:   x(`DELETE FROM row_cells WHERE field_key = ? AND row_id IN (SELECT id FROM table_rows WHERE table_id = ?)`),
 		shiftRows:     x(d.shiftRows),

@@ -266,8 +266,8 @@ func (t *sqlTx) DeleteField(ctx context.Context, id int64) error {
 		return err
 	}
 	key := string(jsonscan.AppendString(nil, strconv.FormatInt(id, 10)))
-	if _, err := t.q.exec(ctx, t.d.q.markRemoved, f.TableID, key); err != nil {
-		return t.d.mapErr(err, what+": marking its rows")
+	if _, err := t.q.exec(ctx, t.d.q.forgetWhole, f.TableID, key); err != nil {
+		return t.d.mapErr(err, what+": forgetting its rows' whole events")
 	}
 	if _, err := t.q.exec(ctx, t.d.q.removeValue, key, f.TableID); err != nil {
 		return t.d.mapErr(err, what+": removing its values")
