@@ -6,10 +6,13 @@
 // built, so that events read in offset order (the hub's, a webhook's)
 // complete each other: the row after one event is the row before the
 // next. On a miss it rebuilds the row before from the store, in one read
-// snapshot: it walks the row's op log back from that version to the last
-// event holding the row whole (a create, a REST write, or a submit's from
-// time to time: event.WholeRowAfter), at most
-// event.MaxCompactRun events back, then applies the ops since.
+// snapshot, from an event holding the row whole and the op log's ops
+// since: the one the store records with the row (store.Row.WholeVersion,
+// written by the submits whose events hold the row whole), when it is at
+// or before that version, with one event read; else the last one found
+// by walking the row's op log back (a create, a REST write, or a
+// submit's: event.WholeRowAfter), at most event.MaxCompactRun events
+// back.
 //
 // Images reads no schema: a field deleted between the whole event and a
 // compact one would be carried along. The submits prevent it: the first
@@ -20,6 +23,7 @@ package rowimage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -43,7 +47,8 @@ type Images struct {
 	rows  map[imageKey]event.Row
 	order []imageKey // oldest first
 
-	rebuilt int64 // images rebuilt from the store, for tests
+	rebuilt    int64 // images rebuilt from the store, for tests
+	eventReads int64 // events read to rebuild them, for tests
 }
 
 type imageKey struct {
@@ -62,6 +67,13 @@ func (im *Images) Rebuilt() int64 {
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	return im.rebuilt
+}
+
+// EventReads counts the events read from the store to rebuild images.
+func (im *Images) EventReads() int64 {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.eventReads
 }
 
 // Expand implements event.RowImager.
@@ -116,58 +128,21 @@ var errNoImage = fmt.Errorf("no event holding the row whole within reach: %w", s
 
 // rebuild returns the row at version v from the store.
 func (im *Images) rebuild(ctx context.Context, tableID, rowID, v int64) (event.Row, error) {
-	col := event.RecordCollection(tableID)
-	stream := store.TableStream(tableID)
 	var out event.Row
+	reads := 0
 	err := im.st.Read(ctx, func(r store.Reader) error {
-		// The op log entries of versions lo+1..v (an entry's Version is the
-		// version its change applied to).
-		lo := max(0, v-1-event.MaxCompactRun)
-		ops, err := r.DocOps(ctx, col, rowID, lo, int(v-lo))
-		if err != nil {
+		b := builder{ctx: ctx, r: r, col: event.RecordCollection(tableID), stream: store.TableStream(tableID), rowID: rowID, reads: &reads}
+		var ok bool
+		var err error
+		if out, ok, err = b.fromRecorded(tableID, v); err != nil || ok {
 			return err
 		}
-		if len(ops) == 0 || ops[len(ops)-1].Version != v-1 {
-			return errNoImage
-		}
-		for i := len(ops) - 1; i >= 0; i-- {
-			o := ops[i]
-			if i < len(ops)-1 && ops[i+1].Version != o.Version+1 {
-				return errNoImage
-			}
-			evs, err := r.Events(ctx, stream, o.Offset-1, 1)
-			if err != nil {
-				return err
-			}
-			if len(evs) != 1 || evs[0].Offset != o.Offset {
-				return errNoImage
-			}
-			base, ok, err := wholeRow(evs[0], rowID)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			if base.Version != o.Version+1 {
-				return fmt.Errorf("event at %d holds row %d at version %d, the op log says %d", o.Offset, rowID, base.Version, o.Version+1)
-			}
-			for _, next := range ops[i+1:] {
-				var entry struct {
-					Op json.RawMessage `json:"op"`
-				}
-				if err := json.Unmarshal(next.Op, &entry); err != nil || entry.Op == nil {
-					return fmt.Errorf("op log of row %d at version %d: not an op", rowID, next.Version)
-				}
-				if base, err = event.ApplyRecordOp(base, entry.Op); err != nil {
-					return err
-				}
-			}
-			out = base
-			return nil
-		}
-		return errNoImage
+		out, err = b.walk(v)
+		return err
 	})
+	im.mu.Lock()
+	im.eventReads += int64(reads)
+	im.mu.Unlock()
 	if err != nil {
 		return event.Row{}, err
 	}
@@ -176,6 +151,117 @@ func (im *Images) rebuild(ctx context.Context, tableID, rowID, v int64) (event.R
 	im.mu.Unlock()
 	im.put(tableID, out)
 	return out, nil
+}
+
+// builder rebuilds one row's image in one read snapshot.
+type builder struct {
+	ctx    context.Context
+	r      store.Reader
+	col    string
+	stream store.Stream
+	rowID  int64
+	reads  *int
+}
+
+// fromRecorded rebuilds the row at version v from the last event the
+// store records as holding it whole (store.Row.WholeVersion), when that
+// is at or before v: one event read, whatever the distance. ok is false
+// when the store records none that serves (the row is gone, none is
+// recorded, the one recorded is after v, or its entries are pruned): the
+// caller walks back instead.
+func (b builder) fromRecorded(tableID, v int64) (event.Row, bool, error) {
+	head, err := b.r.RowCells(b.ctx, tableID, b.rowID, nil)
+	if errors.Is(err, store.ErrNotFound) {
+		return event.Row{}, false, nil
+	}
+	if err != nil {
+		return event.Row{}, false, err
+	}
+	w := head.WholeVersion
+	if w == 0 || w > v || v-w >= event.MaxCompactRun {
+		return event.Row{}, false, nil
+	}
+	// The entries of versions w-1 (its event holds the row whole at w) to v-1.
+	ops, err := b.r.DocOps(b.ctx, b.col, b.rowID, w-1, int(v-w+1))
+	if err != nil {
+		return event.Row{}, false, err
+	}
+	if len(ops) != int(v-w+1) || ops[0].Version != w-1 {
+		return event.Row{}, false, nil
+	}
+	base, ok, err := b.wholeAt(ops[0])
+	if err != nil || !ok {
+		return event.Row{}, false, err
+	}
+	row, err := b.apply(base, ops[1:])
+	return row, err == nil, err
+}
+
+// walk rebuilds the row at version v by walking its op log back from v
+// to the last event holding the row whole, at most event.MaxCompactRun
+// events back, then applying the ops since.
+func (b builder) walk(v int64) (event.Row, error) {
+	// The op log entries of versions lo+1..v (an entry's Version is the
+	// version its change applied to).
+	lo := max(0, v-1-event.MaxCompactRun)
+	ops, err := b.r.DocOps(b.ctx, b.col, b.rowID, lo, int(v-lo))
+	if err != nil {
+		return event.Row{}, err
+	}
+	if len(ops) == 0 || ops[len(ops)-1].Version != v-1 {
+		return event.Row{}, errNoImage
+	}
+	for i := len(ops) - 1; i >= 0; i-- {
+		if i < len(ops)-1 && ops[i+1].Version != ops[i].Version+1 {
+			return event.Row{}, errNoImage
+		}
+		base, ok, err := b.wholeAt(ops[i])
+		if err != nil {
+			return event.Row{}, err
+		}
+		if ok {
+			return b.apply(base, ops[i+1:])
+		}
+	}
+	return event.Row{}, errNoImage
+}
+
+// wholeAt reads the event of op o: ok is true when it holds the row
+// whole, which it returns (at version o.Version+1).
+func (b builder) wholeAt(o store.DocOp) (event.Row, bool, error) {
+	*b.reads++
+	evs, err := b.r.Events(b.ctx, b.stream, o.Offset-1, 1)
+	if err != nil {
+		return event.Row{}, false, err
+	}
+	if len(evs) != 1 || evs[0].Offset != o.Offset {
+		return event.Row{}, false, errNoImage
+	}
+	base, ok, err := wholeRow(evs[0], b.rowID)
+	if err != nil || !ok {
+		return event.Row{}, false, err
+	}
+	if base.Version != o.Version+1 {
+		return event.Row{}, false, fmt.Errorf("event at %d holds row %d at version %d, the op log says %d", o.Offset, b.rowID, base.Version, o.Version+1)
+	}
+	return base, true, nil
+}
+
+// apply applies the ops of the op log entries to base.
+func (b builder) apply(base event.Row, ops []store.DocOp) (event.Row, error) {
+	for _, next := range ops {
+		var entry struct {
+			Op json.RawMessage `json:"op"`
+		}
+		if err := json.Unmarshal(next.Op, &entry); err != nil || entry.Op == nil {
+			return event.Row{}, fmt.Errorf("op log of row %d at version %d: not an op", b.rowID, next.Version)
+		}
+		var err error
+		if base, err = event.ApplyRecordOp(base, entry.Op); err != nil {
+			return event.Row{}, err
+		}
+	}
+	return base, nil
 }
 
 // wholeRow returns the row as an event holds it whole after its change:

@@ -197,8 +197,8 @@ func TestWholeEventRecorded(t *testing.T) {
 // TestWideRowWholeLessOften: hot or cold, the wider the row the longer
 // its runs of compact events (event.CompactRun): a row of about 40 KB
 // holds 320 versions between whole ones, not 32; the row images still
-// complete every event, in order and rebuilt alone from the store (a walk
-// of up to 319 ops back).
+// complete every event, in order and rebuilt alone from the store (from
+// the whole event the store records, up to 319 ops back).
 func TestWideRowWholeLessOften(t *testing.T) {
 	servicetest.Engines(t, func(t *testing.T, open func(testing.TB) store.Store) {
 		t.Run("hot", func(t *testing.T) { testWideRowWholeLessOften(t, open, false) })
@@ -250,6 +250,11 @@ func testWideRowWholeLessOften(t *testing.T, open func(testing.TB) store.Store, 
 	checkRow(t, "row after the last event", full.Rows[0], fx.row(r.ID))
 	if im.Rebuilt() != 1 {
 		t.Fatalf("rebuilt %d images, want 1", im.Rebuilt())
+	}
+	// From the whole event the store records with the row, not by
+	// reading each event back to it.
+	if n := im.EventReads(); n != 1 {
+		t.Fatalf("rebuilding the image read %d events, want 1", n)
 	}
 }
 
