@@ -63,15 +63,25 @@ type groupCommit struct {
 	// transaction has ended). The one writer is this process (SQLite: one
 	// file for one process), so no change can commit unseen.
 	kept *memos
+	// keepMemos: kept is used (one writer: this process); else each batch
+	// reads for itself (tableGroups).
+	keepMemos bool
+	// idle, when set, is called once no write is queued (tableGroups).
+	idle func()
+	// begin, when set, runs first in each batch's transaction, outside
+	// the writes' savepoints (tableGroups: the table's lock, which a
+	// savepoint rolled back would release).
+	begin func(ctx context.Context, tx store.Tx) error
 	// publishMu orders the publishing of batches.
 	publishMu sync.Mutex
 }
 
 // Lock order: hotDoc.mu, then groupCommit.mu (a prepared submit queues
-// under its document's lock); publishMu, then groupCommit.mu (handOff).
+// under its document's lock); publishMu, then groupCommit.mu (handOff);
+// groupCommit.mu, then tableGroups.mu (idle).
 
 func newGroupCommit(st store.Store, now func() time.Time, ops *opCache, hooks commitHooks) *groupCommit {
-	return &groupCommit{store: st, now: now, ops: ops, hooks: hooks}
+	return &groupCommit{store: st, now: now, ops: ops, hooks: hooks, keepMemos: true}
 }
 
 // writeReq is one write queued for a batch.
@@ -141,6 +151,9 @@ func (c *groupCommit) handOff() {
 		close(c.queue[0].lead)
 	} else {
 		c.leading = false
+		if c.idle != nil {
+			c.idle()
+		}
 	}
 	c.mu.Unlock()
 }
@@ -153,6 +166,11 @@ func (c *groupCommit) run(batch []*writeReq) {
 	ctx := context.WithoutCancel(batch[0].ctx)
 	var seen *txOps
 	err := c.store.Update(ctx, func(tx store.Tx) error {
+		if c.begin != nil {
+			if err := c.begin(ctx, tx); err != nil {
+				return err
+			}
+		}
 		seen = &txOps{prior: c.kept} // what the batch's writes have logged so far
 		for _, r := range batch {
 			r.err, r.w = nil, nil
@@ -234,7 +252,7 @@ const maxKept = 4096
 // committed and every write of it succeeded (a failed write's savepoint
 // undid what it may have read them from); else none.
 func (c *groupCommit) keep(seen *txOps, err error, batch []*writeReq) {
-	ok := err == nil && seen != nil
+	ok := err == nil && seen != nil && c.keepMemos
 	for _, r := range batch {
 		ok = ok && r.err == nil
 	}

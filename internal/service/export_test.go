@@ -36,3 +36,20 @@ func QueuedWrites(s *Service) int {
 	defer s.group.mu.Unlock()
 	return len(s.group.queue)
 }
+
+// QueuedTableWrites is how many writes wait for the next batch of a
+// table's group (commit_table.go); 0 when the table has none.
+func QueuedTableWrites(s *Service, tableID int64) int {
+	s.tables.mu.Lock()
+	c := s.tables.groups[tableID]
+	s.tables.mu.Unlock()
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}
+
+// TableGroups is how many tables have a group (commit_table.go).
+func TableGroups(s *Service) int { return s.tables.len() }

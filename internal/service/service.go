@@ -68,8 +68,10 @@ type Service struct {
 	maxSort    int
 	iterations int
 	// group, when the store has one writer, commits writes in groups
-	// (commit.go); nil otherwise.
-	group *groupCommit
+	// (commit.go); nil otherwise, when tables commits submits in groups,
+	// one per table (commit_table.go).
+	group  *groupCommit
+	tables *tableGroups
 	// ops caches recent op log entries (opcache.go).
 	ops *opCache
 	// hot keeps the records being edited through ops (hotdocs.go), used
@@ -109,6 +111,12 @@ func New(cfg Config) (*Service, error) {
 	s.hot = newHotDocs(s.store, s.now, s.ops)
 	if sw, ok := cfg.Store.(store.SingleWriter); ok && sw.SingleWriter() {
 		s.group = newGroupCommit(s.store, s.now, s.ops, commitHooks{settle: s.hot.settle, publish: s.publish})
+	} else {
+		s.tables = newTableGroups(func() *groupCommit {
+			c := newGroupCommit(s.store, s.now, s.ops, commitHooks{settle: s.hot.settle, publish: s.publish})
+			c.keepMemos = false
+			return c
+		})
 	}
 	s.hotSubmits = s.group != nil && !cfg.ColdSubmits
 	if s.tokenTTL <= 0 {

@@ -89,13 +89,19 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub event.Submission) (ev
 			return req.hot.result, err
 		}
 	}
-	// Cold: worked out in the write transaction.
+	// Cold: worked out in the write transaction; on a store with several
+	// writers, with the table's other submits (commit_table.go).
 	var res event.SubmitResult
-	err = s.write(ctx, a, func(w *writeTx) error {
+	fn := func(w *writeTx) error {
 		var err error
 		res, err = cold.write(w)
 		return err
-	})
+	}
+	if s.tables != nil {
+		err = s.tables.write(ctx, a, tableID, fn)
+	} else {
+		err = s.write(ctx, a, fn)
+	}
 	return res, err
 }
 

@@ -1,0 +1,78 @@
+package service
+
+import (
+	"context"
+	"sync"
+
+	"github.com/tablecast/tablecast/internal/store"
+)
+
+// Group commit per table, on a store with several writers (PostgreSQL).
+//
+// There every write to a table holds the table's lock from its role check
+// to its commit (TableLocker), so a table's submits commit one after
+// another, each paying its own transaction: its round trips for the role,
+// the schema and the lock, and its commit. Under load they queue on the
+// lock. So a table's submits are committed together, as on SQLite
+// (groupCommit), but in one group per table: a batch holds one table's
+// writes and takes one lock, so two nodes' batches never wait for each
+// other's tables in opposite orders, and writes to different tables
+// still run side by side. The batch takes the table's lock first, outside
+// the writes' savepoints (a savepoint rolled back releases the locks taken
+// in it), so every write of the batch runs under it. What a batch reads
+// (roles, the schema) it keeps for itself only: another node may change
+// them between batches.
+//
+// A table's group lives while it has writes queued: when its last batch
+// is done it leaves the map, and the next write makes a new one. A write
+// that took the group just before it left still runs (it leads it); the
+// next write runs beside it in a new group, and the table's lock orders
+// the two.
+
+// tableGroups are the groups of a multi-writer store's tables.
+type tableGroups struct {
+	mu       sync.Mutex
+	groups   map[int64]*groupCommit
+	newGroup func() *groupCommit
+}
+
+func newTableGroups(newGroup func() *groupCommit) *tableGroups {
+	return &tableGroups{groups: make(map[int64]*groupCommit), newGroup: newGroup}
+}
+
+// write commits fn with the next batch of the table's group.
+func (g *tableGroups) write(ctx context.Context, a Actor, tableID int64, fn func(w *writeTx) error) error {
+	g.mu.Lock()
+	c := g.groups[tableID]
+	if c == nil {
+		c = g.newGroup()
+		c.idle = func() { g.leave(tableID, c) }
+		c.begin = func(ctx context.Context, tx store.Tx) error {
+			if l, ok := tx.(TableLocker); ok {
+				return l.LockTable(ctx, tableID)
+			}
+			return nil
+		}
+		g.groups[tableID] = c
+	}
+	g.mu.Unlock()
+	return c.write(ctx, a, fn)
+}
+
+// leave drops a group that has no write queued, unless another replaced
+// it. Called with c.mu held (lock order: groupCommit.mu, then
+// tableGroups.mu).
+func (g *tableGroups) leave(tableID int64, c *groupCommit) {
+	g.mu.Lock()
+	if g.groups[tableID] == c {
+		delete(g.groups, tableID)
+	}
+	g.mu.Unlock()
+}
+
+// len is the number of groups, for tests.
+func (g *tableGroups) len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.groups)
+}

@@ -1,0 +1,178 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tablecast/tablecast/internal/event"
+	"github.com/tablecast/tablecast/internal/service"
+	"github.com/tablecast/tablecast/internal/service/servicetest"
+	"github.com/tablecast/tablecast/internal/store"
+	"github.com/tablecast/tablecast/internal/table"
+)
+
+// countingStore counts transactions (Update) and, once armed, holds the
+// next one until released. It has several writers: it does not say
+// otherwise (store.SingleWriter).
+type countingStore struct {
+	store.Store
+	updates atomic.Int64
+	armed   chan struct{} // one value: the next Update waits
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *countingStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	c.updates.Add(1)
+	select {
+	case <-c.armed:
+		close(c.entered)
+		<-c.release
+	default:
+	}
+	return c.Store.Update(ctx, fn)
+}
+
+// TestTableGroupCommit: on PostgreSQL (several writers), a table's
+// concurrent submits are committed in one transaction per batch: one
+// submit holds the table's transaction while forty queue, then the forty
+// commit together. A submit the field refuses fails alone; the others
+// land, transformed against each other; the events are gapless and
+// published in order; and the table's group is gone once idle.
+func TestTableGroupCommit(t *testing.T) {
+	cs := &countingStore{Store: servicetest.OpenPostgres(t, ""), armed: make(chan struct{}, 1),
+		entered: make(chan struct{}), release: make(chan struct{})}
+	fx := newFixture(t, cs, service.Config{})
+	ctx := fx.ctx
+	rows := []int64{
+		ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`), 0))(t).ID,
+		ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"b"`), 0))(t).ID,
+	}
+	top := fx.top(fx.tableStream())
+	fx.pub.Reset()
+	name, price := fx.id("Name"), fx.id("Price")
+	submit := func(i int) error {
+		op := `[{"p":["fields","` + name + `",0],"si":"x"}]`
+		if i%5 == 4 { // refused: not a number
+			op = `[{"p":["fields","` + price + `"],"oi":"abc"}]`
+		}
+		_, err := fx.svc.Submit(ctx, fx.admin, fx.rowOp(rows[i%2], 1, "s"+strconv.Itoa(i), 1, op))
+		return err
+	}
+
+	before := cs.updates.Load()
+	cs.armed <- struct{}{}
+	const queued = 40
+	errs := make([]error, queued+1)
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[queued] = submit(0) })
+	<-cs.entered
+	for i := range queued {
+		wg.Go(func() { errs[i] = submit(i + 1) })
+	}
+	for service.QueuedTableWrites(fx.svc, fx.tbl.ID) < queued {
+		runtime.Gosched()
+	}
+	close(cs.release)
+	wg.Wait()
+
+	if n := cs.updates.Load() - before; n != 2 {
+		t.Fatalf("%d transactions for %d submits, want 2 (the held one, then one batch)", n, queued+1)
+	}
+	landed := map[int64]int64{}
+	for i, err := range errs {
+		n := i + 1
+		if i == queued {
+			n = 0
+		}
+		var ve *table.ValidationError
+		switch {
+		case n%5 == 4 && !errors.As(err, &ve):
+			t.Errorf("submit %d: %v, want a validation error", n, err)
+		case n%5 != 4 && err != nil:
+			t.Errorf("submit %d: %v", n, err)
+		case n%5 != 4:
+			landed[rows[n%2]]++
+		}
+	}
+	for _, id := range rows {
+		if got := fx.row(id); got.Version != 1+landed[id] {
+			t.Errorf("row %d at version %d after %d submits", id, got.Version, landed[id])
+		}
+	}
+	evs := fx.events(fx.tableStream(), top)
+	published := fx.pub.Events()
+	if len(evs) != int(landed[rows[0]]+landed[rows[1]]) || len(published) != len(evs) {
+		t.Fatalf("%d events committed, %d published, want %d", len(evs), len(published), landed[rows[0]]+landed[rows[1]])
+	}
+	for i, e := range published {
+		if e.Offset != top+uint64(i)+1 {
+			t.Fatalf("published[%d] at offset %d, want %d (in order, no gap)", i, e.Offset, top+uint64(i)+1)
+		}
+	}
+	if n := service.TableGroups(fx.svc); n != 0 {
+		t.Fatalf("%d table groups left once idle, want 0", n)
+	}
+}
+
+// TestTableGroupsTwoNodes: two services on one PostgreSQL database (two
+// nodes) submit to two tables at once, each node to both tables in turn.
+// A batch holds one table's writes and takes that table's lock only, so
+// the nodes' batches do not wait on each other in opposite orders: every
+// submit lands once, and each row's version counts them.
+func TestTableGroupsTwoNodes(t *testing.T) {
+	st := servicetest.OpenPostgres(t, "")
+	fx := newFixture(t, st, service.Config{})
+	ctx := fx.ctx
+	other, err := service.New(service.Config{Store: st, Secret: testSecret, PasswordIterations: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := ok(fx.svc.CreateTable(ctx, fx.admin, fx.ws.ID, service.TableInput{Name: "Second", Fields: []service.FieldInput{
+		{Name: "Name", Type: table.TypeText},
+	}}))(t)
+	secondName := strconv.FormatInt(second.Fields[0].ID, 10)
+	type target struct {
+		tableID, rowID int64
+		field          string
+	}
+	targets := []target{
+		{fx.tbl.ID, ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`), 0))(t).ID, fx.id("Name")},
+		{second.ID, ok(fx.svc.CreateRow(ctx, fx.admin, second.ID, service.RowFields{secondName: json.RawMessage(`"b"`)}, 0))(t).ID, secondName},
+	}
+	const each = 15
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*each)
+	for n, svc := range []*service.Service{fx.svc, other} {
+		for w := range 2 {
+			wg.Go(func() {
+				for i := range each {
+					tg := targets[(w+i+n)%2] // the two tables in turn, each worker out of step
+					sub := event.Submission{Collection: event.RecordCollection(tg.tableID), DocID: tg.rowID, V: 1, HasV: true,
+						Op:  json.RawMessage(`[{"p":["fields","` + tg.field + `",0],"si":"x"}]`),
+						Src: "n" + strconv.Itoa(n) + "w" + strconv.Itoa(w), Seq: uint64(i + 1)}
+					if _, err := svc.Submit(ctx, fx.admin, sub); err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, tg := range targets {
+		got := ok(fx.svc.GetRow(ctx, fx.admin, tg.tableID, tg.rowID))(t)
+		if got.Version != 1+2*each {
+			t.Errorf("row %d of table %d at version %d, want %d", tg.rowID, tg.tableID, got.Version, 1+2*each)
+		}
+	}
+}
