@@ -70,8 +70,8 @@ type groupCommit struct {
 	idle func()
 	// begin, when set, runs first in each batch's transaction, outside
 	// the writes' savepoints (tableGroups: the table's lock, which a
-	// savepoint rolled back would release).
-	begin func(ctx context.Context, tx store.Tx) error
+	// savepoint rolled back would release), given the batch's txOps.
+	begin func(ctx context.Context, tx store.Tx, batch *txOps) error
 	// publishMu orders the publishing of batches.
 	publishMu sync.Mutex
 }
@@ -166,12 +166,12 @@ func (c *groupCommit) run(batch []*writeReq) {
 	ctx := context.WithoutCancel(batch[0].ctx)
 	var seen *txOps
 	err := c.store.Update(ctx, func(tx store.Tx) error {
+		seen = &txOps{prior: c.kept} // what the batch's writes have logged so far
 		if c.begin != nil {
-			if err := c.begin(ctx, tx); err != nil {
+			if err := c.begin(ctx, tx, seen); err != nil {
 				return err
 			}
 		}
-		seen = &txOps{prior: c.kept} // what the batch's writes have logged so far
 		for _, r := range batch {
 			r.err, r.w = nil, nil
 			if r.hot != nil {

@@ -10,18 +10,18 @@ import (
 // Group commit per table, on a store with several writers (PostgreSQL).
 //
 // There every write to a table holds the table's lock from its role check
-// to its commit (TableLocker), so a table's submits commit one after
+// to its commit (TableLocker), so a table's writes commit one after
 // another, each paying its own transaction: its round trips for the role,
 // the schema and the lock, and its commit. Under load they queue on the
-// lock. So a table's submits are committed together, as on SQLite
-// (groupCommit), but in one group per table: a batch holds one table's
-// writes and takes one lock, so two nodes' batches never wait for each
-// other's tables in opposite orders, and writes to different tables
-// still run side by side. The batch takes the table's lock first, outside
-// the writes' savepoints (a savepoint rolled back releases the locks taken
-// in it), so every write of the batch runs under it. What a batch reads
-// (roles, the schema) it keeps for itself only: another node may change
-// them between batches.
+// lock. So a table's submits and REST row writes (Service.writeTable) are
+// committed together, as on SQLite (groupCommit), but in one group per
+// table: a batch holds one table's writes and takes one lock, so two
+// nodes' batches never wait for each other's tables in opposite orders,
+// and writes to different tables still run side by side. The batch takes
+// the table's lock first, outside the writes' savepoints (a savepoint
+// rolled back releases the locks taken in it), so every write of the
+// batch runs under it. What a batch reads (roles, the schema) it keeps for
+// itself only: another node may change them between batches.
 //
 // A table's group lives while it has writes queued: when its last batch
 // is done it leaves the map, and the next write makes a new one. A write
@@ -47,9 +47,12 @@ func (g *tableGroups) write(ctx context.Context, a Actor, tableID int64, fn func
 	if c == nil {
 		c = g.newGroup()
 		c.idle = func() { g.leave(tableID, c) }
-		c.begin = func(ctx context.Context, tx store.Tx) error {
+		c.begin = func(ctx context.Context, tx store.Tx, batch *txOps) error {
 			if l, ok := tx.(TableLocker); ok {
-				return l.LockTable(ctx, tableID)
+				if err := l.LockTable(ctx, tableID); err != nil {
+					return err
+				}
+				batch.locked = tableID
 			}
 			return nil
 		}

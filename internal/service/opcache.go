@@ -170,6 +170,10 @@ type txOps struct {
 	// written yet (submit_hot.go).
 	rows    map[hotKey]*rowWrite
 	appends []pendingAppend
+
+	// locked is the table whose lock the batch took before its writes
+	// (tableGroups), which they need not take again.
+	locked int64
 }
 
 type accessKey struct {

@@ -98,7 +98,7 @@ func checkBatchSize(key string, n int) error {
 
 func (s *Service) createRows(ctx context.Context, a Actor, tableID int64, items []RowFields, beforeID int64, batch bool) (CreatedRows, error) {
 	var out CreatedRows
-	err := s.write(ctx, a, func(w *writeTx) error {
+	err := s.writeTable(ctx, a, tableID, func(w *writeTx) error {
 		t, _, err := tableAccess(ctx, w, a.UserID, tableID, store.RoleEditor)
 		if err != nil {
 			return err
@@ -220,7 +220,7 @@ func checkIDs(e *table.ValidationError, key func(i int) string, ids []int64) *ta
 
 func (s *Service) updateRows(ctx context.Context, a Actor, tableID int64, items []RowPatch, batch bool) ([]event.Row, error) {
 	var out []event.Row
-	err := s.write(ctx, a, func(w *writeTx) error {
+	err := s.writeTable(ctx, a, tableID, func(w *writeTx) error {
 		t, _, err := tableAccess(ctx, w, a.UserID, tableID, store.RoleEditor)
 		if err != nil {
 			return err
@@ -300,7 +300,7 @@ func (s *Service) DeleteRows(ctx context.Context, a Actor, tableID int64, ids []
 }
 
 func (s *Service) deleteRows(ctx context.Context, a Actor, tableID int64, ids []int64, batch bool) error {
-	return s.write(ctx, a, func(w *writeTx) error {
+	return s.writeTable(ctx, a, tableID, func(w *writeTx) error {
 		t, _, err := tableAccess(ctx, w, a.UserID, tableID, store.RoleEditor)
 		if err != nil {
 			return err

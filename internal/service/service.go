@@ -299,6 +299,9 @@ type TableLocker interface {
 }
 
 func (w *writeTx) lockTable(id int64) error {
+	if w.batch != nil && w.batch.locked == id {
+		return nil // the batch holds it (tableGroups)
+	}
 	if l, ok := w.Tx.(TableLocker); ok {
 		return l.LockTable(w.ctx, id)
 	}

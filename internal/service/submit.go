@@ -90,18 +90,13 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub event.Submission) (ev
 		}
 	}
 	// Cold: worked out in the write transaction; on a store with several
-	// writers, with the table's other submits (commit_table.go).
+	// writers, with the table's other row writes (commit_table.go).
 	var res event.SubmitResult
-	fn := func(w *writeTx) error {
+	err = s.writeTable(ctx, a, tableID, func(w *writeTx) error {
 		var err error
 		res, err = cold.write(w)
 		return err
-	}
-	if s.tables != nil {
-		err = s.tables.write(ctx, a, tableID, fn)
-	} else {
-		err = s.write(ctx, a, fn)
-	}
+	})
 	return res, err
 }
 

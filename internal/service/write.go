@@ -147,6 +147,15 @@ func (s *Service) write(ctx context.Context, a Actor, fn func(w *writeTx) error)
 	return nil
 }
 
+// writeTable is write for a write to one table's rows: on a store with
+// several writers it joins the table's group (commit_table.go).
+func (s *Service) writeTable(ctx context.Context, a Actor, tableID int64, fn func(w *writeTx) error) error {
+	if s.tables != nil {
+		return s.tables.write(ctx, a, tableID, fn)
+	}
+	return s.write(ctx, a, fn)
+}
+
 // publish hands committed events to the Publisher; a failure is only
 // logged (the relay republishes what was not marked published).
 func (s *Service) publish(ctx context.Context, events []store.Event) {
