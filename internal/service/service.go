@@ -68,8 +68,8 @@ type Service struct {
 	maxSort    int
 	iterations int
 	// group, when the store has one writer, commits writes in groups
-	// (commit.go); nil otherwise, when tables commits submits in groups,
-	// one per table (commit_table.go).
+	// (commit.go); nil otherwise, and tables commits each table's row
+	// writes in groups of their own (commit_table.go).
 	group  *groupCommit
 	tables *tableGroups
 	// ops caches recent op log entries (opcache.go).
