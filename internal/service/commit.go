@@ -66,6 +66,8 @@ type groupCommit struct {
 	// keepMemos: kept is used (one writer: this process); else each batch
 	// reads for itself (tableGroups).
 	keepMemos bool
+	// max bounds a batch (maxGroup, maxTableGroup).
+	max int
 	// idle, when set, is called once no write is queued (tableGroups).
 	idle func()
 	// begin, when set, runs first in each batch's transaction, outside
@@ -81,7 +83,7 @@ type groupCommit struct {
 // groupCommit.mu, then tableGroups.mu (idle).
 
 func newGroupCommit(st store.Store, now func() time.Time, ops *opCache, hooks commitHooks) *groupCommit {
-	return &groupCommit{store: st, now: now, ops: ops, hooks: hooks, keepMemos: true}
+	return &groupCommit{store: st, now: now, ops: ops, hooks: hooks, keepMemos: true, max: maxGroup}
 }
 
 // writeReq is one write queued for a batch.
@@ -133,7 +135,7 @@ func (c *groupCommit) await(req *writeReq) error {
 		}
 	}
 	c.mu.Lock()
-	n := min(len(c.queue), maxGroup)
+	n := min(len(c.queue), c.max)
 	batch := c.queue[:n:n]
 	c.queue = append([]*writeReq(nil), c.queue[n:]...)
 	c.mu.Unlock()

@@ -29,6 +29,12 @@ import (
 // next write runs beside it in a new group, and the table's lock orders
 // the two.
 
+// maxTableGroup bounds a table's batch: each write runs in a savepoint,
+// and PostgreSQL keeps the subtransactions of a transaction in shared
+// memory up to 64 of them; past that every snapshot taken while the
+// transaction runs, on every connection, looks them up on disk.
+const maxTableGroup = 64
+
 // tableGroups are the groups of a multi-writer store's tables.
 type tableGroups struct {
 	mu       sync.Mutex

@@ -114,7 +114,7 @@ func New(cfg Config) (*Service, error) {
 	} else {
 		s.tables = newTableGroups(func() *groupCommit {
 			c := newGroupCommit(s.store, s.now, s.ops, commitHooks{settle: s.hot.settle, publish: s.publish})
-			c.keepMemos = false
+			c.keepMemos, c.max = false, maxTableGroup
 			return c
 		})
 	}
