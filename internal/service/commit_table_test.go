@@ -1,43 +1,18 @@
 package service_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
-	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
-
-// countingStore counts transactions (Update) and, once armed, holds the
-// next one until released. It has several writers: it does not say
-// otherwise (store.SingleWriter).
-type countingStore struct {
-	store.Store
-	updates atomic.Int64
-	armed   chan struct{} // one value: the next Update waits
-	entered chan struct{}
-	release chan struct{}
-}
-
-func (c *countingStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
-	c.updates.Add(1)
-	select {
-	case <-c.armed:
-		close(c.entered)
-		<-c.release
-	default:
-	}
-	return c.Store.Update(ctx, fn)
-}
 
 // TestTableGroupCommit: on PostgreSQL (several writers), a table's
 // concurrent submits are committed in one transaction per batch: one
@@ -46,8 +21,7 @@ func (c *countingStore) Update(ctx context.Context, fn func(tx store.Tx) error) 
 // land, transformed against each other; the events are gapless and
 // published in order; and the table's group is gone once idle.
 func TestTableGroupCommit(t *testing.T) {
-	cs := &countingStore{Store: servicetest.OpenPostgres(t, ""), armed: make(chan struct{}, 1),
-		entered: make(chan struct{}), release: make(chan struct{})}
+	cs := newGatedStore(servicetest.OpenPostgres(t, ""), true)
 	fx := newFixture(t, cs, service.Config{})
 	ctx := fx.ctx
 	rows := []int64{

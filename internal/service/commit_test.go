@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tablecast/tablecast/internal/event"
@@ -81,17 +82,26 @@ func TestGroupCommit(t *testing.T) {
 }
 
 // gatedStore holds the next transaction (Update) once armed, until
-// released, so that a test lines writes up for the batch after it.
+// released, so that a test lines writes up for the batch after it; it
+// counts the transactions. It has one writer, or several when multi.
 type gatedStore struct {
 	store.Store
+	multi   bool
+	updates atomic.Int64
 	armed   chan struct{} // one value: the next Update waits
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (g *gatedStore) SingleWriter() bool { return true }
+func newGatedStore(st store.Store, multi bool) *gatedStore {
+	return &gatedStore{Store: st, multi: multi, armed: make(chan struct{}, 1),
+		entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (g *gatedStore) SingleWriter() bool { return !g.multi }
 
 func (g *gatedStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	g.updates.Add(1)
 	select {
 	case <-g.armed:
 		close(g.entered)
@@ -106,8 +116,7 @@ func (g *gatedStore) Update(ctx context.Context, fn func(tx store.Tx) error) err
 // deleted). The failure undoes that submit only: the first one's row,
 // event and op log entry, which the batch wrote before the fallback, stay.
 func TestGroupCommitFallbackFails(t *testing.T) {
-	g := &gatedStore{Store: servicetest.OpenSQLite(t), armed: make(chan struct{}, 1),
-		entered: make(chan struct{}), release: make(chan struct{})}
+	g := newGatedStore(servicetest.OpenSQLite(t), false)
 	fx := newFixture(t, g, service.Config{})
 	ctx, name := fx.ctx, fx.id("Name")
 	x := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"x"`), 0))(t)
