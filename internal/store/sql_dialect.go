@@ -92,6 +92,12 @@ type dialect struct {
 	// nothing on SQLite (one writer).
 	skipLocked string
 
+	// lazyRelease: a savepoint whose writes succeeded is released by the
+	// next one's first statement, or by the commit (sqlTx.Savepoint), not
+	// in a round trip of its own: PostgreSQL, over the network. SQLite
+	// releases at once (a call in the process costs nothing).
+	lazyRelease bool
+
 	isUnique     func(error) bool
 	isForeignKey func(error) bool
 	isNoRows     func(error) bool

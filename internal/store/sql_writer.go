@@ -18,6 +18,10 @@ import (
 type sqlTx struct {
 	sqlReader
 	st *txQuerier
+	// open: the last savepoint's writes succeeded and it is not released
+	// yet (dialect.lazyRelease). Statements until the next savepoint run
+	// in it, and commit or fail with the transaction as before.
+	open bool
 }
 
 func newSQLTx(q querier, d *dialect) *sqlTx {
@@ -27,17 +31,29 @@ func newSQLTx(q querier, d *dialect) *sqlTx {
 
 // Savepoint implements Tx.Savepoint with SAVEPOINT, RELEASE and ROLLBACK
 // TO, which both engines have. Savepoints do not nest here: fn runs the
-// writes of one request.
+// writes of one request. With dialect.lazyRelease a savepoint that
+// succeeded stays open until the next one releases it, in the same round
+// trip as it starts (two statements in one simple query), or the commit
+// does.
 func (t *sqlTx) Savepoint(ctx context.Context, fn func() error) error {
 	if t.st.err != nil {
 		return t.st.aborted()
 	}
-	if _, err := t.st.exec(ctx, "SAVEPOINT tc_write"); err != nil {
+	start := "SAVEPOINT tc_write"
+	if t.open {
+		start = "RELEASE SAVEPOINT tc_write; SAVEPOINT tc_write"
+	}
+	if _, err := t.st.exec(ctx, start); err != nil {
 		return err
 	}
+	t.open = false
 	err := fn()
 	failed := t.st.err
 	if err == nil && failed == nil {
+		if t.d.lazyRelease {
+			t.open = true
+			return nil
+		}
 		_, err := t.st.exec(ctx, "RELEASE SAVEPOINT tc_write")
 		return err
 	}
