@@ -32,14 +32,13 @@ func TestSubmitEventsCompact(t *testing.T) {
 			cfg  service.Config
 		}{{"hot", service.Config{}}, {"cold", service.Config{ColdSubmits: true}}} {
 			t.Run(tc.name, func(t *testing.T) {
-				fx := newFixture(t, open(t), tc.cfg)
-				testSubmitEventsCompact(t, fx, !tc.cfg.ColdSubmits && hotStore(fx.st))
+				testSubmitEventsCompact(t, newFixture(t, open(t), tc.cfg))
 			})
 		}
 	})
 }
 
-func testSubmitEventsCompact(t *testing.T, fx *fixture, hot bool) {
+func testSubmitEventsCompact(t *testing.T, fx *fixture) {
 	ctx := fx.ctx
 	r := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`, "Notes", `"long text stays"`), 0))(t)
 	states := map[int64]event.Row{1: fx.row(r.ID)}

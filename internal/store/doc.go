@@ -45,7 +45,7 @@
 //     its cells, for a caller that changes those only.
 //   - A row keeps its last event that held it whole (whole_version,
 //     whole_at, whole_bytes; migration 0007), as the writer of that event
-//     told (RowUpdate.WholeBytes). Deleting a field sets whole_version to
+//     told (RowUpdate.WholeVersion). Deleting a field sets whole_version to
 //     0, none known, on the rows it took a cell from.
 //   - Field names are unique within a table, a table has at most one primary
 //     field, view slugs are unique (NULL when none): ErrConflict.

@@ -9,7 +9,7 @@
 -- event.CompactSpan back. A submit that works in its transaction (no hot
 -- document) reads these to decide whether its event holds the row whole
 -- (event.WholeRowAfter), and writes them when it does
--- (store.RowUpdate.WholeBytes). A field deletion that takes a cell from a
+-- (store.RowUpdate.WholeVersion). A field deletion that takes a cell from a
 -- row sets its whole_version to 0, none known: a row's events do not say
 -- that the cell is gone, so the next one holds the row whole.
 --
