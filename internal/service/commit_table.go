@@ -35,7 +35,8 @@ import (
 // transaction runs, on every connection, looks them up on disk.
 const maxTableGroup = 64
 
-// tableGroups are the groups of a multi-writer store's tables.
+// tableGroups are the groups of a multi-writer store's tables; newGroup
+// makes a plain one, which write sets up for its table.
 type tableGroups struct {
 	mu       sync.Mutex
 	groups   map[int64]*groupCommit
@@ -52,6 +53,7 @@ func (g *tableGroups) write(ctx context.Context, a Actor, tableID int64, fn func
 	c := g.groups[tableID]
 	if c == nil {
 		c = g.newGroup()
+		c.keepMemos, c.max = false, maxTableGroup
 		c.idle = func() { g.leave(tableID, c) }
 		c.begin = func(ctx context.Context, tx store.Tx, batch *txOps) error {
 			if l, ok := tx.(TableLocker); ok {

@@ -113,9 +113,7 @@ func New(cfg Config) (*Service, error) {
 		s.group = newGroupCommit(s.store, s.now, s.ops, commitHooks{settle: s.hot.settle, publish: s.publish})
 	} else {
 		s.tables = newTableGroups(func() *groupCommit {
-			c := newGroupCommit(s.store, s.now, s.ops, commitHooks{settle: s.hot.settle, publish: s.publish})
-			c.keepMemos, c.max = false, maxTableGroup
-			return c
+			return newGroupCommit(s.store, s.now, s.ops, commitHooks{settle: s.hot.settle, publish: s.publish})
 		})
 	}
 	s.hotSubmits = s.group != nil && !cfg.ColdSubmits
