@@ -129,19 +129,19 @@ var errNoImage = fmt.Errorf("no event holding the row whole within reach: %w", s
 // rebuild returns the row at version v from the store.
 func (im *Images) rebuild(ctx context.Context, tableID, rowID, v int64) (event.Row, error) {
 	var out event.Row
-	reads := 0
+	b := &builder{ctx: ctx, tableID: tableID, rowID: rowID}
 	err := im.st.Read(ctx, func(r store.Reader) error {
-		b := builder{ctx: ctx, r: r, col: event.RecordCollection(tableID), stream: store.TableStream(tableID), rowID: rowID, reads: &reads}
+		b.r = r
 		var ok bool
 		var err error
-		if out, ok, err = b.fromRecorded(tableID, v); err != nil || ok {
+		if out, ok, err = b.fromRecorded(v); err != nil || ok {
 			return err
 		}
 		out, err = b.walk(v)
 		return err
 	})
 	im.mu.Lock()
-	im.eventReads += int64(reads)
+	im.eventReads += int64(b.reads)
 	im.mu.Unlock()
 	if err != nil {
 		return event.Row{}, err
@@ -155,12 +155,10 @@ func (im *Images) rebuild(ctx context.Context, tableID, rowID, v int64) (event.R
 
 // builder rebuilds one row's image in one read snapshot.
 type builder struct {
-	ctx    context.Context
-	r      store.Reader
-	col    string
-	stream store.Stream
-	rowID  int64
-	reads  *int
+	ctx            context.Context
+	r              store.Reader
+	tableID, rowID int64
+	reads          int // events read
 }
 
 // fromRecorded rebuilds the row at version v from the last event the
@@ -169,8 +167,8 @@ type builder struct {
 // when the store records none that serves (the row is gone, none is
 // recorded, the one recorded is after v, or its entries are pruned): the
 // caller walks back instead.
-func (b builder) fromRecorded(tableID, v int64) (event.Row, bool, error) {
-	head, err := b.r.RowCells(b.ctx, tableID, b.rowID, nil)
+func (b *builder) fromRecorded(v int64) (event.Row, bool, error) {
+	head, err := b.r.RowCells(b.ctx, b.tableID, b.rowID, nil)
 	if errors.Is(err, store.ErrNotFound) {
 		return event.Row{}, false, nil
 	}
@@ -182,7 +180,7 @@ func (b builder) fromRecorded(tableID, v int64) (event.Row, bool, error) {
 		return event.Row{}, false, nil
 	}
 	// The entries of versions w-1 (its event holds the row whole at w) to v-1.
-	ops, err := b.r.DocOps(b.ctx, b.col, b.rowID, w-1, int(v-w+1))
+	ops, err := b.r.DocOps(b.ctx, event.RecordCollection(b.tableID), b.rowID, w-1, int(v-w+1))
 	if err != nil {
 		return event.Row{}, false, err
 	}
@@ -200,11 +198,11 @@ func (b builder) fromRecorded(tableID, v int64) (event.Row, bool, error) {
 // walk rebuilds the row at version v by walking its op log back from v
 // to the last event holding the row whole, at most event.MaxCompactRun
 // events back, then applying the ops since.
-func (b builder) walk(v int64) (event.Row, error) {
+func (b *builder) walk(v int64) (event.Row, error) {
 	// The op log entries of versions lo+1..v (an entry's Version is the
 	// version its change applied to).
 	lo := max(0, v-1-event.MaxCompactRun)
-	ops, err := b.r.DocOps(b.ctx, b.col, b.rowID, lo, int(v-lo))
+	ops, err := b.r.DocOps(b.ctx, event.RecordCollection(b.tableID), b.rowID, lo, int(v-lo))
 	if err != nil {
 		return event.Row{}, err
 	}
@@ -228,9 +226,9 @@ func (b builder) walk(v int64) (event.Row, error) {
 
 // wholeAt reads the event of op o: ok is true when it holds the row
 // whole, which it returns (at version o.Version+1).
-func (b builder) wholeAt(o store.DocOp) (event.Row, bool, error) {
-	*b.reads++
-	evs, err := b.r.Events(b.ctx, b.stream, o.Offset-1, 1)
+func (b *builder) wholeAt(o store.DocOp) (event.Row, bool, error) {
+	b.reads++
+	evs, err := b.r.Events(b.ctx, store.TableStream(b.tableID), o.Offset-1, 1)
 	if err != nil {
 		return event.Row{}, false, err
 	}
@@ -248,7 +246,7 @@ func (b builder) wholeAt(o store.DocOp) (event.Row, bool, error) {
 }
 
 // apply applies the ops of the op log entries to base.
-func (b builder) apply(base event.Row, ops []store.DocOp) (event.Row, error) {
+func (b *builder) apply(base event.Row, ops []store.DocOp) (event.Row, error) {
 	for _, next := range ops {
 		var entry struct {
 			Op json.RawMessage `json:"op"`
