@@ -29,7 +29,7 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 	}
 	// A change reads and writes the cells its op touches and the row's
 	// head, not the rest of the row, unless its event holds the row whole:
-	// a create, a delete, or (below) every so often.
+	// a create, a delete, or now and then (changeRecord).
 	var row store.Row
 	var touched []*table.Field
 	if sub.Create == nil && !sub.Del {
@@ -56,19 +56,33 @@ func (sd *submitDoc) record() (event.SubmitResult, error) {
 		return deref(dup), err
 	}
 	if sub.Del {
-		outs, err := rowsOut([]store.Row{row}, sc)
-		if err != nil {
-			return event.SubmitResult{}, err
-		}
-		if _, err := w.DeleteRows(ctx, sd.t.ID, []int64{row.ID}); err != nil {
-			return event.SubmitResult{}, err
-		}
-		err = w.emit(store.TableStream(sd.t.ID), event.EventRowsDeleted, event.RowsDeleted{
-			TableMeta: w.tableMeta(sd.t), RowIDs: []int64{row.ID}, Rows: outs, Decimals: sc.decimals(),
-		})
-		return event.SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n}, err
+		return sd.deleteRecord(sc, row, v, n)
 	}
+	return sd.changeRecord(sc, row, touched, v, n)
+}
 
+// deleteRecord deletes the row; its event holds the row as it was.
+func (sd *submitDoc) deleteRecord(sc *schema, row store.Row, v int64, n int) (event.SubmitResult, error) {
+	w := sd.w
+	outs, err := rowsOut([]store.Row{row}, sc)
+	if err != nil {
+		return event.SubmitResult{}, err
+	}
+	if _, err := w.DeleteRows(w.ctx, sd.t.ID, []int64{row.ID}); err != nil {
+		return event.SubmitResult{}, err
+	}
+	err = w.emit(store.TableStream(sd.t.ID), event.EventRowsDeleted, event.RowsDeleted{
+		TableMeta: w.tableMeta(sd.t), RowIDs: []int64{row.ID}, Rows: outs, Decimals: sc.decimals(),
+	})
+	return event.SubmitResult{V: v, Offset: sd.lastEvent(), Transformed: n}, err
+}
+
+// changeRecord applies the op to the row as read (its head and the cells
+// of touched), writes what changed and emits rows_updated: compact, or
+// holding the row whole, read again whole, when event.WholeRowAfter says.
+func (sd *submitDoc) changeRecord(sc *schema, row store.Row, touched []*table.Field, v int64, n int) (event.SubmitResult, error) {
+	w, sub, ctx := sd.w, sd.sub, sd.w.ctx
+	var err error
 	// The store keeps the row's last whole event (a field deletion that
 	// took a cell from the row forgets it: the row's events do not say
 	// the cell is gone, package rowimage).
