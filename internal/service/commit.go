@@ -68,8 +68,10 @@ type groupCommit struct {
 	keepMemos bool
 	// max bounds a batch (maxGroup, maxTableGroup).
 	max int
-	// idle, when set, is called once no write is queued (tableGroups).
+	// idle, when set, is called once no write is queued (tableGroups),
+	// after which the group takes no more writes (left).
 	idle func()
+	left bool
 	// begin, when set, runs first in each batch's transaction, outside
 	// the writes' savepoints (tableGroups: the table's lock, which a
 	// savepoint rolled back would release), given the batch's txOps.
@@ -112,16 +114,21 @@ func (c *groupCommit) write(ctx context.Context, a Actor, fn func(w *writeTx) er
 	return c.await(req)
 }
 
-// enqueue queues a write for the next batch. Writes are committed in the
-// order they are queued; a prepared submit queues while it holds its
+// enqueue queues a write for the next batch; false when the group has
+// left its table's map (idle) and takes no more. Writes are committed in
+// the order they are queued; a prepared submit queues while it holds its
 // document's lock, so its document's writes keep their order.
-func (c *groupCommit) enqueue(req *writeReq) {
+func (c *groupCommit) enqueue(req *writeReq) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left {
+		return false
+	}
 	c.queue = append(c.queue, req)
 	if !c.leading {
 		c.leading, req.leads = true, true
 	}
-	c.mu.Unlock()
+	return true
 }
 
 // await waits until the write has committed or failed, leading the
@@ -155,6 +162,7 @@ func (c *groupCommit) handOff() {
 		c.leading = false
 		if c.idle != nil {
 			c.idle()
+			c.left = true
 		}
 	}
 	c.mu.Unlock()

@@ -24,10 +24,11 @@ import (
 // itself only: another node may change them between batches.
 //
 // A table's group lives while it has writes queued: when its last batch
-// is done it leaves the map, and the next write makes a new one. A write
-// that took the group just before it left still runs (it leads it); the
-// next write runs beside it in a new group, and the table's lock orders
-// the two.
+// is done it leaves the map, and the next write makes a new one. A group
+// that left takes no more writes (groupCommit.enqueue says so), so that
+// the table's writes on this node are always in one queue, in the order
+// they were queued: a hot document's prepared submits depend on the ones
+// it queued before them (Service.Submit).
 
 // maxTableGroup bounds a table's batch: each write runs in a savepoint,
 // and PostgreSQL keeps the subtransactions of a transaction in shared
@@ -49,7 +50,25 @@ func newTableGroups(newGroup func() *groupCommit) *tableGroups {
 
 // write commits fn with the next batch of the table's group.
 func (g *tableGroups) write(ctx context.Context, a Actor, tableID int64, fn func(w *writeTx) error) error {
+	req := newWriteReq(ctx, a, fn)
+	return g.enqueue(tableID, req).await(req)
+}
+
+// enqueue queues req with the table's group and returns the group, which
+// the caller awaits it with.
+func (g *tableGroups) enqueue(tableID int64, req *writeReq) *groupCommit {
+	for {
+		if c := g.group(tableID); c.enqueue(req) {
+			return c
+		}
+		// It left between the two: the next call makes a new one.
+	}
+}
+
+// group returns the table's group, made if there is none.
+func (g *tableGroups) group(tableID int64) *groupCommit {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	c := g.groups[tableID]
 	if c == nil {
 		c = g.newGroup()
@@ -66,13 +85,12 @@ func (g *tableGroups) write(ctx context.Context, a Actor, tableID int64, fn func
 		}
 		g.groups[tableID] = c
 	}
-	g.mu.Unlock()
-	return c.write(ctx, a, fn)
+	return c
 }
 
-// leave drops a group that has no write queued, unless another replaced
-// it. Called with c.mu held (lock order: groupCommit.mu, then
-// tableGroups.mu).
+// leave drops a group that has no write queued; it takes none after
+// (groupCommit.left). Called with c.mu held (lock order: groupCommit.mu,
+// then tableGroups.mu).
 func (g *tableGroups) leave(tableID int64, c *groupCommit) {
 	g.mu.Lock()
 	if g.groups[tableID] == c {

@@ -148,5 +148,53 @@ func TestTableGroupsTwoNodes(t *testing.T) {
 		if got.Version != 1+2*each {
 			t.Errorf("row %d of table %d at version %d, want %d", tg.rowID, tg.tableID, got.Version, 1+2*each)
 		}
+		fieldID, _ := strconv.ParseInt(tg.field, 10, 64)
+		if name := string(got.Fields[fieldID]); len(name) != len(`"a"`)+2*each {
+			t.Errorf("row %d of table %d holds %s after %d inserts", tg.rowID, tg.tableID, name, 2*each)
+		}
+	}
+	if service.HotCommits(fx.svc)+service.HotCommits(other) == 0 {
+		t.Error("no submit went through a hot document")
+	}
+}
+
+// TestHotDocumentsTwoNodes: on PostgreSQL each node keeps hot documents,
+// and another node's write makes them stale without this node knowing.
+// The store is the judge: a submit prepared on a stale document falls
+// back to the ordinary submit, which transforms it against the other
+// node's op, and the document is loaded again for the next.
+func TestHotDocumentsTwoNodes(t *testing.T) {
+	st := servicetest.OpenPostgres(t, "")
+	fx := newFixture(t, st, service.Config{})
+	ctx := fx.ctx
+	other, err := service.New(service.Config{Store: st, Secret: testSecret, PasswordIterations: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fx.id("Name")
+	insert := func(s string) string { return `[{"p":["fields","` + name + `",0],"si":"` + s + `"}]` }
+	r := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"ab"`), 0))(t)
+
+	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 1, "A", 1, insert("x"))))(t) // node 1's document: v2
+	if n := service.HotCommits(fx.svc); n != 1 {
+		t.Fatalf("%d hot commits on node 1, want 1", n)
+	}
+	ok(other.Submit(ctx, fx.admin, fx.rowOp(r.ID, 2, "B", 1, insert("y"))))(t) // the row: v3, unknown to node 1
+	res := ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 2, "A", 2, insert("z"))))(t)
+	if res.V != 3 || res.Transformed != 1 {
+		t.Fatalf("the submit on the stale document: %+v, want applied at v3 after one transform", res)
+	}
+	if got := fx.row(r.ID); got.Version != 4 || fx.cell(got, "Name") != `"zyxab"` {
+		t.Fatalf("row %s at v%d, want \"zyxab\" at v4", fx.cell(got, "Name"), got.Version)
+	}
+	if n := service.HotCommits(fx.svc); n != 1 {
+		t.Fatalf("%d hot commits on node 1, want still 1 (the stale document fell back)", n)
+	}
+	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 4, "A", 3, insert("w"))))(t)
+	if n := service.HotCommits(fx.svc); n != 2 {
+		t.Fatalf("%d hot commits on node 1, want 2 (the document loaded again)", n)
+	}
+	if got := fx.row(r.ID); got.Version != 5 || fx.cell(got, "Name") != `"wzyxab"` {
+		t.Fatalf("row %s at v%d, want \"wzyxab\" at v5", fx.cell(got, "Name"), got.Version)
 	}
 }

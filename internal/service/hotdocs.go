@@ -255,13 +255,19 @@ func (h *hotDocs) settle(r *writeReq) {
 	if r.err != nil || r.w == nil || ranHot {
 		return
 	}
+	h.forgetChanged(r.w.logged)
+}
+
+// forgetChanged drops the records a committed write logged ops for, and
+// every record of a table whose fields or existence it changed.
+func (h *hotDocs) forgetChanged(logged []loggedEntry) {
 	h.mu.Lock()
 	empty := len(h.docs) == 0
 	h.mu.Unlock()
 	if empty {
 		return
 	}
-	for _, e := range r.w.logged {
+	for _, e := range logged {
 		prefix, rest, _ := strings.Cut(e.col, "_")
 		id, err := strconv.ParseInt(rest, 10, 64)
 		if err != nil {

@@ -75,7 +75,7 @@ type Service struct {
 	// ops caches recent op log entries (opcache.go).
 	ops *opCache
 	// hot keeps the records being edited through ops (hotdocs.go), used
-	// when hotSubmits (single-writer stores).
+	// unless Config.ColdSubmits.
 	hot        *hotDocs
 	hotSubmits bool
 }
@@ -116,7 +116,7 @@ func New(cfg Config) (*Service, error) {
 			return newGroupCommit(s.store, s.now, s.ops, commitHooks{settle: s.hot.settle, publish: s.publish})
 		})
 	}
-	s.hotSubmits = s.group != nil && !cfg.ColdSubmits
+	s.hotSubmits = !cfg.ColdSubmits
 	if s.tokenTTL <= 0 {
 		s.tokenTTL = DefaultViewTokenTTL
 	}

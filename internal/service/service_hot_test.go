@@ -42,7 +42,7 @@ func TestSubmitHot(t *testing.T) {
 				}
 			}
 			n := service.HotCommits(hot.svc)
-			if _, single := hot.st.(store.SingleWriter); single && n < 5 {
+			if n < 5 {
 				t.Fatalf("only %d submits went through hot documents", n)
 			}
 			if service.HotCommits(cold.svc) != 0 {
@@ -343,9 +343,6 @@ func TestEventDocChangesSubmit(t *testing.T) {
 // their rows and is given back when they are dropped.
 func testHotMemory(t *testing.T, fx *fixture) {
 	ctx := fx.ctx
-	if _, single := fx.st.(store.SingleWriter); !single {
-		t.Skip("no hot documents on this store")
-	}
 	name := fx.id("Name")
 	r := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`), 0))(t)
 	// A viewer's or a stranger's op loads nothing.

@@ -84,8 +84,9 @@ func (s *Service) Submit(ctx context.Context, a Actor, sub event.Submission) (ev
 	if kind == event.KindRecord && op != nil && s.hotSubmits {
 		// Hot: prepared on the record in memory, written by the group
 		// commit (hotdocs.go, submit_hot.go).
-		if req, ok := s.hot.prepare(ctx, s.group, a, sub, tableID, op, cold); ok {
-			err := s.group.await(req)
+		queue := func(req *writeReq) *groupCommit { return s.enqueue(tableID, req) }
+		if req, group, ok := s.hot.prepare(ctx, queue, a, sub, tableID, op, cold); ok {
+			err := group.await(req)
 			return req.hot.result, err
 		}
 	}

@@ -51,16 +51,17 @@ type hotWrite struct {
 }
 
 // prepare runs an op on a record through its hot document and queues its
-// write with the group commit; the caller awaits the returned request,
-// whose hot.result is the submit's result once it succeeded. ok is false
+// write with queue (Service.enqueue); the caller awaits the returned
+// request with the returned group, and the request's hot.result is the
+// submit's result once it succeeded. ok is false
 // when the document cannot take the op (not loaded, stale, or an op that
 // the ordinary submit must judge: an error, a resent op, a move); the
 // caller then runs the ordinary submit. cold is that submit, which the
 // write falls back to when the store no longer matches what the op was
 // prepared against.
-func (h *hotDocs) prepare(ctx context.Context, group *groupCommit, a Actor, sub event.Submission, tableID int64, op json0.Op,
-	cold *coldSubmit,
-) (req *writeReq, ok bool) {
+func (h *hotDocs) prepare(ctx context.Context, queue func(*writeReq) *groupCommit, a Actor, sub event.Submission,
+	tableID int64, op json0.Op, cold *coldSubmit,
+) (req *writeReq, group *groupCommit, ok bool) {
 	d := h.peek(tableID, sub.DocID)
 	known := false
 	if d != nil {
@@ -73,28 +74,27 @@ func (h *hotDocs) prepare(ctx context.Context, group *groupCommit, a Actor, sub 
 		// would leave the document stale for everyone's), and only an
 		// editor's op loads a document.
 		if _, role, err := tableAccess(ctx, h.store, a.UserID, tableID, store.RoleViewer); err != nil || rank(role) < rank(store.RoleEditor) {
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	if d == nil {
 		if d, ok = h.get(ctx, tableID, sub.DocID); !ok {
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.dead.Load() {
-		return nil, false
+		return nil, nil, false
 	}
 	p, ok := h.workOut(d, a, sub, op)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	hw := &hotWrite{prepared: *p, doc: d, cold: cold}
 	req = newWriteReq(ctx, a, func(w *writeTx) error { return h.write(w, hw) })
 	req.hot = hw
-	group.enqueue(req)
-	return req, true
+	return req, queue(req), true
 }
 
 // workOut works out the submit on the document as it will be once its

@@ -143,6 +143,7 @@ func (s *Service) write(ctx context.Context, a Actor, fn func(w *writeTx) error)
 		return storeErr(err)
 	}
 	s.ops.add(committed.logged)
+	s.hot.forgetChanged(committed.logged)
 	s.publish(ctx, committed.events)
 	return nil
 }
@@ -154,6 +155,16 @@ func (s *Service) writeTable(ctx context.Context, a Actor, tableID int64, fn fun
 		return s.tables.write(ctx, a, tableID, fn)
 	}
 	return s.write(ctx, a, fn)
+}
+
+// enqueue queues a write of the table with the group that commits it (on
+// a store with several writers, the table's) and returns the group.
+func (s *Service) enqueue(tableID int64, req *writeReq) *groupCommit {
+	if s.tables != nil {
+		return s.tables.enqueue(tableID, req)
+	}
+	s.group.enqueue(req)
+	return s.group
 }
 
 // publish hands committed events to the Publisher; a failure is only
