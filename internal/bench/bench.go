@@ -68,14 +68,18 @@ type Options struct {
 	// in the narrow run; only the other cells are CellBytes long. It
 	// tells the cost of the row's width from that of the edited cells'.
 	EditedNarrow bool
+	// DocPerNode (ops with --nodes): each document's clients are on one
+	// node; by default every document has clients on every node.
+	DocPerNode bool
 	// Compare (rows at --rate 0): also run bench fanout's load on the same
 	// sockets, and the writes again at half the rate reached.
 	Compare bool
 	// SharedbPeer is the ShareDB peer's run.js (ops); empty: not run.
 	SharedbPeer string
 	// Nodes > 1 starts a cluster of child servers on RedisURL (fanout,
-	// rows; rows needs a PostgreSQL --database-url): clients spread over
-	// the nodes, publishing and writing go through the first.
+	// rows, ops; rows and ops need a PostgreSQL --database-url): clients
+	// spread over the nodes, publishing and REST writes go through the
+	// first.
 	Nodes    int
 	RedisURL string
 	// TablePages (pages) is the sockets on the plain table page, beside
@@ -239,8 +243,9 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	fs.BoolVar(&o.Wide, "wide", false, fmt.Sprintf("ops: rows of %d text cells of --cell-bytes characters each", WideCells))
 	fs.IntVar(&o.CellBytes, "cell-bytes", DefaultCellBytes, "ops --wide: characters of text in each cell")
 	fs.BoolVar(&o.EditedNarrow, "edited-narrow", false, "ops --wide: the two edited cells start as in the narrow run; the others hold --cell-bytes")
+	fs.BoolVar(&o.DocPerNode, "doc-per-node", false, "ops --nodes: each document's clients on one node (default: every document's on every node)")
 	fs.StringVar(&o.SharedbPeer, "sharedb", defaultSharedbPeer, "ops: the ShareDB peer's `run.js` (empty: do not run it)")
-	fs.IntVar(&o.Nodes, "nodes", 1, "fanout, rows: start this many nodes on --redis-url; clients spread over them")
+	fs.IntVar(&o.Nodes, "nodes", 1, "fanout, rows, ops: start this many nodes on --redis-url; clients spread over them")
 	fs.StringVar(&o.RedisURL, "redis-url", "", "with --nodes: the Redis the nodes share (`redis://host:port/db`)")
 	fs.StringVar(&o.DatabaseURL, "database-url", "", "the started server's store: sqlite://path or `postgres://...` (default: SQLite in a temporary file)")
 	fs.StringVar(&o.URL, "url", "", "measure an existing server at `http://host:port` instead of starting one")
@@ -336,8 +341,8 @@ func (o *Options) validate() error {
 	if o.Nodes < 1 || (o.Nodes > 1 && (o.RedisURL == "" || o.URL != "" || o.InProcess)) {
 		errs = append(errs, errors.New("--nodes N > 1 needs --redis-url, and starts child servers (not with --url or --in-process)"))
 	}
-	if o.Nodes > 1 && o.Scenario == "rows" && !strings.HasPrefix(o.DatabaseURL, "postgres") {
-		errs = append(errs, errors.New("rows with --nodes needs a PostgreSQL --database-url: the nodes share the store"))
+	if o.Nodes > 1 && (o.Scenario == "rows" || o.Scenario == "ops") && !strings.HasPrefix(o.DatabaseURL, "postgres") {
+		errs = append(errs, fmt.Errorf("%s with --nodes needs a PostgreSQL --database-url: the nodes share the store", o.Scenario))
 	}
 	if o.Docs < 1 || o.Warmup < 0 {
 		errs = append(errs, errors.New("--docs must be at least 1 and --warmup not negative"))
@@ -347,6 +352,9 @@ func (o *Options) validate() error {
 	}
 	if o.EditedNarrow && !o.Wide {
 		errs = append(errs, errors.New("--edited-narrow goes with --wide"))
+	}
+	if o.DocPerNode && (o.Scenario != "ops" || o.Nodes < 2 || o.Docs%o.Nodes != 0) {
+		errs = append(errs, errors.New("--doc-per-node goes with ops --nodes N, and --docs a multiple of N"))
 	}
 	if o.Writers < 1 || o.Rows < 1 || o.Events < 1 || o.TablePages < 1 {
 		errs = append(errs, errors.New("--writers, --rows, -e and --table-pages must be at least 1"))
@@ -604,6 +612,9 @@ func (o *Options) params() map[string]any {
 	if o.Nodes > 1 {
 		p["nodes"] = o.Nodes
 		p["broker"] = "redis"
+		if o.Scenario == "ops" {
+			p["doc_per_node"] = o.DocPerNode
+		}
 	}
 	if o.Hold > 0 {
 		p["hold"] = o.Hold.String()

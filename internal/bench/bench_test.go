@@ -55,6 +55,9 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"idle", "--source-addrs", "127.0.0.9-127.0.0.2"}, "not a range"},
 		{[]string{"idle", "--bogus"}, "not defined"},
 		{[]string{"ops", "--edited-narrow"}, "goes with --wide"},
+		{[]string{"ops", "--nodes", "2", "--redis-url", "redis://127.0.0.1:6379/0"}, "needs a PostgreSQL --database-url"},
+		{[]string{"ops", "--doc-per-node"}, "goes with ops --nodes"},
+		{[]string{"ops", "--nodes", "3", "--redis-url", "redis://127.0.0.1:6379/0", "--database-url", "postgres://x/y", "--doc-per-node"}, "a multiple of N"},
 	} {
 		_, err := ParseArgs(c.args)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

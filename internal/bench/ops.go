@@ -232,8 +232,16 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 	}
 	prog.notef("table %d: %d documents%s, %d clients editing them as %s", setup.Table, len(setup.Rows), shape, o.Conns, benchOwner)
 
-	cc := clientConfig{url: t.wsURL(), secret: t.jwtSecret, channel: o.Channel, sources: t.sources,
+	cc := clientConfig{url: t.wsURL(), urls: t.wsURLs(), secret: t.jwtSecret, channel: o.Channel, sources: t.sources,
 		readBuffer: o.ReadBuffer, messageBuffer: 256, tokenTTL: ttl, user: benchOwner}
+	// Client i is on node i % nodes (openPool) and edits document
+	// docOf(i): with several nodes, every document has clients on each,
+	// or with --doc-per-node, on one.
+	nodes := len(cc.urls)
+	docOf := func(i int) int { return (i / nodes) % len(setup.Rows) }
+	if o.DocPerNode {
+		docOf = func(i int) int { return i % len(setup.Rows) }
+	}
 	p, _, err := openPool(ctx, cc, o.Conns, o.Dialers, prog)
 	if p == nil {
 		return err
@@ -249,7 +257,7 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 	clients := make([]*opsClient, o.Conns)
 	fieldKeys := [2]string{strconv.FormatInt(setup.Fields[0], 10), second}
 	for i, c := range p.clients {
-		row := setup.Rows[i%len(setup.Rows)]
+		row := setup.Rows[docOf(i)]
 		doc := strconv.FormatInt(row, 10)
 		if _, err := c.Subscribe(ctx, col, doc); err != nil {
 			return fmt.Errorf("ops: subscribe: %w", err)
@@ -263,13 +271,15 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 		if err != nil {
 			return fmt.Errorf("ops: %w", err)
 		}
-		for i := d; i < len(clients); i += len(setup.Rows) {
-			copyData, _ := deepCopy(data)
-			clients[i].doc = client.NewOTDoc(copyData, v)
+		for i := range clients {
+			if docOf(i) == d {
+				copyData, _ := deepCopy(data)
+				clients[i].doc = client.NewOTDoc(copyData, v)
+			}
 		}
 	}
 
-	cpu0, benchCPU0 := cpuOf(t.pid), cpuOf(os.Getpid())
+	cpu0, benchCPU0 := t.cpu(), cpuOf(os.Getpid())
 	start := time.Now()
 	countFrom := start.Add(o.Warmup)
 	stop := make(chan struct{})
@@ -291,7 +301,7 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 	close(stop)
 	wg.Wait()
 	end()
-	serverCPU, benchCPU := cpuOf(t.pid)-cpu0, cpuOf(os.Getpid())-benchCPU0
+	serverCPU, benchCPU := t.cpu()-cpu0, cpuOf(os.Getpid())-benchCPU0
 
 	out := opsOutcome{clients: len(clients), docs: len(setup.Rows), window: stopAt.Sub(countFrom), seconds: time.Since(start).Seconds(),
 		serverCPU: serverCPU, benchCPU: benchCPU}
@@ -316,7 +326,10 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 				break
 			}
 			out.versions += v
-			for i := d; i < len(clients); i += len(setup.Rows) {
+			for i := range clients {
+				if docOf(i) != d {
+					continue
+				}
 				if err := clients[i].catchUp(cctx, v); err != nil {
 					errs = append(errs, fmt.Errorf("client %d: %w", i, err))
 					out.mismatches++
