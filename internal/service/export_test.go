@@ -4,6 +4,10 @@ package service
 // document (hotdocs.go), for tests that must know which path ran.
 func HotCommits(s *Service) int64 { return s.hot.committed.Load() }
 
+// HotRest is how long a record another writer changed under its
+// document is not loaded again.
+const HotRest = hotRest
+
 // KeepHotDocs takes the hot documents of a table as they are now; the
 // returned func puts them back, live, even if a write dropped them
 // meanwhile: as if a submit had prepared on them before that write

@@ -55,6 +55,9 @@ type hotDocs struct {
 
 	mu   sync.Mutex
 	docs map[hotKey]*hotDoc
+	// resting are records whose document was dropped soon after its
+	// load, with the time until which they are not loaded again (hotRest).
+	resting map[hotKey]time.Time
 	// committed counts the prepared writes that committed as prepared.
 	committed atomic.Int64
 	// bytes is about the memory the documents hold (hotDoc.size).
@@ -77,9 +80,24 @@ const (
 // stale submits against; older ones come from the op cache.
 const hotOpsKept = 128
 
+// hotRest: a record whose document was dropped as stale within hotRest
+// of its load rests for hotRest: it is not loaded again meanwhile, and
+// its submits run the ordinary submit. A document lasts that little when
+// other writes to its record come as often as its ops: editors of the
+// record on another node (PostgreSQL), whose ops the node's op cache
+// does not hold either, or REST writes to it. Each op would then pay for
+// loading the document and preparing on it on top of the ordinary submit
+// it falls back to. hotRestKept bounds the records resting; past it,
+// rests that are over are forgotten, then any.
+const (
+	hotRest     = time.Second
+	hotRestKept = 1024
+)
+
 // hotDoc is one record in memory.
 type hotDoc struct {
-	key hotKey
+	key    hotKey
+	loaded time.Time // when it was loaded (hotRest)
 	// dead: the document went stale; it is out of hotDocs and its
 	// prepared writes fall back.
 	dead atomic.Bool
@@ -137,7 +155,7 @@ func (h *hotDocs) get(ctx context.Context, tableID, id int64) (*hotDoc, bool) {
 	if d := h.peek(tableID, id); d != nil {
 		return d, true
 	}
-	d := &hotDoc{key: k}
+	d := &hotDoc{key: k, loaded: h.now()}
 	err := h.store.Read(ctx, func(r store.Reader) error {
 		t, err := r.Table(ctx, tableID)
 		if err != nil {
@@ -184,6 +202,43 @@ func (h *hotDocs) get(ctx context.Context, tableID, id int64) (*hotDoc, bool) {
 	return d, true
 }
 
+// restLocked keeps the record from being loaded until hotRest after now;
+// h.mu is held.
+func (h *hotDocs) restLocked(k hotKey, now time.Time) {
+	if h.resting == nil {
+		h.resting = make(map[hotKey]time.Time)
+	}
+	if len(h.resting) >= hotRestKept {
+		for o, t := range h.resting {
+			if t.Before(now) {
+				delete(h.resting, o)
+			}
+		}
+		for o := range h.resting { // all still resting: any may go
+			if len(h.resting) < hotRestKept {
+				break
+			}
+			delete(h.resting, o)
+		}
+	}
+	h.resting[k] = now.Add(hotRest)
+}
+
+// isResting reports whether the record is resting (rest).
+func (h *hotDocs) isResting(k hotKey) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.resting) == 0 {
+		return false
+	}
+	until, ok := h.resting[k]
+	if ok && !h.now().Before(until) {
+		delete(h.resting, k)
+		ok = false
+	}
+	return ok
+}
+
 // resize records that d holds about n bytes. It takes no lock (a submit
 // calls it for every op): a document dropped meanwhile gives its bytes
 // back here, since forgetLocked marks it dead before it takes its size.
@@ -201,12 +256,17 @@ func (h *hotDocs) forgetLocked(k hotKey, d *hotDoc) {
 	h.bytes.Add(-d.size.Swap(0))
 }
 
-// drop marks d stale and forgets it.
+// drop marks d stale and forgets it; its record rests if d lasted less
+// than hotRest (hotRest).
 func (h *hotDocs) drop(d *hotDoc) {
 	d.dead.Store(true)
+	now := h.now()
 	h.mu.Lock()
 	if h.docs[d.key] == d {
 		h.forgetLocked(d.key, d)
+		if now.Sub(d.loaded) < hotRest {
+			h.restLocked(d.key, now)
+		}
 	}
 	h.mu.Unlock()
 }

@@ -56,13 +56,17 @@ type hotWrite struct {
 // submit's result once it succeeded. ok is false
 // when the document cannot take the op (not loaded, stale, or an op that
 // the ordinary submit must judge: an error, a resent op, a move); the
-// caller then runs the ordinary submit. cold is that submit, which the
+// caller then runs the ordinary submit (also while the record rests:
+// hotRest). cold is that submit, which the
 // write falls back to when the store no longer matches what the op was
 // prepared against.
 func (h *hotDocs) prepare(ctx context.Context, queue func(*writeReq) *groupCommit, a Actor, sub event.Submission,
 	tableID int64, op json0.Op, cold *coldSubmit,
 ) (req *writeReq, group *groupCommit, ok bool) {
 	d := h.peek(tableID, sub.DocID)
+	if d == nil && h.isResting(hotKey{tableID, sub.DocID}) {
+		return nil, nil, false
+	}
 	known := false
 	if d != nil {
 		d.mu.Lock()
