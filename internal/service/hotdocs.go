@@ -56,8 +56,9 @@ type hotDocs struct {
 	mu   sync.Mutex
 	docs map[hotKey]*hotDoc
 	// resting are records whose document was dropped soon after its
-	// load, with the time until which they are not loaded again (hotRest).
-	resting map[hotKey]time.Time
+	// load: until when they are not loaded again, and for how long
+	// (hotRest). Kept past their end, as the last rest of the record.
+	resting map[hotKey]rest
 	// committed counts the prepared writes that committed as prepared.
 	committed atomic.Int64
 	// bytes is about the memory the documents hold (hotDoc.size).
@@ -81,18 +82,28 @@ const (
 const hotOpsKept = 128
 
 // hotRest: a record whose document was dropped as stale within hotRest
-// of its load rests for hotRest: it is not loaded again meanwhile, and
-// its submits run the ordinary submit. A document lasts that little when
-// other writes to its record come as often as its ops: editors of the
-// record on another node (PostgreSQL), whose ops the node's op cache
-// does not hold either, or REST writes to it. Each op would then pay for
-// loading the document and preparing on it on top of the ordinary submit
-// it falls back to. hotRestKept bounds the records resting; past it,
-// rests that are over are forgotten, then any.
+// of its load rests: it is not loaded again meanwhile, and its submits
+// run the ordinary submit. A document lasts that little when other writes
+// to its record come as often as its ops: editors of the record on
+// another node (PostgreSQL), whose ops the node's op cache does not hold
+// either, or REST writes to it. Each op would then pay for loading the
+// document and preparing on it on top of the ordinary submit it falls
+// back to. A rest lasts hotRest, or twice the last one if the record
+// rests again within as long after it, up to hotRestMax: a record whose
+// writers keep taking turns is tried again every 16 s, one whose writers
+// stopped within a second or two. hotRestKept bounds the records kept;
+// past it, rests that are long over are forgotten, then any.
 const (
 	hotRest     = time.Second
+	hotRestMax  = 16 * time.Second
 	hotRestKept = 1024
 )
+
+// rest is a record's rest: until when, and how long it was.
+type rest struct {
+	until time.Time
+	span  time.Duration
+}
 
 // hotDoc is one record in memory.
 type hotDoc struct {
@@ -202,41 +213,40 @@ func (h *hotDocs) get(ctx context.Context, tableID, id int64) (*hotDoc, bool) {
 	return d, true
 }
 
-// restLocked keeps the record from being loaded until hotRest after now;
-// h.mu is held.
+// restLocked makes the record rest from now (hotRest); h.mu is held.
 func (h *hotDocs) restLocked(k hotKey, now time.Time) {
+	span := hotRest
+	if r, ok := h.resting[k]; ok && now.Sub(r.until) < r.span {
+		span = min(2*r.span, hotRestMax)
+	}
 	if h.resting == nil {
-		h.resting = make(map[hotKey]time.Time)
+		h.resting = make(map[hotKey]rest)
 	}
 	if len(h.resting) >= hotRestKept {
-		for o, t := range h.resting {
-			if t.Before(now) {
+		for o, r := range h.resting {
+			if now.Sub(r.until) >= r.span { // would not lengthen the next
 				delete(h.resting, o)
 			}
 		}
-		for o := range h.resting { // all still resting: any may go
+		for o := range h.resting { // all still of use: any may go
 			if len(h.resting) < hotRestKept {
 				break
 			}
 			delete(h.resting, o)
 		}
 	}
-	h.resting[k] = now.Add(hotRest)
+	h.resting[k] = rest{until: now.Add(span), span: span}
 }
 
-// isResting reports whether the record is resting (rest).
+// isResting reports whether the record is resting (hotRest).
 func (h *hotDocs) isResting(k hotKey) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.resting) == 0 {
 		return false
 	}
-	until, ok := h.resting[k]
-	if ok && !h.now().Before(until) {
-		delete(h.resting, k)
-		ok = false
-	}
-	return ok
+	r, ok := h.resting[k]
+	return ok && h.now().Before(r.until)
 }
 
 // resize records that d holds about n bytes. It takes no lock (a submit
