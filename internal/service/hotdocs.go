@@ -14,8 +14,9 @@ import (
 
 // Hot documents. When several clients edit one record through ops, every
 // submit used to read the row back, decode it, transform, apply, validate
-// and encode its event inside the one write transaction a single-writer
-// store runs at a time: all of it serial. A hot document keeps the record
+// and encode its event inside the write transaction that a single-writer
+// store runs one at a time, and PostgreSQL one per table at a time (the
+// table's lock): all of it serial. A hot document keeps the record
 // in memory, as it will be once the writes queued for it have committed,
 // so that a submit does that work before it queues its write, under its
 // document's lock only (submits to different documents run in parallel),

@@ -125,9 +125,6 @@ func TestSubmitAfterAPauseHoldsTheRowWhole(t *testing.T) {
 				clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 				advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 				fx := newFixture(t, open(t), service.Config{ColdSubmits: tc.cold, Now: clock})
-				if !tc.cold && !hotStore(fx.st) {
-					t.Skip("no hot documents on this store")
-				}
 				r := ok(fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`), 0))(t)
 				name := fx.id("Name")
 				top := fx.top(fx.tableStream())
@@ -160,9 +157,6 @@ func TestWholeEventRecorded(t *testing.T) {
 		for _, cold := range []bool{false, true} {
 			t.Run(map[bool]string{false: "hot", true: "cold"}[cold], func(t *testing.T) {
 				fx := newFixture(t, open(t), service.Config{ColdSubmits: cold})
-				if !cold && !hotStore(fx.st) {
-					t.Skip("no hot documents on this store")
-				}
 				r := ok(fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`), 0))(t)
 				name := fx.id("Name")
 				top := fx.top(fx.tableStream())
@@ -207,9 +201,6 @@ func TestWideRowWholeLessOften(t *testing.T) {
 
 func testWideRowWholeLessOften(t *testing.T, open func(testing.TB) store.Store, cold bool) {
 	fx := newFixture(t, open(t), service.Config{ColdSubmits: cold})
-	if !cold && !hotStore(fx.st) {
-		t.Skip("no hot documents on this store")
-	}
 	long := strings.Repeat("w", 40<<10)
 	r := ok(fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`, "Notes", `"`+long+`"`), 0))(t)
 	name := fx.id("Name")
@@ -255,12 +246,6 @@ func testWideRowWholeLessOften(t *testing.T, open func(testing.TB) store.Store, 
 	if n := im.EventReads(); n != 1 {
 		t.Fatalf("rebuilding the image read %d events, want 1", n)
 	}
-}
-
-// hotStore reports whether the service keeps hot documents on st.
-func hotStore(st store.Store) bool {
-	sw, ok := st.(store.SingleWriter)
-	return ok && sw.SingleWriter()
 }
 
 // rowsUpdated keeps the rows_updated events of evs, decoded beside them.

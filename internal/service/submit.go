@@ -134,9 +134,9 @@ func (st *submitTx) takeApplied() json0.Op {
 }
 
 // coldSubmit is a submit worked out inside its write transaction, reading
-// everything from the store. It is how every submit runs on PostgreSQL,
-// and on SQLite when no hot document takes it (submit_hot.go), which also
-// falls back to it inside the transaction.
+// from the store what it needs. It is how a submit runs when no hot
+// document takes it (submit_hot.go), which also falls back to it inside
+// the transaction, and every submit with Config.ColdSubmits.
 type coldSubmit struct {
 	s       *Service
 	a       Actor
