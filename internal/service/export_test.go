@@ -4,6 +4,10 @@ package service
 // document (hotdocs.go), for tests that must know which path ran.
 func HotCommits(s *Service) int64 { return s.hot.committed.Load() }
 
+// HotLoadWaits is how many submits waited for another's load of their
+// record's hot document.
+func HotLoadWaits(s *Service) int64 { return s.hot.waits.Load() }
+
 // HotRest is how long a record another writer changed under its
 // document is not loaded again.
 const HotRest = hotRest

@@ -56,12 +56,17 @@ type hotDocs struct {
 
 	mu   sync.Mutex
 	docs map[hotKey]*hotDoc
+	// loading are the records being loaded (get), each with a channel
+	// closed when its load has ended: a record's other submits wait for
+	// that load rather than each load the row too.
+	loading map[hotKey]chan struct{}
 	// resting are records whose document was dropped soon after its
 	// load: until when they are not loaded again, and for how long
 	// (hotRest). Kept past their end, as the last rest of the record.
 	resting map[hotKey]rest
-	// committed counts the prepared writes that committed as prepared.
-	committed atomic.Int64
+	// committed counts the prepared writes that committed as prepared;
+	// waits, the submits that waited for another's load (tests).
+	committed, waits atomic.Int64
 	// bytes is about the memory the documents hold (hotDoc.size).
 	bytes atomic.Int64
 }
@@ -161,23 +166,67 @@ func (h *hotDocs) peek(tableID, id int64) *hotDoc {
 }
 
 // get returns the document, loading it when it is not in memory; ok is
-// false when the row cannot be loaded (the ordinary submit says why).
+// false when the row cannot be loaded (the ordinary submit says why). One
+// submit loads a record at a time; the record's others wait for it (when
+// many clients of a record submit at once, say after a restart, the row
+// is read and decoded once, not once each).
 func (h *hotDocs) get(ctx context.Context, tableID, id int64) (*hotDoc, bool) {
 	k := hotKey{tableID, id}
-	if d := h.peek(tableID, id); d != nil {
+	h.mu.Lock()
+	if d := h.docs[k]; d != nil {
+		h.mu.Unlock()
 		return d, true
 	}
+	if wait, busy := h.loading[k]; busy {
+		h.mu.Unlock()
+		h.waits.Add(1)
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, false
+		}
+		d := h.peek(tableID, id)
+		return d, d != nil // none: the load failed, and the ordinary submit says why
+	}
+	if h.loading == nil {
+		h.loading = make(map[hotKey]chan struct{})
+	}
+	done := make(chan struct{})
+	h.loading[k] = done
+	h.mu.Unlock()
+
+	d, err := h.load(ctx, k)
+	h.mu.Lock()
+	defer close(done)
+	defer h.mu.Unlock()
+	delete(h.loading, k)
+	if err != nil {
+		return nil, false
+	}
+	for k, old := range h.docs {
+		if len(h.docs) < hotDocsMax && h.bytes.Load() < hotDocsBytes {
+			break
+		}
+		h.forgetLocked(k, old)
+	}
+	h.docs[k] = d
+	h.resize(d, 3*64*int64(len(d.row.Fields))) // until its JSON is known
+	return d, true
+}
+
+// load reads a record's document from the store.
+func (h *hotDocs) load(ctx context.Context, k hotKey) (*hotDoc, error) {
 	d := &hotDoc{key: k, loaded: h.now()}
 	err := h.store.Read(ctx, func(r store.Reader) error {
-		t, err := r.Table(ctx, tableID)
+		t, err := r.Table(ctx, k.table)
 		if err != nil {
 			return err
 		}
-		sc, err := loadSchema(ctx, r, tableID)
+		sc, err := loadSchema(ctx, r, k.table)
 		if err != nil {
 			return err
 		}
-		row, err := r.Row(ctx, tableID, id)
+		row, err := r.Row(ctx, k.table, k.id)
 		if err != nil {
 			return err
 		}
@@ -195,23 +244,7 @@ func (h *hotDocs) get(ctx context.Context, tableID, id int64) (*hotDoc, bool) {
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, false
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if cur := h.docs[k]; cur != nil {
-		return cur, true // loaded meanwhile by another submit
-	}
-	for k, old := range h.docs {
-		if len(h.docs) < hotDocsMax && h.bytes.Load() < hotDocsBytes {
-			break
-		}
-		h.forgetLocked(k, old)
-	}
-	h.docs[k] = d
-	h.resize(d, 3*64*int64(len(d.row.Fields))) // until its JSON is known
-	return d, true
+	return d, err
 }
 
 // restLocked makes the record rest from now (hotRest); h.mu is held.

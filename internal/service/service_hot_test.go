@@ -1,12 +1,15 @@
 package service_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tablecast/tablecast/internal/event"
@@ -390,4 +393,81 @@ func TestSubmitHotNoMissed(t *testing.T) {
 	if service.HotCommits(fx.svc) < 4 {
 		t.Fatal("the submits did not go through hot documents")
 	}
+}
+
+// TestHotLoadOnce: when many clients of a record not in memory submit at
+// once, one of them loads the record's document and the others wait for
+// it: the row is read once, and every submit lands.
+func TestHotLoadOnce(t *testing.T) {
+	servicetest.Engines(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		g := &rowGate{Store: open(t), entered: make(chan struct{}), release: make(chan struct{})}
+		defer func() { // the first submit's read ends, whatever the outcome
+			select {
+			case <-g.release:
+			default:
+				close(g.release)
+			}
+		}()
+		fx := newFixture(t, g, service.Config{})
+		r := ok(fx.svc.CreateRow(fx.ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"a"`), 0))(t)
+		op := `[{"p":["fields","` + fx.id("Name") + `",0],"si":"x"}]`
+		const n = 8
+		errs := make(chan error, n)
+		submit := func(i int) {
+			_, err := fx.svc.Submit(fx.ctx, fx.admin, fx.rowOp(r.ID, 1, fmt.Sprint("c", i), 1, op))
+			errs <- err
+		}
+		g.armed.Store(true)
+		go submit(0)
+		<-g.entered // the first submit is reading the row
+		for i := 1; i < n; i++ {
+			go submit(i)
+		}
+		for service.HotLoadWaits(fx.svc) < n-1 {
+			if g.rows.Load() > 1 {
+				t.Fatalf("%d submits read the row", g.rows.Load())
+			}
+			runtime.Gosched()
+		}
+		close(g.release)
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		g.armed.Store(false)
+		if loads, got := g.rows.Load(), fx.row(r.ID); got.Version != 1+n || loads != 1 {
+			t.Fatalf("row at v%d after %d submits, read %d times to load", got.Version, n, loads)
+		}
+	})
+}
+
+// rowGate is a store whose first row read once armed waits for release.
+type rowGate struct {
+	store.Store
+	armed            atomic.Bool
+	rows             atomic.Int64 // row reads once armed
+	entered, release chan struct{}
+}
+
+func (g *rowGate) SingleWriter() bool {
+	sw, ok := g.Store.(store.SingleWriter)
+	return ok && sw.SingleWriter()
+}
+
+func (g *rowGate) Read(ctx context.Context, fn func(r store.Reader) error) error {
+	return g.Store.Read(ctx, func(r store.Reader) error { return fn(gatedReader{r, g}) })
+}
+
+type gatedReader struct {
+	store.Reader
+	g *rowGate
+}
+
+func (r gatedReader) Row(ctx context.Context, tableID, id int64) (store.Row, error) {
+	if r.g.armed.Load() && r.g.rows.Add(1) == 1 {
+		close(r.g.entered)
+		<-r.g.release
+	}
+	return r.Reader.Row(ctx, tableID, id)
 }
