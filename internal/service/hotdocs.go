@@ -158,11 +158,17 @@ func newHotDocs(st store.Store, now func() time.Time, ops *opCache) *hotDocs {
 	return &hotDocs{store: st, now: now, ops: ops, docs: make(map[hotKey]*hotDoc)}
 }
 
-// peek returns the document if it is in memory.
-func (h *hotDocs) peek(tableID, id int64) *hotDoc {
+// peek returns the document if it is in memory, and else whether its
+// record rests (hotRest).
+func (h *hotDocs) peek(tableID, id int64) (d *hotDoc, resting bool) {
+	k := hotKey{tableID, id}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.docs[hotKey{tableID, id}]
+	if d = h.docs[k]; d == nil && len(h.resting) > 0 {
+		r, ok := h.resting[k]
+		resting = ok && h.now().Before(r.until)
+	}
+	return d, resting
 }
 
 // get returns the document, loading it when it is not in memory; ok is
@@ -185,7 +191,7 @@ func (h *hotDocs) get(ctx context.Context, tableID, id int64) (*hotDoc, bool) {
 		case <-ctx.Done():
 			return nil, false
 		}
-		d := h.peek(tableID, id)
+		d, _ := h.peek(tableID, id)
 		return d, d != nil // none: the load failed, and the ordinary submit says why
 	}
 	if h.loading == nil {
@@ -270,17 +276,6 @@ func (h *hotDocs) restLocked(k hotKey, now time.Time) {
 		}
 	}
 	h.resting[k] = rest{until: now.Add(span), span: span}
-}
-
-// isResting reports whether the record is resting (hotRest).
-func (h *hotDocs) isResting(k hotKey) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(h.resting) == 0 {
-		return false
-	}
-	r, ok := h.resting[k]
-	return ok && h.now().Before(r.until)
 }
 
 // resize records that d holds about n bytes. It takes no lock (a submit

@@ -63,8 +63,8 @@ type hotWrite struct {
 func (h *hotDocs) prepare(ctx context.Context, queue func(*writeReq) *groupCommit, a Actor, sub event.Submission,
 	tableID int64, op json0.Op, cold *coldSubmit,
 ) (req *writeReq, group *groupCommit, ok bool) {
-	d := h.peek(tableID, sub.DocID)
-	if d == nil && h.isResting(hotKey{tableID, sub.DocID}) {
+	d, resting := h.peek(tableID, sub.DocID)
+	if resting {
 		return nil, nil, false
 	}
 	known := false
