@@ -122,6 +122,11 @@ func (m *Metrics) RegisterCounterFunc(name, help string, f func() float64) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, f))
 }
 
+// RegisterGaugeFunc adds a gauge read from f at scrape time.
+func (m *Metrics) RegisterGaugeFunc(name, help string, f func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, f))
+}
+
 // StoreTxHistogram returns the histogram of store transaction durations,
 // labelled by kind ("write", "read").
 func (m *Metrics) StoreTxHistogram() *prometheus.HistogramVec {

@@ -190,8 +190,8 @@ func TestHotDocumentsTwoNodes(t *testing.T) {
 	if got := fx.row(r.ID); got.Version != 4 || fx.cell(got, "Name") != `"zyxab"` {
 		t.Fatalf("row %s at v%d, want \"zyxab\" at v4", fx.cell(got, "Name"), got.Version)
 	}
-	if n := service.HotCommits(fx.svc); n != 1 {
-		t.Fatalf("%d hot commits on node 1, want still 1 (the stale document fell back)", n)
+	if st := fx.svc.HotStats(); st.Prepared != 1 || st.FellBack != 1 || st.Resting != 1 || st.Documents != 0 {
+		t.Fatalf("node 1's hot documents after the fallback: %+v, want 1 prepared, 1 fallen back, the record resting", st)
 	}
 	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 4, "A", 3, insert("w"))))(t)
 	if n := service.HotCommits(fx.svc); n != 1 {

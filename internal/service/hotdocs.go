@@ -64,9 +64,11 @@ type hotDocs struct {
 	// load: until when they are not loaded again, and for how long
 	// (hotRest). Kept past their end, as the last rest of the record.
 	resting map[hotKey]rest
-	// committed counts the prepared writes that committed as prepared;
-	// waits, the submits that waited for another's load (tests).
-	committed, waits atomic.Int64
+	// committed counts the prepared writes that committed as prepared,
+	// fellBack those that fell back to the ordinary submit, loads the
+	// documents loaded, waits the submits that waited for another's load
+	// (HotStats).
+	committed, fellBack, loads, waits atomic.Int64
 	// bytes is about the memory the documents hold (hotDoc.size).
 	bytes atomic.Int64
 }
@@ -202,6 +204,7 @@ func (h *hotDocs) get(ctx context.Context, tableID, id int64) (*hotDoc, bool) {
 	h.mu.Unlock()
 
 	d, err := h.load(ctx, k)
+	h.loads.Add(1)
 	h.mu.Lock()
 	defer close(done)
 	defer h.mu.Unlock()
@@ -251,6 +254,33 @@ func (h *hotDocs) load(ctx context.Context, k hotKey) (*hotDoc, error) {
 		return nil
 	})
 	return d, err
+}
+
+// HotStats is what the hot documents (hotdocs.go) hold and have done
+// since the service started.
+type HotStats struct {
+	Documents int   // records in memory
+	Bytes     int64 // about the memory they hold
+	Resting   int   // records resting (not loaded while other writes come as often as their ops)
+	Prepared  int64 // submits written as prepared on a document
+	FellBack  int64 // prepared submits the store refused, written as ordinary submits
+	Loads     int64 // documents loaded from the store
+}
+
+// HotStats reads the hot documents' figures.
+func (s *Service) HotStats() HotStats {
+	h := s.hot
+	now := h.now()
+	h.mu.Lock()
+	st := HotStats{Documents: len(h.docs)}
+	for _, r := range h.resting {
+		if now.Before(r.until) {
+			st.Resting++
+		}
+	}
+	h.mu.Unlock()
+	st.Bytes, st.Prepared, st.FellBack, st.Loads = h.bytes.Load(), h.committed.Load(), h.fellBack.Load(), h.loads.Load()
+	return st
 }
 
 // restLocked makes the record rest from now (hotRest); h.mu is held.
@@ -341,6 +371,9 @@ func (h *hotDocs) settle(r *writeReq) {
 		d := r.hot.doc
 		if !ranHot {
 			h.drop(d)
+			if r.err == nil {
+				h.fellBack.Add(1)
+			}
 		} else {
 			h.committed.Add(1)
 			d.mu.Lock()

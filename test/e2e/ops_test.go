@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,4 +149,39 @@ func TestLogsNeverPrintTokens(t *testing.T) {
 	if strings.Contains(out, testSecret) || strings.Contains(out, testAPIKey) {
 		t.Error("the log contains the JWT secret or the API key")
 	}
+}
+
+// TestHotMetrics: submits worked out on a record kept in memory show in
+// the hot documents' series, on either store.
+func TestHotMetrics(t *testing.T) {
+	engines(t, func(t *testing.T, db nodeOption) {
+		tn := startNode(t, db)
+		_, tbl, name := tableFixture(t, tn)
+		col := fmt.Sprintf("record_%d", tbl)
+		fid := strconv.FormatInt(name, 10)
+		row := strconv.FormatInt(tn.newRow(t, tbl, map[string]any{fid: "a"}), 10)
+		c := tn.dialUser(t, "owner")
+		for v := range 2 {
+			op := `[{"p":["fields","` + fid + `",0],"si":"x"}]`
+			if _, err := c.Submit(ctxFor(t, waitTimeout), col, row, client.Submission{V: int64(v + 1), Op: json.RawMessage(op)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		text := tn.metricsText(t)
+		for _, tc := range []struct {
+			series   string
+			min, max float64
+		}{
+			{"tablecast_hot_submits_total", 2, 2},
+			{"tablecast_hot_document_loads_total", 1, 1},
+			{"tablecast_hot_fallbacks_total", 0, 0},
+			{"tablecast_hot_documents", 1, 1},
+			{"tablecast_hot_document_bytes", 1, 1 << 20},
+			{"tablecast_hot_records_resting", 0, 0},
+		} {
+			if v := metricValue(text, tc.series); v < tc.min || v > tc.max {
+				t.Errorf("%s = %v, want %v to %v", tc.series, v, tc.min, tc.max)
+			}
+		}
+	})
 }
