@@ -154,7 +154,7 @@ func TestTableGroupsTwoNodes(t *testing.T) {
 			t.Errorf("row %d of table %d holds %s after %d inserts", tg.rowID, tg.tableID, name, 2*each)
 		}
 	}
-	if service.HotCommits(fx.svc)+service.HotCommits(other) == 0 {
+	if fx.svc.HotStats().Prepared+other.HotStats().Prepared == 0 {
 		t.Error("no submit went through a hot document")
 	}
 }
@@ -179,7 +179,7 @@ func TestHotDocumentsTwoNodes(t *testing.T) {
 	r := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"ab"`), 0))(t)
 
 	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 1, "A", 1, insert("x"))))(t) // node 1's document: v2
-	if n := service.HotCommits(fx.svc); n != 1 {
+	if n := fx.svc.HotStats().Prepared; n != 1 {
 		t.Fatalf("%d hot commits on node 1, want 1", n)
 	}
 	ok(other.Submit(ctx, fx.admin, fx.rowOp(r.ID, 2, "B", 1, insert("y"))))(t) // the row: v3, unknown to node 1
@@ -194,12 +194,12 @@ func TestHotDocumentsTwoNodes(t *testing.T) {
 		t.Fatalf("node 1's hot documents after the fallback: %+v, want 1 prepared, 1 fallen back, the record resting", st)
 	}
 	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 4, "A", 3, insert("w"))))(t)
-	if n := service.HotCommits(fx.svc); n != 1 {
+	if n := fx.svc.HotStats().Prepared; n != 1 {
 		t.Fatalf("%d hot commits on node 1, want still 1 (the record rests)", n)
 	}
 	clk.add(service.HotRest)
 	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 5, "A", 4, insert("v"))))(t)
-	if n := service.HotCommits(fx.svc); n != 2 {
+	if n := fx.svc.HotStats().Prepared; n != 2 {
 		t.Fatalf("%d hot commits on node 1, want 2 (the document loaded again after the rest)", n)
 	}
 	if got := fx.row(r.ID); got.Version != 6 || fx.cell(got, "Name") != `"vwzyxab"` {

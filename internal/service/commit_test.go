@@ -132,7 +132,7 @@ func TestGroupCommitFallbackFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	restore() // y's document is live again, its row gone
-	hot := service.HotCommits(fx.svc)
+	hot := fx.svc.HotStats().Prepared
 
 	// A REST write leads a batch, held; the two submits queue for the next.
 	g.armed <- struct{}{}
@@ -161,7 +161,7 @@ func TestGroupCommitFallbackFails(t *testing.T) {
 	if errY == nil {
 		t.Fatal("the submit on the deleted row succeeded")
 	}
-	if n := service.HotCommits(fx.svc) - hot; n != 1 {
+	if n := fx.svc.HotStats().Prepared - hot; n != 1 {
 		t.Fatalf("%d submits written as prepared, want 1", n)
 	}
 	got := fx.row(x.ID)

@@ -1,15 +1,11 @@
 package service
 
-// HotCommits is how many submits were written as prepared on a hot
-// document (hotdocs.go), for tests that must know which path ran.
-func HotCommits(s *Service) int64 { return s.hot.committed.Load() }
-
 // HotLoadWaits is how many submits waited for another's load of their
 // record's hot document.
 func HotLoadWaits(s *Service) int64 { return s.hot.waits.Load() }
 
-// HotRest is how long a record another writer changed under its
-// document is not loaded again.
+// HotRest is how long a record whose hot document was dropped soon after
+// its load first rests.
 const HotRest = hotRest
 
 // KeepHotDocs takes the hot documents of a table as they are now; the
@@ -34,9 +30,6 @@ func KeepHotDocs(s *Service, tableID int64) (restore func()) {
 		}
 	}
 }
-
-// HotDocBytes is about the memory the hot documents hold.
-func HotDocBytes(s *Service) int64 { return s.hot.bytes.Load() }
 
 // QueuedWrites is how many writes wait for the next group commit batch.
 func QueuedWrites(s *Service) int {

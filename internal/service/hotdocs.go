@@ -66,8 +66,8 @@ type hotDocs struct {
 	resting map[hotKey]rest
 	// committed counts the prepared writes that committed as prepared,
 	// fellBack those that fell back to the ordinary submit, loads the
-	// documents loaded, waits the submits that waited for another's load
-	// (HotStats).
+	// documents loaded (HotStats); waits, the submits that waited for
+	// another's load (tests).
 	committed, fellBack, loads, waits atomic.Int64
 	// bytes is about the memory the documents hold (hotDoc.size).
 	bytes atomic.Int64

@@ -44,11 +44,11 @@ func TestSubmitHot(t *testing.T) {
 					t.Fatalf("event %d differs:\n hot: %s\ncold: %s", i, he[i], ce[i])
 				}
 			}
-			n := service.HotCommits(hot.svc)
+			n := hot.svc.HotStats().Prepared
 			if n < 5 {
 				t.Fatalf("only %d submits went through hot documents", n)
 			}
-			if service.HotCommits(cold.svc) != 0 {
+			if cold.svc.HotStats().Prepared != 0 {
 				t.Fatal("ColdSubmits still used hot documents")
 			}
 		})
@@ -355,19 +355,19 @@ func testHotMemory(t *testing.T, fx *fixture) {
 			t.Fatalf("%s's op was applied", who)
 		}
 	}
-	if n := service.HotDocBytes(fx.svc); n != 0 {
+	if n := fx.svc.HotStats().Bytes; n != 0 {
 		t.Fatalf("refused ops loaded %d bytes of documents", n)
 	}
 	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 1, "", 0, `[{"p":["fields","`+name+`",0],"si":"x"}]`)))(t)
-	small := service.HotDocBytes(fx.svc)
+	small := fx.svc.HotStats().Bytes
 	long := strings.Repeat("y", 5000)
 	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 2, "", 0, `[{"p":["fields","`+name+`",0],"si":"`+long+`"}]`)))(t)
-	if big := service.HotDocBytes(fx.svc); small <= 0 || big-small < 3*(5000-10) { // the row's times vary in length
+	if big := fx.svc.HotStats().Bytes; small <= 0 || big-small < 3*(5000-10) { // the row's times vary in length
 		t.Fatalf("hot documents hold %d bytes, then %d after a 5,000-character insert", small, big)
 	}
 	renamed := "Renamed"
 	ok(fx.svc.UpdateField(ctx, fx.admin, fx.f["Name"].ID, service.FieldPatch{Name: &renamed}))(t)
-	if n := service.HotDocBytes(fx.svc); n != 0 {
+	if n := fx.svc.HotStats().Bytes; n != 0 {
 		t.Fatalf("%d bytes counted after the table's documents were dropped", n)
 	}
 }
@@ -390,7 +390,7 @@ func TestSubmitHotNoMissed(t *testing.T) {
 	if res.V != 4 || res.Transformed != 3 || len(res.Missed) != 3 || res.Missed[2].V != 3 {
 		t.Fatalf("without NoMissed: v%d transformed %d, missed %+v; want v4, 3 and versions 1-3", res.V, res.Transformed, res.Missed)
 	}
-	if service.HotCommits(fx.svc) < 4 {
+	if fx.svc.HotStats().Prepared < 4 {
 		t.Fatal("the submits did not go through hot documents")
 	}
 }
