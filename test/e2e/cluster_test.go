@@ -4,15 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/tablecast/tablecast/internal/ot/json0"
 	"github.com/tablecast/tablecast/internal/testsupport/redistest"
 	"github.com/tablecast/tablecast/pkg/client"
 )
@@ -187,49 +183,5 @@ func TestClusterAdminViews(t *testing.T) {
 // and every client's copy ends equal to the stored document.
 func TestClusterSubmitsConverge(t *testing.T) {
 	nodes := startCluster(t, 2)
-	a, b := nodes[0], nodes[1]
-	_, tbl, name := tableFixture(t, a)
-	var num struct{ ID int64 }
-	a.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/fields", tbl), map[string]any{"name": "n", "type": "number"}, "", &num)
-	col := fmt.Sprintf("record_%d", tbl)
-	row := a.newRow(t, tbl, map[string]any{strconv.FormatInt(name, 10): "start"})
-	const clients, ops = 4, 25
-	cs := make([]*otClient, clients)
-	for i := range cs {
-		tn := nodes[i%2]
-		c := tn.dialUser(t, "owner")
-		subscribe(t, c, col, strconv.FormatInt(row, 10))
-		doc, v := tn.rowDoc(t, "owner", tbl, row)
-		cs[i] = &otClient{c: c, doc: client.NewOTDoc(doc, v), col: col, id: strconv.FormatInt(row, 10),
-			rng: rand.New(rand.NewPCG(uint64(i), 7)), name: strconv.FormatInt(name, 10)}
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, clients)
-	for i, o := range cs {
-		wg.Go(func() { errs[i] = o.run(t, ops) })
-	}
-	for i := range 10 {
-		b.rest(t, "owner", "PATCH", fmt.Sprintf("/api/tables/%d/rows/%d", tbl, row),
-			map[string]any{"fields": map[string]any{strconv.FormatInt(num.ID, 10): strconv.Itoa(i)}}, "", nil)
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("client %d: %v", i, err)
-		}
-	}
-	want, v := b.rowDoc(t, "owner", tbl, row)
-	if v < 1+10+clients { // a client sends the ops it queued meanwhile as one
-		t.Fatalf("the row is at version %d after %d ops and 10 REST writes", v, clients*ops)
-	}
-	for i, o := range cs {
-		for o.doc.Version() < v {
-			if err := o.onMessage(recv(t, o.c)); err != nil {
-				t.Fatalf("client %d: %v", i, err)
-			}
-		}
-		if o.doc.Version() != v || !json0.Equal(o.doc.Data(), want) {
-			t.Fatalf("client %d (node %d) at %d holds %v\nstored at %d: %v", i, i%2, o.doc.Version(), o.doc.Data(), v, want)
-		}
-	}
+	editConcurrently(t, nodes, nodes[1], 7)
 }

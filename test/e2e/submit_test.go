@@ -205,52 +205,62 @@ func (o *otClient) run(t *testing.T, n int) error {
 func TestSubmitConcurrentClientsConverge(t *testing.T) {
 	engines(t, func(t *testing.T, db nodeOption) {
 		tn := startNode(t, db)
-		_, tbl, name := tableFixture(t, tn)
-		var num struct{ ID int64 }
-		tn.rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/fields", tbl), map[string]any{"name": "n", "type": "number"}, "", &num)
-		col := fmt.Sprintf("record_%d", tbl)
-		row := tn.newRow(t, tbl, map[string]any{strconv.FormatInt(name, 10): "start"})
-		const clients, ops = 4, 25
-		cs := make([]*otClient, clients)
-		for i := range cs {
-			c := tn.dialUser(t, "owner")
-			subscribe(t, c, col, strconv.FormatInt(row, 10))
-			doc, v := tn.rowDoc(t, "owner", tbl, row)
-			cs[i] = &otClient{c: c, doc: client.NewOTDoc(doc, v), col: col, id: strconv.FormatInt(row, 10),
-				rng: rand.New(rand.NewPCG(uint64(i), 42)), name: strconv.FormatInt(name, 10)}
+		v := editConcurrently(t, []*testNode{tn}, tn, 42)
+		t.Logf("4 clients converged at version %d", v)
+	})
+}
+
+// editConcurrently has four OT clients, on the nodes in turn, make 25
+// edits each to one record's text cell, while ten REST writes through
+// rest change its number cell. Every client's copy must end equal to the
+// stored document, whose version it returns.
+func editConcurrently(t *testing.T, nodes []*testNode, rest *testNode, seed uint64) int64 {
+	t.Helper()
+	_, tbl, name := tableFixture(t, nodes[0])
+	var num struct{ ID int64 }
+	nodes[0].rest(t, "owner", "POST", fmt.Sprintf("/api/tables/%d/fields", tbl), map[string]any{"name": "n", "type": "number"}, "", &num)
+	col := fmt.Sprintf("record_%d", tbl)
+	row := nodes[0].newRow(t, tbl, map[string]any{strconv.FormatInt(name, 10): "start"})
+	const clients, ops, writes = 4, 25, 10
+	cs := make([]*otClient, clients)
+	for i := range cs {
+		tn := nodes[i%len(nodes)]
+		c := tn.dialUser(t, "owner")
+		subscribe(t, c, col, strconv.FormatInt(row, 10))
+		doc, v := tn.rowDoc(t, "owner", tbl, row)
+		cs[i] = &otClient{c: c, doc: client.NewOTDoc(doc, v), col: col, id: strconv.FormatInt(row, 10),
+			rng: rand.New(rand.NewPCG(uint64(i), seed)), name: strconv.FormatInt(name, 10)}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, clients)
+	for i, o := range cs {
+		wg.Go(func() { errs[i] = o.run(t, ops) })
+	}
+	for i := range writes {
+		rest.rest(t, "owner", "PATCH", fmt.Sprintf("/api/tables/%d/rows/%d", tbl, row),
+			map[string]any{"fields": map[string]any{strconv.FormatInt(num.ID, 10): strconv.Itoa(i)}}, "", nil)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("client %d: %v", i, err)
 		}
-		var wg sync.WaitGroup
-		errs := make([]error, clients)
-		for i, o := range cs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = o.run(t, ops)
-			}()
-		}
-		for i := range 10 { // REST writes meanwhile
-			tn.rest(t, "owner", "PATCH", fmt.Sprintf("/api/tables/%d/rows/%d", tbl, row),
-				map[string]any{"fields": map[string]any{strconv.FormatInt(num.ID, 10): strconv.Itoa(i)}}, "", nil)
-		}
-		wg.Wait()
-		for i, err := range errs {
-			if err != nil {
+	}
+	want, v := rest.rowDoc(t, "owner", tbl, row)
+	if v < 1+writes+clients { // a client sends the ops it queued meanwhile as one
+		t.Fatalf("the row is at version %d after %d ops and %d REST writes", v, clients*ops, writes)
+	}
+	for i, o := range cs {
+		for o.doc.Version() < v {
+			if err := o.onMessage(recv(t, o.c)); err != nil {
 				t.Fatalf("client %d: %v", i, err)
 			}
 		}
-		want, v := tn.rowDoc(t, "owner", tbl, row)
-		for i, o := range cs {
-			for o.doc.Version() < v {
-				if err := o.onMessage(recv(t, o.c)); err != nil {
-					t.Fatalf("client %d: %v", i, err)
-				}
-			}
-			if o.doc.Version() != v || !json0.Equal(o.doc.Data(), want) {
-				t.Fatalf("client %d at %d holds %v\nstored at %d: %v", i, o.doc.Version(), o.doc.Data(), v, want)
-			}
+		if o.doc.Version() != v || !json0.Equal(o.doc.Data(), want) {
+			t.Fatalf("client %d (node %d) at %d holds %v\nstored at %d: %v", i, i%len(nodes), o.doc.Version(), o.doc.Data(), v, want)
 		}
-		t.Logf("%d clients converged at version %d", clients, v)
-	})
+	}
+	return v
 }
 
 // TestSubmitRefusals: each bad submission gets a clear error, changes
