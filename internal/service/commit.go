@@ -107,7 +107,9 @@ func newWriteReq(ctx context.Context, a Actor, fn func(w *writeTx) error) *write
 	return &writeReq{ctx: ctx, actor: a, fn: fn, done: make(chan struct{}), lead: make(chan struct{})}
 }
 
-// write commits one write with the next batch.
+// write commits one write with the next batch of a group that never
+// leaves (no idle: the single-writer store's); a table's group is written
+// through tableGroups, which makes a new one when it left.
 func (c *groupCommit) write(ctx context.Context, a Actor, fn func(w *writeTx) error) error {
 	req := newWriteReq(ctx, a, fn)
 	c.enqueue(req)

@@ -81,24 +81,45 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
-// gatedStore holds the next transaction (Update) once armed, until
-// released, so that a test lines writes up for the batch after it; it
-// counts the transactions. It has one writer, or several when multi.
+// gatedStore holds the next transaction (Update) once armed, or the next
+// row read (Reader.Row) once rowArmed, until released, so that a test
+// lines writes or loads up behind it; it counts the transactions and the
+// row reads. It has one writer, or several when multi.
 type gatedStore struct {
 	store.Store
-	multi   bool
-	updates atomic.Int64
-	armed   chan struct{} // one value: the next Update waits
-	entered chan struct{}
-	release chan struct{}
+	multi           bool
+	updates, rows   atomic.Int64
+	armed, rowArmed chan struct{} // one value: the next Update, or row read, waits
+	entered         chan struct{}
+	release         chan struct{}
 }
 
 func newGatedStore(st store.Store, multi bool) *gatedStore {
-	return &gatedStore{Store: st, multi: multi, armed: make(chan struct{}, 1),
+	return &gatedStore{Store: st, multi: multi, armed: make(chan struct{}, 1), rowArmed: make(chan struct{}, 1),
 		entered: make(chan struct{}), release: make(chan struct{})}
 }
 
 func (g *gatedStore) SingleWriter() bool { return !g.multi }
+
+func (g *gatedStore) Read(ctx context.Context, fn func(r store.Reader) error) error {
+	return g.Store.Read(ctx, func(r store.Reader) error { return fn(gatedReader{r, g}) })
+}
+
+type gatedReader struct {
+	store.Reader
+	g *gatedStore
+}
+
+func (r gatedReader) Row(ctx context.Context, tableID, id int64) (store.Row, error) {
+	r.g.rows.Add(1)
+	select {
+	case <-r.g.rowArmed:
+		close(r.g.entered)
+		<-r.g.release
+	default:
+	}
+	return r.Reader.Row(ctx, tableID, id)
+}
 
 func (g *gatedStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	g.updates.Add(1)

@@ -63,7 +63,7 @@ type hotDocs struct {
 	// resting are records whose document was dropped soon after its
 	// load: until when they are not loaded again, and for how long
 	// (hotRest). Kept past their end, as the last rest of the record.
-	resting map[hotKey]rest
+	resting map[hotKey]recordRest
 	// committed counts the prepared writes that committed as prepared,
 	// fellBack those that fell back to the ordinary submit, loads the
 	// documents loaded (HotStats); waits, the submits that waited for
@@ -107,8 +107,8 @@ const (
 	hotRestKept = 1024
 )
 
-// rest is a record's rest: until when, and how long it was.
-type rest struct {
+// recordRest is a record's rest: until when, and how long it was.
+type recordRest struct {
 	until time.Time
 	span  time.Duration
 }
@@ -204,7 +204,6 @@ func (h *hotDocs) get(ctx context.Context, tableID, id int64) (*hotDoc, bool) {
 	h.mu.Unlock()
 
 	d, err := h.load(ctx, k)
-	h.loads.Add(1)
 	h.mu.Lock()
 	defer close(done)
 	defer h.mu.Unlock()
@@ -212,6 +211,7 @@ func (h *hotDocs) get(ctx context.Context, tableID, id int64) (*hotDoc, bool) {
 	if err != nil {
 		return nil, false
 	}
+	h.loads.Add(1)
 	for k, old := range h.docs {
 		if len(h.docs) < hotDocsMax && h.bytes.Load() < hotDocsBytes {
 			break
@@ -290,7 +290,7 @@ func (h *hotDocs) restLocked(k hotKey, now time.Time) {
 		span = min(2*r.span, hotRestMax)
 	}
 	if h.resting == nil {
-		h.resting = make(map[hotKey]rest)
+		h.resting = make(map[hotKey]recordRest)
 	}
 	if len(h.resting) >= hotRestKept {
 		for o, r := range h.resting {
@@ -305,7 +305,7 @@ func (h *hotDocs) restLocked(k hotKey, now time.Time) {
 			delete(h.resting, o)
 		}
 	}
-	h.resting[k] = rest{until: now.Add(span), span: span}
+	h.resting[k] = recordRest{until: now.Add(span), span: span}
 }
 
 // resize records that d holds about n bytes. It takes no lock (a submit

@@ -163,7 +163,7 @@ func (s *Service) enqueue(tableID int64, req *writeReq) *groupCommit {
 	if s.tables != nil {
 		return s.tables.enqueue(tableID, req)
 	}
-	s.group.enqueue(req)
+	s.group.enqueue(req) // it never leaves (groupCommit.write)
 	return s.group
 }
 
