@@ -182,3 +182,54 @@ func BenchmarkOutbox(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAppendDocOps appends small ops to ten documents, thirty to a
+// transaction, as a batch of submits does. In "large_first" each document's
+// first op is 100 KB (a REST write that set large cells): an op appended
+// later must cost what it is, not what its document's earlier ops were
+// (sqlite/0008_doc_ops_rowid.sql).
+func BenchmarkAppendDocOps(b *testing.B) {
+	benchEngines(b, func(b *testing.B, open func(b *testing.B) Store) {
+		for _, first := range []struct {
+			name  string
+			bytes int
+		}{{"small_first", 20}, {"large_first", 100_000}} {
+			b.Run(first.name, func(b *testing.B) {
+				s := open(b)
+				ctx := context.Background()
+				const docs, perTx = 10, 30
+				big := json.RawMessage(fmt.Sprintf(`{"p":["fields","1"],"oi":"%0*d"}`, first.bytes, 0))
+				small := json.RawMessage(`{"p":["fields","1",3],"si":"x"}`)
+				version := make([]int64, docs+1)
+				appendOps := func(op func(doc int64) json.RawMessage, n int) error {
+					ops := make([]DocOp, n)
+					for i := range ops {
+						doc := int64(i%docs + 1)
+						ops[i] = DocOp{Collection: "record_1", DocID: doc, Version: version[doc], Op: op(doc), Src: "bench", Seq: uint64(version[doc] + 1)}
+						version[doc]++
+					}
+					return s.Update(ctx, func(tx Tx) error { return tx.AppendDocOps(ctx, ops) })
+				}
+				if err := appendOps(func(int64) json.RawMessage { return big }, docs); err != nil {
+					b.Fatal(err)
+				}
+				// Enough entries that each document's span has interior pages.
+				for range 100 {
+					if err := appendOps(func(int64) json.RawMessage { return small }, perTx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportAllocs()
+				cpu0, cpuOK := cputime.Process()
+				for b.Loop() {
+					if err := appendOps(func(int64) json.RawMessage { return small }, perTx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if cpu1, ok := cputime.Process(); ok && cpuOK {
+					b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N*perTx), "cpu-µs/op")
+				}
+			})
+		}
+	})
+}

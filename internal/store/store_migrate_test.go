@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"path/filepath"
 	"slices"
@@ -283,4 +284,69 @@ func testUpgradeRowCells(t *testing.T, u string) {
 		t.Fatalf("a row inserted after the upgrade has id %d: ids up to %d were given before", id, rowIDs[len(rowIDs)-1]+1)
 	}
 	jsonEqual(t, must(s.Row(ctx, tableID, ins.Rows[0].ID)).get(t).Values, json.RawMessage(`{"1":"new"}`), "row inserted after the upgrade")
+}
+
+// A database at 0007 with an op log: after 0008 every entry reads as it
+// was written, in version order, a version taken before the upgrade is
+// still a conflict, and new entries join the old ones.
+func TestSQLiteUpgradeDocOps(t *testing.T) {
+	testUpgradeDocOps(t, "sqlite://"+filepath.Join(t.TempDir(), "u.db"))
+}
+
+func TestPostgresUpgradeDocOps(t *testing.T) {
+	testUpgradeDocOps(t, createPostgresDB(t, postgresAdminURL(t)))
+}
+
+func testUpgradeDocOps(t *testing.T, u string) {
+	ctx := testCtx(t)
+	s, engine, d, m, ms := openUnmigrated(t, u)
+	if len(ms) < 8 || ms[7].version != 8 {
+		t.Fatalf("migrations of %s: want 0008 after 0007", engine)
+	}
+	large := `{"op":[{"p":["fields","1"],"oi":"` + strings.Repeat("x", 20_000) + `"}]}`
+	old := []struct {
+		doc, version int64
+		op           string
+	}{{7, 1, `{"op":[{"p":["fields","1",0],"si":"b"}]}`}, {8, 0, `{"create":{}}`}, {7, 0, large}, {7, 2, `{"del":true}`}}
+	err := m.inMigrationTx(ctx, func(q querier) error {
+		if err := applyMigrations(ctx, q, d, ms[:7]); err != nil {
+			return err
+		}
+		for i, o := range old {
+			if _, err := q.exec(ctx, d.sql(`INSERT INTO doc_ops (collection, doc_id, version, op, src, seq, stream_offset, created_at)
+				VALUES ('record_1', ?, ?, {json}, 'c1', ?, ?, ?)`), o.doc, o.version, o.op, o.version, i+1, d.ts(now())); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("schema 0007: %v", err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate from 0007: %v", err)
+	}
+	got := must(s.DocOps(ctx, "record_1", 7, 0, 10)).get(t)
+	if len(got) != 3 {
+		t.Fatalf("document 7 after the upgrade: %d entries, want 3", len(got))
+	}
+	for i, want := range []int{2, 0, 3} { // old[i]: versions 0, 1, 2
+		o := old[want]
+		if got[i].Version != o.version || got[i].Src != "c1" || got[i].Offset != uint64(want+1) {
+			t.Errorf("entry %d after the upgrade: %+v, want version %d at offset %d", i, got[i], o.version, want+1)
+		}
+		jsonEqual(t, got[i].Op, json.RawMessage(o.op), "migrated op")
+	}
+	err = s.Update(ctx, func(tx Tx) error {
+		return tx.AppendDocOps(ctx, []DocOp{{Collection: "record_1", DocID: 8, Version: 0, Op: json.RawMessage(`{"del":true}`), Offset: 9}})
+	})
+	if !errors.Is(err, ErrConflict) {
+		t.Errorf("a version taken before the upgrade, taken again: %v, want ErrConflict", err)
+	}
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		return tx.AppendDocOps(ctx, []DocOp{{Collection: "record_1", DocID: 7, Version: 3, Op: json.RawMessage(`{"op":[]}`), Src: "c2", Seq: 1, Offset: 9}})
+	})
+	if got := must(s.DocOps(ctx, "record_1", 7, 2, 10)).get(t); len(got) != 2 || got[0].Version != 2 || got[1].Version != 3 || got[1].Src != "c2" {
+		t.Errorf("document 7 from version 2 after a new entry: %+v", got)
+	}
 }
