@@ -179,6 +179,11 @@ func (c *groupCommit) run(batch []*writeReq) {
 	var seen *txOps
 	err := c.store.Update(ctx, func(tx store.Tx) error {
 		seen = &txOps{prior: c.kept} // what the batch's writes have logged so far
+		for _, r := range batch {
+			if r.hot != nil {
+				seen.expect(r.hot.doc.key)
+			}
+		}
 		if c.begin != nil {
 			if err := c.begin(ctx, tx, seen); err != nil {
 				return err

@@ -191,3 +191,61 @@ func TestGroupCommitFallbackFails(t *testing.T) {
 		t.Fatalf("row x holds %s at version %d with %d op log entries; want \"++x\" at 3 with 3", fx.cell(got, "Name"), got.Version, len(logged))
 	}
 }
+
+// TestGroupCommitVersionsAfterAWrite: in one batch, a prepared submit on
+// row y (which reads the versions of the batch's rows, x's among them),
+// a REST write on x, then a prepared submit on x against x's version
+// before that write. The versions read first no longer hold once the
+// REST write has run: the submit must see x moved on and fall back, and
+// be transformed against the write, not fail the batch at its end.
+func TestGroupCommitVersionsAfterAWrite(t *testing.T) {
+	g := newGatedStore(servicetest.OpenSQLite(t), false)
+	fx := newFixture(t, g, service.Config{})
+	ctx, name := fx.ctx, fx.id("Name")
+	x := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"x"`), 0))(t)
+	y := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"y"`), 0))(t)
+	other := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, nil, 0))(t)
+	si := func(id, v int64, seq uint64) event.Submission {
+		return fx.rowOp(id, v, "A", seq, `[{"p":["fields","`+name+`",0],"si":"+"}]`)
+	}
+	ok(fx.svc.Submit(ctx, fx.admin, si(x.ID, 1, 1)))(t) // both hot, at version 2
+	ok(fx.svc.Submit(ctx, fx.admin, si(y.ID, 1, 2)))(t)
+	hot := fx.svc.HotStats().Prepared
+
+	// A REST write leads a batch, held; the next batch queues behind it.
+	g.armed <- struct{}{}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := fx.svc.UpdateRow(ctx, fx.admin, fx.tbl.ID, service.RowPatch{ID: other.ID, Fields: fx.fields("Name", `"o"`)}); err != nil {
+			t.Error(err)
+		}
+	})
+	<-g.entered
+	var errY, errRest, errX error
+	queued := func(n int, fn func()) {
+		wg.Go(fn)
+		for service.QueuedWrites(fx.svc) < n {
+			runtime.Gosched()
+		}
+	}
+	queued(1, func() { _, errY = fx.svc.Submit(ctx, fx.admin, si(y.ID, 2, 3)) })
+	queued(2, func() {
+		_, errRest = fx.svc.UpdateRow(ctx, fx.admin, fx.tbl.ID, service.RowPatch{ID: x.ID, Fields: fx.fields("Notes", `"rest"`)})
+	})
+	queued(3, func() { _, errX = fx.svc.Submit(ctx, fx.admin, si(x.ID, 2, 4)) })
+	close(g.release)
+	wg.Wait()
+
+	for what, err := range map[string]error{"the submit on y": errY, "the REST write on x": errRest, "the submit on x": errX} {
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	if n := fx.svc.HotStats().Prepared - hot; n != 1 {
+		t.Errorf("%d submits written as prepared, want 1 (y's; x's falls back)", n)
+	}
+	got := fx.row(x.ID)
+	if fx.cell(got, "Name") != `"++x"` || fx.cell(got, "Notes") != `"rest"` || got.Version != 4 {
+		t.Fatalf("row x holds Name %s, Notes %s at version %d; want \"++x\", \"rest\" at 4", fx.cell(got, "Name"), fx.cell(got, "Notes"), got.Version)
+	}
+}

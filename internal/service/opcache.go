@@ -170,6 +170,11 @@ type txOps struct {
 	// written yet (submit_hot.go).
 	rows    map[hotKey]*rowWrite
 	appends []pendingAppend
+	// want are the rows of the batch's prepared submits, by table, and
+	// versions those rows' versions as read from the store since the
+	// batch last wrote otherwise (txOps.storedVersion).
+	want     map[int64][]int64
+	versions map[int64]map[int64]int64
 
 	// locked is the table whose lock the batch took before its writes
 	// (tableGroups), which they need not take again.

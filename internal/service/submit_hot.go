@@ -3,9 +3,9 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/event"
@@ -357,18 +357,18 @@ func (h *hotDocs) writePrepared(w *writeTx, hw *hotWrite) (event.SubmitResult, e
 	}
 	base := p.upd.ExpectedVersion
 	rw := w.batch.rowWrite(d.key)
-	if rw == nil || rw.version != base {
-		// The batch has not written the row yet (or not as this op
-		// expects): the store says where it is.
-		if err := w.batch.flushRow(w.ctx, w.Tx, d.key); err != nil {
-			return event.SubmitResult{}, err
-		}
-		version, err := w.RowVersion(w.ctx, p.tableID, d.key.id)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && version != base) {
-			return fallback()
-		}
+	if rw != nil && rw.version != base {
+		// The batch's submits took the row elsewhere than this op expects.
+		return fallback()
+	}
+	if rw == nil {
+		// The batch has not written the row yet: the store says where it is.
+		version, found, err := w.batch.storedVersion(w.ctx, w.Tx, d.key)
 		if err != nil {
 			return event.SubmitResult{}, err
+		}
+		if !found || version != base {
+			return fallback()
 		}
 		rw = &rowWrite{key: d.key, stored: base, version: base}
 	}
@@ -480,38 +480,74 @@ func (t *txOps) keep(rw *rowWrite) {
 	t.rows[rw.key] = rw
 }
 
-// flushRow writes a row the batch's prepared submits changed.
-func (t *txOps) flushRow(ctx context.Context, tx store.Tx, k hotKey) error {
-	rw := t.rows[k]
-	if rw == nil || rw.version == rw.stored {
-		return nil
+// expect notes a row the batch's prepared submits write: storedVersion
+// reads the versions of all of a table's at once.
+func (t *txOps) expect(k hotKey) {
+	if t.want == nil {
+		t.want = make(map[int64][]int64)
 	}
-	upd := rw.upd
-	if len(rw.cells) > 0 {
-		upd.Values, upd.Encoded = encodeValues(rw.cells), true
-	}
-	upd.ExpectedVersion, upd.Version = rw.stored, 0
-	if rw.version > rw.stored+1 {
-		upd.Version = rw.version
-	}
-	if err := tx.WriteRows(ctx, k.table, []store.RowUpdate{upd}); err != nil {
-		return fmt.Errorf("service: writing row %d of table %d after its ops: %w", k.id, k.table, err)
-	}
-	rw.stored, rw.cells = rw.version, nil
-	return nil
+	t.want[k.table] = append(t.want[k.table], k.id)
 }
 
-// flushRows writes every row the batch's prepared submits changed, and
-// forgets them: it runs before a write that may change them otherwise (an
-// ordinary write, a submit that fell back), after which a prepared submit
-// reads its row again.
+// storedVersion is the version of a row the batch's prepared submits have
+// not written (since flushRows), as the store has it; found is false when
+// it is not a row of its table. The first call for a table reads the
+// versions of every row of it the batch expects, in one query, and they
+// hold until flushRows, which runs before any other write of the batch
+// could change them (the rows the prepared submits change are in rows
+// meanwhile, and are not looked up here). On PostgreSQL the batch holds
+// its table's lock, so no other transaction changes them either.
+func (t *txOps) storedVersion(ctx context.Context, tx store.Tx, k hotKey) (version int64, found bool, err error) {
+	vs, ok := t.versions[k.table]
+	if !ok {
+		ids := t.want[k.table]
+		if !slices.Contains(ids, k.id) {
+			ids = append(ids, k.id)
+		}
+		if vs, err = tx.RowVersions(ctx, k.table, ids); err != nil {
+			return 0, false, err
+		}
+		if t.versions == nil {
+			t.versions = make(map[int64]map[int64]int64)
+		}
+		t.versions[k.table] = vs
+	}
+	version, found = vs[k.id]
+	return version, found, nil
+}
+
+// flushRows writes every row the batch's prepared submits changed, a
+// table's together (Tx.WriteRows), and forgets them and the versions read
+// for them: it runs before a write that may change them otherwise (an
+// ordinary write, a submit that fell back), after which a prepared
+// submit reads its row again.
 func (t *txOps) flushRows(ctx context.Context, tx store.Tx) error {
 	if t == nil {
 		return nil
 	}
-	for k := range t.rows {
-		if err := t.flushRow(ctx, tx, k); err != nil {
-			return err
+	t.versions = nil
+	if len(t.rows) == 0 {
+		return nil
+	}
+	byTable := make(map[int64][]store.RowUpdate, 1)
+	for k, rw := range t.rows {
+		if rw.version == rw.stored {
+			continue
+		}
+		upd := rw.upd
+		upd.ID = k.id
+		if len(rw.cells) > 0 {
+			upd.Values, upd.Encoded = encodeValues(rw.cells), true
+		}
+		upd.ExpectedVersion, upd.Version = rw.stored, 0
+		if rw.version > rw.stored+1 {
+			upd.Version = rw.version
+		}
+		byTable[k.table] = append(byTable[k.table], upd)
+	}
+	for table, updates := range byTable {
+		if err := tx.WriteRows(ctx, table, updates); err != nil {
+			return fmt.Errorf("service: writing %d rows of table %d after their ops: %w", len(updates), table, err)
 		}
 	}
 	t.rows = nil

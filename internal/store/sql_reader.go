@@ -193,11 +193,26 @@ func (r *sqlReader) RowCells(ctx context.Context, tableID, rowID int64, fieldIDs
 	return row, r.d.mapErr(err, fmt.Sprintf("row %d of table %d", rowID, tableID))
 }
 
-// RowVersion implements Reader.
-func (r *sqlReader) RowVersion(ctx context.Context, tableID, rowID int64) (int64, error) {
-	var v int64
-	err := r.q.queryRow(ctx, r.d.q.rowVersion, tableID, rowID).Scan(&v)
-	return v, r.d.mapErr(err, fmt.Sprintf("row %d of table %d", rowID, tableID))
+// RowVersions implements Reader.
+func (r *sqlReader) RowVersions(ctx context.Context, tableID int64, ids []int64) (map[int64]int64, error) {
+	what := func() string { return fmt.Sprintf("versions of rows of table %d", tableID) }
+	out := make(map[int64]int64, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := r.q.query(ctx, r.d.q.rowVersions, r.d.ids(ids), tableID)
+	if err != nil {
+		return nil, r.d.mapErr(err, what())
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, r.d.mapErr(err, what())
+		}
+		out[id] = v
+	}
+	return out, r.d.mapErr(rows.Err(), what())
 }
 
 func (r *sqlReader) Rows(ctx context.Context, tableID int64, after RowCursor, limit int) ([]Row, error) {

@@ -515,17 +515,61 @@ func (t *sqlTx) UpdateRows(ctx context.Context, tableID int64, updates []RowUpda
 	return out, nil
 }
 
-// WriteRows implements Tx.
+// WriteRows implements Tx. The heads are updated one by one, then the
+// cells of all the rows together, in as few upserts as writeCellsOf makes
+// (one statement per row before: a batch of submits writes a row each
+// for its documents). A row named twice is written update after update,
+// since one upsert must not change a cell twice.
 func (t *sqlTx) WriteRows(ctx context.Context, tableID int64, updates []RowUpdate) error {
-	for i, u := range updates {
-		if _, err := t.updateRow(ctx, tableID, u, false); err != nil {
-			if len(updates) > 1 {
-				return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
+	fail := func(i int, err error) error {
+		if len(updates) > 1 {
+			return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
+		}
+		return err
+	}
+	if !distinctRows(updates) {
+		for i, u := range updates {
+			if _, err := t.updateRow(ctx, tableID, u, false); err != nil {
+				return fail(i, err)
 			}
-			return err
+		}
+		return nil
+	}
+	type rowCell struct {
+		row int64
+		c   cell
+	}
+	var cells []rowCell
+	rows := 0
+	for i, u := range updates {
+		cs, err := t.updateHead(ctx, tableID, u)
+		if err != nil {
+			return fail(i, err)
+		}
+		for _, c := range cs {
+			cells = append(cells, rowCell{u.ID, c})
+		}
+		if len(cs) > 0 {
+			rows++
 		}
 	}
-	return nil
+	err := t.writeCellsOf(ctx, len(cells), func(i int) (int64, cell) { return cells[i].row, cells[i].c })
+	return t.d.mapErr(err, fmt.Sprintf("cells of %d rows of table %d", rows, tableID))
+}
+
+// distinctRows reports whether no row is named twice in updates.
+func distinctRows(updates []RowUpdate) bool {
+	if len(updates) < 2 {
+		return true
+	}
+	seen := make(map[int64]struct{}, len(updates))
+	for _, u := range updates {
+		if _, ok := seen[u.ID]; ok {
+			return false
+		}
+		seen[u.ID] = struct{}{}
+	}
+	return true
 }
 
 // updateRow applies u, and reads the row back when returning is set. The
@@ -534,18 +578,37 @@ func (t *sqlTx) WriteRows(ctx context.Context, tableID int64, updates []RowUpdat
 // the row's width.
 func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, returning bool) (Row, error) {
 	what := func() string { return fmt.Sprintf("row %d of table %d", u.ID, tableID) }
+	cells, err := t.updateHead(ctx, tableID, u)
+	if err != nil {
+		return Row{}, err
+	}
+	if err := t.writeCells(ctx, u.ID, cells); err != nil {
+		return Row{}, t.d.mapErr(err, what())
+	}
+	if !returning {
+		return Row{}, nil
+	}
+	row, err := scanRow(t.q.queryRow(ctx, t.d.q.rowGet, tableID, u.ID))
+	return row, t.d.mapErr(err, what())
+}
+
+// updateHead updates u's row in table_rows, checking that it exists, in
+// this table, at the expected version, and returns the cells u gives for
+// the caller to write.
+func (t *sqlTx) updateHead(ctx context.Context, tableID int64, u RowUpdate) ([]cell, error) {
+	what := func() string { return fmt.Sprintf("row %d of table %d", u.ID, tableID) }
 	var cells []cell
 	if u.Values != nil || u.Encoded {
 		var err error
 		if cells, err = cellsOf(u.Values, u.Encoded, "values of "+what()); err != nil {
-			return Row{}, err
+			return nil, err
 		}
 	}
 	sql := `UPDATE table_rows SET version = version + 1, updated_at = ?`
 	var args []any
 	if u.Version != 0 {
 		if u.ExpectedVersion == 0 || u.Version <= u.ExpectedVersion {
-			return Row{}, fmt.Errorf("%w: version %d of %s: it needs an expected version below it", ErrInvalid, u.Version, what())
+			return nil, fmt.Errorf("%w: version %d of %s: it needs an expected version below it", ErrInvalid, u.Version, what())
 		}
 		sql = `UPDATE table_rows SET version = ?, updated_at = ?`
 		args = append(args, u.Version)
@@ -562,7 +625,7 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, retur
 	if u.Order != "" {
 		ord, err := parseOrder(u.Order)
 		if err != nil {
-			return Row{}, fmt.Errorf("%w: order of %s: %w", ErrInvalid, what(), err)
+			return nil, fmt.Errorf("%w: order of %s: %w", ErrInvalid, what(), err)
 		}
 		sql += `, ord = {ordp}`
 		args = append(args, t.d.order(ord))
@@ -575,23 +638,16 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, retur
 	}
 	n, err := t.q.exec(ctx, t.d.sql(sql), args...)
 	if err != nil {
-		return Row{}, t.d.mapErr(err, what())
+		return nil, t.d.mapErr(err, what())
 	}
 	if n != 1 {
 		var version int64
 		if err := t.q.queryRow(ctx, t.d.q.rowVersion, tableID, u.ID).Scan(&version); err != nil {
-			return Row{}, t.d.mapErr(err, what())
+			return nil, t.d.mapErr(err, what())
 		}
-		return Row{}, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, what(), version, u.ExpectedVersion)
+		return nil, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, what(), version, u.ExpectedVersion)
 	}
-	if err := t.writeCells(ctx, u.ID, cells); err != nil {
-		return Row{}, t.d.mapErr(err, what())
-	}
-	if !returning {
-		return Row{}, nil
-	}
-	row, err := scanRow(t.q.queryRow(ctx, t.d.q.rowGet, tableID, u.ID))
-	return row, t.d.mapErr(err, what())
+	return cells, nil
 }
 
 func (t *sqlTx) DeleteRows(ctx context.Context, tableID int64, ids []int64) ([]int64, error) {

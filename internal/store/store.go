@@ -335,9 +335,10 @@ type Reader interface {
 	// the fields fieldIDs names in its Values, for a caller that changes
 	// a few cells of a wide row.
 	RowCells(ctx context.Context, tableID, rowID int64, fieldIDs []int64) (Row, error)
-	// RowVersion returns a row's version alone (ErrNotFound like Row), for
-	// a caller that checks it without reading the values.
-	RowVersion(ctx context.Context, tableID, rowID int64) (int64, error)
+	// RowVersions returns the versions of the table's rows among ids, by
+	// id, for a caller that checks them without reading the values; an id
+	// that is not a row of the table is not in the map.
+	RowVersions(ctx context.Context, tableID int64, ids []int64) (map[int64]int64, error)
 	// Rows lists at most limit rows of the table strictly after the cursor, by
 	// (Order, ID). A row's place only changes when it is moved, so paging with
 	// the last row's Cursor neither skips nor repeats rows that stay put.

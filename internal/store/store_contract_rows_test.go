@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -116,6 +117,36 @@ func contractRowCells(t *testing.T, s Store) {
 	update(t, s, func(ctx context.Context, tx Tx) error {
 		got := must(tx.RowCells(ctx, f.table.ID, r.ID, []int64{f.name.ID})).get(t)
 		jsonEqual(t, got.Values, json.RawMessage(`{"`+f.nameKey+`":"a \"b\""}`), "RowCells in a transaction")
+		return nil
+	})
+}
+
+// contractRowVersions: the versions of the rows asked for, those of the
+// table only, as a transaction sees them.
+func contractRowVersions(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	f := newFixture(t, s)
+	rows := insertRows(t, s, f.table.ID, 0, `{}`, `{}`, `{}`).Rows
+	other := newFixture(t, s)
+	elsewhere := insertRows(t, s, other.table.ID, 0, `{}`).Rows[0]
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		must(tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[1].ID, Values: json.RawMessage(`{}`)}})).get(t)
+		return nil
+	})
+	ids := []int64{rows[0].ID, rows[1].ID, elsewhere.ID, rows[2].ID + 1000}
+	want := map[int64]int64{rows[0].ID: rows[0].Version, rows[1].ID: rows[1].Version + 1}
+	if got := must(s.RowVersions(ctx, f.table.ID, ids)).get(t); !reflect.DeepEqual(got, want) {
+		t.Errorf("RowVersions(%v) = %v, want %v (another table's row and a missing one left out)", ids, got, want)
+	}
+	if got := must(s.RowVersions(ctx, f.table.ID, nil)).get(t); len(got) != 0 {
+		t.Errorf("RowVersions(nil) = %v, want none", got)
+	}
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		must(tx.UpdateRows(ctx, f.table.ID, []RowUpdate{{ID: rows[2].ID, Values: json.RawMessage(`{}`)}})).get(t)
+		got := must(tx.RowVersions(ctx, f.table.ID, []int64{rows[2].ID})).get(t)
+		if got[rows[2].ID] != rows[2].Version+1 {
+			t.Errorf("RowVersions in the transaction that updated the row = %v, want version %d", got, rows[2].Version+1)
+		}
 		return nil
 	})
 }
@@ -418,6 +449,44 @@ func contractUpdateRows(t *testing.T, s Store) {
 	} {
 		err := s.Update(ctx, func(tx Tx) error { return tx.WriteRows(ctx, f.table.ID, []RowUpdate{bad.u}) })
 		wantErr(t, err, bad.want, fmt.Sprintf("WriteRows(%+v)", bad.u))
+	}
+	// Several rows: each gets its cells, in the order given when a row is
+	// named twice; a stale row fails them all.
+	heads := []Row{must(s.Row(ctx, f.table.ID, rows[0].ID)).get(t), must(s.Row(ctx, f.table.ID, rows[1].ID)).get(t)}
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		return tx.WriteRows(ctx, f.table.ID, []RowUpdate{
+			{ID: rows[0].ID, Values: json.RawMessage(`{"` + n + `":"p","` + c + `":1}`), ExpectedVersion: heads[0].Version},
+			{ID: rows[1].ID, Values: json.RawMessage(`{"` + n + `":"q"}`), ExpectedVersion: heads[1].Version},
+		})
+	})
+	for i, want := range []string{`{"` + n + `":"p","` + c + `":1,"99":[1,2]}`, `{"` + n + `":"q","` + c + `":9}`} {
+		r := must(s.Row(ctx, f.table.ID, rows[i].ID)).get(t)
+		jsonEqual(t, r.Values, json.RawMessage(want), fmt.Sprintf("row %d after WriteRows of two rows", i))
+		if r.Version != heads[i].Version+1 {
+			t.Errorf("row %d after WriteRows of two rows: version %d, want %d", i, r.Version, heads[i].Version+1)
+		}
+	}
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		return tx.WriteRows(ctx, f.table.ID, []RowUpdate{
+			{ID: rows[0].ID, Values: json.RawMessage(`{"` + n + `":"first"}`)},
+			{ID: rows[1].ID, Values: json.RawMessage(`{"` + n + `":"r"}`)},
+			{ID: rows[0].ID, Values: json.RawMessage(`{"` + n + `":"second","` + c + `":2}`)},
+		})
+	})
+	if r := must(s.Row(ctx, f.table.ID, rows[0].ID)).get(t); r.Version != heads[0].Version+3 {
+		t.Errorf("a row named twice: version %d, want %d", r.Version, heads[0].Version+3)
+	} else {
+		jsonEqual(t, r.Values, json.RawMessage(`{"`+n+`":"second","`+c+`":2,"99":[1,2]}`), "a row named twice")
+	}
+	err = s.Update(ctx, func(tx Tx) error {
+		return tx.WriteRows(ctx, f.table.ID, []RowUpdate{
+			{ID: rows[0].ID, Values: json.RawMessage(`{"` + n + `":"lost"}`)},
+			{ID: rows[1].ID, Values: json.RawMessage(`{"` + n + `":"lost"}`), ExpectedVersion: heads[1].Version},
+		})
+	})
+	wantErr(t, err, ErrConflict, "WriteRows with a stale second row")
+	if r := must(s.Row(ctx, f.table.ID, rows[0].ID)).get(t); strings.Contains(string(r.Values), "lost") {
+		t.Errorf("a failed WriteRows left its first row written: %s", r.Values)
 	}
 	// A caller's time becomes updated_at, to the microsecond.
 	at := time.Date(2031, 5, 6, 7, 8, 9, 123456789, time.FixedZone("X", 3600))

@@ -25,6 +25,7 @@ func testStoreContract(t *testing.T, open func(t *testing.T) Store) {
 		{"Fields", contractFields},
 		{"DeleteFieldRemovesValues", contractDeleteFieldRemovesValues},
 		{"RowCells", contractRowCells},
+		{"RowVersions", contractRowVersions},
 		{"RowWhole", contractRowWhole},
 		{"Views", contractViews},
 		{"Versions", contractVersions},
