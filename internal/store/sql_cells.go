@@ -149,6 +149,18 @@ func (t *sqlTx) writeCells(ctx context.Context, rowID int64, cells []cell) error
 // 1<<k lines (cellRows), so that a few prepared texts serve every count
 // and the rows of an insert share statements.
 func (t *sqlTx) writeCellsOf(ctx context.Context, n int, at func(i int) (int64, cell)) error {
+	if t.d.q.cellsBulk != "" {
+		if n == 0 {
+			return nil
+		}
+		rows, keys, values := make([]int64, n), make([]string, n), make([]string, n)
+		for i := range n {
+			row, c := at(i)
+			rows[i], keys[i], values[i] = row, c.key, c.value
+		}
+		_, err := t.q.exec(ctx, t.d.q.cellsBulk, rows, keys, values)
+		return err
+	}
 	for i := 0; i < n; {
 		k := min(appendChunk(n-i), cellLevels-1)
 		lines := 1 << k

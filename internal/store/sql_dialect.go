@@ -78,6 +78,18 @@ type dialect struct {
 	// (parameter: table id), so that writes to one table see its fields as
 	// they are; SQLite's single writer needs none.
 	lockTable string
+	// writeHeads, when set, updates the heads of several rows at their
+	// expected versions in one statement (WriteRows); parameters: arrays
+	// of ids, expected versions, versions, times, whole versions, whole
+	// times and whole sizes (a whole version of 0 keeps the row's), then
+	// the table. SQLite updates them one by one (a call in the process).
+	writeHeads string
+	// eventsBulk, docOpsBulk and cellsBulk, when set, append events and op
+	// log entries, and upsert cells, in one statement whatever their
+	// number (arrays, one per column, then the time where it is one for
+	// all); else eventRows, docOpRows and cellRows of a few fixed sizes
+	// serve. PostgreSQL: one round trip for a batch's entries.
+	eventsBulk, docOpsBulk, cellsBulk string
 	// bumpRowID, when set, moves the row id sequence to at least its
 	// parameter, before rows are inserted with ids of their own (SQLite's
 	// AUTOINCREMENT follows by itself).
@@ -144,7 +156,8 @@ type queries struct {
 	streamTop, streamNext, eventInsert, events, eventOldest string
 	unpublished, pruneBoundary, prune                       string
 	forgetWhole, removeValue, shiftRows, markPublished      string
-	appendEvent, docOps, pruneDocOps, bumpRowID             string
+	appendEvent, docOps, pruneDocOps, bumpRowID, writeHeads string
+	eventsBulk, docOpsBulk, cellsBulk                       string
 
 	// streamAdd moves a stream's counter by its third parameter and
 	// returns the new top (AppendEvents); eventRows[k] and docOpRows[k]
@@ -293,7 +306,11 @@ func (d *dialect) build() {
 			SELECT 1 FROM webhooks w JOIN events f
 				ON f.stream_kind = 1 AND f.stream_id = w.table_id AND f.stream_offset = w.delivered_offset + 1
 			WHERE doc_ops.collection = 'record_' || w.table_id AND doc_ops.created_at >= f.created_at {-us}))`),
-		bumpRowID: x(d.bumpRowID),
+		bumpRowID:  x(d.bumpRowID),
+		writeHeads: x(d.writeHeads),
+		eventsBulk: x(d.eventsBulk),
+		docOpsBulk: x(d.docOpsBulk),
+		cellsBulk:  x(d.cellsBulk),
 
 		// A deleted field's rows and cells (parameters: its table, its key
 		// as row_cells holds it; removeValue the other way round):

@@ -15,19 +15,47 @@ const docOpsChunk = 1 << (appendLevels - 1)
 // fixed sizes (appendChunk).
 func (t *sqlTx) AppendDocOps(ctx context.Context, ops []DocOp) error {
 	ts := t.d.ts(now())
+	if t.d.q.docOpsBulk != "" && len(ops) > 0 {
+		return t.appendDocOpsBulk(ctx, ops, ts)
+	}
 	return t.insertRows(ctx, &t.d.q.docOpRows, len(ops), func(args []any, i int) ([]any, error) {
 		o := ops[i]
-		if o.Collection == "" || o.DocID <= 0 || o.Version < 0 || o.Seq > math.MaxInt64 || o.Offset > math.MaxInt64 {
-			return nil, fmt.Errorf("%w: op log entry %s/%d@%d", ErrInvalid, o.Collection, o.DocID, o.Version)
-		}
-		op, ok := objectText(o.Op)
-		if !ok {
-			return nil, fmt.Errorf("%w: op of %s/%d@%d must be a JSON object", ErrInvalid, o.Collection, o.DocID, o.Version)
+		op, err := checkDocOp(o)
+		if err != nil {
+			return nil, err
 		}
 		return append(args, o.Collection, o.DocID, o.Version, op, o.Src, int64(o.Seq), int64(o.Offset), ts), nil
 	}, func(start, _ int) string {
 		return fmt.Sprintf("op log of %s/%d", ops[start].Collection, ops[start].DocID)
 	})
+}
+
+// checkDocOp checks an op log entry and returns its op's text.
+func checkDocOp(o DocOp) (string, error) {
+	if o.Collection == "" || o.DocID <= 0 || o.Version < 0 || o.Seq > math.MaxInt64 || o.Offset > math.MaxInt64 {
+		return "", fmt.Errorf("%w: op log entry %s/%d@%d", ErrInvalid, o.Collection, o.DocID, o.Version)
+	}
+	op, ok := objectText(o.Op)
+	if !ok {
+		return "", fmt.Errorf("%w: op of %s/%d@%d must be a JSON object", ErrInvalid, o.Collection, o.DocID, o.Version)
+	}
+	return op, nil
+}
+
+// appendDocOpsBulk writes the entries in one statement (docOpsBulk).
+func (t *sqlTx) appendDocOpsBulk(ctx context.Context, ops []DocOp, ts any) error {
+	n := len(ops)
+	cols, srcs, texts := make([]string, n), make([]string, n), make([]string, n)
+	docs, versions, seqs, offs := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, o := range ops {
+		op, err := checkDocOp(o)
+		if err != nil {
+			return err
+		}
+		cols[i], docs[i], versions[i], texts[i], srcs[i], seqs[i], offs[i] = o.Collection, o.DocID, o.Version, op, o.Src, int64(o.Seq), int64(o.Offset)
+	}
+	_, err := t.q.exec(ctx, t.d.q.docOpsBulk, ts, cols, docs, versions, texts, srcs, seqs, offs)
+	return t.d.mapErr(err, fmt.Sprintf("op log of %s/%d and %d more", ops[0].Collection, ops[0].DocID, n-1))
 }
 
 // insertRows writes n rows with the multi-row INSERTs stmts (stmts[k]

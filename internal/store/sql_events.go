@@ -108,6 +108,16 @@ func (t *sqlTx) AppendEvents(ctx context.Context, evs []NewEvent) ([]uint64, err
 		counts[j].next++
 	}
 	ts := t.d.ts(now())
+	if t.d.q.eventsBulk != "" {
+		kinds, ids, offsets, types := make([]int16, len(evs)), make([]int64, len(evs)), make([]int64, len(evs)), make([]string, len(evs))
+		for i, e := range evs {
+			kinds[i], ids[i], offsets[i], types[i] = int16(e.Stream.Kind), e.Stream.ID, int64(offs[i]), e.Type
+		}
+		if _, err := t.q.exec(ctx, t.d.q.eventsBulk, ts, kinds, ids, offsets, types, payloads); err != nil {
+			return nil, t.d.mapErr(err, fmt.Sprintf("append %d events", len(evs)))
+		}
+		return offs, nil
+	}
 	err := t.insertRows(ctx, &t.d.q.eventRows, len(evs), func(args []any, i int) ([]any, error) {
 		e := evs[i]
 		return append(args, int64(e.Stream.Kind), e.Stream.ID, int64(offs[i]), e.Type, payloads[i], ts), nil

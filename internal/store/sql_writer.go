@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"slices"
 	"strconv"
@@ -515,11 +516,13 @@ func (t *sqlTx) UpdateRows(ctx context.Context, tableID int64, updates []RowUpda
 	return out, nil
 }
 
-// WriteRows implements Tx. The heads are updated one by one, then the
-// cells of all the rows together, in as few upserts as writeCellsOf makes
-// (one statement per row before: a batch of submits writes a row each
-// for its documents). A row named twice is written update after update,
-// since one upsert must not change a cell twice.
+// WriteRows implements Tx. The heads are updated first, in one statement
+// where the dialect has one (writeHeads) and every update names its
+// expected version, one by one otherwise; then the cells of all the rows
+// together, in as few upserts as writeCellsOf makes. A batch of submits
+// writes a row each for its documents: this was three statements per
+// row. A row named twice is written update after update, since one
+// statement must not change a row or a cell twice.
 func (t *sqlTx) WriteRows(ctx context.Context, tableID int64, updates []RowUpdate) error {
 	fail := func(i int, err error) error {
 		if len(updates) > 1 {
@@ -542,7 +545,7 @@ func (t *sqlTx) WriteRows(ctx context.Context, tableID int64, updates []RowUpdat
 	var cells []rowCell
 	rows := 0
 	for i, u := range updates {
-		cs, err := t.updateHead(ctx, tableID, u)
+		cs, err := t.cellsOfUpdate(tableID, u)
 		if err != nil {
 			return fail(i, err)
 		}
@@ -553,8 +556,77 @@ func (t *sqlTx) WriteRows(ctx context.Context, tableID int64, updates []RowUpdat
 			rows++
 		}
 	}
+	if t.d.q.writeHeads != "" && len(updates) > 1 && headsTogether(updates) {
+		if err := t.writeHeads(ctx, tableID, updates); err != nil {
+			return err
+		}
+	} else {
+		for i, u := range updates {
+			if err := t.updateHead(ctx, tableID, u); err != nil {
+				return fail(i, err)
+			}
+		}
+	}
 	err := t.writeCellsOf(ctx, len(cells), func(i int) (int64, cell) { return cells[i].row, cells[i].c })
 	return t.d.mapErr(err, fmt.Sprintf("cells of %d rows of table %d", rows, tableID))
+}
+
+// headsTogether reports whether writeHeads can update the heads of
+// updates: each at an expected version, none moving its row.
+func headsTogether(updates []RowUpdate) bool {
+	for _, u := range updates {
+		if u.ExpectedVersion == 0 || u.Order != "" || (u.Version != 0 && u.Version <= u.ExpectedVersion) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeHeads updates the heads of updates in one statement (the
+// dialect's writeHeads). A row missing or at another version fails the
+// whole write, as updateHead would, with the first such row named.
+func (t *sqlTx) writeHeads(ctx context.Context, tableID int64, updates []RowUpdate) error {
+	n := len(updates)
+	ids, expected, versions, wholeVs := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	at, wholeAt, wholeBytes := make([]time.Time, n), make([]time.Time, n), make([]int32, n)
+	now := now()
+	for i, u := range updates {
+		ids[i], expected[i], versions[i] = u.ID, u.ExpectedVersion, u.Version
+		if u.Version == 0 {
+			versions[i] = u.ExpectedVersion + 1
+		}
+		at[i] = now
+		if !u.At.IsZero() {
+			at[i] = u.At.UTC().Truncate(time.Microsecond)
+		}
+		wholeAt[i] = at[i]
+		if u.WholeVersion != 0 {
+			wholeVs[i], wholeAt[i] = u.WholeVersion, u.WholeAt.UTC().Truncate(time.Microsecond)
+			wholeBytes[i] = int32(min(u.WholeBytes, math.MaxInt32))
+		}
+	}
+	done, err := t.q.exec(ctx, t.d.q.writeHeads, ids, expected, versions, at, wholeVs, wholeAt, wholeBytes, tableID)
+	if err != nil {
+		return t.d.mapErr(err, fmt.Sprintf("%d rows of table %d", n, tableID))
+	}
+	if done == int64(n) {
+		return nil
+	}
+	stored, err := t.RowVersions(ctx, tableID, ids)
+	if err != nil {
+		return err
+	}
+	for i, u := range updates {
+		what := fmt.Sprintf("row %d of table %d", u.ID, tableID)
+		v, ok := stored[u.ID]
+		switch {
+		case !ok:
+			return fmt.Errorf("update %d of %d: %w: %s", i, n, ErrNotFound, what)
+		case v != versions[i]:
+			return fmt.Errorf("update %d of %d: %w: %s is at version %d, not %d", i, n, ErrConflict, what, v, u.ExpectedVersion)
+		}
+	}
+	return fmt.Errorf("store: %d of %d rows of table %d written", done, n, tableID)
 }
 
 // distinctRows reports whether no row is named twice in updates.
@@ -578,8 +650,11 @@ func distinctRows(updates []RowUpdate) bool {
 // the row's width.
 func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, returning bool) (Row, error) {
 	what := func() string { return fmt.Sprintf("row %d of table %d", u.ID, tableID) }
-	cells, err := t.updateHead(ctx, tableID, u)
+	cells, err := t.cellsOfUpdate(tableID, u)
 	if err != nil {
+		return Row{}, err
+	}
+	if err := t.updateHead(ctx, tableID, u); err != nil {
 		return Row{}, err
 	}
 	if err := t.writeCells(ctx, u.ID, cells); err != nil {
@@ -592,23 +667,23 @@ func (t *sqlTx) updateRow(ctx context.Context, tableID int64, u RowUpdate, retur
 	return row, t.d.mapErr(err, what())
 }
 
-// updateHead updates u's row in table_rows, checking that it exists, in
-// this table, at the expected version, and returns the cells u gives for
-// the caller to write.
-func (t *sqlTx) updateHead(ctx context.Context, tableID int64, u RowUpdate) ([]cell, error) {
-	what := func() string { return fmt.Sprintf("row %d of table %d", u.ID, tableID) }
-	var cells []cell
-	if u.Values != nil || u.Encoded {
-		var err error
-		if cells, err = cellsOf(u.Values, u.Encoded, "values of "+what()); err != nil {
-			return nil, err
-		}
+// cellsOfUpdate returns the cells u gives, checked.
+func (t *sqlTx) cellsOfUpdate(tableID int64, u RowUpdate) ([]cell, error) {
+	if u.Values == nil && !u.Encoded {
+		return nil, nil
 	}
+	return cellsOf(u.Values, u.Encoded, fmt.Sprintf("values of row %d of table %d", u.ID, tableID))
+}
+
+// updateHead updates u's row in table_rows, checking that it exists, in
+// this table, at the expected version.
+func (t *sqlTx) updateHead(ctx context.Context, tableID int64, u RowUpdate) error {
+	what := func() string { return fmt.Sprintf("row %d of table %d", u.ID, tableID) }
 	sql := `UPDATE table_rows SET version = version + 1, updated_at = ?`
 	var args []any
 	if u.Version != 0 {
 		if u.ExpectedVersion == 0 || u.Version <= u.ExpectedVersion {
-			return nil, fmt.Errorf("%w: version %d of %s: it needs an expected version below it", ErrInvalid, u.Version, what())
+			return fmt.Errorf("%w: version %d of %s: it needs an expected version below it", ErrInvalid, u.Version, what())
 		}
 		sql = `UPDATE table_rows SET version = ?, updated_at = ?`
 		args = append(args, u.Version)
@@ -625,7 +700,7 @@ func (t *sqlTx) updateHead(ctx context.Context, tableID int64, u RowUpdate) ([]c
 	if u.Order != "" {
 		ord, err := parseOrder(u.Order)
 		if err != nil {
-			return nil, fmt.Errorf("%w: order of %s: %w", ErrInvalid, what(), err)
+			return fmt.Errorf("%w: order of %s: %w", ErrInvalid, what(), err)
 		}
 		sql += `, ord = {ordp}`
 		args = append(args, t.d.order(ord))
@@ -638,16 +713,16 @@ func (t *sqlTx) updateHead(ctx context.Context, tableID int64, u RowUpdate) ([]c
 	}
 	n, err := t.q.exec(ctx, t.d.sql(sql), args...)
 	if err != nil {
-		return nil, t.d.mapErr(err, what())
+		return t.d.mapErr(err, what())
 	}
 	if n != 1 {
 		var version int64
 		if err := t.q.queryRow(ctx, t.d.q.rowVersion, tableID, u.ID).Scan(&version); err != nil {
-			return nil, t.d.mapErr(err, what())
+			return t.d.mapErr(err, what())
 		}
-		return nil, fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, what(), version, u.ExpectedVersion)
+		return fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, what(), version, u.ExpectedVersion)
 	}
-	return cells, nil
+	return nil
 }
 
 func (t *sqlTx) DeleteRows(ctx context.Context, tableID int64, ids []int64) ([]int64, error) {

@@ -233,3 +233,54 @@ func BenchmarkAppendDocOps(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkWriteCellBesideLargeCells writes one short cell of a row whose
+// other 48 cells hold "size" characters each, as a submit to a wide row
+// does: the cost should be the cell's, whatever its neighbours hold.
+func BenchmarkWriteCellBesideLargeCells(b *testing.B) {
+	benchEngines(b, func(b *testing.B, open func(b *testing.B) Store) {
+		for _, size := range []int{40, 2_000, 20_000} {
+			b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+				s := open(b)
+				ctx := context.Background()
+				tableID, key, rows := benchTable(b, s, 10)
+				wide := map[string]string{}
+				for i := range 48 {
+					wide[strconv.Itoa(1000+i)] = fmt.Sprintf("%0*d", size, i)
+				}
+				vals, _ := json.Marshal(wide)
+				if err := s.Update(ctx, func(tx Tx) error {
+					for _, r := range rows {
+						if _, err := tx.UpdateRows(ctx, tableID, []RowUpdate{{ID: r.ID, Values: vals}}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+				var i int
+				b.ReportAllocs()
+				cpu0, cpuOK := cputime.Process()
+				for b.Loop() {
+					err := s.Update(ctx, func(tx Tx) error {
+						for _, r := range rows {
+							i++
+							v := json.RawMessage(fmt.Sprintf(`{"%s":"v%d"}`, key, i))
+							if err := tx.WriteRows(ctx, tableID, []RowUpdate{{ID: r.ID, Values: v}}); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				if cpu1, ok := cputime.Process(); ok && cpuOK {
+					b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N*len(rows)), "cpu-µs/write")
+				}
+			})
+		}
+	})
+}

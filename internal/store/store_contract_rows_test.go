@@ -87,6 +87,44 @@ func contractRowWhole(t *testing.T, s Store) {
 				returned.WholeVersion, returned.WholeAt, got.WholeVersion, got.WholeAt)
 		}
 	}
+
+	// Several rows at their expected versions (one statement where the
+	// engine can): each keeps or records its own.
+	r2 := insertRows(t, s, f.table.ID, 0, `{}`).Rows[0]
+	cur := must(s.Row(ctx, f.table.ID, r.ID)).get(t)
+	later := at.Add(time.Hour)
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		return tx.WriteRows(ctx, f.table.ID, []RowUpdate{
+			{ID: r.ID, At: later, ExpectedVersion: cur.Version, Version: cur.Version + 2,
+				WholeVersion: cur.Version + 1, WholeAt: later, WholeBytes: 33},
+			{ID: r2.ID, At: later, ExpectedVersion: r2.Version},
+		})
+	})
+	for _, c := range []struct {
+		id, version, wholeV int64
+		wholeAt             time.Time
+		wholeBytes          int
+	}{
+		{r.ID, cur.Version + 2, cur.Version + 1, later, 33},
+		{r2.ID, r2.Version + 1, 0, time.Time{}, 0},
+	} {
+		got := must(s.Row(ctx, f.table.ID, c.id)).get(t)
+		if got.Version != c.version || !got.UpdatedAt.Equal(later.Truncate(time.Microsecond)) || got.WholeVersion != c.wholeV ||
+			(c.wholeV != 0 && (!got.WholeAt.Equal(c.wholeAt.Truncate(time.Microsecond)) || got.WholeBytes != c.wholeBytes)) {
+			t.Errorf("row %d after WriteRows of two rows: version %d updated %v, whole %d at %v, %d bytes; want %d, %v, whole %d at %v, %d bytes",
+				c.id, got.Version, got.UpdatedAt, got.WholeVersion, got.WholeAt, got.WholeBytes, c.version, later, c.wholeV, c.wholeAt, c.wholeBytes)
+		}
+	}
+	err := s.Update(ctx, func(tx Tx) error {
+		return tx.WriteRows(ctx, f.table.ID, []RowUpdate{
+			{ID: r.ID, ExpectedVersion: cur.Version + 2},
+			{ID: r2.ID + 1000, ExpectedVersion: 1},
+		})
+	})
+	wantErr(t, err, ErrNotFound, "WriteRows of two rows, the second missing")
+	if got := must(s.Row(ctx, f.table.ID, r.ID)).get(t); got.Version != cur.Version+2 {
+		t.Errorf("a failed WriteRows moved its first row to version %d", got.Version)
+	}
 }
 
 // RowCells reads a row with the cells asked for only, in one snapshot

@@ -209,6 +209,20 @@ var postgresDialect = func() *dialect {
 		shiftRows: `UPDATE table_rows SET ord = ord + 1
 			WHERE table_id = ? AND (ord, id) >= (?::text::numeric, ?)`,
 		lockTable: `SELECT id FROM tables WHERE id = $1 FOR UPDATE`,
+		eventsBulk: `INSERT INTO events (stream_kind, stream_id, stream_offset, type, payload, created_at)
+			SELECT k, i, o, t, p::json, ?::timestamptz FROM unnest(?::smallint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[]) AS e (k, i, o, t, p)`,
+		docOpsBulk: `INSERT INTO doc_ops (collection, doc_id, version, op, src, seq, stream_offset, created_at)
+			SELECT c, d, v, op::json, s, q, o, ?::timestamptz FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::bigint[])
+				AS e (c, d, v, op, s, q, o)`,
+		cellsBulk: `INSERT INTO row_cells (row_id, field_key, value) SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[])
+			ON CONFLICT (row_id, field_key) DO UPDATE SET value = excluded.value`,
+		writeHeads: `UPDATE table_rows AS t SET version = v.version, updated_at = v.at,
+				whole_version = CASE WHEN v.wv = 0 THEN t.whole_version ELSE v.wv END,
+				whole_at = CASE WHEN v.wv = 0 THEN t.whole_at ELSE v.wat END,
+				whole_bytes = CASE WHEN v.wv = 0 THEN t.whole_bytes ELSE v.wb END
+			FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::bigint[], ?::timestamptz[], ?::integer[])
+				AS v (id, expected, version, at, wv, wat, wb)
+			WHERE t.table_id = ? AND t.id = v.id AND t.version = v.expected`,
 		appendEvent: `WITH next AS (
 				INSERT INTO streams (kind, id, last_offset) VALUES (?::smallint, ?::bigint, 1)
 				ON CONFLICT (kind, id) DO UPDATE SET last_offset = streams.last_offset + 1
