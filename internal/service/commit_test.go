@@ -132,22 +132,77 @@ func (g *gatedStore) Update(ctx context.Context, fn func(tx store.Tx) error) err
 	return g.Store.Update(ctx, fn)
 }
 
+// hotRows is a table on a gated single-writer store with rows x ("x"), y
+// ("y") and other, x's and y's documents hot at version 2 (one submit
+// each of si, which inserts "+" at the start of the Name).
+type hotRows struct {
+	fx      *fixture
+	g       *gatedStore
+	x, y    event.Row
+	otherID int64
+	si      func(id, v int64, seq uint64) event.Submission
+}
+
+func newHotRows(t *testing.T) *hotRows {
+	h := &hotRows{g: newGatedStore(servicetest.OpenSQLite(t), false)}
+	fx := newFixture(t, h.g, service.Config{})
+	ctx, name := fx.ctx, fx.id("Name")
+	h.fx = fx
+	h.x = ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"x"`), 0))(t)
+	h.y = ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"y"`), 0))(t)
+	h.otherID = ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, nil, 0))(t).ID
+	h.si = func(id, v int64, seq uint64) event.Submission {
+		return fx.rowOp(id, v, "A", seq, `[{"p":["fields","`+name+`",0],"si":"+"}]`)
+	}
+	ok(fx.svc.Submit(ctx, fx.admin, h.si(h.x.ID, 1, 1)))(t)
+	ok(fx.svc.Submit(ctx, fx.admin, h.si(h.y.ID, 1, 2)))(t)
+	return h
+}
+
+// heldBatch: a REST write on the other row leads a batch, held in its
+// transaction, so that the writes queued meanwhile make the next batch,
+// in the order queued.
+type heldBatch struct {
+	h      *hotRows
+	wg     sync.WaitGroup
+	queued int
+}
+
+func (h *hotRows) holdBatch(t *testing.T) *heldBatch {
+	b := &heldBatch{h: h}
+	fx := h.fx
+	h.g.armed <- struct{}{}
+	b.wg.Go(func() {
+		if _, err := fx.svc.UpdateRow(fx.ctx, fx.admin, fx.tbl.ID, service.RowPatch{ID: h.otherID, Fields: fx.fields("Name", `"o"`)}); err != nil {
+			t.Error(err)
+		}
+	})
+	<-h.g.entered
+	return b
+}
+
+// queue runs write in a goroutine and returns once it is queued.
+func (b *heldBatch) queue(write func()) {
+	b.wg.Go(write)
+	b.queued++
+	for service.QueuedWrites(b.h.fx.svc) < b.queued {
+		runtime.Gosched()
+	}
+}
+
+// release lets the held batch commit and waits for every write.
+func (b *heldBatch) release() {
+	close(b.h.g.release)
+	b.wg.Wait()
+}
+
 // TestGroupCommitFallbackFails: in one batch, a prepared submit, then one
 // whose document went stale and whose ordinary submit fails (its row was
 // deleted). The failure undoes that submit only: the first one's row,
 // event and op log entry, which the batch wrote before the fallback, stay.
 func TestGroupCommitFallbackFails(t *testing.T) {
-	g := newGatedStore(servicetest.OpenSQLite(t), false)
-	fx := newFixture(t, g, service.Config{})
-	ctx, name := fx.ctx, fx.id("Name")
-	x := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"x"`), 0))(t)
-	y := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"y"`), 0))(t)
-	other := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, nil, 0))(t)
-	si := func(id, v int64, seq uint64) event.Submission {
-		return fx.rowOp(id, v, "A", seq, `[{"p":["fields","`+name+`",0],"si":"+"}]`)
-	}
-	ok(fx.svc.Submit(ctx, fx.admin, si(x.ID, 1, 1)))(t) // both hot
-	ok(fx.svc.Submit(ctx, fx.admin, si(y.ID, 1, 2)))(t)
+	h := newHotRows(t)
+	fx, ctx, x, y, si := h.fx, h.fx.ctx, h.x, h.y, h.si
 	restore := service.KeepHotDocs(fx.svc, fx.tbl.ID)
 	if err := fx.svc.DeleteRow(ctx, fx.admin, fx.tbl.ID, y.ID); err != nil {
 		t.Fatal(err)
@@ -155,26 +210,12 @@ func TestGroupCommitFallbackFails(t *testing.T) {
 	restore() // y's document is live again, its row gone
 	hot := fx.svc.HotStats().Prepared
 
-	// A REST write leads a batch, held; the two submits queue for the next.
-	g.armed <- struct{}{}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if _, err := fx.svc.UpdateRow(ctx, fx.admin, fx.tbl.ID, service.RowPatch{ID: other.ID, Fields: fx.fields("Name", `"o"`)}); err != nil {
-			t.Error(err)
-		}
-	})
-	<-g.entered
+	// The two submits make one batch.
+	b := h.holdBatch(t)
 	var errX, errY error
-	wg.Go(func() { _, errX = fx.svc.Submit(ctx, fx.admin, si(x.ID, 2, 3)) })
-	for service.QueuedWrites(fx.svc) < 1 {
-		runtime.Gosched()
-	}
-	wg.Go(func() { _, errY = fx.svc.Submit(ctx, fx.admin, si(y.ID, 2, 4)) })
-	for service.QueuedWrites(fx.svc) < 2 {
-		runtime.Gosched()
-	}
-	close(g.release)
-	wg.Wait()
+	b.queue(func() { _, errX = fx.svc.Submit(ctx, fx.admin, si(x.ID, 2, 3)) })
+	b.queue(func() { _, errY = fx.svc.Submit(ctx, fx.admin, si(y.ID, 2, 4)) })
+	b.release()
 
 	if errX != nil {
 		t.Fatalf("the prepared submit: %v", errX)
@@ -199,42 +240,18 @@ func TestGroupCommitFallbackFails(t *testing.T) {
 // REST write has run: the submit must see x moved on and fall back, and
 // be transformed against the write, not fail the batch at its end.
 func TestGroupCommitVersionsAfterAWrite(t *testing.T) {
-	g := newGatedStore(servicetest.OpenSQLite(t), false)
-	fx := newFixture(t, g, service.Config{})
-	ctx, name := fx.ctx, fx.id("Name")
-	x := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"x"`), 0))(t)
-	y := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"y"`), 0))(t)
-	other := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, nil, 0))(t)
-	si := func(id, v int64, seq uint64) event.Submission {
-		return fx.rowOp(id, v, "A", seq, `[{"p":["fields","`+name+`",0],"si":"+"}]`)
-	}
-	ok(fx.svc.Submit(ctx, fx.admin, si(x.ID, 1, 1)))(t) // both hot, at version 2
-	ok(fx.svc.Submit(ctx, fx.admin, si(y.ID, 1, 2)))(t)
+	h := newHotRows(t)
+	fx, ctx, x, y, si := h.fx, h.fx.ctx, h.x, h.y, h.si
 	hot := fx.svc.HotStats().Prepared
 
-	// A REST write leads a batch, held; the next batch queues behind it.
-	g.armed <- struct{}{}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if _, err := fx.svc.UpdateRow(ctx, fx.admin, fx.tbl.ID, service.RowPatch{ID: other.ID, Fields: fx.fields("Name", `"o"`)}); err != nil {
-			t.Error(err)
-		}
-	})
-	<-g.entered
+	b := h.holdBatch(t)
 	var errY, errRest, errX error
-	queued := func(n int, fn func()) {
-		wg.Go(fn)
-		for service.QueuedWrites(fx.svc) < n {
-			runtime.Gosched()
-		}
-	}
-	queued(1, func() { _, errY = fx.svc.Submit(ctx, fx.admin, si(y.ID, 2, 3)) })
-	queued(2, func() {
+	b.queue(func() { _, errY = fx.svc.Submit(ctx, fx.admin, si(y.ID, 2, 3)) })
+	b.queue(func() {
 		_, errRest = fx.svc.UpdateRow(ctx, fx.admin, fx.tbl.ID, service.RowPatch{ID: x.ID, Fields: fx.fields("Notes", `"rest"`)})
 	})
-	queued(3, func() { _, errX = fx.svc.Submit(ctx, fx.admin, si(x.ID, 2, 4)) })
-	close(g.release)
-	wg.Wait()
+	b.queue(func() { _, errX = fx.svc.Submit(ctx, fx.admin, si(x.ID, 2, 4)) })
+	b.release()
 
 	for what, err := range map[string]error{"the submit on y": errY, "the REST write on x": errRest, "the submit on x": errX} {
 		if err != nil {
