@@ -626,7 +626,9 @@ func (t *sqlTx) writeHeads(ctx context.Context, tableID int64, updates []RowUpda
 			return fmt.Errorf("update %d of %d: %w: %s is at version %d, not %d", i, n, ErrConflict, what, v, u.ExpectedVersion)
 		}
 	}
-	return fmt.Errorf("store: %d of %d rows of table %d written", done, n, tableID)
+	// Every row is there at the version it was to reach, yet the update
+	// did not write them all: one was already at that version.
+	return fmt.Errorf("%w: %d of %d rows of table %d were at their expected versions", ErrConflict, done, n, tableID)
 }
 
 // distinctRows reports whether no row is named twice in updates.
