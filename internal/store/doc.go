@@ -42,7 +42,11 @@
 //     of a wide row costs that cell, not the row. A merge keeps JSON null as
 //     a value (it is not RFC 7396's "delete"). Deleting a field deletes its cells; deleting a row
 //     deletes its cells by foreign key. RowCells reads a row with a few of
-//     its cells, for a caller that changes those only.
+//     its cells, for a caller that changes those only. On SQLite a value
+//     over cellInlineMax (800 bytes) is kept in cell_bodies and its line
+//     holds the body's id instead (migration 0009), so that no line of the
+//     WITHOUT ROWID table overflows its page; triggers remove a body with
+//     its line. {cellvalue} reads either.
 //   - A row keeps its last event that held it whole (whole_version,
 //     whole_at, whole_bytes; migration 0007), as the writer of that event
 //     told (RowUpdate.WholeVersion). Deleting a field sets whole_version to

@@ -23,7 +23,7 @@ const rowCells = `COALESCE((SELECT ` + cellsObject + ` FROM row_cells c WHERE c.
 
 // cellsObject joins the lines c of row_cells into their JSON object, in
 // field order.
-const cellsObject = `'{' || string_agg(c.field_key || ':' || c.value, ',' ORDER BY length(c.field_key), c.field_key) || '}'`
+const cellsObject = `'{' || string_agg(c.field_key || ':' || {cellvalue}, ',' ORDER BY length(c.field_key), c.field_key) || '}'`
 
 // cell is one cell to write: its key as a JSON string and its value as
 // compact JSON text.
@@ -164,10 +164,18 @@ func (t *sqlTx) writeCellsOf(ctx context.Context, n int, at func(i int) (int64, 
 	for i := 0; i < n; {
 		k := min(appendChunk(n-i), cellLevels-1)
 		lines := 1 << k
-		args := make([]any, 0, 3*lines)
+		args := make([]any, 0, 4*lines)
 		for j := i; j < i+lines; j++ {
 			row, c := at(j)
-			args = append(args, row, c.key, c.value)
+			if len(c.value) <= cellInlineMax {
+				args = append(args, row, c.key, c.value, nil)
+				continue
+			}
+			var body int64
+			if err := t.q.queryRow(ctx, t.d.q.cellBody, c.value).Scan(&body); err != nil {
+				return err
+			}
+			args = append(args, row, c.key, nil, body)
 		}
 		if _, err := t.q.exec(ctx, t.d.q.cellRows[k], args...); err != nil {
 			return err
@@ -180,8 +188,14 @@ func (t *sqlTx) writeCellsOf(ctx context.Context, n int, at func(i int) (int64, 
 // cellLevels: the cell upserts carry 1, 2, 4... 1<<(cellLevels-1) lines.
 const cellLevels = 6
 
-// cellRowsSQL is the upsert of n cells.
+// cellInlineMax is the longest value SQLite keeps in its cell's line of
+// row_cells; a longer one goes to cell_bodies, and the line holds its id
+// (migration 0009), so that no line overflows its page.
+const cellInlineMax = 800
+
+// cellRowsSQL is SQLite's upsert of n cells: (row, key, value, body), one
+// of the last two NULL.
 func cellRowsSQL(n int) string {
-	return multiRow(`INSERT INTO row_cells (row_id, field_key, value) VALUES `, `(?, ?, ?)`, n) +
-		` ON CONFLICT (row_id, field_key) DO UPDATE SET value = excluded.value`
+	return multiRow(`INSERT INTO row_cells (row_id, field_key, value, body) VALUES `, `(?, ?, ?, ?)`, n) +
+		` ON CONFLICT (row_id, field_key) DO UPDATE SET value = excluded.value, body = excluded.body`
 }

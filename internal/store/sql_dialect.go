@@ -32,6 +32,8 @@ import (
 //	{T} {F} boolean literals: 1 0 / TRUE FALSE
 //	{-us}   minus a parameter in microseconds, after a time column:
 //	        - ? / - (?::bigint * interval '1 microsecond')
+//	{cellvalue} the value of the row_cells line c: its value or, for a
+//	        long one, its body (SQLite, migration 0009) / c.value
 //
 // and PostgreSQL's placeholders are then renumbered $1, $2... Statements whose
 // shape differs (merging values, removing a key from every row, marking
@@ -165,8 +167,10 @@ type queries struct {
 	streamAdd string
 	eventRows [appendLevels]string
 	docOpRows [appendLevels]string
-	// cellRows[k] upserts 1<<k cells (writeCells).
+	// cellRows[k] upserts 1<<k cells (writeCells), and cellBody keeps a
+	// long value and returns its id (SQLite, cellInlineMax).
 	cellRows [cellLevels]string
+	cellBody string
 }
 
 const (
@@ -311,6 +315,7 @@ func (d *dialect) build() {
 		eventsBulk: x(d.eventsBulk),
 		docOpsBulk: x(d.docOpsBulk),
 		cellsBulk:  x(d.cellsBulk),
+		cellBody:   x(`INSERT INTO cell_bodies (value) VALUES (?) RETURNING id`),
 
 		// A deleted field's rows and cells (parameters: its table, its key
 		// as row_cells holds it; removeValue the other way round):
@@ -330,6 +335,9 @@ func (d *dialect) build() {
 			`(?, ?, ?, ?, ?, ?, ?, ?)`, 1<<k))
 	}
 	for k := range cellLevels {
+		if d.cellsBulk != "" {
+			break // row_cells has no body column there
+		}
 		d.q.cellRows[k] = x(cellRowsSQL(1 << k))
 	}
 	d.buildWebhooks()

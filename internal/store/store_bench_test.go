@@ -234,6 +234,27 @@ func BenchmarkAppendDocOps(b *testing.B) {
 	})
 }
 
+// wideRows gives the rows 48 more cells of size characters each.
+func wideRows(b *testing.B, s Store, tableID int64, rows []Row, size int) {
+	b.Helper()
+	ctx := context.Background()
+	wide := map[string]string{}
+	for i := range 48 {
+		wide[strconv.Itoa(1000+i)] = fmt.Sprintf("%0*d", size, i)
+	}
+	vals, _ := json.Marshal(wide)
+	if err := s.Update(ctx, func(tx Tx) error {
+		for _, r := range rows {
+			if _, err := tx.UpdateRows(ctx, tableID, []RowUpdate{{ID: r.ID, Values: vals}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkWriteCellBesideLargeCells writes one short cell of a row whose
 // other 48 cells hold "size" characters each, as a submit to a wide row
 // does: the cost should be the cell's, whatever its neighbours hold.
@@ -244,21 +265,7 @@ func BenchmarkWriteCellBesideLargeCells(b *testing.B) {
 				s := open(b)
 				ctx := context.Background()
 				tableID, key, rows := benchTable(b, s, 10)
-				wide := map[string]string{}
-				for i := range 48 {
-					wide[strconv.Itoa(1000+i)] = fmt.Sprintf("%0*d", size, i)
-				}
-				vals, _ := json.Marshal(wide)
-				if err := s.Update(ctx, func(tx Tx) error {
-					for _, r := range rows {
-						if _, err := tx.UpdateRows(ctx, tableID, []RowUpdate{{ID: r.ID, Values: vals}}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}); err != nil {
-					b.Fatal(err)
-				}
+				wideRows(b, s, tableID, rows, size)
 				var i int
 				b.ReportAllocs()
 				cpu0, cpuOK := cputime.Process()
@@ -279,6 +286,33 @@ func BenchmarkWriteCellBesideLargeCells(b *testing.B) {
 				}
 				if cpu1, ok := cputime.Process(); ok && cpuOK {
 					b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N*len(rows)), "cpu-µs/write")
+				}
+			})
+		}
+	})
+}
+
+// BenchmarkReadWideRow reads a row of 49 cells, 48 of them of size
+// characters (SQLite keeps those over 800 bytes apart: migration 0009).
+func BenchmarkReadWideRow(b *testing.B) {
+	benchEngines(b, func(b *testing.B, open func(b *testing.B) Store) {
+		for _, size := range []int{40, 2_000} {
+			b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+				s := open(b)
+				ctx := context.Background()
+				tableID, _, rows := benchTable(b, s, 10)
+				wideRows(b, s, tableID, rows, size)
+				var i int
+				b.ReportAllocs()
+				cpu0, cpuOK := cputime.Process()
+				for b.Loop() {
+					i++
+					if _, err := s.Row(ctx, tableID, rows[i%len(rows)].ID); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if cpu1, ok := cputime.Process(); ok && cpuOK {
+					b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/read")
 				}
 			})
 		}

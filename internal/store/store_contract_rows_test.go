@@ -41,6 +41,52 @@ func contractDeleteFieldRemovesValues(t *testing.T, s Store) {
 	}
 }
 
+// contractLongCells: values longer than a page holds in a line (SQLite
+// keeps them apart: migration 0009) read back as written through every
+// write and read, short and long in turn, and go with their row, their
+// field and their table.
+func contractLongCells(t *testing.T, s Store) {
+	ctx := testCtx(t)
+	f := newFixture(t, s)
+	long := func(c byte, n int) string { return `"` + strings.Repeat(string(c), n) + `"` }
+	n, c := f.nameKey, f.countKey
+	obj := func(name, count string) string { return `{"` + n + `":` + name + `,"` + c + `":` + count + `}` }
+	rows := insertRows(t, s, f.table.ID, 0, obj(long('a', 5000), "1"), obj(`"short"`, "2"), obj(long('b', 801), "3")).Rows
+	want := []string{obj(long('a', 5000), "1"), obj(`"short"`, "2"), obj(long('b', 801), "3")}
+	check := func(what string) {
+		t.Helper()
+		for i, r := range allRows(t, s, f.table.ID) {
+			jsonEqual(t, r.Values, json.RawMessage(want[i]), fmt.Sprintf("row %d %s", i, what))
+		}
+		checkCellBodies(t, s, what)
+	}
+	check("inserted")
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		must(tx.UpdateRows(ctx, f.table.ID, []RowUpdate{
+			{ID: rows[0].ID, Values: json.RawMessage(`{"` + n + `":"now short"}`)},
+			{ID: rows[1].ID, Values: json.RawMessage(`{"` + n + `":` + long('c', 3000) + `}`)},
+		})).get(t)
+		return tx.WriteRows(ctx, f.table.ID, []RowUpdate{{ID: rows[2].ID, Values: json.RawMessage(`{"` + n + `":` + long('d', 2000) + `}`)}})
+	})
+	want = []string{obj(`"now short"`, "1"), obj(long('c', 3000), "2"), obj(long('d', 2000), "3")}
+	check("after updates")
+	got := must(s.RowCells(ctx, f.table.ID, rows[1].ID, []int64{f.name.ID})).get(t)
+	jsonEqual(t, got.Values, json.RawMessage(`{"`+n+`":`+long('c', 3000)+`}`), "RowCells of a long cell")
+
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		_, err := tx.DeleteRows(ctx, f.table.ID, []int64{rows[1].ID})
+		return err
+	})
+	want = []string{want[0], want[2]}
+	check("after a row's deletion")
+	update(t, s, func(ctx context.Context, tx Tx) error { return tx.DeleteField(ctx, f.name.ID) })
+	want = []string{`{"` + c + `":1}`, `{"` + c + `":3}`}
+	check("after the field's deletion")
+	insertRows(t, s, f.table.ID, 0, `{"`+c+`":`+long('e', 1500)+`}`)
+	update(t, s, func(ctx context.Context, tx Tx) error { return tx.DeleteTable(ctx, f.table.ID) })
+	checkCellBodies(t, s, "after the table's deletion")
+}
+
 // WholeVersion, WholeAt and WholeBytes are an update's when it records a
 // whole event (RowUpdate.WholeVersion), and kept otherwise.
 func contractRowWhole(t *testing.T, s Store) {
@@ -558,5 +604,30 @@ func contractDeleteRows(t *testing.T, s Store) {
 	}
 	if _, err := s.Row(ctx, other.table.ID, otherRow.ID); err != nil {
 		t.Fatalf("another table's row was deleted: %v", err)
+	}
+}
+
+// checkCellBodies: on SQLite every long value is kept apart, in a body
+// that exactly one line of row_cells holds, and no body is left without
+// its line. PostgreSQL keeps no bodies.
+func checkCellBodies(t *testing.T, s Store, what string) {
+	t.Helper()
+	st, ok := s.(*SQLiteStore)
+	if !ok {
+		return
+	}
+	var bodies, held, joined, longInline int
+	err := sqliteMigrator{st}.inMigrationTx(testCtx(t), func(q querier) error {
+		return q.queryRow(testCtx(t), `SELECT (SELECT count(*) FROM cell_bodies),
+			(SELECT count(*) FROM row_cells WHERE body IS NOT NULL),
+			(SELECT count(DISTINCT b.id) FROM row_cells c JOIN cell_bodies b ON b.id = c.body),
+			(SELECT count(*) FROM row_cells WHERE octet_length(value) > ?)`, cellInlineMax).Scan(&bodies, &held, &joined, &longInline)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bodies != held || held != joined || longInline != 0 {
+		t.Errorf("%s: %d cell bodies, %d lines holding one, %d held by a line; %d long values in their lines",
+			what, bodies, held, joined, longInline)
 	}
 }

@@ -26,6 +26,7 @@ func testStoreContract(t *testing.T, open func(t *testing.T) Store) {
 		{"DeleteFieldRemovesValues", contractDeleteFieldRemovesValues},
 		{"RowCells", contractRowCells},
 		{"RowVersions", contractRowVersions},
+		{"LongCells", contractLongCells},
 		{"RowWhole", contractRowWhole},
 		{"Views", contractViews},
 		{"Versions", contractVersions},

@@ -197,6 +197,7 @@ var postgresDialect = func() *dialect {
 			"{-us}", "- (?::bigint * interval '1 microsecond')",
 			"{F}", "FALSE",
 			"{override}", "OVERRIDING SYSTEM VALUE",
+			"{cellvalue}", "c.value",
 		),
 		skipLocked:  "FOR UPDATE SKIP LOCKED",
 		lazyRelease: true,

@@ -335,6 +335,7 @@ var sqliteDialect = func() *dialect {
 			"{-us}", "- ?",
 			"{F}", "0",
 			"{override}", "",
+			"{cellvalue}", "COALESCE(c.value, (SELECT b.value FROM cell_bodies b WHERE b.id = c.body))",
 		),
 		skipLocked: "",
 		ts:         func(t time.Time) any { return t.UnixMicro() },
