@@ -43,7 +43,7 @@
 //     a value (it is not RFC 7396's "delete"). Deleting a field deletes its cells; deleting a row
 //     deletes its cells by foreign key. RowCells reads a row with a few of
 //     its cells, for a caller that changes those only. On SQLite a value
-//     over cellInlineMax (800 bytes) is kept in cell_bodies and its line
+//     over cellInlineMax (4,000 bytes) is kept in cell_bodies and its line
 //     holds the body's id instead (migration 0009), so that no line of the
 //     WITHOUT ROWID table overflows its page; triggers remove a body with
 //     its line. {cellvalue} reads either.

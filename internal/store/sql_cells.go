@@ -190,8 +190,9 @@ const cellLevels = 6
 
 // cellInlineMax is the longest value SQLite keeps in its cell's line of
 // row_cells; a longer one goes to cell_bodies, and the line holds its id
-// (migration 0009), so that no line overflows its page.
-const cellInlineMax = 800
+// (migration 0009), so that a search among the lines reads a page at
+// most for any line it compares.
+const cellInlineMax = 4000
 
 // cellRowsSQL is SQLite's upsert of n cells: (row, key, value, body), one
 // of the last two NULL.

@@ -293,7 +293,7 @@ func BenchmarkWriteCellBesideLargeCells(b *testing.B) {
 }
 
 // BenchmarkReadWideRow reads a row of 49 cells, 48 of them of size
-// characters (SQLite keeps those over 800 bytes apart: migration 0009).
+// characters (SQLite keeps those over 4,000 bytes apart: migration 0009).
 func BenchmarkReadWideRow(b *testing.B) {
 	benchEngines(b, func(b *testing.B, open func(b *testing.B) Store) {
 		for _, size := range []int{40, 2_000} {

@@ -41,8 +41,8 @@ func contractDeleteFieldRemovesValues(t *testing.T, s Store) {
 	}
 }
 
-// contractLongCells: values longer than a page holds in a line (SQLite
-// keeps them apart: migration 0009) read back as written through every
+// contractLongCells: values of a page or more (SQLite keeps them apart:
+// migration 0009) read back as written through every
 // write and read, short and long in turn, and go with their row, their
 // field and their table.
 func contractLongCells(t *testing.T, s Store) {
@@ -51,8 +51,9 @@ func contractLongCells(t *testing.T, s Store) {
 	long := func(c byte, n int) string { return `"` + strings.Repeat(string(c), n) + `"` }
 	n, c := f.nameKey, f.countKey
 	obj := func(name, count string) string { return `{"` + n + `":` + name + `,"` + c + `":` + count + `}` }
-	rows := insertRows(t, s, f.table.ID, 0, obj(long('a', 5000), "1"), obj(`"short"`, "2"), obj(long('b', 801), "3")).Rows
-	want := []string{obj(long('a', 5000), "1"), obj(`"short"`, "2"), obj(long('b', 801), "3")}
+	// Values over a page (cellInlineMax) are what SQLite keeps apart.
+	rows := insertRows(t, s, f.table.ID, 0, obj(long('a', 5000), "1"), obj(`"short"`, "2"), obj(long('b', 4001), "3")).Rows
+	want := []string{obj(long('a', 5000), "1"), obj(`"short"`, "2"), obj(long('b', 4001), "3")}
 	check := func(what string) {
 		t.Helper()
 		for i, r := range allRows(t, s, f.table.ID) {
@@ -64,14 +65,14 @@ func contractLongCells(t *testing.T, s Store) {
 	update(t, s, func(ctx context.Context, tx Tx) error {
 		must(tx.UpdateRows(ctx, f.table.ID, []RowUpdate{
 			{ID: rows[0].ID, Values: json.RawMessage(`{"` + n + `":"now short"}`)},
-			{ID: rows[1].ID, Values: json.RawMessage(`{"` + n + `":` + long('c', 3000) + `}`)},
+			{ID: rows[1].ID, Values: json.RawMessage(`{"` + n + `":` + long('c', 6000) + `}`)},
 		})).get(t)
-		return tx.WriteRows(ctx, f.table.ID, []RowUpdate{{ID: rows[2].ID, Values: json.RawMessage(`{"` + n + `":` + long('d', 2000) + `}`)}})
+		return tx.WriteRows(ctx, f.table.ID, []RowUpdate{{ID: rows[2].ID, Values: json.RawMessage(`{"` + n + `":` + long('d', 9000) + `}`)}})
 	})
-	want = []string{obj(`"now short"`, "1"), obj(long('c', 3000), "2"), obj(long('d', 2000), "3")}
+	want = []string{obj(`"now short"`, "1"), obj(long('c', 6000), "2"), obj(long('d', 9000), "3")}
 	check("after updates")
 	got := must(s.RowCells(ctx, f.table.ID, rows[1].ID, []int64{f.name.ID})).get(t)
-	jsonEqual(t, got.Values, json.RawMessage(`{"`+n+`":`+long('c', 3000)+`}`), "RowCells of a long cell")
+	jsonEqual(t, got.Values, json.RawMessage(`{"`+n+`":`+long('c', 6000)+`}`), "RowCells of a long cell")
 
 	update(t, s, func(ctx context.Context, tx Tx) error {
 		_, err := tx.DeleteRows(ctx, f.table.ID, []int64{rows[1].ID})
@@ -82,7 +83,7 @@ func contractLongCells(t *testing.T, s Store) {
 	update(t, s, func(ctx context.Context, tx Tx) error { return tx.DeleteField(ctx, f.name.ID) })
 	want = []string{`{"` + c + `":1}`, `{"` + c + `":3}`}
 	check("after the field's deletion")
-	insertRows(t, s, f.table.ID, 0, `{"`+c+`":`+long('e', 1500)+`}`)
+	insertRows(t, s, f.table.ID, 0, `{"`+c+`":`+long('e', 4500)+`}`)
 	update(t, s, func(ctx context.Context, tx Tx) error { return tx.DeleteTable(ctx, f.table.ID) })
 	checkCellBodies(t, s, "after the table's deletion")
 }

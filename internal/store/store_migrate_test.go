@@ -368,7 +368,7 @@ func testUpgradeCellBodies(t *testing.T, u string) {
 	if len(ms) < 9 || ms[8].version != 9 {
 		t.Fatalf("migrations of %s: want 0009 after 0008", engine)
 	}
-	long := `"` + strings.Repeat("é", 600) + `"` // 1,202 bytes, 602 characters
+	long := `"` + strings.Repeat("é", 2100) + `"` // 4,202 bytes, 2,102 characters: kept apart
 	cells := []struct{ key, value string }{{`"1"`, long}, {`"2"`, `12.5`}, {`"3"`, `"` + strings.Repeat("x", 5000) + `"`}}
 	var tableID, rowID int64
 	err := m.inMigrationTx(ctx, func(q querier) error {
