@@ -158,7 +158,7 @@ func BenchmarkOutbox(b *testing.B) {
 		}
 		var toMark []EventKey
 		b.ReportAllocs()
-		cpu0, cpuOK := cputime.Process()
+		cpuPer := measureCPU(b)
 		for b.Loop() {
 			err := s.Update(ctx, func(tx Tx) error {
 				offs, err := tx.AppendEvents(ctx, evs)
@@ -177,9 +177,7 @@ func BenchmarkOutbox(b *testing.B) {
 				toMark = toMark[:0]
 			}
 		}
-		if cpu1, ok := cputime.Process(); ok && cpuOK {
-			b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N*perTx), "cpu-µs/event")
-		}
+		cpuPer(b.N*perTx, "cpu-µs/event")
 	})
 }
 
@@ -220,15 +218,13 @@ func BenchmarkAppendDocOps(b *testing.B) {
 					}
 				}
 				b.ReportAllocs()
-				cpu0, cpuOK := cputime.Process()
+				cpuPer := measureCPU(b)
 				for b.Loop() {
 					if err := appendOps(func(int64) json.RawMessage { return small }, perTx); err != nil {
 						b.Fatal(err)
 					}
 				}
-				if cpu1, ok := cputime.Process(); ok && cpuOK {
-					b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N*perTx), "cpu-µs/op")
-				}
+				cpuPer(b.N*perTx, "cpu-µs/op")
 			})
 		}
 	})
@@ -255,66 +251,70 @@ func wideRows(b *testing.B, s Store, tableID int64, rows []Row, size int) {
 	}
 }
 
-// BenchmarkWriteCellBesideLargeCells writes one short cell of a row whose
-// other 48 cells hold "size" characters each, as a submit to a wide row
-// does: the cost should be the cell's, whatever its neighbours hold.
-func BenchmarkWriteCellBesideLargeCells(b *testing.B) {
+// benchWideRows runs op for each size on a fresh store whose 10 rows hold
+// 48 more cells of size characters each, and reports the CPU per op, of
+// which each call of op makes perCall (one call per b.Loop).
+func benchWideRows(b *testing.B, sizes []int, unit string, perCall int,
+	op func(ctx context.Context, s Store, tableID int64, key string, rows []Row, i int) error) {
 	benchEngines(b, func(b *testing.B, open func(b *testing.B) Store) {
-		for _, size := range []int{40, 2_000, 20_000} {
+		for _, size := range sizes {
 			b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
 				s := open(b)
 				ctx := context.Background()
 				tableID, key, rows := benchTable(b, s, 10)
 				wideRows(b, s, tableID, rows, size)
-				var i int
+				i := 0
 				b.ReportAllocs()
-				cpu0, cpuOK := cputime.Process()
+				cpuPer := measureCPU(b)
 				for b.Loop() {
-					err := s.Update(ctx, func(tx Tx) error {
-						for _, r := range rows {
-							i++
-							v := json.RawMessage(fmt.Sprintf(`{"%s":"v%d"}`, key, i))
-							if err := tx.WriteRows(ctx, tableID, []RowUpdate{{ID: r.ID, Values: v}}); err != nil {
-								return err
-							}
-						}
-						return nil
-					})
-					if err != nil {
+					i++
+					if err := op(ctx, s, tableID, key, rows, i); err != nil {
 						b.Fatal(err)
 					}
 				}
-				if cpu1, ok := cputime.Process(); ok && cpuOK {
-					b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N*len(rows)), "cpu-µs/write")
-				}
+				cpuPer(b.N*perCall, unit)
 			})
 		}
 	})
 }
 
+// BenchmarkWriteCellBesideLargeCells writes one short cell of each of 10
+// rows whose other 48 cells hold "size" characters each, as a submit to a
+// wide row does: the cost should be the cell's, whatever its neighbours
+// hold.
+func BenchmarkWriteCellBesideLargeCells(b *testing.B) {
+	benchWideRows(b, []int{40, 2_000, 20_000}, "cpu-µs/write", 10,
+		func(ctx context.Context, s Store, tableID int64, key string, rows []Row, i int) error {
+			return s.Update(ctx, func(tx Tx) error {
+				for j, r := range rows {
+					v := json.RawMessage(fmt.Sprintf(`{"%s":"v%d.%d"}`, key, i, j))
+					if err := tx.WriteRows(ctx, tableID, []RowUpdate{{ID: r.ID, Values: v}}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+}
+
 // BenchmarkReadWideRow reads a row of 49 cells, 48 of them of size
 // characters (SQLite keeps those over 4,000 bytes apart: migration 0009).
 func BenchmarkReadWideRow(b *testing.B) {
-	benchEngines(b, func(b *testing.B, open func(b *testing.B) Store) {
-		for _, size := range []int{40, 2_000} {
-			b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
-				s := open(b)
-				ctx := context.Background()
-				tableID, _, rows := benchTable(b, s, 10)
-				wideRows(b, s, tableID, rows, size)
-				var i int
-				b.ReportAllocs()
-				cpu0, cpuOK := cputime.Process()
-				for b.Loop() {
-					i++
-					if _, err := s.Row(ctx, tableID, rows[i%len(rows)].ID); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if cpu1, ok := cputime.Process(); ok && cpuOK {
-					b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/read")
-				}
-			})
+	benchWideRows(b, []int{40, 2_000}, "cpu-µs/read", 1,
+		func(ctx context.Context, s Store, tableID int64, _ string, rows []Row, i int) error {
+			_, err := s.Row(ctx, tableID, rows[i%len(rows)].ID)
+			return err
+		})
+}
+
+// measureCPU starts counting the process's CPU time; the function it
+// returns reports it per one of n things, as unit (nothing where the
+// platform cannot tell).
+func measureCPU(b *testing.B) func(n int, unit string) {
+	cpu0, ok0 := cputime.Process()
+	return func(n int, unit string) {
+		if cpu1, ok := cputime.Process(); ok && ok0 {
+			b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(n), unit)
 		}
-	})
+	}
 }

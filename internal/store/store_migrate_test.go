@@ -48,18 +48,37 @@ func openUnmigrated(t *testing.T, u string) (Store, string, *dialect, migrator, 
 	return s, engine, d, m, ms
 }
 
-func testUpgradeVersions(t *testing.T, u string) {
+// migrateFrom opens the store at u (closed when the test ends), applies
+// the migrations up to version from as Migrate would, lets seed write
+// what a database of that version held, in the same transaction, then
+// migrates to the latest version. It returns the store and its migrator.
+func migrateFrom(t *testing.T, u string, from int, seed func(ctx context.Context, q querier, d *dialect) error) (Store, migrator) {
+	t.Helper()
 	ctx := testCtx(t)
 	s, engine, d, m, ms := openUnmigrated(t, u)
-	if len(ms) < 2 || ms[0].version != 1 || ms[1].version != 2 {
-		t.Fatalf("migrations of %s: want 0001 then 0002", engine)
+	if len(ms) <= from || ms[from-1].version != int64(from) || ms[from].version != int64(from+1) {
+		t.Fatalf("migrations of %s: want %04d then %04d", engine, from, from+1)
 	}
-	// The schema of 0001 only, with data written as that version wrote it.
-	var tableID, fieldID, viewID int64
 	err := m.inMigrationTx(ctx, func(q querier) error {
-		if err := applyMigrations(ctx, q, d, ms[:1]); err != nil {
+		if err := applyMigrations(ctx, q, d, ms[:from]); err != nil {
 			return err
 		}
+		return seed(ctx, q, d)
+	})
+	if err != nil {
+		t.Fatalf("schema %04d: %v", from, err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate from %04d: %v", from, err)
+	}
+	return s, m
+}
+
+func testUpgradeVersions(t *testing.T, u string) {
+	ctx := testCtx(t)
+	// The schema of 0001 only, with data written as that version wrote it.
+	var tableID, fieldID, viewID int64
+	s, _ := migrateFrom(t, u, 1, func(ctx context.Context, q querier, d *dialect) error {
 		var err error
 		if tableID, err = insertTable(ctx, q, d); err != nil {
 			return err
@@ -72,12 +91,6 @@ func testUpgradeVersions(t *testing.T, u string) {
 			hidden_field_ids, is_public, password_hash) VALUES (?, 'Grid', 'grid', 1, 'AND', {json}, {json}, {json}, {F}, '')
 			RETURNING id`), tableID, "[]", "[]", "[]").Scan(&viewID)
 	})
-	if err != nil {
-		t.Fatalf("schema 0001: %v", err)
-	}
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate from 0001: %v", err)
-	}
 	if got := must(s.Table(ctx, tableID)).get(t); got.Version != 1 {
 		t.Fatalf("table after the upgrade: version %d, want 1", got.Version)
 	}
@@ -138,15 +151,8 @@ func insertTable(ctx context.Context, q querier, d *dialect) (int64, error) {
 
 func testUpgradeOutbox(t *testing.T, u string) {
 	ctx := testCtx(t)
-	s, engine, d, m, ms := openUnmigrated(t, u)
-	if len(ms) < 5 || ms[3].version != 4 || ms[4].version != 5 {
-		t.Fatalf("migrations of %s: want 0004 then 0005", engine)
-	}
 	// Table stream 7: offsets 1-4, 2 and 4 unpublished; workspace 7: 1, published.
-	err := m.inMigrationTx(ctx, func(q querier) error {
-		if err := applyMigrations(ctx, q, d, ms[:4]); err != nil {
-			return err
-		}
+	s, _ := migrateFrom(t, u, 4, func(ctx context.Context, q querier, d *dialect) error {
 		for _, e := range []struct {
 			kind, off int64
 			published bool
@@ -159,12 +165,6 @@ func testUpgradeOutbox(t *testing.T, u string) {
 		_, err := q.exec(ctx, d.sql(`INSERT INTO streams (kind, id, last_offset) VALUES (1, 7, 4), (2, 7, 1)`))
 		return err
 	})
-	if err != nil {
-		t.Fatalf("schema 0004: %v", err)
-	}
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate from 0004: %v", err)
-	}
 	a := TableStream(7)
 	update(t, s, func(ctx context.Context, tx Tx) error {
 		must(tx.AppendEvent(ctx, a, "e", nil)).get(t)
@@ -201,20 +201,13 @@ func TestPostgresUpgradeRowCells(t *testing.T) {
 
 func testUpgradeRowCells(t *testing.T, u string) {
 	ctx := testCtx(t)
-	s, engine, d, m, ms := openUnmigrated(t, u)
-	if len(ms) < 6 || ms[5].version != 6 {
-		t.Fatalf("migrations of %s: want 0006 after 0005", engine)
-	}
 	vals := []string{
 		`{"1":"a \"quoted\" text","2":12.5,"3":true,"4":false,"5":null,"6":[1,{"x":"y"}],"7":{"k":[]},"10":"ten"}`,
 		`{}`,
 	}
 	var tableID int64
 	var rowIDs []int64
-	err := m.inMigrationTx(ctx, func(q querier) error {
-		if err := applyMigrations(ctx, q, d, ms[:5]); err != nil {
-			return err
-		}
+	s, m := migrateFrom(t, u, 5, func(ctx context.Context, q querier, d *dialect) error {
 		var err error
 		if tableID, err = insertTable(ctx, q, d); err != nil {
 			return err
@@ -236,12 +229,6 @@ func testUpgradeRowCells(t *testing.T, u string) {
 		_, err = q.exec(ctx, d.sql(`DELETE FROM table_rows WHERE id = ?`), gone)
 		return err
 	})
-	if err != nil {
-		t.Fatalf("schema 0005: %v", err)
-	}
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate from 0005: %v", err)
-	}
 	for i, id := range rowIDs {
 		jsonEqual(t, must(s.Row(ctx, tableID, id)).get(t).Values, json.RawMessage(vals[i]), "migrated row")
 	}
@@ -299,19 +286,12 @@ func TestPostgresUpgradeDocOps(t *testing.T) {
 
 func testUpgradeDocOps(t *testing.T, u string) {
 	ctx := testCtx(t)
-	s, engine, d, m, ms := openUnmigrated(t, u)
-	if len(ms) < 8 || ms[7].version != 8 {
-		t.Fatalf("migrations of %s: want 0008 after 0007", engine)
-	}
 	large := `{"op":[{"p":["fields","1"],"oi":"` + strings.Repeat("x", 20_000) + `"}]}`
 	old := []struct {
 		doc, version int64
 		op           string
 	}{{7, 1, `{"op":[{"p":["fields","1",0],"si":"b"}]}`}, {8, 0, `{"create":{}}`}, {7, 0, large}, {7, 2, `{"del":true}`}}
-	err := m.inMigrationTx(ctx, func(q querier) error {
-		if err := applyMigrations(ctx, q, d, ms[:7]); err != nil {
-			return err
-		}
+	s, _ := migrateFrom(t, u, 7, func(ctx context.Context, q querier, d *dialect) error {
 		for i, o := range old {
 			if _, err := q.exec(ctx, d.sql(`INSERT INTO doc_ops (collection, doc_id, version, op, src, seq, stream_offset, created_at)
 				VALUES ('record_1', ?, ?, {json}, 'c1', ?, ?, ?)`), o.doc, o.version, o.op, o.version, i+1, d.ts(now())); err != nil {
@@ -320,12 +300,6 @@ func testUpgradeDocOps(t *testing.T, u string) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("schema 0007: %v", err)
-	}
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate from 0007: %v", err)
-	}
 	got := must(s.DocOps(ctx, "record_1", 7, 0, 10)).get(t)
 	if len(got) != 3 {
 		t.Fatalf("document 7 after the upgrade: %d entries, want 3", len(got))
@@ -337,7 +311,7 @@ func testUpgradeDocOps(t *testing.T, u string) {
 		}
 		jsonEqual(t, got[i].Op, json.RawMessage(o.op), "migrated op")
 	}
-	err = s.Update(ctx, func(tx Tx) error {
+	err := s.Update(ctx, func(tx Tx) error {
 		return tx.AppendDocOps(ctx, []DocOp{{Collection: "record_1", DocID: 8, Version: 0, Op: json.RawMessage(`{"del":true}`), Offset: 9}})
 	})
 	if !errors.Is(err, ErrConflict) {
@@ -364,17 +338,10 @@ func TestPostgresUpgradeCellBodies(t *testing.T) {
 
 func testUpgradeCellBodies(t *testing.T, u string) {
 	ctx := testCtx(t)
-	s, engine, d, m, ms := openUnmigrated(t, u)
-	if len(ms) < 9 || ms[8].version != 9 {
-		t.Fatalf("migrations of %s: want 0009 after 0008", engine)
-	}
 	long := `"` + strings.Repeat("é", 2100) + `"` // 4,202 bytes, 2,102 characters: kept apart
 	cells := []struct{ key, value string }{{`"1"`, long}, {`"2"`, `12.5`}, {`"3"`, `"` + strings.Repeat("x", 5000) + `"`}}
 	var tableID, rowID int64
-	err := m.inMigrationTx(ctx, func(q querier) error {
-		if err := applyMigrations(ctx, q, d, ms[:8]); err != nil {
-			return err
-		}
+	s, _ := migrateFrom(t, u, 8, func(ctx context.Context, q querier, d *dialect) error {
 		var err error
 		if tableID, err = insertTable(ctx, q, d); err != nil {
 			return err
@@ -390,12 +357,6 @@ func testUpgradeCellBodies(t *testing.T, u string) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("schema 0008: %v", err)
-	}
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate from 0008: %v", err)
-	}
 	want := `{"1":` + long + `,"2":12.5,"3":` + cells[2].value + `}`
 	jsonEqual(t, must(s.Row(ctx, tableID, rowID)).get(t).Values, json.RawMessage(want), "row after the upgrade")
 	checkCellBodies(t, s, "after the upgrade")
