@@ -158,23 +158,34 @@ func (a *assembly) newService(*closers) error {
 	return err
 }
 
-// registerHotStats adds the hot documents' series (service.HotStats).
+// registerHotStats adds the hot documents' series (service.HotStats),
+// read at scrape time.
 func registerHotStats(m *metrics.Metrics, svc *service.Service) {
-	stat := func(f func(service.HotStats) float64) func() float64 {
-		return func() float64 { return f(svc.HotStats()) }
+	for _, s := range []struct {
+		name, help string
+		counter    bool
+		value      func(service.HotStats) float64
+	}{
+		{"hot_documents", "Records kept in memory to work ops out before their transaction (hot documents).", false,
+			func(s service.HotStats) float64 { return float64(s.Documents) }},
+		{"hot_document_bytes", "About the memory the hot documents hold.", false,
+			func(s service.HotStats) float64 { return float64(s.Bytes) }},
+		{"hot_records_resting", "Records not kept in memory for now: other writes to them come as often as their ops (another node's editors, REST writes).", false,
+			func(s service.HotStats) float64 { return float64(s.Resting) }},
+		{"hot_submits_total", "Submits written as worked out on a hot document.", true,
+			func(s service.HotStats) float64 { return float64(s.Prepared) }},
+		{"hot_fallbacks_total", "Submits worked out on a hot document that the store found stale, written as ordinary submits.", true,
+			func(s service.HotStats) float64 { return float64(s.FellBack) }},
+		{"hot_document_loads_total", "Hot documents loaded from the store.", true,
+			func(s service.HotStats) float64 { return float64(s.Loads) }},
+	} {
+		read := func() float64 { return s.value(svc.HotStats()) }
+		if s.counter {
+			m.RegisterCounterFunc(s.name, s.help, read)
+		} else {
+			m.RegisterGaugeFunc(s.name, s.help, read)
+		}
 	}
-	m.RegisterGaugeFunc("hot_documents", "Records kept in memory to work ops out before their transaction (hot documents).",
-		stat(func(s service.HotStats) float64 { return float64(s.Documents) }))
-	m.RegisterGaugeFunc("hot_document_bytes", "About the memory the hot documents hold.",
-		stat(func(s service.HotStats) float64 { return float64(s.Bytes) }))
-	m.RegisterGaugeFunc("hot_records_resting", "Records not kept in memory for now: other writes to them come as often as their ops (another node's editors, REST writes).",
-		stat(func(s service.HotStats) float64 { return float64(s.Resting) }))
-	m.RegisterCounterFunc("hot_submits_total", "Submits written as worked out on a hot document.",
-		stat(func(s service.HotStats) float64 { return float64(s.Prepared) }))
-	m.RegisterCounterFunc("hot_fallbacks_total", "Submits worked out on a hot document that the store found stale, written as ordinary submits.",
-		stat(func(s service.HotStats) float64 { return float64(s.FellBack) }))
-	m.RegisterCounterFunc("hot_document_loads_total", "Hot documents loaded from the store.",
-		stat(func(s service.HotStats) float64 { return float64(s.Loads) }))
 }
 
 // newDialects builds the three socket endpoints. Each registers its

@@ -153,7 +153,7 @@ type queries struct {
 
 	viewNextPos, viewInsert, viewGet, viewBySlug, views, viewUpdate, viewDelete string
 
-	rowGet, rowGetCells, rowsAfter, rowsByIDs, rowLast, rowOrder, rowPrev, rowVersion, rowVersions, rowsDelete string
+	rowGet, rowGetCells, rowsAfter, rowsByIDs, rowLast, rowOrder, rowPrev, rowVersions, rowsDelete string
 
 	streamTop, streamNext, eventInsert, events, eventOldest string
 	unpublished, pruneBoundary, prune                       string
@@ -247,7 +247,6 @@ func (d *dialect) build() {
 		rowOrder: x(`SELECT {ord} FROM table_rows WHERE table_id = ? AND id = ?`),
 		rowPrev: x(`SELECT {ord} FROM table_rows WHERE table_id = ? AND (ord, id) < ({ordp}, ?)
 			ORDER BY ord DESC, id DESC LIMIT 1`),
-		rowVersion:  x(`SELECT version FROM table_rows WHERE table_id = ? AND id = ?`),
 		rowVersions: x(`SELECT id, version FROM table_rows WHERE {id_in} AND {+}table_id = ?`),
 		rowsDelete:  x(`DELETE FROM table_rows WHERE {id_in} AND {+}table_id = ? RETURNING id`),
 

@@ -612,23 +612,41 @@ func (t *sqlTx) writeHeads(ctx context.Context, tableID int64, updates []RowUpda
 	if done == int64(n) {
 		return nil
 	}
+	return t.headsNotWritten(ctx, tableID, updates, versions)
+}
+
+// headsNotWritten says why an update of the heads of updates wrote fewer
+// rows than asked (reached[i] is the version updates[i] was to take): the
+// first row missing (ErrNotFound) or not at its expected version
+// (ErrConflict), named with its place when there are several.
+func (t *sqlTx) headsNotWritten(ctx context.Context, tableID int64, updates []RowUpdate, reached []int64) error {
+	ids := make([]int64, len(updates))
+	for i, u := range updates {
+		ids[i] = u.ID
+	}
 	stored, err := t.RowVersions(ctx, tableID, ids)
 	if err != nil {
 		return err
 	}
 	for i, u := range updates {
+		var err error
 		what := fmt.Sprintf("row %d of table %d", u.ID, tableID)
-		v, ok := stored[u.ID]
-		switch {
+		switch v, ok := stored[u.ID]; {
 		case !ok:
-			return fmt.Errorf("update %d of %d: %w: %s", i, n, ErrNotFound, what)
-		case v != versions[i]:
-			return fmt.Errorf("update %d of %d: %w: %s is at version %d, not %d", i, n, ErrConflict, what, v, u.ExpectedVersion)
+			err = fmt.Errorf("%w: %s", ErrNotFound, what)
+		case v != reached[i]:
+			err = fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, what, v, u.ExpectedVersion)
+		default:
+			continue
 		}
+		if len(updates) > 1 {
+			err = fmt.Errorf("update %d of %d: %w", i, len(updates), err)
+		}
+		return err
 	}
-	// Every row is there at the version it was to reach, yet the update
-	// did not write them all: one was already at that version.
-	return fmt.Errorf("%w: %d of %d rows of table %d were at their expected versions", ErrConflict, done, n, tableID)
+	// Every row is there at the version it was to reach, yet not every
+	// one was written: one was at that version already.
+	return fmt.Errorf("%w: rows of table %d not at their expected versions", ErrConflict, tableID)
 }
 
 // distinctRows reports whether no row is named twice in updates.
@@ -718,11 +736,7 @@ func (t *sqlTx) updateHead(ctx context.Context, tableID int64, u RowUpdate) erro
 		return t.d.mapErr(err, what())
 	}
 	if n != 1 {
-		var version int64
-		if err := t.q.queryRow(ctx, t.d.q.rowVersion, tableID, u.ID).Scan(&version); err != nil {
-			return t.d.mapErr(err, what())
-		}
-		return fmt.Errorf("%w: %s is at version %d, not %d", ErrConflict, what(), version, u.ExpectedVersion)
+		return t.headsNotWritten(ctx, tableID, []RowUpdate{u}, []int64{-1}) // it reached none
 	}
 	return nil
 }
