@@ -76,6 +76,11 @@ type Options struct {
 	Compare bool
 	// SharedbPeer is the ShareDB peer's run.js (ops); empty: not run.
 	SharedbPeer string
+	// SharedbPostgres, when set, is a PostgreSQL server (a URL naming a
+	// database to connect to) on which the peer's ShareDB keeps its ops
+	// and snapshots through sharedb-postgres, in a database made for the
+	// run and dropped after it; empty: ShareDB in memory.
+	SharedbPostgres string
 	// Nodes > 1 starts a cluster of child servers on RedisURL (fanout,
 	// rows, ops; rows and ops need a PostgreSQL --database-url): clients
 	// spread over the nodes, publishing and REST writes go through the
@@ -187,8 +192,10 @@ scenarios:
            through submit, one op in flight each, for --warmup + --duration (2s + 10s):
            acked ops/s, transforms/s, submit-to-ack p50/p99, and a check that every
            client's copy equals the stored row; then the ShareDB peer (--sharedb) runs
-           the same load for comparison, and its clients (the sharedb npm client) run it
-           once more against tablecast's /sharedb (sharedb_dialect_*)
+           the same load for comparison (in memory, or with --sharedb-postgres on
+           PostgreSQL through sharedb-postgres: CPU per op with each side's store), and
+           its clients (the sharedb npm client) run it once more against tablecast's
+           /sharedb (sharedb_dialect_*)
   webhooks a receiver in the bench process; --writers write --writes rows (default 500)
            through REST without webhooks, then with --hooks webhooks (default 1,10,100)
            on the table: events delivered/s, REST write p50/p99 and their ratio to
@@ -245,6 +252,7 @@ func newFlagSet(o *Options) *flag.FlagSet {
 	fs.BoolVar(&o.EditedNarrow, "edited-narrow", false, "ops --wide: the two edited cells start as in the narrow run; the others hold --cell-bytes")
 	fs.BoolVar(&o.DocPerNode, "doc-per-node", false, "ops --nodes: each document's clients on one node (default: every document's on every node)")
 	fs.StringVar(&o.SharedbPeer, "sharedb", defaultSharedbPeer, "ops: the ShareDB peer's `run.js` (empty: do not run it)")
+	fs.StringVar(&o.SharedbPostgres, "sharedb-postgres", "", "ops: keep the ShareDB peer's ops in a fresh database on this PostgreSQL (`postgres://...`, a database to connect to), through sharedb-postgres (default: in memory)")
 	fs.IntVar(&o.Nodes, "nodes", 1, "fanout, rows, ops: start this many nodes on --redis-url; clients spread over them")
 	fs.StringVar(&o.RedisURL, "redis-url", "", "with --nodes: the Redis the nodes share (`redis://host:port/db`)")
 	fs.StringVar(&o.DatabaseURL, "database-url", "", "the started server's store: sqlite://path or `postgres://...` (default: SQLite in a temporary file)")
@@ -362,9 +370,11 @@ func (o *Options) validate() error {
 	if o.Writes < 0 || o.Window < 0 || o.Duration <= 0 {
 		errs = append(errs, errors.New("--writes and --window must not be negative and --duration must be above zero"))
 	}
-	if o.DatabaseURL != "" && !strings.HasPrefix(o.DatabaseURL, "sqlite://") &&
-		!strings.HasPrefix(o.DatabaseURL, "postgres://") && !strings.HasPrefix(o.DatabaseURL, "postgresql://") {
+	if o.DatabaseURL != "" && !strings.HasPrefix(o.DatabaseURL, "sqlite://") && !isPostgres(o.DatabaseURL) {
 		errs = append(errs, errors.New("--database-url: want sqlite://path or postgres://..."))
+	}
+	if o.SharedbPostgres != "" && (o.Scenario != "ops" || o.SharedbPeer == "" || !isPostgres(o.SharedbPostgres)) {
+		errs = append(errs, errors.New("--sharedb-postgres goes with ops and the ShareDB peer, and wants postgres://..."))
 	}
 	if o.Conns < 1 {
 		errs = append(errs, errors.New("-n must be at least 1"))
@@ -599,6 +609,9 @@ func (o *Options) params() map[string]any {
 		p["e"], p["rows"] = o.Events, o.Rows
 	case "ops":
 		p["docs"], p["duration"], p["warmup"], p["sharedb_peer"] = o.Docs, o.Duration.String(), o.Warmup.String(), o.SharedbPeer
+		if o.SharedbPostgres != "" {
+			p["sharedb_store"] = "postgres"
+		}
 		if o.Wide {
 			p["wide_cells"], p["cell_bytes"], p["edited_narrow"] = WideCells, o.CellBytes, o.EditedNarrow
 		}
@@ -620,6 +633,11 @@ func (o *Options) params() map[string]any {
 		p["hold"] = o.Hold.String()
 	}
 	return p
+}
+
+// isPostgres tells a PostgreSQL URL.
+func isPostgres(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
 
 // databaseURL is the store of the server bench starts.

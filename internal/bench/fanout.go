@@ -248,6 +248,16 @@ func (t *target) writes() float64 {
 	return sum
 }
 
+// postgresCPU returns the CPU-seconds used so far by this machine's
+// PostgreSQL (every process named postgres), NaN when unknown.
+func postgresCPU() float64 {
+	d, err := commandCPU("postgres")
+	if err != nil {
+		return math.NaN()
+	}
+	return d.Seconds()
+}
+
 // cpuOf returns process pid's CPU-seconds so far, NaN when unknown.
 func cpuOf(pid int) float64 {
 	if pid == 0 {

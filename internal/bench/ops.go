@@ -279,7 +279,11 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 		}
 	}
 
-	cpu0, benchCPU0 := t.cpu(), cpuOf(os.Getpid())
+	storeCPU := func() float64 { return 0 } // SQLite runs in the server
+	if o.URL == "" && isPostgres(o.DatabaseURL) {
+		storeCPU = postgresCPU
+	}
+	cpu0, benchCPU0, storeCPU0 := t.cpu(), cpuOf(os.Getpid()), storeCPU()
 	start := time.Now()
 	countFrom := start.Add(o.Warmup)
 	stop := make(chan struct{})
@@ -301,10 +305,10 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 	close(stop)
 	wg.Wait()
 	end()
-	serverCPU, benchCPU := t.cpu()-cpu0, cpuOf(os.Getpid())-benchCPU0
+	serverCPU, benchCPU, dbCPU := t.cpu()-cpu0, cpuOf(os.Getpid())-benchCPU0, storeCPU()-storeCPU0
 
 	out := opsOutcome{clients: len(clients), docs: len(setup.Rows), window: stopAt.Sub(countFrom), seconds: time.Since(start).Seconds(),
-		serverCPU: serverCPU, benchCPU: benchCPU}
+		serverCPU: serverCPU, benchCPU: benchCPU, dbCPU: dbCPU, postgres: o.URL == "" && isPostgres(o.DatabaseURL)}
 	var errs []error
 	for i, oc := range clients {
 		out.hist.Merge(&oc.hist)
@@ -396,6 +400,21 @@ type opsOutcome struct {
 	checked       bool
 	serverCPU     float64
 	benchCPU      float64
+	// dbCPU is PostgreSQL's CPU (every postgres process of the machine)
+	// when the store is PostgreSQL (postgres), else 0: SQLite's is the
+	// server's.
+	dbCPU    float64
+	postgres bool
+}
+
+// perOp is the mean CPU use over the run (CPU-seconds) per acked op at the
+// counted rate, in ms (the CPU is read around the whole run, warm-up
+// included).
+func (r *opsOutcome) perOp(cpu float64) float64 {
+	if r.acked == 0 {
+		return math.NaN()
+	}
+	return cpu / r.seconds / r.ackedPerSec() * 1000
 }
 
 func (r *opsOutcome) ackedPerSec() float64 { return rate(r.acked, r.window) }
@@ -411,16 +430,12 @@ func (r *opsOutcome) report(rep *Report, o Options) {
 	rep.Latency = latencyReport(&r.hist)
 	rep.add("server_cores", "server CPU use", r.serverCPU/r.seconds, "cores")
 	rep.add("bench_cores", "bench CPU use (the clients)", r.benchCPU/r.seconds, "cores")
-	// Per op: the mean CPU use over the run at the counted rate (the CPU
-	// is read around the whole run, warm-up included).
-	perOp := func(cpu float64) float64 {
-		if r.acked == 0 {
-			return math.NaN()
-		}
-		return cpu / r.seconds / r.ackedPerSec() * 1000
+	rep.add("server_cpu_ms_per_op", "server CPU per acked op", r.perOp(r.serverCPU), "ms")
+	if r.postgres {
+		rep.add("db_cpu_ms_per_op", "PostgreSQL CPU per acked op (all its processes on this machine)", r.perOp(r.dbCPU), "ms")
+		rep.add("store_server_cpu_ms_per_op", "server and PostgreSQL CPU per acked op", r.perOp(r.serverCPU+r.dbCPU), "ms")
 	}
-	rep.add("server_cpu_ms_per_op", "server CPU per acked op", perOp(r.serverCPU), "ms")
-	rep.add("bench_cpu_ms_per_op", "bench CPU per acked op (the clients)", perOp(r.benchCPU), "ms")
+	rep.add("bench_cpu_ms_per_op", "bench CPU per acked op (the clients)", r.perOp(r.benchCPU), "ms")
 	rep.add("stored_versions", "document versions stored (all documents)", float64(r.versions), "")
 	zero := func(v float64) bool { return v == 0 }
 	mism := float64(r.mismatches)

@@ -12,12 +12,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The ShareDB peer (bench/peers/sharedb/run.js) runs the same load through
-// the sharedb npm package and its own client, with its in-memory database,
-// in the same run, so that tablecast's figures stand beside the engine
-// Teable used. It prints one JSON object.
+// the sharedb npm package and its own client, with its in-memory database
+// or (--sharedb-postgres) sharedb-postgres, in the same run, so that
+// tablecast's figures stand beside the engine Teable used. It prints one
+// JSON object.
 type sharedbResult struct {
 	Version      string  `json:"sharedb_version"`
 	Node         string  `json:"node_version"`
@@ -35,6 +38,8 @@ type sharedbResult struct {
 	TransformsPr int     `json:"transform_pairs"`
 	AckedTotal   int     `json:"acked_ops_total"`
 	Warnings     int     `json:"sharedb_client_warnings"`
+	Store        string  `json:"store"`    // memory or postgres
+	DBCPU        float64 `json:"db_cpu_s"` // PostgreSQL's, with store postgres
 }
 
 // defaultSharedbPeer is where the peer is, from the repository's root.
@@ -59,6 +64,21 @@ func runSharedbPeer(ctx context.Context, o Options, peer string, prog *progress,
 		"--warmup", strconv.FormatFloat(o.Warmup.Seconds(), 'f', -1, 64)}
 	ctx, cancel := context.WithTimeout(ctx, total+60*time.Second)
 	defer cancel()
+	store := "in-memory"
+	if o.SharedbPostgres != "" {
+		db, drop, err := freshPostgres(ctx, o.SharedbPostgres, "tablecast_bench_sharedb")
+		if err != nil {
+			rep.problem("ShareDB peer not run: %v", err)
+			return
+		}
+		defer func() {
+			if err := drop(); err != nil {
+				rep.problem("ShareDB peer: %v", err)
+			}
+		}()
+		args = append(args, "--postgres", db)
+		store = "sharedb-postgres"
+	}
 	cmd := exec.CommandContext(ctx, "node", args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -73,14 +93,33 @@ func runSharedbPeer(ctx context.Context, o Options, peer string, prog *progress,
 	if err != nil {
 		rep.problem("ShareDB peer: %v", err)
 	}
-	rep.add("sharedb_acked_ops_per_s", fmt.Sprintf("ShareDB %s (node %s, in-memory) acked ops/s", res.Version, res.Node), res.AckedPerSec, "ops/s")
+	rep.add("sharedb_acked_ops_per_s", fmt.Sprintf("ShareDB %s (node %s, %s) acked ops/s", res.Version, res.Node, store), res.AckedPerSec, "ops/s")
 	rep.add("sharedb_transforms_per_s", "ShareDB transformed ops/s", res.TransPerSec, "ops/s")
 	rep.add("sharedb_latency_p50_ms", "ShareDB submit-to-ack latency p50", res.P50, "ms")
 	rep.add("sharedb_latency_p99_ms", "ShareDB submit-to-ack latency p99", res.P99, "ms")
 	rep.add("sharedb_server_cores", "ShareDB server CPU use", res.ServerCPU/res.Duration, "cores")
 	rep.add("sharedb_client_cores", "ShareDB clients' CPU use (their Node process)", res.ClientCPU/res.Duration, "cores")
 	if res.AckedPerSec > 0 {
-		rep.add("sharedb_server_cpu_ms_per_op", "ShareDB server CPU per acked op", res.ServerCPU/res.Duration/res.AckedPerSec*1000, "ms")
+		sharedbPerOp := func(cpu float64) float64 { return cpu / res.Duration / res.AckedPerSec * 1000 }
+		rep.add("sharedb_server_cpu_ms_per_op", "ShareDB server CPU per acked op", sharedbPerOp(res.ServerCPU), "ms")
+		theirs := res.ServerCPU
+		if res.Store == "postgres" {
+			rep.add("sharedb_db_cpu_ms_per_op", "ShareDB's PostgreSQL CPU per acked op (all its processes on this machine)", sharedbPerOp(res.DBCPU), "ms")
+			theirs += res.DBCPU
+		}
+		// Each side's CPU per op, its store included: tablecast's server
+		// (with SQLite in it) or server and PostgreSQL; ShareDB's server
+		// (in memory) or server and PostgreSQL.
+		ourCPU := ours.serverCPU
+		if ours.postgres {
+			ourCPU += ours.dbCPU
+		}
+		ratio := rep.add("cpu_per_op_ratio", "tablecast CPU per acked op ÷ ShareDB's (each with its store)",
+			ours.perOp(ourCPU)/sharedbPerOp(theirs), "x")
+		if res.Store == "memory" && !ours.postgres {
+			// Issue 18's goal 1, set against ShareDB in memory.
+			ratio.goal("<= 0.33", func(v float64) bool { return v <= 1.0/3 })
+		}
 		clientPerOp := res.ClientCPU / res.Duration / res.AckedPerSec
 		rep.add("sharedb_client_cpu_ms_per_op", "ShareDB clients' CPU per acked op", clientPerOp*1000, "ms")
 		// What the goal asks of the machine before any server runs: the
@@ -180,4 +219,39 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
+}
+
+// freshPostgres makes a database of its own for one run on the PostgreSQL
+// server serverURL names (connecting to the database it names), with a
+// name starting with prefix, and returns its URL and a function that drops
+// it, connections and all.
+func freshPostgres(ctx context.Context, serverURL, prefix string) (string, func() error, error) {
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("postgres URL: %w", err)
+	}
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("postgres: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	name := fmt.Sprintf("%s_%d_%d", prefix, os.Getpid(), time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", nil, fmt.Errorf("postgres: create database: %w", err)
+	}
+	u.Path = "/" + name
+	drop := func() error {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, serverURL)
+		if err != nil {
+			return fmt.Errorf("postgres: drop database %s: %w", name, err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("postgres: drop database %s: %w", name, err)
+		}
+		return nil
+	}
+	return u.String(), drop, nil
 }

@@ -64,6 +64,50 @@ func procCPU(pid int) (time.Duration, error) {
 	return parseStat(b)
 }
 
+// commandCPU returns the CPU time (user and system) used so far by every
+// process whose command name (/proc/<pid>/comm) is name: PostgreSQL's
+// server and its backends, which fork from it and keep its name. A process
+// that exits between two readings takes its time with it.
+func commandCPU(name string) (time.Duration, error) {
+	dir, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	var sum time.Duration
+	found := false
+	for _, e := range dir {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if string(statComm(b)) != name {
+			continue
+		}
+		d, err := parseStat(b)
+		if err != nil {
+			return 0, err
+		}
+		sum += d
+		found = true
+	}
+	if !found {
+		return 0, fmt.Errorf("no process named %s", name)
+	}
+	return sum, nil
+}
+
+// statComm returns the command name of a stat line (field 2, in parentheses).
+func statComm(b []byte) []byte {
+	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if i < 0 || j < i {
+		return nil
+	}
+	return b[i+1 : j]
+}
+
 // parseStat reads utime and stime (fields 14 and 15) from a stat line. The
 // command name (field 2) may hold spaces and parentheses, so fields are
 // counted from the last ')'.

@@ -18,4 +18,6 @@ func procRSS(int) (int64, error) { return 0, errNoProc }
 
 func procCPU(int) (time.Duration, error) { return 0, errNoProc }
 
+func commandCPU(string) (time.Duration, error) { return 0, errNoProc }
+
 func procWrites(int) (int64, error) { return 0, errNoProc }

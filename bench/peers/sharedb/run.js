@@ -3,6 +3,7 @@
 // ShareDB peer for `tablecast bench ops`. See README.md for the contract.
 //
 //   node run.js --clients 100 --docs 10 --duration 10 --warmup 2 [--ops N] [--json out.json]
+//   node run.js --postgres postgres://127.0.0.1/db ...   (ShareDB on sharedb-postgres)
 //   node run.js --target ws://host:port/sharedb?token=T --collection record_7 --doc-ids 3,4 --fields 11,12 ...
 //
 // The ShareDB server (server.js) runs in a forked child process; this process
@@ -24,13 +25,13 @@ const T0 = Date.now();
 
 // ---------------------------------------------------------------- arguments
 
-const USAGE = 'usage: node run.js [--clients 100] [--docs 10] [--duration 10] [--warmup 2] [--ops N] [--json FILE]\n' +
+const USAGE = 'usage: node run.js [--clients 100] [--docs 10] [--duration 10] [--warmup 2] [--ops N] [--json FILE] [--postgres URL]\n' +
   '       [--target WS_URL --collection NAME --doc-ids ID,... --fields KEY,KEY]';
-const STRING_FLAGS = new Set(['json', 'target', 'collection', 'doc-ids', 'fields']);
+const STRING_FLAGS = new Set(['json', 'target', 'collection', 'doc-ids', 'fields', 'postgres']);
 
 function parseArgs(argv) {
   const o = { clients: 100, docs: 10, duration: 10, warmup: null, ops: 0, json: '',
-    target: '', collection: '', 'doc-ids': '', fields: '' };
+    target: '', collection: '', 'doc-ids': '', fields: '', postgres: '' };
   const given = new Set();
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i];
@@ -70,6 +71,7 @@ function parseArgs(argv) {
   if (o.warmup >= o.duration) throw new Error('--warmup must be shorter than --duration (the warm-up is part of the run)');
   // The documents: "1".."docs" of record_1 with text cells "1" and "2" on
   // the peer's own server; named by --doc-ids and --fields with --target.
+  if (o.target && o.postgres) throw new Error('--postgres is for the peer\'s own server, not with --target');
   if (o.target) {
     if (!o.collection || !o['doc-ids'] || !o.fields) throw new Error('--target needs --collection, --doc-ids and --fields');
     o.docIDs = o['doc-ids'].split(',');
@@ -96,6 +98,29 @@ try {
 const log = (msg) => process.stderr.write(`[sharedb] ${msg}\n`);
 
 // ------------------------------------------------------- child and clean-up
+
+// postgresCPU returns the user+system CPU seconds used so far by every
+// process of this machine named postgres (the server and its backends, which
+// bench ops counts the same way for tablecast's store). A backend that exits
+// meanwhile takes its CPU with it; ShareDB's pool keeps its connections open
+// while it is busy.
+function postgresCPU() {
+  let ticks = 0;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(pid)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch (_) {
+      continue; // gone
+    }
+    const open = stat.indexOf('('), close = stat.lastIndexOf(')');
+    if (stat.slice(open + 1, close) !== 'postgres') continue;
+    const f = stat.slice(close + 2).split(' '); // f[0] is field 3 (state)
+    ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+  }
+  return ticks / 100; // USER_HZ
+}
 
 let child = null;
 let childExited = false;
@@ -172,7 +197,7 @@ function childRequest(msg, replyType, ms) {
 function startServer() {
   return new Promise((resolve, reject) => {
     child = fork(path.join(__dirname, 'server.js'), [], {
-      env: { ...process.env, SHAREDB_BENCH_DOCS: String(opts.docs) },
+      env: { ...process.env, SHAREDB_BENCH_DOCS: String(opts.docs), SHAREDB_BENCH_POSTGRES: opts.postgres },
       // The child's stdout goes to our stderr: our stdout carries only the JSON.
       stdio: ['ignore', 2, 2, 'ipc'],
     });
@@ -342,6 +367,9 @@ async function main() {
   // The clients' CPU over the measured window, as the server's.
   let clientCpu0 = process.cpuUsage();
   let clientCpu = null;
+  // With --postgres, PostgreSQL's CPU over the same window.
+  let dbCpu0 = null;
+  let dbCpu = null;
   let marked = null;
   let stopReason = '';
 
@@ -355,6 +383,7 @@ async function main() {
       if (child) child.send({ type: 'mark_start' });
       windowStart = performance.now();
       clientCpu0 = process.cpuUsage();
+      if (opts.postgres) dbCpu0 = postgresCPU();
       measuring = true;
       log(`warm-up done after ${opts.warmup} s, measuring`);
     };
@@ -364,6 +393,7 @@ async function main() {
       stopReason = reason;
       windowEnd = performance.now();
       clientCpu = process.cpuUsage(clientCpu0);
+      if (dbCpu0 != null) dbCpu = postgresCPU() - dbCpu0;
       const wasMeasuring = measuring;
       measuring = false;
       clearTimeout(stopTimer);
@@ -457,6 +487,8 @@ async function main() {
     converged: mismatches === 0,
     mismatches,
     server_cpu_s: marked.cpu_s == null ? null : r3(marked.cpu_s),
+    store: opts.postgres ? 'postgres' : (opts.target ? undefined : 'memory'),
+    db_cpu_s: dbCpu == null ? null : r3(dbCpu),
     // Extras (not in the minimal contract):
     warmup_s: opts.warmup,
     stop_reason: stopReason,

@@ -9,9 +9,15 @@
 //   parent -> child  {type:'stats'}                      totals for the run
 //   child -> parent  {type:'stats', ...}
 //
+// With SHAREDB_BENCH_POSTGRES set (a connection string), ShareDB keeps its
+// ops and snapshots in that PostgreSQL database through sharedb-postgres
+// (the share organisation's adapter), whose tables it creates first;
+// otherwise in memory.
+//
 // It exits when the parent goes away (IPC 'disconnect'), so a killed parent
 // never leaves a server behind.
 
+const fs = require('fs');
 const http = require('http');
 const ShareDB = require('sharedb');
 const { WebSocketServer } = require('ws');
@@ -32,7 +38,11 @@ if (!Number.isInteger(docs) || docs < 1) fail('SHAREDB_BENCH_DOCS must be a posi
 process.on('disconnect', () => process.exit(0));
 process.on('uncaughtException', (err) => fail(`uncaught: ${err && err.stack || err}`));
 
-const backend = new ShareDB(); // default in-memory db and pubsub, json0 type
+const postgres = process.env.SHAREDB_BENCH_POSTGRES || '';
+
+// The in-memory db and pubsub, or sharedb-postgres with the in-memory
+// pubsub (one server); json0 either way.
+let backend;
 
 // Transform accounting. The 'submit' middleware sees the op with the version
 // the client based it on; by 'apply' time ShareDB has already transformed it
@@ -43,13 +53,16 @@ let pairs = 0;      // op-vs-op transforms performed (sum of missed ops)
 let committed = 0;  // successful writes
 let retries = 0;    // commit races retried by ShareDB
 
-// ShareDB passes the SubmitRequest itself as the middleware context.
-backend.use('submit', (req, next) => {
-  if (req.op) req.custom.baseV = req.op.v;
-  next();
-});
+function countTransforms() {
+  // ShareDB passes the SubmitRequest itself as the middleware context.
+  backend.use('submit', (req, next) => {
+    if (req.op) req.custom.baseV = req.op.v;
+    next();
+  });
+  backend.use('afterWrite', countWrite);
+}
 
-backend.use('afterWrite', (req, next) => {
+function countWrite(req, next) {
   committed++;
   // request.ops: the committed ops the submitted op was transformed against
   // (accumulates across retries); op.v is now the version it was applied at.
@@ -59,7 +72,7 @@ backend.use('afterWrite', (req, next) => {
   pairs += missed;
   if (req.retries) retries += req.retries;
   next();
-});
+}
 
 let mark = null;
 
@@ -125,7 +138,30 @@ function createDocs(callback) {
   }
 }
 
-createDocs((err) => {
+// The adapter's own schema (its structure.sql), run once on the fresh
+// database the bench made for this run.
+async function openPostgres() {
+  const PostgresDB = require('sharedb-postgres');
+  const { Client } = require('pg');
+  const sql = fs.readFileSync(require.resolve('sharedb-postgres/structure.sql'), 'utf8');
+  const c = new Client({ connectionString: postgres });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+  return new PostgresDB({ connectionString: postgres });
+}
+
+async function openBackend() {
+  backend = postgres ? new ShareDB({ db: await openPostgres() }) : new ShareDB();
+  countTransforms();
+}
+
+openBackend().then(() => createDocs(serve), (err) => fail(`opening PostgreSQL: ${err.message || err}`));
+
+function serve(err) {
   if (err) fail(`creating documents: ${err.message || err}`);
   const server = http.createServer((req, res) => {
     res.writeHead(404);
@@ -142,4 +178,4 @@ createDocs((err) => {
   server.listen(0, '127.0.0.1', () => {
     process.send({ type: 'listening', port: server.address().port });
   });
-});
+}
