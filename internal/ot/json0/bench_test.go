@@ -56,6 +56,14 @@ func BenchmarkTransform(b *testing.B) {
 			{StringInsert([]any{"fields", "f3"}, 4, "X")},
 			{StringInsert([]any{"fields", "f3"}, 2, "YY")},
 		},
+		"sd vs si": {
+			{StringDelete([]any{"fields", "f3"}, 4, "X")},
+			{StringInsert([]any{"fields", "f3"}, 2, "YY")},
+		},
+		"si vs sd": {
+			{StringInsert([]any{"fields", "f3"}, 4, "X")},
+			{StringDelete([]any{"fields", "f3"}, 0, "so")},
+		},
 		"li vs lm": {
 			{ListInsert([]any{"fields", "f2", 1}, "z")},
 			{ListMove([]any{"fields", "f2", 0}, 2)},

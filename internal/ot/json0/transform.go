@@ -182,9 +182,8 @@ func fromText(c Component) Component {
 // against another, the common case when clients type into a record's
 // cells, without going through text0: against an edit of another string
 // (paths of the same length that differ before the offset) it is
-// unchanged; against an insert into the same string, an insert moves past
-// it when it is before, or at the same place and side is Right. ok is
-// false for any other pair.
+// unchanged; within one string it moves as text0 moves it
+// (stringOffsetPast). ok is false for any other pair.
 func stringPastString(c, other Component, side Side) (Component, bool) {
 	pos, ok := stringOffsetPast(&c, &other, side)
 	if !ok {
@@ -198,7 +197,21 @@ func stringPastString(c, other Component, side Side) (Component, bool) {
 }
 
 // stringOffsetPast is the offset c has after other, under stringPastString's
-// rules; ok is false for a pair they do not cover.
+// rules; ok is false for a pair they do not cover. Within one string, as
+// text0 transforms its inserts and deletes (offsets and lengths in UTF-16
+// code units):
+//   - an insert moves past an insert before it, or at the same place when
+//     side is Right;
+//   - an insert moves back by a delete before it, and is left as it is by
+//     one after it (one inside the deleted text: not covered, since text0
+//     checks that it does not split a character there);
+//   - a delete moves past an insert at or before its start, and is left as
+//     it is by one at or after its end (one inside would split it: not
+//     covered);
+//   - a delete moves back by a delete wholly before it, and is left as it
+//     is by one wholly after it (deletes that overlap: not covered).
+//
+// Empty inserts and deletes are not covered either (text0 drops them).
 func stringOffsetPast(c, other *Component, side Side) (pos int, ok bool) {
 	n := len(c.P)
 	if !c.plainString() || !other.plainString() || n == 0 || len(other.P) != n {
@@ -214,13 +227,48 @@ func stringOffsetPast(c, other *Component, side Side) (pos int, ok bool) {
 			return pos, true
 		}
 	}
-	if c.SI == nil || other.SI == nil || *c.SI == "" {
+	size, osize := stringLen(c), stringLen(other)
+	if size == 0 || osize == 0 {
 		return 0, false
 	}
-	if at < pos || (at == pos && side == Right) {
-		pos += u16len(*other.SI)
+	switch {
+	case c.SI != nil && other.SI != nil:
+		if at < pos || (at == pos && side == Right) {
+			pos += osize
+		}
+		return pos, true
+	case c.SI != nil: // past a delete
+		switch {
+		case pos <= at:
+			return pos, true
+		case pos >= at+osize:
+			return pos - osize, true
+		}
+		return 0, false
+	case other.SI != nil: // a delete past an insert
+		switch {
+		case at <= pos:
+			return pos + osize, true
+		case at >= pos+size:
+			return pos, true
+		}
+		return 0, false
 	}
-	return pos, true
+	switch { // a delete past a delete
+	case pos >= at+osize:
+		return pos - osize, true
+	case pos+size <= at:
+		return pos, true
+	}
+	return 0, false
+}
+
+// stringLen is the length of a plain string component's insert or delete.
+func stringLen(c *Component) int {
+	if c.SI != nil {
+		return u16len(*c.SI)
+	}
+	return u16len(*c.SD)
 }
 
 // transformComponent appends to dest the component c rewritten to apply

@@ -182,34 +182,55 @@ func TestCompose(t *testing.T) {
 	}
 }
 
-// stringPastString gives what the text0 route gives for an insert against
-// an insert into the same string, and leaves an edit of another string
-// as it is.
+// stringPastString gives what the text0 route gives for an insert or a
+// delete against an insert or a delete into the same string, wherever it
+// takes the pair, and takes every pair but a delete split by an insert, an
+// insert inside a deleted text and overlapping deletes; it leaves an edit
+// of another string as it is.
 func TestStringPastString(t *testing.T) {
-	texts := []string{"a", "xy", "é", "😀", "中b"}
+	texts := []string{"a", "xy", "é", "😀", "中b", "abcd"}
+	edit := func(del bool, at int, text string) Component {
+		if del {
+			return StringDelete([]any{"fields", "5"}, at, text)
+		}
+		return StringInsert([]any{"fields", "5"}, at, text)
+	}
+	taken := map[[2]bool]int{}
 	for _, side := range []Side{Left, Right} {
-		for cp := range 4 {
-			for op := range 4 {
-				for _, ct := range texts {
-					for _, ot := range texts {
-						c := StringInsert([]any{"fields", "5"}, cp, ct)
-						other := StringInsert([]any{"fields", "5"}, op, ot)
-						got, ok := stringPastString(c, other, side)
-						if !ok {
-							t.Fatalf("%v against %v not taken", c, other)
-						}
-						res, err := textTransform(toText(c).O, toText(other).O, side)
-						if err != nil || len(res) != 1 {
-							t.Fatalf("text0: %v, %v", res, err)
-						}
-						want := fromText(Component{P: []any{"fields", "5"}, T: SubtypeText0, O: res})
-						if !reflect.DeepEqual(got.P, want.P) || *got.SI != *want.SI {
-							t.Fatalf("%v against %v, %s: %v, text0 gives %v", c, other, side, got, want)
+		for _, kinds := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+			for cp := range 6 {
+				for op := range 6 {
+					for _, ct := range texts {
+						for _, ot := range texts {
+							c, other := edit(kinds[0], cp, ct), edit(kinds[1], op, ot)
+							got, ok := stringPastString(c, other, side)
+							cEnd, oEnd := cp+u16len(ct), op+u16len(ot)
+							split := kinds[0] && !kinds[1] && op > cp && op < cEnd
+							overlap := kinds[0] && kinds[1] && op < cEnd && cp < oEnd
+							inside := !kinds[0] && kinds[1] && cp > op && cp < oEnd
+							if ok == (split || overlap || inside) {
+								t.Fatalf("%v against %v: taken %v", c, other, ok)
+							}
+							if !ok {
+								continue
+							}
+							taken[kinds]++
+							res, err := textTransform(toText(c).O, toText(other).O, side)
+							if err != nil || len(res) != 1 {
+								t.Fatalf("%v against %v: text0 gives %v, %v", c, other, res, err)
+							}
+							want := fromText(Component{P: []any{"fields", "5"}, T: SubtypeText0, O: res})
+							if !reflect.DeepEqual(got.P, want.P) || !reflect.DeepEqual(got.SI, want.SI) || !reflect.DeepEqual(got.SD, want.SD) {
+								t.Fatalf("%v against %v, %s: %v, text0 gives %v", c, other, side, got, want)
+							}
 						}
 					}
 				}
 			}
 		}
+	}
+	if len(taken) != 4 {
+		t.Fatalf("pairs taken by kind (delete?, delete?): %v, want all four", taken)
 	}
 	for _, pair := range [][2]Component{
 		{StringInsert([]any{"fields", "5"}, 3, "x"), StringInsert([]any{"fields", "6"}, 0, "y")},
@@ -223,7 +244,8 @@ func TestStringPastString(t *testing.T) {
 	}
 	for _, pair := range [][2]Component{
 		{StringInsert([]any{"a"}, 0, ""), StringInsert([]any{"a"}, 0, "y")},
-		{StringInsert([]any{"a"}, 0, "x"), StringDelete([]any{"a"}, 0, "y")},
+		{StringInsert([]any{"a"}, 0, "x"), StringDelete([]any{"a"}, 0, "")},
+		{StringDelete([]any{"a"}, 0, ""), StringInsert([]any{"a"}, 0, "y")},
 		{StringInsert([]any{"a", 1}, 0, "x"), StringInsert([]any{"a"}, 0, "y")},
 		{StringInsert([]any{"a"}, 0, "x"), {P: []any{"b", 0}, SI: new("y"), NA: new(1.0)}},
 	} {
