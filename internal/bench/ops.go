@@ -279,8 +279,9 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 		}
 	}
 
+	onPostgres := o.URL == "" && isPostgres(o.DatabaseURL)
 	storeCPU := func() float64 { return 0 } // SQLite runs in the server
-	if o.URL == "" && isPostgres(o.DatabaseURL) {
+	if onPostgres {
 		storeCPU = postgresCPU
 	}
 	cpu0, benchCPU0, storeCPU0 := t.cpu(), cpuOf(os.Getpid()), storeCPU()
@@ -308,7 +309,7 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 	serverCPU, benchCPU, dbCPU := t.cpu()-cpu0, cpuOf(os.Getpid())-benchCPU0, storeCPU()-storeCPU0
 
 	out := opsOutcome{clients: len(clients), docs: len(setup.Rows), window: stopAt.Sub(countFrom), seconds: time.Since(start).Seconds(),
-		serverCPU: serverCPU, benchCPU: benchCPU, dbCPU: dbCPU, postgres: o.URL == "" && isPostgres(o.DatabaseURL)}
+		serverCPU: serverCPU, benchCPU: benchCPU, dbCPU: dbCPU, postgres: onPostgres}
 	var errs []error
 	for i, oc := range clients {
 		out.hist.Merge(&oc.hist)

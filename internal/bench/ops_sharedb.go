@@ -110,12 +110,8 @@ func runSharedbPeer(ctx context.Context, o Options, peer string, prog *progress,
 		// Each side's CPU per op, its store included: tablecast's server
 		// (with SQLite in it) or server and PostgreSQL; ShareDB's server
 		// (in memory) or server and PostgreSQL.
-		ourCPU := ours.serverCPU
-		if ours.postgres {
-			ourCPU += ours.dbCPU
-		}
 		ratio := rep.add("cpu_per_op_ratio", "tablecast CPU per acked op ÷ ShareDB's (each with its store)",
-			ours.perOp(ourCPU)/sharedbPerOp(theirs), "x")
+			ours.perOp(ours.serverCPU+ours.dbCPU)/sharedbPerOp(theirs), "x")
 		if res.Store == "memory" && !ours.postgres {
 			// Issue 18's goal 1, set against ShareDB in memory.
 			ratio.goal("<= 0.33", func(v float64) bool { return v <= 1.0/3 })
