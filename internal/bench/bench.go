@@ -59,6 +59,9 @@ type Options struct {
 	Events int           // recover: events missed while the clients are away
 	Docs   int           // ops: documents the clients edit
 	Warmup time.Duration // ops: first part of the run whose acks are not counted
+	// Deletes (ops): every third op of a client deletes a character
+	// instead of inserting one (when its cell has one).
+	Deletes bool
 	// Wide (ops): the rows have WideCells text cells of CellBytes
 	// characters each (by default about 2 KB of text in all) instead of
 	// four short ones.
@@ -247,6 +250,7 @@ func newFlagSet(o *Options) *flag.FlagSet {
 		return nil
 	})
 	fs.DurationVar(&o.Warmup, "warmup", DefaultWarmup, "ops: first part of the run, not counted")
+	fs.BoolVar(&o.Deletes, "deletes", false, "ops: every third op of a client deletes a character at a random place instead of inserting one, as typing does (the ShareDB peer's clients too)")
 	fs.BoolVar(&o.Wide, "wide", false, fmt.Sprintf("ops: rows of %d text cells of --cell-bytes characters each", WideCells))
 	fs.IntVar(&o.CellBytes, "cell-bytes", DefaultCellBytes, "ops --wide: characters of text in each cell")
 	fs.BoolVar(&o.EditedNarrow, "edited-narrow", false, "ops --wide: the two edited cells start as in the narrow run; the others hold --cell-bytes")
@@ -611,6 +615,9 @@ func (o *Options) params() map[string]any {
 		p["docs"], p["duration"], p["warmup"], p["sharedb_peer"] = o.Docs, o.Duration.String(), o.Warmup.String(), o.SharedbPeer
 		if o.SharedbPostgres != "" {
 			p["sharedb_store"] = "postgres"
+		}
+		if o.Deletes {
+			p["deletes"] = "every third op"
 		}
 		if o.Wide {
 			p["wide_cells"], p["cell_bytes"], p["edited_narrow"] = WideCells, o.CellBytes, o.EditedNarrow

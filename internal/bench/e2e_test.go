@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/tablecast/tablecast/pkg/client"
 )
 
 // runInProcess runs a scenario against an in-process server and checks
@@ -119,20 +123,51 @@ func TestFanoutPublishersAndRate(t *testing.T) {
 	}
 }
 
+// bench ops, inserts alone and with deletes: every client's copy ends
+// equal to the stored row.
 func TestOpsEndToEnd(t *testing.T) {
-	rep, _ := runInProcess(t, "ops", "-n", "6", "--docs", "2", "--duration", "1s", "--warmup", "200ms", "--sharedb", "")
-	if got := value(t, rep, "clients"); got != 6 {
-		t.Errorf("clients = %v, want 6", got)
+	for _, extra := range [][]string{nil, {"--deletes"}} {
+		t.Run(fmt.Sprint(extra), func(t *testing.T) {
+			args := append([]string{"ops", "-n", "6", "--docs", "2", "--duration", "1s", "--warmup", "200ms", "--sharedb", ""}, extra...)
+			rep, _ := runInProcess(t, args...)
+			if got := value(t, rep, "clients"); got != 6 {
+				t.Errorf("clients = %v, want 6", got)
+			}
+			if value(t, rep, "acked_ops") <= 0 {
+				t.Error("no op acknowledged")
+			}
+			if got := value(t, rep, "copies_differing"); got != 0 {
+				t.Errorf("copies differing = %v, want 0", got)
+			}
+			// Versions stored: one per acknowledged op (some before the
+			// warm-up), plus the setup's writes.
+			if value(t, rep, "stored_versions") < value(t, rep, "acked_ops") {
+				t.Errorf("stored versions %v below acked ops %v", value(t, rep, "stored_versions"), value(t, rep, "acked_ops"))
+			}
+		})
 	}
-	if value(t, rep, "acked_ops") <= 0 {
-		t.Error("no op acknowledged")
-	}
-	if got := value(t, rep, "copies_differing"); got != 0 {
-		t.Errorf("copies differing = %v, want 0", got)
-	}
-	// Versions stored: one per acknowledged op (some before the warm-up),
-	// plus the setup's writes.
-	if value(t, rep, "stored_versions") < value(t, rep, "acked_ops") {
-		t.Errorf("stored versions %v below acked ops %v", value(t, rep, "stored_versions"), value(t, rep, "acked_ops"))
+}
+
+// With --deletes every third edit of a client deletes a character: two
+// inserts and a delete leave a cell one longer, alternately in each cell.
+func TestOpsClientDeletes(t *testing.T) {
+	for _, deletes := range []bool{false, true} {
+		o := &opsClient{fields: [2]string{"1", "2"}, rng: rand.New(rand.NewPCG(1, 1)), deletes: deletes,
+			doc: client.NewOTDoc(map[string]any{"fields": map[string]any{"1": "abc", "2": "abc"}}, 1)}
+		for range 6 {
+			if err := o.localOp(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fields := o.doc.Data().(map[string]any)["fields"].(map[string]any)
+		want := 6 // 3 + 3 inserts
+		if deletes {
+			want = 4 // 3 + 2 inserts - 1
+		}
+		for _, k := range []string{"1", "2"} {
+			if got := len(fields[k].(string)); got != want {
+				t.Errorf("deletes %v: cell %s has %d characters, want %d", deletes, k, got, want)
+			}
+		}
 	}
 }

@@ -24,7 +24,8 @@ import (
 // closed loop: one op in flight, the next submitted when the previous is
 // acknowledged, ops of others applied as they arrive. The ops alternate
 // between a one-character insert at a random place of the row's first and
-// second text cells, which ShareDB's peer (bench/peers/sharedb) does too.
+// second text cells, which ShareDB's peer (bench/peers/sharedb) does too;
+// with --deletes every third op deletes a character instead.
 // Ops acknowledged in the first --warmup are not counted. At the end,
 // every client's copy must equal the stored row.
 
@@ -37,6 +38,9 @@ type opsClient struct {
 	fields [2]string
 	rng    *rand.Rand
 	next   int
+	// deletes: every third edit (edits counts them) deletes a character.
+	deletes bool
+	edits   int
 
 	hist        Histogram
 	acked       int // counted (after the warm-up)
@@ -67,13 +71,19 @@ func (o *opsClient) onMessage(m client.Message) error {
 	return o.doc.Remote(d.V, d.Op)
 }
 
-// localOp inserts one character into a text cell.
+// localOp inserts one character into a text cell, or with deletes every
+// third time deletes one (if the cell has one).
 func (o *opsClient) localOp() error {
 	key := o.fields[o.next]
 	o.next ^= 1
+	o.edits++
 	fields, _ := o.doc.Data().(map[string]any)["fields"].(map[string]any)
 	s, _ := fields[key].(string)
 	n := len(s) // ASCII: one UTF-16 unit (json0's offsets) per byte
+	if o.deletes && o.edits%3 == 0 && n > 0 {
+		k := o.rng.IntN(n)
+		return o.doc.Apply(json0.Op{json0.StringDelete([]any{"fields", key}, k, s[k:k+1])})
+	}
 	return o.doc.Apply(json0.Op{json0.StringInsert([]any{"fields", key}, o.rng.IntN(n+1), "x")})
 }
 
@@ -262,7 +272,7 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 		if _, err := c.Subscribe(ctx, col, doc); err != nil {
 			return fmt.Errorf("ops: subscribe: %w", err)
 		}
-		clients[i] = &opsClient{c: c, col: col, id: doc, fields: fieldKeys, rng: rand.New(rand.NewPCG(uint64(i), 1))}
+		clients[i] = &opsClient{c: c, col: col, id: doc, fields: fieldKeys, rng: rand.New(rand.NewPCG(uint64(i), 1)), deletes: o.Deletes}
 	}
 	// Nothing writes yet: each document's snapshot, read once, is every
 	// subscriber's starting copy.

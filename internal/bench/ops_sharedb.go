@@ -62,6 +62,9 @@ func runSharedbPeer(ctx context.Context, o Options, peer string, prog *progress,
 	args := []string{peer, "--clients", strconv.Itoa(o.Conns), "--docs", strconv.Itoa(o.Docs),
 		"--duration", strconv.FormatFloat(total.Seconds(), 'f', -1, 64),
 		"--warmup", strconv.FormatFloat(o.Warmup.Seconds(), 'f', -1, 64)}
+	if o.Deletes {
+		args = append(args, "--deletes", "1")
+	}
 	ctx, cancel := context.WithTimeout(ctx, total+60*time.Second)
 	defer cancel()
 	store := "in-memory"
@@ -171,6 +174,9 @@ func runSharedbDialect(ctx context.Context, o Options, peer string, t *target, s
 		"--clients", strconv.Itoa(o.Conns),
 		"--duration", strconv.FormatFloat(total.Seconds(), 'f', -1, 64),
 		"--warmup", strconv.FormatFloat(o.Warmup.Seconds(), 'f', -1, 64)}
+	if o.Deletes {
+		args = append(args, "--deletes", "1")
+	}
 	ctx, cancel := context.WithTimeout(ctx, total+60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", args...)

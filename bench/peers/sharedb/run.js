@@ -25,12 +25,12 @@ const T0 = Date.now();
 
 // ---------------------------------------------------------------- arguments
 
-const USAGE = 'usage: node run.js [--clients 100] [--docs 10] [--duration 10] [--warmup 2] [--ops N] [--json FILE] [--postgres URL]\n' +
+const USAGE = 'usage: node run.js [--clients 100] [--docs 10] [--duration 10] [--warmup 2] [--ops N] [--json FILE] [--postgres URL] [--deletes 1]\n' +
   '       [--target WS_URL --collection NAME --doc-ids ID,... --fields KEY,KEY]';
 const STRING_FLAGS = new Set(['json', 'target', 'collection', 'doc-ids', 'fields', 'postgres']);
 
 function parseArgs(argv) {
-  const o = { clients: 100, docs: 10, duration: 10, warmup: null, ops: 0, json: '',
+  const o = { clients: 100, docs: 10, duration: 10, warmup: null, ops: 0, json: '', deletes: 0,
     target: '', collection: '', 'doc-ids': '', fields: '', postgres: '' };
   const given = new Set();
   for (let i = 0; i < argv.length; i++) {
@@ -64,6 +64,7 @@ function parseArgs(argv) {
   if (!Number.isInteger(o.docs) || o.docs < 1) throw new Error('--docs must be an integer >= 1');
   if (!(o.duration > 0)) throw new Error('--duration must be > 0 seconds');
   if (!Number.isInteger(o.ops) || o.ops < 0) throw new Error('--ops must be an integer >= 0');
+  if (o.deletes !== 0 && o.deletes !== 1) throw new Error('--deletes must be 0 or 1');
   // With --ops and no explicit --warmup, nothing is discarded: a small op
   // budget would otherwise be spent entirely inside the warm-up.
   if (o.warmup == null) o.warmup = (o.ops > 0 ? 0 : 2);
@@ -307,10 +308,18 @@ function issue(c) {
   let op;
   // Alternately into the two text fields, as tablecast's side does (its
   // number cells are decimal strings, which na cannot add to).
+  // With --deletes every third op deletes a character instead (if there
+  // is one), as tablecast's side does.
   const key = opts.fieldKeys[c.next];
-  const len = doc.data.fields[key].length;
-  const k = Math.floor(Math.random() * (len + 1)); // 0..len inclusive
-  op = [{ p: ['fields', key, k], si: 'x' }];
+  const text = doc.data.fields[key];
+  c.count = (c.count || 0) + 1;
+  if (opts.deletes && c.count % 3 === 0 && text.length > 0) {
+    const k = Math.floor(Math.random() * text.length); // 0..len-1
+    op = [{ p: ['fields', key, k], sd: text[k] }];
+  } else {
+    const k = Math.floor(Math.random() * (text.length + 1)); // 0..len inclusive
+    op = [{ p: ['fields', key, k], si: 'x' }];
+  }
   c.next ^= 1;
   issued++;
   c.inflight = true;
