@@ -103,28 +103,6 @@ func TestPayload(t *testing.T) {
 	}
 }
 
-func TestParseStat(t *testing.T) {
-	// Field 2 may hold spaces and parentheses; utime 250 and stime 50 ticks.
-	line := []byte("1234 (tc (bench) x) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0 100 0 0")
-	d, err := parseStat(line)
-	if err != nil || d != 3*time.Second {
-		t.Fatalf("parseStat = %v, %v; want 3s", d, err)
-	}
-	if _, err := parseStat([]byte("1234 (tc) S 1")); err == nil {
-		t.Fatal("a short line should fail")
-	}
-}
-
-func TestParseSyscw(t *testing.T) {
-	io := []byte("rchar: 10\nwchar: 4096\nsyscr: 3\nsyscw: 1234\nread_bytes: 0\n")
-	if n, err := parseSyscw(io); err != nil || n != 1234 {
-		t.Fatalf("parseSyscw = %d, %v; want 1234", n, err)
-	}
-	if _, err := parseSyscw([]byte("rchar: 10\n")); err == nil {
-		t.Fatal("no syscw line should fail")
-	}
-}
-
 func TestParseMetrics(t *testing.T) {
 	m, err := parseMetrics(strings.NewReader("# HELP go_goroutines x\ngo_goroutines 12\n" +
 		"go_gc_duration_seconds{quantile=\"0.5\"} 0.1\ngo_memstats_heap_alloc_bytes 3.5e+06\nbroken\n"))
