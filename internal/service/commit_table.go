@@ -29,6 +29,11 @@ import (
 // the table's writes on this node are always in one queue, in the order
 // they were queued: a hot document's prepared submits depend on the ones
 // it queued before them (Service.Submit).
+//
+// The one thing kept from batch to batch is each table's schema, with the
+// fields version it was read at (TableLocker): a batch whose lock finds the
+// same version takes it instead of reading and decoding the fields again,
+// since no field change, on any node, can have committed in between.
 
 // maxTableGroup bounds a table's batch: each write runs in a savepoint,
 // and PostgreSQL keeps the subtransactions of a transaction in shared
@@ -42,10 +47,47 @@ type tableGroups struct {
 	mu       sync.Mutex
 	groups   map[int64]*groupCommit
 	newGroup func() *groupCommit
+	// schemas are the tables' schemas as the batches last read them, at
+	// their fields versions; at most maxKeptSchemas (all are dropped when
+	// a new one would pass it).
+	schemas map[int64]keptSchema
+}
+
+// maxKeptSchemas bounds tableGroups.schemas.
+const maxKeptSchemas = 4096
+
+// keptSchema is a table's schema as read at its fields version.
+type keptSchema struct {
+	version int64
+	sc      *schema
 }
 
 func newTableGroups(newGroup func() *groupCommit) *tableGroups {
-	return &tableGroups{groups: make(map[int64]*groupCommit), newGroup: newGroup}
+	return &tableGroups{groups: make(map[int64]*groupCommit), newGroup: newGroup, schemas: make(map[int64]keptSchema)}
+}
+
+// keptSchema returns the table's schema if it was read at version, else
+// nil. Version 0 is no table (TableLocker): nothing is kept for it.
+func (g *tableGroups) keptSchema(tableID, version int64) *schema {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if k, ok := g.schemas[tableID]; ok && k.version == version && version != 0 {
+		return k.sc
+	}
+	return nil
+}
+
+// keepSchema keeps the table's schema as read at version.
+func (g *tableGroups) keepSchema(tableID, version int64, sc *schema) {
+	if version == 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.schemas[tableID]; !ok && len(g.schemas) >= maxKeptSchemas {
+		clear(g.schemas)
+	}
+	g.schemas[tableID] = keptSchema{version, sc}
 }
 
 // write commits fn with the next batch of the table's group.
@@ -75,11 +117,19 @@ func (g *tableGroups) group(tableID int64) *groupCommit {
 		c.keepMemos, c.max = false, maxTableGroup
 		c.idle = func() { g.leave(tableID, c) }
 		c.begin = func(ctx context.Context, tx store.Tx, batch *txOps) error {
-			if l, ok := tx.(TableLocker); ok {
-				if err := l.LockTable(ctx, tableID); err != nil {
-					return err
-				}
-				batch.locked = tableID
+			l, ok := tx.(TableLocker)
+			if !ok {
+				return nil
+			}
+			v, err := l.LockTable(ctx, tableID)
+			if err != nil {
+				return err
+			}
+			batch.locked = tableID
+			if sc := g.keptSchema(tableID, v); sc != nil {
+				batch.setSchema(tableID, sc)
+			} else {
+				batch.loadedSchema = func(sc *schema) { g.keepSchema(tableID, v, sc) }
 			}
 			return nil
 		}

@@ -1,17 +1,20 @@
 package service_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tablecast/tablecast/internal/event"
 	"github.com/tablecast/tablecast/internal/service"
 	"github.com/tablecast/tablecast/internal/service/servicetest"
+	"github.com/tablecast/tablecast/internal/store"
 	"github.com/tablecast/tablecast/internal/table"
 )
 
@@ -204,5 +207,73 @@ func TestHotDocumentsTwoNodes(t *testing.T) {
 	}
 	if got := fx.row(r.ID); got.Version != 6 || fx.cell(got, "Name") != `"vwzyxab"` {
 		t.Fatalf("row %s at v%d, want \"vwzyxab\" at v6", fx.cell(got, "Name"), got.Version)
+	}
+}
+
+// fieldsCountingStore counts the fields reads of its write transactions,
+// whose table locks it passes on.
+type fieldsCountingStore struct {
+	store.Store
+	reads atomic.Int64
+}
+
+func (s *fieldsCountingStore) SingleWriter() bool { return false }
+
+func (s *fieldsCountingStore) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	return s.Store.Update(ctx, func(tx store.Tx) error { return fn(fieldsCountingTx{tx, s}) })
+}
+
+type fieldsCountingTx struct {
+	store.Tx
+	s *fieldsCountingStore
+}
+
+func (t fieldsCountingTx) Fields(ctx context.Context, tableID int64) ([]store.Field, error) {
+	t.s.reads.Add(1)
+	return t.Tx.Fields(ctx, tableID)
+}
+
+func (t fieldsCountingTx) LockTable(ctx context.Context, tableID int64) (int64, error) {
+	return t.Tx.(service.TableLocker).LockTable(ctx, tableID)
+}
+
+// TestTableSchemaKept: on PostgreSQL a node keeps a table's schema from
+// batch to batch while the table's fields version stays, and reads it
+// again once another node has changed a field: the next write sees the
+// new field at once.
+func TestTableSchemaKept(t *testing.T) {
+	st := &fieldsCountingStore{Store: servicetest.OpenPostgres(t, "")}
+	fx := newFixture(t, st, service.Config{})
+	ctx := fx.ctx
+	other, err := service.New(service.Config{Store: st.Store, Secret: testSecret, PasswordIterations: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fx.id("Name")
+	insert := func(s string) string { return `[{"p":["fields","` + name + `",0],"si":"` + s + `"}]` }
+	r := ok(fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"ab"`), 0))(t)
+	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 1, "A", 1, insert("x"))))(t)
+
+	before := st.reads.Load()
+	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 2, "A", 2, insert("y"))))(t)
+	ok(fx.svc.UpdateRow(ctx, fx.admin, fx.tbl.ID, service.RowPatch{ID: r.ID, Fields: fx.fields("Name", `"rest"`)}))(t)
+	if n := st.reads.Load() - before; n != 0 {
+		t.Fatalf("%d fields reads for a submit and a REST write after the first, want 0 (the schema kept)", n)
+	}
+
+	f := ok(other.CreateField(ctx, fx.admin, fx.tbl.ID, service.FieldInput{Name: "Added elsewhere", Type: table.TypeText}))(t)
+	before = st.reads.Load()
+	set := `[{"p":["fields","` + strconv.FormatInt(f.ID, 10) + `"],"oi":"new"}]`
+	res := ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 4, "A", 3, set)))(t)
+	if n := st.reads.Load() - before; n != 1 {
+		t.Errorf("%d fields reads after another node added a field, want 1", n)
+	}
+	if got := string(fx.row(r.ID).Fields[f.ID]); got != `"new"` {
+		t.Errorf("the new field's cell after the submit (%+v): %s, want \"new\"", res, got)
+	}
+	before = st.reads.Load()
+	ok(fx.svc.Submit(ctx, fx.admin, fx.rowOp(r.ID, 5, "A", 4, insert("z"))))(t)
+	if n := st.reads.Load() - before; n != 0 {
+		t.Errorf("%d fields reads for the submit after that, want 0", n)
 	}
 }

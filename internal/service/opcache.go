@@ -179,6 +179,17 @@ type txOps struct {
 	// locked is the table whose lock the batch took before its writes
 	// (tableGroups), which they need not take again.
 	locked int64
+	// loadedSchema, when set, is told the schema of the locked table once
+	// the batch has read it (tableGroups keeps it for later batches).
+	loadedSchema func(*schema)
+}
+
+// setSchema remembers a table's schema for the rest of the batch.
+func (t *txOps) setSchema(tableID int64, sc *schema) {
+	if t.schemas == nil {
+		t.schemas = make(map[int64]*schema)
+	}
+	t.schemas[tableID] = sc
 }
 
 type accessKey struct {

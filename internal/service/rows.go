@@ -106,7 +106,7 @@ func (s *Service) createRows(ctx context.Context, a Actor, tableID int64, items 
 		if err := checkBatchSize("items", len(items)); err != nil {
 			return err
 		}
-		sc, err := loadSchema(ctx, w, tableID)
+		sc, err := w.schemaMemo(tableID)
 		if err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func (s *Service) updateRows(ctx context.Context, a Actor, tableID int64, items 
 		if err := checkBatchSize("items", len(items)); err != nil {
 			return err
 		}
-		sc, err := loadSchema(ctx, w, tableID)
+		sc, err := w.schemaMemo(tableID)
 		if err != nil {
 			return err
 		}
@@ -319,7 +319,7 @@ func (s *Service) deleteRows(ctx context.Context, a Actor, tableID int64, ids []
 		if err != nil {
 			return err
 		}
-		sc, err := loadSchema(ctx, w, tableID)
+		sc, err := w.schemaMemo(tableID)
 		if err != nil {
 			return err
 		}

@@ -276,10 +276,10 @@ func (w *writeTx) schemaMemo(tableID int64) (*schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	if w.batch.schemas == nil {
-		w.batch.schemas = make(map[int64]*schema)
+	w.batch.setSchema(tableID, sc)
+	if w.batch.loadedSchema != nil && w.batch.locked == tableID {
+		w.batch.loadedSchema(sc) // read under the table's lock, at its version
 	}
-	w.batch.schemas[tableID] = sc
 	return sc, nil
 }
 
@@ -292,8 +292,13 @@ func (w *writeTx) schemaMemo(tableID int64) (*schema, error) {
 // it, a row write racing a field change may validate against the schema
 // from before the change (writers are otherwise serialised only from
 // their AppendEvent on).
+//
+// It returns the table's fields version, which counts its field changes
+// and which no other transaction can change while the lock is held: a
+// schema read at that version is still the table's (tableGroups keeps one
+// per table across batches).
 type TableLocker interface {
-	LockTable(ctx context.Context, tableID int64) error
+	LockTable(ctx context.Context, tableID int64) (fieldsVersion int64, err error)
 }
 
 func (w *writeTx) lockTable(id int64) error {
@@ -301,7 +306,8 @@ func (w *writeTx) lockTable(id int64) error {
 		return nil // the batch holds it (tableGroups)
 	}
 	if l, ok := w.Tx.(TableLocker); ok {
-		return l.LockTable(w.ctx, id)
+		_, err := l.LockTable(w.ctx, id)
+		return err
 	}
 	return nil
 }

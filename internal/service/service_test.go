@@ -513,11 +513,11 @@ type lockingTx struct {
 
 var _ service.TableLocker = lockingTx{}
 
-func (t lockingTx) LockTable(_ context.Context, id int64) error {
+func (t lockingTx) LockTable(_ context.Context, id int64) (int64, error) {
 	t.s.mu.Lock()
 	defer t.s.mu.Unlock()
 	t.s.locked = append(t.s.locked, id)
-	return nil
+	return 0, nil
 }
 
 func TestTableLocker(t *testing.T) {

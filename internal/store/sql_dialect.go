@@ -76,9 +76,10 @@ type dialect struct {
 	// payload, created_at), result the offset. Otherwise streamNext and
 	// eventInsert run one after the other.
 	appendEvent string
-	// lockTable, when set, locks a table's row until the transaction ends
-	// (parameter: table id), so that writes to one table see its fields as
-	// they are; SQLite's single writer needs none.
+	// lockTable reads a table's fields version (parameter: table id) and,
+	// on PostgreSQL, locks its row until the transaction ends, so that
+	// writes to one table see its fields as they are; SQLite's single
+	// writer needs no lock.
 	lockTable string
 	// writeHeads, when set, updates the heads of several rows at their
 	// expected versions in one statement (WriteRows); parameters: arrays

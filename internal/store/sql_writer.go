@@ -822,14 +822,20 @@ func (t *sqlTx) DeleteView(ctx context.Context, id int64) error {
 
 // LockTable holds a table's row until the transaction ends, so that a write
 // validated against the table's fields cannot race a change of those fields
-// (the service calls it first in every table write). SQLite has one writer:
-// nothing to lock.
-func (t *sqlTx) LockTable(ctx context.Context, tableID int64) error {
-	if t.d.lockTable == "" {
-		return nil
+// (the service calls it first in every table write), and returns the
+// table's fields version: how many field changes it has had (migration
+// 0010), which no other transaction can change before this one ends. SQLite
+// has one writer: it reads the version and locks nothing. A table that does
+// not exist has nothing to lock: version 0, and the write's own checks say
+// it is gone.
+func (t *sqlTx) LockTable(ctx context.Context, tableID int64) (int64, error) {
+	var v int64
+	err := t.st.queryRow(ctx, t.d.lockTable, tableID).Scan(&v)
+	switch {
+	case err == nil:
+		return v, nil
+	case t.d.isNoRows(err):
+		return 0, nil
 	}
-	if _, err := t.st.exec(ctx, t.d.lockTable, tableID); err != nil {
-		return fmt.Errorf("store: lock table %d: %w", tableID, err)
-	}
-	return nil
+	return 0, fmt.Errorf("store: lock table %d: %w", tableID, err)
 }

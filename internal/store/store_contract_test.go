@@ -30,6 +30,7 @@ func testStoreContract(t *testing.T, open func(t *testing.T) Store) {
 		{"RowWhole", contractRowWhole},
 		{"Views", contractViews},
 		{"Versions", contractVersions},
+		{"FieldsVersion", contractFieldsVersion},
 		{"InsertRows", contractInsertRows},
 		{"InsertRowsBefore", contractInsertRowsBefore},
 		{"RowPagination", contractRowPagination},

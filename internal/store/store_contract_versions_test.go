@@ -147,3 +147,73 @@ func contractVersions(t *testing.T, s Store) {
 		t.Fatalf("table after a field delete: version %d, want 3", got.Version)
 	}
 }
+
+// contractFieldsVersion: LockTable returns the table's fields version,
+// which every field insert, update and delete raises in its own
+// transaction, whatever else changes; other tables' changes leave it, and
+// a table that does not exist has 0.
+func contractFieldsVersion(t *testing.T, s Store) {
+	f := newFixture(t, s)
+	other := newFixture(t, s)
+	version := func(tableID int64) (v int64) {
+		t.Helper()
+		update(t, s, func(ctx context.Context, tx Tx) error {
+			l, ok := tx.(interface {
+				LockTable(ctx context.Context, tableID int64) (int64, error)
+			})
+			if !ok {
+				t.Fatalf("%T has no LockTable", tx)
+			}
+			var err error
+			v, err = l.LockTable(ctx, tableID)
+			return err
+		})
+		return v
+	}
+	v0 := version(f.table.ID)
+	if v0 < 1 {
+		t.Fatalf("fields version of a table with fields: %d, want at least 1", v0)
+	}
+	var extra Field
+	steps := []struct {
+		what string
+		fn   func(ctx context.Context, tx Tx) error
+	}{
+		{"a field created", func(ctx context.Context, tx Tx) (err error) {
+			extra, err = tx.CreateField(ctx, Field{TableID: f.table.ID, Name: "Extra", Type: "text"})
+			return err
+		}},
+		{"a field renamed", func(ctx context.Context, tx Tx) (err error) {
+			extra.Name = "Renamed"
+			extra, err = tx.UpdateField(ctx, extra)
+			return err
+		}},
+		{"a field deleted", func(ctx context.Context, tx Tx) error { return tx.DeleteField(ctx, extra.ID) }},
+	}
+	want := v0
+	for _, st := range steps {
+		update(t, s, st.fn)
+		want++
+		if got := version(f.table.ID); got != want {
+			t.Errorf("after %s: fields version %d, want %d", st.what, got, want)
+		}
+	}
+	// Neither a row, nor the table's rename, nor another table's field.
+	insertRows(t, s, f.table.ID, 0, `{}`)
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		tb := f.table
+		tb.Name = "Renamed table"
+		_, err := tx.UpdateTable(ctx, tb)
+		return err
+	})
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		_, err := tx.CreateField(ctx, Field{TableID: other.table.ID, Name: "Elsewhere", Type: "text"})
+		return err
+	})
+	if got := version(f.table.ID); got != want {
+		t.Errorf("after a row, a rename and another table's field: fields version %d, want %d", got, want)
+	}
+	if got := version(f.table.ID + other.table.ID + 1000); got != 0 {
+		t.Errorf("fields version of no table: %d, want 0", got)
+	}
+}

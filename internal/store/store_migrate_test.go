@@ -367,3 +367,39 @@ func testUpgradeCellBodies(t *testing.T, u string) {
 	jsonEqual(t, must(s.Row(ctx, tableID, rowID)).get(t).Values, json.RawMessage(want), "row written after the upgrade")
 	checkCellBodies(t, s, "after a write")
 }
+
+func TestSQLiteUpgradeFieldsVersion(t *testing.T) {
+	testUpgradeFieldsVersion(t, "sqlite://"+filepath.Join(t.TempDir(), "u.db"))
+}
+
+func TestPostgresUpgradeFieldsVersion(t *testing.T) {
+	testUpgradeFieldsVersion(t, createPostgresDB(t, postgresAdminURL(t)))
+}
+
+// 0010: a table there was starts at fields version 1 (0 is no table), and
+// its field changes count from there.
+func testUpgradeFieldsVersion(t *testing.T, u string) {
+	var tableID int64
+	s, _ := migrateFrom(t, u, 9, func(ctx context.Context, q querier, d *dialect) error {
+		var err error
+		tableID, err = insertTable(ctx, q, d)
+		return err
+	})
+	version := func() (v int64) {
+		update(t, s, func(ctx context.Context, tx Tx) (err error) {
+			v, err = tx.(*sqlTx).LockTable(ctx, tableID)
+			return err
+		})
+		return v
+	}
+	if got := version(); got != 1 {
+		t.Fatalf("fields version after the upgrade: %d, want 1", got)
+	}
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		_, err := tx.CreateField(ctx, Field{TableID: tableID, Name: "Name", Type: "text"})
+		return err
+	})
+	if got := version(); got != 2 {
+		t.Errorf("fields version after a field was added: %d, want 2", got)
+	}
+}

@@ -209,7 +209,7 @@ var postgresDialect = func() *dialect {
 		ids:    func(ids []int64) any { return ids },
 		shiftRows: `UPDATE table_rows SET ord = ord + 1
 			WHERE table_id = ? AND (ord, id) >= (?::text::numeric, ?)`,
-		lockTable: `SELECT id FROM tables WHERE id = $1 FOR UPDATE`,
+		lockTable: `SELECT fields_version FROM tables WHERE id = $1 FOR UPDATE`,
 		eventsBulk: `INSERT INTO events (stream_kind, stream_id, stream_offset, type, payload, created_at)
 			SELECT k, i, o, t, p::json, ?::timestamptz FROM unnest(?::smallint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[]) AS e (k, i, o, t, p)`,
 		docOpsBulk: `INSERT INTO doc_ops (collection, doc_id, version, op, src, seq, stream_offset, created_at)

@@ -338,6 +338,7 @@ var sqliteDialect = func() *dialect {
 			"{cellvalue}", "COALESCE(c.value, (SELECT b.value FROM cell_bodies b WHERE b.id = c.body))",
 		),
 		skipLocked: "",
+		lockTable:  "SELECT fields_version FROM tables WHERE id = ?",
 		ts:         func(t time.Time) any { return t.UnixMicro() },
 		order:      func(n *big.Int) any { return paddedOrder(n) },
 		ids: func(ids []int64) any {
