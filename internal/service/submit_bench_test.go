@@ -55,7 +55,29 @@ func BenchmarkSubmit(b *testing.B) {
 			if c.wide {
 				cells = wideCells(b, fx)
 			}
-			benchSubmit(b, fx, cells)
+			benchSubmit(b, fx, cells, 50)
+		})
+	}
+}
+
+// BenchmarkSubmitPostgres: submits one at a time, so that each batch holds
+// one, on PostgreSQL, on rows of 3 fields and of 52 (wideCells): what a
+// batch costs by itself, a table's schema kept from batch to batch
+// (TestTableSchemaKept). cpu-µs/op is this process's CPU; PostgreSQL's is
+// not counted.
+func BenchmarkSubmitPostgres(b *testing.B) {
+	for _, wide := range []bool{false, true} {
+		name := "narrow_one_at_a_time"
+		if wide {
+			name = "wide_one_at_a_time"
+		}
+		b.Run(name, func(b *testing.B) {
+			fx := newFixture(b, servicetest.OpenPostgres(b, ""), service.Config{})
+			cells := fx.fields("Name", `"x"`)
+			if wide {
+				cells = wideCells(b, fx)
+			}
+			benchSubmit(b, fx, cells, 0)
 		})
 	}
 }
@@ -80,7 +102,9 @@ func wideCells(b *testing.B, fx *fixture) service.RowFields {
 	return cells
 }
 
-func benchSubmit(b *testing.B, fx *fixture, cells service.RowFields) {
+// benchSubmit submits from 50 goroutines per core, 100 clients on 2 cores
+// as in bench ops; with parallelism 0 one at a time, from one goroutine.
+func benchSubmit(b *testing.B, fx *fixture, cells service.RowFields, parallelism int) {
 	const docs = 10
 	rows := make([]int64, docs)
 	versions := make([]atomic.Int64, docs)
@@ -101,24 +125,31 @@ func benchSubmit(b *testing.B, fx *fixture, cells service.RowFields) {
 		json.RawMessage(`[{"p":["fields","` + name + `",0],"si":"a"}]`),
 		json.RawMessage(`[{"p":["fields","` + name + `",0],"sd":"a"}]`),
 	}
-	var next atomic.Int64
-	b.SetParallelism(50) // 100 clients on 2 cores, as in bench ops
+	submit := func(n int64) bool {
+		d := int(n % docs)
+		v := versions[d].Load()
+		res, err := fx.svc.Submit(fx.ctx, fx.admin, event.Submission{Collection: fx.records(), DocID: rows[d],
+			V: v, HasV: true, Op: ops[n/docs%2], Src: "bench", Seq: uint64(n)})
+		if err != nil {
+			b.Error(err)
+			return false
+		}
+		versions[d].Store(res.V + 1)
+		return true
+	}
 	b.ResetTimer()
 	cpu0, cpuOK := cputime.Process()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			n := next.Add(1)
-			d := int(n % docs)
-			v := versions[d].Load()
-			res, err := fx.svc.Submit(fx.ctx, fx.admin, event.Submission{Collection: fx.records(), DocID: rows[d],
-				V: v, HasV: true, Op: ops[n/docs%2], Src: "bench", Seq: uint64(n)})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			versions[d].Store(res.V + 1)
+	if parallelism == 0 {
+		for n := int64(1); n <= int64(b.N) && submit(n); n++ {
 		}
-	})
+	} else {
+		var next atomic.Int64
+		b.SetParallelism(parallelism)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() && submit(next.Add(1)) {
+			}
+		})
+	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 	if cpu1, ok := cputime.Process(); ok && cpuOK {
 		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
