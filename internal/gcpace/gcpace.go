@@ -170,7 +170,7 @@ func (p *Pacer) arm() {
 }
 
 // pace runs after a collection: it sets the percentage for the next one
-// from the live heap the collection left, then arms itself again.
+// from the live heap the collection left, and arms itself again.
 func (p *Pacer) pace() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -182,10 +182,12 @@ func (p *Pacer) pace() {
 		debug.SetGCPercent(pct)
 		p.current = pct
 	}
+	// Armed before anyone is told, so that a collection that follows the
+	// news (TestPacesAfterEachCollection's second) has a sentinel to free.
+	p.arm()
 	if p.onPace != nil {
 		p.onPace(pct)
 	}
-	p.arm()
 }
 
 // percentFor returns the GC percentage that makes the next collection
