@@ -40,6 +40,12 @@ func TestMetrics(t *testing.T) {
 	subscribe(t, c, "news", "")
 	tn.broadcast(t, "news", 1)
 	recvMessage(t, c, "news", 1)
+	// A writer folds its latencies into the histogram once its write is
+	// done, which may be after the client has the message.
+	waitUntil(t, waitTimeout, "the fan-out latency of the message in /metrics", func() bool {
+		_, b, _ := tn.adminRaw(t, http.MethodGet, "/metrics", "", nil)
+		return metricValue(string(b), "tablecast_fanout_latency_seconds_count") >= 1
+	})
 
 	status, b, h := tn.adminRaw(t, http.MethodGet, "/metrics", "", nil)
 	if status != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
