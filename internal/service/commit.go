@@ -78,6 +78,10 @@ type groupCommit struct {
 	begin func(ctx context.Context, tx store.Tx, batch *txOps) error
 	// publishMu orders the publishing of batches.
 	publishMu sync.Mutex
+	// keepSchema, when set, is given the schema of the table a batch
+	// locked and the fields version it was read at, once the batch has
+	// committed as keep allows (tableGroups).
+	keepSchema func(version int64, sc *schema)
 }
 
 // Lock order: hotDoc.mu, then groupCommit.mu (a prepared submit queues
@@ -268,10 +272,21 @@ const maxKept = 4096
 // keep keeps the batch's memos for the next batch when the batch
 // committed and every write of it succeeded (a failed write's savepoint
 // undid what it may have read them from); else none.
+//
+// On a store with several writers (keepMemos false) only the locked
+// table's schema is handed on, under the same rule and only if no write
+// of the batch changed what the memos hold (txOps.forgot): then it is the
+// table's schema at the version its lock returned.
 func (c *groupCommit) keep(seen *txOps, err error, batch []*writeReq) {
-	ok := err == nil && seen != nil && c.keepMemos
+	ok := err == nil && seen != nil
 	for _, r := range batch {
 		ok = ok && r.err == nil
+	}
+	if ok && !c.keepMemos {
+		if sc := seen.schemas[seen.locked]; c.keepSchema != nil && sc != nil && !seen.forgot {
+			c.keepSchema(seen.fieldsVersion, sc)
+		}
+		ok = false
 	}
 	if !ok {
 		c.kept = nil

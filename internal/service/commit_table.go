@@ -77,13 +77,17 @@ func (g *tableGroups) keptSchema(tableID, version int64) *schema {
 	return nil
 }
 
-// keepSchema keeps the table's schema as read at version.
+// keepSchema keeps the table's schema as read at version (by a batch
+// that committed: groupCommit.keep).
 func (g *tableGroups) keepSchema(tableID, version int64, sc *schema) {
 	if version == 0 {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if k, ok := g.schemas[tableID]; ok && k.version == version && k.sc == sc {
+		return // the batch took it from here
+	}
 	if _, ok := g.schemas[tableID]; !ok && len(g.schemas) >= maxKeptSchemas {
 		clear(g.schemas)
 	}
@@ -125,14 +129,13 @@ func (g *tableGroups) group(tableID int64) *groupCommit {
 			if err != nil {
 				return err
 			}
-			batch.locked = tableID
+			batch.locked, batch.fieldsVersion = tableID, v
 			if sc := g.keptSchema(tableID, v); sc != nil {
 				batch.setSchema(tableID, sc)
-			} else {
-				batch.loadedSchema = func(sc *schema) { g.keepSchema(tableID, v, sc) }
 			}
 			return nil
 		}
+		c.keepSchema = func(version int64, sc *schema) { g.keepSchema(tableID, version, sc) }
 		g.groups[tableID] = c
 	}
 	return c

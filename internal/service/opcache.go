@@ -179,9 +179,12 @@ type txOps struct {
 	// locked is the table whose lock the batch took before its writes
 	// (tableGroups), which they need not take again.
 	locked int64
-	// loadedSchema, when set, is told the schema of the locked table once
-	// the batch has read it (tableGroups keeps it for later batches).
-	loadedSchema func(*schema)
+	// fieldsVersion is the locked table's fields version, as its lock
+	// returned it (TableLocker); forgot is set once a write of the batch
+	// has dropped the memos (forget). groupCommit.keep hands the locked
+	// table's schema on to later batches from both (tableGroups).
+	fieldsVersion int64
+	forgot        bool
 }
 
 // setSchema remembers a table's schema for the rest of the batch.
@@ -208,7 +211,7 @@ func (t *txOps) forget(typ string) {
 	if t == nil || strings.HasPrefix(typ, "rows_") || strings.HasPrefix(typ, "view_") {
 		return
 	}
-	t.access, t.schemas, t.prior = nil, nil, nil
+	t.access, t.schemas, t.prior, t.forgot = nil, nil, nil, true
 }
 
 // memos are the access and schema memos kept across batches.

@@ -277,9 +277,6 @@ func (w *writeTx) schemaMemo(tableID int64) (*schema, error) {
 		return nil, err
 	}
 	w.batch.setSchema(tableID, sc)
-	if w.batch.loadedSchema != nil && w.batch.locked == tableID {
-		w.batch.loadedSchema(sc) // read under the table's lock, at its version
-	}
 	return sc, nil
 }
 

@@ -155,21 +155,7 @@ func contractVersions(t *testing.T, s Store) {
 func contractFieldsVersion(t *testing.T, s Store) {
 	f := newFixture(t, s)
 	other := newFixture(t, s)
-	version := func(tableID int64) (v int64) {
-		t.Helper()
-		update(t, s, func(ctx context.Context, tx Tx) error {
-			l, ok := tx.(interface {
-				LockTable(ctx context.Context, tableID int64) (int64, error)
-			})
-			if !ok {
-				t.Fatalf("%T has no LockTable", tx)
-			}
-			var err error
-			v, err = l.LockTable(ctx, tableID)
-			return err
-		})
-		return v
-	}
+	version := func(tableID int64) int64 { t.Helper(); return fieldsVersion(t, s, tableID) }
 	v0 := version(f.table.ID)
 	if v0 < 1 {
 		t.Fatalf("fields version of a table with fields: %d, want at least 1", v0)
@@ -216,4 +202,21 @@ func contractFieldsVersion(t *testing.T, s Store) {
 	if got := version(f.table.ID + other.table.ID + 1000); got != 0 {
 		t.Errorf("fields version of no table: %d, want 0", got)
 	}
+}
+
+// fieldsVersion is the table's fields version, as LockTable returns it.
+func fieldsVersion(t *testing.T, s Store, tableID int64) (v int64) {
+	t.Helper()
+	update(t, s, func(ctx context.Context, tx Tx) error {
+		l, ok := tx.(interface {
+			LockTable(ctx context.Context, tableID int64) (int64, error)
+		})
+		if !ok {
+			t.Fatalf("%T has no LockTable", tx)
+		}
+		var err error
+		v, err = l.LockTable(ctx, tableID)
+		return err
+	})
+	return v
 }
