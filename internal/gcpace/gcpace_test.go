@@ -53,6 +53,7 @@ func TestPacesAfterEachCollection(t *testing.T) {
 	tick := make(chan time.Time)
 	p.tick = tick
 	p.start()
+	defer p.Stop() // on a failure too: a pacer left running would pace the later tests
 
 	runtime.GC()
 	var pct int
