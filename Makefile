@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build run test test-short vet bench fuzz clean release release-check
+.PHONY: all build run test test-short vet lint bench fuzz clean release release-check
 
 # The version stamped into release binaries; without it (go build, go
 # install) `tablecast version` reads the module's version from the build info.
@@ -36,6 +36,12 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+# staticcheck, at a pinned version, fetched and built by the go command.
+# A finding that is meant is kept with a //lint:ignore comment giving why.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint:
+	$(STATICCHECK) $(PKGS)
 
 # Go benchmarks of the hot paths (see docs/benchmarks.md for the figures).
 bench:

@@ -375,10 +375,10 @@ func (o *Options) validate() error {
 		errs = append(errs, errors.New("--writes and --window must not be negative and --duration must be above zero"))
 	}
 	if o.DatabaseURL != "" && !strings.HasPrefix(o.DatabaseURL, "sqlite://") && !isPostgres(o.DatabaseURL) {
-		errs = append(errs, errors.New("--database-url: want sqlite://path or postgres://..."))
+		errs = append(errs, errors.New("--database-url: want a sqlite:// or postgres:// URL"))
 	}
 	if o.SharedbPostgres != "" && (o.Scenario != "ops" || o.SharedbPeer == "" || !isPostgres(o.SharedbPostgres)) {
-		errs = append(errs, errors.New("--sharedb-postgres goes with ops and the ShareDB peer, and wants postgres://..."))
+		errs = append(errs, errors.New("--sharedb-postgres goes with ops and the ShareDB peer, and wants a postgres:// URL"))
 	}
 	if o.Conns < 1 {
 		errs = append(errs, errors.New("-n must be at least 1"))

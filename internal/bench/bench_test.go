@@ -57,7 +57,7 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"ops", "--edited-narrow"}, "goes with --wide"},
 		{[]string{"ops", "--nodes", "2", "--redis-url", "redis://127.0.0.1:6379/0"}, "needs a PostgreSQL --database-url"},
 		{[]string{"ops", "--doc-per-node"}, "goes with ops --nodes"},
-		{[]string{"ops", "--sharedb-postgres", "mysql://x/y"}, "wants postgres://"},
+		{[]string{"ops", "--sharedb-postgres", "mysql://x/y"}, "wants a postgres:// URL"},
 		{[]string{"ops", "--sharedb", "", "--sharedb-postgres", "postgres://x/y"}, "goes with ops and the ShareDB peer"},
 		{[]string{"rows", "--sharedb-postgres", "postgres://x/y"}, "goes with ops"},
 		{[]string{"ops", "--nodes", "3", "--redis-url", "redis://127.0.0.1:6379/0", "--database-url", "postgres://x/y", "--doc-per-node"}, "a multiple of N"},

@@ -471,7 +471,7 @@ func fanoutTablecast(ctx context.Context, o Options, t *target, prog *progress, 
 	res.redisCmds = commandsPer(cmds0, redisCommands(ctx, o), res.published)
 	runErr := res.tally(s, live)
 
-	slow := math.NaN()
+	var slow float64
 	actx, acancel := afterCtx(ctx)
 	defer acancel()
 	if statsAfter, err := t.stats(actx); err == nil && statsErr == nil {

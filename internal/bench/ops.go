@@ -42,12 +42,11 @@ type opsClient struct {
 	deletes bool
 	edits   int
 
-	hist        Histogram
-	acked       int // counted (after the warm-up)
-	stale       int // counted acks of ops that were transformed
-	pairs       int // counted transforms (versions the op was behind)
-	err         error
-	lastVersion int64
+	hist  Histogram
+	acked int // counted (after the warm-up)
+	stale int // counted acks of ops that were transformed
+	pairs int // counted transforms (versions the op was behind)
+	err   error
 }
 
 type opsAck struct {

@@ -171,15 +171,6 @@ func (sc *schema) fieldsOut() []table.Field {
 	return out
 }
 
-func (sc *schema) primary() *table.Field {
-	for _, f := range sc.list {
-		if f.Primary {
-			return f
-		}
-	}
-	return nil
-}
-
 // decodeValues reads a row's stored values.
 func decodeValues(raw json.RawMessage) (table.Values, error) {
 	var m map[string]json.RawMessage

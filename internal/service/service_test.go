@@ -287,18 +287,22 @@ func testRollback(t *testing.T, fx *fixture) {
 	wantErr(t, err, event.ErrNotFound)
 	_, err = fx.svc.CreateRow(ctx, fx.admin, fx.tbl.ID, fx.fields("Name", `"z"`), row.ID+1000)
 	wantDetail(t, err, "before")
+	unmoved := func(what string) {
+		t.Helper()
+		if got := fx.top(fx.tableStream()); got != top {
+			t.Fatalf("%s moved the stream from %d to %d", what, top, got)
+		}
+		if got := fx.pub.Calls(); got != calls {
+			t.Fatalf("%s published (%d calls, want %d)", what, got, calls)
+		}
+	}
+	unmoved("failed writes")
 	// a viewer cannot write
 	ok(fx.svc.AddMember(ctx, fx.admin, fx.ws.ID, service.MemberInput{UserID: "vera", Role: store.RoleViewer}))(t)
 	top, calls = fx.top(fx.tableStream()), fx.pub.Calls()
 	_, err = fx.svc.CreateRow(ctx, service.Actor{UserID: "vera"}, fx.tbl.ID, fx.fields("Name", `"v"`), 0)
 	wantErr(t, err, event.ErrForbidden)
-
-	if got := fx.top(fx.tableStream()); got != top {
-		t.Fatalf("failed writes moved the stream from %d to %d", top, got)
-	}
-	if fx.pub.Calls() != calls {
-		t.Fatalf("failed writes published")
-	}
+	unmoved("a viewer's refused write")
 	page := ok(fx.svc.ListRows(ctx, fx.admin, fx.tbl.ID, service.ListRowsInput{}))(t)
 	if len(page.Rows) != 1 || string(page.Rows[0].Fields[fx.f["Name"].ID]) != `"x"` || page.Rows[0].Version != 1 {
 		t.Fatalf("rows after failed writes = %+v", page.Rows)

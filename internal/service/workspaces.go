@@ -191,7 +191,7 @@ func (s *Service) AddMember(ctx context.Context, a Actor, wsID int64, in MemberI
 			WorkspaceMeta: w.workspaceMeta(wsID), UserID: in.UserID, Role: event.Role(in.Role),
 		})
 	})
-	return Member{UserID: in.UserID, Role: in.Role}, err
+	return Member(in), err
 }
 
 // otherAdmins reports whether the workspace has an admin other than userID.

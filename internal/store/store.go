@@ -516,5 +516,5 @@ func Open(ctx context.Context, url string) (Store, error) {
 	case hasPrefixFold(url, "postgres://"), hasPrefixFold(url, "postgresql://"):
 		return OpenPostgres(ctx, url)
 	}
-	return nil, fmt.Errorf("store: unsupported database URL %q: want sqlite://path or postgres://...", redactURL(url))
+	return nil, fmt.Errorf("store: unsupported database URL %q: want a sqlite:// or postgres:// URL", redactURL(url))
 }

@@ -77,7 +77,6 @@ func freePort(t *testing.T) int {
 type proc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
-	addr string
 	out  *bytes.Buffer
 	done chan error
 }

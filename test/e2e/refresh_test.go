@@ -68,7 +68,7 @@ func TestRefreshExtendsConnection(t *testing.T) {
 		t.Errorf("refresh expires_in = %v (%v); want about 3600", in, ok)
 	}
 
-	twin.expectDisconnect(4001, true, exp.Sub(time.Now())+3*time.Second)
+	twin.expectDisconnect(4001, true, time.Until(exp)+3*time.Second)
 	if time.Now().Before(exp) {
 		t.Errorf("the twin was closed before its token's exp %v", exp)
 	}
@@ -103,7 +103,7 @@ func TestRefreshRefused(t *testing.T) {
 	expectError(t, m, http.StatusBadRequest, "y")
 	rc.ping() // refusals do not close the connection
 
-	rc.expectDisconnect(4001, true, exp.Sub(time.Now())+3*time.Second)
+	rc.expectDisconnect(4001, true, time.Until(exp)+3*time.Second)
 	if time.Now().Before(exp) {
 		t.Errorf("closed before the first token's exp %v", exp)
 	}

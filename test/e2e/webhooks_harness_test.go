@@ -72,12 +72,6 @@ func newReceiver(t *testing.T, behave func(n int, body []byte) reply) *receiver 
 
 func (r *receiver) url() string { return r.srv.URL + "/hook" }
 
-func (r *receiver) setBehave(f func(n int, body []byte) reply) {
-	r.mu.Lock()
-	r.behave = f
-	r.mu.Unlock()
-}
-
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	r.mu.Lock()

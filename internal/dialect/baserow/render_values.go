@@ -117,7 +117,7 @@ func decimalText(v []byte, places int) (string, bool) {
 	}
 	// The common case: a plain decimal with no more places than the field
 	// has: padded with zeros.
-	if bytes.IndexAny(v, "eE") < 0 {
+	if !bytes.ContainsAny(v, "eE") {
 		intPart, frac, _ := bytes.Cut(v, []byte("."))
 		if len(frac) <= places {
 			out := make([]byte, 0, len(intPart)+1+places)

@@ -59,8 +59,6 @@ func NewServer(cfg Config) (*Server, error) {
 		users: make(map[string]map[*session]struct{})}, nil
 }
 
-func (s *Server) now() time.Time { return s.cfg.Now() }
-
 // Anonymous is the jwt_token of a socket without a user.
 const Anonymous = "anonymous"
 

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 ws.ReadFrame reads frames this code built, from memory; its deprecation is about untrusted peers
+
 package native
 
 import (
