@@ -47,21 +47,33 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/hub/ ./internal/stream/ ./internal/dialect/... ./internal/table/ ./internal/ot/json0/
 
-# A short run of every fuzz target.
+# A short run of every fuzz target, each named exactly (-fuzz takes a
+# regular expression and refuses one that matches two targets).
 FUZZTIME ?= 20s
+FUZZ_TARGETS := \
+	./internal/transport/:FuzzParser \
+	./internal/dialect/native/:FuzzDecode \
+	./internal/dialect/native/:FuzzSubmitData \
+	./internal/auth/:FuzzVerify \
+	./internal/table/:FuzzNormalize \
+	./internal/table/:FuzzNormalizeString \
+	./internal/table/:FuzzFilterCompile \
+	./internal/dialect/baserow/:FuzzClientMessage \
+	./internal/dialect/sharedb/:FuzzDecode \
+	./internal/event/:FuzzParseCollection \
+	./internal/event/:FuzzHead \
+	./internal/hub/redisbroker/:FuzzDecodeEnvelope \
+	./internal/ot/json0/:FuzzConvergence \
+	./internal/ot/json0/:FuzzDecodeApply \
+	./internal/ot/json0/:FuzzDecodeOp \
+	./pkg/client/:FuzzMessageDecode \
+	./internal/store/:FuzzCellsOf
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParser -fuzztime $(FUZZTIME) ./internal/transport/
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/dialect/native/
-	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./internal/auth/
-	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime $(FUZZTIME) ./internal/table/
-	$(GO) test -run '^$$' -fuzz FuzzFilterCompile -fuzztime $(FUZZTIME) ./internal/table/
-	$(GO) test -run '^$$' -fuzz FuzzClientMessage -fuzztime $(FUZZTIME) ./internal/dialect/baserow/
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/dialect/sharedb/
-	$(GO) test -run '^$$' -fuzz FuzzConvergence -fuzztime $(FUZZTIME) ./internal/ot/json0/
-	$(GO) test -run '^$$' -fuzz FuzzDecodeApply -fuzztime $(FUZZTIME) ./internal/ot/json0/
-	$(GO) test -run '^$$' -fuzz FuzzDecodeOp -fuzztime $(FUZZTIME) ./internal/ot/json0/
-	$(GO) test -run '^$$' -fuzz FuzzMessageDecode -fuzztime $(FUZZTIME) ./pkg/client/
-	$(GO) test -run '^$$' -fuzz FuzzCellsOf -fuzztime $(FUZZTIME) ./internal/store/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t#*:}; \
+	  echo "fuzz $$name in $$pkg"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 # Static binaries for every platform in $(DIST):
 # tablecast-<version>-<os>-<arch>[.exe].
