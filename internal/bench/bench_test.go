@@ -3,9 +3,12 @@ package bench
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tablecast/tablecast/pkg/client"
 )
 
 func TestParseArgsDefaults(t *testing.T) {
@@ -120,5 +123,24 @@ func TestTailBuffer(t *testing.T) {
 	_, _ = b.Write([]byte("ee\nfour"))
 	if got := strings.Join(b.lines(), "|"); got != "two|three|four" {
 		t.Fatalf("lines = %q", got)
+	}
+}
+
+func TestRateLimited(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("submit: %w", &client.ServerError{Code: 429, Message: "rate limit exceeded"}), true},
+		{&client.ServerError{Code: 409, Message: "conflict"}, false},
+		{errors.New("server error 429"), false},
+		{nil, false},
+	} {
+		if got := rateLimited(tc.err); got != tc.want {
+			t.Errorf("rateLimited(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+	if msg := errRateLimited(4).Error(); !strings.Contains(msg, "TABLECAST_RATE_LIMIT") || !strings.Contains(msg, "4 clients") {
+		t.Errorf("the explanation %q does not say how to lift the limit", msg)
 	}
 }

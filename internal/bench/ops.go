@@ -320,6 +320,7 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 	out := opsOutcome{clients: len(clients), docs: len(setup.Rows), window: stopAt.Sub(countFrom), seconds: time.Since(start).Seconds(),
 		serverCPU: serverCPU, benchCPU: benchCPU, dbCPU: dbCPU, postgres: onPostgres}
 	var errs []error
+	limited := false
 	for i, oc := range clients {
 		out.hist.Merge(&oc.hist)
 		out.acked += oc.acked
@@ -327,7 +328,11 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 		out.pairs += oc.pairs
 		if oc.err != nil {
 			errs = append(errs, fmt.Errorf("client %d: %w", i, oc.err))
+			limited = limited || rateLimited(oc.err)
 		}
+	}
+	if limited {
+		errs = append(errs, errRateLimited(len(clients)))
 	}
 	// The final check: every copy equals the stored document.
 	if len(errs) == 0 {
@@ -453,4 +458,20 @@ func (r *opsOutcome) report(rep *Report, o Options) {
 		mism = math.NaN()
 	}
 	rep.add("copies_differing", "client copies differing from the stored document", mism, "").goal("0", zero)
+}
+
+// rateLimited reports whether err is the server's refusal of a message
+// over the connection's rate limit.
+func rateLimited(err error) bool {
+	var se *client.ServerError
+	return errors.As(err, &se) && se.Code == http.StatusTooManyRequests
+}
+
+// errRateLimited explains a run that the per-connection message limit
+// stopped: with few clients each submits far faster than a person types.
+func errRateLimited(clients int) error {
+	return fmt.Errorf("the server refused submits over its per-connection message limit "+
+		"(--rate-limit, 100/s by default): each of the %d clients submits as fast as its acks come back. "+
+		"Run more clients (-n), or raise the limit: the server the bench starts takes "+
+		"TABLECAST_RATE_LIMIT from the environment (TABLECAST_RATE_LIMIT=100000/s)", clients)
 }
