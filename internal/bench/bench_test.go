@@ -140,7 +140,11 @@ func TestRateLimited(t *testing.T) {
 			t.Errorf("rateLimited(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
-	if msg := errRateLimited(4).Error(); !strings.Contains(msg, "TABLECAST_RATE_LIMIT") || !strings.Contains(msg, "4 clients") {
-		t.Errorf("the explanation %q does not say how to lift the limit", msg)
+	for _, external := range []bool{false, true} {
+		msg := errRateLimited(4, external).Error()
+		if !strings.Contains(msg, "4 clients") || !strings.Contains(msg, "TABLECAST_RATE_LIMIT") ||
+			strings.Contains(msg, "the bench starts") == external {
+			t.Errorf("external %v: the explanation %q does not say how to lift the limit of that server", external, msg)
+		}
 	}
 }

@@ -332,7 +332,7 @@ func runOps(ctx context.Context, o Options, t *target, prog *progress, rep *Repo
 		}
 	}
 	if limited {
-		errs = append(errs, errRateLimited(len(clients)))
+		errs = append(errs, errRateLimited(len(clients), o.URL != ""))
 	}
 	// The final check: every copy equals the stored document.
 	if len(errs) == 0 {
@@ -469,9 +469,13 @@ func rateLimited(err error) bool {
 
 // errRateLimited explains a run that the per-connection message limit
 // stopped: with few clients each submits far faster than a person types.
-func errRateLimited(clients int) error {
+// external: the server is the one --url names, not one the bench started.
+func errRateLimited(clients int, external bool) error {
+	lift := "the server the bench starts takes TABLECAST_RATE_LIMIT from the environment (TABLECAST_RATE_LIMIT=100000/s)"
+	if external {
+		lift = "start the server --url names with a higher --rate-limit (or TABLECAST_RATE_LIMIT), such as 100000/s"
+	}
 	return fmt.Errorf("the server refused submits over its per-connection message limit "+
 		"(--rate-limit, 100/s by default): each of the %d clients submits as fast as its acks come back. "+
-		"Run more clients (-n), or raise the limit: the server the bench starts takes "+
-		"TABLECAST_RATE_LIMIT from the environment (TABLECAST_RATE_LIMIT=100000/s)", clients)
+		"Run more clients (-n), or raise the limit: %s", clients, lift)
 }

@@ -66,9 +66,9 @@ func newTableGroups(newGroup func() *groupCommit) *tableGroups {
 	return &tableGroups{groups: make(map[int64]*groupCommit), newGroup: newGroup, schemas: make(map[int64]keptSchema)}
 }
 
-// keptSchema returns the table's schema if it was read at version, else
-// nil. Version 0 is no table (TableLocker): nothing is kept for it.
-func (g *tableGroups) keptSchema(tableID, version int64) *schema {
+// schemaAt returns the table's kept schema if it was read at version,
+// else nil. Version 0 is no table (TableLocker): nothing is kept for it.
+func (g *tableGroups) schemaAt(tableID, version int64) *schema {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if k, ok := g.schemas[tableID]; ok && k.version == version && version != 0 {
@@ -130,7 +130,7 @@ func (g *tableGroups) group(tableID int64) *groupCommit {
 				return err
 			}
 			batch.locked, batch.fieldsVersion = tableID, v
-			if sc := g.keptSchema(tableID, v); sc != nil {
+			if sc := g.schemaAt(tableID, v); sc != nil {
 				batch.setSchema(tableID, sc)
 			}
 			return nil
